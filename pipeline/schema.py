@@ -1,0 +1,72 @@
+"""Vocabularies and Parquet schemas of the lake, declared once.
+
+Every reader and writer of the lake imports its column names and types from
+here. Partition columns (``tenant``, ``date``) live in the Hive path
+``lake/<table>/tenant=<domain>/date=<YYYY-MM-DD>/`` and never inside a file.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+import pyarrow as pa
+
+CallDirection = Literal["internal", "inbound", "outbound"]
+CallDisposition = Literal[
+    "answered", "missed", "busy", "cancelled", "failed", "blocked", "voicemail"
+]
+DIRECTIONS: tuple[str, ...] = get_args(CallDirection)
+DISPOSITIONS: tuple[str, ...] = get_args(CallDisposition)
+
+_TS = pa.timestamp("us", tz="UTC")
+
+# One row per call. ``date`` (partition) is the UTC date of started_at.
+CALLS_SCHEMA = pa.schema(
+    [
+        pa.field("call_id", pa.string(), nullable=False),
+        pa.field("acc_id", pa.int64(), nullable=False),
+        pa.field("direction", pa.string(), nullable=False),
+        pa.field("caller", pa.string()),
+        pa.field("caller_name", pa.string()),
+        pa.field("callee", pa.string()),
+        pa.field("callee_name", pa.string()),
+        pa.field("answered_by", pa.string()),
+        pa.field("started_at", _TS, nullable=False),
+        pa.field("answered_at", _TS),
+        pa.field("ended_at", _TS, nullable=False),
+        pa.field("ring_seconds", pa.float64(), nullable=False),
+        pa.field("talk_seconds", pa.float64(), nullable=False),
+        pa.field("disposition", pa.string(), nullable=False),
+        pa.field("sip_code", pa.int32(), nullable=False),
+        pa.field("sip_reason", pa.string()),
+        pa.field("rule", pa.string()),
+        pa.field("frame", pa.string()),
+    ]
+)
+
+# Accounting rows that could not become a call, kept with the reason.
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("acc_id", pa.int64(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("row_json", pa.string(), nullable=False),
+    ]
+)
+
+# The column order of every call export (CSV, Parquet, grid "Export").
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "started_at",
+    "direction",
+    "disposition",
+    "caller",
+    "caller_name",
+    "callee",
+    "callee_name",
+    "answered_by",
+    "ring_seconds",
+    "talk_seconds",
+    "answered_at",
+    "ended_at",
+    "sip_code",
+    "call_id",
+)

@@ -1,0 +1,135 @@
+"""Every setting Switchboard reads, declared once.
+
+Values come from, in order of precedence: environment variables
+``SWITCHBOARD_<NAME>`` (upper case), the TOML file named by
+``SWITCHBOARD_CONFIG`` (default ``./switchboard.toml``), then the defaults
+below. Tests point ``SWITCHBOARD_DATA_DIR`` and the ports at a temporary
+directory and free ports so that runs never collide.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data_dir", "data", "Runtime data: provisioning DB, accounting spool, lake, logs."),
+    Setting("sip_host", "127.0.0.1", "Address Kamailio listens on for SIP (UDP and TCP)."),
+    Setting("sip_port", 5060, "Kamailio's SIP port."),
+    Setting("rpc_port", 5071, "Kamailio's JSON-RPC HTTP port (bound to sip_host, loopback)."),
+    Setting("media_host", "127.0.0.1", "Address of the media server."),
+    Setting("media_port", 5080, "SIP port of the media server."),
+    Setting("voicemail_uri", "", "Where calls 'to voicemail' go; empty: the media server."),
+    Setting("portal_host", "127.0.0.1", "Address the Dash portal listens on."),
+    Setting("portal_port", 8050, "Port of the Dash portal."),
+    Setting("secret_key", "", "Flask session key; empty: generated once, kept in data_dir."),
+    Setting("kamailio_bin", "/usr/sbin/kamailio", "The Kamailio binary."),
+    Setting("kamailio_modules", "/usr/lib/x86_64-linux-gnu/kamailio/modules", "Module dir."),
+    Setting("kamailio_children", 4, "Kamailio UDP/TCP worker processes."),
+    Setting("ring_timeout", 30, "Seconds a call rings before it counts as missed (no answer)."),
+    Setting("ingest_interval", 1.0, "Seconds between ingest passes of the pipeline worker."),
+    Setting("ingest_batch", 5000, "Most accounting rows one ingest pass turns into one file."),
+    Setting("login_max_attempts", 5, "Failed portal logins allowed per account+address ..."),
+    Setting("login_window_seconds", 300, "... within this many seconds, then refused."),
+    Setting("demo_tenant", "acme.example", "Tenant seeded by `make run`."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    sip_host: str
+    sip_port: int
+    rpc_port: int
+    media_host: str
+    media_port: int
+    voicemail_uri: str
+    portal_host: str
+    portal_port: int
+    secret_key: str
+    kamailio_bin: str
+    kamailio_modules: str
+    kamailio_children: int
+    ring_timeout: int
+    ingest_interval: float
+    ingest_batch: int
+    login_max_attempts: int
+    login_window_seconds: int
+    demo_tenant: str
+
+    # Stores live at fixed places under data_dir, so one setting moves them all.
+    @property
+    def provisioning_db(self) -> Path:
+        return self.data_dir / "switchboard.sqlite"
+
+    @property
+    def acc_db(self) -> Path:
+        return self.data_dir / "kamailio-acc.sqlite"
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.data_dir / "lake"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.data_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "log"
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://{self.sip_host}:{self.rpc_port}/RPC"
+
+    @property
+    def effective_voicemail_uri(self) -> str:
+        return self.voicemail_uri or f"sip:{self.media_host}:{self.media_port}"
+
+
+def _coerce(value: Any, default: Any) -> Any:
+    if isinstance(default, bool):
+        return str(value).lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(value)
+    if isinstance(default, float):
+        return float(value)
+    return str(value)
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read defaults, then the TOML file, then the environment."""
+    env = os.environ if environ is None else environ
+    config_path = Path(env.get("SWITCHBOARD_CONFIG", "switchboard.toml"))
+    file_values: dict[str, Any] = {}
+    if config_path.is_file():
+        with config_path.open("rb") as fh:
+            file_values = tomllib.load(fh).get("switchboard", {})
+    unknown = set(file_values) - {s.name for s in SETTINGS}
+    if unknown:
+        raise ValueError(f"{config_path}: unknown settings {sorted(unknown)}")
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = env.get(f"SWITCHBOARD_{setting.name.upper()}", file_values.get(setting.name))
+        values[setting.name] = setting.default if raw is None else _coerce(raw, setting.default)
+    values["data_dir"] = Path(values["data_dir"]).resolve()
+    return Settings(**values)
+
+
+def setting_names() -> list[str]:
+    return [f.name for f in fields(Settings)]
