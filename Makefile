@@ -1,0 +1,55 @@
+# Single entry point: `make run` starts everything, `make test` runs the whole suite.
+# Both install what is missing first (Debian packages, then the venv).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := kamailio kamailio-sqlite-modules kamailio-json-modules kamailio-extra-modules \
+	kamailio-utils-modules sip-tester baresip chromium chromium-driver espeak-ng sox ffmpeg sqlite3
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint format bench setup apt venv clean-data
+
+run: setup
+	$(PY) -m switchboard.cli run
+
+test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest -p no:cacheprovider --durations=15
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: setup
+	$(PY) benchmarks/ingest.py
+	$(PY) benchmarks/history.py
+
+setup: apt venv
+
+# Install only the Debian packages that are missing; `apt-get update` only when needed.
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev,media]"
+	touch $@
+
+clean-data:
+	rm -rf data

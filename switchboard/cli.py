@@ -1,0 +1,216 @@
+"""The ``switchboard`` command: one entry point that dispatches to each part.
+
+Each sub-command imports its part lazily, so ``switchboard tenant add`` works
+without the portal's or the pipeline's dependencies being loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from switchboard.settings import Settings, load_settings
+from switchboard.store import ROLES, ProvisioningStore
+
+
+def _store(settings: Settings) -> ProvisioningStore:
+    return ProvisioningStore(settings.provisioning_db)
+
+
+def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
+    for d in (settings.data_dir, settings.lake_dir, settings.spool_dir, settings.log_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    _store(settings).close()
+    print(f"initialised {settings.data_dir}")
+    return 0
+
+
+def cmd_tenant_add(settings: Settings, args: argparse.Namespace) -> int:
+    t = _store(settings).add_tenant(args.domain, args.timezone, name=args.name)
+    print(f"tenant {t.domain} ({t.timezone}) added")
+    return 0
+
+
+def cmd_tenant_list(settings: Settings, args: argparse.Namespace) -> int:
+    for t in _store(settings).tenants():
+        print(f"{t.domain}\t{t.timezone}\t{t.name}")
+    return 0
+
+
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
+    u = _store(settings).add_user(
+        tenant=args.tenant,
+        extension=args.ext,
+        name=args.name,
+        email=args.email,
+        password=args.password,
+        sip_password=args.sip_password,
+        role=args.role,
+        timezone=args.timezone,
+    )
+    print(f"user {u.login} ({u.name}, {u.role}) added")
+    return 0
+
+
+def cmd_user_list(settings: Settings, args: argparse.Namespace) -> int:
+    for u in _store(settings).users(args.tenant):
+        print(f"{u.login}\t{u.name}\t{u.role}\t{u.email}")
+    return 0
+
+
+def cmd_calls_export(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.export import export_calls
+    from pipeline.filters import CallFilter
+
+    tenant = _store(settings).tenant(args.tenant)
+    query = {
+        "from": args.date_from,
+        "to": args.date_to,
+        "direction": args.direction,
+        "disposition": args.disposition,
+        "extension": args.extension,
+        "q": args.search,
+    }
+    flt = CallFilter.from_query({k: v for k, v in query.items() if v}, tenant.timezone)
+    rows = export_calls(settings, tenant.domain, flt, args.format, Path(args.output))
+    print(f"{rows} calls written to {args.output} ({flt.describe()})", file=sys.stderr)
+    return 0
+
+
+def cmd_demo_seed(settings: Settings, args: argparse.Namespace) -> int:
+    from switchboard.demo import seed_demo
+
+    for line in seed_demo(_store(settings), settings.demo_tenant):
+        print(line)
+    return 0
+
+
+def cmd_demo_traffic(settings: Settings, args: argparse.Namespace) -> int:
+    from kamailio.traffic import place_demo_calls
+    from switchboard.demo import demo_sip_accounts
+
+    summary = place_demo_calls(
+        settings, demo_sip_accounts(_store(settings), settings.demo_tenant), args.calls, args.rate
+    )
+    print(summary)
+    return 0
+
+
+def cmd_kamailio(settings: Settings, args: argparse.Namespace) -> int:
+    from kamailio.launcher import run_foreground
+
+    return run_foreground(settings)
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from pipeline.worker import run_worker
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        run_worker(settings, stop)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_portal(settings: Settings, args: argparse.Namespace) -> int:
+    from dash_app.app import serve
+
+    serve(settings)
+    return 0
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from switchboard.run import run_all
+
+    return run_all(settings)
+
+
+def _date(value: str) -> str:
+    date.fromisoformat(value)  # refuse a bad date before any work starts
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="switchboard", description=__doc__.splitlines()[0])
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("init", help="create the data dir and stores").set_defaults(fn=cmd_init)
+
+    tenant = sub.add_parser("tenant", help="tenants (SIP domains)").add_subparsers(required=True)
+    ta = tenant.add_parser("add", help="add a tenant")
+    ta.add_argument("domain")
+    ta.add_argument("--timezone", required=True, help="IANA zone, e.g. America/New_York")
+    ta.add_argument("--name")
+    ta.set_defaults(fn=cmd_tenant_add)
+    tenant.add_parser("list").set_defaults(fn=cmd_tenant_list)
+
+    user = sub.add_parser("user", help="users and extensions").add_subparsers(required=True)
+    ua = user.add_parser("add", help="add a user with an extension")
+    ua.add_argument("--tenant", required=True)
+    ua.add_argument("--ext", required=True)
+    ua.add_argument("--name", required=True)
+    ua.add_argument("--email", required=True)
+    ua.add_argument("--password", required=True, help="portal password (stored argon2)")
+    ua.add_argument("--sip-password", required=True, help="SIP password (stored as HA1)")
+    ua.add_argument("--role", choices=ROLES, default="user")
+    ua.add_argument("--timezone")
+    ua.set_defaults(fn=cmd_user_add)
+    ul = user.add_parser("list")
+    ul.add_argument("--tenant")
+    ul.set_defaults(fn=cmd_user_list)
+
+    calls = sub.add_parser("calls", help="call history").add_subparsers(required=True)
+    ce = calls.add_parser("export", help="write the call history rows the portal grid shows")
+    ce.add_argument("--tenant", required=True)
+    ce.add_argument("--from", dest="date_from", type=_date)
+    ce.add_argument("--to", dest="date_to", type=_date)
+    ce.add_argument("--direction")
+    ce.add_argument("--disposition")
+    ce.add_argument("--extension")
+    ce.add_argument("--search")
+    ce.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    ce.add_argument("-o", "--output", required=True)
+    ce.set_defaults(fn=cmd_calls_export)
+
+    demo = sub.add_parser("demo", help="the demo tenant").add_subparsers(required=True)
+    demo.add_parser("seed", help="create the demo tenant").set_defaults(fn=cmd_demo_seed)
+    dt = demo.add_parser("traffic", help="place real SIP calls between demo extensions")
+    dt.add_argument("--calls", type=int, default=50)
+    dt.add_argument("--rate", type=float, default=5.0, help="calls per second")
+    dt.set_defaults(fn=cmd_demo_traffic)
+
+    sub.add_parser("kamailio", help="run Kamailio in the foreground").set_defaults(
+        fn=cmd_kamailio
+    )
+    sub.add_parser("worker", help="run the pipeline worker").set_defaults(fn=cmd_worker)
+    sub.add_parser("portal", help="run the web portal").set_defaults(fn=cmd_portal)
+    sub.add_parser("run", help="seed the demo and run every part").set_defaults(fn=cmd_run)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    settings = load_settings()
+    try:
+        return int(args.fn(settings, args))
+    except ValueError as exc:  # ProvisioningError, FilterError: messages meant for the user
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

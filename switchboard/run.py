@@ -1,0 +1,108 @@
+"""`switchboard run` (what `make run` starts): every part as its own process.
+
+Each part runs as ``python -m switchboard.cli <part>`` so that it can be
+started alone too. If one part dies the others are stopped: a half-running
+phone system is worse than a stopped one. Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from switchboard.demo import seed_demo
+from switchboard.settings import Settings
+from switchboard.store import ProvisioningStore
+
+log = logging.getLogger(__name__)
+
+PARTS: tuple[str, ...] = ("kamailio", "worker", "portal")
+
+
+def _start(part: str, settings: Settings) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "switchboard.cli", part],
+        env={**os.environ, "SWITCHBOARD_DATA_DIR": str(settings.data_dir)},
+    )
+
+
+def _wait_http(url: str, timeout: float, procs: dict[str, subprocess.Popen[bytes]]) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs.values()):
+            return False
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return True
+        except urllib.error.HTTPError:
+            return True  # answering, even if with an error status
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def _lake_has_calls(settings: Settings) -> bool:
+    return any((settings.lake_dir / "calls").glob("tenant=*/date=*/*.parquet"))
+
+
+def stop_all(procs: dict[str, subprocess.Popen[bytes]], grace: float = 10.0) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for name, proc in procs.items():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in %.0f s; killing it", name, grace)
+            proc.kill()
+            proc.wait()
+
+
+def run_all(settings: Settings) -> int:
+    """Seed the demo tenant, start every part, wait for Ctrl-C or a failure."""
+    for d in (settings.data_dir, settings.log_dir):
+        Path(d).mkdir(parents=True, exist_ok=True)
+    store = ProvisioningStore(settings.provisioning_db)
+    lines = seed_demo(store, settings.demo_tenant)
+    store.close()
+
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for part in PARTS:
+            procs[part] = _start(part, settings)
+        portal = f"http://{settings.portal_host}:{settings.portal_port}/login"
+        ready = _wait_http(settings.rpc_url, 30, procs) and _wait_http(portal, 60, procs)
+        if not ready:
+            log.error("a part failed to start; see %s", settings.log_dir)
+            return 1
+        print("\nSwitchboard is running.", flush=True)
+        print(f"  Portal:   {portal}", flush=True)
+        print(f"  SIP:      {settings.sip_host}:{settings.sip_port} (UDP/TCP)", flush=True)
+        for line in lines:
+            print(f"  {line}", flush=True)
+        print("  Ctrl-C stops everything.\n", flush=True)
+        if not _lake_has_calls(settings):
+            procs["demo-traffic"] = subprocess.Popen(
+                [sys.executable, "-m", "switchboard.cli", "demo", "traffic", "--calls", "30"],
+                env={**os.environ, "SWITCHBOARD_DATA_DIR": str(settings.data_dir)},
+            )
+        while True:
+            for name, proc in procs.items():
+                code = proc.poll()
+                if code is not None and name != "demo-traffic":
+                    log.error("%s exited with code %s; stopping the rest", name, code)
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+        return 0
+    finally:
+        stop_all(procs)
