@@ -7,6 +7,7 @@ without the portal's or the pipeline's dependencies being loaded.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -114,10 +115,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         run_worker(settings, stop)
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
@@ -189,9 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--rate", type=float, default=5.0, help="calls per second")
     dt.set_defaults(fn=cmd_demo_traffic)
 
-    sub.add_parser("kamailio", help="run Kamailio in the foreground").set_defaults(
-        fn=cmd_kamailio
-    )
+    sub.add_parser("kamailio", help="run Kamailio in the foreground").set_defaults(fn=cmd_kamailio)
     sub.add_parser("worker", help="run the pipeline worker").set_defaults(fn=cmd_worker)
     sub.add_parser("portal", help="run the web portal").set_defaults(fn=cmd_portal)
     sub.add_parser("run", help="seed the demo and run every part").set_defaults(fn=cmd_run)
