@@ -7,6 +7,7 @@ here. Partition columns (``tenant``, ``date``) live in the Hive path
 
 from __future__ import annotations
 
+import re
 from typing import Literal, get_args
 
 import pyarrow as pa
@@ -19,6 +20,14 @@ DIRECTIONS: tuple[str, ...] = get_args(CallDirection)
 DISPOSITIONS: tuple[str, ...] = get_args(CallDisposition)
 
 _TS = pa.timestamp("us", tz="UTC")
+
+# A tenant is a SIP domain; the same rule as ``switchboard.store`` enforces at
+# provisioning. It is repeated here because a tenant name becomes a lake path:
+# whoever builds a path checks it against this, never trusting the caller.
+TENANT_RE = re.compile(
+    r"^(?=.{1,64}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$"
+)
+EXTENSION_RE = re.compile(r"^[0-9]{2,8}$")
 
 # One row per call. ``date`` (partition) is the UTC date of started_at.
 CALLS_SCHEMA = pa.schema(
@@ -51,6 +60,11 @@ QUARANTINE_SCHEMA = pa.schema(
         pa.field("reason", pa.string(), nullable=False),
         pa.field("row_json", pa.string(), nullable=False),
     ]
+)
+
+# Hive partition columns the warehouse adds to CALLS_SCHEMA (from the path).
+CALLS_PARTITIONS = pa.schema(
+    [pa.field("tenant", pa.string(), nullable=False), pa.field("date", pa.date32(), nullable=False)]
 )
 
 # The column order of every call export (CSV, Parquet, grid "Export").
