@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Literal, cast
@@ -24,6 +25,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from switchboard.rules import AnsweringRule, Override, RuleError, forward_chain_loop, validate_rule
+from switchboard.rules_codec import (
+    actions_to_json,
+    frame_from_row,
+    periods_to_json,
+    rule_from_row,
+)
+from switchboard.timeframes import TimeFrame, TimeFrameError, validate
 
 Role = Literal["manager", "supervisor", "agent", "user"]
 ROLES: tuple[Role, ...] = ("manager", "supervisor", "agent", "user")
@@ -39,6 +49,15 @@ _hasher = PasswordHasher()
 
 class ProvisioningError(ValueError):
     """A provisioning request was refused; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class RoutingInputs:
+    """Everything ``active_rule_at`` needs for one user, read in one go."""
+
+    rules: list[AnsweringRule]
+    frames: dict[str, TimeFrame]
+    override: Override | None
 
 
 @dataclass(frozen=True)
@@ -281,6 +300,157 @@ class ProvisioningStore:
                 "delete from login_attempt where login = ? and address = ?", (login, address)
             )
         return self._user(row)
+
+    # -- time frames and answering rules -----------------------------------
+    def save_frame(self, tenant: str, frame: TimeFrame, user_id: int | None = None) -> TimeFrame:
+        """Create or replace (by id) a frame; tenant-wide when ``user_id`` is None."""
+        t = self.tenant(tenant)
+        try:
+            validate(frame)
+        except TimeFrameError as exc:
+            raise ProvisioningError(str(exc)) from exc
+        with self._tx() as db:
+            clash = db.execute(
+                "select id from time_frame where tenant_id = ? and name = ?"
+                " and (user_id is null or user_id is ?) and id is not ?",
+                (t.id, frame.name, user_id, frame.id),
+            ).fetchone()
+            if clash:
+                raise ProvisioningError(f"a time frame named {frame.name!r} already exists")
+            values = (frame.name, frame.timezone, periods_to_json(frame.periods))
+            if frame.id is None:
+                cur = db.execute(
+                    "insert into time_frame (tenant_id, user_id, name, timezone, periods_json)"
+                    " values (?, ?, ?, ?, ?)",
+                    (t.id, user_id, *values),
+                )
+                frame_id = cur.lastrowid
+            else:
+                db.execute(
+                    "update time_frame set name = ?, timezone = ?, periods_json = ?"
+                    " where id = ? and tenant_id = ?",
+                    (*values, frame.id, t.id),
+                )
+                frame_id = frame.id
+        return TimeFrame(frame.name, frame.timezone, frame.periods, frame_id)
+
+    def frames(self, tenant: str, user_id: int | None = None) -> dict[str, TimeFrame]:
+        """Tenant-wide frames plus the user's own."""
+        rows = self._db.execute(
+            "select f.* from time_frame f join tenant t on t.id = f.tenant_id"
+            " where t.domain = ? and (f.user_id is null or f.user_id is ?) order by f.name",
+            (tenant, user_id),
+        )
+        return {
+            r["name"]: frame_from_row(r["name"], r["timezone"], r["periods_json"], r["id"])
+            for r in rows
+        }
+
+    def delete_frame(self, tenant: str, frame_id: int) -> None:
+        t = self.tenant(tenant)
+        with self._tx() as db:
+            used = db.execute(
+                "select r.name from answering_rule r where r.frame_id = ?", (frame_id,)
+            ).fetchone()
+            if used:
+                raise ProvisioningError(f"time frame is used by rule {used[0]!r}")
+            db.execute("delete from time_frame where id = ? and tenant_id = ?", (frame_id, t.id))
+
+    def routing_inputs(self, user: User) -> RoutingInputs:
+        frames = self.frames(user.tenant_domain, user.id)
+        by_id = {f.id: name for name, f in frames.items()}
+        rows = self._db.execute(
+            "select * from answering_rule where user_id = ? order by priority, name", (user.id,)
+        )
+        rules = [
+            rule_from_row(
+                r["name"],
+                r["priority"],
+                by_id.get(r["frame_id"]),
+                bool(r["enabled"]),
+                r["actions_json"],
+                r["id"],
+            )
+            for r in rows
+        ]
+        o = self._db.execute("select * from rule_override where user_id = ?", (user.id,)).fetchone()
+        override = None
+        if o is not None:
+            rule = rule_from_row("Manual override", 0, None, True, o["actions_json"], None)
+            override = Override(rule, datetime.fromisoformat(o["until_utc"]))
+        return RoutingInputs(rules, frames, override)
+
+    def save_rule(self, user: User, rule: AnsweringRule) -> AnsweringRule:
+        """Create or replace (by id) one of the user's rules, after validating it."""
+        inputs = self.routing_inputs(user)
+        extensions = {u.extension for u in self.users(user.tenant_domain)}
+        try:
+            validate_rule(rule, inputs.frames, extensions)
+        except RuleError as exc:
+            raise ProvisioningError(str(exc)) from exc
+        self._refuse_forward_loop(user, rule)
+        frame_id = inputs.frames[rule.frame].id if rule.frame else None
+        values = (rule.name, rule.priority, frame_id, int(rule.enabled), actions_to_json(rule))
+        with self._tx() as db:
+            clash = db.execute(
+                "select 1 from answering_rule where user_id = ? and name = ? and id is not ?",
+                (user.id, rule.name, rule.id),
+            ).fetchone()
+            if clash:
+                raise ProvisioningError(f"a rule named {rule.name!r} already exists")
+            if rule.id is None:
+                cur = db.execute(
+                    "insert into answering_rule (name, priority, frame_id, enabled, actions_json,"
+                    " user_id) values (?, ?, ?, ?, ?, ?)",
+                    (*values, user.id),
+                )
+                rule_id = cur.lastrowid
+            else:
+                db.execute(
+                    "update answering_rule set name = ?, priority = ?, frame_id = ?, enabled = ?,"
+                    " actions_json = ? where id = ? and user_id = ?",
+                    (*values, rule.id, user.id),
+                )
+                rule_id = rule.id
+        return next(r for r in self.routing_inputs(user).rules if r.id == rule_id)
+
+    def delete_rule(self, user: User, rule_id: int) -> None:
+        with self._tx() as db:
+            db.execute(
+                "delete from answering_rule where id = ? and user_id = ?", (rule_id, user.id)
+            )
+
+    def set_override(self, user: User, rule: AnsweringRule | None, until: datetime) -> None:
+        """Switch a manual override on until ``until`` (UTC), or off with ``rule=None``."""
+        with self._tx() as db:
+            db.execute("delete from rule_override where user_id = ?", (user.id,))
+            if rule is not None:
+                db.execute(
+                    "insert into rule_override (user_id, actions_json, until_utc) values (?, ?, ?)",
+                    (user.id, actions_to_json(rule), until.isoformat()),
+                )
+
+    def _refuse_forward_loop(self, user: User, rule: AnsweringRule) -> None:
+        """Refuse a forward-always chain that comes back to where it started."""
+        if rule.forward_always is None or rule.forward_always.kind != "extension":
+            return
+        forward_of: dict[str, str | None] = {user.extension: rule.forward_always.target}
+        rows = self._db.execute(
+            "select u.extension, r.actions_json, r.name, r.priority, r.enabled"
+            " from answering_rule r join user u on u.id = r.user_id"
+            " where u.tenant_id = ? and u.id != ? order by r.priority",
+            (user.tenant_id, user.id),
+        )
+        for r in rows:
+            if r["extension"] in forward_of or not r["enabled"]:
+                continue
+            other = rule_from_row(r["name"], r["priority"], None, True, r["actions_json"], None)
+            fwd = other.forward_always
+            if fwd is not None and fwd.kind == "extension":
+                forward_of[r["extension"]] = fwd.target
+        loop = forward_chain_loop(user.extension, forward_of)
+        if loop is not None:
+            raise ProvisioningError("forwarding loop: " + " → ".join(loop))
 
 
 def open_store(path: Path) -> ProvisioningStore:
