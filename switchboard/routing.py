@@ -1,0 +1,96 @@
+"""What a call to an extension does, as data for Kamailio and as sentences for people.
+
+``compile_decision`` turns the active rule into the flat ``key=value;…``
+string Kamailio keeps per extension in an htable (its ``{param.value,KEY}``
+transformation reads it), so the SIP path never calls Python.
+``explain_route`` tells the same decision step by step (the routing
+simulator). Both start from ``active_rule_at``, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from switchboard.rules import ActiveRule, AnsweringRule, Destination, active_rule_at, is_blocked
+from switchboard.store import RoutingInputs, User
+
+DEFAULT_RING_SECONDS = 25
+
+
+def destination_code(dest: Destination | None, owner: str) -> str:
+    """``kind:target`` for Kamailio; voicemail without a target is the owner's box."""
+    if dest is None:
+        return ""
+    target = dest.target or (owner if dest.kind == "voicemail" else "")
+    return f"{dest.kind}:{target}"
+
+
+def _clean(value: str) -> str:
+    # The htable value is split on ';' and '='; names typed by users must not break it.
+    return value.replace(";", ",").replace("=", "-")
+
+
+def compile_decision(user: User, active: ActiveRule) -> str:
+    """The htable value for ``<tenant>:<extension>``."""
+    rule = active.rule or AnsweringRule("Default", 0, ring_seconds=DEFAULT_RING_SECONDS)
+    fields = {
+        "rule": _clean(rule.name if active.rule else ""),
+        "frame": _clean(active.frame.name if active.frame else ""),
+        "ring": str(rule.ring_seconds),
+        "sim": ",".join(rule.simultaneous),
+        "dnd": "1" if rule.dnd else "0",
+        "fwd_all": destination_code(rule.forward_always, user.extension),
+        "fwd_busy": destination_code(rule.forward_busy, user.extension),
+        "fwd_na": destination_code(rule.forward_no_answer, user.extension),
+        "fwd_off": destination_code(rule.forward_offline, user.extension),
+        "fallback": destination_code(rule.fallback, user.extension),
+        "block": ",".join(rule.block),
+        "block_anon": "1" if rule.block_anonymous else "0",
+        "until": str(int(active.until.timestamp())) if active.until else "",
+    }
+    return ";".join(f"{k}={v}" for k, v in fields.items())
+
+
+@dataclass(frozen=True)
+class Explanation:
+    active: ActiveRule
+    steps: list[str]
+    outcome: str
+
+
+def explain_route(
+    user: User, inputs: RoutingInputs, caller: str | None, at: datetime
+) -> Explanation:
+    """Where a call from ``caller`` to ``user`` at ``at`` goes, and why, step by step."""
+    active = active_rule_at(inputs.rules, inputs.frames, at, inputs.override)
+    steps = [f"Call to extension {user.extension} ({user.name}) at {at.isoformat()}."]
+    steps.append(f"Active answering rule: {active.describe()}.")
+    rule = active.rule
+    if rule is None:
+        steps.append(f"Ring every registered phone for {DEFAULT_RING_SECONDS} s.")
+        steps.append("If nobody answers: voicemail.")
+        return Explanation(active, steps, "ring, then voicemail")
+    if is_blocked(rule, caller):
+        steps.append(f"Caller {caller or 'anonymous'} is on the block list: refused.")
+        return Explanation(active, steps, "blocked")
+    if rule.dnd:
+        steps.append("Do not disturb is on: phones do not ring.")
+        outcome = rule.fallback.describe()
+        steps.append(f"Sent to {outcome}.")
+        return Explanation(active, steps, outcome)
+    if rule.forward_always is not None:
+        outcome = rule.forward_always.describe()
+        steps.append(f"Forward always: sent to {outcome}.")
+        return Explanation(active, steps, outcome)
+    ring = f"Ring registered phones for {rule.ring_seconds} s"
+    if rule.simultaneous:
+        ring += f", and at the same time {', '.join(rule.simultaneous)}"
+    steps.append(ring + ".")
+    if rule.forward_offline is not None:
+        steps.append(f"If no phone is registered: {rule.forward_offline.describe()}.")
+    if rule.forward_busy is not None:
+        steps.append(f"If busy: {rule.forward_busy.describe()}.")
+    no_answer = rule.forward_no_answer or rule.fallback
+    steps.append(f"If nobody answers: {no_answer.describe()}.")
+    return Explanation(active, steps, f"ring {rule.ring_seconds} s, then {no_answer.describe()}")
