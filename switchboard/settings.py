@@ -27,10 +27,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("data_dir", "data", "Runtime data: provisioning DB, accounting spool, lake, logs."),
     Setting("sip_host", "127.0.0.1", "Address Kamailio listens on for SIP (UDP and TCP)."),
     Setting("sip_port", 5060, "Kamailio's SIP port."),
-    Setting("rpc_port", 5071, "Kamailio's JSON-RPC HTTP port (bound to sip_host, loopback)."),
+    Setting("rpc_port", 5071, "Kamailio's JSON-RPC HTTP port (always on 127.0.0.1)."),
     Setting("media_host", "127.0.0.1", "Address of the media server."),
     Setting("media_port", 5080, "SIP port of the media server."),
     Setting("voicemail_uri", "", "Where calls 'to voicemail' go; empty: the media server."),
+    Setting(
+        "trunk_host", "127.0.0.1", "The carrier's SIP address: inbound DID calls come from it."
+    ),
+    Setting("trunk_port", 5090, "The carrier's SIP port; calls to outside numbers go there."),
     Setting("portal_host", "127.0.0.1", "Address the Dash portal listens on."),
     Setting("portal_port", 8050, "Port of the Dash portal."),
     Setting("secret_key", "", "Flask session key; empty: generated once, kept in data_dir."),
@@ -55,6 +59,8 @@ class Settings:
     media_host: str
     media_port: int
     voicemail_uri: str
+    trunk_host: str
+    trunk_port: int
     portal_host: str
     portal_port: int
     secret_key: str
@@ -95,7 +101,8 @@ class Settings:
 
     @property
     def rpc_url(self) -> str:
-        return f"http://{self.sip_host}:{self.rpc_port}/RPC"
+        # The RPC has no authentication, so Kamailio serves it on loopback only.
+        return f"http://127.0.0.1:{self.rpc_port}/RPC"
 
     @property
     def effective_voicemail_uri(self) -> str:

@@ -52,6 +52,16 @@ class ProvisioningError(ValueError):
 
 
 @dataclass(frozen=True)
+class Did:
+    """A main number of a tenant; routed by its own time-frame rules."""
+
+    id: int
+    tenant_domain: str
+    number: str
+    name: str
+
+
+@dataclass(frozen=True)
 class RoutingInputs:
     """Everything ``active_rule_at`` needs for one user, read in one go."""
 
@@ -451,6 +461,99 @@ class ProvisioningStore:
         loop = forward_chain_loop(user.extension, forward_of)
         if loop is not None:
             raise ProvisioningError("forwarding loop: " + " → ".join(loop))
+
+    # -- main numbers (DIDs) --------------------------------------------------
+    def add_did(self, tenant: str, number: str, name: str) -> Did:
+        t = self.tenant(tenant)
+        if not re.fullmatch(r"\+?[0-9]{3,15}", number):
+            raise ProvisioningError(f"{number!r} is not a phone number (digits, optional +)")
+        with self._tx() as db:
+            if db.execute("select 1 from did where number = ?", (number,)).fetchone():
+                raise ProvisioningError(f"number {number} is already in use")
+            db.execute(
+                "insert into did (tenant_id, number, name) values (?, ?, ?)", (t.id, number, name)
+            )
+        return self.did(number)
+
+    def did(self, number: str) -> Did:
+        row = self._db.execute(
+            "select d.*, t.domain from did d join tenant t on t.id = d.tenant_id"
+            " where d.number = ?",
+            (number,),
+        ).fetchone()
+        if row is None:
+            raise ProvisioningError(f"no main number {number}")
+        return Did(row["id"], row["domain"], row["number"], row["name"])
+
+    def dids(self, tenant: str) -> list[Did]:
+        rows = self._db.execute(
+            "select d.*, t.domain from did d join tenant t on t.id = d.tenant_id"
+            " where t.domain = ? order by d.number",
+            (tenant,),
+        )
+        return [Did(r["id"], r["domain"], r["number"], r["name"]) for r in rows]
+
+    def did_routing_inputs(self, did: Did) -> RoutingInputs:
+        frames = self.frames(did.tenant_domain)
+        by_id = {f.id: name for name, f in frames.items()}
+        rows = self._db.execute(
+            "select * from did_rule where did_id = ? order by priority, name", (did.id,)
+        )
+        rules = [
+            rule_from_row(
+                r["name"],
+                r["priority"],
+                by_id.get(r["frame_id"]),
+                bool(r["enabled"]),
+                r["actions_json"],
+                r["id"],
+            )
+            for r in rows
+        ]
+        return RoutingInputs(rules, frames, None)
+
+    def save_did_rule(self, did: Did, rule: AnsweringRule) -> AnsweringRule:
+        """A DID route: during ``rule.frame``, send calls to ``rule.forward_always``."""
+        inputs = self.did_routing_inputs(did)
+        extensions = {u.extension for u in self.users(did.tenant_domain)}
+        if rule.forward_always is None:
+            raise ProvisioningError(f"route {rule.name!r}: choose where the calls go")
+        try:
+            validate_rule(rule, inputs.frames, extensions)
+        except RuleError as exc:
+            raise ProvisioningError(str(exc)) from exc
+        frame_id = inputs.frames[rule.frame].id if rule.frame else None
+        values = (rule.name, rule.priority, frame_id, int(rule.enabled), actions_to_json(rule))
+        with self._tx() as db:
+            if rule.id is None:
+                cur = db.execute(
+                    "insert into did_rule (name, priority, frame_id, enabled, actions_json,"
+                    " did_id) values (?, ?, ?, ?, ?, ?)",
+                    (*values, did.id),
+                )
+                rule_id = cur.lastrowid
+            else:
+                db.execute(
+                    "update did_rule set name = ?, priority = ?, frame_id = ?, enabled = ?,"
+                    " actions_json = ? where id = ? and did_id = ?",
+                    (*values, rule.id, did.id),
+                )
+                rule_id = rule.id
+        return next(r for r in self.did_routing_inputs(did).rules if r.id == rule_id)
+
+    # -- what Kamailio loads ---------------------------------------------------
+    def write_decisions(self, decisions: dict[str, str]) -> None:
+        """Upsert compiled decisions into Kamailio's htable table (before pushing them)."""
+        with self._tx() as db:
+            db.executemany(
+                "insert into rule_decision (key_name, key_value) values (?, ?)"
+                " on conflict (key_name) do update set key_value = excluded.key_value",
+                list(decisions.items()),
+            )
+
+    def decisions(self) -> dict[str, str]:
+        rows = self._db.execute("select key_name, key_value from rule_decision")
+        return {r[0]: r[1] for r in rows}
 
 
 def open_store(path: Path) -> ProvisioningStore:
