@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+from switchboard.cli_routing import add_parsers as add_routing_parsers
 from switchboard.settings import Settings, load_settings
 from switchboard.store import ROLES, ProvisioningStore
 
@@ -180,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     ce.add_argument("--format", choices=("csv", "parquet"), default="csv")
     ce.add_argument("-o", "--output", required=True)
     ce.set_defaults(fn=cmd_calls_export)
+
+    add_routing_parsers(sub)
 
     demo = sub.add_parser("demo", help="the demo tenant").add_subparsers(required=True)
     demo.add_parser("seed", help="create the demo tenant").set_defaults(fn=cmd_demo_seed)

@@ -65,7 +65,7 @@ def explain_route(
     """Where a call from ``caller`` to ``user`` at ``at`` goes, and why, step by step."""
     active = active_rule_at(inputs.rules, inputs.frames, at, inputs.override)
     steps = [f"Call to extension {user.extension} ({user.name}) at {at.isoformat()}."]
-    steps.append(f"Active answering rule: {active.describe()}.")
+    steps.append(f"Active answering rule: {active.describe(at.tzinfo)}.")
     rule = active.rule
     if rule is None:
         steps.append(f"Ring every registered phone for {DEFAULT_RING_SECONDS} s.")

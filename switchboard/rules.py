@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Literal
 
 from switchboard.timeframes import TimeFrame
@@ -80,7 +80,8 @@ class ActiveRule:
     until: datetime | None  # when the decision next changes; None: not within a year
     overridden: bool = False
 
-    def describe(self) -> str:
+    def describe(self, tz: tzinfo | None = None) -> str:
+        """One sentence; ``until`` is shown in ``tz`` (the reader's zone) when given."""
         if self.rule is None:
             return "no answering rule applies: ring phones, then voicemail"
         why = (
@@ -88,7 +89,7 @@ class ActiveRule:
             if self.overridden
             else (f"time frame {self.frame.name}" if self.frame else "always")
         )
-        until = f" until {self.until.isoformat()}" if self.until else ""
+        until = f" until {self.until.astimezone(tz).isoformat()}" if self.until else ""
         return f"rule {self.rule.name!r} ({why}){until}"
 
 
