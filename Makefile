@@ -27,8 +27,8 @@ format: setup
 	$(VENV)/bin/ruff check --fix .
 
 bench: setup
-	$(PY) benchmarks/ingest.py
-	$(PY) benchmarks/history.py
+	$(PY) -m benchmarks.ingest
+	$(PY) -m benchmarks.history
 
 setup: apt venv
 

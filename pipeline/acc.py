@@ -68,9 +68,7 @@ def read_acc_rows(
     if up_to_id is None:
         cur = db.execute(_SELECT + " order by id limit ?", (after_id, limit))
     else:
-        cur = db.execute(
-            _SELECT + " and id <= ? order by id limit ?", (after_id, up_to_id, limit)
-        )
+        cur = db.execute(_SELECT + " and id <= ? order by id limit ?", (after_id, up_to_id, limit))
     return [dict(zip(ACC_COLUMNS, row, strict=True)) for row in cur]
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from switchboard.rules import ActiveRule, AnsweringRule, Destination, active_rule_at, is_blocked
-from switchboard.store import RoutingInputs, User
+from switchboard.store import Did, RoutingInputs, User
 
 DEFAULT_RING_SECONDS = 25
 
@@ -31,24 +31,31 @@ def _clean(value: str) -> str:
     return value.replace(";", ",").replace("=", "-")
 
 
-def compile_decision(user: User, active: ActiveRule) -> str:
-    """The htable value for ``<tenant>:<extension>``."""
+def compile_decision(user: User | Did, active: ActiveRule) -> str:
+    """The htable value for ``<tenant>:<extension>``, or for ``did:<number>``.
+
+    A DID's value also names its ``tenant``: the carrier's INVITE carries only
+    the number, and Kamailio needs the tenant to reach extensions and mailboxes.
+    """
     rule = active.rule or AnsweringRule("Default", 0, ring_seconds=DEFAULT_RING_SECONDS)
+    owner = user.extension if isinstance(user, User) else user.number
     fields = {
         "rule": _clean(rule.name if active.rule else ""),
         "frame": _clean(active.frame.name if active.frame else ""),
         "ring": str(rule.ring_seconds),
         "sim": ",".join(rule.simultaneous),
         "dnd": "1" if rule.dnd else "0",
-        "fwd_all": destination_code(rule.forward_always, user.extension),
-        "fwd_busy": destination_code(rule.forward_busy, user.extension),
-        "fwd_na": destination_code(rule.forward_no_answer, user.extension),
-        "fwd_off": destination_code(rule.forward_offline, user.extension),
-        "fallback": destination_code(rule.fallback, user.extension),
+        "fwd_all": destination_code(rule.forward_always, owner),
+        "fwd_busy": destination_code(rule.forward_busy, owner),
+        "fwd_na": destination_code(rule.forward_no_answer, owner),
+        "fwd_off": destination_code(rule.forward_offline, owner),
+        "fallback": destination_code(rule.fallback, owner),
         "block": ",".join(rule.block),
         "block_anon": "1" if rule.block_anonymous else "0",
         "until": str(int(active.until.timestamp())) if active.until else "",
     }
+    if isinstance(user, Did):
+        fields["tenant"] = user.tenant_domain
     return ";".join(f"{k}={v}" for k, v in fields.items())
 
 

@@ -1,0 +1,315 @@
+"""Who may use the portal, and what each signed-in user may see.
+
+Sign-in is plain Flask (``/login``, ``/logout``), not a Dash page: one
+``before_request`` guard can then refuse every Dash endpoint to anonymous
+visitors without exceptions for the login form itself.
+
+- Anonymous ``/_dash-*`` (and any other ``/_…`` endpoint): 401.
+- Anonymous pages and downloads: redirect to ``/login?next=<path>``; ``next``
+  is only ever a local path, never another site.
+- The session cookie is HttpOnly and SameSite=Lax; the login and logout forms
+  carry a CSRF token kept in the session.
+- Rate limiting of failed logins lives in ``ProvisioningStore.authenticate``.
+
+Every view of call data goes through :func:`open_calls`, the one place that
+decides the scope: the user's own calls, or the whole tenant for managers and
+supervisors, never another tenant.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template_string,
+    request,
+    session,
+    url_for,
+)
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from switchboard.settings import Settings
+from switchboard.store import ProvisioningError, ProvisioningStore, User
+
+if TYPE_CHECKING:
+    import duckdb
+
+_EXTENSION_KEY = "switchboard_portal"
+_CSRF_KEY = "csrf_token"
+# Paths that anonymous visitors may fetch: the form, and the static files it uses.
+_PUBLIC_PATHS = frozenset({"/login", "/_favicon.ico"})
+_PUBLIC_PREFIXES = ("/assets/",)
+
+
+@dataclass
+class Portal:
+    """What every request of one portal process shares."""
+
+    settings: Settings
+    store: ProvisioningStore
+    # One SQLite connection serves all request threads; its transactions must not interleave.
+    store_lock: threading.Lock
+
+
+class PortalUser(UserMixin):  # type: ignore[misc]
+    """Flask-Login's view of a provisioning user, reloaded on every request."""
+
+    def __init__(self, user: User) -> None:
+        self.user = user
+
+    def get_id(self) -> str:
+        return str(self.user.id)
+
+
+def portal() -> Portal:
+    """The portal state of the running Flask app."""
+    return current_app.extensions[_EXTENSION_KEY]  # type: ignore[no-any-return]
+
+
+@contextmanager
+def provisioning() -> Iterator[ProvisioningStore]:
+    """The provisioning store, held exclusively by this thread while in use."""
+    state = portal()
+    with state.store_lock:
+        yield state.store
+
+
+def signed_in_user() -> User:
+    """The user of this request; refuses anonymous callers even behind the guard."""
+    if not current_user.is_authenticated:
+        raise PermissionError("not signed in")
+    return current_user.user  # type: ignore[no-any-return]
+
+
+def optional_user() -> User | None:
+    """The user of this request, or None (page layouts must survive anonymous calls)."""
+    return current_user.user if current_user.is_authenticated else None
+
+
+def open_calls(user: User, *, own_calls_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A warehouse connection whose ``calls`` view holds only what ``user`` may see.
+
+    Plain users (and everyone when ``own_calls_only``) get a view bound to
+    their extension; managers and supervisors get their whole tenant.
+    """
+    from pipeline.warehouse import connect  # lazy: the pipeline loads DuckDB
+
+    whole_tenant = user.sees_whole_tenant and not own_calls_only
+    return connect(
+        portal().settings,
+        user.tenant_domain,
+        extension=None if whole_tenant else user.extension,
+    )
+
+
+def csrf_token() -> str:
+    """This session's CSRF token, created on first use."""
+    token = session.get(_CSRF_KEY)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        session[_CSRF_KEY] = token
+    return str(token)
+
+
+def _csrf_ok() -> bool:
+    sent = request.form.get(_CSRF_KEY, "")
+    expected = session.get(_CSRF_KEY, "")
+    return bool(sent) and bool(expected) and hmac.compare_digest(str(sent), str(expected))
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` if it is a path on this site, else ``/`` (no open redirects)."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target or any(ord(ch) < 32 for ch in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return target
+
+
+def load_secret_key(settings: Settings) -> str:
+    """The session signing key: the setting, or one generated once under data_dir.
+
+    A per-process random key would sign everyone out at each restart and break
+    with several workers, so the generated key is kept in a file.
+    """
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.data_dir / "secret_key"
+    existing = _read_key(path)
+    if existing:
+        return existing
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32))
+    try:
+        # link() fails if another process won the race; then its key is the key.
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    key = _read_key(path)
+    if not key:
+        raise RuntimeError(f"{path} is empty; remove it to generate a new key")
+    return key
+
+
+def _read_key(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        return ""
+
+
+_LOGIN_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>Sign in · Switchboard</title>
+  <link rel="stylesheet" href="/assets/login.css">
+</head>
+<body class="sb-login">
+  <main class="sb-login-card">
+    <div class="sb-login-brand"><span class="sb-logo"></span>Switchboard</div>
+    <h1>Sign in to your phone portal</h1>
+    {% if notice %}<p class="sb-login-notice" role="status">{{ notice }}</p>{% endif %}
+    {% if error %}<p class="sb-login-error" id="login-error" role="alert">{{ error }}</p>{% endif %}
+    <form method="post" action="{{ url_for('login') }}" autocomplete="on">
+      <input type="hidden" name="csrf_token" value="{{ token }}">
+      <input type="hidden" name="next" value="{{ next }}">
+      <label for="login-user">Extension@domain</label>
+      <input id="login-user" name="login" type="text" required autofocus
+             placeholder="101@acme.example" value="{{ login }}" autocomplete="username">
+      <label for="login-password">Password</label>
+      <input id="login-password" name="password" type="password" required
+             autocomplete="current-password">
+      <button id="login-submit" type="submit">Sign in</button>
+    </form>
+    <p class="sb-login-help">Use your extension and the portal password your administrator
+      gave you (not your phone's SIP password).</p>
+  </main>
+</body>
+</html>
+"""
+
+
+def _login_page(*, error: str = "", notice: str = "", login: str = "", status: int = 200) -> Any:
+    html = render_template_string(
+        _LOGIN_PAGE,
+        error=error,
+        notice=notice,
+        login=login,
+        token=csrf_token(),
+        next=safe_next(request.values.get("next")),
+    )
+    return html, status, {"Cache-Control": "no-store"}
+
+
+def _guard() -> Any:
+    """Refuse anonymous access to everything but the login form and its assets."""
+    path = request.path
+    if path in _PUBLIC_PATHS or path.startswith(_PUBLIC_PREFIXES):
+        return None
+    if current_user.is_authenticated:
+        return None
+    if path.startswith("/_") or request.method not in ("GET", "HEAD"):
+        return jsonify(error="sign in first"), 401
+    return redirect(url_for("login", next=request.full_path.rstrip("?")))
+
+
+def install_auth(server: Flask, settings: Settings) -> None:
+    """Add sessions, the login/logout routes and the guard to the portal's Flask app."""
+    server.secret_key = load_secret_key(settings)
+    server.config.update(
+        SESSION_COOKIE_NAME="switchboard_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+    )
+    server.extensions[_EXTENSION_KEY] = Portal(
+        settings=settings,
+        store=ProvisioningStore(settings.provisioning_db),
+        store_lock=threading.Lock(),
+    )
+
+    manager = LoginManager()
+    manager.session_protection = "basic"
+    manager.init_app(server)
+
+    @manager.user_loader
+    def _load_user(user_id: str) -> PortalUser | None:
+        # Reloaded on every request, so a role change or deletion applies at once.
+        try:
+            uid = int(user_id)
+        except ValueError:
+            return None
+        with provisioning() as store:
+            user = store.user_by_id(uid)
+        return None if user is None else PortalUser(user)
+
+    server.before_request(_guard)
+
+    @server.route("/login", methods=["GET", "POST"])
+    def login() -> Any:
+        if request.method == "GET":
+            if current_user.is_authenticated:
+                return redirect(safe_next(request.args.get("next")))
+            notice = "You are signed out." if request.args.get("signed_out") else ""
+            return _login_page(notice=notice)
+        login_name = request.form.get("login", "").strip()
+        if not _csrf_ok():
+            return _login_page(
+                error="The sign-in form expired. Please try again.", login=login_name, status=400
+            )
+        try:
+            with provisioning() as store:
+                user = store.authenticate(
+                    login_name,
+                    request.form.get("password", ""),
+                    request.remote_addr or "unknown",
+                    settings.login_max_attempts,
+                    settings.login_window_seconds,
+                )
+        except ProvisioningError as exc:
+            message = str(exc)
+            return _login_page(
+                error=message[:1].upper() + message[1:], login=login_name, status=401
+            )
+        target = safe_next(request.form.get("next"))
+        session.clear()  # a fresh session: no fixation of a pre-login session id
+        session.permanent = True
+        login_user(PortalUser(user))
+        csrf_token()
+        return redirect(target)
+
+    @server.route("/logout", methods=["POST"])
+    def logout() -> WerkzeugResponse:
+        if not _csrf_ok():
+            return Response("The sign-out form expired; reload the page.", status=400)
+        logout_user()
+        session.clear()
+        return redirect(url_for("login", signed_out=1))

@@ -1,0 +1,57 @@
+"""Tell Kamailio about an edit right after it is saved.
+
+Kamailio never asks Python per call: it enforces what ``kamailio.rules_push``
+last pushed. So every successful save, delete or override in the portal is
+followed by a push for whoever it affects. The saved edit is the truth; when
+Kamailio is unreachable the edit stays saved and the pusher's start-up and
+transition pushes bring the phones in line later, so the page only says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from dash_app.auth import portal
+from switchboard.store import Did, ProvisioningStore, User
+
+log = logging.getLogger(__name__)
+
+PHONES_WILL_FOLLOW = "Saved; phones will follow when the phone system is back."
+PUSH_FAILED = "Saved; the phone system could not be updated yet (see the portal log)."
+
+
+def push_after_edit(
+    store: ProvisioningStore,
+    users: Iterable[User] = (),
+    dids: Iterable[Did] = (),
+    *,
+    tenant: str | None = None,
+) -> str:
+    """Push the new decisions of ``users``, ``dids`` (or a whole ``tenant``); "" or a notice.
+
+    Call with the provisioning lock held (``store`` from ``provisioning()``):
+    the pusher reads the rules it compiles from the same connection.
+    """
+    try:
+        # Lazy: the portal must start (and save edits) even before the pusher exists.
+        from kamailio import rules_push
+        from kamailio.rpc import RPCError
+    except ImportError:
+        log.warning("kamailio.rules_push is not available; edit saved without a push")
+        return ""
+    settings = portal().settings
+    try:
+        if tenant is not None:  # a company time frame can change anyone's decision
+            rules_push.push_tenant(settings, store, tenant)
+        for user in users:
+            rules_push.push_user(settings, store, user)
+        for did in dids:
+            rules_push.push_did(settings, store, did)
+    except RPCError as exc:
+        log.info("push after edit failed, Kamailio unreachable: %s", exc)
+        return PHONES_WILL_FOLLOW
+    except Exception:  # the edit is saved; a pusher bug must not look like a failed save
+        log.exception("push after edit failed")
+        return PUSH_FAILED
+    return ""

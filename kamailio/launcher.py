@@ -1,0 +1,252 @@
+"""Start Kamailio in the foreground with a config rendered from settings.
+
+Kamailio runs as a child process (``-DD -E``: no daemon, log to stderr,
+which goes to ``<log_dir>/kamailio.log``), never under systemd, with its own
+run dir ``<run_dir>/kamailio`` holding the rendered ``kamailio-local.cfg``,
+the pid file and the control socket. It is ready when both JSON-RPC answers
+``core.version`` and the SIP port accepts TCP connections.
+
+Errors: ``KamailioStartError`` (the process died or never became ready; the
+message carries the tail of its log).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from string import Template
+from types import TracebackType
+
+from kamailio.rpc import KamailioRPC, RPCError
+from switchboard.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LOCAL_CFG = "kamailio-local.cfg"
+
+
+class KamailioStartError(RuntimeError):
+    """Kamailio exited or did not become ready; the message holds its log tail."""
+
+
+def config_path() -> Path:
+    """The routing config shipped in this package."""
+    return Path(str(resources.files("kamailio").joinpath("kamailio.cfg")))
+
+
+def sqlite_url(path: Path) -> str:
+    """db_sqlite URL of an absolute path: four slashes (``sqlite:////abs``)."""
+    return "sqlite:///" + str(path.resolve())
+
+
+def uri_hostport(uri: str) -> str:
+    """``host:port;params`` of a SIP URI (Kamailio puts the target's user in front)."""
+    rest = uri.split(":", 1)[1] if uri.lower().startswith(("sip:", "sips:")) else uri
+    return rest.rsplit("@", 1)[-1]
+
+
+def kamailio_run_dir(settings: Settings) -> Path:
+    return settings.run_dir / "kamailio"
+
+
+def render_local_cfg(settings: Settings) -> str:
+    """The site include (listen sockets, DB URLs, timers) for these settings."""
+    template = Template(resources.files("kamailio").joinpath("local.cfg.tmpl").read_text())
+    return template.substitute(
+        sip_host=settings.sip_host,
+        sip_port=settings.sip_port,
+        rpc_port=settings.rpc_port,
+        provisioning_url=sqlite_url(settings.provisioning_db),
+        acc_url=sqlite_url(settings.acc_db),
+        ring_timeout_ms=int(settings.ring_timeout * 1000),
+        children=settings.kamailio_children,
+        trunk_host=settings.trunk_host,
+        trunk_port=settings.trunk_port,
+        voicemail_hostport=uri_hostport(settings.effective_voicemail_uri),
+        media_hostport=f"{settings.media_host}:{settings.media_port}",
+    )
+
+
+def ensure_acc_db(settings: Settings) -> None:
+    """Create the accounting spool (WAL) if missing; Kamailio only inserts."""
+    settings.acc_db.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(settings.acc_db, isolation_level=None)
+    try:
+        # WAL lets the pipeline read while Kamailio's single writer inserts.
+        db.execute("pragma journal_mode=wal")
+        db.executescript(resources.files("kamailio").joinpath("acc_schema.sql").read_text())
+    finally:
+        db.close()
+
+
+def prepare(settings: Settings) -> Path:
+    """Create the run and log dirs, the acc DB and the local include; return the run dir."""
+    run_dir = kamailio_run_dir(settings)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    if not settings.provisioning_db.exists():
+        raise KamailioStartError(
+            f"provisioning DB {settings.provisioning_db} missing: create tenants first"
+        )
+    ensure_acc_db(settings)
+    (run_dir / LOCAL_CFG).write_text(render_local_cfg(settings))
+    return run_dir
+
+
+def command(settings: Settings, defines: Sequence[str] = ()) -> list[str]:
+    """The kamailio command line (foreground, log to stderr); ``defines`` are ``-A`` recipes."""
+    run_dir = kamailio_run_dir(settings).resolve()
+    return [
+        settings.kamailio_bin,
+        "-f",
+        str(config_path()),
+        "-DD",
+        "-E",
+        "-P",
+        str(run_dir / "kamailio.pid"),
+        "-Y",
+        str(run_dir),
+        "-w",
+        str(run_dir),
+        "-L",
+        settings.kamailio_modules,
+        "-m",
+        "128",
+        "-M",
+        "16",
+        *(arg for name in defines for arg in ("-A", name)),
+    ]
+
+
+def _tcp_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def _log_tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+class KamailioProcess:
+    """One Kamailio child process; a context manager that starts and stops it."""
+
+    def __init__(
+        self, settings: Settings, start_timeout: float = 15.0, defines: Sequence[str] = ()
+    ) -> None:
+        self.settings = settings
+        self.defines = tuple(defines)
+        self.start_timeout = start_timeout
+        self.log_path = settings.log_dir / "kamailio.log"
+        self.rpc = KamailioRPC(settings.rpc_url)
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> None:
+        """Start Kamailio and wait until RPC answers and the SIP port is open."""
+        if self._proc is not None and self._proc.poll() is None:
+            return
+        run_dir = prepare(self.settings)
+        with self.log_path.open("ab") as log_file:
+            self._proc = subprocess.Popen(
+                command(self.settings, self.defines),
+                cwd=run_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                code = self._proc.returncode
+                self._proc = None
+                raise KamailioStartError(
+                    f"kamailio exited with {code}:\n{_log_tail(self.log_path)}"
+                )
+            if self._ready():
+                log.info("kamailio %s ready on %s", self.pid, self.settings.sip_port)
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise KamailioStartError(
+            f"kamailio not ready after {self.start_timeout}s:\n{_log_tail(self.log_path)}"
+        )
+
+    def _ready(self) -> bool:
+        try:
+            self.rpc.call("core.version")
+        except RPCError:
+            return False
+        return _tcp_open(self.settings.sip_host, self.settings.sip_port)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """SIGTERM, then SIGKILL if Kamailio has not exited within ``timeout``."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("kamailio %s ignored SIGTERM; killing", proc.pid)
+            proc.kill()
+            proc.wait(timeout)
+
+    def wait(self) -> int:
+        """Block until Kamailio exits; return its exit code."""
+        if self._proc is None:
+            raise KamailioStartError("kamailio is not running")
+        return self._proc.wait()
+
+    def __enter__(self) -> KamailioProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def run_foreground(settings: Settings) -> int:
+    """Run Kamailio until it exits or we are interrupted; return its exit code.
+
+    Once Kamailio answers RPC, the rules scheduler pushes every decision and
+    keeps them current at each time-frame transition.
+    """
+    from kamailio.rules_push import RulesScheduler
+
+    kamailio = KamailioProcess(settings)
+    kamailio.start()
+    scheduler = RulesScheduler(settings)
+    scheduler.start()
+    try:
+        return kamailio.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        scheduler.stop()
+        kamailio.stop()

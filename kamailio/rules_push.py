@@ -1,0 +1,295 @@
+"""The only writer of what Kamailio loads: each extension's and main number's decision.
+
+Kamailio never calls Python per call. Python evaluates ``active_rule_at``
+(the same pure function the portal and the routing simulator use), compiles
+the result with ``compile_decision`` and hands it to Kamailio's htable
+``rules``:
+
+* key ``<tenant>:<extension>`` for a user, ``did:<number>`` for a main number;
+* value: the ``key=value;…`` string of ``switchboard.routing.compile_decision``.
+
+Order matters (DESIGN, "Facts learned"): the row goes to the provisioning DB
+first (``rule_decision``, which Kamailio loads at start-up and on
+``htable.reload``), then to the running Kamailio over JSON-RPC. A value only
+set over RPC would vanish at the next reload; a value only in the DB is picked
+up at the next start. So the DB is the truth and Kamailio mirrors it.
+
+When: the portal calls ``push_user`` right after each edit; ``RulesScheduler``
+pushes everyone at start-up and again at each upcoming transition (the
+earliest ``until`` of all decisions), at least every ``max_sleep`` seconds.
+Time is always injectable (``now``), so tests choose instants instead of
+waiting for them.
+
+Errors: ``RPCError`` from ``kamailio.rpc`` when Kamailio cannot be reached
+(the DB row is already written then; Kamailio loads it when it starts).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+
+from kamailio.rpc import KamailioRPC, RPCError
+from switchboard.routing import compile_decision
+from switchboard.rules import active_rule_at
+from switchboard.settings import Settings
+from switchboard.store import Did, ProvisioningStore, User
+
+log = logging.getLogger(__name__)
+
+HTABLE = "rules"
+# Above this many changed keys one htable.reload (the DB is already written)
+# is cheaper than one HTTP request per key.
+RELOAD_THRESHOLD = 50
+
+Decision = tuple[str, str, datetime | None]
+
+# One push at a time per process: the scheduler thread and a portal edit must
+# not interleave "compute, write DB, set Kamailio" with an older computation.
+_push_lock = threading.Lock()
+
+
+def user_key(user: User) -> str:
+    """The htable key of a user's decision."""
+    return f"{user.tenant_domain}:{user.extension}"
+
+
+def did_key(did: Did) -> str:
+    """The htable key of a main number's decision."""
+    return f"did:{did.number}"
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now
+
+
+def decision_for_user(store: ProvisioningStore, user: User, now: datetime) -> Decision:
+    """``(key, value, until)`` of the user's active answering rule at ``now``."""
+    inputs = store.routing_inputs(user)
+    active = active_rule_at(inputs.rules, inputs.frames, now, inputs.override)
+    return user_key(user), compile_decision(user, active), active.until
+
+
+def decision_for_did(store: ProvisioningStore, did: Did, now: datetime) -> Decision:
+    """``(key, value, until)`` of the main number's active route at ``now``."""
+    inputs = store.did_routing_inputs(did)
+    active = active_rule_at(inputs.rules, inputs.frames, now, inputs.override)
+    return did_key(did), compile_decision(did, active), active.until
+
+
+def all_decisions(store: ProvisioningStore, now: datetime) -> list[Decision]:
+    """Every user's and every main number's decision at ``now``."""
+    decisions = []
+    for tenant in store.tenants():
+        decisions.extend(decision_for_user(store, u, now) for u in store.users(tenant.domain))
+        decisions.extend(decision_for_did(store, d, now) for d in store.dids(tenant.domain))
+    return decisions
+
+
+def _send(settings: Settings, values: dict[str, str], *, reload: bool) -> None:
+    # DB first, always: see the module docstring.
+    with KamailioRPC(settings.rpc_url) as rpc:
+        if reload:
+            rpc.call("htable.reload", HTABLE)
+            return
+        for key, value in values.items():
+            rpc.call("htable.sets", HTABLE, key, value)
+
+
+def _push(
+    settings: Settings,
+    store: ProvisioningStore,
+    decisions: Iterable[Decision],
+    *,
+    full_sync: bool = False,
+) -> datetime | None:
+    """Write changed decisions to the DB, then to Kamailio; return the earliest ``until``."""
+    decisions = list(decisions)
+    values = {key: value for key, value, _ in decisions}
+    stored = store.decisions()
+    changed = {k: v for k, v in values.items() if stored.get(k) != v}
+    if changed:
+        store.write_decisions(changed)
+    if changed or full_sync:
+        # A full sync re-reads the whole table, so Kamailio matches the DB even
+        # if an earlier RPC was lost while it was down.
+        reload = full_sync or len(changed) > RELOAD_THRESHOLD
+        _send(settings, changed, reload=reload)
+    log.debug("pushed %d of %d decisions", len(changed), len(values))
+    untils = [until for _, _, until in decisions if until is not None]
+    return min(untils) if untils else None
+
+
+def push_user(
+    settings: Settings, store: ProvisioningStore, user: User, now: datetime | None = None
+) -> None:
+    """Push one user's decision (call after every edit of their rules or override)."""
+    with _push_lock:
+        _push(settings, store, [decision_for_user(store, user, _now(now))])
+
+
+def push_did(
+    settings: Settings, store: ProvisioningStore, did: Did, now: datetime | None = None
+) -> None:
+    """Push one main number's decision (call after every edit of its routes)."""
+    with _push_lock:
+        _push(settings, store, [decision_for_did(store, did, _now(now))])
+
+
+def push_tenant(
+    settings: Settings, store: ProvisioningStore, tenant: str, now: datetime | None = None
+) -> datetime | None:
+    """Push a whole tenant (call after editing a tenant-wide time frame)."""
+    at = _now(now)
+    with _push_lock:
+        decisions = [decision_for_user(store, u, at) for u in store.users(tenant)]
+        decisions += [decision_for_did(store, d, at) for d in store.dids(tenant)]
+        return _push(settings, store, decisions)
+
+
+def push_all(
+    settings: Settings,
+    store: ProvisioningStore,
+    now: datetime | None = None,
+    *,
+    full_sync: bool = False,
+) -> datetime | None:
+    """Push everyone; return the next transition across all of them (None: none ahead)."""
+    at = _now(now)
+    with _push_lock:
+        return _push(settings, store, all_decisions(store, at), full_sync=full_sync)
+
+
+class RulesClock:
+    """The scheduler's notion of now: real UTC time unless a test sets another.
+
+    ``pin`` freezes time at an instant; ``shift_to`` lets it run on from an
+    instant at real speed (to watch a transition happen). Both wake the
+    schedulers that follow this clock, so they push at once.
+    """
+
+    def __init__(self) -> None:
+        self._pinned: datetime | None = None
+        self._shift: tuple[datetime, float] | None = None
+        self._listeners: list[Callable[[], None]] = []
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` whenever the time is set."""
+        self._listeners.append(listener)
+
+    def pin(self, instant: datetime | None) -> None:
+        """Freeze time at ``instant`` (None: follow the real clock again)."""
+        self._pinned, self._shift = instant, None
+        self._notify()
+
+    def shift_to(self, instant: datetime) -> None:
+        """Make it ``instant`` now, then let time run on at real speed."""
+        self._pinned, self._shift = None, (instant, time.monotonic())
+        self._notify()
+
+    def _notify(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    def __call__(self) -> datetime:
+        if self._pinned is not None:
+            return self._pinned
+        if self._shift is not None:
+            start, at = self._shift
+            return start + timedelta(seconds=time.monotonic() - at)
+        return datetime.now(UTC)
+
+
+class RulesScheduler(threading.Thread):
+    """Pushes all decisions at start-up, then again at every transition.
+
+    Sleeps until the earliest ``until`` (a little after it, so the new rule is
+    in force), never longer than ``max_sleep`` so a missed edit or a restarted
+    Kamailio heals within a minute. Opens its own store: a SQLite connection
+    must not be shared with the thread that created it.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        max_sleep: float = 60.0,
+        retry_after: float = 2.0,
+        full_sync_every: float = 300.0,
+    ) -> None:
+        super().__init__(name="rules-scheduler", daemon=True)
+        self.settings = settings
+        self.clock = clock or RulesClock()
+        self.max_sleep = max_sleep
+        self.retry_after = retry_after
+        self.full_sync_every = full_sync_every
+        self.pushes = 0
+        self.next_transition: datetime | None = None
+        self._stop_event = threading.Event()
+        self._wake_event = threading.Event()
+        self._first_push = threading.Event()
+        if isinstance(self.clock, RulesClock):
+            self.clock.subscribe(self.wake)
+
+    def run(self) -> None:
+        store = ProvisioningStore(self.settings.provisioning_db)
+        try:
+            full_sync = True
+            last_sync = time.monotonic()
+            while not self._stop_event.is_set():
+                now = self.clock()
+                try:
+                    self.next_transition = push_all(self.settings, store, now, full_sync=full_sync)
+                except RPCError as exc:
+                    # The DB rows are written; a full sync brings Kamailio back in line.
+                    log.warning("rules push failed, retrying in %ss: %s", self.retry_after, exc)
+                    full_sync = True
+                    self._sleep(self.retry_after)
+                    continue
+                last_sync = time.monotonic() if full_sync else last_sync
+                # Re-sync now and then: a portal push that failed (Kamailio
+                # restarting) left the DB ahead of Kamailio.
+                full_sync = time.monotonic() - last_sync > self.full_sync_every
+                self.pushes += 1
+                self._first_push.set()
+                self._sleep(self._seconds_until(self.next_transition, now))
+        finally:
+            store.close()
+
+    def _seconds_until(self, transition: datetime | None, now: datetime) -> float:
+        if transition is None:
+            return self.max_sleep
+        # 50 ms past the boundary: frames are half-open, the new rule starts *at* it.
+        wait = (transition - now + timedelta(milliseconds=50)).total_seconds()
+        return min(max(wait, 0.05), self.max_sleep)
+
+    def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._stop_event.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0 or self._wake_event.wait(left):
+                break
+        self._wake_event.clear()
+
+    def wait_first_push(self, timeout: float = 10.0) -> bool:
+        """Block until the start-up push is done (True) or ``timeout`` passes."""
+        return self._first_push.wait(timeout)
+
+    def wake(self) -> None:
+        """Re-push now instead of at the next transition."""
+        self._wake_event.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread and wait for it."""
+        self._stop_event.set()
+        self._wake_event.set()
+        if self.is_alive():
+            self.join(timeout)

@@ -1,0 +1,259 @@
+"""Accounting rows → call rows: a pure interpreter, no I/O.
+
+Kamailio writes one accounting row per call attempt; each becomes exactly one
+call row or exactly one quarantined row (with the reason), never both, never
+neither. The interpreter is a dispatch table in the manner of wazo-call-logd:
+
+* ``STEPS`` — each step reads the accounting row and fills some fields of the
+  call, or raises ``Quarantine`` with a reason a person can act on;
+* ``DISPOSITION_RULES`` — ordered ``(disposition, predicate)`` pairs, first
+  match wins. Voicemail slots in as one more rule placed before "answered"
+  (a call the media server answered for a mailbox), without touching the rest;
+  ``SIP_CODE_DISPOSITIONS`` maps final failure codes.
+
+Times are Unix epoch seconds (floats, microsecond precision) in the spool;
+they are turned into integer microseconds first so that ring and talk
+seconds agree exactly with the stored timestamps.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from pipeline.schema import CALLS_SCHEMA, DIRECTIONS, QUARANTINE_SCHEMA, TENANT_RE
+
+AccRow = Mapping[str, Any]
+Call = dict[str, Any]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Quarantine(Exception):
+    """An accounting row cannot become a call; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Directory:
+    """What the interpreter knows of provisioning: tenants and user names."""
+
+    tenants: frozenset[str] = frozenset()
+    # (tenant, extension) → name; None never matches, it just keeps lookups simple
+    names: Mapping[tuple[str, str | None], str] = field(default_factory=dict)
+
+    @classmethod
+    def from_users(cls, users: Iterable[Any], tenants: Iterable[str] = ()) -> Directory:
+        """Build from ``switchboard.store.User`` objects (and tenants without users)."""
+        names = {(u.tenant_domain, u.extension): u.name for u in users}
+        return cls(frozenset(tenants) | {t for t, _ in names}, names)
+
+
+@dataclass(frozen=True)
+class QuarantinedRow:
+    acc_id: int
+    reason: str
+    row: Mapping[str, Any]
+
+
+@dataclass
+class CallBatch:
+    """The interpretation of one batch of accounting rows."""
+
+    calls: list[Call]
+    quarantined: list[QuarantinedRow]
+
+    def calls_table(self) -> pa.Table:
+        """All calls as one Arrow table: CALLS_SCHEMA plus ``tenant`` and ``date``."""
+        return calls_to_table(self.calls)
+
+    def quarantine_table(self) -> pa.Table:
+        return pa.Table.from_pylist(
+            [
+                {
+                    "acc_id": q.acc_id,
+                    "reason": q.reason,
+                    "row_json": json.dumps(dict(q.row), default=repr, sort_keys=True),
+                }
+                for q in self.quarantined
+            ],
+            schema=QUARANTINE_SCHEMA,
+        )
+
+
+def calls_to_table(calls: list[Call]) -> pa.Table:
+    """Columnar Arrow table of call rows (partition keys as extra columns)."""
+    schema = CALLS_SCHEMA.append(pa.field("tenant", pa.string())).append(
+        pa.field("date", pa.date32())
+    )
+    columns = {name: [c[name] for c in calls] for name in schema.names}
+    return pa.Table.from_pydict(columns, schema=schema)
+
+
+# -- steps ----------------------------------------------------------------------
+Step = Callable[[AccRow, "Directory", Call], None]
+
+
+def _identity(row: AccRow, directory: Directory, call: Call) -> None:
+    call_id = row.get("call_id")
+    if not isinstance(call_id, str) or not call_id.strip():
+        raise Quarantine("call_id is empty")
+    call["call_id"] = call_id
+    call["acc_id"] = row["id"]
+
+
+def _tenant(row: AccRow, directory: Directory, call: Call) -> None:
+    tenant = row.get("tenant")
+    if tenant is None or tenant == "":
+        raise Quarantine("tenant is missing")
+    if tenant not in directory.tenants:
+        raise Quarantine(f"tenant {tenant!r} is unknown")
+    if not TENANT_RE.match(tenant):  # it names a lake directory: never a path trick
+        raise Quarantine(f"tenant {tenant!r} is not a valid domain")
+    call["tenant"] = tenant
+
+
+def _epoch_us(row: AccRow, column: str, *, required: bool) -> int | None:
+    value = row.get(column)
+    if value is None:
+        if required:
+            raise Quarantine(f"{column} is missing")
+        return None
+    # bool is an int subclass; a text value means SQLite could not store a number.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise Quarantine(f"{column} is not a number: {value!r}")
+    return round(value * 1_000_000)
+
+
+def _instant(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def _times(row: AccRow, directory: Directory, call: Call) -> None:
+    invite = _epoch_us(row, "invite_at", required=True)
+    answer = _epoch_us(row, "answer_at", required=False)
+    end = _epoch_us(row, "end_at", required=True)
+    assert invite is not None and end is not None  # required=True guarantees it
+    if end < invite:
+        raise Quarantine("end_at is before invite_at")
+    if answer is not None and not invite <= answer <= end:
+        raise Quarantine("answer_at is outside invite_at..end_at")
+    started = _instant(invite)
+    call["started_at"] = started
+    call["answered_at"] = None if answer is None else _instant(answer)
+    call["ended_at"] = _instant(end)
+    # Ringing lasts until the answer, or until the end for an unanswered call.
+    call["ring_seconds"] = ((end if answer is None else answer) - invite) / 1_000_000
+    call["talk_seconds"] = 0.0 if answer is None else (end - answer) / 1_000_000
+    call["date"] = started.date()
+
+
+def _direction(row: AccRow, directory: Directory, call: Call) -> None:
+    direction = row.get("direction")
+    if direction not in DIRECTIONS:
+        raise Quarantine(f"direction {direction!r} is not one of {', '.join(DIRECTIONS)}")
+    call["direction"] = direction
+
+
+def _sip(row: AccRow, directory: Directory, call: Call) -> None:
+    code = row.get("sip_code")
+    if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 699:
+        raise Quarantine(f"sip_code {code!r} is not a SIP status code")
+    call["sip_code"] = code
+    call["sip_reason"] = _text(row.get("sip_reason"))
+    call["rule"] = _text(row.get("rule"))
+    call["frame"] = _text(row.get("frame"))
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def _parties(row: AccRow, directory: Directory, call: Call) -> None:
+    tenant = call["tenant"]
+    caller = _text(row.get("caller"))
+    callee = _text(row.get("callee"))
+    call["caller"] = caller
+    call["callee"] = callee
+    call["answered_by"] = _text(row.get("answered_by"))
+    # The display name the caller sent wins; an internal caller without one
+    # gets the name provisioned for the extension.
+    call["caller_name"] = _text(row.get("caller_name")) or directory.names.get((tenant, caller))
+    call["callee_name"] = directory.names.get((tenant, callee))
+
+
+# Final failure codes that say what happened to the call (RFC 3261 §21).
+SIP_CODE_DISPOSITIONS: Mapping[int, str] = {
+    486: "busy",  # Busy Here
+    600: "busy",  # Busy Everywhere
+    603: "busy",  # Decline: the callee pressed "reject"
+    487: "cancelled",  # Request Terminated: the caller hung up while ringing
+    408: "missed",  # Request Timeout: nobody answered in time
+    480: "missed",  # Temporarily Unavailable: not registered / no answer
+}
+
+DispositionRule = tuple[str, Callable[[AccRow, Call], bool]]
+
+# First match wins. Voicemail goes first when the media server reports
+# answering for a mailbox: ("voicemail", lambda row, call: <answered by vm-…>).
+DISPOSITION_RULES: tuple[DispositionRule, ...] = (
+    ("answered", lambda row, call: call["answered_at"] is not None),
+    ("blocked", lambda row, call: row.get("disposition_hint") == "blocked"),
+    ("busy", lambda row, call: SIP_CODE_DISPOSITIONS.get(call["sip_code"]) == "busy"),
+    ("cancelled", lambda row, call: SIP_CODE_DISPOSITIONS.get(call["sip_code"]) == "cancelled"),
+    ("missed", lambda row, call: SIP_CODE_DISPOSITIONS.get(call["sip_code"]) == "missed"),
+)
+FALLBACK_DISPOSITION = "failed"
+
+
+def classify_disposition(
+    row: AccRow, call: Call, rules: tuple[DispositionRule, ...] = DISPOSITION_RULES
+) -> str:
+    """The disposition of a call whose other fields are already filled."""
+    for disposition, matches in rules:
+        if matches(row, call):
+            return disposition
+    return FALLBACK_DISPOSITION
+
+
+def _disposition(row: AccRow, directory: Directory, call: Call) -> None:
+    call["disposition"] = classify_disposition(row, call)
+
+
+STEPS: tuple[Step, ...] = (_identity, _tenant, _times, _direction, _sip, _parties, _disposition)
+
+
+def call_from_acc(row: AccRow, directory: Directory, steps: tuple[Step, ...] = STEPS) -> Call:
+    """One call row (CALLS_SCHEMA fields + ``tenant``, ``date``) or ``Quarantine``."""
+    call: Call = {}
+    for step in steps:
+        step(row, directory, call)
+    return call
+
+
+def build_calls(rows: Iterable[AccRow], directory: Directory) -> CallBatch:
+    """Interpret a batch: every row becomes a call or a quarantined row."""
+    calls: list[Call] = []
+    quarantined: list[QuarantinedRow] = []
+    for row in rows:
+        try:
+            calls.append(call_from_acc(row, directory))
+        except Quarantine as q:
+            quarantined.append(QuarantinedRow(row["id"], q.reason, row))
+    return CallBatch(calls, quarantined)
+
+
+def partition_key(call: Call) -> tuple[str, date]:
+    """(tenant, UTC date of started_at): where the call lives in the lake."""
+    return call["tenant"], call["date"]

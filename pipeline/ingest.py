@@ -1,0 +1,128 @@
+"""Ingest: accounting spool → call rows → lake, exactly once.
+
+``ingest_once`` reads every accounting row after the lake's watermark in
+batches of ``settings.ingest_batch``, interprets each batch with the pure
+``pipeline.calls.build_calls`` and commits it with ``pipeline.lake.Lake``.
+The watermark lives only in the lake's file names, so there is no counter to
+get out of step with the data (see ``pipeline.lake`` for the protocol).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+import pyarrow as pa
+
+from pipeline.acc import AccRow, open_acc, read_acc_rows, spool_has_table
+from pipeline.calls import CallBatch, Directory, build_calls, calls_to_table, partition_key
+from pipeline.lake import Lake, StepHook
+from switchboard.settings import Settings
+from switchboard.store import ProvisioningStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestResult:
+    calls: int
+    quarantined: int
+    watermark: int
+
+
+def load_directory(settings: Settings) -> Directory:
+    """Tenants and user names from the provisioning store, read once per pass."""
+    store = ProvisioningStore(settings.provisioning_db)
+    try:
+        return Directory.from_users(store.users(), [t.domain for t in store.tenants()])
+    finally:
+        store.close()
+
+
+def _partitions(batch: CallBatch) -> dict[tuple[str, date], pa.Table]:
+    groups: dict[tuple[str, date], list[dict[str, object]]] = defaultdict(list)
+    for call in batch.calls:
+        groups[partition_key(call)].append(call)
+    return {key: calls_to_table(calls) for key, calls in groups.items()}
+
+
+def ingest_rows(
+    lake: Lake,
+    rows: list[AccRow],
+    directory: Directory,
+    *,
+    after: int,
+    on_step: StepHook | None = None,
+) -> CallBatch:
+    """Interpret one batch of rows (ids all > ``after``) and commit it."""
+    batch = build_calls(rows, directory)
+    for q in batch.quarantined:
+        log.warning("accounting row %d quarantined: %s", q.acc_id, q.reason)
+    lake.write_batch(
+        after=after,
+        first=rows[0]["id"],
+        last=rows[-1]["id"],
+        partitions=_partitions(batch),
+        quarantine=batch.quarantine_table() if batch.quarantined else None,
+        on_step=on_step,
+    )
+    return batch
+
+
+def ingest_once(settings: Settings, *, on_step: StepHook | None = None) -> IngestResult:
+    """Ingest every pending accounting row; safe to call again after any crash.
+
+    ``on_step`` is called with the name of each step reached ("read",
+    "pending", "file", "strays", "manifest", "done"); tests use it to crash the
+    process at a chosen point.
+    """
+    step = on_step or (lambda _name: None)
+    lake = Lake(settings.lake_dir)
+    calls = quarantined = 0
+    with lake.writer_lock():
+        lake.remove_temp_files()
+        db = open_acc(settings.acc_db)
+        if db is None or not spool_has_table(db):
+            if db is not None:
+                db.close()
+            return IngestResult(0, 0, lake.watermark())
+        try:
+            directory = load_directory(settings)
+            pending = lake.pending()
+            if pending is not None and not lake.finish_pending(pending):
+                # An interrupted batch: read exactly its range again.
+                rows = read_acc_rows(
+                    db, pending.after, pending.last - pending.after, up_to_id=pending.last
+                )
+                log.info("redoing interrupted batch %d..%d", pending.first, pending.last)
+                step("read")
+                if rows:
+                    batch = ingest_rows(lake, rows, directory, after=pending.after, on_step=step)
+                    calls += len(batch.calls)
+                    quarantined += len(batch.quarantined)
+                else:
+                    log.error(
+                        "rows %d..%d vanished from the spool; dropping their partial files",
+                        pending.first,
+                        pending.last,
+                    )
+                    lake.abandon_pending(pending)
+            watermark = lake.watermark()
+            while rows := read_acc_rows(db, watermark, settings.ingest_batch):
+                step("read")
+                batch = ingest_rows(lake, rows, directory, after=watermark, on_step=step)
+                calls += len(batch.calls)
+                quarantined += len(batch.quarantined)
+                watermark = rows[-1]["id"]
+                log.info(
+                    "ingested accounting rows %d..%d: %d calls, %d quarantined",
+                    rows[0]["id"],
+                    watermark,
+                    len(batch.calls),
+                    len(batch.quarantined),
+                )
+        finally:
+            db.close()
+        return IngestResult(calls, quarantined, lake.watermark())

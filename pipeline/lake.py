@@ -1,0 +1,256 @@
+"""The Parquet lake on disk, and the exactly-once protocol for call batches.
+
+Layout (under ``settings.lake_dir``)::
+
+    calls/tenant=<domain>/date=<YYYY-MM-DD>/acc-<first>-<last>.parquet
+    quarantine/acc-<first>-<last>.parquet
+    _batches/acc-<first>-<last>.json     one manifest per committed batch
+    _batches/pending.json                the batch being written, if any
+
+``first``/``last`` are the accounting ids of the whole batch (12 digits), so a
+batch has the same file name in every partition it touches.
+
+Protocol for one batch (each file is written to ``*.tmp`` and renamed, so a
+reader globbing ``*.parquet`` sees a whole file or nothing):
+
+1. write ``pending.json``: the watermark before the batch, its id range and
+   every file it will write (plus the files of an earlier attempt);
+2. write the data files;
+3. delete files of an earlier attempt that this attempt did not write;
+4. write the manifest ``acc-<first>-<last>.json`` — the commit point;
+5. delete ``pending.json``.
+
+The watermark is the largest ``last`` among manifest names. After a crash
+before step 4, ``pending.json`` says which id range to read again; the batch
+is rebuilt from the same rows, so it gets the same file names and the rename
+overwrites what the crashed attempt left. Files written by the crashed
+attempt but not by the new one (a tenant provisioned in between moves rows
+from quarantine to calls) are removed in step 3. Readers may briefly see the
+rows of an uncommitted batch; they never see a row twice once it commits.
+
+One writer at a time: ``writer_lock`` takes an exclusive ``flock``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.schema import CALLS_SCHEMA, TENANT_RE
+
+_NAME_RE = re.compile(r"^acc-(\d{12})-(\d{12})\.(parquet|json)$")
+PENDING = "pending.json"
+TEMP_SUFFIX = ".tmp"
+
+StepHook = Callable[[str], None]
+
+
+def batch_name(first: int, last: int) -> str:
+    """``acc-<first>-<last>``: the stem every file of a batch shares."""
+    return f"acc-{first:012d}-{last:012d}"
+
+
+def parse_batch_name(name: str) -> tuple[int, int] | None:
+    """(first, last) from a batch file name, None for any other file."""
+    m = _NAME_RE.match(name)
+    return None if m is None else (int(m.group(1)), int(m.group(2)))
+
+
+@dataclass(frozen=True)
+class PendingBatch:
+    after: int  # the watermark when the batch was read
+    first: int
+    last: int
+    files: tuple[str, ...]  # paths relative to the lake root
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Lake:
+    """One lake root; cheap to create, holds no open files."""
+
+    def __init__(self, root: Path, *, durable: bool = True) -> None:
+        self.root = root
+        # durable: fsync files and directories so a power cut cannot leave a
+        # manifest pointing at data that never reached the disk.
+        self.durable = durable
+
+    @property
+    def calls_dir(self) -> Path:
+        return self.root / "calls"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def batches_dir(self) -> Path:
+        return self.root / "_batches"
+
+    def partition_dir(self, tenant: str, day: date) -> Path:
+        if not TENANT_RE.match(tenant):
+            raise ValueError(f"tenant {tenant!r} cannot be a lake partition")
+        return self.calls_dir / f"tenant={tenant}" / f"date={day.isoformat()}"
+
+    # -- reading the state -------------------------------------------------------
+    def committed_batches(self) -> list[tuple[int, int]]:
+        """(first, last) of every committed batch, from the manifest names."""
+        if not self.batches_dir.is_dir():
+            return []
+        found = []
+        for entry in os.scandir(self.batches_dir):
+            parsed = parse_batch_name(entry.name)
+            if parsed is not None and entry.name.endswith(".json"):
+                found.append(parsed)
+        return sorted(found)
+
+    def watermark(self) -> int:
+        """The last accounting id of the lake: every id up to it is committed."""
+        return max((last for _, last in self.committed_batches()), default=0)
+
+    def pending(self) -> PendingBatch | None:
+        path = self.batches_dir / PENDING
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text())
+        return PendingBatch(data["after"], data["first"], data["last"], tuple(data["files"]))
+
+    # -- writing -----------------------------------------------------------------
+    def _write_atomic(self, path: Path, write: Callable[[Path], object]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}{TEMP_SUFFIX}")
+        write(tmp)
+        if self.durable:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        os.rename(tmp, path)
+        if self.durable:
+            _fsync_dir(path.parent)
+
+    def _write_json(self, path: Path, data: dict[str, Any]) -> None:
+        self._write_atomic(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1)))
+
+    def _write_parquet(self, path: Path, table: pa.Table) -> None:
+        self._write_atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+    def write_batch(
+        self,
+        *,
+        after: int,
+        first: int,
+        last: int,
+        partitions: dict[tuple[str, date], pa.Table],
+        quarantine: pa.Table | None,
+        on_step: StepHook | None = None,
+    ) -> list[str]:
+        """Write and commit one batch (see the module docstring); the files written."""
+        step = on_step or (lambda _name: None)
+        stem = batch_name(first, last)
+        planned: dict[str, pa.Table] = {}
+        for (tenant, day), table in sorted(partitions.items()):
+            path = self.partition_dir(tenant, day) / f"{stem}.parquet"
+            planned[str(path.relative_to(self.root))] = table.select(CALLS_SCHEMA.names).cast(
+                CALLS_SCHEMA
+            )
+        if quarantine is not None and quarantine.num_rows:
+            planned[f"quarantine/{stem}.parquet"] = quarantine
+        earlier = self.pending()
+        earlier_files = set(earlier.files) if earlier else set()
+        self._write_json(
+            self.batches_dir / PENDING,
+            {
+                "after": after,
+                "first": first,
+                "last": last,
+                "files": sorted(set(planned) | earlier_files),
+            },
+        )
+        step("pending")
+        for rel, table in planned.items():
+            self._write_parquet(self.root / rel, table)
+            step("file")
+        for rel in sorted(earlier_files - set(planned)):
+            (self.root / rel).unlink(missing_ok=True)
+        step("strays")
+        self._write_json(
+            self.batches_dir / f"{stem}.json",
+            {
+                "first": first,
+                "last": last,
+                "after": after,
+                "calls": sum(t.num_rows for k, t in planned.items() if k.startswith("calls/")),
+                "quarantined": 0 if quarantine is None else quarantine.num_rows,
+                "files": sorted(planned),
+            },
+        )
+        step("manifest")
+        (self.batches_dir / PENDING).unlink(missing_ok=True)
+        step("done")
+        return sorted(planned)
+
+    def abandon_pending(self, pending: PendingBatch) -> None:
+        """Remove an interrupted batch whose rows can no longer be read again."""
+        for rel in pending.files:
+            (self.root / rel).unlink(missing_ok=True)
+        (self.batches_dir / PENDING).unlink(missing_ok=True)
+
+    def finish_pending(self, pending: PendingBatch) -> bool:
+        """Drop ``pending.json`` when its manifest exists (crash after the commit)."""
+        if (pending.first, pending.last) in self.committed_batches():
+            (self.batches_dir / PENDING).unlink(missing_ok=True)
+            return True
+        return False
+
+    # -- housekeeping ------------------------------------------------------------
+    def remove_temp_files(self, *, everywhere: bool = False) -> int:
+        """Delete ``*.tmp`` left by a crash; returns how many.
+
+        Temp files only ever sit next to the files of a batch: in ``_batches``,
+        ``quarantine`` and the partitions named by ``pending.json``. The
+        ``everywhere`` sweep walks the whole lake (once, at worker start).
+        """
+        dirs: set[Path] = {self.batches_dir, self.quarantine_dir}
+        if everywhere:
+            dirs |= {p for p in self.calls_dir.glob("tenant=*/date=*") if p.is_dir()}
+        else:
+            pending = self.pending()
+            if pending:
+                dirs |= {(self.root / rel).parent for rel in pending.files}
+        removed = 0
+        for d in dirs:
+            if d.is_dir():
+                for tmp in d.glob(f"*{TEMP_SUFFIX}"):
+                    tmp.unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
+    @contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """Exclusive across processes; released by the kernel if the holder dies."""
+        self.batches_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.batches_dir / ".lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)

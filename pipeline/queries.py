@@ -1,0 +1,124 @@
+"""Every SQL statement the warehouse runs, in one place.
+
+Only two kinds of text are ever put into SQL by formatting: identifiers taken
+from the whitelists below, and the lake path of a validated tenant (DuckDB
+cannot bind a table function's file name). Every value is a bound ``?``.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from pipeline.schema import CALLS_PARTITIONS, CALLS_SCHEMA
+
+_DUCKDB_TYPES = {
+    pa.string(): "varchar",
+    pa.int64(): "bigint",
+    pa.int32(): "integer",
+    pa.float64(): "double",
+    pa.timestamp("us", tz="UTC"): "timestamptz",
+    pa.date32(): "date",
+}
+
+# The view's columns: the file columns, then the Hive partition columns.
+VIEW_COLUMNS: tuple[str, ...] = (*CALLS_SCHEMA.names, *CALLS_PARTITIONS.names)
+
+# The session: UTC so that no conversion depends on the server's zone.
+SESSION_SETUP = "set timezone = 'UTC'"
+
+# The calls of one tenant: Hive-partitioned Parquet under one tenant's folder.
+CALLS_VIEW_OVER_FILES = """
+create view calls as
+select
+    {columns}
+from read_parquet(
+    '{glob}',
+    hive_partitioning = true,
+    hive_types = {{'tenant': varchar, 'date': date}}
+)
+{scope}
+"""
+
+# The same columns with no rows, for a tenant that has no calls yet.
+CALLS_VIEW_EMPTY = """
+create view calls as
+select
+    {typed_nulls}
+where false
+"""
+
+# A plain user sees the calls they placed, were called on, or answered.
+# The extension is a session variable set with a bound parameter.
+EXTENSION_SCOPE = """
+where caller = getvariable('sb_extension')
+    or callee = getvariable('sb_extension')
+    or answered_by = getvariable('sb_extension')
+"""
+SET_EXTENSION = "set variable sb_extension = ?"
+
+# After the view exists, DuckDB itself refuses any other file: even raw SQL
+# on this connection cannot read another tenant's folder or change this back.
+LOCK_DOWN = (
+    "set allowed_directories = ['{tenant_dir}/']",
+    "set enable_external_access = false",
+    "set lock_configuration = true",
+)
+
+
+def typed_nulls() -> str:
+    """``cast(null as <type>) as <column>`` for each view column."""
+    fields = [*CALLS_SCHEMA, *CALLS_PARTITIONS]
+    return ",\n    ".join(f"cast(null as {_DUCKDB_TYPES[f.type]}) as {f.name}" for f in fields)
+
+
+# Columns a user may sort the call history by (grid column ids).
+SORTABLE_COLUMNS: frozenset[str] = frozenset(
+    {
+        "started_at",
+        "answered_at",
+        "ended_at",
+        "direction",
+        "disposition",
+        "caller",
+        "caller_name",
+        "callee",
+        "callee_name",
+        "answered_by",
+        "ring_seconds",
+        "talk_seconds",
+        "sip_code",
+    }
+)
+
+# Newest first; acc_id breaks ties so that pages never overlap or skip a row.
+DEFAULT_ORDER: tuple[tuple[str, str], ...] = (("started_at", "desc"),)
+TIE_BREAKER = "acc_id desc"
+
+
+def select_calls(select_list: str, where_sql: str, order_by: str) -> str:
+    """The one call-history query: the grid pages it, the exports stream it."""
+    return f"select\n    {select_list}\nfrom calls\nwhere {where_sql}\norder by {order_by}"
+
+
+def select_call_page(select_list: str, where_sql: str, order_by: str) -> str:
+    """``select_calls`` with ``limit ? offset ?``, keys first.
+
+    Same rows, same order as ``select_calls`` sliced; but the sort and the
+    offset run over two narrow columns, and the wide rows are read for the
+    page's 100 keys only (measured: half the time of one wide top-N query on
+    3.3 M calls). acc_id is unique in the lake, so the join cannot add rows.
+    """
+    return (
+        "with page_keys as (\n"
+        f"    select date, acc_id from calls where {where_sql}\n"
+        f"    order by {order_by}\n"
+        "    limit ? offset ?\n"
+        ")\n"
+        f"select\n    {select_list}\nfrom calls\nsemi join page_keys using (date, acc_id)\n"
+        f"order by {order_by}"
+    )
+
+
+def count_calls(where_sql: str) -> str:
+    """How many calls the same filter matches (the grid's row count)."""
+    return f"select count(*) from calls where {where_sql}"

@@ -1,0 +1,76 @@
+"""The warehouse: the only module that opens DuckDB.
+
+``connect`` returns an in-memory DuckDB connection with one view, ``calls``,
+over one tenant's folder of the lake (optionally narrowed to one extension).
+Isolation between tenants does not rest on the view alone: once the view
+exists, the connection is locked to that tenant's folder
+(``allowed_directories`` + ``enable_external_access = false`` +
+``lock_configuration``), so even raw SQL on it cannot open another file.
+
+The extension scope is a view filter over a session variable: it keeps the
+application's queries to one user's calls, but raw SQL on the connection
+could change the variable. Do not hand a plain user's connection to raw SQL.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+
+from pipeline import queries
+from pipeline.schema import EXTENSION_RE, TENANT_RE
+from switchboard.settings import Settings
+
+# Characters that would change the meaning of the one formatted path: quotes
+# end the literal, the rest are glob syntax.
+_UNSAFE_PATH = re.compile(r"['\"*?\[\]{}\\]")
+
+
+class WarehouseError(ValueError):
+    """A warehouse request was refused; the message is for the user."""
+
+
+def tenant_calls_dir(lake_dir: Path, tenant: str) -> Path:
+    """``<lake>/calls/tenant=<tenant>`` for a strictly valid tenant name."""
+    if not isinstance(tenant, str) or not TENANT_RE.match(tenant):
+        raise WarehouseError(f"{tenant!r} is not a tenant name")
+    path = lake_dir.resolve() / "calls" / f"tenant={tenant}"
+    if _UNSAFE_PATH.search(str(path)):
+        raise WarehouseError(f"the lake path {str(path)!r} contains quotes or glob characters")
+    return path
+
+
+def connect(
+    settings: Settings, tenant: str, *, extension: str | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection whose ``calls`` view shows one tenant (or one extension)."""
+    tenant_dir = tenant_calls_dir(settings.lake_dir, tenant)
+    if extension is not None and (
+        not isinstance(extension, str) or not EXTENSION_RE.match(extension)
+    ):
+        raise WarehouseError(f"{extension!r} is not an extension")
+    conn = duckdb.connect(":memory:")
+    try:
+        conn.execute(queries.SESSION_SETUP)
+        if any(tenant_dir.glob("date=*/*.parquet")):
+            scope = ""
+            if extension is not None:
+                conn.execute(queries.SET_EXTENSION, [extension])
+                scope = queries.EXTENSION_SCOPE
+            conn.execute(
+                queries.CALLS_VIEW_OVER_FILES.format(
+                    columns=",\n    ".join(queries.VIEW_COLUMNS),
+                    glob=f"{tenant_dir}/*/*.parquet",
+                    scope=scope,
+                )
+            )
+        else:
+            conn.execute(queries.CALLS_VIEW_EMPTY.format(typed_nulls=queries.typed_nulls()))
+        for statement in queries.LOCK_DOWN:
+            conn.execute(statement.format(tenant_dir=tenant_dir))
+    except BaseException:
+        conn.close()
+        raise
+    return conn

@@ -1,0 +1,65 @@
+"""Time frames, rules and the simulator from the command line (Kamailio not running)."""
+
+from datetime import date, time
+
+import pytest
+
+from switchboard import cli
+from switchboard.cli_routing import parse_days, parse_destination, parse_period
+from switchboard.rules import Destination
+from switchboard.settings import Settings
+from switchboard.store import ProvisioningError
+from switchboard.timeframes import DatePeriod, WeeklyPeriod
+
+
+def test_text_forms() -> None:
+    assert parse_days("mon-fri") == frozenset(range(5))
+    assert parse_days("fri-mon") == frozenset({4, 5, 6, 0})
+    assert parse_period("sat,sun@10:00-14:00") == WeeklyPeriod(
+        frozenset({5, 6}), time(10), time(14)
+    )
+    assert parse_period("2026-12-24..2026-12-26") == DatePeriod(
+        date(2026, 12, 24), date(2026, 12, 26)
+    )
+    assert parse_destination("extension:102") == Destination("extension", "102")
+    with pytest.raises(ProvisioningError, match="days are mon"):
+        parse_days("monday")
+    with pytest.raises(ProvisioningError, match="say which extension"):
+        parse_destination("extension")
+    with pytest.raises(ProvisioningError, match="destinations are"):
+        parse_destination("pager:1")
+
+
+@pytest.fixture
+def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("SWITCHBOARD_CONFIG", str(settings.data_dir / "none.toml"))
+    monkeypatch.setenv("SWITCHBOARD_RPC_PORT", str(settings.rpc_port))
+    return settings
+
+
+def test_manager_sets_hours_and_asks_where_calls_go(
+    env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["demo", "seed"]) == 0
+    sb = ["--tenant", "acme.example"]
+    assert cli.main(["frame", "add", "Open Hours", *sb, "--period", "mon-fri@09:00-17:00"]) == 0
+    assert cli.main(["frame", "add", "Holidays", *sb, "--period", "2026-12-24..2026-12-26"]) == 0
+    rule = ["rule", "add", *sb, "--ext", "101"]
+    assert cli.main([*rule, "Holiday", "--priority", "1", "--frame", "Holidays", "--dnd"]) == 0
+    office = ["Office", "--priority", "2", "--frame", "Open Hours", "--ring", "15"]
+    assert cli.main([*rule, *office, "--forward-busy", "extension:103"]) == 0
+    capsys.readouterr()
+
+    assert cli.main([*rule, "Bad", "--priority", "3", "--forward-busy", "extension:999"]) == 2
+    assert "extension 999 does not exist" in capsys.readouterr().err
+
+    explain = ["route", "explain", *sb, "--to", "101", "--from", "+15551234567"]
+    assert cli.main([*explain, "--at", "2026-12-25T10:00"]) == 0
+    out = capsys.readouterr().out
+    assert "rule 'Holiday' (time frame Holidays) until 2026-12-27T00:00:00-05:00" in out
+    assert out.strip().endswith("=> voicemail")
+    assert cli.main([*explain, "--at", "2026-12-22T10:00"]) == 0
+    out = capsys.readouterr().out
+    assert "4. If busy: extension 103." in out
+    assert "=> ring 15 s, then voicemail" in out

@@ -1,0 +1,100 @@
+"""Call-history pages for the grid: order, paging, totals, sort whitelist."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import duckdb
+import pytest
+
+from pipeline.filters import CallFilter, FilterError
+from pipeline.history import call_page
+from pipeline.schema import CALLS_SCHEMA
+from pipeline.warehouse import connect
+from switchboard.settings import Settings
+from tests.test_pipeline_warehouse import write_sample_lake
+
+
+@pytest.fixture
+def acme(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    write_sample_lake(settings)
+    conn = connect(settings, "acme.example")
+    yield conn
+    conn.close()
+
+
+def test_newest_first_with_the_total(acme: duckdb.DuckDBPyConnection) -> None:
+    rows, total = call_page(acme, CallFilter(), offset=0, limit=3)
+    assert total == 6
+    assert [r["call_id"] for r in rows] == ["dst-night", "underscore", "half-price"]
+    assert list(rows[0]) == CALLS_SCHEMA.names
+    assert rows[0]["started_at"] == datetime(2024, 3, 11, 3, 30, tzinfo=UTC)
+    assert rows[0]["callee_name"] == "Sue Supervisor"
+
+
+def test_pages_neither_overlap_nor_skip(acme: duckdb.DuckDBPyConnection) -> None:
+    seen = []
+    for offset in range(0, 6, 4):
+        rows, total = call_page(
+            acme, CallFilter(), offset=offset, limit=4, sort=[("direction", "asc")]
+        )
+        seen += [r["call_id"] for r in rows]
+        assert total == 6
+    # by direction, then newest accounting row first within a direction
+    assert seen == ["underscore", "half-price", "ny-late", "dst-night", "morning", "busy"]
+
+
+def test_filter_and_sort_together(acme: duckdb.DuckDBPyConnection) -> None:
+    flt = CallFilter(direction="inbound")
+    rows, total = call_page(acme, flt, offset=0, limit=10, sort=[("ring_seconds", "desc")])
+    assert total == 3
+    assert [(r["call_id"], r["ring_seconds"]) for r in rows] == [
+        ("underscore", 9.0),  # ties on ring time: newest first (acc_id)
+        ("half-price", 9.0),
+        ("ny-late", 5.0),
+    ]
+    rows, total = call_page(acme, flt, offset=2, limit=10, sort=[("ring_seconds", "desc")])
+    assert ([r["call_id"] for r in rows], total) == (["ny-late"], 3)
+
+
+def test_unanswered_calls_sort_last_by_answer_time(acme: duckdb.DuckDBPyConnection) -> None:
+    for direction in ("asc", "desc"):
+        rows, _ = call_page(
+            acme, CallFilter(), offset=0, limit=10, sort=[("answered_at", direction)]
+        )
+        assert [r["answered_at"] is None for r in rows] == [False, False, True, True, True, True]
+
+
+@pytest.mark.parametrize(
+    ("sort", "message"),
+    [
+        ([("call_id; drop table calls", "asc")], "cannot sort by 'call_id; drop table calls'"),
+        ([("started_at", "sideways")], "sort direction must be asc or desc, not 'sideways'"),
+    ],
+)
+def test_sort_columns_are_whitelisted(
+    acme: duckdb.DuckDBPyConnection, sort: list[tuple[str, str]], message: str
+) -> None:
+    with pytest.raises(FilterError) as exc:
+        call_page(acme, CallFilter(), offset=0, limit=10, sort=sort)
+    assert str(exc.value) == message
+
+
+@pytest.mark.parametrize(("offset", "limit"), [(-1, 10), (0, 0), (0, 1001)])
+def test_page_bounds(acme: duckdb.DuckDBPyConnection, offset: int, limit: int) -> None:
+    with pytest.raises(FilterError):
+        call_page(acme, CallFilter(), offset=offset, limit=limit)
+
+
+def test_an_empty_lake_is_an_empty_page(settings: Settings) -> None:
+    with connect(settings, "acme.example") as conn:
+        assert call_page(conn, CallFilter(search="x"), offset=0, limit=100) == ([], 0)
+
+
+def test_an_extension_connection_pages_only_its_calls(settings: Settings) -> None:
+    write_sample_lake(settings)
+    with connect(settings, "acme.example", extension="102") as conn:
+        rows, total = call_page(conn, CallFilter(), offset=0, limit=100)
+    assert total == 4
+    assert {r["call_id"] for r in rows} == {"morning", "busy", "dst-night", "half-price"}

@@ -1,0 +1,149 @@
+"""The warehouse: one tenant per connection, one extension when asked, nothing else."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pytest
+
+from pipeline.calls import Directory
+from pipeline.ingest import ingest_rows
+from pipeline.lake import Lake
+from pipeline.queries import VIEW_COLUMNS
+from pipeline.warehouse import WarehouseError, connect
+from switchboard.settings import Settings
+
+DIRECTORY = Directory(
+    tenants=frozenset({"acme.example", "globex.example"}),
+    names={
+        ("acme.example", "101"): "Front Desk",
+        ("acme.example", "102"): "Bob Builder",
+        ("acme.example", "103"): "Sue Supervisor",
+        ("globex.example", "100"): "Globex Manager",
+        ("globex.example", "101"): "Globex Desk",
+    },
+)
+
+
+def ts(text: str) -> float:
+    """Epoch seconds of a UTC wall-clock time 'YYYY-MM-DD HH:MM'."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+# call_id | tenant | direction | caller | caller_name (_ is a space) | callee | answered_by
+#   | INVITE at (UTC) | answered after s | ended after s | sip_code
+SAMPLE = """
+ny-late     acme   inbound  +15550100 ACME_Supplies 101        101 2024-03-02T03:00 5 65 200
+morning     acme   internal 101       -             102        -   2024-03-01T14:00 - 30 480
+busy        acme   outbound 102       -             +493012345 -   2024-03-02T15:00 - 2  486
+dst-night   acme   internal 102       -             103        103 2024-03-11T03:30 2 12 200
+half-price  acme   inbound  +15550199 50%_off       102        -   2024-03-05T12:00 - 9  487
+underscore  acme   inbound  +15550198 50x_off       103        -   2024-03-05T12:30 - 9  487
+globex-desk globex internal 101       -             100        100 2024-03-01T10:00 1 31 200
+"""
+
+
+def sample_rows() -> list[dict[str, Any]]:
+    rows = []
+    for i, line in enumerate(SAMPLE.strip().splitlines(), start=1):
+        cid, tenant, direction, caller, name, callee, by, invite, ans, end, code = line.split()
+        t = ts(invite)
+        rows.append(
+            {
+                "id": i,
+                "call_id": cid,
+                "tenant": f"{tenant}.example",
+                "direction": direction,
+                "caller": caller,
+                "caller_name": None if name == "-" else name.replace("_", " "),
+                "callee": callee,
+                "answered_by": None if by == "-" else by,
+                "invite_at": t,
+                "answer_at": None if ans == "-" else t + int(ans),
+                "end_at": t + int(end),
+                "sip_code": int(code),
+            }
+        )
+    return rows
+
+
+def write_sample_lake(settings: Settings) -> None:
+    """The SAMPLE calls, written by the real lake writer (no provisioning needed)."""
+    ingest_rows(Lake(settings.lake_dir, durable=False), sample_rows(), DIRECTORY, after=0)
+
+
+def call_ids(conn: duckdb.DuckDBPyConnection, sql: str = "select call_id from calls") -> set[str]:
+    return {r[0] for r in conn.execute(sql).fetchall()}
+
+
+def test_a_tenant_sees_only_its_own_calls(settings: Settings) -> None:
+    write_sample_lake(settings)
+    with connect(settings, "acme.example") as acme:
+        assert call_ids(acme) == {
+            "ny-late", "morning", "busy", "dst-night", "half-price", "underscore",
+        }  # fmt: skip
+        assert acme.execute("select distinct tenant from calls").fetchall() == [("acme.example",)]
+    with connect(settings, "globex.example") as globex:
+        assert call_ids(globex) == {"globex-desk"}
+
+
+def test_raw_sql_cannot_open_another_tenants_files(settings: Settings) -> None:
+    write_sample_lake(settings)
+    other = settings.lake_dir / "calls" / "tenant=globex.example"
+    with connect(settings, "acme.example") as acme:
+        for sql in (
+            f"select * from read_parquet('{other}/*/*.parquet')",
+            f"select * from read_parquet('{settings.lake_dir}/calls/tenant=acme.example/../"
+            "tenant=globex.example/*/*.parquet')",
+            "select * from read_csv('/etc/passwd')",
+        ):
+            with pytest.raises(duckdb.Error, match="disabled by configuration"):
+                acme.execute(sql)
+        with pytest.raises(duckdb.Error, match="locked"):
+            acme.execute("set enable_external_access = true")
+
+
+@pytest.mark.parametrize(
+    "tenant",
+    ["../x", "a' or 1=1", "acme.example/../globex.example", "", "*", "ACME.EXAMPLE", "acme"],
+)
+def test_a_malicious_tenant_name_is_refused(settings: Settings, tenant: str) -> None:
+    with pytest.raises(WarehouseError, match="is not a tenant name"):
+        connect(settings, tenant)
+
+
+def test_an_extension_bound_view_shows_only_that_extensions_calls(settings: Settings) -> None:
+    write_sample_lake(settings)
+    with connect(settings, "acme.example", extension="101") as conn:
+        assert call_ids(conn) == {"ny-late", "morning"}  # answered by 101, placed by 101
+    with connect(settings, "acme.example", extension="103") as conn:
+        assert call_ids(conn) == {"dst-night", "underscore"}  # answered, called
+    with connect(settings, "acme.example", extension="104") as conn:
+        assert call_ids(conn) == set()
+
+
+@pytest.mark.parametrize("extension", ["101' or '1'='1", "../1", "", "1"])
+def test_a_malformed_extension_is_refused(settings: Settings, extension: str) -> None:
+    with pytest.raises(WarehouseError, match="is not an extension"):
+        connect(settings, "acme.example", extension=extension)
+
+
+def test_no_files_yet_is_an_empty_view_with_the_right_columns(settings: Settings) -> None:
+    with connect(settings, "acme.example") as conn:
+        assert conn.execute("select count(*) from calls").fetchone() == (0,)
+        described = conn.execute("describe calls").fetchall()
+    assert tuple(r[0] for r in described) == VIEW_COLUMNS
+    types = dict((r[0], r[1]) for r in described)
+    assert types["started_at"] == "TIMESTAMP WITH TIME ZONE"
+    assert types["date"] == "DATE"
+    assert types["ring_seconds"] == "DOUBLE"
+
+
+def test_the_view_has_the_same_columns_over_files(settings: Settings) -> None:
+    write_sample_lake(settings)
+    with connect(settings, "acme.example") as conn:
+        described = conn.execute("describe calls").fetchall()
+    assert tuple(r[0] for r in described) == VIEW_COLUMNS
+    assert dict((r[0], r[1]) for r in described)["sip_code"] == "INTEGER"

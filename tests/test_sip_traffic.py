@@ -1,0 +1,31 @@
+"""Demo traffic: real calls between demo extensions, each accounted and ingested."""
+
+from __future__ import annotations
+
+import pytest
+
+from kamailio.launcher import KamailioProcess
+from kamailio.traffic import place_demo_calls
+from tests.fixtures.core import Directory
+from tests.fixtures.sip import cdr_rows, lake_calls
+
+pytestmark = pytest.mark.kamailio
+
+
+def test_demo_traffic_mixes_outcomes_and_lands_in_the_lake(kamailio: KamailioProcess) -> None:
+    s = kamailio.settings
+    acme = [(ext, "acme.example", Directory.SIP_PASSWORD) for ext in ("100", "101", "102", "103")]
+    lone = [("101", "globex.example", Directory.SIP_PASSWORD)]  # nobody to call: skipped
+    users = acme + lone
+    summary = place_demo_calls(s, users, calls=12, rate=10, talk_ms=300)
+
+    assert summary.placed == 12
+    assert set(summary.outcomes) == {"answered", "busy", "missed"}
+    rows = cdr_rows(s, at_least=12)
+    assert sorted(r["call_id"] for r in rows) == sorted(summary.call_ids)
+    assert {r["tenant"] for r in rows} == {"acme.example"}
+    lake = lake_calls(s, "acme.example")
+    dispositions = {d: sum(1 for c in lake if c["disposition"] == d) for d in summary.outcomes}
+    assert dispositions == dict(summary.outcomes)
+    # callees were unregistered when the traffic ended
+    assert kamailio.rpc.registrations("102", "acme.example") == []
