@@ -187,9 +187,9 @@ def _parties(row: AccRow, directory: Directory, call: Call) -> None:
     call["caller"] = caller
     call["callee"] = callee
     call["answered_by"] = _text(row.get("answered_by"))
-    # The display name the caller sent wins; an internal caller without one
-    # gets the name provisioned for the extension.
-    call["caller_name"] = _text(row.get("caller_name")) or directory.names.get((tenant, caller))
+    # An extension of the tenant is shown by its provisioned name (a phone may
+    # send its number or nothing as display name); outside callers keep theirs.
+    call["caller_name"] = directory.names.get((tenant, caller)) or _text(row.get("caller_name"))
     call["callee_name"] = directory.names.get((tenant, callee))
 
 

@@ -98,13 +98,25 @@ def cmd_demo_traffic(settings: Settings, args: argparse.Namespace) -> int:
     summary = place_demo_calls(
         settings, demo_sip_accounts(_store(settings), settings.demo_tenant), args.calls, args.rate
     )
-    print(summary)
+    outcomes = ", ".join(f"{n} {k}" for k, n in summary.outcomes.most_common())
+    print(f"placed {summary.placed} calls in {summary.seconds:.1f} s: {outcomes}")
     return 0
+
+
+def _exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so `finally` blocks stop child processes."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def cmd_kamailio(settings: Settings, args: argparse.Namespace) -> int:
     from kamailio.launcher import run_foreground
 
+    _exit_on_sigterm()
     return run_foreground(settings)
 
 
@@ -131,6 +143,7 @@ def cmd_portal(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from switchboard.run import run_all
 
+    _exit_on_sigterm()
     return run_all(settings)
 
 
@@ -204,6 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
+    # One line per RPC call or per portal request is noise in the terminal.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     settings = load_settings()
     try:
         return int(args.fn(settings, args))

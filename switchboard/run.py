@@ -10,11 +10,10 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from switchboard.demo import seed_demo
@@ -33,16 +32,17 @@ def _start(part: str, settings: Settings) -> subprocess.Popen[bytes]:
     )
 
 
-def _wait_http(url: str, timeout: float, procs: dict[str, subprocess.Popen[bytes]]) -> bool:
+def _wait_listening(
+    host: str, port: int, timeout: float, procs: dict[str, subprocess.Popen[bytes]]
+) -> bool:
+    """Wait until something accepts TCP connections there (or a part dies)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(p.poll() is not None for p in procs.values()):
             return False
         try:
-            urllib.request.urlopen(url, timeout=1).close()
+            socket.create_connection((host, port), timeout=1).close()
             return True
-        except urllib.error.HTTPError:
-            return True  # answering, even if with an error status
         except OSError:
             time.sleep(0.3)
     return False
@@ -79,7 +79,9 @@ def run_all(settings: Settings) -> int:
         for part in PARTS:
             procs[part] = _start(part, settings)
         portal = f"http://{settings.portal_host}:{settings.portal_port}/login"
-        ready = _wait_http(settings.rpc_url, 30, procs) and _wait_http(portal, 60, procs)
+        ready = _wait_listening("127.0.0.1", settings.rpc_port, 30, procs) and _wait_listening(
+            settings.portal_host, settings.portal_port, 60, procs
+        )
         if not ready:
             log.error("a part failed to start; see %s", settings.log_dir)
             return 1

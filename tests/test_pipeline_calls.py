@@ -89,8 +89,13 @@ SCENARIOS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         dict(caller_name="Front Desk", callee_name="Bob Builder"),
     ),
     (
-        "the display name the caller sent wins",
-        dict(caller="101", caller_name="Reception (desk 1)"),
+        "an extension is named as provisioned, whatever its phone sends",
+        dict(caller="101", caller_name="101"),
+        dict(caller_name="Front Desk"),
+    ),
+    (
+        "an outside caller keeps the display name it sent",
+        dict(caller="+15557654321", caller_name="Reception (desk 1)"),
         dict(caller_name="Reception (desk 1)"),
     ),
     (
