@@ -1,3 +1,7 @@
+import csv
+from pathlib import Path
+
+import pyarrow.parquet as pq
 import pytest
 
 from switchboard import cli
@@ -38,3 +42,34 @@ def test_demo_seed_is_idempotent(env: Settings, capsys: pytest.CaptureFixture[st
     assert [u.extension for u in store.users("acme.example")] == [
         "100", "101", "102", "103", "104", "105"
     ]  # fmt: skip
+
+
+def test_calls_export_writes_the_rows_the_grid_shows(
+    env: Settings, directory: object, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from pipeline.filters import CallFilter
+    from pipeline.history import call_page
+    from pipeline.warehouse import connect
+    from tests.test_pipeline_warehouse import write_sample_lake
+
+    write_sample_lake(env)
+    out = tmp_path / "calls.csv"
+    args = ["calls", "export", "--tenant", "acme.example", "--from", "2024-01-01"]
+    assert cli.main([*args, "--to", "2024-12-31", "--direction", "inbound", "-o", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    flt = CallFilter.from_query(
+        {"from": "2024-01-01", "to": "2024-12-31", "direction": "inbound"}, "America/New_York"
+    )
+    with connect(env, "acme.example") as conn:
+        grid, total = call_page(conn, flt, offset=0, limit=1000)
+    assert total > 0 and len(rows) == total
+    assert [r["call_id"] for r in rows] == [g["call_id"] for g in grid]
+    assert {r["direction"] for r in rows} == {"inbound"}
+    assert f"{total} calls written" in capsys.readouterr().err
+
+    pq_out = tmp_path / "calls.parquet"
+    assert cli.main([*args, "--to", "2024-12-31", "--format", "parquet", "-o", str(pq_out)]) == 0
+    assert pq.read_table(pq_out).num_rows >= total
+
+    assert cli.main([*args, "--to", "2024-12-31", "--direction", "sideways", "-o", str(out)]) == 2
+    assert "direction" in capsys.readouterr().err
