@@ -7,10 +7,13 @@ here. Partition columns (``tenant``, ``date``) live in the Hive path
 
 from __future__ import annotations
 
-import re
 from typing import Literal, get_args
 
 import pyarrow as pa
+
+# Re-exported for the lake's writers and readers: a tenant name becomes a lake path.
+from switchboard.identifiers import EXTENSION_RE as EXTENSION_RE
+from switchboard.identifiers import TENANT_RE as TENANT_RE
 
 CallDirection = Literal["internal", "inbound", "outbound"]
 CallDisposition = Literal[
@@ -20,14 +23,6 @@ DIRECTIONS: tuple[str, ...] = get_args(CallDirection)
 DISPOSITIONS: tuple[str, ...] = get_args(CallDisposition)
 
 _TS = pa.timestamp("us", tz="UTC")
-
-# A tenant is a SIP domain; the same rule as ``switchboard.store`` enforces at
-# provisioning. It is repeated here because a tenant name becomes a lake path:
-# whoever builds a path checks it against this, never trusting the caller.
-TENANT_RE = re.compile(
-    r"^(?=.{1,64}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$"
-)
-EXTENSION_RE = re.compile(r"^[0-9]{2,8}$")
 
 # One row per call. ``date`` (partition) is the UTC date of started_at.
 CALLS_SCHEMA = pa.schema(

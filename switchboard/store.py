@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from switchboard.identifiers import EXTENSION_RE, TENANT_RE
 from switchboard.rules import AnsweringRule, Override, RuleError, forward_chain_loop, validate_rule
 from switchboard.rules_codec import (
     actions_to_json,
@@ -40,10 +41,6 @@ ROLES: tuple[Role, ...] = ("manager", "supervisor", "agent", "user")
 # Roles that see every call of their tenant; the others see only their own.
 TENANT_WIDE_ROLES: frozenset[str] = frozenset({"manager", "supervisor"})
 
-_DOMAIN_RE = re.compile(
-    r"^(?=.{1,64}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$"
-)
-_EXTENSION_RE = re.compile(r"^[0-9]{2,8}$")
 _hasher = PasswordHasher()
 
 
@@ -165,7 +162,7 @@ class ProvisioningStore:
     # -- tenants -------------------------------------------------------------
     def add_tenant(self, domain: str, timezone: str, name: str | None = None) -> Tenant:
         domain = domain.strip().lower()
-        if not _DOMAIN_RE.match(domain):
+        if not TENANT_RE.match(domain):
             raise ProvisioningError(f"{domain!r} is not a valid SIP domain")
         _check_timezone(timezone)
         with self._tx() as db:
@@ -201,7 +198,7 @@ class ProvisioningStore:
         timezone: str | None = None,
     ) -> User:
         t = self.tenant(tenant)
-        if not _EXTENSION_RE.match(extension):
+        if not EXTENSION_RE.match(extension):
             raise ProvisioningError(f"extension {extension!r} must be 2 to 8 digits")
         if role not in ROLES:
             raise ProvisioningError(f"role {role!r} must be one of {', '.join(ROLES)}")
