@@ -8,7 +8,7 @@ APT_PACKAGES := kamailio kamailio-sqlite-modules kamailio-json-modules kamailio-
 	kamailio-utils-modules sip-tester baresip chromium chromium-driver espeak-ng sox ffmpeg sqlite3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint format bench setup apt venv clean-data
+.PHONY: run test lint format bench notebooks setup apt venv clean-data
 
 run: setup
 	$(PY) -m switchboard.cli run
@@ -29,6 +29,16 @@ format: setup
 bench: setup
 	$(PY) -m benchmarks.ingest
 	$(PY) -m benchmarks.history
+	$(PY) -m benchmarks.rules
+	$(PY) -m benchmarks.media
+	$(PY) -m benchmarks.transcription
+	$(PY) -m benchmarks.analytics --rows 2000000
+
+# JupyterLab on loopback with the project's kernel; notebooks read the same data dir as `make run`.
+notebooks: setup
+	$(PY) -m ipykernel install --sys-prefix --name switchboard --display-name "Switchboard (.venv)"
+	SWITCHBOARD_DATA_DIR=$(abspath data) $(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser \
+		--notebook-dir=notebooks --MappingKernelManager.default_kernel_name=switchboard
 
 setup: apt venv
 

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import dash
 
+from dash_app.analytics_downloads import install_analytics_downloads
 from dash_app.auth import install_auth
 from dash_app.downloads import install_downloads
 from dash_app.layout import shell
+from dash_app.media_routes import install_media_routes
 from switchboard.settings import Settings, load_settings
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -42,6 +44,8 @@ def create_app(settings: Settings) -> dash.Dash:
     )
     install_auth(app.server, settings)
     install_downloads(app.server)
+    install_media_routes(app.server)
+    install_analytics_downloads(app.server)
     app.layout = shell
     return app
 

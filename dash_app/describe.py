@@ -1,17 +1,24 @@
 """Time frames, answering rules and "until when" in the words a portal user reads.
 
 Shared by Time Frames, Answering Rules, Main Numbers and Home so a frame or a
-rule is described the same way on every page. Pure: the caller passes the
-instant and the zone.
+rule is described the same way on every page (with the ``data-*`` tags that
+name it for tests and styles). Pure: the caller passes the instant and the zone.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from switchboard.rules import AnsweringRule
 from switchboard.timeframes import WEEKDAYS, DatePeriod, Period, TimeFrame, WeeklyPeriod
+
+
+def data_attrs(**values: str) -> dict[str, Any]:
+    """``data-*`` attributes for tests and styling (typed loosely: Dash's stubs omit them)."""
+    return {f"data-{k.replace('_', '-')}": v for k, v in values.items()}
+
 
 DAY_NAMES: tuple[str, ...] = tuple(d.capitalize() for d in WEEKDAYS)
 

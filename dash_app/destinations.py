@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 import dash_mantine_components as dmc
-from dash import MATCH, Input, Output, clientside_callback
+from dash import MATCH, Input, Output, State, clientside_callback, dcc
 
 from switchboard.rules import Destination, DestinationKind, RuleError
 
@@ -42,6 +42,8 @@ PLACEHOLDERS: dict[str, str] = {
     "queue": "queue id",
     "auto_attendant": "auto attendant id",
 }
+# Kinds whose target is an extension of the tenant: the target box suggests them.
+SUGGESTED: frozenset[str] = frozenset({"extension", "voicemail"})
 _NUMBER_RE = re.compile(r"^\+?[0-9]{3,15}$")
 _TARGET_RE = re.compile(r"^[A-Za-z0-9_.+-]{1,64}$")
 
@@ -68,6 +70,8 @@ def destination_picker(
     target = dest.target if dest is not None else ""
     return dmc.Stack(
         [
+            # Suggestions for the target box, offered only when the kind is an extension.
+            dcc.Store(id={"type": f"{page}-dest-options", "field": field}, data=extensions or []),
             dmc.Text(label, size="sm", fw=500),
             dmc.Text(description, size="xs", c="dimmed") if description else None,
             dmc.Group(
@@ -82,7 +86,7 @@ def destination_picker(
                     dmc.Autocomplete(
                         id={"type": f"{page}-dest-target", "field": field},
                         value=target,
-                        data=extensions or [],
+                        data=extensions if kind in SUGGESTED else [],
                         placeholder=PLACEHOLDERS.get(kind, ""),
                         disabled=kind not in NEEDS_TARGET and kind != "voicemail",
                         style={"flex": 1},
@@ -99,17 +103,21 @@ def destination_picker(
 
 
 def register_target_hints(page: str) -> None:
-    """One clientside callback: the target box follows its kind (placeholder, disabled)."""
+    """One clientside callback: the target box follows its kind (placeholder, suggestions)."""
     placeholders = ", ".join(f'"{k}": "{v}"' for k, v in PLACEHOLDERS.items())
+    suggested = ", ".join(f'"{k}"' for k in sorted(SUGGESTED))
     clientside_callback(
-        f"""function(kind) {{
+        f"""function(kind, extensions) {{
             const hints = {{{placeholders}}};
             const used = kind in hints;
-            return [!used, hints[kind] || ""];
+            const suggest = [{suggested}].includes(kind);
+            return [!used, hints[kind] || "", suggest ? (extensions || []) : []];
         }}""",
         Output({"type": f"{page}-dest-target", "field": MATCH}, "disabled"),
         Output({"type": f"{page}-dest-target", "field": MATCH}, "placeholder"),
+        Output({"type": f"{page}-dest-target", "field": MATCH}, "data"),
         Input({"type": f"{page}-dest-kind", "field": MATCH}, "value"),
+        State({"type": f"{page}-dest-options", "field": MATCH}, "data"),
     )
 
 

@@ -29,7 +29,7 @@ VIEW_LABELS: dict[str, str] = {
 }
 
 # Sections that are not built yet; listed so nobody wonders where they went.
-_COMING_LATER = ("Voicemail", "Contacts")
+_COMING_LATER = ("Contacts",)
 
 _ROLE_LABELS = {"manager": "Manager", "supervisor": "Supervisor", "agent": "Agent", "user": "User"}
 

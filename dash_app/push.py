@@ -17,8 +17,8 @@ from switchboard.store import Did, ProvisioningStore, User
 
 log = logging.getLogger(__name__)
 
-PHONES_WILL_FOLLOW = "Saved; phones will follow when the phone system is back."
-PUSH_FAILED = "Saved; the phone system could not be updated yet (see the portal log)."
+PHONES_WILL_FOLLOW = "phones will follow when the phone system is back"
+PUSH_FAILED = "the phone system could not be updated yet (see the portal log)"
 
 
 def push_after_edit(
@@ -28,7 +28,7 @@ def push_after_edit(
     *,
     tenant: str | None = None,
 ) -> str:
-    """Push the new decisions of ``users``, ``dids`` (or a whole ``tenant``); "" or a notice.
+    """Push the new decisions of ``users``, ``dids`` (or a whole ``tenant``); "" or a caveat.
 
     Call with the provisioning lock held (``store`` from ``provisioning()``):
     the pusher reads the rules it compiles from the same connection.
@@ -55,3 +55,10 @@ def push_after_edit(
         log.exception("push after edit failed")
         return PUSH_FAILED
     return ""
+
+
+def saved_message(done: str, caveat: str) -> tuple[str, str]:
+    """(text, colour) of the banner after a save: green, or yellow with the push caveat."""
+    if caveat:
+        return f"{done}; {caveat}.", "yellow"
+    return f"{done}.", "green"

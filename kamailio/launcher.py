@@ -25,6 +25,7 @@ from string import Template
 from types import TracebackType
 
 from kamailio.rpc import KamailioRPC, RPCError
+from kamailio.rules_push import RulesScheduler
 from switchboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -237,8 +238,6 @@ def run_foreground(settings: Settings) -> int:
     Once Kamailio answers RPC, the rules scheduler pushes every decision and
     keeps them current at each time-frame transition.
     """
-    from kamailio.rules_push import RulesScheduler
-
     kamailio = KamailioProcess(settings)
     kamailio.start()
     scheduler = RulesScheduler(settings)

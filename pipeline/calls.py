@@ -208,6 +208,9 @@ DispositionRule = tuple[str, Callable[[AccRow, Call], bool]]
 # First match wins. Voicemail goes first when the media server reports
 # answering for a mailbox: ("voicemail", lambda row, call: <answered by vm-…>).
 DISPOSITION_RULES: tuple[DispositionRule, ...] = (
+    # Kamailio marks a call it relayed to a mailbox; the media server answers it,
+    # so it must be told apart before "answered".
+    ("voicemail", lambda row, call: row.get("disposition_hint") == "voicemail"),
     ("answered", lambda row, call: call["answered_at"] is not None),
     ("blocked", lambda row, call: row.get("disposition_hint") == "blocked"),
     ("busy", lambda row, call: SIP_CODE_DISPOSITIONS.get(call["sip_code"]) == "busy"),

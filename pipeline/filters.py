@@ -5,6 +5,11 @@ into one (``to_query``, so every view is a shareable link), compiles to
 parameterised SQL (``where``) and to a sentence for people (``describe``).
 Dates are calendar days in the viewer's time zone; ``where`` turns them into
 UTC instants, so "the 1st in New York" means the New York day, DST included.
+
+The analytics drill-down keys (``caller``, ``callee``, ``handled_by``,
+``rule``, ``frame``, ``hour``, ``weekday``) select exactly the calls a metric
+row counted: ``handled_by`` and the local hour/weekday use the same SQL
+expressions as ``pipeline/sql/metrics/scoped_calls.sql`` (``HANDLING_EXTENSION``).
 """
 
 from __future__ import annotations
@@ -20,10 +25,28 @@ from pipeline.schema import DIRECTIONS, DISPOSITIONS
 # An extension or a phone number as it appears in caller/callee.
 _PARTY_RE = re.compile(r"^\+?[0-9*#]{1,32}$")
 MAX_SEARCH = 100
+MAX_NAME = 100
+# The value of ``rule``/``frame`` that selects calls no rule (or no frame) decided.
+NONE_VALUE = "(none)"
+
+# The extension a call is attributed to in the metrics (one per call): the
+# caller of an outbound call, else whoever answered, else the extension rung
+# for an internal call. Unanswered inbound calls to a main number have none.
+# Shared with the metric SQL so a drill-down selects exactly the counted calls.
+HANDLING_EXTENSION = (
+    "case when direction = 'outbound' then caller"
+    " when answered_by is not null then answered_by"
+    " when direction = 'internal' then callee end"
+)
+# A phone number as digits only: "+1 (555) 123-4567" and "15551234567" match.
+CALLER_DIGITS = "regexp_replace(coalesce(caller, ''), '[^0-9]', '', 'g')"
 
 
 class FilterError(ValueError):
     """A filter value was refused; the message can be shown to the user as-is."""
+
+
+_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -55,6 +78,14 @@ class CallFilter:
     extension: str | None = None  # matches caller, callee or answered_by
     search: str | None = None  # case-insensitive substring of caller/callee and their names
     timezone: str = "UTC"
+    # Analytics drill-down keys (None: no condition).
+    caller: str | None = None  # the caller's number, compared digits only
+    callee: str | None = None  # exact callee (an extension or a main number)
+    handled_by: str | None = None  # the extension the metrics attribute the call to
+    rule: str | None = None  # the answering rule that decided ("(none)": no rule)
+    frame: str | None = None  # the time frame of that rule ("(none)": no frame)
+    hour: int | None = None  # local hour of day of started_at, 0-23
+    weekday: int | None = None  # local ISO weekday of started_at, 1 = Monday … 7
 
     def __post_init__(self) -> None:
         _zone(self.timezone)
@@ -76,6 +107,20 @@ class CallFilter:
             )
         if self.search is not None and len(self.search) > MAX_SEARCH:
             raise FilterError(f"search text is limited to {MAX_SEARCH} characters")
+        for key, party in (("caller", self.caller), ("callee", self.callee)):
+            if party is not None and not _PARTY_RE.match(party):
+                raise FilterError(f"{key} must be a number or extension, not {party!r}")
+        if self.handled_by is not None and not re.fullmatch(
+            r"[0-9A-Za-z.@_-]{1,64}", self.handled_by
+        ):
+            raise FilterError(f"handled_by must be an extension, not {self.handled_by!r}")
+        for key, name in (("rule", self.rule), ("frame", self.frame)):
+            if name is not None and len(name) > MAX_NAME:
+                raise FilterError(f"{key} is limited to {MAX_NAME} characters")
+        if self.hour is not None and not 0 <= self.hour <= 23:
+            raise FilterError(f"hour must be 0 to 23, not {self.hour!r}")
+        if self.weekday is not None and not 1 <= self.weekday <= 7:
+            raise FilterError(f"weekday must be 1 (Monday) to 7 (Sunday), not {self.weekday!r}")
 
     @classmethod
     def from_query(cls, params: Mapping[str, str], timezone: str) -> CallFilter:
@@ -85,6 +130,14 @@ class CallFilter:
             raw = params.get(key)
             text = "" if raw is None else str(raw).strip()
             return text or None
+
+        def number(key: str) -> int | None:
+            text = value(key)
+            if text is None:
+                return None
+            if not text.isdigit():
+                raise FilterError(f"{key!r} must be a whole number, not {text!r}")
+            return int(text)
 
         date_from = value("from")
         date_to = value("to")
@@ -96,6 +149,13 @@ class CallFilter:
             extension=value("extension"),
             search=value("q"),
             timezone=timezone,
+            caller=value("caller"),
+            callee=value("callee"),
+            handled_by=value("handled_by"),
+            rule=value("rule"),
+            frame=value("frame"),
+            hour=number("hour"),
+            weekday=number("weekday"),
         )
 
     def to_query(self) -> dict[str, str]:
@@ -107,6 +167,13 @@ class CallFilter:
             "disposition": self.disposition,
             "extension": self.extension,
             "q": self.search,
+            "caller": self.caller,
+            "callee": self.callee,
+            "handled_by": self.handled_by,
+            "rule": self.rule,
+            "frame": self.frame,
+            "hour": None if self.hour is None else str(self.hour),
+            "weekday": None if self.weekday is None else str(self.weekday),
         }
         return {k: v for k, v in pairs.items() if v}
 
@@ -148,6 +215,27 @@ class CallFilter:
                 "(" + " or ".join(f"lower({c}) like ? escape '\\'" for c in columns) + ")"
             )
             params += [_like_pattern(self.search)] * len(columns)
+        if self.caller:
+            clauses.append(f"{CALLER_DIGITS} = ?")
+            params.append(re.sub(r"[^0-9]", "", self.caller))
+        if self.callee:
+            clauses.append("callee = ?")
+            params.append(self.callee)
+        if self.handled_by:
+            clauses.append(f"({HANDLING_EXTENSION}) = ?")
+            params.append(self.handled_by)
+        for column, name in (("rule", self.rule), ("frame", self.frame)):
+            if name == NONE_VALUE:
+                clauses.append(f"{column} is null")
+            elif name:
+                clauses.append(f"{column} = ?")
+                params.append(name)
+        if self.hour is not None:
+            clauses.append("hour(timezone(?, started_at)) = ?")
+            params += [self.timezone, self.hour]
+        if self.weekday is not None:
+            clauses.append("isodow(timezone(?, started_at)) = ?")
+            params += [self.timezone, self.weekday]
         return (" and ".join(clauses) or "true"), params
 
     def describe(self) -> str:
@@ -159,6 +247,20 @@ class CallFilter:
             text += f" involving extension {self.extension}"
         if self.search:
             text += f" matching “{self.search}”"
+        if self.caller:
+            text += f" from {self.caller}"
+        if self.callee:
+            text += f" to {self.callee}"
+        if self.handled_by:
+            text += f" handled by {self.handled_by}"
+        if self.rule:
+            text += " decided by no rule" if self.rule == NONE_VALUE else f" by rule “{self.rule}”"
+        if self.frame:
+            text += " outside any time frame" if self.frame == NONE_VALUE else f" in “{self.frame}”"
+        if self.weekday is not None:
+            text += f" on {_WEEKDAY_NAMES[self.weekday - 1]}s"
+        if self.hour is not None:
+            text += f" at {self.hour:02d}:00–{self.hour:02d}:59"
         f, t = self.date_from, self.date_to
         if f and t:
             text += (

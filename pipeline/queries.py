@@ -18,6 +18,7 @@ _DUCKDB_TYPES = {
     pa.float64(): "double",
     pa.timestamp("us", tz="UTC"): "timestamptz",
     pa.date32(): "date",
+    pa.bool_(): "boolean",
 }
 
 # The view's columns: the file columns, then the Hive partition columns.
@@ -122,3 +123,42 @@ def select_call_page(select_list: str, where_sql: str, order_by: str) -> str:
 def count_calls(where_sql: str) -> str:
     """How many calls the same filter matches (the grid's row count)."""
     return f"select count(*) from calls where {where_sql}"
+
+
+# -- voicemail views ------------------------------------------------------------------
+# ``voicemails`` and ``transcripts`` of one tenant, built like ``calls``: the Hive
+# folder of the tenant only, or typed nulls while the folder holds no file yet.
+TABLE_VIEW_OVER_FILES = """
+create view {name} as
+select
+    {columns}
+from read_parquet(
+    '{glob}',
+    hive_partitioning = true,
+    hive_types = {{'tenant': varchar, 'date': date}},
+    union_by_name = true
+)
+{scope}
+"""
+
+TABLE_VIEW_EMPTY = """
+create view {name} as
+select
+    {typed_nulls}
+where false
+"""
+
+# A plain user sees their own mailbox, plus the originals of copies forwarded to them
+# (a forwarded copy shows the original's audio and transcript). Both are session
+# variables set with bound parameters.
+MAILBOX_SCOPE = """
+where mailbox = getvariable('sb_extension')
+    or list_contains(getvariable('sb_message_ids'), message_id)
+"""
+SET_MESSAGE_IDS = "set variable sb_message_ids = cast(? as varchar[])"
+
+
+def typed_nulls_of(schema: pa.Schema) -> str:
+    """``cast(null as <type>) as <column>`` for a lake table plus its partition columns."""
+    fields = [*schema, *CALLS_PARTITIONS]
+    return ",\n    ".join(f"cast(null as {_DUCKDB_TYPES[f.type]}) as {f.name}" for f in fields)

@@ -79,3 +79,52 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "sip_code",
     "call_id",
 )
+
+# -- voicemail ------------------------------------------------------------------------
+# Why a recording ended (docs/spool.md); ``crash``: recovered after the media server died.
+VoicemailEndReason = Literal["hangup", "dtmf", "silence", "max_length", "rtp_timeout", "crash"]
+VOICEMAIL_END_REASONS: tuple[str, ...] = get_args(VoicemailEndReason)
+VOICEMAIL_CODECS: tuple[str, ...] = ("PCMU", "PCMA")
+
+# One row per message the media server finished, discarded ones included (so analytics
+# can count "went to voicemail" and "messages left"). ``date`` (partition) is the UTC
+# date of started_at; ``audio_path`` is relative to data_dir, null when no WAV was kept.
+VOICEMAILS_SCHEMA = pa.schema(
+    [
+        pa.field("message_id", pa.string(), nullable=False),
+        pa.field("mailbox", pa.string(), nullable=False),
+        pa.field("call_id", pa.string(), nullable=False),
+        pa.field("caller", pa.string()),
+        pa.field("caller_name", pa.string()),
+        pa.field("started_at", _TS, nullable=False),
+        pa.field("ended_at", _TS, nullable=False),
+        pa.field("duration", pa.float64(), nullable=False),
+        pa.field("speech_seconds", pa.float64(), nullable=False),
+        pa.field("end_reason", pa.string(), nullable=False),
+        pa.field("cut_off", pa.bool_(), nullable=False),
+        pa.field("discarded", pa.bool_(), nullable=False),
+        pa.field("codec", pa.string()),
+        pa.field("audio_path", pa.string()),
+    ]
+)
+
+# One row per transcribed message, keyed by message_id (the original, never a forwarded
+# copy); partitioned like the message (tenant, UTC date of started_at). ``segments_json``
+# is a list of {"start", "end", "text"} in seconds from the start of the recording.
+TRANSCRIPTS_SCHEMA = pa.schema(
+    [
+        pa.field("message_id", pa.string(), nullable=False),
+        pa.field("mailbox", pa.string(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("segments_json", pa.string(), nullable=False),
+        pa.field("language", pa.string()),
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("audio_seconds", pa.float64(), nullable=False),
+        pa.field("transcribe_seconds", pa.float64(), nullable=False),
+        pa.field("real_time_factor", pa.float64(), nullable=False),
+        pa.field("transcribed_at", _TS, nullable=False),
+    ]
+)
+
+# The Hive partition columns of both voicemail tables (same as calls).
+VOICEMAIL_PARTITIONS = CALLS_PARTITIONS

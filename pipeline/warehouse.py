@@ -1,7 +1,9 @@
 """The warehouse: the only module that opens DuckDB.
 
-``connect`` returns an in-memory DuckDB connection with one view, ``calls``,
-over one tenant's folder of the lake (optionally narrowed to one extension).
+``connect`` returns an in-memory DuckDB connection with the views ``calls``,
+``voicemails`` and ``transcripts``, each over one tenant's folder of the lake
+(optionally narrowed to one extension: its calls, its mailbox, and the
+originals of voicemail copies forwarded to it).
 Isolation between tenants does not rest on the view alone: once the view
 exists, the connection is locked to that tenant's folder
 (``allowed_directories`` + ``enable_external_access = false`` +
@@ -15,12 +17,13 @@ could change the variable. Do not hand a plain user's connection to raw SQL.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
 
 from pipeline import queries
-from pipeline.schema import EXTENSION_RE, TENANT_RE
+from pipeline.schema import EXTENSION_RE, TENANT_RE, TRANSCRIPTS_SCHEMA, VOICEMAILS_SCHEMA
 from switchboard.settings import Settings
 
 # Characters that would change the meaning of the one formatted path: quotes
@@ -42,11 +45,35 @@ def tenant_calls_dir(lake_dir: Path, tenant: str) -> Path:
     return path
 
 
+def tenant_table_dir(lake_dir: Path, table: str, tenant: str) -> Path:
+    """``<lake>/<table>/tenant=<tenant>``, checked like the calls folder."""
+    calls_dir = tenant_calls_dir(lake_dir, tenant)
+    return calls_dir.parent.parent / table / calls_dir.name
+
+
 def connect(
-    settings: Settings, tenant: str, *, extension: str | None = None
+    settings: Settings,
+    tenant: str,
+    *,
+    extension: str | None = None,
+    forwarded_message_ids: Sequence[str] = (),
 ) -> duckdb.DuckDBPyConnection:
-    """An in-memory connection whose ``calls`` view shows one tenant (or one extension)."""
+    """An in-memory connection whose views show one tenant (or one extension).
+
+    ``forwarded_message_ids``: with ``extension``, the original messages of the
+    voicemail copies forwarded to that mailbox (their facts live in the sender's box).
+    """
     tenant_dir = tenant_calls_dir(settings.lake_dir, tenant)
+    table_dirs = {
+        "voicemails": (
+            tenant_table_dir(settings.lake_dir, "voicemails", tenant),
+            VOICEMAILS_SCHEMA,
+        ),
+        "transcripts": (
+            tenant_table_dir(settings.lake_dir, "transcripts", tenant),
+            TRANSCRIPTS_SCHEMA,
+        ),
+    }
     if extension is not None and (
         not isinstance(extension, str) or not EXTENSION_RE.match(extension)
     ):
@@ -68,8 +95,33 @@ def connect(
             )
         else:
             conn.execute(queries.CALLS_VIEW_EMPTY.format(typed_nulls=queries.typed_nulls()))
+        if extension is not None:
+            conn.execute(queries.SET_EXTENSION, [extension])
+            conn.execute(queries.SET_MESSAGE_IDS, [list(forwarded_message_ids)])
+        for name, (folder, schema) in table_dirs.items():
+            if any(folder.glob("date=*/*.parquet")):
+                conn.execute(
+                    queries.TABLE_VIEW_OVER_FILES.format(
+                        name=name,
+                        columns=",\n    ".join([*schema.names, "tenant", "date"]),
+                        glob=f"{folder}/*/*.parquet",
+                        scope=queries.MAILBOX_SCOPE if extension is not None else "",
+                    )
+                )
+            else:
+                conn.execute(
+                    queries.TABLE_VIEW_EMPTY.format(
+                        name=name, typed_nulls=queries.typed_nulls_of(schema)
+                    )
+                )
         for statement in queries.LOCK_DOWN:
-            conn.execute(statement.format(tenant_dir=tenant_dir))
+            conn.execute(
+                statement.format(
+                    tenant_dir="/', '".join(
+                        [str(tenant_dir)] + [f"{d}" for d, _ in table_dirs.values()]
+                    )
+                )
+            )
     except BaseException:
         conn.close()
         raise

@@ -1,4 +1,6 @@
-"""The pipeline worker: ingest accounting rows every ``settings.ingest_interval``.
+"""The pipeline worker: every ``settings.ingest_interval``, ingest accounting rows,
+then voicemail (spool → lake → transcript → email); scheduled reports that came
+due are run every ``SCHEDULE_CHECK_SECONDS``.
 
 ``switchboard worker`` calls ``run_worker``; ``python -m pipeline.worker``
 does the same with settings from the environment. A failing pass is logged
@@ -10,12 +12,42 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pipeline.ingest import ingest_once
 from pipeline.lake import Lake
 from switchboard.settings import Settings, load_settings
+from switchboard.store import ProvisioningStore
+
+if TYPE_CHECKING:
+    from pipeline.transcribe import Transcriber
 
 log = logging.getLogger(__name__)
+# Cron has minute resolution; checking a few times a minute keeps reports on time.
+SCHEDULE_CHECK_SECONDS = 15.0
+
+
+def check_schedules(settings: Settings) -> None:
+    """Run the reports that came due; never raises (a report error is recorded on its run)."""
+    from pipeline.schedules import run_due  # lazy: reports load xlsxwriter, apscheduler
+
+    try:
+        store = ProvisioningStore(settings.provisioning_db)
+        try:
+            for outcome in run_due(settings, store):
+                log.info(
+                    "report %s due %s: %s rows%s",
+                    outcome.schedule_id,
+                    outcome.due_at.isoformat(),
+                    outcome.rows,
+                    f", error: {outcome.error}" if outcome.error else "",
+                )
+        finally:
+            store.close()
+    except Exception:
+        log.exception("checking scheduled reports failed")
 
 
 def run_worker(settings: Settings, stop: threading.Event) -> None:
@@ -24,7 +56,12 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
     if removed:
         log.info("removed %d temporary files left by a crash", removed)
     log.info("pipeline worker started (every %.1f s)", settings.ingest_interval)
+    voicemail = VoicemailSteps(settings)
+    next_schedule_check = 0.0
     while not stop.is_set():
+        if time.monotonic() >= next_schedule_check:  # scheduled reports (pipeline.schedules)
+            check_schedules(settings)
+            next_schedule_check = time.monotonic() + SCHEDULE_CHECK_SECONDS
         try:
             result = ingest_once(settings)
             if result.calls or result.quarantined:
@@ -36,8 +73,92 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
                 )
         except Exception:
             log.exception("ingest pass failed; retrying in %.1f s", settings.ingest_interval)
+        voicemail.run()  # after the calls: a slow transcription never delays a call row
         stop.wait(settings.ingest_interval)
+    voicemail.close()
     log.info("pipeline worker stopped")
+
+
+PURGE_EVERY_SECONDS = 600.0
+
+
+class VoicemailSteps:
+    """Voicemail ingest → transcription → email → trash purge, once per tick.
+
+    Each step is tried on its own: a broken SMTP server or a failing model never
+    stops messages from reaching the lake and the portal. The Whisper model is
+    loaded on first need and kept for the worker's life (loading costs ~1 s).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._store: ProvisioningStore | None = None
+        self._transcriber: Transcriber | None = None
+        self._transcriber_failed = False
+        self._last_purge = 0.0
+
+    @property
+    def store(self) -> ProvisioningStore:
+        if self._store is None:
+            self._store = ProvisioningStore(self.settings.provisioning_db)
+        return self._store
+
+    @property
+    def transcription_on(self) -> bool:
+        return self.settings.transcription_model.strip().lower() not in ("", "none", "off")
+
+    def transcriber(self) -> Transcriber | None:
+        if self._transcriber is None and self.transcription_on and not self._transcriber_failed:
+            from pipeline.transcribe import load_transcriber
+
+            try:
+                self._transcriber = load_transcriber(self.settings)
+            except Exception:
+                # Logged once; messages stay listed without transcripts, emails go after the wait.
+                self._transcriber_failed = True
+                log.exception("transcription model could not be loaded; transcription is off")
+        return self._transcriber
+
+    def _step(self, name: str, fn: Callable[[], object]) -> None:
+        try:
+            fn()
+        except Exception:
+            log.exception("voicemail %s step failed; retrying next tick", name)
+
+    def run(self) -> None:
+        from pipeline.notify import send_pending_emails
+        from pipeline.transcribe import transcribe_pending
+        from pipeline.voicemail_ingest import ingest_voicemail, remove_audio
+
+        self._step("ingest", lambda: ingest_voicemail(self.settings, self.store))
+
+        def transcribe() -> None:
+            if not self.store.messages_to_transcribe(1):
+                return  # no model in memory until there is something to transcribe
+            engine = self.transcriber()
+            if engine is not None:
+                transcribe_pending(self.settings, self.store, engine)
+
+        self._step("transcription", transcribe)
+        self._step(
+            "email",
+            lambda: send_pending_emails(
+                self.settings,
+                self.store,
+                transcription_on=self.transcription_on and not self._transcriber_failed,
+            ),
+        )
+        if time.monotonic() - self._last_purge > PURGE_EVERY_SECONDS:
+            self._last_purge = time.monotonic()
+            self._step(
+                "purge",
+                lambda: remove_audio(self.settings, self.store.purge_voicemail_trash()),
+            )
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
 
 def main() -> None:

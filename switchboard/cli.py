@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+from switchboard.cli_analytics import add_parsers as add_analytics_parsers
 from switchboard.cli_routing import add_parsers as add_routing_parsers
 from switchboard.settings import Settings, load_settings
 from switchboard.store import ROLES, ProvisioningStore
@@ -103,6 +104,28 @@ def cmd_demo_traffic(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_voicemail_search(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the voicemails whose transcript holds every word, newest first."""
+    from zoneinfo import ZoneInfo
+
+    from pipeline.voicemail_query import search_transcripts
+    from pipeline.warehouse import connect
+
+    tenant = _store(settings).tenant(args.tenant)
+    conn = connect(settings, tenant.domain)
+    try:
+        rows = search_transcripts(conn, args.text, mailbox=args.ext, limit=args.limit)
+    finally:
+        conn.close()
+    zone = ZoneInfo(tenant.timezone)
+    for r in rows:
+        when = r["started_at"].astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        caller = r["caller"] or "anonymous"
+        print(f"{when}\t{r['mailbox']}\t{caller}\t{r['message_id']}\t{r['transcript']}")
+    print(f"{len(rows)} messages match {args.text!r}", file=sys.stderr)
+    return 0
+
+
 def _exit_on_sigterm() -> None:
     """Turn SIGTERM into SystemExit so `finally` blocks stop child processes."""
     import signal
@@ -131,6 +154,12 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         run_worker(settings, stop)
     return 0
+
+
+def cmd_media(settings: Settings, args: argparse.Namespace) -> int:
+    from media.server import run_media_server
+
+    return run_media_server(settings)
 
 
 def cmd_portal(settings: Settings, args: argparse.Namespace) -> int:
@@ -197,6 +226,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_routing_parsers(sub)
 
+    voicemail = sub.add_parser("voicemail", help="voicemail messages").add_subparsers(required=True)
+    vs = voicemail.add_parser("search", help="search voicemail transcripts")
+    vs.add_argument("text", help="words that must all appear in the transcript")
+    vs.add_argument("--tenant", required=True)
+    vs.add_argument("--ext", help="only this mailbox")
+    vs.add_argument("--limit", type=int, default=50)
+    vs.set_defaults(fn=cmd_voicemail_search)
+    add_analytics_parsers(sub)  # kpis, schedule
+
     demo = sub.add_parser("demo", help="the demo tenant").add_subparsers(required=True)
     demo.add_parser("seed", help="create the demo tenant").set_defaults(fn=cmd_demo_seed)
     dt = demo.add_parser("traffic", help="place real SIP calls between demo extensions")
@@ -206,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("kamailio", help="run Kamailio in the foreground").set_defaults(fn=cmd_kamailio)
     sub.add_parser("worker", help="run the pipeline worker").set_defaults(fn=cmd_worker)
+    sub.add_parser("media", help="run the media server (voicemail)").set_defaults(fn=cmd_media)
     sub.add_parser("portal", help="run the web portal").set_defaults(fn=cmd_portal)
     sub.add_parser("run", help="seed the demo and run every part").set_defaults(fn=cmd_run)
     return p

@@ -12,10 +12,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from switchboard.rules import ActiveRule, AnsweringRule, Destination, active_rule_at, is_blocked
+from switchboard.rules import (
+    ActiveRule,
+    AnsweringRule,
+    Destination,
+    active_rule_at,
+    is_blocked,
+    readable,
+)
 from switchboard.store import Did, RoutingInputs, User
 
 DEFAULT_RING_SECONDS = 25
+# What Kamailio does for an extension without an active rule (its plain path).
+NO_RULE_BEHAVIOUR = (
+    "Calls ring your phones until the system ring timeout; unanswered calls end as missed."
+)
 
 
 def destination_code(dest: Destination | None, owner: str) -> str:
@@ -71,13 +82,13 @@ def explain_route(
 ) -> Explanation:
     """Where a call from ``caller`` to ``user`` at ``at`` goes, and why, step by step."""
     active = active_rule_at(inputs.rules, inputs.frames, at, inputs.override)
-    steps = [f"Call to extension {user.extension} ({user.name}) at {at.isoformat()}."]
+    steps = [f"Call to extension {user.extension} ({user.name}) at {readable(at)}."]
     steps.append(f"Active answering rule: {active.describe(at.tzinfo)}.")
     rule = active.rule
     if rule is None:
-        steps.append(f"Ring every registered phone for {DEFAULT_RING_SECONDS} s.")
-        steps.append("If nobody answers: voicemail.")
-        return Explanation(active, steps, "ring, then voicemail")
+        steps.append("Ring every registered phone until the system ring timeout.")
+        steps.append("If nobody answers: the call ends unanswered (missed).")
+        return Explanation(active, steps, "ring, then missed")
     if is_blocked(rule, caller):
         steps.append(f"Caller {caller or 'anonymous'} is on the block list: refused.")
         return Explanation(active, steps, "blocked")

@@ -83,14 +83,19 @@ class ActiveRule:
     def describe(self, tz: tzinfo | None = None) -> str:
         """One sentence; ``until`` is shown in ``tz`` (the reader's zone) when given."""
         if self.rule is None:
-            return "no answering rule applies: ring phones, then voicemail"
+            return "no answering rule applies: ring phones until the ring timeout"
         why = (
             "manual override"
             if self.overridden
             else (f"time frame {self.frame.name}" if self.frame else "always")
         )
-        until = f" until {self.until.astimezone(tz).isoformat()}" if self.until else ""
+        until = f" until {readable(self.until.astimezone(tz))}" if self.until else ""
         return f"rule {self.rule.name!r} ({why}){until}"
+
+
+def readable(at: datetime) -> str:
+    """``Fri 25 Dec 2026 10:00 EST``: what a person reads, zone included."""
+    return at.strftime("%a %d %b %Y %H:%M %Z").strip()
 
 
 _HORIZONS_DAYS = (8, 62, 400)

@@ -22,7 +22,7 @@ from switchboard.store import ProvisioningStore
 
 log = logging.getLogger(__name__)
 
-PARTS: tuple[str, ...] = ("kamailio", "worker", "portal")
+PARTS: tuple[str, ...] = ("kamailio", "media", "worker", "portal")
 
 
 def _start(part: str, settings: Settings) -> subprocess.Popen[bytes]:

@@ -31,6 +31,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("media_host", "127.0.0.1", "Address of the media server."),
     Setting("media_port", 5080, "SIP port of the media server."),
     Setting("voicemail_uri", "", "Where calls 'to voicemail' go; empty: the media server."),
+    Setting("voicemail_max_seconds", 180.0, "Longest voicemail message; recording stops there."),
+    Setting(
+        "rtp_timeout_seconds",
+        10.0,
+        "Media server: hang up a call whose RTP stopped this long (no BYE came).",
+    ),
     Setting(
         "trunk_host", "127.0.0.1", "The carrier's SIP address: inbound DID calls come from it."
     ),
@@ -47,6 +53,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("login_max_attempts", 5, "Failed portal logins allowed per account+address ..."),
     Setting("login_window_seconds", 300, "... within this many seconds, then refused."),
     Setting("demo_tenant", "acme.example", "Tenant seeded by `make run`."),
+    Setting(
+        "transcription_model",
+        "tiny.en",
+        "Voicemail transcription: 'tiny.en' (bundled), a CTranslate2 model dir, or 'none'.",
+    ),
+    Setting("smtp_host", "", "SMTP server for voicemail-to-email; empty: no email is sent."),
+    Setting("smtp_port", 25, "Port of the SMTP server."),
+    Setting("smtp_from", "voicemail@switchboard.invalid", "From address of voicemail email."),
 )
 
 
@@ -59,6 +73,8 @@ class Settings:
     media_host: str
     media_port: int
     voicemail_uri: str
+    voicemail_max_seconds: float
+    rtp_timeout_seconds: float
     trunk_host: str
     trunk_port: int
     portal_host: str
@@ -73,6 +89,10 @@ class Settings:
     login_max_attempts: int
     login_window_seconds: int
     demo_tenant: str
+    transcription_model: str
+    smtp_host: str
+    smtp_port: int
+    smtp_from: str
 
     # Stores live at fixed places under data_dir, so one setting moves them all.
     @property

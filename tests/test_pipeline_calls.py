@@ -8,12 +8,10 @@ from typing import Any
 import pytest
 
 from pipeline.calls import (
-    DISPOSITION_RULES,
     Directory,
     Quarantine,
     build_calls,
     call_from_acc,
-    classify_disposition,
 )
 
 DIRECTORY = Directory(
@@ -187,13 +185,13 @@ def test_a_batch_keeps_the_good_rows_and_quarantines_the_bad() -> None:
     assert '"end_at": "x"' in table.column("row_json")[0].as_py()
 
 
-def test_voicemail_slots_in_as_one_more_rule() -> None:
-    """Voicemail comes when the media server answers: one rule in front, nothing else."""
-    rules = (
-        ("voicemail", lambda row, call: (row.get("answered_by") or "").startswith("vm-")),
-        *DISPOSITION_RULES,
-    )
-    row = acc(answer_at=T0 + 20, end_at=T0 + 50, answered_by="vm-acme.example-102", sip_code=200)
+def test_a_call_kamailio_sent_to_a_mailbox_is_voicemail_not_answered() -> None:
+    """The media server answers a call routed to voicemail: it must not count as answered."""
+    row = acc(
+        answer_at=T0 + 20, end_at=T0 + 50, answered_by="vm-acme.example-102", sip_code=200,
+        disposition_hint="voicemail",
+    )  # fmt: skip
     call = call_from_acc(row, DIRECTORY)
-    assert call["disposition"] == "answered"
-    assert classify_disposition(row, call, rules) == "voicemail"
+    assert (call["disposition"], call["talk_seconds"], call["ring_seconds"]) == (
+        "voicemail", 30.0, 20.0
+    )  # fmt: skip

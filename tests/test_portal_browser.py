@@ -82,7 +82,7 @@ def test_recent_calls_are_coloured_like_a_desk_phone(
     colleagues = page.locator("#home-colleagues-table tbody tr")
     expect(colleagues).to_have_count(3)
     expect(page.locator("#home-colleagues-table")).not_to_contain_text("Globex")
-    expect(page.locator("#home-messages-section")).to_contain_text("arrives with the voicemail")
+    expect(page.locator("#home-messages-section")).to_contain_text("No new voicemail")
 
 
 def test_the_same_call_is_incoming_for_one_side_and_outgoing_for_the_other(

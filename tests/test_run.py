@@ -1,4 +1,5 @@
-"""`make run`'s supervisor: every part starts, the demo fills the lake, Ctrl-C stops all."""
+"""`make run`'s supervisor: every part starts (media server too), demo calls fill the lake,
+Ctrl-C stops all."""
 
 import os
 import signal
@@ -12,6 +13,7 @@ import pytest
 
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
+from tests.fixtures.media import media_answers_options
 
 pytestmark = pytest.mark.kamailio
 
@@ -28,6 +30,7 @@ def test_run_starts_everything_and_ctrl_c_stops_it(settings: Settings) -> None:
         "SWITCHBOARD_DATA_DIR": str(settings.data_dir),
         "SWITCHBOARD_SIP_PORT": str(settings.sip_port),
         "SWITCHBOARD_RPC_PORT": str(settings.rpc_port),
+        "SWITCHBOARD_MEDIA_PORT": str(settings.media_port),  # never make run's 5080
         "SWITCHBOARD_PORTAL_PORT": str(settings.portal_port),
         "SWITCHBOARD_TRUNK_PORT": str(settings.trunk_port),
         "SWITCHBOARD_KAMAILIO_CHILDREN": "2",
@@ -52,6 +55,11 @@ def test_run_starts_everything_and_ctrl_c_stops_it(settings: Settings) -> None:
         assert [u.extension for u in ProvisioningStore(settings.provisioning_db).users()] == [
             "100", "101", "102", "103", "104", "105"
         ]  # fmt: skip
+
+        # the media server (voicemail) is a part too: it answers SIP OPTIONS on its port
+        while not media_answers_options(settings.media_port):
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.3)
 
         # the demo traffic's calls reach the lake through Kamailio and the worker
         calls_dir = Path(settings.lake_dir) / "calls" / "tenant=acme.example"

@@ -107,3 +107,47 @@ def test_override_and_tenant_isolation(directory: Directory) -> None:
     assert "Open Hours" not in store.frames("acme.example")
     store.set_override(user, None, until)
     assert store.routing_inputs(user).override is None
+
+
+def test_frames_belong_to_their_owner_and_names_stay_unique(directory: Directory) -> None:
+    store = directory.store
+    a, b = directory.users["101@acme.example"], directory.users["102@acme.example"]
+    mine = store.save_frame("acme.example", TimeFrame("Lunch", NY, ()), a.id)
+    with pytest.raises(ProvisioningError, match="not yours to edit"):
+        store.save_frame("acme.example", TimeFrame("Lunch", NY, (), mine.id), b.id)
+    with pytest.raises(ProvisioningError, match="already exists"):
+        store.save_frame("acme.example", TimeFrame("Lunch", NY, ()))  # tenant-wide clash
+    store.save_frame("acme.example", TimeFrame("Open", NY, ()))
+    with pytest.raises(ProvisioningError, match="already exists"):
+        store.save_frame("acme.example", TimeFrame("Open", NY, ()), b.id)
+    assert store.save_frame("acme.example", TimeFrame("Lunch", NY, ()), b.id).name == "Lunch"
+
+
+def test_main_number_routes_guard_their_frames_and_names(directory: Directory) -> None:
+    store = directory.store
+    closed = store.save_frame("acme.example", TimeFrame("Closed", NY, ()))
+    did = store.add_did("acme.example", "+15551230000", "Main line")
+    route = AnsweringRule("Night", 1, "Closed", forward_always=Destination("voicemail", "100"))
+    saved = store.save_did_rule(did, route)
+    with pytest.raises(ProvisioningError, match="a route named 'Night' already exists"):
+        store.save_did_rule(did, route)
+    with pytest.raises(ProvisioningError, match="used by main number route 'Night'"):
+        store.delete_frame("acme.example", closed.id)  # type: ignore[arg-type]
+    store.delete_did_rule(did, saved.id)  # type: ignore[arg-type]
+    store.delete_frame("acme.example", closed.id)  # type: ignore[arg-type]
+    assert store.did_routing_inputs(did).rules == []
+
+
+def test_overrides_are_validated_like_rules(directory: Directory) -> None:
+    store = directory.store
+    a, b = directory.users["101@acme.example"], directory.users["102@acme.example"]
+    until = datetime(2026, 12, 22, 17, 0, tzinfo=UTC)
+    to = AnsweringRule
+    with pytest.raises(ProvisioningError, match="does not exist"):
+        store.set_override(a, to("o", 0, forward_always=Destination("extension", "555")), until)
+    with pytest.raises(ProvisioningError, match="to yourself"):
+        store.set_override(a, to("o", 0, forward_always=Destination("extension", "101")), until)
+    store.save_rule(b, to("fwd", 1, forward_always=Destination("extension", "101")))
+    with pytest.raises(ProvisioningError, match="forwarding loop: 101 → 102 → 101"):
+        store.set_override(a, to("o", 0, forward_always=Destination("extension", "102")), until)
+    assert store.routing_inputs(a).override is None

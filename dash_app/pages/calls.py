@@ -58,7 +58,23 @@ SORTABLE: frozenset[str] = frozenset(
     }
 )
 BLOCK_SIZE = 100
-_QUERY_KEYS = ("from", "to", "direction", "disposition", "extension", "q")
+# The analytics drill-down keys come after the controls' own: a link from the
+# Analytics page opens this grid on exactly the calls a metric counted.
+_QUERY_KEYS = (
+    "from",
+    "to",
+    "direction",
+    "disposition",
+    "extension",
+    "q",
+    "caller",
+    "callee",
+    "handled_by",
+    "rule",
+    "frame",
+    "hour",
+    "weekday",
+)
 
 
 def _first(value: Any) -> str:

@@ -22,7 +22,8 @@ from dash_app.auth import open_calls, optional_user, portal, provisioning, signe
 from dash_app.describe import describe_rule, format_until
 from dash_app.destinations import destination_from_form, destination_picker, register_target_hints
 from dash_app.layout import call_icon, call_view, format_duration, party_label, section, to_local
-from dash_app.push import push_after_edit
+from dash_app.push import push_after_edit, saved_message
+from switchboard.routing import NO_RULE_BEHAVIOUR
 from switchboard.rules import (
     AnsweringRule,
     Destination,
@@ -120,8 +121,11 @@ def layout(**query: str) -> Any:
                             [
                                 section(
                                     "New Messages",
-                                    _not_yet("Voicemail arrives with the voicemail release."),
+                                    html.Div(loading, id="home-messages"),
                                     id_prefix="home-messages",
+                                    extra=dmc.Anchor(
+                                        "Open voicemail", href="/voicemail", size="sm"
+                                    ),
                                 ),
                                 section(
                                     "Active Answering Rule",
@@ -322,6 +326,68 @@ def refresh_colleagues(_n: int | None) -> Any:
     return colleague_rows(users, user)
 
 
+# -- new messages ---------------------------------------------------------------
+NEWEST_TRANSCRIPTS = 3
+
+
+def new_message_items(rows: list[dict[str, Any]], viewer: User) -> Any:
+    """How many unheard messages wait in the New folder, and the newest transcripts."""
+    from dash_app.layout import format_local
+
+    unheard = [r for r in rows if not r["is_read"]]
+    if not rows:
+        return dmc.Text("No new voicemail.", size="sm", c="dimmed", id="home-messages-none")
+    count = len(unheard)
+    headline = f"{count} new message{'s' if count != 1 else ''}" if count else "No unheard messages"
+    items = [
+        html.Li(
+            [
+                html.Div(
+                    [
+                        html.Span(
+                            r.get("caller_label") or "Unknown caller", className="sb-party-name"
+                        ),
+                        dmc.Text(
+                            format_local(r.get("started_at"), viewer.timezone),
+                            size="xs",
+                            c="dimmed",
+                        ),
+                    ],
+                    className="sb-recent-party",
+                ),
+                dmc.Text(
+                    r.get("transcript") or "Transcript not available yet.",
+                    size="sm",
+                    className="sb-vm-transcript",
+                ),
+            ],
+            className="sb-vm-home-item",
+            **_data_attrs(message_id=str(r["message_id"])),
+        )
+        for r in (unheard or rows)[:NEWEST_TRANSCRIPTS]
+    ]
+    return html.Div(
+        [
+            dmc.Text(headline, fw=600, id="home-messages-count", **_data_attrs(count=str(count))),
+            html.Ul(items, className="sb-recent-list", id="home-messages-list"),
+        ]
+    )
+
+
+@callback(Output("home-messages", "children"), Input("home-refresh", "n_intervals"))
+def refresh_new_messages(_n: int | None) -> Any:
+    """The viewer's own New folder (a manager's home shows their box, not the tenant's)."""
+    from dash_app.voicemail_view import mailbox_rows
+
+    user = signed_in_user()
+    try:
+        rows = mailbox_rows(user, user.extension, ("new",))
+    except Exception:  # the page must stay usable when the lake cannot be read
+        log.exception("new messages for %s", user.login)
+        return dmc.Alert("Voicemail is unavailable right now.", color="red", variant="light")
+    return new_message_items(rows, user)
+
+
 # -- status message -------------------------------------------------------------
 @callback(
     Output("home-status-feedback", "children"),
@@ -373,24 +439,23 @@ def _active_rule_box(user: User) -> Any:
                 [
                     dmc.NumberInput(
                         id="home-override-hours",
-                        label="For the next (hours)",
+                        label="For (hours)",
                         value=2,
                         min=1,
                         max=MAX_OVERRIDE_HOURS,
-                        w=170,
+                        w=100,
                     ),
-                    dmc.Button("Switch on", id="home-override-on", mt=24),
+                    dmc.Button("Switch on", id="home-override-on"),
                     dmc.Button(
                         "Cancel override",
                         id="home-override-cancel",
                         variant="light",
                         color="red",
-                        mt=24,
                         disabled=True,
                     ),
                 ],
                 gap="xs",
-                align="flex-start",
+                align="flex-end",
             ),
             html.Div(id="home-override-feedback"),
         ],
@@ -412,7 +477,7 @@ def active_rule_summary(store: ProvisioningStore, user: User, now: datetime) -> 
     active = active_rule_at(inputs.rules, inputs.frames, now, inputs.override)
     until = format_until(active.until, user.timezone, now)
     if active.rule is None:
-        name, why = "No rule applies", "Calls ring your phones for 25 s, then go to voicemail."
+        name, why = "No rule applies", NO_RULE_BEHAVIOUR
         lines: list[str] = []
     elif active.overridden:
         name, why = "Manual override", "You switched this on."
@@ -426,7 +491,9 @@ def active_rule_summary(store: ProvisioningStore, user: User, now: datetime) -> 
             dmc.Group(
                 [
                     html.Span(name, className="sb-active-rule-name", id="home-rule-name"),
-                    dmc.Badge(until, variant="light", color="indigo", id="home-rule-until"),
+                    dmc.Badge(
+                        until, variant="light", color="indigo", tt="none", id="home-rule-until"
+                    ),
                 ],
                 gap="xs",
             ),
@@ -434,7 +501,7 @@ def active_rule_summary(store: ProvisioningStore, user: User, now: datetime) -> 
             html.Ul([html.Li(line) for line in lines], className="sb-rule-do", id="home-rule-do"),
         ],
         className="sb-override-on" if active.overridden else "",
-        **{"data-overridden": "1" if active.overridden else "0"},
+        **_data_attrs(overridden="1" if active.overridden else "0"),
     )
     return body, active.overridden
 
@@ -525,10 +592,8 @@ def set_override(
         until = now + (timedelta(hours=count) if rule is not None else timedelta(0))
         store.set_override(user, rule, until)
         notice = push_after_edit(store, [user])
-    done = "Override cancelled." if rule is None else "Override on."
-    message = dmc.Text(
-        notice or done, c="orange" if notice else "green", size="sm", id="home-override-done"
-    )
+    text, _color = saved_message("Override cancelled" if rule is None else "Override on", notice)
+    message = dmc.Text(text, c="orange" if notice else "green", size="sm", id="home-override-done")
     return message, (version or 0) + 1
 
 

@@ -23,7 +23,7 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dash_app.auth import optional_user, provisioning, signed_in_user
-from dash_app.describe import format_until
+from dash_app.describe import data_attrs, format_until
 from dash_app.destinations import (
     FALLBACK_KINDS,
     destination_from_form,
@@ -31,7 +31,7 @@ from dash_app.destinations import (
     register_target_hints,
 )
 from dash_app.layout import section
-from dash_app.push import push_after_edit
+from dash_app.push import push_after_edit, saved_message
 from switchboard.rules import AnsweringRule, RuleError, active_rule_at
 from switchboard.store import Did, ProvisioningError, ProvisioningStore, User
 
@@ -124,7 +124,7 @@ def did_card(store: ProvisioningStore, did: Did, timezone: str, now: datetime) -
                         style={"textAlign": "right"},
                     ),
                 ],
-                **{"data-route": rule.name},
+                **data_attrs(route=rule.name),
             )
         )
     table = (
@@ -168,6 +168,7 @@ def did_card(store: ProvisioningStore, did: Did, timezone: str, now: datetime) -
                                 variant="light",
                                 size="lg",
                                 className="sb-did-now",
+                                tt="none",
                             ),
                             dmc.Button(
                                 "Add route",
@@ -509,9 +510,6 @@ def save_route(
             message = f"{did.number} already has a route named {route.name!r}"
             return _alert(message, alert_id="numbers-route-alert"), *keep
         notice = push_after_edit(store, dids=[did])
-    banner = _alert(
-        notice or f"Saved route “{saved.name}” of {did.number}.",
-        color="yellow" if notice else "green",
-        alert_id="numbers-saved",
-    )
+    message, color = saved_message(f"Saved route “{saved.name}” of {did.number}", notice)
+    banner = _alert(message, color=color, alert_id="numbers-saved")
     return None, False, (version or 0) + 1, banner

@@ -19,7 +19,7 @@ import re
 from dataclasses import replace
 from datetime import date, datetime, time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 from zoneinfo import ZoneInfo
 
 import dash
@@ -28,7 +28,7 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dash_app.auth import optional_user, provisioning, signed_in_user
-from dash_app.describe import describe_rule
+from dash_app.describe import data_attrs, describe_rule
 from dash_app.destinations import (
     FALLBACK_KINDS,
     FORWARD_KINDS,
@@ -37,7 +37,8 @@ from dash_app.destinations import (
     register_target_hints,
 )
 from dash_app.layout import section
-from dash_app.push import push_after_edit
+from dash_app.push import push_after_edit, saved_message
+from switchboard.routing import NO_RULE_BEHAVIOUR
 from switchboard.rules import AnsweringRule, Destination, RuleError, active_rule_at
 from switchboard.store import ProvisioningError, ProvisioningStore, User
 
@@ -232,14 +233,14 @@ def rule_card(rule: AnsweringRule, position: int, count: int, *, active: bool) -
             controls,
         ],
         className="sb-rule-card" + (" sb-rule-card--active" if active else ""),
-        **{"data-rule": rule.name},
+        **data_attrs(rule=rule.name),
     )
 
 
 def rule_list(rules: list[AnsweringRule], active: AnsweringRule | None) -> Any:
     if not rules:
         return dmc.Text(
-            "No answering rules: calls ring your phones for 25 s, then go to voicemail.",
+            "No answering rules. " + NO_RULE_BEHAVIOUR,
             size="sm",
             c="dimmed",
             id="rules-empty",
@@ -357,8 +358,14 @@ def _editor(extensions: list[str]) -> Any:
     )
 
 
-def _simulator(user: User) -> Any:
-    now = datetime.now(ZoneInfo(user.timezone))
+def _simulator(user: User, query: dict[str, str]) -> Any:
+    """The simulator's form; ``?at=YYYY-MM-DDTHH:MM&from=…`` pre-fills it (a shareable what-if)."""
+    now = datetime.now(ZoneInfo(user.timezone)).replace(tzinfo=None)
+    try:
+        at = datetime.fromisoformat(query["at"]) if query.get("at") else now
+    except ValueError:
+        at = now
+    caller = query.get("from", "+15551234567")
     return dmc.Stack(
         [
             dmc.Text(
@@ -369,7 +376,7 @@ def _simulator(user: User) -> Any:
             dmc.TextInput(
                 id="rules-sim-caller",
                 label="Call from",
-                value="+15551234567",
+                value=caller,
                 description="A number or extension; leave empty for an anonymous caller",
             ),
             dmc.Group(
@@ -377,11 +384,11 @@ def _simulator(user: User) -> Any:
                     dmc.DateInput(
                         id="rules-sim-date",
                         label="Date",
-                        value=now.date().isoformat(),
+                        value=at.date().isoformat(),
                         valueFormat="ddd MMM D, YYYY",
                         style={"flex": 1},
                     ),
-                    dmc.TimeInput(id="rules-sim-time", label="Time", value=f"{now:%H:%M}", w=120),
+                    dmc.TimeInput(id="rules-sim-time", label="Time", value=f"{at:%H:%M}", w=130),
                 ],
                 align="flex-start",
                 grow=True,
@@ -445,7 +452,9 @@ def layout(**query: str) -> Any:
                         span={"base": 12, "lg": 7},
                     ),
                     dmc.GridCol(
-                        section("Routing simulator", _simulator(shown), id_prefix="rules-sim"),
+                        section(
+                            "Routing simulator", _simulator(shown, query), id_prefix="rules-sim"
+                        ),
                         span={"base": 12, "lg": 5},
                     ),
                 ],
@@ -464,7 +473,6 @@ def layout(**query: str) -> Any:
     Output("rules-list-box", "children"),
     Output("rules-subtitle", "children"),
     Output("rules-sim-zone", "children"),
-    Output("rules-url", "search"),
     Input("rules-version", "data"),
     Input("rules-user", "value"),
 )
@@ -475,7 +483,7 @@ def refresh_rules(_version: int | None, extension: str | None) -> tuple[Any, ...
         try:
             user = target_user(store, viewer, extension)
         except NotAllowed as exc:
-            return _alert(str(exc), alert_id="rules-denied"), "", "", no_update
+            return _alert(str(exc), alert_id="rules-denied"), "", ""
         inputs = store.routing_inputs(user)
     active = active_rule_at(inputs.rules, inputs.frames, datetime.now(ZoneInfo("UTC")))
     mine = user.id == viewer.id
@@ -484,9 +492,25 @@ def refresh_rules(_version: int | None, extension: str | None) -> tuple[Any, ...
         if mine
         else f"Rules of {user.name}, extension {user.extension}"
     )
-    search = "" if mine else "?" + urlencode({"user": user.extension})
     zone = f"Date and time in {user.timezone}."
-    return rule_list(inputs.rules, active.rule), subtitle, zone, search
+    return rule_list(inputs.rules, active.rule), subtitle, zone
+
+
+@callback(
+    Output("rules-url", "search"),
+    Input("rules-user", "value"),
+    State("rules-url", "search"),
+    prevent_initial_call=True,
+)
+def user_in_url(extension: str | None, search: str | None) -> str:
+    """Picking a colleague rewrites ``?user=`` (other parameters kept): a shareable view."""
+    params = {k: v[-1] for k, v in parse_qs((search or "").lstrip("?")).items()}
+    viewer = signed_in_user()
+    if extension and extension != viewer.extension:
+        params["user"] = extension
+    else:
+        params.pop("user", None)
+    return "?" + urlencode(params) if params else ""
 
 
 @callback(
@@ -636,11 +660,8 @@ def save_rule(
         except ProvisioningError as exc:
             return _alert(str(exc)), *keep
         notice = push_after_edit(store, [user])
-    banner = _alert(
-        notice or f"Saved rule “{saved.name}”.",
-        color="yellow" if notice else "green",
-        alert_id="rules-saved",
-    )
+    message, color = saved_message(f"Saved rule “{saved.name}”", notice)
+    banner = _alert(message, color=color, alert_id="rules-saved")
     return None, False, (version or 0) + 1, banner
 
 
@@ -680,18 +701,17 @@ def change_order_or_delete(
             return no_update, _alert("this rule no longer exists", alert_id="rules-error")
         if action == "rules-delete":
             store.delete_rule(user, rule.id)
-            message = f"Deleted rule “{rule.name}”."
+            message = f"Deleted rule “{rule.name}”"
         else:
             try:
                 for changed in reordered(rules, rule.id, -1 if action == "rules-up" else 1):
                     store.save_rule(user, changed)
             except ProvisioningError as exc:
                 return (version or 0) + 1, _alert(str(exc), alert_id="rules-error")
-            message = f"Moved rule “{rule.name}”."
+            message = f"Moved rule “{rule.name}”"
         notice = push_after_edit(store, [user])
-    banner = _alert(
-        notice or message, color="yellow" if notice else "green", alert_id="rules-changed"
-    )
+    text, color = saved_message(message, notice)
+    banner = _alert(text, color=color, alert_id="rules-changed")
     return (version or 0) + 1, banner
 
 

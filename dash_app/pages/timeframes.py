@@ -28,9 +28,9 @@ from dash import ALL, MATCH, Input, Output, Patch, State, callback, ctx, dcc, ht
 from dash.exceptions import PreventUpdate
 
 from dash_app.auth import optional_user, provisioning, signed_in_user
-from dash_app.describe import DAY_NAMES, describe_frame
+from dash_app.describe import DAY_NAMES, data_attrs, describe_frame
 from dash_app.layout import section
-from dash_app.push import push_after_edit
+from dash_app.push import push_after_edit, saved_message
 from switchboard.store import ProvisioningError, ProvisioningStore, User
 from switchboard.timeframes import DatePeriod, Period, TimeFrame, TimeFrameError, WeeklyPeriod
 
@@ -341,7 +341,9 @@ def frame_card(frame: TimeFrame, *, editable: bool) -> Any:
                     dmc.Group(
                         [
                             dmc.Text(frame.name, fw=600, className="sb-frame-name"),
-                            dmc.Badge(frame.timezone, variant="light", color="gray", size="sm"),
+                            dmc.Badge(
+                                frame.timezone, variant="light", color="gray", size="sm", tt="none"
+                            ),
                         ],
                         gap="xs",
                     ),
@@ -355,7 +357,7 @@ def frame_card(frame: TimeFrame, *, editable: bool) -> Any:
             actions,
         ],
         className="sb-frame-card",
-        **{"data-frame": frame.name},
+        **data_attrs(frame=frame.name),
     )
 
 
@@ -716,8 +718,7 @@ def save_frame(
         except ProvisioningError as exc:
             return _alert(str(exc)), no_update, no_update, no_update
         notice = _push_for_frame(store, user, scope)
-    message = notice or f"Saved time frame “{saved.name}”."
-    color = "yellow" if notice else "green"
+    message, color = saved_message(f"Saved time frame “{saved.name}”", notice)
     banner = _alert(message, color=color, alert_id="timeframes-saved")
     return None, False, (version or 0) + 1, banner
 
@@ -752,9 +753,6 @@ def delete_frame(_clicks: list[int | None], version: int | None) -> tuple[Any, A
             message = f"{name}: time frame is used by a main-number route"
             return no_update, _alert(message, alert_id="timeframes-error")
         notice = _push_for_frame(store, user, scope)
-    banner = _alert(
-        notice or f"Deleted time frame “{name}”.",
-        color="yellow" if notice else "green",
-        alert_id="timeframes-deleted",
-    )
+    message, color = saved_message(f"Deleted time frame “{name}”", notice)
+    banner = _alert(message, color=color, alert_id="timeframes-deleted")
     return (version or 0) + 1, banner

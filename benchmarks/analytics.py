@@ -1,0 +1,450 @@
+"""Analytics benchmark: the Analytics page's queries on DuckDB vs an indexed SQLite copy,
+and exports of 1 M calls to CSV, XLSX and Parquet (seconds, peak memory).
+
+    python -m benchmarks.analytics [--rows 10000000] [--small-tenants 50] [--days 30]
+
+The lake: ``--rows`` calls for one tenant over 12 months plus ``--small-tenants`` tenants
+of 2,000 calls each, written straight to the lake layout (Hive partitions, one file per
+tenant and day). The page: everything ``dash_app/pages/analytics.py`` runs for a
+``--days`` period (comparison on), cold (a new connection) and warm (the same one again).
+
+SQLite cannot run DuckDB's SQL (no IANA time zones, no ``filter``/``list_contains``), so the
+SQLite side runs a port of each query (below) over a copy that is *given* precomputed local
+times and digits-only callers, with indexes on (tenant, started_at) and (tenant, local_date):
+the comparison favours SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipeline.schema import CALLS_SCHEMA
+
+TZ = "America/New_York"
+BIG = "big.example"
+YEAR_START = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def _strings(prefix: str, numbers: np.ndarray) -> pa.Array:
+    """``prefix`` + each number, built by Arrow (numpy's ``np.char`` is ~10x slower)."""
+    return pc.binary_join_element_wise(prefix, pc.cast(pa.array(numbers), pa.string()), "")
+
+
+def make_calls(rows: int, seed: int, start: datetime, days: int) -> pa.Table:
+    """``rows`` synthetic calls, uniform over ``days`` days (CALLS_SCHEMA columns), vectorised."""
+    rng = np.random.default_rng(seed)
+    base_us = int(start.timestamp() * 1e6)
+    started = np.sort(base_us + rng.integers(0, days * 86_400 * 10**6, rows))
+    direction_code = rng.choice(3, rows, p=[0.5, 0.2, 0.3])  # inbound, internal, outbound
+    code = rng.choice(np.array([200, 486, 487, 480, 503]), rows, p=[0.62, 0.08, 0.12, 0.15, 0.03])
+    answered = code == 200
+    ring = rng.uniform(0.5, 35, rows)
+    talk = np.where(answered, rng.exponential(180, rows), 0.0)
+    disposition_code = np.select([answered, code == 486, code == 487, code == 480], [0, 1, 2, 3], 4)
+    inbound = direction_code == 0
+    outbound = direction_code == 2
+    ext = _strings("", rng.integers(100, 160, rows))
+    externals = _strings("+1555", rng.integers(1_000_000, 1_200_000, rows))
+    dids = _strings("+1555777000", rng.integers(0, 5, rows))
+    rung = _strings("", rng.integers(100, 160, rows))
+    inbound_a, outbound_a = pa.array(inbound), pa.array(outbound)
+    caller = pc.if_else(inbound_a, externals, ext)
+    callee = pc.if_else(inbound_a, dids, pc.if_else(outbound_a, externals, rung))
+    answered_by = pc.if_else(
+        pa.array(answered), pc.if_else(inbound_a, ext, callee), pa.scalar(None, pa.string())
+    )
+    rule_pick = rng.integers(0, 3, rows)
+    no_string = pa.scalar(None, pa.string())
+    rule = pc.if_else(
+        inbound_a, pc.take(pa.array(["Open", "Closed", "Holiday"]), rule_pick), no_string
+    )
+    frame = pc.if_else(
+        inbound_a, pc.take(pa.array(["Open Hours", None, "Holidays"]), rule_pick), no_string
+    )
+    answered_at = started + (ring * 1e6).astype(np.int64)
+    ended = started + ((ring + talk) * 1e6).astype(np.int64)
+    ts = pa.timestamp("us", tz="UTC")
+    columns = {
+        "call_id": _strings(f"c{seed}-", np.arange(rows)),
+        "acc_id": pa.array(np.arange(rows, dtype=np.int64) + seed * 10**9),
+        "direction": pc.take(pa.array(["inbound", "internal", "outbound"]), direction_code),
+        "caller": caller,
+        "caller_name": pa.nulls(rows, pa.string()),
+        "callee": callee,
+        "callee_name": pa.nulls(rows, pa.string()),
+        "answered_by": answered_by,
+        "started_at": pa.array(started, ts),
+        "answered_at": pa.array(answered_at, ts, mask=~answered),
+        "ended_at": pa.array(ended, ts),
+        "ring_seconds": pa.array(ring),
+        "talk_seconds": pa.array(talk),
+        "disposition": pc.take(
+            pa.array(["answered", "busy", "cancelled", "missed", "failed"]), disposition_code
+        ),
+        "sip_code": pa.array(code.astype(np.int32)),
+        "sip_reason": pa.nulls(rows, pa.string()),
+        "rule": rule,
+        "frame": frame,
+    }
+    return pa.table(columns, schema=CALLS_SCHEMA)
+
+
+def write_lake(lake: Path, tenant: str, table: pa.Table, part: str = "part-0") -> None:
+    """One Parquet file per UTC day under calls/tenant=…/date=…/ (rows sorted by start).
+
+    Days are contiguous slices of the sorted table, so each is cut once (no per-day filter).
+    """
+    micros = pc.cast(table["started_at"], pa.int64()).to_numpy()
+    days = micros // (86_400 * 10**6)
+    bounds = np.flatnonzero(np.diff(days)) + 1
+    for first, last in zip(np.r_[0, bounds], np.r_[bounds, len(days)], strict=True):
+        day = date(1970, 1, 1) + timedelta(days=int(days[first]))
+        folder = lake / "calls" / f"tenant={tenant}" / f"date={day.isoformat()}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(
+            table.slice(first, last - first), folder / f"{part}.parquet", compression="zstd"
+        )
+
+
+# -- the page ------------------------------------------------------------------------------
+
+
+def page_queries(conn: Any, period: Any, tz: str) -> None:
+    """Exactly what dash_app/pages/analytics.py runs for one view (comparison on)."""
+    from dash_app.analytics_tables import TABLES, AnalyticsQuery
+    from pipeline import metrics
+
+    q = AnalyticsQuery(period, tz, True, "day", {})
+    metrics.compare(conn, period, tz=tz, handled={})
+    metrics.volume(conn, period, interval="day", tz=tz)
+    metrics.heatmap(conn, period, tz=tz)
+    metrics.concurrency(conn, period, interval="day", tz=tz)
+    for spec in TABLES.values():
+        spec.load(conn, q, {})
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
+
+
+def bench_duckdb(settings: Any, period: Any, runs: int) -> dict[str, float]:
+    from pipeline.warehouse import connect
+
+    cold, warm = [], []
+    for _ in range(runs):
+        t = time.perf_counter()
+        conn = connect(settings, BIG)
+        page_queries(conn, period, TZ)
+        cold.append(time.perf_counter() - t)
+        for _ in range(3):
+            t = time.perf_counter()
+            page_queries(conn, period, TZ)
+            warm.append(time.perf_counter() - t)
+        conn.close()
+    return {
+        "cold_p50_ms": statistics.median(cold) * 1000,
+        "cold_p95_ms": pct(cold, 0.95) * 1000,
+        "warm_p50_ms": statistics.median(warm) * 1000,
+        "warm_p95_ms": pct(warm, 0.95) * 1000,
+    }
+
+
+# -- SQLite ports of the same queries --------------------------------------------------------
+
+_SCOPED = """
+with scoped as (
+    select *,
+        direction in ('inbound', 'internal') and disposition <> 'blocked' as off,
+        disposition = 'answered' as ans,
+        case when direction = 'outbound' then caller when answered_by is not null
+             then answered_by when direction = 'internal' then callee end as extension,
+        case when direction = 'inbound' then callee end as did,
+        direction = 'inbound' and caller_digits <> '' as ext_caller
+    from calls where tenant = :tenant and started_at >= :start and started_at < :end
+)
+"""
+_SQLITE_KPIS = (
+    _SCOPED
+    + """
+select {group} as grp, count(*), sum(off), sum(off and ans), sum(off and not ans),
+    sum(off and disposition = 'cancelled'), sum(disposition = 'blocked'),
+    avg(case when off and ans then ring_seconds end),
+    max(case when off and ans then ring_seconds end),
+    avg(case when ans then talk_seconds end), total(talk_seconds),
+    sum(direction = 'inbound'), sum(direction = 'outbound'), sum(direction = 'internal'),
+    sum(direction = 'inbound' and rule is not null and frame = 'Open Hours'),
+    sum(direction = 'inbound' and rule is not null and coalesce(frame, '') <> 'Open Hours')
+from scoped group by grp
+"""
+)
+_SQLITE_VOLUME = (
+    _SCOPED + "select local_date, direction, disposition, count(*) from scoped group by 1, 2, 3"
+)
+_SQLITE_HEATMAP = (
+    _SCOPED + "select strftime('%w', local_start), substr(local_start, 12, 2), count(*), sum(off),"
+    " sum(off and not ans) from scoped group by 1, 2"
+)
+_SQLITE_REPEAT = (
+    _SCOPED
+    + """
+, inbound as (
+    select caller_digits, started_at, ans,
+        lead(started_at) over (partition by caller_digits order by started_at) as nxt
+    from scoped where ext_caller
+)
+select caller_digits, count(*), sum(ans), max(nxt is not null and nxt <= started_at + :window),
+    sum(ans and nxt is not null and nxt <= started_at + :window)
+from inbound group by caller_digits
+"""
+)
+_SQLITE_WORKLIST = (
+    _SCOPED
+    + """
+, missed as (
+    select caller_digits as number, count(*) as n, max(started_at) as last_at
+    from scoped where ext_caller and off and not ans group by caller_digits
+)
+select m.* from missed m
+where not exists (
+    select 1 from calls c where c.tenant = :tenant and c.callee_digits = m.number
+        and c.started_at > m.last_at and c.direction = 'outbound'
+) and not exists (
+    select 1 from calls c where c.tenant = :tenant and c.caller_digits = m.number
+        and c.started_at > m.last_at and c.direction = 'inbound' and c.disposition = 'answered'
+)
+"""
+)
+_SQLITE_PEAK = (
+    _SCOPED
+    + """
+, events as (
+    select started_at as at, 1 as d from scoped where ended_at > started_at
+    union all select ended_at, -1 from scoped where ended_at > started_at
+), instants as (select at, sum(d) as net from events group by at),
+running as (select at, net, sum(net) over (order by at) as active from instants)
+select max(active) from running
+"""
+)
+
+
+def sqlite_copy(path: Path, lake: Path) -> float:
+    """Copy the big tenant's calls into an indexed SQLite table; seconds taken."""
+    t = time.perf_counter()
+    db = sqlite3.connect(path)
+    db.execute("pragma journal_mode = off")
+    db.execute("pragma synchronous = off")
+    db.execute(
+        "create table calls (tenant text, started_at real, ended_at real, local_start text,"
+        " local_date text, direction text, disposition text, caller text, caller_digits text,"
+        " callee text, callee_digits text, answered_by text, ring_seconds real,"
+        " talk_seconds real, rule text, frame text)"
+    )
+    zone = ZoneInfo(TZ)
+    for file in sorted((lake / "calls" / f"tenant={BIG}").glob("*/*.parquet")):
+        t_ = pq.read_table(file)
+        started = t_["started_at"].to_pylist()
+        local = [s.astimezone(zone) for s in started]
+        digits = lambda v: "".join(ch for ch in (v or "") if ch.isdigit())  # noqa: E731
+        db.executemany(
+            "insert into calls values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            zip(
+                [BIG] * t_.num_rows,
+                [s.timestamp() for s in started],
+                [e.timestamp() for e in t_["ended_at"].to_pylist()],
+                [x.strftime("%Y-%m-%d %H:%M:%S") for x in local],
+                [x.date().isoformat() for x in local],
+                t_["direction"].to_pylist(),
+                t_["disposition"].to_pylist(),
+                t_["caller"].to_pylist(),
+                [digits(v) for v in t_["caller"].to_pylist()],
+                t_["callee"].to_pylist(),
+                [digits(v) for v in t_["callee"].to_pylist()],
+                t_["answered_by"].to_pylist(),
+                t_["ring_seconds"].to_pylist(),
+                t_["talk_seconds"].to_pylist(),
+                t_["rule"].to_pylist(),
+                t_["frame"].to_pylist(),
+                strict=True,
+            ),
+        )
+    db.execute("create index calls_tenant_start on calls (tenant, started_at)")
+    db.execute("create index calls_tenant_day on calls (tenant, local_date)")
+    # The callback worklist's look-ups by number (callbacks and answered calls since).
+    db.execute("create index calls_caller on calls (tenant, caller_digits, started_at)")
+    db.execute("create index calls_callee on calls (tenant, callee_digits, started_at)")
+    db.commit()
+    db.close()
+    return time.perf_counter() - t
+
+
+def sqlite_page(db: sqlite3.Connection, period: Any) -> None:
+    """The SQLite port of page_queries (comparison: the previous period too)."""
+    for p in (period, period.previous()):
+        start, end = p.utc_bounds(TZ)
+        params = {"tenant": BIG, "start": start.timestamp(), "end": end.timestamp()}
+        db.execute(_SQLITE_KPIS.format(group="'all'"), params).fetchall()
+        db.execute(_SQLITE_PEAK, params).fetchall()
+        db.execute(_SQLITE_REPEAT, {**params, "window": 86400.0}).fetchall()
+        db.execute(_SQLITE_WORKLIST, params).fetchall()
+    start, end = period.utc_bounds(TZ)
+    params = {"tenant": BIG, "start": start.timestamp(), "end": end.timestamp()}
+    db.execute(_SQLITE_VOLUME, params).fetchall()
+    db.execute(_SQLITE_HEATMAP, params).fetchall()
+    for group in ("extension", "did", "rule"):
+        db.execute(_SQLITE_KPIS.format(group=group), params).fetchall()
+    db.execute(_SQLITE_REPEAT, {**params, "window": 86400.0}).fetchall()
+    db.execute(_SQLITE_WORKLIST, params).fetchall()
+
+
+def bench_sqlite(path: Path, period: Any, runs: int) -> dict[str, float]:
+    cold, warm = [], []
+    for _ in range(runs):
+        t = time.perf_counter()
+        db = sqlite3.connect(path)
+        sqlite_page(db, period)
+        cold.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        sqlite_page(db, period)
+        warm.append(time.perf_counter() - t)
+        db.close()
+    return {
+        "cold_p50_ms": statistics.median(cold) * 1000,
+        "cold_p95_ms": pct(cold, 0.95) * 1000,
+        "warm_p50_ms": statistics.median(warm) * 1000,
+        "warm_p95_ms": pct(warm, 0.95) * 1000,
+    }
+
+
+# -- exports ---------------------------------------------------------------------------------
+
+_EXPORT_CHILD = """
+import json, sys, time
+from datetime import date
+from pathlib import Path
+from pipeline.filters import CallFilter
+from pipeline.report_files import write_calls_file
+from pipeline.warehouse import connect
+from tests.fixtures.core import make_settings
+settings = make_settings(Path(sys.argv[1]))
+fmt, out, first, last = sys.argv[2], Path(sys.argv[3]), sys.argv[4], sys.argv[5]
+conn = connect(settings, "big.example")
+def hwm():  # VmHWM: this process's peak RSS (ru_maxrss is inherited through fork)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+base = hwm()
+flt = CallFilter(date_from=date.fromisoformat(first), date_to=date.fromisoformat(last),
+                 timezone="America/New_York")
+t = time.perf_counter()
+rows = write_calls_file(conn, flt, fmt, out, "America/New_York")
+seconds = time.perf_counter() - t
+peak = hwm()
+print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mb": peak / 1024,
+                  "baseline_rss_mb": base / 1024, "bytes": out.stat().st_size}))
+"""
+
+
+def bench_exports(data_dir: Path, rows_total: int, target: int = 1_000_000) -> dict[str, Any]:
+    days = max(1, int(365 * target / rows_total))
+    first = date(2025, 1, 2)
+    last = first + timedelta(days=days - 1)
+    out: dict[str, Any] = {}
+    for fmt in ("csv", "parquet", "xlsx"):
+        path = data_dir / f"export.{fmt}"
+        result = subprocess.run(
+            [sys.executable, "-c", _EXPORT_CHILD, str(data_dir), fmt, str(path),
+             first.isoformat(), last.isoformat()],
+            capture_output=True, text=True, check=True,
+            cwd=Path(__file__).resolve().parents[1],
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        )  # fmt: skip
+        out[fmt] = json.loads(result.stdout.strip().splitlines()[-1])
+        path.unlink()
+    return out
+
+
+def build_lake(lake: Path, args: argparse.Namespace) -> float:
+    """Write the big tenant and the small tenants; seconds taken.
+
+    The big tenant is generated in chunks of consecutive days (at most ~2 M rows each, so
+    memory stays bounded) and every day is one file, as compaction leaves a day.
+    """
+    t = time.perf_counter()
+    chunks = max(1, -(-args.rows // 2_000_000))
+    bounds = [round(365 * i / chunks) for i in range(chunks + 1)]
+    for i in range(chunks):
+        days = bounds[i + 1] - bounds[i]
+        first, last = args.rows * bounds[i] // 365, args.rows * bounds[i + 1] // 365
+        start = YEAR_START + timedelta(days=bounds[i])
+        write_lake(lake, BIG, make_calls(last - first, i + 1, start, days))
+    for i in range(args.small_tenants):
+        write_lake(lake, f"small{i}.example", make_calls(2000, 1000 + i, YEAR_START, 365))
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--small-tenants", type=int, default=50)
+    parser.add_argument("--days", type=int, default=30, help="the page's period")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--no-export", action="store_true")
+    parser.add_argument("--no-page", action="store_true", help="exports only")
+    parser.add_argument(
+        "--data", help="keep the data directory here and reuse its lake on the next run"
+    )
+    args = parser.parse_args()
+
+    from pipeline import metrics
+    from tests.fixtures.core import make_settings
+
+    report: dict[str, Any] = {"rows": args.rows, "small_tenants": args.small_tenants}
+    with tempfile.TemporaryDirectory(prefix="sb-bench-") as tmp:
+        data_dir = Path(args.data) if args.data else Path(tmp) / "data"
+        settings = make_settings(data_dir)
+        if args.data and (settings.lake_dir / "calls" / f"tenant={BIG}").exists():
+            report["lake_build_s"] = f"reused {data_dir}"
+        else:
+            report["lake_build_s"] = round(build_lake(settings.lake_dir, args), 1)
+        end = date(2025, 12, 30)
+        period = metrics.Period(end - timedelta(days=args.days - 1), end)
+        report["period"] = f"{period.start}..{period.end} (+ previous period)"
+        if not args.no_page:
+            report["duckdb"] = bench_duckdb(settings, period, args.runs)
+        if not args.no_sqlite and not args.no_page:
+            sqlite_path = Path(tmp) / "calls.sqlite"
+            report["sqlite_copy_s"] = round(sqlite_copy(sqlite_path, settings.lake_dir), 1)
+            report["sqlite"] = bench_sqlite(sqlite_path, period, max(2, args.runs // 2))
+            report["speedup_warm_p50"] = round(
+                report["sqlite"]["warm_p50_ms"] / report["duckdb"]["warm_p50_ms"], 1
+            )
+            report["speedup_cold_p50"] = round(
+                report["sqlite"]["cold_p50_ms"] / report["duckdb"]["cold_p50_ms"], 1
+            )
+        if not args.no_export:
+            report["exports_1m"] = bench_exports(data_dir, args.rows)
+    json.dump(report, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Voicemail audio for the browser: a guarded Flask route with range requests.
+
+``GET /voicemail/audio/<message_id>`` streams the WAV (``?download=1``: as an
+attachment). Browsers seek in an ``<audio>`` element with ``Range`` requests,
+answered ``206 Partial Content`` by Werkzeug's conditional ``send_file``.
+
+Only the mailbox owner or a manager of the same tenant gets the audio; anyone
+else gets the same 404 as for a message that does not exist, so the route
+does not even confirm that an id is real.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, abort, request, send_file
+
+from dash_app.auth import portal, provisioning, signed_in_user
+from dash_app.voicemail_view import AUDIO_PATH, may_open
+from switchboard.store import ProvisioningError
+from switchboard.voicemail import MESSAGE_ID_RE
+
+
+def install_media_routes(server: Flask) -> None:
+    """Add the voicemail audio route; the auth guard has already refused anonymous callers."""
+
+    @server.route(AUDIO_PATH)
+    def voicemail_audio(message_id: str) -> Response:
+        try:
+            user = signed_in_user()
+        except PermissionError:
+            return Response("sign in first", status=401)
+        if not MESSAGE_ID_RE.match(message_id):
+            abort(404)
+        with provisioning() as store:
+            try:
+                msg = store.voicemail_message_in_tenant(user.tenant_domain, message_id)
+            except ProvisioningError:
+                abort(404)
+        if not may_open(user, msg.tenant, msg.mailbox):
+            abort(404)
+        data_dir = portal().settings.data_dir.resolve()
+        path = (data_dir / msg.audio_path).resolve()
+        if not path.is_relative_to(data_dir / "voicemail") or not path.is_file():
+            abort(404)
+        download = request.args.get("download") == "1"
+        response = send_file(
+            path,
+            mimetype="audio/wav",
+            as_attachment=download,
+            download_name=f"voicemail-{msg.mailbox}-{message_id[-8:]}.wav",
+            conditional=True,
+            max_age=0,
+        )
+        response.headers["Cache-Control"] = "private, no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response

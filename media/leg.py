@@ -1,0 +1,207 @@
+"""One answered call's media (a leg) and the shared 20 ms clock that paces all playback.
+
+A leg turns aiortp's callbacks into what an application awaits: audio frames
+(pushed to a sink, e.g. a recorder), DTMF digits (a queue), the end of the
+call (an event with its reason) and paced playback. Every leg of a process
+is paced by ONE ``MediaClock`` task: 150 legs with their own timers cost
+more and drift apart (DESIGN, "aiosipua 0.7.1 + aiortp 0.8.0").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortp import RTPSession
+
+from media.workarounds import MediaCall, RtpWatchdog, drain_jitter_buffer, watch_rtp
+
+log = logging.getLogger(__name__)
+
+FRAME_SAMPLES = 160  # 20 ms at 8 kHz
+FRAME_BYTES = FRAME_SAMPLES * 2
+TICK = 0.020
+
+
+class MediaClock:
+    """One task ticking every 20 ms on an absolute schedule; legs subscribe to it."""
+
+    def __init__(self) -> None:
+        self._subscribers: set[Leg] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.slips = 0  # ticks that started more than one tick late
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def subscribe(self, leg: Leg) -> None:
+        self._subscribers.add(leg)
+
+    def unsubscribe(self, leg: Leg) -> None:
+        self._subscribers.discard(leg)
+
+    async def _run(self) -> None:
+        next_tick = time.monotonic()
+        while True:
+            next_tick += TICK
+            delay = next_tick - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -TICK:
+                self.slips += 1
+                next_tick = time.monotonic()  # resync: never burst to catch up
+            for leg in list(self._subscribers):
+                try:
+                    leg.tick()
+                except Exception:
+                    log.exception("playback tick failed on %s", leg.call_id)
+                    self._subscribers.discard(leg)
+
+
+@dataclass(eq=False)  # identity hash: legs live in the clock's set
+class Leg:
+    """The media side of one answered call."""
+
+    call: MediaCall
+    session: RTPSession
+    clock: MediaClock
+    codec_name: str
+    dtmf_payload_type: int | None
+    rtp_timeout: float
+    digits: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    end_reason: str | None = None
+    audio_sink: Callable[[bytes, int], None] | None = None
+    _playing: bytearray = field(default_factory=bytearray)
+    _play_done: asyncio.Event = field(default_factory=asyncio.Event)
+    _watchdog: RtpWatchdog | None = None
+
+    @property
+    def call_id(self) -> str:
+        return self.call.call_id
+
+    def start(self) -> None:
+        """Wire the RTP callbacks and the inactivity watchdog (after the 200 OK)."""
+        self.session.on_audio = self._on_audio
+        self.session.on_dtmf = self._on_dtmf
+        self._watchdog = RtpWatchdog(self.rtp_timeout, self._on_rtp_timeout)
+        watch_rtp(self.session, self._watchdog)
+        self._watchdog.start()
+
+    def _on_audio(self, pcm: bytes, timestamp: int) -> None:
+        if self.audio_sink is not None:
+            self.audio_sink(pcm, timestamp)
+
+    def _on_dtmf(self, digit: str, duration: int) -> None:
+        log.debug("%s: DTMF %s", self.call_id, digit)
+        self.digits.put_nowait(digit)
+
+    def _on_rtp_timeout(self) -> None:
+        log.info("%s: no RTP for %.1f s, hanging up", self.call_id, self.rtp_timeout)
+        self.finish("rtp_timeout", send_bye=True)
+
+    def remote_hangup(self) -> None:
+        """The caller sent BYE (or CANCEL): deliver the buffered tail, then end."""
+        self.finish("hangup", send_bye=False)
+
+    def finish(self, reason: str, *, send_bye: bool) -> None:
+        """End the leg once: drain the jitter buffer into the sink, stop timers, BYE if asked."""
+        if self.ended.is_set():
+            return
+        self.end_reason = reason
+        try:
+            drain_jitter_buffer(self.session)
+        except Exception:
+            log.exception("%s: jitter buffer drain failed", self.call_id)
+        if self._watchdog is not None:
+            self._watchdog.stop()
+        self.clock.unsubscribe(self)
+        self._playing.clear()
+        self._play_done.set()
+        if send_bye:
+            self.call.hangup()
+        self.ended.set()
+
+    async def close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.stop()
+        self.clock.unsubscribe(self)
+        await self.session.close()
+
+    # --- playback -----------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Send the next 20 ms of the current prompt (called by the MediaClock)."""
+        if not self._playing:
+            self.clock.unsubscribe(self)
+            self._play_done.set()
+            return
+        if self._watchdog is not None:
+            self._watchdog.touch()
+        frame = bytes(self._playing[:FRAME_BYTES])
+        del self._playing[:FRAME_BYTES]
+        if len(frame) < FRAME_BYTES:
+            frame += bytes(FRAME_BYTES - len(frame))
+        self.session.send_audio_pcm_auto(frame)
+
+    async def play(self, pcm: bytes, *, interruptible: bool = False) -> bool:
+        """Play ``pcm``; True if it played to the end (False: hung up or a digit came)."""
+        if self.ended.is_set():
+            return False
+        self._playing[:] = pcm
+        self._play_done.clear()
+        self.clock.subscribe(self)
+        waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._play_done.wait())}
+        waits.add(asyncio.ensure_future(self.ended.wait()))
+        digit_wait: asyncio.Future[Any] | None = None
+        if interruptible:
+            digit_wait = asyncio.ensure_future(self._digit_ready())
+            waits.add(digit_wait)
+        done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        self._playing.clear()
+        self.clock.unsubscribe(self)
+        return not self.ended.is_set() and (digit_wait is None or digit_wait not in done)
+
+    async def _digit_ready(self) -> None:
+        while self.digits.empty():
+            await asyncio.sleep(0.02)
+
+    async def read_digits(
+        self, *, max_digits: int = 1, terminator: str = "#", timeout: float = 8.0
+    ) -> str | None:
+        """Collect up to ``max_digits`` (stop at ``terminator``); None if the call ended."""
+        collected = ""
+        deadline = time.monotonic() + timeout
+        while len(collected) < max_digits:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.ended.is_set():
+                break
+            get = asyncio.ensure_future(self.digits.get())
+            ended = asyncio.ensure_future(self.ended.wait())
+            done, _ = await asyncio.wait(
+                {get, ended}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+            )
+            if get not in done:
+                get.cancel()
+                ended.cancel()
+                break
+            ended.cancel()
+            digit = get.result()
+            if digit == terminator:
+                break
+            collected += digit
+        return None if self.ended.is_set() else collected

@@ -1,0 +1,145 @@
+"""Spoken prompts and tones: generated here with espeak-ng and sox, never downloaded.
+
+Every prompt is 8 kHz 16-bit mono PCM (what G.711 carries), made once and
+cached under ``<data_dir>/prompts/`` as WAV, keyed by a hash of its text, so
+editing a sentence below makes a new file and never plays a stale one. The
+server calls ``ensure_prompts`` at start-up (in a thread: espeak-ng takes a
+few hundred ms a sentence) so no call waits for synthesis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tempfile
+import wave
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE_RATE = 8000
+BYTES_PER_SECOND = SAMPLE_RATE * 2
+
+PROMPTS: dict[str, str] = {
+    "greeting_unavailable": "The person you are calling is not available."
+    " Please leave a message after the tone.",
+    "greeting_busy": "The person you are calling is on the phone."
+    " Please leave a message after the tone.",
+    "enter_pin": "Please enter your PIN, then press pound.",
+    "wrong_pin": "That PIN is not correct.",
+    "no_access": "Voicemail access is not set up for this mailbox. Goodbye.",
+    "no_new_messages": "You have no new messages.",
+    "new_messages": "You have new messages.",
+    "message_menu": "Press 1 to play it again, 2 to save, 3 to delete, 4 for the next message.",
+    "saved": "Message saved.",
+    "deleted": "Message deleted.",
+    "end_of_messages": "End of messages.",
+    "main_menu": "Press 1 to hear your messages, 2 to record your greeting, star to exit.",
+    "record_greeting": "Record your greeting after the tone. Press pound when you are done.",
+    "greeting_saved": "Your greeting is saved.",
+    "goodbye": "Goodbye.",
+}
+
+
+class PromptError(RuntimeError):
+    """A prompt could not be synthesised or read."""
+
+
+def prompt_dir(data_dir: Path) -> Path:
+    return data_dir / "prompts"
+
+
+def _cache_path(data_dir: Path, text: str) -> Path:
+    digest = hashlib.sha1(f"espeak-ng:en:150:{text}".encode()).hexdigest()[:16]
+    return prompt_dir(data_dir) / f"{digest}.wav"
+
+
+def synthesize(text: str, out: Path) -> None:
+    """Speak ``text`` with espeak-ng into ``out`` as 8 kHz 16-bit mono WAV."""
+    for tool in ("espeak-ng", "sox"):
+        if shutil.which(tool) is None:
+            raise PromptError(f"{tool} not found (Debian packages espeak-ng, sox)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        raw = Path(tmp) / "espeak.wav"
+        tmp_out = Path(tmp) / "out.wav"
+        subprocess.run(
+            ["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(raw), text],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            ["sox", str(raw), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", str(tmp_out)],
+            check=True,
+            capture_output=True,
+        )
+        tmp_out.rename(out)  # atomic: a concurrent reader never sees half a prompt
+
+
+def read_wav_pcm(path: Path) -> bytes:
+    """The samples of an 8 kHz 16-bit mono WAV (anything else is converted with sox)."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            if (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (SAMPLE_RATE, 1, 2):
+                return w.readframes(w.getnframes())
+    except (wave.Error, EOFError):
+        pass
+    result = subprocess.run(
+        ["sox", str(path), "-t", "raw", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16",
+         "-e", "signed-integer", "-L", "-"],
+        capture_output=True,
+        check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise PromptError(f"cannot read {path}: {result.stderr.decode(errors='replace')[:200]}")
+    return result.stdout
+
+
+def write_wav(path: Path, pcm: bytes) -> None:
+    """Write 8 kHz 16-bit mono ``pcm`` to ``path`` (not atomic: callers rename)."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes(pcm)
+
+
+def speech_pcm(data_dir: Path, text: str) -> bytes:
+    """``text`` spoken, from the cache or synthesised now."""
+    path = _cache_path(data_dir, text)
+    if not path.exists():
+        synthesize(text, path)
+    return read_wav_pcm(path)
+
+
+def prompt_pcm(data_dir: Path, name: str) -> bytes:
+    """The named prompt of ``PROMPTS``."""
+    return speech_pcm(data_dir, PROMPTS[name])
+
+
+def ensure_prompts(data_dir: Path) -> list[Path]:
+    """Synthesise every missing prompt (start-up); return their paths."""
+    paths = []
+    for text in PROMPTS.values():
+        path = _cache_path(data_dir, text)
+        if not path.exists():
+            synthesize(text, path)
+        paths.append(path)
+    return paths
+
+
+def beep_pcm(seconds: float = 0.4, frequency: float = 1000.0, level: float = 0.3) -> bytes:
+    """The record tone: a sine with 10 ms ramps (no click at either end)."""
+    n = int(SAMPLE_RATE * seconds)
+    t = np.arange(n) / SAMPLE_RATE
+    tone = np.sin(2 * np.pi * frequency * t) * level * 32767
+    ramp = min(80, n // 2)
+    envelope = np.ones(n)
+    envelope[:ramp] = np.linspace(0, 1, ramp)
+    envelope[n - ramp :] = np.linspace(1, 0, ramp)
+    return (tone * envelope).astype("<i2").tobytes()
+
+
+def silence_pcm(seconds: float) -> bytes:
+    return bytes(int(SAMPLE_RATE * seconds) * 2)

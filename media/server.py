@@ -1,0 +1,276 @@
+"""The media server: a SIP UAS on ``media_host:media_port`` that answers what needs media.
+
+Dispatch is by Request-URI user (DESIGN, "The call path"):
+
+- ``vm-<tenant>-<ext>``: leave a message in ``ext``'s mailbox (Kamailio sends
+  these, record-routed; a ``Diversion`` with ``reason=user-busy`` picks the
+  busy greeting);
+- ``*97`` or ``vmaccess-<tenant>``: the caller's own mailbox by phone (mailbox
+  = From user; tenant = the R-URI's or the From domain), always behind a PIN.
+
+Anything else gets 404. Each call runs as one asyncio task; all playback is
+paced by one shared clock. Library bugs are fixed in ``media.workarounds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import signal
+from dataclasses import dataclass
+
+from aiortp import RTPSession
+from aiosipua import SipRequest, parse_uri
+
+from media import prompts
+from media.leg import Leg, MediaClock
+from media.mailbox import Mailboxes, StoreMailboxes, mailbox_menu
+from media.voicemail import MessageMeta, SpoolError, VoicemailSpool, leave_message, new_message_id
+from media.workarounds import (
+    CODECS,
+    MediaCall,
+    MediaUAS,
+    UdpTransport,
+    codec_for,
+    negotiate_answer,
+)
+from switchboard.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_VM_RE = re.compile(r"^vm-(?P<tenant>.+)-(?P<ext>[A-Za-z0-9_+]+)$")
+_ACCESS_RE = re.compile(r"^vmaccess-(?P<tenant>.+)$")
+
+
+@dataclass(frozen=True)
+class Route:
+    """What a Request-URI asks for."""
+
+    app: str  # "voicemail" | "access"
+    tenant: str
+    mailbox: str
+
+
+def route_request(invite: SipRequest) -> Route | None:
+    """Decide the application from the Request-URI (and From, for mailbox access)."""
+    try:
+        user = parse_uri(invite.uri).user or ""
+    except ValueError:
+        return None
+    if m := _VM_RE.match(user):
+        return Route("voicemail", m["tenant"], m["ext"])
+    from_addr = invite.from_addr
+    caller = from_addr.uri.user if from_addr and from_addr.uri else None
+    caller_domain = from_addr.uri.host if from_addr and from_addr.uri else None
+    if not caller:
+        return None
+    if m := _ACCESS_RE.match(user):
+        return Route("access", m["tenant"], caller)
+    if user == "*97" and caller_domain:
+        return Route("access", caller_domain, caller)
+    return None
+
+
+def _caller(invite: SipRequest) -> tuple[str | None, str | None]:
+    """(From user, From display name); None for anonymous callers."""
+    addr = invite.from_addr
+    if addr is None or addr.uri is None:
+        return None, None
+    user = addr.uri.user
+    if not user or user.lower() == "anonymous":
+        user = None
+    return user, (addr.display_name or None)
+
+
+def _is_busy_diversion(invite: SipRequest) -> bool:
+    return any("user-busy" in value.lower() for value in invite.headers.get("diversion"))
+
+
+class MediaServer:
+    """The asyncio media server (``start`` / ``stop``; ``serve_forever`` for the CLI)."""
+
+    def __init__(self, settings: Settings, *, mailboxes: Mailboxes | None = None) -> None:
+        """Without ``mailboxes``, open the store of ``settings`` (closed again by ``stop``)."""
+        self.settings = settings
+        self._own_mailboxes: StoreMailboxes | None = None
+        if mailboxes is None:
+            mailboxes = self._own_mailboxes = StoreMailboxes.open(settings)
+        self.mailboxes: Mailboxes = mailboxes
+        self.spool = VoicemailSpool(settings.spool_dir)
+        self.clock = MediaClock()
+        self.legs: dict[str, Leg] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._uas: MediaUAS | None = None
+        self.messages: list[MessageMeta] = []  # this process's results (tests, benchmark)
+
+    async def start(self) -> None:
+        """Recover cut-off recordings, make the prompts, then listen."""
+        self.settings.spool_dir.mkdir(parents=True, exist_ok=True)
+        recovered = self.spool.recover_parts()
+        if recovered:
+            log.warning("recovered %d cut-off message(s)", len(recovered))
+        await asyncio.to_thread(prompts.ensure_prompts, self.settings.data_dir)
+        host, port = self.settings.media_host, self.settings.media_port
+        transport = UdpTransport(local_addr=(host, port))
+        self._uas = MediaUAS(
+            transport, user_agent="Switchboard media", advertised_addr=(host, port)
+        )
+        self._uas.on_call = self._on_call
+        self._uas.on_bye = self._on_bye
+        self._uas.on_cancel = self._on_cancel
+        self._uas.on_ack_timeout = self._on_ack_timeout
+        await self._uas.start()
+        self.clock.start()
+        log.info("media server listening on %s:%d (UDP)", host, port)
+
+    async def stop(self) -> None:
+        """Hang up every leg (recordings are kept as cut off), then close."""
+        for leg in list(self.legs.values()):
+            leg.finish("shutdown", send_bye=True)
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5)
+        await self.clock.stop()
+        if self._uas is not None:
+            await self._uas.stop()
+        if self._own_mailboxes is not None:
+            self._own_mailboxes.close()
+
+    async def serve_forever(self) -> None:
+        """Run until SIGTERM/SIGINT."""
+        await self.start()
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stopping.set)
+        try:
+            await stopping.wait()
+        finally:
+            await self.stop()
+
+    # --- SIP callbacks ------------------------------------------------------------------------
+
+    def _on_call(self, call: MediaCall) -> None:
+        task = asyncio.get_running_loop().create_task(self._run_call(call))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_bye(self, call: object, request: SipRequest) -> None:
+        leg = self.legs.get(request.call_id or "")
+        if leg is not None:
+            leg.remote_hangup()
+
+    def _on_cancel(self, request: SipRequest, addr: tuple[str, int]) -> None:
+        leg = self.legs.get(request.call_id or "")
+        if leg is not None:
+            leg.remote_hangup()
+
+    def _on_ack_timeout(self, call: object) -> None:
+        leg = self.legs.get(getattr(call, "call_id", ""))
+        if leg is not None:
+            leg.finish("hangup", send_bye=False)
+
+    # --- one call -----------------------------------------------------------------------------
+
+    async def _run_call(self, call: MediaCall) -> None:
+        route = route_request(call.invite)
+        if route is None:
+            call.reject(404, "Not Found")
+            return
+        if call.sdp_offer is None or call.sdp_offer.rtp_address is None:
+            call.reject(488, "Not Acceptable Here")
+            return
+        try:
+            self.spool.mailbox_dir(route.tenant, route.mailbox)
+        except SpoolError:
+            call.reject(404, "Not Found")
+            return
+        leg = await self._answer(call)
+        if leg is None:
+            return
+        try:
+            if route.app == "voicemail":
+                await self._voicemail(leg, route)
+            else:
+                await mailbox_menu(
+                    leg,
+                    self.mailboxes,
+                    route.tenant,
+                    route.mailbox,
+                    self.settings.data_dir,
+                )
+                leg.finish("hangup", send_bye=True)
+        except Exception:
+            log.exception("%s: application failed", call.call_id)
+            leg.finish("error", send_bye=True)
+        finally:
+            self.legs.pop(call.call_id, None)
+            await leg.close()
+
+    async def _answer(self, call: MediaCall) -> Leg | None:
+        offer = call.sdp_offer
+        assert offer is not None and offer.rtp_address is not None
+        host = self.settings.media_host
+        try:
+            _, pt, dtmf_pt = negotiate_answer(offer, host, 0)
+        except Exception:
+            call.reject(488, "Not Acceptable Here")
+            return None
+        session = await RTPSession.create(
+            local_addr=(host, 0),
+            remote_addr=offer.rtp_address,
+            payload_type=pt,
+            codec=codec_for(pt),
+            dtmf_payload_type=dtmf_pt if dtmf_pt is not None else -1,
+            skip_audio_gaps=True,
+            symmetric_rtp=True,
+        )
+        assert session._rtp_transport is not None and session._rtp_transport._transport is not None
+        rtp_port = session._rtp_transport._transport.get_extra_info("sockname")[1]
+        answer, _, _ = negotiate_answer(offer, host, rtp_port)
+        if call.dialog.state.value == "terminated":  # cancelled while we set up
+            await session.close()
+            return None
+        call.accept(answer)
+        leg = Leg(
+            call=call,
+            session=session,
+            clock=self.clock,
+            codec_name=CODECS[pt][0],
+            dtmf_payload_type=dtmf_pt,
+            rtp_timeout=self.settings.rtp_timeout_seconds,
+        )
+        self.legs[call.call_id] = leg
+        leg.start()
+        return leg
+
+    async def _voicemail(self, leg: Leg, route: Route) -> None:
+        caller, caller_name = _caller(leg.call.invite)
+        meta = MessageMeta(
+            message_id=new_message_id(),
+            tenant=route.tenant,
+            mailbox=route.mailbox,
+            call_id=leg.call_id,
+            caller=caller,
+            caller_name=caller_name,
+            codec=leg.codec_name,
+        )
+        box = self.mailboxes.settings(route.tenant, route.mailbox)
+        result = await leave_message(
+            leg,
+            self.spool,
+            meta,
+            box,
+            self.settings.data_dir,
+            max_seconds=self.settings.voicemail_max_seconds,
+            busy=_is_busy_diversion(leg.call.invite) or box.greeting == "busy",
+        )
+        self.messages.append(result)
+
+
+def run_media_server(settings: Settings, *, mailboxes: Mailboxes | None = None) -> int:
+    """Run the media server in the foreground until SIGTERM/SIGINT (``switchboard media``)."""
+    asyncio.run(MediaServer(settings, mailboxes=mailboxes).serve_forever())
+    return 0

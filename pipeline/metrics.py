@@ -1,0 +1,488 @@
+"""The metric layer: every number the portal, CLI, notebooks and exports show.
+
+All metrics are SQL files under ``pipeline/sql/metrics/`` (definitions in
+``docs/metrics.md``), run here on a tenant-bound warehouse connection
+(:func:`pipeline.warehouse.connect`). Nobody else holds metric SQL, so a tile,
+a CLI line, a notebook cell and a scheduled report cannot disagree.
+
+How a query is put together: ``scoped_calls.sql`` (staging: the calls of the
+period and filters, with derived columns) is inlined as the first CTE of each
+metric file. Only three kinds of text are formatted in: that staging SQL, a
+compiled :class:`~pipeline.filters.CallFilter` ``where`` (its values bound),
+and group/bucket expressions picked from the whitelists below. Every value is
+a bound named parameter (``$tz``, ``$open_frames`` …).
+
+Metric families: ``calls`` (this module, version :data:`METRICS_VERSION`).
+Queue metrics slot in as another family: their own SQL files over a
+``queue_events`` view, a function here, and rows merged into
+:func:`summary` when the view exists — the same way :func:`voicemails_left`
+reads the optional ``voicemails`` view.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal, get_args
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from pipeline.filters import CALLER_DIGITS, HANDLING_EXTENSION, CallFilter, FilterError
+
+METRICS_VERSION = "1.0"
+SQL_DIR = Path(__file__).resolve().parent / "sql" / "metrics"
+
+GroupBy = Literal["hour", "day", "week", "extension", "did", "rule"]
+Interval = Literal["hour", "day", "week"]
+GROUP_BYS: tuple[str, ...] = get_args(GroupBy)
+INTERVALS: tuple[str, ...] = get_args(Interval)
+
+# Hour buckets are instants: the UTC instant at which the local hour began. On
+# a 25-hour day the repeated 01:00 is two buckets; zones with :30 offsets work.
+_HOUR_OF = "{ts} - (timezone($tz, {ts}) - date_trunc('hour', timezone($tz, {ts})))"
+_DAY_OF = "cast(timezone($tz, {ts}) as date)"
+_WEEK_OF = "cast(date_trunc('week', timezone($tz, {ts})) as date)"
+
+_GROUP_KEYS: dict[str | None, str] = {
+    None: "'all'",
+    "hour": _HOUR_OF.format(ts="started_at"),
+    "day": _DAY_OF.format(ts="started_at"),
+    "week": _WEEK_OF.format(ts="started_at"),
+    "extension": "extension",
+    "did": "did",
+    "rule": "rule",
+}
+_BUCKET_AT: dict[str | None, tuple[str, str]] = {
+    # (bucket of an instant `at`, the instant the bucket starts)
+    None: ("'all'", "cast('-infinity' as timestamptz)"),
+    "hour": (_HOUR_OF.format(ts="event_at"), "bucket"),
+    "day": (_DAY_OF.format(ts="event_at"), "timezone($tz, cast(bucket as timestamp))"),
+    "week": (_WEEK_OF.format(ts="event_at"), "timezone($tz, cast(bucket as timestamp))"),
+}
+
+# Named parameters from a CallFilter's positional ones: f0, f1, …
+_PLACEHOLDER = re.compile(r"\?")
+
+
+class MetricError(ValueError):
+    """A metric request was refused; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """Calendar days ``start`` .. ``end`` (inclusive) in the viewer's time zone."""
+
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if self.start > self.end:
+            raise MetricError(f"the period starts ({self.start}) after it ends ({self.end})")
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> Period:
+        """The period of the same length just before this one (the comparison)."""
+        return Period(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
+
+    def utc_bounds(self, tz: str) -> tuple[datetime, datetime]:
+        """[start, end) instants of the local days."""
+        zone = ZoneInfo(tz)
+        return (
+            datetime.combine(self.start, time(), zone).astimezone(UTC),
+            datetime.combine(self.end + timedelta(days=1), time(), zone).astimezone(UTC),
+        )
+
+
+@dataclass(frozen=True)
+class MetricParams:
+    """The variants a number depends on; shown beside every result (see docs/metrics.md)."""
+
+    # Time frames whose rules mean "we are open"; any other rule is after hours.
+    open_frames: tuple[str, ...] = ("Open Hours",)
+    # Abandons shorter than this (seconds of ringing) are "short abandons".
+    short_abandon_seconds: float = 5.0
+    # A caller calling again within this many hours is a repeat caller.
+    repeat_window_hours: float = 24.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "open_frames": list(self.open_frames),
+            "short_abandon_seconds": self.short_abandon_seconds,
+            "repeat_window_hours": self.repeat_window_hours,
+        }
+
+
+DEFAULT_PARAMS = MetricParams()
+
+
+@cache
+def sql_text(name: str) -> str:
+    """The text of ``pipeline/sql/metrics/<name>.sql`` (read once per process)."""
+    if not re.fullmatch(r"[a-z_]+", name):
+        raise MetricError(f"no metric query {name!r}")
+    return (SQL_DIR / f"{name}.sql").read_text()
+
+
+def scope_filter(period: Period, tz: str, filters: CallFilter | None = None) -> CallFilter:
+    """The filter of a metric query: ``filters`` with the period's days and zone."""
+    base = filters or CallFilter()
+    try:
+        return replace(base, date_from=period.start, date_to=period.end, timezone=tz)
+    except FilterError as exc:
+        raise MetricError(str(exc)) from exc
+
+
+def _compile(
+    name: str, flt: CallFilter, params: MetricParams, **fragments: str
+) -> tuple[str, dict[str, Any]]:
+    """SQL for metric file ``name`` over the scope of ``flt``, and its named parameters."""
+    where_sql, positional = flt.where()
+    counter = iter(range(len(positional)))
+    named_where = _PLACEHOLDER.sub(lambda _m: f"$f{next(counter)}", where_sql)
+    bound: dict[str, Any] = {f"f{i}": v for i, v in enumerate(positional)}
+    scoped = sql_text("scoped_calls").format(
+        where=named_where, handling_extension=HANDLING_EXTENSION, caller_digits=CALLER_DIGITS
+    )
+    values = {"scoped_calls": _indent(scoped), **fragments}
+    if name == "repeat_summary":
+        values["repeat_callers"] = _indent(sql_text("repeat_callers").format(**values))
+    sql = sql_text(name).format(**values)
+    candidates: dict[str, Any] = {
+        "tz": flt.timezone,
+        "open_frames": list(params.open_frames),
+        "short_abandon_seconds": float(params.short_abandon_seconds),
+        "window_seconds": float(params.repeat_window_hours) * 3600.0,
+    }
+    start, _end = flt.utc_bounds()
+    candidates["since_date"] = start.date() if start else date(1970, 1, 1)
+    for key, value in candidates.items():
+        if f"${key}" in sql:
+            bound[key] = value
+    return sql, bound
+
+
+def _indent(sql: str) -> str:
+    return sql.strip().replace("\n", "\n    ")
+
+
+def _rows(
+    conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]
+) -> list[dict[str, Any]]:
+    # Arrow keeps timestamptz aware (UTC) and dates as dates; fetch all: DuckDB
+    # refuses the next query while a result is half read.
+    table = conn.sql(sql, params=params).to_arrow_table()
+    return table.to_pylist()  # type: ignore[no-any-return]
+
+
+def kpis(
+    conn: duckdb.DuckDBPyConnection,
+    period: Period,
+    *,
+    group_by: str | None = None,
+    tz: str = "UTC",
+    filters: CallFilter | None = None,
+    params: MetricParams = DEFAULT_PARAMS,
+) -> list[dict[str, Any]]:
+    """The call KPIs of the period, one row per group (``grp``; 'all' when ungrouped)."""
+    if group_by not in _GROUP_KEYS:
+        raise MetricError(f"group by one of {', '.join(GROUP_BYS)}, not {group_by!r}")
+    flt = scope_filter(period, tz, filters)
+    sql, bound = _compile("kpis", flt, params, group_key=_GROUP_KEYS[group_by])
+    rows = _rows(conn, sql, bound)
+    if group_by is None and not rows:
+        return [_empty_kpis()]
+    return rows
+
+
+def _empty_kpis() -> dict[str, Any]:
+    """The ungrouped KPIs of no calls: counts 0, averages and rates undefined."""
+    undefined = {"answer_rate", "avg_ring_answered", "max_ring_answered", "avg_talk"}
+    names = [m.name for m in DEFINITIONS if m.family == "kpis"]
+    row: dict[str, Any] = {"grp": "all"}
+    row.update({n: (None if n in undefined else 0) for n in names})
+    return row
+
+
+def voicemails_left(
+    conn: duckdb.DuckDBPyConnection,
+    period: Period,
+    *,
+    tz: str = "UTC",
+    filters: CallFilter | None = None,
+) -> int:
+    """Messages left in the period, from the ``voicemails`` view; 0 while it does not exist."""
+    columns = {
+        r[0]
+        for r in conn.execute(
+            "select column_name from information_schema.columns where table_name = 'voicemails'"
+        ).fetchall()
+    }
+    time_column = next((c for c in ("started_at", "left_at", "created_at") if c in columns), None)
+    if time_column is None:
+        return 0
+    start, end = period.utc_bounds(tz)
+    conditions = [f"{time_column} >= $start", f"{time_column} < $end"]
+    bound: dict[str, Any] = {"start": start, "end": end}
+    if "discarded" in columns:
+        conditions.append("not coalesce(discarded, false)")
+    if filters is not None and filters.extension and "mailbox" in columns:
+        conditions.append("mailbox = $mailbox")
+        bound["mailbox"] = filters.extension
+    sql = sql_text("voicemails_left").format(conditions=" and ".join(conditions))
+    ((count,),) = conn.execute(sql, bound).fetchall()
+    return int(count)
+
+
+def volume(
+    conn: duckdb.DuckDBPyConnection,
+    period: Period,
+    *,
+    interval: str = "day",
+    tz: str = "UTC",
+    filters: CallFilter | None = None,
+) -> list[dict[str, Any]]:
+    """Calls per (bucket, direction, disposition); hour buckets are instants, others dates."""
+    if interval not in INTERVALS:
+        raise MetricError(f"interval must be one of {', '.join(INTERVALS)}, not {interval!r}")
+    flt = scope_filter(period, tz, filters)
+    sql, bound = _compile("volume", flt, DEFAULT_PARAMS, bucket=_GROUP_KEYS[interval])
+    return _rows(conn, sql, bound)
+
+
+def heatmap(
+    conn: duckdb.DuckDBPyConnection,
+    period: Period,
+    *,
+    tz: str = "UTC",
+    filters: CallFilter | None = None,
+) -> list[dict[str, Any]]:
+    """Calls, offered and missed per local (ISO weekday, hour of day)."""
+    flt = scope_filter(period, tz, filters)
+    sql, bound = _compile("heatmap", flt, DEFAULT_PARAMS)
+    return _rows(conn, sql, bound)
+
+
+def concurrency(
+    conn: duckdb.DuckDBPyConnection,
+    period: Period,
+    *,
+    interval: str | None = "hour",
+    tz: str = "UTC",
+    filters: CallFilter | None = None,
+) -> list[dict[str, Any]]:
+    """Peak active calls per bucket (``interval`` None: one row for the whole period)."""
+    if interval not in _BUCKET_AT:
+        raise MetricError(f"interval must be one of {', '.join(INTERVALS)}, not {interval!r}")
+    bucket_at, bucket_start = _BUCKET_AT[interval]
+    flt = scope_filter(period, tz, filters)
+    sql, bound = _compile(
+        "concurrency", flt, DEFAULT_PARAMS, bucket_at=bucket_at, bucket_start=bucket_start
+    )
+    return _rows(conn, sql, bound)
+
+
+def peak_concurrent(
+    conn: duckdb.DuckDBPyConnection,
+    period: Period,
+    *,
+    tz: str = "UTC",
+    filters: CallFilter | None = None,
+) -> int:
+    """The most calls active at one instant of the period (0 without calls)."""
+    rows = concurrency(conn, period, interval=None, tz=tz, filters=filters)
+    return int(rows[0]["peak_active"]) if rows else 0
+
+
+def repeat_callers(
+    conn: duckdb.DuckDBPyConnection,
+    period: Period,
+    *,
+    tz: str = "UTC",
+    filters: CallFilter | None = None,
+    params: MetricParams = DEFAULT_PARAMS,
+    only_repeat: bool = True,
+) -> list[dict[str, Any]]:
+    """External callers with their inbound calls; by default only the repeat callers."""
+    flt = scope_filter(period, tz, filters)
+    sql, bound = _compile("repeat_callers", flt, params)
+    rows = _rows(conn, sql, bound)
+    return [r for r in rows if r["is_repeat_caller"]] if only_repeat else rows
+
+
+def repeat_summary(
+    conn: duckdb.DuckDBPyConnection,
+    period: Period,
+    *,
+    tz: str = "UTC",
+    filters: CallFilter | None = None,
+    params: MetricParams = DEFAULT_PARAMS,
+) -> dict[str, Any]:
+    """Repeat-caller rate and the first-contact-resolution proxy."""
+    flt = scope_filter(period, tz, filters)
+    sql, bound = _compile("repeat_summary", flt, params)
+    (row,) = _rows(conn, sql, bound)
+    return row
+
+
+def callback_worklist(
+    conn: duckdb.DuckDBPyConnection,
+    period: Period,
+    *,
+    tz: str = "UTC",
+    filters: CallFilter | None = None,
+    handled: Mapping[str, datetime] | None = None,
+) -> list[dict[str, Any]]:
+    """Missed external callers not yet called back or reached, nor marked handled.
+
+    ``handled`` maps a number (digits) to when someone marked it handled; a
+    mark hides the caller until they miss another call after it.
+    """
+    flt = scope_filter(period, tz, filters)
+    sql, bound = _compile("callback_worklist", flt, DEFAULT_PARAMS)
+    marks = handled or {}
+    return [
+        r
+        for r in _rows(conn, sql, bound)
+        if r["number"] not in marks or marks[r["number"]] < r["last_missed_at"]
+    ]
+
+
+def summary(
+    conn: duckdb.DuckDBPyConnection,
+    period: Period,
+    *,
+    tz: str = "UTC",
+    filters: CallFilter | None = None,
+    params: MetricParams = DEFAULT_PARAMS,
+    handled: Mapping[str, datetime] | None = None,
+) -> dict[str, Any]:
+    """Every headline metric of the period in one flat dict (the tiles, the CLI, reports)."""
+    (row,) = kpis(conn, period, tz=tz, filters=filters, params=params)
+    result = {k: v for k, v in row.items() if k != "grp"}
+    result["voicemails_left"] = voicemails_left(conn, period, tz=tz, filters=filters)
+    result["peak_concurrent"] = peak_concurrent(conn, period, tz=tz, filters=filters)
+    result.update(repeat_summary(conn, period, tz=tz, filters=filters, params=params))
+    result["callbacks_pending"] = len(
+        callback_worklist(conn, period, tz=tz, filters=filters, handled=handled)
+    )
+    return result
+
+
+def compare(
+    conn: duckdb.DuckDBPyConnection,
+    period: Period,
+    *,
+    tz: str = "UTC",
+    filters: CallFilter | None = None,
+    params: MetricParams = DEFAULT_PARAMS,
+    handled: Mapping[str, datetime] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Each summary metric now, in the previous period of the same length, and the change."""
+    now = summary(conn, period, tz=tz, filters=filters, params=params, handled=handled)
+    before = summary(
+        conn, period.previous(), tz=tz, filters=filters, params=params, handled=handled
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for name, value in now.items():
+        prev = before.get(name)
+        change = (
+            value - prev
+            if isinstance(value, int | float) and isinstance(prev, int | float)
+            else None
+        )
+        out[name] = {"current": value, "previous": prev, "change": change}
+    return out
+
+
+def envelope(
+    tenant: str, period: Period, tz: str, params: MetricParams, scope: str
+) -> dict[str, Any]:
+    """What every exported result carries so that it can be read later (versions, variants)."""
+    return {
+        "tenant": tenant,
+        "from": period.start.isoformat(),
+        "to": period.end.isoformat(),
+        "timezone": tz,
+        "scope": scope,
+        "metrics_version": METRICS_VERSION,
+        "params": params.as_dict(),
+    }
+
+
+@dataclass(frozen=True)
+class MetricDefinition:
+    """One metric as docs/metrics.md defines it (kept in sync by a test)."""
+
+    name: str
+    label: str
+    family: str
+    unit: str
+    version: str = METRICS_VERSION
+
+
+def _d(name: str, label: str, unit: str = "calls", family: str = "kpis") -> MetricDefinition:
+    return MetricDefinition(name, label, family, unit)
+
+
+DEFINITIONS: tuple[MetricDefinition, ...] = (
+    _d("calls", "Calls"),
+    _d("offered", "Offered"),
+    _d("answered", "Answered"),
+    _d("missed", "Missed"),
+    _d("abandoned_in_ring", "Abandoned in ring"),
+    _d("abandoned_short", "Short abandons"),
+    _d("to_voicemail", "Sent to voicemail"),
+    _d("blocked", "Blocked"),
+    _d("answer_rate", "Answer rate", "ratio"),
+    _d("avg_ring_answered", "Avg ring before answer", "seconds"),
+    _d("max_ring_answered", "Max ring before answer", "seconds"),
+    _d("avg_talk", "Avg talk time", "seconds"),
+    _d("total_talk", "Total talk time", "seconds"),
+    _d("inbound", "Inbound"),
+    _d("outbound", "Outbound"),
+    _d("internal", "Internal"),
+    _d("disposition_answered", "Result: answered"),
+    _d("disposition_missed", "Result: missed"),
+    _d("disposition_busy", "Result: busy"),
+    _d("disposition_cancelled", "Result: cancelled"),
+    _d("disposition_failed", "Result: failed"),
+    _d("disposition_blocked", "Result: blocked"),
+    _d("disposition_voicemail", "Result: voicemail"),
+    _d("open_hours_calls", "Open-hours calls"),
+    _d("open_hours_missed", "Open-hours missed"),
+    _d("after_hours_calls", "After-hours calls"),
+    _d("after_hours_missed", "After-hours missed"),
+    _d("voicemails_left", "Voicemails left", "messages", "voicemail"),
+    _d("peak_concurrent", "Peak active calls", "calls", "concurrency"),
+    _d("external_callers", "External callers", "numbers", "repeat"),
+    _d("repeat_callers", "Repeat callers", "numbers", "repeat"),
+    _d("repeat_caller_rate", "Repeat-caller rate", "ratio", "repeat"),
+    _d("answered_external", "Answered external calls", "calls", "repeat"),
+    _d("answered_then_repeated", "Answered, then called again", "calls", "repeat"),
+    _d("fcr_proxy", "First-contact resolution (proxy)", "ratio", "repeat"),
+    _d("callbacks_pending", "Callbacks pending", "numbers", "callback"),
+)
+DEFINITION_BY_NAME: dict[str, MetricDefinition] = {d.name: d for d in DEFINITIONS}
+
+
+def format_value(name: str, value: Any) -> str:
+    """A metric value for people: rates in %, durations in m:ss, counts with separators."""
+    if value is None:
+        return "–"
+    unit = DEFINITION_BY_NAME[name].unit if name in DEFINITION_BY_NAME else "calls"
+    if unit == "ratio":
+        return f"{float(value) * 100:.1f}%"
+    if unit == "seconds":
+        total = round(float(value))
+        hours, rest = divmod(total, 3600)
+        minutes, secs = divmod(rest, 60)
+        return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+    return f"{int(value):,}"

@@ -1,0 +1,178 @@
+"""Voicemail to email: one message per voicemail, through the configured SMTP server.
+
+Each message's email state lives in the provisioning store (``pending`` →
+``sent`` | ``skipped`` | ``failed``). The state is written after the server
+accepted the mail, so a crash in between sends it again (at least once, not
+at most once: a lost voicemail is worse than a duplicate); the ``Message-ID``
+is derived from the voicemail id so mail clients fold such a duplicate away.
+
+The email waits for the transcript (up to ``TRANSCRIPT_WAIT_SECONDS`` after
+the message ended) so that it can carry it; without one it says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from switchboard.settings import Settings
+from switchboard.store import ProvisioningError, ProvisioningStore
+from switchboard.voicemail import MailboxSettings, VoicemailMessage, caller_label
+
+log = logging.getLogger(__name__)
+
+TRANSCRIPT_WAIT_SECONDS = 300
+# Older messages are not emailed any more (marked skipped): no flood of day-old mail.
+STALE_SECONDS = 86_400
+SMTP_TIMEOUT = 15.0
+SmtpFactory = Callable[[str, int], smtplib.SMTP]
+
+
+def _duration(seconds: float) -> str:
+    total = round(seconds)
+    return f"{total // 60}:{total % 60:02d}"
+
+
+def build_voicemail_email(
+    *,
+    msg: VoicemailMessage,
+    box: MailboxSettings,
+    facts: dict[str, Any],
+    timezone: str,
+    names: dict[str, str],
+    sender: str,
+    audio: bytes | None,
+) -> EmailMessage:
+    """The email for one message (pure: no I/O, so tests can read it directly)."""
+    caller = caller_label(facts.get("caller"), facts.get("caller_name"), names)
+    started = datetime.fromtimestamp(msg.started_at, tz=UTC).astimezone(ZoneInfo(timezone))
+    when = started.strftime("%a %d %b %Y %H:%M %Z")
+    transcript = facts.get("transcript")
+    lines = [
+        f"You have a new voicemail in mailbox {msg.mailbox}.",
+        "",
+        f"From:     {caller}",
+        f"Received: {when}",
+        f"Length:   {_duration(msg.duration)}",
+    ]
+    if msg.forwarded_by:
+        lines.append(f"Forwarded by extension {msg.forwarded_by}")
+    if facts.get("cut_off"):
+        lines.append("The recording was cut off by a server failure; what was recorded is kept.")
+    lines += [
+        "",
+        "Transcript:",
+        transcript if transcript else "(no transcript available)",
+        "",
+        "Listen to it in the portal under Voicemail"
+        + (", or in the attached WAV file." if audio is not None else "."),
+    ]
+    email = EmailMessage()
+    email["Subject"] = f"New voicemail from {caller} ({_duration(msg.duration)})"
+    email["From"] = sender
+    email["To"] = box.email_address
+    email["Date"] = formatdate(time.time(), localtime=False)
+    email["Message-ID"] = make_msgid(idstring=msg.message_id, domain="switchboard.voicemail")
+    email["X-Switchboard-Voicemail"] = msg.message_id
+    email.set_content("\n".join(lines))
+    if audio is not None:
+        email.add_attachment(
+            audio,
+            maintype="audio",
+            subtype="wav",
+            filename=f"voicemail-{started.strftime('%Y%m%d-%H%M')}-{msg.message_id[-8:]}.wav",
+        )
+    return email
+
+
+def _ready(msg: VoicemailMessage, transcription_on: bool, now: float) -> bool:
+    if not transcription_on or msg.transcribed_at is not None:
+        return True
+    return now - (msg.started_at + msg.duration) > TRANSCRIPT_WAIT_SECONDS
+
+
+def send_pending_emails(
+    settings: Settings,
+    store: ProvisioningStore,
+    *,
+    transcription_on: bool,
+    limit: int = 20,
+    now: float | None = None,
+    smtp_factory: SmtpFactory | None = None,
+) -> int:
+    """Email every voicemail that is due; how many were sent. No SMTP host: nothing."""
+    if not settings.smtp_host:
+        return 0
+    from pipeline.voicemail_query import message_facts  # lazy: loads DuckDB
+    from pipeline.warehouse import connect
+
+    now = time.time() if now is None else now
+    by_tenant: dict[str, list[VoicemailMessage]] = defaultdict(list)
+    for msg in store.messages_to_email(limit):
+        by_tenant[msg.tenant].append(msg)
+    factory = smtp_factory or (lambda host, port: smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT))
+    sent = 0
+    smtp: smtplib.SMTP | None = None
+    try:
+        for tenant, messages in by_tenant.items():
+            names = {u.extension: u.name for u in store.users(tenant)}
+            conn = connect(settings, tenant)
+            try:
+                facts = message_facts(conn, sorted({m.source_id for m in messages}))
+            finally:
+                conn.close()
+            for msg in messages:
+                try:
+                    box = store.mailbox_settings(tenant, msg.mailbox)
+                    owner = store.user(tenant, msg.mailbox)
+                except ProvisioningError:  # the mailbox's user was removed
+                    store.set_email_state(msg.message_id, "skipped")
+                    continue
+                stale = now - msg.started_at > STALE_SECONDS  # e.g. SMTP configured late
+                if not box.email_enabled or not box.email_address or stale:
+                    store.set_email_state(msg.message_id, "skipped")
+                    continue
+                if not _ready(msg, transcription_on, now):
+                    continue
+                audio = None
+                if box.email_attach_audio:
+                    try:
+                        audio = (settings.data_dir / msg.audio_path).read_bytes()
+                    except OSError:
+                        log.warning("voicemail %s: audio missing, sent without it", msg.message_id)
+                email = build_voicemail_email(
+                    msg=msg,
+                    box=box,
+                    facts=facts.get(msg.source_id, {}),
+                    timezone=owner.timezone,
+                    names=names,
+                    sender=settings.smtp_from,
+                    audio=audio,
+                )
+                if smtp is None:
+                    smtp = factory(settings.smtp_host, settings.smtp_port)
+                try:
+                    smtp.send_message(email)
+                except smtplib.SMTPRecipientsRefused:
+                    log.warning(
+                        "voicemail %s: %s refused by the server", msg.message_id, email["To"]
+                    )
+                    store.set_email_state(msg.message_id, "failed")
+                    continue
+                store.set_email_state(msg.message_id, "sent")
+                sent += 1
+    finally:
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
+    return sent

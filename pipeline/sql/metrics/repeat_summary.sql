@@ -1,0 +1,17 @@
+-- Repeat-caller rate and the first-contact-resolution proxy over external callers.
+with per_caller as (
+    {repeat_callers}
+),
+
+final as (
+    select
+        count(*) as external_callers,
+        count(*) filter (where is_repeat_caller) as repeat_callers,
+        count(*) filter (where is_repeat_caller) / nullif(count(*), 0) as repeat_caller_rate,
+        cast(coalesce(sum(answered), 0) as bigint) as answered_external,
+        cast(coalesce(sum(answered_then_repeated), 0) as bigint) as answered_then_repeated,
+        1 - sum(answered_then_repeated) / nullif(sum(answered), 0) as fcr_proxy
+    from per_caller
+)
+
+select * from final

@@ -1,0 +1,245 @@
+"""CLI: ``switchboard kpis`` and ``switchboard schedule add|list|delete|run-due``.
+
+The numbers come from :mod:`pipeline.metrics`, the same query layer as the
+portal, the notebooks and the scheduled reports. The tenant's time zone
+decides which instants "2025-03-10" covers, unless ``--timezone`` says
+otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from switchboard.settings import Settings
+from switchboard.store import ProvisioningStore
+
+# pipeline.metrics.GROUP_BYS, repeated so that building the parser loads no DuckDB.
+GROUP_BYS = ("hour", "day", "week", "extension", "did", "rule")
+KPI_COLUMNS = (
+    "calls",
+    "offered",
+    "answered",
+    "missed",
+    "abandoned_in_ring",
+    "answer_rate",
+    "avg_ring_answered",
+    "max_ring_answered",
+    "avg_talk",
+    "total_talk",
+    "inbound",
+    "outbound",
+    "internal",
+    "after_hours_calls",
+    "after_hours_missed",
+)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def _params(args: argparse.Namespace) -> Any:
+    from pipeline.metrics import MetricParams
+
+    return MetricParams(
+        open_frames=tuple(args.open_frame) if args.open_frame else ("Open Hours",),
+        repeat_window_hours=args.repeat_window_hours,
+    )
+
+
+def _group_label(value: Any, timezone: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    if isinstance(value, datetime):
+        return value.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M %z")
+    if isinstance(value, date):
+        return value.isoformat()
+    return "(none)" if value is None else str(value)
+
+
+def cmd_kpis(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the KPIs of a tenant for a period (all of them, or a table per group)."""
+    from pipeline import metrics
+    from pipeline.filters import CallFilter
+    from pipeline.warehouse import connect
+
+    store = ProvisioningStore(settings.provisioning_db)
+    try:
+        tenant = store.tenant(args.tenant)
+        marks = store.callback_marks(tenant.domain)
+    finally:
+        store.close()
+    tz = args.timezone or tenant.timezone
+    period = metrics.Period(date.fromisoformat(args.date_from), date.fromisoformat(args.date_to))
+    query = {"extension": args.extension, "direction": args.direction}
+    flt = CallFilter.from_query({k: v for k, v in query.items() if v}, tz)
+    params = _params(args)
+    conn = connect(settings, tenant.domain)
+    try:
+        if args.group_by:
+            rows = metrics.kpis(
+                conn, period, group_by=args.group_by, tz=tz, filters=flt, params=params
+            )
+            result: Any = rows
+        else:
+            result = metrics.summary(conn, period, tz=tz, filters=flt, params=params, handled=marks)
+    finally:
+        conn.close()
+    head = metrics.envelope(tenant.domain, period, tz, params, flt.describe())
+    if args.json:
+        body = {**head, "group_by": args.group_by}
+        body["rows" if args.group_by else "kpis"] = result
+        print(json.dumps(body, default=_json_default, indent=2))
+        return 0
+    print(
+        f"{tenant.domain}: {period.start} to {period.end} ({tz}) · {flt.describe()}"
+        f" · metrics v{metrics.METRICS_VERSION}"
+    )
+    if args.group_by:
+        header = [args.group_by, *KPI_COLUMNS]
+        lines = [header]
+        for r in result:
+            lines.append(
+                [_group_label(r["grp"], tz)]
+                + [metrics.format_value(c, r.get(c)) for c in KPI_COLUMNS]
+            )
+        widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
+        for line in lines:
+            print("  ".join(str(v).rjust(w) for v, w in zip(line, widths, strict=True)))
+        return 0
+    width = max(len(d.label) for d in metrics.DEFINITIONS)
+    for d in metrics.DEFINITIONS:
+        print(f"{d.label:<{width}}  {metrics.format_value(d.name, result.get(d.name))}")
+    return 0
+
+
+def cmd_schedule_add(settings: Settings, args: argparse.Namespace) -> int:
+    from switchboard.report_schedules import ReportSchedule
+
+    store = ProvisioningStore(settings.provisioning_db)
+    try:
+        tenant = store.tenant(args.tenant)
+        query = dict(kv.split("=", 1) for kv in args.filter or [])
+        query["days"] = str(args.days)
+        if args.group_by:
+            query["group_by"] = args.group_by
+        saved = store.add_schedule(
+            ReportSchedule(
+                tenant=tenant.domain,
+                name=args.name,
+                kind=args.kind,
+                format=args.format,
+                cron=args.cron,
+                timezone=args.timezone or tenant.timezone,
+                query=query,
+                to_folder=not args.no_folder,
+                emails=tuple(args.email or ()),
+            )
+        )
+    finally:
+        store.close()
+    print(f"schedule {saved.id} {saved.name!r} added ({saved.cron}, {saved.timezone})")
+    return 0
+
+
+def cmd_schedule_list(settings: Settings, args: argparse.Namespace) -> int:
+    store = ProvisioningStore(settings.provisioning_db)
+    try:
+        for s in store.schedules(args.tenant):
+            dest = ", ".join(
+                ([f"folder data/exports/{s.tenant}"] if s.to_folder else []) + list(s.emails)
+            )
+            print(
+                f"{s.id}\t{s.tenant}\t{s.name}\t{s.kind}/{s.format}\t{s.cron} {s.timezone}\t{dest}"
+            )
+            if args.runs:
+                for run in store.report_runs(s.tenant, s.id, limit=args.runs):
+                    status = "ok" if run.ok else f"error: {run.error}"
+                    print(f"\t  {run.due_at.isoformat()}\t{run.rows} rows\t{run.file}\t{status}")
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_schedule_delete(settings: Settings, args: argparse.Namespace) -> int:
+    store = ProvisioningStore(settings.provisioning_db)
+    try:
+        store.delete_schedule(args.tenant, args.id)
+    finally:
+        store.close()
+    print(f"schedule {args.id} deleted")
+    return 0
+
+
+def cmd_schedule_run_due(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.schedules import run_due
+
+    store = ProvisioningStore(settings.provisioning_db)
+    try:
+        outcomes = run_due(settings, store)
+    finally:
+        store.close()
+    for o in outcomes:
+        status = "ok" if o.error is None else f"error: {o.error}"
+        print(f"schedule {o.schedule_id} due {o.due_at.isoformat()}: {o.rows} rows, {status}")
+    if not outcomes:
+        print("nothing due", file=sys.stderr)
+    return 1 if any(o.error for o in outcomes) else 0
+
+
+def add_parsers(sub: Any) -> None:
+    """The ``kpis`` and ``schedule`` sub-commands."""
+
+    def day(value: str) -> str:
+        date.fromisoformat(value)
+        return value
+
+    k = sub.add_parser("kpis", help="call KPIs of a tenant (the portal's numbers)")
+    k.add_argument("--tenant", required=True)
+    k.add_argument("--from", dest="date_from", type=day, required=True)
+    k.add_argument("--to", dest="date_to", type=day, required=True)
+    k.add_argument("--group-by", choices=GROUP_BYS)
+    k.add_argument("--timezone", help="default: the tenant's zone")
+    k.add_argument("--extension")
+    k.add_argument("--direction")
+    k.add_argument("--open-frame", action="append", help="a time frame that means open hours")
+    k.add_argument("--repeat-window-hours", type=float, default=24.0)
+    k.add_argument("--json", action="store_true", help="machine-readable output")
+    k.set_defaults(fn=cmd_kpis)
+
+    sched = sub.add_parser("schedule", help="scheduled reports").add_subparsers(required=True)
+    sa = sched.add_parser("add", help="add a scheduled report")
+    sa.add_argument("--tenant", required=True)
+    sa.add_argument("--name", required=True)
+    sa.add_argument("--kind", choices=("calls", "kpis"), default="kpis")
+    sa.add_argument("--format", choices=("csv", "xlsx", "parquet"), default="csv")
+    sa.add_argument("--cron", required=True, help="5 fields, e.g. '0 7 * * 1-5'")
+    sa.add_argument("--timezone", help="default: the tenant's zone")
+    sa.add_argument("--days", type=int, default=1, help="complete days before the due date")
+    sa.add_argument("--group-by", choices=GROUP_BYS)
+    sa.add_argument(
+        "--filter", action="append", help="a call-history URL key, e.g. direction=inbound"
+    )
+    sa.add_argument("--email", action="append", help="a recipient (repeat for more)")
+    sa.add_argument("--no-folder", action="store_true", help="email only, keep no file")
+    sa.set_defaults(fn=cmd_schedule_add)
+    sl = sched.add_parser("list", help="schedules (and their latest runs)")
+    sl.add_argument("--tenant")
+    sl.add_argument("--runs", type=int, default=0, help="show this many latest runs")
+    sl.set_defaults(fn=cmd_schedule_list)
+    sd = sched.add_parser("delete", help="delete a schedule")
+    sd.add_argument("--tenant", required=True)
+    sd.add_argument("id", type=int)
+    sd.set_defaults(fn=cmd_schedule_delete)
+    sched.add_parser("run-due", help="run the schedules that came due").set_defaults(
+        fn=cmd_schedule_run_due
+    )

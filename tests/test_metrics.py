@@ -1,0 +1,398 @@
+"""Metric correctness: a hand-checked day, a seeded random lake against pandas, DST days.
+
+The pandas side reads the lake's Parquet files directly and follows
+docs/metrics.md line by line; it shares no code with pipeline/sql/metrics.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pytest
+
+from pipeline import metrics
+from pipeline.filters import CallFilter
+from pipeline.warehouse import connect
+from switchboard.settings import Settings
+from tests.fixtures.analytics import (
+    ACME,
+    GLOBEX,
+    HAND_BY_DID,
+    HAND_BY_EXTENSION,
+    HAND_BY_RULE,
+    HAND_DAY,
+    HAND_EXPECTED,
+    NY,
+    hand_acc_rows,
+    random_acc_rows,
+    write_lake,
+)
+from tests.fixtures.core import make_settings
+
+TZ = "America/New_York"
+DAY = metrics.Period(date.fromisoformat(HAND_DAY), date.fromisoformat(HAND_DAY))
+
+
+@pytest.fixture
+def hand(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    write_lake(settings, hand_acc_rows())
+    conn = connect(settings, ACME)
+    yield conn
+    conn.close()
+
+
+def close(a: Any, b: Any) -> bool:
+    if a is None or b is None or (isinstance(b, float) and math.isnan(b)):
+        return (a is None or (isinstance(a, float) and math.isnan(a))) and (
+            b is None or (isinstance(b, float) and math.isnan(b))
+        )
+    return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-6)
+
+
+# -- the hand-checked day -------------------------------------------------------------
+
+
+def test_hand_checked_day(hand: duckdb.DuckDBPyConnection) -> None:
+    got = metrics.summary(hand, DAY, tz=TZ)
+    wrong = {k: (got[k], v) for k, v in HAND_EXPECTED.items() if not close(got[k], v)}
+    assert wrong == {}
+
+
+def test_hand_checked_groups_and_their_drill_down(hand: duckdb.DuckDBPyConnection) -> None:
+    expected = {"extension": HAND_BY_EXTENSION, "rule": HAND_BY_RULE, "did": HAND_BY_DID}
+    keys = {"extension": "handled_by", "rule": "rule", "did": "callee"}
+    for group_by, counts in expected.items():
+        rows = metrics.kpis(hand, DAY, group_by=group_by, tz=TZ)
+        assert {r["grp"]: r["calls"] for r in rows} == counts
+        for r in rows:
+            if r["grp"] is None:
+                continue
+            # The drill-down filter of a row selects exactly the calls it counted.
+            flt = metrics.scope_filter(DAY, TZ, CallFilter(**{keys[group_by]: r["grp"]}))
+            where_sql, params = flt.where()
+            ((n,),) = hand.execute(
+                f"select count(*) from calls where {where_sql}", params
+            ).fetchall()
+            assert n == r["calls"], (group_by, r["grp"])
+
+
+def test_callback_worklist_and_mark_handled(hand: duckdb.DuckDBPyConnection) -> None:
+    rows = metrics.callback_worklist(hand, DAY, tz=TZ)
+    assert [(r["number"], r["missed_calls"], r["last_disposition"]) for r in rows] == [
+        ("15550001111", 1, "cancelled")
+    ]
+    handled_at = rows[0]["last_missed_at"] + timedelta(minutes=5)
+    assert metrics.callback_worklist(hand, DAY, tz=TZ, handled={"15550001111": handled_at}) == []
+    # A mark older than the last missed call does not hide it.
+    older = rows[0]["last_missed_at"] - timedelta(minutes=5)
+    assert len(metrics.callback_worklist(hand, DAY, tz=TZ, handled={"15550001111": older})) == 1
+
+
+def test_previous_period_comparison(hand: duckdb.DuckDBPyConnection) -> None:
+    next_day = metrics.Period(DAY.start + timedelta(days=1), DAY.end + timedelta(days=1))
+    assert next_day.previous() == DAY
+    compared = metrics.compare(hand, next_day, tz=TZ)
+    assert compared["calls"] == {"current": 0, "previous": 7, "change": -7}
+    assert compared["answer_rate"]["current"] is None
+
+
+def test_open_frames_are_a_parameter(hand: duckdb.DuckDBPyConnection) -> None:
+    params = metrics.MetricParams(open_frames=("Nothing",))
+    (row,) = metrics.kpis(hand, DAY, tz=TZ, params=params)
+    assert (row["open_hours_calls"], row["after_hours_calls"]) == (0, 4)
+
+
+def test_extension_scope_and_tenant_isolation(settings: Settings) -> None:
+    write_lake(settings, hand_acc_rows())
+    mine = connect(settings, ACME, extension="101")
+    try:
+        (row,) = metrics.kpis(mine, DAY, tz=TZ)
+        assert row["calls"] == 3  # a1 (answered), a5 (placed), a7 (rung)
+    finally:
+        mine.close()
+    globex = connect(settings, GLOBEX)
+    try:
+        got = metrics.summary(globex, DAY, tz=TZ)
+        assert (got["calls"], got["external_callers"], got["callbacks_pending"]) == (1, 1, 1)
+        # The same number called acme too; globex must not see acme's callback.
+        with pytest.raises(duckdb.Error):
+            globex.execute(f"select * from read_parquet('{settings.lake_dir}/calls/*/*/*.parquet')")
+    finally:
+        globex.close()
+
+
+def test_empty_lake_gives_zeros(settings: Settings) -> None:
+    conn = connect(settings, ACME)
+    try:
+        got = metrics.summary(conn, DAY, tz=TZ)
+    finally:
+        conn.close()
+    assert got["calls"] == 0 and got["answer_rate"] is None and got["peak_concurrent"] == 0
+
+
+# -- DST: 23- and 25-hour days --------------------------------------------------------
+
+
+def test_dst_days_bucket_in_the_tenant_zone(settings: Settings) -> None:
+    """A call every 30 min: 46 on the 23-hour day, 50 on the 25-hour day."""
+    rows = []
+    for day in ("2025-03-09", "2025-11-02"):
+        start = datetime.fromisoformat(day).replace(tzinfo=NY).astimezone(UTC)
+        end = (datetime.fromisoformat(day) + timedelta(days=1)).replace(tzinfo=NY).astimezone(UTC)
+        t = start
+        while t < end:
+            rows.append(
+                {
+                    "id": len(rows) + 1,
+                    "call_id": f"d{len(rows)}",
+                    "tenant": ACME,
+                    "direction": "internal",
+                    "caller": "101",
+                    "callee": "102",
+                    "invite_at": t.timestamp(),
+                    "end_at": t.timestamp() + 10,
+                    "sip_code": 480,
+                }
+            )
+            t += timedelta(minutes=30)
+    write_lake(settings, rows)
+    conn = connect(settings, ACME)
+    try:
+        for day, hours in (("2025-03-09", 23), ("2025-11-02", 25)):
+            period = metrics.Period(date.fromisoformat(day), date.fromisoformat(day))
+            (by_day,) = metrics.kpis(conn, period, group_by="day", tz=TZ)
+            assert (by_day["grp"], by_day["calls"]) == (period.start, hours * 2)
+            by_hour = metrics.kpis(conn, period, group_by="hour", tz=TZ)
+            assert len(by_hour) == hours and {r["calls"] for r in by_hour} == {2}
+            local_hours = [r["grp"].astimezone(NY).hour for r in by_hour]
+            heat = {r["hour"]: r["calls"] for r in metrics.heatmap(conn, period, tz=TZ)}
+            if hours == 23:
+                assert 2 not in local_hours and 2 not in heat
+            else:
+                assert local_hours.count(1) == 2 and heat[1] == 4  # 01:00 EDT and 01:00 EST
+            volume = metrics.volume(conn, period, interval="hour", tz=TZ)
+            assert len({r["bucket"] for r in volume}) == hours
+    finally:
+        conn.close()
+
+
+# -- the random lake against pandas ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def random_lake(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = make_settings(tmp_path_factory.mktemp("random") / "data")
+    write_lake(settings, random_acc_rows())
+    return settings
+
+
+def lake_frame(settings: Settings, tenant: str) -> pd.DataFrame:
+    frame = pd.read_parquet(settings.lake_dir / "calls" / f"tenant={tenant}")
+    frame["local"] = frame["started_at"].dt.tz_convert(TZ)
+    return frame
+
+
+def scope(frame: pd.DataFrame, period: metrics.Period) -> pd.DataFrame:
+    local_date = frame["local"].dt.date
+    out = frame[(local_date >= period.start) & (local_date <= period.end)].copy()
+    out["offered"] = out["direction"].isin(["inbound", "internal"]) & (
+        out["disposition"] != "blocked"
+    )
+    out["ans"] = out["disposition"] == "answered"
+    out["digits"] = out["caller"].fillna("").map(lambda s: re.sub(r"[^0-9]", "", s))
+    out["external"] = (out["direction"] == "inbound") & (out["digits"] != "")
+
+    def extension(r: pd.Series) -> Any:
+        if r["direction"] == "outbound":
+            return r["caller"]
+        if r["answered_by"] is not None and not pd.isna(r["answered_by"]):
+            return r["answered_by"]
+        return r["callee"] if r["direction"] == "internal" else None
+
+    out["extension"] = out.apply(extension, axis=1) if len(out) else []
+    out["did"] = out["callee"].where(out["direction"] == "inbound", None)
+    inbound_ruled = (out["direction"] == "inbound") & out["rule"].notna()
+    is_open = out["frame"].isin(["Open Hours"])
+    out["hours"] = "unclassified"
+    out.loc[inbound_ruled & is_open, "hours"] = "open"
+    out.loc[inbound_ruled & ~is_open, "hours"] = "after"
+    return out
+
+
+def pandas_kpis(g: pd.DataFrame) -> dict[str, Any]:
+    offered = g[g["offered"]]
+    answered_offered = offered[offered["ans"]]
+    mean = lambda s: None if s.empty else float(s.mean())  # noqa: E731
+    out = {
+        "calls": len(g),
+        "offered": len(offered),
+        "answered": len(answered_offered),
+        "missed": int((~offered["ans"]).sum()),
+        "abandoned_in_ring": int((offered["disposition"] == "cancelled").sum()),
+        "abandoned_short": int(
+            ((offered["disposition"] == "cancelled") & (offered["ring_seconds"] < 5)).sum()
+        ),
+        "blocked": int((g["disposition"] == "blocked").sum()),
+        "answer_rate": len(answered_offered) / len(offered) if len(offered) else None,
+        "avg_ring_answered": mean(answered_offered["ring_seconds"]),
+        "max_ring_answered": None
+        if answered_offered.empty
+        else float(answered_offered["ring_seconds"].max()),
+        "avg_talk": mean(g[g["ans"]]["talk_seconds"]),
+        "total_talk": float(g["talk_seconds"].sum()),
+        "open_hours_calls": int((g["hours"] == "open").sum()),
+        "open_hours_missed": int(((g["hours"] == "open") & g["offered"] & ~g["ans"]).sum()),
+        "after_hours_calls": int((g["hours"] == "after").sum()),
+        "after_hours_missed": int(((g["hours"] == "after") & g["offered"] & ~g["ans"]).sum()),
+    }
+    for d in ("inbound", "outbound", "internal"):
+        out[d] = int((g["direction"] == d).sum())
+    for d in ("answered", "missed", "busy", "cancelled", "failed", "blocked", "voicemail"):
+        out[f"disposition_{d}"] = int((g["disposition"] == d).sum())
+    return out
+
+
+def pandas_peak(g: pd.DataFrame) -> dict[Any, int]:
+    """Brute force per local hour that has a start or an end: the most calls active
+    at the hour's first instant or at any start inside it ([start, end) intervals)."""
+    live = g[g["ended_at"] > g["started_at"]]
+    starts, ends = live["started_at"].to_numpy(), live["ended_at"].to_numpy()
+    hours = {
+        at.astimezone(NY).replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+        for at in [*live["started_at"], *live["ended_at"]]
+    }
+    out: dict[Any, int] = {}
+    for first in hours:
+        last = first + timedelta(hours=1)
+        candidates = [first, *(s for s in live["started_at"] if first <= s < last)]
+        out[first] = max(int(((starts <= c) & (ends > c)).sum()) for c in candidates)
+    return out
+
+
+def pandas_repeat(g: pd.DataFrame, window_hours: float = 24.0) -> dict[str, Any]:
+    ext = g[g["external"]].sort_values(["digits", "started_at", "acc_id"])
+    nxt = ext.groupby("digits")["started_at"].shift(-1)
+    followed = nxt.notna() & (nxt <= ext["started_at"] + pd.Timedelta(hours=window_hours))
+    callers = ext["digits"].nunique()
+    repeaters = ext[followed]["digits"].nunique()
+    answered = int(ext["ans"].sum())
+    again = int((ext["ans"] & followed).sum())
+    return {
+        "external_callers": callers,
+        "repeat_callers": repeaters,
+        "repeat_caller_rate": repeaters / callers if callers else None,
+        "answered_external": answered,
+        "answered_then_repeated": again,
+        "fcr_proxy": 1 - again / answered if answered else None,
+    }
+
+
+def pandas_worklist(g: pd.DataFrame, everything: pd.DataFrame) -> set[str]:
+    missed = g[g["external"] & g["offered"] & ~g["ans"]]
+    last = missed.groupby("digits")["started_at"].max()
+    digits = lambda s: re.sub(r"[^0-9]", "", s or "")  # noqa: E731
+    pending = set()
+    for number, at in last.items():
+        later = everything[everything["started_at"] > at]
+        called_back = later[
+            (later["direction"] == "outbound") & (later["callee"].map(digits) == number)
+        ]
+        reached = later[
+            (later["direction"] == "inbound")
+            & (later["disposition"] == "answered")
+            & (later["caller"].map(digits) == number)
+        ]
+        if called_back.empty and reached.empty:
+            pending.add(number)
+    return pending
+
+
+PERIODS = [
+    metrics.Period(date(2025, 10, 20), date(2025, 11, 9)),  # everything
+    metrics.Period(date(2025, 11, 2), date(2025, 11, 2)),  # the 25-hour day
+    metrics.Period(date(2025, 10, 27), date(2025, 11, 2)),  # a week
+]
+
+
+@pytest.mark.parametrize("period", PERIODS, ids=lambda p: f"{p.start}..{p.end}")
+def test_sql_agrees_with_pandas_on_every_metric(random_lake: Settings, period: Any) -> None:
+    frame = lake_frame(random_lake, ACME)
+    g = scope(frame, period)
+    conn = connect(random_lake, ACME)
+    try:
+        (sql_row,) = metrics.kpis(conn, period, tz=TZ)
+        expected = pandas_kpis(g)
+        assert {k: (sql_row[k], v) for k, v in expected.items() if not close(sql_row[k], v)} == {}
+
+        groupers = {
+            "day": g["local"].dt.date,
+            "week": g["local"].dt.date.map(lambda d: d - timedelta(days=d.weekday())),
+            "extension": g["extension"],
+            "did": g["did"],
+            "rule": g["rule"],
+            "hour": g["started_at"]
+            - pd.to_timedelta(g["local"].dt.minute, unit="m")
+            - pd.to_timedelta(g["local"].dt.second, unit="s")
+            - pd.to_timedelta(g["local"].dt.microsecond, unit="us"),
+        }
+        for group_by, key in groupers.items():
+            rows = metrics.kpis(conn, period, group_by=group_by, tz=TZ)
+            keyed = g.assign(_k=key.astype(object).where(key.notna(), None))
+            want = {
+                k: pandas_kpis(part) for k, part in keyed.groupby("_k", dropna=False, sort=False)
+            }
+            want = {
+                (None if isinstance(k, float) and math.isnan(k) else k): v for k, v in want.items()
+            }
+            got = {r["grp"]: r for r in rows}
+            assert set(got) == set(want), group_by
+            for k, w in want.items():
+                bad = {m: (got[k][m], v) for m, v in w.items() if not close(got[k][m], v)}
+                assert bad == {}, (group_by, k)
+
+        heat = {(r["weekday"], r["hour"]): r["calls"] for r in metrics.heatmap(conn, period, tz=TZ)}
+        want_heat = g.groupby([g["local"].dt.day_of_week + 1, g["local"].dt.hour]).size().to_dict()
+        assert heat == want_heat
+
+        volume = metrics.volume(conn, period, interval="day", tz=TZ)
+        want_volume = g.groupby([g["local"].dt.date, "direction", "disposition"]).size().to_dict()
+        assert {(r["bucket"], r["direction"], r["disposition"]): r["calls"] for r in volume} == (
+            want_volume
+        )
+
+        peaks = {r["bucket"]: r["peak_active"] for r in metrics.concurrency(conn, period, tz=TZ)}
+        assert peaks == pandas_peak(g)
+        assert metrics.peak_concurrent(conn, period, tz=TZ) == max(peaks.values())
+
+        summary = metrics.repeat_summary(conn, period, tz=TZ)
+        for name, value in pandas_repeat(g).items():
+            assert close(summary[name], value), name
+        hours_48 = metrics.MetricParams(repeat_window_hours=48)
+        summary = metrics.repeat_summary(conn, period, tz=TZ, params=hours_48)
+        assert close(summary["repeat_callers"], pandas_repeat(g, 48)["repeat_callers"])
+
+        worklist = {r["number"] for r in metrics.callback_worklist(conn, period, tz=TZ)}
+        assert worklist == pandas_worklist(g, frame)
+        if period == PERIODS[0]:
+            assert worklist  # the fixture has pending callbacks to check
+    finally:
+        conn.close()
+
+
+def test_every_metric_is_defined_in_docs() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).parents[1] / "docs" / "metrics.md").read_text()
+    missing = [
+        d.name
+        for d in metrics.DEFINITIONS
+        if f"`{d.name}`" not in docs and not d.name.startswith("disposition_")
+    ]
+    assert missing == [] and "`disposition_<d>`" in docs
+    assert f"version {metrics.METRICS_VERSION}" in docs
