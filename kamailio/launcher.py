@@ -119,9 +119,9 @@ def command(settings: Settings, defines: Sequence[str] = ()) -> list[str]:
         "-L",
         settings.kamailio_modules,
         "-m",
-        "128",
+        str(settings.kamailio_shm_mb),
         "-M",
-        "16",
+        str(settings.kamailio_pkg_mb),
         *(arg for name in defines for arg in ("-A", name)),
     ]
 

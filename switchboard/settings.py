@@ -47,6 +47,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("kamailio_bin", "/usr/sbin/kamailio", "The Kamailio binary."),
     Setting("kamailio_modules", "/usr/lib/x86_64-linux-gnu/kamailio/modules", "Module dir."),
     Setting("kamailio_children", 4, "Kamailio UDP/TCP worker processes."),
+    Setting(
+        "kamailio_shm_mb", 128, "Kamailio's shared memory (MB): dialogs, transactions, htable."
+    ),
+    Setting(
+        "kamailio_pkg_mb",
+        64,
+        "Private memory per Kamailio process (MB); reloading 10,000 "
+        "rule decisions at once fails with 16.",
+    ),
     Setting("ring_timeout", 30, "Seconds a call rings before it counts as missed (no answer)."),
     Setting("ingest_interval", 1.0, "Seconds between ingest passes of the pipeline worker."),
     Setting("ingest_batch", 5000, "Most accounting rows one ingest pass turns into one file."),
@@ -83,6 +92,8 @@ class Settings:
     kamailio_bin: str
     kamailio_modules: str
     kamailio_children: int
+    kamailio_shm_mb: int
+    kamailio_pkg_mb: int
     ring_timeout: int
     ingest_interval: float
     ingest_batch: int
