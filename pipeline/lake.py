@@ -33,25 +33,28 @@ One writer at a time: ``writer_lock`` takes an exclusive ``flock``.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from pipeline.files import (
+    TEMP_SUFFIX,
+    exclusive_lock,
+    write_json_atomic,
+    write_parquet_atomic,
+)
 from pipeline.schema import CALLS_SCHEMA, TENANT_RE
 
 _NAME_RE = re.compile(r"^acc-(\d{12})-(\d{12})\.(parquet|json)$")
 PENDING = "pending.json"
-TEMP_SUFFIX = ".tmp"
 
 StepHook = Callable[[str], None]
 
@@ -73,14 +76,6 @@ class PendingBatch:
     first: int
     last: int
     files: tuple[str, ...]  # paths relative to the lake root
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Lake:
@@ -133,25 +128,11 @@ class Lake:
         return PendingBatch(data["after"], data["first"], data["last"], tuple(data["files"]))
 
     # -- writing -----------------------------------------------------------------
-    def _write_atomic(self, path: Path, write: Callable[[Path], object]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}{TEMP_SUFFIX}")
-        write(tmp)
-        if self.durable:
-            fd = os.open(tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        os.rename(tmp, path)
-        if self.durable:
-            _fsync_dir(path.parent)
-
     def _write_json(self, path: Path, data: dict[str, Any]) -> None:
-        self._write_atomic(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1)))
+        write_json_atomic(path, data, durable=self.durable)
 
     def _write_parquet(self, path: Path, table: pa.Table) -> None:
-        self._write_atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+        write_parquet_atomic(path, table, durable=self.durable)
 
     def write_batch(
         self,
@@ -244,13 +225,6 @@ class Lake:
                     removed += 1
         return removed
 
-    @contextmanager
-    def writer_lock(self) -> Iterator[None]:
+    def writer_lock(self) -> AbstractContextManager[None]:
         """Exclusive across processes; released by the kernel if the holder dies."""
-        self.batches_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.batches_dir / ".lock", "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        return exclusive_lock(self.batches_dir / ".lock")

@@ -29,8 +29,8 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from pipeline.files import write_parquet_atomic
 from pipeline.schema import TENANT_RE, TRANSCRIPTS_SCHEMA
-from pipeline.voicemail_ingest import write_parquet_atomic
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 from switchboard.voicemail import VoicemailMessage

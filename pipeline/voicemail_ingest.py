@@ -31,7 +31,6 @@ lake once, never twice, and never lost.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -39,16 +38,16 @@ import math
 import os
 import wave
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from pipeline.files import exclusive_lock, write_json_atomic, write_parquet_atomic
 from pipeline.schema import (
     EXTENSION_RE,
     TENANT_RE,
@@ -217,32 +216,6 @@ def batch_name(message_ids: list[str]) -> str:
 
 
 # -- writing ------------------------------------------------------------------------------
-def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
-    """Temp file, fsync, rename, fsync the folder: a reader sees all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1)))
-
-
-def write_parquet_atomic(path: Path, table: pa.Table) -> None:
-    write_atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
-
-
 def _move(src: Path, dst: Path) -> None:
     """Idempotent move: done when ``src`` is gone and ``dst`` exists."""
     if not src.exists():
@@ -261,16 +234,9 @@ class VoicemailIngest:
         self.batches_dir = settings.lake_dir / BATCHES_DIR
         self.spool_dir = settings.spool_dir
 
-    @contextmanager
-    def _lock(self) -> Iterator[None]:
+    def _lock(self) -> AbstractContextManager[None]:
         # Its own lock: a long voicemail pass never holds up call ingest.
-        self.batches_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.batches_dir / ".lock", "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        return exclusive_lock(self.batches_dir / ".lock")
 
     def quarantine(self, json_path: Path, reason: str) -> None:
         """Move an item (JSON and WAV) aside with its reason; the pass goes on."""
@@ -331,7 +297,7 @@ class VoicemailIngest:
             for (tenant, day), rows in sorted(groups.items())
         }
         items_rel = [str(i.json_path.relative_to(self.spool_dir)) for i in items]
-        _write_json(
+        write_json_atomic(
             self.batches_dir / PENDING, {"name": name, "items": items_rel, "files": sorted(files)}
         )
         step("pending")
@@ -339,7 +305,7 @@ class VoicemailIngest:
             table = pa.Table.from_pylist(rows, schema=VOICEMAILS_SCHEMA)
             write_parquet_atomic(self.lake_dir / rel, table)
             step("file")
-        _write_json(
+        write_json_atomic(
             self.batches_dir / f"{name}.json",
             {
                 "name": name,
