@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from pipeline.schema import CALLS_PARTITIONS, CALLS_SCHEMA
+from pipeline.schema import CALLS_PARTITIONS, CALLS_SCHEMA, EXPORT_COLUMNS
 
 _DUCKDB_TYPES = {
     pa.string(): "varchar",
@@ -72,24 +72,8 @@ def typed_nulls() -> str:
     return ",\n    ".join(f"cast(null as {_DUCKDB_TYPES[f.type]}) as {f.name}" for f in fields)
 
 
-# Columns a user may sort the call history by (grid column ids).
-SORTABLE_COLUMNS: frozenset[str] = frozenset(
-    {
-        "started_at",
-        "answered_at",
-        "ended_at",
-        "direction",
-        "disposition",
-        "caller",
-        "caller_name",
-        "callee",
-        "callee_name",
-        "answered_by",
-        "ring_seconds",
-        "talk_seconds",
-        "sip_code",
-    }
-)
+# Columns a user may sort the call history by (grid column ids): every exported one.
+SORTABLE_COLUMNS: frozenset[str] = frozenset(EXPORT_COLUMNS) - {"call_id"}
 
 # Newest first; acc_id breaks ties so that pages never overlap or skip a row.
 DEFAULT_ORDER: tuple[tuple[str, str], ...] = (("started_at", "desc"),)
