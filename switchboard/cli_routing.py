@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from typing import cast
 from zoneinfo import ZoneInfo
 
 from switchboard.routing import explain_route
 from switchboard.rules import AnsweringRule, Destination, DestinationKind
+from switchboard.rules_codec import parse_date, parse_time
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningError, ProvisioningStore, User
 from switchboard.timeframes import WEEKDAYS, DatePeriod, Period, TimeFrame, WeeklyPeriod
@@ -40,18 +41,10 @@ def parse_days(text: str) -> frozenset[int]:
 
 
 def parse_hours(text: str) -> tuple[time, time]:
-    try:
-        start, end = text.split("-")
-        return time.fromisoformat(start), time.fromisoformat(end)
-    except ValueError as exc:
-        raise ProvisioningError(f"{text!r}: hours are HH:MM-HH:MM") from exc
-
-
-def parse_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise ProvisioningError(f"{text!r} is not a date (YYYY-MM-DD)") from exc
+    start, sep, end = text.partition("-")
+    if not sep:
+        raise ProvisioningError(f"{text!r}: hours are HH:MM-HH:MM")
+    return parse_time(start), parse_time(end)
 
 
 def parse_period(text: str) -> Period:

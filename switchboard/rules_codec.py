@@ -30,14 +30,14 @@ def periods_to_json(periods: tuple[Period, ...]) -> str:
     return json.dumps(out)
 
 
-def _time(value: str) -> time:
+def parse_time(value: str) -> time:
     try:
         return time.fromisoformat(value)
     except ValueError as exc:
         raise TimeFrameError(f"{value!r} is not a time (HH:MM)") from exc
 
 
-def _date(value: str) -> date:
+def parse_date(value: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
@@ -49,11 +49,11 @@ def periods_from_json(text: str) -> tuple[Period, ...]:
     for item in json.loads(text):
         if "weekly" in item:
             days = frozenset(int(d) for d in item["weekly"])
-            periods.append(WeeklyPeriod(days, _time(item["start"]), _time(item["end"])))
+            periods.append(WeeklyPeriod(days, parse_time(item["start"]), parse_time(item["end"])))
         else:
-            start = _time(item["start"]) if item.get("start") else None
-            end = _time(item["end"]) if item.get("end") else None
-            periods.append(DatePeriod(_date(item["from"]), _date(item["to"]), start, end))
+            start = parse_time(item["start"]) if item.get("start") else None
+            end = parse_time(item["end"]) if item.get("end") else None
+            periods.append(DatePeriod(parse_date(item["from"]), parse_date(item["to"]), start, end))
     return tuple(periods)
 
 
