@@ -9,7 +9,7 @@ UTC instants, so "the 1st in New York" means the New York day, DST included.
 The analytics drill-down keys (``caller``, ``callee``, ``handled_by``,
 ``rule``, ``frame``, ``hour``, ``weekday``) select exactly the calls a metric
 row counted: ``handled_by`` and the local hour/weekday use the same SQL
-expressions as ``pipeline/sql/metrics/scoped_calls.sql`` (``HANDLING_EXTENSION``).
+expressions as ``pipeline/sql/metrics/base_calls.sql`` (``HANDLING_EXTENSION``).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ HANDLING_EXTENSION = (
 )
 # A phone number as digits only: "+1 (555) 123-4567" and "15551234567" match.
 CALLER_DIGITS = "regexp_replace(coalesce(caller, ''), '[^0-9]', '', 'g')"
+CALLEE_DIGITS = "regexp_replace(coalesce(callee, ''), '[^0-9]', '', 'g')"
 
 
 class FilterError(ValueError):

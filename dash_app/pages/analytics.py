@@ -327,6 +327,8 @@ def layout(**query: Any) -> Any:
     flt = q.call_filter()
     conn = open_calls(user)
     try:
+        # One pass over the lake for the whole page; every metric below reads it.
+        metrics.prepare(conn, q.period, tz=q.tz, filters=flt, compare=q.compare)
         if q.compare:
             compared = metrics.compare(conn, q.period, tz=q.tz, filters=flt, handled=marks)
             current = {k: v["current"] for k, v in compared.items()}

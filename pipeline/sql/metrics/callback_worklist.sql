@@ -23,17 +23,7 @@ missed as (
 ),
 
 contacts as (
-    select
-        regexp_replace(coalesce(callee, ''), '[^0-9]', '', 'g') as number,
-        started_at
-    from calls
-    where direction = 'outbound' and date >= $since_date
-    union all
-    select
-        regexp_replace(coalesce(caller, ''), '[^0-9]', '', 'g') as number,
-        started_at
-    from calls
-    where direction = 'inbound' and disposition = 'answered' and date >= $since_date
+    {contacts}
 ),
 
 final as (
@@ -47,11 +37,9 @@ final as (
         m.last_disposition,
         m.last_callee
     from missed as m
-    where not exists (
-        select 1
-        from contacts as c
-        where c.number = m.number and c.started_at > m.last_missed_at
-    )
+    left join contacts as c on c.number = m.number
+    -- no contact at all, or none after the last missed call
+    where c.last_contact_at is null or c.last_contact_at <= m.last_missed_at
 )
 
 select * from final

@@ -1,6 +1,7 @@
 -- Repeat callers: one row per external caller (digits of the number) with
 -- inbound calls in scope. A call is "followed" when the same number calls in
 -- again at most $window_seconds after it started (only calls in scope count).
+-- $only_repeat keeps the repeat callers only (the table; most callers are not).
 with scoped as (
     {scoped_calls}
 ),
@@ -10,7 +11,6 @@ inbound as (
         caller_digits,
         caller,
         caller_name,
-        call_id,
         started_at,
         is_answered,
         lead(started_at) over (
@@ -45,4 +45,5 @@ final as (
 )
 
 select * from final
+where is_repeat_caller or not $only_repeat
 order by calls desc, number

@@ -1,0 +1,30 @@
+-- Staging: the calls of a scope with the two derived columns that cost per row
+-- (the wall-clock time in the tenant's zone, the caller's number as digits).
+-- Only renames, casts and those conversions; no aggregation and no parameter of
+-- a metric, so the same rows serve every metric of a page: pipeline.metrics.prepare
+-- keeps them once as page_calls (the period and the previous one), else this is
+-- inlined. Cheap classifications are in scoped_calls.sql.
+-- Placeholders filled by pipeline.metrics: {where} (a compiled CallFilter with
+-- named parameters) and {caller_digits} (the expression pipeline.filters uses for
+-- the caller drill-down). Bound: $tz.
+select
+    acc_id,
+    direction,
+    disposition,
+    caller,
+    caller_name,
+    callee,
+    answered_by,
+    started_at,
+    ended_at,
+    ring_seconds,
+    talk_seconds,
+    rule,
+    frame,
+    -- wall-clock start in the tenant's zone (a naive timestamp)
+    timezone($tz, started_at) as local_start,
+    -- digits of an inbound caller's number (null otherwise: only inbound callers are
+    -- external callers, so the regular expression runs for those rows only)
+    case when direction = 'inbound' then {caller_digits} end as caller_digits
+from calls
+where {where}
