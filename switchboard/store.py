@@ -964,19 +964,6 @@ class ProvisioningStore:
                 (state, time.time(), message_id),
             )
 
-    # The phone menu's view (media/mailbox.py): a message is new until it has a state.
-    def message_states(self, tenant: str, mailbox: str) -> dict[str, str]:
-        """``{message_id: read|saved|deleted}`` for every message that is no longer new."""
-        states: dict[str, str] = {}
-        for msg in self.voicemail_messages(tenant, mailbox, FOLDERS):
-            if msg.folder == "trash":
-                states[msg.message_id] = "deleted"
-            elif msg.folder == "saved":
-                states[msg.message_id] = "saved"
-            elif msg.is_read:
-                states[msg.message_id] = "read"
-        return states
-
     def set_message_state(self, tenant: str, mailbox: str, message_id: str, state: str) -> None:
         """The phone menu's verbs; a message not ingested yet keeps no state (stays new)."""
         if state not in ("read", "saved", "deleted"):

@@ -147,10 +147,6 @@ def layout(**query: str) -> Any:
     )
 
 
-def _not_yet(text: str) -> Any:
-    return dmc.Text(text, size="sm", c="dimmed", className="sb-not-yet")
-
-
 # -- recent calls ---------------------------------------------------------------
 def recent_call_items(rows: list[dict[str, Any]], viewer: User) -> Any:
     """The desk-phone list: icon, the other party, when, and how long."""
