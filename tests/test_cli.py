@@ -42,6 +42,14 @@ def test_demo_seed_is_idempotent(env: Settings, capsys: pytest.CaptureFixture[st
     assert [u.extension for u in store.users("acme.example")] == [
         "100", "101", "102", "103", "104", "105"
     ]  # fmt: skip
+    # office hours, holidays, the manager's rules and a main number come with it, once
+    assert sorted(store.frames("acme.example")) == ["Holidays", "Open Hours"]
+    manager = store.user("acme.example", "100")
+    assert [r.name for r in store.routing_inputs(manager).rules] == [
+        "Holidays", "Office", "After hours"
+    ]  # fmt: skip
+    (main,) = store.dids("acme.example")
+    assert len(store.did_routing_inputs(main).rules) == 3
 
 
 def test_calls_export_writes_the_rows_the_grid_shows(
