@@ -20,8 +20,10 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from media import prompts
 from switchboard.settings import Settings
@@ -41,6 +43,8 @@ class MailboxSettings:
     active_greeting: Path | None = None
     greeting: GreetingKind = "unavailable"
     message_order: MessageOrder = "newest"
+    announce_timestamp: bool = False
+    timezone: str = "UTC"  # the mailbox owner's, for the time-stamp announcement
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,8 @@ class StoreMailboxes:
             active_greeting=Path(box.active_greeting) if box.active_greeting else None,
             greeting=box.greeting,
             message_order=box.message_order,
+            announce_timestamp=box.announce_timestamp,
+            timezone=self.store.user(tenant, ext).timezone,
         )
 
     def verify_pin(self, tenant: str, ext: str, pin: str) -> bool:
@@ -183,7 +189,7 @@ async def mailbox_menu(
         if choice is None:
             return "hangup"
         if choice == "1":
-            await _hear_messages(leg, mailboxes, tenant, ext, say)
+            await _hear_messages(leg, mailboxes, tenant, ext, data_dir, say)
         elif choice == "2":
             await _record_greeting(leg, mailboxes, tenant, ext, data_dir, say)
         elif choice in ("*", ""):
@@ -192,13 +198,21 @@ async def mailbox_menu(
     return "hangup"
 
 
+def timestamp_announcement(received_at: float, timezone: str) -> str:
+    """What the menu says before a message: its time, in the owner's zone."""
+    local = datetime.fromtimestamp(received_at, ZoneInfo(timezone))
+    return f"Received {local:%A, %B} {local.day}, at {local.hour % 12 or 12}:{local:%M %p}."
+
+
 async def _hear_messages(
     leg: Any,
     mailboxes: Mailboxes,
     tenant: str,
     ext: str,
+    data_dir: Path,
     say: Callable[[str], bytes],
 ) -> None:
+    box = mailboxes.settings(tenant, ext)
     new = mailboxes.new_messages(tenant, ext)
     if not new:
         await leg.play(say("no_new_messages"))
@@ -206,6 +220,11 @@ async def _hear_messages(
     await leg.play(say("new_messages"))
     for message in new:
         while True:
+            if box.announce_timestamp:
+                text = timestamp_announcement(message.received_at, box.timezone)
+                # espeak-ng takes ~0.1 s: off the loop, so the shared media clock never stalls
+                spoken = await asyncio.to_thread(prompts.spoken_once, data_dir, text)
+                await leg.play(spoken, interruptible=True)
             await leg.play(prompts.read_wav_pcm(message.wav), interruptible=True)
             await leg.play(say("message_menu"), interruptible=True)
             choice = await leg.read_digits(timeout=10)

@@ -113,6 +113,14 @@ def speech_pcm(data_dir: Path, text: str) -> bytes:
     return read_wav_pcm(path)
 
 
+def spoken_once(data_dir: Path, text: str) -> bytes:
+    """``text`` spoken and not cached: for one-off sentences such as a message's time."""
+    with tempfile.TemporaryDirectory(dir=data_dir) as tmp:
+        out = Path(tmp) / "once.wav"
+        synthesize(text, out)
+        return read_wav_pcm(out)
+
+
 def prompt_pcm(data_dir: Path, name: str) -> bytes:
     """The named prompt of ``PROMPTS``."""
     return speech_pcm(data_dir, PROMPTS[name])
