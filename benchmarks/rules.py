@@ -178,7 +178,7 @@ def push_benchmark(extensions: int = 10_000, per_tenant: int = 500) -> dict[str,
                 ("no_change", CLOSED),
             ):
                 t0 = time.perf_counter()
-                decisions = rules_push.all_decisions(store, instant)
+                decisions = rules_push.all_decisions(store, instant, settings.ring_timeout)
                 t1 = time.perf_counter()
                 rules_push.push_all(settings, store, now=instant)
                 t2 = time.perf_counter()

@@ -70,26 +70,37 @@ def _now(now: datetime | None) -> datetime:
     return now
 
 
-def decision_for_user(store: ProvisioningStore, user: User, now: datetime) -> Decision:
-    """``(key, value, until)`` of the user's active answering rule at ``now``."""
+def decision_for_user(
+    store: ProvisioningStore, user: User, now: datetime, ring_seconds: int
+) -> Decision:
+    """``(key, value, until)`` of the user's active answering rule at ``now``.
+
+    ``ring_seconds`` (setting ``ring_timeout``): how long the default decision rings.
+    """
     inputs = store.routing_inputs(user)
     active = active_rule_at(inputs.rules, inputs.frames, now, inputs.override)
-    return user_key(user), compile_decision(user, active), active.until
+    value = compile_decision(user, active, default_ring_seconds=ring_seconds)
+    return user_key(user), value, active.until
 
 
-def decision_for_did(store: ProvisioningStore, did: Did, now: datetime) -> Decision:
+def decision_for_did(
+    store: ProvisioningStore, did: Did, now: datetime, ring_seconds: int
+) -> Decision:
     """``(key, value, until)`` of the main number's active route at ``now``."""
     inputs = store.did_routing_inputs(did)
     active = active_rule_at(inputs.rules, inputs.frames, now, inputs.override)
-    return did_key(did), compile_decision(did, active), active.until
+    value = compile_decision(did, active, default_ring_seconds=ring_seconds)
+    return did_key(did), value, active.until
 
 
-def all_decisions(store: ProvisioningStore, now: datetime) -> list[Decision]:
+def all_decisions(store: ProvisioningStore, now: datetime, ring_seconds: int) -> list[Decision]:
     """Every user's and every main number's decision at ``now``."""
     decisions: list[Decision] = []
     for tenant in store.tenants():
-        decisions.extend(decision_for_user(store, u, now) for u in store.users(tenant.domain))
-        decisions.extend(decision_for_did(store, d, now) for d in store.dids(tenant.domain))
+        for user in store.users(tenant.domain):
+            decisions.append(decision_for_user(store, user, now, ring_seconds))
+        for did in store.dids(tenant.domain):
+            decisions.append(decision_for_did(store, did, now, ring_seconds))
     return decisions
 
 
@@ -143,7 +154,7 @@ def push_user(
 ) -> None:
     """Push one user's decision (call after every edit of their rules or override)."""
     with _push_lock:
-        _push(settings, store, [decision_for_user(store, user, _now(now))])
+        _push(settings, store, [decision_for_user(store, user, _now(now), settings.ring_timeout)])
 
 
 def push_did(
@@ -151,7 +162,7 @@ def push_did(
 ) -> None:
     """Push one main number's decision (call after every edit of its routes)."""
     with _push_lock:
-        _push(settings, store, [decision_for_did(store, did, _now(now))])
+        _push(settings, store, [decision_for_did(store, did, _now(now), settings.ring_timeout)])
 
 
 def push_tenant(
@@ -160,8 +171,9 @@ def push_tenant(
     """Push a whole tenant (call after editing a tenant-wide time frame)."""
     at = _now(now)
     with _push_lock:
-        decisions = [decision_for_user(store, u, at) for u in store.users(tenant)]
-        decisions += [decision_for_did(store, d, at) for d in store.dids(tenant)]
+        ring = settings.ring_timeout
+        decisions = [decision_for_user(store, u, at, ring) for u in store.users(tenant)]
+        decisions += [decision_for_did(store, d, at, ring) for d in store.dids(tenant)]
         return _push(settings, store, decisions)
 
 
@@ -175,7 +187,8 @@ def push_all(
     """Push everyone; return the next transition across all of them (None: none ahead)."""
     at = _now(now)
     with _push_lock:
-        return _push(settings, store, all_decisions(store, at), full_sync=full_sync)
+        decisions = all_decisions(store, at, settings.ring_timeout)
+        return _push(settings, store, decisions, full_sync=full_sync)
 
 
 class RulesClock:

@@ -7,7 +7,9 @@ call is signalled through Kamailio, which writes the ``cdr`` row itself.
 Callees are SIPp UAS processes, one per behaviour (answer, busy, no answer,
 ring until cancelled); each callee extension REGISTERs (digest auth with its
 SIP password) a Contact pointing at the UAS of its behaviour. Callers are
-SIPp UACs that proxy-authenticate every INVITE.
+SIPp UACs that proxy-authenticate every INVITE. A callee without an answering
+rule sends unanswered calls to its mailbox, so the "no answer" calls reach
+the voicemail server (the media server) when it runs, and are missed when not.
 
 The scenarios are the XML files in ``kamailio/sipp/`` (shared with the tests).
 Their outcome lines (``final <code> <call-id>``) come from SIPp ``<log>``
@@ -46,6 +48,8 @@ _FINAL_RE = re.compile(r"final (\d{3}) (\S+)")
 # (the pipeline derives the real one from the accounting row).
 _OUTCOME_OF_CODE = {200: "answered", 486: "busy", 600: "busy", 487: "cancelled", 408: "missed"}
 _OUTCOME_OF_CODE[480] = "missed"
+# A "no answer" callee's call that is answered was answered by its voicemail.
+_NO_ANSWER = "no answer"
 
 
 class SippError(RuntimeError):
@@ -291,9 +295,16 @@ class TrafficSummary:
 _BEHAVIOURS: tuple[tuple[str, str, str, float], ...] = (
     ("answered", "uas_answer.xml", "uac.xml", 0.55),
     ("busy", "uas_busy.xml", "uac.xml", 0.15),
-    ("missed", "uas_noanswer.xml", "uac.xml", 0.15),
+    (_NO_ANSWER, "uas_noanswer.xml", "uac.xml", 0.15),
     ("cancelled", "uas_ring.xml", "uac_cancel.xml", 0.15),
 )
+
+
+def _outcome(behaviour: str, code: int) -> str:
+    """The lake disposition of a call the caller saw end with ``code``, for the summary."""
+    if behaviour == _NO_ANSWER and code == 200:
+        return "voicemail"  # the phone did not answer: its mailbox did
+    return _OUTCOME_OF_CODE.get(code, "failed")
 
 
 def _accounts(users: Iterable[SipAccount | tuple[str, str, str]]) -> list[SipAccount]:
@@ -338,7 +349,7 @@ def place_demo_calls(
     uases: list[SippUAS] = []
     registered: list[tuple[list[SipAccount], str]] = []
     try:
-        plans: list[tuple[str, list[tuple[SipAccount, SipAccount]], int]] = []
+        plans: list[tuple[str, str, list[tuple[SipAccount, SipAccount]]]] = []
         remaining = calls
         for index, (name, uas_file, uac_file, share) in enumerate(behaviours):
             n = remaining if index == len(behaviours) - 1 else round(calls * share / total_share)
@@ -357,39 +368,38 @@ def place_demo_calls(
                 callee = rng.choice(callees[name])
                 caller = rng.choice([a for a in tenants[callee.domain] if a != callee])
                 pairs.append((caller, callee))
-            plans.append((uac_file, pairs, n))
+            plans.append((name, uac_file, pairs))
 
         # SIPp authenticates as one user per run: one run per (behaviour, caller),
         # all at once, each at its share of the rate.
-        runs: list[tuple[str, SipAccount, list[tuple[SipAccount, SipAccount]]]] = []
-        for uac_file, pairs, _ in plans:
+        runs: list[tuple[str, str, SipAccount, list[tuple[SipAccount, SipAccount]]]] = []
+        for name, uac_file, pairs in plans:
             by_caller: dict[SipAccount, list[tuple[SipAccount, SipAccount]]] = {}
             for pair in pairs:
                 by_caller.setdefault(pair[0], []).append(pair)
-            runs.extend((uac_file, caller, group) for caller, group in by_caller.items())
+            runs.extend((name, uac_file, caller, group) for caller, group in by_caller.items())
         with ThreadPoolExecutor(max_workers=len(runs)) as pool:
             futures = []
-            for uac_file, caller, group in runs:
+            for name, uac_file, caller, group in runs:
                 hold = talk_ms if uac_file == "uac.xml" else 1000 + rng.randrange(2000)
                 share = max(rate * len(group) / calls, 0.05)
-                futures.append(
-                    pool.submit(
-                        run_sipp,
-                        settings,
-                        scenario(uac_file),
-                        call_rows(group),
-                        rate=share,
-                        duration_ms=hold,
-                        auth=caller,
-                        timeout=len(group) / share + settings.ring_timeout + 60,
-                    )
+                future = pool.submit(
+                    run_sipp,
+                    settings,
+                    scenario(uac_file),
+                    call_rows(group),
+                    rate=share,
+                    duration_ms=hold,
+                    auth=caller,
+                    timeout=len(group) / share + settings.ring_timeout + 60,
                 )
-            for future in futures:
+                futures.append((name, future))
+            for name, future in futures:
                 result = future.result()
                 for call_id, code in result.finals.items():
                     summary.placed += 1
                     summary.call_ids.append(call_id)
-                    summary.outcomes[_OUTCOME_OF_CODE.get(code, "failed")] += 1
+                    summary.outcomes[_outcome(name, code)] += 1
     finally:
         for accounts, contact in registered:
             try:

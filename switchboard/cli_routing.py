@@ -164,7 +164,13 @@ def cmd_route_explain(settings: Settings, args: argparse.Namespace) -> int:
     store = ProvisioningStore(settings.provisioning_db)
     user = store.user(args.tenant, args.to)
     at = parse_instant(args.at, store.tenant(args.tenant).timezone)
-    explanation = explain_route(user, store.routing_inputs(user), args.caller, at)
+    explanation = explain_route(
+        user,
+        store.routing_inputs(user),
+        args.caller,
+        at,
+        default_ring_seconds=settings.ring_timeout,
+    )
     for i, step in enumerate(explanation.steps, 1):
         print(f"{i}. {step}")
     print(f"=> {explanation.outcome}")

@@ -22,11 +22,16 @@ from switchboard.rules import (
 )
 from switchboard.store import Did, RoutingInputs, User
 
-DEFAULT_RING_SECONDS = 25
-# What Kamailio does for an extension without an active rule (its plain path).
-NO_RULE_BEHAVIOUR = (
-    "Calls ring your phones until the system ring timeout; unanswered calls end as missed."
-)
+
+def no_rule_behaviour(ring_seconds: int) -> str:
+    """What Kamailio does for an extension without an active rule (its default decision).
+
+    ``ring_seconds`` is the system ring timeout (setting ``ring_timeout``).
+    """
+    return (
+        f"Calls ring your phones for {ring_seconds} s, then go to your voicemail "
+        "(straight to voicemail when no phone is registered)."
+    )
 
 
 def destination_code(dest: Destination | None, owner: str) -> str:
@@ -42,13 +47,20 @@ def _clean(value: str) -> str:
     return value.replace(";", ",").replace("=", "-")
 
 
-def compile_decision(user: User | Did, active: ActiveRule) -> str:
+def _default_rule(ring_seconds: int) -> AnsweringRule:
+    # No rule active: ring for the system ring timeout, then the owner's voicemail.
+    return AnsweringRule("Default", 0, ring_seconds=ring_seconds, fallback=Destination("voicemail"))
+
+
+def compile_decision(user: User | Did, active: ActiveRule, *, default_ring_seconds: int) -> str:
     """The htable value for ``<tenant>:<extension>``, or for ``did:<number>``.
 
     A DID's value also names its ``tenant``: the carrier's INVITE carries only
     the number, and Kamailio needs the tenant to reach extensions and mailboxes.
+    Without an active rule the value is the default decision (``rule=`` empty):
+    ring for ``default_ring_seconds`` (setting ``ring_timeout``), then voicemail.
     """
-    rule = active.rule or AnsweringRule("Default", 0, ring_seconds=DEFAULT_RING_SECONDS)
+    rule = active.rule or _default_rule(default_ring_seconds)
     owner = user.extension if isinstance(user, User) else user.number
     fields = {
         "rule": _clean(rule.name if active.rule else ""),
@@ -78,17 +90,24 @@ class Explanation:
 
 
 def explain_route(
-    user: User, inputs: RoutingInputs, caller: str | None, at: datetime
+    user: User,
+    inputs: RoutingInputs,
+    caller: str | None,
+    at: datetime,
+    *,
+    default_ring_seconds: int,
 ) -> Explanation:
-    """Where a call from ``caller`` to ``user`` at ``at`` goes, and why, step by step."""
+    """Where a call from ``caller`` to ``user`` at ``at`` goes, and why, step by step.
+
+    ``default_ring_seconds`` (setting ``ring_timeout``) is the ring time when no
+    rule is active, as in ``compile_decision``.
+    """
     active = active_rule_at(inputs.rules, inputs.frames, at, inputs.override)
     steps = [f"Call to extension {user.extension} ({user.name}) at {readable(at)}."]
     steps.append(f"Active answering rule: {active.describe(at.tzinfo)}.")
     rule = active.rule
     if rule is None:
-        steps.append("Ring every registered phone until the system ring timeout.")
-        steps.append("If nobody answers: the call ends unanswered (missed).")
-        return Explanation(active, steps, "ring, then missed")
+        rule = _default_rule(default_ring_seconds)
     if is_blocked(rule, caller):
         steps.append(f"Caller {caller or 'anonymous'} is on the block list: refused.")
         return Explanation(active, steps, "blocked")
@@ -107,6 +126,8 @@ def explain_route(
     steps.append(ring + ".")
     if rule.forward_offline is not None:
         steps.append(f"If no phone is registered: {rule.forward_offline.describe()}.")
+    elif active.rule is None:
+        steps.append(f"If no phone is registered: {rule.fallback.describe()}.")
     if rule.forward_busy is not None:
         steps.append(f"If busy: {rule.forward_busy.describe()}.")
     no_answer = rule.forward_no_answer or rule.fallback

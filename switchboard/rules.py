@@ -83,7 +83,7 @@ class ActiveRule:
     def describe(self, tz: tzinfo | None = None) -> str:
         """One sentence; ``until`` is shown in ``tz`` (the reader's zone) when given."""
         if self.rule is None:
-            return "no answering rule applies: ring phones until the ring timeout"
+            return "no answering rule applies (the default: ring phones, then voicemail)"
         why = (
             "manual override"
             if self.overridden

@@ -56,7 +56,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Private memory per Kamailio process (MB); reloading 10,000 "
         "rule decisions at once fails with 16.",
     ),
-    Setting("ring_timeout", 30, "Seconds a call rings before it counts as missed (no answer)."),
+    Setting(
+        "ring_timeout",
+        30,
+        "Seconds a call rings when the callee has no answering rule, before it goes to voicemail.",
+    ),
     Setting("ingest_interval", 1.0, "Seconds between ingest passes of the pipeline worker."),
     Setting("ingest_batch", 5000, "Most accounting rows one ingest pass turns into one file."),
     Setting("login_max_attempts", 5, "Failed portal logins allowed per account+address ..."),

@@ -43,8 +43,10 @@ def test_manager_sets_hours_and_asks_where_calls_go(
 ) -> None:
     assert cli.main(["demo", "seed"]) == 0
     sb = ["--tenant", "acme.example"]
-    assert cli.main(["frame", "add", "Open Hours", *sb, "--period", "mon-fri@09:00-17:00"]) == 0
-    assert cli.main(["frame", "add", "Holidays", *sb, "--period", "2026-12-24..2026-12-26"]) == 0
+    # the demo seeds Open Hours (mon-fri 09:00-17:00) and Holidays (2026-12-24..26)
+    assert cli.main(["frame", "add", "Open Hours", *sb, "--period", "mon-fri@09:00-17:00"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert cli.main(["frame", "add", "Lunch", *sb, "--period", "mon-fri@12:00-13:00"]) == 0
     rule = ["rule", "add", *sb, "--ext", "101"]
     assert cli.main([*rule, "Holiday", "--priority", "1", "--frame", "Holidays", "--dnd"]) == 0
     office = ["Office", "--priority", "2", "--frame", "Open Hours", "--ring", "15"]
@@ -63,3 +65,11 @@ def test_manager_sets_hours_and_asks_where_calls_go(
     out = capsys.readouterr().out
     assert "4. If busy: extension 103." in out
     assert "=> ring 15 s, then voicemail" in out
+
+    # an extension without a rule: the default, ring for the ring timeout, then voicemail
+    no_rule = ["route", "explain", *sb, "--to", "102", "--at", "2026-12-22T10:00"]
+    assert cli.main(no_rule) == 0
+    out = capsys.readouterr().out
+    assert "no answering rule applies" in out
+    assert "If no phone is registered: voicemail." in out
+    assert f"=> ring {env.ring_timeout} s, then voicemail" in out

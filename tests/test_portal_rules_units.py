@@ -311,8 +311,13 @@ def test_an_invalid_rule_is_refused_and_the_saved_ones_stay(portal_app: Any) -> 
         assert "extension 555 does not exist" in said(error)
         assert all(v is dash.no_update for v in unchanged)
         assert [r.name for r in _store(app).routing_inputs(user).rules] == ["Office"]
-        result = rules.simulate(_store(app), user, "+15551234567", "2026-12-22", "10:00")
+        result = rules.simulate(_store(app), user, "+15551234567", "2026-12-22", "10:00",
+                                ring_seconds=30)  # fmt: skip
         assert "ring 15 s, then voicemail" in str(result.to_plotly_json())
+        # without a rule (out of Open Hours): the default, ring timeout then voicemail
+        result = rules.simulate(_store(app), user, "+15551234567", "2026-12-22", "20:00",
+                                ring_seconds=30)  # fmt: skip
+        assert "ring 30 s, then voicemail" in str(result.to_plotly_json())
 
 
 def test_company_frames_are_for_managers_and_personal_ones_for_their_owner(
@@ -377,8 +382,12 @@ def test_the_override_switch_changes_the_active_rule_and_cancels(portal_app: Any
     app, _ = portal_app
     home = _page("home")
     with signed_in(app, "103@acme.example") as sue:
+        body, _ = home.active_rule_summary(_store(app), sue, datetime.now(UTC), ring_seconds=30)
+        assert "ring your phones for 30 s, then go to your voicemail" in str(body.to_plotly_json())
         _store(app).save_rule(sue, AnsweringRule("Desk", 10))
-        body, overridden = home.active_rule_summary(_store(app), sue, datetime.now(UTC))
+        body, overridden = home.active_rule_summary(
+            _store(app), sue, datetime.now(UTC), ring_seconds=30
+        )
         assert "Desk" in str(body.to_plotly_json()) and not overridden
         with clicked("home-override-on"):
             error, version = home.set_override(1, None, "forward", "extension", "103", 2, 0)
@@ -386,10 +395,14 @@ def test_the_override_switch_changes_the_active_rule_and_cancels(portal_app: Any
         with clicked("home-override-on"):
             done, version = home.set_override(1, None, "forward", "number", "+15550100", 2, 0)
         assert done.id == "home-override-done" and version == 1
-        body, overridden = home.active_rule_summary(_store(app), sue, datetime.now(UTC))
+        body, overridden = home.active_rule_summary(
+            _store(app), sue, datetime.now(UTC), ring_seconds=30
+        )
         shown = str(body.to_plotly_json())
         assert overridden and "Manual override" in shown and "number +15550100" in shown
         with clicked("home-override-cancel"):
             home.set_override(1, 1, "forward", "number", "+15550100", 2, 1)
-        _, overridden = home.active_rule_summary(_store(app), sue, datetime.now(UTC))
+        _, overridden = home.active_rule_summary(
+            _store(app), sue, datetime.now(UTC), ring_seconds=30
+        )
         assert not overridden

@@ -74,17 +74,21 @@ def _seed_rules(store: ProvisioningStore, directory: Directory) -> None:
     store.save_did_rule(did, AnsweringRule("Closed", 3, None, forward_always=mailbox))
 
 
-def _expected(store: ProvisioningStore, instant: datetime) -> dict[str, str]:
-    """What the simulator's function says every key should hold at ``instant``."""
+def _expected(store: ProvisioningStore, instant: datetime, ring: int) -> dict[str, str]:
+    """What the simulator's function says every key should hold at ``instant``.
+
+    ``ring`` is the setting ``ring_timeout``: the default decision's ring time.
+    """
     out = {}
     for tenant in (ACME, GLOBEX):
         for user in store.users(tenant):
             i = store.routing_inputs(user)
             active = active_rule_at(i.rules, i.frames, instant, i.override)
-            out[user_key(user)] = compile_decision(user, active)
+            out[user_key(user)] = compile_decision(user, active, default_ring_seconds=ring)
         for did in store.dids(tenant):
             i = store.did_routing_inputs(did)
-            out[did_key(did)] = compile_decision(did, active_rule_at(i.rules, i.frames, instant))
+            active = active_rule_at(i.rules, i.frames, instant)
+            out[did_key(did)] = compile_decision(did, active, default_ring_seconds=ring)
     return out
 
 
@@ -112,11 +116,15 @@ def test_kamailio_holds_what_the_simulator_computes(
     def agree(instant: datetime) -> None:
         rules_clock.pin(instant)
         push_all(kamailio.settings, store, now=instant)
-        expected = _expected(store, instant)
+        expected = _expected(store, instant, kamailio.settings.ring_timeout)
         assert {key: _held(rpc, key) for key in expected} == expected
         assert store.decisions() == expected  # and the DB Kamailio reloads from
 
     agree()
+    # 103 has no rule: the default decision rings for the setting ring_timeout, then voicemail
+    default = _held(rpc, f"{ACME}:103") or ""
+    assert default.startswith(f"rule=;frame=;ring={kamailio.settings.ring_timeout};")
+    assert "fallback=voicemail:103" in default
     rpc.close()
 
 
@@ -129,7 +137,7 @@ def test_push_user_writes_db_then_kamailio_and_survives_reload(
     rules_clock.pin(at)
     store.save_rule(user, AnsweringRule("Always", 1, ring_seconds=12))
     push_user(s, store, user, now=at)
-    key, value, until = decision_for_user(store, user, at)
+    key, value, until = decision_for_user(store, user, at, s.ring_timeout)
     assert (key, until) == ("acme.example:102", None)
     with KamailioRPC(s.rpc_url) as rpc:
         assert _held(rpc, key) == value

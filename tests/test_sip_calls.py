@@ -8,16 +8,21 @@ wrote to the accounting spool, and the call the pipeline put in the lake.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 
 from kamailio.launcher import KamailioProcess
+from kamailio.rules_push import RulesClock, push_user
 from kamailio.traffic import SippUAS, scenario
+from switchboard.rules import AnsweringRule, Destination
+from tests.fixtures.core import Directory
 from tests.fixtures.sip import TEST_RING_TIMEOUT, call, cdr_rows, lake_calls, register_at
 
 pytestmark = pytest.mark.kamailio
 
 ACME = "acme.example"
+NOW = datetime(2026, 12, 22, 15, 0, tzinfo=UTC)
 
 
 def test_answered_call_has_answer_and_end_times(kamailio: KamailioProcess) -> None:
@@ -47,20 +52,57 @@ def test_answered_call_has_answer_and_end_times(kamailio: KamailioProcess) -> No
     assert 0.9 <= lake["talk_seconds"] < 3
 
 
-def test_unanswered_call_times_out_as_missed(kamailio: KamailioProcess) -> None:
+def test_unanswered_call_without_a_rule_goes_to_voicemail(kamailio: KamailioProcess) -> None:
+    """The default (no answering rule): ring for the ring timeout, then the callee's mailbox."""
     s = kamailio.settings
+    with (
+        SippUAS(scenario("uas_ring_logged.xml")) as phone_102,
+        SippUAS(scenario("uas_media.xml"), port=s.media_port) as voicemail,
+    ):
+        assert register_at(s, "102@acme.example", phone_102).returncode == 0
+        result = call(s, "101@acme.example", "102@acme.example", duration_ms=500)
+        assert result.returncode == 0, result.errors
+        assert any(line.startswith("cancelled") for line in phone_102.log_lines())
+        [invite] = [line for line in voicemail.log_lines() if line.startswith("invite")]
+    assert list(result.finals.values()) == [200]  # the caller hears the mailbox
+    assert invite.startswith("invite vm-acme.example-102 diversion <sip:102@acme.example>")
+    assert "reason=no-answer" in invite
+
+    [row] = cdr_rows(s)
+    assert (row["sip_code"], row["answered_by"]) == (200, "vm-acme.example-102")
+    assert row["disposition_hint"] == "voicemail"
+    assert (row["rule"], row["frame"]) == (None, None)  # no rule decided the call
+    assert row["answer_at"] - row["invite_at"] == pytest.approx(TEST_RING_TIMEOUT, abs=1)
+
+    [lake] = lake_calls(s, ACME)
+    assert (lake["disposition"], lake["answered_by"]) == ("voicemail", "vm-acme.example-102")
+    assert (lake["rule"], lake["frame"]) == (None, None)
+
+
+def test_unanswered_call_with_a_rule_ending_unavailable_is_missed(
+    kamailio: KamailioProcess, directory: Directory, rules_clock: RulesClock
+) -> None:
+    """A rule whose no-answer fallback is "unavailable": the caller hears 480, a missed call."""
+    s = kamailio.settings
+    user = directory.users["102@acme.example"]
+    ring = 5  # the shortest ring time a rule may have
+    rule = AnsweringRule("No mailbox", 1, ring_seconds=ring, fallback=Destination("unavailable"))
+    directory.store.save_rule(user, rule)
+    rules_clock.pin(NOW)
+    push_user(s, directory.store, user, now=NOW)
     with SippUAS(scenario("uas_ring.xml")) as phone_102:
         assert register_at(s, "102@acme.example", phone_102).returncode == 0
         started = time.monotonic()
         result = call(s, "101@acme.example", "102@acme.example")
         waited = time.monotonic() - started
     assert result.returncode == 0, result.errors
-    assert list(result.finals.values()) == [408]  # the caller hears the timeout
-    assert TEST_RING_TIMEOUT - 0.5 < waited < TEST_RING_TIMEOUT + 3
+    assert list(result.finals.values()) == [480]  # the caller hears "unavailable"
+    assert ring - 0.5 < waited < ring + 3
 
     [row] = cdr_rows(s)
-    assert (row["sip_code"], row["answered_by"], row["answer_at"]) == (408, None, None)
-    assert row["end_at"] - row["invite_at"] == pytest.approx(TEST_RING_TIMEOUT, abs=0.5)
+    assert (row["sip_code"], row["answered_by"], row["answer_at"]) == (480, None, None)
+    assert (row["rule"], row["frame"]) == ("No mailbox", None)
+    assert row["end_at"] - row["invite_at"] == pytest.approx(ring, abs=0.5)
 
     [lake] = lake_calls(s, ACME)
     assert (lake["disposition"], lake["answered_by"], lake["talk_seconds"]) == ("missed", None, 0)
@@ -114,12 +156,20 @@ def test_cross_tenant_call_is_refused(kamailio: KamailioProcess) -> None:
 
 
 def test_unregistered_and_unknown_extensions(kamailio: KamailioProcess) -> None:
+    """No device registered: straight to the mailbox (no rule); an unknown extension: 404."""
     s = kamailio.settings
-    offline = call(s, "101@acme.example", "103@acme.example")  # exists, no device
-    unknown = call(s, "101@acme.example", "999@acme.example")
-    assert list(offline.finals.values()) == [480]
+    with SippUAS(scenario("uas_media.xml"), port=s.media_port) as voicemail:
+        offline = call(s, "101@acme.example", "103@acme.example", duration_ms=500)
+        unknown = call(s, "101@acme.example", "999@acme.example")
+        [invite] = [line for line in voicemail.log_lines() if line.startswith("invite")]
+    assert list(offline.finals.values()) == [200]
     assert list(unknown.finals.values()) == [404]
+    assert invite.startswith("invite vm-acme.example-103 diversion <sip:103@acme.example>")
+    assert "reason=unavailable" in invite
 
     rows = cdr_rows(s, at_least=2)
-    assert [(r["callee"], r["sip_code"]) for r in rows] == [("103", 480), ("999", 404)]
-    assert {c["disposition"] for c in lake_calls(s, ACME)} == {"missed", "failed"}
+    assert [(r["callee"], r["sip_code"], r["answered_by"]) for r in rows] == [
+        ("103", 200, "vm-acme.example-103"),
+        ("999", 404, None),
+    ]
+    assert {c["disposition"] for c in lake_calls(s, ACME)} == {"voicemail", "failed"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kamailio.launcher import KamailioProcess
-from kamailio.traffic import place_demo_calls
+from kamailio.traffic import SippUAS, place_demo_calls, scenario
 from tests.fixtures.core import Directory
 from tests.fixtures.sip import cdr_rows, lake_calls
 
@@ -17,10 +17,15 @@ def test_demo_traffic_mixes_outcomes_and_lands_in_the_lake(kamailio: KamailioPro
     acme = [(ext, "acme.example", Directory.SIP_PASSWORD) for ext in ("100", "101", "102", "103")]
     lone = [("101", "globex.example", Directory.SIP_PASSWORD)]  # nobody to call: skipped
     users = acme + lone
-    summary = place_demo_calls(s, users, calls=12, rate=10, talk_ms=300)
+    # the voicemail server: the "no answer" callee (103, no answering rule) ends there
+    with SippUAS(scenario("uas_media.xml"), port=s.media_port) as voicemail:
+        summary = place_demo_calls(s, users, calls=12, rate=10, talk_ms=300)
+        invites = [line for line in voicemail.log_lines() if line.startswith("invite")]
 
     assert summary.placed == 12
-    assert set(summary.outcomes) == {"answered", "busy", "missed"}
+    assert set(summary.outcomes) == {"answered", "busy", "voicemail"}
+    assert len(invites) == summary.outcomes["voicemail"]
+    assert all(i.startswith("invite vm-acme.example-103 diversion") for i in invites)
     rows = cdr_rows(s, at_least=12)
     assert sorted(r["call_id"] for r in rows) == sorted(summary.call_ids)
     assert {r["tenant"] for r in rows} == {"acme.example"}

@@ -23,7 +23,7 @@ from dash_app.describe import describe_rule, format_until
 from dash_app.destinations import destination_from_form, destination_picker, register_target_hints
 from dash_app.layout import call_icon, call_view, format_duration, party_label, section, to_local
 from dash_app.push import push_after_edit, saved_message
-from switchboard.routing import NO_RULE_BEHAVIOUR
+from switchboard.routing import no_rule_behaviour
 from switchboard.rules import (
     AnsweringRule,
     Destination,
@@ -467,13 +467,18 @@ def _active_rule_box(user: User) -> Any:
     )
 
 
-def active_rule_summary(store: ProvisioningStore, user: User, now: datetime) -> tuple[Any, bool]:
-    """What decides the user's calls at ``now`` and until when; and whether it is an override."""
+def active_rule_summary(
+    store: ProvisioningStore, user: User, now: datetime, *, ring_seconds: int
+) -> tuple[Any, bool]:
+    """What decides the user's calls at ``now`` and until when; and whether it is an override.
+
+    ``ring_seconds`` is the setting ``ring_timeout``: how long the default (no rule) rings.
+    """
     inputs = store.routing_inputs(user)
     active = active_rule_at(inputs.rules, inputs.frames, now, inputs.override)
     until = format_until(active.until, user.timezone, now)
     if active.rule is None:
-        name, why = "No rule applies", NO_RULE_BEHAVIOUR
+        name, why = "No rule applies", no_rule_behaviour(ring_seconds)
         lines: list[str] = []
     elif active.overridden:
         name, why = "Manual override", "You switched this on."
@@ -511,8 +516,11 @@ def active_rule_summary(store: ProvisioningStore, user: User, now: datetime) -> 
 def refresh_active_rule(_n: int | None, _version: int | None) -> tuple[Any, bool]:
     """The viewer's active rule now, in their zone (refreshed with the page's timer)."""
     user = signed_in_user()
+    ring_seconds = portal().settings.ring_timeout
     with provisioning() as store:
-        body, overridden = active_rule_summary(store, user, datetime.now(UTC))
+        body, overridden = active_rule_summary(
+            store, user, datetime.now(UTC), ring_seconds=ring_seconds
+        )
     return body, not overridden
 
 

@@ -27,7 +27,7 @@ import dash_mantine_components as dmc
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dash_app.auth import optional_user, provisioning, signed_in_user
+from dash_app.auth import optional_user, portal, provisioning, signed_in_user
 from dash_app.describe import data_attrs, describe_rule
 from dash_app.destinations import (
     FALLBACK_KINDS,
@@ -38,7 +38,7 @@ from dash_app.destinations import (
 )
 from dash_app.layout import section
 from dash_app.push import push_after_edit, saved_message
-from switchboard.routing import NO_RULE_BEHAVIOUR
+from switchboard.routing import no_rule_behaviour
 from switchboard.rules import AnsweringRule, Destination, RuleError, active_rule_at
 from switchboard.store import ProvisioningError, ProvisioningStore, User
 
@@ -237,10 +237,12 @@ def rule_card(rule: AnsweringRule, position: int, count: int, *, active: bool) -
     )
 
 
-def rule_list(rules: list[AnsweringRule], active: AnsweringRule | None) -> Any:
+def rule_list(
+    rules: list[AnsweringRule], active: AnsweringRule | None, *, ring_seconds: int
+) -> Any:
     if not rules:
         return dmc.Text(
-            "No answering rules. " + NO_RULE_BEHAVIOUR,
+            "No answering rules. " + no_rule_behaviour(ring_seconds),
             size="sm",
             c="dimmed",
             id="rules-empty",
@@ -493,7 +495,8 @@ def refresh_rules(_version: int | None, extension: str | None) -> tuple[Any, ...
         else f"Rules of {user.name}, extension {user.extension}"
     )
     zone = f"Date and time in {user.timezone}."
-    return rule_list(inputs.rules, active.rule), subtitle, zone
+    listed = rule_list(inputs.rules, active.rule, ring_seconds=portal().settings.ring_timeout)
+    return listed, subtitle, zone
 
 
 @callback(
@@ -716,9 +719,18 @@ def change_order_or_delete(
 
 
 def simulate(
-    store: ProvisioningStore, user: User, caller: str | None, day: str | None, at: str | None
+    store: ProvisioningStore,
+    user: User,
+    caller: str | None,
+    day: str | None,
+    at: str | None,
+    *,
+    ring_seconds: int,
 ) -> Any:
-    """The simulator's answer for a call to ``user`` at ``day`` ``at`` in the user's zone."""
+    """The simulator's answer for a call to ``user`` at ``day`` ``at`` in the user's zone.
+
+    ``ring_seconds`` is the setting ``ring_timeout`` (the default's ring time, no rule active).
+    """
     from switchboard.routing import explain_route
 
     try:
@@ -727,7 +739,13 @@ def simulate(
     except ValueError:
         return _alert("pick a date and a time (HH:MM)", alert_id="rules-sim-error")
     instant = datetime.combine(local_day, local_time, tzinfo=ZoneInfo(user.timezone))
-    explanation = explain_route(user, store.routing_inputs(user), (caller or "").strip(), instant)
+    explanation = explain_route(
+        user,
+        store.routing_inputs(user),
+        (caller or "").strip(),
+        instant,
+        default_ring_seconds=ring_seconds,
+    )
     rule = explanation.active.rule
     decided = (
         f"Decided by {rule.name!r}"
@@ -787,9 +805,10 @@ def run_simulator(
     if not clicks:
         raise PreventUpdate
     viewer = signed_in_user()
+    ring_seconds = portal().settings.ring_timeout
     with provisioning() as store:
         try:
             user = target_user(store, viewer, extension)
         except NotAllowed as exc:
             return _alert(str(exc), alert_id="rules-denied")
-        return simulate(store, user, caller, day, at)
+        return simulate(store, user, caller, day, at, ring_seconds=ring_seconds)
