@@ -8,10 +8,10 @@ so "the download equals the table" holds by construction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,6 +24,8 @@ from pipeline.filters import NONE_VALUE, CallFilter, FilterError
 PAGE_KEYS = ("from", "to", "tz", "compare", "interval")
 FILTER_KEYS = ("direction", "disposition", "extension")
 DEFAULT_DAYS = 7
+# Rows a table shows on the page (its first ones in its order); downloads have them all.
+PREVIEW_ROWS = 200
 
 
 def _first(value: Any) -> str:
@@ -118,9 +120,17 @@ def _key(value: Any) -> str:
     return NONE_VALUE if value is None else str(value)
 
 
-Loader = Callable[
-    [duckdb.DuckDBPyConnection, AnalyticsQuery, Mapping[str, datetime]], list[dict[str, Any]]
-]
+class Loader(Protocol):
+    """Rows of a table (``limit``: the first ones only; None: all, as downloads)."""
+
+    def __call__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        q: AnalyticsQuery,
+        marks: Mapping[str, datetime],
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]: ...
+
 
 KPI_TABLE_COLUMNS = (
     "calls",
@@ -139,9 +149,13 @@ KPI_TABLE_COLUMNS = (
 
 def _grouped(group_by: str, drill_key: str) -> Loader:
     def load(
-        conn: duckdb.DuckDBPyConnection, q: AnalyticsQuery, marks: Mapping[str, datetime]
+        conn: duckdb.DuckDBPyConnection,
+        q: AnalyticsQuery,
+        marks: Mapping[str, datetime],
+        limit: int | None = None,
     ) -> list[dict[str, Any]]:
         rows = metrics.kpis(conn, q.period, group_by=group_by, tz=q.tz, filters=q.call_filter())
+        rows = rows if limit is None else rows[:limit]
         out = []
         for r in rows:
             row = {group_by: _key(r["grp"]), **{c: _round(r[c]) for c in KPI_TABLE_COLUMNS}}
@@ -159,9 +173,12 @@ def _grouped(group_by: str, drill_key: str) -> Loader:
 
 
 def _repeat(
-    conn: duckdb.DuckDBPyConnection, q: AnalyticsQuery, marks: Mapping[str, datetime]
+    conn: duckdb.DuckDBPyConnection,
+    q: AnalyticsQuery,
+    marks: Mapping[str, datetime],
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    rows = metrics.repeat_callers(conn, q.period, tz=q.tz, filters=q.call_filter())
+    rows = metrics.repeat_callers(conn, q.period, tz=q.tz, filters=q.call_filter(), limit=limit)
     return [
         {
             "caller": r["caller"],
@@ -180,10 +197,13 @@ def _repeat(
 
 
 def _callbacks(
-    conn: duckdb.DuckDBPyConnection, q: AnalyticsQuery, marks: Mapping[str, datetime]
+    conn: duckdb.DuckDBPyConnection,
+    q: AnalyticsQuery,
+    marks: Mapping[str, datetime],
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     rows = metrics.callback_worklist(
-        conn, q.period, tz=q.tz, filters=q.call_filter(), handled=marks
+        conn, q.period, tz=q.tz, filters=q.call_filter(), handled=marks, limit=limit
     )
     return [
         {

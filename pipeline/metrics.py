@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
@@ -51,6 +51,8 @@ from pipeline.filters import (
     CallFilter,
     FilterError,
 )
+from pipeline.metrics_cache import RESULTS, Listing, lake_listing, widened
+from pipeline.warehouse import scope_of
 
 METRICS_VERSION = "1.0"
 SQL_DIR = Path(__file__).resolve().parent / "sql" / "metrics"
@@ -162,14 +164,30 @@ def scope_filter(period: Period, tz: str, filters: CallFilter | None = None) -> 
         raise MetricError(str(exc)) from exc
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Prepared:
-    """What :func:`prepare` stored on a connection: the scope and the instants it covers."""
+    """What :func:`prepare` stored on a connection: the scope and the instants it covers.
+
+    The tables are built on first use (a page whose every result is cached never
+    builds them); the lake listings the cache keys use are taken once per page.
+    """
 
     scope: tuple[Any, ...]  # (zone, filter SQL without dates, its values)
     start: datetime
     end: datetime
     since_date: date  # page_contacts holds the contacts on and after this UTC day
+    base_sql: str
+    bound: dict[str, Any]
+    built: bool = False
+    listings: dict[tuple[date, date | None], Listing] = field(default_factory=dict)
+
+    def covers(self, flt: CallFilter, start: datetime, end: datetime) -> bool:
+        return (
+            self.scope == _scope_key(flt)
+            and self.start <= start
+            and end <= self.end
+            and self.since_date <= start.date()
+        )
 
 
 # The prepared tables of each open connection; an entry goes with its connection.
@@ -196,7 +214,10 @@ def _base_sql(flt: CallFilter) -> tuple[str, dict[str, Any]]:
     """``base_calls.sql`` over the lake for the scope of ``flt``, and its parameters."""
     where_sql, bound = _named(flt)
     sql = sql_text("base_calls").format(where=where_sql, caller_digits=CALLER_DIGITS)
-    return sql, bound
+    zone_from, zone_to = flt.utc_bounds()
+    if zone_from is None or zone_to is None:
+        raise MetricError("a metric needs a period")
+    return sql, {**bound, "zone_from": zone_from, "zone_to": zone_to}
 
 
 def _contacts_sql() -> str:
@@ -221,13 +242,8 @@ def _compile(
     since_date = start.date()
     prepared = _PREPARED.get(conn) if conn is not None else None
     bound: dict[str, Any] = {}
-    if (
-        prepared is not None
-        and prepared.scope == _scope_key(flt)
-        and prepared.start <= start
-        and end <= prepared.end
-        and prepared.since_date <= since_date
-    ):
+    if prepared is not None and conn is not None and prepared.covers(flt, start, end):
+        _build(conn, prepared)
         base, contacts = "page_calls", "select * from page_contacts"
     else:
         base_sql, bound = _base_sql(flt)
@@ -269,6 +285,7 @@ def prepare(
     reads the lake and redoes the per-row work (time zone, number digits). The
     temp tables are a snapshot: the metrics of one page agree with each other.
     Call again for another scope; :func:`release` frees the memory early.
+    The tables are built when the first metric not in the result cache needs them.
     """
     first = period.previous() if compare else period
     flt = scope_filter(Period(first.start, period.end), tz, filters)
@@ -278,19 +295,28 @@ def prepare(
     if "$tz" in base_sql:
         bound["tz"] = tz
     release(conn)
+    _PREPARED[conn] = _Prepared(_scope_key(flt), start, end, start.date(), base_sql, bound)
+
+
+def _build(conn: duckdb.DuckDBPyConnection, prepared: _Prepared) -> None:
+    """Create the temp tables of a :func:`prepare` (once)."""
+    if prepared.built:
+        return
     # Temp tables rather than Arrow tables registered on the connection: building
     # an Arrow table is cheaper, but scanning it was ~2x slower per query
     # (no zone maps: the previous period's queries cannot skip this period).
-    conn.execute(f"create temp table page_calls as\n{base_sql}", bound)
+    conn.execute(f"create temp table page_calls as\n{prepared.base_sql}", prepared.bound)
     conn.execute(
-        f"create temp table page_contacts as\n{_contacts_sql()}", {"since_date": start.date()}
+        f"create temp table page_contacts as\n{_contacts_sql()}",
+        {"since_date": prepared.since_date},
     )
-    _PREPARED[conn] = _Prepared(_scope_key(flt), start, end, start.date())
+    prepared.built = True
 
 
 def release(conn: duckdb.DuckDBPyConnection) -> None:
     """Drop the tables of :func:`prepare` (metrics then read the lake again)."""
-    if _PREPARED.pop(conn, None) is not None:
+    prepared = _PREPARED.pop(conn, None)
+    if prepared is not None and prepared.built:
         conn.execute("drop table if exists page_calls")
         conn.execute("drop table if exists page_contacts")
 
@@ -299,12 +325,92 @@ def _indent(sql: str) -> str:
     return sql.strip().replace("\n", "\n    ")
 
 
-def _rows(
-    conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]
-) -> list[dict[str, Any]]:
+def _execute(conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> pa.Table:
     # Arrow keeps timestamptz aware (UTC) and dates as dates; fetch all: DuckDB
     # refuses the next query while a result is half read.
-    table = conn.sql(sql, params=params).to_arrow_table()
+    return conn.sql(sql, params=params).to_arrow_table()
+
+
+def _cache_key(
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    flt: CallFilter,
+    params: MetricParams,
+    fragments: Mapping[str, Any],
+    *,
+    fresh: bool = False,
+) -> Hashable | None:
+    """Everything the result of metric ``name`` depends on; None: do not cache.
+
+    ``fresh``: list the lake now, not the listing the prepared page took.
+
+    Whose calls: the tenant and the extension scope of the connection (the live
+    session variables, not just what it was opened with). Which data: the files
+    of the partitions the query reads (the callback worklist reads every call
+    after the period start: its contacts). What: the query and its values.
+    """
+    scope = scope_of(conn)
+    if scope is None:
+        return None
+    start, end = flt.utc_bounds()
+    assert start is not None and end is not None
+    viewer: tuple[Any, ...] = (
+        scope.folders,
+        scope.tenant,
+        scope.extension,
+        scope.forwarded_message_ids,
+    )
+    if scope.extension is not None:
+        (live,) = conn.execute(
+            "select getvariable('sb_extension'), getvariable('sb_message_ids')"
+        ).fetchall()
+        viewer += (live[0], tuple(live[1] or ()))
+    open_ended = name == "callback_worklist"
+    days = widened(start.date(), None if open_ended else end.date())
+    prepared = _PREPARED.get(conn)
+    listing = prepared.listings.get(days) if prepared is not None and not fresh else None
+    if listing is None:
+        listing = lake_listing(scope.folders, *days)
+        if prepared is not None and not fresh:
+            prepared.listings[days] = listing
+    return (
+        METRICS_VERSION,
+        name,
+        viewer,
+        _scope_key(flt),
+        start,
+        end,
+        params,
+        tuple(sorted(fragments.items())),
+        listing,
+    )
+
+
+def _result(
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    flt: CallFilter,
+    params: MetricParams,
+    extra: Mapping[str, Any] | None = None,
+    **fragments: str,
+) -> pa.Table:
+    """Metric file ``name`` over the scope of ``flt``: from the result cache, else run."""
+    keyed = {**fragments, **(extra or {})}
+    key = _cache_key(conn, name, flt, params, keyed)
+    if key is not None:
+        cached = RESULTS.get(key)
+        if cached is not None:
+            return cached
+    sql, bound = _compile(name, flt, params, conn, **fragments)
+    table = _execute(conn, sql, {**bound, **(extra or {})})
+    # Stored only if the files did not change while it ran (or while the page's
+    # tables were built after the listing): else the result and key could differ.
+    if key is not None and key == _cache_key(conn, name, flt, params, keyed, fresh=True):
+        RESULTS.put(key, table)
+    return table
+
+
+def _rows(table: pa.Table) -> list[dict[str, Any]]:
     return table.to_pylist()  # type: ignore[no-any-return]
 
 
@@ -321,8 +427,7 @@ def kpis(
     if group_by not in _GROUP_KEYS:
         raise MetricError(f"group by one of {', '.join(GROUP_BYS)}, not {group_by!r}")
     flt = scope_filter(period, tz, filters)
-    sql, bound = _compile("kpis", flt, params, conn, group_key=_GROUP_KEYS[group_by])
-    rows = _rows(conn, sql, bound)
+    rows = _rows(_result(conn, "kpis", flt, params, group_key=_GROUP_KEYS[group_by]))
     if group_by is None and not rows:
         return [_empty_kpis()]
     return rows
@@ -379,8 +484,7 @@ def volume(
     if interval not in INTERVALS:
         raise MetricError(f"interval must be one of {', '.join(INTERVALS)}, not {interval!r}")
     flt = scope_filter(period, tz, filters)
-    sql, bound = _compile("volume", flt, DEFAULT_PARAMS, conn, bucket=_GROUP_KEYS[interval])
-    return _rows(conn, sql, bound)
+    return _rows(_result(conn, "volume", flt, DEFAULT_PARAMS, bucket=_GROUP_KEYS[interval]))
 
 
 def heatmap(
@@ -392,8 +496,7 @@ def heatmap(
 ) -> list[dict[str, Any]]:
     """Calls, offered and missed per local (ISO weekday, hour of day)."""
     flt = scope_filter(period, tz, filters)
-    sql, bound = _compile("heatmap", flt, DEFAULT_PARAMS, conn)
-    return _rows(conn, sql, bound)
+    return _rows(_result(conn, "heatmap", flt, DEFAULT_PARAMS))
 
 
 def concurrency(
@@ -409,10 +512,10 @@ def concurrency(
         raise MetricError(f"interval must be one of {', '.join(INTERVALS)}, not {interval!r}")
     bucket_at, bucket_start = _BUCKET_AT[interval]
     flt = scope_filter(period, tz, filters)
-    sql, bound = _compile(
-        "concurrency", flt, DEFAULT_PARAMS, conn, bucket_at=bucket_at, bucket_start=bucket_start
+    table = _result(
+        conn, "concurrency", flt, DEFAULT_PARAMS, bucket_at=bucket_at, bucket_start=bucket_start
     )
-    return _rows(conn, sql, bound)
+    return _rows(table)
 
 
 def peak_concurrent(
@@ -422,9 +525,13 @@ def peak_concurrent(
     tz: str = "UTC",
     filters: CallFilter | None = None,
 ) -> int:
-    """The most calls active at one instant of the period (0 without calls)."""
-    rows = concurrency(conn, period, interval=None, tz=tz, filters=filters)
-    return int(rows[0]["peak_active"]) if rows else 0
+    """The most calls active at one instant of the period (0 without calls).
+
+    The highest of the daily peaks: every level of the period is seen in some
+    day, and the page's default chart asks for the daily peaks anyway (cached).
+    """
+    rows = concurrency(conn, period, interval="day", tz=tz, filters=filters)
+    return max((int(r["peak_active"]) for r in rows), default=0)
 
 
 def repeat_callers(
@@ -435,11 +542,15 @@ def repeat_callers(
     filters: CallFilter | None = None,
     params: MetricParams = DEFAULT_PARAMS,
     only_repeat: bool = True,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """External callers with their inbound calls; by default only the repeat callers."""
+    """External callers with their inbound calls; by default only the repeat callers.
+
+    ``limit``: the first rows only (the order is the table's: most calls first).
+    """
     flt = scope_filter(period, tz, filters)
-    sql, bound = _compile("repeat_callers", flt, params, conn)
-    return _rows(conn, sql, {**bound, "only_repeat": only_repeat})
+    table = _result(conn, "repeat_callers", flt, params, {"only_repeat": only_repeat})
+    return _rows(table if limit is None else table.slice(0, limit))
 
 
 def repeat_summary(
@@ -452,9 +563,29 @@ def repeat_summary(
 ) -> dict[str, Any]:
     """Repeat-caller rate and the first-contact-resolution proxy."""
     flt = scope_filter(period, tz, filters)
-    sql, bound = _compile("repeat_summary", flt, params, conn)
-    (row,) = _rows(conn, sql, bound)
+    (row,) = _rows(_result(conn, "repeat_summary", flt, params))
     return row
+
+
+def _open_callbacks(
+    conn: duckdb.DuckDBPyConnection, flt: CallFilter, handled: Mapping[str, datetime] | None
+) -> pa.Table:
+    """The worklist rows of ``flt`` without those marked handled since their last miss.
+
+    The worklist of a busy tenant has many thousand rows and the marks are few,
+    so the marks are checked on the marked rows alone.
+    """
+    table = _result(conn, "callback_worklist", flt, DEFAULT_PARAMS)
+    marks = handled or {}
+    if not marks:
+        return table
+    marked = table.select(["number", "last_missed_at"]).filter(
+        pc.is_in(table["number"], pa.array(list(marks), pa.string()))
+    )
+    hidden = [r["number"] for r in marked.to_pylist() if marks[r["number"]] >= r["last_missed_at"]]
+    if not hidden:
+        return table
+    return table.filter(pc.invert(pc.is_in(table["number"], pa.array(hidden, pa.string()))))
 
 
 def callback_worklist(
@@ -464,20 +595,16 @@ def callback_worklist(
     tz: str = "UTC",
     filters: CallFilter | None = None,
     handled: Mapping[str, datetime] | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Missed external callers not yet called back or reached, nor marked handled.
 
     ``handled`` maps a number (digits) to when someone marked it handled; a
-    mark hides the caller until they miss another call after it.
+    mark hides the caller until they miss another call after it. ``limit``: the
+    first rows only (the order is the table's: latest missed call first).
     """
-    flt = scope_filter(period, tz, filters)
-    sql, bound = _compile("callback_worklist", flt, DEFAULT_PARAMS, conn)
-    marks = handled or {}
-    return [
-        r
-        for r in _rows(conn, sql, bound)
-        if r["number"] not in marks or marks[r["number"]] < r["last_missed_at"]
-    ]
+    table = _open_callbacks(conn, scope_filter(period, tz, filters), handled)
+    return _rows(table if limit is None else table.slice(0, limit))
 
 
 def callbacks_pending(
@@ -488,20 +615,8 @@ def callbacks_pending(
     filters: CallFilter | None = None,
     handled: Mapping[str, datetime] | None = None,
 ) -> int:
-    """How many rows :func:`callback_worklist` has, without building them.
-
-    The worklist of a busy tenant has many thousand rows; the tile needs only
-    their number, and the marks (few) are checked on the marked rows alone.
-    """
-    flt = scope_filter(period, tz, filters)
-    sql, bound = _compile("callback_worklist", flt, DEFAULT_PARAMS, conn)
-    table = conn.sql(sql, params=bound).to_arrow_table().select(["number", "last_missed_at"])
-    marks = handled or {}
-    if not marks:
-        return table.num_rows
-    marked = table.filter(pc.is_in(table["number"], pa.array(list(marks), pa.string())))
-    hidden = sum(1 for r in marked.to_pylist() if marks[r["number"]] >= r["last_missed_at"])
-    return table.num_rows - hidden
+    """How many rows :func:`callback_worklist` has, without building them."""
+    return int(_open_callbacks(conn, scope_filter(period, tz, filters), handled).num_rows)
 
 
 def summary(

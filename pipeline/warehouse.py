@@ -17,7 +17,9 @@ could change the variable. Do not hand a plain user's connection to raw SQL.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -33,6 +35,28 @@ _UNSAFE_PATH = re.compile(r"['\"*?\[\]{}\\]")
 
 class WarehouseError(ValueError):
     """A warehouse request was refused; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class ConnectionScope:
+    """What a connection from :func:`connect` shows: whose data, and from which folders."""
+
+    tenant: str
+    extension: str | None
+    forwarded_message_ids: tuple[str, ...]
+    # The lake folders its views read (calls first); their files are its data.
+    folders: tuple[Path, ...]
+
+
+# The scope of each open connection; an entry goes with its connection.
+_SCOPES: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, ConnectionScope] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def scope_of(conn: duckdb.DuckDBPyConnection) -> ConnectionScope | None:
+    """The scope :func:`connect` gave ``conn`` (None for a connection it did not open)."""
+    return _SCOPES.get(conn)
 
 
 def tenant_calls_dir(lake_dir: Path, tenant: str) -> Path:
@@ -125,4 +149,10 @@ def connect(
     except BaseException:
         conn.close()
         raise
+    _SCOPES[conn] = ConnectionScope(
+        tenant,
+        extension,
+        tuple(forwarded_message_ids) if extension is not None else (),
+        (tenant_dir, *(d for d, _ in table_dirs.values())),
+    )
     return conn

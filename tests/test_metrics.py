@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
@@ -18,10 +19,14 @@ import pytest
 
 from pipeline import metrics
 from pipeline.filters import CallFilter
+from pipeline.ingest import ingest_rows
+from pipeline.lake import Lake
+from pipeline.metrics_cache import RESULTS
 from pipeline.warehouse import connect
 from switchboard.settings import Settings
 from tests.fixtures.analytics import (
     ACME,
+    DIRECTORY,
     GLOBEX,
     HAND_BY_DID,
     HAND_BY_EXTENSION,
@@ -29,6 +34,7 @@ from tests.fixtures.analytics import (
     HAND_DAY,
     HAND_EXPECTED,
     NY,
+    REASONS,
     hand_acc_rows,
     random_acc_rows,
     write_lake,
@@ -136,6 +142,100 @@ def test_empty_lake_gives_zeros(settings: Settings) -> None:
     assert got["calls"] == 0 and got["answer_rate"] is None and got["peak_concurrent"] == 0
 
 
+# -- the result cache -------------------------------------------------------------------
+
+
+def _page(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """What the Analytics page asks for one day (prepared, compared)."""
+    metrics.prepare(conn, DAY, tz=TZ)
+    return {
+        "compare": metrics.compare(conn, DAY, tz=TZ),
+        "volume": metrics.volume(conn, DAY, interval="hour", tz=TZ),
+        "heatmap": metrics.heatmap(conn, DAY, tz=TZ),
+        "peaks": metrics.concurrency(conn, DAY, tz=TZ),
+        "extensions": metrics.kpis(conn, DAY, group_by="extension", tz=TZ),
+        "repeat": metrics.repeat_callers(conn, DAY, tz=TZ),
+        "worklist": metrics.callback_worklist(conn, DAY, tz=TZ),
+    }
+
+
+def test_a_cached_page_equals_the_computed_one(settings: Settings) -> None:
+    write_lake(settings, hand_acc_rows())
+    RESULTS.clear()
+    first = connect(settings, ACME)
+    try:
+        computed = _page(first)
+    finally:
+        first.close()
+    misses = RESULTS.misses
+    second = connect(settings, ACME)
+    try:
+        cached = _page(second)
+        # Every result came from the cache, so the page's tables were never built.
+        assert RESULTS.misses == misses and RESULTS.hits > 0
+        assert not second.execute(
+            "select * from duckdb_tables() where table_name = 'page_calls'"
+        ).fetchall()
+    finally:
+        second.close()
+    assert cached == computed
+    assert cached["compare"]["calls"]["current"] == HAND_EXPECTED["calls"]
+
+
+def test_a_new_call_in_the_lake_changes_the_cached_result(settings: Settings) -> None:
+    rows = hand_acc_rows()
+    write_lake(settings, rows)
+    RESULTS.clear()
+    conn = connect(settings, ACME)
+    try:
+        assert metrics.summary(conn, DAY, tz=TZ)["calls"] == 7
+        assert metrics.summary(conn, DAY, tz=TZ)["calls"] == 7  # cached
+        # A later batch: one more missed call from a new number (a new Parquet file).
+        extra = {**rows[0], "id": len(rows) + 1, "call_id": "a8", "caller": "+15550003333"}
+        extra.update(answered_by=None, answer_at=None, sip_code=480, sip_reason=REASONS[480])
+        ingest_rows(Lake(settings.lake_dir, durable=False), [extra], DIRECTORY, after=len(rows))
+        got = metrics.summary(conn, DAY, tz=TZ)
+    finally:
+        conn.close()
+    assert (got["calls"], got["missed"], got["callbacks_pending"]) == (8, 5, 2)
+
+
+def test_the_cache_never_shows_a_manager_s_numbers_to_a_plain_user(settings: Settings) -> None:
+    write_lake(settings, hand_acc_rows())
+    RESULTS.clear()
+    # (calls, total talk): 101 sees a1 a5 a7, 102 sees a5 a6 a7.
+    seen = ((None, (7, 210)), ("101", (3, 150)), (None, (7, 210)), ("102", (3, 110)))
+    for extension, expected in (*seen, ("101", (3, 150))):
+        conn = connect(settings, ACME, extension=extension)
+        try:
+            metrics.prepare(conn, DAY, tz=TZ)
+            (row,) = metrics.kpis(conn, DAY, tz=TZ)
+            assert (row["calls"], row["total_talk"]) == expected, extension
+        finally:
+            conn.close()
+    # And across tenants: the same query on globex is its own entry.
+    conn = connect(settings, GLOBEX)
+    try:
+        assert metrics.summary(conn, DAY, tz=TZ)["calls"] == 1
+    finally:
+        conn.close()
+
+
+def test_a_plain_user_with_a_changed_variable_gets_no_cached_manager_result(
+    settings: Settings,
+) -> None:
+    write_lake(settings, hand_acc_rows())
+    RESULTS.clear()
+    conn = connect(settings, ACME, extension="102")
+    try:
+        assert metrics.kpis(conn, DAY, tz=TZ)[0]["total_talk"] == 110
+        # The key holds the live scope, so a changed variable is another entry.
+        conn.execute("set variable sb_extension = '101'")
+        assert metrics.kpis(conn, DAY, tz=TZ)[0]["total_talk"] == 150
+    finally:
+        conn.close()
+
+
 # -- DST: 23- and 25-hour days --------------------------------------------------------
 
 
@@ -178,6 +278,85 @@ def test_dst_days_bucket_in_the_tenant_zone(settings: Settings) -> None:
                 assert local_hours.count(1) == 2 and heat[1] == 4  # 01:00 EDT and 01:00 EST
             volume = metrics.volume(conn, period, interval="hour", tz=TZ)
             assert len({r["bucket"] for r in volume}) == hours
+    finally:
+        conn.close()
+
+
+def test_peaks_at_shared_instants_and_bucket_starts(settings: Settings) -> None:
+    """Calls that end as another starts do not overlap; on a bucket's first instant
+    only the level after it counts (three calls end at midnight as one starts)."""
+    spans = [
+        ("2025-06-02T22:00", "2025-06-03T00:00"),
+        ("2025-06-02T23:00", "2025-06-03T00:00"),
+        ("2025-06-02T23:30", "2025-06-03T00:00"),
+        ("2025-06-03T00:00", "2025-06-03T00:10"),
+        ("2025-06-03T00:10", "2025-06-03T00:20"),  # starts as the one before ends
+    ]
+    rows = [
+        {
+            "id": i + 1,
+            "call_id": f"p{i}",
+            "tenant": ACME,
+            "direction": "internal",
+            "caller": "101",
+            "callee": "102",
+            "invite_at": datetime.fromisoformat(f"{a}+00:00").timestamp(),
+            "end_at": datetime.fromisoformat(f"{b}+00:00").timestamp(),
+            "sip_code": 480,
+        }
+        for i, (a, b) in enumerate(spans)
+    ]
+    write_lake(settings, rows)
+    period = metrics.Period(date(2025, 6, 2), date(2025, 6, 3))
+    conn = connect(settings, ACME)
+    try:
+        by_day = metrics.concurrency(conn, period, interval="day", tz="UTC")
+        assert [(r["bucket"], r["peak_active"]) for r in by_day] == [
+            (date(2025, 6, 2), 3),
+            (date(2025, 6, 3), 1),
+        ]
+        (whole,) = metrics.concurrency(conn, period, interval=None, tz="UTC")
+        assert whole["peak_active"] == 3
+        assert metrics.peak_concurrent(conn, period, tz="UTC") == 3
+        day_two = metrics.Period(date(2025, 6, 3), date(2025, 6, 3))
+        assert metrics.peak_concurrent(conn, day_two, tz="UTC") == 1
+    finally:
+        conn.close()
+
+
+def test_a_dst_change_inside_a_utc_hour_buckets_by_the_wall_clock(settings: Settings) -> None:
+    """Adelaide (+9:30) moves to +10:30 at 02:00 local, 16:30 UTC: mid-hour."""
+    zone = "Australia/Adelaide"
+    first = datetime(2025, 10, 4, 12, 0, tzinfo=UTC)
+    instants = [first + timedelta(minutes=10 * i) for i in range(48)]  # 12:00–19:50 UTC
+    rows = [
+        {
+            "id": i + 1,
+            "call_id": f"lh{i}",
+            "tenant": ACME,
+            "direction": "internal",
+            "caller": "101",
+            "callee": "102",
+            "invite_at": t.timestamp(),
+            "end_at": t.timestamp() + 10,
+            "sip_code": 480,
+        }
+        for i, t in enumerate(instants)
+    ]
+    write_lake(settings, rows)
+    expected: dict[tuple[int, int], int] = {}
+    for t in instants:
+        local = t.astimezone(ZoneInfo(zone))
+        key = (local.isoweekday(), local.hour)
+        expected[key] = expected.get(key, 0) + 1
+    period = metrics.Period(date(2025, 10, 4), date(2025, 10, 5))
+    conn = connect(settings, ACME)
+    try:
+        for prepared in (False, True):
+            if prepared:
+                metrics.prepare(conn, period, tz=zone)
+            heat = metrics.heatmap(conn, period, tz=zone)
+            assert {(r["weekday"], r["hour"]): r["calls"] for r in heat} == expected
     finally:
         conn.close()
 

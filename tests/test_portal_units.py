@@ -233,3 +233,36 @@ def test_phone_list_shows_each_registered_device(portal_app: Any) -> None:
     )
     assert "Polycom VVX 450" in str(phones.to_plotly_json())
     assert home.phone_items([]).id == "home-phones-none"
+
+
+# -- the big analytics tables ----------------------------------------------------------
+
+
+def test_big_analytics_tables_show_their_head_and_download_every_row(tmp_path: Path) -> None:
+    """The page shows the first rows of the repeat-caller and callback tables; the
+    download (the same loader without a limit) has them all, in the same order."""
+    from datetime import date
+
+    from dash_app.analytics_tables import TABLES, AnalyticsQuery
+    from pipeline import metrics
+    from pipeline.warehouse import connect
+    from tests.fixtures.analytics import ACME, random_acc_rows, write_lake
+
+    settings = make_settings(tmp_path)
+    write_lake(settings, random_acc_rows())
+    period = metrics.Period(date(2025, 10, 20), date(2025, 11, 9))
+    q = AnalyticsQuery(period, "America/New_York")
+    conn = connect(settings, ACME)
+    try:
+        metrics.prepare(conn, period, tz=q.tz)
+        summary = metrics.summary(conn, period, tz=q.tz)
+        for name, total in (
+            ("repeat", summary["repeat_callers"]),
+            ("callbacks", summary["callbacks_pending"]),
+        ):
+            everything = TABLES[name].load(conn, q, {})
+            head = TABLES[name].load(conn, q, {}, limit=5)
+            assert len(everything) == total > 5
+            assert head == everything[:5]
+    finally:
+        conn.close()

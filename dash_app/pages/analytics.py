@@ -27,7 +27,7 @@ import dash_mantine_components as dmc
 import plotly.graph_objects as go
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
-from dash_app.analytics_tables import TABLES, AnalyticsQuery, download_url
+from dash_app.analytics_tables import PREVIEW_ROWS, TABLES, AnalyticsQuery, download_url
 from dash_app.auth import open_calls, optional_user, provisioning, signed_in_user
 from dash_app.layout import format_local, section
 from pipeline.schema import DIRECTIONS, DISPOSITIONS
@@ -225,7 +225,19 @@ def _concurrency_figure(rows: list[dict[str, Any]], q: AnalyticsQuery) -> go.Fig
     return fig
 
 
-def _grid(name: str, rows: list[dict[str, Any]], q: AnalyticsQuery, **options: Any) -> Any:
+# Tables that can have tens of thousands of rows: the page shows the first
+# PREVIEW_ROWS (the table's own order) and says how many there are; the
+# downloads run the same loader without the limit.
+_PREVIEWED = ("repeat", "callbacks")
+
+
+def _grid(
+    name: str,
+    rows: list[dict[str, Any]],
+    q: AnalyticsQuery,
+    total: int | None = None,
+    **options: Any,
+) -> Any:
     spec = TABLES[name]
     timestamps = {c for c in spec.columns if c.endswith("_at")}
     shown = [{**r, **{c: format_local(r.get(c), q.tz) for c in timestamps}} for r in rows]
@@ -266,7 +278,19 @@ def _grid(name: str, rows: list[dict[str, Any]], q: AnalyticsQuery, **options: A
             **options,
         },
     )
-    return section(spec.title, grid, id_prefix=f"analytics-{name}", extra=downloads)
+    shown_all = total is None or total <= len(rows)
+    more = (
+        None
+        if shown_all
+        else dmc.Text(
+            f"Showing the first {len(rows):,} of {total:,}; the downloads hold every row.",
+            size="sm",
+            c="dimmed",
+            id=f"analytics-{name}-more",
+        )
+    )
+    body = grid if more is None else html.Div([more, grid])
+    return section(spec.title, body, id_prefix=f"analytics-{name}", extra=downloads)
 
 
 def _controls(q: AnalyticsQuery) -> Any:
@@ -338,7 +362,10 @@ def layout(**query: Any) -> Any:
         volume = metrics.volume(conn, q.period, interval=q.interval, tz=q.tz, filters=flt)
         heat = metrics.heatmap(conn, q.period, tz=q.tz, filters=flt)
         peaks = metrics.concurrency(conn, q.period, interval=q.interval, tz=q.tz, filters=flt)
-        tables = {name: spec.load(conn, q, marks) for name, spec in TABLES.items()}
+        tables = {
+            name: spec.load(conn, q, marks, limit=PREVIEW_ROWS if name in _PREVIEWED else None)
+            for name, spec in TABLES.items()
+        }
     finally:
         conn.close()
     scope = (
@@ -422,13 +449,14 @@ def layout(**query: Any) -> Any:
                 [_grid("dids", tables["dids"], q), _grid("rules", tables["rules"], q)],
                 cols={"base": 1, "lg": 2},
             ),
-            _grid("repeat", tables["repeat"], q),
+            _grid("repeat", tables["repeat"], q, total=current.get("repeat_callers")),
             html.Div(
                 [
                     _grid(
                         "callbacks",
                         tables["callbacks"],
                         q,
+                        total=current.get("callbacks_pending"),
                         selectable=True,
                         rowSelection="multiple",
                     ),
@@ -532,7 +560,7 @@ def mark_handled(
     q, _error = AnalyticsQuery.from_url(query or {}, user.timezone)
     conn = open_calls(user)
     try:
-        rows = TABLES["callbacks"].load(conn, q, marks)
+        rows = TABLES["callbacks"].load(conn, q, marks, limit=PREVIEW_ROWS)
     finally:
         conn.close()
     timestamps = {c for c in TABLES["callbacks"].columns if c.endswith("_at")}
