@@ -12,13 +12,14 @@ message carries the tail of its log).
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import signal
 import socket
 import sqlite3
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -126,6 +127,42 @@ def command(settings: Settings, defines: Sequence[str] = ()) -> list[str]:
     ]
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> Callable[[], None]:
+    """A pre-exec hook: Linux sends the child SIGTERM when our process dies, so a
+    killed launcher never leaves a Kamailio holding the SIP port. libc is looked up
+    here, in the parent: the hook itself only makes one call after the fork."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def hook() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return hook
+
+
+def _ports_in_use(settings: Settings) -> list[str]:
+    """The SIP and RPC addresses something else already listens on."""
+    busy = []
+    checks = (
+        (socket.SOCK_DGRAM, settings.sip_host, settings.sip_port, "SIP UDP"),
+        (socket.SOCK_STREAM, settings.sip_host, settings.sip_port, "SIP TCP"),
+        (socket.SOCK_STREAM, "127.0.0.1", settings.rpc_port, "JSON-RPC"),
+    )
+    for kind, host, port, what in checks:
+        with socket.socket(socket.AF_INET, kind) as probe:
+            if kind == socket.SOCK_STREAM:
+                # as Kamailio binds: a TCP port in TIME_WAIT is free, a listener is not.
+                # (Not for UDP: there it would let us share Kamailio's port.)
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError:
+                busy.append(f"{what} {host}:{port}")
+    return busy
+
+
 def _tcp_open(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.2):
@@ -166,6 +203,12 @@ class KamailioProcess:
         """Start Kamailio and wait until RPC answers and the SIP port is open."""
         if self._proc is not None and self._proc.poll() is None:
             return
+        busy = _ports_in_use(self.settings)
+        if busy:
+            raise KamailioStartError(
+                f"cannot start Kamailio: {', '.join(busy)} already in use"
+                " (another Kamailio or `make run`?)"
+            )
         run_dir = prepare(self.settings)
         with self.log_path.open("ab") as log_file:
             self._proc = subprocess.Popen(
@@ -175,6 +218,7 @@ class KamailioProcess:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent(),
             )
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:

@@ -6,6 +6,7 @@ import pytest
 
 from kamailio.launcher import KamailioProcess
 from kamailio.traffic import SippUAS, scenario
+from switchboard.settings import Settings
 from tests.fixtures.sip import register_at
 
 pytestmark = pytest.mark.kamailio
@@ -33,3 +34,46 @@ def test_wrong_password_is_refused(kamailio: KamailioProcess) -> None:
     assert result.returncode != 0
     assert "403" in result.errors
     assert kamailio.rpc.registrations("102", "acme.example") == []
+
+
+def test_a_second_kamailio_on_the_same_ports_is_refused_clearly(kamailio: KamailioProcess) -> None:
+    from kamailio.launcher import KamailioStartError
+
+    with pytest.raises(KamailioStartError, match=r"SIP UDP 127\.0\.0\.1:\d+, .* already in use"):
+        KamailioProcess(kamailio.settings).start()
+    assert kamailio.rpc.call("core.version")  # the first one is untouched
+
+
+def test_kamailio_dies_with_a_killed_launcher(settings: Settings, directory: object) -> None:
+    """A launcher killed with SIGKILL cannot stop Kamailio itself: the kernel does."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import sys, time\n"
+        "from kamailio.launcher import KamailioProcess\n"
+        "from tests.fixtures.core import make_settings\n"
+        "from pathlib import Path\n"
+        f"k = KamailioProcess(make_settings(Path({str(settings.data_dir)!r})))\n"
+        "k.start(); print(k.pid, k.settings.sip_port, flush=True); time.sleep(60)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    pid = int(child.stdout.readline().split()[0])
+    os.kill(pid, 0)  # Kamailio runs
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return  # exited; only waiting for init to reap it
+        except FileNotFoundError:
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    raise AssertionError("Kamailio outlived its launcher")
