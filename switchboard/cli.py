@@ -170,9 +170,14 @@ def cmd_portal(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    import signal
+
     from switchboard.run import run_all
 
     _exit_on_sigterm()
+    # A shell without job control starts background commands with SIGINT ignored;
+    # `switchboard run` is the one thing Ctrl-C must always stop.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     return run_all(settings)
 
 
