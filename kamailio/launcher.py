@@ -12,14 +12,13 @@ message carries the tail of its log).
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import signal
 import socket
 import sqlite3
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -27,6 +26,7 @@ from types import TracebackType
 
 from kamailio.rpc import KamailioRPC, RPCError
 from kamailio.rules_push import RulesScheduler
+from switchboard.processes import die_with_parent
 from switchboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -127,21 +127,6 @@ def command(settings: Settings, defines: Sequence[str] = ()) -> list[str]:
     ]
 
 
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def _die_with_parent() -> Callable[[], None]:
-    """A pre-exec hook: Linux sends the child SIGTERM when our process dies, so a
-    killed launcher never leaves a Kamailio holding the SIP port. libc is looked up
-    here, in the parent: the hook itself only makes one call after the fork."""
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-
-    def hook() -> None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-    return hook
-
-
 def _ports_in_use(settings: Settings) -> list[str]:
     """The SIP and RPC addresses something else already listens on."""
     busy = []
@@ -218,7 +203,7 @@ class KamailioProcess:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent(),
+                preexec_fn=die_with_parent(),
             )
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from switchboard.processes import die_with_parent
 from switchboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -169,6 +170,7 @@ def run_sipp(
             stderr=subprocess.PIPE,
             timeout=timeout + 10,
             check=False,
+            preexec_fn=die_with_parent(),
         )
     except subprocess.TimeoutExpired as exc:
         raise SippError(f"sipp {scenario_file.name} hung past {timeout + 10}s") from exc
@@ -208,6 +210,7 @@ class SippUAS:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent(),
         )
         time.sleep(0.2)  # let it bind before anyone routes to it
         if self._proc.poll() is not None:
