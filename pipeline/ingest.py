@@ -9,6 +9,7 @@ get out of step with the data (see ``pipeline.lake`` for the protocol).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
@@ -89,7 +90,9 @@ def ingest_once(settings: Settings, *, on_step: StepHook | None = None) -> Inges
                 db.close()
             return IngestResult(0, 0, lake.watermark())
         try:
-            directory = load_directory(settings)
+            # Read the provisioning store only when there is something to ingest:
+            # the worker ticks every second, and most ticks find no new rows.
+            directory = functools.cache(lambda: load_directory(settings))
             pending = lake.pending()
             if pending is not None and not lake.finish_pending(pending):
                 # An interrupted batch: read exactly its range again.
@@ -99,7 +102,7 @@ def ingest_once(settings: Settings, *, on_step: StepHook | None = None) -> Inges
                 log.info("redoing interrupted batch %d..%d", pending.first, pending.last)
                 step("read")
                 if rows:
-                    batch = ingest_rows(lake, rows, directory, after=pending.after, on_step=step)
+                    batch = ingest_rows(lake, rows, directory(), after=pending.after, on_step=step)
                     calls += len(batch.calls)
                     quarantined += len(batch.quarantined)
                 else:
@@ -112,7 +115,7 @@ def ingest_once(settings: Settings, *, on_step: StepHook | None = None) -> Inges
             watermark = lake.watermark()
             while rows := read_acc_rows(db, watermark, settings.ingest_batch):
                 step("read")
-                batch = ingest_rows(lake, rows, directory, after=watermark, on_step=step)
+                batch = ingest_rows(lake, rows, directory(), after=watermark, on_step=step)
                 calls += len(batch.calls)
                 quarantined += len(batch.quarantined)
                 watermark = rows[-1]["id"]
