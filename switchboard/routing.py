@@ -124,10 +124,9 @@ def explain_route(
     if rule.simultaneous:
         ring += f", and at the same time {', '.join(rule.simultaneous)}"
     steps.append(ring + ".")
-    if rule.forward_offline is not None:
-        steps.append(f"If no phone is registered: {rule.forward_offline.describe()}.")
-    elif active.rule is None:
-        steps.append(f"If no phone is registered: {rule.fallback.describe()}.")
+    # Kamailio's order (route EXTENSION): no device → forward-when-offline, else the fallback.
+    offline = rule.forward_offline or rule.fallback
+    steps.append(f"If no phone is registered: {offline.describe()}.")
     if rule.forward_busy is not None:
         steps.append(f"If busy: {rule.forward_busy.describe()}.")
     no_answer = rule.forward_no_answer or rule.fallback

@@ -63,7 +63,8 @@ def test_manager_sets_hours_and_asks_where_calls_go(
     assert out.strip().endswith("=> voicemail")
     assert cli.main([*explain, "--at", "2026-12-22T10:00"]) == 0
     out = capsys.readouterr().out
-    assert "4. If busy: extension 103." in out
+    assert "4. If no phone is registered: voicemail." in out
+    assert "5. If busy: extension 103." in out
     assert "=> ring 15 s, then voicemail" in out
 
     # an extension without a rule: the default, ring for the ring timeout, then voicemail
