@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: run test lint format bench notebooks setup apt venv clean-data
 
 run: setup
-	$(PY) -m switchboard.cli run
+	$(PY) -m cli run
 
 test: setup
 	$(VENV)/bin/ruff check .

@@ -4,7 +4,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from switchboard import cli
+from cli import main as cli
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 

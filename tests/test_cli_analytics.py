@@ -9,9 +9,9 @@ from datetime import date
 
 import pytest
 
+from cli.main import main
 from pipeline import metrics
 from pipeline.warehouse import connect
-from switchboard.cli import main
 from switchboard.settings import Settings
 from tests.fixtures.analytics import (
     ACME,

@@ -4,8 +4,8 @@ from datetime import date, time
 
 import pytest
 
-from switchboard import cli
-from switchboard.cli_routing import parse_days, parse_destination, parse_period
+from cli import main as cli
+from cli.routing import parse_days, parse_destination, parse_period
 from switchboard.rules import Destination
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningError

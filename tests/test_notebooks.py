@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from switchboard.cli import main as cli_main
+from cli.main import main as cli_main
 from switchboard.settings import Settings
 from tests.fixtures.analytics import ACME, HAND_DAY, hand_acc_rows, write_lake
 from tests.fixtures.core import Directory

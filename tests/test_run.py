@@ -38,7 +38,7 @@ def test_run_starts_everything_and_ctrl_c_stops_it(settings: Settings) -> None:
     log = settings.data_dir.parent / "run.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "switchboard.cli", "run"],
+            [sys.executable, "-m", "cli", "run"],
             env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:

@@ -278,7 +278,7 @@ def test_cli_searches_transcripts_of_a_tenant_or_one_mailbox(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from switchboard import cli
+    from cli import main as cli
 
     monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("SWITCHBOARD_CONFIG", str(settings.data_dir / "none.toml"))

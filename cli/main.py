@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from switchboard.cli_analytics import add_parsers as add_analytics_parsers
-from switchboard.cli_routing import add_parsers as add_routing_parsers
+from cli.analytics import add_parsers as add_analytics_parsers
+from cli.routing import add_parsers as add_routing_parsers
 from switchboard.settings import Settings, load_settings
 from switchboard.store import ROLES, ProvisioningStore
 
@@ -172,7 +172,7 @@ def cmd_portal(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     import signal
 
-    from switchboard.run import run_all
+    from cli.run import run_all
 
     _exit_on_sigterm()
     # A shell without job control starts background commands with SIGINT ignored;

@@ -1,6 +1,6 @@
 """`switchboard run` (what `make run` starts): every part as its own process.
 
-Each part runs as ``python -m switchboard.cli <part>`` so that it can be
+Each part runs as ``python -m cli <part>`` so that it can be
 started alone too. If one part dies the others are stopped: a half-running
 phone system is worse than a stopped one. Ctrl-C stops everything.
 """
@@ -27,7 +27,7 @@ PARTS: tuple[str, ...] = ("kamailio", "media", "worker", "portal")
 
 def _start(part: str, settings: Settings) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "switchboard.cli", part],
+        [sys.executable, "-m", "cli", part],
         env={**os.environ, "SWITCHBOARD_DATA_DIR": str(settings.data_dir)},
     )
 
@@ -93,7 +93,7 @@ def run_all(settings: Settings) -> int:
         print("  Ctrl-C stops everything.\n", flush=True)
         if not _lake_has_calls(settings):
             procs["demo-traffic"] = subprocess.Popen(
-                [sys.executable, "-m", "switchboard.cli", "demo", "traffic", "--calls", "30"],
+                [sys.executable, "-m", "cli", "demo", "traffic", "--calls", "30"],
                 env={**os.environ, "SWITCHBOARD_DATA_DIR": str(settings.data_dir)},
             )
         while True:
