@@ -43,14 +43,14 @@ def _serve(data_dir: str, port: int, greeting: str) -> None:
     import asyncio
     import logging
 
-    from media.mailbox import MailboxSettings, StoredMessage
+    from media.mailbox import PhoneMailboxSettings, StoredMessage
     from media.server import MediaServer
 
     class ShortGreeting:
         """Every mailbox greets briefly; no phone access (the benchmark only leaves messages)."""
 
-        def settings(self, tenant: str, ext: str) -> MailboxSettings:
-            return MailboxSettings(active_greeting=Path(greeting))
+        def settings(self, tenant: str, ext: str) -> PhoneMailboxSettings:
+            return PhoneMailboxSettings(active_greeting=Path(greeting))
 
         def verify_pin(self, tenant: str, ext: str, pin: str) -> bool:
             return False

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from media import prompts
+from media.recording import SAMPLE_RATE, Recorder, atomic_write, wav_bytes
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningError, ProvisioningStore
 from switchboard.voicemail import GreetingKind, MessageOrder, greeting_relpath
@@ -36,8 +37,12 @@ PIN_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
-class MailboxSettings:
-    """What the media server reads about one mailbox (defaults: an unprovisioned box)."""
+class PhoneMailboxSettings:
+    """What the media server reads about one mailbox (defaults: an unprovisioned box).
+
+    A view of the store's ``switchboard.voicemail.MailboxSettings`` for the phone side:
+    whether a PIN exists (never its hash), the greeting to play, and the owner's zone.
+    """
 
     pin_set: bool = False
     active_greeting: Path | None = None
@@ -59,7 +64,7 @@ class StoredMessage:
 class Mailboxes(Protocol):
     """The store-side interface the media server codes against."""
 
-    def settings(self, tenant: str, ext: str) -> MailboxSettings: ...
+    def settings(self, tenant: str, ext: str) -> PhoneMailboxSettings: ...
 
     def verify_pin(self, tenant: str, ext: str, pin: str) -> bool: ...
 
@@ -91,15 +96,15 @@ class StoreMailboxes:
     def close(self) -> None:
         self.store.close()
 
-    def settings(self, tenant: str, ext: str) -> MailboxSettings:
+    def settings(self, tenant: str, ext: str) -> PhoneMailboxSettings:
         try:
             box = self.store.mailbox_settings(tenant, ext)
         except ProvisioningError:
             # Not provisioned (Kamailio only relays known users, but the media port is
             # reachable directly): take the message with the default greeting; the
             # pipeline quarantines it. Phone access stays closed (no PIN).
-            return MailboxSettings()
-        return MailboxSettings(
+            return PhoneMailboxSettings()
+        return PhoneMailboxSettings(
             pin_set=box.pin_hash is not None,
             active_greeting=Path(box.active_greeting) if box.active_greeting else None,
             greeting=box.greeting,
@@ -248,22 +253,13 @@ async def _record_greeting(
     data_dir: Path,
     say: Callable[[str], bytes],
 ) -> None:
-    from media.voicemail import SAMPLE_RATE, Recorder, _atomic_write, _wav_bytes
-
     if not await leg.play(say("record_greeting") + prompts.beep_pcm()):
         return
     # the place the portal's uploads use too (docs/voicemail.md), replaced atomically
     path = data_dir / greeting_relpath(tenant, ext, "custom")
     path.parent.mkdir(parents=True, exist_ok=True)
 
-    class _NullWriter:
-        def write(self, pcm: bytes) -> None:
-            pass
-
-        def close(self) -> None:
-            pass
-
-    recorder = Recorder(_NullWriter())  # type: ignore[arg-type]
+    recorder = Recorder()  # in memory: the greeting is written whole, atomically, at the end
     while not leg.digits.empty():
         leg.digits.get_nowait()
     leg.audio_sink = recorder.add
@@ -273,6 +269,6 @@ async def _record_greeting(
         leg.audio_sink = None
     if recorder.samples < SAMPLE_RATE // 2:
         return
-    _atomic_write(path, _wav_bytes(bytes(recorder.pcm)))
+    atomic_write(path, wav_bytes(bytes(recorder.pcm)))
     mailboxes.set_greeting(tenant, ext, "custom", path)
     await leg.play(say("greeting_saved"))

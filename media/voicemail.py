@@ -1,12 +1,11 @@
 """Leaving a message: greeting, beep, record, and the spool files (``docs/spool.md``).
 
-The recording is placed by RTP timestamp, not by arrival: a lost or late
-packet leaves (or fills) its own 20 ms instead of shifting everything after
-it, so the WAV lasts exactly as long as the caller's audio. While recording,
-samples go straight to ``<id>.part`` (unbuffered: a kill -9 loses nothing
-the OS has), next to ``<id>.part.json``; the finished message is WAV then
-JSON (temp + rename each), and the part files go last. ``recover_parts`` at
-start-up turns leftovers into ``cut_off`` messages.
+Recording itself (placement by RTP timestamp, speech detection, WAV) is
+``media.recording``'s. While recording, samples go straight to ``<id>.part``
+(unbuffered: a kill -9 loses nothing the OS has), next to ``<id>.part.json``;
+the finished message is WAV then JSON (temp + rename each), and the part
+files go last. ``recover_parts`` at start-up turns leftovers into ``cut_off``
+messages.
 """
 
 from __future__ import annotations
@@ -14,28 +13,28 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import re
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from media import prompts
 from media.leg import Leg
-from media.mailbox import MailboxSettings
+from media.mailbox import PhoneMailboxSettings
+from media.recording import (
+    SAMPLE_RATE,
+    PartWriter,
+    Recorder,
+    atomic_write,
+    speech_seconds,
+    wav_bytes,
+)
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = prompts.SAMPLE_RATE
 MIN_SPEECH_SECONDS = 1.0  # shorter messages are discarded (still counted)
-SILENCE_END_SECONDS = 3.0  # this much silence after speech ends the message
-INITIAL_SILENCE_SECONDS = 10.0  # nobody spoke at all: stop waiting
-SPEECH_RMS = 400.0  # ~ -38 dBFS per 20 ms frame; line noise sits far below
-MAX_GAP_SAMPLES = 2 * SAMPLE_RATE  # a larger timestamp jump is a new timeline, not silence
 
 _TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
 _MAILBOX_RE = re.compile(r"^[A-Za-z0-9_+-]{1,32}$")
@@ -69,36 +68,6 @@ def new_message_id() -> str:
     return f"vm-{uuid.uuid4().hex}"
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _wav_bytes(pcm: bytes) -> bytes:
-    """A 44-byte RIFF header + ``pcm`` (8 kHz, 16-bit, mono)."""
-    import struct
-
-    header = struct.pack(
-        "<4sI4s4sIHHIIHH4sI",
-        b"RIFF", 36 + len(pcm), b"WAVE", b"fmt ", 16, 1, 1,
-        SAMPLE_RATE, SAMPLE_RATE * 2, 2, 16, b"data", len(pcm),
-    )  # fmt: skip
-    return header + pcm
-
-
-def speech_seconds(pcm: bytes) -> float:
-    """Seconds of 20 ms frames whose RMS is above the speech threshold."""
-    samples = np.frombuffer(pcm[: len(pcm) // 320 * 320], dtype="<i2").astype(np.float32)
-    if samples.size == 0:
-        return 0.0
-    rms = np.sqrt(np.mean(samples.reshape(-1, 160) ** 2, axis=1))
-    return float(np.count_nonzero(rms > SPEECH_RMS)) * 0.02
-
-
 class VoicemailSpool:
     """``<spool>/voicemail/<tenant>/<mailbox>/``: the only writer of voicemail items."""
 
@@ -116,7 +85,7 @@ class VoicemailSpool:
     def begin(self, meta: MessageMeta) -> PartWriter:
         directory = self.mailbox_dir(meta.tenant, meta.mailbox)
         directory.mkdir(parents=True, exist_ok=True)
-        _atomic_write(directory / f"{meta.message_id}.part.json", json.dumps(asdict(meta)).encode())
+        atomic_write(directory / f"{meta.message_id}.part.json", json.dumps(asdict(meta)).encode())
         return PartWriter(directory / f"{meta.message_id}.part")
 
     def commit(self, meta: MessageMeta, pcm: bytes | None) -> Path:
@@ -124,9 +93,9 @@ class VoicemailSpool:
         directory = self.mailbox_dir(meta.tenant, meta.mailbox)
         directory.mkdir(parents=True, exist_ok=True)
         if pcm is not None and not meta.discarded:
-            _atomic_write(directory / f"{meta.message_id}.wav", _wav_bytes(pcm))
+            atomic_write(directory / f"{meta.message_id}.wav", wav_bytes(pcm))
         json_path = directory / f"{meta.message_id}.json"
-        _atomic_write(json_path, json.dumps(asdict(meta), indent=1).encode())
+        atomic_write(json_path, json.dumps(asdict(meta), indent=1).encode())
         for suffix in (".part", ".part.json"):
             (directory / f"{meta.message_id}{suffix}").unlink(missing_ok=True)
         return json_path
@@ -178,86 +147,11 @@ class VoicemailSpool:
         return MessageMeta(**{**asdict(base), **fields_known})
 
 
-class PartWriter:
-    """Appends samples to the ``.part`` file with no user-space buffer (crash safety)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-
-    def write(self, pcm: bytes) -> None:
-        if self._fd >= 0:
-            os.write(self._fd, pcm)
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-
-@dataclass
-class Recorder:
-    """Places frames by RTP timestamp, tracks speech, and says when silence ends it."""
-
-    writer: PartWriter
-    pcm: bytearray = field(default_factory=bytearray)
-    speech_frames: int = 0
-    last_speech_sample: int | None = None
-    silence_done: asyncio.Event = field(default_factory=asyncio.Event)
-    _base_ts: int | None = None
-    _offset: int = 0  # samples of earlier timelines (after an SSRC/timestamp reset)
-
-    @property
-    def samples(self) -> int:
-        return len(self.pcm) // 2
-
-    def add(self, frame: bytes, timestamp: int) -> None:
-        if self._base_ts is None:
-            self._base_ts = timestamp
-        pos = self._offset + ((timestamp - self._base_ts) & 0xFFFFFFFF)
-        if pos - self.samples > MAX_GAP_SAMPLES or pos + MAX_GAP_SAMPLES < self.samples:
-            # a new timeline (new SSRC, re-INVITE): continue right where we are
-            self._offset, self._base_ts, pos = self.samples, timestamp, self.samples
-        if pos > self.samples:
-            self._append(bytes((pos - self.samples) * 2))  # packets never came: silence
-        elif pos < self.samples:
-            overlap = (self.samples - pos) * 2
-            if overlap >= len(frame):
-                return  # duplicate
-            frame = frame[overlap:]
-        self._append(frame)
-
-    def _append(self, pcm: bytes) -> None:
-        start = self.samples
-        self.pcm += pcm
-        self.writer.write(pcm)
-        # speech detection per whole 20 ms frame appended
-        samples = np.frombuffer(pcm[: len(pcm) // 320 * 320], dtype="<i2").astype(np.float32)
-        if samples.size:
-            rms = np.sqrt(np.mean(samples.reshape(-1, 160) ** 2, axis=1))
-            loud = np.flatnonzero(rms > SPEECH_RMS)
-            if loud.size:
-                self.speech_frames += int(loud.size)
-                self.last_speech_sample = start + int(loud[-1] + 1) * 160
-        self._check_silence()
-
-    def _check_silence(self) -> None:
-        if self.last_speech_sample is None:
-            if self.samples >= INITIAL_SILENCE_SECONDS * SAMPLE_RATE:
-                self.silence_done.set()
-        elif self.samples - self.last_speech_sample >= SILENCE_END_SECONDS * SAMPLE_RATE:
-            self.silence_done.set()
-
-    @property
-    def speech_seconds(self) -> float:
-        return self.speech_frames * 0.02
-
-
 async def leave_message(
     leg: Leg,
     spool: VoicemailSpool,
     meta: MessageMeta,
-    settings: MailboxSettings,
+    settings: PhoneMailboxSettings,
     data_dir: Path,
     *,
     max_seconds: float,
@@ -282,7 +176,7 @@ async def leave_message(
     leg.audio_sink = recorder.add
     reason = await _wait_for_end(leg, recorder, max_seconds)
     leg.audio_sink = None
-    recorder.writer.close()
+    recorder.close()
 
     meta.ended_at = time.time()
     meta.end_reason = reason
@@ -328,7 +222,7 @@ async def _wait_for_end(leg: Leg, recorder: Recorder, max_seconds: float) -> str
     return "max_length"
 
 
-def _greeting_pcm(settings: MailboxSettings, data_dir: Path, *, busy: bool) -> bytes:
+def _greeting_pcm(settings: PhoneMailboxSettings, data_dir: Path, *, busy: bool) -> bytes:
     """The mailbox's active greeting, or the default spoken one when it has none (or it is bad)."""
     if settings.active_greeting is not None:
         try:

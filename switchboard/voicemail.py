@@ -53,7 +53,8 @@ def audio_relpath(tenant: str, mailbox: str, message_id: str) -> str:
 class MailboxSettings:
     """One mailbox's settings; defaults apply until the user changes something.
 
-    Field names follow what the media server reads (``media/mailbox.py``):
+    Field names follow what the media server reads (its phone-side view,
+    ``media.mailbox.PhoneMailboxSettings``):
     ``greeting`` is the active kind, ``active_greeting`` the absolute path of its
     WAV (None: no upload of that kind, play the default prompt), ``pin_hash`` the
     argon2 hash (None: no PIN, phone access closed).
