@@ -15,28 +15,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+# The catalogue, not pipeline.metrics: building the parser must not load DuckDB.
+from pipeline.metric_catalogue import (
+    DEFINITIONS,
+    GROUP_BYS,
+    KPI_COLUMNS,
+    METRICS_VERSION,
+    format_value,
+)
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
-
-# pipeline.metrics.GROUP_BYS, repeated so that building the parser loads no DuckDB.
-GROUP_BYS = ("hour", "day", "week", "extension", "did", "rule")
-KPI_COLUMNS = (
-    "calls",
-    "offered",
-    "answered",
-    "missed",
-    "abandoned_in_ring",
-    "answer_rate",
-    "avg_ring_answered",
-    "max_ring_answered",
-    "avg_talk",
-    "total_talk",
-    "inbound",
-    "outbound",
-    "internal",
-    "after_hours_calls",
-    "after_hours_missed",
-)
 
 
 def _json_default(value: Any) -> Any:
@@ -102,23 +90,22 @@ def cmd_kpis(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     print(
         f"{tenant.domain}: {period.start} to {period.end} ({tz}) · {flt.describe()}"
-        f" · metrics v{metrics.METRICS_VERSION}"
+        f" · metrics v{METRICS_VERSION}"
     )
     if args.group_by:
         header = [args.group_by, *KPI_COLUMNS]
         lines = [header]
         for r in result:
             lines.append(
-                [_group_label(r["grp"], tz)]
-                + [metrics.format_value(c, r.get(c)) for c in KPI_COLUMNS]
+                [_group_label(r["grp"], tz)] + [format_value(c, r.get(c)) for c in KPI_COLUMNS]
             )
         widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
         for line in lines:
             print("  ".join(str(v).rjust(w) for v, w in zip(line, widths, strict=True)))
         return 0
-    width = max(len(d.label) for d in metrics.DEFINITIONS)
-    for d in metrics.DEFINITIONS:
-        print(f"{d.label:<{width}}  {metrics.format_value(d.name, result.get(d.name))}")
+    width = max(len(d.label) for d in DEFINITIONS)
+    for d in DEFINITIONS:
+        print(f"{d.label:<{width}}  {format_value(d.name, result.get(d.name))}")
     return 0
 
 

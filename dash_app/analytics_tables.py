@@ -19,6 +19,7 @@ import duckdb
 
 from pipeline import metrics
 from pipeline.filters import NONE_VALUE, CallFilter, FilterError
+from pipeline.metric_catalogue import INTERVALS
 
 # URL keys of the page: its own, then the CallFilter keys it passes on.
 PAGE_KEYS = ("from", "to", "tz", "compare", "interval")
@@ -68,7 +69,7 @@ class AnalyticsQuery:
             CallFilter.from_query(filters, tz)
         except (ValueError, FilterError) as exc:
             return cls.default(default_tz, today), str(exc)
-        interval = raw["interval"] if raw["interval"] in metrics.INTERVALS else ""
+        interval = raw["interval"] if raw["interval"] in INTERVALS else ""
         if not interval:
             interval = "hour" if period.days <= 2 else "day" if period.days <= 62 else "week"
         return cls(period, tz, raw["compare"] != "0", interval, filters), ""
@@ -132,6 +133,7 @@ class Loader(Protocol):
     ) -> list[dict[str, Any]]: ...
 
 
+# The page's own choice of KPI columns (the CLI shows metric_catalogue.KPI_COLUMNS).
 KPI_TABLE_COLUMNS = (
     "calls",
     "offered",

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -51,16 +51,19 @@ from pipeline.filters import (
     CallFilter,
     FilterError,
 )
+
+# The catalogue owns what the metrics are; re-exported so `metrics.DEFINITIONS` etc. still read.
+from pipeline.metric_catalogue import DEFINITION_BY_NAME as DEFINITION_BY_NAME
+from pipeline.metric_catalogue import DEFINITIONS as DEFINITIONS
+from pipeline.metric_catalogue import GROUP_BYS as GROUP_BYS
+from pipeline.metric_catalogue import INTERVALS as INTERVALS
+from pipeline.metric_catalogue import METRICS_VERSION as METRICS_VERSION
+from pipeline.metric_catalogue import MetricDefinition as MetricDefinition
+from pipeline.metric_catalogue import format_value as format_value
 from pipeline.metrics_cache import RESULTS, Listing, lake_listing, widened
 from pipeline.warehouse import scope_of
 
-METRICS_VERSION = "1.0"
 SQL_DIR = Path(__file__).resolve().parent / "sql" / "metrics"
-
-GroupBy = Literal["hour", "day", "week", "extension", "did", "rule"]
-Interval = Literal["hour", "day", "week"]
-GROUP_BYS: tuple[str, ...] = get_args(GroupBy)
-INTERVALS: tuple[str, ...] = get_args(Interval)
 
 # Hour buckets are instants: the UTC instant at which the local hour began. On
 # a 25-hour day the repeated 01:00 is two buckets; zones with :30 offsets work.
@@ -679,74 +682,3 @@ def envelope(
         "metrics_version": METRICS_VERSION,
         "params": params.as_dict(),
     }
-
-
-@dataclass(frozen=True)
-class MetricDefinition:
-    """One metric as docs/metrics.md defines it (kept in sync by a test)."""
-
-    name: str
-    label: str
-    family: str
-    unit: str
-    version: str = METRICS_VERSION
-
-
-def _d(name: str, label: str, unit: str = "calls", family: str = "kpis") -> MetricDefinition:
-    return MetricDefinition(name, label, family, unit)
-
-
-DEFINITIONS: tuple[MetricDefinition, ...] = (
-    _d("calls", "Calls"),
-    _d("offered", "Offered"),
-    _d("answered", "Answered"),
-    _d("missed", "Missed"),
-    _d("abandoned_in_ring", "Abandoned in ring"),
-    _d("abandoned_short", "Short abandons"),
-    _d("to_voicemail", "Sent to voicemail"),
-    _d("blocked", "Blocked"),
-    _d("answer_rate", "Answer rate", "ratio"),
-    _d("avg_ring_answered", "Avg ring before answer", "seconds"),
-    _d("max_ring_answered", "Max ring before answer", "seconds"),
-    _d("avg_talk", "Avg talk time", "seconds"),
-    _d("total_talk", "Total talk time", "seconds"),
-    _d("inbound", "Inbound"),
-    _d("outbound", "Outbound"),
-    _d("internal", "Internal"),
-    _d("disposition_answered", "Result: answered"),
-    _d("disposition_missed", "Result: missed"),
-    _d("disposition_busy", "Result: busy"),
-    _d("disposition_cancelled", "Result: cancelled"),
-    _d("disposition_failed", "Result: failed"),
-    _d("disposition_blocked", "Result: blocked"),
-    _d("disposition_voicemail", "Result: voicemail"),
-    _d("open_hours_calls", "Open-hours calls"),
-    _d("open_hours_missed", "Open-hours missed"),
-    _d("after_hours_calls", "After-hours calls"),
-    _d("after_hours_missed", "After-hours missed"),
-    _d("voicemails_left", "Voicemails left", "messages", "voicemail"),
-    _d("peak_concurrent", "Peak active calls", "calls", "concurrency"),
-    _d("external_callers", "External callers", "numbers", "repeat"),
-    _d("repeat_callers", "Repeat callers", "numbers", "repeat"),
-    _d("repeat_caller_rate", "Repeat-caller rate", "ratio", "repeat"),
-    _d("answered_external", "Answered external calls", "calls", "repeat"),
-    _d("answered_then_repeated", "Answered, then called again", "calls", "repeat"),
-    _d("fcr_proxy", "First-contact resolution (proxy)", "ratio", "repeat"),
-    _d("callbacks_pending", "Callbacks pending", "numbers", "callback"),
-)
-DEFINITION_BY_NAME: dict[str, MetricDefinition] = {d.name: d for d in DEFINITIONS}
-
-
-def format_value(name: str, value: Any) -> str:
-    """A metric value for people: rates in %, durations in m:ss, counts with separators."""
-    if value is None:
-        return "–"
-    unit = DEFINITION_BY_NAME[name].unit if name in DEFINITION_BY_NAME else "calls"
-    if unit == "ratio":
-        return f"{float(value) * 100:.1f}%"
-    if unit == "seconds":
-        total = round(float(value))
-        hours, rest = divmod(total, 3600)
-        minutes, secs = divmod(rest, 60)
-        return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-    return f"{int(value):,}"

@@ -5,12 +5,15 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import subprocess
+import sys
 from datetime import date
 
 import pytest
 
 from cli.main import main
 from pipeline import metrics
+from pipeline.metric_catalogue import GROUP_BYS, KPI_COLUMNS
 from pipeline.warehouse import connect
 from switchboard.settings import Settings
 from tests.fixtures.analytics import (
@@ -65,6 +68,18 @@ def test_kpis_json_text_and_groups(
     }
     code, out = run(monkeypatch, settings, "kpis", "--tenant", GLOBEX, *period, "--json")
     assert json.loads(out)["kpis"]["calls"] == 1  # only globex's own call
+
+
+def test_the_cli_reads_the_metric_catalogue_without_duckdb() -> None:
+    """The parser's choices and the table's columns come from the catalogue, not a copy."""
+    code = (
+        "import sys; from cli.main import build_parser; build_parser();"
+        " print('duckdb' in sys.modules)"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert loaded.stdout.strip() == "False", loaded.stderr
+    assert set(KPI_COLUMNS) <= {d.name for d in metrics.DEFINITIONS if d.family == "kpis"}
+    assert metrics.GROUP_BYS == GROUP_BYS
 
 
 def test_schedule_add_list_run_due(

@@ -1,0 +1,110 @@
+"""What the metrics are, apart from how they are computed: names, labels, units, versions.
+
+The one owner of these facts. :mod:`pipeline.metrics` runs the SQL and
+re-exports them; the CLI builds its parser and formats its tables from here
+without loading DuckDB; the portal and the notebooks read the same
+definitions. ``docs/metrics.md`` defines every metric listed here (a test
+keeps the two in sync) and names :data:`METRICS_VERSION`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+METRICS_VERSION = "1.0"
+
+GroupBy = Literal["hour", "day", "week", "extension", "did", "rule"]
+Interval = Literal["hour", "day", "week"]
+GROUP_BYS: tuple[str, ...] = get_args(GroupBy)
+INTERVALS: tuple[str, ...] = get_args(Interval)
+
+# The columns of a grouped KPI table (CLI ``kpis --group-by``), in order; each is a metric below.
+KPI_COLUMNS: tuple[str, ...] = (
+    "calls",
+    "offered",
+    "answered",
+    "missed",
+    "abandoned_in_ring",
+    "answer_rate",
+    "avg_ring_answered",
+    "max_ring_answered",
+    "avg_talk",
+    "total_talk",
+    "inbound",
+    "outbound",
+    "internal",
+    "after_hours_calls",
+    "after_hours_missed",
+)
+
+
+@dataclass(frozen=True)
+class MetricDefinition:
+    """One metric as docs/metrics.md defines it (kept in sync by a test)."""
+
+    name: str
+    label: str
+    family: str
+    unit: str
+    version: str = METRICS_VERSION
+
+
+def _d(name: str, label: str, unit: str = "calls", family: str = "kpis") -> MetricDefinition:
+    return MetricDefinition(name, label, family, unit)
+
+
+DEFINITIONS: tuple[MetricDefinition, ...] = (
+    _d("calls", "Calls"),
+    _d("offered", "Offered"),
+    _d("answered", "Answered"),
+    _d("missed", "Missed"),
+    _d("abandoned_in_ring", "Abandoned in ring"),
+    _d("abandoned_short", "Short abandons"),
+    _d("to_voicemail", "Sent to voicemail"),
+    _d("blocked", "Blocked"),
+    _d("answer_rate", "Answer rate", "ratio"),
+    _d("avg_ring_answered", "Avg ring before answer", "seconds"),
+    _d("max_ring_answered", "Max ring before answer", "seconds"),
+    _d("avg_talk", "Avg talk time", "seconds"),
+    _d("total_talk", "Total talk time", "seconds"),
+    _d("inbound", "Inbound"),
+    _d("outbound", "Outbound"),
+    _d("internal", "Internal"),
+    _d("disposition_answered", "Result: answered"),
+    _d("disposition_missed", "Result: missed"),
+    _d("disposition_busy", "Result: busy"),
+    _d("disposition_cancelled", "Result: cancelled"),
+    _d("disposition_failed", "Result: failed"),
+    _d("disposition_blocked", "Result: blocked"),
+    _d("disposition_voicemail", "Result: voicemail"),
+    _d("open_hours_calls", "Open-hours calls"),
+    _d("open_hours_missed", "Open-hours missed"),
+    _d("after_hours_calls", "After-hours calls"),
+    _d("after_hours_missed", "After-hours missed"),
+    _d("voicemails_left", "Voicemails left", "messages", "voicemail"),
+    _d("peak_concurrent", "Peak active calls", "calls", "concurrency"),
+    _d("external_callers", "External callers", "numbers", "repeat"),
+    _d("repeat_callers", "Repeat callers", "numbers", "repeat"),
+    _d("repeat_caller_rate", "Repeat-caller rate", "ratio", "repeat"),
+    _d("answered_external", "Answered external calls", "calls", "repeat"),
+    _d("answered_then_repeated", "Answered, then called again", "calls", "repeat"),
+    _d("fcr_proxy", "First-contact resolution (proxy)", "ratio", "repeat"),
+    _d("callbacks_pending", "Callbacks pending", "numbers", "callback"),
+)
+DEFINITION_BY_NAME: dict[str, MetricDefinition] = {d.name: d for d in DEFINITIONS}
+
+
+def format_value(name: str, value: Any) -> str:
+    """A metric value for people: rates in %, durations in m:ss, counts with separators."""
+    if value is None:
+        return "–"
+    unit = DEFINITION_BY_NAME[name].unit if name in DEFINITION_BY_NAME else "calls"
+    if unit == "ratio":
+        return f"{float(value) * 100:.1f}%"
+    if unit == "seconds":
+        total = round(float(value))
+        hours, rest = divmod(total, 3600)
+        minutes, secs = divmod(rest, 60)
+        return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+    return f"{int(value):,}"
