@@ -26,6 +26,7 @@ from types import TracebackType
 
 from kamailio.rpc import KamailioRPC, RPCError
 from kamailio.rules_push import RulesScheduler
+from switchboard.acc_spool import WRITTEN_COLUMNS
 from switchboard.processes import die_with_parent
 from switchboard.settings import Settings
 
@@ -73,6 +74,7 @@ def render_local_cfg(settings: Settings) -> str:
         trunk_port=settings.trunk_port,
         voicemail_hostport=uri_hostport(settings.effective_voicemail_uri),
         media_hostport=f"{settings.media_host}:{settings.media_port}",
+        acc_columns=", ".join(WRITTEN_COLUMNS),
     )
 
 

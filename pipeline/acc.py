@@ -13,37 +13,20 @@ quarantined with a reason instead of being silently "fixed" here.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-# Column order of ``kamailio/acc_schema.sql``; the reader selects them by name
-# so that a column added to the spool later does not shift anything.
-ACC_COLUMNS: tuple[str, ...] = (
-    "id",
-    "call_id",
-    "tenant",
-    "direction",
-    "caller",
-    "caller_name",
-    "caller_domain",
-    "callee",
-    "callee_domain",
-    "answered_by",
-    "invite_at",
-    "answer_at",
-    "end_at",
-    "sip_code",
-    "sip_reason",
-    "disposition_hint",
-    "rule",
-    "frame",
-    "src_ip",
-    "user_agent",
-)
+# The column list is the spool's contract, shared with Kamailio: the core owns it.
+from switchboard.acc_spool import ACC_COLUMNS, ACC_TABLE
 
-AccRow = dict[str, Any]
+__all__ = ["ACC_COLUMNS", "AccRow", "open_acc", "read_acc_rows", "spool_has_table"]
 
-_SELECT = "select " + ", ".join(ACC_COLUMNS) + " from cdr where id > ?"
+# One spool row by column name, as SQLite stored it (``pipeline.calls`` interprets it).
+AccRow = Mapping[str, Any]
+
+# selected by name, so that a column added to the spool later does not shift anything
+_SELECT = f"select {', '.join(ACC_COLUMNS)} from {ACC_TABLE} where id > ?"
 
 
 def open_acc(path: Path) -> sqlite3.Connection | None:
@@ -74,5 +57,5 @@ def read_acc_rows(
 
 def spool_has_table(db: sqlite3.Connection) -> bool:
     """True once Kamailio has created the ``cdr`` table."""
-    row = db.execute("select 1 from sqlite_master where type = 'table' and name = 'cdr'")
+    row = db.execute("select 1 from sqlite_master where type = 'table' and name = ?", (ACC_TABLE,))
     return row.fetchone() is not None

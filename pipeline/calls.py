@@ -27,9 +27,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from pipeline.acc import AccRow
 from pipeline.schema import CALLS_SCHEMA, DIRECTIONS, QUARANTINE_SCHEMA, TENANT_RE
 
-AccRow = Mapping[str, Any]
 Call = dict[str, Any]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
