@@ -25,6 +25,7 @@ from flask_login import login_user
 from dash_app.auth import PortalUser
 from dash_app.describe import describe_days, describe_period, describe_rule, format_until
 from dash_app.destinations import destination_from_form
+from dash_app.timeframes_form import frame_from_form, periods_from_form, rows_of_frame
 from switchboard.rules import AnsweringRule, Destination, RuleError
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore, User
@@ -45,7 +46,7 @@ def _rows(*rows: tuple[Any, ...]) -> tuple[list[Any], ...]:
 
 
 def test_weekly_hours_may_cross_midnight_and_blank_times_mean_all_day(portal_app: Any) -> None:
-    periods = _timeframes().periods_from_form(
+    periods = periods_from_form(
         *_rows(
             ("weekly", ["4"], None, None, "22:00", "06:00"),
             ("weekly", ["5", "6"], None, None, "", ""),
@@ -56,10 +57,6 @@ def test_weekly_hours_may_cross_midnight_and_blank_times_mean_all_day(portal_app
         WeeklyPeriod(frozenset({4}), time(22), time(6)),
         WeeklyPeriod(frozenset({5, 6}), time(0), time(0)),
     )
-
-
-def _timeframes() -> ModuleType:
-    return _page("timeframes")
 
 
 @pytest.mark.parametrize(
@@ -78,12 +75,11 @@ def test_impossible_periods_are_refused_with_the_reason(
     portal_app: Any, row: tuple[Any, ...], message: str
 ) -> None:
     with pytest.raises(TimeFrameError) as refused:
-        _timeframes().periods_from_form(*_rows(row))
+        periods_from_form(*_rows(row))
     assert message in str(refused.value)
 
 
 def test_a_saved_frame_reopens_in_the_editor_as_it_was_entered(portal_app: Any) -> None:
-    tf = _timeframes()
     frame = TimeFrame(
         "Holidays",
         NY,
@@ -94,14 +90,14 @@ def test_a_saved_frame_reopens_in_the_editor_as_it_was_entered(portal_app: Any) 
             DatePeriod(date(2026, 8, 3), date(2026, 8, 14), time(9), time(12)),
         ),
     )
-    rows = tf.rows_of_frame(frame)
+    rows = rows_of_frame(frame)
     assert [r.kind for r in rows] == ["weekly", "dates", "range"]  # the two holidays share a row
     columns = _rows(*[(r.kind, r.days, r.dates, r.range, r.start, r.end) for r in rows])
-    again = tf.frame_from_form(None, "Holidays", NY, False, columns)
+    again = frame_from_form(None, "Holidays", NY, False, columns)
     assert set(again.periods) == set(frame.periods)
-    assert tf.frame_from_form(None, "All", NY, True, columns).always  # "Always" drops periods
+    assert frame_from_form(None, "All", NY, True, columns).always  # "Always" drops periods
     with pytest.raises(TimeFrameError, match="name"):
-        tf.frame_from_form(None, "  ", NY, True, columns)
+        frame_from_form(None, "  ", NY, True, columns)
 
 
 def test_rule_form_builds_the_rule_and_refuses_malformed_entries(portal_app: Any) -> None:

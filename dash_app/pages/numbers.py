@@ -13,7 +13,6 @@ link is not access control.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,16 +22,19 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dash_app.auth import optional_user, provisioning, signed_in_user
-from dash_app.describe import data_attrs, format_until
-from dash_app.destinations import (
-    FALLBACK_KINDS,
-    destination_from_form,
-    destination_picker,
-    register_target_hints,
+from dash_app.destinations import register_target_hints
+from dash_app.editing import (
+    ALWAYS,
+    PRIORITY_STEP,
+    NotAllowed,
+    alert,
+    frame_options,
+    require_click,
 )
 from dash_app.layout import section
+from dash_app.numbers_routes import did_card, route_editor, route_from_form
 from dash_app.push import push_after_edit, saved_message
-from switchboard.rules import AnsweringRule, RuleError, active_rule_at
+from switchboard.rules import AnsweringRule, RuleError
 from switchboard.store import Did, ProvisioningError, ProvisioningStore, User
 
 dash.register_page(
@@ -46,18 +48,13 @@ dash.register_page(
 
 log = logging.getLogger(__name__)
 
-ALWAYS = "__always__"
-PRIORITY_STEP = 10
 MANAGERS_ONLY = "only managers can see and change main numbers"
 
 register_target_hints("numbers")
 
 
-class NotAllowed(Exception):
-    """The viewer is not a manager, or the number is not their tenant's."""
-
-
 def require_manager(user: User) -> User:
+    """``user``, if a manager; raises ``NotAllowed`` otherwise (every callback asks again)."""
     if user.role != "manager":
         raise NotAllowed(MANAGERS_ONLY)
     return user
@@ -72,182 +69,8 @@ def tenant_did(store: ProvisioningStore, user: User, did_id: Any) -> Did:
     return did
 
 
-def _alert(message: str, *, color: str = "red", alert_id: str = "numbers-error") -> Any:
-    return dmc.Alert(message[:1].upper() + message[1:], color=color, variant="light", id=alert_id)
-
-
-# -- components ------------------------------------------------------------------------
-def did_card(store: ProvisioningStore, did: Did, timezone: str, now: datetime) -> Any:
-    """One number: its routes in order, and the one in force now."""
-    inputs = store.did_routing_inputs(did)
-    active = active_rule_at(inputs.rules, inputs.frames, now)
-    if active.rule is not None and active.rule.forward_always is not None:
-        during = f" ({active.frame.name})" if active.frame else ""
-        current = (
-            f"Now{during}: {active.rule.forward_always.describe()}, "
-            f"{format_until(active.until, timezone, now)}"
-        )
-        current_color = "green"
-    else:
-        current, current_color = "Now: no route applies", "orange"
-    rows = []
-    for position, rule in enumerate(inputs.rules, start=1):
-        is_active = active.rule is not None and rule.id == active.rule.id
-        dest = rule.forward_always.describe() if rule.forward_always else "—"
-        rows.append(
-            html.Tr(
-                [
-                    html.Td(str(position)),
-                    html.Td(
-                        dmc.Group(
-                            [
-                                dmc.Text(rule.name, size="sm", fw=600),
-                                dmc.Badge("Active now", color="green", size="xs")
-                                if is_active
-                                else None,
-                                dmc.Badge("Disabled", color="gray", variant="outline", size="xs")
-                                if not rule.enabled
-                                else None,
-                            ],
-                            gap=6,
-                        )
-                    ),
-                    html.Td(rule.frame or "Always"),
-                    html.Td(dest, className="sb-route-dest"),
-                    html.Td(
-                        dmc.Button(
-                            "Edit",
-                            id={"type": "numbers-edit-route", "did": did.id, "route": rule.id},
-                            variant="light",
-                            size="compact-xs",
-                        ),
-                        style={"textAlign": "right"},
-                    ),
-                ],
-                **data_attrs(route=rule.name),
-            )
-        )
-    table = (
-        dmc.Table(
-            [
-                html.Thead(
-                    html.Tr(
-                        [
-                            html.Th("#", style={"width": 30}),
-                            html.Th("Route"),
-                            html.Th("During"),
-                            html.Th("Calls go to"),
-                            html.Th(""),
-                        ]
-                    ),
-                    className="sb-table-head",
-                ),
-                html.Tbody(rows),
-            ],
-            verticalSpacing="xs",
-            highlightOnHover=True,
-        )
-        if rows
-        else dmc.Text("No routes yet: add one per time frame.", size="sm", c="dimmed")
-    )
-    return dmc.Paper(
-        [
-            dmc.Group(
-                [
-                    html.Div(
-                        [
-                            dmc.Text(did.number, fw=700, size="lg", className="sb-did-number"),
-                            dmc.Text(did.name, size="sm", c="dimmed"),
-                        ]
-                    ),
-                    dmc.Group(
-                        [
-                            dmc.Badge(
-                                current,
-                                color=current_color,
-                                variant="light",
-                                size="lg",
-                                className="sb-did-now",
-                                tt="none",
-                            ),
-                            dmc.Button(
-                                "Add route",
-                                id={"type": "numbers-add-route", "did": did.id},
-                                size="xs",
-                                variant="default",
-                            ),
-                        ],
-                        gap="sm",
-                    ),
-                ],
-                justify="space-between",
-                mb="sm",
-            ),
-            table,
-        ],
-        withBorder=True,
-        radius="md",
-        p="lg",
-        className="sb-did-card",
-        **{"data-number": did.number},
-    )
-
-
-def _editor(extensions: list[str]) -> Any:
-    return dmc.Modal(
-        dmc.Stack(
-            [
-                dmc.Group(
-                    [
-                        dmc.TextInput(
-                            id="numbers-route-name",
-                            label="Route name",
-                            placeholder="Open hours",
-                            inputProps={"maxLength": 60},
-                        ),
-                        dmc.Select(id="numbers-route-frame", label="During", data=[]),
-                    ],
-                    grow=True,
-                    align="flex-start",
-                ),
-                destination_picker(
-                    "numbers",
-                    "route",
-                    "Send calls to",
-                    None,
-                    kinds=FALLBACK_KINDS,
-                    optional=False,
-                    extensions=extensions,
-                ),
-                dmc.Group(
-                    [
-                        dmc.NumberInput(
-                            id="numbers-route-priority",
-                            label="Order (lower is tried first)",
-                            min=1,
-                            max=1000,
-                            w=220,
-                        ),
-                        dmc.Switch(id="numbers-route-enabled", label="Enabled", mt=28),
-                    ],
-                    align="flex-start",
-                ),
-                html.Div(id="numbers-route-error"),
-                dmc.Group(
-                    [
-                        dmc.Button("Cancel", id="numbers-route-cancel", variant="default"),
-                        dmc.Button("Save route", id="numbers-route-save"),
-                    ],
-                    justify="flex-end",
-                ),
-            ],
-            gap="sm",
-        ),
-        id="numbers-route-editor",
-        title="Route",
-        size="lg",
-        opened=False,
-    )
+ERROR_ALERT = "numbers-error"  # refusals outside the route editor
+EDITOR_ALERT = "numbers-route-alert"  # the route editor's refusals
 
 
 def layout(**query: str) -> Any:
@@ -298,7 +121,7 @@ def layout(**query: str) -> Any:
             section("Add a main number", add_form, id_prefix="numbers-add"),
             dcc.Store(id="numbers-version", data=0),
             dcc.Store(id="numbers-editing", data=None),
-            _editor(extensions),
+            route_editor(extensions),
         ],
         gap="lg",
     )
@@ -311,7 +134,7 @@ def refresh_numbers(_version: int | None) -> Any:
     try:
         user = require_manager(signed_in_user())
     except NotAllowed as exc:
-        return _alert(str(exc), alert_id="numbers-denied")
+        return alert(str(exc), alert_id="numbers-denied")
     now = datetime.now(UTC)
     with provisioning() as store:
         timezone = store.tenant(user.tenant_domain).timezone
@@ -341,15 +164,15 @@ def add_number(
     try:
         user = require_manager(signed_in_user())
     except NotAllowed as exc:
-        return no_update, _alert(str(exc)), no_update, no_update
+        return no_update, alert(str(exc), alert_id=ERROR_ALERT), no_update, no_update
     number = (number or "").strip().replace(" ", "")
     label = (name or "").strip() or number
     try:
         with provisioning() as store:
             did = store.add_did(user.tenant_domain, number, label)
     except ProvisioningError as exc:
-        return no_update, _alert(str(exc)), no_update, no_update
-    banner = _alert(
+        return no_update, alert(str(exc), alert_id=ERROR_ALERT), no_update, no_update
+    banner = alert(
         f"Added {did.number}. Add its routes next.", color="green", alert_id="numbers-added"
     )
     return (version or 0) + 1, banner, "", ""
@@ -373,8 +196,7 @@ def add_number(
 )
 def open_route_editor(_adds: list[int | None], _edits: list[int | None]) -> Any:
     """Open the route editor for a new route of a number, or on an existing route."""
-    if not ctx.triggered or not ctx.triggered[0].get("value"):
-        raise PreventUpdate
+    require_click()
     trigger = ctx.triggered_id
     if not isinstance(trigger, dict):
         raise PreventUpdate
@@ -384,9 +206,7 @@ def open_route_editor(_adds: list[int | None], _edits: list[int | None]) -> Any:
             inputs = store.did_routing_inputs(did)
     except NotAllowed:
         raise PreventUpdate from None
-    frames = [{"value": ALWAYS, "label": "Always"}] + [
-        {"value": n, "label": n} for n in sorted(inputs.frames)
-    ]
+    frames = frame_options(inputs.frames)
     if trigger.get("type") == "numbers-add-route":
         last = max((r.priority for r in inputs.rules), default=0)
         rule = AnsweringRule("", last + PRIORITY_STEP)
@@ -419,36 +239,6 @@ def open_route_editor(_adds: list[int | None], _edits: list[int | None]) -> Any:
 )
 def close_route_editor(_clicks: int | None) -> bool:
     return False
-
-
-def route_from_form(
-    route_id: int | None,
-    name: str | None,
-    frame: str | None,
-    priority: Any,
-    enabled: bool,
-    kind: str | None,
-    target: str | None,
-) -> AnsweringRule:
-    """A main-number route from the editor: during ``frame``, send calls to one destination."""
-    name = (name or "").strip()
-    if not name:
-        raise RuleError("give the route a name")
-    try:
-        order = int(priority)
-    except (TypeError, ValueError) as exc:
-        raise RuleError("the order must be a number") from exc
-    dest = destination_from_form("Send calls to", kind, target)
-    if dest is None:
-        raise RuleError("choose where the calls go")
-    return AnsweringRule(
-        name,
-        order,
-        None if not frame or frame == ALWAYS else frame,
-        forward_always=dest,
-        enabled=enabled,
-        id=route_id,
-    )
 
 
 @callback(
@@ -493,23 +283,20 @@ def save_route(
             (targets or [None])[0],
         )
     except RuleError as exc:
-        return _alert(str(exc), alert_id="numbers-route-alert"), *keep
+        return alert(str(exc), alert_id=EDITOR_ALERT), *keep
     with provisioning() as store:
         try:
             did = tenant_did(store, signed_in_user(), editing.get("did"))
         except NotAllowed as exc:
-            return _alert(str(exc), alert_id="numbers-route-alert"), *keep
+            return alert(str(exc), alert_id=EDITOR_ALERT), *keep
         existing = {r.id for r in store.did_routing_inputs(did).rules}
         if route.id is not None and route.id not in existing:
-            return _alert("this route no longer exists", alert_id="numbers-route-alert"), *keep
+            return alert("this route no longer exists", alert_id=EDITOR_ALERT), *keep
         try:
             saved = store.save_did_rule(did, route)
         except ProvisioningError as exc:
-            return _alert(str(exc), alert_id="numbers-route-alert"), *keep
-        except sqlite3.IntegrityError:  # the store leaves the name clash to the schema
-            message = f"{did.number} already has a route named {route.name!r}"
-            return _alert(message, alert_id="numbers-route-alert"), *keep
+            return alert(str(exc), alert_id=EDITOR_ALERT), *keep
         notice = push_after_edit(store, dids=[did])
     message, color = saved_message(f"Saved route “{saved.name}” of {did.number}", notice)
-    banner = _alert(message, color=color, alert_id="numbers-saved")
+    banner = alert(message, color=color, alert_id="numbers-saved")
     return None, False, (version or 0) + 1, banner

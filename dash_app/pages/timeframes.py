@@ -15,12 +15,7 @@ browser are never trusted.
 from __future__ import annotations
 
 import logging
-import secrets
-import sqlite3
-from datetime import date, time
-from functools import lru_cache
 from typing import Any, NamedTuple
-from zoneinfo import available_timezones
 
 import dash
 import dash_mantine_components as dmc
@@ -28,11 +23,21 @@ from dash import ALL, MATCH, Input, Output, Patch, State, callback, ctx, dcc, ht
 from dash.exceptions import PreventUpdate
 
 from dash_app.auth import optional_user, provisioning, signed_in_user
-from dash_app.describe import DAY_NAMES, data_attrs, describe_frame
+from dash_app.editing import alert, require_click
 from dash_app.layout import section
 from dash_app.push import push_after_edit, saved_message
+from dash_app.timeframes_cards import frame_list
+from dash_app.timeframes_editor import frame_editor, period_row, zone_options
+from dash_app.timeframes_form import (
+    PERIOD_KINDS,
+    PERSONAL,
+    TENANT,
+    empty_row,
+    frame_from_form,
+    rows_of_frame,
+)
 from switchboard.store import ProvisioningError, ProvisioningStore, User
-from switchboard.timeframes import DatePeriod, Period, TimeFrame, TimeFrameError, WeeklyPeriod
+from switchboard.timeframes import TimeFrame, TimeFrameError
 
 dash.register_page(
     __name__,
@@ -44,20 +49,7 @@ dash.register_page(
 
 log = logging.getLogger(__name__)
 
-PeriodKind = str  # "weekly" | "dates" | "range" | "removed"
-PERIOD_KINDS: dict[str, str] = {
-    "weekly": "Weekly hours",
-    "dates": "Specific dates",
-    "range": "Date range",
-}
-TENANT, PERSONAL = "tenant", "personal"
-
-
-@lru_cache(maxsize=1)
-def zone_options() -> list[str]:
-    """IANA zones people pick from (region/city names and UTC), computed on first use."""
-    zones = {z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV"))}
-    return ["UTC", *sorted(zones)]
+EDITOR_ALERT = "timeframes-editor-alert"  # the editor's refusals
 
 
 # -- who may edit which frame ------------------------------------------------------
@@ -83,371 +75,6 @@ def frame_lists(store: ProvisioningStore, user: User) -> FrameLists:
     tenant_ids = {f.id for f in tenant.values()}
     mine = [f for f in store.frames(user.tenant_domain, user.id).values() if f.id not in tenant_ids]
     return FrameLists(list(tenant.values()), mine, user.role == "manager")
-
-
-# -- the form, as data ---------------------------------------------------------------
-def _time(value: str | None, label: str) -> time | None:
-    if not value:
-        return None
-    try:
-        return time.fromisoformat(value[:5])
-    except ValueError as exc:
-        raise TimeFrameError(f"{label}: {value!r} is not a time (HH:MM)") from exc
-
-
-def _date(value: str | None, label: str) -> date:
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError as exc:
-        raise TimeFrameError(f"{label}: {value!r} is not a date") from exc
-
-
-def periods_from_form(
-    kinds: list[str],
-    days: list[list[str] | None],
-    dates: list[list[str] | None],
-    ranges: list[list[str | None] | None],
-    starts: list[str | None],
-    ends: list[str | None],
-) -> tuple[Period, ...]:
-    """The periods of the editor's rows (aligned lists, one item per row), in order.
-
-    Weekly hours may cross midnight (22:00–06:00); blank times mean all day.
-    Dates and ranges take both times or none, and the end must be after the start.
-    """
-    periods: list[Period] = []
-    shown = 0
-    for kind, row_days, row_dates, row_range, start_text, end_text in zip(
-        kinds, days, dates, ranges, starts, ends, strict=True
-    ):
-        if kind not in PERIOD_KINDS:
-            continue  # a removed row
-        shown += 1
-        label = f"Period {shown} ({PERIOD_KINDS[kind].lower()})"
-        start, end = _time(start_text, label), _time(end_text, label)
-        if (start is None) != (end is None):
-            raise TimeFrameError(f"{label}: give both a start and an end time, or neither")
-        if kind == "weekly":
-            if not row_days:
-                raise TimeFrameError(f"{label}: pick at least one day")
-            chosen = frozenset(int(d) for d in row_days)
-            if start is None or end is None:
-                start = end = time(0)  # start == end: the whole day
-            periods.append(WeeklyPeriod(chosen, start, end))
-            continue
-        if start is not None and end is not None and end <= start:
-            raise TimeFrameError(
-                f"{label}: the end time {end:%H:%M} is before the start {start:%H:%M}"
-            )
-        if kind == "dates":
-            if not row_dates:
-                raise TimeFrameError(f"{label}: pick at least one date")
-            for day in sorted({_date(d, label) for d in row_dates}):
-                periods.append(DatePeriod(day, day, start, end))
-        else:
-            first, last = ((row_range or []) + [None, None])[:2]
-            if not first or not last:
-                raise TimeFrameError(f"{label}: pick the first and the last day")
-            first_day, last_day = _date(first, label), _date(last, label)
-            if last_day < first_day:
-                raise TimeFrameError(
-                    f"{label}: the range ends ({last_day}) before it starts ({first_day})"
-                )
-            periods.append(DatePeriod(first_day, last_day, start, end))
-    if not periods:
-        raise TimeFrameError("add at least one period, or switch on “Always”")
-    return tuple(periods)
-
-
-def frame_from_form(
-    frame_id: int | None,
-    name: str | None,
-    timezone: str | None,
-    always: bool,
-    rows: tuple[list[Any], ...],
-) -> TimeFrame:
-    """A frame from the editor; ``rows`` are the aligned lists of ``periods_from_form``."""
-    name = (name or "").strip()
-    if not name:
-        raise TimeFrameError("give the time frame a name")
-    if not timezone:
-        raise TimeFrameError("pick a time zone")
-    periods = () if always else periods_from_form(*rows)
-    return TimeFrame(name, timezone, periods, frame_id)
-
-
-class RowValues(NamedTuple):
-    """What one editor row starts with."""
-
-    kind: str
-    days: list[str]
-    dates: list[str]
-    range: list[str | None]
-    start: str | None
-    end: str | None
-
-
-def rows_of_frame(frame: TimeFrame) -> list[RowValues]:
-    """Editor rows for a saved frame; single days with the same hours share one row."""
-    rows: list[RowValues] = []
-    for p in frame.periods:
-        if isinstance(p, WeeklyPeriod):
-            whole_day = p.start == p.end
-            rows.append(
-                RowValues(
-                    "weekly",
-                    [str(d) for d in sorted(p.days)],
-                    [],
-                    [None, None],
-                    None if whole_day else f"{p.start:%H:%M}",
-                    None if whole_day else f"{p.end:%H:%M}",
-                )
-            )
-            continue
-        start = f"{p.start:%H:%M}" if p.start else None
-        end = f"{p.end:%H:%M}" if p.end else None
-        if p.first == p.last:
-            last = rows[-1] if rows else None
-            if last and last.kind == "dates" and (last.start, last.end) == (start, end):
-                last.dates.append(p.first.isoformat())
-                continue
-            rows.append(RowValues("dates", [], [p.first.isoformat()], [None, None], start, end))
-        else:
-            rows.append(
-                RowValues("range", [], [], [p.first.isoformat(), p.last.isoformat()], start, end)
-            )
-    return rows
-
-
-# -- components ------------------------------------------------------------------------
-def period_row(values: RowValues, key: str | None = None) -> Any:
-    """One period of the editor; its kind is fixed, its other fields hidden when unused."""
-    key = key or secrets.token_hex(4)
-
-    def pid(kind: str) -> dict[str, str]:
-        return {"type": f"timeframes-period-{kind}", "index": key}
-
-    def shown(*kinds: str) -> dict[str, str]:
-        return {} if values.kind in kinds else {"display": "none"}
-
-    times_hint = "blank: all day" if values.kind == "weekly" else "optional"
-    return dmc.Paper(
-        [
-            dcc.Store(id=pid("kind"), data=values.kind),
-            dmc.Group(
-                [
-                    dmc.Badge(PERIOD_KINDS[values.kind], variant="light"),
-                    dmc.Button(
-                        "Remove",
-                        id=pid("remove"),
-                        variant="subtle",
-                        color="red",
-                        size="compact-sm",
-                    ),
-                ],
-                justify="space-between",
-                mb="xs",
-            ),
-            html.Div(
-                dmc.ChipGroup(
-                    dmc.Group(
-                        [dmc.Chip(day, value=str(i), size="sm") for i, day in enumerate(DAY_NAMES)],
-                        gap=6,
-                    ),
-                    id=pid("days"),
-                    multiple=True,
-                    value=values.days,
-                ),
-                style=shown("weekly"),
-            ),
-            html.Div(
-                dmc.DatePickerInput(
-                    id=pid("dates"),
-                    type="multiple",
-                    value=values.dates,
-                    placeholder="Pick one or more dates",
-                    valueFormat="MMM D, YYYY",
-                    clearable=True,
-                ),
-                style=shown("dates"),
-            ),
-            html.Div(
-                dmc.DatePickerInput(
-                    id=pid("range"),
-                    type="range",
-                    value=values.range,
-                    placeholder="First day – last day",
-                    valueFormat="MMM D, YYYY",
-                    allowSingleDateInRange=True,
-                    clearable=True,
-                ),
-                style=shown("range"),
-            ),
-            dmc.Group(
-                [
-                    dmc.TimeInput(id=pid("start"), value=values.start or "", label="From", w=130),
-                    dmc.TimeInput(id=pid("end"), value=values.end or "", label="To", w=130),
-                    dmc.Text(times_hint, size="xs", c="dimmed", mt=22),
-                ],
-                gap="sm",
-                mt="xs",
-            ),
-        ],
-        id=pid("row"),
-        withBorder=True,
-        p="sm",
-        radius="md",
-        className="sb-period-row",
-        **{"data-kind": values.kind},
-    )
-
-
-def _empty_row(kind: str) -> RowValues:
-    weekly = kind == "weekly"
-    days = ["0", "1", "2", "3", "4"] if weekly else []
-    return RowValues(
-        kind, days, [], [None, None], "09:00" if weekly else None, "17:00" if weekly else None
-    )
-
-
-def frame_card(frame: TimeFrame, *, editable: bool) -> Any:
-    """One frame in a list: name, zone, its periods in words, and what the viewer may do."""
-    actions = (
-        dmc.Group(
-            [
-                dmc.Button(
-                    "Edit",
-                    id={"type": "timeframes-edit", "frame": frame.id},
-                    variant="light",
-                    size="compact-sm",
-                ),
-                dmc.Button(
-                    "Delete",
-                    id={"type": "timeframes-delete", "frame": frame.id},
-                    variant="subtle",
-                    color="red",
-                    size="compact-sm",
-                ),
-            ],
-            gap=6,
-        )
-        if editable
-        else dmc.Badge("View only", variant="outline", color="gray")
-    )
-    return html.Div(
-        [
-            html.Div(
-                [
-                    dmc.Group(
-                        [
-                            dmc.Text(frame.name, fw=600, className="sb-frame-name"),
-                            dmc.Badge(
-                                frame.timezone, variant="light", color="gray", size="sm", tt="none"
-                            ),
-                        ],
-                        gap="xs",
-                    ),
-                    html.Ul(
-                        [html.Li(line) for line in describe_frame(frame)],
-                        className="sb-frame-periods",
-                    ),
-                ],
-                style={"flex": 1},
-            ),
-            actions,
-        ],
-        className="sb-frame-card",
-        **data_attrs(frame=frame.name),
-    )
-
-
-def frame_list(frames: list[TimeFrame], *, editable: bool, empty: str, list_id: str) -> Any:
-    if not frames:
-        return dmc.Text(empty, size="sm", c="dimmed", id=f"{list_id}-empty")
-    return html.Div([frame_card(f, editable=editable) for f in frames], id=list_id)
-
-
-def _editor() -> Any:
-    add_buttons = dmc.Group(
-        [
-            dmc.Button(
-                f"+ {label}",
-                id={"type": "timeframes-add", "kind": kind},
-                variant="default",
-                size="xs",
-            )
-            for kind, label in PERIOD_KINDS.items()
-        ],
-        gap="xs",
-    )
-    return dmc.Modal(
-        dmc.Stack(
-            [
-                dmc.SegmentedControl(
-                    id="timeframes-scope",
-                    data=[
-                        {"value": TENANT, "label": "Company-wide"},
-                        {"value": PERSONAL, "label": "Personal"},
-                    ],
-                    value=PERSONAL,
-                ),
-                dmc.Group(
-                    [
-                        dmc.TextInput(
-                            id="timeframes-name",
-                            label="Name",
-                            placeholder="Open Hours",
-                            inputProps={"maxLength": 60},
-                            style={"flex": 1},
-                        ),
-                        dmc.Select(
-                            id="timeframes-zone",
-                            label="Time zone",
-                            data=[],
-                            searchable=True,
-                            allowDeselect=False,
-                            w=260,
-                        ),
-                    ],
-                    grow=True,
-                    align="flex-start",
-                ),
-                dmc.Switch(
-                    id="timeframes-always",
-                    label="Always (the frame covers every moment)",
-                    checked=False,
-                ),
-                html.Div(
-                    [
-                        dmc.Text("Periods", size="sm", fw=500, mb=4),
-                        dmc.Text(
-                            "A moment is in the frame when it falls in any period, in the "
-                            "frame's time zone. Weekly hours may end after midnight.",
-                            size="xs",
-                            c="dimmed",
-                            mb="xs",
-                        ),
-                        dmc.Stack(id="timeframes-periods", gap="xs"),
-                        html.Div(add_buttons, style={"marginTop": 10}),
-                    ],
-                    id="timeframes-periods-box",
-                ),
-                html.Div(id="timeframes-editor-error"),
-                dmc.Group(
-                    [
-                        dmc.Button("Cancel", id="timeframes-cancel", variant="default"),
-                        dmc.Button("Save time frame", id="timeframes-save"),
-                    ],
-                    justify="flex-end",
-                ),
-            ],
-            gap="md",
-        ),
-        id="timeframes-editor",
-        title="Time frame",
-        size="xl",
-        opened=False,
-    )
 
 
 def layout(**query: str) -> Any:
@@ -502,7 +129,7 @@ def layout(**query: str) -> Any:
             ),
             dcc.Store(id="timeframes-version", data=0),
             dcc.Store(id="timeframes-editing", data=None),
-            _editor(),
+            frame_editor(),
         ],
         gap="lg",
     )
@@ -555,8 +182,7 @@ def open_editor(_new: int | None, _edits: list[int | None]) -> tuple[Any, ...]:
     """Open the editor empty ("New") or on a frame the viewer may edit."""
     user = signed_in_user()
     trigger = ctx.triggered_id
-    if not ctx.triggered or not ctx.triggered[0].get("value"):
-        raise PreventUpdate  # the list re-rendered its buttons; nobody clicked
+    require_click()
     with provisioning() as store:
         lists = frame_lists(store, user)
         tenant_tz = store.tenant(user.tenant_domain).timezone
@@ -564,7 +190,7 @@ def open_editor(_new: int | None, _edits: list[int | None]) -> tuple[Any, ...]:
     if trigger == "timeframes-new":
         scope = TENANT if lists.can_edit_tenant else PERSONAL
         scope_style = {} if lists.can_edit_tenant else {"display": "none"}
-        rows = [period_row(_empty_row("weekly"))]
+        rows = [period_row(empty_row("weekly"))]
         # A company frame follows the company's zone, a personal one the user's.
         zone = tenant_tz if scope == TENANT else user.timezone
         return (
@@ -611,7 +237,7 @@ def add_period(_clicks: list[int | None]) -> Any:
     if not isinstance(trigger, dict) or trigger.get("kind") not in PERIOD_KINDS:
         raise PreventUpdate
     patch = Patch()
-    patch.append(period_row(_empty_row(trigger["kind"])))
+    patch.append(period_row(empty_row(trigger["kind"])))
     return patch
 
 
@@ -643,11 +269,6 @@ def hide_periods_when_always(always: bool | None) -> dict[str, str]:
 )
 def close_editor(_clicks: int | None) -> bool:
     return False
-
-
-def _alert(message: str, *, color: str = "red", alert_id: str = "timeframes-editor-alert") -> Any:
-    text = message[:1].upper() + message[1:]
-    return dmc.Alert(text, color=color, variant="light", id=alert_id)
 
 
 def _push_for_frame(store: ProvisioningStore, user: User, scope: str) -> str:
@@ -704,22 +325,24 @@ def save_frame(
             frame_id, name, timezone, bool(always), (kinds, days, dates, ranges, starts, ends)
         )
     except TimeFrameError as exc:
-        return _alert(str(exc)), no_update, no_update, no_update
+        return alert(str(exc), alert_id=EDITOR_ALERT), no_update, no_update, no_update
     with provisioning() as store:
         lists = frame_lists(store, user)
         if scope == TENANT and not lists.can_edit_tenant:
-            return _alert("only managers can change company time frames"), *(no_update,) * 3
+            refused = "only managers can change company time frames"
+            return alert(refused, alert_id=EDITOR_ALERT), *(no_update,) * 3
         if frame_id is not None and frame_id not in lists.editable_ids(scope):
-            return _alert("you cannot edit this time frame"), *(no_update,) * 3
+            refused = "you cannot edit this time frame"
+            return alert(refused, alert_id=EDITOR_ALERT), *(no_update,) * 3
         try:
             saved = store.save_frame(
                 user.tenant_domain, frame, None if scope == TENANT else user.id
             )
         except ProvisioningError as exc:
-            return _alert(str(exc)), no_update, no_update, no_update
+            return alert(str(exc), alert_id=EDITOR_ALERT), no_update, no_update, no_update
         notice = _push_for_frame(store, user, scope)
     message, color = saved_message(f"Saved time frame “{saved.name}”", notice)
-    banner = _alert(message, color=color, alert_id="timeframes-saved")
+    banner = alert(message, color=color, alert_id="timeframes-saved")
     return None, False, (version or 0) + 1, banner
 
 
@@ -732,8 +355,7 @@ def save_frame(
 )
 def delete_frame(_clicks: list[int | None], version: int | None) -> tuple[Any, Any]:
     """Delete a frame the viewer may edit; a frame still used by a rule is refused."""
-    if not ctx.triggered or not ctx.triggered[0].get("value"):
-        raise PreventUpdate
+    require_click()
     trigger = ctx.triggered_id
     frame_id = trigger.get("frame") if isinstance(trigger, dict) else None
     user = signed_in_user()
@@ -741,18 +363,15 @@ def delete_frame(_clicks: list[int | None], version: int | None) -> tuple[Any, A
         lists = frame_lists(store, user)
         scope = TENANT if frame_id in {f.id for f in lists.tenant} else PERSONAL
         if not isinstance(frame_id, int) or frame_id not in lists.editable_ids(scope):
-            return no_update, _alert(
+            return no_update, alert(
                 "you cannot delete this time frame", alert_id="timeframes-error"
             )
         name = next(f.name for f in lists.tenant + lists.personal if f.id == frame_id)
         try:
             store.delete_frame(user.tenant_domain, frame_id)
         except ProvisioningError as exc:
-            return no_update, _alert(f"{name}: {exc}", alert_id="timeframes-error")
-        except sqlite3.IntegrityError:  # the store checks rules, not main-number routes
-            message = f"{name}: time frame is used by a main-number route"
-            return no_update, _alert(message, alert_id="timeframes-error")
+            return no_update, alert(f"{name}: {exc}", alert_id="timeframes-error")
         notice = _push_for_frame(store, user, scope)
     message, color = saved_message(f"Deleted time frame “{name}”", notice)
-    banner = _alert(message, color=color, alert_id="timeframes-deleted")
+    banner = alert(message, color=color, alert_id="timeframes-deleted")
     return (version or 0) + 1, banner

@@ -1,0 +1,61 @@
+"""What the portal's editing pages share: the "Always" choice, rule order, refusals and banners.
+
+Answering Rules and Main Numbers edit the same kind of ordered rule (a main
+number's route is an ``AnsweringRule`` with a forward), so the value of the
+frame select's "Always" entry and the step between priorities are defined here
+once. Every page that edits says a refusal or a success the same way: an
+alert whose text starts with a capital (the store's messages start lower-case)
+and whose id names the outcome, which the browser tests look for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import dash_mantine_components as dmc
+from dash import ctx
+from dash.exceptions import PreventUpdate
+
+ALWAYS = "__always__"  # the frame select's value for a rule without a time frame
+PRIORITY_STEP = 10  # new rules go last, this far after the last one; reordering renumbers
+
+
+class NotAllowed(Exception):
+    """The viewer asked for something their role or tenant does not give them.
+
+    Callbacks raise it on ids that came from the browser (another user's
+    rules, another tenant's number): hiding a button is not access control.
+    """
+
+
+def sentence(message: str) -> str:
+    """``message`` with a capital first letter (store and rule errors start lower-case)."""
+    return message[:1].upper() + message[1:]
+
+
+def alert(message: str, *, alert_id: str, color: str = "red") -> Any:
+    """A banner saying ``message``; red refuses, green or yellow confirm a save."""
+    return dmc.Alert(sentence(message), color=color, variant="light", id=alert_id)
+
+
+def frame_options(frames: Iterable[str]) -> list[dict[str, str]]:
+    """The "Applies during" select: Always first, then the frames by name."""
+    return [{"value": ALWAYS, "label": "Always"}] + [
+        {"value": name, "label": name} for name in sorted(frames)
+    ]
+
+
+def frame_of(value: str | None) -> str | None:
+    """The frame the select names, or ``None`` for Always (and for nothing chosen)."""
+    return None if not value or value == ALWAYS else value
+
+
+def require_click() -> None:
+    """Stop a callback that fired because its buttons were (re)rendered, not clicked.
+
+    Pattern-matching inputs fire when a list re-renders with new buttons,
+    with ``n_clicks`` still empty: that is nobody's click.
+    """
+    if not ctx.triggered or not ctx.triggered[0].get("value"):
+        raise PreventUpdate
