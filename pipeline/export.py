@@ -6,12 +6,17 @@ streamed in Arrow batches: a million-row export never sits in memory.
 
 Parquet is written with pyarrow, not DuckDB's COPY: warehouse connections are
 locked out of the file system (see ``pipeline.warehouse``).
+
+This module owns the spreadsheet formula guard (:func:`defuse_formula` and
+its SQL twin): every CSV and XLSX the product writes, call exports, analytics
+downloads and scheduled reports alike, passes its text through it.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -31,18 +36,38 @@ from switchboard.settings import Settings
 BATCH_ROWS = 50_000
 _TIMESTAMPS = frozenset(f.name for f in CALLS_SCHEMA if pa.types.is_timestamp(f.type))
 _TEXT = frozenset(f.name for f in CALLS_SCHEMA if pa.types.is_string(f.type))
+# The one spreadsheet formula guard of every CSV and XLSX the product writes.
 # A spreadsheet runs a cell starting with one of these as a formula; SIP display
-# names come from strangers, so such text gets a leading apostrophe (OWASP).
-# Phone numbers like +4930… are left alone.
-_FORMULA_GUARD = (
-    "case when regexp_matches({c}, '^[=+\\-@\\t\\r]')"
-    " and not regexp_matches({c}, '^[+\\-]?[0-9 ().\\-]*$')"
-    " then '''' || {c} else {c} end"
-)
+# names and rule names come from strangers, so such text gets a leading
+# apostrophe (OWASP). Plain numbers (+4930…, -12.5, "-") are left alone: digits,
+# spaces, brackets, dots and dashes cannot call anything. Python's ``re`` and
+# DuckDB's RE2 read both patterns alike, so the SQL and the Python guard agree.
+_FORMULA_START = r"[=+\-@\t\r]"
+_PLAIN_NUMBER = r"[+\-]?[0-9 ().\-]*"
 
 
-def _csv_select(timezone: str) -> tuple[str, list[object]]:
-    """Export columns for CSV: local wall-clock times, guarded text."""
+def defuse_formula(value: object) -> object:
+    """``value``, with a leading apostrophe when it is text a spreadsheet would run."""
+    if (
+        isinstance(value, str)
+        and re.match(_FORMULA_START, value)
+        and not re.fullmatch(_PLAIN_NUMBER, value)
+    ):
+        return "'" + value
+    return value
+
+
+def defuse_formula_sql(column: str) -> str:
+    """:func:`defuse_formula` as a DuckDB expression over the text column ``column``."""
+    return (
+        f"case when regexp_matches({column}, '^{_FORMULA_START}')"
+        f" and not regexp_full_match({column}, '{_PLAIN_NUMBER}')"
+        f" then '''' || {column} else {column} end"
+    )
+
+
+def spreadsheet_select(timezone: str) -> tuple[str, list[object]]:
+    """Export columns for CSV and XLSX: local wall-clock times, guarded text."""
     exprs: list[str] = []
     params: list[object] = []
     for c in EXPORT_COLUMNS:
@@ -50,7 +75,7 @@ def _csv_select(timezone: str) -> tuple[str, list[object]]:
             exprs.append(f"strftime(timezone(?, {c}), '%Y-%m-%d %H:%M:%S') as {c}")
             params.append(timezone)
         elif c in _TEXT:
-            exprs.append(f"{_FORMULA_GUARD.format(c=c)} as {c}")
+            exprs.append(f"{defuse_formula_sql(c)} as {c}")
         else:
             exprs.append(c)
     return ",\n    ".join(exprs), params
@@ -68,7 +93,7 @@ def _csv_chunks(
     conn: duckdb.DuckDBPyConnection, flt: CallFilter, timezone: str
 ) -> Iterator[tuple[bytes, int]]:
     """(CSV bytes, rows in them); the first chunk carries the header."""
-    select_list, select_params = _csv_select(timezone)
+    select_list, select_params = spreadsheet_select(timezone)
     reader = _stream(conn, flt, select_list, select_params)
     header = True
     for batch in reader:

@@ -6,7 +6,9 @@ download equals the table on screen), and a streaming XLSX writer for call
 exports (CSV and Parquet call exports are :mod:`pipeline.export`'s).
 
 XLSX cells are written as values, never formulas: SIP display names come from
-strangers, and xlsxwriter would otherwise turn "=cmd|…" into a formula.
+strangers, and xlsxwriter would otherwise turn "=cmd|…" into a formula. Text
+in CSV and XLSX cells also passes :func:`pipeline.export.defuse_formula`, so a
+file re-saved or pasted elsewhere still runs nothing.
 Times are written in the viewer's zone without an offset (Excel has none),
 and the zone is named in the header.
 """
@@ -27,7 +29,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from pipeline import queries
-from pipeline.export import BATCH_ROWS, write_calls
+from pipeline.export import BATCH_ROWS, defuse_formula, spreadsheet_select, write_calls
 from pipeline.filters import CallFilter
 from pipeline.history import order_by
 from pipeline.schema import EXPORT_COLUMNS
@@ -76,7 +78,7 @@ def table_bytes(
         buf = io.BytesIO()
         pq.write_table(table.cast(pa.schema(fields)), buf, compression="zstd")
         return buf.getvalue()
-    local_rows = [[_local(r.get(c), timezone) for c in columns] for r in rows]
+    local_rows = [[defuse_formula(_local(r.get(c), timezone)) for c in columns] for r in rows]
     if fmt == "csv":
         data = {c: [row[i] for row in local_rows] for i, c in enumerate(columns)}
         table = pa.table({c: pa.array(v, pa.string() if not v else None) for c, v in data.items()})
@@ -142,13 +144,7 @@ def write_calls_file(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     where_sql, params = flt.where()
-    select_list = ", ".join(
-        f"strftime(timezone(?, {c}), '%Y-%m-%d %H:%M:%S') as {c}"
-        if c in ("started_at", "answered_at", "ended_at")
-        else c
-        for c in EXPORT_COLUMNS
-    )
-    select_params: list[object] = [timezone] * 3
+    select_list, select_params = spreadsheet_select(timezone)  # the CSV export's columns
     sql = queries.select_calls(select_list, where_sql, order_by(None))
     rows = 0
     try:

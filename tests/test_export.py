@@ -153,3 +153,83 @@ def test_export_calls_for_the_cli(settings: Settings, tmp_path: Path) -> None:
         ("morning", "2024-03-01 09:00:00"),
     ]
     assert ts("2024-03-01T14:00") == 1_709_301_600  # 09:00 in New York (EST)
+
+
+# -- formula injection: every CSV and XLSX the product writes -----------------------------------
+# Text a spreadsheet would run, as a stranger could name a SIP caller or a manager a rule.
+FORMULAS = ('=HYPERLINK("http://evil.example","click")', "+cmd|' /C calc'!A0", "-1+1", "@SUM(A1)")
+# Text that looks like arithmetic but calls nothing, and stays as it is.
+PLAIN = ("+15550100", "-", "-12.5", "Jane Customer", "")
+
+
+def xlsx_texts(data: bytes) -> list[str]:
+    """Every text of an XLSX workbook (shared and inline strings); fails on any formula cell."""
+    import zipfile
+    from xml.etree import ElementTree
+
+    ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    texts: list[str] = []
+    with zipfile.ZipFile(io.BytesIO(data)) as book:
+        for name in book.namelist():
+            if not (name.startswith("xl/worksheets/") or name == "xl/sharedStrings.xml"):
+                continue
+            if not name.endswith(".xml"):
+                continue
+            root = ElementTree.fromstring(book.read(name))
+            assert root.find(f".//{ns}f") is None, f"a formula cell in {name}"
+            texts += [t.text or "" for t in root.iter(f"{ns}t")]
+    return texts
+
+
+@pytest.mark.parametrize("text", [*FORMULAS, *PLAIN])
+def test_one_guard_in_python_and_sql(text: str) -> None:
+    from pipeline.export import defuse_formula, defuse_formula_sql
+
+    expected = "'" + text if text in FORMULAS else text
+    assert defuse_formula(text) == expected
+    sql = defuse_formula_sql("name")
+    with duckdb.connect() as conn:
+        row = conn.execute(f"select {sql} from (select ? as name)", [text]).fetchone()
+    assert row == (expected,)
+
+
+def _formula_calls(settings: Settings) -> None:
+    base = sample_rows()[0]
+    rows = [
+        dict(base, id=i, call_id=f"f{i}", caller_name=name) for i, name in enumerate(FORMULAS, 1)
+    ]
+    directory = Directory(frozenset({"acme.example"}))
+    ingest_rows(Lake(settings.lake_dir, durable=False), rows, directory, after=0)
+
+
+def test_call_exports_defuse_formulas_in_csv_and_xlsx(settings: Settings, tmp_path: Path) -> None:
+    from pipeline.report_files import write_calls_file
+
+    _formula_calls(settings)
+    with connect(settings, "acme.example") as conn:
+        csv_rows = read_csv(b"".join(iter_calls_csv(conn, CallFilter(), "UTC")))
+        write_calls_file(conn, CallFilter(), "xlsx", tmp_path / "calls.xlsx", "UTC")
+    assert sorted(r["caller_name"] for r in csv_rows) == sorted("'" + f for f in FORMULAS)
+    assert {r["caller"] for r in csv_rows} == {"+15550100"}
+    texts = xlsx_texts((tmp_path / "calls.xlsx").read_bytes())
+    assert all("'" + f in texts for f in FORMULAS)
+    assert not any(t in texts for t in FORMULAS)
+    assert "+15550100" in texts
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_analytics_tables_and_reports_defuse_formulas(fmt: str, tmp_path: Path) -> None:
+    from pipeline.report_files import table_bytes, write_table
+
+    rows = [{"rule": name, "caller_name": name, "calls": 3} for name in (*FORMULAS, *PLAIN)]
+    columns = ["rule", "caller_name", "calls"]
+    write_table(rows, columns, fmt, tmp_path / f"report.{fmt}")  # scheduled reports
+    for data in (table_bytes(rows, columns, fmt), (tmp_path / f"report.{fmt}").read_bytes()):
+        if fmt == "csv":
+            cells = [v for r in read_csv(data) for v in (r["rule"], r["caller_name"])]
+        else:
+            cells = xlsx_texts(data)
+        for name in FORMULAS:
+            assert "'" + name in cells
+            assert name not in cells
+        assert "+15550100" in cells and "Jane Customer" in cells
