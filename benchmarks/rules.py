@@ -28,10 +28,10 @@ from pathlib import Path
 from kamailio import rules_push
 from kamailio.launcher import KamailioProcess
 from kamailio.traffic import SipAccount, SippUAS, call_rows, register, run_sipp, scenario
-from switchboard import store as store_module
 from switchboard.rules import AnsweringRule, Destination
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
+from switchboard.store import passwords as store_passwords
 from switchboard.timeframes import TimeFrame, WeeklyPeriod
 from tests.fixtures.core import Directory, make_settings, seed
 
@@ -151,7 +151,7 @@ def push_benchmark(extensions: int = 10_000, per_tenant: int = 500) -> dict[str,
     # password hash plays no part in what is measured here.
     from argon2 import PasswordHasher
 
-    store_module._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    store_passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     with tempfile.TemporaryDirectory(prefix="bench-push-") as tmp:
         settings = make_settings(Path(tmp) / "data")
         store = ProvisioningStore(settings.provisioning_db)

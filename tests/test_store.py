@@ -3,8 +3,10 @@ import sqlite3
 
 import pytest
 
+from switchboard.report_schedules import ReportSchedule
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningError, ProvisioningStore
+from switchboard.store.connection import integrity_message
 from tests.fixtures.core import Directory
 
 
@@ -87,3 +89,75 @@ def test_status_message(directory: Directory) -> None:
     assert directory.store.user("acme.example", "101").status_message == "At lunch until 2"
     with pytest.raises(ProvisioningError, match="140"):
         directory.store.set_status_message(user.id, "x" * 141)
+
+
+def test_a_duplicate_schedule_is_refused_by_name(directory: Directory) -> None:
+    store = directory.store
+    night = ReportSchedule("acme.example", "Nightly", "calls", "csv", "0 2 * * *", "UTC")
+    store.add_schedule(night)
+    with pytest.raises(ProvisioningError, match="a schedule named 'Nightly' exists"):
+        store.add_schedule(night)
+    assert [s.name for s in store.schedules("acme.example")] == ["Nightly"]
+
+
+def test_a_constraint_the_schema_enforces_is_refused_with_a_sentence(
+    settings: Settings, directory: Directory
+) -> None:
+    """Another writer's row (here a bare SIP account) hits UNIQUE; the store says what clashed."""
+    db = sqlite3.connect(settings.provisioning_db)
+    with db:
+        db.execute(
+            "insert into subscriber (username, domain, ha1, ha1b) values ('150', 'acme.example',"
+            " 'x', 'y')"
+        )
+    db.close()
+    with pytest.raises(
+        ProvisioningError, match=r"^a SIP account with this username and domain already exists$"
+    ):
+        directory.store.add_user(
+            tenant="acme.example",
+            extension="150",
+            name="New",
+            email="n@acme.example",
+            password="long-enough",
+            sip_password="long-enough",
+        )
+    # the transaction was rolled back: no portal user without its SIP account
+    assert "150" not in {u.extension for u in directory.store.users("acme.example")}
+
+
+@pytest.mark.parametrize(
+    ("sqlite_message", "sentence"),
+    [
+        ("UNIQUE constraint failed: tenant.domain", "a tenant with this domain already exists"),
+        (
+            "UNIQUE constraint failed: user.tenant_id, user.extension",
+            "a user with this extension already exists",
+        ),
+        (
+            "UNIQUE constraint failed: time_frame.tenant_id, time_frame.user_id, time_frame.name",
+            "a time frame with this name already exists",
+        ),
+        (
+            "UNIQUE constraint failed: answering_rule.user_id, answering_rule.name",
+            "a rule with this name already exists",
+        ),
+        ("UNIQUE constraint failed: did.number", "a main number with this number already exists"),
+        (
+            "UNIQUE constraint failed: did_rule.did_id, did_rule.name",
+            "a main number route with this name already exists",
+        ),
+        (
+            "UNIQUE constraint failed: report_schedule.tenant_id, report_schedule.name",
+            "a schedule with this name already exists",
+        ),
+        ("NOT NULL constraint failed: did.name", "the main number needs a name"),
+        ("CHECK constraint failed: folder in ('new', 'saved')", "a value is not allowed"),
+        (
+            "FOREIGN KEY constraint failed",
+            "it is still in use, or refers to something that no longer exists",
+        ),
+    ],
+)
+def test_integrity_errors_read_as_sentences(sqlite_message: str, sentence: str) -> None:
+    assert integrity_message(sqlite3.IntegrityError(sqlite_message)) == sentence

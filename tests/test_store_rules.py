@@ -151,3 +151,16 @@ def test_overrides_are_validated_like_rules(directory: Directory) -> None:
     with pytest.raises(ProvisioningError, match="forwarding loop: 101 → 102 → 101"):
         store.set_override(a, to("o", 0, forward_always=Destination("extension", "102")), until)
     assert store.routing_inputs(a).override is None
+
+
+def test_duplicate_rules_and_main_numbers_are_refused_by_name(directory: Directory) -> None:
+    store = directory.store
+    user = directory.users["101@acme.example"]
+    store.save_rule(user, AnsweringRule("Office", 1, ring_seconds=15))
+    with pytest.raises(ProvisioningError, match="a rule named 'Office' already exists"):
+        store.save_rule(user, AnsweringRule("Office", 2, ring_seconds=20))
+    store.add_did("acme.example", "+15551230000", "Main line")
+    with pytest.raises(ProvisioningError, match=r"number \+15551230000 is already in use"):
+        store.add_did("globex.example", "+15551230000", "Taken")
+    assert [r.name for r in store.routing_inputs(user).rules] == ["Office"]
+    assert store.dids("globex.example") == []

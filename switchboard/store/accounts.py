@@ -1,0 +1,207 @@
+"""Tenants, their users and portal login: what every other section hangs off.
+
+A user is at once a portal login (Argon2id password), a SIP account (the
+``subscriber`` row Kamailio authenticates against) and a mailbox.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Literal, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from switchboard.identifiers import EXTENSION_RE, TENANT_RE
+from switchboard.store.connection import ProvisioningError, StoreConnection
+from switchboard.store.passwords import hash_secret, secret_matches, sip_ha1
+
+Role = Literal["manager", "supervisor", "agent", "user"]
+ROLES: tuple[Role, ...] = ("manager", "supervisor", "agent", "user")
+# Roles that see every call of their tenant; the others see only their own.
+TENANT_WIDE_ROLES: frozenset[str] = frozenset({"manager", "supervisor"})
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: int
+    domain: str
+    name: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    tenant_id: int
+    tenant_domain: str
+    extension: str
+    name: str
+    email: str
+    role: Role
+    timezone: str
+    status_message: str
+
+    @property
+    def login(self) -> str:
+        return f"{self.extension}@{self.tenant_domain}"
+
+    @property
+    def sees_whole_tenant(self) -> bool:
+        return self.role in TENANT_WIDE_ROLES
+
+
+def _check_timezone(tz: str) -> str:
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ProvisioningError(f"unknown time zone {tz!r} (use an IANA name)") from exc
+    return tz
+
+
+class AccountsSection(StoreConnection):
+    """Tenants, users and login; the base of every other section (they all look these up)."""
+
+    # -- tenants -------------------------------------------------------------
+    def add_tenant(self, domain: str, timezone: str, name: str | None = None) -> Tenant:
+        domain = domain.strip().lower()
+        if not TENANT_RE.match(domain):
+            raise ProvisioningError(f"{domain!r} is not a valid SIP domain")
+        _check_timezone(timezone)
+        with self._tx() as db:
+            if db.execute("select 1 from tenant where domain = ?", (domain,)).fetchone():
+                raise ProvisioningError(f"tenant {domain} already exists")
+            db.execute(
+                "insert into tenant (domain, name, timezone) values (?, ?, ?)",
+                (domain, name or domain, timezone),
+            )
+        return self.tenant(domain)
+
+    def tenant(self, domain: str) -> Tenant:
+        row = self._db.execute("select * from tenant where domain = ?", (domain,)).fetchone()
+        if row is None:
+            raise ProvisioningError(f"no tenant {domain}")
+        return Tenant(row["id"], row["domain"], row["name"], row["timezone"])
+
+    def tenants(self) -> list[Tenant]:
+        rows = self._db.execute("select * from tenant order by domain")
+        return [Tenant(r["id"], r["domain"], r["name"], r["timezone"]) for r in rows]
+
+    # -- users ---------------------------------------------------------------
+    def add_user(
+        self,
+        *,
+        tenant: str,
+        extension: str,
+        name: str,
+        email: str,
+        password: str,
+        sip_password: str,
+        role: str = "user",
+        timezone: str | None = None,
+    ) -> User:
+        t = self.tenant(tenant)
+        if not EXTENSION_RE.match(extension):
+            raise ProvisioningError(f"extension {extension!r} must be 2 to 8 digits")
+        if role not in ROLES:
+            raise ProvisioningError(f"role {role!r} must be one of {', '.join(ROLES)}")
+        if len(password) < 8:
+            raise ProvisioningError("portal password must be at least 8 characters")
+        if len(sip_password) < 8:
+            raise ProvisioningError("SIP password must be at least 8 characters")
+        if timezone:
+            _check_timezone(timezone)
+        ha1, ha1b = sip_ha1(extension, t.domain, sip_password)
+        with self._tx() as db:
+            if db.execute(
+                "select 1 from user where tenant_id = ? and extension = ?", (t.id, extension)
+            ).fetchone():
+                raise ProvisioningError(f"extension {extension} already exists in {t.domain}")
+            db.execute(
+                "insert into user (tenant_id, extension, name, email, password_hash, role,"
+                " timezone) values (?, ?, ?, ?, ?, ?, ?)",
+                (t.id, extension, name, email, hash_secret(password), role, timezone),
+            )
+            db.execute(
+                "insert into subscriber (username, domain, ha1, ha1b) values (?, ?, ?, ?)",
+                (extension, t.domain, ha1, ha1b),
+            )
+        return self.user(t.domain, extension)
+
+    _USER_SQL = (
+        "select u.*, t.domain as tenant_domain, coalesce(u.timezone, t.timezone) as tz"
+        " from user u join tenant t on t.id = u.tenant_id"
+    )
+
+    @staticmethod
+    def _user(row: sqlite3.Row) -> User:
+        return User(
+            id=row["id"],
+            tenant_id=row["tenant_id"],
+            tenant_domain=row["tenant_domain"],
+            extension=row["extension"],
+            name=row["name"],
+            email=row["email"],
+            role=cast(Role, row["role"]),
+            timezone=row["tz"],
+            status_message=row["status_message"],
+        )
+
+    def user(self, tenant: str, extension: str) -> User:
+        row = self._db.execute(
+            self._USER_SQL + " where t.domain = ? and u.extension = ?", (tenant, extension)
+        ).fetchone()
+        if row is None:
+            raise ProvisioningError(f"no extension {extension} in {tenant}")
+        return self._user(row)
+
+    def user_by_id(self, user_id: int) -> User | None:
+        row = self._db.execute(self._USER_SQL + " where u.id = ?", (user_id,)).fetchone()
+        return None if row is None else self._user(row)
+
+    def users(self, tenant: str | None = None) -> list[User]:
+        if tenant is None:
+            rows = self._db.execute(self._USER_SQL + " order by t.domain, u.extension")
+        else:
+            rows = self._db.execute(
+                self._USER_SQL + " where t.domain = ? order by u.extension", (tenant,)
+            )
+        return [self._user(r) for r in rows]
+
+    def set_status_message(self, user_id: int, message: str) -> None:
+        message = message.strip()
+        if len(message) > 140:
+            raise ProvisioningError("status message is limited to 140 characters")
+        with self._tx() as db:
+            db.execute("update user set status_message = ? where id = ?", (message, user_id))
+
+    # -- portal login --------------------------------------------------------
+    def authenticate(
+        self, login: str, password: str, address: str, max_attempts: int, window: float
+    ) -> User:
+        """Check a portal login; refuse after too many recent failures."""
+        login = login.strip().lower()
+        now = time.time()
+        recent = self._db.execute(
+            "select count(*) from login_attempt where login = ? and address = ? and at > ?",
+            (login, address, now - window),
+        ).fetchone()[0]
+        if recent >= max_attempts:
+            raise ProvisioningError("too many failed attempts; try again in a few minutes")
+        extension, _, domain = login.partition("@")
+        row = self._db.execute(
+            self._USER_SQL + " where t.domain = ? and u.extension = ?", (domain, extension)
+        ).fetchone()
+        ok = row is not None and secret_matches(row["password_hash"], password)
+        if not ok:
+            with self._tx() as db:
+                db.execute(
+                    "insert into login_attempt (login, address, at) values (?, ?, ?)",
+                    (login, address, now),
+                )
+            raise ProvisioningError("wrong extension@domain or password")
+        with self._tx() as db:
+            db.execute(
+                "delete from login_attempt where login = ? and address = ?", (login, address)
+            )
+        return self._user(row)
