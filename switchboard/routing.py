@@ -1,16 +1,32 @@
 """What a call to an extension does, as data for Kamailio and as sentences for people.
 
-``compile_decision`` turns the active rule into the flat ``key=value;…``
-string Kamailio keeps per extension in an htable (its ``{param.value,KEY}``
-transformation reads it), so the SIP path never calls Python.
+``compile_decision`` turns the active rule into the one string Kamailio keeps
+per extension in an htable, so the SIP path never calls Python.
 ``explain_route`` tells the same decision step by step (the routing
 simulator). Both start from ``active_rule_at``, so they cannot disagree.
+
+The decision format (``DECISION_FIELDS``) is positional: the fields in a fixed
+order joined by ``|``, which Kamailio reads with ``{s.select,N,|}`` — a plain
+scan for the N-th separator, no regex and no parser (route DECISION_LOAD; its
+indexes are checked against ``DECISION_FIELDS`` by tests/test_routing.py).
+Every field is escaped (``%`` → ``%25``, ``|`` → ``%7C``), so a separator can
+never appear inside a field and no field can shift into the next one whatever
+a user names a rule. Kamailio unescapes only the free-text fields (``rule``,
+``frame``) with ``{s.unescape.param}``; the others hold numbers, extensions
+and codes where neither character is valid, so nothing real is ever escaped.
+
+Why one string per decision (and not one htable entry per field): a call reads
+the whole decision with ONE ``$sht`` lookup, copied under the htable slot's
+lock into the call's own AVP; ``htable.sets`` replaces one value under that
+lock and ``htable.reload`` swaps whole values, so a call sees the old decision
+or the new one, never half of each.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import unquote
 
 from switchboard.rules import (
     ActiveRule,
@@ -42,9 +58,29 @@ def destination_code(dest: Destination | None, owner: str) -> str:
     return f"{dest.kind}:{target}"
 
 
-def _clean(value: str) -> str:
-    # The htable value is split on ';' and '='; names typed by users must not break it.
-    return value.replace(";", ",").replace("=", "-")
+# The order Kamailio reads them in (route DECISION_LOAD: {s.select,N,|} with N
+# the index here). Append new fields at the end: indexes must not move.
+DECISION_FIELDS: tuple[str, ...] = (
+    "rule", "frame", "ring", "sim", "dnd", "fwd_all", "fwd_busy", "fwd_na", "fwd_off",
+    "fallback", "block", "block_prefix", "block_anon", "tenant", "until",
+)  # fmt: skip
+SEPARATOR = "|"
+
+
+def _escape(value: str) -> str:
+    # '%' first, so an escape sequence typed by a user survives the round trip.
+    return value.replace("%", "%25").replace(SEPARATOR, "%7C")
+
+
+def _block_prefixes(block: tuple[str, ...]) -> str:
+    prefixes = [entry[:-1] for entry in block if entry.endswith("*")]
+    return "*" if "" in prefixes else ",".join(prefixes)
+
+
+def read_decision(value: str) -> dict[str, str]:
+    """The fields of a compiled decision, unescaped: what Kamailio reads from it."""
+    parts = value.split(SEPARATOR)
+    return {name: unquote(part) for name, part in zip(DECISION_FIELDS, parts, strict=True)}
 
 
 def _default_rule(ring_seconds: int) -> AnsweringRule:
@@ -57,14 +93,18 @@ def compile_decision(user: User | Did, active: ActiveRule, *, default_ring_secon
 
     A DID's value also names its ``tenant``: the carrier's INVITE carries only
     the number, and Kamailio needs the tenant to reach extensions and mailboxes.
-    Without an active rule the value is the default decision (``rule=`` empty):
+    Without an active rule the value is the default decision (``rule`` empty):
     ring for ``default_ring_seconds`` (setting ``ring_timeout``), then voicemail.
+    The block list is split in two so Kamailio needs no loop: exact numbers for
+    ``in_list``, prefixes (``+1900*`` as ``+1900``) for ``in_list_prefix``; a bare
+    ``*`` (everyone with a caller id) is kept as ``*``, since ``in_list_prefix``
+    ignores an empty prefix.
     """
     rule = active.rule or _default_rule(default_ring_seconds)
     owner = user.extension if isinstance(user, User) else user.number
     fields = {
-        "rule": _clean(rule.name if active.rule else ""),
-        "frame": _clean(active.frame.name if active.frame else ""),
+        "rule": rule.name if active.rule else "",
+        "frame": active.frame.name if active.frame else "",
         "ring": str(rule.ring_seconds),
         "sim": ",".join(rule.simultaneous),
         "dnd": "1" if rule.dnd else "0",
@@ -73,13 +113,13 @@ def compile_decision(user: User | Did, active: ActiveRule, *, default_ring_secon
         "fwd_na": destination_code(rule.forward_no_answer, owner),
         "fwd_off": destination_code(rule.forward_offline, owner),
         "fallback": destination_code(rule.fallback, owner),
-        "block": ",".join(rule.block),
+        "block": ",".join(b for b in rule.block if not b.endswith("*")),
+        "block_prefix": _block_prefixes(rule.block),
         "block_anon": "1" if rule.block_anonymous else "0",
+        "tenant": user.tenant_domain if isinstance(user, Did) else "",
         "until": str(int(active.until.timestamp())) if active.until else "",
     }
-    if isinstance(user, Did):
-        fields["tenant"] = user.tenant_domain
-    return ";".join(f"{k}={v}" for k, v in fields.items())
+    return SEPARATOR.join(_escape(fields[name]) for name in DECISION_FIELDS)
 
 
 @dataclass(frozen=True)

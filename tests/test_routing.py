@@ -1,16 +1,24 @@
 """The compiled decision Kamailio receives and the simulator's sentences agree."""
 
+import re
 from datetime import UTC, datetime, time
+from importlib import resources
 
-from switchboard.routing import compile_decision, explain_route, no_rule_behaviour
-from switchboard.rules import AnsweringRule, Destination
+from switchboard.routing import (
+    DECISION_FIELDS,
+    compile_decision,
+    explain_route,
+    no_rule_behaviour,
+    read_decision,
+)
+from switchboard.rules import ActiveRule, AnsweringRule, Destination
 from switchboard.timeframes import TimeFrame, WeeklyPeriod
 from tests.fixtures.core import Directory
 
 
 def _param(value: str, key: str) -> str:
-    """Read a field the way Kamailio's {param.value,KEY} does."""
-    return dict(item.split("=", 1) for item in value.split(";"))[key]
+    """Read a field the way Kamailio's route DECISION_LOAD does."""
+    return read_decision(value)[key]
 
 
 RING = 30  # the setting ring_timeout
@@ -40,7 +48,7 @@ def test_decision_and_explanation(directory: Directory) -> None:
 
     active = active_rule_at(inputs.rules, inputs.frames, open_time)
     value = compile_decision(user, active, default_ring_seconds=RING)
-    assert _param(value, "rule") == "Office, main"
+    assert _param(value, "rule") == "Office; main"  # kept as typed
     assert _param(value, "frame") == "Open Hours"
     assert (_param(value, "ring"), _param(value, "sim"), _param(value, "fwd_busy")) == (
         "15", "102", "extension:103"
@@ -85,3 +93,41 @@ def test_without_a_rule_calls_ring_for_the_ring_timeout_then_go_to_voicemail(
         "If nobody answers: voicemail.",
     ]
     assert "ring your phones for 12 s, then go to your voicemail" in no_rule_behaviour(12)
+
+
+def test_names_cannot_shift_fields(directory: Directory) -> None:
+    """A "|" or "%" in a name is escaped, so every field stays at its index."""
+    user = directory.users["101@acme.example"]
+    rule = AnsweringRule("a|b %7C 100%", 1, block=("+1900*", "555", "*"), block_anonymous=True)
+    value = compile_decision(user, ActiveRule(rule, None, None), default_ring_seconds=RING)
+    assert value.count("|") == len(DECISION_FIELDS) - 1
+    assert "a%7Cb %257C 100%25" in value  # what {s.unescape.param} turns back
+    fields = read_decision(value)
+    assert fields["rule"] == "a|b %7C 100%"
+    # exact numbers for in_list; prefixes for in_list_prefix; "*" blocks every caller id
+    assert (fields["block"], fields["block_prefix"], fields["block_anon"]) == ("555", "*", "1")
+    rule = AnsweringRule("x", 1, block=("+1900*", "+1976*", "555", "556"))
+    fields = read_decision(compile_decision(user, ActiveRule(rule, None, None),
+                                            default_ring_seconds=RING))  # fmt: skip
+    assert (fields["block"], fields["block_prefix"]) == ("555,556", "+1900,+1976")
+
+
+def test_kamailio_reads_the_fields_at_their_indexes() -> None:
+    """Every {s.select,N,|} of the decision in kamailio.cfg names field N of DECISION_FIELDS."""
+    cfg = resources.files("kamailio").joinpath("kamailio.cfg").read_text()
+    load = cfg[cfg.index("route[DECISION_LOAD]") :]
+    load = load[: load.index("\n}")]
+    read = re.findall(r"\$var\((\w+)\) = \$\(avp\(d\)\{s\.select,(\d+),\|\}", load)
+    assert len(read) >= 10
+    for name, index in read:
+        assert DECISION_FIELDS[int(index)] == name
+
+    def select(field: str) -> str:
+        return f"$(avp(d){{s.select,{DECISION_FIELDS.index(field)},|}}"
+
+    assert f"$avp(tenant) = {select('tenant')})" in cfg
+    failure = cfg[cfg.index("failure_route[MANAGE_FAILURE]") :]
+    busy, no_answer = failure.split('t_check_status("408|480")')
+    assert select("fwd_busy") in busy
+    assert no_answer.index(select("fwd_na")) < no_answer.index(select("fallback"))
+    assert "re.subst" not in cfg[cfg.index("route[EXTENSION]") :]

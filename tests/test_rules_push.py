@@ -26,7 +26,7 @@ from kamailio.rules_push import (
     push_user,
     user_key,
 )
-from switchboard.routing import compile_decision
+from switchboard.routing import compile_decision, read_decision
 from switchboard.rules import AnsweringRule, Destination, active_rule_at
 from switchboard.store import ProvisioningStore
 from switchboard.timeframes import DatePeriod, TimeFrame, WeeklyPeriod
@@ -122,9 +122,10 @@ def test_kamailio_holds_what_the_simulator_computes(
 
     agree()
     # 103 has no rule: the default decision rings for the setting ring_timeout, then voicemail
-    default = _held(rpc, f"{ACME}:103") or ""
-    assert default.startswith(f"rule=;frame=;ring={kamailio.settings.ring_timeout};")
-    assert "fallback=voicemail:103" in default
+    default = read_decision(_held(rpc, f"{ACME}:103") or "")
+    ring = str(kamailio.settings.ring_timeout)
+    assert (default["rule"], default["frame"], default["ring"]) == ("", "", ring)
+    assert default["fallback"] == "voicemail:103"
     rpc.close()
 
 
@@ -143,7 +144,12 @@ def test_push_user_writes_db_then_kamailio_and_survives_reload(
         assert _held(rpc, key) == value
         rpc.call("htable.reload", "rules")  # what a reload does: the DB holds it too
         assert _held(rpc, key) == value
-    assert "ring=12" in value and "rule=Always" in value
+    assert (read_decision(value)["ring"], read_decision(value)["rule"]) == ("12", "Always")
+
+
+def _rule_held(rpc: KamailioRPC, key: str) -> str | None:
+    held = _held(rpc, key)
+    return None if held is None else read_decision(held)["rule"]
 
 
 def test_scheduler_pushes_at_the_transition(
@@ -160,11 +166,11 @@ def test_scheduler_pushes_at_the_transition(
     rules_clock.shift_to(five_pm - timedelta(seconds=1.5))  # time runs on from here
     with KamailioRPC(s.rpc_url) as rpc:
         deadline = wallclock.monotonic() + 1.2
-        while "rule=Office" not in (_held(rpc, user_key(user)) or ""):
+        while _rule_held(rpc, user_key(user)) != "Office":
             assert wallclock.monotonic() < deadline, "start-up push missing"
             wallclock.sleep(0.05)
         deadline = wallclock.monotonic() + 4
-        while "rule=Evening" not in (_held(rpc, user_key(user)) or ""):
+        while _rule_held(rpc, user_key(user)) != "Evening":
             assert wallclock.monotonic() < deadline, "transition push missing"
             wallclock.sleep(0.05)
     assert rules_clock() >= five_pm

@@ -192,6 +192,25 @@ def test_blocked_caller_gets_603_and_a_blocked_row(
     assert (lake["disposition"], lake["rule"], lake["frame"]) == ("blocked", "Office", "Open Hours")
 
 
+def test_prefix_block_and_a_name_with_separators(
+    kamailio: KamailioProcess, directory: Directory, rules_clock: RulesClock
+) -> None:
+    """A prefix blocks 101; the rule's name, "|" and "%" included, reaches the row as typed."""
+    s = kamailio.settings
+    store, user = directory.store, directory.users[f"102@{ACME}"]
+    name = "Office | 100% ; main"
+    weekdays = WeeklyPeriod(frozenset(range(5)), time(9), time(17))
+    store.save_frame(ACME, TimeFrame("Open Hours", "America/New_York", (weekdays,)))
+    store.save_rule(user, AnsweringRule(name, 1, "Open Hours", block=("555", "10*")))
+    rules_clock.pin(OPEN)
+    push_user(s, store, user, now=OPEN)
+    blocked = call(s, "101@acme.example", "102@acme.example")
+    assert list(blocked.finals.values()) == [603]
+    [row] = cdr_rows(s)
+    _decided(row, rule=name)
+    assert row["disposition_hint"] == "blocked"
+
+
 def test_forwarding_loop_is_cut(
     kamailio: KamailioProcess, directory: Directory, rules_clock: RulesClock
 ) -> None:
