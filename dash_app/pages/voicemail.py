@@ -20,9 +20,11 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dash_app.auth import optional_user, portal, provisioning, signed_in_user
-from dash_app.layout import format_duration, format_local, section
-from dash_app.voicemail_view import audio_url, mailbox_for, mailbox_rows
-from switchboard.store import ProvisioningError, User
+from dash_app.editing import require_click, sentence
+from dash_app.voicemail_messages import message_list
+from dash_app.voicemail_settings import GREETING_LABELS, settings_panel
+from dash_app.voicemail_view import mailbox_for, mailbox_rows
+from switchboard.store import ProvisioningError
 from switchboard.voicemail import GREETING_KINDS, greeting_relpath
 
 dash.register_page(
@@ -32,7 +34,6 @@ dash.register_page(
 log = logging.getLogger(__name__)
 
 FOLDER_VIEWS = {"inbox": ("new", "saved"), "trash": ("trash",)}
-GREETING_LABELS = {"unavailable": "Unavailable", "busy": "Busy", "custom": "Custom"}
 ACTIONS = ("read", "unread", "save", "delete", "restore", "forward")
 REFRESH_MS = 30_000
 
@@ -100,7 +101,7 @@ def layout(**query: str) -> Any:
                         ]
                     ),
                     dmc.TabsPanel(messages, value="messages", pt="md"),
-                    dmc.TabsPanel(_settings_panel(box), value="settings", pt="md"),
+                    dmc.TabsPanel(settings_panel(box), value="settings", pt="md"),
                 ],
                 value="messages",
                 id="voicemail-tabs",
@@ -114,100 +115,6 @@ def layout(**query: str) -> Any:
 
 
 # -- messages ---------------------------------------------------------------------------
-def _action(label: str, action: str, message_id: str, **props: Any) -> dmc.Button:
-    return dmc.Button(
-        label,
-        id={"type": "voicemail-action", "action": action, "message": message_id},
-        size="xs",
-        variant=props.pop("variant", "light"),
-        **props,
-    )
-
-
-def message_item(row: dict[str, Any], viewer: User, colleagues: list[dict[str, str]]) -> html.Li:
-    """One message: who, when, how long, the transcript, the player and the actions."""
-    mid = str(row["message_id"])
-    folder = row["folder"]
-    unread = not row["is_read"]
-    transcript = row.get("transcript")
-    buttons: list[Any] = [
-        html.A(
-            "Download",
-            href=audio_url(mid, download=True),
-            className="sb-vm-download",
-            id={"type": "voicemail-download", "message": mid},
-        ),
-        _action(
-            "Mark unread" if not unread else "Mark read", "unread" if not unread else "read", mid
-        ),
-    ]
-    if folder == "trash":
-        buttons.append(_action("Restore", "restore", mid, color="green"))
-    else:
-        if folder == "new":
-            buttons.append(_action("Save", "save", mid))
-        buttons.append(_action("Delete", "delete", mid, color="red"))
-        buttons += [
-            dmc.Select(
-                id={"type": "voicemail-forward-to", "message": mid},
-                data=colleagues,
-                placeholder="Forward to…",
-                size="xs",
-                w=150,
-                searchable=True,
-            ),
-            _action("Forward", "forward", mid),
-        ]
-    meta = [format_local(row.get("started_at"), viewer.timezone)]
-    meta.append(format_duration(row.get("duration")))
-    if row.get("forwarded_by"):
-        meta.append(f"forwarded by {row['forwarded_by']}")
-    if row.get("cut_off"):
-        meta.append("cut off")
-    attrs: dict[str, Any] = {
-        "data-message-id": mid,
-        "data-folder": folder,
-        "data-read": "0" if unread else "1",
-    }
-    return html.Li(
-        [
-            dmc.Group(
-                [
-                    html.Span(
-                        row.get("caller_label") or "Unknown caller", className="sb-vm-caller"
-                    ),
-                    dmc.Badge("New", color="indigo", size="sm") if unread else None,
-                    dmc.Text(" · ".join(m for m in meta if m), size="sm", c="dimmed"),
-                ],
-                gap="xs",
-            ),
-            html.P(
-                transcript if transcript else "Transcript not available yet.",
-                className="sb-vm-transcript" + ("" if transcript else " sb-vm-transcript--none"),
-            ),
-            html.Audio(
-                src=audio_url(mid),
-                controls=True,
-                preload="metadata",
-                className="sb-vm-audio",
-                id={"type": "voicemail-audio", "message": mid},
-            ),
-            dmc.Group(buttons, gap="xs", mt="xs"),
-        ],
-        className="sb-vm-item" + (" sb-vm-item--unread" if unread else ""),
-        **attrs,
-    )
-
-
-def message_list(
-    rows: list[dict[str, Any]], viewer: User, colleagues: list[dict[str, str]], empty: str
-) -> Any:
-    if not rows:
-        return dmc.Text(empty, size="sm", c="dimmed", id="voicemail-empty")
-    items = [message_item(r, viewer, colleagues) for r in rows]
-    return html.Ul(items, className="sb-vm-list", id="voicemail-items")
-
-
 @callback(
     Output("voicemail-list", "children"),
     Input("voicemail-refresh", "n_intervals"),
@@ -266,8 +173,7 @@ def act_on_message(
     version: int | None,
 ) -> tuple[Any, Any]:
     """Read/unread, save, delete, restore or forward one message of the open mailbox."""
-    if not ctx.triggered or not ctx.triggered[0].get("value"):
-        raise PreventUpdate  # buttons appearing with a fresh list are not clicks
+    require_click()
     trigger = ctx.triggered_id
     if not isinstance(trigger, dict) or trigger.get("action") not in ACTIONS:
         raise PreventUpdate
@@ -302,8 +208,7 @@ def act_on_message(
                 copy = store.forward_message(tenant, mailbox, mid, to)
                 text = f"Forwarded to extension {copy.mailbox}."
     except ProvisioningError as exc:
-        message = str(exc)
-        return _feedback(message[:1].upper() + message[1:], "red"), no_update
+        return _feedback(sentence(str(exc)), "red"), no_update
     return _feedback(text, "green"), (version or 0) + 1
 
 
@@ -314,109 +219,6 @@ def _feedback(text: str, color: str) -> Any:
 
 
 # -- settings ---------------------------------------------------------------------------
-def _settings_panel(box: Any) -> Any:
-    kinds = [{"value": k, "label": GREETING_LABELS[k]} for k in GREETING_KINDS]
-    uploaded = ", ".join(GREETING_LABELS[k] for k in box.greetings) or "none yet"
-    greetings = dmc.Stack(
-        [
-            dmc.Text(
-                "Upload an MP3 or WAV; it is converted for the phone (8 kHz). Without an"
-                " uploaded greeting callers hear a standard prompt.",
-                size="sm",
-                c="dimmed",
-            ),
-            dmc.Group(
-                [
-                    dmc.Select(
-                        id="voicemail-greeting-kind",
-                        label="Upload as",
-                        data=kinds,
-                        value="unavailable",
-                        w=160,
-                    ),
-                    dcc.Upload(
-                        dmc.Button("Choose audio file…", variant="light"),
-                        id="voicemail-greeting-upload",
-                        accept=".mp3,.wav,audio/mpeg,audio/wav",
-                        max_size=10 * 1024 * 1024,
-                    ),
-                ],
-                align="flex-end",
-            ),
-            html.Div(id="voicemail-greeting-feedback"),
-            dmc.Text(f"Uploaded: {uploaded}", size="sm", id="voicemail-greetings-uploaded"),
-        ],
-        gap="xs",
-    )
-    options = dmc.Stack(
-        [
-            dmc.Select(
-                id="voicemail-active-greeting",
-                label="Greeting callers hear",
-                data=kinds,
-                value=box.greeting,
-                w=220,
-            ),
-            dmc.Select(
-                id="voicemail-order",
-                label="Message order",
-                data=[
-                    {"value": "newest", "label": "Newest first"},
-                    {"value": "oldest", "label": "Oldest first"},
-                ],
-                value=box.message_order,
-                w=220,
-            ),
-            dmc.Switch(
-                id="voicemail-announce",
-                label="Announce date and time before each message (phone)",
-                checked=box.announce_timestamp,
-            ),
-            dmc.Switch(
-                id="voicemail-email",
-                label=f"Email new messages to {box.email_address or 'my address'}",
-                checked=box.email_enabled,
-            ),
-            dmc.Switch(
-                id="voicemail-attach",
-                label="Attach the audio to the email",
-                checked=box.email_attach_audio,
-            ),
-            dmc.Group([dmc.Button("Save settings", id="voicemail-settings-save")]),
-            html.Div(id="voicemail-settings-feedback"),
-        ],
-        gap="sm",
-    )
-    pin = dmc.Stack(
-        [
-            dmc.Text(
-                "Used when you call the voicemail access code from a phone."
-                + ("" if box.has_pin else " No PIN is set yet: phone access is closed."),
-                size="sm",
-                c="dimmed",
-            ),
-            dmc.Group(
-                [
-                    dmc.PasswordInput(id="voicemail-pin", label="New PIN", w=160),
-                    dmc.PasswordInput(id="voicemail-pin-repeat", label="Repeat", w=160),
-                    dmc.Button("Change PIN", id="voicemail-pin-save"),
-                ],
-                align="flex-end",
-            ),
-            html.Div(id="voicemail-pin-feedback"),
-        ],
-        gap="xs",
-    )
-    return dmc.SimpleGrid(
-        [
-            section("Greetings", greetings, id_prefix="voicemail-greetings"),
-            section("Mailbox", options, id_prefix="voicemail-options"),
-            section("PIN", pin, id_prefix="voicemail-pin"),
-        ],
-        cols={"base": 1, "lg": 2},
-    )
-
-
 @callback(
     Output("voicemail-greeting-feedback", "children"),
     Input("voicemail-greeting-upload", "contents"),
@@ -500,10 +302,7 @@ def save_settings(
                 email_attach_audio=bool(attach),
             )
     except (PermissionError, ProvisioningError) as exc:
-        text = str(exc)
-        return dmc.Text(
-            text[:1].upper() + text[1:], c="red", size="sm", id="voicemail-settings-error"
-        )
+        return dmc.Text(sentence(str(exc)), c="red", size="sm", id="voicemail-settings-error")
     return dmc.Text("Settings saved.", c="green", size="sm", id="voicemail-settings-saved")
 
 
@@ -531,8 +330,7 @@ def change_pin(
         with provisioning() as store:
             store.set_voicemail_pin(user.tenant_domain, mailbox, pin or "")
     except (PermissionError, ProvisioningError) as exc:
-        text = str(exc)
-        return _pin_error(text[:1].upper() + text[1:]), "", ""
+        return _pin_error(sentence(str(exc))), "", ""
     return dmc.Text("PIN changed.", c="green", size="sm", id="voicemail-pin-saved"), "", ""
 
 

@@ -1,0 +1,121 @@
+"""The Voicemail page's Settings tab: greetings, mailbox options and the phone PIN.
+
+The form starts from the mailbox's stored settings; the page's callbacks
+save each part on its own (upload, options, PIN), re-checking the mailbox.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash_mantine_components as dmc
+from dash import dcc, html
+
+from dash_app.layout import section
+from switchboard.voicemail import GREETING_KINDS
+
+GREETING_LABELS = {"unavailable": "Unavailable", "busy": "Busy", "custom": "Custom"}
+
+
+def settings_panel(box: Any) -> Any:
+    """The tab's three sections, filled from ``box`` (the mailbox's stored settings)."""
+    kinds = [{"value": k, "label": GREETING_LABELS[k]} for k in GREETING_KINDS]
+    uploaded = ", ".join(GREETING_LABELS[k] for k in box.greetings) or "none yet"
+    greetings = dmc.Stack(
+        [
+            dmc.Text(
+                "Upload an MP3 or WAV; it is converted for the phone (8 kHz). Without an"
+                " uploaded greeting callers hear a standard prompt.",
+                size="sm",
+                c="dimmed",
+            ),
+            dmc.Group(
+                [
+                    dmc.Select(
+                        id="voicemail-greeting-kind",
+                        label="Upload as",
+                        data=kinds,
+                        value="unavailable",
+                        w=160,
+                    ),
+                    dcc.Upload(
+                        dmc.Button("Choose audio file…", variant="light"),
+                        id="voicemail-greeting-upload",
+                        accept=".mp3,.wav,audio/mpeg,audio/wav",
+                        max_size=10 * 1024 * 1024,
+                    ),
+                ],
+                align="flex-end",
+            ),
+            html.Div(id="voicemail-greeting-feedback"),
+            dmc.Text(f"Uploaded: {uploaded}", size="sm", id="voicemail-greetings-uploaded"),
+        ],
+        gap="xs",
+    )
+    options = dmc.Stack(
+        [
+            dmc.Select(
+                id="voicemail-active-greeting",
+                label="Greeting callers hear",
+                data=kinds,
+                value=box.greeting,
+                w=220,
+            ),
+            dmc.Select(
+                id="voicemail-order",
+                label="Message order",
+                data=[
+                    {"value": "newest", "label": "Newest first"},
+                    {"value": "oldest", "label": "Oldest first"},
+                ],
+                value=box.message_order,
+                w=220,
+            ),
+            dmc.Switch(
+                id="voicemail-announce",
+                label="Announce date and time before each message (phone)",
+                checked=box.announce_timestamp,
+            ),
+            dmc.Switch(
+                id="voicemail-email",
+                label=f"Email new messages to {box.email_address or 'my address'}",
+                checked=box.email_enabled,
+            ),
+            dmc.Switch(
+                id="voicemail-attach",
+                label="Attach the audio to the email",
+                checked=box.email_attach_audio,
+            ),
+            dmc.Group([dmc.Button("Save settings", id="voicemail-settings-save")]),
+            html.Div(id="voicemail-settings-feedback"),
+        ],
+        gap="sm",
+    )
+    pin = dmc.Stack(
+        [
+            dmc.Text(
+                "Used when you call the voicemail access code from a phone."
+                + ("" if box.has_pin else " No PIN is set yet: phone access is closed."),
+                size="sm",
+                c="dimmed",
+            ),
+            dmc.Group(
+                [
+                    dmc.PasswordInput(id="voicemail-pin", label="New PIN", w=160),
+                    dmc.PasswordInput(id="voicemail-pin-repeat", label="Repeat", w=160),
+                    dmc.Button("Change PIN", id="voicemail-pin-save"),
+                ],
+                align="flex-end",
+            ),
+            html.Div(id="voicemail-pin-feedback"),
+        ],
+        gap="xs",
+    )
+    return dmc.SimpleGrid(
+        [
+            section("Greetings", greetings, id_prefix="voicemail-greetings"),
+            section("Mailbox", options, id_prefix="voicemail-options"),
+            section("PIN", pin, id_prefix="voicemail-pin"),
+        ],
+        cols={"base": 1, "lg": 2},
+    )
