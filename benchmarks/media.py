@@ -32,9 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.fixtures.core import make_settings
-from tests.fixtures.media import GREETING, Caller, RtpPlan, g711, speech_wav, wav_pcm
+from benchmarks.sipp_callers import Caller, RtpPlan, g711, speech_wav, wav_pcm
+from benchmarks.testbed import make_settings
 
+GREETING = "Leave a message."  # short, so most of a call is recording
 TICKS = os.sysconf("SC_CLK_TCK")
 
 

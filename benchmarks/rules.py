@@ -25,15 +25,16 @@ from datetime import UTC, datetime
 from datetime import time as clock_time
 from pathlib import Path
 
+from benchmarks.testbed import make_settings
 from kamailio import rules_push
 from kamailio.launcher import KamailioProcess
 from kamailio.traffic import SipAccount, SippUAS, call_rows, register, run_sipp, scenario
+from switchboard.demo import DEMO_SIP_PASSWORD, seed_demo
 from switchboard.rules import AnsweringRule, Destination
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 from switchboard.store import passwords as store_passwords
 from switchboard.timeframes import TimeFrame, WeeklyPeriod
-from tests.fixtures.core import Directory, make_settings, seed
 
 TICKS = os.sysconf("SC_CLK_TCK")
 OPEN = datetime(2026, 12, 22, 15, 0, tzinfo=UTC)  # Tuesday 10:00 New York
@@ -58,9 +59,7 @@ def session_cpu_seconds(leader: int) -> float:
 
 
 def seed_rules(store: ProvisioningStore) -> None:
-    """The callee's rule for the rules path: Open Hours, block list, forwards armed."""
-    weekdays = WeeklyPeriod(frozenset(range(5)), clock_time(9), clock_time(17))
-    store.save_frame("acme.example", TimeFrame("Open Hours", "America/New_York", (weekdays,)))
+    """The callee's rule for the rules path: the demo's Open Hours, block list, forwards armed."""
     callee = store.user("acme.example", "102")
     store.save_rule(
         callee,
@@ -75,8 +74,8 @@ def seed_rules(store: ProvisioningStore) -> None:
 
 def step_rates(settings: Settings, rates: list[int], seconds: int, label: str) -> list[dict]:
     """Run each rate for ``seconds`` against the running Kamailio; one result per rate."""
-    caller = SipAccount("101", "acme.example", Directory.SIP_PASSWORD, "Bench")
-    callee = SipAccount("102", "acme.example", Directory.SIP_PASSWORD)
+    caller = SipAccount("101", "acme.example", DEMO_SIP_PASSWORD, "Bench")
+    callee = SipAccount("102", "acme.example", DEMO_SIP_PASSWORD)
     results = []
     with SippUAS(scenario("uas_answer.xml")) as phone:
         assert register(settings, [callee], phone.contact).returncode == 0
@@ -132,7 +131,7 @@ def sip_benchmark(rates: list[int], seconds: int) -> list[dict]:
             settings = make_settings(Path(tmp) / "data", kamailio_children=4, ring_timeout=30)
             store = ProvisioningStore(settings.provisioning_db)
             stack.callback(store.close)
-            seed(store)
+            seed_demo(store, "acme.example")  # 101 calls 102; 100's rules play no part
             seed_rules(store)
             kamailio = stack.enter_context(KamailioProcess(settings, defines=defines))
             assert kamailio.pid is not None
@@ -186,7 +185,8 @@ def push_benchmark(extensions: int = 10_000, per_tenant: int = 500) -> dict[str,
                 timings[f"{name}_compute_and_push_s"] = round(t2 - t1, 3)
             with rules_push.KamailioRPC(settings.rpc_url) as rpc:
                 held = rpc.call("htable.get", "rules", "t1.example:1123")["item"]["value"]
-            assert "rule=Closed" in held, held
+            expected = {key: value for key, value, _ in decisions}["t1.example:1123"]
+            assert held == expected and held.startswith("Closed|"), held
             timings["decisions"] = len(decisions)
             # one user's edit, as the portal does it
             user = store.user("t1.example", "1042")

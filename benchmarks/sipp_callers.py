@@ -1,0 +1,330 @@
+"""SIPp callers that play RTP from pcap files: load for the media server, in benchmarks and tests.
+
+Callers are SIPp scenarios generated from one template (codec, telephone-event
+payload type, when to start the audio and how the call ends are per caller).
+Their audio is a pcap built here: speech made with espeak-ng, encoded to
+G.711 by sox (an encoder independent of aiortp, so a polarity bug cannot
+cancel itself out), optional RFC 4733 digits in the same RTP stream.
+``play_pcap_audio`` sends it to the address of the media server's SDP answer.
+A caller goes to the media server directly, or through Kamailio with ``auth``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import struct
+import subprocess
+import wave
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+
+import numpy as np
+
+from kamailio.traffic import SipAccount, SippResult, run_sipp
+from media import prompts
+from switchboard.settings import Settings
+
+_CODEC = {0: ("PCMU", "mu-law"), 8: ("PCMA", "a-law")}
+
+
+# --- audio -------------------------------------------------------------------------------------
+
+
+def speech_wav(directory: Path, text: str) -> Path:
+    """``text`` spoken by espeak-ng as 8 kHz 16-bit mono WAV (cached in ``directory``)."""
+    path = directory / f"speech-{hashlib.sha1(text.encode()).hexdigest()[:12]}.wav"
+    if not path.exists():
+        prompts.synthesize(text, path)
+    return path
+
+
+def wav_pcm(path: Path) -> np.ndarray:
+    with wave.open(str(path), "rb") as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+
+
+def g711(pcm: bytes, payload_type: int) -> bytes:
+    """Encode s16le 8 kHz ``pcm`` to PCMU (0) or PCMA (8) with sox."""
+    encoding = _CODEC[payload_type][1]
+    result = subprocess.run(
+        ["sox", "-t", "raw", "-r", "8000", "-e", "signed-integer", "-b", "16", "-c", "1", "-L",
+         "-", "-t", "raw", "-r", "8000", "-e", encoding, "-b", "8", "-c", "1", "-"],
+        input=pcm, capture_output=True, check=True,
+    )  # fmt: skip
+    return result.stdout
+
+
+@dataclass
+class RtpPlan:
+    """An RTP stream for a pcap: audio frames, then optional digits, same SSRC."""
+
+    payload_type: int
+    audio: bytes  # G.711 bytes, 160 per 20 ms
+    digits: Sequence[str] = ()
+    dtmf_payload_type: int = 101
+    ssrc: int = 0x5EED1234
+
+    @property
+    def seconds(self) -> float:
+        return len(self.audio) / 8000 + 0.2 * len(self.digits)
+
+
+def _ip_checksum(header: bytes) -> int:
+    total = sum(struct.unpack("!10H", header))
+    while total > 0xFFFF:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def write_rtp_pcap(path: Path, plan: RtpPlan) -> Path:
+    """Write ``plan`` as a pcap (Ethernet/IPv4/UDP) that SIPp's play_pcap_audio replays."""
+    packets: list[tuple[float, bytes]] = []
+    seq, ts, t = 1000, 8000, 0.0
+
+    def rtp(pt: int, payload: bytes, timestamp: int, marker: bool = False) -> bytes:
+        nonlocal seq
+        header = struct.pack(
+            "!BBHII", 0x80, (0x80 if marker else 0) | pt, seq & 0xFFFF, timestamp, plan.ssrc
+        )
+        seq += 1
+        return header + payload
+
+    for offset in range(0, len(plan.audio), 160):
+        packets.append((t, rtp(plan.payload_type, plan.audio[offset : offset + 160], ts)))
+        ts += 160
+        t += 0.02
+    for digit in plan.digits:
+        event = "0123456789*#".index(digit)
+        for i in range(1, 5):  # 80 ms of progress, then 3 end packets
+            payload = struct.pack("!BBH", event, 10, i * 160)
+            packets.append((t, rtp(plan.dtmf_payload_type, payload, ts, marker=i == 1)))
+            t += 0.02
+        for _ in range(3):
+            payload = struct.pack("!BBH", event, 0x80 | 10, 800)
+            packets.append((t, rtp(plan.dtmf_payload_type, payload, ts)))
+        ts += 800
+        t += 0.04
+
+    out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    for when, payload in packets:
+        udp = struct.pack("!HHHH", 6000, 6000, 8 + len(payload), 0) + payload
+        ip = struct.pack(
+            "!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+            bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1]),
+        )  # fmt: skip
+        ip = ip[:10] + struct.pack("!H", _ip_checksum(ip)) + ip[12:]
+        frame = b"\x00" * 12 + b"\x08\x00" + ip + udp
+        sec = int(when)
+        out += struct.pack("<IIII", sec, int((when - sec) * 1e6), len(frame), len(frame))
+        out += frame
+    path.write_bytes(bytes(out))
+    return path
+
+
+# --- SIPp callers ------------------------------------------------------------------------------
+
+# One INVITE for both tries: the first, and the one answering the 407 challenge.
+_INVITE = Template("""  <send retrans="500">
+    <![CDATA[
+
+      INVITE sip:[field3]@[field4] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[field5]" <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[field3]@[field4]>
+      Call-ID: [call_id]
+      CSeq: $invite_cseq INVITE
+      Contact: <sip:[field0]@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+$auth_header      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP $pt $dtmf_pt
+      a=rtpmap:$pt $codec/8000
+      a=rtpmap:$dtmf_pt telephone-event/8000
+      a=fmtp:$dtmf_pt 0-15
+
+    ]]>
+  </send>
+""")
+
+_SCENARIO = Template("""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="voicemail caller">
+$invite  <recv response="100" optional="true"/>
+$auth
+  <recv response="180" optional="global"/>
+  <recv response="183" optional="global"/>
+  <recv response="200" rrs="true">
+    <action><log message="answered [call_id]"/></action>
+  </recv>
+  <send>
+    <![CDATA[
+
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      From: "[field5]" <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: $cseq ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <pause milliseconds="$wait_ms"/>
+$play
+$ending
+</scenario>
+""")
+
+_AUTH = """  <recv response="407" auth="true"/>
+  <send>
+    <![CDATA[
+
+      ACK sip:[field3]@[field4] SIP/2.0
+      [last_Via:]
+      From: "[field5]" <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+$invite
+  <recv response="100" optional="true"/>"""
+
+_BYE = """  <send retrans="500">
+    <![CDATA[
+
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      From: "[field5]" <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: $bye_cseq BYE
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" crlf="true"><action><log message="bye_ok [call_id]"/></action></recv>"""
+
+_WAIT_BYE = """  <recv request="BYE" timeout="$timeout_ms">
+    <action><log message="server_bye [call_id]"/></action>
+  </recv>
+  <send>
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>"""
+
+
+@dataclass
+class Caller:
+    """One SIPp call to the media server (directly, or through Kamailio with ``auth``)."""
+
+    settings: Settings
+    ruri_user: str
+    work: Path
+    payload_type: int = 0
+    dtmf_payload_type: int = 101
+    audio: RtpPlan | None = None
+    wait_ms: int = 1000  # after the ACK, before the audio starts
+    after_ms: int = 300  # after the audio, before hanging up
+    ending: str = "bye"  # "bye" | "wait_bye" (the server hangs up)
+    then: list[tuple[int, RtpPlan]] = field(default_factory=list)  # (pause ms, more audio)
+    auth: SipAccount | None = None
+    caller: str = "101"
+    domain: str = "acme.example"
+    name: str = "Front Desk"
+    rate: float = 10.0
+    calls: int = 1
+    limit: int | None = None
+    timeout: float = 60.0
+    extra: list[str] = field(default_factory=list)
+
+    def scenario(self) -> Path:
+        play, play_ms = "", 0
+        if self.audio is not None:
+            pcap = write_rtp_pcap(self.work / f"audio-{id(self)}.pcap", self.audio)
+            play_ms = int(self.audio.seconds * 1000)
+            play = (
+                f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
+                f'  <pause milliseconds="{play_ms + self.after_ms}"/>'
+            )
+        for n, (pause_ms, plan) in enumerate(self.then):
+            pcap = write_rtp_pcap(self.work / f"audio-{id(self)}-{n}.pcap", plan)
+            play += (
+                f'\n  <pause milliseconds="{pause_ms}"/>\n'
+                f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
+                f'  <pause milliseconds="{int(plan.seconds * 1000) + self.after_ms}"/>'
+            )
+        if self.ending == "wait_bye" and play:
+            # the server's BYE may come while the audio still plays: wait for it right away
+            play = play[: play.rindex("\n  <pause")]
+        cseq = 2 if self.auth else 1
+        ending = Template(_BYE if self.ending == "bye" else _WAIT_BYE).substitute(
+            bye_cseq=cseq + 1, timeout_ms=int(self.timeout * 1000)
+        )
+        media = {
+            "pt": self.payload_type,
+            "codec": _CODEC[self.payload_type][0],
+            "dtmf_pt": self.dtmf_payload_type,
+        }
+        challenged = _INVITE.substitute(
+            invite_cseq=2, auth_header="      [authentication]\n", **media
+        ).rstrip("\n")
+        text = _SCENARIO.substitute(
+            invite=_INVITE.substitute(invite_cseq=1, auth_header="", **media),
+            auth=_AUTH.replace("$invite", challenged) if self.auth else "",
+            cseq=cseq,
+            wait_ms=self.wait_ms,
+            play=play,
+            ending=ending,
+        )
+        path = self.work / f"caller-{id(self)}.xml"
+        path.write_text(text)
+        return path
+
+    def run(self) -> SippResult:
+        through_kamailio = self.auth is not None
+        target = (
+            self.settings
+            if through_kamailio
+            else dataclasses.replace(self.settings, sip_port=self.settings.media_port)
+        )
+        host = self.domain if through_kamailio else f"127.0.0.1:{self.settings.media_port}"
+        rows = [(self.caller, self.domain, "-", self.ruri_user, host, self.name)] * self.calls
+        return run_sipp(
+            target,
+            self.scenario(),
+            rows,
+            calls=self.calls,
+            rate=self.rate,
+            limit=self.limit,
+            timeout=self.timeout,
+            auth=self.auth,
+            work_dir=self.work,
+            extra=self.extra,
+        )

@@ -1,0 +1,50 @@
+"""Settings for a run of the real parts on a given data dir and free loopback ports.
+
+Owned by the benchmarks, which measure the parts through their public API;
+the tests' fixtures import these too, so both start the parts the same way
+and neither reaches into the other.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from switchboard.settings import Settings, load_settings
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port free for both UDP and TCP on loopback (SIP listens on both)."""
+    while True:
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.bind(("127.0.0.1", port))
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                t.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Settings on ``data_dir`` (no config file) with every listening port free.
+
+    ``overrides`` are setting names, e.g. ``kamailio_children=4``; they go
+    through the environment, as an operator's would.
+    """
+    env = {
+        "SWITCHBOARD_CONFIG": str(data_dir / "none.toml"),
+        "SWITCHBOARD_DATA_DIR": str(data_dir),
+        "SWITCHBOARD_SIP_PORT": str(free_port()),
+        "SWITCHBOARD_RPC_PORT": str(free_port()),
+        "SWITCHBOARD_MEDIA_PORT": str(free_port()),
+        "SWITCHBOARD_PORTAL_PORT": str(free_port()),
+        "SWITCHBOARD_TRUNK_PORT": str(free_port()),
+        "SWITCHBOARD_KAMAILIO_CHILDREN": "2",
+        "SWITCHBOARD_INGEST_INTERVAL": "0.2",
+    }
+    env.update({f"SWITCHBOARD_{k.upper()}": str(v) for k, v in overrides.items()})
+    return load_settings(env)
