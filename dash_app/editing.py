@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import dash_mantine_components as dmc
-from dash import ctx
+from dash import Input, Output, callback, ctx
 from dash.exceptions import PreventUpdate
 
 ALWAYS = "__always__"  # the frame select's value for a rule without a time frame
@@ -59,3 +59,15 @@ def require_click() -> None:
     """
     if not ctx.triggered or not ctx.triggered[0].get("value"):
         raise PreventUpdate
+
+
+def close_on_cancel(modal_id: str, cancel_id: str) -> None:
+    """Register the callback every editor modal has: its Cancel button closes it, unsaved."""
+
+    @callback(
+        Output(modal_id, "opened", allow_duplicate=True),
+        Input(cancel_id, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def close_editor(_clicks: int | None) -> bool:
+        return False

@@ -28,6 +28,7 @@ from dash_app.editing import (
     PRIORITY_STEP,
     NotAllowed,
     alert,
+    close_on_cancel,
     frame_options,
     require_click,
 )
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 MANAGERS_ONLY = "only managers can see and change main numbers"
 
 register_target_hints("numbers")
+close_on_cancel("numbers-route-editor", "numbers-route-cancel")
 
 
 def require_manager(user: User) -> User:
@@ -170,11 +172,12 @@ def add_number(
     try:
         with provisioning() as store:
             did = store.add_did(user.tenant_domain, number, label)
+            # Kamailio learns the number at once (no route yet: the carrier hears 480, not 404)
+            caveat = push_after_edit(store, dids=[did])
     except ProvisioningError as exc:
         return no_update, alert(str(exc), alert_id=ERROR_ALERT), no_update, no_update
-    banner = alert(
-        f"Added {did.number}. Add its routes next.", color="green", alert_id="numbers-added"
-    )
+    text, colour = saved_message(f"Added {did.number}. Add its routes next", caveat)
+    banner = alert(text, color=colour, alert_id="numbers-added")
     return (version or 0) + 1, banner, "", ""
 
 
@@ -230,15 +233,6 @@ def open_route_editor(_adds: list[int | None], _edits: list[int | None]) -> Any:
         [dest.target if dest else ""],
         None,
     )
-
-
-@callback(
-    Output("numbers-route-editor", "opened", allow_duplicate=True),
-    Input("numbers-route-cancel", "n_clicks"),
-    prevent_initial_call=True,
-)
-def close_route_editor(_clicks: int | None) -> bool:
-    return False
 
 
 @callback(

@@ -31,6 +31,7 @@ from dash_app.editing import (
     PRIORITY_STEP,
     NotAllowed,
     alert,
+    close_on_cancel,
     frame_options,
     require_click,
 )
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 EDITOR_ALERT = "rules-editor-alert"  # the editor's refusals
 
 register_target_hints("rules")
+close_on_cancel("rules-editor", "rules-cancel")
 
 
 def target_user(store: ProvisioningStore, viewer: User, extension: str | None) -> User:
@@ -244,15 +246,6 @@ def open_editor(_new: int | None, _edits: list[int | None], extension: str | Non
         [d.target if d else "" for d in dests],
         None,
     )
-
-
-@callback(
-    Output("rules-editor", "opened", allow_duplicate=True),
-    Input("rules-cancel", "n_clicks"),
-    prevent_initial_call=True,
-)
-def close_editor(_clicks: int | None) -> bool:
-    return False
 
 
 @callback(

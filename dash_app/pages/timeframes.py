@@ -23,7 +23,7 @@ from dash import ALL, MATCH, Input, Output, Patch, State, callback, ctx, dcc, ht
 from dash.exceptions import PreventUpdate
 
 from dash_app.auth import optional_user, provisioning, signed_in_user
-from dash_app.editing import alert, require_click
+from dash_app.editing import alert, close_on_cancel, require_click
 from dash_app.layout import section
 from dash_app.push import push_after_edit, saved_message
 from dash_app.timeframes_cards import frame_list
@@ -50,6 +50,8 @@ dash.register_page(
 log = logging.getLogger(__name__)
 
 EDITOR_ALERT = "timeframes-editor-alert"  # the editor's refusals
+
+close_on_cancel("timeframes-editor", "timeframes-cancel")
 
 
 # -- who may edit which frame ------------------------------------------------------
@@ -260,15 +262,6 @@ def remove_period(clicks: int | None) -> tuple[Any, str]:
 )
 def hide_periods_when_always(always: bool | None) -> dict[str, str]:
     return {"display": "none"} if always else {}
-
-
-@callback(
-    Output("timeframes-editor", "opened", allow_duplicate=True),
-    Input("timeframes-cancel", "n_clicks"),
-    prevent_initial_call=True,
-)
-def close_editor(_clicks: int | None) -> bool:
-    return False
 
 
 def _push_for_frame(store: ProvisioningStore, user: User, scope: str) -> str:
