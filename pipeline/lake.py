@@ -1,6 +1,6 @@
 """The Parquet lake on disk, and the exactly-once protocol for call batches.
 
-Layout (under ``settings.lake_dir``)::
+The files of a batch (names and folders are :mod:`pipeline.lake_layout`'s)::
 
     calls/tenant=<domain>/date=<YYYY-MM-DD>/acc-<first>-<last>.parquet
     quarantine/acc-<first>-<last>.parquet
@@ -11,7 +11,7 @@ Layout (under ``settings.lake_dir``)::
 batch has the same file name in every partition it touches.
 
 Protocol for one batch (each file is written to ``*.tmp`` and renamed, so a
-reader globbing ``*.parquet`` sees a whole file or nothing):
+reader listing ``*.parquet`` sees a whole file or nothing):
 
 1. write ``pending.json``: the watermark before the batch, its id range and
    every file it will write (plus the files of an earlier attempt);
@@ -25,8 +25,11 @@ before step 4, ``pending.json`` says which id range to read again; the batch
 is rebuilt from the same rows, so it gets the same file names and the rename
 overwrites what the crashed attempt left. Files written by the crashed
 attempt but not by the new one (a tenant provisioned in between moves rows
-from quarantine to calls) are removed in step 3. Readers may briefly see the
-rows of an uncommitted batch; they never see a row twice once it commits.
+from quarantine to calls) are removed in step 3. Readers skip the files
+``pending.json`` names (:mod:`pipeline.lake_layout`), so they see a batch
+once it commits; compaction (:mod:`pipeline.compaction`) later merges the
+small files of a partition without touching the manifests, so the watermark
+is the same before and after it.
 
 One writer at a time: ``writer_lock`` takes an exclusive ``flock``.
 """
@@ -35,7 +38,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -51,23 +53,14 @@ from pipeline.files import (
     write_json_atomic,
     write_parquet_atomic,
 )
-from pipeline.schema import CALLS_SCHEMA, TENANT_RE
-
-_NAME_RE = re.compile(r"^acc-(\d{12})-(\d{12})\.(parquet|json)$")
-PENDING = "pending.json"
+from pipeline.lake_layout import CALLS, PENDING, QUARANTINE_DIR, TABLES, partitions
+from pipeline.lake_layout import batch_name as batch_name
+from pipeline.lake_layout import parse_batch_name as parse_batch_name
+from pipeline.lake_layout import partition_dir as layout_partition_dir
+from pipeline.lake_layout import writer_lock_path as layout_writer_lock_path
+from pipeline.schema import CALLS_SCHEMA
 
 StepHook = Callable[[str], None]
-
-
-def batch_name(first: int, last: int) -> str:
-    """``acc-<first>-<last>``: the stem every file of a batch shares."""
-    return f"acc-{first:012d}-{last:012d}"
-
-
-def parse_batch_name(name: str) -> tuple[int, int] | None:
-    """(first, last) from a batch file name, None for any other file."""
-    m = _NAME_RE.match(name)
-    return None if m is None else (int(m.group(1)), int(m.group(2)))
 
 
 @dataclass(frozen=True)
@@ -89,20 +82,19 @@ class Lake:
 
     @property
     def calls_dir(self) -> Path:
-        return self.root / "calls"
+        return self.root / CALLS.name
 
     @property
     def quarantine_dir(self) -> Path:
-        return self.root / "quarantine"
+        return self.root / QUARANTINE_DIR
 
     @property
     def batches_dir(self) -> Path:
-        return self.root / "_batches"
+        assert CALLS.batches_dir is not None
+        return self.root / CALLS.batches_dir
 
     def partition_dir(self, tenant: str, day: date) -> Path:
-        if not TENANT_RE.match(tenant):
-            raise ValueError(f"tenant {tenant!r} cannot be a lake partition")
-        return self.calls_dir / f"tenant={tenant}" / f"date={day.isoformat()}"
+        return layout_partition_dir(self.root, CALLS.name, tenant, day)
 
     # -- reading the state -------------------------------------------------------
     def committed_batches(self) -> list[tuple[int, int]]:
@@ -211,8 +203,10 @@ class Lake:
         ``everywhere`` sweep walks the whole lake (once, at worker start).
         """
         dirs: set[Path] = {self.batches_dir, self.quarantine_dir}
-        if everywhere:
-            dirs |= {p for p in self.calls_dir.glob("tenant=*/date=*") if p.is_dir()}
+        if everywhere:  # every table's partitions: compaction writes in all of them
+            for table in TABLES:
+                for tenant_dir in (self.root / table).glob("tenant=*"):
+                    dirs |= {tenant_dir / p for p in partitions(tenant_dir)}
         else:
             pending = self.pending()
             if pending:
@@ -227,4 +221,6 @@ class Lake:
 
     def writer_lock(self) -> AbstractContextManager[None]:
         """Exclusive across processes; released by the kernel if the holder dies."""
-        return exclusive_lock(self.batches_dir / ".lock")
+        lock = layout_writer_lock_path(self.root, CALLS)
+        assert lock is not None
+        return exclusive_lock(lock)

@@ -373,7 +373,7 @@ def _cache_key(
     prepared = _PREPARED.get(conn)
     listing = prepared.listings.get(days) if prepared is not None and not fresh else None
     if listing is None:
-        listing = lake_listing(scope.folders, *days)
+        listing = lake_listing(scope.snapshots, *days)
         if prepared is not None and not fresh:
             prepared.listings[days] = listing
     return (

@@ -1,72 +1,42 @@
 """A process-level LRU of metric results over unchanged lake files.
 
 Lake files are immutable once committed (:mod:`pipeline.lake` writes a new
-file per batch and never rewrites one in place), so a metric result is a pure
-function of the query (metric, scope, period, zone, filters, parameters), of
-whose data the connection shows (tenant, extension, forwarded messages) and of
-the files in the date partitions the query reads, each named with its size
-and modification time. :func:`lake_listing` is that last part: a new ingest,
-a compaction or a deletion changes it, so nothing needs invalidating by hand.
+file per batch, :mod:`pipeline.compaction` a new generation, neither rewrites
+one in place), so a metric result is a pure function of the query (metric,
+scope, period, zone, filters, parameters), of whose data the connection shows
+(tenant, extension, forwarded messages) and of the files its views read in the
+date partitions the query covers. :func:`lake_listing` is that last part,
+taken from the connection's snapshot (:mod:`pipeline.lake_layout`): a new
+ingest or a compaction changes it for the next connection, so nothing needs
+invalidating by hand.
 
 Results are Arrow tables (immutable, shared between readers without copying).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from datetime import date, timedelta
-from pathlib import Path
 
 import pyarrow as pa
 
-Listing = tuple[tuple[str, str, int, int, int], ...]
+from pipeline.lake_layout import TableSnapshot
+
+Listing = tuple[tuple[str, str, int], ...]
 
 
-def lake_listing(folders: Sequence[Path], first: date, last: date | None) -> Listing:
-    """(folder/partition, file, size, mtime_ns, inode) of every Parquet file in
-    ``date=first..last`` of each folder (an atomic rewrite is a new inode even
-    when size and mtime do not tell).
+def lake_listing(snapshots: Sequence[TableSnapshot], first: date, last: date | None) -> Listing:
+    """(folder/partition, file, inode) of every file a connection's views read in
+    ``date=first..last`` (:attr:`pipeline.warehouse.ConnectionScope.snapshots`).
 
-    ``last`` None: every partition from ``first`` on. A partition is a UTC or a
-    local day depending on the table, so callers widen their range by a day.
+    Lake files are written once under a name (an atomic rewrite is a new inode),
+    so the listing names the data. ``last`` None: every partition from ``first``
+    on. A partition is a UTC or a local day depending on the table, so callers
+    widen their range by a day.
     """
-    low, high = f"date={first.isoformat()}", f"date={(last or date.max).isoformat()}"
-    found: list[tuple[str, str, int, int, int]] = []
-    for folder in folders:
-        try:
-            partitions = [
-                e.name
-                for e in os.scandir(folder)
-                if e.name.startswith("date=") and low <= e.name <= high
-            ]
-        except FileNotFoundError:
-            continue
-        for partition in partitions:
-            try:
-                entries = list(os.scandir(folder / partition))
-            except FileNotFoundError:
-                continue
-            for entry in entries:
-                if not entry.name.endswith(".parquet"):
-                    continue
-                try:
-                    stat = entry.stat()
-                except FileNotFoundError:
-                    continue
-                found.append(
-                    (
-                        f"{folder}/{partition}",
-                        entry.name,
-                        stat.st_size,
-                        stat.st_mtime_ns,
-                        stat.st_ino,
-                    )
-                )
-    found.sort()
-    return tuple(found)
+    return tuple(sorted(f for snap in snapshots for f in snap.listing(first, last)))
 
 
 def widened(first: date, last: date | None) -> tuple[date, date | None]:

@@ -1,8 +1,8 @@
 """Every SQL statement the warehouse runs, in one place.
 
 Only two kinds of text are ever put into SQL by formatting: identifiers taken
-from the whitelists below, and the lake path of a validated tenant (DuckDB
-cannot bind a table function's file name). Every value is a bound ``?``.
+from the whitelists below, and the lake file paths of a validated tenant
+(DuckDB cannot bind a table function's file names). Every value is a bound ``?``.
 """
 
 from __future__ import annotations
@@ -27,13 +27,14 @@ VIEW_COLUMNS: tuple[str, ...] = (*CALLS_SCHEMA.names, *CALLS_PARTITIONS.names)
 # The session: UTC so that no conversion depends on the server's zone.
 SESSION_SETUP = "set timezone = 'UTC'"
 
-# The calls of one tenant: Hive-partitioned Parquet under one tenant's folder.
+# The calls of one tenant: the live Hive-partitioned Parquet files of its folder
+# (pipeline.lake_layout decides which files those are).
 CALLS_VIEW_OVER_FILES = """
 create view calls as
 select
     {columns}
 from read_parquet(
-    '{glob}',
+    {files},
     hive_partitioning = true,
     hive_types = {{'tenant': varchar, 'date': date}}
 )
@@ -117,7 +118,7 @@ create view {name} as
 select
     {columns}
 from read_parquet(
-    '{glob}',
+    {files},
     hive_partitioning = true,
     hive_types = {{'tenant': varchar, 'date': date}},
     union_by_name = true

@@ -10,9 +10,10 @@ one from ``settings.transcription_model``:
 
 Transcripts are facts keyed by message id, one Parquet file per message at
 ``lake/transcripts/tenant=<t>/date=<d>/<message_id>.parquet`` (the date of the
-message). The file name is the idempotency key: a message whose file exists is
-never transcribed again, and a crash between writing the file and telling the
-store is repaired on the next pass without running the model.
+message). The file name is the idempotency key: a message whose file exists (or
+was merged by a compaction, whose record names it) is never transcribed again,
+and a crash between writing the file and telling the store is repaired on the
+next pass without running the model.
 """
 
 from __future__ import annotations
@@ -30,14 +31,14 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from pipeline.files import write_parquet_atomic
-from pipeline.schema import TENANT_RE, TRANSCRIPTS_SCHEMA
+from pipeline.lake_layout import TRANSCRIPTS, partition_dir, read_partition
+from pipeline.schema import TRANSCRIPTS_SCHEMA
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 from switchboard.voicemail import VoicemailMessage
 
 log = logging.getLogger(__name__)
 
-TABLE_DIR = "transcripts"
 BUNDLED_MODEL = "tiny.en"
 # transcribed_at stored for a message whose audio could not be transcribed (not retried).
 GAVE_UP = 0.0
@@ -133,13 +134,17 @@ def load_transcriber(settings: Settings) -> Transcriber | None:
 
 
 def transcript_path(lake_dir: Path, msg: VoicemailMessage) -> Path:
-    """Where the transcript of ``msg`` (an original) lives in the lake."""
-    if not TENANT_RE.match(msg.tenant):
-        raise ValueError(f"tenant {msg.tenant!r} cannot be a lake partition")
-    day = datetime.fromtimestamp(msg.started_at, tz=UTC).date().isoformat()
-    return (
-        lake_dir / TABLE_DIR / f"tenant={msg.tenant}" / f"date={day}" / f"{msg.message_id}.parquet"
-    )
+    """Where the transcript of ``msg`` (an original) is written in the lake."""
+    day = datetime.fromtimestamp(msg.started_at, tz=UTC).date()
+    return partition_dir(lake_dir, TRANSCRIPTS.name, msg.tenant, day) / f"{msg.message_id}.parquet"
+
+
+def transcript_written(path: Path) -> bool:
+    """The transcript file exists, or a compaction merged it (its record names it)."""
+    if path.exists():
+        return True
+    record = read_partition(path.parent).record
+    return record is not None and path.name in record.absorbed
 
 
 def transcript_row(msg: VoicemailMessage, transcript: Transcript, model: str) -> dict[str, Any]:
@@ -172,7 +177,7 @@ def transcribe_pending(
     done = 0
     for msg in store.messages_to_transcribe(limit):
         path = transcript_path(settings.lake_dir, msg)
-        if path.exists():  # written before a crash: the store just did not hear of it
+        if transcript_written(path):  # written before a crash: the store did not hear of it
             store.mark_transcribed(msg.message_id)
             continue
         try:

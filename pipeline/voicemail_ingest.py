@@ -6,7 +6,7 @@ bad JSON, a WAV that is not 8 kHz mono 16-bit PCM, an unknown tenant or
 mailbox, a message id seen before — go to ``spool/quarantine/voicemail/`` with
 a ``.reason.txt`` and a logged warning; the other items of the pass go on.
 
-Layout (under ``settings.lake_dir``)::
+Files (names and folders are :mod:`pipeline.lake_layout`'s)::
 
     voicemails/tenant=<domain>/date=<YYYY-MM-DD>/<batch>.parquet
     _voicemail_batches/<batch>.json      manifest: the commit point of a batch
@@ -48,6 +48,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline.files import exclusive_lock, write_json_atomic, write_parquet_atomic
+from pipeline.lake_layout import PENDING, VOICEMAILS, partition_dir, writer_lock_path
 from pipeline.schema import (
     EXTENSION_RE,
     TENANT_RE,
@@ -62,9 +63,6 @@ from switchboard.voicemail import MESSAGE_ID_RE, audio_relpath
 log = logging.getLogger(__name__)
 
 SPOOL_KIND = "voicemail"
-BATCHES_DIR = "_voicemail_batches"
-TABLE_DIR = "voicemails"
-PENDING = "pending.json"
 MAX_BATCH = 1000
 SAMPLE_RATE = 8000
 
@@ -231,12 +229,15 @@ class VoicemailIngest:
         self.settings = settings
         self.store = store
         self.lake_dir = settings.lake_dir
-        self.batches_dir = settings.lake_dir / BATCHES_DIR
+        assert VOICEMAILS.batches_dir is not None
+        self.batches_dir = settings.lake_dir / VOICEMAILS.batches_dir
         self.spool_dir = settings.spool_dir
 
     def _lock(self) -> AbstractContextManager[None]:
         # Its own lock: a long voicemail pass never holds up call ingest.
-        return exclusive_lock(self.batches_dir / ".lock")
+        lock = writer_lock_path(self.lake_dir, VOICEMAILS)
+        assert lock is not None
+        return exclusive_lock(lock)
 
     def quarantine(self, json_path: Path, reason: str) -> None:
         """Move an item (JSON and WAV) aside with its reason; the pass goes on."""
@@ -293,7 +294,11 @@ class VoicemailIngest:
         for item in items:
             groups[partition_of(item.meta)].append(voicemail_row(item.meta))
         files = {
-            f"{TABLE_DIR}/tenant={tenant}/date={day.isoformat()}/{name}.parquet": rows
+            str(
+                (
+                    partition_dir(self.lake_dir, VOICEMAILS.name, tenant, day) / f"{name}.parquet"
+                ).relative_to(self.lake_dir)
+            ): rows
             for (tenant, day), rows in sorted(groups.items())
         }
         items_rel = [str(i.json_path.relative_to(self.spool_dir)) for i in items]

@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline import queries
+from pipeline.lake_layout import CALLS, TableSnapshot, snapshot, tenant_folder
 from pipeline.schema import EXTENSION_RE, TENANT_RE, TRANSCRIPTS_SCHEMA, VOICEMAILS_SCHEMA
 from switchboard.settings import Settings
 
@@ -44,8 +45,10 @@ class ConnectionScope:
     tenant: str
     extension: str | None
     forwarded_message_ids: tuple[str, ...]
-    # The lake folders its views read (calls first); their files are its data.
+    # The lake folders its views read (calls first) ...
     folders: tuple[Path, ...]
+    # ... and the files of each that the views read: the connection's data.
+    snapshots: tuple[TableSnapshot, ...] = ()
 
 
 # The scope of each open connection; an entry goes with its connection.
@@ -59,20 +62,24 @@ def scope_of(conn: duckdb.DuckDBPyConnection) -> ConnectionScope | None:
     return _SCOPES.get(conn)
 
 
-def tenant_calls_dir(lake_dir: Path, tenant: str) -> Path:
-    """``<lake>/calls/tenant=<tenant>`` for a strictly valid tenant name."""
+def tenant_table_dir(lake_dir: Path, table: str, tenant: str) -> Path:
+    """``<lake>/<table>/tenant=<tenant>`` (absolute) for a strictly valid tenant name."""
     if not isinstance(tenant, str) or not TENANT_RE.match(tenant):
         raise WarehouseError(f"{tenant!r} is not a tenant name")
-    path = lake_dir.resolve() / "calls" / f"tenant={tenant}"
+    path = tenant_folder(lake_dir.resolve(), table, tenant)
     if _UNSAFE_PATH.search(str(path)):
         raise WarehouseError(f"the lake path {str(path)!r} contains quotes or glob characters")
     return path
 
 
-def tenant_table_dir(lake_dir: Path, table: str, tenant: str) -> Path:
-    """``<lake>/<table>/tenant=<tenant>``, checked like the calls folder."""
-    calls_dir = tenant_calls_dir(lake_dir, tenant)
-    return calls_dir.parent.parent / table / calls_dir.name
+def tenant_calls_dir(lake_dir: Path, tenant: str) -> Path:
+    """``<lake>/calls/tenant=<tenant>``, checked like every table folder."""
+    return tenant_table_dir(lake_dir, CALLS.name, tenant)
+
+
+def _file_list(snap: TableSnapshot) -> str:
+    """The snapshot's files as a DuckDB list literal (every part of each path is checked)."""
+    return "[" + ", ".join(f"'{path}'" for path in snap.paths()) + "]"
 
 
 def connect(
@@ -98,6 +105,15 @@ def connect(
             TRANSCRIPTS_SCHEMA,
         ),
     }
+    # The views read the files that are each table now (pipeline.lake_layout): a
+    # snapshot, so a compaction or ingest after this line shows in the next connection.
+    snapshots = {
+        name: snapshot(settings.lake_dir, name, tenant, folder=folder)
+        for name, folder in [
+            (CALLS.name, tenant_dir),
+            *((n, d) for n, (d, _) in table_dirs.items()),
+        ]
+    }
     if extension is not None and (
         not isinstance(extension, str) or not EXTENSION_RE.match(extension)
     ):
@@ -105,7 +121,7 @@ def connect(
     conn = duckdb.connect(":memory:")
     try:
         conn.execute(queries.SESSION_SETUP)
-        if any(tenant_dir.glob("date=*/*.parquet")):
+        if snapshots[CALLS.name].files:
             scope = ""
             if extension is not None:
                 conn.execute(queries.SET_EXTENSION, [extension])
@@ -113,7 +129,7 @@ def connect(
             conn.execute(
                 queries.CALLS_VIEW_OVER_FILES.format(
                     columns=",\n    ".join(queries.VIEW_COLUMNS),
-                    glob=f"{tenant_dir}/*/*.parquet",
+                    files=_file_list(snapshots[CALLS.name]),
                     scope=scope,
                 )
             )
@@ -122,13 +138,13 @@ def connect(
         if extension is not None:
             conn.execute(queries.SET_EXTENSION, [extension])
             conn.execute(queries.SET_MESSAGE_IDS, [list(forwarded_message_ids)])
-        for name, (folder, schema) in table_dirs.items():
-            if any(folder.glob("date=*/*.parquet")):
+        for name, (_folder, schema) in table_dirs.items():
+            if snapshots[name].files:
                 conn.execute(
                     queries.TABLE_VIEW_OVER_FILES.format(
                         name=name,
                         columns=",\n    ".join([*schema.names, "tenant", "date"]),
-                        glob=f"{folder}/*/*.parquet",
+                        files=_file_list(snapshots[name]),
                         scope=queries.MAILBOX_SCOPE if extension is not None else "",
                     )
                 )
@@ -154,5 +170,6 @@ def connect(
         extension,
         tuple(forwarded_message_ids) if extension is not None else (),
         (tenant_dir, *(d for d, _ in table_dirs.values())),
+        tuple(snapshots.values()),
     )
     return conn

@@ -1,6 +1,8 @@
 """The pipeline worker: every ``settings.ingest_interval``, ingest accounting rows,
-then voicemail (spool → lake → transcript → email); scheduled reports that came
-due are run every ``SCHEDULE_CHECK_SECONDS``.
+then voicemail (spool → lake → transcript → email); every
+``settings.compaction_interval``, merge the lake's small files
+(:mod:`pipeline.compaction`); scheduled reports that came due are run every
+``SCHEDULE_CHECK_SECONDS``.
 
 ``switchboard worker`` calls ``run_worker``; ``python -m pipeline.worker``
 does the same with settings from the environment. A failing pass is logged
@@ -16,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from pipeline.compaction import compact_due
 from pipeline.ingest import ingest_once
 from pipeline.lake import Lake
 from switchboard.settings import Settings, load_settings
@@ -57,7 +60,7 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
         log.info("removed %d temporary files left by a crash", removed)
     log.info("pipeline worker started (every %.1f s)", settings.ingest_interval)
     voicemail = VoicemailSteps(settings)
-    next_schedule_check = 0.0
+    next_schedule_check = next_compaction = 0.0
     while not stop.is_set():
         if time.monotonic() >= next_schedule_check:  # scheduled reports (pipeline.schedules)
             check_schedules(settings)
@@ -74,6 +77,12 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
         except Exception:
             log.exception("ingest pass failed; retrying in %.1f s", settings.ingest_interval)
         voicemail.run()  # after the calls: a slow transcription never delays a call row
+        if time.monotonic() >= next_compaction:
+            try:
+                compact_due(settings)
+            except Exception:
+                log.exception("compaction failed; retrying in %.0f s", settings.compaction_interval)
+            next_compaction = time.monotonic() + settings.compaction_interval
         stop.wait(settings.ingest_interval)
     voicemail.close()
     log.info("pipeline worker stopped")

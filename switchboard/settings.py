@@ -63,6 +63,22 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("ingest_interval", 1.0, "Seconds between ingest passes of the pipeline worker."),
     Setting("ingest_batch", 5000, "Most accounting rows one ingest pass turns into one file."),
+    Setting("compaction_interval", 60.0, "Seconds between compaction passes of the worker."),
+    Setting(
+        "compaction_max_files",
+        16,
+        "Today's partition is merged once it holds more files than this (closed days: > 1).",
+    ),
+    Setting(
+        "compaction_grace",
+        600.0,
+        "Seconds merged-away files stay on disk for readers that listed them before.",
+    ),
+    Setting(
+        "compaction_row_group_rows",
+        16384,
+        "Rows per row group of a merged file (DuckDB skips row groups by their time range).",
+    ),
     Setting("login_max_attempts", 5, "Failed portal logins allowed per account+address ..."),
     Setting("login_window_seconds", 300, "... within this many seconds, then refused."),
     Setting("demo_tenant", "acme.example", "Tenant seeded by `make run`."),
@@ -101,6 +117,10 @@ class Settings:
     ring_timeout: int
     ingest_interval: float
     ingest_batch: int
+    compaction_interval: float
+    compaction_max_files: int
+    compaction_grace: float
+    compaction_row_group_rows: int
     login_max_attempts: int
     login_window_seconds: int
     demo_tenant: str

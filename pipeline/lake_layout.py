@@ -1,0 +1,288 @@
+"""The lake's layout: table folders, partition names, file names, and which files are the table.
+
+Every module that builds a lake path or lists lake files asks here (the ingest
+writers in :mod:`pipeline.lake` and :mod:`pipeline.voicemail_ingest`,
+:mod:`pipeline.transcribe`, :mod:`pipeline.compaction`, the warehouse's views
+and the metric cache's keys). Layout under ``settings.lake_dir``::
+
+    <table>/tenant=<domain>/date=<YYYY-MM-DD>/<file>.parquet
+    quarantine/acc-<first>-<last>.parquet      accounting rows that are not calls
+    _batches/                                  commit log of call batches (pipeline.lake)
+    _voicemail_batches/                        commit log of voicemail batches
+
+File names inside a partition (each name is written once, never reused):
+
+- ``acc-<first>-<last>.parquet``: a call batch holding accounting ids
+  ``first..last`` (12 digits each) — the ids the ingest watermark counts;
+- ``vmb-<hash>.parquet``: a voicemail batch; ``vm-<hex>.parquet``: one transcript;
+- ``c-<generation>.parquet``: the merged file of a compaction, and
+  ``c-<generation>.json`` its record (the commit point): the names of the
+  files it absorbed (so the id ranges of the batches it holds), its row count.
+
+Which files are the table — :func:`live_names` — in one partition: the
+``c-<g>.parquet`` of the highest ``g`` that has a record, plus every other
+``.parquet`` that this record did not absorb, minus the files of a batch still
+being written (named by its writer's ``pending.json``). Older generations,
+absorbed files and a merged file without its record (a compaction killed
+before its commit) are present on disk but are not the table. Readers list the
+partition first and read ``pending.json`` after, so a file they list is either
+named there or was committed before they looked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+import pyarrow as pa
+
+from pipeline.schema import CALLS_SCHEMA, TENANT_RE, TRANSCRIPTS_SCHEMA, VOICEMAILS_SCHEMA
+
+PARQUET = ".parquet"
+PENDING = "pending.json"
+QUARANTINE_DIR = "quarantine"
+_PARTITION_RE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+_BATCH_RE = re.compile(r"^acc-(\d{12})-(\d{12})\.(parquet|json)$")
+_GENERATION_RE = re.compile(r"^c-(\d{6})\.(parquet|json)$")
+# Names the lake's writers produce: safe inside a quoted SQL literal and not glob syntax.
+SAFE_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.parquet$")
+
+
+@dataclass(frozen=True)
+class LakeTable:
+    """One lake table: its folder, schema, how compaction orders it, who writes it."""
+
+    name: str
+    schema: pa.Schema
+    # Compacted files are sorted by these columns: time first, so DuckDB's
+    # row-group zone maps skip what a time-bounded page does not need.
+    sort_by: tuple[str, ...]
+    # The folder of the writer's commit log (its lock and ``pending.json``), if any.
+    batches_dir: str | None
+
+
+CALLS = LakeTable("calls", CALLS_SCHEMA, ("started_at", "acc_id"), "_batches")
+VOICEMAILS = LakeTable(
+    "voicemails", VOICEMAILS_SCHEMA, ("started_at", "message_id"), "_voicemail_batches"
+)
+# One file per message, committed by its rename alone: no commit log.
+TRANSCRIPTS = LakeTable("transcripts", TRANSCRIPTS_SCHEMA, ("transcribed_at", "message_id"), None)
+TABLES: dict[str, LakeTable] = {t.name: t for t in (CALLS, VOICEMAILS, TRANSCRIPTS)}
+
+
+# -- names ------------------------------------------------------------------------------
+def partition_name(day: date) -> str:
+    return f"date={day.isoformat()}"
+
+
+def parse_partition_name(name: str) -> date | None:
+    m = _PARTITION_RE.match(name)
+    return None if m is None else date.fromisoformat(m.group(1))
+
+
+def tenant_folder(lake_dir: Path, table: str, tenant: str) -> Path:
+    """``<lake>/<table>/tenant=<tenant>``; refuses a tenant that is not a strict domain."""
+    if table not in TABLES:
+        raise ValueError(f"no lake table {table!r}")
+    if not isinstance(tenant, str) or not TENANT_RE.match(tenant):
+        raise ValueError(f"tenant {tenant!r} cannot be a lake partition")
+    return lake_dir / table / f"tenant={tenant}"
+
+
+def partition_dir(lake_dir: Path, table: str, tenant: str, day: date) -> Path:
+    return tenant_folder(lake_dir, table, tenant) / partition_name(day)
+
+
+def batch_name(first: int, last: int) -> str:
+    """``acc-<first>-<last>``: the stem every file of a call batch shares."""
+    return f"acc-{first:012d}-{last:012d}"
+
+
+def parse_batch_name(name: str) -> tuple[int, int] | None:
+    """(first, last) from a call batch's file or manifest name, None for any other name."""
+    m = _BATCH_RE.match(name)
+    return None if m is None else (int(m.group(1)), int(m.group(2)))
+
+
+def generation_file(generation: int) -> str:
+    return f"c-{generation:06d}{PARQUET}"
+
+
+def generation_record(generation: int) -> str:
+    return f"c-{generation:06d}.json"
+
+
+def parse_generation(name: str) -> tuple[int, str] | None:
+    """(generation, "parquet" | "json") for a compaction's file or record."""
+    m = _GENERATION_RE.match(name)
+    return None if m is None else (int(m.group(1)), m.group(2))
+
+
+def pending_path(lake_dir: Path, table: LakeTable) -> Path | None:
+    return None if table.batches_dir is None else lake_dir / table.batches_dir / PENDING
+
+
+def writer_lock_path(lake_dir: Path, table: LakeTable) -> Path | None:
+    """The lock the table's writer holds while it commits (None: no commit log)."""
+    return None if table.batches_dir is None else lake_dir / table.batches_dir / ".lock"
+
+
+# -- which files are the table -------------------------------------------------------------
+@dataclass(frozen=True)
+class GenerationRecord:
+    generation: int
+    absorbed: frozenset[str]
+    committed_at: float
+
+
+@lru_cache(maxsize=4096)
+def _read_record(path: str, inode: int) -> GenerationRecord:
+    # A record is written once under a name never reused: (path, inode) keys its content.
+    data = json.loads(Path(path).read_text())
+    return GenerationRecord(data["generation"], frozenset(data["absorbed"]), data["committed_at"])
+
+
+@dataclass(frozen=True)
+class PartitionState:
+    """One listing of a partition: what is on disk and what of it is the table."""
+
+    live: dict[str, int]  # file name -> inode, before removing in-flight files
+    record: GenerationRecord | None
+    # On disk but no longer the table: absorbed files, older generations and records.
+    superseded: tuple[str, ...]
+    uncommitted: tuple[str, ...]  # merged files without a record (a killed compaction)
+
+
+def read_partition(folder: Path) -> PartitionState:
+    """List one partition and apply the rule of the module docstring (without pending)."""
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return PartitionState({}, None, (), ())
+    data: dict[str, int] = {}
+    generations: dict[int, int] = {}
+    records: dict[int, int] = {}
+    for entry in entries:
+        parsed = parse_generation(entry.name)
+        if parsed is not None:
+            (records if parsed[1] == "json" else generations)[parsed[0]] = entry.inode()
+        elif entry.name.endswith(PARQUET):
+            data[entry.name] = entry.inode()
+    top = max(records, default=None)
+    if top is None:
+        return PartitionState(
+            data, None, (), tuple(generation_file(g) for g in sorted(generations))
+        )
+    record = _read_record(str(folder / generation_record(top)), records[top])
+    live = {n: i for n, i in data.items() if n not in record.absorbed}
+    superseded = sorted(set(data) - set(live))
+    superseded += [generation_record(g) for g in sorted(records) if g < top]
+    uncommitted = []
+    for g, inode in sorted(generations.items()):
+        if g == top:
+            live[generation_file(g)] = inode
+        elif g < top:
+            superseded.append(generation_file(g))
+        else:
+            uncommitted.append(generation_file(g))
+    return PartitionState(live, record, tuple(superseded), tuple(uncommitted))
+
+
+def in_flight(lake_dir: Path, table: LakeTable) -> frozenset[str]:
+    """Lake-relative paths of the batch the table's writer has not committed yet."""
+    path = pending_path(lake_dir, table)
+    if path is None:
+        return frozenset()
+    try:
+        return frozenset(json.loads(path.read_text())["files"])
+    except FileNotFoundError:
+        return frozenset()
+
+
+@dataclass(frozen=True)
+class LiveFile:
+    partition: str  # "date=YYYY-MM-DD"
+    name: str
+    inode: int  # an atomic rewrite is a new inode (the metric cache keys on it)
+
+
+@dataclass(frozen=True)
+class TableSnapshot:
+    """The files that are one tenant's table at one moment (see the module docstring)."""
+
+    folder: Path  # <lake>/<table>/tenant=<t>
+    files: tuple[LiveFile, ...]
+
+    def paths(self) -> list[str]:
+        return [f"{self.folder}/{f.partition}/{f.name}" for f in self.files]
+
+    def listing(self, first: date, last: date | None) -> tuple[tuple[str, str, int], ...]:
+        """(folder/partition, name, inode) of the files in ``date=first..last``."""
+        low, high = partition_name(first), partition_name(last or date.max)
+        return tuple(
+            (f"{self.folder}/{f.partition}", f.name, f.inode)
+            for f in self.files
+            if low <= f.partition <= high
+        )
+
+
+def partitions(folder: Path, first: date | None = None, last: date | None = None) -> list[str]:
+    """The ``date=`` partition names under a tenant folder, within ``first..last``, sorted."""
+    low = partition_name(first or date.min)
+    high = partition_name(last or date.max)
+    try:
+        names = [e.name for e in os.scandir(folder) if e.is_dir()]
+    except FileNotFoundError:
+        return []
+    return sorted(n for n in names if _PARTITION_RE.match(n) and low <= n <= high)
+
+
+def snapshot(
+    lake_dir: Path,
+    table: str,
+    tenant: str,
+    *,
+    first: date | None = None,
+    last: date | None = None,
+    folder: Path | None = None,
+) -> TableSnapshot:
+    """The live files of one tenant's table (``folder``: that folder, already resolved)."""
+    spec = TABLES[table]
+    base = folder if folder is not None else tenant_folder(lake_dir, table, tenant)
+    states = [(p, read_partition(base / p)) for p in partitions(base, first, last)]
+    # After the listing, never before: see the module docstring.
+    flying = in_flight(lake_dir, spec)
+    rel = f"{table}/{base.name}"
+    files = tuple(
+        LiveFile(p, name, inode)
+        for p, state in states
+        for name, inode in sorted(state.live.items())
+        if f"{rel}/{p}/{name}" not in flying and SAFE_FILE_NAME.match(name)
+    )
+    return TableSnapshot(base, files)
+
+
+def tenants(lake_dir: Path, table: str) -> Iterator[str]:
+    """Every tenant that has a folder in ``table``."""
+    try:
+        entries = list(os.scandir(lake_dir / table))
+    except FileNotFoundError:
+        return
+    for entry in sorted(entries, key=lambda e: e.name):
+        name = entry.name.removeprefix("tenant=")
+        if entry.is_dir() and name != entry.name and TENANT_RE.match(name):
+            yield name
+
+
+def live_paths(lake_dir: Path, table: str, tenant_names: Iterable[str] | None = None) -> list[Path]:
+    """Every live file of ``table`` (all tenants by default): what readers read."""
+    found: list[Path] = []
+    for tenant in tenant_names if tenant_names is not None else list(tenants(lake_dir, table)):
+        found.extend(Path(p) for p in snapshot(lake_dir, table, tenant).paths())
+    return found
