@@ -8,6 +8,15 @@ is derived from the voicemail id so mail clients fold such a duplicate away.
 
 The email waits for the transcript (up to ``TRANSCRIPT_WAIT_SECONDS`` after
 the message ended) so that it can carry it; without one it says so.
+
+One bad message never holds up the others: whatever goes wrong with it — an
+address we cannot send to (non-ASCII, malformed), a server that refuses the
+recipient or the size (552), any other SMTP error or a dropped connection —
+marks that message ``failed`` with its attempt count and the server's word,
+and it is tried again after ``smtp_retry_seconds``, doubling each time, until
+``smtp_max_attempts``; then it stays ``failed``. The pass goes on with the
+next message (on a fresh connection when the last one broke). Only a server
+that cannot be reached at all ends the pass early, blaming no message.
 """
 
 from __future__ import annotations
@@ -18,11 +27,13 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
+from email.errors import MessageError
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from switchboard.identifiers import EMAIL_RE
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningError, ProvisioningStore
 from switchboard.voicemail import MailboxSettings, VoicemailMessage, caller_label
@@ -99,6 +110,35 @@ def _ready(msg: VoicemailMessage, transcription_on: bool, now: float) -> bool:
     return now - (msg.started_at + msg.duration) > TRANSCRIPT_WAIT_SECONDS
 
 
+# After these the connection is still good (smtplib reset the transaction): keep using it.
+_MESSAGE_ERRORS = (
+    smtplib.SMTPRecipientsRefused,
+    smtplib.SMTPResponseException,
+    smtplib.SMTPNotSupportedError,
+)
+
+
+def _close(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
+
+
+def _failed(
+    settings: Settings, store: ProvisioningStore, msg: VoicemailMessage, why: str, now: float
+) -> None:
+    retry_at = store.record_email_failure(
+        msg.message_id,
+        why,
+        max_attempts=settings.smtp_max_attempts,
+        retry_seconds=settings.smtp_retry_seconds,
+        now=now,
+    )
+    later = f"trying again in {retry_at - now:.0f} s" if retry_at is not None else "giving up"
+    log.warning("voicemail %s: email failed (%s); %s", msg.message_id, why, later)
+
+
 def send_pending_emails(
     settings: Settings,
     store: ProvisioningStore,
@@ -116,7 +156,7 @@ def send_pending_emails(
 
     now = time.time() if now is None else now
     by_tenant: dict[str, list[VoicemailMessage]] = defaultdict(list)
-    for msg in store.messages_to_email(limit):
+    for msg in store.messages_to_email(limit, now):
         by_tenant[msg.tenant].append(msg)
     factory = smtp_factory or (lambda host, port: smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT))
     sent = 0
@@ -148,31 +188,43 @@ def send_pending_emails(
                         audio = (settings.data_dir / msg.audio_path).read_bytes()
                     except OSError:
                         log.warning("voicemail %s: audio missing, sent without it", msg.message_id)
-                email = build_voicemail_email(
-                    msg=msg,
-                    box=box,
-                    facts=facts.get(msg.source_id, {}),
-                    timezone=owner.timezone,
-                    names=names,
-                    sender=settings.smtp_from,
-                    audio=audio,
-                )
+                if not EMAIL_RE.fullmatch(box.email_address):
+                    _failed(settings, store, msg, "not an address we can send to", now)
+                    continue
+                try:
+                    email = build_voicemail_email(
+                        msg=msg,
+                        box=box,
+                        facts=facts.get(msg.source_id, {}),
+                        timezone=owner.timezone,
+                        names=names,
+                        sender=settings.smtp_from,
+                        audio=audio,
+                    )
+                except (ValueError, MessageError) as exc:
+                    _failed(settings, store, msg, f"cannot build the email: {exc}", now)
+                    continue
                 if smtp is None:
-                    smtp = factory(settings.smtp_host, settings.smtp_port)
+                    try:
+                        smtp = factory(settings.smtp_host, settings.smtp_port)
+                    except OSError as exc:  # smtplib's errors are OSErrors too
+                        log.warning(
+                            "voicemail email: %s:%d unreachable (%s); next pass tries again",
+                            settings.smtp_host, settings.smtp_port, exc,
+                        )  # fmt: skip
+                        return sent
                 try:
                     smtp.send_message(email)
-                except smtplib.SMTPRecipientsRefused:
-                    log.warning(
-                        "voicemail %s: %s refused by the server", msg.message_id, email["To"]
-                    )
-                    store.set_email_state(msg.message_id, "failed")
+                except (OSError, ValueError) as exc:
+                    _failed(settings, store, msg, str(exc) or type(exc).__name__, now)
+                    # 421 and the like close the connection even as a per-recipient refusal
+                    if not isinstance(exc, _MESSAGE_ERRORS) or smtp.sock is None:
+                        _close(smtp)  # broken or in an unknown state: the next one reconnects
+                        smtp = None
                     continue
                 store.set_email_state(msg.message_id, "sent")
                 sent += 1
     finally:
         if smtp is not None:
-            try:
-                smtp.quit()
-            except (smtplib.SMTPException, OSError):
-                smtp.close()
+            _close(smtp)
     return sent

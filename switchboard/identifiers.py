@@ -1,4 +1,4 @@
-"""What a tenant name and an extension may look like, defined once.
+"""What a tenant name, an extension and an email address may look like, defined once.
 
 A tenant name is a SIP domain and also becomes a lake directory
 (``tenant=<domain>``), so whoever builds a path checks it against
@@ -11,3 +11,10 @@ import re
 _LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
 TENANT_RE = re.compile(rf"^(?=.{{1,64}}$){_LABEL}(\.{_LABEL})+$")
 EXTENSION_RE = re.compile(r"^[0-9]{2,8}$")
+
+# An email address any SMTP server takes from us: ASCII only (the sender speaks no SMTPUTF8),
+# a dot-atom local part, a dotted domain, 254 characters at most.
+_ATOM = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
+EMAIL_RE = re.compile(
+    rf"(?=.{{3,254}}$){_ATOM}(\.{_ATOM})*@{_LABEL}(\.{_LABEL})+", re.IGNORECASE | re.ASCII
+)

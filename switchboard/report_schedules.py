@@ -21,13 +21,14 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from switchboard.identifiers import EMAIL_RE
+
 ReportKind = Literal["calls", "kpis"]
 ReportFormat = Literal["csv", "xlsx", "parquet"]
 REPORT_KINDS: tuple[str, ...] = get_args(ReportKind)
 REPORT_FORMATS: tuple[str, ...] = get_args(ReportFormat)
 # Stop looking for due times after this many (a schedule every minute down for ~70 days).
 MAX_DUE_STEPS = 100_000
-_EMAIL_RE = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 _NAME_RE = re.compile(r"^[\w .,()\-]{1,80}$")
 
 
@@ -99,7 +100,7 @@ def validate_schedule(schedule: ReportSchedule) -> None:
     if not schedule.to_folder and not schedule.emails:
         raise ScheduleError("choose a destination: the exports folder, email recipients, or both")
     for address in schedule.emails:
-        if not _EMAIL_RE.match(address):
+        if not EMAIL_RE.fullmatch(address):
             raise ScheduleError(f"{address!r} is not an email address")
     days = schedule.query.get("days", "1")
     if not str(days).isdigit() or not 1 <= int(days) <= 366:

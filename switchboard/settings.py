@@ -33,6 +33,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("voicemail_uri", "", "Where calls 'to voicemail' go; empty: the media server."),
     Setting("voicemail_max_seconds", 180.0, "Longest voicemail message; recording stops there."),
     Setting(
+        "voicemail_pin_max_failures",
+        5,
+        "Wrong voicemail PINs by phone (over any number of calls) that lock phone access ...",
+    ),
+    Setting(
+        "voicemail_pin_window_minutes", 15.0, "... when they come within this many minutes ..."
+    ),
+    Setting(
+        "voicemail_pin_lock_minutes",
+        30.0,
+        "... for this long (the owner or a manager can unlock it in the portal).",
+    ),
+    Setting(
         "rtp_timeout_seconds",
         10.0,
         "Media server: hang up a call whose RTP stopped this long (no BYE came).",
@@ -90,6 +103,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smtp_host", "", "SMTP server for voicemail-to-email; empty: no email is sent."),
     Setting("smtp_port", 25, "Port of the SMTP server."),
     Setting("smtp_from", "voicemail@switchboard.invalid", "From address of voicemail email."),
+    Setting("smtp_max_attempts", 5, "Tries to email one voicemail before giving up on it ..."),
+    Setting(
+        "smtp_retry_seconds",
+        300.0,
+        "... waiting this long after the first failure, twice as long after each next.",
+    ),
 )
 
 
@@ -103,6 +122,9 @@ class Settings:
     media_port: int
     voicemail_uri: str
     voicemail_max_seconds: float
+    voicemail_pin_max_failures: int
+    voicemail_pin_window_minutes: float
+    voicemail_pin_lock_minutes: float
     rtp_timeout_seconds: float
     trunk_host: str
     trunk_port: int
@@ -128,6 +150,8 @@ class Settings:
     smtp_host: str
     smtp_port: int
     smtp_from: str
+    smtp_max_attempts: int
+    smtp_retry_seconds: float
 
     # Stores live at fixed places under data_dir, so one setting moves them all.
     @property

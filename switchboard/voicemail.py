@@ -94,6 +94,7 @@ class VoicemailMessage:
     audio_path: str  # relative to data_dir
     transcribed_at: float | None
     email_state: EmailState
+    email_attempts: int = 0  # failed tries so far (retried with backoff: pipeline.notify)
 
 
 def caller_label(caller: str | None, caller_name: str | None, names: dict[str, str]) -> str:

@@ -161,3 +161,59 @@ def test_a_constraint_the_schema_enforces_is_refused_with_a_sentence(
 )
 def test_integrity_errors_read_as_sentences(sqlite_message: str, sentence: str) -> None:
     assert integrity_message(sqlite3.IntegrityError(sqlite_message)) == sentence
+
+
+def test_wrong_phone_pins_across_calls_lock_the_mailbox_until_the_lock_expires(
+    directory: Directory,
+) -> None:
+    from switchboard.store import PinLockPolicy
+
+    store = directory.store
+    policy = PinLockPolicy(max_failures=3, window_seconds=600, lock_seconds=1800)
+    store.set_voicemail_pin("acme.example", "102", "4826")
+    check = store.check_voicemail_pin
+
+    # Two wrong, then right: the count starts again; old failures leave the window.
+    assert not check("acme.example", "102", "0000", policy, now=1000)
+    assert not check("acme.example", "102", "0001", policy, now=1001)
+    assert check("acme.example", "102", "4826", policy, now=1002)
+    assert not check("acme.example", "102", "0002", policy, now=1003)
+    assert not check("acme.example", "102", "0003", policy, now=1004)
+    assert not check("acme.example", "102", "0004", policy, now=1700)  # 1003, 1004 too old
+    assert store.pin_lock("acme.example", "102", now=1700) is None
+
+    # Three wrong within the window, whatever the calls: locked; the right PIN is refused.
+    assert not check("acme.example", "102", "0005", policy, now=1710)
+    assert not check("acme.example", "102", "0006", policy, now=1720)
+    lock = store.pin_lock("acme.example", "102", now=1721)
+    assert lock is not None and (lock.locked_until, lock.failures) == (1720 + 1800, 3)
+    assert not check("acme.example", "102", "4826", policy, now=1730)
+    assert store.verify_voicemail_pin("acme.example", "102", "4826")  # the PIN itself is fine
+    assert store.pin_lock("acme.example", "101", now=1730) is None  # other boxes are open
+    assert store.pin_lock("globex.example", "102", now=1730) is None
+
+    # Expired: the right PIN opens again, and counting starts from zero.
+    assert store.pin_lock("acme.example", "102", now=3520) is None
+    assert check("acme.example", "102", "4826", policy, now=3520)
+
+    # Locked again, lifted by the owner or a manager: open at once.
+    for t in (4000, 4001, 4002):
+        check("acme.example", "102", "1357", policy, now=t)
+    assert store.pin_lock("acme.example", "102", now=4003) is not None
+    store.unlock_pin("acme.example", "102")
+    assert store.pin_lock("acme.example", "102", now=4003) is None
+    assert check("acme.example", "102", "4826", policy, now=4004)
+
+
+def test_unknown_mailboxes_and_mailboxes_without_pin_open_for_nobody(
+    directory: Directory,
+) -> None:
+    from switchboard.store import PinLockPolicy
+
+    store = directory.store
+    policy = PinLockPolicy(max_failures=1, window_seconds=60, lock_seconds=60)
+    assert not store.check_voicemail_pin("acme.example", "199", "4826", policy)
+    assert not store.check_voicemail_pin("nowhere.example", "102", "4826", policy)
+    assert not store.check_voicemail_pin("acme.example", "101", "4826", policy)  # no PIN set
+    with pytest.raises(ProvisioningError, match="no extension"):
+        store.unlock_pin("acme.example", "199")

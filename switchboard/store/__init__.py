@@ -15,6 +15,7 @@ each a module holding one mixin over the shared connection:
 - ``routing``: time frames, answering rules, overrides, main numbers (DIDs) and
   the decisions Kamailio loads;
 - ``voicemail``: message state, mailbox settings, greetings, PIN;
+- ``pin_locks``: wrong phone PINs counted across calls, the lock they lead to;
 - ``reports``: callback-worklist marks, report schedules and their runs.
 
 Adding a section (queues, attendants, contacts, devices, …) is a new module
@@ -40,6 +41,7 @@ from switchboard.store.accounts import (
 )
 from switchboard.store.connection import ProvisioningError
 from switchboard.store.passwords import sip_ha1
+from switchboard.store.pin_locks import PinLock, PinLockPolicy, PinLocksSection
 from switchboard.store.reports import ReportsSection
 from switchboard.store.routing import Did, RoutingInputs, RoutingSection
 from switchboard.store.voicemail import VoicemailSection
@@ -48,6 +50,8 @@ __all__ = [
     "ROLES",
     "TENANT_WIDE_ROLES",
     "Did",
+    "PinLock",
+    "PinLockPolicy",
     "ProvisioningError",
     "ProvisioningStore",
     "Role",
@@ -61,6 +65,7 @@ __all__ = [
 
 class ProvisioningStore(
     RoutingSection,
+    PinLocksSection,  # before VoicemailSection, which it builds on
     VoicemailSection,
     ReportsSection,
     # New sections here, one line each.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from switchboard.identifiers import EXTENSION_RE, TENANT_RE
+from switchboard.identifiers import EMAIL_RE, EXTENSION_RE, TENANT_RE
 from switchboard.store.connection import ProvisioningError, StoreConnection
 from switchboard.store.passwords import hash_secret, secret_matches, sip_ha1
 
@@ -57,6 +57,17 @@ def _check_timezone(tz: str) -> str:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ProvisioningError(f"unknown time zone {tz!r} (use an IANA name)") from exc
     return tz
+
+
+def _check_email(email: str) -> str:
+    """The address voicemail is mailed to; empty means none. Refused unless deliverable."""
+    email = email.strip()
+    if email and not EMAIL_RE.fullmatch(email):
+        raise ProvisioningError(
+            f"{email!r} is not an email address we can send to"
+            " (name@example.com, plain ASCII letters)"
+        )
+    return email
 
 
 class AccountsSection(StoreConnection):
@@ -111,6 +122,7 @@ class AccountsSection(StoreConnection):
             raise ProvisioningError("SIP password must be at least 8 characters")
         if timezone:
             _check_timezone(timezone)
+        email = _check_email(email)
         ha1, ha1b = sip_ha1(extension, t.domain, sip_password)
         with self._tx() as db:
             if db.execute(
@@ -167,6 +179,14 @@ class AccountsSection(StoreConnection):
                 self._USER_SQL + " where t.domain = ? order by u.extension", (tenant,)
             )
         return [self._user(r) for r in rows]
+
+    def set_user_email(self, tenant: str, extension: str, email: str) -> User:
+        """Change where a user's voicemail is mailed (checked as when the user was added)."""
+        user = self.user(tenant, extension)
+        email = _check_email(email)
+        with self._tx() as db:
+            db.execute("update user set email = ? where id = ?", (email, user.id))
+        return self.user(tenant, extension)
 
     def set_status_message(self, user_id: int, message: str) -> None:
         message = message.strip()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +37,8 @@ _NOUNS: dict[str, str] = {
     "rule_decision": "a routing decision",
     "voicemail_message": "a voicemail message",
     "voicemail_box": "a mailbox",
+    "voicemail_pin_failure": "a wrong PIN",
+    "voicemail_pin_lock": "a mailbox lock",
     "callback_handled": "a callback mark",
     "report_schedule": "a schedule",
     "report_run": "a report run",
@@ -69,6 +72,9 @@ class StoreConnection:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
+        # The connection may be used from several threads (the media server checks PINs in
+        # worker threads); two of them must never open ``begin immediate`` on it at once.
+        self._tx_lock = threading.Lock()
         self._db.execute("pragma journal_mode=wal")
         self._db.execute("pragma busy_timeout=5000")
         self._db.execute("pragma foreign_keys=on")
@@ -80,16 +86,17 @@ class StoreConnection:
     @contextmanager
     def _tx(self, conflict: str | None = None) -> Iterator[sqlite3.Connection]:
         """One write transaction; a broken constraint becomes ``ProvisioningError(conflict)``."""
-        self._db.execute("begin immediate")
-        try:
-            yield self._db
-        except sqlite3.IntegrityError as exc:
-            self._db.execute("rollback")
-            raise ProvisioningError(conflict or integrity_message(exc)) from exc
-        except BaseException:
-            self._db.execute("rollback")
-            raise
-        self._db.execute("commit")
+        with self._tx_lock:
+            self._db.execute("begin immediate")
+            try:
+                yield self._db
+            except sqlite3.IntegrityError as exc:
+                self._db.execute("rollback")
+                raise ProvisioningError(conflict or integrity_message(exc)) from exc
+            except BaseException:
+                self._db.execute("rollback")
+                raise
+            self._db.execute("commit")
 
     def _migrate(self) -> None:
         self._db.execute(

@@ -52,6 +52,7 @@ class VoicemailSection(AccountsSection):
             audio_path=row["audio_path"],
             transcribed_at=row["transcribed_at"],
             email_state=row["email_state"],
+            email_attempts=row["email_attempts"],
         )
 
     def record_voicemail(
@@ -232,10 +233,13 @@ class VoicemailSection(AccountsSection):
                 (time.time() if at is None else at, source_id),
             )
 
-    def messages_to_email(self, limit: int) -> list[VoicemailMessage]:
+    def messages_to_email(self, limit: int, now: float | None = None) -> list[VoicemailMessage]:
+        """Pending messages, and failed ones whose retry time has come, oldest first."""
         rows = self._db.execute(
-            self._VM_SQL + " where m.email_state = 'pending' order by m.created_at limit ?",
-            (limit,),
+            self._VM_SQL + " where m.email_state = 'pending'"
+            " or (m.email_state = 'failed' and m.email_retry_at <= ?)"
+            " order by m.created_at limit ?",
+            (time.time() if now is None else now, limit),
         )
         return [self._vm_message(r) for r in rows]
 
@@ -244,9 +248,38 @@ class VoicemailSection(AccountsSection):
             raise ProvisioningError(f"unknown email state {state!r}")
         with self._tx() as db:
             db.execute(
-                "update voicemail_message set email_state = ?, emailed_at = ? where message_id = ?",
+                "update voicemail_message set email_state = ?, emailed_at = ?,"
+                " email_retry_at = null where message_id = ?",
                 (state, time.time(), message_id),
             )
+
+    def record_email_failure(
+        self,
+        message_id: str,
+        error: str,
+        *,
+        max_attempts: int,
+        retry_seconds: float,
+        now: float | None = None,
+    ) -> float | None:
+        """Mark one message's email failed; when to try again (doubling waits), None: give up."""
+        now = time.time() if now is None else now
+        with self._tx() as db:
+            row = db.execute(
+                "select email_attempts from voicemail_message where message_id = ?",
+                (message_id,),
+            ).fetchone()
+            if row is None:
+                raise ProvisioningError(f"no message {message_id}")
+            attempts = row[0] + 1
+            wait = retry_seconds * 2 ** (attempts - 1)
+            retry_at = now + wait if attempts < max_attempts else None
+            db.execute(
+                "update voicemail_message set email_state = 'failed', email_attempts = ?,"
+                " email_retry_at = ?, email_error = ?, emailed_at = ? where message_id = ?",
+                (attempts, retry_at, error[:500], now, message_id),
+            )
+        return retry_at
 
     def set_message_state(self, tenant: str, mailbox: str, message_id: str, state: str) -> None:
         """The phone menu's verbs; a message not ingested yet keeps no state (stays new)."""
