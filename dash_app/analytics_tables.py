@@ -54,8 +54,8 @@ class AnalyticsQuery:
         tz = raw["tz"] or default_tz
         try:
             ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            return cls.default(default_tz, today), f"unknown time zone {tz!r}"
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
+            return cls.default(default_tz, today), f"unknown time zone {tz[:64]!r}"
         end_day = today or datetime.now(ZoneInfo(tz)).date()
         try:
             start = date.fromisoformat(raw["from"]) if raw["from"] else None

@@ -22,6 +22,7 @@ from dash_app.auth import install_auth
 from dash_app.downloads import install_downloads
 from dash_app.layout import shell
 from dash_app.media_routes import install_media_routes
+from dash_app.refusals import install_refusals, refuse_callback_error
 from switchboard.settings import Settings, load_settings
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -41,8 +42,11 @@ def create_app(settings: Settings) -> dash.Dash:
         suppress_callback_exceptions=True,
         serve_locally=True,  # offline: Dash serves its own JavaScript, no CDN
         compress=False,
+        # A crafted callback input gets a 400/403 with a message, never a 500.
+        on_error=refuse_callback_error,
     )
     install_auth(app.server, settings)
+    install_refusals(app.server)
     install_downloads(app.server)
     install_media_routes(app.server)
     install_analytics_downloads(app.server)

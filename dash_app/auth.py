@@ -7,9 +7,14 @@ visitors without exceptions for the login form itself.
 - Anonymous ``/_dash-*`` (and any other ``/_…`` endpoint): 401.
 - Anonymous pages and downloads: redirect to ``/login?next=<path>``; ``next``
   is only ever a local path, never another site.
-- The session cookie is HttpOnly and SameSite=Lax; the login and logout forms
-  carry a CSRF token kept in the session.
-- Rate limiting of failed logins lives in ``ProvisioningStore.authenticate``.
+- The session cookie is HttpOnly and SameSite=Lax (and Secure with the
+  ``portal_https`` setting); the login and logout forms carry a CSRF token
+  kept in the session.
+- Rate limiting of failed logins (per account and per source address) lives
+  in ``ProvisioningStore.authenticate``; the source address is the peer's,
+  or ``X-Forwarded-For`` as seen ``portal_proxy_hops`` proxies back, never a
+  header nobody vouches for.
+- Request bodies over ``portal_max_request_mb`` get 413 before they are read.
 
 Every view of call data goes through :func:`open_calls`, the one place that
 decides the scope: the user's own calls, or the whole tenant for managers and
@@ -42,6 +47,7 @@ from flask import (
     url_for,
 )
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from switchboard.settings import Settings
@@ -116,6 +122,26 @@ def open_calls(user: User, *, own_calls_only: bool = False) -> duckdb.DuckDBPyCo
         user.tenant_domain,
         extension=None if whole_tenant else user.extension,
     )
+
+
+def caller_in_scope(user: User, number: str) -> bool:
+    """Whether ``number`` ever called into what ``user`` may see (the callback worklist's rows).
+
+    Managers and supervisors see the tenant, so any caller of it; plain users
+    and agents only callers of their own calls.
+    """
+    from pipeline.filters import CallFilter, FilterError
+
+    try:
+        where_sql, params = CallFilter(caller=number).where()
+    except FilterError:
+        return False
+    conn = open_calls(user)
+    try:
+        row = conn.execute(f"select count(*) from calls where {where_sql}", params).fetchone()
+    finally:
+        conn.close()
+    return bool(row and row[0])
 
 
 def csrf_token() -> str:
@@ -246,10 +272,21 @@ def install_auth(server: Flask, settings: Settings) -> None:
         SESSION_COOKIE_NAME="switchboard_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Over plain HTTP a Secure cookie would never come back: only when told so.
+        SESSION_COOKIE_SECURE=settings.portal_https,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.portal_https,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        # Werkzeug refuses a longer body with 413 from its Content-Length, unread.
+        MAX_CONTENT_LENGTH=settings.portal_max_request_mb * 2**20,
     )
+    if settings.portal_proxy_hops > 0:
+        # Only then is X-Forwarded-For the client's address (the login limits key on it);
+        # without a proxy anyone could write that header.
+        server.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            server.wsgi_app, x_for=settings.portal_proxy_hops
+        )
     server.extensions[_EXTENSION_KEY] = Portal(
         settings=settings,
         store=ProvisioningStore(settings.provisioning_db),

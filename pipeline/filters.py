@@ -53,8 +53,8 @@ _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Satur
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise FilterError(f"unknown time zone {name!r}") from exc
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a name too long
+        raise FilterError(f"unknown time zone {name[:64]!r}") from exc
 
 
 def _parse_date(key: str, value: str) -> date:
@@ -136,7 +136,8 @@ class CallFilter:
             text = value(key)
             if text is None:
                 return None
-            if not text.isdigit():
+            # ASCII digits only: "²".isdigit() is true, yet int("²") fails.
+            if not (text.isascii() and text.isdigit()) or len(text) > 9:
                 raise FilterError(f"{key!r} must be a whole number, not {text!r}")
             return int(text)
 

@@ -92,8 +92,24 @@ SETTINGS: tuple[Setting, ...] = (
         16384,
         "Rows per row group of a merged file (DuckDB skips row groups by their time range).",
     ),
-    Setting("login_max_attempts", 5, "Failed portal logins allowed per account+address ..."),
+    Setting("login_max_attempts", 5, "Failed portal logins allowed per account ..."),
+    Setting(
+        "login_max_attempts_per_address",
+        20,
+        "... and per source address (any account) ...",
+    ),
     Setting("login_window_seconds", 300, "... within this many seconds, then refused."),
+    Setting(
+        "portal_proxy_hops",
+        0,
+        "Reverse proxies in front of the portal whose X-Forwarded-For is trusted; 0: none.",
+    ),
+    Setting(
+        "portal_max_request_mb",
+        16,
+        "Largest request body the portal reads (MB); a 10 MB greeting upload is ~14 MB.",
+    ),
+    Setting("portal_https", False, "The portal is served over HTTPS: session cookies are Secure."),
     Setting("demo_tenant", "acme.example", "Tenant seeded by `make run`."),
     Setting(
         "transcription_model",
@@ -144,7 +160,11 @@ class Settings:
     compaction_grace: float
     compaction_row_group_rows: int
     login_max_attempts: int
+    login_max_attempts_per_address: int
     login_window_seconds: int
+    portal_proxy_hops: int
+    portal_max_request_mb: int
+    portal_https: bool
     demo_tenant: str
     transcription_model: str
     smtp_host: str

@@ -28,7 +28,14 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from dash_app.analytics_tables import PREVIEW_ROWS, TABLES, AnalyticsQuery, download_url
-from dash_app.auth import open_calls, optional_user, provisioning, signed_in_user
+from dash_app.auth import (
+    caller_in_scope,
+    open_calls,
+    optional_user,
+    provisioning,
+    signed_in_user,
+)
+from dash_app.editing import NotAllowed
 from dash_app.layout import format_local, section
 from pipeline.schema import DIRECTIONS, DISPOSITIONS
 
@@ -549,13 +556,20 @@ for _graph in (
 def mark_handled(
     _clicks: int | None, selected: list[dict[str, Any]] | None, query: dict[str, str] | None
 ) -> tuple[Any, str]:
-    """Store "handled" for the selected callers, then show the worklist without them."""
+    """Store "handled" for the selected callers, then show the worklist without them.
+
+    Managers and supervisors may mark any caller of the tenant; others only
+    callers of their own calls (the rows come from the browser, so ask again).
+    """
     user = signed_in_user()
     if not selected:
         return no_update, "Select callers first."
+    numbers = [str(row["number"]) for row in selected]
+    if not all(caller_in_scope(user, number) for number in numbers):
+        raise NotAllowed("you can mark only callers of the calls you see")
     with provisioning() as store:
-        for row in selected:
-            store.mark_callback_handled(user.tenant_domain, str(row["number"]), user.id)
+        for number in numbers:
+            store.mark_callback_handled(user.tenant_domain, number, user.id)
         marks = store.callback_marks(user.tenant_domain)
     q, _error = AnalyticsQuery.from_url(query or {}, user.timezone)
     conn = open_calls(user)

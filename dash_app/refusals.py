@@ -1,0 +1,97 @@
+"""How the portal answers what no page of it would send: a 4xx with a message, never a 500.
+
+Callback inputs, page URLs and download URLs all come from browsers, and a
+crafted one must get a clear refusal rather than a traceback:
+
+- A callback that raises ``NotAllowed`` or ``PermissionError`` answers 403;
+  one that chokes on its inputs (``ValueError`` and its kin: a ``FilterError``,
+  a ``ProvisioningError``, ``int("x")``, a missing key in a crafted row) answers
+  400. Anything else is a bug and stays a 500 (logged).
+- A request to ``/_dash-update-component`` that Dash cannot even map to a
+  callback (unknown output, inputs of the wrong shape) answers 400.
+- A page whose URL filter does not parse is served with status 400; the page
+  itself still loads and says what is wrong (its layout shows the message).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, InternalServerError
+
+from dash_app.auth import optional_user
+from dash_app.editing import NotAllowed
+
+log = logging.getLogger(__name__)
+
+CALLBACK_PATH = "/_dash-update-component"
+# Errors that say "these inputs make no sense", not "this code is wrong".
+_BAD_INPUT = (ValueError, TypeError, KeyError, IndexError, AttributeError, LookupError)
+
+
+def refuse_callback_error(exc: Exception) -> NoReturn:
+    """Dash's ``on_error``: a refusal becomes 403, unusable inputs 400, the rest stays 500."""
+    if isinstance(exc, HTTPException):
+        raise exc
+    if isinstance(exc, NotAllowed | PermissionError):
+        raise Forbidden(str(exc) or "not allowed") from exc
+    if isinstance(exc, _BAD_INPUT):
+        log.warning("callback refused its inputs: %r", exc, exc_info=exc)
+        raise BadRequest(f"this action could not use the values sent: {exc}") from exc
+    raise exc
+
+
+def _calls_query_error(query: Mapping[str, str], timezone: str) -> str:
+    from pipeline.filters import CallFilter, FilterError
+
+    try:
+        CallFilter.from_query(query, timezone)
+    except FilterError as exc:
+        return str(exc)
+    return ""
+
+
+def _analytics_query_error(query: Mapping[str, str], timezone: str) -> str:
+    from dash_app.analytics_tables import AnalyticsQuery
+
+    return AnalyticsQuery.from_url(query, timezone)[1]
+
+
+# Pages whose URL is a filter, and the parser the page's layout runs on it.
+PAGE_QUERY_CHECKS: dict[str, Callable[[Mapping[str, str], str], str]] = {
+    "/calls": _calls_query_error,
+    "/analytics": _analytics_query_error,
+}
+
+
+def install_refusals(server: Flask) -> None:
+    """Add the malformed-callback handler and the page-URL check to the portal."""
+
+    def malformed_callback(exc: Exception) -> Any:
+        if isinstance(exc, HTTPException):  # e.g. BadRequestKeyError is a KeyError too
+            return exc
+        if request.path != CALLBACK_PATH:
+            log.error("unhandled error on %s", request.path, exc_info=exc)
+            return InternalServerError()
+        log.warning("malformed callback request: %r", exc)
+        response = jsonify(error=f"this callback request was not understood: {exc!r}")
+        response.status_code = 400
+        return response
+
+    for kind in _BAD_INPUT:
+        server.register_error_handler(kind, malformed_callback)
+
+    @server.after_request
+    def bad_page_query_is_400(response: Response) -> Response:
+        check = PAGE_QUERY_CHECKS.get(request.path)
+        user = optional_user()
+        if check is None or user is None or request.method != "GET" or response.status_code != 200:
+            return response
+        error = check(request.args.to_dict(), user.timezone)
+        if error:
+            response.status_code = 400
+            response.headers["X-Switchboard-Error"] = error.encode("ascii", "replace").decode()
+        return response
