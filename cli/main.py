@@ -16,6 +16,7 @@ from pathlib import Path
 
 from cli.analytics import add_parsers as add_analytics_parsers
 from cli.routing import add_parsers as add_routing_parsers
+from cli.routing import push_now
 from switchboard.settings import Settings, load_settings
 from switchboard.store import ROLES, ProvisioningStore
 
@@ -45,7 +46,8 @@ def cmd_tenant_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
-    u = _store(settings).add_user(
+    store = _store(settings)
+    u = store.add_user(
         tenant=args.tenant,
         extension=args.ext,
         name=args.name,
@@ -56,6 +58,8 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
         timezone=args.timezone,
     )
     print(f"user {u.login} ({u.name}, {u.role}) added")
+    # reachable at once: their default decision (ring, then voicemail) goes to Kamailio now
+    push_now(settings, store, users=(u,))
     return 0
 
 
@@ -87,8 +91,10 @@ def cmd_calls_export(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_demo_seed(settings: Settings, args: argparse.Namespace) -> int:
     from switchboard.demo import seed_demo
 
-    for line in seed_demo(_store(settings), settings.demo_tenant):
+    store = _store(settings)
+    for line in seed_demo(store, settings.demo_tenant):
         print(line)
+    push_now(settings, store, tenant=settings.demo_tenant)
     return 0
 
 

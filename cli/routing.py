@@ -18,7 +18,7 @@ from switchboard.routing import explain_route
 from switchboard.rules import AnsweringRule, Destination, DestinationKind
 from switchboard.rules_codec import parse_date, parse_time
 from switchboard.settings import Settings
-from switchboard.store import ProvisioningError, ProvisioningStore, User
+from switchboard.store import Did, ProvisioningError, ProvisioningStore, User
 from switchboard.timeframes import WEEKDAYS, DatePeriod, Period, TimeFrame, WeeklyPeriod
 
 log = logging.getLogger(__name__)
@@ -67,18 +67,18 @@ def parse_destination(text: str) -> Destination:
     return Destination(cast(DestinationKind, kind), target)
 
 
-def _push(settings: Settings, store: ProvisioningStore, user: User | None = None) -> None:
-    """Tell Kamailio now; if it is not running, its start-up push will."""
-    from kamailio.rpc import RPCError
-    from kamailio.rules_push import push_all, push_user
+def push_now(
+    settings: Settings,
+    store: ProvisioningStore,
+    *,
+    users: tuple[User, ...] = (),
+    dids: tuple[Did, ...] = (),
+    tenant: str | None = None,
+) -> None:
+    """Tell Kamailio now, the way the portal does; if it is not running, its start-up push will."""
+    from kamailio.rules_push import push_change  # lazy: only commands that change routing
 
-    try:
-        if user is None:
-            push_all(settings, store)
-        else:
-            push_user(settings, store, user)
-    except RPCError as exc:
-        log.info("saved; Kamailio not reachable (%s): it loads the rules when it starts", exc)
+    push_change(settings, store, users=users, dids=dids, tenant=tenant)
 
 
 def cmd_frame_add(settings: Settings, args: argparse.Namespace) -> int:
@@ -89,7 +89,11 @@ def cmd_frame_add(settings: Settings, args: argparse.Namespace) -> int:
     frame = TimeFrame(args.name, tz, tuple(parse_period(p) for p in args.period))
     store.save_frame(tenant.domain, frame, owner.id if owner else None)
     print(f"time frame {args.name!r} saved ({len(frame.periods) or 'always'} periods, {tz})")
-    _push(settings, store)
+    # a personal frame moves its owner's decision; a tenant's frame anyone's
+    if owner is None:
+        push_now(settings, store, tenant=tenant.domain)
+    else:
+        push_now(settings, store, users=(owner,))
     return 0
 
 
@@ -126,7 +130,7 @@ def cmd_rule_add(settings: Settings, args: argparse.Namespace) -> int:
     user = store.user(args.tenant, args.ext)
     rule = store.save_rule(user, _rule_from_args(args))
     print(f"rule {rule.name!r} saved for {user.login} (priority {rule.priority})")
-    _push(settings, store, user)
+    push_now(settings, store, users=(user,))
     return 0
 
 
@@ -134,6 +138,7 @@ def cmd_did_add(settings: Settings, args: argparse.Namespace) -> int:
     store = ProvisioningStore(settings.provisioning_db)
     did = store.add_did(args.tenant, args.number, args.name)
     print(f"main number {did.number} ({did.name}) added to {did.tenant_domain}")
+    push_now(settings, store, dids=(did,))  # no route yet: the carrier hears 480, not 404
     return 0
 
 
@@ -145,7 +150,7 @@ def cmd_did_route(settings: Settings, args: argparse.Namespace) -> int:
     )
     store.save_did_rule(did, rule)
     print(f"{did.number}: during {args.frame or 'any time'} → {rule.forward_always.describe()}")  # type: ignore[union-attr]
-    _push(settings, store)
+    push_now(settings, store, dids=(did,))
     return 0
 
 

@@ -35,26 +35,18 @@ def push_after_edit(
     """
     try:
         # Lazy: the portal must start (and save edits) even before the pusher exists.
-        from kamailio import rules_push
-        from kamailio.rpc import RPCError
+        from kamailio.rules_push import push_change
     except ImportError:
         log.warning("kamailio.rules_push is not available; edit saved without a push")
         return ""
-    settings = portal().settings
     try:
-        if tenant is not None:  # a company time frame can change anyone's decision
-            rules_push.push_tenant(settings, store, tenant)
-        for user in users:
-            rules_push.push_user(settings, store, user)
-        for did in dids:
-            rules_push.push_did(settings, store, did)
-    except RPCError as exc:
-        log.info("push after edit failed, Kamailio unreachable: %s", exc)
-        return PHONES_WILL_FOLLOW
+        # The one path every writer (CLI, portal) takes; a tenant: a company
+        # time frame can change anyone's decision.
+        pushed = push_change(portal().settings, store, users=users, dids=dids, tenant=tenant)
     except Exception:  # the edit is saved; a pusher bug must not look like a failed save
         log.exception("push after edit failed")
         return PUSH_FAILED
-    return ""
+    return "" if pushed else PHONES_WILL_FOLLOW
 
 
 def saved_message(done: str, caveat: str) -> tuple[str, str]:

@@ -14,23 +14,36 @@ first (``rule_decision``, which Kamailio loads at start-up and on
 set over RPC would vanish at the next reload; a value only in the DB is picked
 up at the next start. So the DB is the truth and Kamailio mirrors it.
 
-When: the portal calls ``push_user`` right after each edit; ``RulesScheduler``
-pushes everyone at start-up and again at each upcoming transition (the
-earliest ``until`` of all decisions), at least every ``max_sleep`` seconds.
+When: every provisioning change that affects routing (a user added, a rule,
+time frame, main number or override saved or deleted), from the CLI and from
+the portal alike, calls ``push_change`` right after it is saved: the one path,
+so a user created a second ago is reachable (their default decision: ring,
+then voicemail) instead of answering 480 until the next scheduler pass.
+``RulesScheduler`` pushes everyone at start-up and again at each upcoming
+transition (the earliest ``until`` of all decisions), at least every
+``max_sleep`` seconds, which also heals a push that found Kamailio down.
 Time is always injectable (``now``), so tests choose instants instead of
 waiting for them.
 
+One push at a time, across processes: the CLI, the portal and the scheduler
+each compute, write and send under one ``flock`` (``push_lock_path``), so an
+older computation can never land after a newer one, in the DB or in Kamailio.
+
 Errors: ``RPCError`` from ``kamailio.rpc`` when Kamailio cannot be reached
 (the DB row is already written then; Kamailio loads it when it starts).
+``push_change`` turns that into ``False``: the edit is saved either way.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from kamailio.rpc import KamailioRPC, RPCError, RPCFault
 from switchboard.routing import compile_decision
@@ -49,7 +62,20 @@ Decision = tuple[str, str, datetime | None]
 
 # One push at a time per process: the scheduler thread and a portal edit must
 # not interleave "compute, write DB, set Kamailio" with an older computation.
+# ``_one_push_at_a_time`` adds the same between processes (CLI, portal, scheduler).
 _push_lock = threading.Lock()
+
+
+def push_lock_path(settings: Settings) -> Path:
+    """The file every pushing process locks (beside the provisioning DB it mirrors)."""
+    return settings.provisioning_db.with_name(settings.provisioning_db.name + ".push-lock")
+
+
+@contextlib.contextmanager
+def _one_push_at_a_time(settings: Settings) -> Iterator[None]:
+    with _push_lock, open(push_lock_path(settings), "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file is closed
+        yield
 
 
 def user_key(user: User) -> str:
@@ -153,7 +179,7 @@ def push_user(
     settings: Settings, store: ProvisioningStore, user: User, now: datetime | None = None
 ) -> None:
     """Push one user's decision (call after every edit of their rules or override)."""
-    with _push_lock:
+    with _one_push_at_a_time(settings):
         _push(settings, store, [decision_for_user(store, user, _now(now), settings.ring_timeout)])
 
 
@@ -161,7 +187,7 @@ def push_did(
     settings: Settings, store: ProvisioningStore, did: Did, now: datetime | None = None
 ) -> None:
     """Push one main number's decision (call after every edit of its routes)."""
-    with _push_lock:
+    with _one_push_at_a_time(settings):
         _push(settings, store, [decision_for_did(store, did, _now(now), settings.ring_timeout)])
 
 
@@ -170,11 +196,15 @@ def push_tenant(
 ) -> datetime | None:
     """Push a whole tenant (call after editing a tenant-wide time frame)."""
     at = _now(now)
-    with _push_lock:
-        ring = settings.ring_timeout
-        decisions = [decision_for_user(store, u, at, ring) for u in store.users(tenant)]
-        decisions += [decision_for_did(store, d, at, ring) for d in store.dids(tenant)]
-        return _push(settings, store, decisions)
+    with _one_push_at_a_time(settings):
+        return _push(settings, store, _tenant_decisions(store, tenant, at, settings.ring_timeout))
+
+
+def _tenant_decisions(
+    store: ProvisioningStore, tenant: str, now: datetime, ring_seconds: int
+) -> list[Decision]:
+    decisions = [decision_for_user(store, u, now, ring_seconds) for u in store.users(tenant)]
+    return decisions + [decision_for_did(store, d, now, ring_seconds) for d in store.dids(tenant)]
 
 
 def push_all(
@@ -186,9 +216,53 @@ def push_all(
 ) -> datetime | None:
     """Push everyone; return the next transition across all of them (None: none ahead)."""
     at = _now(now)
-    with _push_lock:
-        decisions = all_decisions(store, at, settings.ring_timeout)
-        return _push(settings, store, decisions, full_sync=full_sync)
+    with _one_push_at_a_time(settings):
+        return _push_all_at(settings, store, at, full_sync=full_sync)
+
+
+def _push_all_at(
+    settings: Settings, store: ProvisioningStore, at: datetime, *, full_sync: bool
+) -> datetime | None:
+    decisions = all_decisions(store, at, settings.ring_timeout)
+    return _push(settings, store, decisions, full_sync=full_sync)
+
+
+def push_change(
+    settings: Settings,
+    store: ProvisioningStore,
+    *,
+    users: Iterable[User] = (),
+    dids: Iterable[Did] = (),
+    tenant: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Push what a saved provisioning change affects, at once: the one path for every writer.
+
+    ``users``/``dids`` whose rules, override or existence changed; ``tenant``
+    for a change that can move anyone's decision (a tenant-wide time frame).
+    True: Kamailio holds the new decisions. False: Kamailio is unreachable;
+    the decisions are in the DB, which it loads when it starts (and the
+    scheduler's next full sync sets). Other errors propagate.
+    """
+    at = _now(now)
+    ring = settings.ring_timeout
+    try:
+        with _one_push_at_a_time(settings):
+            decisions: dict[str, Decision] = {}
+            if tenant is not None:
+                for decision in _tenant_decisions(store, tenant, at, ring):
+                    decisions[decision[0]] = decision
+            for user in users:
+                decision = decision_for_user(store, user, at, ring)
+                decisions[decision[0]] = decision
+            for did in dids:
+                decision = decision_for_did(store, did, at, ring)
+                decisions[decision[0]] = decision
+            _push(settings, store, decisions.values())
+    except RPCError as exc:
+        log.info("change saved; Kamailio unreachable (%s): it loads it when it starts", exc)
+        return False
+    return True
 
 
 class RulesClock:
@@ -269,9 +343,14 @@ class RulesScheduler(threading.Thread):
             full_sync = True
             last_sync = time.monotonic()
             while not self._stop_event.is_set():
-                now = self.clock()
                 try:
-                    self.next_transition = push_all(self.settings, store, now, full_sync=full_sync)
+                    with _one_push_at_a_time(self.settings):
+                        # Now is read under the lock: a push for an earlier instant
+                        # (the clock moved meanwhile) can never land after a later one.
+                        now = self.clock()
+                        self.next_transition = _push_all_at(
+                            self.settings, store, now, full_sync=full_sync
+                        )
                 except RPCError as exc:
                     # The DB rows are written; a full sync brings Kamailio back in line.
                     log.warning("rules push failed, retrying in %ss: %s", self.retry_after, exc)
