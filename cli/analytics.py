@@ -58,21 +58,17 @@ def cmd_kpis(settings: Settings, args: argparse.Namespace) -> int:
     """Print the KPIs of a tenant for a period (all of them, or a table per group)."""
     from pipeline import metrics
     from pipeline.filters import CallFilter
-    from pipeline.warehouse import connect
+    from pipeline.viewer import open_for_viewer
 
-    store = ProvisioningStore(settings.provisioning_db)
+    viewer = open_for_viewer(settings, args.tenant, timezone=args.timezone)
+    conn, tenant, tz, marks = viewer.conn, viewer.tenant, viewer.timezone, viewer.handled
     try:
-        tenant = store.tenant(args.tenant)
-        marks = store.callback_marks(tenant.domain)
-    finally:
-        store.close()
-    tz = args.timezone or tenant.timezone
-    period = metrics.Period(date.fromisoformat(args.date_from), date.fromisoformat(args.date_to))
-    query = {"extension": args.extension, "direction": args.direction}
-    flt = CallFilter.from_query({k: v for k, v in query.items() if v}, tz)
-    params = _params(args)
-    conn = connect(settings, tenant.domain)
-    try:
+        period = metrics.Period(
+            date.fromisoformat(args.date_from), date.fromisoformat(args.date_to)
+        )
+        query = {"extension": args.extension, "direction": args.direction}
+        flt = CallFilter.from_query({k: v for k, v in query.items() if v}, tz)
+        params = _params(args)
         if args.group_by:
             rows = metrics.kpis(
                 conn, period, group_by=args.group_by, tz=tz, filters=flt, params=params
@@ -81,15 +77,15 @@ def cmd_kpis(settings: Settings, args: argparse.Namespace) -> int:
         else:
             result = metrics.summary(conn, period, tz=tz, filters=flt, params=params, handled=marks)
     finally:
-        conn.close()
-    head = metrics.envelope(tenant.domain, period, tz, params, flt.describe())
+        viewer.close()
+    head = metrics.envelope(tenant, period, tz, params, flt.describe())
     if args.json:
         body = {**head, "group_by": args.group_by}
         body["rows" if args.group_by else "kpis"] = result
         print(json.dumps(body, default=_json_default, indent=2))
         return 0
     print(
-        f"{tenant.domain}: {period.start} to {period.end} ({tz}) · {flt.describe()}"
+        f"{tenant}: {period.start} to {period.end} ({tz}) · {flt.describe()}"
         f" · metrics v{METRICS_VERSION}"
     )
     if args.group_by:

@@ -1,7 +1,7 @@
 """Downloads of the Analytics tables: ``/download/analytics/<table>.<csv|xlsx|parquet>``.
 
 The route parses the page's URL keys (:class:`AnalyticsQuery`), opens the
-warehouse in the viewer's scope (:func:`dash_app.auth.open_calls`) and runs
+warehouse in the viewer's scope (:func:`pipeline.viewer.open_for_viewer`) and runs
 the table's loader, the same one the page ran: the file holds the rows the
 table shows. The auth guard has already refused anonymous callers.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, jsonify, request
 
-from dash_app.auth import open_calls, provisioning, signed_in_user
+from dash_app.auth import portal, provisioning, signed_in_user
 
 ANALYTICS_DOWNLOAD_PATH = "/download/analytics/<table>.<fmt>"
 
@@ -22,6 +22,7 @@ def install_analytics_downloads(server: Flask) -> None:
     def analytics_download(table: str, fmt: str) -> Response:
         from dash_app.analytics_tables import TABLES, AnalyticsQuery
         from pipeline.report_files import MEDIA_TYPES, TABLE_FORMATS, table_bytes
+        from pipeline.viewer import open_for_viewer
 
         try:
             user = signed_in_user()
@@ -34,14 +35,9 @@ def install_analytics_downloads(server: Flask) -> None:
             response = jsonify(error=error)
             response.status_code = 400
             return response
-        with provisioning() as store:
-            marks = store.callback_marks(user.tenant_domain)
         spec = TABLES[table]
-        conn = open_calls(user)
-        try:
-            rows = spec.load(conn, query, marks)
-        finally:
-            conn.close()
+        with open_for_viewer(portal().settings, user, borrow_store=provisioning) as viewer:
+            rows = spec.load(viewer.conn, query, viewer.handled)
         body = table_bytes(rows, spec.columns, fmt, query.tz)
         name = f"{table}-{user.tenant_domain}-{query.period.start}-{query.period.end}.{fmt}"
         return Response(

@@ -2,9 +2,13 @@
 
 One ``CallFilter`` comes from a URL query string (``from_query``), goes back
 into one (``to_query``, so every view is a shareable link), compiles to
-parameterised SQL (``where``) and to a sentence for people (``describe``).
-Dates are calendar days in the viewer's time zone; ``where`` turns them into
-UTC instants, so "the 1st in New York" means the New York day, DST included.
+parameterised SQL and to a sentence for people (``describe``). The SQL comes
+with named parameters (``where_named``: ``$f_direction`` …, for queries that
+bind named values of their own, like the metrics) or positional ones
+(``where``: ``?``, for the call history and exports); both are one compilation.
+Dates are calendar days in the viewer's time zone; :func:`day_start_utc` (the
+one owner of that conversion) turns them into UTC instants, so "the 1st in New
+York" means the New York day, DST included.
 
 The analytics drill-down keys (``caller``, ``callee``, ``handled_by``,
 ``rule``, ``frame``, ``hour``, ``weekday``) select exactly the calls a metric
@@ -15,7 +19,7 @@ expressions as ``pipeline/sql/metrics/base_calls.sql`` (``HANDLING_EXTENSION``).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -55,6 +59,15 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a name too long
         raise FilterError(f"unknown time zone {name[:64]!r}") from exc
+
+
+def day_start_utc(day: date, timezone: str) -> datetime:
+    """The UTC instant at which local ``day`` begins in ``timezone`` (DST included)."""
+    return datetime.combine(day, time(), _zone(timezone)).astimezone(UTC)
+
+
+# Puts one value into the SQL: records it, returns its placeholder (``?`` or ``$f_<name>``).
+Bind = Callable[[str, object], str]
 
 
 def _parse_date(key: str, value: str) -> date:
@@ -181,64 +194,81 @@ class CallFilter:
 
     def utc_bounds(self) -> tuple[datetime | None, datetime | None]:
         """[start, end) in UTC of the local days ``date_from`` .. ``date_to``."""
-        zone = _zone(self.timezone)
         start = end = None
         if self.date_from:
-            start = datetime.combine(self.date_from, time(), zone).astimezone(UTC)
+            start = day_start_utc(self.date_from, self.timezone)
         if self.date_to:
-            end = datetime.combine(self.date_to + timedelta(days=1), time(), zone).astimezone(UTC)
+            end = day_start_utc(self.date_to + timedelta(days=1), self.timezone)
         return start, end
 
     def where(self) -> tuple[str, list[object]]:
-        """Parameterised SQL over the ``calls`` view, and its parameters."""
-        clauses: list[str] = []
+        """SQL over the ``calls`` view with positional ``?`` parameters, and their values."""
         params: list[object] = []
+
+        def bind(_name: str, value: object) -> str:
+            params.append(value)
+            return "?"
+
+        return self._compile(bind), params
+
+    def where_named(self) -> tuple[str, dict[str, object]]:
+        """SQL over the ``calls`` view with named parameters ``$f_<name>``, and their values.
+
+        The ``f_`` prefix keeps them apart from the named values of the query around it.
+        """
+        params: dict[str, object] = {}
+
+        def bind(name: str, value: object) -> str:
+            params[f"f_{name}"] = value
+            return f"$f_{name}"
+
+        return self._compile(bind), params
+
+    def _compile(self, bind: Bind) -> str:
+        """The conditions, each value put in by ``bind`` (once per occurrence, in order)."""
+        clauses: list[str] = []
         start, end = self.utc_bounds()
         if start is not None:
             # The `date` partition (UTC day of started_at) repeats the bound so
             # DuckDB skips whole folders; started_at makes it exact.
-            clauses += ["date >= ?", "started_at >= ?"]
-            params += [start.date(), start]
+            clauses.append(f"date >= {bind('first_date', start.date())}")
+            clauses.append(f"started_at >= {bind('start', start)}")
         if end is not None:
-            clauses += ["date <= ?", "started_at < ?"]
-            params += [(end - timedelta(microseconds=1)).date(), end]
+            clauses.append(f"date <= {bind('last_date', (end - timedelta(microseconds=1)).date())}")
+            clauses.append(f"started_at < {bind('end', end)}")
         if self.direction:
-            clauses.append("direction = ?")
-            params.append(self.direction)
+            clauses.append(f"direction = {bind('direction', self.direction)}")
         if self.disposition:
-            clauses.append("disposition = ?")
-            params.append(self.disposition)
+            clauses.append(f"disposition = {bind('disposition', self.disposition)}")
         if self.extension:
-            clauses.append("(caller = ? or callee = ? or answered_by = ?)")
-            params += [self.extension] * 3
+            parties = ("caller", "callee", "answered_by")
+            matches = [f"{c} = {bind('extension', self.extension)}" for c in parties]
+            clauses.append("(" + " or ".join(matches) + ")")
         if self.search:
             columns = ("caller", "callee", "caller_name", "callee_name")
-            clauses.append(
-                "(" + " or ".join(f"lower({c}) like ? escape '\\'" for c in columns) + ")"
-            )
-            params += [_like_pattern(self.search)] * len(columns)
+            pattern = _like_pattern(self.search)
+            likes = [f"lower({c}) like {bind('search', pattern)} escape '\\'" for c in columns]
+            clauses.append("(" + " or ".join(likes) + ")")
         if self.caller:
-            clauses.append(f"{CALLER_DIGITS} = ?")
-            params.append(re.sub(r"[^0-9]", "", self.caller))
+            clauses.append(
+                f"{CALLER_DIGITS} = {bind('caller', re.sub(r'[^0-9]', '', self.caller))}"
+            )
         if self.callee:
-            clauses.append("callee = ?")
-            params.append(self.callee)
+            clauses.append(f"callee = {bind('callee', self.callee)}")
         if self.handled_by:
-            clauses.append(f"({HANDLING_EXTENSION}) = ?")
-            params.append(self.handled_by)
+            clauses.append(f"({HANDLING_EXTENSION}) = {bind('handled_by', self.handled_by)}")
         for column, name in (("rule", self.rule), ("frame", self.frame)):
             if name == NONE_VALUE:
                 clauses.append(f"{column} is null")
             elif name:
-                clauses.append(f"{column} = ?")
-                params.append(name)
+                clauses.append(f"{column} = {bind(column, name)}")
         if self.hour is not None:
-            clauses.append("hour(timezone(?, started_at)) = ?")
-            params += [self.timezone, self.hour]
+            local = f"timezone({bind('tz', self.timezone)}, started_at)"
+            clauses.append(f"hour({local}) = {bind('hour', self.hour)}")
         if self.weekday is not None:
-            clauses.append("isodow(timezone(?, started_at)) = ?")
-            params += [self.timezone, self.weekday]
-        return (" and ".join(clauses) or "true"), params
+            local = f"timezone({bind('tz', self.timezone)}, started_at)"
+            clauses.append(f"isodow({local}) = {bind('weekday', self.weekday)}")
+        return " and ".join(clauses) or "true"
 
     def describe(self) -> str:
         """A sentence for people, e.g. 'Inbound missed calls involving extension 101'."""

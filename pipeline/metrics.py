@@ -34,11 +34,10 @@ import re
 import weakref
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
@@ -50,6 +49,7 @@ from pipeline.filters import (
     HANDLING_EXTENSION,
     CallFilter,
     FilterError,
+    day_start_utc,
 )
 
 # The catalogue owns what the metrics are; re-exported so `metrics.DEFINITIONS` etc. still read.
@@ -92,9 +92,6 @@ _BUCKET_AT: dict[str | None, tuple[str, str]] = {
     "week": (_WEEK_OF.format(**_EVENT), "timezone($tz, cast(bucket as timestamp))"),
 }
 
-# Named parameters from a CallFilter's positional ones: f0, f1, …
-_PLACEHOLDER = re.compile(r"\?")
-
 
 class MetricError(ValueError):
     """A metric request was refused; the message is for the user."""
@@ -121,11 +118,7 @@ class Period:
 
     def utc_bounds(self, tz: str) -> tuple[datetime, datetime]:
         """[start, end) instants of the local days."""
-        zone = ZoneInfo(tz)
-        return (
-            datetime.combine(self.start, time(), zone).astimezone(UTC),
-            datetime.combine(self.end + timedelta(days=1), time(), zone).astimezone(UTC),
-        )
+        return day_start_utc(self.start, tz), day_start_utc(self.end + timedelta(days=1), tz)
 
 
 @dataclass(frozen=True)
@@ -199,23 +192,15 @@ _PREPARED: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, _Prepared] = (
 )
 
 
-def _named(flt: CallFilter) -> tuple[str, dict[str, Any]]:
-    """``flt.where()`` with named parameters ``$f0``, ``$f1`` … and their values."""
-    where_sql, positional = flt.where()
-    counter = iter(range(len(positional)))
-    named_where = _PLACEHOLDER.sub(lambda _m: f"$f{next(counter)}", where_sql)
-    return named_where, {f"f{i}": v for i, v in enumerate(positional)}
-
-
 def _scope_key(flt: CallFilter) -> tuple[Any, ...]:
     """The part of a scope the base rows depend on: zone and filters, not the dates."""
-    where_sql, positional = replace(flt, date_from=None, date_to=None).where()
-    return (flt.timezone, where_sql, tuple(positional))
+    where_sql, named = replace(flt, date_from=None, date_to=None).where_named()
+    return (flt.timezone, where_sql, tuple(sorted(named.items())))
 
 
 def _base_sql(flt: CallFilter) -> tuple[str, dict[str, Any]]:
     """``base_calls.sql`` over the lake for the scope of ``flt``, and its parameters."""
-    where_sql, bound = _named(flt)
+    where_sql, bound = flt.where_named()
     sql = sql_text("base_calls").format(where=where_sql, caller_digits=CALLER_DIGITS)
     zone_from, zone_to = flt.utc_bounds()
     if zone_from is None or zone_to is None:
@@ -347,8 +332,8 @@ def _cache_key(
 
     ``fresh``: list the lake now, not the listing the prepared page took.
 
-    Whose calls: the tenant and the extension scope of the connection (the live
-    session variables, not just what it was opened with). Which data: the files
+    Whose calls: the tenant and the extension scope the connection was opened
+    with (literals of its views: raw SQL cannot change them). Which data: the files
     of the partitions the query reads (the callback worklist reads every call
     after the period start: its contacts). What: the query and its values.
     """
@@ -357,17 +342,7 @@ def _cache_key(
         return None
     start, end = flt.utc_bounds()
     assert start is not None and end is not None
-    viewer: tuple[Any, ...] = (
-        scope.folders,
-        scope.tenant,
-        scope.extension,
-        scope.forwarded_message_ids,
-    )
-    if scope.extension is not None:
-        (live,) = conn.execute(
-            "select getvariable('sb_extension'), getvariable('sb_message_ids')"
-        ).fetchall()
-        viewer += (live[0], tuple(live[1] or ()))
+    viewer = (scope.folders, scope.tenant, scope.extension, scope.forwarded_message_ids)
     open_ended = name == "callback_worklist"
     days = widened(start.date(), None if open_ended else end.date())
     prepared = _PREPARED.get(conn)

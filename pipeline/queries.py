@@ -1,11 +1,15 @@
 """Every SQL statement the warehouse runs, in one place.
 
-Only two kinds of text are ever put into SQL by formatting: identifiers taken
-from the whitelists below, and the lake file paths of a validated tenant
-(DuckDB cannot bind a table function's file names). Every value is a bound ``?``.
+Only three kinds of text are ever put into SQL by formatting: identifiers taken
+from the whitelists below, the lake file paths of a validated tenant (DuckDB
+cannot bind a table function's file names), and a viewer's validated extension and
+message ids in a view's scope (:func:`scope_literal`). Every other value is bound.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Sequence
 
 import pyarrow as pa
 
@@ -50,13 +54,31 @@ where false
 """
 
 # A plain user sees the calls they placed, were called on, or answered.
-# The extension is a session variable set with a bound parameter.
+# The extension is a literal of the view (see scope_literal): a view body cannot
+# hold a bound parameter, and a session variable could be changed by raw SQL on
+# the connection, so the scope a connection was opened with is the one it keeps.
 EXTENSION_SCOPE = """
-where caller = getvariable('sb_extension')
-    or callee = getvariable('sb_extension')
-    or answered_by = getvariable('sb_extension')
+where caller = {extension}
+    or callee = {extension}
+    or answered_by = {extension}
 """
-SET_EXTENSION = "set variable sb_extension = ?"
+
+# What a scope literal may contain: extensions (digits) and message ids (vm-<hex>)
+# are far narrower, and are checked against their own patterns before this.
+_SCOPE_VALUE = re.compile(r"[0-9A-Za-z-]{1,64}")
+
+
+def scope_literal(value: str) -> str:
+    """``'value'`` as SQL, for a view's scope; refuses anything but letters, digits, dashes."""
+    if not _SCOPE_VALUE.fullmatch(value):
+        raise ValueError(f"{value!r} cannot be written into a view")
+    return f"'{value}'"
+
+
+def scope_list_literal(values: Sequence[str]) -> str:
+    """A ``varchar[]`` SQL literal of :func:`scope_literal` values."""
+    return f"cast([{', '.join(scope_literal(v) for v in values)}] as varchar[])"
+
 
 # After the view exists, DuckDB itself refuses any other file: even raw SQL
 # on this connection cannot read another tenant's folder or change this back.
@@ -134,13 +156,12 @@ where false
 """
 
 # A plain user sees their own mailbox, plus the originals of copies forwarded to them
-# (a forwarded copy shows the original's audio and transcript). Both are session
-# variables set with bound parameters.
+# (a forwarded copy shows the original's audio and transcript). Both are literals of
+# the view, like EXTENSION_SCOPE's.
 MAILBOX_SCOPE = """
-where mailbox = getvariable('sb_extension')
-    or list_contains(getvariable('sb_message_ids'), message_id)
+where mailbox = {extension}
+    or list_contains({message_ids}, message_id)
 """
-SET_MESSAGE_IDS = "set variable sb_message_ids = cast(? as varchar[])"
 
 
 def typed_nulls_of(schema: pa.Schema) -> str:

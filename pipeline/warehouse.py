@@ -9,9 +9,16 @@ exists, the connection is locked to that tenant's folder
 (``allowed_directories`` + ``enable_external_access = false`` +
 ``lock_configuration``), so even raw SQL on it cannot open another file.
 
-The extension scope is a view filter over a session variable: it keeps the
-application's queries to one user's calls, but raw SQL on the connection
-could change the variable. Do not hand a plain user's connection to raw SQL.
+The extension scope is a view filter with the extension (and the forwarded
+message ids) written in as validated literals: no session variable holds it,
+so ``set variable`` on the connection cannot widen it, and the scope recorded
+for the connection (:func:`scope_of`) is the one its views apply. Raw SQL
+could still define new views over the tenant's folder: do not hand a plain
+user's connection to raw SQL.
+
+Readers do not call :func:`connect` themselves: :func:`pipeline.viewer.open_for_viewer`
+reads the viewer from the provisioning store first and opens the connection
+in their scope.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from pipeline import queries
 from pipeline.lake_layout import CALLS, TableSnapshot, snapshot, tenant_folder
 from pipeline.schema import EXTENSION_RE, TENANT_RE, TRANSCRIPTS_SCHEMA, VOICEMAILS_SCHEMA
 from switchboard.settings import Settings
+from switchboard.voicemail import MESSAGE_ID_RE
 
 # Characters that would change the meaning of the one formatted path: quotes
 # end the literal, the rest are glob syntax.
@@ -118,26 +126,30 @@ def connect(
         not isinstance(extension, str) or not EXTENSION_RE.match(extension)
     ):
         raise WarehouseError(f"{extension!r} is not an extension")
+    calls_scope = mailbox_scope = ""
+    if extension is not None:
+        bad = [m for m in forwarded_message_ids if not MESSAGE_ID_RE.fullmatch(str(m))]
+        if bad:
+            raise WarehouseError(f"{bad[0]!r} is not a message id")
+        literal = queries.scope_literal(extension)
+        calls_scope = queries.EXTENSION_SCOPE.format(extension=literal)
+        mailbox_scope = queries.MAILBOX_SCOPE.format(
+            extension=literal,
+            message_ids=queries.scope_list_literal(forwarded_message_ids),
+        )
     conn = duckdb.connect(":memory:")
     try:
         conn.execute(queries.SESSION_SETUP)
         if snapshots[CALLS.name].files:
-            scope = ""
-            if extension is not None:
-                conn.execute(queries.SET_EXTENSION, [extension])
-                scope = queries.EXTENSION_SCOPE
             conn.execute(
                 queries.CALLS_VIEW_OVER_FILES.format(
                     columns=",\n    ".join(queries.VIEW_COLUMNS),
                     files=_file_list(snapshots[CALLS.name]),
-                    scope=scope,
+                    scope=calls_scope,
                 )
             )
         else:
             conn.execute(queries.CALLS_VIEW_EMPTY.format(typed_nulls=queries.typed_nulls()))
-        if extension is not None:
-            conn.execute(queries.SET_EXTENSION, [extension])
-            conn.execute(queries.SET_MESSAGE_IDS, [list(forwarded_message_ids)])
         for name, (_folder, schema) in table_dirs.items():
             if snapshots[name].files:
                 conn.execute(
@@ -145,7 +157,7 @@ def connect(
                         name=name,
                         columns=",\n    ".join([*schema.names, "tenant", "date"]),
                         files=_file_list(snapshots[name]),
-                        scope=queries.MAILBOX_SCOPE if extension is not None else "",
+                        scope=mailbox_scope,
                     )
                 )
             else:

@@ -147,3 +147,17 @@ def test_the_view_has_the_same_columns_over_files(settings: Settings) -> None:
         described = conn.execute("describe calls").fetchall()
     assert tuple(r[0] for r in described) == VIEW_COLUMNS
     assert dict((r[0], r[1]) for r in described)["sip_code"] == "INTEGER"
+
+
+def test_setting_a_variable_cannot_widen_a_plain_users_view(settings: Settings) -> None:
+    """The scope is a literal of the views, not a session variable raw SQL could change."""
+    write_sample_lake(settings)
+    with connect(settings, "acme.example", extension="104") as conn:
+        conn.execute("set variable sb_extension = '101'")
+        assert call_ids(conn) == set()
+
+
+@pytest.mark.parametrize("message_id", ["vm-1' or '1'='1", "x", ""])
+def test_a_malformed_forwarded_message_id_is_refused(settings: Settings, message_id: str) -> None:
+    with pytest.raises(WarehouseError, match="is not a message id"):
+        connect(settings, "acme.example", extension="101", forwarded_message_ids=[message_id])

@@ -2,7 +2,7 @@
 peak active calls, repeat callers and the callback worklist.
 
 Managers and supervisors see their tenant; everyone else sees the same page
-over their own calls (:func:`dash_app.auth.open_calls` decides). Every number
+over their own calls (:func:`pipeline.viewer.open_for_viewer` decides). Every number
 comes from :mod:`pipeline.metrics` (definitions: docs/metrics.md).
 
 The view lives in the URL (``from``, ``to``, ``tz``, ``compare``, ``interval``
@@ -30,8 +30,8 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html,
 from dash_app.analytics_tables import PREVIEW_ROWS, TABLES, AnalyticsQuery, download_url
 from dash_app.auth import (
     caller_in_scope,
-    open_calls,
     optional_user,
+    portal,
     provisioning,
     signed_in_user,
 )
@@ -352,11 +352,12 @@ def layout(**query: Any) -> Any:
     user = optional_user()
     if user is None:
         return html.Div()
+    from pipeline.viewer import open_for_viewer
+
     q, error = AnalyticsQuery.from_url(query, user.timezone)
-    with provisioning() as store:
-        marks = store.callback_marks(user.tenant_domain)
     flt = q.call_filter()
-    conn = open_calls(user)
+    viewer = open_for_viewer(portal().settings, user, borrow_store=provisioning)
+    conn, marks = viewer.conn, viewer.handled
     try:
         # One pass over the lake for the whole page; every metric below reads it.
         metrics.prepare(conn, q.period, tz=q.tz, filters=flt, compare=q.compare)
@@ -374,7 +375,7 @@ def layout(**query: Any) -> Any:
             for name, spec in TABLES.items()
         }
     finally:
-        conn.close()
+        viewer.close()
     scope = (
         f"All calls of {user.tenant_domain}"
         if user.sees_whole_tenant
@@ -567,16 +568,14 @@ def mark_handled(
     numbers = [str(row["number"]) for row in selected]
     if not all(caller_in_scope(user, number) for number in numbers):
         raise NotAllowed("you can mark only callers of the calls you see")
+    from pipeline.viewer import open_for_viewer
+
     with provisioning() as store:
         for number in numbers:
             store.mark_callback_handled(user.tenant_domain, number, user.id)
-        marks = store.callback_marks(user.tenant_domain)
     q, _error = AnalyticsQuery.from_url(query or {}, user.timezone)
-    conn = open_calls(user)
-    try:
-        rows = TABLES["callbacks"].load(conn, q, marks, limit=PREVIEW_ROWS)
-    finally:
-        conn.close()
+    with open_for_viewer(portal().settings, user, borrow_store=provisioning) as viewer:
+        rows = TABLES["callbacks"].load(viewer.conn, q, viewer.handled, limit=PREVIEW_ROWS)
     timestamps = {c for c in TABLES["callbacks"].columns if c.endswith("_at")}
     shown = [{**r, **{c: format_local(r.get(c), q.tz) for c in timestamps}} for r in rows]
     count = len(selected)
