@@ -11,6 +11,11 @@ A mailbox's messages by phone are the store's messages in folder ``new``
 (audio at ``data_dir / audio_path``, where the pipeline moved the WAV) plus
 spool items the pipeline has not ingested yet (docs/spool.md), so a message
 is heard even in the second before the worker picks it up.
+
+PIN guessing is limited across calls, not only per call: the store counts
+every wrong PIN and locks the mailbox's phone access after
+``voicemail_pin_max_failures`` of them (``switchboard.store.pin_locks``);
+while locked the menu says so and hangs up, whatever is dialled.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,13 +32,31 @@ from zoneinfo import ZoneInfo
 
 from media import prompts
 from media.recording import SAMPLE_RATE, Recorder, atomic_write, wav_bytes
-from switchboard.settings import Settings
-from switchboard.store import ProvisioningError, ProvisioningStore
+from switchboard.settings import SETTINGS, Settings
+from switchboard.store import PinLockPolicy, ProvisioningError, ProvisioningStore
 from switchboard.voicemail import GreetingKind, MessageOrder, greeting_relpath
 
 log = logging.getLogger(__name__)
 
-PIN_ATTEMPTS = 3
+PIN_ATTEMPTS = 3  # per call; across calls the store's lock (pin_policy) limits guessing
+
+
+def pin_policy(settings: Settings) -> PinLockPolicy:
+    """The cross-call PIN limits of ``settings`` (the voicemail_pin_* settings)."""
+    return PinLockPolicy(
+        max_failures=settings.voicemail_pin_max_failures,
+        window_seconds=settings.voicemail_pin_window_minutes * 60,
+        lock_seconds=settings.voicemail_pin_lock_minutes * 60,
+    )
+
+
+def _default_pin_policy() -> PinLockPolicy:
+    defaults = {s.name: s.default for s in SETTINGS}
+    return PinLockPolicy(
+        max_failures=defaults["voicemail_pin_max_failures"],
+        window_seconds=defaults["voicemail_pin_window_minutes"] * 60,
+        lock_seconds=defaults["voicemail_pin_lock_minutes"] * 60,
+    )
 
 
 @dataclass(frozen=True)
@@ -50,6 +73,7 @@ class PhoneMailboxSettings:
     message_order: MessageOrder = "newest"
     announce_timestamp: bool = False
     timezone: str = "UTC"  # the mailbox owner's, for the time-stamp announcement
+    locked_until: float | None = None  # phone access refused until then (too many wrong PINs)
 
 
 @dataclass(frozen=True)
@@ -79,19 +103,21 @@ class Mailboxes(Protocol):
 class StoreMailboxes:
     """``Mailboxes`` over the provisioning store and the voicemail spool.
 
-    ``verify_pin`` runs in a worker thread (argon2 is slow); it only reads, and the
-    store's connection is opened for use from any thread.
+    ``verify_pin`` runs in a worker thread (argon2 is slow); it records wrong PINs,
+    and the store's connection is opened for use from any thread (its writes are
+    serialised).
     """
 
     store: ProvisioningStore
     data_dir: Path  # audio_path and greeting paths are relative to it
     spool_dir: Path
+    pin_policy: PinLockPolicy = field(default_factory=_default_pin_policy)
 
     @classmethod
     def open(cls, settings: Settings) -> StoreMailboxes:
         """Open the store of ``settings`` (the caller closes it with ``close``)."""
         store = ProvisioningStore(settings.provisioning_db)
-        return cls(store, settings.data_dir, settings.spool_dir)
+        return cls(store, settings.data_dir, settings.spool_dir, pin_policy(settings))
 
     def close(self) -> None:
         self.store.close()
@@ -111,10 +137,12 @@ class StoreMailboxes:
             message_order=box.message_order,
             announce_timestamp=box.announce_timestamp,
             timezone=self.store.user(tenant, ext).timezone,
+            locked_until=lock.locked_until if (lock := self.store.pin_lock(tenant, ext)) else None,
         )
 
     def verify_pin(self, tenant: str, ext: str, pin: str) -> bool:
-        return self.store.verify_voicemail_pin(tenant, ext, pin)
+        """Right and not locked; a wrong PIN counts towards the lock (across calls)."""
+        return self.store.check_voicemail_pin(tenant, ext, pin, self.pin_policy)
 
     def new_messages(self, tenant: str, ext: str) -> list[StoredMessage]:
         """Folder ``new`` of the store, plus spool items not ingested yet, in the box's order."""
@@ -166,15 +194,19 @@ async def mailbox_menu(
 ) -> str:
     """PIN, then: 1 hear new messages (replay / save / delete / next), 2 record greeting.
 
-    Returns how it ended: ``no_pin``, ``bad_pin``, ``exit``, ``hangup``.
+    Returns how it ended: ``no_pin``, ``locked``, ``bad_pin``, ``exit``, ``hangup``.
     """
 
     def say(name: str) -> bytes:
         return prompts.prompt_pcm(data_dir, name)
 
-    if not mailboxes.settings(tenant, ext).pin_set:
+    box = mailboxes.settings(tenant, ext)
+    if not box.pin_set:
         await leg.play(say("no_access"))
         return "no_pin"
+    if box.locked_until is not None:
+        await leg.play(say("locked"))
+        return "locked"
     for _ in range(PIN_ATTEMPTS):
         await leg.play(say("enter_pin"), interruptible=True)
         pin = await leg.read_digits(max_digits=12, timeout=10)
@@ -184,6 +216,9 @@ async def mailbox_menu(
         if await asyncio.to_thread(mailboxes.verify_pin, tenant, ext, pin):
             break
         await leg.play(say("wrong_pin"))
+        if mailboxes.settings(tenant, ext).locked_until is not None:  # this guess locked it
+            await leg.play(say("locked"))
+            return "locked"
     else:
         await leg.play(say("goodbye"))
         return "bad_pin"

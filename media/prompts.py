@@ -29,6 +29,8 @@ PROMPTS: dict[str, str] = {
     "enter_pin": "Please enter your PIN, then press pound.",
     "wrong_pin": "That PIN is not correct.",
     "no_access": "Voicemail access is not set up for this mailbox. Goodbye.",
+    "locked": "Phone access to this mailbox is locked after too many wrong PINs."
+    " Please try again later. Goodbye.",
     "no_new_messages": "You have no new messages.",
     "new_messages": "You have new messages.",
     "message_menu": "Press 1 to play it again, 2 to save, 3 to delete, 4 for the next message.",

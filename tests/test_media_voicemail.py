@@ -21,6 +21,7 @@ import pytest
 from media.mailbox import StoreMailboxes
 from pipeline.worker import VoicemailSteps
 from switchboard.settings import Settings
+from switchboard.store import PinLockPolicy
 from switchboard.voicemail import audio_relpath
 from tests.fixtures.core import Directory
 from tests.fixtures.media import (
@@ -32,6 +33,7 @@ from tests.fixtures.media import (
     g711,
     greeting_ms,
     media_settings,
+    provision_mailbox,
     speech_wav,
     wav_pcm,
 )
@@ -293,3 +295,53 @@ def test_spool_json_matches_the_contract(
     names = sorted(p.name for p in box.iterdir())
     assert names == [f"{meta['message_id']}.json", f"{meta['message_id']}.wav"]
     assert json.loads((box / names[0]).read_text()) == meta
+
+
+@dataclasses.dataclass
+class WatchedMailboxes(StoreMailboxes):
+    """The store's mailboxes, noting every PIN the media server checks and the answer."""
+
+    checks: list[tuple[str, bool]] = dataclasses.field(default_factory=list)
+
+    def verify_pin(self, tenant: str, ext: str, pin: str) -> bool:
+        ok = super().verify_pin(tenant, ext, pin)
+        self.checks.append((pin, ok))
+        return ok
+
+
+def test_wrong_pins_over_several_calls_lock_phone_access_until_the_lock_expires(
+    settings: Settings, directory: Directory, media_audio_dir: Path, tmp_path: Path
+) -> None:
+    """*97 by SIPp with RTP digits: 3 wrong PINs (the per-call limit), hang up, call again:
+    the 4th wrong PIN locks the box; the right PIN then gets "locked" and a BYE, and only
+    after the lock expires opens the menu again."""
+    store = directory.store
+    provision_mailbox(store, settings.data_dir, "acme.example", "102", pin=PIN)
+    policy = PinLockPolicy(max_failures=4, window_seconds=600, lock_seconds=20)
+    mailboxes = WatchedMailboxes(store, settings.data_dir, settings.spool_dir, policy)
+    server = MediaServerThread(media_settings(settings), mailboxes=mailboxes).start()
+
+    def call(*digits: str) -> None:
+        """Dial ``digits`` into *97 as mailbox 102; the server must hang up."""
+        caller = Caller(
+            server.settings, "*97", tmp_path, caller="102", wait_ms=500, ending="wait_bye",
+            audio=RtpPlan(0, g711(bytes(1600), 0), digits=list(digits)), timeout=40,
+        )  # fmt: skip
+        result = caller.run()
+        assert result.returncode == 0, result.errors
+
+    try:
+        call(*"1357#2468#1470#")  # three wrong: "goodbye" (the per-call limit)
+        assert store.pin_lock("acme.example", "102") is None
+        call(*"9630#")  # the 4th wrong PIN, in another call: locked
+        lock = store.pin_lock("acme.example", "102")
+        assert lock is not None and lock.failures == 4
+        call(*PIN, "#", "*")  # the right PIN: "locked", goodbye; not even compared
+        assert mailboxes.checks == [(p, False) for p in ("1357", "2468", "1470", "9630")]
+        assert store.pin_lock("acme.example", "102") is not None
+
+        time.sleep(max(0.0, lock.locked_until - time.time()) + 0.5)
+        call(*PIN, "#", "*")  # expired: the menu opens, "*" leaves it
+        assert mailboxes.checks[4:] == [(PIN, True)]
+    finally:
+        server.stop()
