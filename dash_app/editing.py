@@ -17,6 +17,8 @@ import dash_mantine_components as dmc
 from dash import Input, Output, callback, ctx
 from dash.exceptions import PreventUpdate
 
+from switchboard.rules import AnsweringRule
+
 ALWAYS = "__always__"  # the frame select's value for a rule without a time frame
 PRIORITY_STEP = 10  # new rules go last, this far after the last one; reordering renumbers
 
@@ -37,6 +39,12 @@ def sentence(message: str) -> str:
 def alert(message: str, *, alert_id: str, color: str = "red") -> Any:
     """A banner saying ``message``; red refuses, green or yellow confirm a save."""
     return dmc.Alert(sentence(message), color=color, variant="light", id=alert_id)
+
+
+def new_rule_after(rules: Iterable[AnsweringRule]) -> AnsweringRule:
+    """An empty rule for the editor, ordered after every existing one."""
+    last = max((r.priority for r in rules), default=0)
+    return AnsweringRule("", last + PRIORITY_STEP)
 
 
 def frame_options(frames: Iterable[str]) -> list[dict[str, str]]:

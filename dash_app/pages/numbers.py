@@ -25,17 +25,17 @@ from dash_app.auth import optional_user, provisioning, signed_in_user
 from dash_app.destinations import register_target_hints
 from dash_app.editing import (
     ALWAYS,
-    PRIORITY_STEP,
     NotAllowed,
     alert,
     close_on_cancel,
     frame_options,
+    new_rule_after,
     require_click,
 )
 from dash_app.layout import section
 from dash_app.numbers_routes import did_card, route_editor, route_from_form
 from dash_app.push import push_after_edit, saved_message
-from switchboard.rules import AnsweringRule, RuleError
+from switchboard.rules import RuleError
 from switchboard.store import Did, ProvisioningError, ProvisioningStore, User
 
 dash.register_page(
@@ -211,8 +211,7 @@ def open_route_editor(_adds: list[int | None], _edits: list[int | None]) -> Any:
         raise PreventUpdate from None
     frames = frame_options(inputs.frames)
     if trigger.get("type") == "numbers-add-route":
-        last = max((r.priority for r in inputs.rules), default=0)
-        rule = AnsweringRule("", last + PRIORITY_STEP)
+        rule = new_rule_after(inputs.rules)
         title = f"New route for {did.number}"
     else:
         found = next((r for r in inputs.rules if r.id == trigger.get("route")), None)

@@ -33,6 +33,7 @@ from dash_app.editing import (
     alert,
     close_on_cancel,
     frame_options,
+    new_rule_after,
     require_click,
 )
 from dash_app.layout import section
@@ -41,7 +42,7 @@ from dash_app.rules_cards import rule_list
 from dash_app.rules_editor import rule_editor
 from dash_app.rules_form import DEST_FIELDS, reordered, rule_from_form
 from dash_app.rules_simulator import simulate, simulator_form
-from switchboard.rules import AnsweringRule, RuleError, active_rule_at
+from switchboard.rules import RuleError, active_rule_at
 from switchboard.store import ProvisioningError, ProvisioningStore, User
 
 dash.register_page(
@@ -219,8 +220,7 @@ def open_editor(_new: int | None, _edits: list[int | None], extension: str | Non
     frames = frame_options(inputs.frames)
     trigger = ctx.triggered_id
     if trigger == "rules-new":
-        last = max((r.priority for r in inputs.rules), default=0)
-        rule = AnsweringRule("", last + PRIORITY_STEP)
+        rule = new_rule_after(inputs.rules)
         title = "New answering rule"
     else:
         rule_id = trigger.get("rule") if isinstance(trigger, dict) else None
