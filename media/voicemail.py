@@ -5,7 +5,9 @@ Recording itself (placement by RTP timestamp, speech detection, WAV) is
 (unbuffered: a kill -9 loses nothing the OS has), next to ``<id>.part.json``;
 the finished message is WAV then JSON (temp + rename each), and the part
 files go last. ``recover_parts`` at start-up turns leftovers into ``cut_off``
-messages.
+messages — only those never committed: a ``.part`` whose message JSON is in
+the spool, or already ingested into ``spool/done/``, is just deleted, so a
+crash between the commit and the clean-up never yields a second message.
 """
 
 from __future__ import annotations
@@ -106,13 +108,16 @@ class VoicemailSpool:
         for part in sorted(self.root.glob("*/*/*.part")):
             message_id = part.name.removesuffix(".part")
             directory = part.parent
-            if (directory / f"{message_id}.json").exists():
+            if self._committed(directory, message_id):
                 # crashed after committing, before cleaning up: already a message
                 part.unlink(missing_ok=True)
                 (directory / f"{message_id}.part.json").unlink(missing_ok=True)
                 continue
+            try:
+                pcm = part.read_bytes()
+            except FileNotFoundError:
+                continue  # the pipeline just ingested the message and removed its leftovers
             meta = self._part_meta(part, message_id)
-            pcm = part.read_bytes()
             pcm = pcm[: len(pcm) // 2 * 2]
             meta.duration = len(pcm) / (2 * SAMPLE_RATE)
             meta.ended_at = (
@@ -125,6 +130,11 @@ class VoicemailSpool:
             recovered.append(self.commit(meta, pcm))
             log.warning("recovered cut-off message %s (%.1f s)", message_id, meta.duration)
         return recovered
+
+    def _committed(self, directory: Path, message_id: str) -> bool:
+        """The message was written (JSON in the spool), or even ingested already (``done/``)."""
+        done = self.root.parent / "done" / self.root.name / directory.relative_to(self.root)
+        return any((d / f"{message_id}.json").exists() for d in (directory, done))
 
     @staticmethod
     def _part_meta(part: Path, message_id: str) -> MessageMeta:

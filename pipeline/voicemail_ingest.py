@@ -27,6 +27,13 @@ After a crash: ``pending.json`` with its manifest → redo step 4 only; without
 → delete the batch's files (never committed) and ingest the items again, which
 are all still in the spool because step 4 had not run. So a message is in the
 lake once, never twice, and never lost.
+
+A crash of the *media server* between its commit (the JSON) and deleting its
+``<id>.part`` / ``<id>.part.json`` leaves both: step 4 deletes those leftovers
+before the JSON leaves the spool, so the media server's start-up recovery
+never finds a ``.part`` without its JSON and never makes a second message of
+it. Ingest is also idempotent on the message id: an item whose id is already
+in ``spool/done/`` (or in the store) is quarantined, never a second fact.
 """
 
 from __future__ import annotations
@@ -249,10 +256,15 @@ class VoicemailIngest:
         _move(json_path.with_suffix(".wav"), target / f"{stem}.wav")
         _move(json_path, target / f"{stem}.json")
 
+    def _done_json(self, item: SpoolItem) -> Path:
+        """Where the item's JSON goes once committed: its presence means "ingested"."""
+        folder = self.spool_dir / "done" / SPOOL_KIND / item.meta["tenant"] / item.meta["mailbox"]
+        return folder / item.json_path.name
+
     def _finish_item(self, item: SpoolItem) -> None:
         """Step 4 for one committed item; safe to repeat after a crash at any point."""
         meta = item.meta
-        done = self.spool_dir / "done" / SPOOL_KIND / meta["tenant"] / meta["mailbox"]
+        done = self._done_json(item).parent
         if meta["discarded"]:
             _move(item.wav_path, done / item.wav_path.name)
         else:
@@ -266,6 +278,10 @@ class VoicemailIngest:
                 duration=float(meta["duration"]),
                 audio_path=rel,
             )
+        # A media server that crashed after its commit left its part files: gone before the
+        # JSON leaves the spool, so its recovery never re-makes this message (module docstring).
+        for suffix in (".part", ".part.json"):
+            item.json_path.with_name(f"{item.message_id}{suffix}").unlink(missing_ok=True)
         _move(item.json_path, done / item.json_path.name)
 
     def _recover(self) -> None:
@@ -341,6 +357,8 @@ class VoicemailIngest:
                     continue
                 good.append(item)
             known = self.store.voicemail_known([i.message_id for i in good])
+            # discarded messages have no store row: done/ remembers every ingested id
+            known |= {i.message_id for i in good if self._done_json(i).is_file()}
             for item in [i for i in good if i.message_id in known]:
                 self.quarantine(item.json_path, "message id already ingested")
                 result.quarantined += 1
