@@ -68,12 +68,12 @@ def profile_page(settings: Any, period: Any) -> list[tuple[str, float]]:
 
     The tables of ``metrics.prepare`` are built lazily, by the first query that runs.
     """
-    from pipeline import metrics
+    from pipeline import metric_engine
     from pipeline.metrics_cache import RESULTS
     from pipeline.warehouse import connect
 
     timings: list[tuple[str, float]] = []
-    real_execute, real_build = metrics._execute, metrics._build
+    real_execute, real_build = metric_engine._execute, metric_engine._build
 
     def execute(conn: Any, sql: str, params: dict[str, Any]) -> Any:
         t = time.perf_counter()
@@ -89,7 +89,7 @@ def profile_page(settings: Any, period: Any) -> list[tuple[str, float]]:
             timings.append(("prepare (page_calls + page_contacts)", time.perf_counter() - t))
 
     RESULTS.clear()
-    metrics._execute, metrics._build = execute, build  # type: ignore[assignment]
+    metric_engine._execute, metric_engine._build = execute, build  # type: ignore[assignment]
     try:
         t = time.perf_counter()
         conn = connect(settings, BIG)
@@ -99,7 +99,7 @@ def profile_page(settings: Any, period: Any) -> list[tuple[str, float]]:
         timings.append(("whole page", time.perf_counter() - t))
         conn.close()
     finally:
-        metrics._execute, metrics._build = real_execute, real_build  # type: ignore[assignment]
+        metric_engine._execute, metric_engine._build = real_execute, real_build  # type: ignore[assignment]
     return [(label, round(seconds * 1000, 1)) for label, seconds in timings]
 
 

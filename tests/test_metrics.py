@@ -21,6 +21,7 @@ from pipeline import metrics
 from pipeline.filters import CallFilter
 from pipeline.ingest import ingest_rows
 from pipeline.lake import Lake
+from pipeline.metric_engine import compile_metric
 from pipeline.metrics_cache import RESULTS
 from pipeline.warehouse import connect
 from switchboard.settings import Settings
@@ -524,7 +525,7 @@ def test_sql_agrees_with_pandas_on_every_metric(
             later = metrics.Period(period.end, period.end + timedelta(days=1))
             for p, reads_page in ((period, True), (period.previous(), True), (later, False)):
                 flt = metrics.scope_filter(p, TZ)
-                sql, _ = metrics._compile("kpis", flt, metrics.DEFAULT_PARAMS, conn, group_key="1")
+                sql, _ = compile_metric("kpis", flt, metrics.DEFAULT_PARAMS, conn, group_key="1")
                 assert ("from page_calls" in sql) == reads_page
                 assert ("from calls" in sql) != reads_page
         (sql_row,) = metrics.kpis(conn, period, tz=TZ)

@@ -1,0 +1,112 @@
+"""Who called, and who is waiting for a call back: repeat callers and the callback worklist.
+
+Both look at external callers (inbound calls, numbers compared digits only)
+rather than at calls; the worklist also reads every contact after the period
+starts (a callback made later still counts), which is why its result-cache
+key lists the lake up to now (:func:`pipeline.metric_engine.run_metric`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.filters import CallFilter
+from pipeline.metric_engine import (
+    DEFAULT_PARAMS,
+    MetricParams,
+    Period,
+    rows_of,
+    run_metric,
+    scope_filter,
+)
+
+
+def repeat_callers(
+    conn: duckdb.DuckDBPyConnection,
+    period: Period,
+    *,
+    tz: str = "UTC",
+    filters: CallFilter | None = None,
+    params: MetricParams = DEFAULT_PARAMS,
+    only_repeat: bool = True,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """External callers with their inbound calls; by default only the repeat callers.
+
+    ``limit``: the first rows only (the order is the table's: most calls first).
+    """
+    flt = scope_filter(period, tz, filters)
+    table = run_metric(conn, "repeat_callers", flt, params, {"only_repeat": only_repeat})
+    return rows_of(table if limit is None else table.slice(0, limit))
+
+
+def repeat_summary(
+    conn: duckdb.DuckDBPyConnection,
+    period: Period,
+    *,
+    tz: str = "UTC",
+    filters: CallFilter | None = None,
+    params: MetricParams = DEFAULT_PARAMS,
+) -> dict[str, Any]:
+    """Repeat-caller rate and the first-contact-resolution proxy."""
+    flt = scope_filter(period, tz, filters)
+    (row,) = rows_of(run_metric(conn, "repeat_summary", flt, params))
+    return row
+
+
+def _open_callbacks(
+    conn: duckdb.DuckDBPyConnection, flt: CallFilter, handled: Mapping[str, datetime] | None
+) -> pa.Table:
+    """The worklist rows of ``flt`` without those marked handled since their last miss.
+
+    The worklist of a busy tenant has many thousand rows and the marks are few,
+    so the marks are checked on the marked rows alone.
+    """
+    table = run_metric(conn, "callback_worklist", flt, DEFAULT_PARAMS)
+    marks = handled or {}
+    if not marks:
+        return table
+    marked = table.select(["number", "last_missed_at"]).filter(
+        pc.is_in(table["number"], pa.array(list(marks), pa.string()))
+    )
+    hidden = [r["number"] for r in marked.to_pylist() if marks[r["number"]] >= r["last_missed_at"]]
+    if not hidden:
+        return table
+    return table.filter(pc.invert(pc.is_in(table["number"], pa.array(hidden, pa.string()))))
+
+
+def callback_worklist(
+    conn: duckdb.DuckDBPyConnection,
+    period: Period,
+    *,
+    tz: str = "UTC",
+    filters: CallFilter | None = None,
+    handled: Mapping[str, datetime] | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Missed external callers not yet called back or reached, nor marked handled.
+
+    ``handled`` maps a number (digits) to when someone marked it handled; a
+    mark hides the caller until they miss another call after it. ``limit``: the
+    first rows only (the order is the table's: latest missed call first).
+    """
+    table = _open_callbacks(conn, scope_filter(period, tz, filters), handled)
+    return rows_of(table if limit is None else table.slice(0, limit))
+
+
+def callbacks_pending(
+    conn: duckdb.DuckDBPyConnection,
+    period: Period,
+    *,
+    tz: str = "UTC",
+    filters: CallFilter | None = None,
+    handled: Mapping[str, datetime] | None = None,
+) -> int:
+    """How many rows :func:`callback_worklist` has, without building them."""
+    return int(_open_callbacks(conn, scope_filter(period, tz, filters), handled).num_rows)

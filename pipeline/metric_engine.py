@@ -1,0 +1,351 @@
+"""How a metric query is compiled, prepared, cached and run (the metric SQL's engine).
+
+:mod:`pipeline.metrics` (and :mod:`pipeline.metric_callers`) say *which*
+metric file runs with which group/bucket expression; this module turns that
+into SQL over a tenant-bound warehouse connection
+(:func:`pipeline.viewer.open_for_viewer`) and runs it through the result cache.
+
+How a query is put together: ``base_calls.sql`` (staging: the calls of the
+filters with the derived columns: local time, normalised number, extension …)
+cut to the period by ``scoped_calls.sql`` is the first CTE of each metric file.
+Only three kinds of text are formatted in: that staging SQL, a compiled
+:class:`~pipeline.filters.CallFilter` (``where_named``: its values bound as
+``$f_…``), and group/bucket expressions picked from whitelists. Every value is
+a bound named parameter (``$tz``, ``$open_frames`` …).
+
+A page that shows many metrics calls :func:`prepare` first: the base rows of
+the period and the previous one (and the callback contacts) are computed once
+into temp tables (``page_calls``, ``page_contacts``) and every metric of the
+same scope reads them instead of the lake. The metric SQL is the same text
+either way (only the relation in ``{base_calls}``/``{contacts}`` differs), so
+a prepared page and an unprepared CLI call cannot disagree; a request the
+prepared tables do not cover (another zone, filter or period) reads the lake.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from pipeline.filters import (
+    CALLEE_DIGITS,
+    CALLER_DIGITS,
+    HANDLING_EXTENSION,
+    CallFilter,
+    FilterError,
+    day_start_utc,
+)
+from pipeline.metric_catalogue import METRICS_VERSION
+from pipeline.metrics_cache import RESULTS, Listing, lake_listing, widened
+from pipeline.warehouse import scope_of
+
+SQL_DIR = Path(__file__).resolve().parent / "sql" / "metrics"
+
+
+class MetricError(ValueError):
+    """A metric request was refused; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """Calendar days ``start`` .. ``end`` (inclusive) in the viewer's time zone."""
+
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if self.start > self.end:
+            raise MetricError(f"the period starts ({self.start}) after it ends ({self.end})")
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> Period:
+        """The period of the same length just before this one (the comparison)."""
+        return Period(self.start - timedelta(days=self.days), self.start - timedelta(days=1))
+
+    def utc_bounds(self, tz: str) -> tuple[datetime, datetime]:
+        """[start, end) instants of the local days."""
+        return day_start_utc(self.start, tz), day_start_utc(self.end + timedelta(days=1), tz)
+
+
+@dataclass(frozen=True)
+class MetricParams:
+    """The variants a number depends on; shown beside every result (see docs/metrics.md)."""
+
+    # Time frames whose rules mean "we are open"; any other rule is after hours.
+    open_frames: tuple[str, ...] = ("Open Hours",)
+    # Abandons shorter than this (seconds of ringing) are "short abandons".
+    short_abandon_seconds: float = 5.0
+    # A caller calling again within this many hours is a repeat caller.
+    repeat_window_hours: float = 24.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "open_frames": list(self.open_frames),
+            "short_abandon_seconds": self.short_abandon_seconds,
+            "repeat_window_hours": self.repeat_window_hours,
+        }
+
+
+DEFAULT_PARAMS = MetricParams()
+
+
+@cache
+def sql_text(name: str) -> str:
+    """The text of ``pipeline/sql/metrics/<name>.sql`` (read once per process)."""
+    if not re.fullmatch(r"[a-z_]+", name):
+        raise MetricError(f"no metric query {name!r}")
+    return (SQL_DIR / f"{name}.sql").read_text()
+
+
+def scope_filter(period: Period, tz: str, filters: CallFilter | None = None) -> CallFilter:
+    """The filter of a metric query: ``filters`` with the period's days and zone."""
+    base = filters or CallFilter()
+    try:
+        return replace(base, date_from=period.start, date_to=period.end, timezone=tz)
+    except FilterError as exc:
+        raise MetricError(str(exc)) from exc
+
+
+@dataclass
+class _Prepared:
+    """What :func:`prepare` stored on a connection: the scope and the instants it covers.
+
+    The tables are built on first use (a page whose every result is cached never
+    builds them); the lake listings the cache keys use are taken once per page.
+    """
+
+    scope: tuple[Any, ...]  # (zone, filter SQL without dates, its values)
+    start: datetime
+    end: datetime
+    since_date: date  # page_contacts holds the contacts on and after this UTC day
+    base_sql: str
+    bound: dict[str, Any]
+    built: bool = False
+    listings: dict[tuple[date, date | None], Listing] = field(default_factory=dict)
+
+    def covers(self, flt: CallFilter, start: datetime, end: datetime) -> bool:
+        return (
+            self.scope == _scope_key(flt)
+            and self.start <= start
+            and end <= self.end
+            and self.since_date <= start.date()
+        )
+
+
+# The prepared tables of each open connection; an entry goes with its connection.
+_PREPARED: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, _Prepared] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _scope_key(flt: CallFilter) -> tuple[Any, ...]:
+    """The part of a scope the base rows depend on: zone and filters, not the dates."""
+    where_sql, named = replace(flt, date_from=None, date_to=None).where_named()
+    return (flt.timezone, where_sql, tuple(sorted(named.items())))
+
+
+def _base_sql(flt: CallFilter) -> tuple[str, dict[str, Any]]:
+    """``base_calls.sql`` over the lake for the scope of ``flt``, and its parameters."""
+    where_sql, bound = flt.where_named()
+    sql = sql_text("base_calls").format(where=where_sql, caller_digits=CALLER_DIGITS)
+    zone_from, zone_to = flt.utc_bounds()
+    if zone_from is None or zone_to is None:
+        raise MetricError("a metric needs a period")
+    return sql, {**bound, "zone_from": zone_from, "zone_to": zone_to}
+
+
+def _contacts_sql() -> str:
+    return sql_text("contacts").format(callee_digits=CALLEE_DIGITS, caller_digits=CALLER_DIGITS)
+
+
+def compile_metric(
+    name: str,
+    flt: CallFilter,
+    params: MetricParams,
+    conn: duckdb.DuckDBPyConnection | None = None,
+    **fragments: str,
+) -> tuple[str, dict[str, Any]]:
+    """SQL for metric file ``name`` over the scope of ``flt``, and its named parameters.
+
+    With ``conn`` prepared (:func:`prepare`) for this scope and period, the base
+    rows and contacts come from its temp tables; otherwise from the lake.
+    """
+    start, end = flt.utc_bounds()
+    if start is None or end is None:
+        raise MetricError("a metric needs a period")
+    since_date = start.date()
+    prepared = _PREPARED.get(conn) if conn is not None else None
+    bound: dict[str, Any] = {}
+    if prepared is not None and conn is not None and prepared.covers(flt, start, end):
+        _build(conn, prepared)
+        base, contacts = "page_calls", "select * from page_contacts"
+    else:
+        base_sql, bound = _base_sql(flt)
+        base, contacts = f"(\n{_indent(base_sql)}\n)", _indent(_contacts_sql())
+    scoped = sql_text("scoped_calls").format(base_calls=base, handling_extension=HANDLING_EXTENSION)
+    values = {"scoped_calls": _indent(scoped), "contacts": contacts, **fragments}
+    if name == "repeat_summary":
+        values["repeat_callers"] = _indent(sql_text("repeat_callers").format(**values))
+    sql = sql_text(name).format(**values)
+    candidates: dict[str, Any] = {
+        "tz": flt.timezone,
+        "start": start,
+        "end": end,
+        "open_frames": list(params.open_frames),
+        "short_abandon_seconds": float(params.short_abandon_seconds),
+        "window_seconds": float(params.repeat_window_hours) * 3600.0,
+        "since_date": since_date,
+        # repeat_callers.sql keeps every caller unless repeat_callers() asks otherwise
+        "only_repeat": False,
+    }
+    for key, value in candidates.items():
+        if f"${key}" in sql:
+            bound[key] = value
+    return sql, bound
+
+
+def prepare(
+    conn: duckdb.DuckDBPyConnection,
+    period: Period,
+    *,
+    tz: str = "UTC",
+    filters: CallFilter | None = None,
+    compare: bool = True,
+) -> None:
+    """Compute the base rows of a page once: ``period`` (and the previous one with
+    ``compare``) in this zone and filter scope, plus the callback contacts.
+
+    A page runs ~20 metric queries over the same calls; without this each one
+    reads the lake and redoes the per-row work (time zone, number digits). The
+    temp tables are a snapshot: the metrics of one page agree with each other.
+    Call again for another scope; :func:`release` frees the memory early.
+    The tables are built when the first metric not in the result cache needs them.
+    """
+    first = period.previous() if compare else period
+    flt = scope_filter(Period(first.start, period.end), tz, filters)
+    start, end = flt.utc_bounds()
+    assert start is not None and end is not None  # scope_filter sets both dates
+    base_sql, bound = _base_sql(flt)
+    if "$tz" in base_sql:
+        bound["tz"] = tz
+    release(conn)
+    _PREPARED[conn] = _Prepared(_scope_key(flt), start, end, start.date(), base_sql, bound)
+
+
+def _build(conn: duckdb.DuckDBPyConnection, prepared: _Prepared) -> None:
+    """Create the temp tables of a :func:`prepare` (once)."""
+    if prepared.built:
+        return
+    # Temp tables rather than Arrow tables registered on the connection: building
+    # an Arrow table is cheaper, but scanning it was ~2x slower per query
+    # (no zone maps: the previous period's queries cannot skip this period).
+    conn.execute(f"create temp table page_calls as\n{prepared.base_sql}", prepared.bound)
+    conn.execute(
+        f"create temp table page_contacts as\n{_contacts_sql()}",
+        {"since_date": prepared.since_date},
+    )
+    prepared.built = True
+
+
+def release(conn: duckdb.DuckDBPyConnection) -> None:
+    """Drop the tables of :func:`prepare` (metrics then read the lake again)."""
+    prepared = _PREPARED.pop(conn, None)
+    if prepared is not None and prepared.built:
+        conn.execute("drop table if exists page_calls")
+        conn.execute("drop table if exists page_contacts")
+
+
+def _indent(sql: str) -> str:
+    return sql.strip().replace("\n", "\n    ")
+
+
+def _execute(conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> pa.Table:
+    # Arrow keeps timestamptz aware (UTC) and dates as dates; fetch all: DuckDB
+    # refuses the next query while a result is half read.
+    return conn.sql(sql, params=params).to_arrow_table()
+
+
+def _cache_key(
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    flt: CallFilter,
+    params: MetricParams,
+    fragments: Mapping[str, Any],
+    *,
+    fresh: bool = False,
+) -> Hashable | None:
+    """Everything the result of metric ``name`` depends on; None: do not cache.
+
+    ``fresh``: list the lake now, not the listing the prepared page took.
+
+    Whose calls: the tenant and the extension scope the connection was opened
+    with (literals of its views: raw SQL cannot change them). Which data: the files
+    of the partitions the query reads (the callback worklist reads every call
+    after the period start: its contacts). What: the query and its values.
+    """
+    scope = scope_of(conn)
+    if scope is None:
+        return None
+    start, end = flt.utc_bounds()
+    assert start is not None and end is not None
+    viewer = (scope.folders, scope.tenant, scope.extension, scope.forwarded_message_ids)
+    open_ended = name == "callback_worklist"
+    days = widened(start.date(), None if open_ended else end.date())
+    prepared = _PREPARED.get(conn)
+    listing = prepared.listings.get(days) if prepared is not None and not fresh else None
+    if listing is None:
+        listing = lake_listing(scope.snapshots, *days)
+        if prepared is not None and not fresh:
+            prepared.listings[days] = listing
+    return (
+        METRICS_VERSION,
+        name,
+        viewer,
+        _scope_key(flt),
+        start,
+        end,
+        params,
+        tuple(sorted(fragments.items())),
+        listing,
+    )
+
+
+def run_metric(
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    flt: CallFilter,
+    params: MetricParams,
+    extra: Mapping[str, Any] | None = None,
+    **fragments: str,
+) -> pa.Table:
+    """Metric file ``name`` over the scope of ``flt``: from the result cache, else run."""
+    keyed = {**fragments, **(extra or {})}
+    key = _cache_key(conn, name, flt, params, keyed)
+    if key is not None:
+        cached = RESULTS.get(key)
+        if cached is not None:
+            return cached
+    sql, bound = compile_metric(name, flt, params, conn, **fragments)
+    table = _execute(conn, sql, {**bound, **(extra or {})})
+    # Stored only if the files did not change while it ran (or while the page's
+    # tables were built after the listing): else the result and key could differ.
+    if key is not None and key == _cache_key(conn, name, flt, params, keyed, fresh=True):
+        RESULTS.put(key, table)
+    return table
+
+
+def rows_of(table: pa.Table) -> list[dict[str, Any]]:
+    """A result's rows as dicts: what every metric function returns."""
+    return table.to_pylist()  # type: ignore[no-any-return]
