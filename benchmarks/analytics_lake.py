@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline.lake_layout import partition_dir
 from pipeline.schema import CALLS_SCHEMA
 
 TZ = "America/New_York"
@@ -89,7 +90,7 @@ def make_calls(rows: int, seed: int, start: datetime, days: int) -> pa.Table:
 
 
 def write_lake(lake: Path, tenant: str, table: pa.Table, part: str = "part-0") -> None:
-    """One Parquet file per UTC day under calls/tenant=…/date=…/ (rows sorted by start).
+    """One Parquet file per UTC day in the lake's partitions (rows sorted by start).
 
     Days are contiguous slices of the sorted table, so each is cut once (no per-day filter).
     """
@@ -98,7 +99,7 @@ def write_lake(lake: Path, tenant: str, table: pa.Table, part: str = "part-0") -
     bounds = np.flatnonzero(np.diff(days)) + 1
     for first, last in zip(np.r_[0, bounds], np.r_[bounds, len(days)], strict=True):
         day = date(1970, 1, 1) + timedelta(days=int(days[first]))
-        folder = lake / "calls" / f"tenant={tenant}" / f"date={day.isoformat()}"
+        folder = partition_dir(lake, "calls", tenant, day)
         folder.mkdir(parents=True, exist_ok=True)
         pq.write_table(
             table.slice(first, last - first), folder / f"{part}.parquet", compression="zstd"

@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from pipeline.export import write_calls
 from pipeline.filters import CallFilter
 from pipeline.history import call_page
-from pipeline.lake import batch_name
+from pipeline.lake_layout import batch_name, partition_dir
 from pipeline.schema import CALLS_SCHEMA
 from pipeline.warehouse import connect
 from switchboard.settings import load_settings
@@ -123,7 +123,7 @@ def build(lake: Path, db_path: Path, rows: int) -> None:
         bounds = np.flatnonzero(np.diff(days.astype("int64"))) + 1
         for lo, hi in zip([0, *bounds], [*bounds, n], strict=True):
             part = table.slice(lo, hi - lo)
-            folder = lake / "calls" / f"tenant={tenant}" / f"date={days[lo]}"
+            folder = partition_dir(lake, "calls", tenant, days[lo].astype(object))
             folder.mkdir(parents=True, exist_ok=True)
             name = batch_name(part["acc_id"][0].as_py(), part["acc_id"][-1].as_py())
             pq.write_table(part, folder / f"{name}.parquet", compression="zstd")
