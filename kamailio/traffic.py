@@ -252,15 +252,19 @@ def register(
     *,
     expires: int = 600,
     timeout: float = 20.0,
+    contact_user: str | None = None,
 ) -> SippResult:
     """REGISTER each account (digest auth) with Contact ``<ext>@<contact>``.
 
-    Returns the first failed run, else the last one.
+    ``contact_user`` replaces ``<ext>`` in the Contact (phones often put a
+    device id there, not the extension). Returns the first failed run, else
+    the last one.
     """
     if not accounts:
         raise SippError("nothing to register")
     for account in accounts:
-        row = (account.extension, account.domain, "-", contact, expires)
+        user = contact_user or account.extension
+        row = (account.extension, account.domain, user, contact, expires)
         result = run_sipp(
             settings, scenario("register.xml"), [row], timeout=timeout, duration_ms=0, auth=account
         )

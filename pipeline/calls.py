@@ -186,10 +186,15 @@ def _parties(row: AccRow, directory: Directory, call: Call) -> None:
     callee = _text(row.get("callee"))
     call["caller"] = caller
     call["callee"] = callee
+    # Kamailio's answered_by is the AoR whose device answered, never a Contact's user part.
     call["answered_by"] = _text(row.get("answered_by"))
     # An extension of the tenant is shown by its provisioned name (a phone may
     # send its number or nothing as display name); outside callers keep theirs.
-    call["caller_name"] = directory.names.get((tenant, caller)) or _text(row.get("caller_name"))
+    # Only internal and outbound calls are placed by a colleague: an outside
+    # caller whose number equals an extension is not that colleague.
+    placed_by_colleague = call["direction"] in ("internal", "outbound")
+    colleague = directory.names.get((tenant, caller)) if placed_by_colleague else None
+    call["caller_name"] = colleague or _text(row.get("caller_name"))
     call["callee_name"] = directory.names.get((tenant, callee))
 
 

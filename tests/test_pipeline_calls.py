@@ -103,6 +103,16 @@ SCENARIOS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         dict(direction="inbound", caller_name="ACME Supplies", callee_name="Front Desk"),
     ),
     (
+        "an outside caller whose number equals an extension is not that colleague",
+        dict(direction="inbound", caller="101", caller_name="Acme Supplies", callee="102"),
+        dict(caller_name="Acme Supplies", callee_name="Bob Builder"),
+    ),
+    (
+        "... nor is one without a display name",
+        dict(direction="inbound", caller="101", caller_name=None),
+        dict(caller_name=None),
+    ),
+    (
         "outside numbers have no names",
         dict(direction="outbound", caller="102", callee="+15550100", caller_name=""),
         dict(caller_name="Bob Builder", callee_name=None),

@@ -14,11 +14,11 @@ import pytest
 
 from kamailio.launcher import KamailioProcess
 from kamailio.rules_push import RulesClock, push_all
-from kamailio.traffic import SippUAS, scenario
+from kamailio.traffic import SippUAS, register, scenario
 from switchboard.rules import AnsweringRule, Destination
 from switchboard.timeframes import DatePeriod, TimeFrame, WeeklyPeriod
 from tests.fixtures.core import Directory
-from tests.fixtures.sip import carrier_call, cdr_rows, lake_calls, register_at
+from tests.fixtures.sip import account, carrier_call, cdr_rows, lake_calls, register_at
 
 pytestmark = pytest.mark.kamailio
 
@@ -111,6 +111,34 @@ def test_carrier_caller_blocked_by_prefix_on_the_extension(
     assert (blocked_row["disposition_hint"], blocked_row["rule"]) == ("blocked", "Reception")
     assert (allowed_row["answered_by"], allowed_row["direction"]) == ("102", "inbound")
     assert [c["disposition"] for c in lake_calls(s, ACME)] == ["blocked", "answered"]
+
+
+def test_outside_caller_numbered_like_an_extension_is_not_that_colleague(
+    kamailio: KamailioProcess, directory: Directory, rules_clock: RulesClock
+) -> None:
+    """The carrier delivers a call from "101": the lake keeps the name it sent, not Front Desk's.
+
+    The main number rings 102, whose phone registered a device id as its
+    Contact user: answered_by is 102 all the same.
+    """
+    s = kamailio.settings
+    store = directory.store
+    did = store.add_did(ACME, MAIN, "Main line")
+    store.save_did_rule(
+        did, AnsweringRule("Reception", 1, forward_always=Destination("extension", "102"))
+    )
+    rules_clock.pin(OPEN)
+    push_all(s, store, now=OPEN)
+    with SippUAS(scenario("uas_answer.xml")) as phone_102:
+        registered = register(s, [account(f"102@{ACME}")], phone_102.contact, contact_user="desk")
+        assert registered.returncode == 0
+        result = carrier_call(s, "101", MAIN)
+    assert list(result.finals.values()) == [200], result.errors
+
+    [row] = cdr_rows(s)
+    assert (row["direction"], row["caller"], row["answered_by"]) == ("inbound", "101", "102")
+    [lake] = lake_calls(s, ACME)
+    assert (lake["caller"], lake["caller_name"], lake["answered_by"]) == ("101", "101", "102")
 
 
 def test_unknown_number_from_the_carrier_is_not_found(kamailio: KamailioProcess) -> None:

@@ -16,12 +16,12 @@ import pytest
 
 from kamailio.launcher import KamailioProcess
 from kamailio.rules_push import RulesClock, push_user
-from kamailio.traffic import SippUAS, scenario
+from kamailio.traffic import SippUAS, register, scenario
 from switchboard.rules import AnsweringRule, Destination
 from switchboard.settings import Settings
 from switchboard.timeframes import TimeFrame, WeeklyPeriod
 from tests.fixtures.core import Directory
-from tests.fixtures.sip import call, cdr_rows, lake_calls, register_at
+from tests.fixtures.sip import account, call, cdr_rows, lake_calls, register_at
 
 pytestmark = pytest.mark.kamailio
 
@@ -226,3 +226,42 @@ def test_forwarding_loop_is_cut(
     assert (row["sip_code"], row["sip_reason"]) == (480, "Forwarding Loop")
     [lake] = lake_calls(s, ACME)
     assert (lake["disposition"], lake["rule"]) == ("missed", "Office")
+
+
+def test_answered_by_is_the_aor_not_the_contact_user(
+    kamailio: KamailioProcess, directory: Directory, rules_clock: RulesClock
+) -> None:
+    """Phones register device ids as Contact users; the AoR whose device answered is recorded.
+
+    102 has two desk phones (ringing) and rings 103 at the same time, whose
+    softphone answers: branches 0-1 are 102's, branch 2 is 103's. Then those
+    phones leave and a third one of 102's answers.
+    """
+    s = kamailio.settings
+    _open_rule(s, directory, rules_clock, "102", simultaneous=("103",))
+
+    def registered(login: str, uas: SippUAS, device: str, expires: int = 600) -> bool:
+        result = register(s, [account(login)], uas.contact, contact_user=device, expires=expires)
+        return result.returncode == 0
+
+    with (
+        SippUAS(scenario("uas_ring_logged.xml")) as desk_a,
+        SippUAS(scenario("uas_ring_logged.xml")) as desk_b,
+        SippUAS(scenario("uas_answer.xml")) as soft_103,
+        SippUAS(scenario("uas_answer.xml")) as desk_c,
+    ):
+        assert registered("102@acme.example", desk_a, "desk-7f3a")
+        assert registered("102@acme.example", desk_b, "desk-9c21")
+        assert registered("103@acme.example", soft_103, "soft-0d4e")
+        first = call(s, "101@acme.example", "102@acme.example", duration_ms=300)
+        assert any(line.startswith("invite desk-7f3a") for line in desk_a.log_lines())
+        assert registered("102@acme.example", desk_a, "desk-7f3a", expires=0)
+        assert registered("102@acme.example", desk_b, "desk-9c21", expires=0)
+        assert registered("103@acme.example", soft_103, "soft-0d4e", expires=0)
+        assert registered("102@acme.example", desk_c, "desk-5b6f")
+        second = call(s, "101@acme.example", "102@acme.example", duration_ms=300)
+    assert list(first.finals.values()) == list(second.finals.values()) == [200]
+
+    rows = cdr_rows(s, at_least=2)
+    assert [row["answered_by"] for row in rows] == ["103", "102"]  # not soft-0d4e, desk-5b6f
+    assert [c["answered_by"] for c in lake_calls(s, ACME)] == ["103", "102"]
