@@ -2,23 +2,57 @@
 
 The form starts from the mailbox's stored settings; the page's callbacks
 save each part on its own (upload, options, PIN), re-checking the mailbox.
+While too many wrong PINs by phone keep phone access locked, the PIN section
+says until when, with an Unlock button (the owner and managers open this tab).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dash_mantine_components as dmc
 from dash import dcc, html
 
 from dash_app.layout import section
+from switchboard.store import PinLock
 from switchboard.voicemail import GREETING_KINDS
 
 GREETING_LABELS = {"unavailable": "Unavailable", "busy": "Busy", "custom": "Custom"}
 
 
-def settings_panel(box: Any) -> Any:
-    """The tab's three sections, filled from ``box`` (the mailbox's stored settings)."""
+def lock_notice(lock: PinLock | None, timezone: str, now: float | None = None) -> Any:
+    """Until when wrong PINs keep phone access locked, and Unlock; None while it is open."""
+    if lock is None:
+        return None
+    zone = ZoneInfo(timezone)
+    until = datetime.fromtimestamp(lock.locked_until, zone)
+    today = datetime.fromtimestamp(now, zone) if now is not None else datetime.now(zone)
+    when = (
+        f"{until:%H:%M}"
+        if until.date() == today.date()
+        else f"{until:%b} {until.day}, {until:%H:%M}"
+    )
+    return dmc.Group(
+        [
+            dmc.Text(
+                f"Phone access locked until {when} after {lock.failures} wrong PINs.",
+                c="red",
+                size="sm",
+                id="voicemail-pin-locked",
+            ),
+            dmc.Button("Unlock", id="voicemail-pin-unlock", size="xs", variant="light"),
+        ],
+        gap="sm",
+    )
+
+
+def settings_panel(box: Any, lock: PinLock | None = None, timezone: str = "UTC") -> Any:
+    """The tab's three sections, filled from ``box`` (the mailbox's stored settings).
+
+    ``lock``: the phone-access lock, shown in ``timezone`` (the viewer's).
+    """
     kinds = [{"value": k, "label": GREETING_LABELS[k]} for k in GREETING_KINDS]
     uploaded = ", ".join(GREETING_LABELS[k] for k in box.greetings) or "none yet"
     greetings = dmc.Stack(
@@ -108,6 +142,7 @@ def settings_panel(box: Any) -> Any:
                 align="flex-end",
             ),
             html.Div(id="voicemail-pin-feedback"),
+            html.Div(lock_notice(lock, timezone), id="voicemail-pin-lock"),
         ],
         gap="xs",
     )

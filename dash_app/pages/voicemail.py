@@ -51,6 +51,7 @@ def layout(**query: str) -> Any:
     with provisioning() as store:
         owner = store.user(user.tenant_domain, mailbox)
         box = store.mailbox_settings(user.tenant_domain, mailbox)
+        lock = store.pin_lock(user.tenant_domain, mailbox)
     subtitle = (
         f"Your mailbox, extension {mailbox}"
         if mailbox == user.extension
@@ -101,7 +102,9 @@ def layout(**query: str) -> Any:
                         ]
                     ),
                     dmc.TabsPanel(messages, value="messages", pt="md"),
-                    dmc.TabsPanel(settings_panel(box), value="settings", pt="md"),
+                    dmc.TabsPanel(
+                        settings_panel(box, lock, user.timezone), value="settings", pt="md"
+                    ),
                 ],
                 value="messages",
                 id="voicemail-tabs",
@@ -336,3 +339,23 @@ def change_pin(
 
 def _pin_error(text: str) -> Any:
     return dmc.Text(text, c="red", size="sm", id="voicemail-pin-error")
+
+
+@callback(
+    Output("voicemail-pin-lock", "children"),
+    Input("voicemail-pin-unlock", "n_clicks"),
+    State("voicemail-box", "data"),
+    prevent_initial_call=True,
+)
+def unlock_phone_access(clicks: int | None, box: str | None) -> Any:
+    """Lift the lock wrong PINs put on phone access (owner or manager: ``mailbox_for``)."""
+    if not clicks:
+        raise PreventUpdate
+    user = signed_in_user()
+    try:
+        mailbox = mailbox_for(user, box)
+        with provisioning() as store:
+            store.unlock_pin(user.tenant_domain, mailbox)
+    except (PermissionError, ProvisioningError) as exc:
+        return _pin_error(sentence(str(exc)))
+    return dmc.Text("Phone access unlocked.", c="green", size="sm", id="voicemail-pin-unlocked")
