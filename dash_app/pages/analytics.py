@@ -15,19 +15,22 @@ CSV, XLSX or Parquet from a guarded route running the same loader.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import dash
-import dash_ag_grid as dag
 import dash_mantine_components as dmc
-import plotly.graph_objects as go
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
-from dash_app.analytics_tables import PREVIEW_ROWS, TABLES, AnalyticsQuery, download_url
+from dash_app.analytics_charts import (
+    TILES,
+    concurrency_figure,
+    heatmap_figure,
+    tile,
+    volume_figures,
+)
+from dash_app.analytics_grids import grid, grid_rows
+from dash_app.analytics_tables import PREVIEW_ROWS, TABLES, AnalyticsQuery
 from dash_app.auth import (
     caller_in_scope,
     optional_user,
@@ -36,200 +39,14 @@ from dash_app.auth import (
     signed_in_user,
 )
 from dash_app.editing import NotAllowed
-from dash_app.layout import format_local, section
-from pipeline.schema import DIRECTIONS, DISPOSITIONS
+from dash_app.layout import section
+from pipeline.schema import DIRECTIONS
 
 dash.register_page(
     __name__, path="/analytics", name="Analytics", title="Analytics · Switchboard", order=2
 )
 
 log = logging.getLogger(__name__)
-
-TILES = (
-    "offered",
-    "answered",
-    "missed",
-    "answer_rate",
-    "abandoned_in_ring",
-    "avg_ring_answered",
-    "max_ring_answered",
-    "avg_talk",
-    "total_talk",
-    "after_hours_calls",
-    "after_hours_missed",
-    "voicemails_left",
-    "peak_concurrent",
-    "repeat_caller_rate",
-    "fcr_proxy",
-    "callbacks_pending",
-)
-# Metrics where a rise is bad news (the change is shown red).
-_LOWER_IS_BETTER = frozenset(
-    {
-        "missed",
-        "abandoned_in_ring",
-        "avg_ring_answered",
-        "max_ring_answered",
-        "after_hours_missed",
-        "repeat_caller_rate",
-        "callbacks_pending",
-    }
-)
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_DISPOSITION_COLOURS = {
-    "answered": "#2f9e44",
-    "missed": "#e03131",
-    "busy": "#f08c00",
-    "cancelled": "#c2255c",
-    "failed": "#868e96",
-    "blocked": "#495057",
-    "voicemail": "#1971c2",
-}
-
-
-def _tile(name: str, value: Any, change: dict[str, Any] | None) -> dmc.Paper:
-    from pipeline.metrics import DEFINITION_BY_NAME, format_value
-
-    definition = DEFINITION_BY_NAME[name]
-    extra: Any = None
-    if change is not None and change.get("change") is not None:
-        delta = change["change"]
-        direction = "up" if delta > 0 else "down" if delta < 0 else ""
-        good = (delta < 0) if name in _LOWER_IS_BETTER else (delta > 0)
-        sign = "+" if delta > 0 else ""
-        shown = (
-            f"{sign}{delta * 100:.1f} pts"
-            if definition.unit == "ratio"
-            else f"{sign}{format_value(name, delta)}"
-            if definition.unit != "seconds"
-            else f"{sign}{delta:.0f} s"
-        )
-        extra = dmc.Text(
-            f"{shown} vs previous ({format_value(name, change.get('previous'))})",
-            size="xs",
-            id=f"analytics-tile-{name}-change",
-            className=f"sb-tile-change--{'up' if good else 'down'}" if direction else "",
-        )
-    return dmc.Paper(
-        [
-            dmc.Text(definition.label, size="xs", c="dimmed"),
-            html.Div(
-                format_value(name, value),
-                className="sb-tile-value",
-                id=f"analytics-tile-{name}-value",
-            ),
-            extra,
-        ],
-        id=f"analytics-tile-{name}",
-        withBorder=True,
-        p="sm",
-        radius="md",
-        className="sb-tile",
-    )
-
-
-def _bucket(bucket: Any, q: AnalyticsQuery) -> tuple[str, str]:
-    """(label, drill-down URL) of a volume or concurrency bucket."""
-    if isinstance(bucket, datetime):  # an hour: the instant it began
-        local = bucket.astimezone(ZoneInfo(q.tz))
-        return (
-            local.strftime("%Y-%m-%d %H:00 %Z"),
-            q.drill(**{"from": local.date(), "to": local.date(), "hour": local.hour}),
-        )
-    if isinstance(bucket, date):
-        if q.interval == "week":
-            first = max(bucket, q.period.start)
-            last = min(bucket + timedelta(days=6), q.period.end)
-            return f"week of {bucket.isoformat()}", q.drill(**{"from": first, "to": last})
-        return bucket.isoformat(), q.drill(**{"from": bucket, "to": bucket})
-    return str(bucket), q.drill()
-
-
-def _volume_figures(rows: list[dict[str, Any]], q: AnalyticsQuery) -> tuple[go.Figure, go.Figure]:
-    buckets = sorted({r["bucket"] for r in rows})
-    labels = {b: _bucket(b, q) for b in buckets}
-    by_disposition: dict[str, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
-    by_direction: dict[str, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
-    for r in rows:
-        by_disposition[r["disposition"]][r["bucket"]] += r["calls"]
-        by_direction[r["direction"]][r["bucket"]] += r["calls"]
-    figures = []
-    for split, key, values, colours in (
-        ("disposition", "disposition", by_disposition, _DISPOSITION_COLOURS),
-        ("direction", "direction", by_direction, {}),
-    ):
-        fig = go.Figure()
-        for name in DISPOSITIONS if split == "disposition" else DIRECTIONS:
-            if name not in values:
-                continue
-            xs = [b for b in buckets if values[name].get(b)]
-            fig.add_bar(
-                name=name,
-                x=[labels[b][0] for b in xs],
-                y=[values[name][b] for b in xs],
-                customdata=[_with(labels[b][1], **{key: name}) for b in xs],
-                marker_color=colours.get(name),
-            )
-        fig.update_layout(
-            barmode="stack",
-            margin={"l": 40, "r": 10, "t": 10, "b": 40},
-            height=280,
-            legend={"orientation": "h", "y": -0.25},
-            xaxis={"type": "category"},
-        )
-        figures.append(fig)
-    return figures[0], figures[1]
-
-
-def _with(url: str, **keys: str) -> str:
-    """A drill-down URL with more keys (unless the page already filters on them)."""
-    from urllib.parse import parse_qsl, urlsplit
-
-    parts = urlsplit(url)
-    params = dict(parse_qsl(parts.query))
-    for k, v in keys.items():
-        params.setdefault(k, v)
-    return f"{parts.path}?{urlencode(params)}"
-
-
-def _heatmap_figure(rows: list[dict[str, Any]], q: AnalyticsQuery) -> go.Figure:
-    z = [[0] * 24 for _ in range(7)]
-    links = [[q.drill(weekday=d + 1, hour=h) for h in range(24)] for d in range(7)]
-    for r in rows:
-        z[r["weekday"] - 1][r["hour"]] = r["calls"]
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=[f"{h:02d}" for h in range(24)],
-            y=list(_WEEKDAYS),
-            customdata=links,
-            colorscale="Blues",
-            hovertemplate="%{y} %{x}:00 · %{z} calls<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        margin={"l": 40, "r": 10, "t": 10, "b": 30},
-        height=260,
-        yaxis={"autorange": "reversed"},
-    )
-    return fig
-
-
-def _concurrency_figure(rows: list[dict[str, Any]], q: AnalyticsQuery) -> go.Figure:
-    labels = [_bucket(r["bucket"], q) for r in rows]
-    fig = go.Figure(
-        go.Bar(
-            x=[label for label, _ in labels],
-            y=[r["peak_active"] for r in rows],
-            customdata=[link for _, link in labels],
-            marker_color="#5c7cfa",
-            name="peak active calls",
-        )
-    )
-    fig.update_layout(
-        margin={"l": 40, "r": 10, "t": 10, "b": 40}, height=240, xaxis={"type": "category"}
-    )
-    return fig
 
 
 # Tables that can have tens of thousands of rows: the page shows the first
@@ -238,69 +55,8 @@ def _concurrency_figure(rows: list[dict[str, Any]], q: AnalyticsQuery) -> go.Fig
 _PREVIEWED = ("repeat", "callbacks")
 
 
-def _grid(
-    name: str,
-    rows: list[dict[str, Any]],
-    q: AnalyticsQuery,
-    total: int | None = None,
-    **options: Any,
-) -> Any:
-    spec = TABLES[name]
-    timestamps = {c for c in spec.columns if c.endswith("_at")}
-    shown = [{**r, **{c: format_local(r.get(c), q.tz) for c in timestamps}} for r in rows]
-    columns: list[dict[str, Any]] = [
-        {"field": c, "headerName": c.replace("_", " ")} for c in spec.columns
-    ]
-    columns.append(
-        {
-            "field": "calls_link",
-            "headerName": "Calls",
-            "cellRenderer": "markdown",
-        }
-    )
-    if options.pop("selectable", False):
-        columns[0]["checkboxSelection"] = True
-    downloads = html.Span(
-        [
-            html.A(
-                fmt.upper(),
-                href=download_url(name, fmt, q),
-                id=f"analytics-download-{name}-{fmt}",
-                className="sb-download",
-            )
-            for fmt in ("csv", "xlsx", "parquet")
-        ],
-        className="sb-downloads",
-    )
-    grid = dag.AgGrid(
-        id=f"analytics-grid-{name}",
-        rowData=shown,
-        columnDefs=columns,
-        defaultColDef={"sortable": True, "resizable": True, "filter": False, "minWidth": 90},
-        columnSize="responsiveSizeToFit",
-        dashGridOptions={
-            "domLayout": "autoHeight",
-            "pagination": len(rows) > 15,
-            "paginationPageSize": 15,
-            **options,
-        },
-    )
-    shown_all = total is None or total <= len(rows)
-    more = (
-        None
-        if shown_all
-        else dmc.Text(
-            f"Showing the first {len(rows):,} of {total:,}; the downloads hold every row.",
-            size="sm",
-            c="dimmed",
-            id=f"analytics-{name}-more",
-        )
-    )
-    body = grid if more is None else html.Div([more, grid])
-    return section(spec.title, body, id_prefix=f"analytics-{name}", extra=downloads)
-
-
 def _controls(q: AnalyticsQuery) -> Any:
+    """Period, interval, zone and filters as in the URL; "Apply" writes them back to it."""
     return dmc.Group(
         [
             dmc.DatePickerInput(
@@ -381,9 +137,9 @@ def layout(**query: Any) -> Any:
         if user.sees_whole_tenant
         else f"Calls of extension {user.extension}"
     )
-    by_disposition, by_direction = _volume_figures(volume, q)
+    by_disposition, by_direction = volume_figures(volume, q)
     tiles = dmc.SimpleGrid(
-        [_tile(n, current.get(n), compared.get(n)) for n in TILES],
+        [tile(n, current.get(n), compared.get(n)) for n in TILES],
         cols={"base": 2, "sm": 4, "lg": 8},
         spacing="sm",
         id="analytics-tiles",
@@ -437,7 +193,7 @@ def layout(**query: Any) -> Any:
                         "Peak active calls",
                         dcc.Graph(
                             id="analytics-concurrency",
-                            figure=_concurrency_figure(peaks, q),
+                            figure=concurrency_figure(peaks, q),
                             config=graph_config,
                         ),
                         id_prefix="analytics-peaks",
@@ -448,19 +204,19 @@ def layout(**query: Any) -> Any:
             section(
                 f"Busy hours ({q.tz})",
                 dcc.Graph(
-                    id="analytics-heatmap", figure=_heatmap_figure(heat, q), config=graph_config
+                    id="analytics-heatmap", figure=heatmap_figure(heat, q), config=graph_config
                 ),
                 id_prefix="analytics-heat",
             ),
-            _grid("extensions", tables["extensions"], q),
+            grid("extensions", tables["extensions"], q),
             dmc.SimpleGrid(
-                [_grid("dids", tables["dids"], q), _grid("rules", tables["rules"], q)],
+                [grid("dids", tables["dids"], q), grid("rules", tables["rules"], q)],
                 cols={"base": 1, "lg": 2},
             ),
-            _grid("repeat", tables["repeat"], q, total=current.get("repeat_callers")),
+            grid("repeat", tables["repeat"], q, total=current.get("repeat_callers")),
             html.Div(
                 [
-                    _grid(
+                    grid(
                         "callbacks",
                         tables["callbacks"],
                         q,
@@ -576,7 +332,6 @@ def mark_handled(
     q, _error = AnalyticsQuery.from_url(query or {}, user.timezone)
     with open_for_viewer(portal().settings, user, borrow_store=provisioning) as viewer:
         rows = TABLES["callbacks"].load(viewer.conn, q, viewer.handled, limit=PREVIEW_ROWS)
-    timestamps = {c for c in TABLES["callbacks"].columns if c.endswith("_at")}
-    shown = [{**r, **{c: format_local(r.get(c), q.tz) for c in timestamps}} for r in rows]
+    shown = grid_rows("callbacks", rows, q.tz)
     count = len(selected)
     return shown, f"{count} caller{'s' if count != 1 else ''} marked handled."
