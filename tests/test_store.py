@@ -217,3 +217,22 @@ def test_unknown_mailboxes_and_mailboxes_without_pin_open_for_nobody(
     assert not store.check_voicemail_pin("acme.example", "101", "4826", policy)  # no PIN set
     with pytest.raises(ProvisioningError, match="no extension"):
         store.unlock_pin("acme.example", "199")
+
+
+def test_pins_checked_from_many_threads_at_once_are_all_counted(directory: Directory) -> None:
+    """The media server checks PINs in worker threads over one connection: writes serialise."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from switchboard.store import PinLockPolicy
+
+    store = directory.store
+    store.set_voicemail_pin("acme.example", "102", "4826")
+    policy = PinLockPolicy(max_failures=40, window_seconds=600, lock_seconds=60)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(
+            pool.map(lambda i: store.check_voicemail_pin("acme.example", "102", "1357", policy),
+                     range(40))
+        )  # fmt: skip
+    assert not any(results)
+    lock = store.pin_lock("acme.example", "102")
+    assert lock is not None and lock.failures == 40

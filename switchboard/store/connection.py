@@ -74,7 +74,7 @@ class StoreConnection:
         self._db.row_factory = sqlite3.Row
         # The connection may be used from several threads (the media server checks PINs in
         # worker threads); two of them must never open ``begin immediate`` on it at once.
-        self._tx_lock = threading.Lock()
+        self._tx_lock = threading.RLock()  # re-entry fails loudly in sqlite, never hangs
         self._db.execute("pragma journal_mode=wal")
         self._db.execute("pragma busy_timeout=5000")
         self._db.execute("pragma foreign_keys=on")
