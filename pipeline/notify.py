@@ -182,15 +182,15 @@ def send_pending_emails(
                     continue
                 if not _ready(msg, transcription_on, now):
                     continue
+                if not EMAIL_RE.fullmatch(box.email_address):
+                    _failed(settings, store, msg, "not an address we can send to", now)
+                    continue
                 audio = None
                 if box.email_attach_audio:
                     try:
                         audio = (settings.data_dir / msg.audio_path).read_bytes()
                     except OSError:
                         log.warning("voicemail %s: audio missing, sent without it", msg.message_id)
-                if not EMAIL_RE.fullmatch(box.email_address):
-                    _failed(settings, store, msg, "not an address we can send to", now)
-                    continue
                 try:
                     email = build_voicemail_email(
                         msg=msg,
