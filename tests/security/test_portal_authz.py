@@ -1,0 +1,586 @@
+"""Who may read or change what in the portal: one table, checked over HTTP and in a browser.
+
+Every row is something a browser can ask for (a page, a download, a Dash
+callback that reads or writes by id), every column a kind of visitor. The
+objects all belong to extension 102 of acme.example (a plain user) or to
+acme itself, so the plain user (101), the agent (104) and globex's manager
+ask for someone else's things. A probe answers "did it get through?" by the
+effect: the data in the answer, or the change in the store. A refusal may be
+a 401/403, a redirect to the login form, a 204 or an alert; all that counts
+is that nothing was read or changed.
+
+Callbacks are POSTed straight to ``/_dash-update-component`` with crafted
+inputs, as an attacker would; hiding a button is not access control.
+"""
+
+from __future__ import annotations
+
+import json
+import time as clock
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import time
+from typing import Any
+
+import pytest
+
+from switchboard.report_schedules import ReportSchedule
+from switchboard.rules import AnsweringRule
+from switchboard.store import ProvisioningStore, User
+from switchboard.timeframes import TimeFrame, WeeklyPeriod
+from tests.fixtures.core import Directory
+from tests.fixtures.portal import MISSED_CALLER, client_session, log_in
+
+ROLES = ("anonymous", "user", "agent", "supervisor", "manager", "other_manager")
+LOGINS: dict[str, str | None] = {
+    "anonymous": None,
+    "user": "101@acme.example",
+    "agent": "104@acme.example",
+    "supervisor": "103@acme.example",
+    "manager": "100@acme.example",
+    "other_manager": "100@globex.example",
+}
+
+# What each visitor may do. "yes": it gets through; "no": refused, nothing read or changed.
+# target                                     anonymous user agent supervisor manager other_manager
+MATRIX = """
+page /                                            no  yes   yes   yes    yes    yes
+page /calls                                       no  yes   yes   yes    yes    yes
+page /analytics                                   no  yes   yes   yes    yes    yes
+page /voicemail                                   no  yes   yes   yes    yes    yes
+page /rules                                       no  yes   yes   yes    yes    yes
+page /timeframes                                  no  yes   yes   yes    yes    yes
+page /numbers                                     no  no    no    no     yes    yes
+page /reports                                     no  no    no    yes    yes    yes
+page /rules?user=102                              no  no    no    yes    yes    no
+page /voicemail?box=102                           no  no    no    no     yes    no
+download calls of 102 with others                 no  no    no    yes    yes    no
+download analytics worklist of 102                no  no    no    yes    yes    no
+download voicemail audio of 102                   no  no    no    no     yes    no
+callback call grid rows of 102 with others        no  no    no    yes    yes    no
+callback rules list of 102                        no  no    no    yes    yes    no
+callback rules delete 102's rule                  no  no    no    yes    yes    no
+callback rules delete 102's rule from own page    no  no    no    no     no     no
+callback rules open 102's rule in the editor      no  no    no    yes    yes    no
+callback timeframes delete 102's personal frame   no  no    no    no     no     no
+callback timeframes delete a company frame        no  no    no    no     yes    no
+callback voicemail list of 102                    no  no    no    no     yes    no
+callback voicemail delete 102's message           no  no    no    no     yes    no
+callback voicemail delete 102's message as mine   no  no    no    no     no     no
+callback voicemail set 102's PIN                  no  no    no    no     yes    no
+callback numbers list shows acme's number         no  no    no    no     yes    no
+callback numbers open acme's number's route       no  no    no    no     yes    no
+callback numbers add a route to acme's number     no  no    no    no     yes    no
+callback analytics mark 102's caller handled      no  no    no    yes    yes    no
+callback reports delete acme's schedule           no  no    no    no     yes    no
+"""
+
+
+def matrix_rows() -> list[tuple[str, dict[str, bool]]]:
+    rows = []
+    for line in MATRIX.strip().splitlines():
+        (*words,) = line.split()
+        cells, target = words[-len(ROLES) :], " ".join(words[: -len(ROLES)])
+        assert all(c in ("yes", "no") for c in cells), line
+        rows.append((target, dict(zip(ROLES, [c == "yes" for c in cells], strict=True))))
+    return rows
+
+
+CASES = [
+    (target, role, allowed) for target, cells in matrix_rows() for role, allowed in cells.items()
+]
+
+
+# -- the world the probes look at ----------------------------------------------------------
+NY = "America/New_York"
+OFFICE = (WeeklyPeriod(frozenset(range(5)), time(9), time(17)),)
+
+
+@dataclass
+class World:
+    """The shared in-process portal, its store, a signed-in client per role, 102's things."""
+
+    app: Any
+    clients: dict[str, Any]
+    deps: list[dict[str, Any]]
+    owner: User  # 102@acme.example
+    message_id: str
+    did_id: int
+
+    def store(self) -> Any:
+        return self.app.server.extensions["switchboard_portal"]
+
+    def run(self, fn: Callable[[ProvisioningStore], Any]) -> Any:
+        state = self.store()
+        with state.store_lock:
+            return fn(state.store)
+
+
+@pytest.fixture(scope="module")
+def world(client_portal: Any) -> Iterator[World]:
+    state = client_portal.server.extensions["switchboard_portal"]
+    data_dir = state.settings.data_dir
+    with state.store_lock:
+        store = state.store
+        owner = store.user("acme.example", "102")
+        store.save_frame("acme.example", TimeFrame("Gym-102", NY, OFFICE), user_id=owner.id)
+        message_id = "vm-" + "ab" * 16
+        audio = data_dir / "voicemail" / "acme.example" / "102" / f"{message_id}.wav"
+        audio.parent.mkdir(parents=True, exist_ok=True)
+        audio.write_bytes(b"RIFF0000WAVEfmt matrix")
+        store.record_voicemail(
+            "acme.example",
+            "102",
+            message_id,
+            started_at=clock.time(),
+            duration=2.0,
+            audio_path=str(audio.relative_to(data_dir)),
+        )
+        did = next(
+            (d for d in store.dids("acme.example") if d.number == "+15557770001"), None
+        ) or _add_number(store, "acme.example", "+15557770001")
+    with ExitStack() as stack:
+        clients = {
+            role: stack.enter_context(client_session(client_portal, login))
+            for role, login in LOGINS.items()
+        }
+        deps = clients["manager"].get("/_dash-dependencies").get_json()
+        yield World(client_portal, clients, deps, owner, message_id, did.id)
+
+
+def _add_number(store: ProvisioningStore, tenant: str, number: str) -> Any:
+    """A main number of ``tenant`` (allocated first where the store asks for that)."""
+    allocate = getattr(store, "allocate_did", None)
+    if allocate is not None:
+        allocate(tenant, number)
+    return store.add_did(tenant, number, "Matrix line")
+
+
+# -- talking to Dash as its renderer does ---------------------------------------------------------
+def _id(value: Any) -> str:
+    return (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, sort_keys=True, separators=(",", ":"))
+    )
+
+
+def _pattern(id_text: str) -> dict[str, Any] | None:
+    return json.loads(id_text) if id_text.startswith("{") else None
+
+
+# The concrete ids behind the editors' pattern-matching outputs (what the page renders).
+RULE_FIELDS = ("forward_always", "forward_busy", "forward_no_answer", "forward_offline", "fallback")
+PATTERN_FIELDS = {
+    "rules-dest-kind": RULE_FIELDS,
+    "rules-dest-target": RULE_FIELDS,
+    "numbers-dest-kind": ("route",),
+    "numbers-dest-target": ("route",),
+}
+
+
+def post_callback(
+    world: World,
+    role: str,
+    trigger: str | dict[str, Any],
+    values: dict[str, Any] | None = None,
+    prop: str = "n_clicks",
+) -> Any:
+    """POST the callback that ``trigger`` fires; ``values`` for the other inputs and states.
+
+    ``values`` is keyed by component id (a pattern id by its ``type``); a
+    pattern state takes a list of (concrete id, value) pairs.
+    """
+    values = values or {}
+    kind = trigger if isinstance(trigger, str) else trigger["type"]
+
+    def matches(entry: dict[str, Any]) -> bool:
+        pattern = _pattern(entry["id"])
+        return (pattern or {}).get("type", entry["id"]) == kind and entry["property"] == prop
+
+    dep = next(d for d in world.deps if any(matches(i) for i in d["inputs"]))
+
+    def entry(spec: dict[str, Any], is_input: bool) -> Any:
+        pattern = _pattern(spec["id"])
+        if pattern is None:
+            if is_input and matches(spec):
+                value = values.get(spec["id"], 1)  # a click, unless given
+                return {"id": spec["id"], "property": spec["property"], "value": value}
+            return {"id": spec["id"], "property": spec["property"], "value": values.get(spec["id"])}
+        if is_input and matches(spec):
+            return [{"id": trigger, "property": prop, "value": 1}]
+        pairs = values.get(pattern["type"], [])
+        return [{"id": i, "property": spec["property"], "value": v} for i, v in pairs]
+
+    parts = (
+        dep["output"].strip(".").split("...") if dep["output"].startswith("..") else [dep["output"]]
+    )
+    outputs: list[Any] = []
+    for part in parts:
+        id_text, _, prop_name = part.rpartition(".")
+        pattern = _pattern(id_text)
+        if pattern is None:
+            outputs.append({"id": id_text, "property": prop_name})
+        else:  # the form's fields, as the page renders them
+            fields = PATTERN_FIELDS.get(pattern["type"], ())
+            outputs.append(
+                [
+                    {"id": {"type": pattern["type"], "field": f}, "property": prop_name}
+                    for f in fields
+                ]
+            )
+    body = {
+        "output": dep["output"],
+        "outputs": outputs if len(outputs) > 1 else outputs[0],
+        "inputs": [entry(i, True) for i in dep["inputs"]],
+        "state": [entry(s, False) for s in dep["state"]],
+        "changedPropIds": [f"{_id(trigger)}.{prop}"],
+    }
+    return world.clients[role].post("/_dash-update-component", json=body)
+
+
+def answered(response: Any) -> str:
+    """The callback's answer as text when it ran (200), else ""."""
+    return response.get_data(as_text=True) if response.status_code == 200 else ""
+
+
+# -- probes: True when the request got through ----------------------------------------------------
+def prop_of(text: str, component_id: str, prop: str) -> Any:
+    """``prop`` of the component ``component_id`` in a layout answer (None: not there)."""
+    found: list[Any] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            props = node.get("props")
+            if isinstance(props, dict) and props.get("id") == component_id:
+                found.append(props.get(prop))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(text) if text else {})
+    return found[0] if found else None
+
+
+def page_probe(path: str, marker: str) -> Callable[[World, str], bool]:
+    """The page shell loads and its layout holds ``marker`` (or "id.prop=value")."""
+
+    def probe(world: World, role: str) -> bool:
+        shell = world.clients[role].get(path)
+        if shell.status_code != 200:
+            return False
+        route, _, search = path.partition("?")
+        response = world.clients[role].post(
+            "/_dash-update-component",
+            json={
+                "output": ".._pages_content.children..._pages_store.data..",
+                "outputs": [
+                    {"id": "_pages_content", "property": "children"},
+                    {"id": "_pages_store", "property": "data"},
+                ],
+                "inputs": [
+                    {"id": "_pages_location", "property": "pathname", "value": route},
+                    {"id": "_pages_location", "property": "search", "value": "?" + search},
+                ],
+                "changedPropIds": ["_pages_location.pathname"],
+            },
+        )
+        text = answered(response)
+        if "=" in marker:
+            target, _, value = marker.partition("=")
+            component_id, _, prop = target.rpartition(".")
+            return prop_of(text, component_id, prop) == value
+        return marker in text
+
+    return probe
+
+
+def _rule(world: World, name: str) -> int:
+    saved = world.run(lambda s: s.save_rule(world.owner, AnsweringRule(name, 50, dnd=True)))
+    return int(saved.id)
+
+
+def _rules_of_owner(world: World) -> set[str]:
+    return {r.name for r in world.run(lambda s: s.routing_inputs(world.owner).rules)}
+
+
+def probe_rules_delete(own_page: bool) -> Callable[[World, str], bool]:
+    def probe(world: World, role: str) -> bool:
+        name = f"Doomed {role} {own_page}"
+        rule_id = _rule(world, name)
+        post_callback(
+            world,
+            role,
+            {"type": "rules-delete", "rule": rule_id},
+            {"rules-user": None if own_page else "102", "rules-version": 1},
+        )
+        return name not in _rules_of_owner(world)
+
+    return probe
+
+
+def probe_rules_open(world: World, role: str) -> bool:
+    rule_id = _rule(world, f"Open me {role}")
+    response = post_callback(
+        world, role, {"type": "rules-edit", "rule": rule_id}, {"rules-user": "102"}
+    )
+    return f"Open me {role}" in answered(response)
+
+
+def probe_rules_list(world: World, role: str) -> bool:
+    _rule(world, f"Listed for {role}")
+    response = post_callback(world, role, "rules-user", {"rules-user": "102"}, prop="value")
+    return f"Listed for {role}" in answered(response)
+
+
+def _frame_names(world: World, user_id: int | None) -> set[str]:
+    return set(world.run(lambda s: s.frames("acme.example", user_id)))
+
+
+def probe_frame_delete(company: bool) -> Callable[[World, str], bool]:
+    def probe(world: World, role: str) -> bool:
+        name = f"Frame {role} {company}"
+        owner_id = None if company else world.owner.id
+        frame = world.run(
+            lambda s: s.save_frame("acme.example", TimeFrame(name, NY, OFFICE), user_id=owner_id)
+        )
+        post_callback(
+            world, role, {"type": "timeframes-delete", "frame": frame.id}, {"timeframes-version": 1}
+        )
+        return name not in _frame_names(world, owner_id)
+
+    return probe
+
+
+def _message_folder(world: World) -> str:
+    msg = world.run(lambda s: s.voicemail_message("acme.example", "102", world.message_id))
+    return str(msg.folder)
+
+
+def probe_voicemail_list(world: World, role: str) -> bool:
+    response = post_callback(
+        world,
+        role,
+        "voicemail-version",
+        {"voicemail-box": "102", "voicemail-folder": "inbox"},
+        prop="data",
+    )
+    return world.message_id in answered(response)
+
+
+def probe_voicemail_delete(as_mine: bool) -> Callable[[World, str], bool]:
+    def probe(world: World, role: str) -> bool:
+        world.run(lambda s: s.restore_message("acme.example", "102", world.message_id))
+        assert _message_folder(world) != "trash"
+        post_callback(
+            world,
+            role,
+            {"type": "voicemail-action", "action": "delete", "message": world.message_id},
+            {"voicemail-box": None if as_mine else "102", "voicemail-version": 1},
+        )
+        deleted = _message_folder(world) == "trash"
+        world.run(lambda s: s.restore_message("acme.example", "102", world.message_id))
+        return deleted
+
+    return probe
+
+
+def probe_voicemail_pin(world: World, role: str) -> bool:
+    before = world.run(lambda s: s.mailbox_settings("acme.example", "102").pin_hash)
+    pin = str(4000 + ROLES.index(role))
+    post_callback(
+        world,
+        role,
+        "voicemail-pin-save",
+        {"voicemail-pin": pin, "voicemail-pin-repeat": pin, "voicemail-box": "102"},
+    )
+    return world.run(lambda s: s.mailbox_settings("acme.example", "102").pin_hash) != before
+
+
+def probe_numbers_list(world: World, role: str) -> bool:
+    response = post_callback(world, role, "numbers-version", {}, prop="data")
+    return "+15557770001" in answered(response)
+
+
+def probe_numbers_open(world: World, role: str) -> bool:
+    response = post_callback(world, role, {"type": "numbers-add-route", "did": world.did_id})
+    return "+15557770001" in answered(response)
+
+
+def probe_numbers_route(world: World, role: str) -> bool:
+    name = f"Route by {role}"
+    post_callback(
+        world,
+        role,
+        "numbers-route-save",
+        {
+            "numbers-editing": {"did": world.did_id, "id": None},
+            "numbers-route-name": name,
+            "numbers-route-frame": "__always__",
+            "numbers-route-priority": 10 + ROLES.index(role),
+            "numbers-route-enabled": True,
+            "numbers-dest-kind": [({"type": "numbers-dest-kind", "field": "route"}, "voicemail")],
+            "numbers-dest-target": [({"type": "numbers-dest-target", "field": "route"}, "100")],
+            "numbers-version": 1,
+        },
+    )
+
+    def routes(store: ProvisioningStore) -> set[str]:
+        did = next(d for d in store.dids("acme.example") if d.id == world.did_id)
+        return {r.name for r in store.did_routing_inputs(did).rules}
+
+    return name in world.run(routes)
+
+
+def probe_mark_handled(world: World, role: str) -> bool:
+    def marks(store: ProvisioningStore) -> dict[str, Any]:
+        return dict(store.callback_marks("acme.example"))
+
+    digits = MISSED_CALLER.lstrip("+")
+    world.run(lambda s: s._db.execute("delete from callback_handled where number = ?", (digits,)))
+    post_callback(
+        world,
+        role,
+        "analytics-mark-handled",
+        {
+            "analytics-grid-callbacks": [{"number": MISSED_CALLER}],
+            "analytics-query": {"from": "2025-03-10", "to": "2025-03-12"},
+        },
+    )
+    return digits in world.run(marks)
+
+
+def probe_schedule_delete(world: World, role: str) -> bool:
+    schedule = ReportSchedule(
+        tenant="acme.example",
+        name=f"Doomed report {role}",
+        kind="kpis",
+        format="csv",
+        cron="0 7 * * 1",
+        timezone=NY,
+    )
+    saved = world.run(lambda s: s.add_schedule(schedule))
+    post_callback(world, role, "reports-delete", {"reports-schedules": [{"id": saved.id}]})
+    return saved.id not in {s.id for s in world.run(lambda s: s.schedules("acme.example"))}
+
+
+def download_probe(path: str, marker: str) -> Callable[[World, str], bool]:
+    def probe(world: World, role: str) -> bool:
+        response = world.clients[role].get(path)
+        return response.status_code == 200 and marker in response.get_data(as_text=True)
+
+    return probe
+
+
+def probe_audio(world: World, role: str) -> bool:
+    response = world.clients[role].get(f"/voicemail/audio/{world.message_id}")
+    return response.status_code == 200 and response.data.startswith(b"RIFF")
+
+
+def probe_grid(world: World, role: str) -> bool:
+    response = post_callback(
+        world,
+        role,
+        "calls-grid",
+        {"calls-grid": {"startRow": 0, "endRow": 100}, "calls-filter": {"extension": "102"}},
+        prop="getRowsRequest",
+    )
+    text = answered(response)
+    return '"c04"' in text or "c04" in text
+
+
+PROBES: dict[str, Callable[[World, str], bool]] = {
+    "page /": page_probe("/", "home-refresh"),
+    "page /calls": page_probe("/calls", "calls-grid"),
+    "page /analytics": page_probe("/analytics", "analytics-query"),
+    "page /voicemail": page_probe("/voicemail", "voicemail-box"),
+    "page /rules": page_probe("/rules", "rules-list-box"),
+    "page /timeframes": page_probe("/timeframes", "timeframes-version"),
+    "page /numbers": page_probe("/numbers", "numbers-new-number"),
+    "page /reports": page_probe("/reports", "reports-schedules"),
+    "page /rules?user=102": page_probe("/rules?user=102", "rules-user.value=102"),
+    "page /voicemail?box=102": page_probe("/voicemail?box=102", "voicemail-box.data=102"),
+    "download calls of 102 with others": download_probe("/download/calls.csv?extension=102", "c04"),
+    "download analytics worklist of 102": download_probe(
+        "/download/analytics/callbacks.csv?from=2025-03-10&to=2025-03-12", "15550001111"
+    ),
+    "download voicemail audio of 102": probe_audio,
+    "callback call grid rows of 102 with others": probe_grid,
+    "callback rules list of 102": probe_rules_list,
+    "callback rules delete 102's rule": probe_rules_delete(own_page=False),
+    "callback rules delete 102's rule from own page": probe_rules_delete(own_page=True),
+    "callback rules open 102's rule in the editor": probe_rules_open,
+    "callback timeframes delete 102's personal frame": probe_frame_delete(company=False),
+    "callback timeframes delete a company frame": probe_frame_delete(company=True),
+    "callback voicemail list of 102": probe_voicemail_list,
+    "callback voicemail delete 102's message": probe_voicemail_delete(as_mine=False),
+    "callback voicemail delete 102's message as mine": probe_voicemail_delete(as_mine=True),
+    "callback voicemail set 102's PIN": probe_voicemail_pin,
+    "callback numbers list shows acme's number": probe_numbers_list,
+    "callback numbers open acme's number's route": probe_numbers_open,
+    "callback numbers add a route to acme's number": probe_numbers_route,
+    "callback analytics mark 102's caller handled": probe_mark_handled,
+    "callback reports delete acme's schedule": probe_schedule_delete,
+}
+
+
+def test_every_row_of_the_matrix_has_a_probe_and_every_role_a_column() -> None:
+    assert {target for target, _ in matrix_rows()} == set(PROBES)
+
+
+@pytest.mark.parametrize(
+    ("target", "role", "allowed"), CASES, ids=[f"{t} | {r}" for t, r, _ in CASES]
+)
+def test_the_portal_enforces_the_matrix(
+    world: World, target: str, role: str, allowed: bool
+) -> None:
+    assert PROBES[target](world, role) is allowed
+
+
+def test_anonymous_callbacks_and_downloads_are_refused_outright(world: World) -> None:
+    anonymous = world.clients["anonymous"]
+    assert anonymous.post("/_dash-update-component", json={}).status_code == 401
+    assert anonymous.get("/_dash-dependencies").status_code == 401
+    response = anonymous.get("/download/calls.csv")
+    assert response.status_code == 302 and response.location.startswith("/login?next=")
+
+
+# -- the same pages in a real browser ------------------------------------------------------------
+BROWSER_PAGES = {
+    # page: (what only an allowed visitor sees, the roles allowed)
+    "/numbers": ("#numbers-new-number", {"manager", "other_manager"}),
+    "/reports": ("#reports-schedules", {"supervisor", "manager", "other_manager"}),
+    "/voicemail?box=102": ("text=Mailbox of Bob Builder, extension 102", {"manager"}),
+    "/rules?user=102": ("text=Rules of Bob Builder, extension 102", {"supervisor", "manager"}),
+    "/calls": ("#calls-grid", {"user", "agent", "supervisor", "manager", "other_manager"}),
+}
+
+
+@pytest.mark.browser
+def test_the_matrix_holds_in_a_real_browser(seeded_portal: Any, page: Any) -> None:
+    """Each role signs in through the form and opens the pages; denied pages show none of it."""
+    from playwright.sync_api import expect
+
+    base = seeded_portal.url
+    for role, login in LOGINS.items():
+        page.context.clear_cookies()
+        if login is None:
+            for path in BROWSER_PAGES:
+                page.goto(base + path)
+                expect(page.locator("#login-user")).to_be_visible()
+            continue
+        if role == "agent":
+            continue  # the shared browser portal has no agent; the HTTP matrix covers agents
+        log_in(page, base, login, Directory.PASSWORD)
+        page.wait_for_url(base + "/")
+        for path, (selector, allowed) in BROWSER_PAGES.items():
+            page.goto(base + path)
+            page.wait_for_selector("#_pages_content > *")
+            if role in allowed:
+                expect(page.locator(selector).first).to_be_attached()
+            else:
+                page.wait_for_load_state("networkidle")
+                expect(page.locator(selector)).to_have_count(0)
