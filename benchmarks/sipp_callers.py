@@ -7,6 +7,9 @@ G.711 by sox (an encoder independent of aiortp, so a polarity bug cannot
 cancel itself out), optional RFC 4733 digits in the same RTP stream.
 ``play_pcap_audio`` sends it to the address of the media server's SDP answer.
 A caller goes to the media server directly, or through Kamailio with ``auth``.
+Directly, it stands in for Kamailio, the only peer the media server trusts:
+it sends from Kamailio's SIP address with the asserted identity
+``<caller>@<domain>`` and the media secret (``switchboard.sip_trust``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import numpy as np
 from kamailio.traffic import SipAccount, SippResult, run_sipp
 from media import prompts
 from switchboard.settings import Settings
+from switchboard.sip_trust import ASSERTED_HEADER, asserted_value, media_secret
 
 _CODEC = {0: ("PCMU", "mu-law"), 8: ("PCMA", "a-law")}
 
@@ -295,8 +299,11 @@ class Caller:
         challenged = _INVITE.substitute(
             invite_cseq=2, auth_header="      [authentication]\n", **media
         ).rstrip("\n")
+        # directly, the caller is Kamailio: it asserts who calls, as Kamailio does after auth
+        identity = asserted_value(f"{self.caller}@{self.domain}", media_secret(self.settings))
+        asserted = "" if self.auth else f"      {ASSERTED_HEADER}: {identity}\n"
         text = _SCENARIO.substitute(
-            invite=_INVITE.substitute(invite_cseq=1, auth_header="", **media),
+            invite=_INVITE.substitute(invite_cseq=1, auth_header=asserted, **media),
             auth=_AUTH.replace("$invite", challenged) if self.auth else "",
             cseq=cseq,
             wait_ms=self.wait_ms,
@@ -327,4 +334,5 @@ class Caller:
             auth=self.auth,
             work_dir=self.work,
             extra=self.extra,
+            local_port=None if through_kamailio else self.settings.sip_port,
         )

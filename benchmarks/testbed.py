@@ -39,6 +39,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         "SWITCHBOARD_CONFIG": str(data_dir / "none.toml"),
         "SWITCHBOARD_DATA_DIR": str(data_dir),
         "SWITCHBOARD_SIP_PORT": str(free_port()),
+        "SWITCHBOARD_SIP_TLS_PORT": str(free_port()),
         "SWITCHBOARD_RPC_PORT": str(free_port()),
         "SWITCHBOARD_MEDIA_PORT": str(free_port()),
         "SWITCHBOARD_PORTAL_PORT": str(free_port()),

@@ -26,9 +26,11 @@ from types import TracebackType
 
 from kamailio.rpc import KamailioRPC, RPCError
 from kamailio.rules_push import RulesScheduler
+from kamailio.tls_cert import ensure_certificate, tls_paths
 from switchboard.acc_spool import WRITTEN_COLUMNS
 from switchboard.processes import die_with_parent
 from switchboard.settings import Settings
+from switchboard.sip_trust import media_secret
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,13 @@ def uri_hostport(uri: str) -> str:
     return rest.rsplit("@", 1)[-1]
 
 
+def cfg_string(value: str) -> str:
+    """``value`` inside a double-quoted Kamailio cfg string (a regex keeps its meaning)."""
+    if "\n" in value or '"' in value:
+        raise ValueError(f"not allowed in a Kamailio cfg string: {value!r}")
+    return value
+
+
 def kamailio_run_dir(settings: Settings) -> Path:
     return settings.run_dir / "kamailio"
 
@@ -74,6 +83,16 @@ def render_local_cfg(settings: Settings) -> str:
         trunk_port=settings.trunk_port,
         voicemail_hostport=uri_hostport(settings.effective_voicemail_uri),
         media_hostport=f"{settings.media_host}:{settings.media_port}",
+        media_secret=media_secret(settings),
+        sip_tls_port=settings.sip_tls_port,
+        tls_cert=tls_paths(settings)[0],
+        tls_key=tls_paths(settings)[1],
+        flood_window=int(settings.sip_flood_window_seconds),
+        flood_max=int(settings.sip_flood_max_requests),
+        auth_failures_max=int(settings.sip_auth_failures_max),
+        auth_failure_window=int(settings.sip_auth_failure_window_seconds),
+        ban_seconds=int(settings.sip_ban_seconds),
+        scanner_user_agents=cfg_string(settings.sip_scanner_user_agents),
         acc_columns=", ".join(WRITTEN_COLUMNS),
     )
 
@@ -100,6 +119,7 @@ def prepare(settings: Settings) -> Path:
             f"provisioning DB {settings.provisioning_db} missing: create tenants first"
         )
     ensure_acc_db(settings)
+    ensure_certificate(settings)
     (run_dir / LOCAL_CFG).write_text(render_local_cfg(settings))
     return run_dir
 
@@ -135,6 +155,7 @@ def _ports_in_use(settings: Settings) -> list[str]:
     checks = (
         (socket.SOCK_DGRAM, settings.sip_host, settings.sip_port, "SIP UDP"),
         (socket.SOCK_STREAM, settings.sip_host, settings.sip_port, "SIP TCP"),
+        (socket.SOCK_STREAM, settings.sip_host, settings.sip_tls_port, "SIP TLS"),
         (socket.SOCK_STREAM, "127.0.0.1", settings.rpc_port, "JSON-RPC"),
     )
     for kind, host, port, what in checks:

@@ -1,12 +1,18 @@
 """The media server: a SIP UAS on ``media_host:media_port`` that answers what needs media.
 
+It trusts only Kamailio (``switchboard.sip_trust``): datagrams from any other
+address are dropped unanswered, and a new call must carry the identity
+Kamailio asserted after digest auth (``X-SB-Asserted`` with the shared
+secret), else 403. Nothing is taken from ``From`` but the caller's number and
+name written beside a message.
+
 Dispatch is by Request-URI user (DESIGN, "The call path"):
 
-- ``vm-<tenant>-<ext>``: leave a message in ``ext``'s mailbox (Kamailio sends
-  these, record-routed; a ``Diversion`` with ``reason=user-busy`` picks the
-  busy greeting);
-- ``*97`` or ``vmaccess-<tenant>``: the caller's own mailbox by phone (mailbox
-  = From user; tenant = the R-URI's or the From domain), always behind a PIN.
+- ``vm-<tenant>-<ext>`` (``switchboard.routing.voicemail_target``): leave a
+  message in ``ext``'s mailbox (Kamailio sends these, record-routed; a
+  ``Diversion`` with ``reason=user-busy`` picks the busy greeting);
+- ``*97`` or ``vmaccess-<tenant>``: the asserted user's own mailbox by phone
+  (never the From user's), always behind a PIN.
 
 Anything else gets 404. Each call runs as one asyncio task; all playback is
 paced by one shared clock. Library bugs are fixed in ``media.workarounds``.
@@ -22,7 +28,7 @@ import signal
 from dataclasses import dataclass
 
 from aiortp import RTPSession
-from aiosipua import SipRequest, parse_uri
+from aiosipua import SipRequest, SipResponse, parse_uri
 
 from media import prompts
 from media.leg import Leg, MediaClock
@@ -36,11 +42,12 @@ from media.workarounds import (
     codec_for,
     negotiate_answer,
 )
+from switchboard.routing import parse_voicemail_target
 from switchboard.settings import Settings
+from switchboard.sip_trust import ASSERTED_HEADER, asserted_identity, media_secret
 
 log = logging.getLogger(__name__)
 
-_VM_RE = re.compile(r"^vm-(?P<tenant>.+)-(?P<ext>[A-Za-z0-9_+]+)$")
 _ACCESS_RE = re.compile(r"^vmaccess-(?P<tenant>.+)$")
 
 
@@ -53,23 +60,24 @@ class Route:
     mailbox: str
 
 
-def route_request(invite: SipRequest) -> Route | None:
-    """Decide the application from the Request-URI (and From, for mailbox access)."""
+def route_request(invite: SipRequest, identity: str) -> Route | None:
+    """Decide the application from the Request-URI and the identity Kamailio asserted.
+
+    A mailbox by phone is always the asserted user's own, in its own tenant.
+    """
     try:
         user = parse_uri(invite.uri).user or ""
     except ValueError:
         return None
-    if m := _VM_RE.match(user):
-        return Route("voicemail", m["tenant"], m["ext"])
-    from_addr = invite.from_addr
-    caller = from_addr.uri.user if from_addr and from_addr.uri else None
-    caller_domain = from_addr.uri.host if from_addr and from_addr.uri else None
-    if not caller:
-        return None
+    if target := parse_voicemail_target(user):
+        return Route("voicemail", *target)
+    caller, _, caller_tenant = identity.partition("@")
+    if not caller_tenant:
+        return None  # the carrier has no mailbox
     if m := _ACCESS_RE.match(user):
-        return Route("access", m["tenant"], caller)
-    if user == "*97" and caller_domain:
-        return Route("access", caller_domain, caller)
+        return Route("access", caller_tenant, caller) if m["tenant"] == caller_tenant else None
+    if user == "*97":
+        return Route("access", caller_tenant, caller)
     return None
 
 
@@ -104,6 +112,10 @@ class MediaServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._uas: MediaUAS | None = None
         self.messages: list[MessageMeta] = []  # this process's results (tests, benchmark)
+        # Kamailio sends from its SIP socket; nobody else may speak to us
+        self.kamailio_addr = (settings.sip_host, settings.sip_port)
+        self._secret = media_secret(settings)
+        self.dropped = 0  # datagrams from anyone else (tests, monitoring)
 
     async def start(self) -> None:
         """Recover cut-off recordings, make the prompts, then listen."""
@@ -121,6 +133,18 @@ class MediaServer:
         self._uas.on_bye = self._on_bye
         self._uas.on_cancel = self._on_cancel
         self._uas.on_ack_timeout = self._on_ack_timeout
+        handler = self._uas._on_message
+
+        def only_from_kamailio(msg: SipRequest | SipResponse, addr: tuple[str, int]) -> None:
+            if tuple(addr) != self.kamailio_addr:
+                # debug only: a flood of spoofed datagrams must not flood the log too
+                self.dropped += 1
+                log.debug("SIP from %s:%d dropped: only Kamailio may speak to us", *addr)
+                return
+            handler(msg, addr)
+
+        # before start(): it hands this method to the transport, so no datagram skips the check
+        self._uas._on_message = only_from_kamailio  # type: ignore[method-assign]
         await self._uas.start()
         self.clock.start()
         log.info("media server listening on %s:%d (UDP)", host, port)
@@ -175,7 +199,12 @@ class MediaServer:
     # --- one call -----------------------------------------------------------------------------
 
     async def _run_call(self, call: MediaCall) -> None:
-        route = route_request(call.invite)
+        identity = asserted_identity(call.invite.headers.get(ASSERTED_HEADER.lower()), self._secret)
+        if identity is None:
+            log.warning("%s: INVITE without Kamailio's assertion refused", call.call_id)
+            call.reject(403, "Forbidden")
+            return
+        route = route_request(call.invite, identity)
         if route is None:
             call.reject(404, "Not Found")
             return

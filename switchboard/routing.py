@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote
 
+from switchboard.identifiers import EXTENSION_RE, TENANT_RE
 from switchboard.rules import (
     ActiveRule,
     AnsweringRule,
@@ -48,6 +49,32 @@ def no_rule_behaviour(ring_seconds: int) -> str:
         f"Calls ring your phones for {ring_seconds} s, then go to your voicemail "
         "(straight to voicemail when no phone is registered)."
     )
+
+
+VOICEMAIL_PREFIX = "vm-"
+
+
+def voicemail_target(tenant: str, extension: str) -> str:
+    """The media server's Request-URI user for a mailbox: ``vm-<tenant>-<extension>``.
+
+    Kamailio builds the same string (route DESTINATION) and the media server
+    reads it with ``parse_voicemail_target``. It reads one way only because an
+    extension is digits (``EXTENSION_RE``) and never holds ``-``: the last
+    ``-`` ends the tenant, whatever ``-`` its labels hold (``acme-corp.example``).
+    """
+    if not (TENANT_RE.match(tenant) and EXTENSION_RE.match(extension)):
+        raise ValueError(f"no mailbox target for {extension!r}@{tenant!r}")
+    return f"{VOICEMAIL_PREFIX}{tenant}-{extension}"
+
+
+def parse_voicemail_target(user: str) -> tuple[str, str] | None:
+    """(tenant, extension) of a ``vm-<tenant>-<extension>`` user; None when it is not one."""
+    if not user.startswith(VOICEMAIL_PREFIX):
+        return None
+    tenant, sep, extension = user[len(VOICEMAIL_PREFIX) :].rpartition("-")
+    if not sep or not TENANT_RE.match(tenant) or not EXTENSION_RE.match(extension):
+        return None
+    return tenant, extension
 
 
 def destination_code(dest: Destination | None, owner: str) -> str:

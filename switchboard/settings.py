@@ -54,6 +54,30 @@ SETTINGS: tuple[Setting, ...] = (
         "trunk_host", "127.0.0.1", "The carrier's SIP address: inbound DID calls come from it."
     ),
     Setting("trunk_port", 5090, "The carrier's SIP port; calls to outside numbers go there."),
+    Setting("sip_tls_port", 5061, "Kamailio's SIP-over-TLS port (on sip_host)."),
+    Setting("sip_tls_cert", "", "TLS certificate (PEM); empty: self-signed, made in data_dir/tls."),
+    Setting("sip_tls_key", "", "TLS private key (PEM); empty: made with the certificate."),
+    Setting(
+        "media_secret",
+        "",
+        "Proves to the media server that a request comes from Kamailio; empty: generated once.",
+    ),
+    Setting(
+        "sip_flood_window_seconds",
+        2,
+        "Flood limit (pike): requests from one address per window ...",
+    ),
+    Setting("sip_flood_max_requests", 200, "... above this many, the address is banned (silence)."),
+    Setting("sip_auth_failures_max", 5, "Failed digest auths from one address before a ban ..."),
+    Setting(
+        "sip_auth_failure_window_seconds", 600, "... counted while failures keep coming this often."
+    ),
+    Setting("sip_ban_seconds", 300, "How long a flooding or password-guessing address is ignored."),
+    Setting(
+        "sip_scanner_user_agents",
+        "friendly-scanner|sipvicious|sipcli|VaxSIPUserAgent|sipsak|sundayddr|iWar|SIVuS|smap",
+        "Requests whose User-Agent matches this regex are dropped without a reply.",
+    ),
     Setting("portal_host", "127.0.0.1", "Address the Dash portal listens on."),
     Setting("portal_port", 8050, "Port of the Dash portal."),
     Setting("secret_key", "", "Flask session key; empty: generated once, kept in data_dir."),
@@ -144,6 +168,16 @@ class Settings:
     rtp_timeout_seconds: float
     trunk_host: str
     trunk_port: int
+    sip_tls_port: int
+    sip_tls_cert: str
+    sip_tls_key: str
+    media_secret: str
+    sip_flood_window_seconds: int
+    sip_flood_max_requests: int
+    sip_auth_failures_max: int
+    sip_auth_failure_window_seconds: int
+    sip_ban_seconds: int
+    sip_scanner_user_agents: str
     portal_host: str
     portal_port: int
     secret_key: str

@@ -35,6 +35,8 @@ def start_media_process(settings: Settings, log: Path) -> subprocess.Popen[bytes
         "SWITCHBOARD_CONFIG": str(settings.data_dir / "none.toml"),
         "SWITCHBOARD_DATA_DIR": str(settings.data_dir),
         "SWITCHBOARD_MEDIA_PORT": str(settings.media_port),
+        # the media server answers only Kamailio's address, where the test's caller sends from
+        "SWITCHBOARD_SIP_PORT": str(settings.sip_port),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "media"], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
