@@ -114,13 +114,14 @@ def open_calls(user: User, *, own_calls_only: bool = False) -> duckdb.DuckDBPyCo
     Plain users (and everyone when ``own_calls_only``) get a view bound to
     their extension; managers and supervisors get their whole tenant.
     """
-    from pipeline.warehouse import connect  # lazy: the pipeline loads DuckDB
+    # lazy: the pipeline loads DuckDB
+    from pipeline.viewer import viewer_extension  # the one owner of the scope rule
+    from pipeline.warehouse import connect
 
-    whole_tenant = user.sees_whole_tenant and not own_calls_only
     return connect(
         portal().settings,
         user.tenant_domain,
-        extension=None if whole_tenant else user.extension,
+        extension=viewer_extension(user, own_calls_only=own_calls_only),
     )
 
 
