@@ -331,6 +331,8 @@ def install_auth(server: Flask, settings: Settings) -> None:
                     request.remote_addr or "unknown",
                     settings.login_max_attempts,
                     settings.login_window_seconds,
+                    per_account=settings.login_max_attempts_per_account,
+                    per_address=settings.login_max_attempts_per_address,
                 )
         except ProvisioningError as exc:
             message = str(exc)

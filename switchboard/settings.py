@@ -116,12 +116,9 @@ SETTINGS: tuple[Setting, ...] = (
         16384,
         "Rows per row group of a merged file (DuckDB skips row groups by their time range).",
     ),
-    Setting("login_max_attempts", 5, "Failed portal logins allowed per account ..."),
-    Setting(
-        "login_max_attempts_per_address",
-        20,
-        "... and per source address (any account) ...",
-    ),
+    Setting("login_max_attempts", 5, "Failed portal logins allowed per account and address ..."),
+    Setting("login_max_attempts_per_account", 50, "... per account from any address ..."),
+    Setting("login_max_attempts_per_address", 20, "... per source address for any account ..."),
     Setting("login_window_seconds", 300, "... within this many seconds, then refused."),
     Setting(
         "portal_proxy_hops",
@@ -194,6 +191,7 @@ class Settings:
     compaction_grace: float
     compaction_row_group_rows: int
     login_max_attempts: int
+    login_max_attempts_per_account: int
     login_max_attempts_per_address: int
     login_window_seconds: int
     portal_proxy_hops: int

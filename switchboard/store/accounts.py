@@ -197,22 +197,44 @@ class AccountsSection(StoreConnection):
 
     # -- portal login --------------------------------------------------------
     def authenticate(
-        self, login: str, password: str, address: str, max_attempts: int, window: float
+        self,
+        login: str,
+        password: str,
+        address: str,
+        max_attempts: int,
+        window: float,
+        *,
+        per_account: int | None = None,
+        per_address: int | None = None,
     ) -> User:
-        """Check a portal login; refuse after too many recent failures."""
+        """Check a portal login; refuse after too many recent failures.
+
+        Failures within ``window`` seconds are counted three ways: this login
+        from this address (``max_attempts``: a guesser is stopped, the owner
+        elsewhere is not), this login from anywhere (``per_account``: guessing
+        from many addresses) and this address for any login (``per_address``:
+        trying many logins). An unknown login costs what a wrong password does.
+        """
         login = login.strip().lower()
-        now = time.time()
-        recent = self._db.execute(
-            "select count(*) from login_attempt where login = ? and address = ? and at > ?",
-            (login, address, now - window),
-        ).fetchone()[0]
-        if recent >= max_attempts:
-            raise ProvisioningError("too many failed attempts; try again in a few minutes")
+        since = (now := time.time()) - window
+        limits = (
+            ("login = ? and address = ?", (login, address), max_attempts),
+            ("login = ?", (login,), per_account),
+            ("address = ?", (address,), per_address),
+        )
+        for where, args, limit in limits:
+            if limit is None:
+                continue
+            recent = self._db.execute(
+                f"select count(*) from login_attempt where {where} and at > ?", (*args, since)
+            ).fetchone()[0]
+            if recent >= limit:
+                raise ProvisioningError("too many failed attempts; try again in a few minutes")
         extension, _, domain = login.partition("@")
         row = self._db.execute(
             self._USER_SQL + " where t.domain = ? and u.extension = ?", (domain, extension)
         ).fetchone()
-        ok = row is not None and secret_matches(row["password_hash"], password)
+        ok = secret_matches(None if row is None else row["password_hash"], password)
         if not ok:
             with self._tx() as db:
                 db.execute(

@@ -7,6 +7,7 @@ one (``passwords._hasher``) in one place.
 from __future__ import annotations
 
 import hashlib
+import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,12 +20,28 @@ def hash_secret(secret: str) -> str:
     return _hasher.hash(secret)
 
 
-def secret_matches(stored_hash: str, secret: str) -> bool:
-    """True when ``secret`` matches ``stored_hash``; a malformed hash matches nothing."""
+def secret_matches(stored_hash: str | None, secret: str) -> bool:
+    """True when ``secret`` matches ``stored_hash``; a malformed hash matches nothing.
+
+    ``None`` (no such login) costs one verification against a dummy hash and
+    matches nothing: an unknown login takes as long as a wrong password, so
+    timing does not tell which logins exist.
+    """
     try:
-        return bool(_hasher.verify(stored_hash, secret))
+        return bool(_hasher.verify(stored_hash or _dummy_hash(), secret)) and bool(stored_hash)
     except (VerificationError, InvalidHashError):
         return False
+
+
+_dummy: dict[int, str] = {}
+
+
+def _dummy_hash() -> str:
+    """A hash of nothing anyone knows, made by the current hasher (tests swap it)."""
+    key = id(_hasher)
+    if key not in _dummy:
+        _dummy[key] = _hasher.hash(secrets.token_hex(16))
+    return _dummy[key]
 
 
 def sip_ha1(username: str, domain: str, password: str) -> tuple[str, str]:
