@@ -254,10 +254,6 @@ def _long_files() -> list[str]:
     return long
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="pipeline/metrics.py is being split by another change of issue 8 (659 lines)",
-)
 def test_no_python_file_outside_tests_is_over_500_lines() -> None:
     """Small modules named for what they hold; split a file along its own sections."""
     assert _long_files() == []
