@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 
 from benchmarks.analytics_lake import BIG, TZ, build_lake
 from benchmarks.testbed import make_settings
+from pipeline.lake_layout import tenant_folder
 
 # -- the page ------------------------------------------------------------------------------
 # Rows each table of the page shows (dash_app/analytics_tables.py PREVIEW_ROWS).
@@ -236,7 +237,7 @@ def sqlite_copy(path: Path, lake: Path) -> float:
         " talk_seconds real, rule text, frame text)"
     )
     zone = ZoneInfo(TZ)
-    for file in sorted((lake / "calls" / f"tenant={BIG}").glob("*/*.parquet")):
+    for file in sorted(tenant_folder(lake, "calls", BIG).glob("*/*.parquet")):
         t_ = pq.read_table(file)
         started = t_["started_at"].to_pylist()
         local = [s.astimezone(zone) for s in started]
@@ -380,7 +381,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sb-bench-") as tmp:
         data_dir = Path(args.data) if args.data else Path(tmp) / "data"
         settings = make_settings(data_dir)
-        if args.data and (settings.lake_dir / "calls" / f"tenant={BIG}").exists():
+        if args.data and tenant_folder(settings.lake_dir, "calls", BIG).exists():
             report["lake_build_s"] = f"reused {data_dir}"
         else:
             report["lake_build_s"] = round(build_lake(settings.lake_dir, args), 1)
