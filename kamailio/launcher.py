@@ -92,6 +92,7 @@ def render_local_cfg(settings: Settings) -> str:
         auth_failures_max=int(settings.sip_auth_failures_max),
         auth_failure_window=int(settings.sip_auth_failure_window_seconds),
         ban_seconds=int(settings.sip_ban_seconds),
+        max_forwards=int(settings.sip_max_forwards),
         scanner_user_agents=cfg_string(settings.sip_scanner_user_agents),
         acc_columns=", ".join(WRITTEN_COLUMNS),
     )
@@ -120,7 +121,9 @@ def prepare(settings: Settings) -> Path:
         )
     ensure_acc_db(settings)
     ensure_certificate(settings)
-    (run_dir / LOCAL_CFG).write_text(render_local_cfg(settings))
+    local_cfg = run_dir / LOCAL_CFG
+    local_cfg.write_text(render_local_cfg(settings))
+    local_cfg.chmod(0o600)  # it holds the media secret
     return run_dir
 
 

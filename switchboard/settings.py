@@ -73,6 +73,7 @@ SETTINGS: tuple[Setting, ...] = (
         "sip_auth_failure_window_seconds", 600, "... counted while failures keep coming this often."
     ),
     Setting("sip_ban_seconds", 300, "How long a flooding or password-guessing address is ignored."),
+    Setting("sip_max_forwards", 10, "Max-Forwards Kamailio allows (and sets when missing)."),
     Setting(
         "sip_scanner_user_agents",
         "friendly-scanner|sipvicious|sipcli|VaxSIPUserAgent|sipsak|sundayddr|iWar|SIVuS|smap",
@@ -174,6 +175,7 @@ class Settings:
     sip_auth_failures_max: int
     sip_auth_failure_window_seconds: int
     sip_ban_seconds: int
+    sip_max_forwards: int
     sip_scanner_user_agents: str
     portal_host: str
     portal_port: int

@@ -20,7 +20,7 @@ import pytest
 
 import media.server
 from kamailio.launcher import KamailioProcess
-from kamailio.rules_push import RulesClock, push_user
+from kamailio.rules_push import RulesClock, push_all, push_user
 from media import prompts
 from media.mailbox import StoreMailboxes
 from switchboard.routing import compile_decision, parse_voicemail_target, voicemail_target
@@ -37,7 +37,7 @@ from tests.fixtures.media import (
     speech_wav,
     wav_pcm,
 )
-from tests.fixtures.sip import account, cdr_rows
+from tests.fixtures.sip import account, carrier_call, cdr_rows
 from tests.security.raw_sip import SDP, RawSip
 
 NOW = datetime(2026, 12, 22, 15, 0, tzinfo=UTC)
@@ -202,3 +202,23 @@ def media_server_behind(
         yield server
     finally:
         server.stop()
+
+
+def test_the_carrier_reaches_a_mailbox_as_trunk_but_never_a_mailbox_menu(
+    kamailio: KamailioProcess,
+    directory: Directory,
+    rules_clock: RulesClock,
+    opened_mailboxes: list[tuple[str, str]],
+) -> None:
+    """A DID forwarded to 100's mailbox: Kamailio asserts ``trunk``, the media server answers."""
+    s, store = kamailio.settings, directory.store
+    did = store.add_did("acme.example", "+15550001000", "Main line")
+    to_mailbox = Destination("voicemail", "100")
+    store.save_did_rule(did, AnsweringRule("Closed", 1, None, forward_always=to_mailbox))
+    rules_clock.pin(NOW)
+    push_all(s, store, now=NOW)
+    result = carrier_call(s, "+15551234567", "+15550001000")
+    assert list(result.finals.values()) == [200], result.errors
+    [row] = cdr_rows(s)
+    assert (row["direction"], row["answered_by"]) == ("inbound", "vm-acme.example-100")
+    assert opened_mailboxes == []
