@@ -134,6 +134,14 @@ def cmd_rule_add(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_did_allocate(settings: Settings, args: argparse.Namespace) -> int:
+    """The operator gives a number to a tenant; its managers may then add it in the portal."""
+    store = ProvisioningStore(settings.provisioning_db)
+    store.allocate_did(args.tenant, args.number)
+    print(f"number {args.number} allocated to {args.tenant}")
+    return 0
+
+
 def cmd_did_add(settings: Settings, args: argparse.Namespace) -> int:
     store = ProvisioningStore(settings.provisioning_db)
     did = store.add_did(args.tenant, args.number, args.name)
@@ -216,6 +224,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     ra.set_defaults(fn=cmd_rule_add)
 
     did = sub.add_parser("did", help="main numbers").add_subparsers(required=True)
+    dal = did.add_parser("allocate", help="give a number to a tenant (its managers may add it)")
+    dal.add_argument("number")
+    dal.add_argument("--tenant", required=True)
+    dal.set_defaults(fn=cmd_did_allocate)
     da = did.add_parser("add")
     da.add_argument("number")
     da.add_argument("--tenant", required=True)

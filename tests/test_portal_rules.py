@@ -51,6 +51,7 @@ def rules_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalSer
     )
     store.save_rule(bob, AnsweringRule("Office", 20, "Open Hours", ring_seconds=15))
     store.save_rule(directory.users["103@acme.example"], AnsweringRule("Desk", 10))
+    store.allocate_did("acme.example", "+15551230000")  # the operator's, for the manager to add
     store.close()
     server = start_portal(settings)
     yield server

@@ -178,6 +178,7 @@ def portal_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dash.
         "acme.example",
         TimeFrame("Open Hours", NY, (WeeklyPeriod(frozenset(range(5)), time(9), time(17)),)),
     )
+    store.allocate_did("acme.example", "+15551230000")  # the operator's, for the manager to add
     store.close()
     yield create_app(settings), settings
 

@@ -89,12 +89,16 @@ def layout(**query: str) -> Any:
         )
     with provisioning() as store:
         extensions = [u.extension for u in store.users(user.tenant_domain)]
+        allocated = store.allocated_numbers(user.tenant_domain)
     add_form = dmc.Group(
         [
-            dmc.TextInput(
+            # Only numbers the operator allocated to the company (the callback checks again).
+            dmc.Autocomplete(
                 id="numbers-new-number",
                 label="Number",
-                placeholder="+15551230000",
+                data=allocated,
+                placeholder=allocated[0] if allocated else "none allocated yet",
+                description="Allocated to your company by your operator",
                 inputProps={"maxLength": 16},
             ),
             dmc.TextInput(
@@ -160,7 +164,7 @@ def refresh_numbers(_version: int | None) -> Any:
 def add_number(
     clicks: int | None, number: str | None, name: str | None, version: int | None
 ) -> tuple[Any, ...]:
-    """Add a number to the manager's tenant (the store refuses duplicates and non-numbers)."""
+    """Add a number allocated to the manager's tenant (the store refuses any other)."""
     if not clicks:
         raise PreventUpdate
     try:
@@ -171,7 +175,7 @@ def add_number(
     label = (name or "").strip() or number
     try:
         with provisioning() as store:
-            did = store.add_did(user.tenant_domain, number, label)
+            did = store.add_did(user.tenant_domain, number, label, allocated_only=True)
             # Kamailio learns the number at once (no route yet: the carrier hears 480, not 404)
             caveat = push_after_edit(store, dids=[did])
     except ProvisioningError as exc:

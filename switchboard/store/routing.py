@@ -10,6 +10,8 @@ writes them, through ``write_decisions``.
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,6 +29,12 @@ from switchboard.timeframes import TimeFrame, TimeFrameError, validate
 # Rule tables and the column naming their owner; identifiers cannot be bound
 # parameters, so they come from this fixed map only.
 _RULE_OWNER: dict[str, str] = {"answering_rule": "user_id", "did_rule": "did_id"}
+
+
+def _check_number(number: str) -> None:
+    """A main number is digits with an optional +, as the carrier sends it."""
+    if not re.fullmatch(r"\+?[0-9]{3,15}", number):
+        raise ProvisioningError(f"{number!r} is not a phone number (digits, optional +)")
 
 
 @dataclass(frozen=True)
@@ -233,13 +241,53 @@ class RoutingSection(AccountsSection):
             raise ProvisioningError("forwarding loop: " + " → ".join(loop))
 
     # -- main numbers (DIDs) --------------------------------------------------
-    def add_did(self, tenant: str, number: str, name: str) -> Did:
+    # The operator allocates numbers to tenants; a tenant's main numbers are drawn
+    # from its allocation. The operator's ``add_did`` allocates as it adds; a
+    # manager's (``allocated_only``) must find the number allocated to them.
+    def allocate_did(self, tenant: str, number: str) -> None:
+        """Allocate ``number`` to ``tenant`` (twice: no change); refused if another has it."""
         t = self.tenant(tenant)
-        if not re.fullmatch(r"\+?[0-9]{3,15}", number):
-            raise ProvisioningError(f"{number!r} is not a phone number (digits, optional +)")
+        _check_number(number)
+        with self._tx() as db:
+            self._allocate(db, t.id, number)
+
+    @staticmethod
+    def _allocate(db: sqlite3.Connection, tenant_id: int, number: str) -> None:
+        row = db.execute(
+            "select tenant_id from did_allocation where number = ?", (number,)
+        ).fetchone()
+        if row is not None and row[0] != tenant_id:
+            raise ProvisioningError(f"number {number} is allocated to another tenant")
+        if row is None:
+            db.execute(
+                "insert into did_allocation (number, tenant_id, allocated_at) values (?, ?, ?)",
+                (number, tenant_id, time.time()),
+            )
+
+    def allocated_numbers(self, tenant: str) -> list[str]:
+        """Numbers allocated to ``tenant`` that are not yet among its main numbers."""
+        rows = self._db.execute(
+            "select a.number from did_allocation a join tenant t on t.id = a.tenant_id"
+            " where t.domain = ? and a.number not in (select number from did) order by a.number",
+            (tenant,),
+        )
+        return [r[0] for r in rows]
+
+    def add_did(self, tenant: str, number: str, name: str, *, allocated_only: bool = False) -> Did:
+        """Add a main number to ``tenant``; with ``allocated_only`` only one allocated to it."""
+        t = self.tenant(tenant)
+        _check_number(number)
         with self._tx() as db:
             if db.execute("select 1 from did where number = ?", (number,)).fetchone():
                 raise ProvisioningError(f"number {number} is already in use")
+            allocated = db.execute(
+                "select tenant_id from did_allocation where number = ?", (number,)
+            ).fetchone()
+            if allocated_only and (allocated is None or allocated[0] != t.id):
+                raise ProvisioningError(
+                    f"number {number} is not allocated to your company; ask your operator"
+                )
+            self._allocate(db, t.id, number)
             db.execute(
                 "insert into did (tenant_id, number, name) values (?, ?, ?)", (t.id, number, name)
             )
