@@ -27,7 +27,8 @@ names and the rule readers apply are :mod:`pipeline.lake_layout`'s):
    plus files committed after the plan.
 4. ``sweep`` (one hook call per file deleted), once the record is
    ``compaction_grace`` seconds old: delete absorbed files, older generations
-   and records, and merged files that never got a record. Until then a reader
+   and records; at any time: merged files that never got a record and ``c-*``
+   temp files (a killed run's). Until then a reader
    that listed the partition before step 3 still finds every file it listed.
 
 kill -9 anywhere: before step 3 the old files are the table and the orphan
@@ -51,7 +52,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from pipeline.files import exclusive_lock, write_atomic, write_json_atomic
+from pipeline.files import TEMP_SUFFIX, exclusive_lock, write_atomic, write_json_atomic
 from pipeline.lake_layout import (
     TABLES,
     LakeTable,
@@ -152,7 +153,9 @@ def sweep_partition(
     """Step 4: delete what is no longer the table (after the grace); how many files."""
     step = on_step or (lambda _name: None)
     state = read_partition(folder)
-    doomed = list(state.uncommitted)  # the caller holds the compaction lock: orphans
+    # The caller holds the compaction lock, so merged files without a record and
+    # half-written ``c-*`` temp files are orphans of a killed run (only it writes them).
+    doomed = [*state.uncommitted, *(p.name for p in folder.glob(f"c-*{TEMP_SUFFIX}"))]
     if state.record is not None and now - state.record.committed_at >= policy.grace_seconds:
         doomed += state.superseded
     for name in doomed:
