@@ -43,37 +43,42 @@ LOGINS: dict[str, str | None] = {
 }
 
 # What each visitor may do. "yes": it gets through; "no": refused, nothing read or changed.
-# target                                     anonymous user agent supervisor manager other_manager
+# target                                           anon  user  agent super mgr   other (ROLES)
 MATRIX = """
-page /                                            no  yes   yes   yes    yes    yes
-page /calls                                       no  yes   yes   yes    yes    yes
-page /analytics                                   no  yes   yes   yes    yes    yes
-page /voicemail                                   no  yes   yes   yes    yes    yes
-page /rules                                       no  yes   yes   yes    yes    yes
-page /timeframes                                  no  yes   yes   yes    yes    yes
-page /numbers                                     no  no    no    no     yes    yes
-page /reports                                     no  no    no    yes    yes    yes
-page /rules?user=102                              no  no    no    yes    yes    no
-page /voicemail?box=102                           no  no    no    no     yes    no
-download calls of 102 with others                 no  no    no    yes    yes    no
-download analytics worklist of 102                no  no    no    yes    yes    no
-download voicemail audio of 102                   no  no    no    no     yes    no
-callback call grid rows of 102 with others        no  no    no    yes    yes    no
-callback rules list of 102                        no  no    no    yes    yes    no
-callback rules delete 102's rule                  no  no    no    yes    yes    no
-callback rules delete 102's rule from own page    no  no    no    no     no     no
-callback rules open 102's rule in the editor      no  no    no    yes    yes    no
-callback timeframes delete 102's personal frame   no  no    no    no     no     no
-callback timeframes delete a company frame        no  no    no    no     yes    no
-callback voicemail list of 102                    no  no    no    no     yes    no
-callback voicemail delete 102's message           no  no    no    no     yes    no
-callback voicemail delete 102's message as mine   no  no    no    no     no     no
-callback voicemail set 102's PIN                  no  no    no    no     yes    no
-callback numbers list shows acme's number         no  no    no    no     yes    no
-callback numbers open acme's number's route       no  no    no    no     yes    no
-callback numbers add a route to acme's number     no  no    no    no     yes    no
-callback analytics mark 102's caller handled      no  no    no    yes    yes    no
-callback reports delete acme's schedule           no  no    no    no     yes    no
+page /                                             no    yes   yes   yes   yes   yes
+page /calls                                        no    yes   yes   yes   yes   yes
+page /analytics                                    no    yes   yes   yes   yes   yes
+page /voicemail                                    no    yes   yes   yes   yes   yes
+page /rules                                        no    yes   yes   yes   yes   yes
+page /timeframes                                   no    yes   yes   yes   yes   yes
+page /numbers                                      no    no    no    no    yes   yes
+page /reports                                      no    no    no    yes   yes   yes
+page /rules?user=102                               no    no    no    yes   yes   no
+page /voicemail?box=102                            no    no    no    no    yes   no
+download calls of 102 with others                  no    no    no    yes   yes   no
+download analytics worklist of 102                 no    no    no    yes   yes   no
+download voicemail audio of 102                    no    no    no    no    yes   no
+callback call grid rows of 102 with others         no    no    no    yes   yes   no
+callback rules list of 102                         no    no    no    yes   yes   no
+callback rules delete 102's rule                   no    no    no    yes   yes   no
+callback rules delete 102's rule from own page     no    no    no    no    no    no
+callback rules open 102's rule in the editor       no    no    no    yes   yes   no
+callback rules save over 102's rule                no    no    no    yes   yes   no
+callback rules save over 102's rule as mine        no    no    no    no    no    no
+callback timeframes open 102's personal frame      no    no    no    no    no    no
+callback timeframes save over 102's personal frame no    no    no    no    no    no
+callback voicemail save 102's mailbox settings     no    no    no    no    yes   no
+callback timeframes delete 102's personal frame    no    no    no    no    no    no
+callback timeframes delete a company frame         no    no    no    no    yes   no
+callback voicemail list of 102                     no    no    no    no    yes   no
+callback voicemail delete 102's message            no    no    no    no    yes   no
+callback voicemail delete 102's message as mine    no    no    no    no    no    no
+callback voicemail set 102's PIN                   no    no    no    no    yes   no
+callback numbers list shows acme's number          no    no    no    no    yes   no
+callback numbers open acme's number's route        no    no    no    no    yes   no
+callback numbers add a route to acme's number      no    no    no    no    yes   no
+callback analytics mark 102's caller handled       no    no    no    yes   yes   no
+callback reports delete acme's schedule            no    no    no    no    yes   no
 """
 
 
@@ -336,6 +341,89 @@ def probe_rules_list(world: World, role: str) -> bool:
     return f"Listed for {role}" in answered(response)
 
 
+def probe_rules_save(own_page: bool) -> Callable[[World, str], bool]:
+    def probe(world: World, role: str) -> bool:
+        rule_id = _rule(world, f"Edit me {role} {own_page}")
+        new_name = f"Edited by {role} {own_page}"
+        owner = None if own_page else "102"
+        kinds = [({"type": "rules-dest-kind", "field": f}, "off") for f in RULE_FIELDS]
+        targets = [({"type": "rules-dest-target", "field": f}, "") for f in RULE_FIELDS]
+        post_callback(
+            world,
+            role,
+            "rules-save",
+            {
+                "rules-editing": {"id": rule_id, "priority": 50, "user": owner},
+                "rules-user": owner,
+                "rules-name": new_name,
+                "rules-frame": "__always__",
+                "rules-enabled": True,
+                "rules-ring": 20,
+                "rules-simultaneous": [],
+                "rules-dnd": True,
+                "rules-block": [],
+                "rules-block-anonymous": False,
+                "rules-dest-kind": [*kinds[:-1], (kinds[-1][0], "voicemail")],
+                "rules-dest-target": targets,
+                "rules-version": 1,
+            },
+        )
+        return new_name in _rules_of_owner(world)
+
+    return probe
+
+
+def _personal_frame(world: World, name: str) -> int:
+    frame = TimeFrame(name, NY, OFFICE)
+    saved = world.run(lambda s: s.save_frame("acme.example", frame, user_id=world.owner.id))
+    return int(saved.id)
+
+
+def probe_frame_open(world: World, role: str) -> bool:
+    frame_id = _personal_frame(world, f"Peek {role}")
+    response = post_callback(world, role, {"type": "timeframes-edit", "frame": frame_id})
+    return f"Peek {role}" in answered(response)
+
+
+def probe_frame_save(world: World, role: str) -> bool:
+    frame_id = _personal_frame(world, f"Keep {role}")
+    post_callback(
+        world,
+        role,
+        "timeframes-save",
+        {
+            "timeframes-editing": {"id": frame_id, "scope": "personal"},
+            "timeframes-scope": "personal",
+            "timeframes-name": f"Hijacked by {role}",
+            "timeframes-zone": NY,
+            "timeframes-always": True,
+            "timeframes-version": 1,
+        },
+    )
+    return f"Hijacked by {role}" in _frame_names(world, world.owner.id)
+
+
+def probe_voicemail_settings(world: World, role: str) -> bool:
+    def order(store: ProvisioningStore) -> str:
+        return str(store.mailbox_settings("acme.example", "102").message_order)
+
+    before = world.run(order)
+    post_callback(
+        world,
+        role,
+        "voicemail-settings-save",
+        {
+            "voicemail-active-greeting": "unavailable",
+            "voicemail-order": "oldest" if before == "newest" else "newest",
+            "voicemail-announce": True,
+            "voicemail-email": False,
+            "voicemail-attach": False,
+            "voicemail-box": "102",
+        },
+    )
+    return world.run(order) != before
+
+
 def _frame_names(world: World, user_id: int | None) -> set[str]:
     return set(world.run(lambda s: s.frames("acme.example", user_id)))
 
@@ -513,6 +601,11 @@ PROBES: dict[str, Callable[[World, str], bool]] = {
     "callback rules delete 102's rule": probe_rules_delete(own_page=False),
     "callback rules delete 102's rule from own page": probe_rules_delete(own_page=True),
     "callback rules open 102's rule in the editor": probe_rules_open,
+    "callback rules save over 102's rule": probe_rules_save(own_page=False),
+    "callback rules save over 102's rule as mine": probe_rules_save(own_page=True),
+    "callback timeframes open 102's personal frame": probe_frame_open,
+    "callback timeframes save over 102's personal frame": probe_frame_save,
+    "callback voicemail save 102's mailbox settings": probe_voicemail_settings,
     "callback timeframes delete 102's personal frame": probe_frame_delete(company=False),
     "callback timeframes delete a company frame": probe_frame_delete(company=True),
     "callback voicemail list of 102": probe_voicemail_list,
