@@ -31,6 +31,10 @@ names and the rule readers apply are :mod:`pipeline.lake_layout`'s):
    temp files (a killed run's). Until then a reader
    that listed the partition before step 3 still finds every file it listed.
 
+The calls writer's manifests (one per batch, read for the watermark at every
+tick) are rolled up the same way after the partitions:
+:meth:`pipeline.lake.Lake.roll_up_manifests`.
+
 kill -9 anywhere: before step 3 the old files are the table and the orphan
 ``c-<g>.parquet`` is overwritten by the next run (same ``g``) or swept; from
 step 3 on the new generation is the table and step 4 only deletes files that
@@ -53,6 +57,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from pipeline.files import TEMP_SUFFIX, exclusive_lock, write_atomic, write_json_atomic
+from pipeline.lake import ROLL_UP_ABOVE, Lake
 from pipeline.lake_layout import (
     TABLES,
     LakeTable,
@@ -83,6 +88,7 @@ class CompactionPolicy:
     grace_seconds: float = 600.0  # superseded files stay this long for running readers
     row_group_rows: int = 16_384
     durable: bool = True
+    manifests_above: int = ROLL_UP_ABOVE  # call batch manifests kept before a roll-up
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CompactionPolicy:
@@ -99,6 +105,7 @@ class CompactionReport:
     files_in: int = 0  # live files they held
     rows: int = 0
     swept: int = 0  # files deleted
+    manifests: int = 0  # call batch manifests rolled up into one
     merged: list[str] = field(default_factory=list)  # lake-relative merged files
 
 
@@ -204,13 +211,18 @@ def compact_lake(
                     report.swept += sweep_partition(
                         folder, policy, now=time.time() if now is None else now, on_step=on_step
                     )
-    if report.partitions or report.swept:
+        lake = Lake(lake_dir, durable=policy.durable)
+        with lake.writer_lock():
+            report.manifests = lake.roll_up_manifests(above=policy.manifests_above, on_step=on_step)
+    if report.partitions or report.swept or report.manifests:
         log.info(
-            "compaction: %d partitions (%d files, %d rows) merged, %d old files deleted",
+            "compaction: %d partitions (%d files, %d rows) merged, %d old files deleted,"
+            " %d batch manifests rolled up",
             report.partitions,
             report.files_in,
             report.rows,
             report.swept,
+            report.manifests,
         )
     return report
 

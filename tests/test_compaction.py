@@ -314,6 +314,25 @@ def test_today_is_merged_only_above_the_threshold_and_old_files_wait_for_the_gra
     assert [p.name for p in day1.glob("*.parquet")] == ["c-000001.parquet"]
 
 
+def test_batch_manifests_are_rolled_up_and_the_watermark_stays(
+    settings: Settings, store: ProvisioningStore
+) -> None:
+    insert_acc_rows(settings, acc_rows(random.Random(11), 0, 90))
+    assert trickle(settings, batch=2) == 45
+    lake = Lake(settings.lake_dir)
+    policy = CompactionPolicy(grace_seconds=0.0, durable=False, manifests_above=10)
+    report = compact_lake(settings.lake_dir, policy, today=LATER)
+    assert report.manifests == 44
+    assert lake.committed_batches() == [(1, 88), (89, 90)]
+    assert lake.watermark() == 90
+    rollup = json.loads((lake.batches_dir / "acc-000000000001-000000000088.json").read_text())
+    assert rollup["batches"] == 44 and rollup["calls"] + rollup["quarantined"] == 88
+    insert_acc_rows(settings, acc_rows(random.Random(12), 90, 10))
+    assert ingest_once(settings).watermark == 100
+    ids = [r["acc_id"] for r in live_rows(settings)] + quarantined_ids(settings)
+    assert sorted(ids) == list(range(1, 101))
+
+
 # -- kill -9 at every step ------------------------------------------------------------------
 CHILD = """
 import os, signal, sys
@@ -331,11 +350,11 @@ def hook(name):
         if seen == nth:
             os.kill(os.getpid(), signal.SIGKILL)
 
-policy = CompactionPolicy(max_files=2, grace_seconds=grace)
+policy = CompactionPolicy(max_files=2, grace_seconds=grace, manifests_above=8)
 compact_lake(load_settings().lake_dir, policy, today=date(2024, 3, 2),
              on_step=hook if step != "none" else None)
 """
-STEPS = ("plan", "file", "commit", "sweep")
+STEPS = ("plan", "file", "commit", "sweep", "rollup", "rollup-done")
 
 
 def child_env(settings: Settings) -> dict[str, str]:
@@ -376,7 +395,8 @@ def test_every_call_stays_exactly_once_when_compaction_is_killed_anywhere(tmp_pa
                 proc.wait(10)
             outcomes.append(f"timer {delay:.2f}")
         else:
-            step, nth = STEPS[round_no % 4], rng.randint(1, 3)
+            step = STEPS[(round_no - round_no // 4) % len(STEPS)]
+            nth = 1 if step.startswith("rollup") else rng.randint(1, 3)
             subprocess.run(
                 [sys.executable, "-c", CHILD, step, str(nth), grace],
                 env=child_env(settings),
@@ -395,6 +415,7 @@ def test_every_call_stays_exactly_once_when_compaction_is_killed_anywhere(tmp_pa
         ).fetchall()
         conn.close()
         assert count == distinct == len(acme_calls(settings)), outcomes
+        assert Lake(settings.lake_dir).watermark() == serial, outcomes
 
     subprocess.run(
         [sys.executable, "-c", CHILD, "none", "0", "0"],
@@ -406,6 +427,7 @@ def test_every_call_stays_exactly_once_when_compaction_is_killed_anywhere(tmp_pa
         for part in tenant_dir.iterdir():
             assert len(list(part.glob("*.parquet"))) <= 2, part
     assert not list(settings.lake_dir.rglob("*.tmp"))
+    assert len(Lake(settings.lake_dir).committed_batches()) <= 9  # rolled up
     assert sorted(r["acc_id"] for r in live_rows(settings)) == sorted(
         set(range(1, serial + 1)) - set(quarantined_ids(settings))
     )
