@@ -2,8 +2,12 @@
 
 ``create_app(settings)`` builds the app (nothing is read from the lake or the
 provisioning DB until a request arrives); ``serve(settings)`` runs it on
-``settings.portal_host:portal_port`` with a thread per request, which is what
-``python -m dash_app`` and ``make run`` use.
+``settings.portal_host:portal_port`` under gunicorn — ``portal_workers``
+processes of ``portal_threads`` threads (``gthread``) — which is what
+``python -m dash_app``, ``make run`` and the browser tests use. What the
+workers must share lives outside them: the session key (a setting or a file
+under data_dir), login failures (the provisioning DB) and metric results
+(:mod:`pipeline.metrics_cache` on disk).
 
 Dash keeps its callbacks in a process-wide registry that the first app to
 serve a request takes over, so build one app per process (tests run the
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import dash
 
@@ -54,17 +59,43 @@ def create_app(settings: Settings) -> dash.Dash:
     return app
 
 
+def gunicorn_options(settings: Settings) -> dict[str, Any]:
+    """The production server's configuration, from the settings."""
+    return {
+        "bind": f"{settings.portal_host}:{settings.portal_port}",
+        "workers": max(1, settings.portal_workers),
+        "worker_class": "gthread",  # threads: the grid, downloads and callbacks overlap
+        "threads": max(1, settings.portal_threads),
+        # Each worker builds its own app after the fork: Dash's callback registry is
+        # per process, and a SQLite connection must never cross a fork.
+        "preload_app": False,
+        # make run gives every part 10 s to stop; a download in flight gets 5.
+        "graceful_timeout": 5,
+        "timeout": 60,
+        # gunicorn 25+ opens a control socket in ~/.gunicorn by default: one path for
+        # every portal on the machine (tests run several at once). Not needed here.
+        "control_socket_disable": True,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "info",
+        "proc_name": "switchboard-portal",
+    }
+
+
 def serve(settings: Settings) -> None:
-    """Run the portal until interrupted (threaded: the grid and downloads overlap)."""
-    app = create_app(settings)
+    """Run the portal under gunicorn until SIGINT/SIGTERM (then exits the process)."""
+    from gunicorn.app.base import BaseApplication  # lazy: only the server needs it
+
+    class PortalServer(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for name, value in gunicorn_options(settings).items():
+                self.cfg.set(name, value)
+
+        def load(self) -> Any:
+            return create_app(settings).server
+
     log.info("portal on http://%s:%s", settings.portal_host, settings.portal_port)
-    app.run(
-        host=settings.portal_host,
-        port=settings.portal_port,
-        debug=False,
-        threaded=True,
-        use_reloader=False,
-    )
+    PortalServer().run()
 
 
 def main() -> None:

@@ -82,6 +82,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("portal_host", "127.0.0.1", "Address the Dash portal listens on."),
     Setting("portal_port", 8050, "Port of the Dash portal."),
     Setting("secret_key", "", "Flask session key; empty: generated once, kept in data_dir."),
+    Setting("portal_workers", 2, "Portal worker processes (gunicorn) ..."),
+    Setting("portal_threads", 8, "... each serving this many requests at once (threads)."),
+    Setting(
+        "metric_cache_mb",
+        256,
+        "Disk the portal's workers share for metric results (data_dir/cache/metrics).",
+    ),
     Setting("kamailio_bin", "/usr/sbin/kamailio", "The Kamailio binary."),
     Setting("kamailio_modules", "/usr/lib/x86_64-linux-gnu/kamailio/modules", "Module dir."),
     Setting("kamailio_children", 4, "Kamailio UDP/TCP worker processes."),
@@ -101,6 +108,16 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("ingest_interval", 1.0, "Seconds between ingest passes of the pipeline worker."),
     Setting("ingest_batch", 5000, "Most accounting rows one ingest pass turns into one file."),
+    Setting(
+        "acc_cleanup_interval",
+        10.0,
+        "Seconds between removals of lake-committed rows from Kamailio's accounting spool ...",
+    ),
+    Setting(
+        "acc_keep_rows",
+        10000,
+        "... keeping this many of the newest committed rows there (for inspection); 0: none.",
+    ),
     Setting("compaction_interval", 60.0, "Seconds between compaction passes of the worker."),
     Setting(
         "compaction_max_files",
@@ -180,6 +197,9 @@ class Settings:
     portal_host: str
     portal_port: int
     secret_key: str
+    portal_workers: int
+    portal_threads: int
+    metric_cache_mb: int
     kamailio_bin: str
     kamailio_modules: str
     kamailio_children: int
@@ -188,6 +208,8 @@ class Settings:
     ring_timeout: int
     ingest_interval: float
     ingest_batch: int
+    acc_cleanup_interval: float
+    acc_keep_rows: int
     compaction_interval: float
     compaction_max_files: int
     compaction_grace: float
@@ -231,6 +253,10 @@ class Settings:
     @property
     def log_dir(self) -> Path:
         return self.data_dir / "log"
+
+    @property
+    def metric_cache_dir(self) -> Path:
+        return self.data_dir / "cache" / "metrics"
 
     @property
     def rpc_url(self) -> str:
