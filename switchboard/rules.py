@@ -20,8 +20,18 @@ from typing import Literal
 from switchboard.timeframes import TimeFrame
 
 DestinationKind = Literal[
-    "voicemail", "extension", "number", "queue", "auto_attendant", "busy", "unavailable", "hangup"
+    "voicemail",
+    "extension",
+    "number",
+    "queue",
+    "auto_attendant",
+    "announcement",
+    "busy",
+    "unavailable",
+    "hangup",
 ]
+# Kinds a rule may name but that do not take calls yet (issue 12 makes queues real).
+NOT_YET: dict[str, str] = {"queue": "queues are not available yet"}
 
 
 class RuleError(ValueError):
@@ -40,6 +50,7 @@ class Destination:
             "number": f"number {self.target}",
             "queue": f"queue {self.target}",
             "auto_attendant": f"auto attendant {self.target}",
+            "announcement": f"announcement {self.target}",
             "busy": "busy tone",
             "unavailable": "unavailable tone",
             "hangup": "hang up",
@@ -174,6 +185,8 @@ def validate_rule(
     for dest in targets:
         if dest is not None and dest.kind == "extension" and dest.target not in extensions:
             raise RuleError(f"rule {rule.name!r}: extension {dest.target} does not exist")
+        if dest is not None and dest.kind in NOT_YET:
+            raise RuleError(f"rule {rule.name!r}: {NOT_YET[dest.kind]}")
     for ext in rule.simultaneous:
         if ext.isdigit() and len(ext) <= 8 and ext not in extensions:
             raise RuleError(f"rule {rule.name!r}: simultaneous ring target {ext} does not exist")

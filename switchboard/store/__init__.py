@@ -39,6 +39,7 @@ from switchboard.store.accounts import (
     Tenant,
     User,
 )
+from switchboard.store.attendants import AttendantsSection
 from switchboard.store.connection import ProvisioningError
 from switchboard.store.passwords import sip_ha1
 from switchboard.store.pin_locks import PinLock, PinLockPolicy, PinLocksSection
@@ -64,6 +65,7 @@ __all__ = [
 
 
 class ProvisioningStore(
+    AttendantsSection,  # before RoutingSection, which it builds on
     RoutingSection,
     PinLocksSection,  # before VoicemailSection, which it builds on
     VoicemailSection,
