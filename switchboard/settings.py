@@ -76,7 +76,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sip_max_forwards", 10, "Max-Forwards Kamailio allows (and sets when missing)."),
     Setting(
         "sip_scanner_user_agents",
-        "friendly-scanner|sipvicious|sipcli|VaxSIPUserAgent|sipsak|sundayddr|iWar|SIVuS|smap",
+        "friendly-scanner|sipvicious|sipcli|VaxSIPUserAgent|sundayddr|SIVuS",
         "Requests whose User-Agent matches this regex are dropped without a reply.",
     ),
     Setting("portal_host", "127.0.0.1", "Address the Dash portal listens on."),
