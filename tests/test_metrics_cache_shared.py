@@ -1,0 +1,105 @@
+"""The metric result cache shared on disk: what one process computed, the next one reads.
+
+The portal runs several worker processes (gunicorn); each keeps an LRU in
+memory and all of them share ``data_dir/cache/metrics``. Still keyed by the
+exact lake files read: a new file means a new key, so a miss.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from pipeline.ingest import ingest_rows
+from pipeline.lake import Lake
+from pipeline.metrics_cache import ResultCache, canonical_text
+from switchboard.settings import Settings
+from tests.fixtures.analytics import DIRECTORY, HAND_DAY, REASONS, hand_acc_rows, write_lake
+from tests.fixtures.portal import REPO_ROOT, portal_env
+
+# What a portal worker does for the Analytics page's summary, in a fresh process.
+_CHILD = """
+import json, sys
+from datetime import date
+from pipeline import metrics
+from pipeline.metrics_cache import RESULTS
+from pipeline.warehouse import connect
+from switchboard.settings import load_settings
+
+settings = load_settings()
+RESULTS.share_on_disk(settings.metric_cache_dir, settings.metric_cache_mb * 2**20)
+day = date.fromisoformat(sys.argv[1])
+conn = connect(settings, "acme.example")
+summary = metrics.summary(conn, metrics.Period(day, day), tz="America/New_York")
+print(json.dumps({"calls": summary["calls"], "hits": RESULTS.hits,
+                  "disk_hits": RESULTS.disk_hits, "misses": RESULTS.misses}))
+"""
+
+
+def _summary_in_a_new_process(settings: Settings) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, HAND_DAY],
+        cwd=REPO_ROOT,
+        env=portal_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_a_second_process_reads_the_first_one_s_results_until_a_new_lake_file(
+    settings: Settings,
+) -> None:
+    rows = hand_acc_rows()
+    write_lake(settings, rows)
+
+    first = _summary_in_a_new_process(settings)
+    assert first["calls"] == 7 and first["misses"] > 0 and first["hits"] == 0
+    stored = list(settings.metric_cache_dir.rglob("*.arrow"))
+    assert stored and not list(settings.metric_cache_dir.rglob("*.tmp"))
+
+    second = _summary_in_a_new_process(settings)
+    assert second == {**first, "hits": first["misses"], "disk_hits": first["misses"], "misses": 0}
+
+    # A later batch (a new Parquet file in the day's partition): new key, a miss.
+    extra = {**rows[0], "id": len(rows) + 1, "call_id": "a8", "caller": "+15550003333"}
+    extra.update(answered_by=None, answer_at=None, sip_code=480, sip_reason=REASONS[480])
+    ingest_rows(Lake(settings.lake_dir, durable=False), [extra], DIRECTORY, after=len(rows))
+    third = _summary_in_a_new_process(settings)
+    assert third["calls"] == 8 and third["misses"] > 0 and third["disk_hits"] == 0
+
+
+def _table(n: int) -> pa.Table:
+    return pa.table({"x": pa.array(range(n), pa.int64())})
+
+
+def test_the_shared_folder_stays_within_its_bound(tmp_path: Path) -> None:
+    folder = tmp_path / "metrics"
+    cache = ResultCache()
+    cache.share_on_disk(folder, 200_000)
+    for i in range(100):  # ~8 kB each: 800 kB written in all
+        cache.put(("metric", i), _table(1000))
+    assert cache.disk is not None
+    cache.disk.evict()
+    assert 0 < cache.disk.size() <= 200_000
+    # The newest results survive; a reader of an evicted one just misses.
+    other = ResultCache()
+    other.share_on_disk(folder, 200_000)
+    assert other.get(("metric", 99)) is not None
+    assert other.get(("metric", 0)) is None
+
+
+def test_a_key_without_a_stable_spelling_stays_in_memory(tmp_path: Path) -> None:
+    cache = ResultCache()
+    cache.share_on_disk(tmp_path / "metrics", 2**20)
+    cache.put(("metric", frozenset({"a", "b"})), _table(3))
+    assert canonical_text(("metric", frozenset({"a"}))) is None
+    assert not list((tmp_path / "metrics").rglob("*.arrow"))
+    assert cache.get(("metric", frozenset({"a", "b"}))) is not None  # memory still serves it
