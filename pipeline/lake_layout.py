@@ -9,12 +9,14 @@ and the metric cache's keys). Layout under ``settings.lake_dir``::
     quarantine/acc-<first>-<last>.parquet      accounting rows that are not calls
     _batches/                                  commit log of call batches (pipeline.lake)
     _voicemail_batches/                        commit log of voicemail batches
+    _steps_batches/                            commit log of call-step batches
 
 File names inside a partition (each name is written once, never reused):
 
 - ``acc-<first>-<last>.parquet``: a call batch holding accounting ids
   ``first..last`` (12 digits each) — the ids the ingest watermark counts;
 - ``vmb-<hash>.parquet``: a voicemail batch; ``vm-<hex>.parquet``: one transcript;
+- ``stb-<hash>.parquet``: a batch of call steps (:mod:`pipeline.steps_ingest`);
 - ``c-<generation>.parquet``: the merged file of a compaction, and
   ``c-<generation>.json`` its record (the commit point): the names of the
   files it absorbed (so the id ranges of the batches it holds), its row count.
@@ -42,7 +44,13 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipeline.schema import CALLS_SCHEMA, TENANT_RE, TRANSCRIPTS_SCHEMA, VOICEMAILS_SCHEMA
+from pipeline.schema import (
+    CALL_STEPS_SCHEMA,
+    CALLS_SCHEMA,
+    TENANT_RE,
+    TRANSCRIPTS_SCHEMA,
+    VOICEMAILS_SCHEMA,
+)
 
 PARQUET = ".parquet"
 PENDING = "pending.json"
@@ -73,7 +81,8 @@ VOICEMAILS = LakeTable(
 )
 # One file per message, committed by its rename alone: no commit log.
 TRANSCRIPTS = LakeTable("transcripts", TRANSCRIPTS_SCHEMA, ("transcribed_at", "message_id"), None)
-TABLES: dict[str, LakeTable] = {t.name: t for t in (CALLS, VOICEMAILS, TRANSCRIPTS)}
+CALL_STEPS = LakeTable("call_steps", CALL_STEPS_SCHEMA, ("at", "batch_id", "seq"), "_steps_batches")
+TABLES: dict[str, LakeTable] = {t.name: t for t in (CALLS, VOICEMAILS, TRANSCRIPTS, CALL_STEPS)}
 
 
 # -- names ------------------------------------------------------------------------------

@@ -128,3 +128,24 @@ TRANSCRIPTS_SCHEMA = pa.schema(
 
 # The Hive partition columns of both voicemail tables (same as calls).
 VOICEMAIL_PARTITIONS = CALLS_PARTITIONS
+
+# -- call steps (issue 11) ------------------------------------------------------------
+# One row per step the media server reports inside a call (switchboard.call_steps: the
+# vocabulary and the spool batch format), linked to the call by ``call_id`` (the caller's
+# Call-ID). ``batch_id`` + ``seq`` is unique: ``seq`` is the step's place in its batch.
+# ``date`` (partition) is the UTC date of the batch's first step, so a call's steps share
+# a partition.
+CALL_STEPS_SCHEMA = pa.schema(
+    [
+        pa.field("batch_id", pa.string(), nullable=False),
+        pa.field("seq", pa.int32(), nullable=False),
+        pa.field("call_id", pa.string(), nullable=False),
+        pa.field("at", _TS, nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("attendant_id", pa.int64()),
+        pa.field("key", pa.string()),
+        pa.field("target", pa.string()),
+        pa.field("outcome", pa.string()),
+        pa.field("leg_call_id", pa.string()),
+    ]
+)

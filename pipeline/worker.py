@@ -1,5 +1,6 @@
 """The pipeline worker: every ``settings.ingest_interval``, ingest accounting rows,
-then voicemail (spool → lake → transcript → email); every
+then call steps (:mod:`pipeline.steps_ingest`), then voicemail (spool → lake →
+transcript → email); every
 ``settings.compaction_interval``, merge the lake's small files
 (:mod:`pipeline.compaction`); scheduled reports that came due are run every
 ``SCHEDULE_CHECK_SECONDS``.
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 from pipeline.compaction import compact_due
 from pipeline.ingest import ingest_once
 from pipeline.lake import Lake
+from pipeline.steps_ingest import ingest_steps
 from switchboard.settings import Settings, load_settings
 from switchboard.store import ProvisioningStore
 
@@ -76,6 +78,10 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
                 )
         except Exception:
             log.exception("ingest pass failed; retrying in %.1f s", settings.ingest_interval)
+        try:  # the steps of calls the media server handled (pipeline.steps_ingest)
+            ingest_steps(settings)
+        except Exception:
+            log.exception("call-step ingest failed; retrying in %.1f s", settings.ingest_interval)
         voicemail.run()  # after the calls: a slow transcription never delays a call row
         if time.monotonic() >= next_compaction:
             try:
