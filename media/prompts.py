@@ -41,6 +41,12 @@ PROMPTS: dict[str, str] = {
     "record_greeting": "Record your greeting after the tone. Press pound when you are done.",
     "greeting_saved": "Your greeting is saved.",
     "goodbye": "Goodbye.",
+    # auto attendant (media/attendant.py)
+    "dial_extension": "Please dial the extension, then press pound.",
+    "no_such_extension": "That extension does not exist.",
+    "not_reachable": "The person you are calling cannot be reached right now.",
+    "menu_unavailable": "Sorry, this number cannot take your call right now."
+    " Please try again later. Goodbye.",
 }
 
 
