@@ -677,3 +677,19 @@ def test_the_matrix_holds_in_a_real_browser(seeded_portal: Any, page: Any) -> No
             else:
                 page.wait_for_load_state("networkidle")
                 expect(page.locator(selector)).to_have_count(0)
+
+
+def test_mark_handled_outside_ones_scope_is_a_403(world: World) -> None:
+    """A plain user POSTs "Mark handled" for a caller who only ever called 102."""
+    response = post_callback(
+        world,
+        "user",
+        "analytics-mark-handled",
+        {"analytics-grid-callbacks": [{"number": MISSED_CALLER}], "analytics-query": {}},
+    )
+    assert response.status_code == 403
+    assert "callers of the calls you see" in response.get_data(as_text=True)
+    crafted = post_callback(
+        world, "user", "analytics-mark-handled", {"analytics-grid-callbacks": [{"no": "number"}]}
+    )
+    assert crafted.status_code == 400
