@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from cli.analytics import add_parsers as add_analytics_parsers
+from cli.attendants import add_parsers as add_attendant_parsers
 from cli.routing import add_parsers as add_routing_parsers
 from cli.routing import push_now
 from switchboard.settings import Settings, load_settings
@@ -236,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     ce.set_defaults(fn=cmd_calls_export)
 
     add_routing_parsers(sub)
+    add_attendant_parsers(sub)  # attendant, announcement, holdmusic
 
     voicemail = sub.add_parser("voicemail", help="voicemail messages").add_subparsers(required=True)
     vs = voicemail.add_parser("search", help="search voicemail transcripts")

@@ -37,9 +37,12 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from switchboard.identifiers import TENANT_RE
+from switchboard.rules import AnsweringRule, active_rule_at, readable
+from switchboard.timeframes import TimeFrame
 
 DestinationKind = Literal[
     "extension",
@@ -303,6 +306,7 @@ def simulate_attendant(
     *,
     announcements: Mapping[int, Announcement] | None = None,
     extensions: Collection[str] | None = None,
+    start: MenuDestination | None = None,
 ) -> list[str]:
     """What a caller pressing ``keys`` reaches, step by step, in words.
 
@@ -311,13 +315,14 @@ def simulate_attendant(
     extension typed (``"103"``). Counting is ``menu_choice``'s, the media
     server's own. The steps read joined with " → ": ``Sales menu → 1 →
     extension 102``. A walk that runs out of keys ends "waiting for a key".
+    ``start`` begins elsewhere than menu ``start_id`` (an announcement).
     """
     announcements = announcements or {}
     names = {f"attendant:{i}": m.name for i, m in menus.items()}
     names |= {f"announcement:{i}": a.name for i, a in announcements.items()}
     pending = list(keys)
     steps: list[str] = []
-    dest: MenuDestination | None = MenuDestination("attendant", str(start_id))
+    dest: MenuDestination | None = start or MenuDestination("attendant", str(start_id))
     menu: Attendant | None = None
     counts = MenuCounts()
     for _ in range(MAX_HOPS * 4):
@@ -372,3 +377,25 @@ def simulate_attendant(
             steps.append(f"{key}: invalid ({counts.invalid})")
     steps.append("too many menus in a row: the call ends")
     return steps
+
+
+def main_number_step(
+    number: str, rules: Sequence[AnsweringRule], frames: Mapping[str, TimeFrame], at: datetime
+) -> tuple[str, MenuDestination | None]:
+    """The main number's part of a simulated call, and the menu/announcement it leads to.
+
+    ``active_rule_at`` decides, as for Kamailio's decision; the sentence is
+    the routing simulator's. The destination is None when the route does not
+    lead into a menu or an announcement (the walk stops at the sentence).
+    """
+    active = active_rule_at(rules, frames, at)
+    head = f"Main number {number} at {readable(at)}"
+    if active.rule is None or active.rule.forward_always is None:
+        return f"{head}: no route applies (the caller hears 480)", None
+    dest = active.rule.forward_always
+    sentence = f"{head}: {active.describe(at.tzinfo)} → {dest.describe()}"
+    if dest.kind == "auto_attendant":
+        return sentence, MenuDestination("attendant", dest.target)
+    if dest.kind == "announcement":
+        return sentence, MenuDestination("announcement", dest.target)
+    return sentence, None
