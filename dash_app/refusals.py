@@ -60,10 +60,33 @@ def _analytics_query_error(query: Mapping[str, str], timezone: str) -> str:
     return AnalyticsQuery.from_url(query, timezone)[1]
 
 
-# Pages whose URL is a filter, and the parser the page's layout runs on it.
+def _extension_error(key: str, value: str | None) -> str:
+    from switchboard.identifiers import EXTENSION_RE
+
+    if value and not (EXTENSION_RE.match(value) and value.isascii() and "\n" not in value):
+        return f"{key!r} must be an extension (2 to 8 digits), not {value[:40]!r}"
+    return ""
+
+
+def _rules_query_error(query: Mapping[str, str], _timezone: str) -> str:
+    return _extension_error("user", query.get("user"))
+
+
+def _voicemail_query_error(query: Mapping[str, str], _timezone: str) -> str:
+    from dash_app.pages.voicemail import FOLDER_VIEWS  # the page's own module, already loaded
+
+    folder = query.get("folder")
+    if folder and folder not in FOLDER_VIEWS:
+        return f"'folder' must be one of {', '.join(FOLDER_VIEWS)}, not {folder[:40]!r}"
+    return _extension_error("box", query.get("box"))
+
+
+# Pages with URL parameters, and the check of what the page's layout reads from them.
 PAGE_QUERY_CHECKS: dict[str, Callable[[Mapping[str, str], str], str]] = {
     "/calls": _calls_query_error,
     "/analytics": _analytics_query_error,
+    "/rules": _rules_query_error,
+    "/voicemail": _voicemail_query_error,
 }
 
 

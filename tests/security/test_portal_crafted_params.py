@@ -23,6 +23,7 @@ from tests.fixtures.portal import client_session
 FILTER_KEYS = (
     "from", "to", "direction", "disposition", "extension", "q", "caller", "callee",
     "handled_by", "rule", "frame", "hour", "weekday", "tz", "compare", "interval",
+    "user", "box", "folder",
 )  # fmt: skip
 # Values that looked plausible to someone: superscripts, full-width digits, huge numbers.
 NASTY = st.sampled_from(
@@ -103,7 +104,12 @@ def test_a_crafted_download_url_is_a_400_with_a_message(
         ("/calls?hour=%C2%B2", 400),
         ("/calls?from=2025-02-30", 400),
         ("/analytics?from=yesterday", 400),
+        ("/rules?user=1%3B2", 400),
+        ("/voicemail?box=../102", 400),
+        ("/voicemail?folder=everything", 400),
         ("/calls?hour=7", 200),
+        ("/rules?user=102", 200),  # a colleague: the page says whether that is allowed
+        ("/voicemail?box=102&folder=trash", 200),
         ("/analytics?interval=hour", 200),
     ],
 )
@@ -117,7 +123,10 @@ def test_a_crafted_page_url_is_served_as_400(
         assert response.headers["X-Switchboard-Error"]
 
 
-@given(query=QUERIES, route=st.sampled_from(["/download/calls.csv", "/calls", "/analytics"]))
+@given(
+    query=QUERIES,
+    route=st.sampled_from(["/download/calls.csv", "/calls", "/analytics", "/rules", "/voicemail"]),
+)
 @ROUTE_SETTINGS
 def test_calls_export_and_pages_never_fail_on_a_crafted_query(
     signed_in: Callable[[str], Any], query: dict[str, str], route: str
