@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import re
 import secrets
 import threading
 from collections.abc import Iterator
@@ -125,24 +126,30 @@ def open_calls(user: User, *, own_calls_only: bool = False) -> duckdb.DuckDBPyCo
     )
 
 
-def caller_in_scope(user: User, number: str) -> bool:
-    """Whether ``number`` ever called into what ``user`` may see (the callback worklist's rows).
+def callers_outside_scope(user: User, numbers: list[str]) -> list[str]:
+    """Those of ``numbers`` that never called into what ``user`` may see.
 
-    Managers and supervisors see the tenant, so any caller of it; plain users
-    and agents only callers of their own calls.
+    The callback worklist's rows come from the browser: managers and
+    supervisors may mark callers of their tenant, others only callers of
+    their own calls. Numbers compare digits only, as the worklist does.
     """
-    from pipeline.filters import CallFilter, FilterError
+    from pipeline.filters import CALLER_DIGITS
 
-    try:
-        where_sql, params = CallFilter(caller=number).where()
-    except FilterError:
-        return False
-    conn = open_calls(user)
-    try:
-        row = conn.execute(f"select count(*) from calls where {where_sql}", params).fetchone()
-    finally:
-        conn.close()
-    return bool(row and row[0])
+    digits = {number: re.sub(r"[^0-9]", "", number) for number in numbers}
+    wanted = sorted({d for d in digits.values() if d})
+    seen: set[str] = set()
+    if wanted:
+        conn = open_calls(user)
+        try:
+            rows = conn.execute(
+                f"select distinct {CALLER_DIGITS} from calls"
+                f" where {CALLER_DIGITS} in ({', '.join('?' * len(wanted))})",
+                wanted,
+            ).fetchall()
+        finally:
+            conn.close()
+        seen = {row[0] for row in rows}
+    return [number for number, d in digits.items() if d not in seen]
 
 
 def csrf_token() -> str:

@@ -32,7 +32,7 @@ from dash_app.analytics_charts import (
 from dash_app.analytics_grids import grid, grid_rows
 from dash_app.analytics_tables import PREVIEW_ROWS, TABLES, AnalyticsQuery
 from dash_app.auth import (
-    caller_in_scope,
+    callers_outside_scope,
     optional_user,
     portal,
     provisioning,
@@ -322,7 +322,7 @@ def mark_handled(
     if not selected:
         return no_update, "Select callers first."
     numbers = [str(row["number"]) for row in selected]
-    if not all(caller_in_scope(user, number) for number in numbers):
+    if callers_outside_scope(user, numbers):
         raise NotAllowed("you can mark only callers of the calls you see")
     from pipeline.viewer import open_for_viewer
 
