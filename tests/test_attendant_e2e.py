@@ -1,0 +1,258 @@
+"""The main number answers, through the real parts: carrier → Kamailio → menu → bridge → 102.
+
+Acme's main number routes by time frame: open hours → the "Day" menu (1 →
+extension 102, 9 → dial by extension, an invalid key twice → the "Sorry"
+announcement), otherwise → the "Night" menu. The carrier is SIPp on the
+trunk port; each phone's RTP is a Python socket (``benchmarks.rtp_phones``):
+the caller plays 600 Hz, 102 plays 1400 Hz, and what each side receives is
+checked for the other's tone. Keys are RFC 2833 events on payload type 101
+or 96. The media server writes each call's steps to the spool, which the
+funnel counts (docs/spool.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from datetime import time as clock
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.rtp_phones import RtpBank, RtpPhone, callee_scenario, caller_scenario, goertzel
+from kamailio.launcher import KamailioProcess
+from kamailio.rules_push import RulesClock, push_all
+from kamailio.traffic import SippResult, SippUAS, run_sipp
+from media.audio_library import save_speech
+from media.mailbox import StoreMailboxes
+from switchboard.attendants import Announcement, Attendant, MenuDestination
+from switchboard.rules import AnsweringRule, Destination
+from switchboard.timeframes import TimeFrame, WeeklyPeriod
+from tests.fixtures.core import Directory
+from tests.fixtures.media import MediaServerThread
+from tests.fixtures.sip import register_at
+
+pytestmark = [pytest.mark.kamailio, pytest.mark.media]
+
+ACME = "acme.example"
+MAIN = "+15550001000"
+CARRIER_CALLER = "+15551234567"
+OPEN = datetime(2026, 12, 22, 15, 0, tzinfo=UTC)  # Tuesday 10:00 in New York
+NIGHT = datetime(2026, 12, 23, 1, 0, tzinfo=UTC)  # Tuesday 20:00 in New York
+CALLER_HZ, CALLEE_HZ = 600.0, 1400.0
+
+
+@dataclasses.dataclass
+class MainNumber:
+    settings: Any
+    store: Any
+    day: Attendant
+    night: Attendant
+    sorry: Announcement
+    work: Path
+
+    def call(
+        self, caller: RtpPhone, keys: str = "", *, callee: Path | None = None,
+        talk_ms: int | None = None, register: str = "102",
+    ) -> SippResult:  # fmt: skip
+        """The carrier calls the main number; ``keys`` are pressed once the greeting plays."""
+        presser = threading.Thread(target=_press, args=(caller, keys), daemon=True)
+        presser.start()
+        scenario = trunk_scenario(self.work / "carrier.xml", caller, talk_ms=talk_ms)
+        row = (CARRIER_CALLER, "carrier.example", "-", MAIN, self.settings.sip_host, "Carrier")
+        if callee is None:
+            return run_sipp(self.settings, scenario, [row], timeout=40,
+                            local_port=self.settings.trunk_port)  # fmt: skip
+        with SippUAS(callee) as uas:
+            assert register_at(self.settings, f"{register}@{ACME}", uas).returncode == 0
+            result = run_sipp(self.settings, scenario, [row], timeout=40,
+                              local_port=self.settings.trunk_port)  # fmt: skip
+            time.sleep(0.3)
+            self.callee_lines = uas.log_lines()
+        return result
+
+    def steps(self, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The steps of the newest spool batch, once ``count`` batches exist."""
+        folder = self.settings.spool_dir / "steps" / ACME
+        deadline = time.monotonic() + timeout
+        while True:
+            batches = sorted(folder.glob("st-*.json"), key=lambda p: p.stat().st_mtime)
+            if len(batches) >= count or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert len(batches) >= count, "no steps batch written"
+        doc = json.loads(batches[-1].read_text())
+        return list(doc["steps"])
+
+
+def trunk_scenario(path: Path, phone: RtpPhone, *, talk_ms: int | None) -> Path:
+    """The bridge tests' caller without digest auth: the carrier sends from the trunk port."""
+    text = caller_scenario(path, phone, talk_ms=talk_ms).read_text()
+    # drop the first INVITE, its 407 and ACK: the carrier is trusted by address
+    first_ack = text.index("CSeq: 1 ACK")
+    start = text.index('  <send retrans="500">')
+    end = text.index("</send>", first_ack) + len("</send>\n")
+    text = text[:start] + text[end:]
+    path.write_text(text.replace("      [authentication]\n", ""))
+    return path
+
+
+def _press(phone: RtpPhone, keys: str) -> None:
+    """Send ``keys`` (``,`` = a pause) once half a second of the greeting has arrived."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if phone.streams and len(phone.stream.received) > 25:
+            break
+        time.sleep(0.05)
+    for key in keys:
+        if key == ",":
+            time.sleep(1.0)
+            continue
+        phone.send_digit(key)
+        time.sleep(0.3)
+
+
+@pytest.fixture
+def main_number(
+    kamailio: KamailioProcess, directory: Directory, rules_clock: RulesClock, tmp_path: Path
+) -> Iterator[MainNumber]:
+    s = dataclasses.replace(kamailio.settings, rtp_timeout_seconds=2.0)
+    store = directory.store
+    say = lambda text: save_speech(s.data_dir, ACME, "greeting", text)  # noqa: E731
+    sorry = store.save_announcement(
+        Announcement(
+            ACME, "Sorry", "Sorry.", save_speech(s.data_dir, ACME, "announcement", "Sorry.")
+        )
+    )
+    day = store.save_attendant(
+        Attendant(
+            ACME, "Day",
+            {"1": MenuDestination("extension", "102"), "9": MenuDestination("dial_by_extension")},
+            greeting_text="Press 1.", greeting_file=say("Press 1."), timeout_seconds=3,
+            max_repeats=1, invalid=MenuDestination("announcement", str(sorry.id)),
+        )
+    )  # fmt: skip
+    night = store.save_attendant(
+        Attendant(ACME, "Night", {"1": MenuDestination("voicemail", "100")},
+                  greeting_text="We are closed.", greeting_file=say("We are closed."))
+    )  # fmt: skip
+    weekdays = WeeklyPeriod(frozenset(range(5)), clock(9), clock(17))
+    store.save_frame(ACME, TimeFrame("Open Hours", "America/New_York", (weekdays,)))
+    did = store.add_did(ACME, MAIN, "Main line")
+    to = lambda menu: Destination("auto_attendant", str(menu.id))  # noqa: E731
+    store.save_did_rule(did, AnsweringRule("Open", 1, "Open Hours", forward_always=to(day)))
+    store.save_did_rule(did, AnsweringRule("Closed", 2, None, forward_always=to(night)))
+    rules_clock.pin(OPEN)
+    push_all(s, store, now=OPEN)
+    mailboxes = StoreMailboxes(store, s.data_dir, s.spool_dir)
+    server = MediaServerThread(s, mailboxes=mailboxes).start()
+    try:
+        yield MainNumber(s, store, day, night, sorry, tmp_path)
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("dtmf_pt", [101, 96])
+def test_key_1_bridges_the_carrier_caller_to_102(
+    main_number: MainNumber, tmp_path: Path, dtmf_pt: int
+) -> None:
+    with RtpBank() as bank:
+        caller = bank.add(RtpPhone(0, CALLER_HZ, dtmf_payload_type=dtmf_pt))
+        phone_102 = bank.add(RtpPhone(8, CALLEE_HZ))
+        callee = callee_scenario(tmp_path / "102.xml", phone_102, hangup_after_ms=2500)
+        result = main_number.call(caller, "1", callee=callee)
+    assert result.returncode == 0, result.errors
+    assert any(line.startswith("server_bye") for line in result.log_lines)  # 102 hung up: both end
+    # audio both ways: each side received the other's tone
+    assert goertzel(caller.stream.audio()[-8000:], CALLEE_HZ) > 0.05
+    assert goertzel(phone_102.stream.audio()[-8000:], CALLER_HZ) > 0.05
+    steps = main_number.steps()
+    assert [s["kind"] for s in steps] == [
+        "menu_entered", "menu_key", "bridge_attempt", "bridge_answered", "bridge_ended",
+    ]  # fmt: skip
+    assert steps[0]["attendant_id"] == main_number.day.id
+    assert (steps[1]["key"], steps[1]["target"]) == ("1", "extension:102")
+    assert steps[4]["outcome"] == "callee_hangup" and steps[3]["leg_call_id"]
+
+
+def test_after_hours_plays_the_night_menu_and_a_hang_up_in_it_is_a_step(
+    main_number: MainNumber, rules_clock: RulesClock
+) -> None:
+    rules_clock.pin(NIGHT)
+    push_all(main_number.settings, main_number.store, now=NIGHT)
+    with RtpBank() as bank:
+        caller = bank.add(RtpPhone(0, CALLER_HZ))
+        result = main_number.call(caller, talk_ms=2500)
+    assert result.returncode == 0, result.errors
+    steps = main_number.steps()
+    assert [s["kind"] for s in steps] == ["menu_entered", "menu_hangup"]
+    assert steps[0]["attendant_id"] == main_number.night.id
+
+
+def test_an_invalid_key_twice_plays_the_announcement_and_hangs_up(main_number: MainNumber) -> None:
+    with RtpBank() as bank:
+        caller = bank.add(RtpPhone(0, CALLER_HZ))
+        result = main_number.call(caller, "77")
+    assert result.returncode == 0, result.errors
+    assert any(line.startswith("server_bye") for line in result.log_lines)
+    steps = main_number.steps()
+    assert [(s["kind"], s["key"]) for s in steps[:3]] == [
+        ("menu_entered", None), ("menu_invalid", "7"), ("menu_invalid", "7"),
+    ]  # fmt: skip
+    assert steps[2]["target"] == f"announcement:{main_number.sorry.id}"
+    assert [s["kind"] for s in steps[3:]] == ["announcement", "hangup"]
+
+
+def test_dial_by_extension_reaches_103_whose_rule_forwards_to_102(
+    main_number: MainNumber, directory: Directory, tmp_path: Path
+) -> None:
+    """9, then 103#: 103 forwards every call to 102 — its own rule applies to the bridged leg."""
+    sue = directory.users[f"103@{ACME}"]
+    to_102 = Destination("extension", "102")
+    directory.store.save_rule(sue, AnsweringRule("Away", 1, forward_always=to_102))
+    push_all(main_number.settings, main_number.store, now=OPEN)
+    with RtpBank() as bank:
+        caller = bank.add(RtpPhone(0, CALLER_HZ))
+        phone_102 = bank.add(RtpPhone(0, CALLEE_HZ))
+        callee = callee_scenario(tmp_path / "102.xml", phone_102, hangup_after_ms=1500)
+        result = main_number.call(caller, "9,103#", callee=callee)
+    assert result.returncode == 0, result.errors
+    assert goertzel(caller.stream.audio()[-4000:], CALLEE_HZ) > 0.05
+    steps = main_number.steps()
+    assert [(s["kind"], s["key"]) for s in steps[:3]] == [
+        ("menu_entered", None), ("menu_key", "9"), ("menu_key", "103"),
+    ]  # fmt: skip
+    assert [s["kind"] for s in steps[3:]] == ["bridge_attempt", "bridge_answered", "bridge_ended"]
+    [invite] = [line for line in main_number.callee_lines if line.startswith("invite")]
+    assert re.search(r"sip:\+15551234567@", invite), invite  # 102 sees the carrier's caller
+
+
+def test_a_caller_who_sends_no_rtp_is_hung_up(main_number: MainNumber) -> None:
+    with RtpBank() as bank:
+        silent = bank.add(RtpPhone(0, None))
+        result = main_number.call(silent)
+    assert result.returncode == 0, result.errors
+    assert any(line.startswith("server_bye") for line in result.log_lines)
+    steps = main_number.steps()
+    assert steps[-1]["kind"] == "menu_hangup" and steps[-1]["outcome"] == "rtp_timeout"
+
+
+def test_a_route_to_a_menu_that_does_not_exist_is_answered_not_404(
+    main_number: MainNumber,
+) -> None:
+    did = main_number.store.did(MAIN)
+    gone = Destination("auto_attendant", "999")
+    main_number.store.save_did_rule(did, AnsweringRule("Gone", 0, forward_always=gone))
+    push_all(main_number.settings, main_number.store, now=OPEN)
+    with RtpBank() as bank:
+        caller = bank.add(RtpPhone(0, CALLER_HZ))
+        result = main_number.call(caller)
+    assert result.returncode == 0, result.errors  # 200, apology, our BYE: never a 404
+    assert any(line.startswith("server_bye") for line in result.log_lines)
+    assert [(s["kind"], s["outcome"]) for s in main_number.steps()] == [("hangup", "not_found")]
