@@ -68,6 +68,8 @@ callback rules save over 102's rule as mine        no    no    no    no    no   
 callback timeframes open 102's personal frame      no    no    no    no    no    no
 callback timeframes save over 102's personal frame no    no    no    no    no    no
 callback voicemail save 102's mailbox settings     no    no    no    no    yes   no
+callback voicemail upload a greeting for 102       no    no    no    no    yes   no
+callback rules simulate a call to 102              no    no    no    yes   yes   no
 callback timeframes delete 102's personal frame    no    no    no    no    no    no
 callback timeframes delete a company frame         no    no    no    no    yes   no
 callback voicemail list of 102                     no    no    no    no    yes   no
@@ -130,6 +132,7 @@ def world(client_portal: Any) -> Iterator[World]:
         store = state.store
         owner = store.user("acme.example", "102")
         store.save_frame("acme.example", TimeFrame("Gym-102", NY, OFFICE), user_id=owner.id)
+        store.save_rule(owner, AnsweringRule("Simulated first", 1, dnd=True))
         message_id = "vm-" + "ab" * 16
         audio = data_dir / "voicemail" / "acme.example" / "102" / f"{message_id}.wav"
         audio.parent.mkdir(parents=True, exist_ok=True)
@@ -212,7 +215,9 @@ def post_callback(
             if is_input and matches(spec):
                 value = values.get(spec["id"], 1)  # a click, unless given
                 return {"id": spec["id"], "property": spec["property"], "value": value}
-            return {"id": spec["id"], "property": spec["property"], "value": values.get(spec["id"])}
+            key = f"{spec['id']}.{spec['property']}"  # "id.prop" when one id has two props
+            value = values.get(key, values.get(spec["id"]))
+            return {"id": spec["id"], "property": spec["property"], "value": value}
         if is_input and matches(spec):
             return [{"id": trigger, "property": prop, "value": 1}]
         pairs = values.get(pattern["type"], [])
@@ -424,6 +429,49 @@ def probe_voicemail_settings(world: World, role: str) -> bool:
     return world.run(order) != before
 
 
+def probe_greeting_upload(world: World, role: str) -> bool:
+    import base64
+    import io
+    import wave
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes(b"\x00\x00" * 4000)
+    contents = "data:audio/wav;base64," + base64.b64encode(buf.getvalue()).decode()
+    response = post_callback(
+        world,
+        role,
+        "voicemail-greeting-upload",
+        {
+            "voicemail-greeting-upload": contents,
+            "voicemail-greeting-upload.filename": "greeting.wav",
+            "voicemail-greeting-kind": "busy",
+            "voicemail-box": "102",
+        },
+        prop="contents",
+    )
+    return "voicemail-greeting-saved" in answered(response)
+
+
+def probe_simulator(world: World, role: str) -> bool:
+    response = post_callback(
+        world,
+        role,
+        "rules-sim-run",
+        {
+            "rules-user": "102",
+            "rules-sim-caller": "+15551234567",
+            "rules-sim-date": "2026-12-22",
+            "rules-sim-time": "10:00",
+            "rules-version": 1,
+        },
+    )
+    return "Simulated first" in answered(response)
+
+
 def _frame_names(world: World, user_id: int | None) -> set[str]:
     return set(world.run(lambda s: s.frames("acme.example", user_id)))
 
@@ -606,6 +654,8 @@ PROBES: dict[str, Callable[[World, str], bool]] = {
     "callback timeframes open 102's personal frame": probe_frame_open,
     "callback timeframes save over 102's personal frame": probe_frame_save,
     "callback voicemail save 102's mailbox settings": probe_voicemail_settings,
+    "callback voicemail upload a greeting for 102": probe_greeting_upload,
+    "callback rules simulate a call to 102": probe_simulator,
     "callback timeframes delete 102's personal frame": probe_frame_delete(company=False),
     "callback timeframes delete a company frame": probe_frame_delete(company=True),
     "callback voicemail list of 102": probe_voicemail_list,
