@@ -155,6 +155,7 @@ def refresh_numbers(_version: int | None) -> Any:
     Output("numbers-notice", "children"),
     Output("numbers-new-number", "value"),
     Output("numbers-new-name", "value"),
+    Output("numbers-new-number", "data"),
     Input("numbers-add", "n_clicks"),
     State("numbers-new-number", "value"),
     State("numbers-new-name", "value"),
@@ -170,7 +171,7 @@ def add_number(
     try:
         user = require_manager(signed_in_user())
     except NotAllowed as exc:
-        return no_update, alert(str(exc), alert_id=ERROR_ALERT), no_update, no_update
+        return no_update, alert(str(exc), alert_id=ERROR_ALERT), *(no_update,) * 3
     number = (number or "").strip().replace(" ", "")
     label = (name or "").strip() or number
     try:
@@ -178,11 +179,12 @@ def add_number(
             did = store.add_did(user.tenant_domain, number, label, allocated_only=True)
             # Kamailio learns the number at once (no route yet: the carrier hears 480, not 404)
             caveat = push_after_edit(store, dids=[did])
+            still_free = store.allocated_numbers(user.tenant_domain)
     except ProvisioningError as exc:
-        return no_update, alert(str(exc), alert_id=ERROR_ALERT), no_update, no_update
+        return no_update, alert(str(exc), alert_id=ERROR_ALERT), *(no_update,) * 3
     text, colour = saved_message(f"Added {did.number}. Add its routes next", caveat)
     banner = alert(text, color=colour, alert_id="numbers-added")
-    return (version or 0) + 1, banner, "", ""
+    return (version or 0) + 1, banner, "", "", still_free
 
 
 @callback(

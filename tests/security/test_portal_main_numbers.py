@@ -61,12 +61,13 @@ def _add_number(client: Any, number: str) -> Any:
         "/_dash-update-component",
         json={
             "output": "..numbers-version.data...numbers-notice.children..."
-            "numbers-new-number.value...numbers-new-name.value..",
+            "numbers-new-number.value...numbers-new-name.value...numbers-new-number.data..",
             "outputs": [
                 {"id": "numbers-version", "property": "data"},
                 {"id": "numbers-notice", "property": "children"},
                 {"id": "numbers-new-number", "property": "value"},
                 {"id": "numbers-new-name", "property": "value"},
+                {"id": "numbers-new-number", "property": "data"},
             ],
             "inputs": [{"id": "numbers-add", "property": "n_clicks", "value": 1}],
             "state": [
@@ -105,7 +106,9 @@ def test_the_portal_never_claims_an_unallocated_number(client_portal: Any) -> No
         for number in ("+15557000099", "+15557000011"):
             refused = _add_number(manager, number).get_data(as_text=True)
             assert "not allocated to your company" in refused
-        assert "numbers-added" in _add_number(manager, "+15557000010").get_data(as_text=True)
+        added = _add_number(manager, "+15557000010").get_json()["response"]
+        assert added["numbers-notice"]["children"]["props"]["id"] == "numbers-added"
+        assert "+15557000010" not in added["numbers-new-number"]["data"]  # no longer on offer
     with state.store_lock:
         assert [d.number for d in state.store.dids(ACME)].count("+15557000010") == 1
         assert "+15557000099" not in {d.number for d in state.store.dids(ACME)}
