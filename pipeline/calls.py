@@ -1,8 +1,14 @@
 """Accounting rows → call rows: a pure interpreter, no I/O.
 
 Kamailio writes one accounting row per call attempt; each becomes exactly one
-call row or exactly one quarantined row (with the reason), never both, never
-neither. The interpreter is a dispatch table in the manner of wazo-call-logd:
+call row, one leg row or one quarantined row (with the reason), never two,
+never none. A leg is a row whose ``origin_call_id`` is set: Kamailio's record
+of a new leg the media server placed for a caller (a bridge from an attendant),
+carrying the caller's Call-ID (``switchboard.call_steps``). It has the fields
+of a call, but it is not a call of its own: the warehouse folds it into its
+call's final outcome (``pipeline/sql/warehouse/calls_with_legs.sql``), so no
+metric counts a bridged call twice. The interpreter is a dispatch table in the
+manner of wazo-call-logd:
 
 * ``STEPS`` — each step reads the accounting row and fills some fields of the
   call, or raises ``Quarantine`` with a reason a person can act on;
@@ -28,7 +34,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline.acc import AccRow
-from pipeline.schema import CALLS_SCHEMA, DIRECTIONS, QUARANTINE_SCHEMA, TENANT_RE
+from pipeline.schema import CALLS_SCHEMA, DIRECTIONS, LEGS_SCHEMA, QUARANTINE_SCHEMA, TENANT_RE
 
 Call = dict[str, Any]
 
@@ -71,6 +77,8 @@ class CallBatch:
 
     calls: list[Call]
     quarantined: list[QuarantinedRow]
+    # Legs the media server placed (call fields + ``origin_call_id``): not calls.
+    legs: list[Call] = field(default_factory=list)
 
     def calls_table(self) -> pa.Table:
         """All calls as one Arrow table: CALLS_SCHEMA plus ``tenant`` and ``date``."""
@@ -90,9 +98,12 @@ class CallBatch:
         )
 
 
-def calls_to_table(calls: list[Call]) -> pa.Table:
-    """Columnar Arrow table of call rows (partition keys as extra columns)."""
-    schema = CALLS_SCHEMA.append(pa.field("tenant", pa.string())).append(
+def calls_to_table(calls: list[Call], file_schema: pa.Schema = CALLS_SCHEMA) -> pa.Table:
+    """Columnar Arrow table of call rows (partition keys as extra columns).
+
+    ``file_schema``: ``LEGS_SCHEMA`` for leg rows.
+    """
+    schema = file_schema.append(pa.field("tenant", pa.string())).append(
         pa.field("date", pa.date32())
     )
     columns = {name: [c[name] for c in calls] for name in schema.names}
@@ -239,11 +250,30 @@ def _disposition(row: AccRow, directory: Directory, call: Call) -> None:
     call["disposition"] = classify_disposition(row, call)
 
 
-STEPS: tuple[Step, ...] = (_identity, _tenant, _times, _direction, _sip, _parties, _disposition)
+def _origin(row: AccRow, directory: Directory, call: Call) -> None:
+    # The caller's Call-ID on a leg the media server placed; absent on every other row
+    # (and on spools from before the column existed: ``get``).
+    origin = _text(row.get("origin_call_id"))
+    if origin is not None and origin == call["call_id"]:
+        raise Quarantine("origin_call_id is the row's own call_id")
+    call["origin_call_id"] = origin
+
+
+STEPS: tuple[Step, ...] = (
+    _identity,
+    _tenant,
+    _times,
+    _direction,
+    _sip,
+    _parties,
+    _disposition,
+    _origin,
+)
 
 
 def call_from_acc(row: AccRow, directory: Directory, steps: tuple[Step, ...] = STEPS) -> Call:
-    """One call row (CALLS_SCHEMA fields + ``tenant``, ``date``) or ``Quarantine``."""
+    """One call row (CALLS_SCHEMA fields + ``tenant``, ``date``, ``origin_call_id``)
+    or ``Quarantine``."""
     call: Call = {}
     for step in steps:
         step(row, directory, call)
@@ -251,15 +281,23 @@ def call_from_acc(row: AccRow, directory: Directory, steps: tuple[Step, ...] = S
 
 
 def build_calls(rows: Iterable[AccRow], directory: Directory) -> CallBatch:
-    """Interpret a batch: every row becomes a call or a quarantined row."""
+    """Interpret a batch: every row becomes a call, a leg or a quarantined row."""
     calls: list[Call] = []
+    legs: list[Call] = []
     quarantined: list[QuarantinedRow] = []
     for row in rows:
         try:
-            calls.append(call_from_acc(row, directory))
+            call = call_from_acc(row, directory)
         except Quarantine as q:
             quarantined.append(QuarantinedRow(row["id"], q.reason, row))
-    return CallBatch(calls, quarantined)
+            continue
+        (calls if call["origin_call_id"] is None else legs).append(call)
+    return CallBatch(calls, quarantined, legs)
+
+
+def legs_to_table(legs: list[Call]) -> pa.Table:
+    """Columnar Arrow table of leg rows (LEGS_SCHEMA plus ``tenant`` and ``date``)."""
+    return calls_to_table(legs, LEGS_SCHEMA)
 
 
 def partition_key(call: Call) -> tuple[str, date]:

@@ -12,13 +12,22 @@ from __future__ import annotations
 import functools
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
 import pyarrow as pa
 
 from pipeline.acc import AccRow, open_acc, read_acc_rows, spool_has_table
-from pipeline.calls import CallBatch, Directory, build_calls, calls_to_table, partition_key
+from pipeline.calls import (
+    Call,
+    CallBatch,
+    Directory,
+    build_calls,
+    calls_to_table,
+    legs_to_table,
+    partition_key,
+)
 from pipeline.lake import Lake, StepHook
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
@@ -42,11 +51,13 @@ def load_directory(settings: Settings) -> Directory:
         store.close()
 
 
-def _partitions(batch: CallBatch) -> dict[tuple[str, date], pa.Table]:
-    groups: dict[tuple[str, date], list[dict[str, object]]] = defaultdict(list)
-    for call in batch.calls:
+def _partitions(
+    calls: list[Call], to_table: Callable[[list[Call]], pa.Table] = calls_to_table
+) -> dict[tuple[str, date], pa.Table]:
+    groups: dict[tuple[str, date], list[Call]] = defaultdict(list)
+    for call in calls:
         groups[partition_key(call)].append(call)
-    return {key: calls_to_table(calls) for key, calls in groups.items()}
+    return {key: to_table(rows) for key, rows in groups.items()}
 
 
 def ingest_rows(
@@ -65,8 +76,9 @@ def ingest_rows(
         after=after,
         first=rows[0]["id"],
         last=rows[-1]["id"],
-        partitions=_partitions(batch),
+        partitions=_partitions(batch.calls),
         quarantine=batch.quarantine_table() if batch.quarantined else None,
+        legs=_partitions(batch.legs, legs_to_table),
         on_step=on_step,
     )
     return batch

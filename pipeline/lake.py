@@ -3,6 +3,7 @@
 The files of a batch (names and folders are :mod:`pipeline.lake_layout`'s)::
 
     calls/tenant=<domain>/date=<YYYY-MM-DD>/acc-<first>-<last>.parquet
+    legs/tenant=<domain>/date=<YYYY-MM-DD>/acc-<first>-<last>.parquet   (bridged legs)
     quarantine/acc-<first>-<last>.parquet
     _batches/acc-<first>-<last>.json     one manifest per committed batch
     _batches/pending.json                the batch being written, if any
@@ -54,12 +55,12 @@ from pipeline.files import (
     write_json_atomic,
     write_parquet_atomic,
 )
-from pipeline.lake_layout import CALLS, PENDING, QUARANTINE_DIR, TABLES, partitions
+from pipeline.lake_layout import CALLS, LEGS, PENDING, QUARANTINE_DIR, TABLES, partitions
 from pipeline.lake_layout import batch_name as batch_name
 from pipeline.lake_layout import parse_batch_name as parse_batch_name
 from pipeline.lake_layout import partition_dir as layout_partition_dir
 from pipeline.lake_layout import writer_lock_path as layout_writer_lock_path
-from pipeline.schema import CALLS_SCHEMA
+from pipeline.schema import CALLS_SCHEMA, LEGS_SCHEMA
 
 StepHook = Callable[[str], None]
 # More manifests than this and compaction rolls them up (roll_up_manifests).
@@ -137,9 +138,13 @@ class Lake:
         last: int,
         partitions: dict[tuple[str, date], pa.Table],
         quarantine: pa.Table | None,
+        legs: dict[tuple[str, date], pa.Table] | None = None,
         on_step: StepHook | None = None,
     ) -> list[str]:
-        """Write and commit one batch (see the module docstring); the files written."""
+        """Write and commit one batch (see the module docstring); the files written.
+
+        ``legs``: the batch's bridged legs (:mod:`pipeline.calls`), committed with it.
+        """
         step = on_step or (lambda _name: None)
         stem = batch_name(first, last)
         planned: dict[str, pa.Table] = {}
@@ -147,6 +152,11 @@ class Lake:
             path = self.partition_dir(tenant, day) / f"{stem}.parquet"
             planned[str(path.relative_to(self.root))] = table.select(CALLS_SCHEMA.names).cast(
                 CALLS_SCHEMA
+            )
+        for (tenant, day), table in sorted((legs or {}).items()):
+            path = layout_partition_dir(self.root, LEGS.name, tenant, day) / f"{stem}.parquet"
+            planned[str(path.relative_to(self.root))] = table.select(LEGS_SCHEMA.names).cast(
+                LEGS_SCHEMA
             )
         if quarantine is not None and quarantine.num_rows:
             planned[f"quarantine/{stem}.parquet"] = quarantine

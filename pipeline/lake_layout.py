@@ -7,7 +7,8 @@ and the metric cache's keys). Layout under ``settings.lake_dir``::
 
     <table>/tenant=<domain>/date=<YYYY-MM-DD>/<file>.parquet
     quarantine/acc-<first>-<last>.parquet      accounting rows that are not calls
-    _batches/                                  commit log of call batches (pipeline.lake)
+    _batches/                                  commit log of call batches (pipeline.lake),
+                                               ``calls`` and ``legs`` alike
     _voicemail_batches/                        commit log of voicemail batches
     _steps_batches/                            commit log of call-step batches
 
@@ -47,6 +48,7 @@ import pyarrow as pa
 from pipeline.schema import (
     CALL_STEPS_SCHEMA,
     CALLS_SCHEMA,
+    LEGS_SCHEMA,
     TENANT_RE,
     TRANSCRIPTS_SCHEMA,
     VOICEMAILS_SCHEMA,
@@ -76,13 +78,17 @@ class LakeTable:
 
 
 CALLS = LakeTable("calls", CALLS_SCHEMA, ("started_at", "acc_id"), "_batches")
+# Written by the call ingest in the same batches as ``calls`` (one commit log).
+LEGS = LakeTable("legs", LEGS_SCHEMA, ("started_at", "acc_id"), "_batches")
 VOICEMAILS = LakeTable(
     "voicemails", VOICEMAILS_SCHEMA, ("started_at", "message_id"), "_voicemail_batches"
 )
 # One file per message, committed by its rename alone: no commit log.
 TRANSCRIPTS = LakeTable("transcripts", TRANSCRIPTS_SCHEMA, ("transcribed_at", "message_id"), None)
 CALL_STEPS = LakeTable("call_steps", CALL_STEPS_SCHEMA, ("at", "batch_id", "seq"), "_steps_batches")
-TABLES: dict[str, LakeTable] = {t.name: t for t in (CALLS, VOICEMAILS, TRANSCRIPTS, CALL_STEPS)}
+TABLES: dict[str, LakeTable] = {
+    t.name: t for t in (CALLS, LEGS, VOICEMAILS, TRANSCRIPTS, CALL_STEPS)
+}
 
 
 # -- names ------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -53,6 +55,17 @@ select
 where false
 """
 
+
+# The calls of a tenant whose lake holds bridged legs: the same columns, one row per call
+# with the legs folded into its outcome (the file's comment says how).
+@cache
+def calls_view_with_legs() -> str:
+    """``pipeline/sql/warehouse/calls_with_legs.sql`` (read once per process)."""
+    return (
+        Path(__file__).resolve().parent / "sql" / "warehouse" / "calls_with_legs.sql"
+    ).read_text()
+
+
 # A plain user sees the calls they placed, were called on, or answered.
 # The extension is a literal of the view (see scope_literal): a view body cannot
 # hold a bound parameter, and a session variable could be changed by raw SQL on
@@ -61,6 +74,14 @@ EXTENSION_SCOPE = """
 where caller = {extension}
     or callee = {extension}
     or answered_by = {extension}
+"""
+
+# The same over calls with legs: also the calls a bridged leg rang them on.
+LEGS_EXTENSION_SCOPE = EXTENSION_SCOPE.rstrip() + "\n    or list_contains(rang, {extension})\n"
+
+# A plain user sees the legs and steps of the calls their ``calls`` view shows.
+IN_VISIBLE_CALLS = """
+where {column} in (select call_id from calls)
 """
 
 # What a scope literal may contain: extensions (digits) and message ids (vm-<hex>)

@@ -48,6 +48,12 @@ CALLS_SCHEMA = pa.schema(
     ]
 )
 
+# One row per leg the media server placed through Kamailio for a call (a bridge from an
+# attendant, later a queue): the leg's own accounting row, as a call row, plus the Call-ID
+# of the caller's leg (``origin_call_id``; switchboard.call_steps.ORIGIN_CALL_ID_HEADER).
+# A leg is never a call of its own: the warehouse folds it into its call's outcome.
+LEGS_SCHEMA = CALLS_SCHEMA.append(pa.field("origin_call_id", pa.string(), nullable=False))
+
 # Accounting rows that could not become a call, kept with the reason.
 QUARANTINE_SCHEMA = pa.schema(
     [

@@ -1,7 +1,9 @@
 """The warehouse: the only module that opens DuckDB.
 
 ``connect`` returns an in-memory DuckDB connection with the views ``calls``,
-``voicemails`` and ``transcripts``, each over one tenant's folder of the lake
+``legs``, ``call_steps``, ``voicemails`` and ``transcripts``, each over one
+tenant's folder of the lake (``calls`` folds the bridged ``legs`` into one row
+per call: ``pipeline/sql/warehouse/calls_with_legs.sql``)
 (optionally narrowed to one extension: its calls, its mailbox, and the
 originals of voicemail copies forwarded to it).
 Isolation between tenants does not rest on the view alone: once the view
@@ -32,8 +34,15 @@ from pathlib import Path
 import duckdb
 
 from pipeline import queries
-from pipeline.lake_layout import CALLS, TableSnapshot, snapshot, tenant_folder
-from pipeline.schema import EXTENSION_RE, TENANT_RE, TRANSCRIPTS_SCHEMA, VOICEMAILS_SCHEMA
+from pipeline.lake_layout import CALL_STEPS, CALLS, LEGS, TableSnapshot, snapshot, tenant_folder
+from pipeline.schema import (
+    CALL_STEPS_SCHEMA,
+    EXTENSION_RE,
+    LEGS_SCHEMA,
+    TENANT_RE,
+    TRANSCRIPTS_SCHEMA,
+    VOICEMAILS_SCHEMA,
+)
 from switchboard.settings import Settings
 from switchboard.voicemail import MESSAGE_ID_RE
 
@@ -112,6 +121,11 @@ def connect(
             tenant_table_dir(settings.lake_dir, "transcripts", tenant),
             TRANSCRIPTS_SCHEMA,
         ),
+        LEGS.name: (tenant_table_dir(settings.lake_dir, LEGS.name, tenant), LEGS_SCHEMA),
+        CALL_STEPS.name: (
+            tenant_table_dir(settings.lake_dir, CALL_STEPS.name, tenant),
+            CALL_STEPS_SCHEMA,
+        ),
     }
     # The views read the files that are each table now (pipeline.lake_layout): a
     # snapshot, so a compaction or ingest after this line shows in the next connection.
@@ -126,7 +140,8 @@ def connect(
         not isinstance(extension, str) or not EXTENSION_RE.match(extension)
     ):
         raise WarehouseError(f"{extension!r} is not an extension")
-    calls_scope = mailbox_scope = ""
+    calls_scope = mailbox_scope = legs_calls_scope = ""
+    scopes = dict.fromkeys(table_dirs, "")
     if extension is not None:
         bad = [m for m in forwarded_message_ids if not MESSAGE_ID_RE.fullmatch(str(m))]
         if bad:
@@ -137,10 +152,26 @@ def connect(
             extension=literal,
             message_ids=queries.scope_list_literal(forwarded_message_ids),
         )
+        legs_calls_scope = queries.LEGS_EXTENSION_SCOPE.format(extension=literal)
+        scopes = {
+            "voicemails": mailbox_scope,
+            "transcripts": mailbox_scope,
+            LEGS.name: queries.IN_VISIBLE_CALLS.format(column="origin_call_id"),
+            CALL_STEPS.name: queries.IN_VISIBLE_CALLS.format(column="call_id"),
+        }
     conn = duckdb.connect(":memory:")
     try:
         conn.execute(queries.SESSION_SETUP)
-        if snapshots[CALLS.name].files:
+        if snapshots[CALLS.name].files and snapshots[LEGS.name].files:
+            conn.execute(
+                queries.calls_view_with_legs().format(
+                    columns=",\n    ".join(queries.VIEW_COLUMNS),
+                    calls_files=_file_list(snapshots[CALLS.name]),
+                    legs_files=_file_list(snapshots[LEGS.name]),
+                    scope=legs_calls_scope,
+                )
+            )
+        elif snapshots[CALLS.name].files:
             conn.execute(
                 queries.CALLS_VIEW_OVER_FILES.format(
                     columns=",\n    ".join(queries.VIEW_COLUMNS),
@@ -157,7 +188,7 @@ def connect(
                         name=name,
                         columns=",\n    ".join([*schema.names, "tenant", "date"]),
                         files=_file_list(snapshots[name]),
-                        scope=mailbox_scope,
+                        scope=scopes[name],
                     )
                 )
             else:

@@ -598,3 +598,62 @@ def test_every_metric_is_defined_in_docs() -> None:
     ]
     assert missing == [] and "`disposition_<d>`" in docs
     assert f"version {metrics.METRICS_VERSION}" in docs
+
+
+# -- bridged calls (issue 11): a call through an attendant is one call -----------------------
+
+
+@pytest.mark.parametrize("legs_first", [True, False])
+def test_a_bridged_call_counts_once_with_its_final_outcome(
+    settings: Settings, legs_first: bool
+) -> None:
+    from tests.fixtures.bridged import BRIDGED_EXPECTED, bridged_acc_rows
+    from tests.fixtures.bridged import DAY as BRIDGED_DAY
+
+    hand = hand_acc_rows()
+    bridged = bridged_acc_rows(first_id=len(hand) + 1)
+    legs = [r for r in bridged if r["origin_call_id"]]
+    callers = [r for r in bridged if not r["origin_call_id"]]
+    # The lake only appends: a leg's row may be ingested before or after its caller's.
+    ordered = legs + callers if legs_first else callers + legs
+    for i, row in enumerate(ordered):
+        row["id"] = len(hand) + 1 + i
+    write_lake(settings, hand)
+    lake = Lake(settings.lake_dir, durable=False)
+    ingest_rows(lake, ordered[:4], DIRECTORY, after=len(hand))
+    ingest_rows(lake, ordered[4:], DIRECTORY, after=len(hand) + 4)
+    day = metrics.Period(date.fromisoformat(BRIDGED_DAY), date.fromisoformat(BRIDGED_DAY))
+    conn = connect(settings, ACME)
+    try:
+        got = conn.execute(
+            "select call_id, disposition, answered_by, ring_seconds, talk_seconds"
+            " from calls where call_id like 'b%' order by call_id"
+        ).fetchall()
+        assert got == [(c, *v[:4]) for c, v in sorted(BRIDGED_EXPECTED.items())]
+        summary = metrics.summary(conn, day, tz=TZ)
+        # six calls, not eleven accounting rows; b1 b2 b5 b6 answered, b3 busy, b4 voicemail
+        assert (summary["calls"], summary["offered"], summary["answered"]) == (6, 6, 4)
+        assert (summary["missed"], summary["to_voicemail"], summary["disposition_busy"]) == (
+            2,
+            1,
+            1,
+        )
+        assert close(summary["avg_ring_answered"], (10 + 1 + 1 + 7) / 4)
+        assert close(summary["total_talk"], 110 + 7 + 0 + 30 + 15 + 60)
+        rows = metrics.kpis(conn, day, group_by="extension", tz=TZ)
+        by_extension = {r["grp"]: r["calls"] for r in rows}
+        assert by_extension["102"] == 1 and by_extension["101"] == 1  # the legs' answerers
+        assert sum(by_extension.values()) == 6
+        # the hand-checked day beside it is untouched
+        hand_day = metrics.summary(conn, DAY, tz=TZ)
+        assert {k: hand_day[k] for k in HAND_EXPECTED} == pytest.approx(HAND_EXPECTED)
+    finally:
+        conn.close()
+    # 103 was rung by b3's leg (busy): the call shows in 103's own view, once.
+    mine = connect(settings, ACME, extension="103")
+    try:
+        (row,) = metrics.kpis(mine, day, tz=TZ)
+        assert row["calls"] == 1
+        assert mine.execute("select origin_call_id from legs").fetchall() == [("b3",)]
+    finally:
+        mine.close()

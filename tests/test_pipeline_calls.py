@@ -147,10 +147,13 @@ def test_scenario(row: dict[str, Any], expected: dict[str, Any]) -> None:
 
 
 def test_every_call_has_every_column_of_the_lake() -> None:
-    from pipeline.schema import CALLS_SCHEMA
+    from pipeline.schema import CALLS_SCHEMA, LEGS_SCHEMA
 
     call = call_from_acc(acc(), DIRECTORY)
-    assert set(call) == {*CALLS_SCHEMA.names, "tenant", "date"}
+    # origin_call_id: None on a call, set on a bridged leg (LEGS_SCHEMA)
+    assert set(call) == {*LEGS_SCHEMA.names, "tenant", "date"}
+    assert set(LEGS_SCHEMA.names) - set(CALLS_SCHEMA.names) == {"origin_call_id"}
+    assert call["origin_call_id"] is None
     assert call["started_at"] == datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
     assert call["tenant"] == "acme.example"
 
