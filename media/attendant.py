@@ -41,7 +41,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from aiosipua import SipRequest
 
@@ -50,8 +50,9 @@ from media.audio_library import AudioError, library_pcm
 from media.bridge import bridge
 from media.hold_music import default_track
 from media.leg import Leg
-from media.outbound import CallerId
-from media.voicemail import MessageMeta, leave_message, new_message_id
+from media.mailbox import Mailboxes
+from media.outbound import CallerId, Dialer
+from media.voicemail import MessageMeta, VoicemailSpool, leave_message, new_message_id
 from switchboard.attendants import (
     ANNOUNCEMENT_PREFIX,
     ATTENDANT_PREFIX,
@@ -66,10 +67,8 @@ from switchboard.attendants import (
 )
 from switchboard.call_steps import CallStep, StepKind, steps_document
 from switchboard.identifiers import EXTENSION_RE, TENANT_RE
+from switchboard.settings import Settings
 from switchboard.store import ProvisioningError, ProvisioningStore
-
-if TYPE_CHECKING:
-    from media.server import MediaServer
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +131,17 @@ class StoreMenus:
         except ProvisioningError:
             return None
         return track.audio_file if track is not None else None
+
+
+class MediaHost(Protocol):
+    """What the application uses of ``media.server.MediaServer`` (which imports this module)."""
+
+    settings: Settings
+    menus: Menus | None
+    dialer: Dialer | None
+    mailboxes: Mailboxes
+    spool: VoicemailSpool
+    messages: list[MessageMeta]
 
 
 # --- the steps spool ---------------------------------------------------------------------------
@@ -324,7 +334,7 @@ def start_of(user: str) -> tuple[str, MenuDestination] | None:
     return None
 
 
-async def attendant_application(server: MediaServer, leg: Leg, user: str, identity: str) -> None:
+async def attendant_application(server: MediaHost, leg: Leg, user: str, identity: str) -> None:
     """The ``aa-``/``ann-`` application of ``media.server`` (wires the real bridge and mailbox)."""
     start = start_of(user)
     if start is None:
@@ -365,7 +375,7 @@ def caller_of(invite: SipRequest) -> CallerId:
     return CallerId(user, addr.display_name or None)
 
 
-def connect_for(server: MediaServer, leg: Leg, tenant: str, identity: str) -> Connect:
+def connect_for(server: MediaHost, leg: Leg, tenant: str, identity: str) -> Connect:
     """``Connect`` through ``media.bridge`` with the tenant's default hold music."""
     settings = server.settings
     track = server.menus.hold_music_file(tenant) if server.menus is not None else None
@@ -387,7 +397,7 @@ def connect_for(server: MediaServer, leg: Leg, tenant: str, identity: str) -> Co
     return connect
 
 
-def leave_message_for(server: MediaServer, tenant: str) -> LeaveMessage:
+def leave_message_for(server: MediaHost, tenant: str) -> LeaveMessage:
     """``LeaveMessage`` through the voicemail flow (the mailbox's own greeting and settings)."""
 
     async def leave(caller: Leg, mailbox: str) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from switchboard.attendants import MENU_KEYS, Attendant, MenuDestination
 from switchboard.report_schedules import ReportSchedule
 from switchboard.rules import AnsweringRule
 from switchboard.store import ProvisioningStore, User
@@ -81,6 +82,12 @@ callback numbers open acme's number's route        no    no    no    no    yes  
 callback numbers add a route to acme's number      no    no    no    no    yes   no
 callback analytics mark 102's caller handled       no    no    no    yes   yes   no
 callback reports delete acme's schedule            no    no    no    no    yes   no
+page /attendants                                   no    no    no    no    yes   yes
+callback attendants list shows acme's menu         no    no    no    no    yes   no
+callback attendants open acme's menu               no    no    no    no    yes   no
+callback attendants save over acme's menu          no    no    no    no    yes   no
+callback attendants delete acme's menu             no    no    no    no    yes   no
+callback attendants simulate acme's menu           no    no    no    no    yes   no
 """
 
 
@@ -185,6 +192,8 @@ PATTERN_FIELDS = {
     "rules-dest-target": RULE_FIELDS,
     "numbers-dest-kind": ("route",),
     "numbers-dest-target": ("route",),
+    "attendants-mdest-kind": (*MENU_KEYS, "no_input", "invalid"),
+    "attendants-mdest-target": (*MENU_KEYS, "no_input", "invalid"),
 }
 
 
@@ -571,6 +580,64 @@ def probe_numbers_route(world: World, role: str) -> bool:
     return name in world.run(routes)
 
 
+ACME_MENU = "Matrix menu"
+
+
+def _acme_menu(world: World, name: str = ACME_MENU) -> int:
+    """The id of acme's menu ``name`` (made on first use: key 1 to 102)."""
+
+    def get(store: ProvisioningStore) -> int:
+        menu = next((a for a in store.attendants("acme.example") if a.name == name), None)
+        if menu is None:
+            to_102 = {"1": MenuDestination("extension", "102")}
+            menu = store.save_attendant(Attendant("acme.example", name, to_102, "Matrix."))
+        return int(menu.id or 0)
+
+    return int(world.run(get))
+
+
+def probe_attendants_list(world: World, role: str) -> bool:
+    _acme_menu(world)
+    return ACME_MENU in answered(post_callback(world, role, "attendants-version", {}, "data"))
+
+
+def probe_attendants_open(world: World, role: str) -> bool:
+    trigger = {"type": "attendants-edit", "id": _acme_menu(world)}
+    return ACME_MENU in answered(post_callback(world, role, trigger))
+
+
+def probe_attendants_save(world: World, role: str) -> bool:
+    menu_id, text = _acme_menu(world), f"Greeting by {role}."
+    fields = PATTERN_FIELDS["attendants-mdest-kind"]
+    kind = {"1": "extension", "no_input": "hangup", "invalid": "hangup"}
+    values = {
+        "attendants-editing": menu_id, "attendants-name": ACME_MENU,
+        "attendants-greeting-text": text, "attendants-greeting-file": "",
+        "attendants-timeout": 5, "attendants-repeats": 2, "attendants-version": 1,
+        "attendants-mdest-kind": [
+            ({"type": "attendants-mdest-kind", "field": f}, kind.get(f, "off")) for f in fields
+        ],
+        "attendants-mdest-target": [
+            ({"type": "attendants-mdest-target", "field": f}, "102" if f == "1" else "")
+            for f in fields
+        ],
+    }  # fmt: skip
+    post_callback(world, role, "attendants-save", values)
+    return world.run(lambda s: s.attendant("acme.example", menu_id).greeting_text) == text
+
+
+def probe_attendants_delete(world: World, role: str) -> bool:
+    menu_id = _acme_menu(world, f"Spare menu for {role}")
+    post_callback(world, role, {"type": "attendants-delete", "id": menu_id})
+    return world.run(lambda s: all(a.id != menu_id for a in s.attendants("acme.example")))
+
+
+def probe_attendants_simulate(world: World, role: str) -> bool:
+    values = {"attendants-editing": _acme_menu(world), "attendants-sim-keys": "1"}
+    said = answered(post_callback(world, role, "attendants-simulate", values))
+    return ACME_MENU in said and "extension 102" in said
+
+
 def probe_mark_handled(world: World, role: str) -> bool:
     def marks(store: ProvisioningStore) -> dict[str, Any]:
         return dict(store.callback_marks("acme.example"))
@@ -667,6 +734,12 @@ PROBES: dict[str, Callable[[World, str], bool]] = {
     "callback numbers add a route to acme's number": probe_numbers_route,
     "callback analytics mark 102's caller handled": probe_mark_handled,
     "callback reports delete acme's schedule": probe_schedule_delete,
+    "page /attendants": page_probe("/attendants", "attendants-sim-keys"),
+    "callback attendants list shows acme's menu": probe_attendants_list,
+    "callback attendants open acme's menu": probe_attendants_open,
+    "callback attendants save over acme's menu": probe_attendants_save,
+    "callback attendants delete acme's menu": probe_attendants_delete,
+    "callback attendants simulate acme's menu": probe_attendants_simulate,
 }
 
 
