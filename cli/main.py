@@ -16,6 +16,7 @@ from pathlib import Path
 
 from cli.analytics import add_parsers as add_analytics_parsers
 from cli.attendants import add_parsers as add_attendant_parsers
+from cli.ingest import add_parsers as add_ingest_parsers
 from cli.routing import add_parsers as add_routing_parsers
 from cli.routing import push_now
 from switchboard.settings import Settings, load_settings
@@ -247,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     vs.add_argument("--limit", type=int, default=50)
     vs.set_defaults(fn=cmd_voicemail_search)
     add_analytics_parsers(sub)  # kpis, schedule
+    add_ingest_parsers(sub)  # ingest replay
 
     demo = sub.add_parser("demo", help="the demo tenant").add_subparsers(required=True)
     demo.add_parser("seed", help="create the demo tenant").set_defaults(fn=cmd_demo_seed)

@@ -29,6 +29,7 @@ from pipeline.calls import (
     partition_key,
 )
 from pipeline.lake import Lake, StepHook
+from pipeline.replay_log import finish_interrupted_replay
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 
@@ -95,6 +96,7 @@ def ingest_once(settings: Settings, *, on_step: StepHook | None = None) -> Inges
     lake = Lake(settings.lake_dir)
     calls = quarantined = 0
     with lake.writer_lock():
+        finish_interrupted_replay(lake)  # its pending.json is not an ingest batch's
         lake.remove_temp_files()
         db = open_acc(settings.acc_db)
         if db is None or not spool_has_table(db):

@@ -2,7 +2,9 @@
 then call steps (:mod:`pipeline.steps_ingest`), then voicemail (spool → lake →
 transcript → email); every
 ``settings.compaction_interval``, merge the lake's small files
-(:mod:`pipeline.compaction`); scheduled reports that came due are run every
+(:mod:`pipeline.compaction`); every ``settings.acc_cleanup_interval``, remove
+the accounting rows the lake holds from Kamailio's spool
+(:mod:`pipeline.acc_cleanup`); scheduled reports that came due are run every
 ``SCHEDULE_CHECK_SECONDS``.
 
 ``switchboard worker`` calls ``run_worker``; ``python -m pipeline.worker``
@@ -19,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from pipeline.acc_cleanup import clean_acc_spool
 from pipeline.compaction import compact_due
 from pipeline.ingest import ingest_once
 from pipeline.lake import Lake
@@ -62,7 +65,7 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
         log.info("removed %d temporary files left by a crash", removed)
     log.info("pipeline worker started (every %.1f s)", settings.ingest_interval)
     voicemail = VoicemailSteps(settings)
-    next_schedule_check = next_compaction = 0.0
+    next_schedule_check = next_compaction = next_acc_cleanup = 0.0
     while not stop.is_set():
         if time.monotonic() >= next_schedule_check:  # scheduled reports (pipeline.schedules)
             check_schedules(settings)
@@ -89,6 +92,12 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
             except Exception:
                 log.exception("compaction failed; retrying in %.0f s", settings.compaction_interval)
             next_compaction = time.monotonic() + settings.compaction_interval
+        if time.monotonic() >= next_acc_cleanup:  # after an ingest: the watermark is fresh
+            try:
+                clean_acc_spool(settings)
+            except Exception:
+                log.exception("accounting spool cleanup failed; retrying next time")
+            next_acc_cleanup = time.monotonic() + settings.acc_cleanup_interval
         stop.wait(settings.ingest_interval)
     voicemail.close()
     log.info("pipeline worker stopped")
