@@ -1,7 +1,7 @@
 """Where a call can be sent, as a form control: the one picker rules, numbers and home share.
 
-A destination is a kind (voicemail, extension, number, queue, auto attendant,
-or a tone) and, for most kinds, a target. The picker is two controls with
+A destination is a kind (voicemail, extension, number, auto attendant,
+announcement, or a tone) and, for most kinds, a target. The picker is two controls with
 pattern-matching ids ``{"type": "<page>-dest-kind" | "<page>-dest-target",
 "field": <field>}`` so a page reads every picker of its form with one ``ALL``
 state, and one clientside callback per page greys out the target when the
@@ -27,20 +27,27 @@ KIND_LABELS: dict[str, str] = {
     "number": "Phone number",
     "queue": "Queue",
     "auto_attendant": "Auto attendant",
+    "announcement": "Announcement",
     "busy": "Busy tone",
     "unavailable": "Unavailable tone",
     "hangup": "Hang up",
 }
-FORWARD_KINDS: tuple[str, ...] = ("voicemail", "extension", "number", "queue", "auto_attendant")
+# Queues are not offered until they take calls (issue 12): no destination that does not work.
+FORWARD_KINDS: tuple[str, ...] = (
+    "voicemail", "extension", "number", "auto_attendant", "announcement",
+)  # fmt: skip
 FALLBACK_KINDS: tuple[str, ...] = (*FORWARD_KINDS, "busy", "unavailable", "hangup")
 # Kinds whose target must be given; a voicemail target is optional (default: the owner's box).
-NEEDS_TARGET: frozenset[str] = frozenset({"extension", "number", "queue", "auto_attendant"})
+NEEDS_TARGET: frozenset[str] = frozenset(
+    {"extension", "number", "queue", "auto_attendant", "announcement"}
+)
 PLACEHOLDERS: dict[str, str] = {
     "voicemail": "box (default: own)",
     "extension": "e.g. 102",
     "number": "e.g. +15551234567",
     "queue": "queue id",
-    "auto_attendant": "auto attendant id",
+    "auto_attendant": "menu id (Auto Attendants page)",
+    "announcement": "announcement id (Auto Attendants page)",
 }
 # Kinds whose target is an extension of the tenant: the target box suggests them.
 SUGGESTED: frozenset[str] = frozenset({"extension", "voicemail"})
