@@ -256,3 +256,26 @@ def test_a_route_to_a_menu_that_does_not_exist_is_answered_not_404(
     assert result.returncode == 0, result.errors  # 200, apology, our BYE: never a 404
     assert any(line.startswith("server_bye") for line in result.log_lines)
     assert [(s["kind"], s["outcome"]) for s in main_number.steps()] == [("hangup", "not_found")]
+
+
+def test_a_main_number_routed_to_an_announcement_plays_it_then_its_menu(
+    main_number: MainNumber,
+) -> None:
+    """Kamailio's ``announcement`` destination (ann-<tenant>-<id>), then its ``then``."""
+    store = main_number.store
+    closed = store.save_announcement(
+        Announcement(ACME, "Holidays", "Closed.", main_number.sorry.audio_file,
+                     MenuDestination("attendant", str(main_number.night.id)))
+    )  # fmt: skip
+    did = store.did(MAIN)
+    to_notice = Destination("announcement", str(closed.id))
+    store.save_did_rule(did, AnsweringRule("Holiday notice", 0, forward_always=to_notice))
+    push_all(main_number.settings, store, now=OPEN)
+    with RtpBank() as bank:
+        caller = bank.add(RtpPhone(0, CALLER_HZ))
+        result = main_number.call(caller, talk_ms=3000)
+    assert result.returncode == 0, result.errors
+    steps = main_number.steps()
+    assert [s["kind"] for s in steps] == ["announcement", "menu_entered", "menu_hangup"]
+    assert steps[0]["target"] == f"announcement:{closed.id}"
+    assert steps[1]["attendant_id"] == main_number.night.id
