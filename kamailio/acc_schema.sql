@@ -22,5 +22,6 @@ create table if not exists cdr (
     rule text,                -- answering rule that decided, NULL when none
     frame text,               -- time frame that decided, NULL when none
     src_ip text,
-    user_agent text
+    user_agent text,
+    origin_call_id text       -- a leg the media server placed: Call-ID of the call it bridges
 );

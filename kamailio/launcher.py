@@ -27,7 +27,7 @@ from types import TracebackType
 from kamailio.rpc import KamailioRPC, RPCError
 from kamailio.rules_push import RulesScheduler
 from kamailio.tls_cert import ensure_certificate, tls_paths
-from switchboard.acc_spool import WRITTEN_COLUMNS
+from switchboard.acc_spool import ACC_COLUMNS, ACC_TABLE, WRITTEN_COLUMNS
 from switchboard.processes import die_with_parent
 from switchboard.settings import Settings
 from switchboard.sip_trust import media_secret
@@ -35,6 +35,7 @@ from switchboard.sip_trust import media_secret
 log = logging.getLogger(__name__)
 
 LOCAL_CFG = "kamailio-local.cfg"
+DISPATCHER_LIST = "dispatcher.list"
 
 
 class KamailioStartError(RuntimeError):
@@ -83,6 +84,10 @@ def render_local_cfg(settings: Settings) -> str:
         trunk_port=settings.trunk_port,
         voicemail_hostport=uri_hostport(settings.effective_voicemail_uri),
         media_hostport=f"{settings.media_host}:{settings.media_port}",
+        media_host=settings.media_host,
+        media_port=settings.media_port,
+        media_workers=max(1, settings.media_workers),
+        dispatcher_list=str((kamailio_run_dir(settings) / DISPATCHER_LIST).resolve()),
         media_secret=media_secret(settings),
         sip_tls_port=settings.sip_tls_port,
         tls_cert=tls_paths(settings)[0],
@@ -98,14 +103,26 @@ def render_local_cfg(settings: Settings) -> str:
     )
 
 
+def render_dispatcher_list(settings: Settings) -> str:
+    """Dispatcher set 1: one line per media worker (``media_workers`` from ``media_port``)."""
+    lines = ["# setid destination (from settings media_host, media_port, media_workers)"]
+    for worker in range(max(1, settings.media_workers)):
+        lines.append(f"1 sip:{settings.media_host}:{settings.media_port + worker}")
+    return "\n".join(lines) + "\n"
+
+
 def ensure_acc_db(settings: Settings) -> None:
-    """Create the accounting spool (WAL) if missing; Kamailio only inserts."""
+    """Create the accounting spool (WAL) if missing, add columns an older one lacks."""
     settings.acc_db.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(settings.acc_db, isolation_level=None)
     try:
         # WAL lets the pipeline read while Kamailio's single writer inserts.
         db.execute("pragma journal_mode=wal")
         db.executescript(resources.files("kamailio").joinpath("acc_schema.sql").read_text())
+        have = {row[1] for row in db.execute(f"pragma table_info({ACC_TABLE})")}
+        for column in ACC_COLUMNS:
+            if column not in have:  # later columns are nullable text (acc_schema.sql)
+                db.execute(f"alter table {ACC_TABLE} add column {column} text")
     finally:
         db.close()
 
@@ -124,6 +141,7 @@ def prepare(settings: Settings) -> Path:
     local_cfg = run_dir / LOCAL_CFG
     local_cfg.write_text(render_local_cfg(settings))
     local_cfg.chmod(0o600)  # it holds the media secret
+    (run_dir / DISPATCHER_LIST).write_text(render_dispatcher_list(settings))
     return run_dir
 
 

@@ -15,11 +15,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aiortp import RTPSession
 
-from media.workarounds import MediaCall, RtpWatchdog, drain_jitter_buffer, watch_rtp
+from media.workarounds import MediaCall, RtpWatchdog, drain_jitter_buffer
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +27,20 @@ FRAME_SAMPLES = 160  # 20 ms at 8 kHz
 FRAME_BYTES = FRAME_SAMPLES * 2
 TICK = 0.020
 
+RtpHandler = Callable[[bytes, tuple[str, int]], None]
+
+
+class Ticking(Protocol):
+    """What the clock paces: a leg playing a prompt, a bridge relaying two legs."""
+
+    def tick(self) -> None: ...
+
 
 class MediaClock:
-    """One task ticking every 20 ms on an absolute schedule; legs subscribe to it."""
+    """One task ticking every 20 ms on an absolute schedule; legs and bridges subscribe."""
 
     def __init__(self) -> None:
-        self._subscribers: set[Leg] = set()
+        self._subscribers: set[Ticking] = set()
         self._task: asyncio.Task[None] | None = None
         self.slips = 0  # ticks that started more than one tick late
 
@@ -46,11 +54,11 @@ class MediaClock:
                 await self._task
             self._task = None
 
-    def subscribe(self, leg: Leg) -> None:
-        self._subscribers.add(leg)
+    def subscribe(self, subscriber: Ticking) -> None:
+        self._subscribers.add(subscriber)
 
-    def unsubscribe(self, leg: Leg) -> None:
-        self._subscribers.discard(leg)
+    def unsubscribe(self, subscriber: Ticking) -> None:
+        self._subscribers.discard(subscriber)
 
     async def _run(self) -> None:
         next_tick = time.monotonic()
@@ -62,12 +70,12 @@ class MediaClock:
             elif delay < -TICK:
                 self.slips += 1
                 next_tick = time.monotonic()  # resync: never burst to catch up
-            for leg in list(self._subscribers):
+            for subscriber in list(self._subscribers):
                 try:
-                    leg.tick()
+                    subscriber.tick()
                 except Exception:
-                    log.exception("playback tick failed on %s", leg.call_id)
-                    self._subscribers.discard(leg)
+                    log.exception("playback tick failed on %r", subscriber)
+                    self._subscribers.discard(subscriber)
 
 
 @dataclass(eq=False)  # identity hash: legs live in the clock's set
@@ -87,6 +95,8 @@ class Leg:
     _playing: bytearray = field(default_factory=bytearray)
     _play_done: asyncio.Event = field(default_factory=asyncio.Event)
     _watchdog: RtpWatchdog | None = None
+    # Set while a bridge takes this leg's RTP straight from the socket (``divert_rtp``)
+    _diverted: RtpHandler | None = None
 
     @property
     def call_id(self) -> str:
@@ -97,8 +107,30 @@ class Leg:
         self.session.on_audio = self._on_audio
         self.session.on_dtmf = self._on_dtmf
         self._watchdog = RtpWatchdog(self.rtp_timeout, self._on_rtp_timeout)
-        watch_rtp(self.session, self._watchdog)
+        handle_rtp = self.session._handle_rtp
+        watchdog = self._watchdog
+
+        def on_rtp(data: bytes, addr: tuple[str, int]) -> None:
+            watchdog.packet_received()
+            (self._diverted or handle_rtp)(data, addr)
+
+        assert self.session._rtp_transport is not None
+        self.session._rtp_transport._on_rtp = on_rtp
         self._watchdog.start()
+
+    def divert_rtp(self, handler: RtpHandler | None) -> None:
+        """Hand each RTP datagram to ``handler`` instead of aiortp's receive path (None: back).
+
+        A bridge relays packets without aiortp's jitter buffer and decoder (no
+        80 ms prefetch, no decode/encode for the same codec); the watchdog still
+        sees every packet.
+        """
+        self._diverted = handler
+
+    def touch_watchdog(self) -> None:
+        """Count the call as alive now (the other leg of a bridge is talking)."""
+        if self._watchdog is not None:
+            self._watchdog.touch()
 
     def _on_audio(self, pcm: bytes, timestamp: int) -> None:
         if self.audio_sink is not None:

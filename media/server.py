@@ -25,6 +25,7 @@ import contextlib
 import logging
 import re
 import signal
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from aiortp import RTPSession
@@ -33,10 +34,12 @@ from aiosipua import SipRequest, SipResponse, parse_uri
 from media import prompts
 from media.leg import Leg, MediaClock
 from media.mailbox import Mailboxes, StoreMailboxes, mailbox_menu
+from media.outbound import Dialer, answer_reinvite
 from media.voicemail import MessageMeta, SpoolError, VoicemailSpool, leave_message, new_message_id
 from media.workarounds import (
     CODECS,
     MediaCall,
+    MediaUAC,
     MediaUAS,
     UdpTransport,
     codec_for,
@@ -49,6 +52,10 @@ from switchboard.sip_trust import ASSERTED_HEADER, asserted_identity, media_secr
 log = logging.getLogger(__name__)
 
 _ACCESS_RE = re.compile(r"^vmaccess-(?P<tenant>.+)$")
+
+# An application run for Request-URI users starting with its prefix:
+# (server, the answered leg, Request-URI user, identity Kamailio asserted).
+Application = Callable[["MediaServer", Leg, str, str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -99,8 +106,20 @@ def _is_busy_diversion(invite: SipRequest) -> bool:
 class MediaServer:
     """The asyncio media server (``start`` / ``stop``; ``serve_forever`` for the CLI)."""
 
-    def __init__(self, settings: Settings, *, mailboxes: Mailboxes | None = None) -> None:
-        """Without ``mailboxes``, open the store of ``settings`` (closed again by ``stop``)."""
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        mailboxes: Mailboxes | None = None,
+        applications: Mapping[str, Application] | None = None,
+    ) -> None:
+        """Without ``mailboxes``, open the store of ``settings`` (closed again by ``stop``).
+
+        ``applications`` maps a Request-URI user prefix to an application (checked
+        before the built-in ones; the bridge's tests register one this way).
+        """
+        self.applications: dict[str, Application] = dict(applications or {})
+        self.dialer: Dialer | None = None  # places the legs of bridged calls (media.bridge)
         self.settings = settings
         self._own_mailboxes: StoreMailboxes | None = None
         if mailboxes is None:
@@ -133,6 +152,17 @@ class MediaServer:
         self._uas.on_bye = self._on_bye
         self._uas.on_cancel = self._on_cancel
         self._uas.on_ack_timeout = self._on_ack_timeout
+        self._uas.on_reinvite = self._on_reinvite
+        # one SIP socket for both roles: the UAS hands responses to this UAC
+        self._uas.uac = uac = MediaUAC(transport, advertised_addr=(host, port))
+        self.dialer = Dialer(
+            uac,
+            self._uas,
+            kamailio_addr=self.kamailio_addr,
+            media_host=host,
+            secret=self._secret,
+            rtp_timeout=self.settings.rtp_timeout_seconds,
+        )
         handler = self._uas._on_message
 
         def only_from_kamailio(msg: SipRequest | SipResponse, addr: tuple[str, int]) -> None:
@@ -153,6 +183,8 @@ class MediaServer:
         """Hang up every leg (recordings are kept as cut off), then close."""
         for leg in list(self.legs.values()):
             leg.finish("shutdown", send_bye=True)
+        for outbound in list(self.dialer.legs.values()) if self.dialer else []:
+            outbound.hangup("shutdown")
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=5)
         await self.clock.stop()
@@ -182,6 +214,8 @@ class MediaServer:
         task.add_done_callback(self._tasks.discard)
 
     def _on_bye(self, call: object, request: SipRequest) -> None:
+        if self.dialer is not None and self.dialer.on_bye(request.call_id or ""):
+            return
         leg = self.legs.get(request.call_id or "")
         if leg is not None:
             leg.remote_hangup()
@@ -190,6 +224,25 @@ class MediaServer:
         leg = self.legs.get(request.call_id or "")
         if leg is not None:
             leg.remote_hangup()
+
+    def _on_reinvite(self, call: MediaCall) -> None:
+        """A bridge answers its legs' re-INVITEs; any other leg keeps its media as it is."""
+        if self.dialer is not None and self.dialer.on_reinvite(call):
+            return
+        leg = self.legs.get(call.call_id)
+        if leg is None:
+            call.reject(481, "Call/Transaction Does Not Exist")
+            return
+        transport = leg.session._rtp_transport
+        assert transport is not None and transport._transport is not None
+        _, address, _ = answer_reinvite(
+            call,
+            host=self.settings.media_host,
+            port=transport._transport.get_extra_info("sockname")[1],
+            payload_types=[0 if leg.codec_name == "PCMU" else 8],
+        )
+        if address is not None:
+            leg.session.update_remote(address)
 
     def _on_ack_timeout(self, call: object) -> None:
         leg = self.legs.get(getattr(call, "call_id", ""))
@@ -203,6 +256,10 @@ class MediaServer:
         if identity is None:
             log.warning("%s: INVITE without Kamailio's assertion refused", call.call_id)
             call.reject(403, "Forbidden")
+            return
+        app = self._application(call.invite)
+        if app is not None:
+            await self._run_application(call, app, identity)
             return
         route = route_request(call.invite, identity)
         if route is None:
@@ -231,6 +288,33 @@ class MediaServer:
                     self.settings.data_dir,
                 )
                 leg.finish("hangup", send_bye=True)
+        except Exception:
+            log.exception("%s: application failed", call.call_id)
+            leg.finish("error", send_bye=True)
+        finally:
+            self.legs.pop(call.call_id, None)
+            await leg.close()
+
+    def _application(self, invite: SipRequest) -> Application | None:
+        try:
+            user = parse_uri(invite.uri).user or ""
+        except ValueError:
+            return None
+        for prefix, app in self.applications.items():
+            if user.startswith(prefix):
+                return app
+        return None
+
+    async def _run_application(self, call: MediaCall, app: Application, identity: str) -> None:
+        if call.sdp_offer is None or call.sdp_offer.rtp_address is None:
+            call.reject(488, "Not Acceptable Here")
+            return
+        leg = await self._answer(call)
+        if leg is None:
+            return
+        try:
+            await app(self, leg, parse_uri(call.invite.uri).user or "", identity)
+            leg.finish("hangup", send_bye=True)
         except Exception:
             log.exception("%s: application failed", call.call_id)
             leg.finish("error", send_bye=True)

@@ -24,6 +24,18 @@ the ones whose "bug still there" half fails mark a workaround to delete.
  5     Record-Route is not copied into 18x/2xx, so the caller's     ``MediaCall``
        ACK/BYE skip Kamailio (no dialog end, no CDR)
  6     non-2xx finals are sent once, never retransmitted           ``MediaCall.reject``
+ 7     the UAC keeps the To-URI as remote target and no route set   ``MediaUAC``
+       after the 2xx: the ACK and BYE of an outgoing call go to
+       the R-URI without Route, so Kamailio (loose_route) cannot
+       relay them to the callee
+ 8     the UAC never ACKs a non-2xx final (RFC 3261 §17.1.1.3):    ``MediaUAC``
+       the proxy retransmits its 486 for 32 s
+ 9     the UAC never retransmits its INVITE (Timer A): one lost     ``MediaUAC``
+       datagram and the call is never placed
+ 10    a re-INVITE on an outgoing call's dialog is handed over as   ``MediaUAS``
+       a fresh ``IncomingCall`` each time: a retransmitted
+       re-INVITE fails the CSeq check (500) instead of getting the
+       same answer again
  --    the jitter buffer holds its prefetch (~80 ms) and the        ``drain_jitter_buffer``
        frame in progress; nothing flushes them at BYE
  --    no RTP inactivity timeout                                   ``RtpWatchdog``
@@ -44,18 +56,21 @@ from aiortp.codecs.g711 import PcmaCodec as _LibPcmaCodec
 from aiortp.codecs.g711 import PcmuCodec
 from aiosipua import (
     IncomingCall,
+    OutgoingCall,
     SdpMessage,
     SipRequest,
     SipResponse,
+    SipUAC,
     SipUAS,
     UdpSipTransport,
     negotiate_sdp,
 )
-from aiosipua.dialog import DialogState
+from aiosipua.dialog import Dialog, DialogState
+from aiosipua.headers import stringify_uri
 from aiosipua.transaction import T1, T2, TIMER_H
 from aiosipua.transport import _UdpProtocol
 from aiosipua.uas_requests import handle_ack
-from aiosipua.utils import format_addr
+from aiosipua.utils import format_addr, generate_call_id, generate_tag
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +245,12 @@ class MediaUAS(SipUAS):
         self._handlers["ACK"] = self._handle_ack
         # Rejected INVITEs awaiting their ACK: call-id -> (call, retransmission task)
         self._rejected: dict[str, tuple[MediaCall, asyncio.Task[None]]] = {}
+        # The last re-INVITE on each outgoing call's dialog (bug 10)
+        self._uac_reinvites: dict[str, MediaCall] = {}
+
+    def forget(self, call_id: str) -> None:
+        """Drop what is kept for an outgoing call's dialog (call it when the call ends)."""
+        self._uac_reinvites.pop(call_id, None)
 
     def _adopt(self, call: IncomingCall) -> None:
         call.__class__ = MediaCall
@@ -239,9 +260,21 @@ class MediaUAS(SipUAS):
         if self.on_call is not None:
             self.on_call(call)
 
+    def _wrap_uac_dialog(self, request: SipRequest, addr: tuple[str, int]) -> IncomingCall:
+        # bug 10: keep the re-INVITE's wrapper, so its retransmission gets the same answer
+        call = super()._wrap_uac_dialog(request, addr)
+        call.__class__ = MediaCall
+        assert isinstance(call, MediaCall)
+        call._uas, call._last_response = self, None
+        if request.method == "INVITE":
+            self._uac_reinvites[request.call_id or ""] = call
+        else:
+            self._uac_reinvites.pop(request.call_id or "", None)
+        return call
+
     def _handle_invite(self, request: SipRequest, addr: tuple[str, int]) -> None:
         call_id = request.call_id or ""
-        existing = self._calls.get(call_id)
+        existing = self._calls.get(call_id) or self._uac_reinvites.get(call_id)
         if existing is None and call_id in self._rejected:
             existing = self._rejected[call_id][0]
         if isinstance(existing, MediaCall) and _is_retransmission(existing.invite, request):
@@ -282,9 +315,118 @@ class MediaUAS(SipUAS):
         await super().stop()
 
 
-def call_is_live(call: IncomingCall) -> bool:
-    """Whether the dialog of ``call`` is still up (not rejected, not hung up)."""
-    return call.dialog.state != DialogState.TERMINATED
+class MediaUAC(SipUAC):
+    """aiosipua's UAC with bugs 7-9 fixed; ``place_call`` sets From's display name."""
+
+    def __init__(self, transport: Any, **kwargs: Any) -> None:
+        super().__init__(transport, **kwargs)
+        # INVITEs still waiting for a first response (bug 9), by Call-ID
+        self._timer_a: dict[str, asyncio.Task[None]] = {}
+        # Failed INVITEs whose final reply may come again (bug 8)
+        self._failed: dict[str, tuple[SipRequest, tuple[str, int]]] = {}
+
+    def place_call(
+        self,
+        from_uri: str,
+        to_uri: str,
+        remote_addr: tuple[str, int],
+        sdp_offer: SdpMessage,
+        *,
+        display_name: str = "",
+        extra_headers: dict[str, str] | None = None,
+        user_agent: str | None = None,
+    ) -> OutgoingCall:
+        """``send_invite`` with a display name in From and a retransmitted INVITE."""
+        dialog = Dialog(
+            call_id=generate_call_id(self._local_addr()[0]),
+            local_tag=generate_tag(),
+            local_uri=from_uri,
+            remote_uri=to_uri,
+            remote_target=to_uri,
+            state=DialogState.EARLY,
+        )
+        invite = self._build_invite(dialog, sdp_offer=sdp_offer, user_agent=user_agent)
+        name = display_name.replace("\\", "").replace('"', "")
+        if name:
+            invite.headers.set_single("From", f'"{name}" <{from_uri}>;tag={dialog.local_tag}')
+        for header, value in (extra_headers or {}).items():
+            invite.headers.set_single(header, value)
+        self.transactions.create_client(invite)
+        self.transport.send(invite, remote_addr)
+        call = OutgoingCall(
+            dialog=dialog,
+            invite=invite,
+            sdp_offer=sdp_offer,
+            transport=self.transport,
+            remote_addr=remote_addr,
+            user_agent=user_agent,
+        )
+        self._calls[dialog.call_id] = call
+        if not self.transport.reliable:
+            self._timer_a[dialog.call_id] = asyncio.get_running_loop().create_task(
+                self._retransmit_invite(call)
+            )
+        return call
+
+    async def _retransmit_invite(self, call: OutgoingCall) -> None:
+        """Timer A (RFC 3261 §17.1.1.2): resend the INVITE until any response comes."""
+        interval, elapsed = T1, 0.0
+        while elapsed < TIMER_H and call.dialog.state == DialogState.EARLY:
+            await asyncio.sleep(interval)
+            elapsed += interval
+            if call.call_id in self._timer_a:
+                self.transport.send(call.invite, call.remote_addr)
+            interval *= 2
+        self._timer_a.pop(call.call_id, None)
+
+    def handle_response(self, response: SipResponse, addr: tuple[str, int]) -> None:
+        cseq = response.cseq
+        if cseq is None or cseq.method.upper() != "INVITE":
+            super().handle_response(response, addr)
+            return
+        call_id = response.call_id or ""
+        timer = self._timer_a.pop(call_id, None)
+        if timer is not None:
+            timer.cancel()
+        call = self._calls.get(call_id)
+        status = response.status_code
+        if call is not None and 200 <= status < 300 and not call._answered.is_set():
+            # bug 7: the route set (Record-Route reversed) and the remote target (Contact)
+            call.dialog.route_set = list(reversed(response.headers.get("record-route")))
+            contacts = response.contact
+            if contacts and contacts[0].uri is not None:
+                call.dialog.remote_target = stringify_uri(contacts[0].uri)
+        if status >= 300:
+            # bug 8: ACK it, and again each time the proxy retransmits it
+            sent = (call.invite, call.remote_addr) if call else self._failed.get(call_id)
+            if sent is not None and sent[0].cseq is not None and sent[0].cseq.seq == cseq.seq:
+                self._ack_failure(sent[0], response, sent[1])
+                if call is not None and not (status in (401, 407) and call._auth):
+                    self._failed[call_id] = sent
+                    loop = asyncio.get_running_loop()
+                    loop.call_later(TIMER_H, self._failed.pop, call_id, None)
+        super().handle_response(response, addr)
+
+    def _ack_failure(
+        self, invite: SipRequest, response: SipResponse, remote_addr: tuple[str, int]
+    ) -> None:
+        """ACK a non-2xx final in its INVITE transaction (bug 8, RFC 3261 §17.1.1.3)."""
+        ack = SipRequest(method="ACK", uri=invite.uri)
+        ack.headers.append("Via", invite.headers.get("via")[0])
+        for name in ("from", "call-id"):
+            ack.headers.set_single(name.title(), invite.headers.get_first(name) or "")
+        ack.headers.set_single("To", response.headers.get_first("to") or "")
+        ack.headers.set_single("CSeq", f"{invite.cseq.seq if invite.cseq else 1} ACK")
+        ack.headers.set_single("Max-Forwards", "70")
+        for route in invite.headers.get("route"):
+            ack.headers.append("Route", route)
+        self.transport.send(ack, remote_addr)
+
+    def close(self) -> None:
+        for task in self._timer_a.values():
+            task.cancel()
+        self._timer_a.clear()
+        super().close()
 
 
 # --- jitter buffer tail and RTP inactivity ----------------------------------------------------
@@ -356,15 +498,3 @@ class RtpWatchdog:
                 self.on_timeout()
                 return
             await asyncio.sleep(min(0.25, self.timeout - idle))
-
-
-def watch_rtp(session: RTPSession, watchdog: RtpWatchdog) -> None:
-    """Make every RTP/RTCP datagram of ``session`` feed ``watchdog``."""
-    handle_rtp = session._handle_rtp
-
-    def on_rtp(data: bytes, addr: tuple[str, int]) -> None:
-        watchdog.packet_received()
-        handle_rtp(data, addr)
-
-    assert session._rtp_transport is not None
-    session._rtp_transport._on_rtp = on_rtp

@@ -35,6 +35,7 @@ ACC_COLUMNS: tuple[str, ...] = (
     "frame",
     "src_ip",
     "user_agent",
+    "origin_call_id",
 )
 
 # What Kamailio inserts: every column but the AUTOINCREMENT id the spool assigns.

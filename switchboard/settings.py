@@ -29,7 +29,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sip_port", 5060, "Kamailio's SIP port."),
     Setting("rpc_port", 5071, "Kamailio's JSON-RPC HTTP port (always on 127.0.0.1)."),
     Setting("media_host", "127.0.0.1", "Address of the media server."),
-    Setting("media_port", 5080, "SIP port of the media server."),
+    Setting("media_port", 5080, "SIP port of the media server (its first worker)."),
+    Setting(
+        "media_workers",
+        1,
+        "Media-server processes, on ports media_port, media_port+1, ...; Kamailio spreads calls.",
+    ),
+    Setting(
+        "hold_music_file",
+        "",
+        "Default hold music (any audio ffmpeg reads); empty: a tone melody made in data_dir.",
+    ),
     Setting("voicemail_uri", "", "Where calls 'to voicemail' go; empty: the media server."),
     Setting("voicemail_max_seconds", 180.0, "Longest voicemail message; recording stops there."),
     Setting(
@@ -175,6 +185,8 @@ class Settings:
     rpc_port: int
     media_host: str
     media_port: int
+    media_workers: int
+    hold_music_file: str
     voicemail_uri: str
     voicemail_max_seconds: float
     voicemail_pin_max_failures: int
