@@ -116,14 +116,18 @@ def open_calls(user: User, *, own_calls_only: bool = False) -> duckdb.DuckDBPyCo
     their extension; managers and supervisors get their whole tenant.
     """
     # lazy: the pipeline loads DuckDB
+    from pipeline.history import menu_names, name_menus
     from pipeline.viewer import viewer_extension  # the one owner of the scope rule
     from pipeline.warehouse import connect
 
-    return connect(
+    conn = connect(
         portal().settings,
         user.tenant_domain,
         extension=viewer_extension(user, own_calls_only=own_calls_only),
     )
+    with provisioning() as store:  # the Call History's paths name the tenant's menus
+        name_menus(conn, menu_names(store, user.tenant_domain))
+    return conn
 
 
 def callers_outside_scope(user: User, numbers: list[str]) -> list[str]:

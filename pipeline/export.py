@@ -28,14 +28,16 @@ import pyarrow.parquet as pq
 
 from pipeline import queries
 from pipeline.filters import CallFilter
-from pipeline.history import order_by
+from pipeline.history import menu_names, name_menus, order_by
 from pipeline.schema import CALLS_SCHEMA, EXPORT_COLUMNS
 from pipeline.warehouse import connect
 from switchboard.settings import Settings
+from switchboard.store import ProvisioningStore
 
 BATCH_ROWS = 50_000
 _TIMESTAMPS = frozenset(f.name for f in CALLS_SCHEMA if pa.types.is_timestamp(f.type))
-_TEXT = frozenset(f.name for f in CALLS_SCHEMA if pa.types.is_string(f.type))
+# ``path`` (pipeline/sql/warehouse/call_history.sql) holds menu names: text, guarded too.
+_TEXT = frozenset(f.name for f in CALLS_SCHEMA if pa.types.is_string(f.type)) | {"path"}
 # The one spreadsheet formula guard of every CSV and XLSX the product writes.
 # A spreadsheet runs a cell starting with one of these as a formula; SIP display
 # names and rule names come from strangers, so such text gets a leading
@@ -172,6 +174,11 @@ def export_calls(
     """The CLI's export: one tenant's calls matching ``flt``, times in ``flt.timezone``."""
     conn = connect(settings, tenant)
     try:
+        store = ProvisioningStore(settings.provisioning_db)
+        try:
+            name_menus(conn, menu_names(store, tenant))
+        finally:
+            store.close()
         return write_calls(conn, flt, fmt, out, flt.timezone)
     finally:
         conn.close()

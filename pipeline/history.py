@@ -1,7 +1,14 @@
-"""Call history pages for the portal grid (AG Grid's infinite row model)."""
+"""Call history pages for the portal grid (AG Grid's infinite row model).
+
+Rows come from the warehouse's ``call_history`` view: the calls plus ``path``,
+their way through the media server in words (``pipeline/sql/warehouse/``). The
+menus in a path are named from the provisioning store: :func:`name_menus` hands
+them to a connection (bound values), and a menu it does not name reads "menu <id>".
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import duckdb
@@ -9,9 +16,29 @@ import duckdb
 from pipeline import queries
 from pipeline.filters import CallFilter, FilterError
 from pipeline.schema import CALLS_SCHEMA
+from switchboard.store import ProvisioningError, ProvisioningStore
 
 MAX_PAGE = 1000
-PAGE_COLUMNS: tuple[str, ...] = tuple(CALLS_SCHEMA.names)
+PAGE_COLUMNS: tuple[str, ...] = (*CALLS_SCHEMA.names, "path")
+
+
+def menu_names(store: ProvisioningStore, tenant: str) -> dict[int, str]:
+    """Attendant id → name of a tenant's menus (what a path calls them); none for a
+    tenant the store does not know (its paths then say "menu <id>")."""
+    try:
+        menus = store.attendants(tenant)
+    except ProvisioningError:
+        return {}
+    return {a.id: a.name for a in menus if a.id is not None}
+
+
+def name_menus(conn: duckdb.DuckDBPyConnection, names: Mapping[int, str]) -> None:
+    """Give a warehouse connection the menus' names for its paths (replaces earlier ones)."""
+    conn.execute("delete from attendant_names")
+    if names:
+        conn.executemany(
+            "insert into attendant_names values (?, ?)", [[i, n] for i, n in names.items()]
+        )
 
 
 def order_by(sort: list[tuple[str, str]] | None) -> str:

@@ -56,14 +56,25 @@ where false
 """
 
 
-# The calls of a tenant whose lake holds bridged legs: the same columns, one row per call
-# with the legs folded into its outcome (the file's comment says how).
+# Views over the views, each in its file (each file's comment says what it holds):
+# ``calls_with_legs`` (the calls of a tenant whose lake holds bridged legs: the same
+# columns, one row per call with the legs folded into its outcome), ``call_paths`` and
+# ``call_history`` (the calls with their path through the media server).
+WAREHOUSE_VIEWS: frozenset[str] = frozenset({"calls_with_legs", "call_paths", "call_history"})
+
+
 @cache
-def calls_view_with_legs() -> str:
-    """``pipeline/sql/warehouse/calls_with_legs.sql`` (read once per process)."""
-    return (
-        Path(__file__).resolve().parent / "sql" / "warehouse" / "calls_with_legs.sql"
-    ).read_text()
+def warehouse_sql(name: str) -> str:
+    """``pipeline/sql/warehouse/<name>.sql`` (read once per process)."""
+    if name not in WAREHOUSE_VIEWS:
+        raise ValueError(f"no warehouse view {name!r}")
+    return (Path(__file__).resolve().parent / "sql" / "warehouse" / f"{name}.sql").read_text()
+
+
+# The menus' names for the paths (pipeline.history.name_menus fills it, bound values).
+ATTENDANT_NAMES_TABLE = (
+    "create temp table attendant_names (attendant_id bigint primary key, name varchar not null)"
+)
 
 
 # A plain user sees the calls they placed, were called on, or answered.
@@ -126,7 +137,7 @@ TIE_BREAKER = "acc_id desc"
 
 def select_calls(select_list: str, where_sql: str, order_by: str) -> str:
     """The one call-history query: the grid pages it, the exports stream it."""
-    return f"select\n    {select_list}\nfrom calls\nwhere {where_sql}\norder by {order_by}"
+    return f"select\n    {select_list}\nfrom call_history\nwhere {where_sql}\norder by {order_by}"
 
 
 def select_call_page(select_list: str, where_sql: str, order_by: str) -> str:
@@ -143,7 +154,7 @@ def select_call_page(select_list: str, where_sql: str, order_by: str) -> str:
         f"    order by {order_by}\n"
         "    limit ? offset ?\n"
         ")\n"
-        f"select\n    {select_list}\nfrom calls\nsemi join page_keys using (date, acc_id)\n"
+        f"select\n    {select_list}\nfrom call_history\nsemi join page_keys using (date, acc_id)\n"
         f"order by {order_by}"
     )
 
@@ -188,4 +199,4 @@ where mailbox = {extension}
 def typed_nulls_of(schema: pa.Schema) -> str:
     """``cast(null as <type>) as <column>`` for a lake table plus its partition columns."""
     fields = [*schema, *CALLS_PARTITIONS]
-    return ",\n    ".join(f"cast(null as {_DUCKDB_TYPES[f.type]}) as {f.name}" for f in fields)
+    return ",\n    ".join(f'cast(null as {_DUCKDB_TYPES[f.type]}) as "{f.name}"' for f in fields)

@@ -78,6 +78,7 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "callee",
     "callee_name",
     "answered_by",
+    "path",  # through the media server (Main number → Sales menu → 1 → 102 (answered))
     "ring_seconds",
     "talk_seconds",
     "answered_at",

@@ -24,6 +24,7 @@ from types import TracebackType
 
 import duckdb
 
+from pipeline.history import menu_names, name_menus
 from pipeline.warehouse import connect
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore, User
@@ -94,5 +95,7 @@ def open_for_viewer(
             found = store.tenant(viewer)
             tenant, zone, extension = found.domain, found.timezone, None
         handled = store.callback_marks(tenant)
+        menus = menu_names(store, tenant)
     conn = connect(settings, tenant, extension=extension)
+    name_menus(conn, menus)  # the Call History's paths name the tenant's menus
     return ViewerConnection(conn, tenant, timezone or zone, extension, handled)

@@ -164,7 +164,7 @@ def connect(
         conn.execute(queries.SESSION_SETUP)
         if snapshots[CALLS.name].files and snapshots[LEGS.name].files:
             conn.execute(
-                queries.calls_view_with_legs().format(
+                queries.warehouse_sql("calls_with_legs").format(
                     columns=",\n    ".join(queries.VIEW_COLUMNS),
                     calls_files=_file_list(snapshots[CALLS.name]),
                     legs_files=_file_list(snapshots[LEGS.name]),
@@ -186,7 +186,8 @@ def connect(
                 conn.execute(
                     queries.TABLE_VIEW_OVER_FILES.format(
                         name=name,
-                        columns=",\n    ".join([*schema.names, "tenant", "date"]),
+                        # quoted: call_steps has a column named "at", a DuckDB keyword
+                        columns=",\n    ".join(f'"{c}"' for c in [*schema.names, "tenant", "date"]),
                         files=_file_list(snapshots[name]),
                         scope=scopes[name],
                     )
@@ -197,6 +198,10 @@ def connect(
                         name=name, typed_nulls=queries.typed_nulls_of(schema)
                     )
                 )
+        # The paths of the Call History (menus named by pipeline.history.name_menus).
+        conn.execute(queries.ATTENDANT_NAMES_TABLE)
+        conn.execute(queries.warehouse_sql("call_paths"))
+        conn.execute(queries.warehouse_sql("call_history"))
         for statement in queries.LOCK_DOWN:
             conn.execute(
                 statement.format(

@@ -66,6 +66,7 @@ def test_csv_header_and_times_in_the_viewers_zone(acme: duckdb.DuckDBPyConnectio
         "callee": "101",
         "callee_name": "Front Desk",
         "answered_by": "101",
+        "path": "",  # no menu on the way (pipeline/sql/warehouse/call_history.sql)
         "ring_seconds": "5",
         "talk_seconds": "60",
         "answered_at": "2024-03-01 22:00:05",
