@@ -197,3 +197,20 @@ def test_targets_and_the_steps_batch(tmp_path: Path) -> None:
     assert doc["batch_id"] == path.stem and doc["call_id"] == "c-1"
     assert doc["steps"][0]["kind"] == "menu_entered"
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left
+
+
+def test_store_menus_read_the_tenants_own_objects(directory: Any) -> None:
+    """What the media server reads per call: menus by tenant, extensions, the default track."""
+    from media.attendant import StoreMenus
+
+    store = directory.store
+    menu = store.save_attendant(Attendant(ACME, "Day", greeting_text="Hi."))
+    menus = StoreMenus(store)
+    assert menus.attendant(ACME, menu.id) == menu
+    assert menus.attendant("globex.example", menu.id) is None  # another tenant's id
+    assert menus.announcement(ACME, 99) is None
+    assert menus.has_extension(ACME, "102") and not menus.has_extension(ACME, "999")
+    assert menus.hold_music_file(ACME) is None  # the built-in music
+    store.add_hold_music(ACME, "Jazz", "audio/acme.example/hold-x.wav")
+    assert menus.hold_music_file(ACME) == "audio/acme.example/hold-x.wav"
+    assert menus.hold_music_file("nobody.example") is None
