@@ -25,11 +25,29 @@ log = logging.getLogger(__name__)
 PARTS: tuple[str, ...] = ("kamailio", "media", "worker", "portal")
 
 
-def _start(part: str, settings: Settings) -> subprocess.Popen[bytes]:
+def _start(part: str, settings: Settings, **env: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "cli", part],
-        env={**os.environ, "SWITCHBOARD_DATA_DIR": str(settings.data_dir)},
+        env={**os.environ, "SWITCHBOARD_DATA_DIR": str(settings.data_dir), **env},
     )
+
+
+def start_parts(settings: Settings) -> dict[str, subprocess.Popen[bytes]]:
+    """Every part; ``media_workers`` media servers, worker i on ``media_port + i``.
+
+    Kamailio's dispatcher list names the same ports (kamailio/launcher.py).
+    """
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    for part in PARTS:
+        if part != "media":
+            procs[part] = _start(part, settings)
+            continue
+        workers = max(1, settings.media_workers)
+        for worker in range(workers):
+            port = str(settings.media_port + worker)
+            name = "media" if workers == 1 else f"media-{worker}"
+            procs[name] = _start(part, settings, SWITCHBOARD_MEDIA_PORT=port)
+    return procs
 
 
 def _wait_listening(
@@ -76,8 +94,7 @@ def run_all(settings: Settings) -> int:
 
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        for part in PARTS:
-            procs[part] = _start(part, settings)
+        procs.update(start_parts(settings))
         portal = f"http://{settings.portal_host}:{settings.portal_port}/login"
         ready = _wait_listening("127.0.0.1", settings.rpc_port, 30, procs) and _wait_listening(
             settings.portal_host, settings.portal_port, 60, procs

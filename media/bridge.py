@@ -334,10 +334,13 @@ class Bridge:
             out[f"{side.name}_relayed"] = side.relayed
             out[f"{side.name}_underruns"] = side.underruns
             out[f"{side.name}_dropped"] = side.dropped
-        if self.callee.answered_at is not None and self.to_caller.first_relayed_at is not None:
-            out["answer_to_first_relay_ms"] = 1000 * (
-                self.to_caller.first_relayed_at - self.callee.answered_at
-            )
+        if self.callee.answered_at is not None:
+            out["answered_at"] = self.callee.answered_at  # time.monotonic(): system-wide
+            if self.to_caller.first_relayed_at is not None:
+                first = self.to_caller.first_relayed_at - self.callee.answered_at
+                out["answer_to_first_relay_ms"] = 1000 * first
+        out["caller_rtp_port"] = _local_port(self.caller.session)
+        out["callee_rtp_port"] = _local_port(self.callee.session)
         return out
 
 

@@ -34,7 +34,7 @@ from media.hold_music import MELODY_HZ, RINGBACK_HZ, default_track
 from media.leg import Leg
 from media.mailbox import StoreMailboxes
 from media.outbound import CallerId
-from media.server import MediaServer
+from media.server import Application, MediaServer
 from switchboard.attendants import ATTENDANT_PREFIX, parse_media_target
 from switchboard.rules import AnsweringRule, Destination
 from tests.fixtures.core import Directory
@@ -83,22 +83,20 @@ class BridgeRig:
         return self.outcomes[-1]
 
 
-@pytest.fixture
-def rig(
-    kamailio: KamailioProcess, directory: Directory, rules_clock: RulesClock, tmp_path: Path
-) -> Iterator[BridgeRig]:
-    s = dataclasses.replace(kamailio.settings, rtp_timeout_seconds=2.0)
+def route_103_to_the_menu(s: Any, directory: Directory, rules_clock: RulesClock) -> None:
+    """103 forwards every call to "auto attendant 1": Kamailio sends aa-acme.example-1."""
     sue = directory.users["103@acme.example"]
     to_menu = Destination("auto_attendant", "1")
     directory.store.save_rule(sue, AnsweringRule("Menu", 1, None, forward_always=to_menu))
     rules_clock.pin(NOW)
     push_user(s, directory.store, sue, now=NOW)
-    outcomes: list[BridgeOutcome] = []
-    plan = {"target": "102"}
+
+
+def extension_key(s: Any, outcomes: list[BridgeOutcome], plan: dict[str, str]) -> Application:
+    """What the attendant's "press 1 for 102" does: bridge, else a fallback tone."""
     fallback = tone(FALLBACK_HZ, 1.5).tobytes()
 
-    async def extension_key(server: MediaServer, leg: Leg, user: str, identity: str) -> None:
-        """What the attendant's "press 1 for 102" does: bridge, else a fallback."""
+    async def app(server: MediaServer, leg: Leg, user: str, identity: str) -> None:
         target = parse_media_target(ATTENDANT_PREFIX, user)
         assert target is not None and server.dialer is not None
         sender = leg.call.invite.from_addr
@@ -112,8 +110,20 @@ def rig(
         if outcome.caller_still_up:
             await leg.play(fallback)
 
+    return app
+
+
+@pytest.fixture
+def rig(
+    kamailio: KamailioProcess, directory: Directory, rules_clock: RulesClock, tmp_path: Path
+) -> Iterator[BridgeRig]:
+    s = dataclasses.replace(kamailio.settings, rtp_timeout_seconds=2.0)
+    route_103_to_the_menu(s, directory, rules_clock)
+    outcomes: list[BridgeOutcome] = []
+    plan = {"target": "102"}
     mailboxes = StoreMailboxes(directory.store, s.data_dir, s.spool_dir)
-    server = MediaServerThread(s, mailboxes=mailboxes, applications={"aa-": extension_key})
+    app = extension_key(s, outcomes, plan)
+    server = MediaServerThread(s, mailboxes=mailboxes, applications={"aa-": app})
     server.start()
     try:
         yield BridgeRig(s, server, outcomes, plan, tmp_path)
