@@ -74,6 +74,9 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "preload_app": False,
         # make run gives every part 10 s to stop; a download in flight gets 5.
         "graceful_timeout": 5,
+        # Browsers keep idle connections open for minutes: gunicorn's 2 s default closes
+        # them under a user reading a page, and a request sent as it closes is reset.
+        "keepalive": 75,
         "timeout": 60,
         # gunicorn 25+ opens a control socket in ~/.gunicorn by default: one path for
         # every portal on the machine (tests run several at once). Not needed here.
