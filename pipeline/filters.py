@@ -13,7 +13,9 @@ York" means the New York day, DST included.
 The analytics drill-down keys (``caller``, ``callee``, ``handled_by``,
 ``rule``, ``frame``, ``hour``, ``weekday``) select exactly the calls a metric
 row counted: ``handled_by`` and the local hour/weekday use the same SQL
-expressions as ``pipeline/sql/metrics/base_calls.sql`` (``HANDLING_EXTENSION``).
+expressions as ``pipeline/sql/metrics/base_calls.sql`` (``HANDLING_EXTENSION``);
+``menu`` (``<menu id>:<outcome>[:<key>]``) selects the calls a row of the menu funnel
+counted, from the ``call_steps`` view as ``menu_funnel.sql`` does.
 """
 
 from __future__ import annotations
@@ -30,6 +32,23 @@ from pipeline.schema import DIRECTIONS, DISPOSITIONS
 _PARTY_RE = re.compile(r"^\+?[0-9*#]{1,32}$")
 MAX_SEARCH = 100
 MAX_NAME = 100
+# The menu funnel's outcomes (docs/metrics.md "Menu funnel") and the step kind of each.
+MENU_OUTCOMES: dict[str, str] = {
+    "entered": "menu_entered",
+    "key": "menu_key",
+    "timeout": "menu_timeout",
+    "invalid": "menu_invalid",
+    "hangup": "menu_hangup",
+}
+_MENU_WORDS = {
+    "entered": "entered",
+    "key": "pressed a key",
+    "timeout": "timed out",
+    "invalid": "pressed an invalid key",
+    "hangup": "hung up",
+}
+_MENU_RE = re.compile(r"[0-9]{1,9}:(?:(?:entered|timeout|invalid|hangup)|key(?::[0-9*#]{1,16})?)")
+
 # The value of ``rule``/``frame`` that selects calls no rule (or no frame) decided.
 NONE_VALUE = "(none)"
 
@@ -100,6 +119,8 @@ class CallFilter:
     frame: str | None = None  # the time frame of that rule ("(none)": no frame)
     hour: int | None = None  # local hour of day of started_at, 0-23
     weekday: int | None = None  # local ISO weekday of started_at, 1 = Monday … 7
+    # The menu funnel's drill-down: "<attendant id>:<outcome>[:<key>]" (MENU_OUTCOMES).
+    menu: str | None = None
 
     def __post_init__(self) -> None:
         _zone(self.timezone)
@@ -135,6 +156,11 @@ class CallFilter:
             raise FilterError(f"hour must be 0 to 23, not {self.hour!r}")
         if self.weekday is not None and not 1 <= self.weekday <= 7:
             raise FilterError(f"weekday must be 1 (Monday) to 7 (Sunday), not {self.weekday!r}")
+        if self.menu is not None and not _MENU_RE.fullmatch(self.menu):
+            raise FilterError(
+                "menu must be <menu id>:<entered|key|timeout|invalid|hangup>[:<key>],"
+                f" not {self.menu[:80]!r}"
+            )
 
     @classmethod
     def from_query(cls, params: Mapping[str, str], timezone: str) -> CallFilter:
@@ -171,6 +197,7 @@ class CallFilter:
             frame=value("frame"),
             hour=number("hour"),
             weekday=number("weekday"),
+            menu=value("menu"),
         )
 
     def to_query(self) -> dict[str, str]:
@@ -189,6 +216,7 @@ class CallFilter:
             "frame": self.frame,
             "hour": None if self.hour is None else str(self.hour),
             "weekday": None if self.weekday is None else str(self.weekday),
+            "menu": self.menu,
         }
         return {k: v for k, v in pairs.items() if v}
 
@@ -268,6 +296,17 @@ class CallFilter:
         if self.weekday is not None:
             local = f"timezone({bind('tz', self.timezone)}, started_at)"
             clauses.append(f"isodow({local}) = {bind('weekday', self.weekday)}")
+        if self.menu:
+            # the calls a row of the menu funnel counted (pipeline/sql/metrics/menu_funnel.sql)
+            menu_id, outcome, *key = self.menu.split(":", 2)
+            step = (
+                "select call_id from call_steps"
+                f" where attendant_id = {bind('menu_id', int(menu_id))}"
+                f" and kind = {bind('menu_kind', MENU_OUTCOMES[outcome])}"
+            )
+            if key:
+                step += f" and key = {bind('menu_key', key[0])}"
+            clauses.append(f"call_id in ({step})")
         return " and ".join(clauses) or "true"
 
     def describe(self) -> str:
@@ -293,6 +332,10 @@ class CallFilter:
             text += f" on {_WEEKDAY_NAMES[self.weekday - 1]}s"
         if self.hour is not None:
             text += f" at {self.hour:02d}:00–{self.hour:02d}:59"
+        if self.menu:
+            menu_id, outcome, *key = self.menu.split(":", 2)
+            what = f"pressed {key[0]}" if key else _MENU_WORDS[outcome]
+            text += f" that {what} in menu {menu_id}"
         f, t = self.date_from, self.date_to
         if f and t:
             text += (

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-METRICS_VERSION = "1.0"
+METRICS_VERSION = "1.1"  # 1.1: bridged legs folded into their call; the menu funnel
 
 GroupBy = Literal["hour", "day", "week", "extension", "did", "rule"]
 Interval = Literal["hour", "day", "week"]
@@ -92,7 +92,19 @@ DEFINITIONS: tuple[MetricDefinition, ...] = (
     _d("fcr_proxy", "First-contact resolution (proxy)", "ratio", "repeat"),
     _d("callbacks_pending", "Callbacks pending", "numbers", "callback"),
 )
-DEFINITION_BY_NAME: dict[str, MetricDefinition] = {d.name: d for d in DEFINITIONS}
+# The menu funnel (pipeline.metric_menus): a table per auto attendant, not a figure of the
+# summary, so kept apart from DEFINITIONS (the tiles and `switchboard kpis` list those).
+MENU_FUNNEL_DEFINITIONS: tuple[MetricDefinition, ...] = (
+    _d("menu_entered", "Entered the menu", "callers", "menus"),
+    _d("menu_key", "Chose a key", "callers", "menus"),
+    _d("menu_timeout", "Timed out", "callers", "menus"),
+    _d("menu_invalid", "Pressed an invalid key", "callers", "menus"),
+    _d("menu_hangup", "Hung up in the menu", "callers", "menus"),
+    _d("menu_share", "Share of the menu's callers", "ratio", "menus"),
+)
+DEFINITION_BY_NAME: dict[str, MetricDefinition] = {
+    d.name: d for d in (*DEFINITIONS, *MENU_FUNNEL_DEFINITIONS)
+}
 
 
 def format_value(name: str, value: Any) -> str:

@@ -14,7 +14,8 @@ pipeline import metrics; metrics.kpis(...)`` reads everything):
   is compiled, prepared for a page (:func:`prepare`), cached and run;
 * this module — the call KPIs, volume, busy hours, concurrency, the summary
   of the tiles and its comparison with the previous period;
-* :mod:`pipeline.metric_callers` — repeat callers and the callback worklist.
+* :mod:`pipeline.metric_callers` — repeat callers and the callback worklist;
+* :mod:`pipeline.metric_menus` — the auto attendants' menu funnel.
 
 Metric families: ``calls`` (version :data:`METRICS_VERSION`). Queue metrics
 slot in as another family: their own SQL files over a ``queue_events`` view,
@@ -56,6 +57,9 @@ from pipeline.metric_engine import release as release
 from pipeline.metric_engine import rows_of, run_metric
 from pipeline.metric_engine import scope_filter as scope_filter
 from pipeline.metric_engine import sql_text as sql_text
+
+# The menu funnel lives beside the callers' metrics; re-exported like them.
+from pipeline.metric_menus import menu_funnel as menu_funnel
 
 # Hour buckets are instants: the UTC instant at which the local hour began. On
 # a 25-hour day the repeated 01:00 is two buckets; zones with :30 offsets work.

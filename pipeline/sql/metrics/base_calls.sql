@@ -35,6 +35,7 @@ with zone_hours as (
 
 select
     acc_id,
+    call_id,
     direction,
     disposition,
     caller,
