@@ -69,6 +69,18 @@ def clean_acc_spool(
     try:
         if not spool_has_table(db):
             return CleanupResult(0, 0)
+        # A spool whose ids restarted (the file was replaced) holds rows the lake has
+        # never seen under ids it has: deleting them would destroy the only copy.
+        issued = db.execute("select seq from sqlite_sequence where name = ?", (ACC_TABLE,))
+        (highest,) = issued.fetchone() or (0,)
+        if highest < limit:
+            log.error(
+                "accounting spool ids end at %d, below the lake's watermark %d: the spool was"
+                " replaced; not removing anything",
+                highest,
+                limit + max(0, keep),
+            )
+            return CleanupResult(0, 0)
         while True:
             (low,) = db.execute(f"select min(id) from {ACC_TABLE}").fetchone()
             if low is None or low > limit:

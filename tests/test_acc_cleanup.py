@@ -99,6 +99,15 @@ def test_only_rows_the_lake_committed_leave_the_spool(
     assert lake_acc_ids(settings) == list(range(1, 42))
 
 
+def test_a_replaced_spool_is_left_alone(settings: Settings, directory: Directory) -> None:
+    insert_acc_rows(settings, rows(1, 20))
+    ingest_once(settings)
+    settings.acc_db.unlink()  # an operator starts Kamailio on a fresh file: ids restart at 1
+    insert_acc_rows(settings, rows(21, 5))
+    assert clean_acc_spool(settings, keep_rows=0).deleted == 0
+    assert spool_ids(settings) == [1, 2, 3, 4, 5]
+
+
 def test_cleanup_waits_for_kamailio_s_write_lock(settings: Settings, directory: Directory) -> None:
     insert_acc_rows(settings, rows(1, 20))
     ingest_once(settings)
