@@ -12,7 +12,10 @@ Dispatch is by Request-URI user (DESIGN, "The call path"):
   message in ``ext``'s mailbox (Kamailio sends these, record-routed; a
   ``Diversion`` with ``reason=user-busy`` picks the busy greeting);
 - ``*97`` or ``vmaccess-<tenant>``: the asserted user's own mailbox by phone
-  (never the From user's), always behind a PIN.
+  (never the From user's), always behind a PIN;
+- ``aa-<tenant>-<id>`` / ``ann-<tenant>-<id>`` (``switchboard.attendants``): an
+  auto attendant menu or an announcement (``media.attendant``), which may
+  bridge the caller to an extension or a number.
 
 Anything else gets 404. Each call runs as one asyncio task; all playback is
 paced by one shared clock. Library bugs are fixed in ``media.workarounds``.
@@ -32,6 +35,7 @@ from aiortp import RTPSession
 from aiosipua import SipRequest, SipResponse, parse_uri
 
 from media import prompts
+from media.attendant import Menus, StoreMenus, attendant_application
 from media.leg import Leg, MediaClock
 from media.mailbox import Mailboxes, StoreMailboxes, mailbox_menu
 from media.outbound import Dialer, answer_reinvite
@@ -45,6 +49,7 @@ from media.workarounds import (
     codec_for,
     negotiate_answer,
 )
+from switchboard.attendants import ANNOUNCEMENT_PREFIX, ATTENDANT_PREFIX
 from switchboard.routing import parse_voicemail_target
 from switchboard.settings import Settings
 from switchboard.sip_trust import ASSERTED_HEADER, asserted_identity, media_secret
@@ -118,13 +123,21 @@ class MediaServer:
         ``applications`` maps a Request-URI user prefix to an application (checked
         before the built-in ones; the bridge's tests register one this way).
         """
-        self.applications: dict[str, Application] = dict(applications or {})
+        self.applications: dict[str, Application] = {
+            ATTENDANT_PREFIX: attendant_application,
+            ANNOUNCEMENT_PREFIX: attendant_application,
+            **(applications or {}),
+        }
         self.dialer: Dialer | None = None  # places the legs of bridged calls (media.bridge)
         self.settings = settings
         self._own_mailboxes: StoreMailboxes | None = None
         if mailboxes is None:
             mailboxes = self._own_mailboxes = StoreMailboxes.open(settings)
         self.mailboxes: Mailboxes = mailboxes
+        # menus and announcements (media.attendant) read the mailboxes' store
+        self.menus: Menus | None = (
+            StoreMenus(mailboxes.store) if isinstance(mailboxes, StoreMailboxes) else None
+        )
         self.spool = VoicemailSpool(settings.spool_dir)
         self.clock = MediaClock()
         self.legs: dict[str, Leg] = {}

@@ -25,7 +25,8 @@ from typing import Any
 
 import pytest
 
-from benchmarks.rtp_phones import RtpBank, RtpPhone, callee_scenario, caller_scenario, goertzel
+from benchmarks.bridge_scenarios import callee_scenario, caller_scenario
+from benchmarks.rtp_phones import RtpBank, RtpPhone, goertzel
 from kamailio.launcher import KamailioProcess
 from kamailio.rules_push import RulesClock, push_all
 from kamailio.traffic import SippResult, SippUAS, run_sipp
