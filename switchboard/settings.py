@@ -161,6 +161,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("portal_https", False, "The portal is served over HTTPS: session cookies are Secure."),
     Setting("demo_tenant", "acme.example", "Tenant seeded by `make run`."),
     Setting(
+        "one_time_password_hours",
+        72.0,
+        "How long a one-time password (a reset, a new user) works before it must be used.",
+    ),
+    Setting(
+        "removed_mailbox_keep_days",
+        30.0,
+        "Days the mailbox of a removed user is kept (unless reassigned) before it is purged.",
+    ),
+    Setting(
         "transcription_model",
         "tiny.en",
         "Voicemail transcription: 'tiny.en' (bundled), a CTranslate2 model dir, or 'none'.",
@@ -234,6 +244,8 @@ class Settings:
     portal_max_request_mb: int
     portal_https: bool
     demo_tenant: str
+    one_time_password_hours: float
+    removed_mailbox_keep_days: float
     transcription_model: str
     smtp_host: str
     smtp_port: int

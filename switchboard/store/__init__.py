@@ -45,16 +45,19 @@ from switchboard.store.passwords import sip_ha1
 from switchboard.store.pin_locks import PinLock, PinLockPolicy, PinLocksSection
 from switchboard.store.reports import ReportsSection
 from switchboard.store.routing import Did, RoutingInputs, RoutingSection
+from switchboard.store.user_admin import Credentials, Removal, UserAdminSection
 from switchboard.store.voicemail import VoicemailSection
 
 __all__ = [
     "ROLES",
     "TENANT_WIDE_ROLES",
+    "Credentials",
     "Did",
     "PinLock",
     "PinLockPolicy",
     "ProvisioningError",
     "ProvisioningStore",
+    "Removal",
     "Role",
     "RoutingInputs",
     "Tenant",
@@ -65,6 +68,7 @@ __all__ = [
 
 
 class ProvisioningStore(
+    UserAdminSection,  # before AttendantsSection, which it builds on
     AttendantsSection,  # before RoutingSection, which it builds on
     RoutingSection,
     PinLocksSection,  # before VoicemailSection, which it builds on

@@ -41,6 +41,10 @@ class User:
     role: Role
     timezone: str
     status_message: str
+    disabled: bool = False
+    # Signed in with a one-time password: must choose a new one before anything else.
+    must_change_password: bool = False
+    caller_id: str = ""
 
     @property
     def login(self) -> str:
@@ -68,6 +72,48 @@ def _check_email(email: str) -> str:
             " (name@example.com, plain ASCII letters)"
         )
     return email
+
+
+@dataclass(frozen=True)
+class NewUser:
+    """What a manager types (or a CSV row holds) to add a user; checked by ``check_new_user``."""
+
+    extension: str
+    name: str
+    email: str = ""
+    role: str = "user"
+    timezone: str = ""  # empty: the tenant's
+
+
+def check_new_user(new: NewUser) -> None:
+    """Refuse a user that could not be added, whatever the tenant holds (pure)."""
+    if not EXTENSION_RE.match(new.extension):
+        raise ProvisioningError(f"extension {new.extension!r} must be 2 to 8 digits")
+    check_name(new.name)
+    check_role(new.role)
+    if new.timezone:
+        _check_timezone(new.timezone)
+    _check_email(new.email)
+
+
+def check_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 80:
+        raise ProvisioningError("a name is 1 to 80 characters")
+    return name
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise ProvisioningError(f"role {role!r} must be one of {', '.join(ROLES)}")
+    return role
+
+
+def check_password(password: str, what: str = "password") -> None:
+    if len(password) < 8:
+        raise ProvisioningError(f"{what} must be at least 8 characters")
+    if len(password) > 256:
+        raise ProvisioningError(f"{what} is limited to 256 characters")
 
 
 class AccountsSection(StoreConnection):
@@ -110,35 +156,57 @@ class AccountsSection(StoreConnection):
         sip_password: str,
         role: str = "user",
         timezone: str | None = None,
+        one_time_hours: float | None = None,
     ) -> User:
+        """Add a user; with ``one_time_hours`` the password is a one-time one that expires."""
         t = self.tenant(tenant)
-        if not EXTENSION_RE.match(extension):
-            raise ProvisioningError(f"extension {extension!r} must be 2 to 8 digits")
-        if role not in ROLES:
-            raise ProvisioningError(f"role {role!r} must be one of {', '.join(ROLES)}")
-        if len(password) < 8:
-            raise ProvisioningError("portal password must be at least 8 characters")
-        if len(sip_password) < 8:
-            raise ProvisioningError("SIP password must be at least 8 characters")
-        if timezone:
-            _check_timezone(timezone)
-        email = _check_email(email)
-        ha1, ha1b = sip_ha1(extension, t.domain, sip_password)
+        new = NewUser(extension, name, email, role, timezone or "")
+        check_new_user(new)
+        check_password(password, "portal password")
+        check_password(sip_password, "SIP password")
         with self._tx() as db:
-            if db.execute(
-                "select 1 from user where tenant_id = ? and extension = ?", (t.id, extension)
-            ).fetchone():
-                raise ProvisioningError(f"extension {extension} already exists in {t.domain}")
-            db.execute(
-                "insert into user (tenant_id, extension, name, email, password_hash, role,"
-                " timezone) values (?, ?, ?, ?, ?, ?, ?)",
-                (t.id, extension, name, email, hash_secret(password), role, timezone),
-            )
-            db.execute(
-                "insert into subscriber (username, domain, ha1, ha1b) values (?, ?, ?, ?)",
-                (extension, t.domain, ha1, ha1b),
-            )
+            self._insert_user(db, t, new, password, sip_password, one_time_hours)
         return self.user(t.domain, extension)
+
+    def _insert_user(
+        self,
+        db: sqlite3.Connection,
+        t: Tenant,
+        new: NewUser,
+        password: str,
+        sip_password: str,
+        one_time_hours: float | None,
+    ) -> None:
+        """One user row and its SIP account, inside the caller's transaction."""
+        if db.execute(
+            "select 1 from user where tenant_id = ? and extension = ?", (t.id, new.extension)
+        ).fetchone():
+            raise ProvisioningError(f"extension {new.extension} already exists in {t.domain}")
+        kept = db.execute(
+            "select keep_until from removed_mailbox where tenant_id = ? and mailbox = ?",
+            (t.id, new.extension),
+        ).fetchone()
+        if kept is not None:
+            until = time.strftime("%Y-%m-%d", time.gmtime(kept[0]))
+            raise ProvisioningError(
+                f"extension {new.extension} was removed; its mailbox is kept until {until}"
+                " (purge it first to reuse the extension)"
+            )
+        expires = None if one_time_hours is None else time.time() + one_time_hours * 3600
+        db.execute(
+            "insert into user (tenant_id, extension, name, email, password_hash, role,"
+            " timezone, must_change_password, password_expires_at)"
+            " values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                t.id, new.extension, new.name.strip(), new.email.strip(), hash_secret(password),
+                new.role, new.timezone or None, int(one_time_hours is not None), expires,
+            ),
+        )  # fmt: skip
+        ha1, ha1b = sip_ha1(new.extension, t.domain, sip_password)
+        db.execute(
+            "insert into subscriber (username, domain, ha1, ha1b) values (?, ?, ?, ?)",
+            (new.extension, t.domain, ha1, ha1b),
+        )
 
     _USER_SQL = (
         "select u.*, t.domain as tenant_domain, coalesce(u.timezone, t.timezone) as tz"
@@ -157,6 +225,9 @@ class AccountsSection(StoreConnection):
             role=cast(Role, row["role"]),
             timezone=row["tz"],
             status_message=row["status_message"],
+            disabled=row["disabled_at"] is not None,
+            must_change_password=bool(row["must_change_password"]),
+            caller_id=row["caller_id"],
         )
 
     def user(self, tenant: str, extension: str) -> User:
@@ -194,6 +265,24 @@ class AccountsSection(StoreConnection):
             raise ProvisioningError("status message is limited to 140 characters")
         with self._tx() as db:
             db.execute("update user set status_message = ? where id = ?", (message, user_id))
+
+    # -- hooks for sections that keep more per user ----------------------------
+    def _credential_rows(
+        self, db: sqlite3.Connection, user: User, *, parked: bool = False
+    ) -> list[tuple[str, str]]:
+        """``(username, domain)`` of the user's ``subscriber`` rows (``parked``: while disabled).
+
+        A section that gives a user more SIP credentials (devices) extends this
+        with ``super()``, so disabling and removing a user cover them too.
+        """
+        return [(user.extension, user.tenant_domain)]
+
+    def _forget_user(self, db: sqlite3.Connection, user: User) -> None:
+        """Delete what a section keeps for ``user``, inside the removal's transaction.
+
+        Sections whose rows refer to the user (devices, personal contacts)
+        extend this with ``super()``; the user row itself goes afterwards.
+        """
 
     # -- portal login --------------------------------------------------------
     def authenticate(
@@ -235,13 +324,21 @@ class AccountsSection(StoreConnection):
             self._USER_SQL + " where t.domain = ? and u.extension = ?", (domain, extension)
         ).fetchone()
         ok = secret_matches(None if row is None else row["password_hash"], password)
-        if not ok:
+        expires = None if row is None else row["password_expires_at"]
+        expired = ok and expires is not None and expires < now
+        if not ok or expired:  # an expired one-time password counts as a failure
             with self._tx() as db:
                 db.execute(
                     "insert into login_attempt (login, address, at) values (?, ?, ?)",
                     (login, address, now),
                 )
+            if expired:
+                raise ProvisioningError(
+                    "this one-time password has expired; ask your manager for a new one"
+                )
             raise ProvisioningError("wrong extension@domain or password")
+        if row["disabled_at"] is not None:
+            raise ProvisioningError("this account is disabled; ask your manager")
         with self._tx() as db:
             db.execute(
                 "delete from login_attempt where login = ? and address = ?", (login, address)
