@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from typing import Any, cast
 
 import dash_mantine_components as dmc
-from dash import dcc, html
+from dash import MATCH, Input, Output, clientside_callback, dcc, html
 
 from switchboard.attendants import (
     MENU_KEYS,
@@ -113,6 +114,18 @@ def attendant_from_form(
         no_input=outcomes.get("no_input", MenuDestination("hangup")),
         invalid=outcomes.get("invalid", MenuDestination("hangup")), id=attendant_id,
     )  # fmt: skip
+
+
+def register_target_hints() -> None:
+    """The target box follows its kind: a hint where a target is needed, greyed out elsewhere."""
+    script = "function(kind) { const hints = HINTS; return [hints[kind] || '', !(kind in hints)]; }"
+    for group in ("mdest", "adest"):
+        clientside_callback(
+            script.replace("HINTS", json.dumps(PLACEHOLDERS)),
+            Output({"type": f"{PAGE}-{group}-target", "field": MATCH}, "placeholder"),
+            Output({"type": f"{PAGE}-{group}-target", "field": MATCH}, "disabled"),
+            Input({"type": f"{PAGE}-{group}-kind", "field": MATCH}, "value"),
+        )
 
 
 def keys_from_text(text: str | None) -> list[str | None]:

@@ -37,6 +37,7 @@ from dash_app.attendants_form import (
     hold_section,
     keys_from_text,
     menu_card,
+    register_target_hints,
     simulator_section,
 )
 from dash_app.auth import optional_user, portal, provisioning, signed_in_user
@@ -68,6 +69,9 @@ MENU_ALERT, ANN_ALERT, HOLD_ALERT = (
     "attendants-ann-alert",
     "attendants-hold-alert",
 )
+
+
+register_target_hints()
 
 
 def require_manager(user: User) -> User:
