@@ -15,18 +15,19 @@ from typing import cast
 from zoneinfo import ZoneInfo
 
 from switchboard.routing import explain_route
-from switchboard.rules import AnsweringRule, Destination, DestinationKind
+from switchboard.rules import (
+    OFFERED_KINDS,
+    TARGETED_KINDS,
+    AnsweringRule,
+    Destination,
+    DestinationKind,
+)
 from switchboard.rules_codec import parse_date, parse_time
 from switchboard.settings import Settings
 from switchboard.store import Did, ProvisioningError, ProvisioningStore, User
 from switchboard.timeframes import WEEKDAYS, DatePeriod, Period, TimeFrame, WeeklyPeriod
 
 log = logging.getLogger(__name__)
-
-DESTINATION_KINDS: tuple[str, ...] = (
-    "voicemail", "extension", "number", "queue", "auto_attendant", "busy", "unavailable",
-    "hangup",
-)  # fmt: skip
 
 
 def parse_days(text: str) -> frozenset[int]:
@@ -60,9 +61,9 @@ def parse_period(text: str) -> Period:
 
 def parse_destination(text: str) -> Destination:
     kind, _, target = text.partition(":")
-    if kind not in DESTINATION_KINDS:
-        raise ProvisioningError(f"{text!r}: destinations are {', '.join(DESTINATION_KINDS)}")
-    if kind in ("extension", "number", "queue", "auto_attendant") and not target:
+    if kind not in OFFERED_KINDS:
+        raise ProvisioningError(f"{text!r}: destinations are {', '.join(OFFERED_KINDS)}")
+    if kind in TARGETED_KINDS and not target:
         raise ProvisioningError(f"{text!r}: say which {kind} (e.g. {kind}:102)")
     return Destination(cast(DestinationKind, kind), target)
 

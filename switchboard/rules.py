@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from typing import Literal
+from typing import Literal, get_args
 
 from switchboard.timeframes import TimeFrame
 
@@ -32,6 +32,12 @@ DestinationKind = Literal[
 ]
 # Kinds a rule may name but that do not take calls yet (issue 12 makes queues real).
 NOT_YET: dict[str, str] = {"queue": "queues are not available yet"}
+# What a person may choose today, in the order pickers offer them.
+OFFERED_KINDS: tuple[str, ...] = tuple(k for k in get_args(DestinationKind) if k not in NOT_YET)
+# Kinds that name something (an extension, a number, a menu…): "kind:target".
+TARGETED_KINDS: frozenset[str] = frozenset(
+    {"extension", "number", "queue", "auto_attendant", "announcement"}
+)
 
 
 class RuleError(ValueError):
