@@ -19,6 +19,8 @@ from cli.attendants import add_parsers as add_attendant_parsers
 from cli.ingest import add_parsers as add_ingest_parsers
 from cli.routing import add_parsers as add_routing_parsers
 from cli.routing import push_now
+from cli.routing_edits import add_parsers as add_routing_edit_parsers
+from cli.users import add_parsers as add_user_parsers
 from switchboard.settings import Settings, load_settings
 from switchboard.store import ROLES, ProvisioningStore
 
@@ -41,12 +43,6 @@ def cmd_tenant_add(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_tenant_list(settings: Settings, args: argparse.Namespace) -> int:
-    for t in _store(settings).tenants():
-        print(f"{t.domain}\t{t.timezone}\t{t.name}")
-    return 0
-
-
 def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
     store = _store(settings)
     u = store.add_user(
@@ -62,12 +58,6 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
     print(f"user {u.login} ({u.name}, {u.role}) added")
     # reachable at once: their default decision (ring, then voicemail) goes to Kamailio now
     push_now(settings, store, users=(u,))
-    return 0
-
-
-def cmd_user_list(settings: Settings, args: argparse.Namespace) -> int:
-    for u in _store(settings).users(args.tenant):
-        print(f"{u.login}\t{u.name}\t{u.role}\t{u.email}")
     return 0
 
 
@@ -101,12 +91,14 @@ def cmd_demo_seed(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo_traffic(settings: Settings, args: argparse.Namespace) -> int:
+    from cli.progress import Progress
     from kamailio.traffic import place_demo_calls
     from switchboard.demo import demo_sip_accounts
 
-    summary = place_demo_calls(
-        settings, demo_sip_accounts(_store(settings), settings.demo_tenant), args.calls, args.rate
-    )
+    accounts = demo_sip_accounts(_store(settings), settings.demo_tenant)
+    # the calls are placed over calls/rate seconds, and the last one talks ~3 s
+    with Progress.timed(args.calls / max(args.rate, 0.1) + 3, "placing calls"):
+        summary = place_demo_calls(settings, accounts, args.calls, args.rate)
     outcomes = ", ".join(f"{n} {k}" for k, n in summary.outcomes.most_common())
     print(f"placed {summary.placed} calls in {summary.seconds:.1f} s: {outcomes}")
     return 0
@@ -207,7 +199,6 @@ def build_parser() -> argparse.ArgumentParser:
     ta.add_argument("--timezone", required=True, help="IANA zone, e.g. America/New_York")
     ta.add_argument("--name")
     ta.set_defaults(fn=cmd_tenant_add)
-    tenant.add_parser("list").set_defaults(fn=cmd_tenant_list)
 
     user = sub.add_parser("user", help="users and extensions").add_subparsers(required=True)
     ua = user.add_parser("add", help="add a user with an extension")
@@ -220,9 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("--role", choices=ROLES, default="user")
     ua.add_argument("--timezone")
     ua.set_defaults(fn=cmd_user_add)
-    ul = user.add_parser("list")
-    ul.add_argument("--tenant")
-    ul.set_defaults(fn=cmd_user_list)
+    add_user_parsers(tenant, user)  # list, show, edit, disable, remove, passwords, import
 
     calls = sub.add_parser("calls", help="call history").add_subparsers(required=True)
     ce = calls.add_parser("export", help="write the call history rows the portal grid shows")
@@ -238,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     ce.set_defaults(fn=cmd_calls_export)
 
     add_routing_parsers(sub)
+    add_routing_edit_parsers(sub)  # rule/frame/did list, edit, remove
     add_attendant_parsers(sub)  # attendant, announcement, holdmusic
 
     voicemail = sub.add_parser("voicemail", help="voicemail messages").add_subparsers(required=True)

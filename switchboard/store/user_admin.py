@@ -31,6 +31,7 @@ import json
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -429,9 +430,17 @@ class UserAdminSection(AttendantsSection):
         return problems
 
     def import_users(
-        self, tenant: str, rows: list[NewUser], *, one_time_hours: float
+        self,
+        tenant: str,
+        rows: list[NewUser],
+        *,
+        one_time_hours: float,
+        on_row: Callable[[], None] | None = None,
     ) -> list[Credentials]:
-        """Add every row or none (one transaction); each gets a one-time and a SIP password."""
+        """Add every row or none (one transaction); each gets a one-time and a SIP password.
+
+        ``on_row`` is called after each row is written (a progress bar; hashing is slow).
+        """
         t = self.tenant(tenant)
         for row in rows:
             check_new_user(row)
@@ -443,6 +452,8 @@ class UserAdminSection(AttendantsSection):
                 self._insert_user(
                     db, t, row, cred.one_time_password, cred.sip_password, one_time_hours
                 )
+                if on_row is not None:
+                    on_row()
         return credentials
 
     # -- main numbers ------------------------------------------------------------------
