@@ -223,3 +223,31 @@ def test_simulator_tells_the_walk_in_words() -> None:
     assert walk(["2", "0"]) == 'Sales → 2 → Support → 0 → announcement "Holidays" → extension 103'
     assert walk([]) == "Sales → waiting for a key"
     assert simulate_attendant(menus, 9, ["1"]) == ["menu 9 no longer exists: the call ends"]
+
+
+def test_routes_and_rules_may_name_only_the_tenants_own_menus(directory: Directory) -> None:
+    store = directory.store
+    sales, _, closed = _menus(store)
+    did = store.add_did(ACME, "+15550009999", "Main line")
+    for missing in ("auto_attendant:999", "announcement:999", "auto_attendant:x"):
+        kind, target = missing.split(":")
+        dest = Destination(kind, target)  # type: ignore[arg-type]
+        with pytest.raises(ProvisioningError, match="does not exist"):
+            store.save_did_rule(did, AnsweringRule("Open", 1, None, forward_always=dest))
+        with pytest.raises(ProvisioningError, match="does not exist"):
+            store.save_rule(directory.users[f"101@{ACME}"], AnsweringRule("X", 1, fallback=dest))
+    globex_menu = store.save_attendant(Attendant(GLOBEX, "Globex menu", greeting_text="Hi"))
+    with pytest.raises(ProvisioningError, match="does not exist"):
+        store.save_did_rule(
+            did,
+            AnsweringRule(
+                "Theirs", 1, None, forward_always=Destination("auto_attendant", str(globex_menu.id))
+            ),
+        )
+    saved = store.save_did_rule(
+        did,
+        AnsweringRule("Open", 1, None, forward_always=Destination("auto_attendant", str(sales.id))),
+    )
+    assert saved.forward_always == Destination("auto_attendant", str(sales.id))
+    rule = AnsweringRule("Closed", 1, fallback=Destination("announcement", str(closed.id)))
+    assert store.save_rule(directory.users[f"101@{ACME}"], rule).fallback.target == str(closed.id)

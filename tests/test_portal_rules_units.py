@@ -26,6 +26,7 @@ from dash_app.auth import PortalUser
 from dash_app.describe import describe_days, describe_period, describe_rule, format_until
 from dash_app.destinations import destination_from_form
 from dash_app.timeframes_form import frame_from_form, periods_from_form, rows_of_frame
+from switchboard.attendants import Attendant
 from switchboard.rules import AnsweringRule, Destination, RuleError
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore, User
@@ -359,6 +360,10 @@ def test_main_numbers_are_for_managers_only(portal_app: Any) -> None:
         version, banner, *_ = numbers.add_number(1, "+1 555 123 0000", "Main line", 0)
         assert version == 1 and banner.id == "numbers-added"
         did = _store(app).did("+15551230000")
+        menu = _store(app).save_attendant(
+            Attendant("acme.example", "Main menu", greeting_text="Hi")
+        )
+        assert menu.id == 1
         editing = {"did": did.id, "id": None}
         *_, banner = numbers.save_route(1, editing, "Open", "Open Hours", 10, True,
                                         ["auto_attendant"], ["1"], 0)  # fmt: skip

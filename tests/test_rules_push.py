@@ -26,6 +26,7 @@ from kamailio.rules_push import (
     push_user,
     user_key,
 )
+from switchboard.attendants import Attendant
 from switchboard.routing import compile_decision, read_decision
 from switchboard.rules import AnsweringRule, Destination, active_rule_at
 from switchboard.store import ProvisioningStore
@@ -68,7 +69,9 @@ def _seed_rules(store: ProvisioningStore, directory: Directory) -> None:
     store.save_rule(g101, AnsweringRule("Night", 1, "Night", block_anonymous=True))
 
     did = store.add_did(ACME, "+15550001000", "Main line")
-    menu, mailbox = Destination("auto_attendant", "main"), Destination("voicemail", "100")
+    main_menu = store.save_attendant(Attendant(ACME, "Main menu", greeting_text="Welcome"))
+    menu = Destination("auto_attendant", str(main_menu.id))
+    mailbox = Destination("voicemail", "100")
     store.save_did_rule(did, AnsweringRule("Holiday", 1, "Holidays", forward_always=mailbox))
     store.save_did_rule(did, AnsweringRule("Open", 2, "Open Hours", forward_always=menu))
     store.save_did_rule(did, AnsweringRule("Closed", 3, None, forward_always=mailbox))

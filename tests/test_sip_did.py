@@ -15,6 +15,7 @@ import pytest
 from kamailio.launcher import KamailioProcess
 from kamailio.rules_push import RulesClock, push_all
 from kamailio.traffic import SippUAS, register, scenario
+from switchboard.attendants import Attendant
 from switchboard.rules import AnsweringRule, Destination
 from switchboard.timeframes import DatePeriod, TimeFrame, WeeklyPeriod
 from tests.fixtures.core import Directory
@@ -39,7 +40,8 @@ def _main_number(directory: Directory) -> None:
     did = store.add_did(ACME, MAIN, "Main line")
     to_mailbox = Destination("voicemail", "100")
     store.save_did_rule(did, AnsweringRule("Holiday", 1, "Holidays", forward_always=to_mailbox))
-    to_menu = Destination("auto_attendant", "main")
+    menu = store.save_attendant(Attendant(ACME, "Main menu", greeting_text="Welcome"))
+    to_menu = Destination("auto_attendant", str(menu.id))
     store.save_did_rule(did, AnsweringRule("Open", 2, "Open Hours", forward_always=to_menu))
     store.save_did_rule(did, AnsweringRule("Closed", 3, None, forward_always=to_mailbox))
 
@@ -57,7 +59,7 @@ def test_main_number_routes_by_open_hours_and_holiday(
             result = carrier_call(s, CALLER, MAIN)
             assert list(result.finals.values()) == [200], result.errors
             heard[instant] = [ln.strip() for ln in media.log_lines() if ln.startswith("invite")][-1]
-    assert heard[OPEN] == "invite aa-acme.example-main diversion"
+    assert heard[OPEN] == "invite aa-acme.example-1 diversion"
     assert heard[HOLIDAY] == "invite vm-acme.example-100 diversion"
 
     open_row, holiday_row = cdr_rows(s, at_least=2)
@@ -71,7 +73,7 @@ def test_main_number_routes_by_open_hours_and_holiday(
     assert (open_row["rule"], open_row["frame"], open_row["answered_by"]) == (
         "Open",
         "Open Hours",
-        "aa-acme.example-main",
+        "aa-acme.example-1",
     )
     assert (holiday_row["rule"], holiday_row["frame"], holiday_row["disposition_hint"]) == (
         "Holiday",

@@ -38,8 +38,10 @@ from switchboard.attendants import (
     options_from_json,
     options_to_json,
 )
+from switchboard.rules import AnsweringRule
+from switchboard.store.accounts import User
 from switchboard.store.connection import ProvisioningError
-from switchboard.store.routing import RoutingSection
+from switchboard.store.routing import Did, RoutingSection
 
 _NUMBER_RE = re.compile(r"^\+?[0-9]{3,15}$")
 QUEUES_NOT_YET = "queues are not available yet"
@@ -177,6 +179,32 @@ class AttendantsSection(RoutingSection):
         loop = menu_loop(menus, anns)
         if loop is not None:
             raise ProvisioningError("menu loop: " + " → ".join(loop))
+
+    # -- answering rules and main-number routes that name a menu or an announcement -------------
+    # They are saved by RoutingSection; a menu or an announcement they name must be the
+    # tenant's own, so a caller is never sent to one that does not exist.
+    def save_rule(self, user: User, rule: AnsweringRule) -> AnsweringRule:
+        self._check_rule_targets(user.tenant_domain, rule)
+        return super().save_rule(user, rule)
+
+    def save_did_rule(self, did: Did, rule: AnsweringRule) -> AnsweringRule:
+        self._check_rule_targets(did.tenant_domain, rule)
+        return super().save_did_rule(did, rule)
+
+    def _check_rule_targets(self, tenant: str, rule: AnsweringRule) -> None:
+        menu_kind_of = {v: k for k, v in _RULE_KIND_OF.items()}
+        for dest in (
+            rule.forward_always,
+            rule.forward_busy,
+            rule.forward_no_answer,
+            rule.forward_offline,
+            rule.fallback,
+        ):
+            if dest is not None and dest.kind in menu_kind_of:
+                menu_dest = MenuDestination(menu_kind_of[dest.kind], dest.target)  # type: ignore[arg-type]
+                problem = self._destination_problem(tenant, menu_dest)
+                if problem is not None:
+                    raise ProvisioningError(f"{rule.name!r}: {problem}")
 
     # -- attendants -----------------------------------------------------------------------------
     def save_attendant(self, attendant: Attendant) -> Attendant:
