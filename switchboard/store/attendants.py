@@ -160,7 +160,7 @@ class AttendantsSection(RoutingSection):
     def attendant_problems(self, attendant: Attendant) -> list[str]:
         """What a saved menu points to that can no longer take a caller (shown in the editor)."""
         problems = []
-        for label, dest in _labelled(attendant):
+        for label, dest in labelled_destinations(attendant):
             problem = self._destination_problem(attendant.tenant, dest)
             if problem is not None:
                 problems.append(f"{label}: {problem}")
@@ -222,10 +222,10 @@ class AttendantsSection(RoutingSection):
             raise ProvisioningError(f"no key {unknown[0]!r} on a phone (use 0-9, * and #)")
         if not attendant.greeting_text.strip() and not attendant.greeting_file:
             raise ProvisioningError("the menu needs a greeting (text or an uploaded recording)")
-        for label, dest in _labelled(attendant):
+        for label, dest in labelled_destinations(attendant):
             if dest.kind == "attendant" and dest.target == str(attendant.id):
                 raise ProvisioningError(f"{label}: use 'play the menu again' for this menu")
-        self._check_destinations(tenant, _labelled(attendant))
+        self._check_destinations(tenant, labelled_destinations(attendant))
         self._refuse_loop(tenant, attendant=attendant)
         values = (
             attendant.name.strip(),
@@ -276,7 +276,7 @@ class AttendantsSection(RoutingSection):
         target = str(object_id)
         found: list[str] = []
         for menu in self.attendants(tenant):
-            if any(d.kind == kind and d.target == target for _, d in _labelled(menu)):
+            if any(d.kind == kind and d.target == target for _, d in labelled_destinations(menu)):
                 found.append(f'auto attendant "{menu.name}"')
         for ann in self.announcements(tenant):
             then = ann.then
@@ -421,7 +421,7 @@ class AttendantsSection(RoutingSection):
         return self._track(row, tenant)
 
 
-def _labelled(menu: Attendant) -> list[tuple[str, MenuDestination]]:
+def labelled_destinations(menu: Attendant) -> list[tuple[str, MenuDestination]]:
     """A menu's destinations with the label a user reads in an error."""
     out = [(f"key {key}", dest) for key, dest in menu.options.items()]
     return [*out, ("no input", menu.no_input), ("invalid key", menu.invalid)]

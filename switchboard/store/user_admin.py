@@ -46,7 +46,7 @@ from switchboard.store.accounts import (
     check_password,
     check_role,
 )
-from switchboard.store.attendants import AttendantsSection, _labelled
+from switchboard.store.attendants import AttendantsSection, labelled_destinations
 from switchboard.store.connection import ProvisioningError
 from switchboard.store.passwords import hash_secret, secret_matches, sip_ha1
 from switchboard.store.routing import Did
@@ -212,7 +212,7 @@ class UserAdminSection(AttendantsSection):
         for menu in self.attendants(tenant):
             if any(
                 d.kind in ("extension", "voicemail") and d.target == extension
-                for _, d in _labelled(menu)
+                for _, d in labelled_destinations(menu)
             ):
                 found.append(f'auto attendant "{menu.name}"')
         return found
