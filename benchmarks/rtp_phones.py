@@ -26,6 +26,9 @@ import numpy as np
 
 FRAME = 160
 RATE = 8000
+# Linux SO_TIMESTAMP: the kernel's arrival time of each datagram (struct timeval), so a
+# phone thread that was not scheduled does not see gaps the network never had
+SO_TIMESTAMP = 29
 
 # --- G.711 (ITU-T reference formulas) --------------------------------------------------------
 
@@ -77,7 +80,7 @@ def goertzel(pcm: np.ndarray, freq: float) -> float:
 
 @dataclass
 class Received:
-    at: float  # time.monotonic()
+    at: float  # arrival, on time.monotonic()'s clock (the kernel's timestamp)
     payload_type: int
     marker: int
     seq: int
@@ -128,6 +131,8 @@ class RtpPhone:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self.sock.bind((host, 0))
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMP, 1)
+        self._realtime_offset = time.time() - time.monotonic()
         self.sock.setblocking(False)
         self.port: int = self.sock.getsockname()[1]
         self.streams: dict[tuple[str, int], Stream] = {}
@@ -148,14 +153,18 @@ class RtpPhone:
             self._digits.append((peer, digit))
 
     def _receive(self) -> None:
-        now = time.monotonic()
         while True:
             try:
-                data, addr = self.sock.recvfrom(2048)
+                data, ancillary, _, addr = self.sock.recvmsg(2048, 64)
             except BlockingIOError:
                 return
             if len(data) < 12:
                 continue
+            now = time.monotonic()
+            for level, kind, value in ancillary:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMP and len(value) >= 16:
+                    sec, usec = struct.unpack("qq", value[:16])
+                    now = sec + usec / 1e6 - self._realtime_offset
             stream = self.streams.get(addr)
             if stream is None:
                 with self._lock:

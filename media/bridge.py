@@ -21,9 +21,11 @@ buffer or decoder): G.711 payloads go into the other party's queue, translated
 byte by byte when one side is PCMU and the other PCMA (a table built once
 through linear PCM with the fixed A-law codec, ``media.workarounds`` bug 2);
 the clock sends 20 ms from each queue per tick. A queue starts sending at its
-first frame, re-primes at two frames after an underrun (silence meanwhile) and
-is cut back to two frames past five (bounded delay, no bursts). The packets keep each receiver's
-own SSRC, sequence and timestamps (a B2BUA's streams, not the phone's).
+first frame and re-primes at two frames after an underrun (silence meanwhile);
+a backlog (the process was descheduled, packets came in a burst) is sent two
+frames a tick from four frames deep, and cut back to two past ten (200 ms).
+The packets keep each receiver's own SSRC, sequence and timestamps (a B2BUA's
+streams, not the phone's).
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ from media.workarounds import MediaCall, PcmaCodec, offered_dtmf_payload_type
 log = logging.getLogger(__name__)
 
 FRAME = FRAME_SAMPLES  # G.711: one byte per sample, 160 bytes per 20 ms
-MAX_QUEUE = 5 * FRAME
-KEEP_QUEUE = 2 * FRAME
+KEEP_QUEUE = 2 * FRAME  # after an underrun, sending resumes at this depth
+CATCH_UP = 4 * FRAME  # at this depth a tick sends two frames (drains a stall's backlog)
+MAX_QUEUE = 10 * FRAME  # past this (200 ms) the oldest audio is dropped down to KEEP_QUEUE
 PAYLOAD_TYPES = {"PCMU": 0, "PCMA": 8}
 HOLD = frozenset({"sendonly", "inactive"})
 SILENCE = {0: b"\xff" * FRAME, 8: b"\xd5" * FRAME}  # G.711 zero
@@ -158,9 +161,11 @@ class _Side:
             self.underruns += 1
             self.send(SILENCE[self.payload_type or 0])
             return
-        frame = bytes(self.queue[:FRAME])
-        del self.queue[:FRAME]
-        self.send(frame, relayed=True)
+        frames = 2 if len(self.queue) >= CATCH_UP else 1
+        for _ in range(frames):
+            frame = bytes(self.queue[:FRAME])
+            del self.queue[:FRAME]
+            self.send(frame, relayed=True)
 
     def enqueue(self, payload_type: int, payload: bytes) -> None:
         if self.payload_type is None:

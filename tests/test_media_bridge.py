@@ -1,9 +1,9 @@
 """Bridged calls through the real parts: Kamailio, the media server, SIPp phones, RTP.
 
-101 calls 103, whose rule forwards every call to "auto attendant 1": Kamailio
-sends it to ``aa-acme.example-1`` on the media server. Until the attendant
-lands, an application registered only here answers that target and does
-what the attendant's extension key will do: ``media.bridge.bridge()`` to 102,
+101 calls 103, whose rule forwards every call to a menu: Kamailio sends it
+to ``aa-acme.example-<id>`` on the media server. An application registered
+only here answers that target in place of the attendant (whose own tests
+drive its menus) and does what its extension key does: ``media.bridge.bridge()`` to 102,
 then (when 102 cannot be reached) a fallback tone. 102 is a SIPp phone
 registered with Kamailio; its new leg goes through Kamailio like any call.
 Each phone's RTP is a Python socket (``benchmarks.rtp_phones``): the caller
@@ -29,13 +29,14 @@ from benchmarks.rtp_phones import RtpBank, RtpPhone, Stream, goertzel, tone
 from kamailio.launcher import KamailioProcess
 from kamailio.rules_push import RulesClock, push_user
 from kamailio.traffic import SippResult, SippUAS, run_sipp
+from kamailio.traffic import scenario as sipp_scenario
 from media.bridge import BridgeOutcome, bridge
 from media.hold_music import MELODY_HZ, RINGBACK_HZ, default_track
 from media.leg import Leg
 from media.mailbox import StoreMailboxes
 from media.outbound import CallerId
 from media.server import Application, MediaServer
-from switchboard.attendants import ATTENDANT_PREFIX, parse_media_target
+from switchboard.attendants import ATTENDANT_PREFIX, Attendant, parse_media_target
 from switchboard.rules import AnsweringRule, Destination
 from tests.fixtures.core import Directory
 from tests.fixtures.media import MediaServerThread
@@ -84,9 +85,12 @@ class BridgeRig:
 
 
 def route_103_to_the_menu(s: Any, directory: Directory, rules_clock: RulesClock) -> None:
-    """103 forwards every call to "auto attendant 1": Kamailio sends aa-acme.example-1."""
+    """103 forwards every call to a menu: Kamailio sends aa-acme.example-<id> (ours, here)."""
+    menu = directory.store.save_attendant(
+        Attendant("acme.example", "Main menu", greeting_text="Press 1 for Bob.")
+    )
     sue = directory.users["103@acme.example"]
-    to_menu = Destination("auto_attendant", "1")
+    to_menu = Destination("auto_attendant", str(menu.id))
     directory.store.save_rule(sue, AnsweringRule("Menu", 1, None, forward_always=to_menu))
     rules_clock.pin(NOW)
     push_user(s, directory.store, sue, now=NOW)
@@ -229,7 +233,7 @@ def test_both_sides_hear_each_other_and_102_hanging_up_ends_both(
     rows = cdr_rows(rig.settings, at_least=2)
     original = next(r for r in rows if r["callee"] == "103")
     leg = next(r for r in rows if r["callee"] == "102")
-    assert original["answered_by"] == "aa-acme.example-1"
+    assert original["answered_by"].startswith("aa-acme.example-")
     assert leg["origin_call_id"] == original["call_id"] and original["origin_call_id"] is None
     assert (leg["caller"], leg["answered_by"], leg["disposition_hint"]) == (
         "101", "102", "answered"
@@ -295,3 +299,17 @@ def test_a_caller_sending_no_rtp_is_still_bridged(rig: BridgeRig, tmp_path: Path
     outcome = rig.outcome()
     assert (outcome.result, outcome.ended_by) == ("answered", "callee")
     assert outcome.talk_seconds > 3.5
+
+
+def test_the_caller_hanging_up_while_102_rings_cancels_102(rig: BridgeRig, tmp_path: Path) -> None:
+    """The caller hears ringback, hangs up before 102 answers: 102's INVITE is cancelled (487)."""
+    with RtpBank() as bank:
+        caller = bank.add(RtpPhone(0, CALLER_HZ))
+        result = rig.call(caller, sipp_scenario("uas_ring.xml"), talk_ms=2500)
+    assert result.returncode == 0, result.errors
+    outcome = rig.outcome()
+    assert outcome.result == "caller_hung_up"
+    assert _sequence(caller.stream) == ["ringback"]
+    rows = cdr_rows(rig.settings, at_least=2)
+    leg = next(r for r in rows if r["callee"] == "102")
+    assert leg["sip_code"] == 487 and leg["origin_call_id"] is not None
