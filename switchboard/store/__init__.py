@@ -41,6 +41,8 @@ from switchboard.store.accounts import (
 )
 from switchboard.store.attendants import AttendantsSection
 from switchboard.store.connection import ProvisioningError
+from switchboard.store.contacts import ContactsSection
+from switchboard.store.devices import DevicesSection
 from switchboard.store.passwords import sip_ha1
 from switchboard.store.pin_locks import PinLock, PinLockPolicy, PinLocksSection
 from switchboard.store.reports import ReportsSection
@@ -75,6 +77,8 @@ class ProvisioningStore(
     VoicemailSection,
     ReportsSection,
     # New sections here, one line each.
+    DevicesSection,
+    ContactsSection,
     AccountsSection,
 ):
     """Owns the provisioning SQLite file; open one per process."""

@@ -1,0 +1,209 @@
+"""Contacts as CSV and vCard: pure parsers for import, writers for export.
+
+Import is two steps so nothing is written by accident: ``parse_contacts``
+reads a file (CSV or vCard, told apart by its first line) into a preview,
+every entry with its contact or its error; confirming adds the good entries
+(``ProvisioningStore.import_contacts``, one transaction) and the preview
+says which lines were left out and why. Export writes the same CSV columns,
+or vCard 3.0; a spreadsheet formula guard is passed in by the front end.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from switchboard.store.connection import ProvisioningError
+from switchboard.store.contacts import Contact, ContactInput, check_contact
+
+CSV_COLUMNS: tuple[str, ...] = ("name", "company", "email", "phone", "mobile")
+# Other headers spreadsheets and phones export, read as ours.
+_ALIASES = {
+    "full name": "name",
+    "display name": "name",
+    "organization": "company",
+    "organisation": "company",
+    "e-mail": "email",
+    "number": "phone",
+    "telephone": "phone",
+    "work phone": "phone",
+    "cell": "mobile",
+    "mobile phone": "mobile",
+}
+# What a card collects, in ContactInput's order after the name.
+_CARD_FIELDS = ("org", "email", "phone", "mobile")
+MAX_IMPORT_ENTRIES = 5000
+MAX_FILE_BYTES = 2_000_000
+
+
+@dataclass(frozen=True)
+class ContactLine:
+    """One entry of the file: the contact it adds, or why it cannot."""
+
+    line: int  # where the entry starts, as a text editor numbers lines
+    label: str  # what the entry says it is (a name, or the raw line)
+    contact: ContactInput | None
+    error: str = ""
+
+
+@dataclass
+class ContactPreview:
+    kind: str  # "csv" or "vcard"
+    lines: list[ContactLine] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[ContactLine]:
+        return [line for line in self.lines if line.error]
+
+    @property
+    def contacts(self) -> list[ContactInput]:
+        return [line.contact for line in self.lines if line.contact is not None]
+
+
+def _checked(line: int, label: str, new: ContactInput) -> ContactLine:
+    try:
+        return ContactLine(line, label, check_contact(new))
+    except ProvisioningError as exc:
+        return ContactLine(line, label, None, str(exc))
+
+
+def parse_contacts(text: str) -> ContactPreview:
+    """A CSV or vCard file as a preview (pure); a file that is neither is refused whole."""
+    if len(text) > MAX_FILE_BYTES:
+        raise ProvisioningError("a contacts file is limited to 2 MB")
+    text = text.lstrip("\ufeff")
+    if text.lstrip().upper().startswith("BEGIN:VCARD"):
+        preview = parse_vcards(text)
+    else:
+        preview = parse_contacts_csv(text)
+    if len(preview.lines) > MAX_IMPORT_ENTRIES:
+        raise ProvisioningError(f"import at most {MAX_IMPORT_ENTRIES} contacts at a time")
+    if not preview.lines:
+        raise ProvisioningError("the file holds no contacts")
+    return preview
+
+
+def parse_contacts_csv(text: str) -> ContactPreview:
+    """A CSV with a header line naming at least ``name`` and ``phone`` or ``mobile``."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = [(h or "").strip().lower() for h in reader.fieldnames or []]
+    header = [_ALIASES.get(h, h) for h in header]
+    if "name" not in header or not {"phone", "mobile"} & set(header):
+        raise ProvisioningError(
+            f"the file needs a header line with the columns {', '.join(CSV_COLUMNS)}"
+            " (name and a phone or mobile at least), or to be a vCard file"
+        )
+    reader.fieldnames = header
+    preview = ContactPreview("csv")
+    for number, raw in enumerate(reader, start=2):
+        values = {c: (raw.get(c) or "").strip() for c in CSV_COLUMNS}
+        if not any(values.values()):
+            continue
+        preview.lines.append(
+            _checked(number, values["name"] or f"line {number}", ContactInput(**values))
+        )
+    return preview
+
+
+def _unfold(text: str) -> list[tuple[int, str]]:
+    """vCard lines with folded continuations joined (RFC 6350 3.2), with their line numbers."""
+    lines: list[tuple[int, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line[:1] in (" ", "\t") and lines:
+            lines[-1] = (lines[-1][0], lines[-1][1] + line[1:])
+        elif line.strip():
+            lines.append((number, line))
+    return lines
+
+
+def _unescape(value: str) -> str:
+    out, chars = [], iter(value)
+    for c in chars:
+        if c == "\\":
+            nxt = next(chars, "")
+            out.append("\n" if nxt in "nN" else nxt)
+        else:
+            out.append(c)
+    return "".join(out).strip()
+
+
+def parse_vcards(text: str) -> ContactPreview:
+    """``BEGIN:VCARD`` … ``END:VCARD`` entries; a TEL of type CELL is the mobile."""
+    preview = ContactPreview("vcard")
+    card: dict[str, str] | None = None
+    start = 0
+    for number, line in _unfold(text):
+        name_part, _, value = line.partition(":")
+        params = name_part.split(";")
+        prop = params[0].rsplit(".", 1)[-1].upper()  # "item1.TEL" groups
+        types = {t.upper() for p in params[1:] for t in p.partition("=")[2].split(",")}
+        types |= {p.upper() for p in params[1:] if "=" not in p}
+        if prop == "BEGIN" and value.strip().upper() == "VCARD":
+            card, start = {}, number
+        elif card is None:
+            continue
+        elif prop == "END":
+            name = card.get("fn") or card.get("n", "")
+            label = name or f"card at line {start}"
+            preview.lines.append(
+                _checked(
+                    start,
+                    label,
+                    ContactInput(name, *(card.get(k, "") for k in _CARD_FIELDS)),
+                )
+            )
+            card = None
+        elif prop == "FN":
+            card["fn"] = _unescape(value)
+        elif prop == "N":
+            family, given = ([*value.split(";"), ""])[:2]
+            card["n"] = " ".join(p for p in (_unescape(given), _unescape(family)) if p)
+        elif prop == "ORG":
+            card.setdefault("org", _unescape(value.split(";")[0]))
+        elif prop == "EMAIL":
+            card.setdefault("email", _unescape(value))
+        elif prop == "TEL":
+            number_text = _unescape(value.removeprefix("tel:"))
+            slot = "mobile" if "CELL" in types else "phone"
+            if slot in card and slot == "phone" and "mobile" not in card:
+                slot = "mobile"
+            card.setdefault(slot, number_text)
+    if card is not None:
+        preview.lines.append(ContactLine(start, f"card at line {start}", None, "no END:VCARD"))
+    return preview
+
+
+def contacts_csv(
+    contacts: Iterable[Contact], cell: Callable[[object], object] = lambda v: v
+) -> str:
+    """Contacts as CSV in the import's columns (plus ``shared``)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*CSV_COLUMNS, "shared"])
+    for c in contacts:
+        values = (c.name, c.company, c.email, c.phone, c.mobile)
+        writer.writerow([cell(v) for v in values] + ["yes" if c.shared else "no"])
+    return out.getvalue()
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;").replace("\n", "\\n")
+
+
+def contacts_vcard(contacts: Iterable[Contact]) -> str:
+    """Contacts as vCard 3.0, one card each (CRLF line ends, as the RFC wants)."""
+    lines: list[str] = []
+    for c in contacts:
+        lines += ["BEGIN:VCARD", "VERSION:3.0", f"FN:{_escape(c.name)}", f"N:;{_escape(c.name)};;;"]
+        if c.company:
+            lines.append(f"ORG:{_escape(c.company)}")
+        if c.email:
+            lines.append(f"EMAIL;TYPE=INTERNET:{_escape(c.email)}")
+        if c.phone:
+            lines.append(f"TEL;TYPE=WORK,VOICE:{_escape(c.phone)}")
+        if c.mobile:
+            lines.append(f"TEL;TYPE=CELL:{_escape(c.mobile)}")
+        lines.append("END:VCARD")
+    return "\r\n".join(lines) + ("\r\n" if lines else "")
