@@ -30,8 +30,8 @@ DestinationKind = Literal[
     "unavailable",
     "hangup",
 ]
-# Kinds a rule may name but that do not take calls yet (issue 12 makes queues real).
-NOT_YET: dict[str, str] = {"queue": "queues are not available yet"}
+# Kinds a rule may name but that do not take calls yet (none since queues, issue 12).
+NOT_YET: dict[str, str] = {}
 # What a person may choose today, in the order pickers offer them.
 OFFERED_KINDS: tuple[str, ...] = tuple(k for k in get_args(DestinationKind) if k not in NOT_YET)
 # Kinds that name something (an extension, a number, a menu…): "kind:target".

@@ -44,7 +44,7 @@ def test_a_manager_builds_a_menu_and_simulates_it(
     assert cli.main([*add, "Bad", "--greeting-text", "x", "--key", "1=extension:999"]) == 2
     assert "key 1: extension 999 does not exist" in capsys.readouterr().err
     assert cli.main([*add, "Q", "--greeting-text", "x", "--key", "1=queue:1"]) == 2
-    assert "queues are not available yet" in capsys.readouterr().err
+    assert "key 1: queue 1 does not exist" in capsys.readouterr().err
     assert cli.main(["attendant", "show", "1", *SB]) == 0
     shown = capsys.readouterr().out
     assert "1: extension 102" in shown and "9: dial by extension" in shown

@@ -18,7 +18,7 @@ from switchboard.attendants import (
     menu_choice,
     simulate_attendant,
 )
-from switchboard.rules import AnsweringRule, Destination, RuleError, validate_rule
+from switchboard.rules import AnsweringRule, Destination, validate_rule
 from switchboard.store import ProvisioningError, ProvisioningStore
 from tests.fixtures.core import Directory
 
@@ -77,7 +77,7 @@ def test_menus_round_trip_and_stay_in_their_tenant(directory: Directory) -> None
         (MenuDestination("voicemail", "555"), "extension 555 does not exist"),
         (MenuDestination("attendant", "77"), "auto attendant 77 does not exist"),
         (MenuDestination("announcement", "x"), "announcement x does not exist"),
-        (MenuDestination("queue", "1"), "queues are not available yet"),
+        (MenuDestination("queue", "1"), "queue 1 does not exist"),
         (MenuDestination("number", "call me"), "is not a phone number"),
     ],
 )
@@ -153,9 +153,9 @@ def test_deleting_what_callers_are_sent_to_is_refused_naming_it(directory: Direc
     assert store.attendants(ACME) == [] and store.announcements(ACME) == []
 
 
-def test_rules_refuse_queues_and_know_announcements() -> None:
-    with pytest.raises(RuleError, match="queues are not available yet"):
-        validate_rule(AnsweringRule("Q", 1, forward_always=Destination("queue", "1")), {}, set())
+def test_rules_take_queues_and_know_announcements() -> None:
+    # queues take calls (issue 12); the store checks the queue exists (tests/test_queue_store.py)
+    validate_rule(AnsweringRule("Q", 1, forward_always=Destination("queue", "1")), {}, set())
     assert Destination("announcement", "3").describe() == "announcement 3"
 
 

@@ -45,6 +45,7 @@ from switchboard.store.contacts import ContactsSection
 from switchboard.store.devices import DevicesSection
 from switchboard.store.passwords import sip_ha1
 from switchboard.store.pin_locks import PinLock, PinLockPolicy, PinLocksSection
+from switchboard.store.queues import QueuesSection
 from switchboard.store.reports import ReportsSection
 from switchboard.store.routing import Did, RoutingInputs, RoutingSection
 from switchboard.store.user_admin import Credentials, Removal, UserAdminSection
@@ -70,6 +71,7 @@ __all__ = [
 
 
 class ProvisioningStore(
+    QueuesSection,  # before AttendantsSection, which it builds on
     UserAdminSection,  # before AttendantsSection, which it builds on
     AttendantsSection,  # before RoutingSection, which it builds on
     RoutingSection,

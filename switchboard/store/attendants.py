@@ -3,7 +3,7 @@
 Every destination a menu or an announcement names is checked when it is
 saved: an extension or a mailbox must be a user of the tenant, a menu or an
 announcement must be the tenant's own, a number must look like a phone
-number, and queues are refused until they exist (issue 12). A chain of menus
+number, and a queue must be the tenant's own (``QueuesSection``). A chain of menus
 and announcements that comes back to where it started (A → B → A, through
 keys, no-input/invalid outcomes or an announcement's ``then``) is refused,
 naming the chain.
@@ -44,11 +44,10 @@ from switchboard.store.connection import ProvisioningError
 from switchboard.store.routing import Did, RoutingSection
 
 _NUMBER_RE = re.compile(r"^\+?[0-9]{3,15}$")
-QUEUES_NOT_YET = "queues are not available yet"
 MAX_TIMEOUT_SECONDS = 60
 MAX_REPEATS = 5
 # Rule destination kinds (switchboard.rules) that name a menu or an announcement.
-_RULE_KIND_OF = {"attendant": "auto_attendant", "announcement": "announcement"}
+_RULE_KIND_OF = {"attendant": "auto_attendant", "announcement": "announcement", "queue": "queue"}
 
 
 def _dest_json(dest: MenuDestination | None) -> str | None:
@@ -132,8 +131,6 @@ class AttendantsSection(RoutingSection):
         elif dest.kind == "announcement":
             if not target.isdigit() or not self._owned("announcement", tenant, int(target)):
                 return f"announcement {target or '(none)'} does not exist"
-        elif dest.kind == "queue":
-            return QUEUES_NOT_YET
         elif dest.kind == "number" and not _NUMBER_RE.match(target):
             return f"{target!r} is not a phone number (digits, optional +)"
         return None
