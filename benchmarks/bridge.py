@@ -210,7 +210,9 @@ def _step(
 
     def sample_cpu() -> None:
         while not stop.is_set():
-            samples.append((time.monotonic(), sum(_cpu_seconds(w.pid) for w in workers)))
+            own = os.times()
+            workers_cpu = sum(_cpu_seconds(w.pid) for w in workers)
+            samples.append((time.monotonic(), workers_cpu, own.user + own.system))
             time.sleep(0.25)
 
     with RtpBank() as bank:
@@ -238,11 +240,12 @@ def _step(
     rows = [json.loads(line) for out in outs for line in out.read_text().splitlines() if line]
     # CPU while all N are bridged: from the end of the ramp (+1 s) for ``steady`` s
     lo, hi = t0 + ramp + 1.5, t0 + ramp + 1.5 + max(1.0, steady - 1)
-    window = [(t, c) for t, c in samples if lo <= t <= hi]
-    core_pct = None
+    window = [sample for sample in samples if lo <= sample[0] <= hi]
+    core_pct = harness_pct = None
     if len(window) >= 2:
-        (ta, ca), (tb, cb) = window[0], window[-1]
+        (ta, ca, ha), (tb, cb, hb) = window[0], window[-1]
         core_pct = 100 * (cb - ca) / (tb - ta)
+        harness_pct = 100 * (hb - ha) / (tb - ta)
     by_port = {int(r["caller_rtp_port"]): r for r in rows if "caller_rtp_port" in r}
     latencies, relay_ms = [], []
     to_caller = {"frames": 0, "bad_frames": 0, "arrival_gaps": 0, "heard": 0}
@@ -279,6 +282,8 @@ def _step(
         "relay_dropped": sum(r.get("caller_dropped", 0) + r.get("callee_dropped", 0) for r in rows),
         "media_clock_slips_total": server_slips,
         "harness_slips": slips,
+        "harness_core_pct": None if harness_pct is None else round(harness_pct, 1),
+        "load_average_1m": os.getloadavg()[0],
         "workers_core_pct": None if core_pct is None else round(core_pct, 1),
         "core_pct_per_bridged_call": None if core_pct is None else round(core_pct / concurrent, 2),
         "answer_to_caller_ms_p50": _percentile(latencies, 50),

@@ -94,11 +94,21 @@ class Stream:
     """What one phone exchanges with one peer address."""
 
     peer: tuple[str, int]
-    received: list[Received] = field(default_factory=list)
+    raw: list[tuple[float, bytes]] = field(default_factory=list)  # (arrival, datagram)
     seq: int = 1000
     timestamp: int = 16000
     ssrc: int = 0
     offset: int = 0  # position in the phone's audio loop
+
+    @property
+    def received(self) -> list[Received]:
+        """The packets received so far, parsed (the receive loop only stores them)."""
+        out = []
+        for at, data in list(self.raw):
+            b0, b1, seq, ts, ssrc = struct.unpack("!BBHII", data[:12])
+            payload = data[12 + 4 * (b0 & 0x0F) :]
+            out.append(Received(at, b1 & 0x7F, b1 >> 7, seq, ts, ssrc, payload))
+        return out
 
     def audio(self, since: float = 0.0, until: float = float("inf")) -> np.ndarray:
         """Decoded audio received between two instants (G.711 packets only)."""
@@ -169,9 +179,7 @@ class RtpPhone:
             if stream is None:
                 with self._lock:
                     stream = self.streams[addr] = Stream(addr, ssrc=0x10000000 + len(self.streams))
-            b0, b1, seq, ts, ssrc = struct.unpack("!BBHII", data[:12])
-            offset = 12 + 4 * (b0 & 0x0F)
-            stream.received.append(Received(now, b1 & 0x7F, b1 >> 7, seq, ts, ssrc, data[offset:]))
+            stream.raw.append((now, data))
 
     def _packet(self, stream: Stream, pt: int, payload: bytes, ts: int, marker: int = 0) -> bytes:
         header = struct.pack(

@@ -195,7 +195,7 @@ def test_both_sides_hear_each_other_and_102_hanging_up_ends_both(
         def press_5_during_the_call() -> None:
             deadline = time.monotonic() + 15
             while time.monotonic() < deadline:
-                if callee.streams and caller.streams and len(callee.stream.received) > 40:
+                if callee.streams and caller.streams and len(callee.stream.raw) > 40:
                     caller.send_digit("5")
                     return
                 time.sleep(0.05)
