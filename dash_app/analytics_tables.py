@@ -224,6 +224,32 @@ def _callbacks(
     ]
 
 
+def _menus(
+    conn: duckdb.DuckDBPyConnection,
+    q: AnalyticsQuery,
+    marks: Mapping[str, datetime],
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """The menu funnel: per auto attendant, what its callers did (docs/metrics.md)."""
+    rows = metrics.menu_funnel(conn, q.period, tz=q.tz, filters=q.call_filter())
+    rows = rows if limit is None else rows[:limit]
+    return [
+        {
+            "menu": r["attendant"],
+            "menu_id": r["attendant_id"],
+            "outcome": r["outcome"],
+            "key": r["key"] or "",
+            "callers": r["calls"],
+            "share": _round(r["share"]),
+            # the calls the row counted (pipeline.filters: the `menu` drill-down key)
+            "calls_link": _link(f"{r['calls']} calls", q.drill(menu=r["menu"]))
+            if r["calls"]
+            else "",
+        }
+        for r in rows
+    ]
+
+
 @dataclass(frozen=True)
 class Table:
     """One downloadable table of the page: a title, its loader and its columns."""
@@ -251,6 +277,9 @@ TABLES: dict[str, Table] = {
             "first_call_at",
             "last_call_at",
         ),
+    ),
+    "menus": Table(
+        "Menu funnel", _menus, ("menu", "menu_id", "outcome", "key", "callers", "share")
     ),
     "callbacks": Table(
         "Callback worklist",

@@ -47,6 +47,7 @@ _QUERY_KEYS = (
     "frame",
     "hour",
     "weekday",
+    "menu",
 )
 
 

@@ -224,3 +224,40 @@ def test_sql_agrees_with_pandas_on_random_steps(settings: Settings, directory: D
             assert sum(v for (_, o, _), v in got.items() if o == "entered") > 0
     finally:
         conn.close()
+
+
+# -- the Analytics page's table and its drill-down into Call History ------------------------
+
+
+def test_the_analytics_menu_table_links_each_row_to_exactly_its_calls(
+    bridged_lake: Settings, directory: Directory
+) -> None:
+    from urllib.parse import parse_qsl, urlsplit
+
+    from dash_app.analytics_grids import grid
+    from dash_app.analytics_tables import TABLES, AnalyticsQuery
+    from dash_app.calls_grid import parse_query
+
+    q, error = AnalyticsQuery.from_url({"from": DAY, "to": DAY}, TZ)
+    assert error == ""
+    with open_for_viewer(bridged_lake, ACME) as viewer:
+        name_menus(viewer.conn, MENU_NAMES)
+        rows = TABLES["menus"].load(viewer.conn, q, viewer.handled)
+        assert [(r["menu"], r["outcome"], r["key"], r["callers"]) for r in rows][:3] == [
+            ("Sales menu", "entered", "", 4),
+            ("Sales menu", "key", "1", 1),
+            ("Sales menu", "key", "2", 1),
+        ]
+        assert set(TABLES["menus"].columns) <= set(rows[0])
+        for row in rows:
+            if not row["callers"]:
+                assert row["calls_link"] == ""
+                continue
+            url = row["calls_link"].split("](", 1)[1].rstrip(")")
+            assert urlsplit(url).path == "/calls"
+            flt, problem = parse_query(dict(parse_qsl(urlsplit(url).query)), TZ)
+            assert problem == ""
+            _, total = call_page(viewer.conn, flt, offset=0, limit=100)
+            assert total == row["callers"], row
+    section = grid("menus", rows, q)
+    assert "analytics-grid-menus" in str(section)

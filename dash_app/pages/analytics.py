@@ -1,5 +1,6 @@
 """Analytics: KPI tiles, volume, busy hours, per-extension/number/rule tables,
-peak active calls, repeat callers and the callback worklist.
+peak active calls, the auto attendants' menu funnel, repeat callers and the
+callback worklist.
 
 Managers and supervisors see their tenant; everyone else sees the same page
 over their own calls (:func:`pipeline.viewer.open_for_viewer` decides). Every number
@@ -213,6 +214,8 @@ def layout(**query: Any) -> Any:
                 [grid("dids", tables["dids"], q), grid("rules", tables["rules"], q)],
                 cols={"base": 1, "lg": 2},
             ),
+            # per auto attendant; only for a tenant whose callers met a menu in the period
+            grid("menus", tables["menus"], q) if tables["menus"] else None,
             grid("repeat", tables["repeat"], q, total=current.get("repeat_callers")),
             html.Div(
                 [
