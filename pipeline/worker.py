@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from kamailio.devices import PRESENCE_EVERY_SECONDS, record_presence
 from pipeline.acc_cleanup import clean_acc_spool
 from pipeline.compaction import compact_due
 from pipeline.ingest import ingest_once
@@ -66,6 +67,7 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
     log.info("pipeline worker started (every %.1f s)", settings.ingest_interval)
     voicemail = VoicemailSteps(settings)
     next_schedule_check = next_compaction = next_acc_cleanup = 0.0
+    next_presence = 0.0
     while not stop.is_set():
         if time.monotonic() >= next_schedule_check:  # scheduled reports (pipeline.schedules)
             check_schedules(settings)
@@ -98,6 +100,12 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
             except Exception:
                 log.exception("accounting spool cleanup failed; retrying next time")
             next_acc_cleanup = time.monotonic() + settings.acc_cleanup_interval
+        if time.monotonic() >= next_presence:  # devices' last seen (kamailio.devices)
+            try:
+                record_presence(settings, voicemail.store)
+            except Exception:
+                log.exception("device presence failed; retrying next time")
+            next_presence = time.monotonic() + PRESENCE_EVERY_SECONDS
         stop.wait(settings.ingest_interval)
     voicemail.close()
     log.info("pipeline worker stopped")
