@@ -120,10 +120,13 @@ def open_calls(user: User, *, own_calls_only: bool = False) -> duckdb.DuckDBPyCo
     from pipeline.viewer import viewer_extension  # the one owner of the scope rule
     from pipeline.warehouse import connect
 
+    with provisioning() as store:  # numbers named by the user's contacts (pipeline.contacts)
+        names = store.contact_names(user.tenant_domain, user)
     conn = connect(
         portal().settings,
         user.tenant_domain,
         extension=viewer_extension(user, own_calls_only=own_calls_only),
+        contact_names=names,
     )
     with provisioning() as store:  # the Call History's paths name the tenant's menus
         name_menus(conn, menu_names(store, user.tenant_domain))

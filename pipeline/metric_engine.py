@@ -300,7 +300,13 @@ def _cache_key(
         return None
     start, end = flt.utc_bounds()
     assert start is not None and end is not None
-    viewer = (scope.folders, scope.tenant, scope.extension, scope.forwarded_message_ids)
+    viewer = (
+        scope.folders,
+        scope.tenant,
+        scope.extension,
+        scope.forwarded_message_ids,
+        scope.contact_names,  # a worklist names callers by the viewer's contacts
+    )
     open_ended = name == "callback_worklist"
     days = widened(start.date(), None if open_ended else end.date())
     prepared = _PREPARED.get(conn)

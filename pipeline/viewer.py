@@ -96,6 +96,8 @@ def open_for_viewer(
             tenant, zone, extension = found.domain, found.timezone, None
         handled = store.callback_marks(tenant)
         menus = menu_names(store, tenant)
-    conn = connect(settings, tenant, extension=extension)
+        # shared contacts, and a signed-in user's own (pipeline.contacts)
+        names = store.contact_names(tenant, viewer if isinstance(viewer, User) else None)
+    conn = connect(settings, tenant, extension=extension, contact_names=names)
     name_menus(conn, menus)  # the Call History's paths name the tenant's menus
     return ViewerConnection(conn, tenant, timezone or zone, extension, handled)

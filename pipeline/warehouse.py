@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from pipeline import queries
+from pipeline.contacts import name_numbers
 from pipeline.lake_layout import CALL_STEPS, CALLS, LEGS, TableSnapshot, snapshot, tenant_folder
 from pipeline.schema import (
     CALL_STEPS_SCHEMA,
@@ -66,6 +67,8 @@ class ConnectionScope:
     folders: tuple[Path, ...]
     # ... and the files of each that the views read: the connection's data.
     snapshots: tuple[TableSnapshot, ...] = ()
+    # The names its views show numbers as (digits, name), sorted: results depend on them.
+    contact_names: tuple[tuple[str, str], ...] = ()
 
 
 # The scope of each open connection; an entry goes with its connection.
@@ -105,11 +108,13 @@ def connect(
     *,
     extension: str | None = None,
     forwarded_message_ids: Sequence[str] = (),
+    contact_names: Mapping[str, str] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory connection whose views show one tenant (or one extension).
 
     ``forwarded_message_ids``: with ``extension``, the original messages of the
     voicemail copies forwarded to that mailbox (their facts live in the sender's box).
+    ``contact_names``: digits → name the views show numbers as (:mod:`pipeline.contacts`).
     """
     tenant_dir = tenant_calls_dir(settings.lake_dir, tenant)
     table_dirs = {
@@ -198,6 +203,7 @@ def connect(
                         name=name, typed_nulls=queries.typed_nulls_of(schema)
                     )
                 )
+        name_numbers(conn, contact_names or {})  # before anything reads calls
         # The paths of the Call History (menus named by pipeline.history.name_menus).
         conn.execute(queries.ATTENDANT_NAMES_TABLE)
         conn.execute(queries.warehouse_sql("call_paths"))
@@ -219,5 +225,6 @@ def connect(
         tuple(forwarded_message_ids) if extension is not None else (),
         (tenant_dir, *(d for d, _ in table_dirs.values())),
         tuple(snapshots.values()),
+        tuple(sorted((contact_names or {}).items())),
     )
     return conn
