@@ -337,22 +337,28 @@ def install_auth(server: Flask, settings: Settings) -> None:
             return _login_page(
                 error="The sign-in form expired. Please try again.", login=login_name, status=400
             )
+        # A connection of its own, not the shared one: the password check (argon2, ~0.1 s
+        # of CPU by design, seconds on a busy box) must not hold the store lock that every
+        # request of this worker takes. Failures are counted in the provisioning DB, so the
+        # limits hold across threads and gunicorn workers alike.
+        own_store = ProvisioningStore(settings.provisioning_db)
         try:
-            with provisioning() as store:
-                user = store.authenticate(
-                    login_name,
-                    request.form.get("password", ""),
-                    request.remote_addr or "unknown",
-                    settings.login_max_attempts,
-                    settings.login_window_seconds,
-                    per_account=settings.login_max_attempts_per_account,
-                    per_address=settings.login_max_attempts_per_address,
-                )
+            user = own_store.authenticate(
+                login_name,
+                request.form.get("password", ""),
+                request.remote_addr or "unknown",
+                settings.login_max_attempts,
+                settings.login_window_seconds,
+                per_account=settings.login_max_attempts_per_account,
+                per_address=settings.login_max_attempts_per_address,
+            )
         except ProvisioningError as exc:
             message = str(exc)
             return _login_page(
                 error=message[:1].upper() + message[1:], login=login_name, status=401
             )
+        finally:
+            own_store.close()
         target = safe_next(request.form.get("next"))
         session.clear()  # a fresh session: no fixation of a pre-login session id
         session.permanent = True
