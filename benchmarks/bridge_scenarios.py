@@ -115,7 +115,7 @@ _CALLER_BYE = Template("""  <pause milliseconds="$ms"/>
       From: "[field5]" <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
       [last_To:]
       Call-ID: [call_id]
-      CSeq: 3 BYE
+      CSeq: $cseq BYE
       Max-Forwards: 70
       Content-Length: 0
 
@@ -259,13 +259,66 @@ def sdp(phone: RtpPhone, direction: str = "sendrecv", version: int = 1) -> str:
     )
 
 
-def caller_scenario(path: Path, phone: RtpPhone, *, talk_ms: int | None) -> Path:
-    """A caller through Kamailio (digest auth): hangs up after ``talk_ms``, or waits for BYE."""
+_CALLER_REINVITE = Template("""  <pause milliseconds="$ms"/>
+  <send retrans="500">
+    <![CDATA[
+
+      INVITE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      From: "[field5]" <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: $cseq INVITE
+      Contact: <sip:[field0]@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+$sdp
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="200"><action><log message="reinvite-ok $cseq [call_id]"/></action></recv>
+  <send>
+    <![CDATA[
+
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      From: "[field5]" <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: $cseq ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+""")
+
+
+def caller_scenario(
+    path: Path,
+    phone: RtpPhone,
+    *,
+    talk_ms: int | None,
+    hold_at_ms: int | None = None,
+    hold_ms: int = 3000,
+) -> Path:
+    """A caller through Kamailio (digest auth): maybe holds (re-INVITE sendonly, then
+    sendrecv), then hangs up after ``talk_ms`` more, or waits for the BYE."""
+    steps, cseq = "", 3
+    if hold_at_ms is not None:
+        for direction, ms in (("sendonly", hold_at_ms), ("sendrecv", hold_ms)):
+            offer = sdp(phone, direction, version=cseq)
+            steps += _CALLER_REINVITE.substitute(ms=ms, cseq=cseq, sdp=offer)
+            cseq += 1
     if talk_ms is None:
-        ending = _WAIT_BYE.substitute(ms=120_000)
+        steps += _WAIT_BYE.substitute(ms=120_000)
     else:
-        ending = _CALLER_BYE.substitute(ms=talk_ms)
-    path.write_text(_CALLER.substitute(sdp=sdp(phone), ending=ending))
+        steps += _CALLER_BYE.substitute(ms=talk_ms, cseq=cseq)
+    path.write_text(_CALLER.substitute(sdp=sdp(phone), ending=steps))
     return path
 
 

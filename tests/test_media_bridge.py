@@ -58,14 +58,16 @@ class BridgeRig:
     plan: dict[str, str]
     work: Path
 
-    def call(self, caller: RtpPhone, callee_xml: Path, *, talk_ms: int | None) -> SippResult:
-        """101 dials 103 (-> aa-acme.example-1) with 102 registered to a SIPp UAS."""
+    def call(
+        self, caller: RtpPhone, callee_xml: Path, *, talk_ms: int | None, **hold: int
+    ) -> SippResult:
+        """101 dials 103 (-> the menu) with 102 registered to a SIPp UAS; ``hold``: the caller's."""
         with SippUAS(callee_xml) as uas:
             self.uas_log = uas.log_lines
             assert register_at(self.settings, "102@acme.example", uas).returncode == 0
             result = run_sipp(
                 self.settings,
-                caller_scenario(self.work / "caller.xml", caller, talk_ms=talk_ms),
+                caller_scenario(self.work / "caller.xml", caller, talk_ms=talk_ms, **hold),
                 [("101", "acme.example", "-", "103", "acme.example", "Front Desk")],
                 auth=account("101@acme.example"),
                 timeout=40,
@@ -271,6 +273,20 @@ def test_held_caller_hears_hold_music_then_102_again(rig: BridgeRig, tmp_path: P
     heard = _sequence(caller.stream)
     assert heard[heard.index("callee") :][:3] == ["callee", "music", "callee"], heard
     assert rig.outcome().result == "answered"
+
+
+def test_a_caller_holding_gives_102_hold_music(rig: BridgeRig, tmp_path: Path) -> None:
+    """The caller's own re-INVITEs (sendonly, then sendrecv) reach the bridge through Kamailio."""
+    with RtpBank() as bank:
+        caller = bank.add(RtpPhone(0, CALLER_HZ))
+        callee = bank.add(RtpPhone(8, CALLEE_HZ))
+        callee_xml = callee_scenario(tmp_path / "callee.xml", callee, ring_ms=300)
+        result = rig.call(caller, callee_xml, talk_ms=2000, hold_at_ms=1500, hold_ms=3000)
+    assert result.returncode == 0, result.errors
+    assert sum(line.startswith("reinvite-ok") for line in result.log_lines) == 2
+    heard = _sequence(callee.stream)
+    assert heard[:3] == ["caller", "music", "caller"], heard
+    assert rig.outcome().ended_by == "caller"
 
 
 def test_busy_102_returns_busy_and_the_caller_stays_up(rig: BridgeRig, tmp_path: Path) -> None:
