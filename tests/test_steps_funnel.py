@@ -261,3 +261,32 @@ def test_the_analytics_menu_table_links_each_row_to_exactly_its_calls(
             assert total == row["callers"], row
     section = grid("menus", rows, q)
     assert "analytics-grid-menus" in str(section)
+
+
+def test_the_daily_review_notebook_shows_the_funnel(
+    bridged_lake: Settings, directory: Directory, tmp_path: Path
+) -> None:
+    import nbformat
+    import papermill
+
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    out = tmp_path / "daily.ipynb"
+    papermill.execute_notebook(
+        str(notebooks / "daily_operations_review.ipynb"),
+        str(out),
+        parameters={
+            "tenant": ACME,
+            "date_from": DAY,
+            "date_to": DAY,
+            "data_dir": str(bridged_lake.data_dir),
+        },
+        cwd=str(notebooks.parent),
+        kernel_name="python3",
+        progress_bar=False,
+    )
+    notebook = nbformat.read(out, as_version=4)
+    (cell,) = [c for c in notebook.cells if "menu-funnel" in c.metadata.get("tags", [])]
+    text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+    (line,) = [ln for ln in text.splitlines() if ln.startswith("MENU_FUNNEL ")]
+    shown = json.loads(line.removeprefix("MENU_FUNNEL "))
+    assert shown == {f"{a}:{o}:{k or ''}": n for (a, o, k), n in FUNNEL_EXPECTED.items()}
