@@ -29,7 +29,7 @@ VIEW_LABELS: dict[str, str] = {
 }
 
 # Sections that are not built yet; listed so nobody wonders where they went.
-_COMING_LATER = ("Contacts",)
+_COMING_LATER: tuple[str, ...] = ()
 
 _ROLE_LABELS = {"manager": "Manager", "supervisor": "Supervisor", "agent": "Agent", "user": "User"}
 
@@ -158,6 +158,7 @@ def _user_menu(user: User) -> dmc.Menu:
                         ],
                         className="sb-menu-meta",
                     ),
+                    dmc.MenuItem("Profile", href="/profile", id="shell-profile"),
                     dmc.MenuDivider(),
                     # A real form POST: logout must carry the CSRF token, and a
                     # plain link could be triggered by any page the user visits.
@@ -203,7 +204,8 @@ def _nav(user: User | None) -> list[Any]:
                 id=f"shell-nav-{short}",
             )
         )
-    links.append(dmc.Divider(my="sm", label="Coming later", labelPosition="left"))
+    if _COMING_LATER:
+        links.append(dmc.Divider(my="sm", label="Coming later", labelPosition="left"))
     links.extend(
         dmc.NavLink(label=name, disabled=True, description="Not available yet")
         for name in _COMING_LATER
