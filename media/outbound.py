@@ -225,8 +225,12 @@ class Dialer:
         identity: str,
         origin_call_id: str,
         payload_types: list[int],
+        extra_headers: dict[str, str] | None = None,
     ) -> OutboundLeg:
-        """INVITE ``sip:<target>@<tenant>`` through Kamailio offering ``payload_types``."""
+        """INVITE ``sip:<target>@<tenant>`` through Kamailio offering ``payload_types``.
+
+        ``extra_headers`` go into the INVITE as well (a queue's ``X-SB-Queue``).
+        """
         session = await RTPSession.create(
             local_addr=(self.media_host, 0),
             remote_addr=(self.media_host, 9),  # replaced by the answer's address
@@ -244,6 +248,7 @@ class Dialer:
             extra_headers={
                 BRIDGE_HEADER: f"tenant={tenant};identity={identity};key={self._secret}",
                 ORIGIN_HEADER: origin_call_id,
+                **(extra_headers or {}),
             },
             user_agent="Switchboard media",
         )

@@ -15,7 +15,9 @@ Dispatch is by Request-URI user (DESIGN, "The call path"):
   (never the From user's), always behind a PIN;
 - ``aa-<tenant>-<id>`` / ``ann-<tenant>-<id>`` (``switchboard.attendants``): an
   auto attendant menu or an announcement (``media.attendant``), which may
-  bridge the caller to an extension or a number.
+  bridge the caller to an extension or a number;
+- ``q-<tenant>-<id>``: a call queue (``media.queue``); ``fc-<tenant>-<code>``:
+  an agent's feature code, ``*45``…``*48`` (``media.feature_codes``).
 
 Anything else gets 404. Each call runs as one asyncio task; all playback is
 paced by one shared clock. Library bugs are fixed in ``media.workarounds``.
@@ -36,9 +38,11 @@ from aiosipua import SipRequest, SipResponse, parse_uri
 
 from media import prompts
 from media.attendant import Menus, StoreMenus, attendant_application
+from media.feature_codes import FEATURE_PREFIX, feature_code_application
 from media.leg import Leg, MediaClock
 from media.mailbox import Mailboxes, StoreMailboxes, mailbox_menu
 from media.outbound import Dialer, answer_reinvite
+from media.queue import QUEUE_PREFIX, QueueEngine, kamailio_busy_probe, queue_application
 from media.voicemail import MessageMeta, SpoolError, VoicemailSpool, leave_message, new_message_id
 from media.workarounds import (
     CODECS,
@@ -126,6 +130,8 @@ class MediaServer:
         self.applications: dict[str, Application] = {
             ATTENDANT_PREFIX: attendant_application,
             ANNOUNCEMENT_PREFIX: attendant_application,
+            QUEUE_PREFIX: queue_application,
+            FEATURE_PREFIX: feature_code_application,
             **(applications or {}),
         }
         self.dialer: Dialer | None = None  # places the legs of bridged calls (media.bridge)
@@ -138,6 +144,8 @@ class MediaServer:
         self.menus: Menus | None = (
             StoreMenus(mailboxes.store) if isinstance(mailboxes, StoreMailboxes) else None
         )
+        # call queues and agents (media.queue) over the same store; built in start()
+        self.queues: QueueEngine | None = None
         self.spool = VoicemailSpool(settings.spool_dir)
         self.clock = MediaClock()
         self.legs: dict[str, Leg] = {}
@@ -190,6 +198,10 @@ class MediaServer:
         self._uas._on_message = only_from_kamailio  # type: ignore[method-assign]
         await self._uas.start()
         self.clock.start()
+        if isinstance(self.mailboxes, StoreMailboxes):
+            busy = kamailio_busy_probe(self.settings.rpc_url)
+            self.queues = QueueEngine(self, self.mailboxes.store, busy)
+            self.queues.restore()  # agent state from the store, a restart event per queue
         log.info("media server listening on %s:%d (UDP)", host, port)
 
     async def stop(self) -> None:
@@ -200,6 +212,8 @@ class MediaServer:
             outbound.hangup("shutdown")
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=5)
+        if self.queues is not None:
+            await self.queues.stop()  # the last queue events go to the spool
         await self.clock.stop()
         if self._uas is not None:
             await self._uas.stop()
