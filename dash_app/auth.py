@@ -15,6 +15,9 @@ visitors without exceptions for the login form itself.
   or ``X-Forwarded-For`` as seen ``portal_proxy_hops`` proxies back, never a
   header nobody vouches for.
 - Request bodies over ``portal_max_request_mb`` get 413 before they are read.
+- Signed in with a one-time password, a user reaches only ``/password``
+  until they choose their own (:mod:`dash_app.first_password`); a disabled
+  user's session ends at their next request.
 
 Every view of call data goes through :func:`open_calls`, the one place that
 decides the scope: the user's own calls, or the whole tenant for managers and
@@ -321,9 +324,13 @@ def install_auth(server: Flask, settings: Settings) -> None:
             return None
         with provisioning() as store:
             user = store.user_by_id(uid)
-        return None if user is None else PortalUser(user)
+        # A disabled user's session ends at their next request.
+        return None if user is None or user.disabled else PortalUser(user)
 
     server.before_request(_guard)
+    from dash_app.first_password import install_first_password  # it builds on this module
+
+    install_first_password(server)  # a one-time password: choose your own before anything
 
     @server.route("/login", methods=["GET", "POST"])
     def login() -> Any:

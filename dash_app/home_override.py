@@ -1,12 +1,15 @@
 """Home's "Active Answering Rule" box: what decides my calls now, and the manual override.
 
-The override is an ``AnsweringRule`` (forward everything, or do not disturb)
-that wins over every scheduled rule until it expires; ``active_rule_at``
+The override is an ``AnsweringRule`` (forward everything, do not disturb, or a
+copy of one of the user's saved rules, its time frame dropped) that wins over
+every scheduled rule until it expires; ``active_rule_at``
 already knows that, so the box and the routing simulator agree on it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -23,10 +26,11 @@ from switchboard.store import ProvisioningStore, User
 MAX_OVERRIDE_HOURS = 72
 
 
-def active_rule_box(user: User, extensions: list[str]) -> Any:
+def active_rule_box(user: User, extensions: list[str], rules: Sequence[AnsweringRule] = ()) -> Any:
     """The active rule (filled by ``refresh_active_rule``) and the override switch.
 
-    ``extensions`` are the tenant's, offered as forward targets (the user's own left out).
+    ``extensions`` are the tenant's, offered as forward targets (the user's own left out);
+    ``rules`` the user's saved rules, any of which can be switched on for a time.
     """
     override_form = dmc.Stack(
         [
@@ -35,6 +39,7 @@ def active_rule_box(user: User, extensions: list[str]) -> Any:
                 data=[
                     {"value": "forward", "label": "Forward all calls"},
                     {"value": "dnd", "label": "Do not disturb"},
+                    {"value": "rule", "label": "One of my rules"},
                 ],
                 value="forward",
                 fullWidth=True,
@@ -50,6 +55,18 @@ def active_rule_box(user: User, extensions: list[str]) -> Any:
                     extensions=[e for e in extensions if e != user.extension],
                 ),
                 id="home-override-target-box",
+            ),
+            html.Div(
+                dmc.Select(
+                    id="home-override-rule",
+                    label="Use this rule at all times",
+                    data=[{"value": str(r.id), "label": r.name} for r in rules],
+                    value=str(rules[0].id) if rules else None,
+                    placeholder="You have no saved rules yet" if not rules else None,
+                    allowDeselect=False,
+                ),
+                id="home-override-rule-box",
+                style={"display": "none"},
             ),
             dmc.Group(
                 [
@@ -128,9 +145,23 @@ def active_rule_summary(
 
 
 def override_rule(
-    user: User, mode: str | None, kind: str | None, target: str | None
+    user: User,
+    mode: str | None,
+    kind: str | None,
+    target: str | None,
+    saved: Sequence[AnsweringRule] = (),
+    rule_id: str | None = None,
 ) -> AnsweringRule:
-    """The rule a manual override applies: forward everything, or do not disturb."""
+    """The rule a manual override applies: forward everything, do not disturb, or a saved rule.
+
+    ``saved`` are the user's own rules (read from the store for them, never from the
+    browser); ``rule_id`` picks one of them, which then applies at all times.
+    """
+    if mode == "rule":
+        chosen = next((r for r in saved if str(r.id) == str(rule_id)), None)
+        if chosen is None:
+            raise RuleError("choose one of your rules")
+        return replace(chosen, priority=0, frame=None, enabled=True, id=None)
     if mode == "dnd":
         return AnsweringRule("Do not disturb", 0, dnd=True, fallback=Destination("voicemail"))
     dest = destination_from_form("Forward all calls to", kind, target)

@@ -49,6 +49,13 @@ def layout(**query: str) -> Any:
         return html.Div()
     with provisioning() as store:
         extensions = [u.extension for u in store.users(user.tenant_domain)]
+        rules = store.routing_inputs(user).rules
+        shown = set(store.home_sections(user.id))  # the user's choice (Profile page)
+
+    def visible(name: str) -> dict[str, str]:
+        # hidden, not left out: each section's callback still finds its component
+        return {} if name in shown else {"display": "none"}
+
     status_box = dmc.Stack(
         [
             dmc.Text(
@@ -94,16 +101,23 @@ def layout(**query: str) -> Any:
                             extra=dmc.Anchor("View all", href="/calls", size="sm"),
                         ),
                         span={"base": 12, "lg": 7},
+                        style=visible("recent"),
                     ),
                     dmc.GridCol(
                         dmc.Stack(
                             [
-                                section(
-                                    "Active Phones",
-                                    html.Div(loading, id="home-phones"),
-                                    id_prefix="home-phones",
+                                html.Div(
+                                    section(
+                                        "Active Phones",
+                                        html.Div(loading, id="home-phones"),
+                                        id_prefix="home-phones",
+                                    ),
+                                    style=visible("phones"),
                                 ),
-                                section("Status Message", status_box, id_prefix="home-status"),
+                                html.Div(
+                                    section("Status Message", status_box, id_prefix="home-status"),
+                                    style=visible("status"),
+                                ),
                             ]
                         ),
                         span={"base": 12, "lg": 5},
@@ -115,23 +129,30 @@ def layout(**query: str) -> Any:
                             id_prefix="home-colleagues",
                         ),
                         span={"base": 12, "lg": 7},
+                        style=visible("colleagues"),
                     ),
                     dmc.GridCol(
                         dmc.Stack(
                             [
-                                section(
-                                    "New Messages",
-                                    html.Div(loading, id="home-messages"),
-                                    id_prefix="home-messages",
-                                    extra=dmc.Anchor(
-                                        "Open voicemail", href="/voicemail", size="sm"
+                                html.Div(
+                                    section(
+                                        "New Messages",
+                                        html.Div(loading, id="home-messages"),
+                                        id_prefix="home-messages",
+                                        extra=dmc.Anchor(
+                                            "Open voicemail", href="/voicemail", size="sm"
+                                        ),
                                     ),
+                                    style=visible("messages"),
                                 ),
-                                section(
-                                    "Active Answering Rule",
-                                    active_rule_box(user, extensions),
-                                    id_prefix="home-rule",
-                                    extra=dmc.Anchor("Edit rules", href="/rules", size="sm"),
+                                html.Div(
+                                    section(
+                                        "Active Answering Rule",
+                                        active_rule_box(user, extensions, rules),
+                                        id_prefix="home-rule",
+                                        extra=dmc.Anchor("Edit rules", href="/rules", size="sm"),
+                                    ),
+                                    style=visible("rule"),
                                 ),
                             ]
                         ),
@@ -253,10 +274,12 @@ def refresh_active_rule(_n: int | None, _version: int | None) -> tuple[Any, bool
 
 @callback(
     Output("home-override-target-box", "style"),
+    Output("home-override-rule-box", "style"),
     Input("home-override-mode", "value"),
 )
-def show_override_target(mode: str | None) -> dict[str, str]:
-    return {} if mode == "forward" else {"display": "none"}
+def show_override_target(mode: str | None) -> tuple[dict[str, str], dict[str, str]]:
+    hidden = {"display": "none"}
+    return ({} if mode == "forward" else hidden), ({} if mode == "rule" else hidden)
 
 
 @callback(
@@ -269,6 +292,7 @@ def show_override_target(mode: str | None) -> dict[str, str]:
     State({"type": "home-dest-target", "field": "override"}, "value"),
     State("home-override-hours", "value"),
     State("home-rule-version", "data"),
+    State("home-override-rule", "value"),
     prevent_initial_call=True,
 )
 def set_override(
@@ -279,6 +303,7 @@ def set_override(
     target: str | None,
     hours: Any,
     version: int | None,
+    rule_id: str | None = None,
 ) -> tuple[Any, Any]:
     """Switch the viewer's own override on for N hours, or off; then tell the phones."""
     require_click()
@@ -293,8 +318,10 @@ def set_override(
             count = 0
         if not 0 < count <= MAX_OVERRIDE_HOURS:
             return override_error(f"choose 1 to {MAX_OVERRIDE_HOURS} hours"), no_update
+        with provisioning() as store:  # the viewer's own rules, never ids from elsewhere
+            saved = store.routing_inputs(user).rules if mode == "rule" else []
         try:
-            rule = override_rule(user, mode, kind, target)
+            rule = override_rule(user, mode, kind, target, saved, rule_id)
         except RuleError as exc:
             return override_error(str(exc)), no_update
     with provisioning() as store:

@@ -133,6 +133,11 @@ class UserAdminSection(AttendantsSection):
                 db.execute(f"update user set {column} = ? where id = ?", (value, user.id))
         return self.user(tenant, extension)
 
+    def own_timezone(self, user: User) -> str:
+        """The zone set on the user itself ('' : they follow the tenant's)."""
+        row = self._db.execute("select timezone from user where id = ?", (user.id,)).fetchone()
+        return (row[0] if row else None) or ""
+
     def update_tenant(
         self, domain: str, *, name: str | None = None, timezone: str | None = None
     ) -> Tenant:
