@@ -178,13 +178,18 @@ def parse_vcards(text: str) -> ContactPreview:
 def contacts_csv(
     contacts: Iterable[Contact], cell: Callable[[object], object] = lambda v: v
 ) -> str:
-    """Contacts as CSV in the import's columns (plus ``shared``)."""
+    """Contacts as CSV in the import's columns (plus ``shared``).
+
+    ``cell`` guards the free text; numbers are not passed through it: they hold
+    only digits, spaces and ``+ ( ) - . /`` (``check_contact``), so a leading
+    ``+`` computes nothing, and a guard's quote would break re-import.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*CSV_COLUMNS, "shared"])
     for c in contacts:
-        values = (c.name, c.company, c.email, c.phone, c.mobile)
-        writer.writerow([cell(v) for v in values] + ["yes" if c.shared else "no"])
+        text = [cell(v) for v in (c.name, c.company, c.email)]
+        writer.writerow([*text, c.phone, c.mobile, "yes" if c.shared else "no"])
     return out.getvalue()
 
 
