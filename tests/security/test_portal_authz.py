@@ -88,6 +88,27 @@ callback attendants open acme's menu               no    no    no    no    yes  
 callback attendants save over acme's menu          no    no    no    no    yes   no
 callback attendants delete acme's menu             no    no    no    no    yes   no
 callback attendants simulate acme's menu           no    no    no    no    yes   no
+page /phones                                       no    yes   yes   yes   yes   yes
+page /contacts                                     no    yes   yes   yes   yes   yes
+callback phones list shows 102's device            no    no    no    no    yes   no
+callback phones add a device to 102                no    no    no    no    yes   no
+callback phones revoke 102's device                no    no    no    no    yes   no
+callback contacts list shows acme's shared contact no    yes   yes   yes   yes   no
+callback contacts list shows 102's own contact     no    no    no    no    no    no
+callback contacts open 102's own contact           no    no    no    no    no    no
+callback contacts delete 102's own contact         no    no    no    no    no    no
+callback contacts export shows 102's own contact   no    no    no    no    no    no
+callback contacts delete acme's shared contact     no    no    no    yes   yes   no
+page /users                                        no    no    no    no    yes   yes
+page /profile                                      no    yes   yes   yes   yes   yes
+download users of acme                             no    no    no    no    yes   no
+callback users list shows acme's users             no    no    no    no    yes   no
+callback users save over 102                       no    no    no    no    yes   no
+callback users disable 102                         no    no    no    no    yes   no
+callback users reset 102's password                no    no    no    no    yes   no
+callback users remove a user of acme               no    no    no    no    yes   no
+callback users import into acme                    no    no    no    no    yes   no
+callback profile save reaches 102's profile        no    no    no    no    no    no
 """
 
 
@@ -670,6 +691,190 @@ def probe_schedule_delete(world: World, role: str) -> bool:
     return saved.id not in {s.id for s in world.run(lambda s: s.schedules("acme.example"))}
 
 
+def probe_users_list(world: World, role: str) -> bool:
+    answer = answered(post_callback(world, role, "users-version", {"users-search": ""}, "data"))
+    return "Bob Builder" in answer
+
+
+def _name_of_102(world: World) -> str:
+    return str(world.run(lambda s: s.user("acme.example", "102").name))
+
+
+def probe_users_save(world: World, role: str) -> bool:
+    before = _name_of_102(world)
+    values = {
+        "users-editing": "102", "users-name": f"Renamed by {role}", "users-role": "user",
+        "users-email": "102@acme.example", "users-timezone": "__company__", "users-callerids": [],
+    }  # fmt: skip
+    post_callback(world, role, "users-save", values)
+    changed = _name_of_102(world) != before
+    world.run(lambda s: s.update_user("acme.example", "102", name=before))
+    return changed
+
+
+def probe_users_disable(world: World, role: str) -> bool:
+    post_callback(world, role, {"type": "users-toggle", "ext": "102"}, {"users-version": 1})
+    disabled = bool(world.run(lambda s: s.user("acme.example", "102").disabled))
+    world.run(lambda s: s.set_user_disabled("acme.example", "102", False))
+    return disabled
+
+
+def probe_users_reset(world: World, role: str) -> bool:
+    def password_hash(store: ProvisioningStore) -> str:
+        row = store._db.execute("select password_hash from user where id = ?", (world.owner.id,))
+        return str(row.fetchone()[0])
+
+    before = world.run(password_hash)
+    post_callback(world, role, {"type": "users-reset", "ext": "102"}, {"users-version": 1})
+    changed = world.run(password_hash) != before
+
+    def restore(store: ProvisioningStore) -> None:
+        with store._tx() as db:
+            db.execute(
+                "update user set password_hash = ?, must_change_password = 0,"
+                " password_expires_at = null where id = ?",
+                (before, world.owner.id),
+            )
+
+    world.run(restore)
+    return changed
+
+
+def probe_users_remove(world: World, role: str) -> bool:
+    ext = f"19{ROLES.index(role)}"
+    world.run(
+        lambda s: s.add_user(tenant="acme.example", extension=ext, name=f"Spare {role}",
+                             email="", password="p" * 8, sip_password="s" * 8)
+    )  # fmt: skip
+    post_callback(world, role, "users-remove-confirm", {"users-removing": ext})
+    gone = ext not in {u.extension for u in world.run(lambda s: s.users("acme.example"))}
+    if not gone:
+        world.run(lambda s: s.remove_user("acme.example", ext, keep_days=0))
+    world.run(lambda s: s.purge_removed_mailboxes(clock.time() + 1))
+    return gone
+
+
+def probe_users_import(world: World, role: str) -> bool:
+    ext = f"18{ROLES.index(role)}"
+    text = f"extension,name\n{ext},Imported by {role}\n"
+    post_callback(world, role, "users-import-confirm", {"users-import-data": text})
+    return ext in {u.extension for u in world.run(lambda s: s.users("acme.example"))}
+
+
+def probe_profile_save(world: World, role: str) -> bool:
+    """The profile callbacks take no user id: whoever calls them changes only themselves."""
+    before = _name_of_102(world)
+    values = {"profile-name": f"Profiled by {role}", "profile-email": "",
+              "profile-timezone": "__company__", "profile-callerid": "__default__"}  # fmt: skip
+    post_callback(world, role, "profile-save", values)
+    reached = _name_of_102(world) != before
+    login = LOGINS[role]
+    if login is not None:  # put the caller's own name back
+        ext, _, tenant = login.partition("@")
+        world.run(lambda s: s.update_user(tenant, ext, name=_names[login]))
+    return reached
+
+
+_names = {
+    "101@acme.example": "Front Desk",
+    "104@acme.example": "Ann Agent",
+    "103@acme.example": "Sue Supervisor",
+    "100@acme.example": "Mia Manager",
+    "100@globex.example": "Globex Manager",
+}
+
+
+def _device_of_102(world: World, name: str) -> str:
+    """The username of 102's device ``name`` (added when missing)."""
+
+    def find_or_add(store: ProvisioningStore) -> str:
+        for d in store.devices("acme.example", "102"):
+            if d.name == name:
+                return str(d.username)
+        return str(store.add_device("acme.example", "102", name).device.username)
+
+    return str(world.run(find_or_add))
+
+
+def _usernames_of_102(world: World) -> set[str]:
+    return {d.username for d in world.run(lambda s: s.devices("acme.example", "102"))}
+
+
+def probe_phones_list(world: World, role: str) -> bool:
+    username = _device_of_102(world, "Matrix desk")
+    return username in answered(post_callback(world, role, "phones-refresh", {}, "n_intervals"))
+
+
+def probe_phones_add(world: World, role: str) -> bool:
+    values = {"phones-add-extension": "102", "phones-add-name": f"Added by {role}"}
+    post_callback(world, role, "phones-add", values)
+    added = [d for d in world.run(lambda s: s.devices("acme.example", "102"))
+             if d.name == f"Added by {role}"]  # fmt: skip
+    for d in added:
+        world.run(lambda s, d=d: s.revoke_device("acme.example", d.username))
+    return bool(added)
+
+
+def probe_phones_revoke(world: World, role: str) -> bool:
+    username = _device_of_102(world, f"Spare phone {role}")
+    post_callback(world, role, {"type": "phones-revoke", "username": username})
+    return username not in _usernames_of_102(world)
+
+
+def _contact_of(world: World, name: str, *, shared: bool) -> int:
+    """The id of a contact ``name`` (102's own, or acme's shared), added when missing."""
+    from switchboard.store.contacts import ContactInput
+
+    def find_or_add(store: ProvisioningStore) -> int:
+        row = store._db.execute("select id from contact where name = ?", (name,)).fetchone()
+        if row is not None:
+            return int(row[0])
+        owner = store.user("acme.example", "100" if shared else "102")
+        new = ContactInput(name, phone="+1 555 0177")
+        return int(store.add_contact(owner, new, shared=shared).id)
+
+    return int(world.run(find_or_add))
+
+
+def _contact_gone(world: World, contact_id: int) -> bool:
+    row = world.run(lambda s: s._db.execute("select 1 from contact where id = ?", (contact_id,)))
+    return row.fetchone() is None
+
+
+def probe_contacts_list(shared: bool) -> Callable[[World, str], bool]:
+    def probe(world: World, role: str) -> bool:
+        name = "Matrix shared supplier" if shared else "Bob's private friend"
+        _contact_of(world, name, shared=shared)
+        values = {"contacts-search": "", "contacts-scope": "all"}
+        return name in answered(post_callback(world, role, "contacts-changed", values, "data"))
+
+    return probe
+
+
+def probe_contacts_open(world: World, role: str) -> bool:
+    contact_id = _contact_of(world, "Bob's private friend", shared=False)
+    said = answered(post_callback(world, role, {"type": "contacts-edit", "id": contact_id}))
+    return "Bob's private friend" in said
+
+
+def probe_contacts_export(world: World, role: str) -> bool:
+    _contact_of(world, "Bob's private friend", shared=False)
+    values = {"contacts-search": "", "contacts-scope": "all"}
+    return "Bob's private friend" in answered(
+        post_callback(world, role, "contacts-export-csv", values)
+    )
+
+
+def probe_contacts_delete(shared: bool) -> Callable[[World, str], bool]:
+    def probe(world: World, role: str) -> bool:
+        name = f"Doomed {'shared' if shared else 'own'} contact {role}"
+        contact_id = _contact_of(world, name, shared=shared)
+        post_callback(world, role, {"type": "contacts-delete", "id": contact_id})
+        return _contact_gone(world, contact_id)
+
+    return probe
+
+
 def download_probe(path: str, marker: str) -> Callable[[World, str], bool]:
     def probe(world: World, role: str) -> bool:
         response = world.clients[role].get(path)
@@ -740,6 +945,27 @@ PROBES: dict[str, Callable[[World, str], bool]] = {
     "callback attendants save over acme's menu": probe_attendants_save,
     "callback attendants delete acme's menu": probe_attendants_delete,
     "callback attendants simulate acme's menu": probe_attendants_simulate,
+    "page /phones": page_probe("/phones", "phones-add-name"),
+    "page /contacts": page_probe("/contacts", "contacts-search"),
+    "callback phones list shows 102's device": probe_phones_list,
+    "callback phones add a device to 102": probe_phones_add,
+    "callback phones revoke 102's device": probe_phones_revoke,
+    "callback contacts list shows acme's shared contact": probe_contacts_list(shared=True),
+    "callback contacts list shows 102's own contact": probe_contacts_list(shared=False),
+    "callback contacts open 102's own contact": probe_contacts_open,
+    "callback contacts delete 102's own contact": probe_contacts_delete(shared=False),
+    "callback contacts export shows 102's own contact": probe_contacts_export,
+    "callback contacts delete acme's shared contact": probe_contacts_delete(shared=True),
+    "page /users": page_probe("/users", "users-search"),
+    "page /profile": page_probe("/profile", "profile-name"),
+    "download users of acme": download_probe("/download/users.csv", "Bob Builder"),
+    "callback users list shows acme's users": probe_users_list,
+    "callback users save over 102": probe_users_save,
+    "callback users disable 102": probe_users_disable,
+    "callback users reset 102's password": probe_users_reset,
+    "callback users remove a user of acme": probe_users_remove,
+    "callback users import into acme": probe_users_import,
+    "callback profile save reaches 102's profile": probe_profile_save,
 }
 
 
