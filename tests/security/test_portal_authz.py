@@ -99,17 +99,6 @@ callback contacts open 102's own contact           no    no    no    no    no   
 callback contacts delete 102's own contact         no    no    no    no    no    no
 callback contacts export shows 102's own contact   no    no    no    no    no    no
 callback contacts delete acme's shared contact     no    no    no    yes   yes   no
-page /phones                                       no    yes   yes   yes   yes   yes
-page /contacts                                     no    yes   yes   yes   yes   yes
-callback phones list shows 102's device            no    no    no    no    yes   no
-callback phones add a device to 102                no    no    no    no    yes   no
-callback phones revoke 102's device                no    no    no    no    yes   no
-callback contacts list shows acme's shared contact no    yes   yes   yes   yes   no
-callback contacts list shows 102's own contact     no    no    no    no    no    no
-callback contacts open 102's own contact           no    no    no    no    no    no
-callback contacts delete 102's own contact         no    no    no    no    no    no
-callback contacts export shows 102's own contact   no    no    no    no    no    no
-callback contacts delete acme's shared contact     no    no    no    yes   yes   no
 page /users                                        no    no    no    no    yes   yes
 page /profile                                      no    yes   yes   yes   yes   yes
 download users of acme                             no    no    no    no    yes   no
@@ -886,97 +875,6 @@ def probe_contacts_delete(shared: bool) -> Callable[[World, str], bool]:
     return probe
 
 
-def _device_of_102(world: World, name: str) -> str:
-    """The username of 102's device ``name`` (added when missing)."""
-
-    def find_or_add(store: ProvisioningStore) -> str:
-        for d in store.devices("acme.example", "102"):
-            if d.name == name:
-                return str(d.username)
-        return str(store.add_device("acme.example", "102", name).device.username)
-
-    return str(world.run(find_or_add))
-
-
-def _usernames_of_102(world: World) -> set[str]:
-    return {d.username for d in world.run(lambda s: s.devices("acme.example", "102"))}
-
-
-def probe_phones_list(world: World, role: str) -> bool:
-    username = _device_of_102(world, "Matrix desk")
-    return username in answered(post_callback(world, role, "phones-refresh", {}, "n_intervals"))
-
-
-def probe_phones_add(world: World, role: str) -> bool:
-    values = {"phones-add-extension": "102", "phones-add-name": f"Added by {role}"}
-    post_callback(world, role, "phones-add", values)
-    added = [d for d in world.run(lambda s: s.devices("acme.example", "102"))
-             if d.name == f"Added by {role}"]  # fmt: skip
-    for d in added:
-        world.run(lambda s, d=d: s.revoke_device("acme.example", d.username))
-    return bool(added)
-
-
-def probe_phones_revoke(world: World, role: str) -> bool:
-    username = _device_of_102(world, f"Spare phone {role}")
-    post_callback(world, role, {"type": "phones-revoke", "username": username})
-    return username not in _usernames_of_102(world)
-
-
-def _contact_of(world: World, name: str, *, shared: bool) -> int:
-    """The id of a contact ``name`` (102's own, or acme's shared), added when missing."""
-    from switchboard.store.contacts import ContactInput
-
-    def find_or_add(store: ProvisioningStore) -> int:
-        row = store._db.execute("select id from contact where name = ?", (name,)).fetchone()
-        if row is not None:
-            return int(row[0])
-        owner = store.user("acme.example", "100" if shared else "102")
-        new = ContactInput(name, phone="+1 555 0177")
-        return int(store.add_contact(owner, new, shared=shared).id)
-
-    return int(world.run(find_or_add))
-
-
-def _contact_gone(world: World, contact_id: int) -> bool:
-    row = world.run(lambda s: s._db.execute("select 1 from contact where id = ?", (contact_id,)))
-    return row.fetchone() is None
-
-
-def probe_contacts_list(shared: bool) -> Callable[[World, str], bool]:
-    def probe(world: World, role: str) -> bool:
-        name = "Matrix shared supplier" if shared else "Bob's private friend"
-        _contact_of(world, name, shared=shared)
-        values = {"contacts-search": "", "contacts-scope": "all"}
-        return name in answered(post_callback(world, role, "contacts-changed", values, "data"))
-
-    return probe
-
-
-def probe_contacts_open(world: World, role: str) -> bool:
-    contact_id = _contact_of(world, "Bob's private friend", shared=False)
-    said = answered(post_callback(world, role, {"type": "contacts-edit", "id": contact_id}))
-    return "Bob's private friend" in said
-
-
-def probe_contacts_export(world: World, role: str) -> bool:
-    _contact_of(world, "Bob's private friend", shared=False)
-    values = {"contacts-search": "", "contacts-scope": "all"}
-    return "Bob's private friend" in answered(
-        post_callback(world, role, "contacts-export-csv", values)
-    )
-
-
-def probe_contacts_delete(shared: bool) -> Callable[[World, str], bool]:
-    def probe(world: World, role: str) -> bool:
-        name = f"Doomed {'shared' if shared else 'own'} contact {role}"
-        contact_id = _contact_of(world, name, shared=shared)
-        post_callback(world, role, {"type": "contacts-delete", "id": contact_id})
-        return _contact_gone(world, contact_id)
-
-    return probe
-
-
 def download_probe(path: str, marker: str) -> Callable[[World, str], bool]:
     def probe(world: World, role: str) -> bool:
         response = world.clients[role].get(path)
@@ -1047,17 +945,6 @@ PROBES: dict[str, Callable[[World, str], bool]] = {
     "callback attendants save over acme's menu": probe_attendants_save,
     "callback attendants delete acme's menu": probe_attendants_delete,
     "callback attendants simulate acme's menu": probe_attendants_simulate,
-    "page /phones": page_probe("/phones", "phones-add-name"),
-    "page /contacts": page_probe("/contacts", "contacts-search"),
-    "callback phones list shows 102's device": probe_phones_list,
-    "callback phones add a device to 102": probe_phones_add,
-    "callback phones revoke 102's device": probe_phones_revoke,
-    "callback contacts list shows acme's shared contact": probe_contacts_list(shared=True),
-    "callback contacts list shows 102's own contact": probe_contacts_list(shared=False),
-    "callback contacts open 102's own contact": probe_contacts_open,
-    "callback contacts delete 102's own contact": probe_contacts_delete(shared=False),
-    "callback contacts export shows 102's own contact": probe_contacts_export,
-    "callback contacts delete acme's shared contact": probe_contacts_delete(shared=True),
     "page /phones": page_probe("/phones", "phones-add-name"),
     "page /contacts": page_probe("/contacts", "contacts-search"),
     "callback phones list shows 102's device": probe_phones_list,
