@@ -124,7 +124,7 @@ class QueueEngine:
         self.waiting: dict[tuple[str, int], list[Waiting]] = {}
         self.last_offered: dict[tuple[str, int], str] = {}
         self.handle_times: dict[tuple[str, int], list[float]] = {}
-        self._changed = asyncio.Event()
+        self.changed = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
 
     # --- life cycle ------------------------------------------------------------------------------
@@ -156,28 +156,26 @@ class QueueEngine:
                 agent.wrapup.cancel()
         self.log.flush()
 
-    def _notify(self, tenant: str) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+    def notify(self, tenant: str) -> None:
+        self.changed.set()
+        self.changed = asyncio.Event()
         self.publish(tenant)
-
-    async def _changes(self, timeout: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), max(0.05, timeout))
 
     # --- agents ----------------------------------------------------------------------------------
 
     def agent(self, tenant: str, extension: str) -> AgentRuntime:
         return self.agents.setdefault((tenant, extension), AgentRuntime())
 
-    def _set(self, tenant: str, ext: str, state: AgentState, caller: str | None = None) -> None:
+    def set_state(
+        self, tenant: str, ext: str, state: AgentState, caller: str | None = None
+    ) -> None:
         agent = self.agent(tenant, ext)
         agent.state, agent.since, agent.caller = state, time.time(), caller
 
     def agent_event(self, tenant: str, kind: str, ext: str, queue_id: int | None = None,
                     reason: str | None = None) -> None:  # fmt: skip
         self.log.agent_event(tenant, AgentEvent(time.time(), kind, ext, queue_id, reason))  # type: ignore[arg-type]
-        self._notify(tenant)
+        self.notify(tenant)
 
     def login(
         self, tenant: str, ext: str, logged_in: bool, queue_id: int | None = None
@@ -199,27 +197,27 @@ class QueueEngine:
             self.agent_event(tenant, "pause", ext, reason=reason.strip())
         return True
 
-    def _wrapup(self, tenant: str, ext: str, queue: CallQueue) -> None:
+    def start_wrapup(self, tenant: str, ext: str, queue: CallQueue) -> None:
         agent = self.agent(tenant, ext)
         agent.calls += 1
         agent.idle_since = time.time()
         if queue.wrapup_seconds <= 0:
-            self._set(tenant, ext, "available")
-            self._notify(tenant)
+            self.set_state(tenant, ext, "available")
+            self.notify(tenant)
             return
-        self._set(tenant, ext, "wrapup")
+        self.set_state(tenant, ext, "wrapup")
         self.agent_event(tenant, "wrapup_start", ext, queue.id)
 
         def done() -> None:
             agent.wrapup = None
             if agent.state == "wrapup":
-                self._set(tenant, ext, "available")
+                self.set_state(tenant, ext, "available")
                 agent.idle_since = time.time()
             self.agent_event(tenant, "wrapup_end", ext, queue.id)
 
         agent.wrapup = asyncio.get_running_loop().call_later(queue.wrapup_seconds, done)
 
-    async def _free_agents(self, tenant: str, queue: CallQueue) -> list[Candidate]:
+    async def free_agents(self, tenant: str, queue: CallQueue) -> list[Candidate]:
         paused = self.store.agent_pauses(tenant)
         ready = [
             m for m in queue.members

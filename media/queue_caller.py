@@ -13,21 +13,22 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from media import prompts
 from media.bridge import PAYLOAD_TYPES, Bridge, _first
 from media.hold_music import LoopedAudio, LoopPlayer
 from media.leg import FRAME_SAMPLES, Leg
 from media.outbound import CallerId, OutboundLeg
-from media.queue_strategy import offer_order
+from media.queue_spool import QueueLog
+from media.queue_strategy import Candidate, offer_order
 from switchboard.attendants import MenuDestination
-from switchboard.queue_events import QueueEvent
-from switchboard.store import ProvisioningError
+from switchboard.queue_events import AgentState, QueueEvent
+from switchboard.store import ProvisioningError, ProvisioningStore
 from switchboard.store.queues import CallQueue
 
 if TYPE_CHECKING:
-    from media.queue import QueueEngine
+    from media.attendant import MediaHost
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +103,34 @@ def queue_header(queue: CallQueue, waited: float, caller: str | None) -> dict[st
     return {QUEUE_HEADER: f"{queue.id};wait={int(waited)};caller={caller or 'anonymous'}"}
 
 
+class QueueHost(Protocol):
+    """What a caller's flow uses of ``media.queue.QueueEngine`` (which imports this module)."""
+
+    server: MediaHost
+    store: ProvisioningStore
+    log: QueueLog
+    changed: asyncio.Event
+    waiting: dict[tuple[str, int], list[Waiting]]
+    last_offered: dict[tuple[str, int], str]
+    handle_times: dict[tuple[str, int], list[float]]
+
+    def notify(self, tenant: str) -> None: ...
+    def agent(self, tenant: str, extension: str) -> Any: ...
+    def set_state(
+        self, tenant: str, ext: str, state: AgentState, caller: str | None = None
+    ) -> None: ...
+    def pause(self, tenant: str, ext: str, reason: str | None) -> bool: ...
+    def start_wrapup(self, tenant: str, ext: str, queue: CallQueue) -> None: ...
+    async def free_agents(self, tenant: str, queue: CallQueue) -> list[Candidate]: ...
+    def expected_wait(self, tenant: str, queue: CallQueue, position: int, free: int) -> float: ...
+    def hold_music(self, tenant: str, queue: CallQueue) -> LoopedAudio: ...
+
+
 class CallerInQueue:
     """A caller waiting in ``queue``: hold music, announcements, offers, the bridge."""
 
     def __init__(
-        self, engine: QueueEngine, leg: Leg, tenant: str, queue: CallQueue, identity: str
+        self, engine: QueueHost, leg: Leg, tenant: str, queue: CallQueue, identity: str
     ) -> None:
         from media.attendant import caller_of  # media.attendant imports the queue for overflow
 
@@ -134,7 +158,7 @@ class CallerInQueue:
     def _leave(self) -> None:
         if self.w in self.line:
             self.line.remove(self.w)
-        self.engine._notify(self.tenant)
+        self.engine.notify(self.tenant)
 
     # --- the flow ------------------------------------------------------------------------------
 
@@ -142,7 +166,7 @@ class CallerInQueue:
         queue = self.queue
         self.line.append(self.w)
         self.event("enter", position=self.position())
-        self.engine._notify(self.tenant)
+        self.engine.notify(self.tenant)
         if len(self.line) > queue.max_callers:
             return self._overflow("max_callers")
         if not queue.join_empty and not any(m.logged_in for m in queue.members):
@@ -172,7 +196,7 @@ class CallerInQueue:
             key = await self.leg.digits.get()
             if self.queue.exit_key is not None and key == self.queue.exit_key:
                 self.w.exit_pressed.set()
-                self.engine._changed.set()
+                self.engine.changed.set()
                 return
 
     async def _wait(self, player: HoldPlayer) -> MenuDestination | None:
@@ -204,7 +228,8 @@ class CallerInQueue:
                 if bridged is False:
                     continue  # an offer went unanswered: look again at once
             until = min(next_announce, self.w.entered + queue.max_wait_seconds) - time.time()
-            await self.engine._changes(min(1.0, until))
+            await _first(self.engine.changed, self.leg.ended, self.w.exit_pressed,
+                         timeout=max(0.05, min(1.0, until)))  # fmt: skip
 
     def _my_turn(self) -> bool:
         """Offer when every caller ahead is already being offered."""
@@ -213,7 +238,7 @@ class CallerInQueue:
 
     async def _announce(self, player: HoldPlayer) -> None:
         position = self.position()
-        free = len(await self.engine._free_agents(self.tenant, self.queue))
+        free = len(await self.engine.free_agents(self.tenant, self.queue))
         wait = self.engine.expected_wait(self.tenant, self.queue, position, free)
         text = f"You are caller number {position}."
         if wait > 0:
@@ -230,7 +255,7 @@ class CallerInQueue:
 
     async def _offer_next(self) -> bool | None:
         """Offer to the next wave; True bridged, False not answered, None nobody free."""
-        free = await self.engine._free_agents(self.tenant, self.queue)
+        free = await self.engine.free_agents(self.tenant, self.queue)
         untried = [a for a in free if a.extension not in self.w.tried]
         if free and not untried:
             self.w.tried.clear()  # everyone had a go: start the order again
@@ -258,7 +283,7 @@ class CallerInQueue:
         legs: dict[str, OutboundLeg] = {}
         for ext in wave:
             self.w.tried.add(ext)
-            engine._set(tenant, ext, "ringing", self.w.caller)
+            engine.set_state(tenant, ext, "ringing", self.w.caller)
             self.event("offer", agent=ext, position=self.position(), wait=self.w.waited())
             try:
                 legs[ext] = await dialer.place(
@@ -268,9 +293,9 @@ class CallerInQueue:
                 )  # fmt: skip
             except Exception:
                 log.exception("%s: offer to %s not placed", self.leg.call_id, ext)
-                engine._set(tenant, ext, "available")
+                engine.set_state(tenant, ext, "available")
                 self.event("offer_failed", agent=ext, outcome="failed")
-        engine._notify(tenant)
+        engine.notify(tenant)
         winner = await self._first_answer(legs)
         for ext, out in legs.items():
             if ext == winner:
@@ -285,12 +310,12 @@ class CallerInQueue:
             )  # fmt: skip
             self.event("offer_failed", agent=ext, outcome=outcome, wait=self.w.waited())
             if engine.agent(tenant, ext).state == "ringing":
-                engine._set(tenant, ext, "available")
+                engine.set_state(tenant, ext, "available")
             if outcome == "no_answer" and queue.pause_on_no_answer:
                 with contextlib.suppress(ProvisioningError):
                     engine.pause(tenant, ext, "no-answer")
             await out.close()
-        engine._notify(tenant)
+        engine.notify(tenant)
         if winner is None:
             return False
         await self._bridge(winner, legs[winner])
@@ -319,7 +344,7 @@ class CallerInQueue:
         engine, tenant = self.engine, self.tenant
         wait = self.w.waited()
         self.event("connect", agent=ext, wait=wait)
-        engine._set(tenant, ext, "on_call", self.w.caller)
+        engine.set_state(tenant, ext, "on_call", self.w.caller)
         self._leave()
         self.leg.clock.unsubscribe(self.player)
         relay = Bridge(self.leg, out, self.hold, host=out.dialer.media_host)
@@ -342,4 +367,4 @@ class CallerInQueue:
         times = engine.handle_times.setdefault((tenant, self.qid), [])
         times.append(talk + self.queue.wrapup_seconds)
         del times[:-50]
-        engine._wrapup(tenant, ext, self.queue)
+        engine.start_wrapup(tenant, ext, self.queue)

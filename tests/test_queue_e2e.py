@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from benchmarks.bridge_scenarios import callee_scenario
@@ -27,6 +28,7 @@ from benchmarks.rtp_phones import RtpBank, RtpPhone, goertzel
 from kamailio.launcher import KamailioProcess
 from kamailio.rules_push import RulesClock, push_all
 from kamailio.traffic import SippResult, SippUAS, run_sipp
+from media import prompts
 from media.mailbox import StoreMailboxes
 from switchboard.attendants import MenuDestination
 from switchboard.rules import AnsweringRule, Destination
@@ -34,7 +36,7 @@ from switchboard.store.queues import CallQueue, QueueMember
 from tests.fixtures.core import Directory
 from tests.fixtures.media import MediaServerThread
 from tests.fixtures.sip import register_at
-from tests.test_attendant_e2e import trunk_scenario
+from tests.test_attendant_e2e import _press, trunk_scenario
 
 pytestmark = [pytest.mark.kamailio, pytest.mark.media]
 
@@ -284,3 +286,83 @@ def test_ring_all_rings_both_and_a_silent_agent_is_skipped_and_paused(
     pauses = [e for e in center.events("agent_events") if e["kind"] == "pause"]
     assert [(p["agent"], p["reason"]) for p in pauses] == [("101", "no-answer")]
     assert center.store.agent_pause(ACME, "101").reason == "no-answer"
+
+
+def test_waiting_callers_hear_music_and_position_abandon_exit_key_and_overflow(
+    center: CallCenter, tmp_path: Path
+) -> None:
+    center.store.set_agent_login(ACME, "101", False)
+    center.store.set_agent_login(ACME, "102", False)  # nobody to take calls: everyone waits
+    center.edit(announce_seconds=3, max_wait_seconds=5)
+    with RtpBank() as bank:
+        # 1. hangs up after 3.5 s: hold music, "You are caller number 1.", then an abandon
+        waiting = bank.add(RtpPhone(0, 600.0))
+        done = center.call_in_background(waiting, talk_ms=3500, name="abandon")
+        time.sleep(2.0)
+        live = center.live()["queues"][0]
+        assert [c["caller"] for c in live["waiting"]] == ["+15551234567"]
+        assert {a["state"] for a in live["agents"]} == {"logged_out"}
+        assert done().returncode == 0
+        # 2. presses the exit key: voicemail of 100
+        leaving = bank.add(RtpPhone(0, 600.0))
+        presser = threading.Thread(target=_press, args=(leaving, "1"), daemon=True)
+        presser.start()
+        assert center.call(leaving, talk_ms=4000, name="exit").returncode == 0
+        # 3. waits past max wait (5 s): overflow to voicemail of 100
+        patient = bank.add(RtpPhone(0, 600.0))
+        assert center.call(patient, talk_ms=7500, name="overflow").returncode == 0
+    music = waiting.stream.audio()
+    assert len(music) > 8000 * 2.5 and np.abs(music.astype(np.int32)).mean() > 300  # not silence
+    spoken = prompts.speech_pcm(center.settings.data_dir, "You are caller number 1.")
+    assert _contains(music, spoken), "the position announcement was not heard"
+    events = [e for e in center.events() if e["kind"] != "restart"]
+    kinds = [(e["kind"], e.get("outcome") or e.get("target")) for e in events]
+    assert kinds == [
+        ("enter", None), ("abandon", "hangup"),
+        ("enter", None), ("exit_key", "voicemail:100"),
+        ("enter", None), ("overflow", "max_wait"),
+    ], kinds  # fmt: skip
+    assert 3.0 < events[1]["wait"] < 4.5 and events[1]["position"] == 1
+    assert events[3]["key"] == "1"
+    assert 5.0 <= events[5]["wait"] < 6.5 and events[5]["target"] == "voicemail:100"
+    server = center.server.server
+    assert server is not None and [m.mailbox for m in server.messages] == ["100", "100"]
+
+
+def _contains(received: np.ndarray, spoken: bytes) -> bool:
+    """Is the start of ``spoken`` (16-bit PCM) in ``received`` (G.711 decoded), roughly?"""
+    probe = np.frombuffer(spoken, dtype="<i2")[1600:5600].astype(np.float64)  # 0.2-0.7 s
+    signal = received.astype(np.float64)
+    if len(signal) < len(probe) or not probe.any():
+        return False
+    corr = np.correlate(signal, probe, mode="valid")
+    energy = np.sqrt(np.convolve(signal**2, np.ones(len(probe)), mode="valid"))
+    best = np.max(np.abs(corr) / (energy * np.linalg.norm(probe) + 1e-9))
+    return bool(best > 0.8)
+
+
+def test_agent_state_survives_a_media_server_restart(center: CallCenter, tmp_path: Path) -> None:
+    center.store.set_agent_pause(ACME, "102", "lunch")
+    with RtpBank() as bank:
+        p101 = bank.add(RtpPhone(0, 1400.0))
+        uas = {"101": SippUAS(agent_scenario(tmp_path / "101.xml", p101))}  # waits for BYE
+        try:
+            _registered(center, uas)
+            done = center.call_in_background(bank.add(RtpPhone(0, 600.0)), name="cut")
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                states = {a["extension"]: a["state"] for a in center.live()["queues"][0]["agents"]}
+                if states.get("101") == "on_call":
+                    break
+                time.sleep(0.1)
+            assert states == {"101": "on_call", "102": "paused"}
+            center.restart_media()  # the call is cut: both sides get a BYE
+            assert done().returncode == 0
+        finally:
+            for u in uas.values():
+                u.stop()
+    agents = {a["extension"]: a for a in center.live()["queues"][0]["agents"]}
+    assert agents["101"]["state"] == "available"  # logged in still, never stuck on a call
+    assert (agents["102"]["state"], agents["102"]["reason"]) == ("paused", "lunch")
+    kinds = [e["kind"] for e in center.events()]
+    assert kinds[0] == "restart" and kinds[-1] == "restart" and "connect" in kinds

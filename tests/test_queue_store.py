@@ -59,7 +59,7 @@ def test_queue_round_trip_members_and_tenant(directory: Directory) -> None:
         ({"ring_seconds": 2}, "ring time per agent must be 5 to 120 seconds"),
         ({"wrapup_seconds": -1}, "wrap-up time must be 0 to 600 seconds"),
         ({"max_callers": 0}, "maximum callers must be 1 to 500$"),
-        ({"max_wait_seconds": 5}, "maximum wait must be 10 to 7200 seconds"),
+        ({"max_wait_seconds": 4}, "maximum wait must be 5 to 7200 seconds"),
         ({"extension": "101"}, "extension 101 belongs to a user"),
         ({"extension": "x1"}, "2 to 8 digits"),
         ({"exit_key": "A"}, "no key 'A' on a phone"),

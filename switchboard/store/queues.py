@@ -35,7 +35,7 @@ PAUSE_REASONS: tuple[str, ...] = (
 LIMITS: dict[str, tuple[int, int]] = {
     "ring_seconds": (5, 120),
     "wrapup_seconds": (0, 600),
-    "max_wait_seconds": (10, 7200),
+    "max_wait_seconds": (5, 7200),
     "max_callers": (1, 500),
     "announce_seconds": (0, 600),  # 0: no position announcements
     "service_level_seconds": (1, 600),
