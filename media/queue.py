@@ -126,12 +126,16 @@ class QueueEngine:
         self.handle_times: dict[tuple[str, int], list[float]] = {}
         self.changed = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
+        # the store's logins and pauses as last seen (``sync_agents``)
+        self._logins: dict[tuple[str, int, str], bool] = {}
+        self._pauses: dict[tuple[str, str], Any] = {}
 
     # --- life cycle ------------------------------------------------------------------------------
 
     def restore(self) -> None:
         """At start: agents' logins and pauses come from the store; a ``restart`` per queue."""
         now = time.time()
+        self._logins, self._pauses = self._agent_snapshot()  # as they were: no events
         for tenant in self.store.tenants_with_queues():
             for q in self.store.queues(tenant):
                 self.log.queue_event(tenant, QE(now, "restart", q.id or 0, ""))
@@ -142,8 +146,9 @@ class QueueEngine:
         while True:
             await asyncio.sleep(FLUSH_SECONDS)
             try:
+                self.sync_agents()
                 self.log.flush()
-            except OSError:
+            except (OSError, ProvisioningError):
                 log.exception("queue events not written (kept for the next flush)")
 
     async def stop(self) -> None:
@@ -173,29 +178,63 @@ class QueueEngine:
         agent.state, agent.since, agent.caller = state, time.time(), caller
 
     def agent_event(self, tenant: str, kind: str, ext: str, queue_id: int | None = None,
-                    reason: str | None = None) -> None:  # fmt: skip
-        self.log.agent_event(tenant, AgentEvent(time.time(), kind, ext, queue_id, reason))  # type: ignore[arg-type]
+                    reason: str | None = None, at: float | None = None) -> None:  # fmt: skip
+        event = AgentEvent(at or time.time(), kind, ext, queue_id, reason)  # type: ignore[arg-type]
+        self.log.agent_event(tenant, event)
         self.notify(tenant)
 
     def login(
         self, tenant: str, ext: str, logged_in: bool, queue_id: int | None = None
     ) -> list[int]:
-        """Log ``ext`` in/out (the store keeps it); one event per queue that changed."""
+        """Log ``ext`` in/out (the store keeps it); the events follow from ``sync_agents``."""
         changed = self.store.set_agent_login(tenant, ext, logged_in, queue_id)
-        for qid in changed:
-            self.agent_event(tenant, "login" if logged_in else "logout", ext, qid)
+        self.sync_agents()
         return changed
 
     def pause(self, tenant: str, ext: str, reason: str | None) -> bool:
         """Pause ``ext`` with ``reason`` (None: unpause) in every queue; True if it changed."""
-        before = self.store.agent_pause(tenant, ext)
-        if not self.store.set_agent_pause(tenant, ext, reason):
-            return False
-        if reason is None:
-            self.agent_event(tenant, "unpause", ext, reason=before.reason if before else None)
-        else:
-            self.agent_event(tenant, "pause", ext, reason=reason.strip())
-        return True
+        changed = self.store.set_agent_pause(tenant, ext, reason)
+        self.sync_agents()
+        return changed
+
+    def _agent_snapshot(
+        self,
+    ) -> tuple[dict[tuple[str, int, str], bool], dict[tuple[str, str], Any]]:
+        logins: dict[tuple[str, int, str], bool] = {}
+        pauses: dict[tuple[str, str], Any] = {}
+        for tenant in self.store.tenants_with_queues():
+            for q in self.store.queues(tenant):
+                for m in q.members:
+                    logins[(tenant, q.id or 0, m.extension)] = m.logged_in
+            for ext, pause in self.store.agent_pauses(tenant).items():
+                pauses[(tenant, ext)] = pause
+        return logins, pauses
+
+    def sync_agents(self) -> None:
+        """Agent events for what changed in the store since the last look.
+
+        Logins and pauses change in the store from the phone (feature codes),
+        the portal's agent bar or the CLI; the media server, the only writer
+        of agent events, turns each change into its event here (every flush,
+        and at once for a feature code).
+        """
+        logins, pauses = self._agent_snapshot()
+        now = time.time()
+        for key in sorted(set(logins) | set(self._logins)):
+            was, now_on = self._logins.get(key, False), logins.get(key, False)
+            if was != now_on:
+                tenant, qid, ext = key
+                self.agent_event(tenant, "login" if now_on else "logout", ext, qid, at=now)
+        for key in sorted(set(pauses) | set(self._pauses)):
+            old, new = self._pauses.get(key), pauses.get(key)
+            if old == new:
+                continue
+            tenant, ext = key
+            if old is not None:
+                self.agent_event(tenant, "unpause", ext, reason=old.reason, at=now)
+            if new is not None:
+                self.agent_event(tenant, "pause", ext, reason=new.reason, at=new.since)
+        self._logins, self._pauses = logins, pauses
 
     def start_wrapup(self, tenant: str, ext: str, queue: CallQueue) -> None:
         agent = self.agent(tenant, ext)
