@@ -19,6 +19,7 @@ from cli.attendants import add_parsers as add_attendant_parsers
 from cli.contacts import add_parsers as add_contact_parsers
 from cli.devices import add_parsers as add_device_parsers
 from cli.ingest import add_parsers as add_ingest_parsers
+from cli.queues import add_parsers as add_queue_parsers
 from cli.routing import add_parsers as add_routing_parsers
 from cli.routing import push_now
 from cli.routing_edits import add_parsers as add_routing_edit_parsers
@@ -232,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_routing_edit_parsers(sub)  # rule/frame/did list, edit, remove
     add_attendant_parsers(sub)  # attendant, announcement, holdmusic
     add_device_parsers(sub)  # device add, list, revoke
+    add_queue_parsers(sub)  # queue, queue member, agent
     add_contact_parsers(sub)  # contact list, import, export
 
     voicemail = sub.add_parser("voicemail", help="voicemail messages").add_subparsers(required=True)
