@@ -1,4 +1,4 @@
-"""The UAC workarounds a bridge needs (bugs 7-10 of media/workarounds.py): bug, then fix.
+"""The UAC workarounds a bridge needs (bugs 7-11 of media.workarounds): bug, then fix.
 
 A raw UDP peer plays Kamailio: it receives the INVITE a UAC places and
 answers what a proxy would. Each test shows the bug on aiosipua's own class

@@ -1,59 +1,14 @@
-"""Every workaround for aiosipua 0.7.1 and aiortp 0.8.0, in one place.
-
-The versions are pinned; each fix below is a subclass or a function (never a
-patch of the library's modules at import time), and each has a test in
-``tests/test_media_workarounds.py`` that shows the bug on the unpatched class
-and its absence on ours. When the libraries are upgraded, run those tests:
-the ones whose "bug still there" half fails mark a workaround to delete.
-
-=====  ==========================================================  ===========================
- #     Bug (reproduced on this machine)                             Fix here
-=====  ==========================================================  ===========================
- 1     aiosipua UDP protocol asserts ``isinstance(transport,        ``UdpTransport``
-       asyncio.DatagramTransport)``; Python 3.11's selector
-       transport is not one, so every start logs an
-       AssertionError from ``connection_made``
- 2     aiortp PCMA inverts the sign bit (G.711 A-law: bit 7 set     ``PcmaCodec``
-       means *positive*); PCMU is right
- 3     the SDP answer always names telephone-event 101, whatever   ``negotiate_answer``
-       the offer said: a caller offering 96 sends digits that
-       are decoded as audio noise
- 4     a retransmitted INVITE creates a new call (new To-tag)       ``MediaUAS``
-       that replaces the live one: the ACK no longer matches,
-       the 200 is retransmitted until 64*T1, the call dies
- 5     Record-Route is not copied into 18x/2xx, so the caller's     ``MediaCall``
-       ACK/BYE skip Kamailio (no dialog end, no CDR)
- 6     non-2xx finals are sent once, never retransmitted           ``MediaCall.reject``
- 7     the UAC keeps the To-URI as remote target and no route set   ``MediaUAC``
-       after the 2xx: the ACK and BYE of an outgoing call go to
-       the R-URI without Route, so Kamailio (loose_route) cannot
-       relay them to the callee
- 8     the UAC never ACKs a non-2xx final (RFC 3261 §17.1.1.3):    ``MediaUAC``
-       the proxy retransmits its 486 for 32 s
- 9     the UAC never retransmits its INVITE (Timer A): one lost     ``MediaUAC``
-       datagram and the call is never placed
- 10    a re-INVITE on an outgoing call's dialog is handed over as   ``MediaUAS``
-       a fresh ``IncomingCall`` each time: a retransmitted
-       re-INVITE fails the CSeq check (500) instead of getting the
-       same answer again
- --    the jitter buffer holds its prefetch (~80 ms) and the        ``drain_jitter_buffer``
-       frame in progress; nothing flushes them at BYE
- --    no RTP inactivity timeout                                   ``RtpWatchdog``
-=====  ==========================================================  ===========================
+"""SIP-side workarounds for aiosipua 0.7.1 (bugs 1 and 4-11 of the table in
+``media.workarounds``): the UDP transport, the UAS and its calls, the UAC.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
-from aiortp import RTPSession
-from aiortp.codecs import Codec
-from aiortp.codecs.g711 import PcmaCodec as _LibPcmaCodec
-from aiortp.codecs.g711 import PcmuCodec
 from aiosipua import (
     IncomingCall,
     OutgoingCall,
@@ -63,7 +18,6 @@ from aiosipua import (
     SipUAC,
     SipUAS,
     UdpSipTransport,
-    negotiate_sdp,
 )
 from aiosipua.dialog import Dialog, DialogState
 from aiosipua.headers import stringify_uri
@@ -95,70 +49,6 @@ class UdpTransport(UdpSipTransport):
         self._udp_transport = transport
         # With port 0 the OS picks one: advertise what was actually bound.
         self.local_addr = tuple(transport.get_extra_info("sockname")[:2])  # type: ignore[assignment]
-
-
-# --- 2. PCMA polarity -------------------------------------------------------------------------
-
-_SIGN_FLIP = bytes(b ^ 0x80 for b in range(256))
-
-
-class PcmaCodec(_LibPcmaCodec):
-    """G.711 A-law with the sign bit the right way round (bug 2).
-
-    aiortp's A-law tables are consistent with each other but inverted with
-    respect to G.711, so its own round trip works while every real phone's
-    audio comes out upside down. Flipping bit 7 on the wire fixes both ways.
-    """
-
-    def encode(self, pcm: bytes) -> bytes:
-        return super().encode(pcm).translate(_SIGN_FLIP)
-
-    def decode(self, payload: bytes) -> bytes:
-        return super().decode(payload.translate(_SIGN_FLIP))
-
-
-CODECS: dict[int, tuple[str, Callable[[], Codec]]] = {
-    0: ("PCMU", PcmuCodec),
-    8: ("PCMA", PcmaCodec),
-}
-
-
-def codec_for(payload_type: int) -> Codec:
-    """A correct G.711 codec for payload type 0 (PCMU) or 8 (PCMA)."""
-    return CODECS[payload_type][1]()
-
-
-# --- 3. telephone-event payload type ----------------------------------------------------------
-
-
-def offered_dtmf_payload_type(offer: SdpMessage) -> int | None:
-    """The telephone-event payload type of the offer's audio, if any."""
-    audio = offer.audio
-    if audio is None:
-        return None
-    for codec in audio.codecs:
-        if (codec.encoding_name or "").lower() == "telephone-event":
-            return int(codec.payload_type)
-    return None
-
-
-def negotiate_answer(
-    offer: SdpMessage, local_ip: str, rtp_port: int, supported: list[int] | None = None
-) -> tuple[SdpMessage, int, int | None]:
-    """Answer ``offer`` mirroring its telephone-event payload type (bug 3).
-
-    Returns ``(answer, audio payload type, telephone-event payload type or None)``;
-    the RTP session must be created with that same DTMF payload type.
-    """
-    dtmf_pt = offered_dtmf_payload_type(offer)
-    answer, pt = negotiate_sdp(
-        offer,
-        local_ip=local_ip,
-        rtp_port=rtp_port,
-        supported_codecs=supported or [0, 8],
-        dtmf_payload_type=dtmf_pt or 0,
-    )
-    return answer, pt, dtmf_pt
 
 
 # --- 4, 5, 6. the UAS and its calls -----------------------------------------------------------
@@ -228,6 +118,17 @@ class MediaCall(IncomingCall):
         if resp is None or self.transport is None or self.transport.reliable:
             return
         self._uas._track_rejected(self, resp)
+
+    def hangup(self) -> SipRequest | None:
+        """BYE, sent again until answered when the UAS has our UAC (bug 11)."""
+        uac = getattr(self._uas, "uac", None)
+        if not isinstance(uac, MediaUAC) or self.dialog.state != DialogState.CONFIRMED:
+            return super().hangup()
+        local = self._signaling_addr()
+        bye = self.dialog.create_request("BYE", via_host=local[0], via_port=local[1])
+        self.dialog.terminate()
+        uac.send_reliably(bye, self.source_addr)
+        return bye
 
     def resend_last_response(self) -> None:
         """Answer a retransmitted INVITE with what was last sent (bug 4)."""
@@ -324,6 +225,53 @@ class MediaUAC(SipUAC):
         self._timer_a: dict[str, asyncio.Task[None]] = {}
         # Failed INVITEs whose final reply may come again (bug 8)
         self._failed: dict[str, tuple[SipRequest, tuple[str, int]]] = {}
+        # BYEs (and other in-dialog non-INVITEs) awaiting a final response (bug 11), by branch
+        self._timer_e: dict[str, asyncio.Task[None]] = {}
+
+    def send_reliably(self, request: SipRequest, remote_addr: tuple[str, int]) -> None:
+        """Send a non-INVITE request, again (Timer E) until its final response (bug 11)."""
+        self.transport.send(request, remote_addr)
+        branch = _top_branch(request)
+        if self.transport.reliable or not branch:
+            return
+
+        async def resend() -> None:
+            interval, elapsed = T1, 0.0
+            while elapsed < TIMER_H:
+                await asyncio.sleep(interval)
+                elapsed += interval
+                self.transport.send(request, remote_addr)
+                interval = min(interval * 2, T2)
+            self._timer_e.pop(branch, None)
+
+        self._timer_e[branch] = asyncio.get_running_loop().create_task(resend())
+
+    def _send_in_dialog(
+        self,
+        dialog: Dialog,
+        method: str,
+        remote_addr: tuple[str, int],
+        *,
+        body: str = "",
+        content_type: str = "",
+        contact: bool = True,
+        extra_headers: dict[str, str] | None = None,
+    ) -> SipRequest:
+        """The library's in-dialog request, sent reliably unless it is an INVITE (bug 11)."""
+        addr = self._local_addr()
+        request = dialog.create_request(method, via_host=addr[0], via_port=addr[1])
+        if contact:
+            request.headers.set_single("Contact", f"<sip:{format_addr(*addr)}>")
+        if body:
+            request.text = body
+            request.headers.set_single("Content-Type", content_type)
+        for name, value in (extra_headers or {}).items():
+            request.headers.set_single(name, value)
+        if method == "INVITE":
+            self.transport.send(request, remote_addr)
+        else:
+            self.send_reliably(request, remote_addr)
+        return request
 
     def place_call(
         self,
@@ -380,6 +328,10 @@ class MediaUAC(SipUAC):
         self._timer_a.pop(call.call_id, None)
 
     def handle_response(self, response: SipResponse, addr: tuple[str, int]) -> None:
+        if response.status_code >= 200:
+            resending = self._timer_e.pop(_top_branch(response) or "", None)
+            if resending is not None:
+                resending.cancel()
         cseq = response.cseq
         if cseq is None or cseq.method.upper() != "INVITE":
             super().handle_response(response, addr)
@@ -423,78 +375,8 @@ class MediaUAC(SipUAC):
         self.transport.send(ack, remote_addr)
 
     def close(self) -> None:
-        for task in self._timer_a.values():
+        for task in [*self._timer_a.values(), *self._timer_e.values()]:
             task.cancel()
         self._timer_a.clear()
+        self._timer_e.clear()
         super().close()
-
-
-# --- jitter buffer tail and RTP inactivity ----------------------------------------------------
-
-
-def drain_jitter_buffer(session: RTPSession) -> int:
-    """Deliver every audio packet still held by ``session``'s jitter buffer to ``on_audio``.
-
-    Call at BYE (before ``close``): the buffer keeps ``jitter_prefetch`` frames
-    plus the frame in progress, 70-120 ms a recording would otherwise lose.
-    Returns the number of frames delivered.
-    """
-    jb = session._jitter_buffer
-    codec = session.codec
-    if jb._origin is None or session.on_audio is None:
-        return 0
-    frames: list[tuple[int, list[bytes]]] = []
-    for count in range(jb.capacity):
-        packet = jb._packets[(jb._origin + count) % jb.capacity]
-        if packet is None or not packet.payload or packet.payload_type != session._payload_type:
-            continue  # gaps and RFC 4733 markers
-        if frames and frames[-1][0] == packet.timestamp:
-            frames[-1][1].append(packet.payload)
-        else:
-            frames.append((packet.timestamp, [packet.payload]))
-    jb.reset()
-    for timestamp, payloads in frames:
-        data = b"".join(payloads)
-        session.on_audio(codec.decode(data) if codec else data, timestamp)
-    return len(frames)
-
-
-class RtpWatchdog:
-    """Calls ``on_timeout`` once when no RTP arrived for ``timeout`` seconds.
-
-    aiortp has no inactivity timeout; a caller whose network drops without a
-    BYE would otherwise hold the leg (and an open recording) forever. Feed it
-    from the session's receive path with ``packet_received``.
-    """
-
-    def __init__(self, timeout: float, on_timeout: Callable[[], None]) -> None:
-        self.timeout = timeout
-        self.on_timeout = on_timeout
-        self.last_packet = time.monotonic()
-        self._task: asyncio.Task[None] | None = None
-
-    def packet_received(self) -> None:
-        self.last_packet = time.monotonic()
-
-    # While we play a prompt the caller may legitimately stay silent (no VAD-less phone
-    # is required): the player touches the watchdog so only caller silence *after*
-    # our audio counts.
-    touch = packet_received
-
-    def start(self) -> None:
-        self.last_packet = time.monotonic()
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            idle = time.monotonic() - self.last_packet
-            if idle >= self.timeout:
-                self._task = None
-                self.on_timeout()
-                return
-            await asyncio.sleep(min(0.25, self.timeout - idle))

@@ -1,0 +1,73 @@
+"""Every workaround for aiosipua 0.7.1 and aiortp 0.8.0, in one place.
+
+The versions are pinned; each fix below is a subclass or a function (never a
+patch of the library's modules at import time), in ``media.workarounds.sip``
+(SIP) or ``media.workarounds.rtp`` (RTP), and each has a test in
+``tests/test_media_workarounds.py`` (bugs 7-11: ``tests/test_media_bridge_workarounds.py``)
+that shows the bug on the unpatched class and its absence on ours. When the
+libraries are upgraded, run those tests: the ones whose "bug still there"
+half fails mark a workaround to delete.
+
+=====  ==========================================================  ===========================
+ #     Bug (reproduced on this machine)                             Fix here
+=====  ==========================================================  ===========================
+ 1     aiosipua UDP protocol asserts ``isinstance(transport,        ``UdpTransport``
+       asyncio.DatagramTransport)``; Python 3.11's selector
+       transport is not one, so every start logs an
+       AssertionError from ``connection_made``
+ 2     aiortp PCMA inverts the sign bit (G.711 A-law: bit 7 set     ``PcmaCodec``
+       means *positive*); PCMU is right
+ 3     the SDP answer always names telephone-event 101, whatever   ``negotiate_answer``
+       the offer said: a caller offering 96 sends digits that
+       are decoded as audio noise
+ 4     a retransmitted INVITE creates a new call (new To-tag)       ``MediaUAS``
+       that replaces the live one: the ACK no longer matches,
+       the 200 is retransmitted until 64*T1, the call dies
+ 5     Record-Route is not copied into 18x/2xx, so the caller's     ``MediaCall``
+       ACK/BYE skip Kamailio (no dialog end, no CDR)
+ 6     non-2xx finals are sent once, never retransmitted           ``MediaCall.reject``
+ 7     the UAC keeps the To-URI as remote target and no route set   ``MediaUAC``
+       after the 2xx: the ACK and BYE of an outgoing call go to
+       the R-URI without Route, so Kamailio (loose_route) cannot
+       relay them to the callee
+ 8     the UAC never ACKs a non-2xx final (RFC 3261 §17.1.1.3):    ``MediaUAC``
+       the proxy retransmits its 486 for 32 s
+ 9     the UAC never retransmits its INVITE (Timer A): one lost     ``MediaUAC``
+       datagram and the call is never placed
+ 10    a re-INVITE on an outgoing call's dialog is handed over as   ``MediaUAS``
+       a fresh ``IncomingCall`` each time: a retransmitted
+       re-INVITE fails the CSeq check (500) instead of getting the
+       same answer again
+ 11    BYE (any in-dialog non-INVITE) is sent once, never          ``MediaUAC.send_reliably``,
+       retransmitted (Timer E): one lost datagram and the other    ``MediaCall.hangup``
+       leg stays up (seen with 100 bridged calls on a busy box)
+ --    the jitter buffer holds its prefetch (~80 ms) and the        ``drain_jitter_buffer``
+       frame in progress; nothing flushes them at BYE
+ --    no RTP inactivity timeout                                   ``RtpWatchdog``
+=====  ==========================================================  ===========================
+"""
+
+from media.workarounds.rtp import (
+    CODECS,
+    PcmaCodec,
+    RtpWatchdog,
+    codec_for,
+    drain_jitter_buffer,
+    negotiate_answer,
+    offered_dtmf_payload_type,
+)
+from media.workarounds.sip import MediaCall, MediaUAC, MediaUAS, UdpTransport
+
+__all__ = [
+    "CODECS",
+    "MediaCall",
+    "MediaUAC",
+    "MediaUAS",
+    "PcmaCodec",
+    "RtpWatchdog",
+    "UdpTransport",
+    "codec_for",
+    "drain_jitter_buffer",
+    "negotiate_answer",
+    "offered_dtmf_payload_type",
+]
