@@ -181,3 +181,31 @@ def test_retransmitted_reinvite_gets_500_from_aiosipua_the_same_200_from_ours() 
     lib = run(_placed(MediaUAC, with_library_uas))
     assert lib == ["7 INVITE 200", "7 INVITE 500"], "library fixed? drop bug 10"
     assert run(_placed(MediaUAC, _held_twice)) == ["7 INVITE 200", "7 INVITE 200"]
+
+
+# --- 11. BYE retransmission ----------------------------------------------------------------------
+
+
+def _ok(request: str) -> str:
+    heads = [f"{h}: {_header(request, h)}" for h in ("Via", "From", "To", "Call-ID", "CSeq")]
+    return "\n".join(["SIP/2.0 200 OK", *heads, "Content-Length: 0"]) + "\n\n"
+
+
+async def _bye_unanswered(uac: SipUAC, call: Any, peer: Peer, port: int) -> tuple[int, int]:
+    await asyncio.sleep(0.1)
+    extra = "Contact: <sip:102@127.0.0.1:7777>"
+    peer.send(_reply(_first(peer, "INVITE"), 200, "OK", extra=extra, body=ANSWER), port)
+    await asyncio.sleep(0.1)
+    call.hangup(uac)
+    await asyncio.sleep(1.7)  # T1 = 0.5 s: again at 0.5 and 1.5 s
+    before = sum(m.startswith("BYE ") for m in peer.received)
+    peer.send(_ok(_first(peer, "BYE")), port)
+    await asyncio.sleep(2.2)  # the next one would be at 3.5 s
+    return before, sum(m.startswith("BYE ") for m in peer.received)
+
+
+def test_bye_sent_once_by_aiosipua_until_answered_by_ours() -> None:
+    lib_before, _ = run(_placed(SipUAC, _bye_unanswered))
+    assert lib_before == 1, "library fixed? drop bug 11"
+    before, after = run(_placed(MediaUAC, _bye_unanswered))
+    assert before == 3 and after == before  # the 200 stopped them
