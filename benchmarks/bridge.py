@@ -272,6 +272,7 @@ def _step(
         "concurrent": concurrent,
         "workers": len(workers),
         "sipp_ok": result.returncode == 0,
+        "sipp_errors": result.errors.strip().splitlines()[-3:] if result.returncode else [],
         "answered": sum(r["result"] == "answered" for r in rows),
         "ended_by_callee": sum(r.get("ended_by") == "callee" for r in rows),
         "to_caller": to_caller,
