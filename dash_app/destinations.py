@@ -32,9 +32,9 @@ KIND_LABELS: dict[str, str] = {
     "unavailable": "Unavailable tone",
     "hangup": "Hang up",
 }
-# Queues are not offered until they take calls (issue 12): no destination that does not work.
+# Every kind that takes a caller today (queues since issue 12).
 FORWARD_KINDS: tuple[str, ...] = (
-    "voicemail", "extension", "number", "auto_attendant", "announcement",
+    "voicemail", "extension", "number", "queue", "auto_attendant", "announcement",
 )  # fmt: skip
 FALLBACK_KINDS: tuple[str, ...] = (*FORWARD_KINDS, "busy", "unavailable", "hangup")
 # Kinds whose target must be given; a voicemail target is optional (default: the owner's box).
@@ -45,7 +45,7 @@ PLACEHOLDERS: dict[str, str] = {
     "voicemail": "box (default: own)",
     "extension": "e.g. 102",
     "number": "e.g. +15551234567",
-    "queue": "queue id",
+    "queue": "queue id (Queues page)",
     "auto_attendant": "menu id (Auto Attendants page)",
     "announcement": "announcement id (Auto Attendants page)",
 }

@@ -16,6 +16,7 @@ import dash
 import dash_mantine_components as dmc
 from dash import dcc, html
 
+from dash_app.agent_bar import agent_bar
 from dash_app.auth import csrf_token, optional_user
 from switchboard.store import User
 
@@ -234,7 +235,7 @@ def shell() -> Any:
                                 ],
                                 gap="xs",
                             ),
-                            header_right,
+                            dmc.Group([agent_bar(user), header_right], gap="md"),
                         ],
                         justify="space-between",
                         h="100%",

@@ -42,6 +42,11 @@ def _atomic_json(folder: Path, name: str, doc: object, *, durable: bool) -> Path
     return final
 
 
+def live_path(data_dir: Path, tenant: str) -> Path:
+    """``live/queues/<tenant>.json`` under the data dir (the wallboard and agent bar read it)."""
+    return data_dir / "live" / "queues" / f"{tenant}.json"
+
+
 class QueueLog:
     """Pending events by tenant, their spool batches and the live state files."""
 
@@ -70,14 +75,11 @@ class QueueLog:
             written.append(_atomic_json(folder, f"{batch_id}.json", doc, durable=True))
         return written
 
-    def live_path(self, tenant: str) -> Path:
-        return self.data_dir / "live" / "queues" / f"{tenant}.json"
-
     def write_live(self, tenant: str, at: float, queues: list[LiveQueue]) -> Path | None:
         """Replace the tenant's live state (not history: no fsync)."""
         if not TENANT_RE.match(tenant):
             return None
-        path = self.live_path(tenant)
+        path = live_path(self.data_dir, tenant)
         return _atomic_json(
             path.parent, path.name, live_document(tenant, at, queues), durable=False
         )

@@ -366,3 +366,15 @@ def test_agent_state_survives_a_media_server_restart(center: CallCenter, tmp_pat
     assert (agents["102"]["state"], agents["102"]["reason"]) == ("paused", "lunch")
     kinds = [e["kind"] for e in center.events()]
     assert kinds[0] == "restart" and kinds[-1] == "restart" and "connect" in kinds
+
+
+def test_feature_codes_from_a_phone_log_out_and_pause(center: CallCenter) -> None:
+    from tests.fixtures.sip import call
+
+    assert call(center.settings, f"101@{ACME}", f"*46@{ACME}", duration_ms=800).returncode == 0
+    assert call(center.settings, f"101@{ACME}", f"*472@{ACME}", duration_ms=800).returncode == 0
+    queue = center.store.queue(ACME, center.queue.id)
+    assert [(m.extension, m.logged_in) for m in queue.members] == [("101", False), ("102", True)]
+    assert center.store.agent_pause(ACME, "101").reason == "lunch"
+    got = [(e["kind"], e["agent"], e["reason"]) for e in center.events("agent_events")]
+    assert got == [("logout", "101", None), ("pause", "101", "lunch")]

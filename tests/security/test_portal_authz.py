@@ -29,6 +29,7 @@ from switchboard.attendants import MENU_KEYS, Attendant, MenuDestination
 from switchboard.report_schedules import ReportSchedule
 from switchboard.rules import AnsweringRule
 from switchboard.store import ProvisioningStore, User
+from switchboard.store.queues import CallQueue, QueueMember
 from switchboard.timeframes import TimeFrame, WeeklyPeriod
 from tests.fixtures.core import Directory
 from tests.fixtures.portal import MISSED_CALLER, client_session, log_in
@@ -109,6 +110,12 @@ callback users reset 102's password                no    no    no    no    yes  
 callback users remove a user of acme               no    no    no    no    yes   no
 callback users import into acme                    no    no    no    no    yes   no
 callback profile save reaches 102's profile        no    no    no    no    no    no
+page /queues                                       no    no    no    yes   yes   yes
+callback queues list shows acme's queue            no    no    no    yes   yes   no
+callback queues open acme's queue                  no    no    no    yes   yes   no
+callback queues save over acme's queue             no    no    no    yes   yes   no
+callback queues delete acme's queue                no    no    no    yes   yes   no
+callback agent bar pauses 102                      no    no    no    no    no    no
 """
 
 
@@ -900,6 +907,60 @@ def probe_grid(world: World, role: str) -> bool:
     return '"c04"' in text or "c04" in text
 
 
+ACME_QUEUE = "Matrix queue"
+
+
+def _acme_queue(world: World, name: str = ACME_QUEUE) -> int:
+    """The id of acme's queue ``name`` (made on first use: 102 is its agent)."""
+
+    def get(store: ProvisioningStore) -> int:
+        queue = next((q for q in store.queues("acme.example") if q.name == name), None)
+        if queue is None:
+            members = (QueueMember("102"),)
+            queue = store.save_queue(CallQueue("acme.example", name, members=members))
+        return int(queue.id or 0)
+
+    return int(world.run(get))
+
+
+def probe_queues_list(world: World, role: str) -> bool:
+    _acme_queue(world)
+    return ACME_QUEUE in answered(post_callback(world, role, "queues-version", {}, "data"))
+
+
+def probe_queues_open(world: World, role: str) -> bool:
+    trigger = {"type": "queues-edit", "id": _acme_queue(world)}
+    return ACME_QUEUE in answered(post_callback(world, role, trigger))
+
+
+def probe_queues_save(world: World, role: str) -> bool:
+    queue_id, ring = _acme_queue(world), 5 + ROLES.index(role)
+    values = {
+        "queues-editing": queue_id, "queues-name": ACME_QUEUE, "queues-strategy": "linear",
+        "queues-ring": ring, "queues-wrapup": 10, "queues-max-wait": 300,
+        "queues-max-callers": 10, "queues-announce": 30, "queues-sl": 20,
+        "queues-short-abandon": 5, "queues-overflow-kind": "off", "queues-exit-key": "off",
+        "queues-exit-kind": "off", "queues-hold-music": "off", "queues-members": "102",
+        "queues-join-empty": True, "queues-version": 1,
+    }  # fmt: skip
+    post_callback(world, role, "queues-save", values)
+    return bool(world.run(lambda s: s.queue("acme.example", queue_id).ring_seconds) == ring)
+
+
+def probe_queues_delete(world: World, role: str) -> bool:
+    queue_id = _acme_queue(world, f"Spare queue for {role}")
+    post_callback(world, role, {"type": "queues-delete", "id": queue_id})
+    return bool(world.run(lambda s: all(q.id != queue_id for q in s.queues("acme.example"))))
+
+
+def probe_agent_bar_pause(world: World, role: str) -> bool:
+    """The bar acts on the signed-in user only: nobody can pause 102 through it."""
+    _acme_queue(world)
+    world.run(lambda s: s.set_agent_pause("acme.example", "102", None))
+    post_callback(world, role, "agentbar-pause", {"agentbar-reason": "lunch"})
+    return world.run(lambda s: s.agent_pause("acme.example", "102")) is not None
+
+
 PROBES: dict[str, Callable[[World, str], bool]] = {
     "page /": page_probe("/", "home-refresh"),
     "page /calls": page_probe("/calls", "calls-grid"),
@@ -966,6 +1027,12 @@ PROBES: dict[str, Callable[[World, str], bool]] = {
     "callback users remove a user of acme": probe_users_remove,
     "callback users import into acme": probe_users_import,
     "callback profile save reaches 102's profile": probe_profile_save,
+    "page /queues": page_probe("/queues", "queues-members"),
+    "callback queues list shows acme's queue": probe_queues_list,
+    "callback queues open acme's queue": probe_queues_open,
+    "callback queues save over acme's queue": probe_queues_save,
+    "callback queues delete acme's queue": probe_queues_delete,
+    "callback agent bar pauses 102": probe_agent_bar_pause,
 }
 
 
