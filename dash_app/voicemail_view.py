@@ -64,9 +64,10 @@ def mailbox_rows(
         messages: list[VoicemailMessage] = store.voicemail_messages(
             user.tenant_domain, mailbox, folders
         )
+        callers = store.contact_names(user.tenant_domain, user)  # shared + the viewer's own
     if not messages:
         return []
-    conn = open_mailbox(portal().settings, user.tenant_domain, mailbox, messages)
+    conn = open_mailbox(portal().settings, user.tenant_domain, mailbox, messages, callers)
     try:
         rows = mailbox_messages(conn, messages, search)
     finally:

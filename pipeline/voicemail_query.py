@@ -9,7 +9,7 @@ the provisioning store, which DuckDB cannot read: the caller hands it over as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -40,16 +40,27 @@ def search_words(text: str | None) -> list[str]:
 
 
 def open_mailbox(
-    settings: Settings, tenant: str, mailbox: str | None, messages: Sequence[VoicemailMessage]
+    settings: Settings,
+    tenant: str,
+    mailbox: str | None,
+    messages: Sequence[VoicemailMessage],
+    contact_names: Mapping[str, str] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A warehouse connection for one mailbox (``None``: the whole tenant, for managers).
 
-    The originals of copies forwarded into the mailbox are let through the scope.
+    The originals of copies forwarded into the mailbox are let through the scope;
+    ``contact_names`` name the callers (:mod:`pipeline.contacts`).
     """
     from pipeline.warehouse import connect
 
     forwarded = sorted({m.source_id for m in messages if m.source_id != m.message_id})
-    return connect(settings, tenant, extension=mailbox, forwarded_message_ids=forwarded)
+    return connect(
+        settings,
+        tenant,
+        extension=mailbox,
+        forwarded_message_ids=forwarded,
+        contact_names=contact_names,
+    )
 
 
 def _state_table(messages: Sequence[VoicemailMessage]) -> pa.Table:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 from pipeline import metrics
 from pipeline.filters import CallFilter
@@ -46,3 +47,22 @@ def test_calls_and_the_worklist_show_shared_and_own_contact_names(
     with front_view:
         rows, _ = call_page(front_view.conn, CallFilter(timezone="UTC"), offset=0, limit=100)
         assert _names(rows)["a1"][0] == "Carla Customer"  # 101 answered it
+
+
+def test_a_voicemail_from_a_contact_shows_their_name(
+    settings: Settings, directory: Directory, tmp_path: Path
+) -> None:
+    from pipeline.voicemail_ingest import ingest_voicemail
+    from pipeline.voicemail_query import mailbox_messages, open_mailbox
+    from tests.fixtures.voicemail import silence_wav, write_spool_item
+
+    store = directory.store
+    bob = directory.users[f"102@{ACME}"]
+    store.add_contact(bob, ContactInput("Carla Customer", phone="(555) 123-0000"))
+    write_spool_item(settings, ACME, "102", silence_wav(tmp_path / "a.wav"), caller="5551230000")
+    ingest_voicemail(settings, store)
+    messages = store.voicemail_messages(ACME, "102")
+    names = store.contact_names(ACME, bob)
+    with open_mailbox(settings, ACME, "102", messages, names) as conn:
+        [row] = mailbox_messages(conn, messages, None)
+    assert row["caller_name"] == "Carla Customer"  # not the "Jane Customer" the call sent
