@@ -87,8 +87,12 @@ where caller = {extension}
     or answered_by = {extension}
 """
 
-# The same over calls with legs: also the calls a bridged leg rang them on.
-LEGS_EXTENSION_SCOPE = EXTENSION_SCOPE.rstrip() + "\n    or list_contains(rang, {extension})\n"
+# The same over calls with legs (pipeline/sql/warehouse/calls_with_legs.sql, whose
+# leg_rows this reads): also the calls a bridged leg rang them on.
+LEGS_EXTENSION_SCOPE = (
+    EXTENSION_SCOPE.rstrip()
+    + "\n    or call_id in (select origin_call_id from leg_rows where callee = {extension})\n"
+)
 
 # A plain user sees the legs and steps of the calls their ``calls`` view shows.
 IN_VISIBLE_CALLS = """

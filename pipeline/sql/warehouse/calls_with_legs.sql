@@ -7,18 +7,18 @@
 -- Placeholders filled by pipeline.warehouse (str.format, so no braces in comments): columns
 -- (the call columns of the view), calls_files, legs_files (validated lake paths) and scope
 -- (a viewer's scope, or nothing).
+--
+-- Cost: only a call a media application answered can have legs (answered_by is the
+-- Request-URI user of the attendant aa-, the announcement ann- or the queue q-:
+-- switchboard.attendants and the queue target). The calls are read as two disjoint scans,
+-- those calls and the others, so the others (nearly every call) never meet the join and a
+-- query reads only the columns it needs of them. A leg starts on its call's UTC day or the
+-- next: joining on call_date = the call's date lets a query's date filter reach the legs'
+-- partitions (equal join keys share filters), so a day's query reads two days of legs.
 create view calls as
-with caller_rows as (
-    select
-        {columns}
-    from read_parquet(
-        {calls_files},
-        hive_partitioning = true,
-        hive_types = {{'tenant': varchar, 'date': date}}
-    )
-),
-
-leg_rows as (
+with leg_rows as (
+    -- each leg is a candidate for a call of its own day and of the day before; two scans,
+    -- not one shared CTE, so that each gets its own partition filter
     select
         origin_call_id,
         acc_id,
@@ -27,7 +27,24 @@ leg_rows as (
         started_at,
         answered_at,
         talk_seconds,
-        disposition
+        disposition,
+        date as call_date
+    from read_parquet(
+        {legs_files},
+        hive_partitioning = true,
+        hive_types = {{'tenant': varchar, 'date': date}}
+    )
+    union all
+    select
+        origin_call_id,
+        acc_id,
+        callee,
+        answered_by,
+        started_at,
+        answered_at,
+        talk_seconds,
+        disposition,
+        date - 1 as call_date
     from read_parquet(
         {legs_files},
         hive_partitioning = true,
@@ -35,29 +52,72 @@ leg_rows as (
     )
 ),
 
+-- The legs of the media calls (inner join: a leg whose call is not a media call in the
+-- view is not counted); aggregating after the join keeps the work to the calls a query
+-- reads. The calls are scanned again below rather than shared as a CTE, which DuckDB
+-- would materialise without the query's date filter.
+media_legs as (
+    select
+        c.acc_id,
+        c.date,
+        l.answered_by,
+        l.started_at,
+        l.answered_at,
+        l.talk_seconds,
+        l.disposition
+    from read_parquet(
+        {calls_files},
+        hive_partitioning = true,
+        hive_types = {{'tenant': varchar, 'date': date}}
+    ) as c
+    inner join leg_rows as l
+        on l.origin_call_id = c.call_id
+        and l.call_date = c.date
+    where starts_with(c.answered_by, 'aa-')
+        or starts_with(c.answered_by, 'ann-')
+        or starts_with(c.answered_by, 'q-')
+),
+
 -- One row per call that has legs. The outcome is the first leg a person answered; else
 -- the first leg that reached a mailbox (the callee's own rules forwarded it); else the
 -- last leg tried (busy, missed, cancelled, failed): what the caller finally got.
 leg_outcomes as (
     select
-        origin_call_id,
+        acc_id,
+        date,
         arg_min(answered_by, answered_at) filter (where disposition = 'answered') as person,
         min(answered_at) filter (where disposition = 'answered') as person_answered_at,
         sum(talk_seconds) filter (where disposition = 'answered') as person_talk_seconds,
         arg_min(answered_by, answered_at) filter (where disposition = 'voicemail') as mailbox,
         min(answered_at) filter (where disposition = 'voicemail') as mailbox_answered_at,
         sum(talk_seconds) filter (where disposition = 'voicemail') as mailbox_talk_seconds,
-        arg_max(disposition, (started_at, acc_id)) as last_disposition,
-        -- everyone a leg rang: a plain user sees the calls that rang them (scope)
-        list(distinct callee) filter (where callee is not null) as rang
-    from leg_rows
-    group by origin_call_id
+        arg_max(disposition, started_at) as last_disposition
+    from media_legs
+    group by acc_id, date
 ),
 
-outcomes as (
+other_calls as (
+    select
+        {columns}
+    from read_parquet(
+        {calls_files},
+        hive_partitioning = true,
+        hive_types = {{'tenant': varchar, 'date': date}}
+    )
+    -- the complement of the media calls' condition; written with coalesce, not "is null
+    -- or not", which DuckDB evaluated 3x slower (measured on 2 M calls)
+    where not coalesce(
+        starts_with(answered_by, 'aa-')
+        or starts_with(answered_by, 'ann-')
+        or starts_with(answered_by, 'q-'),
+        false
+    )
+),
+
+media_calls as (
     select
         c.*,
-        l.origin_call_id is not null as has_legs,
+        l.acc_id is not null as has_legs,
         case
             when l.person is not null then 'person'
             when l.mailbox is not null then 'mailbox'
@@ -68,13 +128,21 @@ outcomes as (
         l.mailbox,
         l.person_talk_seconds,
         l.mailbox_talk_seconds,
-        l.last_disposition,
-        coalesce(l.rang, []) as rang
-    from caller_rows as c
-    left join leg_outcomes as l on l.origin_call_id = c.call_id
+        l.last_disposition
+    from read_parquet(
+        {calls_files},
+        hive_partitioning = true,
+        hive_types = {{'tenant': varchar, 'date': date}}
+    ) as c
+    left join leg_outcomes as l
+        on l.acc_id = c.acc_id
+        and l.date = c.date
+    where starts_with(c.answered_by, 'aa-')
+        or starts_with(c.answered_by, 'ann-')
+        or starts_with(c.answered_by, 'q-')
 ),
 
-final as (
+bridged as (
     select
         call_id,
         acc_id,
@@ -116,9 +184,18 @@ final as (
         rule,
         frame,
         tenant,
-        date,
-        rang
-    from outcomes
+        date
+    from media_calls
+),
+
+final as (
+    select
+        {columns}
+    from other_calls
+    union all
+    select
+        {columns}
+    from bridged
 )
 
 select
