@@ -378,3 +378,36 @@ def test_feature_codes_from_a_phone_log_out_and_pause(center: CallCenter) -> Non
     assert center.store.agent_pause(ACME, "101").reason == "lunch"
     got = [(e["kind"], e["agent"], e["reason"]) for e in center.events("agent_events")]
     assert got == [("logout", "101", None), ("pause", "101", "lunch")]
+
+
+def test_an_agent_on_any_call_is_not_offered_a_queue_call(
+    center: CallCenter, tmp_path: Path
+) -> None:
+    from tests.fixtures.sip import call
+
+    with RtpBank() as bank:
+        uas = {
+            "101": SippUAS(agent_scenario(tmp_path / "101.xml", bank.add(RtpPhone(0, 1400.0)))),
+            "102": SippUAS(
+                agent_scenario(
+                    tmp_path / "102.xml", bank.add(RtpPhone(0, 1800.0)), hangup_after_ms=1000
+                )
+            ),
+        }
+        try:
+            _registered(center, uas)
+            # 103 calls 101 directly (not a queue call) and talks for 6 s
+            side = threading.Thread(
+                target=call, args=(center.settings, f"103@{ACME}", f"101@{ACME}"),
+                kwargs={"duration_ms": 6000}, daemon=True,
+            )  # fmt: skip
+            side.start()
+            time.sleep(1.5)
+            result = center.call(bank.add(RtpPhone(0, 600.0)), name="busy")
+            side.join(20)
+        finally:
+            for u in uas.values():
+                u.stop()
+    assert result.returncode == 0, result.errors
+    offers = [(e["kind"], e["agent"]) for e in center.events() if e["kind"].startswith("offer")]
+    assert offers == [("offer", "102")]  # linear would offer 101 first: it was on a call
