@@ -95,7 +95,9 @@ def _int(label: str, value: Any) -> int:
 
 def queue_from_form(tenant: str, queue_id: int | None, values: dict[str, Any]) -> CallQueue:
     """The queue the form describes (the store validates ranges and destinations)."""
-    numbers = {field: _int(label, values.get(key)) for key, (field, label) in NUMBERS.items()}
+    numbers: dict[str, Any] = {
+        field: _int(label, values.get(key)) for key, (field, label) in NUMBERS.items()
+    }
     exit_key = values.get("exit-key") or None
     hold = values.get("hold-music")
     queue = CallQueue(

@@ -225,11 +225,11 @@ class QueueEngine:
             if was != now_on:
                 tenant, qid, ext = key
                 self.agent_event(tenant, "login" if now_on else "logout", ext, qid, at=now)
-        for key in sorted(set(pauses) | set(self._pauses)):
-            old, new = self._pauses.get(key), pauses.get(key)
+        for who in sorted(set(pauses) | set(self._pauses)):
+            old, new = self._pauses.get(who), pauses.get(who)
             if old == new:
                 continue
-            tenant, ext = key
+            tenant, ext = who
             if old is not None:
                 self.agent_event(tenant, "unpause", ext, reason=old.reason, at=now)
             if new is not None:
