@@ -25,6 +25,7 @@ import dash
 from dash_app.analytics_downloads import install_analytics_downloads
 from dash_app.auth import install_auth
 from dash_app.downloads import install_downloads
+from dash_app.first_password import install_first_password
 from dash_app.layout import shell
 from dash_app.media_routes import install_media_routes
 from dash_app.refusals import install_refusals, refuse_callback_error
@@ -53,6 +54,7 @@ def create_app(settings: Settings) -> dash.Dash:
         on_error=refuse_callback_error,
     )
     install_auth(app.server, settings)
+    install_first_password(app.server)  # after the sign-in guard: a one-time password
     install_refusals(app.server)
     install_downloads(app.server)
     install_media_routes(app.server)

@@ -328,9 +328,6 @@ def install_auth(server: Flask, settings: Settings) -> None:
         return None if user is None or user.disabled else PortalUser(user)
 
     server.before_request(_guard)
-    from dash_app.first_password import install_first_password  # it builds on this module
-
-    install_first_password(server)  # a one-time password: choose your own before anything
 
     @server.route("/login", methods=["GET", "POST"])
     def login() -> Any:

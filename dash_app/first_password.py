@@ -81,7 +81,7 @@ def _hold_until_changed() -> Any:
 
 
 def install_first_password(server: Flask) -> None:
-    """Add ``/password`` and the hold on everything else while a change is pending."""
+    """Add ``/password`` and the hold on everything else (call after ``install_auth``)."""
     server.before_request(_hold_until_changed)
 
     @server.route(PASSWORD_PATH, methods=["GET", "POST"])
