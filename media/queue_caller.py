@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 QUEUE_HEADER = "X-SB-Queue"
+ROUND_PAUSE_SECONDS = 2.0  # at least this long between two rounds of offers to the same agents
 RESULTS = {486: "busy", 600: "busy", 603: "rejected", 408: "no_answer", 480: "unavailable"}
 
 
@@ -82,6 +83,7 @@ class Waiting:
     entered: float = field(default_factory=time.time)
     offering: bool = False
     tried: set[str] = field(default_factory=set)
+    round_at: float = 0.0  # monotonic: when the current round of offers began
     exit_pressed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -258,8 +260,14 @@ class CallerInQueue:
         free = await self.engine.free_agents(self.tenant, self.queue)
         untried = [a for a in free if a.extension not in self.w.tried]
         if free and not untried:
-            self.w.tried.clear()  # everyone had a go: start the order again
+            # everyone had a go: start the order again, but not in a tight loop when
+            # every phone refuses at once (unregistered agents answer 480 in a millisecond)
+            if time.monotonic() - self.w.round_at < ROUND_PAUSE_SECONDS:
+                return None
+            self.w.tried.clear()
             untried = free
+        if not self.w.tried:
+            self.w.round_at = time.monotonic()
         last = self.engine.last_offered.get((self.tenant, self.qid))
         waves = offer_order(self.queue.strategy, untried, last)
         if not waves or self.leg.ended.is_set():
