@@ -233,3 +233,17 @@ def test_a_plain_user_reaches_neither_users_nor_the_export(
     with http_session(base, "103@acme.example") as client:
         assert client.get("/download/users.csv").status_code == 403
     assert httpx.get(base + "/download/users.csv").status_code == 302
+
+
+def test_a_disabled_users_open_session_ends_at_their_next_request(
+    users_portal: PortalServer,
+) -> None:
+    store = _store(users_portal)
+    store.add_user(tenant=T, extension="170", name="Soon Gone", email="",
+                   password="portal-pass-1", sip_password="sip-secret-1")  # fmt: skip
+    with http_session(users_portal.url, "170@acme.example") as client:
+        assert client.get("/").status_code == 200
+        store.set_user_disabled(T, "170", True)
+        after = client.get("/")
+        assert after.status_code == 302 and after.headers["location"].startswith("/login")
+        assert client.post("/_dash-update-component", json={}).status_code == 401
