@@ -24,6 +24,7 @@ from cli.routing import add_parsers as add_routing_parsers
 from cli.routing import push_now
 from cli.routing_edits import add_parsers as add_routing_edit_parsers
 from cli.users import add_parsers as add_user_parsers
+from cli.voicemail import add_parsers as add_voicemail_parsers
 from switchboard.settings import Settings, load_settings
 from switchboard.store import ROLES, ProvisioningStore
 
@@ -65,6 +66,7 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_calls_export(settings: Settings, args: argparse.Namespace) -> int:
+    from cli.progress import Progress
     from pipeline.export import export_calls
     from pipeline.filters import CallFilter
 
@@ -78,7 +80,8 @@ def cmd_calls_export(settings: Settings, args: argparse.Namespace) -> int:
         "q": args.search,
     }
     flt = CallFilter.from_query({k: v for k, v in query.items() if v}, tenant.timezone)
-    rows = export_calls(settings, tenant.domain, flt, args.format, Path(args.output))
+    with Progress.ticking("exporting calls"):
+        rows = export_calls(settings, tenant.domain, flt, args.format, Path(args.output))
     print(f"{rows} calls written to {args.output} ({flt.describe()})", file=sys.stderr)
     return 0
 
@@ -232,8 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_routing_parsers(sub)
     add_routing_edit_parsers(sub)  # rule/frame/did list, edit, remove
     add_attendant_parsers(sub)  # attendant, announcement, holdmusic
-    add_device_parsers(sub)  # device add, list, revoke
     add_queue_parsers(sub)  # queue, queue member, agent
+    add_device_parsers(sub)  # device add, list, revoke
     add_contact_parsers(sub)  # contact list, import, export
 
     voicemail = sub.add_parser("voicemail", help="voicemail messages").add_subparsers(required=True)
@@ -243,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     vs.add_argument("--ext", help="only this mailbox")
     vs.add_argument("--limit", type=int, default=50)
     vs.set_defaults(fn=cmd_voicemail_search)
+    add_voicemail_parsers(voicemail)  # voicemail retranscribe
     add_analytics_parsers(sub)  # kpis, schedule
     add_ingest_parsers(sub)  # ingest replay
 

@@ -3,7 +3,8 @@
 The bar goes to stderr and only when stderr is a terminal, so a script
 reading stdout (``--json``, an export to ``-``) or a log file never sees it.
 ``Progress`` counts steps the caller reports; ``Progress.timed`` fills by
-elapsed time for work that reports nothing until it ends (demo traffic).
+elapsed time for work of a known duration that reports nothing until it ends
+(demo traffic); ``Progress.ticking`` counts seconds when even that is unknown.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Progress:
         self.total = max(total, 0)
         self.label = label
         self.done = 0
+        self.unit = ""  # after the count when there is no total (" s": seconds)
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self._lock = threading.Lock()
@@ -45,7 +47,7 @@ class Progress:
             bar = "#" * filled + "-" * (WIDTH - filled)
             text = f"\r{self.label} [{bar}] {self.done}/{self.total}"
         else:
-            text = f"\r{self.label} {self.done}"
+            text = f"\r{self.label} {self.done}{self.unit}"
         self.stream.write(text)
         self.stream.flush()
 
@@ -60,6 +62,20 @@ class Progress:
                 while not bar._stop.wait(0.2):
                     share = min(99, int(100 * (time.monotonic() - start) / max(seconds, 0.1)))
                     bar.advance(share - bar.done)
+
+            bar._ticker = threading.Thread(target=tick, daemon=True)
+        return bar
+
+    @classmethod
+    def ticking(cls, label: str, **kwargs: object) -> Progress:
+        """Seconds elapsed, for work whose size is unknown until it ends (a calls export)."""
+        bar = cls(0, label, **kwargs)  # type: ignore[arg-type]
+        bar.unit = " s"
+        if bar.enabled:
+
+            def tick() -> None:
+                while not bar._stop.wait(1.0):
+                    bar.advance()
 
             bar._ticker = threading.Thread(target=tick, daemon=True)
         return bar

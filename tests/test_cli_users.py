@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,16 @@ def test_progress_draws_on_a_terminal_only() -> None:
                 bar.advance()
     assert pipe.getvalue() == ""
     assert "\rimporting [" in tty.getvalue() and tty.getvalue().endswith("4/4\n")
+
+
+def test_ticking_counts_seconds_on_a_terminal_only() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty, pipe = Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        with Progress.ticking("exporting calls", stream=stream):
+            time.sleep(1.2)
+    assert pipe.getvalue() == ""
+    assert "\rexporting calls 1 s" in tty.getvalue()
