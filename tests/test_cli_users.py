@@ -67,6 +67,14 @@ def test_user_edit_changes_what_is_given(env: Settings, capsys: pytest.CaptureFi
     assert f"{T}:102" in _store(env).decisions()
     code, _, err = run(capsys, "user", "edit", "102", "--tenant", T, "--email", "nope")
     assert code == 2 and "not an email address" in err
+    # caller IDs: the manager's grant, then the user's choice among them
+    assert run(capsys, "did", "add", "+15551230000", "--tenant", T, "--name", "Main")[0] == 0
+    code, _, err = run(capsys, "user", "edit", "102", "--tenant", T, "--caller-id", "+15551230000")
+    assert code == 2 and "not a caller ID you may use" in err
+    assert run(capsys, "user", "edit", "102", "--tenant", T, "--allow-caller-id", "+15551230000",
+               "--caller-id", "+15551230000")[0] == 0  # fmt: skip
+    shown = json.loads(run(capsys, "user", "show", "102", "--tenant", T, "--json")[1])
+    assert (shown["caller_id"], shown["allowed_caller_ids"]) == ("+15551230000", ["+15551230000"])
 
 
 def test_the_only_manager_cannot_be_removed_demoted_or_disabled(
