@@ -17,6 +17,10 @@ each a module holding one mixin over the shared connection:
 - ``voicemail``: message state, mailbox settings, greetings, PIN;
 - ``pin_locks``: wrong phone PINs counted across calls, the lock they lead to;
 - ``reports``: callback-worklist marks, report schedules and their runs.
+- ``user_admin``: users after they exist (edit, disable, remove, one-time and SIP
+  passwords, caller IDs, preferences, bulk import); a section keeping more per
+  user joins in through the ``_credential_rows`` and ``_forget_user`` hooks of
+  ``accounts``.
 
 Adding a section (queues, attendants, contacts, devices, …) is a new module
 with ``class QueuesSection(AccountsSection)`` and its migration, plus one line:
