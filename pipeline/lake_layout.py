@@ -11,6 +11,8 @@ and the metric cache's keys). Layout under ``settings.lake_dir``::
                                                ``calls`` and ``legs`` alike
     _voicemail_batches/                        commit log of voicemail batches
     _steps_batches/                            commit log of call-step batches
+    _queue_batches/                            commit log of queue spool batches
+                                               (``queue_events`` and ``agent_events`` alike)
 
 File names inside a partition (each name is written once, never reused):
 
@@ -18,6 +20,7 @@ File names inside a partition (each name is written once, never reused):
   ``first..last`` (12 digits each) — the ids the ingest watermark counts;
 - ``vmb-<hash>.parquet``: a voicemail batch; ``vm-<hex>.parquet``: one transcript;
 - ``stb-<hash>.parquet``: a batch of call steps (:mod:`pipeline.steps_ingest`);
+- ``qeb-<hash>.parquet``: a batch of queue or agent events (:mod:`pipeline.queue_ingest`);
 - ``c-<generation>.parquet``: the merged file of a compaction, and
   ``c-<generation>.json`` its record (the commit point): the names of the
   files it absorbed (so the id ranges of the batches it holds), its row count.
@@ -45,6 +48,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from pipeline.queue_schema import AGENT_EVENTS_SCHEMA, QUEUE_EVENTS_SCHEMA
 from pipeline.schema import (
     CALL_STEPS_SCHEMA,
     CALLS_SCHEMA,
@@ -86,8 +90,16 @@ VOICEMAILS = LakeTable(
 # One file per message, committed by its rename alone: no commit log.
 TRANSCRIPTS = LakeTable("transcripts", TRANSCRIPTS_SCHEMA, ("transcribed_at", "message_id"), None)
 CALL_STEPS = LakeTable("call_steps", CALL_STEPS_SCHEMA, ("at", "batch_id", "seq"), "_steps_batches")
+# Written by the queue ingest in the same batches (one commit log, like calls and legs).
+QUEUE_EVENTS = LakeTable(
+    "queue_events", QUEUE_EVENTS_SCHEMA, ("at", "batch_id", "seq"), "_queue_batches"
+)
+AGENT_EVENTS = LakeTable(
+    "agent_events", AGENT_EVENTS_SCHEMA, ("at", "batch_id", "seq"), "_queue_batches"
+)
 TABLES: dict[str, LakeTable] = {
-    t.name: t for t in (CALLS, LEGS, VOICEMAILS, TRANSCRIPTS, CALL_STEPS)
+    t.name: t
+    for t in (CALLS, LEGS, VOICEMAILS, TRANSCRIPTS, CALL_STEPS, QUEUE_EVENTS, AGENT_EVENTS)
 }
 
 

@@ -26,6 +26,10 @@ After a crash: ``pending.json`` with its manifest → redo step 4 only; without
 → delete the files (never committed) and ingest the batches again, which are
 all still in the spool. A batch id already in ``spool/done/`` is quarantined
 ("already ingested"), so a re-sent batch is never a second set of facts.
+
+The same protocol ingests the queue spool (:mod:`pipeline.queue_ingest`): a
+subclass names its spool folder, commit log and prefix, how a batch is read
+and which lake files its rows go to — one ingest for JSON spool batches.
 """
 
 from __future__ import annotations
@@ -86,9 +90,9 @@ class StepsIngestResult:
 
 
 # -- reading the spool (pure checks, no writes) ---------------------------------------------
-def ready_batches(spool_dir: Path) -> list[Path]:
+def ready_batches(spool_dir: Path, kind: str = SPOOL_KIND) -> list[Path]:
     """Every finished batch's JSON (a temp file is never ``*.json``)."""
-    root = spool_dir / SPOOL_KIND
+    root = spool_dir / kind
     if not root.is_dir():
         return []
     return sorted(root.glob("*/*.json"))
@@ -162,10 +166,10 @@ def partition_of(batch: StepsBatch) -> tuple[str, date]:
     return batch.tenant, _utc(batch.steps[0]["at"]).date()
 
 
-def batch_name(spool_items: Iterable[str]) -> str:
+def batch_name(spool_items: Iterable[str], prefix: str = "stb") -> str:
     """``stb-<hash>`` of the sorted spool paths: every attempt writes the same names."""
     digest = hashlib.sha256("\n".join(sorted(spool_items)).encode()).hexdigest()
-    return f"stb-{digest[:24]}"
+    return f"{prefix}-{digest[:24]}"
 
 
 # -- writing ------------------------------------------------------------------------------
@@ -180,26 +184,32 @@ def _move(src: Path, dst: Path) -> None:
 class StepsIngest:
     """One ingest pass over ``spool/steps``; cheap to create, holds no open files."""
 
+    # What a subclass for another JSON spool changes (pipeline.queue_ingest).
+    spool_kind = SPOOL_KIND
+    commit_table = CALL_STEPS  # its commit log (lock, pending.json, manifests)
+    prefix = "stb"
+    what = "call steps"
+
     def __init__(self, settings: Settings, tenants: Callable[[], frozenset[str]]) -> None:
         self.lake_dir = settings.lake_dir
         self.spool_dir = settings.spool_dir
-        assert CALL_STEPS.batches_dir is not None
-        self.batches_dir = settings.lake_dir / CALL_STEPS.batches_dir
+        assert self.commit_table.batches_dir is not None
+        self.batches_dir = settings.lake_dir / self.commit_table.batches_dir
         # Read from the provisioning store only when a pass finds batches.
         self.tenants = tenants
 
     def quarantine(self, json_path: Path, reason: str) -> None:
         """Move a batch aside with its reason; the pass goes on."""
-        target = self.spool_dir / "quarantine" / SPOOL_KIND
+        target = self.spool_dir / "quarantine" / self.spool_kind
         target.mkdir(parents=True, exist_ok=True)
         stem = f"{json_path.parent.name}_{json_path.stem}"
-        log.warning("call steps %s quarantined: %s", json_path, reason)
+        log.warning("%s %s quarantined: %s", self.what, json_path, reason)
         (target / f"{stem}.reason.txt").write_text(reason + "\n")
         _move(json_path, target / f"{stem}.json")
 
     def done_path(self, json_path: Path) -> Path:
         """Where a batch's JSON goes once committed: its presence means "ingested"."""
-        return self.spool_dir / "done" / SPOOL_KIND / json_path.parent.name / json_path.name
+        return self.spool_dir / "done" / self.spool_kind / json_path.parent.name / json_path.name
 
     def _recover(self) -> None:
         """Finish or undo the pass a crash interrupted (see the module docstring)."""
@@ -208,48 +218,58 @@ class StepsIngest:
             return
         pending = json.loads(pending_path.read_text())
         if (self.batches_dir / f"{pending['name']}.json").is_file():
-            log.info("finishing committed call-step batch %s", pending["name"])
+            log.info("finishing committed %s batch %s", self.what, pending["name"])
             for rel in pending["items"]:
                 path = self.spool_dir / rel
                 _move(path, self.done_path(path))
         else:
-            log.info("undoing uncommitted call-step batch %s", pending["name"])
+            log.info("undoing uncommitted %s batch %s", self.what, pending["name"])
             for rel in pending["files"]:
                 (self.lake_dir / rel).unlink(missing_ok=True)
         pending_path.unlink()
 
-    def commit(self, batches: list[StepsBatch], on_step: StepHook | None = None) -> None:
-        """Steps 1–5 for checked batches."""
-        step = on_step or (lambda _name: None)
-        items = [str(b.json_path.relative_to(self.spool_dir)) for b in batches]
-        name = batch_name(items)
+    # -- what a subclass changes -------------------------------------------------------------
+    def parse(self, json_path: Path) -> Any:
+        """One checked batch (with ``json_path``, ``tenant``, ``batch_id``) or StepsBatchError."""
+        return parse_batch(json_path)
+
+    def count(self, batches: list[Any]) -> int:
+        """What the manifest and the result count: steps here."""
+        return sum(len(b.steps) for b in batches)
+
+    def lake_files(self, batches: list[Any], name: str) -> dict[str, pa.Table]:
+        """Lake-relative path → the rows of that file, for one pass named ``name``."""
         groups: dict[tuple[str, date], list[dict[str, Any]]] = defaultdict(list)
         for batch in batches:
             groups[partition_of(batch)].extend(step_rows(batch))
-        files = {
-            str(
-                (
-                    partition_dir(self.lake_dir, CALL_STEPS.name, tenant, day) / f"{name}.parquet"
-                ).relative_to(self.lake_dir)
-            ): rows
-            for (tenant, day), rows in sorted(groups.items())
-        }
+        files = {}
+        for (tenant, day), rows in sorted(groups.items()):
+            folder = partition_dir(self.lake_dir, CALL_STEPS.name, tenant, day)
+            rows.sort(key=lambda r: (r["at"], r["batch_id"], r["seq"]))
+            files[str((folder / f"{name}.parquet").relative_to(self.lake_dir))] = (
+                pa.Table.from_pylist(rows, schema=CALL_STEPS_SCHEMA)
+            )
+        return files
+
+    def commit(self, batches: list[Any], on_step: StepHook | None = None) -> None:
+        """Steps 1–5 for checked batches."""
+        step = on_step or (lambda _name: None)
+        items = [str(b.json_path.relative_to(self.spool_dir)) for b in batches]
+        name = batch_name(items, self.prefix)
+        files = self.lake_files(batches, name)
         write_json_atomic(
             self.batches_dir / PENDING, {"name": name, "items": items, "files": sorted(files)}
         )
         step("pending")
-        for rel, rows in files.items():
-            rows.sort(key=lambda r: (r["at"], r["batch_id"], r["seq"]))
-            write_parquet_atomic(
-                self.lake_dir / rel, pa.Table.from_pylist(rows, schema=CALL_STEPS_SCHEMA)
-            )
+        for rel, table in files.items():
+            write_parquet_atomic(self.lake_dir / rel, table)
             step("file")
         write_json_atomic(
             self.batches_dir / f"{name}.json",
             {
                 "name": name,
                 "batch_ids": sorted(f"{b.tenant}/{b.batch_id}" for b in batches),
-                "steps": sum(len(b.steps) for b in batches),
+                "steps": self.count(batches),
                 "files": sorted(files),
             },
         )
@@ -263,18 +283,18 @@ class StepsIngest:
     def run(self, on_step: StepHook | None = None) -> StepsIngestResult:
         """Ingest every ready batch; safe to call again after a crash at any point."""
         result = StepsIngestResult()
-        lock = writer_lock_path(self.lake_dir, CALL_STEPS)
+        lock = writer_lock_path(self.lake_dir, self.commit_table)
         assert lock is not None
         with exclusive_lock(lock):
             self._recover()
-            paths = ready_batches(self.spool_dir)
+            paths = ready_batches(self.spool_dir, self.spool_kind)
             if not paths:
                 return result
             known_tenants = self.tenants()
-            good: list[StepsBatch] = []
+            good: list[Any] = []
             for path in paths:
                 try:
-                    batch = parse_batch(path)
+                    batch = self.parse(path)
                     if batch.tenant not in known_tenants:
                         raise StepsBatchError(f"tenant {batch.tenant!r} is unknown")
                     if self.done_path(path).exists():
@@ -288,10 +308,11 @@ class StepsIngest:
                 chunk = good[start : start + MAX_BATCHES]
                 self.commit(chunk, on_step)
                 result.batches += len(chunk)
-                result.steps += sum(len(b.steps) for b in chunk)
+                result.steps += self.count(chunk)
         if result.batches or result.quarantined:
             log.info(
-                "call steps: %d batches, %d steps, %d quarantined",
+                "%s: %d batches, %d rows, %d quarantined",
+                self.what,
                 result.batches,
                 result.steps,
                 result.quarantined,

@@ -1,5 +1,6 @@
 """The pipeline worker: every ``settings.ingest_interval``, ingest accounting rows,
-then call steps (:mod:`pipeline.steps_ingest`), then voicemail (spool → lake →
+then call steps (:mod:`pipeline.steps_ingest`), then queue and agent events
+(:mod:`pipeline.queue_ingest`), then voicemail (spool → lake →
 transcript → email); every
 ``settings.compaction_interval``, merge the lake's small files
 (:mod:`pipeline.compaction`); every ``settings.acc_cleanup_interval``, remove
@@ -26,6 +27,7 @@ from pipeline.acc_cleanup import clean_acc_spool
 from pipeline.compaction import compact_due
 from pipeline.ingest import ingest_once
 from pipeline.lake import Lake
+from pipeline.queue_ingest import ingest_queue_events
 from pipeline.steps_ingest import ingest_steps
 from switchboard.settings import Settings, load_settings
 from switchboard.store import ProvisioningStore
@@ -87,6 +89,10 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
             ingest_steps(settings)
         except Exception:
             log.exception("call-step ingest failed; retrying in %.1f s", settings.ingest_interval)
+        try:  # queue and agent events (pipeline.queue_ingest)
+            ingest_queue_events(settings)
+        except Exception:
+            log.exception("queue-event ingest failed; retrying in %.1f s", settings.ingest_interval)
         voicemail.run()  # after the calls: a slow transcription never delays a call row
         if time.monotonic() >= next_compaction:
             try:
