@@ -1,4 +1,4 @@
-"""The UAC workarounds a bridge needs (bugs 7-11 of media.workarounds): bug, then fix.
+"""The UAC workarounds a bridge needs (bugs 7-12 of media.workarounds): bug, then fix.
 
 A raw UDP peer plays Kamailio: it receives the INVITE a UAC places and
 answers what a proxy would. Each test shows the bug on aiosipua's own class
@@ -209,3 +209,24 @@ def test_bye_sent_once_by_aiosipua_until_answered_by_ours() -> None:
     assert lib_before == 1, "library fixed? drop bug 11"
     before, after = run(_placed(MediaUAC, _bye_unanswered))
     assert before == 3 and after == before  # the 200 stopped them
+
+
+# --- 12. the ACK of a retransmitted 2xx ----------------------------------------------------------
+
+
+async def _ok_twice(uac: SipUAC, call: Any, peer: Peer, port: int) -> list[str]:
+    await asyncio.sleep(0.1)
+    extra = "Contact: <sip:102@127.0.0.1:7777>"
+    ok = _reply(_first(peer, "INVITE"), 200, "OK", extra=extra, body=ANSWER)
+    peer.send(ok, port)
+    await asyncio.sleep(0.1)
+    peer.send(ok, port)  # our ACK was late: the callee retransmits its 200
+    await asyncio.sleep(0.1)
+    return [_header(m, "Via") for m in peer.received if m.startswith("ACK ")]
+
+
+def test_a_retransmitted_2xx_gets_a_new_ack_from_aiosipua_the_same_from_ours() -> None:
+    lib = run(_placed(SipUAC, _ok_twice))
+    assert len(lib) == 2 and lib[0] != lib[1], "library fixed? drop bug 12"
+    ours = run(_placed(MediaUAC, _ok_twice))
+    assert len(ours) == 2 and ours[0] == ours[1]

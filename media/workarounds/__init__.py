@@ -3,7 +3,7 @@
 The versions are pinned; each fix below is a subclass or a function (never a
 patch of the library's modules at import time), in ``media.workarounds.sip``
 (SIP) or ``media.workarounds.rtp`` (RTP), and each has a test in
-``tests/test_media_workarounds.py`` (bugs 7-11: ``tests/test_media_bridge_workarounds.py``)
+``tests/test_media_workarounds.py`` (bugs 7-12: ``tests/test_media_bridge_workarounds.py``)
 that shows the bug on the unpatched class and its absence on ours. When the
 libraries are upgraded, run those tests: the ones whose "bug still there"
 half fails mark a workaround to delete.
@@ -41,6 +41,9 @@ half fails mark a workaround to delete.
  11    BYE (any in-dialog non-INVITE) is sent once, never          ``MediaUAC.send_reliably``,
        retransmitted (Timer E): one lost datagram and the other    ``MediaCall.hangup``
        leg stays up (seen with 100 bridged calls on a busy box)
+ 12    each retransmitted 2xx is ACKed with a new branch: a phone   ``MediaUAC``
+       sees a second, unexpected ACK (SIPp aborts the call); the
+       same ACK is sent again instead
  --    the jitter buffer holds its prefetch (~80 ms) and the        ``drain_jitter_buffer``
        frame in progress; nothing flushes them at BYE
  --    no RTP inactivity timeout                                   ``RtpWatchdog``

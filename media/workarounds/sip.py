@@ -216,6 +216,20 @@ class MediaUAS(SipUAS):
         await super().stop()
 
 
+class _Recorder:
+    """A transport stand-in that notes what is sent through it (bug 12)."""
+
+    def __init__(self, inner: Any, sent: list[tuple[Any, tuple[str, int]]]) -> None:
+        self._inner, self._sent = inner, sent
+
+    def send(self, message: Any, addr: tuple[str, int]) -> None:
+        self._sent.append((message, addr))
+        self._inner.send(message, addr)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 class MediaUAC(SipUAC):
     """aiosipua's UAC with bugs 7-9 fixed; ``place_call`` sets From's display name."""
 
@@ -225,6 +239,8 @@ class MediaUAC(SipUAC):
         self._timer_a: dict[str, asyncio.Task[None]] = {}
         # Failed INVITEs whose final reply may come again (bug 8)
         self._failed: dict[str, tuple[SipRequest, tuple[str, int]]] = {}
+        # The ACK of each answered call, for its 2xx retransmissions (bug 12)
+        self._acks: dict[str, tuple[int, SipRequest, tuple[str, int]]] = {}
         # BYEs (and other in-dialog non-INVITEs) awaiting a final response (bug 11), by branch
         self._timer_e: dict[str, asyncio.Task[None]] = {}
 
@@ -342,12 +358,19 @@ class MediaUAC(SipUAC):
             timer.cancel()
         call = self._calls.get(call_id)
         status = response.status_code
+        acked = self._acks.get(call_id)
+        if 200 <= status < 300 and acked is not None and acked[0] == cseq.seq:
+            # bug 12: a retransmitted 2xx gets the same ACK again, not a new transaction
+            self.transport.send(acked[1], acked[2])
+            return
         if call is not None and 200 <= status < 300 and not call._answered.is_set():
             # bug 7: the route set (Record-Route reversed) and the remote target (Contact)
             call.dialog.route_set = list(reversed(response.headers.get("record-route")))
             contacts = response.contact
             if contacts and contacts[0].uri is not None:
                 call.dialog.remote_target = stringify_uri(contacts[0].uri)
+            self._keep_ack(response, addr, call_id, cseq.seq)
+            return
         if status >= 300:
             # bug 8: ACK it, and again each time the proxy retransmits it
             sent = (call.invite, call.remote_addr) if call else self._failed.get(call_id)
@@ -358,6 +381,22 @@ class MediaUAC(SipUAC):
                     loop = asyncio.get_running_loop()
                     loop.call_later(TIMER_H, self._failed.pop, call_id, None)
         super().handle_response(response, addr)
+
+    def _keep_ack(
+        self, response: SipResponse, addr: tuple[str, int], call_id: str, seq: int
+    ) -> None:
+        """Let the library answer the first 2xx, keeping the ACK it sends (bug 12)."""
+        sent: list[tuple[Any, tuple[str, int]]] = []
+        transport = self.transport
+        self.transport = _Recorder(transport, sent)  # type: ignore[assignment]
+        try:
+            super().handle_response(response, addr)
+        finally:
+            self.transport = transport
+        for message, to in sent:
+            if isinstance(message, SipRequest) and message.method == "ACK":
+                self._acks[call_id] = (seq, message, to)
+                asyncio.get_running_loop().call_later(TIMER_H, self._acks.pop, call_id, None)
 
     def _ack_failure(
         self, invite: SipRequest, response: SipResponse, remote_addr: tuple[str, int]
