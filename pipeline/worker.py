@@ -192,6 +192,11 @@ class VoicemailSteps:
                 "purge",
                 lambda: remove_audio(self.settings, self.store.purge_voicemail_trash()),
             )
+            # Mailboxes of removed users, once their keep-days are over (docs/users.md).
+            self._step(
+                "purge",
+                lambda: remove_audio(self.settings, self.store.purge_removed_mailboxes()),
+            )
 
     def close(self) -> None:
         if self._store is not None:

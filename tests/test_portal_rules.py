@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from switchboard.attendants import Attendant
 from switchboard.rules import AnsweringRule, Destination
 from switchboard.store import ProvisioningStore
 from switchboard.timeframes import DatePeriod, TimeFrame, WeeklyPeriod
@@ -52,6 +53,8 @@ def rules_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalSer
     store.save_rule(bob, AnsweringRule("Office", 20, "Open Hours", ring_seconds=15))
     store.save_rule(directory.users["103@acme.example"], AnsweringRule("Desk", 10))
     store.allocate_did("acme.example", "+15551230000")  # the operator's, for the manager to add
+    # Menu 1, for the main number's route (routes may name only the tenant's own menus).
+    store.save_attendant(Attendant("acme.example", "Day menu", greeting_text="Welcome"))
     store.close()
     server = start_portal(settings)
     yield server
