@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-METRICS_VERSION = "1.1"  # 1.1: bridged legs folded into their call; the menu funnel
+METRICS_VERSION = "1.2"  # 1.1: bridged legs folded into their call; the menu funnel
+# 1.2: the queue metrics family (pipeline.queue_metrics); the call families are unchanged.
+QUEUE_METRICS_VERSION = METRICS_VERSION
 
 GroupBy = Literal["hour", "day", "week", "extension", "did", "rule"]
 Interval = Literal["hour", "day", "week"]
@@ -105,6 +107,45 @@ MENU_FUNNEL_DEFINITIONS: tuple[MetricDefinition, ...] = (
 DEFINITION_BY_NAME: dict[str, MetricDefinition] = {
     d.name: d for d in (*DEFINITIONS, *MENU_FUNNEL_DEFINITIONS)
 }
+# The queue family (pipeline.queue_metrics, docs/metrics.md "Queue metrics"): per queue and
+# interval, then per agent. Kept apart: several names (offered, answered) mean a queue stint
+# here, a call in DEFINITIONS.
+QUEUE_DEFINITIONS: tuple[MetricDefinition, ...] = (
+    _d("offered", "Offered", "calls", "queues"),
+    _d("answered", "Answered", "calls", "queues"),
+    _d("abandoned", "Abandoned", "calls", "queues"),
+    _d("short_abandoned", "Short abandons", "calls", "queues"),
+    _d("overflowed", "Overflowed", "calls", "queues"),
+    _d("exit_key", "Left by the exit key", "calls", "queues"),
+    _d("lost", "Lost in a restart", "calls", "queues"),
+    _d("waiting", "Still waiting", "calls", "queues"),
+    _d("answered_within_t", "Answered within T", "calls", "queues"),
+    _d("service_level", "Service level", "ratio", "queues"),
+    _d("abandon_rate", "Abandon rate", "ratio", "queues"),
+    _d("asa", "ASA", "seconds", "queues"),
+    _d("avg_wait", "Avg wait", "seconds", "queues"),
+    _d("longest_wait", "Longest wait", "seconds", "queues"),
+    _d("avg_talk", "Avg talk", "seconds", "queues"),
+    _d("avg_wrapup", "Avg wrap-up", "seconds", "queues"),
+    _d("aht", "AHT (talk + wrap-up)", "seconds", "queues"),
+    _d("calls", "Calls", "calls", "queue agents"),
+    _d("talk_seconds", "Talk", "seconds", "queue agents"),
+    _d("wrapup_seconds", "Wrap-up", "seconds", "queue agents"),
+    _d("logged_in_seconds", "Logged in", "seconds", "queue agents"),
+    _d("paused_seconds", "Paused", "seconds", "queue agents"),
+    _d("occupancy", "Occupancy", "ratio", "queue agents"),
+)
+QUEUE_DEFINITION_BY_NAME: dict[str, MetricDefinition] = {d.name: d for d in QUEUE_DEFINITIONS}
+
+
+def format_queue_value(name: str, value: Any) -> str:
+    """A queue metric for people (same formats as :func:`format_value`)."""
+    if value is None:
+        return "–"
+    unit = QUEUE_DEFINITION_BY_NAME[name].unit if name in QUEUE_DEFINITION_BY_NAME else "calls"
+    if unit == "calls":
+        return f"{int(value):,}"
+    return format_value("answer_rate" if unit == "ratio" else "avg_talk", value)
 
 
 def format_value(name: str, value: Any) -> str:

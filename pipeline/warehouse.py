@@ -1,7 +1,8 @@
 """The warehouse: the only module that opens DuckDB.
 
 ``connect`` returns an in-memory DuckDB connection with the views ``calls``,
-``legs``, ``call_steps``, ``voicemails`` and ``transcripts``, each over one
+``legs``, ``call_steps``, ``voicemails``, ``transcripts``, ``queue_events`` and
+``agent_events``, each over one
 tenant's folder of the lake (``calls`` folds the bridged ``legs`` into one row
 per call: ``pipeline/sql/warehouse/calls_with_legs.sql``)
 (optionally narrowed to one extension: its calls, its mailbox, and the
@@ -35,7 +36,16 @@ import duckdb
 
 from pipeline import queries
 from pipeline.contacts import name_numbers
-from pipeline.lake_layout import CALL_STEPS, CALLS, LEGS, TableSnapshot, snapshot, tenant_folder
+from pipeline.lake_layout import (
+    AGENT_EVENTS,
+    CALL_STEPS,
+    CALLS,
+    LEGS,
+    QUEUE_EVENTS,
+    TableSnapshot,
+    snapshot,
+    tenant_folder,
+)
 from pipeline.schema import (
     CALL_STEPS_SCHEMA,
     EXTENSION_RE,
@@ -131,6 +141,10 @@ def connect(
             tenant_table_dir(settings.lake_dir, CALL_STEPS.name, tenant),
             CALL_STEPS_SCHEMA,
         ),
+        **{
+            t.name: (tenant_table_dir(settings.lake_dir, t.name, tenant), t.schema)
+            for t in (QUEUE_EVENTS, AGENT_EVENTS)
+        },
     }
     # The views read the files that are each table now (pipeline.lake_layout): a
     # snapshot, so a compaction or ingest after this line shows in the next connection.
@@ -163,6 +177,9 @@ def connect(
             "transcripts": mailbox_scope,
             LEGS.name: queries.IN_VISIBLE_CALLS.format(column="origin_call_id"),
             CALL_STEPS.name: queries.IN_VISIBLE_CALLS.format(column="call_id"),
+            # A plain user: the queue calls they can see, and their own agent events.
+            QUEUE_EVENTS.name: queries.IN_VISIBLE_CALLS.format(column="call_id"),
+            AGENT_EVENTS.name: f"where agent = {literal}",
         }
     conn = duckdb.connect(":memory:")
     try:

@@ -1,0 +1,201 @@
+"""Queue metrics: SL, ASA, abandons, AHT per queue and interval, and agent time (issue 12).
+
+The definitions are ``docs/metrics.md`` ("Queue metrics"); the SQL is
+``pipeline/sql/queue_*.sql``, over the warehouse views ``queue_events`` and
+``agent_events`` of a tenant-bound connection
+(:func:`pipeline.viewer.open_for_viewer`). ``queue_stints.sql`` (one row per
+caller's entry into a queue) is the staging every queue metric reads;
+``queue_agent_states.sql`` the staging of agent time.
+
+Each queue's service-level threshold T and short-abandon threshold come from
+its settings in the provisioning store (:func:`queue_thresholds`), passed as a
+small relation; every result row carries the thresholds it used. Every value
+is a bound parameter; only the staging SQL text is formatted in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from pipeline.metric_catalogue import QUEUE_METRICS_VERSION
+from pipeline.metric_engine import MetricError, Period
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+BUCKET_MINUTES: tuple[int, ...] = (0, 15, 30, 60)  # 0: one row per queue for the period
+STINT_OUTCOMES: tuple[str, ...] = (
+    "answered", "abandoned", "overflowed", "exit_key", "lost", "waiting",
+)  # fmt: skip
+# The store's defaults (switchboard.store.queues.CallQueue), for a queue it no longer has.
+DEFAULT_SERVICE_LEVEL_SECONDS = 20
+DEFAULT_SHORT_ABANDON_SECONDS = 5
+# A stint is read whole when it crosses the period's edge (max wait is at most 2 h).
+READ_MARGIN = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """A queue's service-level threshold T and short-abandon threshold, in seconds."""
+
+    service_level_seconds: int = DEFAULT_SERVICE_LEVEL_SECONDS
+    short_abandon_seconds: int = DEFAULT_SHORT_ABANDON_SECONDS
+
+
+def queue_thresholds(store: Any, tenant: str) -> dict[int, Thresholds]:
+    """Each queue's thresholds from the provisioning store (``store.queues``)."""
+    return {
+        q.id: Thresholds(q.service_level_seconds, q.short_abandon_seconds)
+        for q in store.queues(tenant)
+        if q.id is not None
+    }
+
+
+def queue_names(store: Any, tenant: str) -> dict[int, str]:
+    return {q.id: q.name for q in store.queues(tenant) if q.id is not None}
+
+
+@cache
+def _sql(name: str) -> str:
+    return (SQL_DIR / f"{name}.sql").read_text()
+
+
+def _compose(name: str) -> str:
+    return _sql(name).format(stints=_sql("queue_stints"), agent_states=_sql("queue_agent_states"))
+
+
+def _thresholds_table(thresholds: Mapping[int, Thresholds]) -> pa.Table:
+    items = sorted(thresholds.items())
+    return pa.table(
+        {
+            "queue_id": pa.array([k for k, _ in items], pa.int64()),
+            "service_level_seconds": pa.array(
+                [t.service_level_seconds for _, t in items], pa.int64()
+            ),
+            "short_abandon_seconds": pa.array(
+                [t.short_abandon_seconds for _, t in items], pa.int64()
+            ),
+        }
+    )
+
+
+def _run(
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    period: Period,
+    tz: str,
+    thresholds: Mapping[int, Thresholds] | None,
+    queue_id: int | None,
+    extra: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> pa.Table:
+    start, end = period.utc_bounds(tz)
+    conn.register("queue_thresholds", _thresholds_table(thresholds or {}))
+    params: dict[str, Any] = {
+        "start": start,
+        "end": end,
+        "tz": tz,
+        "queue_id": queue_id,
+        "read_from": start - READ_MARGIN,
+        "read_to": end + READ_MARGIN,
+        "default_sl": DEFAULT_SERVICE_LEVEL_SECONDS,
+        "default_short": DEFAULT_SHORT_ABANDON_SECONDS,
+        "agent_end": min(end, now or datetime.now(UTC)),
+        **(extra or {}),
+    }
+    sql = _compose(name)
+    used = {k: v for k, v in params.items() if f"${k}" in sql}
+    result = conn.sql(sql, params=used).to_arrow_table()
+    conn.unregister("queue_thresholds")
+    return result
+
+
+def queue_kpis(
+    conn: duckdb.DuckDBPyConnection,
+    period: Period,
+    tz: str,
+    *,
+    bucket_minutes: int = 0,
+    queue_id: int | None = None,
+    thresholds: Mapping[int, Thresholds] | None = None,
+) -> pa.Table:
+    """One row per queue (and interval of ``bucket_minutes`` in ``tz``; 0: the whole period)."""
+    if bucket_minutes not in BUCKET_MINUTES:
+        raise MetricError(f"intervals are {', '.join(map(str, BUCKET_MINUTES[1:]))} minutes")
+    return _run(
+        conn, "queue_kpis", period, tz, thresholds, queue_id, {"bucket_minutes": bucket_minutes}
+    )
+
+
+def agent_kpis(
+    conn: duckdb.DuckDBPyConnection,
+    period: Period,
+    tz: str,
+    *,
+    queue_id: int | None = None,
+    thresholds: Mapping[int, Thresholds] | None = None,
+    now: datetime | None = None,
+) -> pa.Table:
+    """One row per agent: calls, talk, wrap-up, logged-in, paused, occupancy."""
+    return _run(conn, "queue_agents", period, tz, thresholds, queue_id, now=now)
+
+
+def agent_pauses(
+    conn: duckdb.DuckDBPyConnection,
+    period: Period,
+    tz: str,
+    *,
+    queue_id: int | None = None,
+    now: datetime | None = None,
+) -> pa.Table:
+    """Paused time while logged in, per agent and reason."""
+    return _run(conn, "queue_pauses", period, tz, None, queue_id, now=now)
+
+
+def queue_calls(
+    conn: duckdb.DuckDBPyConnection,
+    period: Period,
+    tz: str,
+    *,
+    queue_id: int | None = None,
+    outcome: str | None = None,
+    thresholds: Mapping[int, Thresholds] | None = None,
+    limit: int = 5000,
+) -> pa.Table:
+    """The stints behind the numbers (drill-down), each with its call's Call-ID."""
+    if outcome is not None and outcome not in STINT_OUTCOMES:
+        raise MetricError(f"unknown queue outcome {outcome!r}")
+    return _run(
+        conn, "queue_calls", period, tz, thresholds, queue_id, {"outcome": outcome, "limit": limit}
+    )
+
+
+def stints(
+    conn: duckdb.DuckDBPyConnection,
+    period: Period,
+    tz: str,
+    *,
+    queue_id: int | None = None,
+    thresholds: Mapping[int, Thresholds] | None = None,
+) -> pa.Table:
+    """Every stint read for the period (the staging rows; the notebook and tests use them)."""
+    return _run(conn, "queue_stints", period, tz, thresholds, queue_id)
+
+
+__all__ = [
+    "BUCKET_MINUTES",
+    "QUEUE_METRICS_VERSION",
+    "Thresholds",
+    "agent_kpis",
+    "agent_pauses",
+    "queue_calls",
+    "queue_kpis",
+    "queue_thresholds",
+    "stints",
+]

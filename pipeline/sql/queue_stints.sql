@@ -1,0 +1,163 @@
+-- Staging of the queue metrics (docs/metrics.md, "Queue metrics"): one row per stint,
+-- i.e. one caller's entry into one queue and what became of it. Counted by entry: a call
+-- that overflows from queue 1 to queue 2 is a stint in each. Parameters: $read_from,
+-- $read_to (UTC; the period widened by a day so a stint crossing its edge is whole),
+-- $queue_id (null: every queue); the relation queue_thresholds(queue_id,
+-- service_level_seconds, short_abandon_seconds) holds each queue's settings
+-- ($default_sl, $default_short for a queue the store no longer has).
+with events as (
+    select
+        queue_id,
+        call_id,
+        kind,
+        "at",
+        caller,
+        agent,
+        wait,
+        talk,
+        target,
+        outcome,
+        batch_id,
+        seq
+    from queue_events
+    where "at" >= $read_from
+        and "at" < $read_to
+        and ($queue_id is null or queue_id = $queue_id)
+),
+
+restarts as (
+    select
+        queue_id,
+        "at" as restart_at
+    from events
+    where kind = 'restart'
+),
+
+-- Why: the same call may enter the same queue again (overflow to itself, a re-entry);
+-- each enter opens a new stint, numbered in event order.
+numbered as (
+    select
+        *,
+        sum(case when kind = 'enter' then 1 else 0 end) over (
+            partition by queue_id, call_id
+            order by "at", batch_id, seq
+            rows between unbounded preceding and current row
+        ) as stint_no
+    from events
+    where kind <> 'restart'
+),
+
+stints as (
+    select
+        queue_id,
+        call_id,
+        stint_no,
+        min("at") filter (where kind = 'enter') as entered_at,
+        max(caller) as caller,
+        min("at") filter (where kind = 'connect') as connected_at,
+        min(agent) filter (where kind = 'connect') as agent,
+        min(wait) filter (where kind = 'connect') as answer_wait,
+        min("at") filter (where kind = 'complete') as completed_at,
+        min(talk) filter (where kind = 'complete') as talk_seconds,
+        min(kind) filter (where kind in ('abandon', 'overflow', 'exit_key')) as end_kind,
+        min("at") filter (where kind in ('abandon', 'overflow', 'exit_key')) as ended_at,
+        min(wait) filter (where kind in ('abandon', 'overflow', 'exit_key')) as end_wait,
+        min(outcome) filter (where kind = 'overflow') as overflow_reason,
+        min(target) filter (where kind in ('overflow', 'exit_key')) as sent_to,
+        count(*) filter (where kind = 'offer') as offers
+    from numbered
+    where stint_no > 0
+    group by queue_id, call_id, stint_no
+),
+
+-- A stint still open when the media server restarted was lost in the crash: counted
+-- (offered, not answered), its wait running to the restart.
+with_restart as (
+    select
+        s.*,
+        (
+            select min(r.restart_at)
+            from restarts as r
+            where r.queue_id = s.queue_id
+                and r.restart_at > s.entered_at
+        ) as restart_at
+    from stints as s
+    where s.entered_at is not null
+),
+
+wraps as (
+    select
+        agent,
+        queue_id,
+        "at" as wrap_start,
+        lead("at") over (partition by agent, queue_id order by "at", batch_id, seq) as wrap_end,
+        lead(kind) over (partition by agent, queue_id order by "at", batch_id, seq) as next_kind,
+        kind
+    from agent_events
+    where kind in ('wrapup_start', 'wrapup_end')
+        and "at" >= $read_from
+        and "at" < $read_to
+),
+
+wrap_starts as (
+    select
+        agent,
+        queue_id,
+        wrap_start,
+        case when next_kind = 'wrapup_end' then wrap_end end as wrap_end
+    from wraps
+    where kind = 'wrapup_start'
+),
+
+-- Why an as-of join: the wrap-up of an answered stint is the agent's first wrap-up in
+-- that queue starting at its completion (the media server starts it at once).
+with_wrap as (
+    select
+        s.*,
+        case
+            when w.wrap_start <= s.completed_at + interval 5 second
+                then epoch(w.wrap_end) - epoch(w.wrap_start)
+        end as wrap_seconds
+    from with_restart as s
+    asof left join wrap_starts as w
+        on s.agent = w.agent
+        and s.queue_id = w.queue_id
+        and w.wrap_start >= s.completed_at - interval 1 second
+),
+
+final as (
+    select
+        s.queue_id,
+        s.call_id,
+        s.stint_no,
+        s.caller,
+        s.entered_at,
+        case
+            when s.connected_at is not null then 'answered'
+            when s.end_kind = 'abandon' then 'abandoned'
+            when s.end_kind = 'overflow' then 'overflowed'
+            when s.end_kind = 'exit_key' then 'exit_key'
+            when s.restart_at is not null then 'lost'
+            else 'waiting'
+        end as outcome,
+        s.agent,
+        s.connected_at,
+        s.completed_at,
+        case
+            when s.connected_at is not null then s.answer_wait
+            when s.end_kind is not null then s.end_wait
+            when s.restart_at is not null then epoch(s.restart_at) - epoch(s.entered_at)
+        end as wait_seconds,
+        s.talk_seconds,
+        coalesce(s.wrap_seconds, 0.0) as wrap_seconds,
+        s.overflow_reason,
+        s.sent_to,
+        s.offers,
+        coalesce(t.service_level_seconds, $default_sl) as service_level_seconds,
+        coalesce(t.short_abandon_seconds, $default_short) as short_abandon_seconds
+    from with_wrap as s
+    left join queue_thresholds as t
+        on t.queue_id = s.queue_id
+)
+
+select * from final
