@@ -84,6 +84,13 @@ def status_text(live: dict[str, Any] | None, extension: str, logged_in: int, pau
     busy = next((a for a in mine if a.get("state") in ("ringing", "on_call", "wrapup")), None)
     if busy is not None:
         who = f" with {busy['caller']}" if busy.get("caller") else ""
+        if busy["state"] == "ringing":  # the caller is still in the line: say how long they waited
+            since = [
+                float(c["since"]) for q in (live or {}).get("queues", [])
+                for c in q.get("waiting", []) if c.get("caller") == busy.get("caller")
+            ]  # fmt: skip
+            if since:
+                return f"Ringing: {busy.get('caller')} waited {_wait(now - min(since))}"
         return f"{STATE_WORDS[busy['state']]}{who} · {_wait(now - float(busy['since']))}"
     if not logged_in:
         return "Logged out of your queues"

@@ -46,6 +46,12 @@ def test_agent_bar_sentence() -> None:
         {"extension": "102", "state": "available", "since": 0.0},
     ]}]}  # fmt: skip
     assert status_text(live, "101", 1, None, 165.0) == "On a queue call with +15551234567 · 1:05"
+    ringing = {"queues": [{
+        "waiting": [{"call_id": "c", "caller": "+15550000001", "since": 100.0}],
+        "agents": [{"extension": "101", "state": "ringing", "since": 160.0,
+                    "caller": "+15550000001"}],
+    }]}  # fmt: skip
+    assert status_text(ringing, "101", 1, None, 142.0) == "Ringing: +15550000001 waited 0:42"
     assert status_text(live, "102", 2, None, 165.0) == "Available · 2 queues"
     assert status_text(None, "102", 1, "lunch", 0.0) == "Paused (lunch) · 1 queue"
     assert status_text(None, "102", 0, None, 0.0) == "Logged out of your queues"
