@@ -54,8 +54,51 @@ def _group_label(value: Any, timezone: str) -> str:
     return "(none)" if value is None else str(value)
 
 
+def cmd_queue_kpis(settings: Settings, args: argparse.Namespace) -> int:
+    """``kpis --queue``: the queue family (pipeline.queue_metrics) per interval, then agents."""
+    from pipeline.metric_catalogue import QUEUE_DEFINITIONS, format_queue_value
+    from pipeline.metrics import Period
+    from pipeline.queue_metrics import queue_report
+
+    period = Period(date.fromisoformat(args.date_from), date.fromisoformat(args.date_to))
+    report = queue_report(
+        settings, args.tenant, period, queue_id=args.queue, bucket_minutes=args.interval or 0,
+        timezone=args.timezone,
+    )  # fmt: skip
+    if args.json:
+        body = {"tenant": report.tenant, "timezone": report.timezone,
+                "from": args.date_from, "to": args.date_to, "queue_id": args.queue,
+                "metrics_version": report.version, "interval_minutes": args.interval or 0,
+                "rows": report.queues, "agents": report.agents,
+                "pauses": report.pauses}  # fmt: skip
+        print(json.dumps(body, default=_json_default, indent=2))
+        return 0
+    name = report.names.get(args.queue, f"queue {args.queue}")
+    t = report.thresholds.get(args.queue)
+    print(f"{report.tenant} · {name}: {period.start} to {period.end} ({report.timezone})"
+          f" · T {t.service_level_seconds if t else 20} s, short abandon"
+          f" {t.short_abandon_seconds if t else 5} s · metrics v{report.version}")  # fmt: skip
+    queue_cols = [d.name for d in QUEUE_DEFINITIONS if d.family == "queues"]
+    agent_cols = [d.name for d in QUEUE_DEFINITIONS if d.family == "queue agents"]
+    for title, rows, cols, key in (
+        ("interval" if args.interval else "period", report.queues, queue_cols, "interval_start"),
+        ("agent", report.agents, agent_cols, "agent"),
+    ):
+        lines = [[title, *cols]]
+        for r in rows:
+            label = r.get(key)
+            lines.append([str(label or "all")] + [format_queue_value(c, r.get(c)) for c in cols])
+        widths = [max(len(str(line[i])) for line in lines) for i in range(len(lines[0]))]
+        for line in lines:
+            print("  ".join(str(v).rjust(w) for v, w in zip(line, widths, strict=True)))
+        print()
+    return 0
+
+
 def cmd_kpis(settings: Settings, args: argparse.Namespace) -> int:
     """Print the KPIs of a tenant for a period (all of them, or a table per group)."""
+    if args.queue is not None:
+        return cmd_queue_kpis(settings, args)
     from pipeline import metrics
     from pipeline.filters import CallFilter
     from pipeline.viewer import open_for_viewer
@@ -197,6 +240,8 @@ def add_parsers(sub: Any) -> None:
     k.add_argument("--open-frame", action="append", help="a time frame that means open hours")
     k.add_argument("--repeat-window-hours", type=float, default=24.0)
     k.add_argument("--json", action="store_true", help="machine-readable output")
+    k.add_argument("--queue", type=int, help="a queue's id: the queue metrics instead")
+    k.add_argument("--interval", type=int, choices=(15, 30, 60), help="with --queue: minutes")
     k.set_defaults(fn=cmd_kpis)
 
     sched = sub.add_parser("schedule", help="scheduled reports").add_subparsers(required=True)

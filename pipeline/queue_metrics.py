@@ -16,6 +16,7 @@ is a bound parameter; only the staging SQL text is formatted in.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -199,3 +200,53 @@ __all__ = [
     "queue_thresholds",
     "stints",
 ]
+
+
+@dataclass(frozen=True)
+class QueueReport:
+    """Everything the Queues section, ``kpis --queue`` and the notebook show for a period."""
+
+    tenant: str
+    timezone: str
+    period: Period
+    bucket_minutes: int
+    names: dict[int, str]  # queue id → name (the store's)
+    thresholds: dict[int, Thresholds]
+    queues: list[dict[str, Any]]  # queue_kpis rows
+    agents: list[dict[str, Any]]
+    pauses: list[dict[str, Any]]
+    version: str = QUEUE_METRICS_VERSION
+
+
+def queue_report(
+    settings: Any,
+    viewer: Any,
+    period: Period,
+    *,
+    queue_id: int | None = None,
+    bucket_minutes: int = 0,
+    timezone: str | None = None,
+    borrow_store: Any = None,
+    now: datetime | None = None,
+) -> QueueReport:
+    """Open the viewer's warehouse, read the queues' settings, run the queue family."""
+    from pipeline.viewer import open_for_viewer
+    from switchboard.store import ProvisioningStore
+
+    own = lambda: closing(ProvisioningStore(settings.provisioning_db))  # noqa: E731
+    with (borrow_store or own)() as store:
+        tenant = viewer if isinstance(viewer, str) else viewer.tenant_domain
+        thresholds = queue_thresholds(store, tenant)
+        names = queue_names(store, tenant)
+    with open_for_viewer(settings, viewer, timezone=timezone, borrow_store=borrow_store) as vc:
+        kw: dict[str, Any] = {"queue_id": queue_id}
+        queues = queue_kpis(
+            vc.conn, period, vc.timezone, bucket_minutes=bucket_minutes,
+            thresholds=thresholds, **kw,
+        ).to_pylist()  # fmt: skip
+        agents = agent_kpis(vc.conn, period, vc.timezone, thresholds=thresholds, now=now, **kw)
+        pauses = agent_pauses(vc.conn, period, vc.timezone, now=now, **kw)
+        return QueueReport(
+            vc.tenant, vc.timezone, period, bucket_minutes, names, thresholds, queues,
+            agents.to_pylist(), pauses.to_pylist(),
+        )  # fmt: skip

@@ -265,3 +265,27 @@ def test_period_edges_are_local_days(hand_lake: Settings) -> None:
         assert rows(queue_kpis(vc.conn, day_before, TZ)) == []
         week = Period(date(2026, 3, 1), date(2026, 3, 1) + timedelta(days=6))
         assert rows(queue_kpis(vc.conn, week, TZ))[0]["offered"] == 7
+
+
+def test_cli_kpis_queue(monkeypatch: pytest.MonkeyPatch, hand_lake: Settings) -> None:
+    import contextlib
+    import io
+
+    from cli.main import main
+    from tests.fixtures.portal import portal_env
+
+    for key, value in portal_env(hand_lake).items():
+        if key.startswith("SWITCHBOARD_"):
+            monkeypatch.setenv(key, value)
+    argv = ["kpis", "--tenant", ACME, "--from", "2026-03-02", "--to", "2026-03-02", "--queue", "1"]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main([*argv, "--json"]) == 0
+    body = json.loads(out.getvalue())
+    assert body["rows"][0]["offered"] == 7 and body["rows"][0]["answered"] == 2
+    assert {a["agent"] for a in body["agents"]} == {"102", "103"}
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main([*argv, "--interval", "15"]) == 0
+    text = out.getvalue()
+    assert "Service level" not in text and "service_level" in text and "16.7%" in text
