@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from media import prompts
+from media.attendant import caller_of
 from media.bridge import PAYLOAD_TYPES, Bridge, _first
 from media.hold_music import LoopedAudio, LoopPlayer
 from media.leg import FRAME_SAMPLES, Leg
@@ -134,8 +135,6 @@ class CallerInQueue:
     def __init__(
         self, engine: QueueHost, leg: Leg, tenant: str, queue: CallQueue, identity: str
     ) -> None:
-        from media.attendant import caller_of  # media.attendant imports the queue for overflow
-
         self.engine = engine
         self.leg = leg
         self.tenant = tenant
@@ -331,7 +330,9 @@ class CallerInQueue:
 
     async def _first_answer(self, legs: dict[str, OutboundLeg]) -> str | None:
         """The agent who answered first within the ring time; None: nobody (or caller gone)."""
-        deadline = time.monotonic() + self.queue.ring_seconds
+        # the ring time, but never past the caller's maximum wait (then they overflow)
+        left = self.queue.max_wait_seconds - self.w.waited()
+        deadline = time.monotonic() + max(0.0, min(self.queue.ring_seconds, left))
         while legs and time.monotonic() < deadline:
             for ext, out in legs.items():
                 if out.answered.is_set() and not out.ended.is_set():
