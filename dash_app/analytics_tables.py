@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
+from dash_app.analytics_queues import QUEUE_TABLE_SPECS
 from pipeline import metrics
 from pipeline.filters import NONE_VALUE, CallFilter, FilterError
 from pipeline.metric_catalogue import INTERVALS
@@ -295,6 +296,10 @@ TABLES: dict[str, Table] = {
         ),
     ),
 }
+
+
+# The Queues section's tables (dash_app.analytics_queues): same grid, route and loader rule.
+TABLES.update({name: Table(*spec) for name, spec in QUEUE_TABLE_SPECS.items()})
 
 
 def download_url(table: str, fmt: str, q: AnalyticsQuery) -> str:

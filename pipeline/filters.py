@@ -15,7 +15,9 @@ The analytics drill-down keys (``caller``, ``callee``, ``handled_by``,
 row counted: ``handled_by`` and the local hour/weekday use the same SQL
 expressions as ``pipeline/sql/metrics/base_calls.sql`` (``HANDLING_EXTENSION``);
 ``menu`` (``<menu id>:<outcome>[:<key>]``) selects the calls a row of the menu funnel
-counted, from the ``call_steps`` view as ``menu_funnel.sql`` does.
+counted, from the ``call_steps`` view as ``menu_funnel.sql`` does; ``queue``
+(``<queue id>:<outcome>``) the calls behind a row of the queue metrics, from the
+``queue_events`` view (the caller's Call-ID).
 """
 
 from __future__ import annotations
@@ -48,6 +50,15 @@ _MENU_WORDS = {
     "hangup": "hung up",
 }
 _MENU_RE = re.compile(r"[0-9]{1,9}:(?:(?:entered|timeout|invalid|hangup)|key(?::[0-9*#]{1,16})?)")
+# The queue metrics' outcomes (docs/metrics.md "Queue metrics") and the event that marks each.
+QUEUE_OUTCOMES = {
+    "offered": "enter",
+    "answered": "connect",
+    "abandoned": "abandon",
+    "overflowed": "overflow",
+    "exit_key": "exit_key",
+}
+_QUEUE_RE = re.compile(r"^[0-9]{1,12}:(" + "|".join(QUEUE_OUTCOMES) + r")$")
 
 # The value of ``rule``/``frame`` that selects calls no rule (or no frame) decided.
 NONE_VALUE = "(none)"
@@ -121,6 +132,8 @@ class CallFilter:
     weekday: int | None = None  # local ISO weekday of started_at, 1 = Monday … 7
     # The menu funnel's drill-down: "<attendant id>:<outcome>[:<key>]" (MENU_OUTCOMES).
     menu: str | None = None
+    # The queue metrics' drill-down: "<queue id>:<outcome>" (QUEUE_OUTCOMES).
+    queue: str | None = None
 
     def __post_init__(self) -> None:
         _zone(self.timezone)
@@ -161,6 +174,10 @@ class CallFilter:
                 "menu must be <menu id>:<entered|key|timeout|invalid|hangup>[:<key>],"
                 f" not {self.menu[:80]!r}"
             )
+        if self.queue is not None and not _QUEUE_RE.fullmatch(self.queue):
+            raise FilterError(
+                f"queue must be <queue id>:<{'|'.join(QUEUE_OUTCOMES)}>, not {self.queue[:80]!r}"
+            )
 
     @classmethod
     def from_query(cls, params: Mapping[str, str], timezone: str) -> CallFilter:
@@ -198,6 +215,7 @@ class CallFilter:
             hour=number("hour"),
             weekday=number("weekday"),
             menu=value("menu"),
+            queue=value("queue"),
         )
 
     def to_query(self) -> dict[str, str]:
@@ -217,6 +235,7 @@ class CallFilter:
             "hour": None if self.hour is None else str(self.hour),
             "weekday": None if self.weekday is None else str(self.weekday),
             "menu": self.menu,
+            "queue": self.queue,
         }
         return {k: v for k, v in pairs.items() if v}
 
@@ -307,6 +326,14 @@ class CallFilter:
             if key:
                 step += f" and key = {bind('menu_key', key[0])}"
             clauses.append(f"call_id in ({step})")
+        if self.queue:
+            # the callers a row of the queue metrics counted (pipeline/sql/queue_stints.sql)
+            queue_id, outcome = self.queue.split(":", 1)
+            clauses.append(
+                "call_id in (select call_id from queue_events"
+                f" where queue_id = {bind('queue_id', int(queue_id))}"
+                f" and kind = {bind('queue_kind', QUEUE_OUTCOMES[outcome])})"
+            )
         return " and ".join(clauses) or "true"
 
     def describe(self) -> str:

@@ -1,6 +1,6 @@
 """Analytics: KPI tiles, volume, busy hours, per-extension/number/rule tables,
-peak active calls, the auto attendants' menu funnel, repeat callers and the
-callback worklist.
+peak active calls, the auto attendants' menu funnel, the Queues section
+(:mod:`dash_app.analytics_queues`), repeat callers and the callback worklist.
 
 Managers and supervisors see their tenant; everyone else sees the same page
 over their own calls (:func:`pipeline.viewer.open_for_viewer` decides). Every number
@@ -31,6 +31,7 @@ from dash_app.analytics_charts import (
     volume_figures,
 )
 from dash_app.analytics_grids import grid, grid_rows
+from dash_app.analytics_queues import queue_section
 from dash_app.analytics_tables import PREVIEW_ROWS, TABLES, AnalyticsQuery
 from dash_app.auth import (
     callers_outside_scope,
@@ -216,6 +217,8 @@ def layout(**query: Any) -> Any:
             ),
             # per auto attendant; only for a tenant whose callers met a menu in the period
             grid("menus", tables["menus"], q) if tables["menus"] else None,
+            # queues, agents, staffing what-if; only when callers met a queue in the period
+            queue_section(grid, tables, q),
             grid("repeat", tables["repeat"], q, total=current.get("repeat_callers")),
             html.Div(
                 [
