@@ -114,7 +114,7 @@ def page_rows(
         for window in NEWEST_WINDOWS:
             if window >= len(days):
                 break
-            sql = queries.select_call_page(columns, f"({where_sql}) and date >= ?", order)
+            sql = queries.select_call_window(columns, f"({where_sql}) and date >= ?", order)
             rows = _fetch(conn, sql, [*params, days[window - 1], limit, offset])
             if len(rows) == limit:
                 return rows
