@@ -15,6 +15,7 @@ from dash import html
 
 from dash_app.layout import format_duration, format_local
 from dash_app.voicemail_view import audio_url
+from pipeline.transcription_decoding import LOW_CONFIDENCE_NOTE, is_low_confidence, language_name
 from switchboard.store import User
 
 
@@ -69,6 +70,12 @@ def message_item(row: dict[str, Any], viewer: User, colleagues: list[dict[str, s
         meta.append(f"forwarded by {row['forwarded_by']}")
     if row.get("cut_off"):
         meta.append("cut off")
+    language = row.get("language")
+    if transcript and language and language != "en":
+        meta.append(f"language: {language_name(language)}")
+    doubtful = bool(transcript) and is_low_confidence(
+        row.get("avg_logprob"), row.get("no_speech_prob")
+    )
     attrs: dict[str, Any] = {
         "data-message-id": mid,
         "data-folder": folder,
@@ -90,6 +97,15 @@ def message_item(row: dict[str, Any], viewer: User, colleagues: list[dict[str, s
                 transcript if transcript else "Transcript not available yet.",
                 className="sb-vm-transcript" + ("" if transcript else " sb-vm-transcript--none"),
             ),
+            dmc.Text(
+                LOW_CONFIDENCE_NOTE,
+                size="xs",
+                c="orange",
+                className="sb-vm-transcript-doubtful",
+                id={"type": "voicemail-doubtful", "message": mid},
+            )
+            if doubtful
+            else None,
             html.Audio(
                 src=audio_url(mid),
                 controls=True,

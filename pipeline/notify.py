@@ -33,6 +33,7 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pipeline.transcription_decoding import LOW_CONFIDENCE_NOTE, is_low_confidence, language_name
 from switchboard.identifiers import EMAIL_RE
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningError, ProvisioningStore
@@ -82,6 +83,12 @@ def build_voicemail_email(
         "",
         "Transcript:",
         transcript if transcript else "(no transcript available)",
+    ]
+    if transcript and facts.get("language") and facts["language"] != "en":
+        lines.append(f"(spoken in {language_name(facts['language'])})")
+    if transcript and is_low_confidence(facts.get("avg_logprob"), facts.get("no_speech_prob")):
+        lines.append(f"({LOW_CONFIDENCE_NOTE.rstrip('.').lower()}: listen to the recording)")
+    lines += [
         "",
         "Listen to it in the portal under Voicemail"
         + (", or in the attached WAV file." if audio is not None else "."),

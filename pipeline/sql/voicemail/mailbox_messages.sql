@@ -2,7 +2,18 @@
 -- as the Arrow table message_state, in the mailbox's order) joined to the lake facts of
 -- the original message (a forwarded copy shows its original's audio and transcript).
 -- $words: lower-case search words; a message matches when its transcript contains all.
-with state as (
+-- The newest transcript of each message (one row per message and model; a re-transcription
+-- replaces what readers see only once its row is in the lake).
+with latest_transcripts as (
+    select *
+    from transcripts
+    qualify row_number() over (
+        partition by message_id
+        order by transcribed_at desc, model
+    ) = 1
+),
+
+state as (
     select
         position,
         message_id,
@@ -26,12 +37,15 @@ matched as (
         voicemails.duration,
         voicemails.cut_off,
         voicemails.end_reason,
-        transcripts.text as transcript,
-        transcripts.segments_json,
-        transcripts.language
+        latest_transcripts.text as transcript,
+        latest_transcripts.segments_json,
+        latest_transcripts.language,
+        latest_transcripts.model as transcript_model,
+        latest_transcripts.avg_logprob,
+        latest_transcripts.no_speech_prob
     from state
     left join voicemails on voicemails.message_id = state.source_id
-    left join transcripts on transcripts.message_id = state.source_id
+    left join latest_transcripts on latest_transcripts.message_id = state.source_id
 ),
 
 final as (
@@ -52,6 +66,9 @@ final as (
         transcript,
         segments_json,
         language,
+        transcript_model,
+        avg_logprob,
+        no_speech_prob,
         position
     from matched
     where coalesce(

@@ -1,5 +1,16 @@
 -- Lake facts and transcript of given messages (the email step reads these).
-with final as (
+-- The newest transcript of each message (one row per message and model; a re-transcription
+-- replaces what readers see only once its row is in the lake).
+with latest_transcripts as (
+    select *
+    from transcripts
+    qualify row_number() over (
+        partition by message_id
+        order by transcribed_at desc, model
+    ) = 1
+),
+
+final as (
     select
         voicemails.message_id,
         voicemails.mailbox,
@@ -9,9 +20,12 @@ with final as (
         voicemails.started_at,
         voicemails.duration,
         voicemails.cut_off,
-        transcripts.text as transcript
+        latest_transcripts.text as transcript,
+        latest_transcripts.language,
+        latest_transcripts.avg_logprob,
+        latest_transcripts.no_speech_prob
     from voicemails
-    left join transcripts on transcripts.message_id = voicemails.message_id
+    left join latest_transcripts on latest_transcripts.message_id = voicemails.message_id
     where list_contains(cast($ids as varchar[]), voicemails.message_id)
 )
 

