@@ -116,6 +116,8 @@ callback queues open acme's queue                  no    no    no    yes   yes  
 callback queues save over acme's queue             no    no    no    yes   yes   no
 callback queues delete acme's queue                no    no    no    yes   yes   no
 callback agent bar pauses 102                      no    no    no    no    no    no
+page /wallboard                                    no    no    no    yes   yes   yes
+callback wallboard shows acme's live queue         no    no    no    yes   yes   no
 """
 
 
@@ -923,6 +925,18 @@ def _acme_queue(world: World, name: str = ACME_QUEUE) -> int:
     return int(world.run(get))
 
 
+def probe_wallboard(world: World, role: str) -> bool:
+    """The wallboard's 1-second callback answers with acme's live queue state."""
+    from media.queue_spool import QueueLog
+    from switchboard.queue_events import LiveQueue
+
+    settings = world.store().settings
+    log = QueueLog(settings.spool_dir, settings.data_dir)
+    log.write_live("acme.example", 0.0, [LiveQueue(7, "Matrix wallboard", (), ())])
+    answer = post_callback(world, role, "wallboard-tick", {"wallboard-tv": False}, "n_intervals")
+    return "Matrix wallboard" in answered(answer)
+
+
 def probe_queues_list(world: World, role: str) -> bool:
     _acme_queue(world)
     return ACME_QUEUE in answered(post_callback(world, role, "queues-version", {}, "data"))
@@ -1028,6 +1042,8 @@ PROBES: dict[str, Callable[[World, str], bool]] = {
     "callback users import into acme": probe_users_import,
     "callback profile save reaches 102's profile": probe_profile_save,
     "page /queues": page_probe("/queues", "queues-members"),
+    "page /wallboard": page_probe("/wallboard", "wallboard-board"),
+    "callback wallboard shows acme's live queue": probe_wallboard,
     "callback queues list shows acme's queue": probe_queues_list,
     "callback queues open acme's queue": probe_queues_open,
     "callback queues save over acme's queue": probe_queues_save,
