@@ -44,6 +44,7 @@ MENU_KIND_LABELS: dict[str, str] = {
     "attendant": "Another menu",
     "voicemail": "Voicemail box",
     "announcement": "Announcement",
+    "queue": "Queue",
     "number": "Outside number",
     "repeat": "Play the menu again",
     "dial_by_extension": "Dial by extension",
@@ -54,6 +55,7 @@ PLACEHOLDERS = {
     "attendant": "menu id",
     "voicemail": "extension, e.g. 100",
     "announcement": "announcement id",
+    "queue": "queue id",
     "number": "e.g. +15551234567",
 }
 OUTCOME_FIELDS = {"no_input": "No key pressed", "invalid": "Invalid key"}

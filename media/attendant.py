@@ -88,6 +88,8 @@ class Reached(Protocol):
 Connect = Callable[[Leg, str], Awaitable[Reached]]
 # Leave a message in ``mailbox``'s box (the leave-a-message flow of media.voicemail).
 LeaveMessage = Callable[[Leg, str], Awaitable[None]]
+# Hands the caller to a queue (media.queue.QueueEngine.serve); returns when they are done.
+EnterQueue = Callable[[Leg, int], Awaitable[None]]
 
 
 class Menus(Protocol):
@@ -142,6 +144,27 @@ class MediaHost(Protocol):
     mailboxes: Mailboxes
     spool: VoicemailSpool
     messages: list[MessageMeta]
+    queues: QueueHost | None
+
+
+class QueueHost(Protocol):
+    """What a menu uses of ``media.queue.QueueEngine``: hand a caller to a queue."""
+
+    async def serve(
+        self, leg: Leg, tenant: str, queue_id: int, identity: str, hops: int = 0
+    ) -> None: ...
+
+
+def queue_for(server: MediaHost, tenant: str, identity: str, hops: int = 0) -> EnterQueue | None:
+    """A menu's way into the tenant's queues (None when this server runs no queues)."""
+    queues = server.queues
+    if queues is None:
+        return None
+
+    async def enter(leg: Leg, queue_id: int) -> None:
+        await queues.serve(leg, tenant, queue_id, identity, hops)
+
+    return enter
 
 
 # --- the steps spool ---------------------------------------------------------------------------
@@ -184,6 +207,7 @@ class MenuWalk:
     data_dir: Path
     connect: Connect
     leave_message: LeaveMessage
+    enter_queue: EnterQueue | None = None
     steps: list[CallStep] = field(default_factory=list)
     _bridged_failure: bool = False
 
@@ -230,7 +254,11 @@ class MenuWalk:
                 self.step("voicemail", attendant_id=menu.id if menu else None, target=_code(dest))
                 await self.leave_message(self.leg, dest.target)
                 return
-            else:  # hangup, and anything that cannot take a caller (a queue before issue 12)
+            elif dest.kind == "queue" and self.enter_queue is not None:
+                self.step("queue", attendant_id=menu.id if menu else None, target=_code(dest))
+                await self.enter_queue(self.leg, _id(dest.target))
+                return
+            else:  # hangup, and anything that cannot take a caller
                 self.step("hangup", attendant_id=menu.id if menu else None, target=_code(dest))
                 await self.leg.play(prompts.prompt_pcm(self.data_dir, "goodbye"))
                 return
@@ -347,6 +375,7 @@ async def attendant_application(server: MediaHost, leg: Leg, user: str, identity
         leg, tenant, server.menus, server.settings.data_dir,
         connect=connect_for(server, leg, tenant, identity),
         leave_message=leave_message_for(server, tenant),
+        enter_queue=queue_for(server, tenant, identity),
     )  # fmt: skip
     try:
         await walk.run(dest)

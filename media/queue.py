@@ -342,12 +342,25 @@ class QueueEngine:
             leg, tenant, menus, self.server.settings.data_dir,
             connect=connect_for(self.server, leg, tenant, identity),
             leave_message=leave_message_for(self.server, tenant),
+            enter_queue=self._enter_after(tenant, identity, hops),
         )  # fmt: skip
         try:
             await walk.run(dest)
         finally:
             with contextlib.suppress(OSError):
                 write_steps(self.server.settings.spool_dir, tenant, leg.call_id, walk.steps)
+
+    def _enter_after(
+        self, tenant: str, identity: str, hops: int
+    ) -> Callable[[Leg, int], Awaitable[None]] | None:
+        """A menu reached from a queue may send the caller to a queue again, one hop further."""
+        if hops + 1 >= MAX_QUEUE_HOPS:
+            return None
+
+        async def enter(leg: Leg, queue_id: int) -> None:
+            await self.serve(leg, tenant, queue_id, identity, hops + 1)
+
+        return enter
 
     def hold_music(self, tenant: str, queue: CallQueue) -> LoopedAudio:
         settings = self.server.settings

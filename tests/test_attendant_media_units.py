@@ -214,3 +214,23 @@ def test_store_menus_read_the_tenants_own_objects(directory: Any) -> None:
     store.add_hold_music(ACME, "Jazz", "audio/acme.example/hold-x.wav")
     assert menus.hold_music_file(ACME) == "audio/acme.example/hold-x.wav"
     assert menus.hold_music_file("nobody.example") is None
+
+
+def test_a_queue_key_hands_the_caller_to_that_queue(media_audio_dir: Path) -> None:
+    """A menu key to a queue enters it (media.queue serves the caller) and the path says so."""
+    menu = Attendant(ACME, "Front", {"4": MenuDestination("queue", "7")}, greeting_text="F.", id=9)
+    directory = Directory({9: menu}, {}, set())
+    entered: list[int] = []
+
+    async def never(leg: Any, target: str) -> Any:
+        raise AssertionError("a queue key bridges nothing itself")
+
+    async def enter(leg: Any, queue_id: int) -> None:
+        entered.append(queue_id)
+
+    leg = ScriptedLeg(["4"])
+    w = MenuWalk(leg, ACME, directory, media_audio_dir, never, never, enter)  # type: ignore[arg-type]
+    asyncio.run(w.run(MenuDestination("attendant", "9")))
+    assert entered == [7]
+    assert kinds(w.steps) == ["menu_entered", "menu_key", "queue"]
+    assert w.steps[-1].target == "queue:7"

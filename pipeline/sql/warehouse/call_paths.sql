@@ -43,6 +43,7 @@ words as (
             when 'menu_hangup' then 'hung up'
             when 'announcement' then replace(coalesce(s.target, 'announcement'), ':', ' ')
             when 'voicemail' then 'voicemail ' || coalesce(split_part(s.target, ':', 2), '')
+            when 'queue' then 'queue ' || coalesce(split_part(s.target, ':', 2), '?')
             when 'bridge_attempt' then coalesce(split_part(s.target, ':', 2), '?')
             when 'bridge_answered' then '(answered)'
             when 'bridge_failed' then '(' || replace(coalesce(s.outcome, 'failed'), '_', ' ') || ')'
