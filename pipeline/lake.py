@@ -228,10 +228,14 @@ class Lake:
         if len(batches) <= above or self.pending() is not None:
             return 0
         members = batches[:-1]
-        covered = [
-            b for b in members if any(o != b and o[0] <= b[0] and b[1] <= o[1] for o in members)
-        ]
-        live = [b for b in members if b not in covered]
+        # A member inside another's range was rolled up already: by first, widest first,
+        # it is the one whose last does not pass the largest last seen before it.
+        live: list[tuple[int, int]] = []
+        reach = -1
+        for b in sorted(members, key=lambda m: (m[0], -m[1])):
+            if b[1] > reach:
+                live.append(b)
+            reach = max(reach, b[1])
         totals = {"calls": 0, "quarantined": 0, "batches": 0}
         for first, last in live:
             data = json.loads((self.batches_dir / f"{batch_name(first, last)}.json").read_text())

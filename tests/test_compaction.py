@@ -327,8 +327,15 @@ def test_batch_manifests_are_rolled_up_and_the_watermark_stays(
     assert lake.watermark() == 90
     rollup = json.loads((lake.batches_dir / "acc-000000000001-000000000088.json").read_text())
     assert rollup["batches"] == 44 and rollup["calls"] + rollup["quarantined"] == 88
+    # A kill after the roll-up's write left a member behind: it is not counted twice.
+    member = {"first": 1, "last": 2, "after": 0, "calls": 2, "quarantined": 0, "files": []}
+    (lake.batches_dir / "acc-000000000001-000000000002.json").write_text(json.dumps(member))
     insert_acc_rows(settings, acc_rows(random.Random(12), 90, 10))
     assert ingest_once(settings).watermark == 100
+    compact_lake(settings.lake_dir, CompactionPolicy(manifests_above=1), today=LATER)
+    assert lake.committed_batches() == [(1, 90), (91, 100)]
+    again = json.loads((lake.batches_dir / "acc-000000000001-000000000090.json").read_text())
+    assert again["batches"] == 45 and again["calls"] + again["quarantined"] == 90
     ids = [r["acc_id"] for r in live_rows(settings)] + quarantined_ids(settings)
     assert sorted(ids) == list(range(1, 101))
 
