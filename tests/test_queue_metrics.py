@@ -289,3 +289,28 @@ def test_cli_kpis_queue(monkeypatch: pytest.MonkeyPatch, hand_lake: Settings) ->
         assert main([*argv, "--interval", "15"]) == 0
     text = out.getvalue()
     assert "Service level" not in text and "service_level" in text and "16.7%" in text
+
+
+def test_the_queue_drill_down_key_selects_exactly_the_counted_calls(hand_lake: Settings) -> None:
+    from pipeline.filters import CallFilter, FilterError
+    from tests.fixtures.portal import acc_call, build_lake
+
+    # the callers' own calls (inbound to the queue's number), C and D among them
+    rows = [
+        acc_call(c, "inbound", f"+1555{c}", "+15550000", f"2026-03-02 09:0{i}:00", ring=1, talk=5)
+        for i, c in enumerate("ABCDEFG")
+    ]
+    rows.append(acc_call("X", "inbound", "+15559999", "+15550000", "2026-03-02 09:30:00", ring=1))
+    build_lake(hand_lake, rows)
+    with open_for_viewer(hand_lake, ACME) as vc:
+        for outcome, expected in (("abandoned", ["C", "D"]), ("answered", ["A", "B"]),
+                                  ("offered", list("ABCDEFG")), ("exit_key", ["F"])):  # fmt: skip
+            flt = CallFilter.from_query({"queue": f"1:{outcome}"}, TZ)
+            where, params = flt.where_named()
+            found = vc.conn.execute(
+                f"select call_id from calls where {where} order by call_id", params
+            ).fetchall()
+            assert [r[0] for r in found] == expected, outcome
+            assert flt.to_query() == {"queue": f"1:{outcome}"}
+    with pytest.raises(FilterError):
+        CallFilter.from_query({"queue": "1:lost; drop"}, TZ)
