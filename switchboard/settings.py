@@ -173,7 +173,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "transcription_model",
         "tiny.en",
-        "Voicemail transcription: 'tiny.en' (bundled), a CTranslate2 model dir, or 'none'.",
+        "Voicemail transcription: 'tiny.en' or 'base' (bundled), a model folder, or 'none'.",
     ),
     Setting("smtp_host", "", "SMTP server for voicemail-to-email; empty: no email is sent."),
     Setting("smtp_port", 25, "Port of the SMTP server."),
