@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import pyarrow as pa
@@ -111,6 +111,15 @@ class Transcriber(Protocol):
     model_name: str
 
     def transcribe(self, wav_path: Path) -> Transcript: ...
+
+
+class NamesTranscriber(Protocol):
+    """An engine that also takes the company's names (``takes_names = True``)."""
+
+    model_name: str
+    takes_names: bool
+
+    def transcribe(self, wav_path: Path, names: Sequence[str] = ()) -> Transcript: ...
 
 
 def wav_seconds(path: Path) -> float:
@@ -283,7 +292,8 @@ def transcribe_message(
     """Run ``transcriber`` over ``msg`` and store the row: the file is the commit point."""
     wav = settings.data_dir / msg.audio_path
     if getattr(transcriber, "takes_names", False):
-        transcript = transcriber.transcribe(wav, company_names(store, msg.tenant, msg.mailbox))
+        names = company_names(store, msg.tenant, msg.mailbox)
+        transcript = cast(NamesTranscriber, transcriber).transcribe(wav, names)
     else:
         transcript = transcriber.transcribe(wav)
     row = transcript_row(msg, transcript, transcriber.model_name)
