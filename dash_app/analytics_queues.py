@@ -47,11 +47,14 @@ def _round(value: Any) -> Any:
     return round(value, 3) if isinstance(value, float) else value
 
 
-def _context(conn: duckdb.DuckDBPyConnection) -> tuple[dict[int, Any], dict[int, str]]:
-    """The tenant's queue thresholds and names (the store's), for the connection's tenant."""
-    from pipeline.queue_metrics import queue_names, queue_thresholds
+def _context(
+    conn: duckdb.DuckDBPyConnection, q: AnalyticsQuery
+) -> tuple[dict[int, Any], dict[int, str]]:
+    """The tenant's queue thresholds and names (the store's); the period's events read once."""
+    from pipeline.queue_metrics import prepare, queue_names, queue_thresholds
     from pipeline.warehouse import scope_of
 
+    prepare(conn, q.period, q.tz)  # the four tables read the lake once
     scope = scope_of(conn)
     if scope is None:
         return {}, {}
@@ -67,7 +70,7 @@ def _queues(
 ) -> list[dict[str, Any]]:
     from pipeline.queue_metrics import queue_kpis
 
-    thresholds, names = _context(conn)
+    thresholds, names = _context(conn, q)
     rows = queue_kpis(conn, q.period, q.tz, thresholds=thresholds).to_pylist()
     out = []
     for r in rows[:limit] if limit else rows:
@@ -88,7 +91,7 @@ def _intervals(
 ) -> list[dict[str, Any]]:
     from pipeline.queue_metrics import queue_kpis
 
-    thresholds, names = _context(conn)
+    thresholds, names = _context(conn, q)
     rows = queue_kpis(
         conn, q.period, q.tz, bucket_minutes=INTERVAL_MINUTES, thresholds=thresholds
     ).to_pylist()
@@ -111,7 +114,7 @@ def _agents(
 ) -> list[dict[str, Any]]:
     from pipeline.queue_metrics import agent_kpis
 
-    thresholds, _names = _context(conn)
+    thresholds, _names = _context(conn, q)
     rows = agent_kpis(conn, q.period, q.tz, thresholds=thresholds).to_pylist()
     out = [{**{c: _round(r[c]) for c in AGENT_COLUMNS}, "calls_link": ""} for r in rows]
     for row in out:
@@ -129,6 +132,7 @@ def _pauses(
 ) -> list[dict[str, Any]]:
     from pipeline.queue_metrics import agent_pauses
 
+    _context(conn, q)
     rows = agent_pauses(conn, q.period, q.tz).to_pylist()
     out = [{**{c: _round(r[c]) for c in PAUSE_COLUMNS}, "calls_link": ""} for r in rows]
     return out[:limit] if limit else out

@@ -15,6 +15,7 @@ is a bound parameter; only the staging SQL text is formatted in.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from contextlib import closing
 from dataclasses import dataclass
@@ -67,8 +68,41 @@ def _sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text()
 
 
-def _compose(name: str) -> str:
-    return _sql(name).format(stints=_sql("queue_stints"), agent_states=_sql("queue_agent_states"))
+def _compose(name: str, events: tuple[str, str] = ("queue_events", "agent_events")) -> str:
+    relations = {"queue_events": events[0], "agent_events": events[1]}
+    return _sql(name).format(
+        stints=_sql("queue_stints").format(**relations),
+        agent_states=_sql("queue_agent_states").format(**relations),
+        **relations,
+    )
+
+
+# A page runs four queue queries over one period: ``prepare`` reads the period's events
+# from the lake once into temp tables, and each query reads those (the same SQL text).
+_PREPARED: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, tuple[Any, ...]] = (
+    weakref.WeakKeyDictionary()
+)
+_PAGE_TABLES = ("queue_page_events", "queue_page_agent_events")
+
+
+def prepare(conn: duckdb.DuckDBPyConnection, period: Period, tz: str) -> None:
+    """Copy the events ``period`` needs into temp tables once (idempotent per period/zone)."""
+    start, end = period.utc_bounds(tz)
+    key = (start, end)
+    if _PREPARED.get(conn) == key:
+        return
+    conn.execute(
+        f"create or replace temp table {_PAGE_TABLES[0]} as select * from queue_events"
+        ' where "date" between cast($f as date) and cast($t as date)'
+        ' and "at" >= $f and "at" < $t',
+        {"f": start - READ_MARGIN, "t": end + READ_MARGIN},
+    ).fetchall()
+    conn.execute(
+        f"create or replace temp table {_PAGE_TABLES[1]} as select * from agent_events"
+        ' where "at" < $t',
+        {"t": end + READ_MARGIN},
+    ).fetchall()
+    _PREPARED[conn] = key
 
 
 def _thresholds_table(thresholds: Mapping[int, Thresholds]) -> pa.Table:
@@ -110,7 +144,8 @@ def _run(
         "agent_end": min(end, now or datetime.now(UTC)),
         **(extra or {}),
     }
-    sql = _compose(name)
+    prepared = _PREPARED.get(conn) == (start, end)
+    sql = _compose(name, _PAGE_TABLES) if prepared else _compose(name)
     used = {k: v for k, v in params.items() if f"${k}" in sql}
     result = conn.sql(sql, params=used).to_arrow_table()
     conn.unregister("queue_thresholds")
@@ -240,6 +275,7 @@ def queue_report(
         names = queue_names(store, tenant)
     with open_for_viewer(settings, viewer, timezone=timezone, borrow_store=borrow_store) as vc:
         kw: dict[str, Any] = {"queue_id": queue_id}
+        prepare(vc.conn, period, vc.timezone)
         queues = queue_kpis(
             vc.conn, period, vc.timezone, bucket_minutes=bucket_minutes,
             thresholds=thresholds, **kw,

@@ -314,3 +314,22 @@ def test_the_queue_drill_down_key_selects_exactly_the_counted_calls(hand_lake: S
             assert flt.to_query() == {"queue": f"1:{outcome}"}
     with pytest.raises(FilterError):
         CallFilter.from_query({"queue": "1:lost; drop"}, TZ)
+
+
+def test_prepared_events_give_the_same_numbers(hand_lake: Settings) -> None:
+    from pipeline.queue_metrics import prepare
+
+    with open_for_viewer(hand_lake, ACME) as vc:
+        plain = [f(vc.conn) for f in (
+            lambda c: queue_kpis(c, DAY, TZ, bucket_minutes=15).to_pylist(),
+            lambda c: agent_kpis(c, DAY, TZ, now=NOW).to_pylist(),
+            lambda c: agent_pauses(c, DAY, TZ, now=NOW).to_pylist(),
+        )]  # fmt: skip
+    with open_for_viewer(hand_lake, ACME) as vc:
+        prepare(vc.conn, DAY, TZ)
+        assert vc.conn.execute("select count(*) from queue_page_events").fetchall() == [(16,)]
+        assert plain == [
+            queue_kpis(vc.conn, DAY, TZ, bucket_minutes=15).to_pylist(),
+            agent_kpis(vc.conn, DAY, TZ, now=NOW).to_pylist(),
+            agent_pauses(vc.conn, DAY, TZ, now=NOW).to_pylist(),
+        ]

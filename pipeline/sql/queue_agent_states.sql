@@ -11,7 +11,7 @@ with events as (
         "at",
         batch_id,
         seq
-    from agent_events
+    from {agent_events}
     where "at" < $agent_end
         and kind in ('login', 'logout', 'pause', 'unpause')
         and ($queue_id is null or queue_id is null or queue_id = $queue_id)

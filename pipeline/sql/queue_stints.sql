@@ -4,7 +4,8 @@
 -- $read_to (UTC; the period widened by a day so a stint crossing its edge is whole),
 -- $queue_id (null: every queue); the relation queue_thresholds(queue_id,
 -- service_level_seconds, short_abandon_seconds) holds each queue's settings
--- ($default_sl, $default_short for a queue the store no longer has).
+-- ($default_sl, $default_short for a queue the store no longer has). {queue_events} and
+-- {agent_events} are the views, or the rows a page prepared once (pipeline.queue_metrics.prepare).
 with events as (
     select
         queue_id,
@@ -19,8 +20,10 @@ with events as (
         outcome,
         batch_id,
         seq
-    from queue_events
-    where "at" >= $read_from
+    from {queue_events}
+    -- the date partitions first: DuckDB then opens only those files
+    where "date" between cast($read_from as date) and cast($read_to as date)
+        and "at" >= $read_from
         and "at" < $read_to
         and ($queue_id is null or queue_id = $queue_id)
 ),
@@ -93,8 +96,9 @@ wraps as (
         lead("at") over (partition by agent, queue_id order by "at", batch_id, seq) as wrap_end,
         lead(kind) over (partition by agent, queue_id order by "at", batch_id, seq) as next_kind,
         kind
-    from agent_events
+    from {agent_events}
     where kind in ('wrapup_start', 'wrapup_end')
+        and "date" between cast($read_from as date) and cast($read_to as date)
         and "at" >= $read_from
         and "at" < $read_to
 ),
