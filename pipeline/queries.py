@@ -31,7 +31,8 @@ _DUCKDB_TYPES = {
 VIEW_COLUMNS: tuple[str, ...] = (*CALLS_SCHEMA.names, *CALLS_PARTITIONS.names)
 
 # The session: UTC so that no conversion depends on the server's zone.
-SESSION_SETUP = "set timezone = 'UTC'"
+# Global, not per session: every cursor of a cached database (pipeline.warehouse) has it.
+SESSION_SETUP = "set global timezone = 'UTC'"
 
 # The calls of one tenant: the live Hive-partitioned Parquet files of its folder
 # (pipeline.lake_layout decides which files those are).

@@ -47,3 +47,30 @@ def test_the_total_is_recounted_when_the_lake_changes(settings: Settings) -> Non
         _, second = call_page(conn, CallFilter(), offset=0, limit=10)
         ((counted,),) = conn.execute("select count(*) from calls").fetchall()
     assert second == counted > first
+
+
+def test_a_second_connection_of_the_same_scope_reuses_the_database(settings: Settings) -> None:
+    """Same scope, same files: a cursor of one database, with its own temp tables."""
+    rows = random_acc_rows(calls=200, days=5)
+    write_lake(settings, rows[:150])
+    names = {"15550001111": "Carla Customer"}
+    first = connect(settings, "acme.example", contact_names=names)
+    second = connect(settings, "acme.example", contact_names=names)
+    try:
+        assert first is not second
+        history.name_menus(first, {1: "Sales"})  # one connection's menus stay its own
+        assert second.execute("select count(*) from attendant_names").fetchall() == [(0,)]
+        assert second.execute("select count(*) from contact_names").fetchall() == [(1,)]
+        assert page_rows(first, CallFilter(), offset=0, limit=50) == page_rows(
+            second, CallFilter(), offset=0, limit=50
+        )
+        first.close()  # closing one connection leaves the other working
+        assert second.execute("select current_setting('TimeZone')").fetchall() == [("UTC",)]
+    finally:
+        second.close()
+    write_lake(settings, rows)  # new files: a new database sees them
+    with connect(settings, "acme.example", contact_names=names) as third:
+        ((counted,),) = third.execute("select count(*) from calls").fetchall()
+    with connect(settings, "acme.example", contact_names={}) as plain:
+        ((plain_count,),) = plain.execute("select count(*) from calls").fetchall()
+    assert counted == plain_count > 0
