@@ -210,3 +210,16 @@ def test_portal_and_email_show_the_language_and_mark_doubtful_transcripts(
     assert "transcript may be inaccurate" in body({"transcript": "Hello", "avg_logprob": -1.3})
     assert "inaccurate" not in body({"transcript": "Hello", "avg_logprob": -0.1})
     assert "(spoken in Spanish)" in body({"transcript": "Hola", "language": "es"})
+
+
+def test_retranscribe_cli_names_a_missing_model_and_reads_dates(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli import main as cli
+    from cli.voicemail import _since
+
+    monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("SWITCHBOARD_CONFIG", str(settings.data_dir / "none.toml"))
+    assert cli.main(["voicemail", "retranscribe", "--model", "large-v3"]) == 2
+    assert "not one of tiny.en, base" in capsys.readouterr().err
+    assert _since("2026-11-01") == 1793491200.0
