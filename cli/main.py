@@ -25,7 +25,6 @@ from cli.routing import push_now
 from cli.routing_edits import add_parsers as add_routing_edit_parsers
 from cli.users import add_parsers as add_user_parsers
 from cli.voicemail import add_parsers as add_voicemail_parsers
-from cli.voicemail import add_parsers as add_voicemail_parsers
 from switchboard.settings import Settings, load_settings
 from switchboard.store import ROLES, ProvisioningStore
 
@@ -247,7 +246,6 @@ def build_parser() -> argparse.ArgumentParser:
     vs.add_argument("--ext", help="only this mailbox")
     vs.add_argument("--limit", type=int, default=50)
     vs.set_defaults(fn=cmd_voicemail_search)
-    add_voicemail_parsers(voicemail)  # voicemail retranscribe
     add_voicemail_parsers(voicemail)  # voicemail retranscribe
     add_analytics_parsers(sub)  # kpis, schedule
     add_ingest_parsers(sub)  # ingest replay
