@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import dash_mantine_components as dmc
 import duckdb
@@ -24,7 +24,18 @@ from dash_app.auth import provisioning, signed_in_user
 from dash_app.layout import section
 
 if TYPE_CHECKING:
-    from dash_app.analytics_tables import AnalyticsQuery
+    from pipeline.metrics import Period
+
+
+class AnalyticsQuery(Protocol):
+    """What this section reads of ``dash_app.analytics_tables.AnalyticsQuery`` (which
+    registers the section's tables, so it cannot be imported from here)."""
+
+    period: Period
+    tz: str
+
+    def drill(self, **keys: Any) -> str: ...
+
 
 # The interval of the per-interval table and of the what-if (docs/metrics.md: 15/30/60).
 INTERVAL_MINUTES = 30
