@@ -27,7 +27,6 @@ supervisors, never another tenant.
 from __future__ import annotations
 
 import hmac
-import os
 import re
 import secrets
 import threading
@@ -35,7 +34,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -54,6 +52,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from switchboard.secret_files import secret_in_file
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningError, ProvisioningStore, User
 
@@ -197,33 +196,7 @@ def load_secret_key(settings: Settings) -> str:
     """
     if settings.secret_key:
         return settings.secret_key
-    path = settings.data_dir / "secret_key"
-    existing = _read_key(path)
-    if existing:
-        return existing
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_hex(32))
-    try:
-        # link() fails if another process won the race; then its key is the key.
-        os.link(tmp, path)
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
-    key = _read_key(path)
-    if not key:
-        raise RuntimeError(f"{path} is empty; remove it to generate a new key")
-    return key
-
-
-def _read_key(path: Path) -> str:
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        return ""
+    return secret_in_file(settings.data_dir / "secret_key", 32)
 
 
 _LOGIN_PAGE = """<!doctype html>

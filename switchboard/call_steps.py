@@ -18,7 +18,7 @@ lake table ``call_steps`` (one row per step, ``batch_id`` + ``seq`` unique).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 ORIGIN_CALL_ID_HEADER = "X-SB-Origin-Call-ID"
 
@@ -39,23 +39,7 @@ StepKind = Literal[
     "unhold",
     "hangup",
 ]
-STEP_KINDS: tuple[StepKind, ...] = (
-    "menu_entered",
-    "menu_key",
-    "menu_timeout",
-    "menu_invalid",
-    "menu_hangup",
-    "announcement",
-    "voicemail",
-    "queue",
-    "bridge_attempt",
-    "bridge_answered",
-    "bridge_failed",
-    "bridge_ended",
-    "hold",
-    "unhold",
-    "hangup",
-)
+STEP_KINDS: tuple[str, ...] = get_args(StepKind)
 
 
 @dataclass(frozen=True)

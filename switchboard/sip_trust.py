@@ -17,11 +17,9 @@ renders it into Kamailio's local config; the media server reads the same file).
 from __future__ import annotations
 
 import hmac
-import os
-import secrets
-from pathlib import Path
 
 from switchboard.identifiers import EXTENSION_RE, TENANT_RE
+from switchboard.secret_files import secret_in_file
 from switchboard.settings import Settings
 
 ASSERTED_HEADER = "X-SB-Asserted"
@@ -33,33 +31,7 @@ def media_secret(settings: Settings) -> str:
     """The secret Kamailio proves itself with: the setting, or one generated once in data_dir."""
     if settings.media_secret:
         return settings.media_secret
-    path = settings.data_dir / SECRET_FILE
-    existing = _read(path)
-    if existing:
-        return existing
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_hex(24))
-    try:
-        # link() fails when another process won the race: then its secret is the secret
-        os.link(tmp, path)
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
-    value = _read(path)
-    if not value:
-        raise RuntimeError(f"{path} is empty; remove it to generate a new media secret")
-    return value
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        return ""
+    return secret_in_file(settings.data_dir / SECRET_FILE, 24)
 
 
 def asserted_value(identity: str, secret: str) -> str:
