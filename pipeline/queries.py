@@ -179,15 +179,25 @@ def count_calls(where_sql: str) -> str:
 # -- voicemail views ------------------------------------------------------------------
 # ``voicemails`` and ``transcripts`` of one tenant, built like ``calls``: the Hive
 # folder of the tenant only, or typed nulls while the folder holds no file yet.
+# The typed-null branch gives every column of today's schema even when all files were
+# written before a column existed (e.g. transcript confidence): those rows read NULL,
+# instead of the view failing with "column not found" until a new file arrives.
 TABLE_VIEW_OVER_FILES = """
 create view {name} as
 select
     {columns}
-from read_parquet(
-    {files},
-    hive_partitioning = true,
-    hive_types = {{'tenant': varchar, 'date': date}},
-    union_by_name = true
+from (
+    select *
+    from read_parquet(
+        {files},
+        hive_partitioning = true,
+        hive_types = {{'tenant': varchar, 'date': date}},
+        union_by_name = true
+    )
+    union all by name
+    select
+        {typed_nulls}
+    where false
 )
 {scope}
 """

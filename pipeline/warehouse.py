@@ -230,6 +230,7 @@ def connect(
                         columns=",\n    ".join(f'"{c}"' for c in [*schema.names, "tenant", "date"]),
                         files=_file_list(snapshots[name]),
                         scope=scopes[name],
+                        typed_nulls=queries.typed_nulls_of(schema),
                     )
                 )
             else:

@@ -522,3 +522,32 @@ def test_a_reader_never_sees_a_call_twice_nor_misses_one_during_compactions(
     assert all(count == distinct for count, distinct in counts)  # never a call twice
     assert {count for count, _ in counts} <= totals  # never a call missing
     assert [c for c, _ in counts] == sorted(c for c, _ in counts)  # never going back
+
+
+def test_a_lake_written_before_a_column_existed_reads_it_as_null(settings: Settings) -> None:
+    """Transcripts written before issue 15 have no confidence columns; the view still has them."""
+    old_schema = pa.schema(
+        [f for f in TRANSCRIPTS_SCHEMA if f.name not in ("avg_logprob", "no_speech_prob")]
+    )
+    row = {
+        "message_id": f"vm-{1:032x}",
+        "mailbox": "101",
+        "text": "please call back",
+        "segments_json": "[]",
+        "language": "en",
+        "model": "tiny.en",
+        "audio_seconds": 3.0,
+        "transcribe_seconds": 1.0,
+        "real_time_factor": 0.3,
+        "transcribed_at": datetime(2024, 3, 1, 9, tzinfo=UTC),
+    }
+    folder = partition_dir(settings.lake_dir, TRANSCRIPTS.name, ACME, DAY1)
+    write_parquet_atomic(
+        folder / f"{row['message_id']}.parquet", pa.Table.from_pylist([row], old_schema)
+    )
+    conn = connect(settings, ACME)
+    try:
+        got = conn.execute("select text, avg_logprob, no_speech_prob from transcripts").fetchall()
+    finally:
+        conn.close()
+    assert got == [("please call back", None, None)]
