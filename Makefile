@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := kamailio kamailio-sqlite-modules kamailio-json-modules kamailio-extra-modules \
-	kamailio-utils-modules kamailio-tls-modules sip-tester baresip chromium chromium-driver espeak-ng sox ffmpeg sqlite3
+	kamailio-utils-modules kamailio-tls-modules sip-tester baresip chromium chromium-driver espeak-ng sox ffmpeg sqlite3 openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint format bench notebooks setup apt venv clean-data
