@@ -195,9 +195,7 @@ class QueuesSection(AttendantsSection):
             if queue.exit_key not in MENU_KEYS:
                 raise ProvisioningError(f"no key {queue.exit_key!r} on a phone (use 0-9, * and #)")
             if queue.exit_destination is None:
-                raise ProvisioningError(
-                    f"exit key {queue.exit_key}: where does it send callers?"
-                )
+                raise ProvisioningError(f"exit key {queue.exit_key}: where does it send callers?")
         labelled = [("overflow", queue.overflow), ("exit key", queue.exit_destination)]
         for label, dest in labelled:
             if dest is not None and dest.kind in ("repeat", "dial_by_extension"):
