@@ -17,6 +17,7 @@ each a module holding one mixin over the shared connection:
 - ``voicemail``: message state, mailbox settings, greetings, PIN;
 - ``pin_locks``: wrong phone PINs counted across calls, the lock they lead to;
 - ``reports``: callback-worklist marks, report schedules and their runs.
+- ``access_log``: the audit trail of who played, downloaded or deleted call audio.
 - ``user_admin``: users after they exist (edit, disable, remove, one-time and SIP
   passwords, caller IDs, preferences, bulk import); a section keeping more per
   user joins in through the ``_credential_rows`` and ``_forget_user`` hooks of
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from switchboard.store.access_log import AccessLogSection
 from switchboard.store.accounts import (
     ROLES,
     TENANT_WIDE_ROLES,
@@ -83,6 +85,7 @@ class ProvisioningStore(
     VoicemailSection,
     ReportsSection,
     # New sections here, one line each.
+    AccessLogSection,
     DevicesSection,
     ContactsSection,
     AccountsSection,
