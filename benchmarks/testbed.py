@@ -7,6 +7,7 @@ and neither reaches into the other.
 
 from __future__ import annotations
 
+import random
 import socket
 from pathlib import Path
 
@@ -29,6 +30,15 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
             continue
 
 
+def rtp_port_window(size: int = 400) -> dict[str, str]:
+    """A random window of RTP ports for one rtpengine (it skips ports already bound)."""
+    base = random.SystemRandom().randrange(20000, 60000 - size, 2)
+    return {
+        "SWITCHBOARD_RTPENGINE_PORT_MIN": str(base),
+        "SWITCHBOARD_RTPENGINE_PORT_MAX": str(base + size - 1),
+    }
+
+
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
     """Settings on ``data_dir`` (no config file) with every listening port free.
 
@@ -44,6 +54,8 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         "SWITCHBOARD_MEDIA_PORT": str(free_port()),
         "SWITCHBOARD_PORTAL_PORT": str(free_port()),
         "SWITCHBOARD_TRUNK_PORT": str(free_port()),
+        "SWITCHBOARD_RTPENGINE_NG_PORT": str(free_port(socket.SOCK_DGRAM)),
+        **rtp_port_window(),
         "SWITCHBOARD_KAMAILIO_CHILDREN": "2",
         "SWITCHBOARD_INGEST_INTERVAL": "0.2",
     }

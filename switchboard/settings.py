@@ -112,6 +112,19 @@ SETTINGS: tuple[Setting, ...] = (
         "rule decisions at once fails with 16.",
     ),
     Setting(
+        "relay_enabled",
+        True,
+        "Put rtpengine in the media path of every call (needed to record calls).",
+    ),
+    Setting(
+        "rtpengine_bin", "/usr/bin/rtpengine", "The rtpengine binary (userspace, no kernel module)."
+    ),
+    Setting("rtpengine_ng_port", 2223, "rtpengine's ng control port (UDP, on 127.0.0.1)."),
+    Setting("rtpengine_host", "127.0.0.1", "Address rtpengine relays RTP on (its interface)."),
+    Setting("rtpengine_port_min", 30000, "Lowest RTP port rtpengine uses ..."),
+    Setting("rtpengine_port_max", 39999, "... and the highest (two per call side: RTP + RTCP)."),
+    Setting("rtpengine_threads", 2, "rtpengine worker threads."),
+    Setting(
         "ring_timeout",
         30,
         "Seconds a call rings when the callee has no answering rule, before it goes to voicemail.",
@@ -227,6 +240,13 @@ class Settings:
     kamailio_children: int
     kamailio_shm_mb: int
     kamailio_pkg_mb: int
+    relay_enabled: bool
+    rtpengine_bin: str
+    rtpengine_ng_port: int
+    rtpengine_host: str
+    rtpengine_port_min: int
+    rtpengine_port_max: int
+    rtpengine_threads: int
     ring_timeout: int
     ingest_interval: float
     ingest_batch: int
@@ -269,6 +289,11 @@ class Settings:
     @property
     def spool_dir(self) -> Path:
         return self.data_dir / "spool"
+
+    @property
+    def recording_spool_dir(self) -> Path:
+        # rtpengine writes pcaps/ and metadata/ here (--recording-dir); the pipeline reads them
+        return self.spool_dir / "recordings"
 
     @property
     def run_dir(self) -> Path:

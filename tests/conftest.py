@@ -6,6 +6,7 @@ pytest_plugins = [
     "tests.fixtures.portal",
     "tests.fixtures.media",
     "tests.fixtures.voicemail",
+    "tests.fixtures.relay",
 ]
 
 

@@ -25,6 +25,7 @@ PACKAGES = (
     "switchboard",
     "pipeline",
     "kamailio",
+    "relay",
     "media",
     "dash_app",
     "cli",
@@ -38,6 +39,8 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "switchboard": frozenset(PACKAGES) - {"switchboard"},
     "pipeline": frozenset({"media", "dash_app", "cli", "benchmarks", "tests"}),
     "kamailio": frozenset({"dash_app", "cli", "benchmarks", "tests"}),
+    # rtpengine beside Kamailio: its launcher and ng client need only the core
+    "relay": frozenset(PACKAGES) - {"switchboard", "relay"},
     "media": frozenset({"dash_app", "cli", "benchmarks", "tests"}),
     "dash_app": frozenset({"cli", "benchmarks", "tests"}),
     "cli": frozenset({"benchmarks", "tests"}),
