@@ -13,6 +13,8 @@ and the metric cache's keys). Layout under ``settings.lake_dir``::
     _steps_batches/                            commit log of call-step batches
     _queue_batches/                            commit log of queue spool batches
                                                (``queue_events`` and ``agent_events`` alike)
+    _recordings/                               the recordings writer's lock (no commit log:
+                                               a recording's file is its own commit)
 
 File names inside a partition (each name is written once, never reused):
 
@@ -21,6 +23,8 @@ File names inside a partition (each name is written once, never reused):
 - ``vmb-<hash>.parquet``: a voicemail batch; ``vm-<hex>.parquet``: one transcript;
 - ``stb-<hash>.parquet``: a batch of call steps (:mod:`pipeline.steps_ingest`);
 - ``qeb-<hash>.parquet``: a batch of queue or agent events (:mod:`pipeline.queue_ingest`);
+- ``rec-<hex>.parquet``: one call recording; ``rec-<hex>.<model>.parquet`` its transcript
+  (:mod:`pipeline.recording_ingest`, :mod:`pipeline.recording_transcripts`);
 - ``c-<generation>.parquet``: the merged file of a compaction, and
   ``c-<generation>.json`` its record (the commit point): the names of the
   files it absorbed (so the id ranges of the batches it holds), its row count.
@@ -49,6 +53,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from pipeline.queue_schema import AGENT_EVENTS_SCHEMA, QUEUE_EVENTS_SCHEMA
+from pipeline.recordings_schema import RECORDING_TRANSCRIPTS_SCHEMA, RECORDINGS_SCHEMA
 from pipeline.schema import (
     CALL_STEPS_SCHEMA,
     CALLS_SCHEMA,
@@ -97,9 +102,31 @@ QUEUE_EVENTS = LakeTable(
 AGENT_EVENTS = LakeTable(
     "agent_events", AGENT_EVENTS_SCHEMA, ("at", "batch_id", "seq"), "_queue_batches"
 )
+# One file per recording, committed by its rename (pipeline.recording_ingest); the folder
+# holds only the writer's lock, which compaction takes too.
+RECORDINGS = LakeTable(
+    "recordings", RECORDINGS_SCHEMA, ("started_at", "recording_id"), "_recordings"
+)
+# One file per (recording, model), committed by its rename alone, like ``transcripts``.
+RECORDING_TRANSCRIPTS = LakeTable(
+    "recording_transcripts",
+    RECORDING_TRANSCRIPTS_SCHEMA,
+    ("transcribed_at", "recording_id"),
+    None,
+)
 TABLES: dict[str, LakeTable] = {
     t.name: t
-    for t in (CALLS, LEGS, VOICEMAILS, TRANSCRIPTS, CALL_STEPS, QUEUE_EVENTS, AGENT_EVENTS)
+    for t in (
+        CALLS,
+        LEGS,
+        VOICEMAILS,
+        TRANSCRIPTS,
+        CALL_STEPS,
+        QUEUE_EVENTS,
+        AGENT_EVENTS,
+        RECORDINGS,
+        RECORDING_TRANSCRIPTS,
+    )
 }
 
 

@@ -1,8 +1,8 @@
 """The warehouse: the only module that opens DuckDB.
 
 ``connect`` returns an in-memory DuckDB connection with the views ``calls``,
-``legs``, ``call_steps``, ``voicemails``, ``transcripts``, ``queue_events`` and
-``agent_events``, each over one
+``legs``, ``call_steps``, ``voicemails``, ``transcripts``, ``queue_events``,
+``agent_events``, ``recordings`` and ``recording_transcripts``, each over one
 tenant's folder of the lake (``calls`` folds the bridged ``legs`` into one row
 per call: ``pipeline/sql/warehouse/calls_with_legs.sql``)
 (optionally narrowed to one extension: its calls, its mailbox, and the
@@ -49,6 +49,8 @@ from pipeline.lake_layout import (
     CALLS,
     LEGS,
     QUEUE_EVENTS,
+    RECORDING_TRANSCRIPTS,
+    RECORDINGS,
     TableSnapshot,
     snapshot,
     tenant_folder,
@@ -150,7 +152,7 @@ def connect(
         ),
         **{
             t.name: (tenant_table_dir(settings.lake_dir, t.name, tenant), t.schema)
-            for t in (QUEUE_EVENTS, AGENT_EVENTS)
+            for t in (QUEUE_EVENTS, AGENT_EVENTS, RECORDINGS, RECORDING_TRANSCRIPTS)
         },
     }
     # The views read the files that are each table now (pipeline.lake_layout): a
@@ -187,6 +189,12 @@ def connect(
             # A plain user: the queue calls they can see, and their own agent events.
             QUEUE_EVENTS.name: queries.IN_VISIBLE_CALLS.format(column="call_id"),
             AGENT_EVENTS.name: f"where agent = {literal}",
+            # Recordings of the calls they can see, and of those calls' bridged legs.
+            RECORDINGS.name: queries.IN_VISIBLE_CALLS.format(column="call_id")
+            + "    or call_id in (select call_id from legs)\n",
+            RECORDING_TRANSCRIPTS.name: (
+                "where recording_id in (select recording_id from recordings)"
+            ),
         }
     scope = ConnectionScope(
         tenant,

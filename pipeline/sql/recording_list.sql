@@ -1,0 +1,87 @@
+-- Recordings of the tenant (the views are already bound to the viewer's scope), newest first,
+-- with their call: a recording of a bridged leg (legs.call_id) belongs to the leg's call
+-- (legs.origin_call_id). Filters are bound parameters; a null parameter does not filter.
+-- $words: lower-case words that must all appear in the newest transcript.
+with latest_transcripts as (
+    select *
+    from recording_transcripts
+    qualify row_number() over (
+        partition by recording_id
+        order by transcribed_at desc, model
+    ) = 1
+),
+
+linked as (
+    select
+        recordings.*,
+        coalesce(legs.origin_call_id, recordings.call_id) as origin_call_id
+    from recordings
+    left join legs on legs.call_id = recordings.call_id
+),
+
+with_calls as (
+    select
+        linked.recording_id,
+        linked.origin_call_id as call_id,
+        linked.call_id as captured_call_id,
+        linked.started_at,
+        linked.ended_at,
+        linked.duration,
+        linked.codec,
+        linked.audio_path,
+        coalesce(calls.caller, linked.caller) as caller,
+        coalesce(calls.callee, linked.callee) as callee,
+        calls.caller_name,
+        calls.callee_name,
+        calls.answered_by,
+        calls.direction,
+        linked.caller_speech_seconds,
+        linked.callee_speech_seconds,
+        linked.longest_silence_seconds,
+        linked.overtalk_seconds,
+        linked.lost_packets,
+        latest_transcripts.recording_id is not null as has_transcript,
+        latest_transcripts.text as transcript
+    from linked
+    left join calls on calls.call_id = linked.origin_call_id
+    left join latest_transcripts on latest_transcripts.recording_id = linked.recording_id
+),
+
+final as (
+    select *
+    from with_calls
+    where ($recording_id is null or recording_id = $recording_id)
+        and ($since is null or started_at >= $since)
+        and ($until is null or started_at < $until)
+        and ($direction is null or direction = $direction)
+        and (
+            $extension is null
+            or caller = $extension
+            or callee = $extension
+            or answered_by = $extension
+        )
+        and (
+            $number is null
+            or contains(regexp_replace(coalesce(caller, ''), '[^0-9]', '', 'g'), $number)
+            or contains(regexp_replace(coalesce(callee, ''), '[^0-9]', '', 'g'), $number)
+        )
+        and (
+            $queue_id is null
+            or call_id in (select call_id from queue_events where queue_id = $queue_id)
+        )
+        and ($has_transcript is null or has_transcript = $has_transcript)
+        and (
+            len(cast($words as varchar[])) = 0
+            or list_bool_and(
+                list_transform(
+                    cast($words as varchar[]),
+                    lambda word: contains(lower(coalesce(transcript, '')), word)
+                )
+            )
+        )
+)
+
+select * from final
+order by started_at desc, recording_id
+limit $limit
+offset $offset

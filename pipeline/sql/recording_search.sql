@@ -1,0 +1,69 @@
+-- One search across call-recording and voicemail transcripts: every word of $words (lower
+-- case) must appear in the newest transcript of the item. Newest first, at most $limit rows.
+-- Both views are already bound to the viewer's scope (tenant; a plain user's own calls and
+-- mailbox).
+with recording_texts as (
+    select *
+    from recording_transcripts
+    qualify row_number() over (
+        partition by recording_id
+        order by transcribed_at desc, model
+    ) = 1
+),
+
+voicemail_texts as (
+    select *
+    from transcripts
+    qualify row_number() over (
+        partition by message_id
+        order by transcribed_at desc, model
+    ) = 1
+),
+
+recording_hits as (
+    select
+        'recording' as kind,
+        recordings.recording_id as item_id,
+        coalesce(legs.origin_call_id, recordings.call_id) as call_id,
+        recordings.started_at,
+        recordings.duration,
+        recordings.caller,
+        recordings.callee,
+        recording_texts.text as transcript
+    from recording_texts
+    inner join recordings on recordings.recording_id = recording_texts.recording_id
+    left join legs on legs.call_id = recordings.call_id
+),
+
+voicemail_hits as (
+    select
+        'voicemail' as kind,
+        voicemails.message_id as item_id,
+        voicemails.call_id,
+        voicemails.started_at,
+        voicemails.duration,
+        voicemails.caller,
+        voicemails.mailbox as callee,
+        voicemail_texts.text as transcript
+    from voicemail_texts
+    inner join voicemails on voicemails.message_id = voicemail_texts.message_id
+),
+
+final as (
+    select *
+    from (
+        select * from recording_hits
+        union all
+        select * from voicemail_hits
+    )
+    where list_bool_and(
+        list_transform(
+            cast($words as varchar[]),
+            lambda word: contains(lower(transcript), word)
+        )
+    )
+)
+
+select * from final
+order by started_at desc, kind, item_id
+limit $limit
