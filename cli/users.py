@@ -103,7 +103,9 @@ def cmd_user_edit(settings: Settings, args: argparse.Namespace) -> int:
     if args.caller_id is not None:
         u = store.set_caller_id(u, args.caller_id)
     print(f"user {u.login} ({u.name}, {u.role}, {u.timezone}) saved")
-    if args.timezone is not None:  # the rules' time frames are read in the user's zone
+    # The decision carries the zone the rules run in and the caller ID the carrier sees
+    # (a grant withdrawn drops the chosen one too)
+    if args.timezone is not None or args.caller_id is not None or args.allow_caller_id is not None:
         push_now(settings, store, users=(u,))
     return 0
 

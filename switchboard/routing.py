@@ -89,7 +89,7 @@ def destination_code(dest: Destination | None, owner: str) -> str:
 # the index here). Append new fields at the end: indexes must not move.
 DECISION_FIELDS: tuple[str, ...] = (
     "rule", "frame", "ring", "sim", "dnd", "fwd_all", "fwd_busy", "fwd_na", "fwd_off",
-    "fallback", "block", "block_prefix", "block_anon", "tenant", "until",
+    "fallback", "block", "block_prefix", "block_anon", "tenant", "until", "caller_id",
 )  # fmt: skip
 SEPARATOR = "|"
 
@@ -126,6 +126,16 @@ def compile_decision(user: User | Did, active: ActiveRule, *, default_ring_secon
     ``in_list``, prefixes (``+1900*`` as ``+1900``) for ``in_list_prefix``; a bare
     ``*`` (everyone with a caller id) is kept as ``*``, since ``in_list_prefix``
     ignores an empty prefix.
+
+    ``caller_id`` is the other direction: the main number the user chose to
+    show on calls they place to outside numbers ('' : the extension, as
+    before). It rides in the same value, not in an htable of its own, because
+    that value is already pushed at every edit, at start-up and at every full
+    sync, DB first (``kamailio.rules_push``), and is keyed by the user's
+    ``<tenant>:<extension>``, which is exactly what route CALLER_ID knows of
+    the authenticated caller: a second table would need a second push path
+    and a second reload to keep in step, for one field. Route CALLER_ID reads
+    it from the *caller's* decision, never from anything the phone sent.
     """
     rule = active.rule or _default_rule(default_ring_seconds)
     owner = user.extension if isinstance(user, User) else user.number
@@ -145,6 +155,7 @@ def compile_decision(user: User | Did, active: ActiveRule, *, default_ring_secon
         "block_anon": "1" if rule.block_anonymous else "0",
         "tenant": user.tenant_domain if isinstance(user, Did) else "",
         "until": str(int(active.until.timestamp())) if active.until else "",
+        "caller_id": user.caller_id if isinstance(user, User) else "",
     }
     return SEPARATOR.join(_escape(fields[name]) for name in DECISION_FIELDS)
 

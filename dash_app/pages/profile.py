@@ -3,7 +3,8 @@
 Every callback changes the signed-in user and nobody else: no callback takes
 a user id from the browser, so there is no other profile to reach. The
 password change needs the current password; the caller ID is one of the
-main numbers a manager allowed (Users page); the Home sections are a portal
+main numbers a manager allowed (Users page), which Kamailio shows to the
+carrier on my calls to outside numbers once pushed; the Home sections are a portal
 preference Home reads (``switchboard.store.user_admin.HOME_SECTIONS``).
 """
 
@@ -151,7 +152,10 @@ def save_profile(
                 timezone=timezone,
             )  # fmt: skip
             me = store.set_caller_id(me, number)
-            caveat = push_after_edit(store, [me]) if me.timezone != user.timezone else ""
+            # Kamailio reads both from my decision: the zone my rules run in, and the
+            # caller ID the carrier sees (switchboard/routing.py, field caller_id)
+            moved = (me.timezone, me.caller_id) != (user.timezone, user.caller_id)
+            caveat = push_after_edit(store, [me]) if moved else ""
     except ProvisioningError as exc:
         return alert(str(exc), alert_id="profile-error")
     text, colour = saved_message("Saved", caveat)

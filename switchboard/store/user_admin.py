@@ -463,11 +463,15 @@ class UserAdminSection(AttendantsSection):
 
     # -- main numbers ------------------------------------------------------------------
     def remove_did(self, tenant: str, number: str) -> Did:
-        """Remove a main number and its routes; it stays allocated to the tenant."""
+        """Remove a main number and its routes (still allocated); users showing it: the default."""
         did = self.did(number)
         if did.tenant_domain != tenant:
             raise ProvisioningError(f"no main number {number} in {tenant}")
         with self._tx() as db:
+            db.execute(
+                "update user set caller_id = '' where tenant_id = ? and caller_id = ?",
+                (self.tenant(tenant).id, number),
+            )
             db.execute("delete from did_rule where did_id = ?", (did.id,))
             db.execute("delete from did where id = ?", (did.id,))
             db.execute("delete from rule_decision where key_name = ?", (f"did:{number}",))

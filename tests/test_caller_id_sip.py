@@ -1,0 +1,189 @@
+"""Outbound caller ID through the real parts: the carrier sees the number the user chose.
+
+A SIPp phone authenticates as 101 and dials an outside number; the carrier is
+a SIPp UAS on the trunk port that logs the From user and P-Asserted-Identity
+of each INVITE it receives (and the From of the BYE, which Kamailio must turn
+back into the number the carrier knows). The choice is made with the CLI,
+which pushes it to the running Kamailio at once, as the portal does. A phone
+cannot choose for itself: a From naming another number is refused before it
+reaches the carrier, and a P-Asserted-Identity it writes is dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from cli import main as cli
+from kamailio.launcher import KamailioProcess
+from kamailio.traffic import SippResult, SippUAS, call_rows, run_sipp, scenario
+from switchboard.routing import DECISION_FIELDS, compile_decision, read_decision
+from switchboard.rules import ActiveRule
+from switchboard.settings import Settings
+from tests.fixtures.core import Directory
+from tests.fixtures.sip import account, cdr_rows
+
+pytestmark = pytest.mark.kamailio
+
+ACME = "acme.example"
+MAIN = "+15550001000"
+OUTSIDE = "+15557654321"
+SPOOF = "+15550009999"
+
+# The carrier: answers, logs what it saw of the caller, waits for the BYE.
+CARRIER_UAS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="carrier that logs the caller's identity">
+  <recv request="INVITE" crlf="true">
+    <action>
+      <ereg regexp="&lt;sip:([^@&gt;]+)@" search_in="hdr" header="From:" check_it="true"
+            assign_to="fall,fuser"/>
+      <ereg regexp="sip:([^@&gt;]+)@" search_in="hdr" header="P-Asserted-Identity:"
+            assign_to="pall,pai"/>
+      <ereg regexp="SPOOF_DIGITS" search_in="msg" assign_to="leak"/>
+      <log message="invite [$fuser] pai=[$pai] leak=[$leak]"/>
+    </action>
+  </recv>
+  <send retrans="500">
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Record-Route:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+
+    ]]>
+  </send>
+  <recv request="ACK" crlf="true"/>
+  <recv request="BYE">
+    <action>
+      <ereg regexp="&lt;sip:([^@&gt;]+)@" search_in="hdr" header="From:" assign_to="ball,buser"/>
+      <log message="bye [$buser]"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <Reference variables="fall,pall,ball"/>
+</scenario>
+"""
+
+
+def _phone_call(
+    settings: Settings, work: Path, *, from_user: str = "101", pai: str = ""
+) -> SippResult:
+    """101's phone (digest auth as 101) dials OUTSIDE; From user and an added PAI as given."""
+    text = scenario("uac.xml").read_text()
+    if pai:
+        # the phone asserts an identity of its own in the authenticated INVITE
+        text = text.replace(
+            "      [authentication]\n",
+            f"      [authentication]\n      P-Asserted-Identity: <sip:{pai}@{ACME}>\n",
+        )
+    path = work / f"phone-{from_user}-{pai or 'plain'}.xml"
+    path.write_text(text)
+    [row] = call_rows([(account(f"101@{ACME}", name="Front Desk"), account(f"{OUTSIDE}@{ACME}"))])
+    row = (from_user, *row[1:])
+    return run_sipp(
+        settings,
+        path,
+        [row],
+        duration_ms=300,
+        timeout=20,
+        auth=account(f"101@{ACME}"),
+    )
+
+
+def _cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, *argv: str) -> None:
+    """``switchboard …`` in-process against this Kamailio's data dir and RPC port."""
+    monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("SWITCHBOARD_CONFIG", str(settings.data_dir / "none.toml"))
+    monkeypatch.setenv("SWITCHBOARD_RPC_PORT", str(settings.rpc_port))
+    assert cli.main(list(argv)) == 0
+
+
+def _seen(carrier: SippUAS) -> list[str]:
+    return [line.strip() for line in carrier.log_lines() if line.startswith(("invite", "bye"))]
+
+
+def test_the_carrier_sees_the_chosen_number_and_never_the_phones_own(
+    kamailio: KamailioProcess,
+    directory: Directory,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    s = kamailio.settings
+    directory.store.add_did(ACME, MAIN, "Main line")
+    uas = tmp_path / "carrier.xml"
+    uas.write_text(CARRIER_UAS.replace("SPOOF_DIGITS", SPOOF[1:]))
+    with SippUAS(uas, port=s.trunk_port) as carrier:
+        # default: the extension, as before (and nothing the phone asserted)
+        plain = _phone_call(s, tmp_path, pai=SPOOF)
+        assert list(plain.finals.values()) == [200], plain.errors
+        assert _seen(carrier) == ["invite 101 pai= leak=", "bye 101"]
+
+        # the manager allows the main number, the user chooses it: pushed at once
+        _cli(s, monkeypatch, "user", "edit", "101", "--tenant", ACME, "--allow-caller-id", MAIN)
+        _cli(s, monkeypatch, "user", "edit", "101", "--tenant", ACME, "--caller-id", MAIN)
+        chosen = _phone_call(s, tmp_path, pai=SPOOF)
+        assert list(chosen.finals.values()) == [200], chosen.errors
+        assert _seen(carrier)[2:] == [f"invite {MAIN} pai={MAIN} leak=", f"bye {MAIN}"]
+        assert any(line.startswith("bye_ok") for line in chosen.log_lines)  # BYE went through
+
+        # a phone writing another number in its From is refused before the carrier
+        spoofed = _phone_call(s, tmp_path, from_user=SPOOF)
+        assert list(spoofed.finals.values()) == [403]
+        assert len(_seen(carrier)) == 4
+
+        # back to the default: the extension again
+        _cli(s, monkeypatch, "user", "edit", "101", "--tenant", ACME, "--caller-id", "")
+        again = _phone_call(s, tmp_path)
+        assert list(again.finals.values()) == [200], again.errors
+        assert _seen(carrier)[4:] == ["invite 101 pai= leak=", "bye 101"]
+
+    # history names who called, whatever number the carrier was shown
+    rows = cdr_rows(s, at_least=3, where="where direction = 'outbound'")
+    assert [(r["caller"], r["callee"], r["sip_code"]) for r in rows] == [("101", OUTSIDE, 200)] * 3
+
+
+def test_kamailio_reads_the_callers_caller_id_at_its_index(directory: Directory) -> None:
+    """Route CALLER_ID reads field caller_id of the caller's decision; a DID's is empty."""
+    cfg = resources.files("kamailio").joinpath("kamailio.cfg").read_text()
+    route = cfg[cfg.index("route[CALLER_ID]") :]
+    route = route[: route.index("\n}")]
+    index = DECISION_FIELDS.index("caller_id")
+    assert f"$var(cid) = $(var(cd){{s.select,{index},|}});" in route
+    user = directory.users[f"101@{ACME}"]
+    none = ActiveRule(None, None, None)
+    chosen = compile_decision(
+        dataclasses.replace(user, caller_id=MAIN), none, default_ring_seconds=30
+    )
+    assert read_decision(chosen)["caller_id"] == MAIN
+    assert read_decision(compile_decision(user, none, default_ring_seconds=30))["caller_id"] == ""
