@@ -24,6 +24,7 @@ from typing import Any
 import dash
 
 from dash_app.analytics_downloads import install_analytics_downloads
+from dash_app.audit_downloads import install_audit_downloads
 from dash_app.auth import install_auth
 from dash_app.downloads import install_downloads
 from dash_app.first_password import install_first_password
@@ -80,6 +81,7 @@ def create_app(settings: Settings) -> dash.Dash:
     install_media_routes(app.server)
     install_analytics_downloads(app.server)
     install_users_downloads(app.server)
+    install_audit_downloads(app.server)
     # Metric results: one page computed by any worker serves them all (keyed by lake files).
     RESULTS.share_on_disk(settings.metric_cache_dir, settings.metric_cache_mb * 2**20)
     app.layout = shell

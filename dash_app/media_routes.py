@@ -6,13 +6,15 @@ answered ``206 Partial Content`` by Werkzeug's conditional ``send_file``.
 
 Only the mailbox owner or a manager of the same tenant gets the audio; anyone
 else gets the same 404 as for a message that does not exist, so the route
-does not even confirm that an id is real.
+does not even confirm that an id is real. Every request served is in the
+audit trail (:mod:`dash_app.audit_trail`): a play, or a download.
 """
 
 from __future__ import annotations
 
 from flask import Flask, Response, abort, request, send_file
 
+from dash_app.audit_trail import log_access
 from dash_app.auth import portal, provisioning, signed_in_user
 from dash_app.voicemail_view import AUDIO_PATH, may_open
 from switchboard.store import ProvisioningError
@@ -42,6 +44,8 @@ def install_media_routes(server: Flask) -> None:
         if not path.is_relative_to(data_dir / "voicemail") or not path.is_file():
             abort(404)
         download = request.args.get("download") == "1"
+        label = f"mailbox {msg.mailbox}"
+        log_access(user, "voicemail", message_id, "download" if download else "play", label)
         response = send_file(
             path,
             mimetype="audio/wav",

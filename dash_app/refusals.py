@@ -81,12 +81,19 @@ def _voicemail_query_error(query: Mapping[str, str], _timezone: str) -> str:
     return _extension_error("box", query.get("box"))
 
 
+def _audit_query_error(query: Mapping[str, str], timezone: str) -> str:
+    from dash_app.audit_view import parse_query
+
+    return parse_query(query, "tenant.invalid", timezone)[2]  # the tenant is not checked
+
+
 # Pages with URL parameters, and the check of what the page's layout reads from them.
 PAGE_QUERY_CHECKS: dict[str, Callable[[Mapping[str, str], str], str]] = {
     "/calls": _calls_query_error,
     "/analytics": _analytics_query_error,
     "/rules": _rules_query_error,
     "/voicemail": _voicemail_query_error,
+    "/audit": _audit_query_error,
 }
 
 

@@ -109,7 +109,9 @@ def message_item(row: dict[str, Any], viewer: User, colleagues: list[dict[str, s
             html.Audio(
                 src=audio_url(mid),
                 controls=True,
-                preload="metadata",
+                # Not even metadata until the listener presses play: every fetch of the
+                # audio is a "play" in the audit trail, and a listing is not one.
+                preload="none",
                 className="sb-vm-audio",
                 id={"type": "voicemail-audio", "message": mid},
             ),

@@ -236,14 +236,9 @@ def test_102_plays_saves_deletes_and_restores_a_message(
     item = page.locator(f'[data-message-id="{mid}"]')
     expect(item).to_contain_text(TRANSCRIPT)
     expect(item).to_contain_text("Front Desk (101)")  # the caller matched to a colleague
+    # preload="none": nothing is fetched (nor audited) until the listener presses play.
     duration = item.locator("audio").evaluate(
         """async (el) => {
-            if (el.readyState < 1) {
-                await new Promise((ok, fail) => {
-                    el.addEventListener('loadedmetadata', ok, {once: true});
-                    el.addEventListener('error', fail, {once: true});
-                });
-            }
             el.muted = true;
             await el.play();
             return el.duration;

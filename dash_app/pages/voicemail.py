@@ -19,12 +19,14 @@ import dash_mantine_components as dmc
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
+from dash_app.audit_trail import client_address
 from dash_app.auth import optional_user, portal, provisioning, signed_in_user
 from dash_app.editing import require_click, sentence
 from dash_app.voicemail_messages import message_list
 from dash_app.voicemail_settings import GREETING_LABELS, settings_panel
 from dash_app.voicemail_view import mailbox_for, mailbox_rows
 from switchboard.store import ProvisioningError
+from switchboard.store.access_log import Access, Actor
 from switchboard.voicemail import GREETING_KINDS, greeting_relpath
 
 dash.register_page(
@@ -197,6 +199,8 @@ def act_on_message(
                 text = "Moved to saved."
             elif action == "delete":
                 store.set_message_folder(tenant, mailbox, mid, "trash")
+                access = Access("voicemail", mid, "delete", f"mailbox {mailbox}", client_address())
+                store.log_access(Actor.of(user), access)  # in the audit trail (issue 13)
                 text = "Moved to the trash; you can restore it for 30 days."
             elif action == "restore":
                 store.restore_message(tenant, mailbox, mid)

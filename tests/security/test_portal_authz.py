@@ -118,6 +118,9 @@ callback queues delete acme's queue                no    no    no    yes   yes  
 callback agent bar pauses 102                      no    no    no    no    no    no
 page /wallboard                                    no    no    no    yes   yes   yes
 callback wallboard shows acme's live queue         no    no    no    yes   yes   no
+page /audit                                        no    no    no    no    yes   yes
+callback audit rows show who played 102's message  no    no    no    no    yes   no
+download audit trail of acme                       no    no    no    no    yes   no
 """
 
 
@@ -975,6 +978,29 @@ def probe_agent_bar_pause(world: World, role: str) -> bool:
     return world.run(lambda s: s.agent_pause("acme.example", "102")) is not None
 
 
+def _audited_play(world: World) -> None:
+    """A play of 102's message by 102, in acme's audit trail."""
+    from switchboard.store.access_log import Access, Actor
+
+    access = Access("voicemail", world.message_id, "play", "mailbox 102", "192.0.2.99")
+    world.run(lambda s: s.log_access(Actor.of(world.owner), access))
+
+
+def probe_audit_rows(world: World, role: str) -> bool:
+    _audited_play(world)
+    request = {"startRow": 0, "endRow": 100}
+    values = {"audit-grid": request, "audit-filter": {"object": world.message_id}}
+    return "192.0.2.99" in answered(
+        post_callback(world, role, "audit-grid", values, "getRowsRequest")
+    )
+
+
+def probe_audit_download(world: World, role: str) -> bool:
+    _audited_play(world)
+    response = world.clients[role].get(f"/download/audit.csv?object={world.message_id}")
+    return response.status_code == 200 and "192.0.2.99" in response.get_data(as_text=True)
+
+
 PROBES: dict[str, Callable[[World, str], bool]] = {
     "page /": page_probe("/", "home-refresh"),
     "page /calls": page_probe("/calls", "calls-grid"),
@@ -1049,6 +1075,9 @@ PROBES: dict[str, Callable[[World, str], bool]] = {
     "callback queues save over acme's queue": probe_queues_save,
     "callback queues delete acme's queue": probe_queues_delete,
     "callback agent bar pauses 102": probe_agent_bar_pause,
+    "page /audit": page_probe("/audit", "audit-grid"),
+    "callback audit rows show who played 102's message": probe_audit_rows,
+    "download audit trail of acme": probe_audit_download,
 }
 
 
