@@ -22,16 +22,16 @@ import wave
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from string import Template
 
 import numpy as np
 
+from benchmarks import sipp_scenarios as steps
 from kamailio.traffic import SipAccount, SippResult, run_sipp
 from media import prompts
 from switchboard.settings import Settings
 from switchboard.sip_trust import ASSERTED_HEADER, asserted_value, media_secret
 
-_CODEC = {0: ("PCMU", "mu-law"), 8: ("PCMA", "a-law")}
+_SOX_ENCODING = {0: "mu-law", 8: "a-law"}  # G.711 payload type -> sox encoding
 
 
 # --- audio -------------------------------------------------------------------------------------
@@ -53,7 +53,7 @@ def wav_pcm(path: Path) -> np.ndarray:
 
 def g711(pcm: bytes, payload_type: int) -> bytes:
     """Encode s16le 8 kHz ``pcm`` to PCMU (0) or PCMA (8) with sox."""
-    encoding = _CODEC[payload_type][1]
+    encoding = _SOX_ENCODING[payload_type]
     result = subprocess.run(
         ["sox", "-t", "raw", "-r", "8000", "-e", "signed-integer", "-b", "16", "-c", "1", "-L",
          "-", "-t", "raw", "-r", "8000", "-e", encoding, "-b", "8", "-c", "1", "-"],
@@ -131,118 +131,6 @@ def write_rtp_pcap(path: Path, plan: RtpPlan) -> Path:
 
 # --- SIPp callers ------------------------------------------------------------------------------
 
-# One INVITE for both tries: the first, and the one answering the 407 challenge.
-_INVITE = Template("""  <send retrans="500">
-    <![CDATA[
-
-      INVITE sip:[field3]@[field4] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "[field5]" <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[field3]@[field4]>
-      Call-ID: [call_id]
-      CSeq: $invite_cseq INVITE
-      Contact: <sip:[field0]@[local_ip]:[local_port];transport=[transport]>
-      Max-Forwards: 70
-$auth_header      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP $pt $dtmf_pt
-      a=rtpmap:$pt $codec/8000
-      a=rtpmap:$dtmf_pt telephone-event/8000
-      a=fmtp:$dtmf_pt 0-15
-
-    ]]>
-  </send>
-""")
-
-_SCENARIO = Template("""<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="voicemail caller">
-$invite  <recv response="100" optional="true"/>
-$auth
-  <recv response="180" optional="global"/>
-  <recv response="183" optional="global"/>
-  <recv response="200" rrs="true">
-    <action><log message="answered [call_id]"/></action>
-  </recv>
-  <send>
-    <![CDATA[
-
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      [routes]
-      From: "[field5]" <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: $cseq ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <pause milliseconds="$wait_ms"/>
-$play
-$ending
-</scenario>
-""")
-
-_AUTH = """  <recv response="407" auth="true"/>
-  <send>
-    <![CDATA[
-
-      ACK sip:[field3]@[field4] SIP/2.0
-      [last_Via:]
-      From: "[field5]" <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-$invite
-  <recv response="100" optional="true"/>"""
-
-_BYE = """  <send retrans="500">
-    <![CDATA[
-
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      [routes]
-      From: "[field5]" <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: $bye_cseq BYE
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200" crlf="true"><action><log message="bye_ok [call_id]"/></action></recv>"""
-
-_WAIT_BYE = """  <recv request="BYE" timeout="$timeout_ms">
-    <action><log message="server_bye [call_id]"/></action>
-  </recv>
-  <send>
-    <![CDATA[
-
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>"""
-
 
 @dataclass
 class Caller:
@@ -269,46 +157,35 @@ class Caller:
     extra: list[str] = field(default_factory=list)
 
     def scenario(self) -> Path:
-        play, play_ms = "", 0
+        """This caller's SIPp scenario: call, wait, play the pcaps, then hang up or wait."""
+        play = ""
         if self.audio is not None:
             pcap = write_rtp_pcap(self.work / f"audio-{id(self)}.pcap", self.audio)
-            play_ms = int(self.audio.seconds * 1000)
-            play = (
-                f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
-                f'  <pause milliseconds="{play_ms + self.after_ms}"/>'
-            )
+            play = steps.play_pcap(str(pcap), int(self.audio.seconds * 1000) + self.after_ms)
         for n, (pause_ms, plan) in enumerate(self.then):
             pcap = write_rtp_pcap(self.work / f"audio-{id(self)}-{n}.pcap", plan)
-            play += (
-                f'\n  <pause milliseconds="{pause_ms}"/>\n'
-                f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
-                f'  <pause milliseconds="{int(plan.seconds * 1000) + self.after_ms}"/>'
-            )
+            play += f'  <pause milliseconds="{pause_ms}"/>\n'
+            play += steps.play_pcap(str(pcap), int(plan.seconds * 1000) + self.after_ms)
         if self.ending == "wait_bye" and play:
             # the server's BYE may come while the audio still plays: wait for it right away
-            play = play[: play.rindex("\n  <pause")]
-        cseq = 2 if self.auth else 1
-        ending = Template(_BYE if self.ending == "bye" else _WAIT_BYE).substitute(
-            bye_cseq=cseq + 1, timeout_ms=int(self.timeout * 1000)
+            play = play[: play.rindex("  <pause")]
+        auth = self.auth is not None
+        if self.ending == "bye":
+            ending = steps.hang_up(steps.next_cseq(auth))
+        else:
+            ending = steps.await_bye(int(self.timeout * 1000))
+        offer = steps.sdp(
+            "[media_port]", self.payload_type, self.dtmf_payload_type, address="[media_ip]"
         )
-        media = {
-            "pt": self.payload_type,
-            "codec": _CODEC[self.payload_type][0],
-            "dtmf_pt": self.dtmf_payload_type,
-        }
-        challenged = _INVITE.substitute(
-            invite_cseq=2, auth_header="      [authentication]\n", **media
-        ).rstrip("\n")
         # directly, the caller is Kamailio: it asserts who calls, as Kamailio does after auth
         identity = asserted_value(f"{self.caller}@{self.domain}", media_secret(self.settings))
-        asserted = "" if self.auth else f"      {ASSERTED_HEADER}: {identity}\n"
-        text = _SCENARIO.substitute(
-            invite=_INVITE.substitute(invite_cseq=1, auth_header=asserted, **media),
-            auth=_AUTH.replace("$invite", challenged) if self.auth else "",
-            cseq=cseq,
-            wait_ms=self.wait_ms,
-            play=play,
-            ending=ending,
+        asserted = () if auth else (f"{ASSERTED_HEADER}: {identity}",)
+        text = steps.scenario(
+            "voicemail caller",
+            steps.call_answered(offer, auth=auth, headers=asserted, ringing_optional="global"),
+            f'  <pause milliseconds="{self.wait_ms}"/>\n',
+            play,
+            ending,
         )
         path = self.work / f"caller-{id(self)}.xml"
         path.write_text(text)
