@@ -12,6 +12,8 @@ reaches the carrier, and a P-Asserted-Identity it writes is dropped.
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -19,19 +21,25 @@ import pytest
 
 from cli import main as cli
 from kamailio.launcher import KamailioProcess
+from kamailio.rules_push import push_change
 from kamailio.traffic import SippResult, SippUAS, call_rows, run_sipp, scenario
+from media.mailbox import StoreMailboxes
+from switchboard.attendants import Attendant, MenuDestination
 from switchboard.routing import DECISION_FIELDS, compile_decision, read_decision
-from switchboard.rules import ActiveRule
+from switchboard.rules import ActiveRule, AnsweringRule, Destination
 from switchboard.settings import Settings
 from tests.fixtures.core import Directory
+from tests.fixtures.media import MediaServerThread
 from tests.fixtures.sip import account, cdr_rows
+from tests.security.raw_sip import SDP, RawSip, header, headers, response_to, status_code
 
-pytestmark = pytest.mark.kamailio
+pytestmark = [pytest.mark.kamailio, pytest.mark.media]
 
 ACME = "acme.example"
 MAIN = "+15550001000"
 OUTSIDE = "+15557654321"
 SPOOF = "+15550009999"
+CARRIER_CALLER = "+15551234567"
 
 # The carrier: answers, logs what it saw of the caller, waits for the BYE.
 CARRIER_UAS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -187,3 +195,64 @@ def test_kamailio_reads_the_callers_caller_id_at_its_index(directory: Directory)
     )
     assert read_decision(chosen)["caller_id"] == MAIN
     assert read_decision(compile_decision(user, none, default_ring_seconds=30))["caller_id"] == ""
+
+
+def _wait_for(sock: RawSip, wanted: Callable[[bytes], bool], timeout: float = 20.0) -> bytes:
+    """The first datagram (already received or arriving within ``timeout``) that is ``wanted``."""
+    deadline = time.monotonic() + timeout
+    seen = 0
+    while True:
+        for data in sock.received[seen:]:
+            if wanted(data):
+                return data
+        seen = len(sock.received)
+        left = deadline - time.monotonic()
+        assert left > 0, f"not received within {timeout} s: {sock.received!r}"
+        sock.replies(min(left, 0.5))
+
+
+def test_an_outside_caller_the_attendant_sends_out_shows_the_main_number_they_called(
+    kamailio: KamailioProcess, directory: Directory
+) -> None:
+    """Carrier → main number → menu; no key → an outside number: the carrier sees MAIN.
+
+    The media server places that leg through Kamailio as ``trunk`` (FROM_MEDIA);
+    showing the outside caller's own number would present a number the tenant
+    does not own, so Kamailio shows the main number that carrier call reached.
+    The carrier is one UDP socket on the trunk port: it calls, and it receives.
+    """
+    s = dataclasses.replace(kamailio.settings, rtp_timeout_seconds=10.0)
+    store = directory.store
+    did = store.add_did(ACME, MAIN, "Main line")
+    menu = store.save_attendant(
+        Attendant(ACME, "Out", greeting_text="Hello.", timeout_seconds=1, max_repeats=0,
+                  no_input=MenuDestination("number", OUTSIDE))
+    )  # fmt: skip
+    to_menu = Destination("auto_attendant", str(menu.id))
+    store.save_did_rule(did, AnsweringRule("Always", 1, None, forward_always=to_menu))
+    assert push_change(s, store, dids=[did])
+    server = MediaServerThread(s, mailboxes=StoreMailboxes(store, s.data_dir, s.spool_dir))
+    server.start()
+    try:
+        with RawSip((s.sip_host, s.sip_port), host=s.trunk_host, port=s.trunk_port) as carrier:
+            caller = f"sip:{CARRIER_CALLER}@carrier.example"
+            invite, call_id = carrier.request(
+                "INVITE", f"sip:{MAIN}@{s.sip_host}", from_uri=caller, from_tag="c1", body=SDP
+            )
+            carrier.send(invite)
+            ok = _wait_for(carrier, lambda d: status_code(d) == 200 and call_id.encode() in d)
+            to = header(ok, "To") or ""
+            ack, _ = carrier.request(
+                "ACK", (header(ok, "Contact") or "").strip("<>").split(">")[0],
+                from_uri=caller, from_tag="c1", call_id=call_id,
+                to_uri=to.split(";tag=")[0].strip("<>"), to_tag=to.partition(";tag=")[2],
+                route=", ".join(reversed(headers(ok, "Record-Route"))),
+            )  # fmt: skip
+            carrier.send(ack)
+            out = _wait_for(carrier, lambda d: d.startswith(f"INVITE sip:{OUTSIDE}@".encode()))
+            carrier.send(response_to(out, 486, "Busy Here", to_tag="b1", contact=caller))
+    finally:
+        server.stop()
+    assert f"<sip:{MAIN}@{ACME}>" in (header(out, "From") or "")
+    assert header(out, "P-Asserted-Identity") == f"<sip:{MAIN}@{ACME}>"
+    assert CARRIER_CALLER.encode() not in out
