@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from cli.attendants import parse_menu_destination
+from cli.routing import push_now
 from switchboard.attendants import describe_destination
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningError, ProvisioningStore
@@ -103,6 +104,7 @@ def describe_queue(queue: CallQueue, names: dict[str, str] | None = None) -> lis
 def cmd_queue_add(settings: Settings, args: argparse.Namespace) -> int:
     store = _store(settings)
     queue = store.save_queue(dataclasses.replace(CallQueue(args.tenant, ""), **_changes(args)))
+    push_now(settings, store, tenant=args.tenant)  # its extension rings it from now on
     print(f"queue {queue.id} {queue.name!r} added (route calls to queue:{queue.id})")
     return 0
 
@@ -112,6 +114,7 @@ def cmd_queue_edit(settings: Settings, args: argparse.Namespace) -> int:
     queue = store.save_queue(
         dataclasses.replace(store.queue(args.tenant, args.id), **_changes(args))
     )
+    push_now(settings, store, tenant=args.tenant)  # a new extension, or none any more
     print(f"queue {queue.id} {queue.name!r} saved")
     return 0
 
@@ -140,7 +143,9 @@ def cmd_queue_show(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_queue_remove(settings: Settings, args: argparse.Namespace) -> int:
-    _store(settings).delete_queue(args.tenant, args.id)
+    store = _store(settings)
+    store.delete_queue(args.tenant, args.id)
+    push_now(settings, store, tenant=args.tenant)  # its extension routes nowhere now
     print(f"queue {args.id} removed")
     return 0
 

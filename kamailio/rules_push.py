@@ -5,7 +5,8 @@ Kamailio never calls Python per call. Python evaluates ``active_rule_at``
 the result with ``compile_decision`` and hands it to Kamailio's htable
 ``rules``:
 
-* key ``<tenant>:<extension>`` for a user, ``did:<number>`` for a main number;
+* key ``<tenant>:<extension>`` for a user or a queue's own extension,
+  ``did:<number>`` for a main number;
 * value: the ``key=value;…`` string of ``switchboard.routing.compile_decision``.
 
 Order matters (DESIGN, "Facts learned"): the row goes to the provisioning DB
@@ -29,6 +30,15 @@ One push at a time, across processes: the CLI, the portal and the scheduler
 each compute, write and send under one ``flock`` (``push_lock_path``), so an
 older computation can never land after a newer one, in the DB or in Kamailio.
 
+A queue's extension (``CallQueue.extension``) is routed like a main number
+whose one route forwards to the queue (``decision_for_queue``): Kamailio's
+route EXTENSION sends a call to it on to the media server as
+``q-<tenant>-<id>``. A tenant push (``push_change(tenant=…)``, which the CLI
+and the portal call after a queue is added, edited or removed) and every
+scheduler pass also drop the decision of an extension that neither a user
+nor a queue holds any more (a queue removed or renumbered): DB first, then
+``htable.delete``.
+
 Errors: ``RPCError`` from ``kamailio.rpc`` when Kamailio cannot be reached
 (the DB row is already written then; Kamailio loads it when it starts).
 ``push_change`` turns that into ``False``: the edit is saved either way.
@@ -47,9 +57,10 @@ from pathlib import Path
 
 from kamailio.rpc import KamailioRPC, RPCError, RPCFault
 from switchboard.routing import compile_decision
-from switchboard.rules import active_rule_at
+from switchboard.rules import ActiveRule, AnsweringRule, Destination, active_rule_at
 from switchboard.settings import Settings
 from switchboard.store import Did, ProvisioningStore, User
+from switchboard.store.queues import CallQueue
 
 log = logging.getLogger(__name__)
 
@@ -119,15 +130,62 @@ def decision_for_did(
     return did_key(did), value, active.until
 
 
+def decision_for_queue(queue: CallQueue, ring_seconds: int) -> Decision:
+    """``(key, value, None)`` of a queue's own extension: every call goes to the queue.
+
+    Compiled as a main number's route would be (forward always, and fallback,
+    ``queue:<id>``; the tenant named), so Kamailio needs no route of its own
+    for it. The rule has no name: no answering rule decided such a call, so
+    its cdr ``rule`` stays NULL. It never changes with time (``until`` None).
+    """
+    if queue.extension is None or queue.id is None:
+        raise ValueError(f"queue {queue.name!r} has no extension to route")
+    to_queue = Destination("queue", str(queue.id))
+    rule = AnsweringRule("", 0, forward_always=to_queue, fallback=to_queue)
+    owner = Did(queue.id, queue.tenant, queue.extension, queue.name)
+    value = compile_decision(owner, ActiveRule(rule, None, None), default_ring_seconds=ring_seconds)
+    return f"{queue.tenant}:{queue.extension}", value, None
+
+
+def queue_decisions(store: ProvisioningStore, tenant: str, ring_seconds: int) -> list[Decision]:
+    """The decisions of the tenant's queue extensions (a user's extension is never shadowed)."""
+    users = {u.extension for u in store.users(tenant)}
+    decisions = []
+    for queue in store.queues(tenant):
+        if queue.extension is None:
+            continue
+        if queue.extension in users:  # the store refuses this; a user added later wins
+            log.warning("queue %s of %s: extension %s is a user's", queue.id, tenant,
+                        queue.extension)  # fmt: skip
+            continue
+        decisions.append(decision_for_queue(queue, ring_seconds))
+    return decisions
+
+
 def all_decisions(store: ProvisioningStore, now: datetime, ring_seconds: int) -> list[Decision]:
-    """Every user's and every main number's decision at ``now``."""
+    """Every user's, main number's and queue extension's decision at ``now``."""
     decisions: list[Decision] = []
     for tenant in store.tenants():
         for user in store.users(tenant.domain):
             decisions.append(decision_for_user(store, user, now, ring_seconds))
         for did in store.dids(tenant.domain):
             decisions.append(decision_for_did(store, did, now, ring_seconds))
+        decisions += queue_decisions(store, tenant.domain, ring_seconds)
     return decisions
+
+
+def _forget(settings: Settings, gone: list[str]) -> None:
+    """Drop from Kamailio the decisions ``drop_stale_decisions`` took out of the DB."""
+    if not gone:
+        return
+    with KamailioRPC(settings.rpc_url) as rpc:
+        for key in gone:
+            try:
+                rpc.call("htable.delete", HTABLE, key)
+            except RPCFault as fault:  # not held (Kamailio restarted since): nothing to drop
+                if fault.code != 404 and "not found" not in fault.message.lower():
+                    raise
+    log.info("dropped decisions of %s", ", ".join(gone))
 
 
 def _send(settings: Settings, values: dict[str, str], *, reload: bool) -> None:
@@ -204,7 +262,8 @@ def _tenant_decisions(
     store: ProvisioningStore, tenant: str, now: datetime, ring_seconds: int
 ) -> list[Decision]:
     decisions = [decision_for_user(store, u, now, ring_seconds) for u in store.users(tenant)]
-    return decisions + [decision_for_did(store, d, now, ring_seconds) for d in store.dids(tenant)]
+    decisions += [decision_for_did(store, d, now, ring_seconds) for d in store.dids(tenant)]
+    return decisions + queue_decisions(store, tenant, ring_seconds)
 
 
 def push_all(
@@ -224,7 +283,10 @@ def _push_all_at(
     settings: Settings, store: ProvisioningStore, at: datetime, *, full_sync: bool
 ) -> datetime | None:
     decisions = all_decisions(store, at, settings.ring_timeout)
-    return _push(settings, store, decisions, full_sync=full_sync)
+    gone = store.drop_stale_decisions()  # DB first, as for every decision
+    until = _push(settings, store, decisions, full_sync=full_sync)
+    _forget(settings, gone)
+    return until
 
 
 def push_change(
@@ -239,7 +301,9 @@ def push_change(
     """Push what a saved provisioning change affects, at once: the one path for every writer.
 
     ``users``/``dids`` whose rules, override or existence changed; ``tenant``
-    for a change that can move anyone's decision (a tenant-wide time frame).
+    for a change that can move anyone's decision (a tenant-wide time frame)
+    or a queue's extension (a queue added, edited or removed: its old
+    extension's decision is dropped too).
     True: Kamailio holds the new decisions. False: Kamailio is unreachable;
     the decisions are in the DB, which it loads when it starts (and the
     scheduler's next full sync sets). Other errors propagate.
@@ -258,7 +322,9 @@ def push_change(
             for did in dids:
                 decision = decision_for_did(store, did, at, ring)
                 decisions[decision[0]] = decision
+            gone = store.drop_stale_decisions(tenant) if tenant is not None else []
             _push(settings, store, decisions.values())
+            _forget(settings, gone)
     except RPCError as exc:
         log.info("change saved; Kamailio unreachable (%s): it loads it when it starts", exc)
         return False

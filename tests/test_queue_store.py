@@ -136,3 +136,25 @@ def test_agent_login_and_pause_persist(directory: Directory) -> None:
     finally:
         reopened.close()
         directory.store = ProvisioningStore(path)
+
+
+def test_a_queue_extension_has_a_decision_until_the_queue_is_gone(directory: Directory) -> None:
+    """The pusher's decisions for a queue's extension; the store drops what routes nothing."""
+    from kamailio.rules_push import queue_decisions
+    from switchboard.routing import read_decision
+
+    store = directory.store
+    q = store.save_queue(support())
+    (key, value, until), *more = queue_decisions(store, ACME, 30)
+    assert (key, until, more) == (f"{ACME}:600", None, [])
+    fields = read_decision(value)
+    assert (fields["fwd_all"], fields["rule"], fields["tenant"]) == (f"queue:{q.id}", "", ACME)
+    store.write_decisions({key: value, f"{GLOBEX}:600": value, "did:+15550001000": value})
+    assert store.drop_stale_decisions(ACME) == []  # the queue holds it still
+    store.save_queue(replace(q, extension="601"))
+    assert store.drop_stale_decisions(GLOBEX) == [f"{GLOBEX}:600"]  # one tenant only
+    assert store.drop_stale_decisions() == [f"{ACME}:600"]
+    store.write_decisions(dict([queue_decisions(store, ACME, 30)[0][:2]]))
+    store.delete_queue(ACME, q.id or 0)
+    assert store.drop_stale_decisions() == [f"{ACME}:601"]
+    assert "did:+15550001000" in store.decisions()  # main numbers are never touched

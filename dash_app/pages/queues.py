@@ -22,6 +22,7 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from dash_app.auth import optional_user, provisioning, signed_in_user
 from dash_app.editing import NotAllowed, alert, require_click
 from dash_app.layout import section
+from dash_app.push import push_after_edit, saved_message
 from dash_app.queues_form import (
     FIELDS,
     PAGE,
@@ -158,10 +159,13 @@ def save_queue(_clicks: int | None, editing: int | None, version: int | None, *v
         queue = queue_from_form(user.tenant_domain, editing, dict(zip(FIELDS, values, strict=True)))
         with provisioning() as store:
             saved = store.save_queue(queue)
+            caveat = push_after_edit(store, tenant=user.tenant_domain)  # its extension's route
     except (NotAllowed, ProvisioningError, FormError) as exc:
         return alert(str(exc), alert_id=f"{PAGE}-save-refused"), no_update, no_update
-    done = f"saved queue {saved.name!r} (send calls to it as queue {saved.id})"
-    return alert(done, alert_id=f"{PAGE}-saved", color="green"), (version or 0) + 1, saved.id
+    done, color = saved_message(
+        f"saved queue {saved.name!r} (send calls to it as queue {saved.id})", caveat
+    )
+    return alert(done, alert_id=f"{PAGE}-saved", color=color), (version or 0) + 1, saved.id
 
 
 @callback(
@@ -180,6 +184,8 @@ def delete_queue(_clicks: list[int | None], version: int | None) -> Any:
         user = require_queue_admin(signed_in_user())
         with provisioning() as store:
             store.delete_queue(user.tenant_domain, queue_id)
+            caveat = push_after_edit(store, tenant=user.tenant_domain)  # its extension's route
     except (NotAllowed, ProvisioningError) as exc:
         return alert(str(exc), alert_id=f"{PAGE}-delete-refused"), no_update
-    return alert("queue deleted", alert_id=f"{PAGE}-deleted", color="green"), (version or 0) + 1
+    done, color = saved_message("queue deleted", caveat)
+    return alert(done, alert_id=f"{PAGE}-deleted", color=color), (version or 0) + 1

@@ -379,6 +379,29 @@ class QueuesSection(AttendantsSection):
         )
         return {r[0]: AgentPause(r[0], r[1], r[2]) for r in rows}
 
+    # -- what Kamailio routes (kamailio.rules_push compiles; this drops what routes nothing) --
+    def drop_stale_decisions(self, tenant: str | None = None) -> list[str]:
+        """Delete ``<tenant>:<ext>`` decisions that no user and no queue holds; the keys deleted.
+
+        A queue's extension is routed by a decision of its own (``rule_decision``,
+        written by ``kamailio.rules_push``); when the queue is deleted or takes
+        another extension, the old key would keep sending callers to it. A
+        removed user's key is deleted with the user; main numbers (``did:``)
+        are not touched. ``tenant``: only that tenant's keys.
+        """
+        with self._tx() as db:
+            rows = db.execute(
+                "delete from rule_decision where key_name not like 'did:%'"
+                " and key_name not in (select t.domain || ':' || u.extension from user u"
+                "  join tenant t on t.id = u.tenant_id)"
+                " and key_name not in (select t.domain || ':' || q.extension from call_queue q"
+                "  join tenant t on t.id = q.tenant_id where q.extension is not null)"
+                " and (?1 is null or substr(key_name, 1, length(?1) + 1) = ?1 || ':')"
+                " returning key_name",
+                (tenant,),
+            ).fetchall()
+        return sorted(r[0] for r in rows)
+
     def tenants_with_queues(self) -> list[str]:
         rows = self._db.execute(
             "select distinct t.domain from call_queue q join tenant t on t.id = q.tenant_id"
