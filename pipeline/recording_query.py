@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
+from pipeline.recordings_schema import AUDIO_DIR
 from pipeline.schema import DIRECTIONS
 from switchboard.settings import Settings
 
@@ -36,8 +37,6 @@ _NUMBER_RE = re.compile(r"^\+?[0-9][0-9 ().-]{0,39}$")
 MAX_ROWS = 500
 MAX_WORDS = 10
 MAX_WORD_LENGTH = 64
-# Where recordings' WAVs live under data_dir (pipeline.recording_ingest writes them).
-AUDIO_DIR = "recordings"
 
 
 class RecordingQueryError(ValueError):

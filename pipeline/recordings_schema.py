@@ -21,6 +21,8 @@ from typing import Literal, get_args
 import pyarrow as pa
 
 _TS = pa.timestamp("us", tz="UTC")
+# Where recordings' WAVs live under ``data_dir``: ``recordings/<tenant>/<date>/rec-<hex>.wav``.
+AUDIO_DIR = "recordings"
 
 Speaker = Literal["caller", "callee"]
 SPEAKERS: tuple[str, ...] = get_args(Speaker)

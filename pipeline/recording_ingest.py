@@ -1,0 +1,272 @@
+"""Recording ingest: rtpengine's captures → stereo WAV + a ``recordings`` row, exactly once.
+
+Input (:mod:`pipeline.recording_capture` describes the files): a capture is ready
+when rtpengine has moved its metadata to ``<recording_spool_dir>/metadata/``;
+its pcap is then closed. The ng ``metadata`` string names the tenant
+(docs/recordings.md): a capture without a known tenant, a metadata file that does
+not parse, a pcap that is missing, truncated or corrupt, or one without G.711
+audio goes to ``<recording_spool_dir>/quarantine/`` with a ``.reason.txt``; the
+other captures of the pass go on.
+
+Files (names are :mod:`pipeline.lake_layout`'s and this module's)::
+
+    <lake>/recordings/tenant=<t>/date=<d>/rec-<hex>.parquet     the row: the commit point
+    <data>/recordings/<t>/<d>/rec-<hex>.wav                     the audio
+    <recording_spool_dir>/transcribe/rec-<hex>.json             waiting for its transcript
+    <recording_spool_dir>/done/rtpengine-meta-….txt             ingested (pcap deleted)
+
+``rec-<hex>`` hashes the pcap's name, so every attempt at a capture writes the same
+names. Steps for one capture, under the recordings writer's lock (compaction
+takes it too, so "is it committed?" and the write cannot interleave with a merge):
+
+1. ``convert``: read pcap + metadata, build the stereo audio and the figures;
+2. ``wav``: write the WAV (temp + rename);
+3. ``row``: write the Parquet row (temp + rename) — the commit point;
+4. ``todo``: write the transcription marker;
+5. ``done``: delete the pcap, move the metadata to ``done/``.
+
+After a kill -9 anywhere: before 3 nothing is committed and the capture is still
+in the spool, so the next pass converts it again onto the same names; from 3 on
+the row exists (or a compaction absorbed it: its record names the file), so the
+next pass only redoes 4 and 5. One capture is one row, never two, never none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from pipeline.files import exclusive_lock, write_atomic, write_json_atomic, write_parquet_atomic
+from pipeline.lake_layout import RECORDINGS, partition_dir, read_partition, writer_lock_path
+from pipeline.recording_audio import SAMPLE_RATE, StereoAudio, assemble, write_wav
+from pipeline.recording_capture import (
+    CaptureError,
+    CaptureMeta,
+    parse_metadata,
+    parse_metadata_name,
+    read_pcap,
+)
+from pipeline.recording_figures import conversation_figures
+from pipeline.recordings_schema import AUDIO_DIR, RECORDINGS_SCHEMA
+from pipeline.schema import TENANT_RE
+from switchboard.settings import Settings
+from switchboard.store import ProvisioningStore
+
+log = logging.getLogger(__name__)
+
+StepHook = Callable[[str], None]
+MAX_PER_PASS = 50  # one worker tick stays short; the rest waits for the next
+
+
+@dataclass
+class RecordingIngestResult:
+    recordings: int = 0
+    quarantined: int = 0
+
+
+@dataclass(frozen=True)
+class ConvertedCapture:
+    """One capture, converted: its lake row and its audio (pure result of the files)."""
+
+    tenant: str
+    recording_id: str
+    row: dict[str, Any]
+    audio: StereoAudio
+
+
+def recording_id_of(pcap_name: str) -> str:
+    """``rec-<24 hex>`` of a capture: the same for every attempt at it."""
+    return "rec-" + hashlib.sha256(pcap_name.encode()).hexdigest()[:24]
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+def convert_capture(meta: CaptureMeta, pcap: bytes, *, now: datetime) -> ConvertedCapture:
+    """Metadata + pcap bytes → the row and the audio (pure; CaptureError says what is wrong)."""
+    tenant = meta.fields.get("tenant", "")
+    if not TENANT_RE.match(tenant):
+        raise CaptureError(f"the capture's metadata names no tenant (got {tenant!r})")
+    audio = assemble(meta, read_pcap(pcap))
+    if audio.codec is None or not len(audio.caller):
+        raise CaptureError("the capture holds no G.711 audio")
+    figures = conversation_figures(audio.caller, audio.callee, SAMPLE_RATE)
+    recording_id = recording_id_of(meta.pcap_name)
+    started = _utc(audio.start)
+    row = {
+        "recording_id": recording_id,
+        "call_id": meta.call_id,
+        "caller": meta.fields.get("caller") or None,
+        "callee": meta.fields.get("callee") or None,
+        "started_at": started,
+        "ended_at": _utc(audio.start + audio.duration),
+        "duration": round(audio.duration, 3),
+        "codec": audio.codec,
+        "audio_path": audio_relpath(tenant, started, recording_id),
+        "caller_packets": audio.caller_packets,
+        "callee_packets": audio.callee_packets,
+        "lost_packets": audio.lost_packets,
+        "caller_speech_seconds": figures.caller_speech_seconds,
+        "callee_speech_seconds": figures.callee_speech_seconds,
+        "longest_silence_seconds": figures.longest_silence_seconds,
+        "overtalk_seconds": figures.overtalk_seconds,
+        "ingested_at": now,
+    }
+    return ConvertedCapture(tenant, recording_id, row, audio)
+
+
+def audio_relpath(tenant: str, started: datetime, recording_id: str) -> str:
+    """Where a recording's WAV lives, relative to ``data_dir``."""
+    return f"{AUDIO_DIR}/{tenant}/{started.date().isoformat()}/{recording_id}.wav"
+
+
+def row_path(lake_dir: Path, tenant: str, started: datetime, recording_id: str) -> Path:
+    return partition_dir(lake_dir, RECORDINGS.name, tenant, started.date()) / (
+        f"{recording_id}.parquet"
+    )
+
+
+def committed(path: Path) -> bool:
+    """The row's file exists, or a compaction merged it (its record names it)."""
+    if path.exists():
+        return True
+    record = read_partition(path.parent).record
+    return record is not None and path.name in record.absorbed
+
+
+def _move(src: Path, dst: Path) -> None:
+    if not src.exists():
+        return
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(src, dst)
+
+
+class RecordingIngest:
+    """One pass over rtpengine's finished captures; cheap to create, holds no open files."""
+
+    def __init__(self, settings: Settings, tenants: Callable[[], frozenset[str]]) -> None:
+        self.settings = settings
+        self.spool = settings.recording_spool_dir
+        self.tenants = tenants
+
+    def ready(self) -> list[Path]:
+        """Metadata files of finished captures, oldest name first."""
+        folder = self.spool / "metadata"
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir() if p.name.endswith(".txt"))
+
+    def quarantine(self, meta_path: Path, reason: str) -> None:
+        """Move a capture (metadata and pcap) aside with its reason; the pass goes on."""
+        target = self.spool / "quarantine"
+        target.mkdir(parents=True, exist_ok=True)
+        log.warning("recording %s quarantined: %s", meta_path.name, reason)
+        (target / f"{meta_path.stem}.reason.txt").write_text(reason + "\n")
+        parsed = parse_metadata_name(meta_path.name)
+        if parsed is not None:
+            pcap = self.spool / "pcaps" / f"{parsed[0]}-{parsed[1]}.pcap"
+            _move(pcap, target / pcap.name)
+        _move(meta_path, target / meta_path.name)
+
+    def todo_path(self, recording_id: str) -> Path:
+        return self.spool / "transcribe" / f"{recording_id}.json"
+
+    def run(self, on_step: StepHook | None = None) -> RecordingIngestResult:
+        """Ingest up to ``MAX_PER_PASS`` captures; safe to run again after a crash anywhere."""
+        step = on_step or (lambda _name: None)
+        result = RecordingIngestResult()
+        ready = self.ready()[:MAX_PER_PASS]
+        if not ready:
+            return result
+        known = self.tenants()
+        lock = writer_lock_path(self.settings.lake_dir, RECORDINGS)
+        assert lock is not None
+        with exclusive_lock(lock):
+            for meta_path in ready:
+                try:
+                    if self._ingest_one(meta_path, known, step):
+                        result.recordings += 1
+                except CaptureError as exc:
+                    self.quarantine(meta_path, str(exc))
+                    result.quarantined += 1
+        if result.recordings or result.quarantined:
+            log.info(
+                "recording ingest: %d recordings, %d quarantined",
+                result.recordings,
+                result.quarantined,
+            )
+        return result
+
+    def _ingest_one(self, meta_path: Path, known: frozenset[str], step: StepHook) -> bool:
+        """Steps 1–5 for one capture; True when this pass committed it."""
+        try:
+            text = meta_path.read_text(errors="replace")
+        except OSError as exc:
+            raise CaptureError(f"unreadable metadata: {exc}") from exc
+        meta = parse_metadata(meta_path.name, text)
+        pcap_path = self.spool / "pcaps" / meta.pcap_name
+        tenant = meta.fields.get("tenant", "")
+        if tenant and TENANT_RE.match(tenant) and tenant not in known:
+            raise CaptureError(f"unknown tenant {tenant!r}")
+        recording_id = recording_id_of(meta.pcap_name)
+        marker = self.spool / "done" / meta_path.name
+        fresh = False
+        if not marker.with_suffix(".row").exists():
+            try:
+                pcap = pcap_path.read_bytes()
+            except FileNotFoundError as exc:
+                raise CaptureError("the capture's pcap is missing") from exc
+            converted = convert_capture(meta, pcap, now=datetime.now(UTC))
+            step("convert")
+            row = converted.row
+            target = row_path(self.settings.lake_dir, tenant, row["started_at"], recording_id)
+            if not committed(target):
+                write_atomic(
+                    self.settings.data_dir / row["audio_path"],
+                    lambda tmp: write_wav(tmp, converted.audio),
+                )
+                step("wav")
+                table = pa.Table.from_pylist([row], schema=RECORDINGS_SCHEMA)
+                write_parquet_atomic(target, table)
+                step("row")
+                fresh = True
+            write_json_atomic(
+                self.todo_path(recording_id),
+                {
+                    "recording_id": recording_id,
+                    "tenant": tenant,
+                    "day": row["started_at"].date().isoformat(),
+                    "audio_path": row["audio_path"],
+                },
+            )
+            step("todo")
+            # Remembers the commit without the pcap (deleted next), should a kill land between.
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.with_suffix(".row").write_text(str(target.relative_to(self.settings.lake_dir)))
+        pcap_path.unlink(missing_ok=True)
+        _move(meta_path, marker)
+        marker.with_suffix(".row").unlink(missing_ok=True)
+        step("done")
+        return fresh
+
+
+def ingest_recordings(settings: Settings, on_step: StepHook | None = None) -> RecordingIngestResult:
+    """One pass over rtpengine's finished captures (the worker calls this every tick)."""
+
+    def tenants() -> frozenset[str]:
+        store = ProvisioningStore(settings.provisioning_db)
+        try:
+            return frozenset(t.domain for t in store.tenants())
+        finally:
+            store.close()
+
+    return RecordingIngest(settings, tenants).run(on_step)

@@ -1,0 +1,201 @@
+"""Per-speaker transcripts of call recordings: each channel on its own, lines interleaved by time.
+
+A channel is cut into its speech stretches (:func:`pipeline.recording_figures.speech_frames`,
+gaps under ``JOIN_GAP_SECONDS`` joined, each stretch padded and at most
+``MAX_CHUNK_SECONDS``), and each stretch is transcribed through the public
+:class:`pipeline.transcribe.Transcriber` API as a short mono WAV. Why stretches and
+not the whole channel: the other side's turns are silence on this channel, where
+Whisper invents words ("Thank you."), and a stretch's offset gives each line its true
+time in the call even when the engine decodes without timestamps.
+
+Work list: ingest leaves ``<recording_spool_dir>/transcribe/rec-<hex>.json`` per
+committed recording. One transcript is one Parquet file,
+``recording_transcripts/tenant=<t>/date=<d>/rec-<hex>.<model>.parquet``, committed by
+its rename (like voicemail transcripts); the marker goes after. A kill between the
+two leaves a marker whose file exists: the next pass only deletes the marker.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from pipeline.files import write_parquet_atomic
+from pipeline.lake_layout import RECORDING_TRANSCRIPTS, partition_dir, read_partition
+from pipeline.recording_audio import SAMPLE_RATE, read_channels
+from pipeline.recording_figures import FRAME_SECONDS, speech_frames
+from pipeline.recordings_schema import RECORDING_TRANSCRIPTS_SCHEMA, SPEAKERS
+from pipeline.transcribe import Transcriber, model_slug
+from switchboard.settings import Settings
+
+log = logging.getLogger(__name__)
+
+StepHook = Callable[[str], None]
+JOIN_GAP_SECONDS = 0.6
+PAD_SECONDS = 0.25
+MAX_CHUNK_SECONDS = 25.0
+
+
+@dataclass(frozen=True)
+class Line:
+    start: float
+    end: float
+    speaker: str
+    text: str
+
+
+def speech_stretches(samples: np.ndarray, rate: int = SAMPLE_RATE) -> list[tuple[int, int]]:
+    """(first, end) sample ranges of one channel's speech (see the module docstring)."""
+    frames = speech_frames(samples, rate)
+    size = int(rate * FRAME_SECONDS)
+    runs: list[list[int]] = []
+    for index in np.flatnonzero(frames):
+        if runs and (index - runs[-1][1]) * FRAME_SECONDS <= JOIN_GAP_SECONDS:
+            runs[-1][1] = int(index) + 1
+        else:
+            runs.append([int(index), int(index) + 1])
+    pad = int(PAD_SECONDS * rate)
+    longest = int(MAX_CHUNK_SECONDS * rate)
+    out: list[tuple[int, int]] = []
+    for first, end in runs:
+        lo, hi = max(0, first * size - pad), min(len(samples), end * size + pad)
+        while hi - lo > longest:
+            out.append((lo, lo + longest))
+            lo += longest
+        out.append((lo, hi))
+    return out
+
+
+def _write_mono(path: Path, samples: np.ndarray) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes(samples.astype("<i2").tobytes())
+
+
+def transcribe_channels(
+    wav_path: Path, transcriber: Transcriber
+) -> tuple[list[Line], str | None, float]:
+    """Lines of both channels in time order; (lines, language, seconds of audio decoded)."""
+    channels = dict(zip(SPEAKERS, read_channels(wav_path), strict=True))
+    lines: list[Line] = []
+    language: str | None = None
+    decoded = 0.0
+    with tempfile.TemporaryDirectory(prefix="rec-chunks-") as tmp:
+        chunk = Path(tmp) / "chunk.wav"
+        for speaker, samples in channels.items():
+            for lo, hi in speech_stretches(samples):
+                _write_mono(chunk, samples[lo:hi])
+                transcript = transcriber.transcribe(chunk)
+                decoded += (hi - lo) / SAMPLE_RATE
+                language = language or transcript.language
+                offset = lo / SAMPLE_RATE
+                if transcript.segments:
+                    for seg in transcript.segments:
+                        if seg.text.strip():
+                            start = round(offset + seg.start, 2)
+                            end = round(offset + max(seg.end, seg.start), 2)
+                            lines.append(Line(start, end, speaker, seg.text.strip()))
+                elif transcript.text.strip():
+                    end = round(hi / SAMPLE_RATE, 2)
+                    lines.append(Line(round(offset, 2), end, speaker, transcript.text.strip()))
+    lines.sort(key=lambda line: (line.start, line.speaker))
+    return lines, language, decoded
+
+
+def transcript_path(lake_dir: Path, tenant: str, day: date, recording_id: str, model: str) -> Path:
+    folder = partition_dir(lake_dir, RECORDING_TRANSCRIPTS.name, tenant, day)
+    return folder / f"{recording_id}.{model_slug(model)}.parquet"
+
+
+def _written(path: Path) -> bool:
+    if path.exists():
+        return True
+    record = read_partition(path.parent).record
+    return record is not None and path.name in record.absorbed
+
+
+def transcript_row(
+    recording_id: str,
+    lines: list[Line],
+    language: str | None,
+    model: str,
+    seconds: float,
+    took: float,
+) -> dict[str, Any]:
+    return {
+        "recording_id": recording_id,
+        "text": "\n".join(f"{line.speaker}: {line.text}" for line in lines),
+        "segments_json": json.dumps(
+            [{"start": x.start, "end": x.end, "speaker": x.speaker, "text": x.text} for x in lines]
+        ),
+        "language": language,
+        "model": model,
+        "audio_seconds": round(seconds, 3),
+        "transcribe_seconds": round(took, 3),
+        "transcribed_at": datetime.now(UTC),
+    }
+
+
+def pending(settings: Settings) -> list[Path]:
+    folder = settings.recording_spool_dir / "transcribe"
+    return sorted(folder.glob("rec-*.json")) if folder.is_dir() else []
+
+
+def transcribe_pending_recordings(
+    settings: Settings,
+    transcriber: Transcriber,
+    *,
+    limit: int = 2,
+    on_step: StepHook | None = None,
+) -> int:
+    """Transcribe up to ``limit`` recordings waiting for it; how many were written.
+
+    A recording whose transcription fails is logged and not retried (its marker goes),
+    like voicemail: a broken file must not block the ones behind it.
+    """
+    step = on_step or (lambda _name: None)
+    done = 0
+    for marker in pending(settings)[:limit]:
+        todo = json.loads(marker.read_text())
+        day = date.fromisoformat(todo["day"])
+        target = transcript_path(
+            settings.lake_dir, todo["tenant"], day, todo["recording_id"], transcriber.model_name
+        )
+        if not _written(target):
+            started = time.perf_counter()
+            try:
+                lines, language, seconds = transcribe_channels(
+                    settings.data_dir / todo["audio_path"], transcriber
+                )
+            except Exception:
+                log.exception("transcribing %s failed; not retried", todo["recording_id"])
+                marker.unlink(missing_ok=True)
+                continue
+            row = transcript_row(
+                todo["recording_id"],
+                lines,
+                language,
+                transcriber.model_name,
+                seconds,
+                time.perf_counter() - started,
+            )
+            table = pa.Table.from_pylist([row], schema=RECORDING_TRANSCRIPTS_SCHEMA)
+            write_parquet_atomic(target, table)
+            step("transcript")
+            done += 1
+        marker.unlink(missing_ok=True)
+        step("marker")
+    return done
