@@ -46,10 +46,21 @@ def test_200_calls_per_second_for_30_seconds_lose_nothing(kamailio: KamailioProc
             limit=2000,
             timeout=SECONDS * 5,  # the box may be shared: slow is not lost
             auth=caller,
+            # A call whose BYE gets no answer (about 1 in 2,000 here, its BYE lost under
+            # this load) would otherwise hold SIPp until the run's timeout (150 s
+            # of the suite); 30 s is ample for any answer on a busy box. Such a call is
+            # not completed, so the checks below still hold.
+            extra=("-recv_timeout", "30000"),
         )
-        byes_answered = sum(1 for line in phone_102.log_lines() if line.startswith("bye "))
-    # A call is complete when the caller saw its end: BYE answered, or a final failure.
-    byes_ok = {line.split()[-1] for line in result.log_lines if line.startswith("bye_ok")}
+        # A call is complete when the caller saw its end: BYE answered, or a final failure.
+        byes_ok = {line.split()[-1] for line in result.log_lines if line.startswith("bye_ok")}
+        # The callee's SIPp writes its log in buffered chunks: wait for it to catch up.
+        deadline = time.monotonic() + 15
+        while True:
+            byes_answered = sum(1 for line in phone_102.log_lines() if line.startswith("bye "))
+            if byes_answered >= len(byes_ok) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
     completed = {cid for cid, code in result.finals.items() if code != 200 or cid in byes_ok}
     assert len(completed) >= RATE * SECONDS * 0.95, (len(completed), result.errors[-2000:])
     assert byes_answered >= len(byes_ok)

@@ -56,6 +56,36 @@ def test_one_account_guessed_from_many_addresses_is_stopped(directory: Directory
     assert store.authenticate("101@acme.example", Directory.PASSWORD, "192.0.2.200", 5, 300)
 
 
+def test_guesses_racing_in_parallel_get_no_more_than_the_limit(
+    directory: Directory, settings: Settings
+) -> None:
+    """Workers and threads each check a guess at once (argon2 takes ~0.1 s): each guess
+    takes its slot before its password is checked, so 8 at once still get only 3 checks."""
+    import threading
+
+    outcomes: list[str] = []
+    start = threading.Barrier(8)
+
+    def guess() -> None:
+        own = ProvisioningStore(settings.provisioning_db)  # as each worker has its own
+        try:
+            start.wait()
+            outcomes.append(_fail(own, "102@acme.example", "198.51.100.9"))
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=guess) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # _fail allows 5 from one address: at most 5 guesses reach the password check.
+    locked = [o for o in outcomes if o.startswith(LOCKED)]
+    assert outcomes.count(WRONG) == 5 and len(locked) == 3, outcomes
+    with pytest.raises(ProvisioningError, match=LOCKED):  # even the right one, now
+        directory.store.authenticate("102@acme.example", Directory.PASSWORD, "198.51.100.9", 5, 300)
+
+
 def test_an_unknown_login_takes_as_long_as_a_wrong_password(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
