@@ -40,9 +40,10 @@ from dash_app.attendants_form import (
     register_target_hints,
     simulator_section,
 )
-from dash_app.auth import optional_user, portal, provisioning, signed_in_user
+from dash_app.auth import portal, provisioning
 from dash_app.editing import NotAllowed, alert, require_click
 from dash_app.layout import section
+from dash_app.page_shell import manager_page_viewer, page_header, signed_in_manager
 from media.audio_library import AudioError, save_speech, save_upload
 from switchboard.attendants import (
     MENU_KEYS,
@@ -74,41 +75,25 @@ MENU_ALERT, ANN_ALERT, HOLD_ALERT = (
 register_target_hints()
 
 
-def require_manager(user: User) -> User:
-    if user.role != "manager":
-        raise NotAllowed(MANAGERS_ONLY)
-    return user
-
-
 def _names(store: ProvisioningStore, tenant: str) -> dict[str, str]:
     names = {f"attendant:{a.id}": a.name for a in store.attendants(tenant)}
     return names | {f"announcement:{a.id}": a.name for a in store.announcements(tenant)}
 
 
 def layout(**query: str) -> Any:
-    user = optional_user()
-    if user is None:
-        return html.Div()
-    if user.role != "manager":
-        return dmc.Alert(
-            "Auto attendants are managed by your company's managers.",
-            title="Managers only",
-            color="gray",
-            id="attendants-denied",
-        )
+    user = manager_page_viewer("attendants", "Auto attendants")
+    if not isinstance(user, User):
+        return user
     with provisioning() as store:
         numbers = [d.number for d in store.dids(user.tenant_domain)]
     editor, simulator = editor_section(), simulator_section(numbers)
     announcements, hold = announcements_section(), hold_section()
     return dmc.Stack(
         [
-            html.Div(
-                [
-                    dmc.Title("Auto Attendants", order=2, id="attendants-title"),
-                    dmc.Text(
-                        "Menus callers to a main number hear, and what each key does.", c="dimmed"
-                    ),
-                ]
+            page_header(
+                "attendants",
+                "Auto Attendants",
+                "Menus callers to a main number hear, and what each key does.",
             ),
             html.Div(id=MENU_ALERT),
             html.Div(dmc.Skeleton(height=80), id="attendants-list"),
@@ -138,7 +123,7 @@ def layout(**query: str) -> Any:
 def refresh_lists(_version: int | None) -> tuple[Any, Any, Any]:
     """The tenant's menus (with what is broken in them), announcements and tracks."""
     try:
-        user = require_manager(signed_in_user())
+        user = signed_in_manager(MANAGERS_ONLY)
     except NotAllowed as exc:
         return alert(str(exc), alert_id="attendants-denied"), None, None
     tenant = user.tenant_domain
@@ -180,7 +165,7 @@ def open_menu(_new: int | None, _edits: list[int | None]) -> Any:
     trigger = ctx.triggered_id
     if isinstance(trigger, dict):
         try:
-            user = require_manager(signed_in_user())
+            user = signed_in_manager(MANAGERS_ONLY)
             with provisioning() as store:
                 menu = store.attendant(user.tenant_domain, int(trigger.get("id") or 0))
         except (NotAllowed, ProvisioningError) as exc:
@@ -224,7 +209,7 @@ def upload_greeting(contents: str | None, filename: str | None) -> tuple[Any, An
     if not contents:
         raise PreventUpdate
     try:
-        user = require_manager(signed_in_user())
+        user = signed_in_manager(MANAGERS_ONLY)
         rel = save_upload(
             portal().settings.data_dir,
             user.tenant_domain,
@@ -269,7 +254,7 @@ def save_menu(
         raise PreventUpdate
     keep = (no_update, no_update, no_update)
     try:
-        user = require_manager(signed_in_user())
+        user = signed_in_manager(MANAGERS_ONLY)
         menu_id = int(editing) if editing else None
         tenant = user.tenant_domain
         data_dir = portal().settings.data_dir
@@ -319,7 +304,7 @@ def delete_menu(_clicks: list[int | None], version: int | None) -> tuple[Any, An
     if not isinstance(trigger, dict):
         raise PreventUpdate
     try:
-        user = require_manager(signed_in_user())
+        user = signed_in_manager(MANAGERS_ONLY)
         with provisioning() as store:
             store.delete_attendant(user.tenant_domain, int(trigger.get("id") or 0))
     except (NotAllowed, ProvisioningError) as exc:
@@ -344,7 +329,7 @@ def simulate(
     if not clicks:
         raise PreventUpdate
     try:
-        user = require_manager(signed_in_user())
+        user = signed_in_manager(MANAGERS_ONLY)
         tenant = user.tenant_domain
         with provisioning() as store:
             zone = ZoneInfo(store.tenant(tenant).timezone)
@@ -423,7 +408,7 @@ def change_announcement(
     require_click()
     trigger = ctx.triggered_id
     try:
-        user = require_manager(signed_in_user())
+        user = signed_in_manager(MANAGERS_ONLY)
         tenant = user.tenant_domain
         data_dir = portal().settings.data_dir
         with provisioning() as store:
@@ -467,7 +452,7 @@ def change_hold_music(
     require_click()
     trigger = ctx.triggered_id
     try:
-        user = require_manager(signed_in_user())
+        user = signed_in_manager(MANAGERS_ONLY)
         tenant = user.tenant_domain
         with provisioning() as store:
             if isinstance(trigger, dict):

@@ -21,7 +21,7 @@ import dash_mantine_components as dmc
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dash_app.auth import optional_user, provisioning, signed_in_user
+from dash_app.auth import provisioning, signed_in_user
 from dash_app.destinations import register_target_hints
 from dash_app.editing import (
     ALWAYS,
@@ -34,6 +34,7 @@ from dash_app.editing import (
 )
 from dash_app.layout import section
 from dash_app.numbers_routes import did_card, route_editor, route_from_form
+from dash_app.page_shell import manager_page_viewer, page_header, require_manager, signed_in_manager
 from dash_app.push import push_after_edit, saved_message
 from switchboard.rules import RuleError
 from switchboard.store import Did, ProvisioningError, ProvisioningStore, User
@@ -55,16 +56,9 @@ register_target_hints("numbers")
 close_on_cancel("numbers-route-editor", "numbers-route-cancel")
 
 
-def require_manager(user: User) -> User:
-    """``user``, if a manager; raises ``NotAllowed`` otherwise (every callback asks again)."""
-    if user.role != "manager":
-        raise NotAllowed(MANAGERS_ONLY)
-    return user
-
-
 def tenant_did(store: ProvisioningStore, user: User, did_id: Any) -> Did:
     """The number ``did_id`` if it belongs to the manager's tenant (ids come from browsers)."""
-    require_manager(user)
+    require_manager(user, MANAGERS_ONLY)
     did = next((d for d in store.dids(user.tenant_domain) if d.id == did_id), None)
     if did is None:
         raise NotAllowed("no such main number in your company")
@@ -77,16 +71,9 @@ EDITOR_ALERT = "numbers-route-alert"  # the route editor's refusals
 
 def layout(**query: str) -> Any:
     """The numbers and an "add number" form; a non-manager is told the page is not theirs."""
-    user = optional_user()
-    if user is None:
-        return html.Div()
-    if user.role != "manager":
-        return dmc.Alert(
-            "Main numbers are managed by your company's managers.",
-            title="Managers only",
-            color="gray",
-            id="numbers-denied",
-        )
+    user = manager_page_viewer("numbers", "Main numbers")
+    if not isinstance(user, User):
+        return user
     with provisioning() as store:
         extensions = [u.extension for u in store.users(user.tenant_domain)]
         allocated = store.allocated_numbers(user.tenant_domain)
@@ -114,13 +101,10 @@ def layout(**query: str) -> Any:
     )
     return dmc.Stack(
         [
-            html.Div(
-                [
-                    dmc.Title("Main Numbers", order=2, id="numbers-title"),
-                    dmc.Text(
-                        "Where calls to the company's numbers go, per time frame.", c="dimmed"
-                    ),
-                ]
+            page_header(
+                "numbers",
+                "Main Numbers",
+                "Where calls to the company's numbers go, per time frame.",
             ),
             html.Div(id="numbers-notice"),
             html.Div(dmc.Skeleton(height=120), id="numbers-list"),
@@ -138,7 +122,7 @@ def layout(**query: str) -> Any:
 def refresh_numbers(_version: int | None) -> Any:
     """Every number of the manager's tenant with its routes."""
     try:
-        user = require_manager(signed_in_user())
+        user = signed_in_manager(MANAGERS_ONLY)
     except NotAllowed as exc:
         return alert(str(exc), alert_id="numbers-denied")
     now = datetime.now(UTC)
@@ -169,7 +153,7 @@ def add_number(
     if not clicks:
         raise PreventUpdate
     try:
-        user = require_manager(signed_in_user())
+        user = signed_in_manager(MANAGERS_ONLY)
     except NotAllowed as exc:
         return no_update, alert(str(exc), alert_id=ERROR_ALERT), *(no_update,) * 3
     number = (number or "").strip().replace(" ", "")

@@ -37,6 +37,7 @@ from dash_app.editing import (
     require_click,
 )
 from dash_app.layout import section
+from dash_app.page_shell import page_header
 from dash_app.push import push_after_edit, saved_message
 from dash_app.rules_cards import rule_list
 from dash_app.rules_editor import rule_editor
@@ -100,12 +101,7 @@ def layout(**query: str) -> Any:
             dcc.Location(id="rules-url", refresh=False),
             dmc.Group(
                 [
-                    html.Div(
-                        [
-                            dmc.Title("Answering Rules", order=2, id="rules-title"),
-                            dmc.Text(id="rules-subtitle", c="dimmed"),
-                        ]
-                    ),
+                    page_header("rules", "Answering Rules"),
                     dmc.Group([picker, dmc.Button("New rule", id="rules-new")], align="flex-end"),
                 ],
                 justify="space-between",

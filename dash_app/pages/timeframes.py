@@ -25,6 +25,7 @@ from dash.exceptions import PreventUpdate
 from dash_app.auth import optional_user, provisioning, signed_in_user
 from dash_app.editing import alert, close_on_cancel, require_click
 from dash_app.layout import section
+from dash_app.page_shell import page_header
 from dash_app.push import push_after_edit, saved_message
 from dash_app.timeframes_cards import frame_list
 from dash_app.timeframes_editor import frame_editor, period_row, zone_options
@@ -88,15 +89,11 @@ def layout(**query: str) -> Any:
         [
             dmc.Group(
                 [
-                    html.Div(
-                        [
-                            dmc.Title("Time Frames", order=2, id="timeframes-title"),
-                            dmc.Text(
-                                "When answering rules and main-number routes apply: "
-                                "opening hours, closures and holidays.",
-                                c="dimmed",
-                            ),
-                        ]
+                    page_header(
+                        "timeframes",
+                        "Time Frames",
+                        "When answering rules and main-number routes apply: "
+                        "opening hours, closures and holidays.",
                     ),
                     dmc.Button("New time frame", id="timeframes-new"),
                 ],
