@@ -100,6 +100,10 @@ def render_local_cfg(settings: Settings) -> str:
         max_forwards=int(settings.sip_max_forwards),
         scanner_user_agents=cfg_string(settings.sip_scanner_user_agents),
         acc_columns=", ".join(WRITTEN_COLUMNS),
+        rtpengine_ng_port=settings.rtpengine_ng_port,
+        relay_define=(
+            "#!define WITH_RELAY" if settings.relay_enabled else "# (relay_enabled is off)"
+        ),
     )
 
 

@@ -17,6 +17,8 @@ each a module holding one mixin over the shared connection:
 - ``voicemail``: message state, mailbox settings, greetings, PIN;
 - ``pin_locks``: wrong phone PINs counted across calls, the lock they lead to;
 - ``reports``: callback-worklist marks, report schedules and their runs.
+- ``recording_policy``: who gets recorded (always / never / on demand) per tenant,
+  user and queue; Kamailio reads it as the htable ``recpol``.
 - ``access_log``: the audit trail of who played, downloaded or deleted call audio.
 - ``user_admin``: users after they exist (edit, disable, remove, one-time and SIP
   passwords, caller IDs, preferences, bulk import); a section keeping more per
@@ -52,6 +54,7 @@ from switchboard.store.devices import DevicesSection
 from switchboard.store.passwords import sip_ha1
 from switchboard.store.pin_locks import PinLock, PinLockPolicy, PinLocksSection
 from switchboard.store.queues import QueuesSection
+from switchboard.store.recording_policy import RecordingPolicySection
 from switchboard.store.reports import ReportsSection
 from switchboard.store.routing import Did, RoutingInputs, RoutingSection
 from switchboard.store.user_admin import Credentials, Removal, UserAdminSection
@@ -85,6 +88,7 @@ class ProvisioningStore(
     VoicemailSection,
     ReportsSection,
     # New sections here, one line each.
+    RecordingPolicySection,
     AccessLogSection,
     DevicesSection,
     ContactsSection,

@@ -1,0 +1,263 @@
+"""Two SIPp phones that talk RTP to each other through Kamailio (and rtpengine).
+
+The caller authenticates, plays its pcap once the call is up, stays on for
+``hold_ms`` and hangs up; the callee (registered like a desk phone) answers
+and plays its own pcap after the ACK. Each phone's RTP carries a pattern of
+its own (``phone_audio``: a phone byte and the packet index), so a capture can
+tell exactly which phone sent a packet and whether any is missing. Used by the
+relay tests and ``benchmarks/relay_capacity.py``.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+from benchmarks.sipp_callers import RtpPlan, write_rtp_pcap
+from kamailio.traffic import SipAccount, SippResult, call_rows, free_udp_port, run_sipp, sipp_binary
+from switchboard.processes import die_with_parent
+from switchboard.settings import Settings
+
+PACKET_BYTES = 160  # 20 ms of G.711
+
+
+def phone_audio(phone_byte: int, packets: int) -> bytes:
+    """G.711 bytes of ``packets`` frames: frame k is ``k % 256`` then ``phone_byte`` x 159."""
+    return b"".join(
+        bytes([k % 256]) + bytes([phone_byte]) * (PACKET_BYTES - 1) for k in range(packets)
+    )
+
+
+_SDP = """      v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+"""
+
+_CALLER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="caller that plays a pcap">
+  <send retrans="500"><![CDATA[
+
+      INVITE sip:[field3]@[field4] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[field5]" <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[field3]@[field4]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:[field0]@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+SDP
+    ]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="407" auth="true"/>
+  <send><![CDATA[
+
+      ACK sip:[field3]@[field4] SIP/2.0
+      [last_Via:]
+      From: "[field5]" <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]></send>
+  <send retrans="500"><![CDATA[
+
+      INVITE sip:[field3]@[field4] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[field5]" <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[field3]@[field4]>
+      Call-ID: [call_id]
+      CSeq: 2 INVITE
+      Contact: <sip:[field0]@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      [authentication]
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+SDP
+    ]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rrs="true">
+    <action><log message="answered [call_id]"/></action>
+  </recv>
+  <send><![CDATA[
+
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      From: "[field5]" <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 2 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]></send>
+  <nop><action><exec play_pcap_audio="PCAP"/></action></nop>
+  <pause/>
+  <send retrans="500"><![CDATA[
+
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      From: "[field5]" <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 3 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]></send>
+  <recv response="200" crlf="true">
+    <action><log message="bye_ok [call_id]"/></action>
+  </recv>
+</scenario>
+""".replace("SDP\n", _SDP)
+
+_CALLEE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="callee that answers and plays a pcap">
+  <recv request="INVITE" crlf="true"/>
+  <send retrans="500"><![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Record-Route:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+SDP
+    ]]></send>
+  <recv request="ACK" crlf="true"/>
+  <nop><action><exec play_pcap_audio="PCAP"/></action></nop>
+  <recv request="BYE">
+    <action><log message="bye [call_id]"/></action>
+  </recv>
+  <send><![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]></send>
+</scenario>
+""".replace("SDP\n", _SDP)
+
+
+def scenario_with_pcap(work: Path, name: str, template: str, pcap: Path) -> Path:
+    path = work / name
+    path.write_text(template.replace("PCAP", str(pcap)))
+    return path
+
+
+class PcapCallee:
+    """A SIPp callee on its own SIP and RTP ports that answers and plays ``packets`` frames."""
+
+    def __init__(self, phone_byte: int = 0x22, packets: int = 50, ssrc: int = 0x0CA11EE) -> None:
+        self.work = Path(tempfile.mkdtemp(prefix="sipp-callee-"))
+        self.port = free_udp_port()
+        self.media_port = free_udp_port()
+        self.audio = phone_audio(phone_byte, packets)
+        pcap = write_rtp_pcap(self.work / "callee.pcap", RtpPlan(0, self.audio, ssrc=ssrc))
+        self.scenario = scenario_with_pcap(self.work, "callee.xml", _CALLEE, pcap)
+        self.log_path = self.work / "log.txt"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def contact(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> PcapCallee:
+        cmd = [
+            sipp_binary(), "-sf", str(self.scenario), "-i", "127.0.0.1",
+            "-p", str(self.port), "-mp", str(self.media_port), "-nostdin",
+            "-trace_logs", "-log_file", str(self.log_path),
+        ]  # fmt: skip
+        self._proc = subprocess.Popen(
+            cmd,
+            cwd=self.work,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent(),
+        )
+        time.sleep(0.2)  # let it bind before Kamailio routes to it
+        return self
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+    def __enter__(self) -> PcapCallee:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def pcap_call(
+    settings: Settings,
+    caller: SipAccount,
+    callee: SipAccount,
+    *,
+    phone_byte: int = 0x11,
+    packets: int = 50,
+    hold_ms: int = 1500,
+    calls: int = 1,
+    rate: float = 10.0,
+    ssrc: int = 0x0CA11E4,
+    timeout: float = 30.0,
+) -> tuple[SippResult, bytes]:
+    """Place ``calls`` calls caller -> callee that play ``packets`` frames; (result, audio)."""
+    work = Path(tempfile.mkdtemp(prefix="sipp-caller-"))
+    audio = phone_audio(phone_byte, packets)
+    pcap = write_rtp_pcap(work / "caller.pcap", RtpPlan(0, audio, ssrc=ssrc))
+    scenario = scenario_with_pcap(work, "caller.xml", _CALLER, pcap)
+    rows = call_rows([(caller, callee)]) * calls
+    result = run_sipp(
+        settings,
+        scenario,
+        rows,
+        duration_ms=hold_ms,
+        rate=rate,
+        timeout=timeout,
+        auth=caller,
+        work_dir=work,
+        extra=["-mp", str(free_udp_port())],
+    )
+    return result, audio
