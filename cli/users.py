@@ -154,6 +154,16 @@ def cmd_user_passwd(settings: Settings, args: argparse.Namespace) -> int:
         " a new password is chosen at the next sign-in",
         file=sys.stderr,
     )
+    from pipeline.password_email import ResetEmailError, email_one_time_password
+
+    try:  # when SMTP is set, the user gets it by email too (the reset is done either way)
+        sent_to = email_one_time_password(settings, store.user(args.tenant, args.ext), code,
+                                          hours=hours)  # fmt: skip
+    except ResetEmailError as exc:
+        print(f"not emailed: {exc}", file=sys.stderr)
+        return 0
+    if sent_to:
+        print(f"emailed to {sent_to}", file=sys.stderr)
     return 0
 
 

@@ -15,6 +15,7 @@ import dash_mantine_components as dmc
 from dash import dcc, html
 
 from dash_app.describe import data_attrs
+from switchboard.settings import Settings
 from switchboard.store import ROLES, User
 from switchboard.user_csv import IMPORT_COLUMNS, ImportPreview
 
@@ -197,18 +198,38 @@ def removal_text(user: User, keep_days: float) -> tuple[Any, list[dict[str, str]
     return text, [{"value": KEEP, "label": f"Keep for {keep_days:g} days"}]
 
 
-def credentials_notice(ext: str, one_time: str | None, sip: str | None, *, alert_id: str) -> Any:
-    """Secrets shown once: the manager passes them on; they are stored hashed only."""
+def reset_email_note(settings: Settings, user: User, code: str, hours: float) -> str:
+    """Email a reset's one-time password to the user when SMTP is set; what to tell the manager."""
+    from pipeline.password_email import ResetEmailError, email_one_time_password  # lazy: smtplib
+
+    try:
+        sent_to = email_one_time_password(settings, user, code, hours=hours)
+    except ResetEmailError as exc:
+        return f"Not emailed: {exc}. Pass it on yourself."
+    if sent_to is None:
+        return "" if not settings.smtp_host else f"{user.name} has no email address: pass it on."
+    return f"Also emailed to {sent_to}."
+
+
+def credentials_notice(
+    ext: str, one_time: str | None, sip: str | None, *, alert_id: str, note: str = ""
+) -> Any:
+    """Secrets shown once: the manager passes them on; they are stored hashed only.
+
+    ``note`` says whether the one-time password was emailed too (``reset_email_note``).
+    """
     lines = []
     if one_time:
         lines.append(dmc.Text(["One-time password: ", html.Code(one_time, id=f"{alert_id}-code")]))
     if sip:
         lines.append(dmc.Text(["SIP password: ", html.Code(sip, id=f"{alert_id}-sip")]))
-    note = "Shown once. The user chooses their own password at their first sign-in."
+    shown = "Shown once. The user chooses their own password at their first sign-in."
     if not one_time:
-        note = "Shown once: enter it in the phone now."
+        shown = "Shown once: enter it in the phone now."
+    if note:
+        lines.append(dmc.Text(note, size="sm", id=f"{alert_id}-email"))
     return dmc.Alert(
-        [*lines, dmc.Text(note, size="sm", c="dimmed")],
+        [*lines, dmc.Text(shown, size="sm", c="dimmed")],
         title=f"Extension {ext}",
         color="green",
         id=alert_id,

@@ -36,6 +36,7 @@ from dash_app.users_view import (
     matches,
     removal_dialog,
     removal_text,
+    reset_email_note,
     user_editor,
     user_table,
     zone_options,
@@ -318,15 +319,17 @@ def user_action(
                     text, colour = saved_message(f"{target.name} is enabled again", caveat)
                     banner = alert(text, color=colour, alert_id="users-enabled")
             elif kind == "users-reset":
-                code = store.reset_password(
-                    target.tenant_domain, ext, hours=settings.one_time_password_hours
-                )
-                banner = credentials_notice(ext, code, None, alert_id="users-reset-done")
+                hours = settings.one_time_password_hours
+                code = store.reset_password(target.tenant_domain, ext, hours=hours)
+                banner = None  # emailed below, outside the store's lock: SMTP may be slow
             else:
                 secret = store.set_sip_password(target.tenant_domain, ext)
                 banner = credentials_notice(ext, None, secret, alert_id="users-sip-done")
     except ProvisioningError as exc:
         return _refused(exc), no_update
+    if banner is None:
+        note = reset_email_note(settings, target, code, hours)
+        banner = credentials_notice(ext, code, None, alert_id="users-reset-done", note=note)
     return banner, _bump(version)
 
 
