@@ -1,24 +1,31 @@
 """Main numbers (DIDs) through a real Kamailio: the carrier calls, the time frame decides.
 
-A SIPp UAC plays the carrier from the trunk address; a SIPp UAS on the media
-port plays the media server (auto attendant and voicemail). The instant is
-chosen by pushing with ``now=`` (and pinning the scheduler's clock), never by
-waiting for it.
+A SIPp UAC plays the carrier from the trunk address; the real media server
+answers the auto attendant and the mailbox (what it answered is read from what
+it wrote: the menu's steps, the voicemail message). The instant is chosen by
+pushing with ``now=`` (and pinning the scheduler's clock), never by waiting for it.
 """
 
 from __future__ import annotations
 
+import json
+import time as clock
 from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from kamailio.launcher import KamailioProcess
 from kamailio.rules_push import RulesClock, push_all
 from kamailio.traffic import SippUAS, register, scenario
+from media.audio_library import save_speech
+from media.mailbox import StoreMailboxes
 from switchboard.attendants import Attendant
 from switchboard.rules import AnsweringRule, Destination
 from switchboard.timeframes import DatePeriod, TimeFrame, WeeklyPeriod
 from tests.fixtures.core import Directory
+from tests.fixtures.media import MediaServerThread
 from tests.fixtures.sip import account, carrier_call, cdr_rows, lake_calls, register_at
 
 pytestmark = pytest.mark.kamailio
@@ -30,7 +37,7 @@ OPEN = datetime(2026, 12, 22, 15, 0, tzinfo=UTC)  # Tuesday 10:00 New York
 HOLIDAY = datetime(2026, 12, 25, 15, 0, tzinfo=UTC)  # Friday 10:00 New York, Christmas
 
 
-def _main_number(directory: Directory) -> None:
+def _main_number(directory: Directory, data_dir: Path) -> None:
     """Acme's main number: auto attendant in Open Hours, mailbox 100 on holidays and after."""
     store = directory.store
     weekdays = WeeklyPeriod(frozenset(range(5)), time(9), time(17))
@@ -40,27 +47,52 @@ def _main_number(directory: Directory) -> None:
     did = store.add_did(ACME, MAIN, "Main line")
     to_mailbox = Destination("voicemail", "100")
     store.save_did_rule(did, AnsweringRule("Holiday", 1, "Holidays", forward_always=to_mailbox))
-    menu = store.save_attendant(Attendant(ACME, "Main menu", greeting_text="Welcome"))
+    greeting = save_speech(data_dir, ACME, "greeting", "Welcome.")
+    menu = store.save_attendant(
+        Attendant(ACME, "Main menu", greeting_text="Welcome.", greeting_file=greeting)
+    )
     to_menu = Destination("auto_attendant", str(menu.id))
     store.save_did_rule(did, AnsweringRule("Open", 2, "Open Hours", forward_always=to_menu))
     store.save_did_rule(did, AnsweringRule("Closed", 3, None, forward_always=to_mailbox))
+
+
+def menu_id(directory: Directory) -> int:
+    [menu] = directory.store.attendants(ACME)
+    return menu.id
+
+
+def _steps(settings: Any, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """The steps the media server spooled for acme's calls, once a batch exists."""
+    folder = settings.spool_dir / "steps" / ACME
+    deadline = clock.monotonic() + timeout
+    while not (batches := sorted(folder.glob("st-*.json"))) and clock.monotonic() < deadline:
+        clock.sleep(0.1)
+    return [step for b in batches for step in json.loads(b.read_text())["steps"]]
 
 
 def test_main_number_routes_by_open_hours_and_holiday(
     kamailio: KamailioProcess, directory: Directory, rules_clock: RulesClock
 ) -> None:
     s = kamailio.settings
-    _main_number(directory)
-    heard = {}
-    with SippUAS(scenario("uas_media.xml"), port=s.media_port) as media:
-        for instant in (OPEN, HOLIDAY):
-            rules_clock.pin(instant)
-            push_all(s, directory.store, now=instant)
-            result = carrier_call(s, CALLER, MAIN)
-            assert list(result.finals.values()) == [200], result.errors
-            heard[instant] = [ln.strip() for ln in media.log_lines() if ln.startswith("invite")][-1]
-    assert heard[OPEN] == "invite aa-acme.example-1 diversion"
-    assert heard[HOLIDAY] == "invite vm-acme.example-100 diversion"
+    _main_number(directory, s.data_dir)
+    mailboxes = StoreMailboxes(directory.store, s.data_dir, s.spool_dir)
+    media = MediaServerThread(s, mailboxes=mailboxes).start()
+    try:
+        rules_clock.pin(OPEN)
+        push_all(s, directory.store, now=OPEN)
+        result = carrier_call(s, CALLER, MAIN, duration_ms=1500)
+        assert list(result.finals.values()) == [200], result.errors
+        entered = [st["attendant_id"] for st in _steps(s) if st["kind"] == "menu_entered"]
+        assert entered == [menu_id(directory)], entered  # the menu answered, and played
+
+        rules_clock.pin(HOLIDAY)
+        push_all(s, directory.store, now=HOLIDAY)
+        result = carrier_call(s, CALLER, MAIN, duration_ms=1500)
+        assert list(result.finals.values()) == [200], result.errors
+        [message] = media.wait_messages(1)
+        assert (message["mailbox"], message["caller"]) == ("100", CALLER)
+    finally:
+        media.stop()
 
     open_row, holiday_row = cdr_rows(s, at_least=2)
     for row in (open_row, holiday_row):
