@@ -7,7 +7,9 @@ the result with ``compile_decision`` and hands it to Kamailio's htable
 
 * key ``<tenant>:<extension>`` for a user or a queue's own extension,
   ``did:<number>`` for a main number;
-* value: the ``key=value;…`` string of ``switchboard.routing.compile_decision``.
+* value: the ``|``-separated fields of ``switchboard.routing.compile_decision``
+  (a user's also carries the outbound caller ID they chose: a Profile, Users
+  or CLI change of it is pushed like a rule edit).
 
 Order matters (DESIGN, "Facts learned"): the row goes to the provisioning DB
 first (``rule_decision``, which Kamailio loads at start-up and on
