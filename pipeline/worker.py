@@ -1,7 +1,7 @@
 """The pipeline worker: every ``settings.ingest_interval``, ingest accounting rows,
 then call steps (:mod:`pipeline.steps_ingest`), then queue and agent events
 (:mod:`pipeline.queue_ingest`), then voicemail (spool → lake →
-transcript → email); every
+transcript → email), then call recordings (:mod:`pipeline.recording_steps`); every
 ``settings.compaction_interval``, merge the lake's small files
 (:mod:`pipeline.compaction`); every ``settings.acc_cleanup_interval``, remove
 the accounting rows the lake holds from Kamailio's spool
@@ -28,6 +28,7 @@ from pipeline.compaction import compact_due
 from pipeline.ingest import ingest_once
 from pipeline.lake import Lake
 from pipeline.queue_ingest import ingest_queue_events
+from pipeline.recording_steps import RecordingSteps
 from pipeline.steps_ingest import ingest_steps
 from switchboard.settings import Settings, load_settings
 from switchboard.store import ProvisioningStore
@@ -68,6 +69,7 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
         log.info("removed %d temporary files left by a crash", removed)
     log.info("pipeline worker started (every %.1f s)", settings.ingest_interval)
     voicemail = VoicemailSteps(settings)
+    recordings = RecordingSteps(settings, voicemail.transcriber)
     next_schedule_check = next_compaction = next_acc_cleanup = 0.0
     next_presence = 0.0
     while not stop.is_set():
@@ -94,6 +96,7 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
         except Exception:
             log.exception("queue-event ingest failed; retrying in %.1f s", settings.ingest_interval)
         voicemail.run()  # after the calls: a slow transcription never delays a call row
+        recordings.run()  # rtpengine captures → WAV + lake row → transcript
         if time.monotonic() >= next_compaction:
             try:
                 compact_due(settings)
