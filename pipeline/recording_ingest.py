@@ -15,8 +15,8 @@ Files (names are :mod:`pipeline.lake_layout`'s and this module's)::
     <recording_spool_dir>/transcribe/rec-<hex>.json             waiting for its transcript
     <recording_spool_dir>/done/rtpengine-meta-….txt             ingested (pcap deleted)
 
-``rec-<hex>`` hashes the pcap's name, so every attempt at a capture writes the same
-names. Steps for one capture, under the recordings writer's lock (compaction
+``rec-<hex>`` hashes the pcap's name and its first packet's time, so every attempt at a
+capture writes the same names. Steps for one capture, under the recordings writer's lock (compaction
 takes it too, so "is it committed?" and the write cannot interleave with a merge):
 
 1. ``convert``: read pcap + metadata, build the stereo audio and the figures;
@@ -82,9 +82,14 @@ class ConvertedCapture:
     audio: StereoAudio
 
 
-def recording_id_of(pcap_name: str) -> str:
-    """``rec-<24 hex>`` of a capture: the same for every attempt at it."""
-    return "rec-" + hashlib.sha256(pcap_name.encode()).hexdigest()[:24]
+def recording_id_of(pcap_name: str, first_packet: float) -> str:
+    """``rec-<24 hex>`` of a capture: the same for every attempt at it.
+
+    The first packet's time is in it because rtpengine names a call's pcap once: a
+    recording stopped and started again (on demand) writes a new file of the same name.
+    """
+    key = f"{pcap_name}\n{first_packet:.6f}"
+    return "rec-" + hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
 def _utc(epoch: float) -> datetime:
@@ -100,7 +105,7 @@ def convert_capture(meta: CaptureMeta, pcap: bytes, *, now: datetime) -> Convert
     if audio.codec is None or not len(audio.caller):
         raise CaptureError("the capture holds no G.711 audio")
     figures = conversation_figures(audio.caller, audio.callee, SAMPLE_RATE)
-    recording_id = recording_id_of(meta.pcap_name)
+    recording_id = recording_id_of(meta.pcap_name, audio.start)
     started = _utc(audio.start)
     row = {
         "recording_id": recording_id,
@@ -217,7 +222,6 @@ class RecordingIngest:
         tenant = meta.fields.get("tenant", "")
         if tenant and TENANT_RE.match(tenant) and tenant not in known:
             raise CaptureError(f"unknown tenant {tenant!r}")
-        recording_id = recording_id_of(meta.pcap_name)
         marker = self.spool / "done" / meta_path.name
         fresh = False
         if not marker.with_suffix(".row").exists():
@@ -227,7 +231,7 @@ class RecordingIngest:
                 raise CaptureError("the capture's pcap is missing") from exc
             converted = convert_capture(meta, pcap, now=datetime.now(UTC))
             step("convert")
-            row = converted.row
+            row, recording_id = converted.row, converted.recording_id
             target = row_path(self.settings.lake_dir, tenant, row["started_at"], recording_id)
             if not committed(target):
                 write_atomic(

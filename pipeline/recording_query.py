@@ -234,3 +234,15 @@ def search_everything(
         raise RecordingQueryError(f"ask for 1 to {MAX_ROWS} results")
     result = conn.sql(sql_text("search"), params={"words": words, "limit": limit})
     return result.to_arrow_table().to_pylist()
+
+
+def agent_figures(
+    conn: duckdb.DuckDBPyConnection, flt: RecordingFilter | None = None
+) -> list[dict[str, Any]]:
+    """Per agent: recorded calls, mean talk share, longest silence and overtalk (dates of ``flt``).
+
+    Definitions: ``pipeline/sql/recording_agent_figures.sql`` and docs/recordings.md.
+    """
+    params = (flt or RecordingFilter()).params()
+    bounds = {"since": params["since"], "until": params["until"]}
+    return conn.sql(sql_text("agent_figures"), params=bounds).to_arrow_table().to_pylist()

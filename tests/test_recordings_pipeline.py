@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.recordings_convert import Side, tone, write_capture
+from pipeline.compaction import CompactionPolicy, compact_lake
 from pipeline.lake_layout import RECORDINGS, live_paths
 from pipeline.recording_audio import DECODERS, SAMPLE_RATE, encode_g711, read_channels
 from pipeline.recording_capture import CaptureError, parse_metadata, read_pcap
@@ -185,3 +187,21 @@ def test_hook_reaches_every_step(settings: Settings) -> None:
     seen: list[str] = []
     RecordingIngest(settings, lambda: TENANTS).run(on_step=seen.append)
     assert tuple(seen) == STEPS
+
+
+def test_compaction_merges_recordings_and_a_merged_capture_is_never_ingested_twice(
+    settings: Settings,
+) -> None:
+    spool = settings.recording_spool_dir
+    for n in range(3):
+        write_capture(spool, f"call-{n}", Side(tone(0.5, 440)), Side(tone(0.5, 900)))
+    assert ingest(settings).recordings == 3
+    policy = CompactionPolicy(grace_seconds=0.0, durable=False)
+    report = compact_lake(settings.lake_dir, policy, now=time.time() + 1)
+    assert report.rows >= 3
+    [merged] = live_paths(settings.lake_dir, RECORDINGS.name)
+    assert merged.name.startswith("c-") and pq.read_table(merged).num_rows == 3
+    # the same capture again (a spool restored from a backup, say): already in the lake
+    write_capture(spool, "call-1", Side(tone(0.5, 440)), Side(tone(0.5, 900)))
+    assert ingest(settings).recordings == 0
+    assert sorted(r["call_id"] for r in rows(settings)) == ["call-0", "call-1", "call-2"]

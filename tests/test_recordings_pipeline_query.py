@@ -14,6 +14,7 @@ from pipeline.lake_layout import CALLS, LEGS, RECORDING_TRANSCRIPTS, RECORDINGS,
 from pipeline.recording_query import (
     RecordingFilter,
     RecordingQueryError,
+    agent_figures,
     get_recording,
     list_recordings,
     search_everything,
@@ -191,3 +192,13 @@ def test_one_search_box_finds_recordings_and_voicemails(lake: Settings) -> None:
         assert [(h["kind"], h["call_id"]) for h in hits] == [("recording", "c1")]
         with pytest.raises(RecordingQueryError):
             search_everything(viewer.conn, "   ")
+
+
+def test_per_agent_figures(lake: Settings) -> None:
+    with open_for_viewer(lake, "acme.example") as viewer:
+        figures = {r["agent"]: r for r in agent_figures(viewer.conn)}
+    # 102 and 103 answered c1 and c2; 101 took the queue call through its bridged leg
+    assert sorted(figures) == ["101", "102", "103"]
+    assert figures["102"]["recorded_calls"] == 1
+    assert figures["102"]["talk_share"] == pytest.approx(25 / 45, abs=0.001)
+    assert figures["101"]["longest_silence_seconds"] == 3.5
