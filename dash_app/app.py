@@ -30,6 +30,7 @@ from dash_app.downloads import install_downloads
 from dash_app.first_password import install_first_password
 from dash_app.layout import shell
 from dash_app.media_routes import install_media_routes
+from dash_app.recordings_routes import install_recording_routes
 from dash_app.refusals import install_refusals, refuse_callback_error
 from dash_app.users_downloads import install_users_downloads
 from pipeline.metrics_cache import RESULTS
@@ -82,6 +83,7 @@ def create_app(settings: Settings) -> dash.Dash:
     install_analytics_downloads(app.server)
     install_users_downloads(app.server)
     install_audit_downloads(app.server)
+    install_recording_routes(app.server)
     # Metric results: one page computed by any worker serves them all (keyed by lake files).
     RESULTS.share_on_disk(settings.metric_cache_dir, settings.metric_cache_mb * 2**20)
     app.layout = shell

@@ -133,12 +133,23 @@ def grid_columns(timezone: str) -> list[dict[str, Any]]:
         {"field": "ring_seconds", "headerName": "Ring", "width": 70, "type": "rightAligned"},
         {"field": "talk_seconds", "headerName": "Talk", "width": 75, "type": "rightAligned"},
         {"field": "sip_code", "headerName": "SIP", "width": 65, "type": "rightAligned"},
+        {
+            "field": "recording",
+            "headerName": "",
+            "headerTooltip": "Recorded: opens the recording",
+            "width": 50,
+            "sortable": False,
+            "cellRenderer": "RecordingLink",  # assets/recordings.js
+        },
         {"field": "call_id", "headerName": "Call ID", "hide": True},
     ]
 
 
-def grid_row(row: Mapping[str, Any], viewer: User) -> dict[str, Any]:
-    """One lake row as the grid shows it: local time, names with numbers, m:ss."""
+def grid_row(row: Mapping[str, Any], viewer: User, recording: str | None = None) -> dict[str, Any]:
+    """One lake row as the grid shows it: local time, names with numbers, m:ss.
+
+    ``recording``: the id of the call's recording, if the viewer may hear one.
+    """
     view = call_view(row, viewer.extension)
     ring = row.get("ring_seconds")
     return {
@@ -155,6 +166,7 @@ def grid_row(row: Mapping[str, Any], viewer: User) -> dict[str, Any]:
         "ring_seconds": "" if ring is None else f"{float(ring):.0f} s",
         "talk_seconds": format_duration(row.get("talk_seconds")),
         "sip_code": row.get("sip_code"),
+        "recording": recording or "",
     }
 
 

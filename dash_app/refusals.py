@@ -87,6 +87,12 @@ def _audit_query_error(query: Mapping[str, str], timezone: str) -> str:
     return parse_query(query, "tenant.invalid", timezone)[2]  # the tenant is not checked
 
 
+def _recordings_query_error(query: Mapping[str, str], timezone: str) -> str:
+    from dash_app.recordings_view import parse_query
+
+    return parse_query(query, timezone)[2]
+
+
 # Pages with URL parameters, and the check of what the page's layout reads from them.
 PAGE_QUERY_CHECKS: dict[str, Callable[[Mapping[str, str], str], str]] = {
     "/calls": _calls_query_error,
@@ -94,6 +100,7 @@ PAGE_QUERY_CHECKS: dict[str, Callable[[Mapping[str, str], str], str]] = {
     "/rules": _rules_query_error,
     "/voicemail": _voicemail_query_error,
     "/audit": _audit_query_error,
+    "/recordings": _recordings_query_error,
 }
 
 

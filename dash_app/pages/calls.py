@@ -34,6 +34,7 @@ from dash_app.calls_grid import (
     sort_from_model,
 )
 from dash_app.downloads import calls_csv_url
+from dash_app.recordings_links import recordings_of_calls
 from pipeline.schema import DIRECTIONS, DISPOSITIONS
 
 dash.register_page(
@@ -269,7 +270,9 @@ def load_rows(request: dict[str, Any] | None, query: dict[str, str] | None) -> t
         rows, total = call_page(
             conn, flt, offset=start, limit=limit, sort=sort_from_model(request.get("sortModel"))
         )
+        recorded = recordings_of_calls(conn, [r["call_id"] for r in rows])  # the icon's link
     finally:
         conn.close()
     label = "1 call" if total == 1 else f"{total:,} calls"
-    return {"rowData": [grid_row(r, user) for r in rows], "rowCount": total}, label
+    data = [grid_row(r, user, recorded.get(r["call_id"])) for r in rows]
+    return {"rowData": data, "rowCount": total}, label

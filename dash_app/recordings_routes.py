@@ -1,0 +1,68 @@
+"""Call recordings' audio for the browser: a guarded route with range requests, audited.
+
+``GET /recordings/audio/<recording_id>`` streams the stereo WAV (caller left,
+callee right); ``?download=1`` sends it as an attachment. The ``<audio>``
+element seeks with ``Range`` requests, answered ``206`` by Werkzeug's
+conditional ``send_file``.
+
+Who gets it is the warehouse's scope (:func:`dash_app.auth.open_calls`): a
+plain user the recordings of their own calls, supervisors and managers their
+tenant's. Anything else — another user's, another tenant's, an id that does
+not exist — is the same 404, so the route confirms nothing. Every request
+served is in the audit trail (a play, or a download).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, abort, request, send_file
+
+from dash_app.audit_trail import log_access
+from dash_app.auth import open_calls, portal, signed_in_user
+from dash_app.recordings_view import AUDIO_ROUTE, call_label
+
+
+def install_recording_routes(server: Flask) -> None:
+    """Add the recording audio route; the auth guard has already refused anonymous callers."""
+
+    @server.route(AUDIO_ROUTE)
+    def recording_audio(recording_id: str) -> Response:
+        from pipeline.recording_query import (
+            RECORDING_ID_RE,
+            RecordingQueryError,
+            audio_file,
+            get_recording,
+        )
+
+        try:
+            user = signed_in_user()
+        except PermissionError:
+            return Response("sign in first", status=401)
+        if not RECORDING_ID_RE.match(recording_id):
+            abort(404)
+        conn = open_calls(user)
+        try:
+            recording = get_recording(conn, recording_id)
+        finally:
+            conn.close()
+        if recording is None:
+            abort(404)
+        try:
+            path = audio_file(portal().settings, recording)
+        except RecordingQueryError:
+            abort(404)
+        if not path.is_file():
+            abort(404)
+        download = request.args.get("download") == "1"
+        label = call_label(recording.facts)
+        log_access(user, "recording", recording_id, "download" if download else "play", label)
+        response = send_file(
+            path,
+            mimetype="audio/wav",
+            as_attachment=download,
+            download_name=f"recording-{recording_id}.wav",
+            conditional=True,
+            max_age=0,
+        )
+        response.headers["Cache-Control"] = "private, no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response

@@ -1,0 +1,213 @@
+"""The Recordings page over HTTP: who hears which recording, and every access in the audit trail.
+
+Against the shared in-process portal (``client_portal``) with three recorded
+calls (:mod:`tests.fixtures.recorded_calls`): c01 (101 → 102), c04 (103 →
+102) and globex's g01. A plain user hears the recordings of their own calls,
+supervisors and managers their tenant's, nobody another tenant's; the audio
+route answers range requests; each play and download is audited.
+"""
+
+from __future__ import annotations
+
+import wave
+from collections.abc import Iterator
+from io import BytesIO
+from typing import Any
+
+import pytest
+
+from switchboard.store.access_log import AccessQuery
+from tests.fixtures.portal import client_session
+from tests.fixtures.recorded_calls import REC_C01, REC_C04, REC_G01, seed_recordings
+
+LOGINS = {
+    "anonymous": None,
+    "user 101": "101@acme.example",
+    "user 102": "102@acme.example",
+    "agent 104": "104@acme.example",
+    "supervisor": "103@acme.example",
+    "manager": "100@acme.example",
+    "globex manager": "100@globex.example",
+}
+# Which recordings each visitor may hear (list, open, play, download).
+MAY_HEAR = {
+    "anonymous": set(),
+    "user 101": {REC_C01},
+    "user 102": {REC_C01, REC_C04},
+    "agent 104": set(),
+    "supervisor": {REC_C01, REC_C04},
+    "manager": {REC_C01, REC_C04},
+    "globex manager": {REC_G01},
+}
+
+
+@pytest.fixture(scope="module")
+def portal_app(client_portal: Any) -> Iterator[Any]:
+    seed_recordings(client_portal.server.extensions["switchboard_portal"].settings)
+    yield client_portal
+
+
+@pytest.fixture(scope="module")
+def clients(portal_app: Any) -> Iterator[dict[str, Any]]:
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        yield {
+            who: stack.enter_context(client_session(portal_app, login))
+            for who, login in LOGINS.items()
+        }
+
+
+def grid_rows(client: Any, params: dict[str, str] | None = None) -> Any:
+    """POST the grid's row callback as the browser does: (status, recording ids)."""
+    response = client.post(
+        "/_dash-update-component",
+        json={
+            "output": "..recordings-grid.getRowsResponse...recordings-count.children..",
+            "outputs": [
+                {"id": "recordings-grid", "property": "getRowsResponse"},
+                {"id": "recordings-count", "property": "children"},
+            ],
+            "inputs": [
+                {
+                    "id": "recordings-grid",
+                    "property": "getRowsRequest",
+                    "value": {"startRow": 0, "endRow": 100},
+                }
+            ],
+            "state": [{"id": "recordings-filter", "property": "data", "value": params or {}}],
+            "changedPropIds": ["recordings-grid.getRowsRequest"],
+        },
+    )
+    if response.status_code != 200:
+        return response.status_code, set()
+    answer = response.get_json()["response"]["recordings-grid"]["getRowsResponse"]
+    return 200, {row["recording_id"] for row in answer["rowData"]}
+
+
+def open_panel(client: Any, recording_id: str) -> str:
+    """POST the row-click callback with a (possibly crafted) id: the panel's text, or ""."""
+    response = client.post(
+        "/_dash-update-component",
+        json={
+            "output": "..recordings-detail.children...recordings-url.search@"
+            + _duplicate_suffix(client)
+            + "..",
+            "outputs": [
+                {"id": "recordings-detail", "property": "children"},
+                {"id": "recordings-url", "property": "search"},
+            ],
+            "inputs": [
+                {
+                    "id": "recordings-grid",
+                    "property": "cellClicked",
+                    "value": {"rowId": recording_id, "colId": "caller"},
+                }
+            ],
+            "state": [{"id": "recordings-filter", "property": "data", "value": {}}],
+            "changedPropIds": ["recordings-grid.cellClicked"],
+        },
+    )
+    return response.get_data(as_text=True) if response.status_code == 200 else ""
+
+
+def _duplicate_suffix(client: Any) -> str:
+    """Dash names an ``allow_duplicate`` output with a hash: read it from the dependencies."""
+    deps = client.get("/_dash-dependencies").get_json() or []
+    output = next(d["output"] for d in deps if "recordings-detail.children" in d["output"])
+    return output.split("recordings-url.search@", 1)[1].rstrip(".")
+
+
+@pytest.mark.parametrize("who", list(LOGINS))
+def test_each_visitor_lists_opens_and_plays_only_what_they_may_hear(
+    clients: dict[str, Any], who: str
+) -> None:
+    client = clients[who]
+    status, listed = grid_rows(client)
+    assert listed == MAY_HEAR[who]
+    assert status == (401 if who == "anonymous" else 200)
+    for rec in (REC_C01, REC_C04, REC_G01):
+        allowed = rec in MAY_HEAR[who]
+        played = client.get(f"/recordings/audio/{rec}")
+        assert (played.status_code == 200 and played.data[:4] == b"RIFF") is allowed, rec
+        downloaded = client.get(f"/recordings/audio/{rec}?download=1")
+        assert (downloaded.status_code == 200) is allowed, rec
+        if who != "anonymous":
+            assert (f'"data-recording-id":"{rec}"' in open_panel(client, rec)) is allowed, rec
+
+
+def test_playback_seeks_and_every_access_is_audited(portal_app: Any, clients: Any) -> None:
+    client = clients["user 101"]
+    whole = client.get(f"/recordings/audio/{REC_C01}")
+    with wave.open(BytesIO(whole.data)) as wav:
+        assert (wav.getnchannels(), wav.getframerate()) == (2, 8000)
+    part = client.get(f"/recordings/audio/{REC_C01}", headers={"Range": "bytes=44-1043"})
+    assert part.status_code == 206 and len(part.data) == 1000
+    attachment = client.get(f"/recordings/audio/{REC_C01}?download=1")
+    assert "attachment" in attachment.headers["Content-Disposition"]
+
+    state = portal_app.server.extensions["switchboard_portal"]
+    query = AccessQuery(actor="101@acme.example", object_id=REC_C01)
+    with state.store_lock:
+        trail = state.store.access_log("acme.example", query)
+    by_action = {r.action: r for r in trail}
+    assert set(by_action) == {"play", "download"}
+    assert by_action["play"].requests >= 2  # the whole file, then a seek: one listening
+    assert by_action["play"].object_label == "call 101 to 102"
+    assert by_action["play"].kind == "recording"
+
+
+def test_filters_and_the_one_search_box(clients: Any) -> None:
+    manager = clients["manager"]
+    assert grid_rows(manager, {"extension": "103"})[1] == {REC_C04}
+    assert grid_rows(manager, {"has_transcript": "yes"})[1] == {REC_C01}
+    assert grid_rows(manager, {"words": "refund"})[1] == {REC_C01}
+    assert grid_rows(manager, {"from": "2025-03-11", "to": "2025-03-11"})[1] == {REC_C04}
+    # A crafted filter is a refusal with a reason, never a 500, and shows nothing.
+    assert grid_rows(manager, {"extension": "1 or 1=1"}) == (200, set())
+    assert manager.get("/recordings?direction=sideways").status_code == 400
+
+    def search(client: Any, text: str) -> str:
+        response = client.post(
+            "/_dash-update-component",
+            json={
+                "output": "recordings-search-results.children",
+                "outputs": {"id": "recordings-search-results", "property": "children"},
+                "inputs": [{"id": "recordings-search", "property": "value", "value": text}],
+                "changedPropIds": ["recordings-search.value"],
+            },
+        )
+        return response.get_data(as_text=True) if response.status_code == 200 else ""
+
+    assert REC_C01 in search(manager, "REFUND")
+    assert REC_C01 not in search(clients["agent 104"], "refund")  # not their call
+    assert REC_C01 not in search(clients["globex manager"], "refund")
+
+
+def test_call_history_rows_link_to_the_recordings_the_viewer_may_hear(clients: Any) -> None:
+    def recorded(client: Any) -> dict[str, str]:
+        response = client.post(
+            "/_dash-update-component",
+            json={
+                "output": "..calls-grid.getRowsResponse...calls-count.children..",
+                "outputs": [
+                    {"id": "calls-grid", "property": "getRowsResponse"},
+                    {"id": "calls-count", "property": "children"},
+                ],
+                "inputs": [
+                    {
+                        "id": "calls-grid",
+                        "property": "getRowsRequest",
+                        "value": {"startRow": 0, "endRow": 100},
+                    }
+                ],
+                "state": [{"id": "calls-filter", "property": "data", "value": {}}],
+                "changedPropIds": ["calls-grid.getRowsRequest"],
+            },
+        )
+        rows = response.get_json()["response"]["calls-grid"]["getRowsResponse"]["rowData"]
+        return {r["call_id"]: r["recording"] for r in rows if r["recording"]}
+
+    assert recorded(clients["manager"]) == {"c01": REC_C01, "c04": REC_C04}
+    assert recorded(clients["user 101"]) == {"c01": REC_C01}
+    assert recorded(clients["globex manager"]) == {"g01": REC_G01}
