@@ -11,7 +11,9 @@ time in the call even when the engine decodes without timestamps.
 Work list: ingest leaves ``<recording_spool_dir>/transcribe/rec-<hex>.json`` per
 committed recording. One transcript is one Parquet file,
 ``recording_transcripts/tenant=<t>/date=<d>/rec-<hex>.<model>.parquet``, committed by
-its rename (like voicemail transcripts); the marker goes after. A kill between the
+its rename (like voicemail transcripts); the marker goes after. Card numbers are masked
+before the row is written (:mod:`pipeline.recording_redaction`, setting
+``recording_redaction``). A kill between the
 two leaves a marker whose file exists: the next pass only deletes the marker.
 """
 
@@ -35,6 +37,7 @@ from pipeline.files import write_parquet_atomic
 from pipeline.lake_layout import RECORDING_TRANSCRIPTS, partition_dir, read_partition
 from pipeline.recording_audio import SAMPLE_RATE, read_channels
 from pipeline.recording_figures import FRAME_SECONDS, speech_frames
+from pipeline.recording_redaction import mask_card_numbers
 from pipeline.recordings_schema import RECORDING_TRANSCRIPTS_SCHEMA, SPEAKERS
 from pipeline.transcribe import Transcriber, model_slug
 from switchboard.settings import Settings
@@ -184,6 +187,8 @@ def transcribe_pending_recordings(
                 log.exception("transcribing %s failed; not retried", todo["recording_id"])
                 marker.unlink(missing_ok=True)
                 continue
+            if settings.recording_redaction:
+                lines = [Line(x.start, x.end, x.speaker, mask_card_numbers(x.text)) for x in lines]
             row = transcript_row(
                 todo["recording_id"],
                 lines,

@@ -125,6 +125,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rtpengine_port_max", 39999, "... and the highest (two per call side: RTP + RTCP)."),
     Setting("rtpengine_threads", 2, "rtpengine worker threads."),
     Setting(
+        "recording_redaction",
+        True,
+        "Mask payment-card numbers (Luhn-valid, digits or spoken) in recording transcripts.",
+    ),
+    Setting(
         "ring_timeout",
         30,
         "Seconds a call rings when the callee has no answering rule, before it goes to voicemail.",
@@ -247,6 +252,7 @@ class Settings:
     rtpengine_port_min: int
     rtpengine_port_max: int
     rtpengine_threads: int
+    recording_redaction: bool
     ring_timeout: int
     ingest_interval: float
     ingest_batch: int

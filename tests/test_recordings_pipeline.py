@@ -23,6 +23,7 @@ from pipeline.recording_audio import DECODERS, SAMPLE_RATE, encode_g711, read_ch
 from pipeline.recording_capture import CaptureError, parse_metadata, read_pcap
 from pipeline.recording_figures import conversation_figures
 from pipeline.recording_ingest import RecordingIngest
+from pipeline.recording_redaction import mask_card_numbers
 from switchboard.settings import Settings
 from tests.fixtures.crash import kill_at_step_program
 
@@ -205,3 +206,22 @@ def test_compaction_merges_recordings_and_a_merged_capture_is_never_ingested_twi
     write_capture(spool, "call-1", Side(tone(0.5, 440)), Side(tone(0.5, 900)))
     assert ingest(settings).recordings == 0
     assert sorted(r["call_id"] for r in rows(settings)) == ["call-0", "call-1", "call-2"]
+
+
+@pytest.mark.parametrize(
+    ("said", "stored"),
+    [
+        ("my card is 4111 1111 1111 1111 thanks", "my card is [card number] thanks"),
+        ("it's 4111-1111-1111-1111.", "it's [card number]."),
+        (
+            "four one one one one one one one one one one one one one one one, expiry",
+            "[card number], expiry",
+        ),
+        ("number 4111 one one one one 1111 1111 ok", "number [card number] ok"),
+        # not Luhn-valid, or too short: order and phone numbers stay
+        ("order 4111 1111 1111 1112", "order 4111 1111 1111 1112"),
+        ("call me at 555 0100", "call me at 555 0100"),
+    ],
+)
+def test_card_numbers_are_masked_digits_or_words(said: str, stored: str) -> None:
+    assert mask_card_numbers(said) == stored
