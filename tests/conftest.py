@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.core",
+    "tests.fixtures.sample_lake",
     "tests.fixtures.sip",
     "tests.fixtures.portal",
     "tests.fixtures.media",

@@ -58,7 +58,7 @@ def test_calls_export_writes_the_rows_the_grid_shows(
     from pipeline.filters import CallFilter
     from pipeline.history import call_page
     from pipeline.warehouse import connect
-    from tests.test_pipeline_warehouse import write_sample_lake
+    from tests.fixtures.sample_lake import write_sample_lake
 
     write_sample_lake(env)
     out = tmp_path / "calls.csv"

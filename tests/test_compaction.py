@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -44,7 +43,8 @@ from pipeline.transcribe import transcript_written
 from pipeline.warehouse import connect
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
-from tests.fixtures.core import insert_acc_rows, make_settings, seed
+from tests.fixtures.core import insert_acc_rows, seeded_settings
+from tests.fixtures.crash import kill_at_step_program
 
 ACME = "acme.example"
 T0 = 1_709_280_000.0  # 2024-03-01 08:00:00 UTC
@@ -91,14 +91,6 @@ def trickle(settings: Settings, batch: int = 1) -> int:
     finally:
         db.close()
     return batches
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[ProvisioningStore]:
-    s = ProvisioningStore(settings.provisioning_db)
-    seed(s)
-    yield s
-    s.close()
 
 
 def live_rows(settings: Settings, table: str = "calls") -> list[dict[str, Any]]:
@@ -341,26 +333,18 @@ def test_batch_manifests_are_rolled_up_and_the_watermark_stays(
 
 
 # -- kill -9 at every step ------------------------------------------------------------------
-CHILD = """
-import os, signal, sys
-from datetime import date
-from pipeline.compaction import CompactionPolicy, compact_lake
-from switchboard.settings import load_settings
+CHILD = kill_at_step_program(
+    """
+    from datetime import date
+    from pipeline.compaction import CompactionPolicy, compact_lake
+    from switchboard.settings import load_settings
 
-step, nth, grace = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-seen = 0
-
-def hook(name):
-    global seen
-    if name == step:
-        seen += 1
-        if seen == nth:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-policy = CompactionPolicy(max_files=2, grace_seconds=grace, manifests_above=8)
-compact_lake(load_settings().lake_dir, policy, today=date(2024, 3, 2),
-             on_step=hook if step != "none" else None)
-"""
+    grace = float(sys.argv[3])
+    policy = CompactionPolicy(max_files=2, grace_seconds=grace, manifests_above=8)
+    compact_lake(load_settings().lake_dir, policy, today=date(2024, 3, 2),
+                 on_step=hook if step != "none" else None)
+    """
+)
 STEPS = ("plan", "file", "commit", "sweep", "rollup", "rollup-done")
 
 
@@ -375,10 +359,7 @@ def child_env(settings: Settings) -> dict[str, str]:
 
 def test_every_call_stays_exactly_once_when_compaction_is_killed_anywhere(tmp_path: Path) -> None:
     rng = random.Random(42)
-    settings = make_settings(tmp_path / "data")
-    store = ProvisioningStore(settings.provisioning_db)
-    seed(store)
-    store.close()
+    settings = seeded_settings(tmp_path / "data")
     repo = Path(__file__).resolve().parent.parent
     serial = 0
     outcomes = []

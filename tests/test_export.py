@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,17 +23,9 @@ from pipeline.lake import Lake
 from pipeline.schema import EXPORT_COLUMNS
 from pipeline.warehouse import connect
 from switchboard.settings import Settings
-from tests.test_pipeline_warehouse import sample_rows, ts, write_sample_lake
+from tests.fixtures.sample_lake import sample_rows, ts, write_sample_lake
 
 NY = "America/New_York"
-
-
-@pytest.fixture
-def acme(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    write_sample_lake(settings)
-    conn = connect(settings, "acme.example")
-    yield conn
-    conn.close()
 
 
 def read_csv(data: bytes) -> list[dict[str, str]]:

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 
 import duckdb
 import pytest
 
 from pipeline.filters import CallFilter, FilterError
-from pipeline.warehouse import connect
-from switchboard.settings import Settings
-from tests.test_pipeline_warehouse import write_sample_lake
 
 NY = "America/New_York"
-
-
-@pytest.fixture
-def acme(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    write_sample_lake(settings)
-    conn = connect(settings, "acme.example")
-    yield conn
-    conn.close()
 
 
 def matching(conn: duckdb.DuckDBPyConnection, flt: CallFilter) -> set[str]:

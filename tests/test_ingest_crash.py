@@ -26,28 +26,20 @@ from pipeline.ingest import ingest_once
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 from tests.fixtures.core import insert_acc_rows, make_settings, seed
+from tests.fixtures.crash import kill_at_step_program
 
 ROUNDS = 24
 STEPS = ("read", "pending", "file", "strays", "manifest", "done")
 T0 = 1_709_280_000.0  # 2024-03-01 08:00:00 UTC
 
-CHILD = """
-import os, signal, sys
-from pipeline.ingest import ingest_once
-from switchboard.settings import load_settings
+CHILD = kill_at_step_program(
+    """
+    from pipeline.ingest import ingest_once
+    from switchboard.settings import load_settings
 
-step, nth = sys.argv[1], int(sys.argv[2])
-seen = 0
-
-def hook(name):
-    global seen
-    if name == step:
-        seen += 1
-        if seen == nth:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-ingest_once(load_settings(), on_step=hook if step != "none" else None)
-"""
+    ingest_once(load_settings(), on_step=hook if step != "none" else None)
+    """
+)
 
 
 def random_rows(rng: random.Random, serial: int, n: int) -> list[dict[str, Any]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,15 +26,7 @@ from tests.fixtures.bridged import (
     write_bridged_steps,
 )
 from tests.fixtures.core import Directory
-from tests.test_pipeline_warehouse import write_sample_lake
-
-
-@pytest.fixture
-def acme(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    write_sample_lake(settings)
-    conn = connect(settings, "acme.example")
-    yield conn
-    conn.close()
+from tests.fixtures.sample_lake import write_sample_lake
 
 
 def test_newest_first_with_the_total(acme: duckdb.DuckDBPyConnection) -> None:

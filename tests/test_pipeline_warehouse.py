@@ -2,76 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 import duckdb
 import pytest
 
-from pipeline.calls import Directory
-from pipeline.ingest import ingest_rows
-from pipeline.lake import Lake
 from pipeline.queries import VIEW_COLUMNS
 from pipeline.warehouse import WarehouseError, connect
 from switchboard.settings import Settings
-
-DIRECTORY = Directory(
-    tenants=frozenset({"acme.example", "globex.example"}),
-    names={
-        ("acme.example", "101"): "Front Desk",
-        ("acme.example", "102"): "Bob Builder",
-        ("acme.example", "103"): "Sue Supervisor",
-        ("globex.example", "100"): "Globex Manager",
-        ("globex.example", "101"): "Globex Desk",
-    },
-)
-
-
-def ts(text: str) -> float:
-    """Epoch seconds of a UTC wall-clock time 'YYYY-MM-DD HH:MM'."""
-    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
-
-
-# call_id | tenant | direction | caller | caller_name (_ is a space) | callee | answered_by
-#   | INVITE at (UTC) | answered after s | ended after s | sip_code
-SAMPLE = """
-ny-late     acme   inbound  +15550100 ACME_Supplies 101        101 2024-03-02T03:00 5 65 200
-morning     acme   internal 101       -             102        -   2024-03-01T14:00 - 30 480
-busy        acme   outbound 102       -             +493012345 -   2024-03-02T15:00 - 2  486
-dst-night   acme   internal 102       -             103        103 2024-03-11T03:30 2 12 200
-half-price  acme   inbound  +15550199 50%_off       102        -   2024-03-05T12:00 - 9  487
-underscore  acme   inbound  +15550198 50x_off       103        -   2024-03-05T12:30 - 9  487
-globex-desk globex internal 101       -             100        100 2024-03-01T10:00 1 31 200
-"""
-
-
-def sample_rows() -> list[dict[str, Any]]:
-    rows = []
-    for i, line in enumerate(SAMPLE.strip().splitlines(), start=1):
-        cid, tenant, direction, caller, name, callee, by, invite, ans, end, code = line.split()
-        t = ts(invite)
-        rows.append(
-            {
-                "id": i,
-                "call_id": cid,
-                "tenant": f"{tenant}.example",
-                "direction": direction,
-                "caller": caller,
-                "caller_name": None if name == "-" else name.replace("_", " "),
-                "callee": callee,
-                "answered_by": None if by == "-" else by,
-                "invite_at": t,
-                "answer_at": None if ans == "-" else t + int(ans),
-                "end_at": t + int(end),
-                "sip_code": int(code),
-            }
-        )
-    return rows
-
-
-def write_sample_lake(settings: Settings) -> None:
-    """The SAMPLE calls, written by the real lake writer (no provisioning needed)."""
-    ingest_rows(Lake(settings.lake_dir, durable=False), sample_rows(), DIRECTORY, after=0)
+from tests.fixtures.sample_lake import write_sample_lake
 
 
 def call_ids(conn: duckdb.DuckDBPyConnection, sql: str = "select call_id from calls") -> set[str]:

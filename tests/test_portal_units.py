@@ -16,8 +16,8 @@ from flask_login import login_user
 from dash_app.auth import PortalUser, load_secret_key, safe_next
 from dash_app.layout import call_view, format_duration, format_local, party_label
 from switchboard.settings import Settings
-from switchboard.store import ProvisioningStore, User
-from tests.fixtures.core import make_settings, seed
+from switchboard.store import User
+from tests.fixtures.core import make_settings, seeded_settings
 from tests.fixtures.portal import ACME_CALLS, CALLS_OF_101, PORTAL_CALLS, build_lake
 
 
@@ -99,10 +99,7 @@ def portal_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dash.
     """An in-process app over PORTAL_CALLS (never served: callbacks are called directly)."""
     from dash_app.app import create_app
 
-    settings = make_settings(tmp_path_factory.mktemp("units") / "data")
-    store = ProvisioningStore(settings.provisioning_db)
-    seed(store)
-    store.close()
+    settings = seeded_settings(tmp_path_factory.mktemp("units") / "data")
     build_lake(settings, PORTAL_CALLS)
     yield create_app(settings), settings
 

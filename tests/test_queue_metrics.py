@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,21 +27,12 @@ from switchboard.queue_events import AgentEvent, QueueEvent, events_document
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 from switchboard.store.queues import CallQueue
-from tests.fixtures.core import seed
 
 ACME = "acme.example"
 TZ = "America/New_York"
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC).timestamp()  # 09:00 in New York
 DAY = Period(date(2026, 3, 2), date(2026, 3, 2))
 NOW = datetime(2026, 3, 5, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[ProvisioningStore]:
-    s = ProvisioningStore(settings.provisioning_db)
-    seed(s)
-    yield s
-    s.close()
 
 
 def spool(settings: Settings, queue: list[QueueEvent], agent: list[AgentEvent], n: int = 0) -> None:

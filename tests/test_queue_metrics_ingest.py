@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,18 +17,9 @@ from pipeline.queue_ingest import ingest_queue_events
 from switchboard.queue_events import AgentEvent, QueueEvent, events_document
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
-from tests.fixtures.core import seed
 
 ACME = "acme.example"
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC).timestamp()
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[ProvisioningStore]:
-    s = ProvisioningStore(settings.provisioning_db)
-    seed(s)
-    yield s
-    s.close()
 
 
 def answered_call(offset: float = 0.0, call_id: str = "c1") -> list[QueueEvent]:

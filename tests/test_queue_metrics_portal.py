@@ -13,8 +13,7 @@ from playwright.sync_api import expect
 
 from dash_app.analytics_queues import busiest_intervals, staffing_text
 from pipeline.queue_ingest import ingest_queue_events
-from switchboard.store import ProvisioningStore
-from tests.fixtures.core import make_settings, seed
+from tests.fixtures.core import seeded_settings
 from tests.fixtures.portal import PortalServer, http_session, log_in, start_portal, stop_portal
 from tests.test_queue_metrics import hand_checked_events, spool
 
@@ -23,10 +22,7 @@ VIEW = "from=2026-03-02&to=2026-03-02&tz=America/New_York"
 
 @pytest.fixture(scope="module")
 def queue_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalServer]:
-    settings = make_settings(tmp_path_factory.mktemp("queues") / "data")
-    store = ProvisioningStore(settings.provisioning_db)
-    seed(store)
-    store.close()
+    settings = seeded_settings(tmp_path_factory.mktemp("queues") / "data")
     queue, agent = hand_checked_events()
     spool(settings, queue, agent)
     assert ingest_queue_events(settings).batches == 1

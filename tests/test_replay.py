@@ -29,28 +29,20 @@ from pipeline.replay_log import replayed_ids
 from pipeline.warehouse import connect
 from switchboard.settings import Settings
 from tests.fixtures.core import Directory, insert_acc_rows
+from tests.fixtures.crash import kill_at_step_program
 from tests.fixtures.portal import REPO_ROOT, portal_env
 
 T0 = 1_709_280_000.0  # 2024-03-01 08:00:00 UTC
 INITECH = "initech.example"
 
-CHILD = """
-import os, signal, sys
-from pipeline.replay import replay_quarantine
-from switchboard.settings import load_settings
+CHILD = kill_at_step_program(
+    """
+    from pipeline.replay import replay_quarantine
+    from switchboard.settings import load_settings
 
-step, nth = sys.argv[1], int(sys.argv[2])
-seen = 0
-
-def hook(name):
-    global seen
-    if name == step:
-        seen += 1
-        if seen == nth:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-replay_quarantine(load_settings(), on_step=hook)
-"""
+    replay_quarantine(load_settings(), on_step=hook)
+    """
+)
 
 
 def spool_rows(n: int) -> list[dict[str, Any]]:

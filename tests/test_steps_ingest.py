@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,18 +17,9 @@ from pipeline.steps_ingest import ingest_steps
 from switchboard.call_steps import CallStep, steps_document
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
-from tests.fixtures.core import seed
 
 ACME = "acme.example"
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC).timestamp()
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[ProvisioningStore]:
-    s = ProvisioningStore(settings.provisioning_db)
-    seed(s)
-    yield s
-    s.close()
 
 
 def menu_call(offset: float = 0.0) -> list[CallStep]:

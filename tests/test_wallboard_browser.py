@@ -15,8 +15,7 @@ from playwright.sync_api import expect
 
 from media.queue_spool import QueueLog
 from switchboard.queue_events import LiveAgent, LiveCaller, LiveQueue
-from switchboard.store import ProvisioningStore
-from tests.fixtures.core import make_settings, seed
+from tests.fixtures.core import seeded_settings
 from tests.fixtures.portal import PortalServer, log_in, start_portal, stop_portal
 
 pytestmark = pytest.mark.browser
@@ -25,10 +24,7 @@ ACME = "acme.example"
 
 @pytest.fixture(scope="module")
 def board_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalServer]:
-    settings = make_settings(tmp_path_factory.mktemp("wallboard") / "data")
-    store = ProvisioningStore(settings.provisioning_db)
-    seed(store)
-    store.close()
+    settings = seeded_settings(tmp_path_factory.mktemp("wallboard") / "data")
     server = start_portal(settings)
     yield server
     stop_portal(server)
