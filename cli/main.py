@@ -20,6 +20,7 @@ from cli.contacts import add_parsers as add_contact_parsers
 from cli.devices import add_parsers as add_device_parsers
 from cli.ingest import add_parsers as add_ingest_parsers
 from cli.queues import add_parsers as add_queue_parsers
+from cli.recordings import add_parsers as add_recording_parsers
 from cli.routing import add_parsers as add_routing_parsers
 from cli.routing import push_now
 from cli.routing_edits import add_parsers as add_routing_edit_parsers
@@ -249,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_voicemail_parsers(voicemail)  # voicemail retranscribe
     add_analytics_parsers(sub)  # kpis, schedule
     add_ingest_parsers(sub)  # ingest replay
+    add_recording_parsers(sub)  # recordings list, search
 
     demo = sub.add_parser("demo", help="the demo tenant").add_subparsers(required=True)
     demo.add_parser("seed", help="create the demo tenant").set_defaults(fn=cmd_demo_seed)

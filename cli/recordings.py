@@ -1,0 +1,117 @@
+"""``switchboard recordings list|search``: call recordings from the command line.
+
+The operator's view of one tenant (the whole tenant, like the other CLI
+reports), through the same read API as the Recordings page
+(:mod:`pipeline.recording_query`); times in the tenant's zone. ``list``
+takes the page's filters; ``search`` looks for words in recording and
+voicemail transcripts alike. Bad input is exit 2 with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from switchboard.settings import Settings
+
+
+def _tenant(settings: Settings, given: str | None) -> str:
+    """The tenant named, or the only one there is; ProvisioningError otherwise."""
+    from switchboard.store import ProvisioningError, ProvisioningStore
+
+    if given:
+        return given
+    store = ProvisioningStore(settings.provisioning_db)
+    try:
+        domains = [t.domain for t in store.tenants()]
+    finally:
+        store.close()
+    if len(domains) != 1:
+        raise ProvisioningError(f"name the tenant with --tenant ({len(domains)} tenants here)")
+    return domains[0]
+
+
+def _when(value: Any, timezone: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    return value.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def cmd_recordings_list(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.recording_query import RecordingFilter, RecordingQueryError, list_recordings
+    from pipeline.viewer import open_for_viewer
+    from switchboard.store import ProvisioningError
+
+    query = {
+        "from": args.date_from or "",
+        "to": args.date_to or "",
+        "extension": args.ext or "",
+        "direction": args.direction or "",
+        "number": args.number or "",
+        "queue": args.queue or "",
+        "has_transcript": args.has_transcript or "",
+        "words": args.words or "",
+    }
+    try:
+        with open_for_viewer(settings, _tenant(settings, args.tenant)) as viewer:
+            flt = RecordingFilter.from_query(query, viewer.timezone)
+            rows = list_recordings(viewer.conn, flt, limit=args.limit)
+            zone = viewer.timezone
+    except (RecordingQueryError, ProvisioningError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("started\tcaller\tcallee\tseconds\ttranscript\trecording_id\tcall_id")
+    for r in rows:
+        print(
+            f"{_when(r['started_at'], zone)}\t{r['caller'] or ''}\t{r['callee'] or ''}"
+            f"\t{r['duration']:.1f}\t{'yes' if r['has_transcript'] else 'no'}"
+            f"\t{r['recording_id']}\t{r['call_id']}"
+        )
+    print(f"{len(rows)} recordings", file=sys.stderr)
+    return 0
+
+
+def cmd_recordings_search(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.recording_query import RecordingQueryError, search_everything
+    from pipeline.viewer import open_for_viewer
+    from switchboard.store import ProvisioningError
+
+    try:
+        with open_for_viewer(settings, _tenant(settings, args.tenant)) as viewer:
+            hits = search_everything(viewer.conn, args.text, limit=args.limit)
+            zone = viewer.timezone
+    except (RecordingQueryError, ProvisioningError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("kind\tstarted\tcaller\tcallee\tid\ttranscript")
+    for h in hits:
+        text = " ".join(str(h["transcript"] or "").split())
+        print(
+            f"{h['kind']}\t{_when(h['started_at'], zone)}\t{h['caller'] or ''}"
+            f"\t{h['callee'] or ''}\t{h['item_id']}\t{text}"
+        )
+    print(f"{len(hits)} recordings and voicemails match {args.text!r}", file=sys.stderr)
+    return 0
+
+
+def add_parsers(sub: Any) -> None:
+    """Add ``recordings list`` and ``recordings search`` to the top-level subparsers."""
+    recordings = sub.add_parser("recordings", help="call recordings").add_subparsers(required=True)
+    ls = recordings.add_parser("list", help="recordings of a tenant, newest first")
+    ls.add_argument("--tenant", help="its SIP domain (needed when there are several)")
+    ls.add_argument("--from", dest="date_from", help="first day (YYYY-MM-DD, tenant's zone)")
+    ls.add_argument("--to", dest="date_to", help="last day (YYYY-MM-DD), included")
+    ls.add_argument("--ext", help="calls of this extension")
+    ls.add_argument("--direction", help="inbound, outbound or internal")
+    ls.add_argument("--number", help="calls with a number containing these digits")
+    ls.add_argument("--queue", help="calls through this queue (its number)")
+    ls.add_argument("--has-transcript", choices=("yes", "no"))
+    ls.add_argument("--words", help="words said (all of them)")
+    ls.add_argument("--limit", type=int, default=100)
+    ls.set_defaults(fn=cmd_recordings_list)
+    se = recordings.add_parser("search", help="words in recording and voicemail transcripts")
+    se.add_argument("text", help="words that must all appear in the transcript")
+    se.add_argument("--tenant", help="its SIP domain (needed when there are several)")
+    se.add_argument("--limit", type=int, default=50)
+    se.set_defaults(fn=cmd_recordings_search)
