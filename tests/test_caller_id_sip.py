@@ -12,6 +12,7 @@ reaches the carrier, and a P-Asserted-Identity it writes is dropped.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Callable
 from importlib import resources
@@ -21,6 +22,7 @@ import pytest
 
 from cli import main as cli
 from kamailio.launcher import KamailioProcess
+from kamailio.rpc import KamailioRPC
 from kamailio.rules_push import push_change
 from kamailio.traffic import SippResult, SippUAS, call_rows, run_sipp, scenario
 from media.mailbox import StoreMailboxes
@@ -197,6 +199,12 @@ def test_kamailio_reads_the_callers_caller_id_at_its_index(directory: Directory)
     assert read_decision(compile_decision(user, none, default_ring_seconds=30))["caller_id"] == ""
 
 
+def _didcalls(settings: Settings) -> object:
+    """What Kamailio's htable didcall holds now."""
+    with KamailioRPC(settings.rpc_url) as rpc:
+        return rpc.call("htable.dump", "didcall")
+
+
 def _wait_for(sock: RawSip, wanted: Callable[[bytes], bool], timeout: float = 20.0) -> bytes:
     """The first datagram (already received or arriving within ``timeout``) that is ``wanted``."""
     deadline = time.monotonic() + timeout
@@ -242,15 +250,21 @@ def test_an_outside_caller_the_attendant_sends_out_shows_the_main_number_they_ca
             carrier.send(invite)
             ok = _wait_for(carrier, lambda d: status_code(d) == 200 and call_id.encode() in d)
             to = header(ok, "To") or ""
-            ack, _ = carrier.request(
-                "ACK", (header(ok, "Contact") or "").strip("<>").split(">")[0],
-                from_uri=caller, from_tag="c1", call_id=call_id,
-                to_uri=to.split(";tag=")[0].strip("<>"), to_tag=to.partition(";tag=")[2],
-                route=", ".join(reversed(headers(ok, "Record-Route"))),
-            )  # fmt: skip
-            carrier.send(ack)
+            in_dialog = {
+                "from_uri": caller, "from_tag": "c1", "call_id": call_id,
+                "to_uri": to.split(";tag=")[0].strip("<>"), "to_tag": to.partition(";tag=")[2],
+                "route": ", ".join(reversed(headers(ok, "Record-Route"))),
+            }  # fmt: skip
+            contact = (header(ok, "Contact") or "").strip("<>").split(">")[0]
+            carrier.send(carrier.request("ACK", contact, **in_dialog)[0])  # type: ignore[arg-type]
             out = _wait_for(carrier, lambda d: d.startswith(f"INVITE sip:{OUTSIDE}@".encode()))
             carrier.send(response_to(out, 486, "Busy Here", to_tag="b1", contact=caller))
+            assert call_id in json.dumps(_didcalls(s))
+            # the carrier hangs up: Kamailio forgets which number that call reached
+            bye, _ = carrier.request("BYE", contact, cseq=2, **in_dialog)  # type: ignore[arg-type]
+            carrier.send(bye)
+            _wait_for(carrier, lambda d: status_code(d) == 200 and b"BYE" in d)
+            assert call_id not in json.dumps(_didcalls(s))
     finally:
         server.stop()
     assert f"<sip:{MAIN}@{ACME}>" in (header(out, "From") or "")
