@@ -121,6 +121,10 @@ callback wallboard shows acme's live queue         no    no    no    yes   yes  
 page /audit                                        no    no    no    no    yes   yes
 callback audit rows show who played 102's message  no    no    no    no    yes   no
 download audit trail of acme                       no    no    no    no    yes   no
+page /recordings                                   no    yes   yes   yes   yes   yes
+callback recordings list shows 103 to 102's call   no    no    no    yes   yes   no
+callback recordings open 103 to 102's recording    no    no    no    yes   yes   no
+download recording of 103 to 102's call            no    no    no    yes   yes   no
 """
 
 
@@ -1001,6 +1005,33 @@ def probe_audit_download(world: World, role: str) -> bool:
     return response.status_code == 200 and "192.0.2.99" in response.get_data(as_text=True)
 
 
+def _recorded(world: World) -> str:
+    """Recordings of the portal's calls (idempotent); the id of c04's (103 to 102)."""
+    from tests.fixtures.recorded_calls import REC_C04, seed_recordings
+
+    seed_recordings(world.store().settings)
+    return REC_C04
+
+
+def probe_recordings_list(world: World, role: str) -> bool:
+    rec = _recorded(world)
+    values = {"recordings-grid": {"startRow": 0, "endRow": 100}, "recordings-filter": {}}
+    said = answered(post_callback(world, role, "recordings-grid", values, "getRowsRequest"))
+    return rec in said
+
+
+def probe_recordings_open(world: World, role: str) -> bool:
+    rec = _recorded(world)
+    values = {"recordings-grid": {"rowId": rec, "colId": "caller"}, "recordings-filter": {}}
+    said = answered(post_callback(world, role, "recordings-grid", values, "cellClicked"))
+    return f'"data-recording-id":"{rec}"' in said
+
+
+def probe_recording_audio(world: World, role: str) -> bool:
+    response = world.clients[role].get(f"/recordings/audio/{_recorded(world)}?download=1")
+    return response.status_code == 200 and response.data.startswith(b"RIFF")
+
+
 PROBES: dict[str, Callable[[World, str], bool]] = {
     "page /": page_probe("/", "home-refresh"),
     "page /calls": page_probe("/calls", "calls-grid"),
@@ -1078,6 +1109,10 @@ PROBES: dict[str, Callable[[World, str], bool]] = {
     "page /audit": page_probe("/audit", "audit-grid"),
     "callback audit rows show who played 102's message": probe_audit_rows,
     "download audit trail of acme": probe_audit_download,
+    "page /recordings": page_probe("/recordings", "recordings-grid"),
+    "callback recordings list shows 103 to 102's call": probe_recordings_list,
+    "callback recordings open 103 to 102's recording": probe_recordings_open,
+    "download recording of 103 to 102's call": probe_recording_audio,
 }
 
 
