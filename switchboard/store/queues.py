@@ -389,17 +389,19 @@ class QueuesSection(AttendantsSection):
         removed user's key is deleted with the user; main numbers (``did:``)
         are not touched. ``tenant``: only that tenant's keys.
         """
+        stale = (
+            " from rule_decision where key_name not like 'did:%'"
+            " and key_name not in (select t.domain || ':' || u.extension from user u"
+            "  join tenant t on t.id = u.tenant_id)"
+            " and key_name not in (select t.domain || ':' || q.extension from call_queue q"
+            "  join tenant t on t.id = q.tenant_id where q.extension is not null)"
+            " and (?1 is null or substr(key_name, 1, length(?1) + 1) = ?1 || ':')"
+        )
+        # a read first: the scheduler asks every pass, and almost always nothing is stale
+        if self._db.execute("select 1" + stale + " limit 1", (tenant,)).fetchone() is None:
+            return []
         with self._tx() as db:
-            rows = db.execute(
-                "delete from rule_decision where key_name not like 'did:%'"
-                " and key_name not in (select t.domain || ':' || u.extension from user u"
-                "  join tenant t on t.id = u.tenant_id)"
-                " and key_name not in (select t.domain || ':' || q.extension from call_queue q"
-                "  join tenant t on t.id = q.tenant_id where q.extension is not null)"
-                " and (?1 is null or substr(key_name, 1, length(?1) + 1) = ?1 || ':')"
-                " returning key_name",
-                (tenant,),
-            ).fetchall()
+            rows = db.execute("delete" + stale + " returning key_name", (tenant,)).fetchall()
         return sorted(r[0] for r in rows)
 
     def tenants_with_queues(self) -> list[str]:
