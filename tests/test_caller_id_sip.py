@@ -17,10 +17,13 @@ import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cli import main as cli
+from dash_app.auth import _EXTENSION_KEY as PORTAL_KEY
+from dash_app.users_view import COMPANY_ZONE
 from kamailio.launcher import KamailioProcess
 from kamailio.rpc import KamailioRPC
 from kamailio.rules_push import push_change
@@ -32,6 +35,7 @@ from switchboard.rules import ActiveRule, AnsweringRule, Destination
 from switchboard.settings import Settings
 from tests.fixtures.core import Directory
 from tests.fixtures.media import MediaServerThread
+from tests.fixtures.portal import client_session
 from tests.fixtures.sip import account, cdr_rows
 from tests.security.raw_sip import SDP, RawSip, header, headers, response_to, status_code
 
@@ -270,3 +274,49 @@ def test_an_outside_caller_the_attendant_sends_out_shows_the_main_number_they_ca
     assert f"<sip:{MAIN}@{ACME}>" in (header(out, "From") or "")
     assert header(out, "P-Asserted-Identity") == f"<sip:{MAIN}@{ACME}>"
     assert CARRIER_CALLER.encode() not in out
+
+
+def test_a_choice_saved_on_profile_is_pushed_at_once(client_portal: Any) -> None:
+    """Profile → Save: the user's decision (what Kamailio loads) carries the number at once.
+
+    On the shared in-process portal (no Kamailio there: the push writes the DB
+    row first, then finds Kamailio down, which the page says). User 148 and
+    its main number exist for this test only.
+    """
+    from dash_app.pages.profile import DEFAULT_CALLER_ID  # once the app registered its pages
+
+    state = client_portal.server.extensions[PORTAL_KEY]
+    number = "+15557770148"
+    with state.store_lock:
+        store = state.store
+        user = store.add_user(
+            tenant=ACME, extension="148", name="Carl Caller", email=f"148@{ACME}",
+            password=Directory.PASSWORD, sip_password=Directory.SIP_PASSWORD,
+        )  # fmt: skip
+        store.add_did(ACME, number, "Sales line")
+        store.set_allowed_caller_ids(user, [number])
+    try:
+
+        def save(choice: str) -> str:
+            fields = {"profile-name": "Carl Caller", "profile-email": f"148@{ACME}",
+                      "profile-timezone": COMPANY_ZONE, "profile-callerid": choice}  # fmt: skip
+            body = {
+                "output": "profile-feedback.children",
+                "outputs": {"id": "profile-feedback", "property": "children"},
+                "inputs": [{"id": "profile-save", "property": "n_clicks", "value": 1}],
+                "state": [{"id": k, "property": "value", "value": v} for k, v in fields.items()],
+                "changedPropIds": ["profile-save.n_clicks"],
+            }
+            with client_session(client_portal, f"148@{ACME}") as client:
+                response = client.post("/_dash-update-component", json=body)
+            assert response.status_code == 200, response.get_data(as_text=True)
+            with state.store_lock:
+                return read_decision(state.store.decisions()[f"{ACME}:148"])["caller_id"]
+
+        assert save(number) == number
+        assert save(DEFAULT_CALLER_ID) == ""
+    finally:
+        with state.store_lock:
+            state.store.remove_user(ACME, "148", keep_days=-1)
+            state.store.purge_removed_mailboxes()
+            state.store.remove_did(ACME, number)
