@@ -11,29 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from kamailio.launcher import KamailioProcess, render_dispatcher_list
-from kamailio.traffic import register
 from switchboard.sip_trust import media_secret
 from tests.fixtures.core import make_settings
-from tests.fixtures.sip import account, cdr_rows
+from tests.fixtures.sip import cdr_rows
 from tests.security.raw_sip import SDP, Listener, RawSip, header
 
 pytestmark = [pytest.mark.kamailio]
-
-
-@pytest.fixture
-def phone(kamailio: KamailioProcess) -> Iterator[Listener]:
-    """102's phone: registered by SIPp with a Contact on a listening socket."""
-    listener = Listener()
-    contact = f"127.0.0.1:{listener.port}"
-    result = register(kamailio.settings, [account("102@acme.example")], contact)
-    assert result.returncode == 0, result.errors
-    yield listener
-    listener.close()
 
 
 def _bridge_invite(sender: RawSip, key: str, origin: str = "orig-1@test") -> bytes:
@@ -56,17 +43,17 @@ def _invites(phone: Listener, wait: float = 1.0) -> list[bytes]:
 
 
 def test_a_phone_forging_the_bridge_header_gets_403_and_reaches_nobody(
-    kamailio: KamailioProcess, phone: Listener
+    kamailio: KamailioProcess, silent_phone: Listener
 ) -> None:
     s = kamailio.settings
     with RawSip((s.sip_host, s.sip_port)) as forger:  # any port but the media server's
         forger.send(_bridge_invite(forger, media_secret(s)))  # even with the right secret
         assert forger.final() == 403
-    assert _invites(phone) == []
+    assert _invites(silent_phone) == []
 
 
 def test_the_media_port_with_a_wrong_key_gets_403(
-    kamailio: KamailioProcess, phone: Listener
+    kamailio: KamailioProcess, silent_phone: Listener
 ) -> None:
     s = kamailio.settings
     with RawSip((s.sip_host, s.sip_port), port=s.media_port) as forger:
@@ -74,22 +61,22 @@ def test_the_media_port_with_a_wrong_key_gets_403(
         assert forger.final() == 403
         forger.send(_bridge_invite(forger, ""))
         assert forger.final() == 403
-    assert _invites(phone) == []
+    assert _invites(silent_phone) == []
 
 
 def test_the_media_server_reaches_102_without_its_headers(
-    kamailio: KamailioProcess, phone: Listener
+    kamailio: KamailioProcess, silent_phone: Listener
 ) -> None:
     s = kamailio.settings
     with RawSip((s.sip_host, s.sip_port), port=s.media_port) as media:
         media.send(_bridge_invite(media, media_secret(s)))
-        invite = _invites(phone)[0]  # (retransmitted: 102 never answers)
+        invite = _invites(silent_phone)[0]  # (retransmitted: 102 never answers)
     assert header(invite, "X-SB-Bridge") is None and header(invite, "X-SB-Origin-Call-ID") is None
     assert "sip:101@acme.example" in (header(invite, "From") or "")
 
 
 def test_a_phones_origin_header_never_reaches_the_callee_or_the_row(
-    kamailio: KamailioProcess, phone: Listener
+    kamailio: KamailioProcess, silent_phone: Listener
 ) -> None:
     s = kamailio.settings
     with RawSip((s.sip_host, s.sip_port)) as caller:
@@ -98,7 +85,7 @@ def test_a_phones_origin_header_never_reaches_the_callee_or_the_row(
             extra="X-SB-Origin-Call-ID: smuggled@evil",
         )  # fmt: skip
     assert code in (None, 100, 180, 408, 480)
-    invite = _invites(phone)[0]
+    invite = _invites(silent_phone)[0]
     assert header(invite, "X-SB-Origin-Call-ID") is None
     rows = cdr_rows(s, at_least=1, timeout=30)  # 102 never answers: ring timeouts first
     assert rows and all(r["origin_call_id"] is None for r in rows)

@@ -17,7 +17,14 @@ from kamailio.rules_push import RulesClock, push_user
 from kamailio.traffic import SippUAS, scenario
 from switchboard.rules import AnsweringRule, Destination
 from tests.fixtures.core import Directory
-from tests.fixtures.sip import TEST_RING_TIMEOUT, call, cdr_rows, lake_calls, register_at
+from tests.fixtures.sip import (
+    TEST_RING_TIMEOUT,
+    call,
+    call_102_until_its_mailbox_answers,
+    cdr_rows,
+    lake_calls,
+    register_at,
+)
 
 pytestmark = pytest.mark.kamailio
 
@@ -55,15 +62,7 @@ def test_answered_call_has_answer_and_end_times(kamailio: KamailioProcess) -> No
 def test_unanswered_call_without_a_rule_goes_to_voicemail(kamailio: KamailioProcess) -> None:
     """The default (no answering rule): ring for the ring timeout, then the callee's mailbox."""
     s = kamailio.settings
-    with (
-        SippUAS(scenario("uas_ring_logged.xml")) as phone_102,
-        SippUAS(scenario("uas_media.xml"), port=s.media_port) as voicemail,
-    ):
-        assert register_at(s, "102@acme.example", phone_102).returncode == 0
-        result = call(s, "101@acme.example", "102@acme.example", duration_ms=500)
-        assert result.returncode == 0, result.errors
-        assert any(line.startswith("cancelled") for line in phone_102.log_lines())
-        [invite] = [line for line in voicemail.log_lines() if line.startswith("invite")]
+    result, invite = call_102_until_its_mailbox_answers(s)
     assert list(result.finals.values()) == [200]  # the caller hears the mailbox
     assert invite.startswith("invite vm-acme.example-102 diversion <sip:102@acme.example>")
     assert "reason=no-answer" in invite

@@ -21,7 +21,14 @@ from switchboard.rules import AnsweringRule, Destination
 from switchboard.settings import Settings
 from switchboard.timeframes import TimeFrame, WeeklyPeriod
 from tests.fixtures.core import Directory
-from tests.fixtures.sip import account, call, cdr_rows, lake_calls, register_at
+from tests.fixtures.sip import (
+    account,
+    call,
+    call_102_until_its_mailbox_answers,
+    cdr_rows,
+    lake_calls,
+    register_at,
+)
 
 pytestmark = pytest.mark.kamailio
 
@@ -53,15 +60,7 @@ def test_ring_timeout_then_voicemail(
 ) -> None:
     s = kamailio.settings
     _open_rule(s, directory, rules_clock, "102", ring_seconds=5)
-    with (
-        SippUAS(scenario("uas_ring_logged.xml")) as phone_102,
-        SippUAS(scenario("uas_media.xml"), port=s.media_port) as voicemail,
-    ):
-        assert register_at(s, "102@acme.example", phone_102).returncode == 0
-        result = call(s, "101@acme.example", "102@acme.example", duration_ms=500)
-        assert result.returncode == 0, result.errors
-        assert any(line.startswith("cancelled") for line in phone_102.log_lines())
-        [invite] = [line for line in voicemail.log_lines() if line.startswith("invite")]
+    result, invite = call_102_until_its_mailbox_answers(s)
     assert list(result.finals.values()) == [200]
     assert invite.startswith("invite vm-acme.example-102 diversion <sip:102@acme.example>")
     assert "reason=no-answer" in invite

@@ -17,10 +17,9 @@ from collections.abc import Iterator
 import pytest
 
 from kamailio.launcher import KamailioProcess
-from kamailio.traffic import register
 from tests.fixtures.core import Directory
 from tests.fixtures.media import MediaServerThread
-from tests.fixtures.sip import account, cdr_rows
+from tests.fixtures.sip import cdr_rows
 from tests.security.raw_sip import SDP, Listener, RawSip, header, response_to, status_code
 
 pytestmark = [pytest.mark.kamailio, pytest.mark.media]
@@ -32,17 +31,6 @@ IN_DIALOG_METHODS = ("INVITE", "BYE", "ACK", "MESSAGE", "UPDATE", "INFO", "NOTIF
 def trunk(kamailio: KamailioProcess) -> Iterator[Listener]:
     """The carrier's address, listening only."""
     listener = Listener(kamailio.settings.trunk_host, kamailio.settings.trunk_port)
-    yield listener
-    listener.close()
-
-
-@pytest.fixture
-def phone(kamailio: KamailioProcess) -> Iterator[Listener]:
-    """102's phone: registered by SIPp with a Contact on a listening socket."""
-    listener = Listener()
-    contact = f"127.0.0.1:{listener.port}"
-    result = register(kamailio.settings, [account("102@acme.example")], contact)
-    assert result.returncode == 0, result.errors
     yield listener
     listener.close()
 
@@ -77,7 +65,7 @@ def _targets(kamailio: KamailioProcess, phone: Listener) -> dict[str, str]:
 def test_the_relay_packet_of_issue_9_reaches_nobody(
     kamailio: KamailioProcess,
     trunk: Listener,
-    phone: Listener,
+    silent_phone: Listener,
     media_server: MediaServerThread,
     media_inbox: list[bytes],
 ) -> None:
@@ -86,7 +74,7 @@ def test_the_relay_packet_of_issue_9_reaches_nobody(
     forged_cookie = f"<sip:{s.sip_host}:{s.sip_port};lr;ftag=f1;did=a1b.c2d>"
     answers: dict[str, int | None] = {}
     with RawSip((s.sip_host, s.sip_port)) as attacker:
-        for name, ruri in _targets(kamailio, phone).items():
+        for name, ruri in _targets(kamailio, silent_phone).items():
             for method in IN_DIALOG_METHODS:
                 for route in (own_route, forged_cookie):
                     data, _ = attacker.request(
@@ -109,7 +97,7 @@ def test_the_relay_packet_of_issue_9_reaches_nobody(
 
     assert cdr_rows(s, at_least=1, timeout=1.5) == []
     assert trunk.received == []
-    assert phone.requests() == []
+    assert silent_phone.requests() == []
     assert media_inbox == []
     log = kamailio.log_path.read_text(errors="replace")
     assert "unknown dialog" in log
