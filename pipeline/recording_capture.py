@@ -18,8 +18,9 @@ sent out (``Timestamp started ms: …``, ``SDP mode: offer|answer``,
 paused at: … (<ms> ms)`` / ``resumed`` lines; ``Timestamp terminated ms(first
 monologue): …``; ``call start time`` / ``call end time`` (local time, second
 resolution, unused); then, after a blank line, the ng ``metadata`` string Kamailio
-passed: ``key:value|key:value`` (``tenant``, ``caller``, ``callee``, ``call_id``;
-docs/recordings.md).
+passed: ``key:value|key:value`` (``tenant``, ``caller``, ``callee``, ``call_id``,
+``caller_port``, ``callee_port``; docs/recordings.md). A recording started mid-call
+(ng ``start recording``) has no SDP block: its ``metadata`` names the ports.
 
 Which side is which: the SDP rtpengine sends with the *offer* goes to the callee and
 names the port the callee sends to; the one sent with the *answer* names the port
@@ -89,11 +90,21 @@ class CaptureMeta:
     @property
     def caller_port(self) -> int | None:
         """rtpengine's port the caller sends to (named in the answer it relayed)."""
-        return next((b.port for b in self.sdp if b.mode == "answer"), None)
+        return self._port("caller_port") or next(
+            (b.port for b in self.sdp if b.mode == "answer"), None
+        )
 
     @property
     def callee_port(self) -> int | None:
-        return next((b.port for b in self.sdp if b.mode == "offer"), None)
+        return self._port("callee_port") or next(
+            (b.port for b in self.sdp if b.mode == "offer"), None
+        )
+
+    def _port(self, key: str) -> int | None:
+        # A recording started mid-call (on demand) has no SDP in its metadata: whoever
+        # starts it names the ports (ng query: the from-tag's local port is the caller's).
+        value = self.fields.get(key, "")
+        return int(value) if value.isdigit() and 0 < int(value) < 65536 else None
 
     def encoding(self, payload_type: int) -> str | None:
         """The encoding name SDP gave ``payload_type`` (static types by RFC 3551)."""

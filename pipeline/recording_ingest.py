@@ -85,8 +85,8 @@ class ConvertedCapture:
 def recording_id_of(pcap_name: str, first_packet: float) -> str:
     """``rec-<24 hex>`` of a capture: the same for every attempt at it.
 
-    The first packet's time is in it because rtpengine names a call's pcap once: a
-    recording stopped and started again (on demand) writes a new file of the same name.
+    The first packet's time is in it too, should rtpengine ever reuse a pcap name (10.5
+    draws a new random tag for each start of recording; older versions did not).
     """
     key = f"{pcap_name}\n{first_packet:.6f}"
     return "rec-" + hashlib.sha256(key.encode()).hexdigest()[:24]

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from benchmarks.recordings_convert import Side, tone, write_capture
+from benchmarks.recordings_convert import CALLEE_PORT, CALLER_PORT, Side, tone, write_capture
 from pipeline.compaction import CompactionPolicy, compact_lake
 from pipeline.lake_layout import RECORDINGS, live_paths
 from pipeline.recording_audio import DECODERS, SAMPLE_RATE, encode_g711, read_channels
@@ -51,6 +51,12 @@ def test_g711_tables_decode_the_standard_values() -> None:
     for codec, table in DECODERS.items():
         back = table[np.frombuffer(encode_g711(samples, codec), dtype=np.uint8)]
         assert np.max(np.abs(back.astype(int) - samples)) < 0.04 * 32767, codec
+
+
+def tone_hz(samples: np.ndarray) -> int:
+    """The strongest frequency of a channel, to the nearest 10 Hz."""
+    spectrum = np.abs(np.fft.rfft(samples.astype(np.float64)))
+    return int(round(np.argmax(spectrum) * SAMPLE_RATE / len(samples), -1))
 
 
 def first_loud(samples: np.ndarray) -> float:
@@ -225,3 +231,20 @@ def test_compaction_merges_recordings_and_a_merged_capture_is_never_ingested_twi
 )
 def test_card_numbers_are_masked_digits_or_words(said: str, stored: str) -> None:
     assert mask_card_numbers(said) == stored
+
+
+def test_a_capture_started_on_demand_names_its_ports_in_its_metadata(settings: Settings) -> None:
+    """No SDP in the metadata (recording started mid-call): the ports come from its fields."""
+    spool = settings.recording_spool_dir
+    meta = write_capture(spool, "od", Side(tone(1.0, 440), start=0.5), Side(tone(1.0, 900)))
+    text = meta.read_text()
+    head, _, _ = text.partition("\nTimestamp started ms")
+    # the callee happens to send first: without the fields it would be taken as the caller
+    fields = f"tenant:acme.example|caller_port:{CALLER_PORT}|callee_port:{CALLEE_PORT}"
+    meta.write_text(head + "\n\ncall start time: x\ncall end time: y\n\n\n" + fields + "\n")
+    assert ingest(settings).recordings == 1
+    [row] = rows(settings)
+    left, right = read_channels(settings.data_dir / row["audio_path"])
+    assert first_loud(left) == pytest.approx(0.5, abs=0.021)
+    assert first_loud(right) == pytest.approx(0.0, abs=0.021)
+    assert tone_hz(left) == 440 and tone_hz(right) == 900
