@@ -11,6 +11,7 @@ relay tests and ``benchmarks/relay_capacity.py``.
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -168,6 +169,18 @@ SDP
 """.replace("SDP\n", _SDP)
 
 
+def free_media_port() -> int:
+    """A UDP port free on loopback with port + 2 free too (SIPp binds audio there, video +2)."""
+    while True:
+        first = free_udp_port()
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as video:
+                video.bind(("127.0.0.1", first + 2))
+            return first
+        except OSError:
+            continue
+
+
 def scenario_with_pcap(work: Path, name: str, template: str, pcap: Path) -> Path:
     path = work / name
     path.write_text(template.replace("PCAP", str(pcap)))
@@ -180,7 +193,7 @@ class PcapCallee:
     def __init__(self, phone_byte: int = 0x22, packets: int = 50, ssrc: int = 0x0CA11EE) -> None:
         self.work = Path(tempfile.mkdtemp(prefix="sipp-callee-"))
         self.port = free_udp_port()
-        self.media_port = free_udp_port()
+        self.media_port = free_media_port()
         self.audio = phone_audio(phone_byte, packets)
         pcap = write_rtp_pcap(self.work / "callee.pcap", RtpPlan(0, self.audio, ssrc=ssrc))
         self.scenario = scenario_with_pcap(self.work, "callee.xml", _CALLEE, pcap)
@@ -258,6 +271,6 @@ def pcap_call(
         timeout=timeout,
         auth=caller,
         work_dir=work,
-        extra=["-mp", str(free_udp_port())],
+        extra=["-mp", str(free_media_port())],
     )
     return result, audio

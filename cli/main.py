@@ -150,6 +150,13 @@ def cmd_kamailio(settings: Settings, args: argparse.Namespace) -> int:
     return run_foreground(settings)
 
 
+def cmd_relay(settings: Settings, args: argparse.Namespace) -> int:
+    from relay.launcher import run_foreground
+
+    _exit_on_sigterm()
+    return run_foreground(settings)
+
+
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import signal
     import threading
@@ -260,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     dt.set_defaults(fn=cmd_demo_traffic)
 
     sub.add_parser("kamailio", help="run Kamailio in the foreground").set_defaults(fn=cmd_kamailio)
+    sub.add_parser("relay", help="run rtpengine (media relay) in the foreground").set_defaults(
+        fn=cmd_relay
+    )
     sub.add_parser("worker", help="run the pipeline worker").set_defaults(fn=cmd_worker)
     sub.add_parser("media", help="run the media server (voicemail)").set_defaults(fn=cmd_media)
     sub.add_parser("portal", help="run the web portal").set_defaults(fn=cmd_portal)

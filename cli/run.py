@@ -16,13 +16,15 @@ import sys
 import time
 from pathlib import Path
 
+from relay.launcher import wait_ready
 from switchboard.demo import seed_demo
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 
 log = logging.getLogger(__name__)
 
-PARTS: tuple[str, ...] = ("kamailio", "media", "worker", "portal")
+# rtpengine first: Kamailio's rtpengine module skips a relay that did not answer for 5 s
+PARTS: tuple[str, ...] = ("relay", "kamailio", "media", "worker", "portal")
 
 
 def _start(part: str, settings: Settings, **env: str) -> subprocess.Popen[bytes]:
@@ -35,10 +37,18 @@ def _start(part: str, settings: Settings, **env: str) -> subprocess.Popen[bytes]
 def start_parts(settings: Settings) -> dict[str, subprocess.Popen[bytes]]:
     """Every part; ``media_workers`` media servers, worker i on ``media_port + i``.
 
+    rtpengine (when ``relay_enabled``) starts first and is waited for.
+
     Kamailio's dispatcher list names the same ports (kamailio/launcher.py).
     """
     procs: dict[str, subprocess.Popen[bytes]] = {}
     for part in PARTS:
+        if part == "relay":
+            if settings.relay_enabled:
+                procs[part] = _start(part, settings)
+                if not wait_ready(settings):
+                    log.error("rtpengine did not answer; calls go without it (no recordings)")
+            continue
         if part != "media":
             procs[part] = _start(part, settings)
             continue

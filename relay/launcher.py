@@ -178,3 +178,28 @@ class RelayProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def run_foreground(settings: Settings) -> int:
+    """Run rtpengine until it exits or we are interrupted; return its exit code."""
+    relay = RelayProcess(settings)
+    relay.start()
+    try:
+        return relay.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        relay.stop()
+
+
+def wait_ready(settings: Settings, timeout: float = 10.0) -> bool:
+    """True once rtpengine answers ``ping`` on its ng port (within ``timeout`` s)."""
+    client = ng_client(settings, timeout=0.2)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if client.ping():
+                return True
+        except NGError:
+            time.sleep(0.1)
+    return False

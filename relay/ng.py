@@ -109,6 +109,24 @@ def _decode_at(data: bytes, i: int) -> tuple[Any, int]:
     raise ValueError(f"not bencode at offset {i}: {head!r}")
 
 
+def recording_metadata(
+    *, tenant: str, call_id: str, caller: str, callee: str, direction: str, from_tag: str = ""
+) -> str:
+    """The metadata line of a recording, as kamailio.cfg route MEDIA_OFFER writes it."""
+    fields = {
+        "tenant": tenant,
+        "call_id": call_id,
+        "caller": caller,
+        "callee": callee,
+        "direction": direction,
+        "from_tag": from_tag,
+    }
+    for name, value in fields.items():
+        if any(c in value for c in "| \r\n"):
+            raise ValueError(f"recording metadata {name} may not hold '|', spaces or newlines")
+    return "|".join(f"{name}:{value}" for name, value in fields.items())
+
+
 # ---------------------------------------------------------------- transport
 
 
@@ -204,9 +222,16 @@ class NGClient:
         """True when rtpengine answers ``pong``."""
         return self.request("ping").get("result") == "pong"
 
-    def start_recording(self, call_id: str) -> None:
-        """Start writing the live call ``call_id``'s RTP (pcap) from now on."""
-        self.request("start recording", call_id=call_id)
+    def start_recording(self, call_id: str, metadata: str | None = None) -> None:
+        """Start writing the live call ``call_id``'s RTP (pcap) from now on.
+
+        ``metadata`` (see :func:`recording_metadata`) ends up in the call's
+        metadata file, as Kamailio's is for a call recorded by policy.
+        """
+        if metadata is None:
+            self.request("start recording", call_id=call_id)
+        else:
+            self.request("start recording", call_id=call_id, metadata=metadata)
 
     def stop_recording(self, call_id: str) -> None:
         """Stop writing the call's RTP; the call itself goes on."""

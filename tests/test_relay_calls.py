@@ -13,6 +13,7 @@ import pytest
 
 from benchmarks.relay_phones import PACKET_BYTES, PcapCallee, pcap_call
 from kamailio.launcher import KamailioProcess
+from kamailio.recording_push import push_recording_policy
 from relay.launcher import RelayProcess, ng_client
 from relay.ng import NGError
 from tests.fixtures.core import Directory
@@ -26,7 +27,7 @@ CALLER, CALLEE = "101@acme.example", "102@acme.example"
 def set_policy(kamailio: KamailioProcess, directory: Directory, mode: str) -> None:
     """The tenant's default recording mode, loaded by Kamailio at once."""
     directory.store.set_recording_policy(TENANT, "tenant", mode)
-    kamailio.rpc.call("htable.reload", "recpol")
+    assert push_recording_policy(kamailio.settings)
 
 
 def answered_call_id(lines: list[str]) -> str:
@@ -62,19 +63,29 @@ def test_always_records_both_directions_exactly(
     assert len(packets) == 80  # nothing else was recorded
 
 
-def test_never_relays_but_writes_no_capture(
+def test_never_relays_but_writes_no_capture_unless_the_user_says_always(
     kamailio: KamailioProcess, directory: Directory, relay: RelayProcess
 ) -> None:
     set_policy(kamailio, directory, "never")
+    directory.store.set_recording_policy(TENANT, "user", "on_demand", "101")
     with PcapCallee(packets=10) as callee:
         assert register_at(kamailio.settings, CALLEE, callee).returncode == 0  # type: ignore[arg-type]
         result, _ = pcap_call(
             kamailio.settings, account(CALLER), account(CALLEE), packets=10, hold_ms=300
         )
+        assert result.returncode == 0, result.errors
+        call_id = answered_call_id(result.log_lines)
+        assert call_pcaps(kamailio.settings, call_id) == []
+        assert f"[{call_id}]: [core] Creating new call" in relay.log_path.read_text()
+
+        # the callee's own policy beats the tenant's default
+        directory.store.set_recording_policy(TENANT, "user", "always", "102")
+        assert push_recording_policy(kamailio.settings)
+        result, _ = pcap_call(
+            kamailio.settings, account(CALLER), account(CALLEE), packets=10, hold_ms=300
+        )
     assert result.returncode == 0, result.errors
-    call_id = answered_call_id(result.log_lines)
-    assert call_pcaps(kamailio.settings, call_id) == []
-    assert f"[{call_id}]: [core] Creating new call" in relay.log_path.read_text()
+    call_metadata(kamailio.settings, answered_call_id(result.log_lines))
 
 
 def test_on_demand_start_and_stop_mid_call(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from relay.launcher import wait_ready
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 from tests.fixtures.media import media_answers_options
@@ -33,6 +34,9 @@ def test_run_starts_everything_and_ctrl_c_stops_it(settings: Settings) -> None:
         "SWITCHBOARD_MEDIA_PORT": str(settings.media_port),  # never make run's 5080
         "SWITCHBOARD_PORTAL_PORT": str(settings.portal_port),
         "SWITCHBOARD_TRUNK_PORT": str(settings.trunk_port),
+        "SWITCHBOARD_RTPENGINE_NG_PORT": str(settings.rtpengine_ng_port),
+        "SWITCHBOARD_RTPENGINE_PORT_MIN": str(settings.rtpengine_port_min),
+        "SWITCHBOARD_RTPENGINE_PORT_MAX": str(settings.rtpengine_port_max),
         "SWITCHBOARD_KAMAILIO_CHILDREN": "2",
     }
     log = settings.data_dir.parent / "run.log"
@@ -60,6 +64,9 @@ def test_run_starts_everything_and_ctrl_c_stops_it(settings: Settings) -> None:
         while not media_answers_options(settings.media_port):
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.3)
+
+        # rtpengine (the media relay) is a part too: it answers on its ng port
+        assert wait_ready(settings, timeout=10), log.read_text()
 
         # the demo traffic's calls reach the lake through Kamailio and the worker
         calls_dir = Path(settings.lake_dir) / "calls" / "tenant=acme.example"
