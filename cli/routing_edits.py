@@ -193,8 +193,11 @@ def cmd_did_list(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_did_remove(settings: Settings, args: argparse.Namespace) -> int:
     from kamailio.user_state import forget_main_number
 
-    did = _store(settings).remove_did(args.tenant, args.number)
+    store = _store(settings)
+    did = store.remove_did(args.tenant, args.number)
     forget_main_number(settings, did.number)
+    # Users who showed this number as their caller ID are back on their extension's.
+    push_now(settings, store, tenant=args.tenant)
     print(f"main number {did.number} ({did.name}) removed; still allocated to {args.tenant}")
     return 0
 
