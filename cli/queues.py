@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from cli.attendants import parse_menu_destination
+from cli.recording_flags import add_recording_argument, apply_recording_flag
 from cli.routing import push_now
 from switchboard.attendants import describe_destination
 from switchboard.settings import Settings
@@ -116,6 +117,7 @@ def cmd_queue_edit(settings: Settings, args: argparse.Namespace) -> int:
     )
     push_now(settings, store, tenant=args.tenant)  # a new extension, or none any more
     print(f"queue {queue.id} {queue.name!r} saved")
+    apply_recording_flag(settings, store, args, args.tenant, "queue", queue.id)
     return 0
 
 
@@ -216,6 +218,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     qe.add_argument("id", type=int)
     qe.add_argument("--name")
     _queue_arguments(qe, new=False)
+    add_recording_argument(qe, "queue's calls")
     qe.set_defaults(fn=cmd_queue_edit)
     ql = queue.add_parser("list")
     ql.add_argument("--tenant", required=True)

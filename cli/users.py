@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.progress import Progress
+from cli.recording_flags import add_recording_argument, apply_recording_flag
 from cli.routing import push_now
 from switchboard.settings import Settings
 from switchboard.store import ROLES, ProvisioningStore, User
@@ -52,6 +53,7 @@ def cmd_tenant_edit(settings: Settings, args: argparse.Namespace) -> int:
     store = _store(settings)
     t = store.update_tenant(args.domain, name=args.name, timezone=args.timezone)
     print(f"tenant {t.domain}: {t.name} ({t.timezone})")
+    apply_recording_flag(settings, store, args, t.domain, "tenant")
     if args.timezone:  # users without their own zone now evaluate their rules in the new one
         push_now(settings, store, tenant=t.domain)
     return 0
@@ -103,6 +105,7 @@ def cmd_user_edit(settings: Settings, args: argparse.Namespace) -> int:
     if args.caller_id is not None:
         u = store.set_caller_id(u, args.caller_id)
     print(f"user {u.login} ({u.name}, {u.role}, {u.timezone}) saved")
+    apply_recording_flag(settings, store, args, u.tenant_domain, "user", u.extension)
     # The decision carries the zone the rules run in and the caller ID the carrier sees
     # (a grant withdrawn drops the chosen one too)
     if args.timezone is not None or args.caller_id is not None or args.allow_caller_id is not None:
@@ -236,6 +239,7 @@ def add_parsers(
     te.add_argument("domain")
     te.add_argument("--name")
     te.add_argument("--timezone")
+    add_recording_argument(te, "tenant (its default)")
     te.set_defaults(fn=cmd_tenant_edit)
 
     ul = user.add_parser("list")
@@ -262,6 +266,7 @@ def add_parsers(
         "--allow-caller-id", action="append", metavar="NUMBER",
         help="main numbers the user may show (repeat; replaces the list; '' for none)",
     )  # fmt: skip
+    add_recording_argument(ue, "user's calls")
     one("disable", cmd_user_disable, "no portal sign-in, phones refused")
     one("enable", cmd_user_enable, "undo disable")
     ur = one("remove", cmd_user_remove, "remove a user (call history stays)")

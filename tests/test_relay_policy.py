@@ -6,7 +6,10 @@ import sqlite3
 
 import pytest
 
-from switchboard.store import ProvisioningError
+from cli import main as cli
+from switchboard.settings import Settings
+from switchboard.store import ProvisioningError, ProvisioningStore
+from switchboard.store.queues import CallQueue
 from switchboard.store.recording_policy import resolve_recording_mode
 from tests.fixtures.core import Directory
 
@@ -52,3 +55,22 @@ def test_policies_are_stored_checked_and_loaded_as_kamailio_keys(directory: Dire
     ]:
         with pytest.raises(ProvisioningError, match=message):
             store.set_recording_policy(TENANT, *bad)  # type: ignore[arg-type]
+
+
+def test_cli_sets_tenant_user_and_queue_policy(
+    env: Settings, directory: Directory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    queue = directory.store.save_queue(CallQueue(TENANT, "Sales"))
+    assert cli.main(["tenant", "edit", TENANT, "--recording", "on_demand"]) == 0
+    assert cli.main(["user", "edit", "102", "--tenant", TENANT, "--recording", "always"]) == 0
+    assert (
+        cli.main(["queue", "edit", str(queue.id), "--tenant", TENANT, "--recording", "never"]) == 0
+    )
+    assert cli.main(["user", "edit", "102", "--tenant", TENANT, "--recording", "default"]) == 0
+    store = ProvisioningStore(env.provisioning_db)
+    assert [(p.scope, p.target, p.mode) for p in store.recording_policies(TENANT)] == [
+        ("tenant", "", "on_demand"),
+        ("queue", str(queue.id), "never"),
+    ]
+    store.close()
+    assert "recording policy of user 102: always" in capsys.readouterr().out
