@@ -20,6 +20,7 @@ each a module holding one mixin over the shared connection:
 - ``recording_policy``: who gets recorded (always / never / on demand) per tenant,
   user and queue; Kamailio reads it as the htable ``recpol``.
 - ``access_log``: the audit trail of who played, downloaded or deleted call audio.
+- ``recording_retention``: how long each tenant keeps its call recordings.
 - ``user_admin``: users after they exist (edit, disable, remove, one-time and SIP
   passwords, caller IDs, preferences, bulk import); a section keeping more per
   user joins in through the ``_credential_rows`` and ``_forget_user`` hooks of
@@ -54,6 +55,7 @@ from switchboard.store.devices import DevicesSection
 from switchboard.store.passwords import sip_ha1
 from switchboard.store.pin_locks import PinLock, PinLockPolicy, PinLocksSection
 from switchboard.store.queues import QueuesSection
+from switchboard.store.recording_retention import RecordingRetentionSection
 from switchboard.store.recording_policy import RecordingPolicySection
 from switchboard.store.reports import ReportsSection
 from switchboard.store.routing import Did, RoutingInputs, RoutingSection
@@ -90,6 +92,7 @@ class ProvisioningStore(
     # New sections here, one line each.
     RecordingPolicySection,
     AccessLogSection,
+    RecordingRetentionSection,
     DevicesSection,
     ContactsSection,
     AccountsSection,
