@@ -3,7 +3,8 @@ then call steps (:mod:`pipeline.steps_ingest`), then queue and agent events
 (:mod:`pipeline.queue_ingest`), then voicemail (spool → lake →
 transcript → email), then call recordings (:mod:`pipeline.recording_steps`); every
 ``settings.compaction_interval``, merge the lake's small files
-(:mod:`pipeline.compaction`); every ``settings.acc_cleanup_interval``, remove
+(:mod:`pipeline.compaction`) and remove recordings past their tenant's
+retention (:mod:`pipeline.lake_deletion`); every ``settings.acc_cleanup_interval``, remove
 the accounting rows the lake holds from Kamailio's spool
 (:mod:`pipeline.acc_cleanup`); scheduled reports that came due are run every
 ``SCHEDULE_CHECK_SECONDS``.
@@ -27,6 +28,7 @@ from pipeline.acc_cleanup import clean_acc_spool
 from pipeline.compaction import compact_due
 from pipeline.ingest import ingest_once
 from pipeline.lake import Lake
+from pipeline.lake_deletion import apply_retention
 from pipeline.queue_ingest import ingest_queue_events
 from pipeline.recording_steps import RecordingSteps
 from pipeline.steps_ingest import ingest_steps
@@ -102,6 +104,10 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
                 compact_due(settings)
             except Exception:
                 log.exception("compaction failed; retrying in %.0f s", settings.compaction_interval)
+            try:  # recordings older than their tenant keeps them (counted, audited)
+                apply_retention(settings, voicemail.store)
+            except Exception:
+                log.exception("recording retention failed; retrying next time")
             next_compaction = time.monotonic() + settings.compaction_interval
         if time.monotonic() >= next_acc_cleanup:  # after an ingest: the watermark is fresh
             try:
