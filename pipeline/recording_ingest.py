@@ -44,7 +44,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline.files import exclusive_lock, write_atomic, write_json_atomic, write_parquet_atomic
+from pipeline.files import (
+    TEMP_SUFFIX,
+    exclusive_lock,
+    write_atomic,
+    write_json_atomic,
+    write_parquet_atomic,
+)
 from pipeline.lake_layout import RECORDINGS, partition_dir, read_partition, writer_lock_path
 from pipeline.recording_audio import SAMPLE_RATE, StereoAudio, assemble, write_wav
 from pipeline.recording_capture import (
@@ -234,10 +240,10 @@ class RecordingIngest:
             row, recording_id = converted.row, converted.recording_id
             target = row_path(self.settings.lake_dir, tenant, row["started_at"], recording_id)
             if not committed(target):
-                write_atomic(
-                    self.settings.data_dir / row["audio_path"],
-                    lambda tmp: write_wav(tmp, converted.audio),
-                )
+                wav = self.settings.data_dir / row["audio_path"]
+                for stale in wav.parent.glob(f"{wav.name}.*{TEMP_SUFFIX}"):
+                    stale.unlink(missing_ok=True)  # a killed attempt's half-written WAV
+                write_atomic(wav, lambda tmp: write_wav(tmp, converted.audio))
                 step("wav")
                 table = pa.Table.from_pylist([row], schema=RECORDINGS_SCHEMA)
                 write_parquet_atomic(target, table)

@@ -225,3 +225,11 @@ def test_a_deleted_recording_is_gone_from_the_lake_and_the_disk(
     assert [r.recording_id[-1] for r in removed] == ["2"]
     with open_for_viewer(lake, "acme.example") as viewer:
         assert ids(list_recordings(viewer.conn)) == ["3"]
+
+
+def test_a_bridged_call_recorded_on_both_legs_is_listed_once(lake: Settings) -> None:
+    own = recording_row(4, "c3", T0 + timedelta(days=1, seconds=1))
+    put(lake, RECORDINGS.name, RECORDINGS_SCHEMA, f"{own['recording_id']}.parquet", [own])
+    with open_for_viewer(lake, "acme.example") as viewer:
+        rows = list_recordings(viewer.conn, RecordingFilter(number="5550100"))
+    assert [(r["recording_id"][-1], r["call_id"]) for r in rows] == [("4", "c3")]

@@ -1,6 +1,6 @@
 -- Recordings of the tenant (the views are already bound to the viewer's scope), newest first,
 -- with their call: a recording of a bridged leg (legs.call_id) belongs to the leg's call
--- (legs.origin_call_id). Filters are bound parameters; a null parameter does not filter.
+-- (legs.origin_call_id), and is listed only when the call's own leg was not recorded. Filters are bound parameters; a null parameter does not filter.
 -- $words: lower-case words that must all appear in the newest transcript.
 with latest_transcripts as (
     select *
@@ -17,6 +17,10 @@ linked as (
         coalesce(legs.origin_call_id, recordings.call_id) as origin_call_id
     from recordings
     left join legs on legs.call_id = recordings.call_id
+    -- A bridged call whose caller leg is recorded holds the agent too (the media server
+    -- relays the agent into it): the leg's own recording would show the call twice.
+    where legs.call_id is null
+        or legs.origin_call_id not in (select call_id from recordings)
 ),
 
 with_calls as (
