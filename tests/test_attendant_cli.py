@@ -20,14 +20,6 @@ from switchboard.settings import Settings
 SB = ["--tenant", "acme.example"]
 
 
-@pytest.fixture
-def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("SWITCHBOARD_CONFIG", str(settings.data_dir / "none.toml"))
-    monkeypatch.setenv("SWITCHBOARD_RPC_PORT", str(settings.rpc_port))
-    return settings
-
-
 def test_a_manager_builds_a_menu_and_simulates_it(
     env: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

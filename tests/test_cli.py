@@ -9,13 +9,6 @@ from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 
 
-@pytest.fixture
-def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("SWITCHBOARD_CONFIG", str(settings.data_dir / "none.toml"))
-    return settings
-
-
 def test_office_manager_provisions_a_tenant_and_users(
     env: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:

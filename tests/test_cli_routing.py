@@ -30,14 +30,6 @@ def test_text_forms() -> None:
         parse_destination("pager:1")
 
 
-@pytest.fixture
-def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("SWITCHBOARD_CONFIG", str(settings.data_dir / "none.toml"))
-    monkeypatch.setenv("SWITCHBOARD_RPC_PORT", str(settings.rpc_port))
-    return settings
-
-
 def test_manager_sets_hours_and_asks_where_calls_go(
     env: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -23,12 +23,9 @@ T = "acme.example"
 
 
 @pytest.fixture
-def env(settings: Settings, directory: Directory, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("SWITCHBOARD_CONFIG", str(settings.data_dir / "none.toml"))
-    # Kamailio is not running: point the RPC at a closed port so pushes fail fast
-    monkeypatch.setenv("SWITCHBOARD_RPC_PORT", str(settings.rpc_port))
-    return settings
+def env(env: Settings, directory: Directory) -> Settings:
+    """The command line's environment over the seeded directory."""
+    return env
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

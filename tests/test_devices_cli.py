@@ -16,11 +16,9 @@ T = "acme.example"
 
 
 @pytest.fixture
-def env(settings: Settings, directory: Directory, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("SWITCHBOARD_CONFIG", str(settings.data_dir / "none.toml"))
-    monkeypatch.setenv("SWITCHBOARD_RPC_PORT", str(settings.rpc_port))  # nothing listens
-    return settings
+def env(env: Settings, directory: Directory) -> Settings:
+    """The command line's environment over the seeded directory."""
+    return env
 
 
 def test_device_add_list_revoke(env: Settings, capsys: pytest.CaptureFixture[str]) -> None:

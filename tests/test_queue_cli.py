@@ -19,9 +19,8 @@ SB = ["--tenant", "acme.example"]
 
 
 @pytest.fixture
-def env(settings: Settings, directory: Directory, monkeypatch: pytest.MonkeyPatch) -> Directory:
-    monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("SWITCHBOARD_CONFIG", str(settings.data_dir / "none.toml"))
+def env(env: Settings, directory: Directory) -> Directory:
+    """The command line's environment over the seeded directory."""
     return directory
 
 

@@ -14,7 +14,7 @@ from cli.main import main as cli_main
 from switchboard.settings import Settings
 from tests.fixtures.portal import portal_env
 from tests.test_notebooks import key_numbers
-from tests.test_queue_metrics import ACME, hand_lake, store  # noqa: F401 (fixtures)
+from tests.test_queue_metrics import ACME, hand_lake  # noqa: F401 (a fixture)
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "queue_performance.ipynb"
 DAY = "2026-03-02"

@@ -271,17 +271,15 @@ def test_a_wav_of_silence_passes_the_spool_check(tmp_path: Path) -> None:
     assert check_wav(silence_wav(tmp_path / "s.wav", 1.5)) == pytest.approx(1.5)
 
 
+@pytest.mark.usefixtures("env")  # the command line reads this test's settings
 def test_cli_searches_transcripts_of_a_tenant_or_one_mailbox(
     settings: Settings,
     directory: Directory,
     speech: Speech,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from cli import main as cli
 
-    monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("SWITCHBOARD_CONFIG", str(settings.data_dir / "none.toml"))
     wav = speech(SENTENCE)
     in_102 = write_spool_item(settings, "acme.example", "102", wav)
     in_101 = write_spool_item(settings, "acme.example", "101", wav)

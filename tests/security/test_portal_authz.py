@@ -32,7 +32,7 @@ from switchboard.store import ProvisioningStore, User
 from switchboard.store.queues import CallQueue, QueueMember
 from switchboard.timeframes import TimeFrame, WeeklyPeriod
 from tests.fixtures.core import Directory
-from tests.fixtures.portal import MISSED_CALLER, client_session, log_in
+from tests.fixtures.portal import MISSED_CALLER, client_session, log_in, page_layout
 
 ROLES = ("anonymous", "user", "agent", "supervisor", "manager", "other_manager")
 LOGINS: dict[str, str | None] = {
@@ -125,6 +125,8 @@ page /recordings                                   no    yes   yes   yes   yes  
 callback recordings list shows 103 to 102's call   no    no    no    yes   yes   no
 callback recordings open 103 to 102's recording    no    no    no    yes   yes   no
 download recording of 103 to 102's call            no    no    no    yes   yes   no
+callback recordings delete 103 to 102's recording  no    no    no    no    yes   no
+callback recordings set acme's retention           no    no    no    no    yes   no
 """
 
 
@@ -328,23 +330,7 @@ def page_probe(path: str, marker: str) -> Callable[[World, str], bool]:
         shell = world.clients[role].get(path)
         if shell.status_code != 200:
             return False
-        route, _, search = path.partition("?")
-        response = world.clients[role].post(
-            "/_dash-update-component",
-            json={
-                "output": ".._pages_content.children..._pages_store.data..",
-                "outputs": [
-                    {"id": "_pages_content", "property": "children"},
-                    {"id": "_pages_store", "property": "data"},
-                ],
-                "inputs": [
-                    {"id": "_pages_location", "property": "pathname", "value": route},
-                    {"id": "_pages_location", "property": "search", "value": "?" + search},
-                ],
-                "changedPropIds": ["_pages_location.pathname"],
-            },
-        )
-        text = answered(response)
+        text = answered(page_layout(world.clients[role], path))
         if "=" in marker:
             target, _, value = marker.partition("=")
             component_id, _, prop = target.rpartition(".")
@@ -1032,6 +1018,34 @@ def probe_recording_audio(world: World, role: str) -> bool:
     return response.status_code == 200 and response.data.startswith(b"RIFF")
 
 
+def probe_recordings_delete(world: World, role: str) -> bool:
+    """A recording of c04 made for this probe: is it still there after the callback?"""
+    from datetime import UTC, datetime
+
+    from pipeline.recording_query import get_recording
+    from pipeline.viewer import open_for_viewer
+    from tests.fixtures.recorded_calls import add_recording
+
+    settings = world.store().settings
+    rec = f"rec-{ROLES.index(role) + 0xD0:024x}"
+    at = datetime(2025, 3, 11, 16, 0, 4, tzinfo=UTC)
+    add_recording(settings, rec, "acme.example", "c04", "103", "102", at)
+    post_callback(
+        world, role, "recordings-delete-yes", {"recordings-open-id": rec, "recordings-version": 1}
+    )
+    with open_for_viewer(settings, "acme.example") as viewer:
+        return get_recording(viewer.conn, rec) is None
+
+
+def probe_recordings_retention(world: World, role: str) -> bool:
+    world.run(lambda s: s.set_recording_retention("acme.example", None))
+    days = 400 + ROLES.index(role)
+    post_callback(world, role, "recordings-retention-save", {"recordings-retention-days": days})
+    changed = world.run(lambda s: s.recording_retention("acme.example")) == days
+    world.run(lambda s: s.set_recording_retention("acme.example", None))
+    return changed
+
+
 PROBES: dict[str, Callable[[World, str], bool]] = {
     "page /": page_probe("/", "home-refresh"),
     "page /calls": page_probe("/calls", "calls-grid"),
@@ -1113,6 +1127,8 @@ PROBES: dict[str, Callable[[World, str], bool]] = {
     "callback recordings list shows 103 to 102's call": probe_recordings_list,
     "callback recordings open 103 to 102's recording": probe_recordings_open,
     "download recording of 103 to 102's call": probe_recording_audio,
+    "callback recordings delete 103 to 102's recording": probe_recordings_delete,
+    "callback recordings set acme's retention": probe_recordings_retention,
 }
 
 

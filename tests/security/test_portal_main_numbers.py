@@ -7,10 +7,9 @@ from typing import Any
 import pytest
 
 from cli import main as cli
-from switchboard.settings import Settings
 from switchboard.store import ProvisioningError
 from tests.fixtures.core import Directory
-from tests.fixtures.portal import client_session
+from tests.fixtures.portal import client_session, page_layout
 
 ACME, GLOBEX = "acme.example", "globex.example"
 
@@ -44,11 +43,8 @@ def test_the_operators_add_allocates_but_never_takes_another_tenants_number(
         store.add_did(ACME, "+15557000004", "Not ours")
 
 
-def test_switchboard_did_allocate(
-    settings: Settings, directory: Directory, monkeypatch: pytest.MonkeyPatch, capsys: Any
-) -> None:
-    monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("SWITCHBOARD_CONFIG", str(settings.data_dir / "none.toml"))
+@pytest.mark.usefixtures("env")  # the command line reads this test's settings
+def test_switchboard_did_allocate(directory: Directory, capsys: Any) -> None:
     assert cli.main(["did", "allocate", "+15557000005", "--tenant", ACME]) == 0
     assert "allocated to acme.example" in capsys.readouterr().out
     assert cli.main(["did", "allocate", "+15557000005", "--tenant", GLOBEX]) == 2
@@ -87,21 +83,7 @@ def test_the_portal_never_claims_an_unallocated_number(client_portal: Any) -> No
         state.store.allocate_did(ACME, "+15557000010")
         state.store.allocate_did(GLOBEX, "+15557000011")
     with client_session(client_portal, "100@acme.example") as manager:
-        layout = manager.post(
-            "/_dash-update-component",
-            json={
-                "output": ".._pages_content.children..._pages_store.data..",
-                "outputs": [
-                    {"id": "_pages_content", "property": "children"},
-                    {"id": "_pages_store", "property": "data"},
-                ],
-                "inputs": [
-                    {"id": "_pages_location", "property": "pathname", "value": "/numbers"},
-                    {"id": "_pages_location", "property": "search", "value": ""},
-                ],
-                "changedPropIds": ["_pages_location.pathname"],
-            },
-        ).get_data(as_text=True)
+        layout = page_layout(manager, "/numbers").get_data(as_text=True)
         assert "+15557000010" in layout and "+15557000011" not in layout  # offered: ours only
         for number in ("+15557000099", "+15557000011"):
             refused = _add_number(manager, number).get_data(as_text=True)
