@@ -53,7 +53,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -117,28 +116,20 @@ def compact_partition(
     policy: CompactionPolicy,
     *,
     on_step: StepHook | None = None,
-    keep: Callable[[pa.Table], pa.Table] | None = None,
 ) -> tuple[int, int]:
-    """Steps 1–3 for one partition (caller holds the locks); (files merged, rows).
-
-    ``keep``: the rows of the merged table to keep. A deletion (a recording a manager
-    removes, retention) is a compaction that leaves rows out, so it is exactly once and
-    atomic for readers in the same way; it runs even on a single live file.
-    """
+    """Steps 1–3 for one partition (caller holds the locks); (files merged, rows)."""
     step = on_step or (lambda _name: None)
     state = read_partition(folder)
     prefix = str(folder.relative_to(lake_dir))
     flying = in_flight(lake_dir, table)
     inputs = sorted(n for n in state.live if f"{prefix}/{n}" not in flying)
     step("plan")
-    if len(inputs) < (1 if keep is not None else 2):
+    if len(inputs) < 2:
         return 0, 0
     generation = 1 if state.record is None else state.record.generation + 1
     data = ds.dataset(
         [str(folder / n) for n in inputs], format="parquet", schema=table.schema
     ).to_table()
-    if keep is not None:
-        data = keep(data)
     data = data.sort_by([(c, "ascending") for c in table.sort_by])
 
     def write(tmp: Path) -> None:

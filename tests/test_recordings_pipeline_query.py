@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -11,7 +11,6 @@ import pytest
 
 from pipeline.files import write_parquet_atomic
 from pipeline.lake_layout import CALLS, LEGS, RECORDING_TRANSCRIPTS, RECORDINGS, partition_dir
-from pipeline.recording_delete import delete_recordings
 from pipeline.recording_query import (
     RecordingFilter,
     RecordingQueryError,
@@ -203,28 +202,6 @@ def test_per_agent_figures(lake: Settings) -> None:
     assert figures["102"]["recorded_calls"] == 1
     assert figures["102"]["talk_share"] == pytest.approx(25 / 45, abs=0.001)
     assert figures["101"]["longest_silence_seconds"] == 3.5
-
-
-def test_a_deleted_recording_is_gone_from_the_lake_and_the_disk(
-    lake: Settings, directory: Directory
-) -> None:
-    for n in (1, 2, 3):
-        wav = lake.data_dir / recording_row(n, "x", T0)["audio_path"]
-        wav.parent.mkdir(parents=True, exist_ok=True)
-        wav.write_bytes(b"RIFF")
-    first = lake.data_dir / recording_row(1, "x", T0)["audio_path"]
-    removed = delete_recordings(lake, "acme.example", [f"rec-{1:024x}", "rec-unknown"])
-    assert [r.recording_id for r in removed] == [f"rec-{1:024x}"]
-    assert not first.exists()
-    with open_for_viewer(lake, "acme.example") as viewer:
-        assert ids(list_recordings(viewer.conn)) == ["3", "2"]
-        assert get_recording(viewer.conn, f"rec-{1:024x}") is None
-        assert search_everything(viewer.conn, "refund") == []
-    # retention: everything that started before Nov 4 (UTC) goes; the rest stays
-    removed = delete_recordings(lake, "acme.example", before=date(2026, 11, 4))
-    assert [r.recording_id[-1] for r in removed] == ["2"]
-    with open_for_viewer(lake, "acme.example") as viewer:
-        assert ids(list_recordings(viewer.conn)) == ["3"]
 
 
 def test_a_bridged_call_recorded_on_both_legs_is_listed_once(lake: Settings) -> None:
