@@ -24,7 +24,7 @@ import logging
 import re
 import time
 import wave
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +52,7 @@ from pipeline.transcription_models import (
     load_whisper_model,
 )
 from pipeline.transcription_numbers import numbers_for_display
+from pipeline.transcription_pieces import pieces_of, speech_spans
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 from switchboard.voicemail import VoicemailMessage
@@ -146,11 +147,12 @@ class WhisperTranscriber:
         *,
         options: DecodingOptions | None = None,
         threads: int = 0,
+        compute_type: str = "int8",
     ) -> None:
         self.model_name = model
         self.options = options or DecodingOptions()
         self.multilingual = is_multilingual(model)
-        self._model = load_whisper_model(model, threads=threads)
+        self._model = load_whisper_model(model, threads=threads, compute_type=compute_type)
 
     def _language(self, audio: np.ndarray) -> str:
         """English unless a multilingual model is sure the message is in another language."""
@@ -162,6 +164,28 @@ class WhisperTranscriber:
         if language != DEFAULT_LANGUAGE and probability < LANGUAGE_MIN_PROBABILITY:
             return DEFAULT_LANGUAGE
         return str(language)
+
+    def _decode(
+        self,
+        audio: np.ndarray,
+        language: str,
+        kwargs: dict[str, Any],
+        to_recording: Callable[[float], float],
+    ) -> list[DecodedSegment]:
+        """Whisper's segments of ``audio``, their times mapped by ``to_recording``."""
+        segments, _ = self._model.transcribe(audio, language=language, **kwargs)
+        # The segments are a lazy generator: the work happens while listing them.
+        return [
+            DecodedSegment(
+                round(to_recording(s.start), 2),
+                round(to_recording(s.end), 2),
+                s.text,
+                s.avg_logprob,
+                s.no_speech_prob,
+                s.compression_ratio,
+            )
+            for s in segments
+        ]
 
     def transcribe(self, wav_path: Path, names: Sequence[str] = ()) -> Transcript:
         """The transcript of one message; ``names``: the company's names, most important first."""
@@ -180,23 +204,24 @@ class WhisperTranscriber:
             prompt = voicemail_prompt(names, english=english and opts.use_prompt)
             hotwords = None
         kwargs = opts.kwargs(prompt, hotwords)
-        if len(audio) > SINGLE_WINDOW_SECONDS * SAMPLE_RATE:
-            # Past one 30 s window, timestamps let the decoder move on through the window;
-            # without them tiny.en stopped early and lost half of a 2-minute message.
-            kwargs["without_timestamps"] = False
-        segments_iter, info = self._model.transcribe(audio, language=language, **kwargs)
-        # The segments are a lazy generator: the work happens while listing them.
-        decoded = [
-            DecodedSegment(
-                round(s.start, 2),
-                round(s.end, 2),
-                s.text,
-                s.avg_logprob,
-                s.no_speech_prob,
-                s.compression_ratio,
+        decoded: list[DecodedSegment] = []
+        if opts.vad_filter and opts.max_piece_seconds > 0:
+            # Speech in pieces of a few sentences, each decoded in a window of its own with
+            # the prompt: no window's early end can skip the rest (transcription_pieces).
+            kwargs["vad_filter"] = False
+            spans = speech_spans(
+                audio, min_silence_ms=opts.vad_min_silence_ms, max_seconds=opts.max_piece_seconds
             )
-            for s in segments_iter
-        ]
+            for piece in pieces_of(spans, opts.max_piece_seconds):
+                decoded += self._decode(
+                    piece.audio(audio), language, kwargs, piece.original_seconds
+                )
+        else:
+            if len(audio) > SINGLE_WINDOW_SECONDS * SAMPLE_RATE:
+                # Past one 30 s window, timestamps let the decoder move on through the window;
+                # without them tiny.en stopped early and lost half of a 2-minute message.
+                kwargs["without_timestamps"] = False
+            decoded = self._decode(audio, language, kwargs, float)
         kept = kept_segments(decoded)
         segments = [Segment(s.start, s.end, s.text) for s in kept if s.text]
         text = " ".join(s.text for s in segments).strip()
@@ -204,7 +229,7 @@ class WhisperTranscriber:
             text=numbers_for_display(text) if english else text,
             segments=segments,
             language=language,
-            audio_seconds=float(info.duration) or wav_seconds(wav_path),
+            audio_seconds=len(audio) / SAMPLE_RATE or wav_seconds(wav_path),
             transcribe_seconds=time.perf_counter() - started,
             avg_logprob=_weighted_logprob(kept),
             no_speech_prob=max((s.no_speech_prob for s in decoded), default=None),

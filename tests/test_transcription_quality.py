@@ -16,7 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.transcription import Utterance, speak_through_phone
+from benchmarks.transcription import (
+    Utterance,
+    long_message,
+    speak_through_phone,
+    utterance_recall,
+)
 from pipeline.transcribe import WhisperTranscriber
 from pipeline.transcription_decoding import collapse_repeats
 from switchboard.settings import SETTINGS
@@ -30,6 +35,14 @@ MEASURED_WER = {"base": 0.404, "tiny.en": 0.435}
 # Even seeded, 2 CTranslate2 threads reduce in varying order and the fallback can take
 # another path: the same held-out set measured 0.492 and 0.436 an hour apart.
 MARGIN = 0.04
+# The 2-minute message is spoken in the dev set's voices that tiny.en follows in a short
+# message (dev-set WER 0.2-0.43 each; en-us-nyc 0.49 and en-gb-scotland+f2 0.73 are left
+# to the WER gate): here a missing utterance is a skip, not a voice the model cannot hear.
+CLEAR = ("en-us", "en-gb", "en-us+f3", "en-gb-x-rp")
+# Share of each utterance's words found in place (benchmarks.transcription.utterance_recall):
+# a skipped utterance scores about 0; the figures per CPU profile are in docs/voicemail.md.
+MIN_RECALL = 0.3
+LONG_WER = 0.5
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +72,6 @@ def _write(path: Path, samples: np.ndarray) -> Path:
         w.setframerate(8000)
         w.writeframes(pcm)
     return path
-
-
-def _read(path: Path) -> np.ndarray:
-    with wave.open(str(path), "rb") as w:
-        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64)
 
 
 def test_the_default_models_dev_set_wer_stays_at_or_below_the_measured_figure(
@@ -96,29 +104,28 @@ def test_silence_and_line_noise_give_an_empty_transcript(
         assert result.text == "", (wav.name, result.text)
 
 
-def test_a_two_minute_message_has_no_loops_and_no_invented_text(
+def test_a_two_minute_message_loses_no_utterance_and_invents_nothing(
     engine: WhisperTranscriber, dev_wavs: list[Path], tmp_path: Path
 ) -> None:
     import jiwer
     from whisper_normalizer.english import EnglishTextNormalizer
 
-    gap = np.zeros(8000 * 3)  # 3 s pauses, as a caller thinking
-    parts: list[np.ndarray] = []
-    said: list[str] = []
-    for utt, wav in zip(DEV_SET, dev_wavs, strict=True):
-        parts += [_read(wav), gap]
-        said.append(utt.text)
-        if sum(len(p) for p in parts) >= 8000 * 120:
-            break
-    long_wav = _write(tmp_path / "long.wav", np.concatenate(parts))
+    clear = [(u.text, w) for u, w in zip(DEV_SET, dev_wavs, strict=True) if u.voice in CLEAR]
+    long_wav = tmp_path / "long.wav"
+    said = long_message(clear, long_wav, gap_seconds=3.0, min_seconds=120)
     result = engine.transcribe(long_wav, DIRECTORY)
 
     assert result.audio_seconds >= 120
     assert collapse_repeats(result.text) == result.text  # no loop survived
+    # Every utterance was heard where it was said: a skipped one finds ~0 of its words.
+    recall = utterance_recall(said, result.text)
+    assert min(recall) >= MIN_RECALL, list(zip(said, recall, strict=True))
     normalise = EnglishTextNormalizer()
     ref, hyp = normalise(" ".join(said)), normalise(result.text)
     assert 0.8 <= len(hyp.split()) / len(ref.split()) <= 1.2, result.text
-    assert jiwer.wer(ref, hyp) <= MEASURED_WER[DEFAULT_MODEL] + 0.15, result.text
+    assert jiwer.wer(ref, hyp) <= LONG_WER, result.text
+    times = [t for s in result.segments for t in (s.start, s.end)]
+    assert times == sorted(times) and times[0] >= 0 and times[-1] <= result.audio_seconds
 
 
 def test_base_transcribes_a_spanish_message_in_spanish(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow.dataset as ds
 import pytest
 
@@ -30,6 +31,7 @@ from pipeline.transcription_decoding import (
 )
 from pipeline.transcription_models import ModelNotInstalled, load_whisper_model
 from pipeline.transcription_numbers import numbers_for_display
+from pipeline.transcription_pieces import Piece, original_seconds, pieces_of
 from pipeline.transcription_rerun import retranscribe
 from pipeline.voicemail_ingest import ingest_voicemail
 from pipeline.voicemail_query import mailbox_messages, open_mailbox, search_transcripts
@@ -76,6 +78,35 @@ def test_filler_on_unsure_audio_and_unsure_loops_are_dropped() -> None:
     assert not is_invented(_seg("Call Linda back at 5."))
     kept = kept_segments([_seg("Hi Linda."), _seg("Thank you.", no_speech=0.7)])
     assert [s.text for s in kept] == ["Hi Linda."]
+
+
+def test_speech_is_cut_into_pieces_in_order_and_no_span_is_left_out() -> None:
+    sec = 16000
+    # Utterances of 5, 4, 6, 13 and 2 s; pieces of at most 12 s of speech.
+    spans = [(0, 5 * sec), (8 * sec, 12 * sec), (15 * sec, 21 * sec), (25 * sec, 38 * sec)]
+    spans.append((40 * sec, 42 * sec))
+    pieces = pieces_of(spans, max_seconds=12)
+    assert [p.spans for p in pieces] == [
+        ((0, 5 * sec), (8 * sec, 12 * sec)),
+        ((15 * sec, 21 * sec),),
+        ((25 * sec, 38 * sec),),  # longer than a piece on its own: alone, never dropped
+        ((40 * sec, 42 * sec),),
+    ]
+    assert [s for p in pieces for s in p.spans] == spans
+    assert pieces_of([]) == [] and pieces_of([(5, 5)]) == []
+
+
+def test_times_in_a_piece_map_back_to_the_recording() -> None:
+    sec = 16000
+    piece = Piece(((2 * sec, 5 * sec), (9 * sec, 10 * sec)))
+    assert piece.original_seconds(0.0) == 2.0
+    assert piece.original_seconds(1.5) == 3.5
+    assert piece.original_seconds(3.5) == 9.5  # half a second into the second span
+    assert piece.original_seconds(60.0) == 10.0  # past the end: the piece's end
+    assert original_seconds([], 1.25) == 1.25
+    audio = np.arange(11 * sec, dtype=np.float32)
+    heard = piece.audio(audio)
+    assert len(heard) == 4 * sec and heard[3 * sec] == 9 * sec
 
 
 def test_the_prompt_carries_names_owner_first_bounded_and_deduplicated() -> None:
