@@ -85,37 +85,34 @@ def grid_rows(client: Any, params: dict[str, str] | None = None) -> Any:
     return 200, {row["recording_id"] for row in answer["rowData"]}
 
 
-def open_panel(client: Any, recording_id: str) -> str:
-    """POST the row-click callback with a (possibly crafted) id: the panel's text, or ""."""
-    response = client.post(
+def post(client: Any, trigger: str, prop: str, value: Any, state: list[Any]) -> Any:
+    """POST the callback ``trigger.prop`` fires, with its outputs as the page declares them."""
+    deps = client.get("/_dash-dependencies").get_json() or []
+    output = next(
+        d["output"]
+        for d in deps
+        if any(i["id"] == trigger and i["property"] == prop for i in d["inputs"])
+    )
+    parts = output.strip(".").split("...") if output.startswith("..") else [output]
+    outputs = [{"id": p.rpartition(".")[0], "property": p.rpartition(".")[2]} for p in parts]
+    return client.post(
         "/_dash-update-component",
         json={
-            "output": "..recordings-detail.children...recordings-url.search@"
-            + _duplicate_suffix(client)
-            + "..",
-            "outputs": [
-                {"id": "recordings-detail", "property": "children"},
-                {"id": "recordings-url", "property": "search"},
-            ],
-            "inputs": [
-                {
-                    "id": "recordings-grid",
-                    "property": "cellClicked",
-                    "value": {"rowId": recording_id, "colId": "caller"},
-                }
-            ],
-            "state": [{"id": "recordings-filter", "property": "data", "value": {}}],
-            "changedPropIds": ["recordings-grid.cellClicked"],
+            "output": output,
+            "outputs": outputs if len(outputs) > 1 else outputs[0],
+            "inputs": [{"id": trigger, "property": prop, "value": value}],
+            "state": state,
+            "changedPropIds": [f"{trigger}.{prop}"],
         },
     )
+
+
+def open_panel(client: Any, recording_id: str) -> str:
+    """The row-click callback with a (possibly crafted) id: the panel's text, or ""."""
+    value = {"rowId": recording_id, "colId": "caller"}
+    state = [{"id": "recordings-filter", "property": "data", "value": {}}]
+    response = post(client, "recordings-grid", "cellClicked", value, state)
     return response.get_data(as_text=True) if response.status_code == 200 else ""
-
-
-def _duplicate_suffix(client: Any) -> str:
-    """Dash names an ``allow_duplicate`` output with a hash: read it from the dependencies."""
-    deps = client.get("/_dash-dependencies").get_json() or []
-    output = next(d["output"] for d in deps if "recordings-detail.children" in d["output"])
-    return output.split("recordings-url.search@", 1)[1].rstrip(".")
 
 
 @pytest.mark.parametrize("who", list(LOGINS))
@@ -211,3 +208,33 @@ def test_call_history_rows_link_to_the_recordings_the_viewer_may_hear(clients: A
     assert recorded(clients["manager"]) == {"c01": REC_C01, "c04": REC_C04}
     assert recorded(clients["user 101"]) == {"c01": REC_C01}
     assert recorded(clients["globex manager"]) == {"g01": REC_G01}
+
+
+def test_a_manager_deletes_a_recording_and_the_deletion_is_audited(
+    portal_app: Any, clients: Any
+) -> None:
+    from datetime import UTC, datetime
+
+    from tests.fixtures.recorded_calls import add_recording
+
+    state = portal_app.server.extensions["switchboard_portal"]
+    rec = "rec-" + "e" * 24
+    at = datetime(2025, 3, 12, 20, 0, 8, tzinfo=UTC)  # c07: +15551234567 → 101
+    add_recording(state.settings, rec, "acme.example", "c07", "+15551234567", "101", at)
+    wav = state.settings.data_dir / "recordings" / f"{rec}.wav"
+    assert rec in grid_rows(clients["manager"])[1] and wav.is_file()
+
+    state_values = [
+        {"id": "recordings-open-id", "property": "data", "value": rec},
+        {"id": "recordings-version", "property": "data", "value": 0},
+    ]
+    response = post(clients["manager"], "recordings-delete-yes", "n_clicks", 1, state_values)
+    assert response.status_code == 200 and "recordings-deleted" in response.get_data(as_text=True)
+    assert rec not in grid_rows(clients["manager"])[1]
+    assert not wav.exists()
+    assert clients["manager"].get(f"/recordings/audio/{rec}").status_code == 404
+    with state.store_lock:
+        trail = state.store.access_log("acme.example", AccessQuery(object_id=rec))
+    assert [(r.actor, r.action, r.object_label) for r in trail] == [
+        ("100@acme.example", "delete", "call +15551234567 to 101")
+    ]

@@ -26,17 +26,16 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html,
 from dash.exceptions import PreventUpdate
 
 from dash_app.auth import open_calls, optional_user, signed_in_user
-from dash_app.layout import format_duration, format_local, party_label
+from dash_app.layout import format_local
+from dash_app.recordings_panel import delete_dialog, recording_panel, retention_control
 from dash_app.recordings_view import (
     BLOCK_SIZE,
-    audio_url,
     clean_query,
     describe,
     grid_columns,
     grid_row,
     page_url,
     parse_query,
-    transcript_lines,
 )
 from pipeline.schema import DIRECTIONS
 
@@ -159,6 +158,8 @@ def layout(**query: Any) -> Any:
             dcc.Location(id="recordings-url", refresh=False),
             dcc.Store(id="recordings-filter", data=params),
             dcc.Store(id="recordings-purged"),
+            dcc.Store(id="recordings-version", data=0),  # bumped by a deletion
+            delete_dialog(),
             dmc.Stack(
                 [
                     dmc.Title("Recordings", order=2, id="recordings-title"),
@@ -192,89 +193,9 @@ def layout(**query: Any) -> Any:
                 p="lg",
                 radius="md",
             ),
+            retention_control(user),
         ],
         gap="md",
-    )
-
-
-def recording_panel(recording_id: str) -> Any:
-    """One recording in the viewer's scope: player, download, facts, transcript by speaker."""
-    from pipeline.recording_query import RecordingQueryError, get_recording
-
-    user = signed_in_user()
-    conn = open_calls(user)
-    try:
-        recording = get_recording(conn, recording_id)
-    except RecordingQueryError as exc:
-        return dmc.Alert(str(exc), color="red", variant="light", id="recordings-missing")
-    finally:
-        conn.close()
-    if recording is None:
-        return dmc.Alert(
-            "No such recording, or not one of the calls you may hear.",
-            color="gray",
-            variant="light",
-            id="recordings-missing",
-        )
-    facts = recording.facts
-    caller = party_label(facts.get("caller_name"), facts.get("caller"))
-    callee = party_label(facts.get("callee_name"), facts.get("callee"))
-    summary = (
-        f"{format_local(facts.get('started_at'), user.timezone)} · {caller} → {callee}"
-        f" · {format_duration(facts.get('duration'))}"
-    )
-    figures = []
-    if facts.get("caller_speech_seconds") is not None:
-        figures = [
-            dmc.Badge(f"Caller spoke {facts['caller_speech_seconds']:.0f} s", variant="light"),
-            dmc.Badge(
-                f"Callee spoke {facts['callee_speech_seconds']:.0f} s",
-                variant="light",
-                color="teal",
-            ),
-            dmc.Badge(f"Longest silence {facts['longest_silence_seconds']:.0f} s", color="gray"),
-            dmc.Badge(f"Overtalk {facts['overtalk_seconds']:.0f} s", color="orange"),
-        ]
-    return dmc.Paper(
-        [
-            dmc.Group(
-                [
-                    dmc.Stack(
-                        [
-                            dmc.Title("Recording", order=4),
-                            dmc.Text(summary, size="sm", id="recordings-open-summary"),
-                        ],
-                        gap=0,
-                    ),
-                    html.A(
-                        [
-                            html.Span(className="sb-button-icon sb-button-icon--download"),
-                            "Download WAV",
-                        ],
-                        href=audio_url(recording.recording_id, download=True),
-                        id="recordings-download",
-                        className="sb-link-button",
-                    ),
-                ],
-                justify="space-between",
-                mb="sm",
-            ),
-            html.Audio(
-                src=audio_url(recording.recording_id),
-                controls=True,
-                # Nothing is fetched (nor audited as a play) until the listener presses play.
-                preload="none",
-                className="sb-rec-audio",
-                id="recordings-audio",
-            ),
-            dmc.Group(figures, gap="xs", my="sm"),
-            transcript_lines(recording.lines),
-        ],
-        withBorder=True,
-        p="lg",
-        radius="md",
-        id="recordings-open",
-        **{"data-recording-id": recording.recording_id},
     )
 
 
@@ -330,7 +251,7 @@ def apply_filters(
 # A new filter must drop the rows the grid has cached; only the browser can tell it to.
 clientside_callback(
     """
-    async function (query) {
+    async function (query, version) {
         const api = await dash_ag_grid.getApiAsync("recordings-grid");
         if (api.getDisplayedRowCount() > 0) { api.ensureIndexVisible(0, "top"); }
         api.purgeInfiniteCache();
@@ -339,6 +260,7 @@ clientside_callback(
     """,
     Output("recordings-purged", "data"),
     Input("recordings-filter", "data"),
+    Input("recordings-version", "data"),
     prevent_initial_call=True,
 )
 
