@@ -1,10 +1,12 @@
-"""``switchboard recordings list|search``: call recordings from the command line.
+"""``switchboard recordings list|search|retention``: call recordings from the command line.
 
 The operator's view of one tenant (the whole tenant, like the other CLI
 reports), through the same read API as the Recordings page
 (:mod:`pipeline.recording_query`); times in the tenant's zone. ``list``
 takes the page's filters; ``search`` looks for words in recording and
-voicemail transcripts alike. Bad input is exit 2 with the reason.
+voicemail transcripts alike; ``retention`` shows or sets how many days the
+tenant keeps them (the pipeline worker removes older ones, audited). Bad
+input is exit 2 with the reason.
 """
 
 from __future__ import annotations
@@ -95,6 +97,27 @@ def cmd_recordings_search(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recordings_retention(settings: Settings, args: argparse.Namespace) -> int:
+    """Show or set how long the tenant keeps recordings (the worker removes older ones)."""
+    from switchboard.store import ProvisioningError, ProvisioningStore
+
+    store = ProvisioningStore(settings.provisioning_db)
+    try:
+        tenant = _tenant(settings, args.tenant)
+        if args.forever:
+            store.set_recording_retention(tenant, None)
+        elif args.days is not None:
+            store.set_recording_retention(tenant, args.days)
+        days = store.recording_retention(tenant)
+    except ProvisioningError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    print(f"{tenant}: " + ("kept until deleted" if days is None else f"kept {days} days"))
+    return 0
+
+
 def add_parsers(sub: Any) -> None:
     """Add ``recordings list`` and ``recordings search`` to the top-level subparsers."""
     recordings = sub.add_parser("recordings", help="call recordings").add_subparsers(required=True)
@@ -115,3 +138,9 @@ def add_parsers(sub: Any) -> None:
     se.add_argument("--tenant", help="its SIP domain (needed when there are several)")
     se.add_argument("--limit", type=int, default=50)
     se.set_defaults(fn=cmd_recordings_search)
+    rt = recordings.add_parser("retention", help="how long recordings are kept")
+    rt.add_argument("--tenant", help="its SIP domain (needed when there are several)")
+    keep = rt.add_mutually_exclusive_group()
+    keep.add_argument("--days", type=int, help="remove recordings older than this many days")
+    keep.add_argument("--forever", action="store_true", help="keep them until deleted")
+    rt.set_defaults(fn=cmd_recordings_retention)

@@ -46,3 +46,15 @@ def test_bad_input_is_exit_2_with_the_reason(
     assert cli.main(["recordings", "search", "refund"]) == 2  # two tenants: which one?
     assert "--tenant" in capsys.readouterr().err
     assert cli.main(["recordings", "list", "--tenant", "nowhere.example"]) == 2
+
+
+def test_retention_is_shown_and_set(env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["recordings", "retention", "--tenant", "acme.example"]
+    assert cli.main(args) == 0
+    assert capsys.readouterr().out == "acme.example: kept until deleted\n"
+    assert cli.main([*args, "--days", "90"]) == 0
+    assert capsys.readouterr().out == "acme.example: kept 90 days\n"
+    assert cli.main([*args, "--days", "0"]) == 2
+    assert "1 to 36500 days" in capsys.readouterr().err
+    assert cli.main([*args, "--forever"]) == 0
+    assert capsys.readouterr().out == "acme.example: kept until deleted\n"
