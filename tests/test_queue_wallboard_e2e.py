@@ -75,7 +75,7 @@ def test_the_board_follows_a_real_caller_and_the_agent_who_answers(
     expect(waiting).to_have_text("0", timeout=30_000)
     with RtpBank() as bank:
         phone = bank.add(RtpPhone(0, 1400.0))
-        uas = {"101": SippUAS(agent_scenario(tmp_path / "101.xml", phone, hangup_after_ms=800))}
+        uas = {"101": SippUAS(agent_scenario(tmp_path / "101.xml", phone, hangup_after_ms=3000))}
         try:
             _registered(center, uas)
             done = center.call_in_background(bank.add(RtpPhone(0, 600.0)), name="board")
