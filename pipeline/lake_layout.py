@@ -25,6 +25,7 @@ File names inside a partition (each name is written once, never reused):
 - ``qeb-<hash>.parquet``: a batch of queue or agent events (:mod:`pipeline.queue_ingest`);
 - ``rec-<hex>.parquet``: one call recording; ``rec-<hex>.<model>.parquet`` its transcript
   (:mod:`pipeline.recording_ingest`, :mod:`pipeline.recording_transcripts`);
+- ``day.parquet``: the audit trail of one closed tenant-day (:mod:`pipeline.access_log_export`);
 - ``c-<generation>.parquet``: the merged file of a compaction, and
   ``c-<generation>.json`` its record (the commit point): the names of the
   files it absorbed (so the id ranges of the batches it holds), its row count.
@@ -52,6 +53,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from pipeline.access_log_schema import ACCESS_LOG_SCHEMA
 from pipeline.queue_schema import AGENT_EVENTS_SCHEMA, QUEUE_EVENTS_SCHEMA
 from pipeline.recordings_schema import RECORDING_TRANSCRIPTS_SCHEMA, RECORDINGS_SCHEMA
 from pipeline.schema import (
@@ -114,6 +116,8 @@ RECORDING_TRANSCRIPTS = LakeTable(
     ("transcribed_at", "recording_id"),
     None,
 )
+# One file per closed tenant-day, written once by its rename (pipeline.access_log_export).
+ACCESS_LOG = LakeTable("access_log", ACCESS_LOG_SCHEMA, ("at", "access_id"), None)
 TABLES: dict[str, LakeTable] = {
     t.name: t
     for t in (
@@ -126,6 +130,7 @@ TABLES: dict[str, LakeTable] = {
         AGENT_EVENTS,
         RECORDINGS,
         RECORDING_TRANSCRIPTS,
+        ACCESS_LOG,
     )
 }
 

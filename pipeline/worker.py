@@ -4,8 +4,9 @@ then call steps (:mod:`pipeline.steps_ingest`), then queue and agent events
 transcript → email), then call recordings (:mod:`pipeline.recording_steps`); every
 ``settings.compaction_interval``, merge the lake's small files
 (:mod:`pipeline.compaction`) and remove recordings past their tenant's
-retention (:mod:`pipeline.lake_deletion`); every ``settings.acc_cleanup_interval``, remove
-the accounting rows the lake holds from Kamailio's spool
+retention (:mod:`pipeline.lake_deletion`) and copy the audit trail's closed
+days into the lake (:mod:`pipeline.access_log_export`); every
+``settings.acc_cleanup_interval``, remove the accounting rows the lake holds from Kamailio's spool
 (:mod:`pipeline.acc_cleanup`); scheduled reports that came due are run every
 ``SCHEDULE_CHECK_SECONDS``.
 
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from kamailio.devices import PRESENCE_EVERY_SECONDS, record_presence
 from pipeline.acc_cleanup import clean_acc_spool
+from pipeline.access_log_export import export_access_log
 from pipeline.compaction import compact_due
 from pipeline.ingest import ingest_once
 from pipeline.lake import Lake
@@ -108,6 +110,10 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
                 apply_retention(settings, voicemail.store)
             except Exception:
                 log.exception("recording retention failed; retrying next time")
+            try:  # the audit trail's closed days into the lake (access_log)
+                export_access_log(settings, voicemail.store)
+            except Exception:
+                log.exception("audit trail export failed; retrying next time")
             next_compaction = time.monotonic() + settings.compaction_interval
         if time.monotonic() >= next_acc_cleanup:  # after an ingest: the watermark is fresh
             try:
