@@ -306,20 +306,32 @@ def test_the_queue_drill_down_key_selects_exactly_the_counted_calls(hand_lake: S
         CallFilter.from_query({"queue": "1:lost; drop"}, TZ)
 
 
-def test_prepared_events_give_the_same_numbers(hand_lake: Settings) -> None:
-    from pipeline.queue_metrics import prepare
+def test_a_prepared_page_computes_its_staging_once_with_the_same_numbers(
+    hand_lake: Settings,
+) -> None:
+    """A page's queries share one stints and one agent-states table; a second page over
+    the same files is served from the result cache; either way, the same numbers."""
+    from pipeline.metrics_cache import RESULTS
+    from pipeline.queue_metrics import prepare, stints
 
+    queries = (
+        lambda c: queue_kpis(c, DAY, TZ, bucket_minutes=15).to_pylist(),
+        lambda c: queue_kpis(c, DAY, TZ).to_pylist(),
+        lambda c: agent_kpis(c, DAY, TZ, now=NOW).to_pylist(),
+        lambda c: agent_pauses(c, DAY, TZ, now=NOW).to_pylist(),
+    )
+    RESULTS.clear()
     with open_for_viewer(hand_lake, ACME) as vc:
-        plain = [f(vc.conn) for f in (
-            lambda c: queue_kpis(c, DAY, TZ, bucket_minutes=15).to_pylist(),
-            lambda c: agent_kpis(c, DAY, TZ, now=NOW).to_pylist(),
-            lambda c: agent_pauses(c, DAY, TZ, now=NOW).to_pylist(),
-        )]  # fmt: skip
+        plain = [f(vc.conn) for f in queries]
+        n_stints = stints(vc.conn, DAY, TZ).num_rows
+    RESULTS.clear()
     with open_for_viewer(hand_lake, ACME) as vc:
         prepare(vc.conn, DAY, TZ)
-        assert vc.conn.execute("select count(*) from queue_page_events").fetchall() == [(16,)]
-        assert plain == [
-            queue_kpis(vc.conn, DAY, TZ, bucket_minutes=15).to_pylist(),
-            agent_kpis(vc.conn, DAY, TZ, now=NOW).to_pylist(),
-            agent_pauses(vc.conn, DAY, TZ, now=NOW).to_pylist(),
-        ]
+        assert [f(vc.conn) for f in queries] == plain
+        count = "select count(*) from queue_page_stints"
+        assert vc.conn.execute(count).fetchall() == [(n_stints,)] == [(7,)]
+        assert vc.conn.execute("select count(*) from queue_page_agent_states").fetchall()
+    hits = RESULTS.hits
+    with open_for_viewer(hand_lake, ACME) as vc:
+        assert [f(vc.conn) for f in queries] == plain
+    assert RESULTS.hits == hits + len(queries)
