@@ -12,7 +12,9 @@ overflow destination. What happened is read from the queue's spooled events.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -189,3 +191,41 @@ def test_a_full_queue_sends_the_next_caller_to_overflow(center: CallCenter, tmp_
     server = center.server.server
     assert server is not None
     _until(lambda: [m.mailbox for m in server.messages] == ["100"])
+
+
+def test_a_menu_key_puts_the_caller_in_the_queue_and_an_agent_answers(
+    center: CallCenter, tmp_path: Path
+) -> None:
+    """Main number → auto attendant → key 2 → the queue → agent 101, tones both ways."""
+    from kamailio.rules_push import push_all
+    from media.audio_library import save_speech
+    from switchboard.attendants import Attendant
+    from switchboard.rules import Destination
+    from tests.test_attendant_e2e import _press
+
+    s, store = center.settings, center.store
+    greeting = save_speech(s.data_dir, ACME, "greeting", "Press 2 for support.")
+    menu = store.save_attendant(
+        Attendant(ACME, "Front", {"2": MenuDestination("queue", str(center.queue.id))},
+                  greeting_text="Press 2 for support.", greeting_file=greeting)
+    )  # fmt: skip
+    [did] = store.dids(ACME)
+    to_menu = Destination("auto_attendant", str(menu.id))
+    [route] = store.did_routing_inputs(did).rules  # the center's "Q" route, now to the menu
+    store.save_did_rule(did, dataclasses.replace(route, forward_always=to_menu))
+    push_all(s, store)
+    with RtpBank() as bank:
+        agent = bank.add(RtpPhone(0, 1400.0))
+        uas = {"101": SippUAS(agent_scenario(tmp_path / "101.xml", agent, hangup_after_ms=1500))}
+        try:
+            _registered(center, uas)
+            caller = bank.add(RtpPhone(0, 600.0))
+            presser = threading.Thread(target=_press, args=(caller, "2"), daemon=True)
+            presser.start()
+            result = center.call(caller)
+        finally:
+            uas["101"].stop()
+    assert result.returncode == 0, result.errors
+    assert heard(caller, 1400.0) > 0.05 and heard(agent, 600.0) > 0.05  # RTP both ways
+    kinds = [(e["kind"], e["agent"]) for e in _ended(center, 1)]
+    assert kinds == [("enter", None), ("offer", "101"), ("connect", "101"), ("complete", "101")]
