@@ -158,3 +158,14 @@ def test_a_queue_extension_has_a_decision_until_the_queue_is_gone(directory: Dir
     store.delete_queue(ACME, q.id or 0)
     assert store.drop_stale_decisions() == [f"{ACME}:601"]
     assert "did:+15550001000" in store.decisions()  # main numbers are never touched
+
+
+def test_a_user_cannot_take_a_queues_extension(directory: Directory) -> None:
+    store = directory.store
+    store.save_queue(CallQueue("acme.example", "Sales", extension="600"))
+    with pytest.raises(ProvisioningError, match="extension 600 belongs to a queue"):
+        store.add_user(
+            tenant="acme.example", extension="600", name="Nora", email="nora@acme.example",
+            password="pw-123456789", sip_password="sip-123456789",
+        )  # fmt: skip
+    assert "600" not in {u.extension for u in store.users("acme.example")}

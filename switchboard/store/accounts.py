@@ -182,6 +182,10 @@ class AccountsSection(StoreConnection):
             "select 1 from user where tenant_id = ? and extension = ?", (t.id, new.extension)
         ).fetchone():
             raise ProvisioningError(f"extension {new.extension} already exists in {t.domain}")
+        if db.execute(
+            "select 1 from call_queue where tenant_id = ? and extension = ?", (t.id, new.extension)
+        ).fetchone():  # the queue's callers would reach this user, or the user nobody
+            raise ProvisioningError(f"extension {new.extension} belongs to a queue in {t.domain}")
         kept = db.execute(
             "select keep_until from removed_mailbox where tenant_id = ? and mailbox = ?",
             (t.id, new.extension),
