@@ -29,6 +29,7 @@ from dash_app.home_override import (
 )
 from dash_app.layout import section
 from dash_app.push import push_after_edit, saved_message
+from dash_app.recordings_live import live_call_card
 from switchboard.rules import AnsweringRule, RuleError, validate_rule
 from switchboard.store import ProvisioningError
 
@@ -91,6 +92,7 @@ def layout(**query: str) -> Any:
                 ],
                 align="baseline",
             ),
+            live_call_card(),  # the call in progress, Record for on-demand recording
             dmc.Grid(
                 [
                     dmc.GridCol(
