@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import duckdb
@@ -102,7 +102,9 @@ def page_rows(
     table only when they hold too few rows. Exact, because ``date`` is the UTC day
     of ``started_at``: every call of a day at or after the cutoff sorts before every
     call of an earlier day, so a window that fills the page holds its rows.
-    Measured on 1 M calls over 365 daily files: 380 ms of CPU -> 65 ms.
+    Measured on 1 M calls over 365 daily files: 380 ms of CPU -> 65 ms. The newest
+    days are those within the filter's dates: a quarter's page reads its last days,
+    not the year's.
     """
     if offset < 0 or not 1 <= limit <= MAX_PAGE:
         raise FilterError(f"a page is 1 to {MAX_PAGE} rows from offset 0 or more")
@@ -110,7 +112,7 @@ def page_rows(
     order = order_by(sort)
     columns = ", ".join(PAGE_COLUMNS)
     if list(sort or queries.DEFAULT_ORDER) == list(queries.DEFAULT_ORDER):
-        days = _partition_days(conn)
+        days = _days_in_range(_partition_days(conn), flt)
         for window in NEWEST_WINDOWS:
             if window >= len(days):
                 break
@@ -151,6 +153,14 @@ def count_matching(conn: duckdb.DuckDBPyConnection, flt: CallFilter) -> int:
 
 def _fetch(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
     return conn.sql(sql, params=params).to_arrow_table().to_pylist()
+
+
+def _days_in_range(days: list[date], flt: CallFilter) -> list[date]:
+    """The partition days (newest first) that can hold calls of ``flt``'s dates."""
+    start, end = flt.utc_bounds()
+    first = start.date() if start is not None else date.min
+    last = (end - timedelta(microseconds=1)).date() if end is not None else date.max
+    return [d for d in days if first <= d <= last]
 
 
 def _partition_days(conn: duckdb.DuckDBPyConnection) -> list[date]:

@@ -3,6 +3,7 @@ per lake snapshot: the same rows and totals as the whole-table query, page by pa
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -29,7 +30,11 @@ def test_newest_first_pages_match_the_whole_table(
     write_lake(settings, random_acc_rows(calls=800, days=40))
     with connect(settings, "acme.example", extension=extension) as conn:
         assert len(history._partition_days(conn)) > max(history.NEWEST_WINDOWS)
-        for flt in (CallFilter(), CallFilter(direction="inbound"), CallFilter(search="555")):
+        dated = CallFilter(date_from=date(2025, 10, 25), date_to=date(2025, 11, 15))
+        filters = (CallFilter(), CallFilter(direction="inbound"), CallFilter(search="555"), dated)
+        # a dated filter's windows are its own newest days, not the lake's
+        assert history._days_in_range(history._partition_days(conn), dated)[0] == date(2025, 11, 15)
+        for flt in filters:
             for offset, limit in ((0, 10), (0, 100), (100, 100), (5, 1000)):
                 expected = whole_table(conn, flt, offset, limit)
                 assert page_rows(conn, flt, offset=offset, limit=limit) == expected
