@@ -25,7 +25,7 @@ import dash_mantine_components as dmc
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dash_app.auth import open_calls, optional_user, signed_in_user
+from dash_app.auth import open_calls, optional_user, provisioning, signed_in_user
 from dash_app.layout import format_local
 from dash_app.recordings_panel import delete_dialog, recording_panel, retention_control
 from dash_app.recordings_view import (
@@ -61,6 +61,8 @@ def layout(**query: Any) -> Any:
         else f"Recorded calls of extension {user.extension}"
     ) + f" · times in {user.timezone} · caller on the left channel, callee on the right"
     flag = params.get("has_transcript", "").lower()
+    with provisioning() as store:
+        queues = [{"value": str(q.id), "label": q.name} for q in store.queues(user.tenant_domain)]
     controls = dmc.Group(
         [
             dmc.DatePickerInput(
@@ -99,13 +101,14 @@ def layout(**query: Any) -> Any:
                 debounce=400,
                 w=140,
             ),
-            dmc.TextInput(
+            dmc.Select(
                 id="recordings-queue",
                 label="Queue",
-                placeholder="Queue number",
-                value=params.get("queue", ""),
-                debounce=400,
-                w=120,
+                placeholder="Any queue",
+                data=queues,
+                value=params.get("queue"),
+                clearable=True,
+                w=170,
             ),
             dmc.Select(
                 id="recordings-has-transcript",
