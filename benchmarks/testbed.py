@@ -30,7 +30,7 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
             continue
 
 
-def rtp_port_window(size: int = 400) -> dict[str, str]:
+def rtp_port_window(size: int = 1000) -> dict[str, str]:
     """A random window of RTP ports for one rtpengine (it skips ports already bound)."""
     base = random.SystemRandom().randrange(20000, 60000 - size, 2)
     return {
