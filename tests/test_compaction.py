@@ -45,6 +45,7 @@ from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 from tests.fixtures.core import insert_acc_rows, seeded_settings
 from tests.fixtures.crash import kill_at_step_program
+from tests.fixtures.portal import REPO_ROOT, portal_env
 
 ACME = "acme.example"
 T0 = 1_709_280_000.0  # 2024-03-01 08:00:00 UTC
@@ -348,19 +349,9 @@ CHILD = kill_at_step_program(
 STEPS = ("plan", "file", "commit", "sweep", "rollup", "rollup-done")
 
 
-def child_env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        SWITCHBOARD_CONFIG=str(settings.data_dir / "none.toml"),
-        SWITCHBOARD_DATA_DIR=str(settings.data_dir),
-    )
-    return env
-
-
 def test_every_call_stays_exactly_once_when_compaction_is_killed_anywhere(tmp_path: Path) -> None:
     rng = random.Random(42)
     settings = seeded_settings(tmp_path / "data")
-    repo = Path(__file__).resolve().parent.parent
     serial = 0
     outcomes = []
     for round_no in range(20):
@@ -372,8 +363,8 @@ def test_every_call_stays_exactly_once_when_compaction_is_killed_anywhere(tmp_pa
         if round_no % 4 == 3:  # a timer: anywhere, inside a Parquet write too
             proc = subprocess.Popen(
                 [sys.executable, "-c", CHILD, "none", "0", grace],
-                env=child_env(settings),
-                cwd=repo,
+                env=portal_env(settings),
+                cwd=REPO_ROOT,
             )
             delay = rng.uniform(0.3, 0.9)
             try:
@@ -387,8 +378,8 @@ def test_every_call_stays_exactly_once_when_compaction_is_killed_anywhere(tmp_pa
             nth = 1 if step.startswith("rollup") else rng.randint(1, 3)
             subprocess.run(
                 [sys.executable, "-c", CHILD, step, str(nth), grace],
-                env=child_env(settings),
-                cwd=repo,
+                env=portal_env(settings),
+                cwd=REPO_ROOT,
                 timeout=60,
             )
             outcomes.append(f"{step}#{nth} grace {grace}")
@@ -407,8 +398,8 @@ def test_every_call_stays_exactly_once_when_compaction_is_killed_anywhere(tmp_pa
 
     subprocess.run(
         [sys.executable, "-c", CHILD, "none", "0", "0"],
-        env=child_env(settings),
-        cwd=repo,
+        env=portal_env(settings),
+        cwd=REPO_ROOT,
         check=True,
     )
     for tenant_dir in (settings.lake_dir / "calls").iterdir():
@@ -477,8 +468,8 @@ def test_a_reader_never_sees_a_call_twice_nor_misses_one_during_compactions(
     totals = {200}
     reader = subprocess.Popen(
         [sys.executable, "-c", READER, "8"],
-        env=child_env(settings),
-        cwd=Path(__file__).resolve().parent.parent,
+        env=portal_env(settings),
+        cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         text=True,
     )

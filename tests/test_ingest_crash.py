@@ -27,6 +27,7 @@ from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 from tests.fixtures.core import insert_acc_rows, make_settings, seed
 from tests.fixtures.crash import kill_at_step_program
+from tests.fixtures.portal import REPO_ROOT, portal_env
 
 ROUNDS = 24
 STEPS = ("read", "pending", "file", "strays", "manifest", "done")
@@ -67,19 +68,15 @@ def random_rows(rng: random.Random, serial: int, n: int) -> list[dict[str, Any]]
 def run_child(
     settings: Settings, rng: random.Random, batch: int, at: tuple[str, int] | None = None
 ) -> str:
-    env = dict(os.environ)
-    env.update(
-        SWITCHBOARD_CONFIG=str(settings.data_dir / "none.toml"),
-        SWITCHBOARD_DATA_DIR=str(settings.data_dir),
-        SWITCHBOARD_INGEST_BATCH=str(batch),
-    )
-    repo = Path(__file__).resolve().parent.parent
+    env = {**portal_env(settings), "SWITCHBOARD_INGEST_BATCH": str(batch)}
     if at is not None or rng.random() < 0.6:
         step, nth = at or (rng.choice(STEPS), rng.randint(1, 3))
-        proc = subprocess.Popen([sys.executable, "-c", CHILD, step, str(nth)], env=env, cwd=repo)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CHILD, step, str(nth)], env=env, cwd=REPO_ROOT
+        )
         proc.wait(30)
         return f"{step}#{nth}"
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, "none", "0"], env=env, cwd=repo)
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, "none", "0"], env=env, cwd=REPO_ROOT)
     delay = rng.uniform(0.2, 1.0)  # the child spends ~0.3 s importing
     try:
         proc.wait(delay)
