@@ -97,8 +97,12 @@ class RelayProcess:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def start(self) -> None:
-        """Start rtpengine and wait until its ng port answers ``ping``."""
+    def start(self, wait: bool = True) -> None:
+        """Start rtpengine; with ``wait``, return once its ng port answers ``ping``.
+
+        ``wait=False`` lets a caller start Kamailio meanwhile (rtpengine loads in
+        ~0.2 s) and call :meth:`wait_ready` later.
+        """
         if self.running:
             return
         if self._answers():
@@ -120,8 +124,15 @@ class RelayProcess:
                 start_new_session=True,
                 preexec_fn=die_with_parent(),
             )
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Wait until the started rtpengine answers ``ping`` (``RelayStartError`` if it dies)."""
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
+            if self._proc is None:
+                raise RelayStartError("rtpengine is not running")
             if self._proc.poll() is not None:
                 code = self._proc.returncode
                 self._proc = None
@@ -129,7 +140,7 @@ class RelayProcess:
             if self._answers():
                 log.info("rtpengine %s ready on ng %s", self.pid, self.settings.rtpengine_ng_port)
                 return
-            time.sleep(0.05)
+            time.sleep(0.01)
         self.stop()
         raise RelayStartError(
             f"rtpengine not ready after {self.start_timeout}s:\n{_log_tail(self.log_path)}"
