@@ -100,7 +100,9 @@ def test_a_bridged_queue_call_is_recorded_with_caller_and_agent_apart(
                 for r in pq.read_table(p).to_pylist()
             ]
         time.sleep(0.1)
-    assert len(rows) == 1, rows  # the caller's leg only
+    spool = settings.recording_spool_dir
+    listing = sorted(str(f.relative_to(spool)) for f in spool.rglob("*") if f.is_file())
+    assert len(rows) == 1, (listing, [r.read_text() for r in spool.glob("quarantine/*.txt")])
     left, right = read_channels(settings.data_dir / rows[0]["audio_path"])
     assert len(left) > 2 * SAMPLE_RATE
     print(
