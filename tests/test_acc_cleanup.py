@@ -17,14 +17,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from kamailio.launcher import KamailioProcess
-from kamailio.traffic import SippUAS, call_rows, run_sipp, scenario
 from pipeline.acc_cleanup import clean_acc_spool
 from pipeline.ingest import ingest_once
 from pipeline.lake_layout import live_paths
 from pipeline.worker import run_worker
 from switchboard.settings import Settings
 from tests.fixtures.core import Directory, insert_acc_rows
-from tests.fixtures.sip import account, register_at
+from tests.fixtures.sip import load_from_101_to_102
 
 T0 = 1_709_280_000.0  # 2024-03-01 08:00:00 UTC
 
@@ -151,23 +150,13 @@ def test_200_calls_per_second_with_cleanup_every_second_lose_nothing(
                 spool_counts.append(len(spool_ids(s)))
 
     sampler = threading.Thread(target=sample, daemon=True)
-    caller = account("101@acme.example", name="Load Caller")
     worker.start()
     sampler.start()
     try:
-        with SippUAS(scenario("uas_answer.xml")) as phone_102:
-            assert register_at(s, "102@acme.example", phone_102).returncode == 0
-            result = run_sipp(
-                s,
-                scenario("uac.xml"),
-                call_rows([(caller, account("102@acme.example"))]),
-                calls=RATE * SECONDS,
-                rate=RATE,
-                duration_ms=200,
-                limit=2000,
-                timeout=SECONDS * 8,  # the box may be shared: slow is not lost
-                auth=caller,
-            )
+        # the box may be shared: slow is not lost
+        load = load_from_101_to_102(s, calls=RATE * SECONDS, rate=RATE, timeout=SECONDS * 8)
+        with load as (result, _phone_102):
+            pass  # 102's phone goes once every call is done
         time.sleep(3)  # the last CDRs reach the spool (p95 ~0.1 s) and one more cleanup runs
     finally:
         stop.set()

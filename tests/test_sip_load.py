@@ -12,10 +12,9 @@ import time
 import pytest
 
 from kamailio.launcher import KamailioProcess
-from kamailio.traffic import SippUAS, call_rows, run_sipp, scenario
 from pipeline.ingest import ingest_once
 from pipeline.warehouse import connect
-from tests.fixtures.sip import account, register_at
+from tests.fixtures.sip import load_from_101_to_102
 
 pytestmark = [pytest.mark.kamailio, pytest.mark.load]
 
@@ -33,25 +32,9 @@ def _acc_counts(path: object) -> tuple[int, int]:
 
 def test_200_calls_per_second_for_30_seconds_lose_nothing(kamailio: KamailioProcess) -> None:
     s = kamailio.settings
-    caller = account("101@acme.example", name="Load Caller")
-    with SippUAS(scenario("uas_answer.xml")) as phone_102:
-        assert register_at(s, "102@acme.example", phone_102).returncode == 0
-        result = run_sipp(
-            s,
-            scenario("uac.xml"),
-            call_rows([(caller, account("102@acme.example"))]),
-            calls=RATE * SECONDS,
-            rate=RATE,
-            duration_ms=200,
-            limit=2000,
-            timeout=SECONDS * 5,  # the box may be shared: slow is not lost
-            auth=caller,
-            # A call whose BYE gets no answer (about 1 in 2,000 here, its BYE lost under
-            # this load) would otherwise hold SIPp until the run's timeout (150 s
-            # of the suite); 30 s is ample for any answer on a busy box. Such a call is
-            # not completed, so the checks below still hold.
-            extra=("-recv_timeout", "30000"),
-        )
+    # the box may be shared: slow is not lost
+    load = load_from_101_to_102(s, calls=RATE * SECONDS, rate=RATE, timeout=SECONDS * 5)
+    with load as (result, phone_102):
         # A call is complete when the caller saw its end: BYE answered, or a final failure.
         byes_ok = {line.split()[-1] for line in result.log_lines if line.startswith("bye_ok")}
         # The callee's SIPp writes its log in buffered chunks: wait for it to catch up.
