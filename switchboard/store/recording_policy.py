@@ -26,6 +26,11 @@ RECORDING_SCOPES: tuple[str, ...] = get_args(RecordingScope)
 # Among the explicit policies of one call's parties, the one that records most wins:
 # a queue set to 'always' is recorded whoever answers (kamailio.cfg RECORDING_POLICY).
 _PRECEDENCE = {"always": 2, "on_demand": 1, "never": 0}
+_MODES_BY_NAME: dict[str, RecordingMode] = {
+    "always": "always",
+    "on_demand": "on_demand",
+    "never": "never",
+}
 
 
 @dataclass(frozen=True)
@@ -43,10 +48,11 @@ def resolve_recording_mode(default: str | None, explicit: Iterable[str | None]) 
 
     Kamailio's route RECORDING_POLICY computes the same from the htable.
     """
-    chosen = [m for m in explicit if m in _PRECEDENCE]
+    wanted = set(explicit)
+    chosen = [mode for name, mode in _MODES_BY_NAME.items() if name in wanted]
     if chosen:
-        return max(chosen, key=_PRECEDENCE.__getitem__)  # type: ignore[return-value]
-    return default if default in _PRECEDENCE else "never"  # type: ignore[return-value]
+        return max(chosen, key=_PRECEDENCE.__getitem__)
+    return _MODES_BY_NAME.get(default or "", "never")
 
 
 class RecordingPolicySection(AccountsSection):
