@@ -19,8 +19,9 @@ the pipeline reads; measured with rtpengine 10.5 here):
   its ``m=audio`` port is where the *callee* sends; ``SDP mode: answer``: the
   port where the *caller* sends), start/end times, and last the metadata line
   Kamailio set: ``tenant:<t>|call_id:<id>|caller:<ext or number>|callee:<dialled>|
-  direction:<internal|inbound|outbound>|from_tag:<tag>`` (route MEDIA_OFFER;
-  absent for a call only recorded on demand).
+  direction:<internal|inbound|outbound>|from_tag:<tag>`` (route MEDIA_OFFER, or
+  ``NGClient.start_recording(metadata=ng.recording_metadata(...))`` for a call
+  recorded on demand; rtpengine keeps it for the call's later spans).
 
 So a packet whose destination port is the answer's port is the caller's voice,
 the offer's port the callee's.
