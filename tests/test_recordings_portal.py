@@ -9,6 +9,7 @@ route answers range requests; each play and download is audited.
 
 from __future__ import annotations
 
+import json
 import wave
 from collections.abc import Iterator
 from io import BytesIO
@@ -238,3 +239,37 @@ def test_a_manager_deletes_a_recording_and_the_deletion_is_audited(
     assert [(r.actor, r.action, r.object_label) for r in trail] == [
         ("100@acme.example", "delete", "call +15551234567 to 101")
     ]
+
+
+def _page(client: Any, path: str, search: str) -> str:
+    """The page's layout as Dash's renderer asks for it."""
+    response = client.post(
+        "/_dash-update-component",
+        json={
+            "output": ".._pages_content.children..._pages_store.data..",
+            "outputs": [
+                {"id": "_pages_content", "property": "children"},
+                {"id": "_pages_store", "property": "data"},
+            ],
+            "inputs": [
+                {"id": "_pages_location", "property": "pathname", "value": path},
+                {"id": "_pages_location", "property": "search", "value": search},
+            ],
+            "changedPropIds": ["_pages_location.pathname"],
+        },
+    )
+    return json.dumps(response.get_json()) if response.status_code == 200 else ""
+
+
+def test_analytics_shows_conversation_figures_per_agent_linking_to_the_recordings(
+    clients: Any,
+) -> None:
+    search = "?from=2025-03-10&to=2025-03-12&tz=America/New_York"
+    page = _page(clients["manager"], "/analytics", search)
+    assert "analytics-grid-conversations" in page
+    # c01 (101 → 102) and c04 (103 → 102): both answered by 102, 0.8 s vs 1.2 s of speech
+    link = "/recordings?extension=102&from=2025-03-10&to=2025-03-12"
+    assert f"[2 recordings]({link})" in page and "60 %" in page
+    # A plain user's Analytics sees the figures of their own recorded calls only.
+    own = _page(clients["user 101"], "/analytics", search)
+    assert "[1 recordings](/recordings?extension=102" in own

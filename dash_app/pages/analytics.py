@@ -42,6 +42,7 @@ from dash_app.auth import (
 )
 from dash_app.editing import NotAllowed
 from dash_app.layout import section
+from dash_app.recordings_figures import conversation_section, load_conversation_figures
 from pipeline.schema import DIRECTIONS
 
 dash.register_page(
@@ -132,6 +133,7 @@ def layout(**query: Any) -> Any:
             name: spec.load(conn, q, marks, limit=PREVIEW_ROWS if name in _PREVIEWED else None)
             for name, spec in TABLES.items()
         }
+        conversations = load_conversation_figures(conn, q)  # recorded calls, per agent
     finally:
         viewer.close()
     scope = (
@@ -219,6 +221,7 @@ def layout(**query: Any) -> Any:
             grid("menus", tables["menus"], q) if tables["menus"] else None,
             # queues, agents, staffing what-if; only when callers met a queue in the period
             queue_section(grid, tables, q),
+            conversation_section(conversations, q),  # only when calls were recorded
             grid("repeat", tables["repeat"], q, total=current.get("repeat_callers")),
             html.Div(
                 [
