@@ -24,7 +24,7 @@ from pathlib import Path
 from string import Template
 from types import TracebackType
 
-from kamailio.rpc import KamailioRPC, RPCError
+from kamailio.rpc import KamailioRPC, RPCError, RPCFault
 from kamailio.rules_push import RulesScheduler
 from kamailio.tls_cert import ensure_certificate, tls_paths
 from switchboard.acc_spool import ACC_COLUMNS, ACC_TABLE, WRITTEN_COLUMNS
@@ -307,6 +307,24 @@ class KamailioProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def enable_relay(rpc: KamailioRPC, timeout: float = 5.0) -> None:
+    """Have the rtpengine module use rtpengine from now on.
+
+    A Kamailio that started before rtpengine listened has it disabled for 5 s
+    (``rtpengine_disable_tout``); right after start-up the module answers
+    "Initializing - try later", so this retries until ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            rpc.call("rtpengine.enable", "all", 1)
+            return
+        except RPCFault as fault:
+            if "try later" not in fault.message or time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)
 
 
 def run_foreground(settings: Settings) -> int:

@@ -15,7 +15,7 @@ from benchmarks.relay_phones import PACKET_BYTES, PcapCallee, pcap_call
 from kamailio.launcher import KamailioProcess
 from kamailio.recording_push import push_recording_policy
 from relay.launcher import RelayProcess, ng_client
-from relay.ng import NGError
+from relay.ng import NGClient, NGError
 from tests.fixtures.core import Directory
 from tests.fixtures.relay import call_metadata, call_pcaps, read_pcap_rtp
 from tests.fixtures.sip import account, register_at
@@ -130,16 +130,24 @@ def test_on_demand_start_and_stop_mid_call(
         assert indexes == list(range(indexes[0], indexes[-1] + 1))
 
 
-def media_flowing(ng: object) -> str | None:
-    """The Call-ID of the one call rtpengine relays once RTP passed through it."""
+def media_flowing(ng: NGClient) -> str | None:
+    """The Call-ID of the one call rtpengine relays once both sides' RTP passed through it."""
     try:
-        calls = ng.list_calls()  # type: ignore[attr-defined]
+        calls = ng.list_calls()
         if len(calls) != 1:
             return None
-        totals = ng.query(calls[0]).get("totals", {}).get("RTP", {})  # type: ignore[attr-defined]
+        tags = ng.query(calls[0]).get("tags", {}).values()
     except NGError:
         return None
-    return calls[0] if totals.get("packets", 0) > 0 else None
+    received = [
+        sum(
+            stream.get("stats", {}).get("packets", 0)
+            for media in tag.get("medias", [])
+            for stream in media.get("streams", [])
+        )
+        for tag in tags
+    ]
+    return calls[0] if len(received) == 2 and min(received) > 0 else None
 
 
 def wait_for(condition, what: str, timeout: float = 15.0):  # type: ignore[no-untyped-def]
