@@ -19,7 +19,13 @@ import pytest
 
 from switchboard.store.access_log import AccessQuery
 from tests.fixtures.portal import client_session
-from tests.fixtures.recorded_calls import REC_C01, REC_C04, REC_G01, seed_recordings
+from tests.fixtures.recorded_calls import (
+    REC_C01,
+    REC_C04,
+    REC_G01,
+    add_voicemail_transcript,
+    seed_recordings,
+)
 
 LOGINS = {
     "anonymous": None,
@@ -44,7 +50,12 @@ MAY_HEAR = {
 
 @pytest.fixture(scope="module")
 def portal_app(client_portal: Any) -> Iterator[Any]:
-    seed_recordings(client_portal.server.extensions["switchboard_portal"].settings)
+    from datetime import UTC, datetime
+
+    settings = client_portal.server.extensions["switchboard_portal"].settings
+    seed_recordings(settings)
+    at = datetime(2025, 3, 12, 15, 0, tzinfo=UTC)
+    add_voicemail_transcript(settings, "vm-" + "5e" * 16, "102", "About the kitchen invoice", at)
     yield client_portal
 
 
@@ -180,6 +191,12 @@ def test_filters_and_the_one_search_box(clients: Any) -> None:
     assert REC_C01 in search(manager, "REFUND")
     assert REC_C01 not in search(clients["agent 104"], "refund")  # not their call
     assert REC_C01 not in search(clients["globex manager"], "refund")
+    # A voicemail of 102: its owner and managers read it, a supervisor does not.
+    vm = "vm-" + "5e" * 16
+    assert vm in search(clients["manager"], "kitchen invoice")
+    assert vm in search(clients["user 102"], "kitchen invoice")
+    assert vm not in search(clients["supervisor"], "kitchen invoice")
+    assert vm not in search(clients["user 101"], "kitchen invoice")
 
 
 def test_call_history_rows_link_to_the_recordings_the_viewer_may_hear(clients: Any) -> None:

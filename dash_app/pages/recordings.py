@@ -37,6 +37,7 @@ from dash_app.recordings_view import (
     page_url,
     parse_query,
 )
+from dash_app.voicemail_view import may_open
 from pipeline.schema import DIRECTIONS
 
 dash.register_page(
@@ -345,6 +346,13 @@ def search_everything(text: str | None) -> Any:
         return dmc.Text(str(exc), c="red", size="sm", id="recordings-search-error")
     finally:
         conn.close()
+    # The warehouse shows a supervisor the tenant's voicemails; the voicemail rule is
+    # stricter (the mailbox owner or a manager), and it decides who reads a message.
+    hits = [
+        h
+        for h in hits
+        if h["kind"] != "voicemail" or may_open(user, user.tenant_domain, str(h.get("callee")))
+    ]
     if not hits:
         return dmc.Text("Nothing said matches.", size="sm", c="dimmed", id="recordings-search-none")
     items = []
