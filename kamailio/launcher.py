@@ -309,12 +309,13 @@ class KamailioProcess:
         self.stop()
 
 
-def enable_relay(rpc: KamailioRPC, timeout: float = 5.0) -> None:
+def enable_relay(rpc: KamailioRPC, timeout: float = 30.0) -> None:
     """Have the rtpengine module use rtpengine from now on.
 
     A Kamailio that started before rtpengine listened has it disabled for 5 s
     (``rtpengine_disable_tout``); right after start-up the module answers
-    "Initializing - try later", so this retries until ``timeout``.
+    "Initializing - try later" (for seconds on a busy box), so this retries until
+    ``timeout``.
     """
     deadline = time.monotonic() + timeout
     while True:

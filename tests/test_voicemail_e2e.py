@@ -45,13 +45,18 @@ pytestmark = [
 NOW = datetime(2026, 12, 22, 15, 0, tzinfo=UTC)
 RING_SECONDS = 5  # the shortest ring an answering rule allows
 
-# Resolves with the audio element's duration once its metadata loaded (or fails on error).
+# The listener presses play (the player fetches nothing before: preload="none"); resolves
+# with the audio's duration once its metadata loaded (or fails on error).
 AUDIO_DURATION_JS = """async (el) => {
     if (el.readyState < 1) {
-        await new Promise((ok, fail) => {
+        const loaded = new Promise((ok, fail) => {
             el.addEventListener('loadedmetadata', ok, {once: true});
             el.addEventListener('error', fail, {once: true});
         });
+        el.muted = true;  // headless autoplay rules: a muted play needs no gesture
+        el.play().catch(() => {});
+        await loaded;
+        el.pause();
     }
     return el.duration;
 }"""
