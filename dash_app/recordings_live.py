@@ -15,6 +15,8 @@ rtpengine down: the card says so, the call is not affected.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -82,11 +84,29 @@ def live_calls(dialogs: Any, user: User) -> list[LiveCall]:
     return found
 
 
-def _ask_kamailio(user: User) -> list[LiveCall]:
-    from kamailio.rpc import KamailioRPC
+# dlg.list lists every dialog of the system: one answer serves every Home page of this
+# worker for DIALOGS_MAX_AGE seconds, so the RPC load does not grow with the users watching.
+DIALOGS_MAX_AGE = 2.0
+_dialogs_lock = threading.Lock()
+_dialogs_cache: tuple[float, str, Any] = (0.0, "", None)
 
-    with KamailioRPC(portal().settings.rpc_url, timeout=1.5) as rpc:
-        return live_calls(rpc.call("dlg.list"), user)
+
+def _dialogs(rpc_url: str) -> Any:
+    global _dialogs_cache
+    with _dialogs_lock:
+        at, url, dialogs = _dialogs_cache
+        if url == rpc_url and time.monotonic() - at < DIALOGS_MAX_AGE:
+            return dialogs
+        from kamailio.rpc import KamailioRPC
+
+        with KamailioRPC(rpc_url, timeout=1.5) as rpc:
+            dialogs = rpc.call("dlg.list")
+        _dialogs_cache = (time.monotonic(), rpc_url, dialogs)
+        return dialogs
+
+
+def _ask_kamailio(user: User) -> list[LiveCall]:
+    return live_calls(_dialogs(portal().settings.rpc_url), user)
 
 
 def live_call_card() -> Any:
