@@ -89,7 +89,11 @@ def _audit_query_error(query: Mapping[str, str], timezone: str) -> str:
 
 def _recordings_query_error(query: Mapping[str, str], timezone: str) -> str:
     from dash_app.recordings_view import parse_query
+    from pipeline.recording_query import RECORDING_ID_RE
 
+    opened = query.get("rec")
+    if opened and not RECORDING_ID_RE.match(opened):
+        return f"'rec' must be a recording id (rec-<24 hex digits>), not {opened[:40]!r}"
     return parse_query(query, timezone)[2]
 
 

@@ -175,6 +175,8 @@ def test_filters_and_the_one_search_box(clients: Any) -> None:
     # A crafted filter is a refusal with a reason, never a 500, and shows nothing.
     assert grid_rows(manager, {"extension": "1 or 1=1"}) == (200, set())
     assert manager.get("/recordings?direction=sideways").status_code == 400
+    assert manager.get("/recordings?rec=../../etc/passwd").status_code == 400
+    assert manager.get(f"/recordings?rec={REC_C01}").status_code == 200
 
     def search(client: Any, text: str) -> str:
         response = client.post(
