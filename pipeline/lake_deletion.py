@@ -19,9 +19,10 @@ the caller's business (the portal and the worker write the audit trail).
 
 kill -9 anywhere: before a record's rename the partition is unchanged (an
 orphan ``c-<g>.parquet`` is swept by compaction, or overwritten by the next
-run's same generation); after it, the rows are gone. The WAV goes first, so a
-recording is never listed without its facts being on their way out; running
-the deletion again finishes whatever a kill left.
+run's same generation); after it, the rows are gone. The WAV goes first and the
+``recordings`` row last, so a kill leaves the recording listed (its row is how it is
+found again) and running the deletion again finishes the job: never an orphan
+transcript that nothing points to.
 """
 
 from __future__ import annotations
@@ -162,7 +163,8 @@ def delete_recordings(
             if writer is not None:
                 locks.enter_context(exclusive_lock(writer))
         for day, ids in sorted(by_day.items()):
-            for table in (RECORDINGS, RECORDING_TRANSCRIPTS):
+            # Transcripts first: the recording's row is what a retry finds it by.
+            for table in (RECORDING_TRANSCRIPTS, RECORDINGS):
                 dropped = drop_rows(
                     lake,
                     table,

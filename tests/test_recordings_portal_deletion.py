@@ -114,3 +114,31 @@ def test_retention_removes_what_is_older_counts_it_and_audits_it(lake: Settings)
         assert store.recording_retention("acme.example") is None
     finally:
         store.close()
+
+
+def test_a_deletion_killed_half_way_is_finished_by_running_it_again(
+    lake: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipeline.lake_deletion as deletion
+
+    doomed = _doomed(lake, REC_C01)
+    real = deletion.drop_rows
+    calls: list[str] = []
+
+    def killed_after_the_transcripts(*args: object, **kwargs: object) -> int:
+        table = args[1]
+        calls.append(table.name)  # type: ignore[attr-defined]
+        if table is RECORDINGS:
+            raise KeyboardInterrupt("killed")  # as a kill -9 would: nothing after this runs
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(deletion, "drop_rows", killed_after_the_transcripts)
+    with pytest.raises(KeyboardInterrupt):
+        delete_recordings(lake, "acme.example", [doomed])
+    assert calls == ["recording_transcripts", "recordings"]
+    assert REC_C01 in _ids(lake)  # still listed: a manager (or retention) finds it again
+    monkeypatch.setattr(deletion, "drop_rows", real)
+    assert delete_recordings(lake, "acme.example", [_doomed(lake, REC_C01)]) == 1
+    assert _ids(lake) == {REC_C04}
+    with open_for_viewer(lake, "acme.example") as viewer:
+        assert search_everything(viewer.conn, "refund") == []
