@@ -32,7 +32,10 @@ VIEW_COLUMNS: tuple[str, ...] = (*CALLS_SCHEMA.names, *CALLS_PARTITIONS.names)
 
 # The session: UTC so that no conversion depends on the server's zone.
 # Global, not per session: every cursor of a cached database (pipeline.warehouse) has it.
-SESSION_SETUP = "set global timezone = 'UTC'"
+# Parquet footers cached: lake files are immutable (written aside, renamed into place,
+# replaced only by new names), and a view with union_by_name reads every file's footer
+# at each query (366 daily files: 33 ms of a one-day count, 20 ms with the cache).
+SESSION_SETUP = "set global timezone = 'UTC'; set global parquet_metadata_cache = true"
 
 # The calls of one tenant: the live Hive-partitioned Parquet files of its folder
 # (pipeline.lake_layout decides which files those are).
