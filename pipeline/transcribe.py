@@ -24,7 +24,7 @@ import logging
 import re
 import time
 import wave
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,7 +52,7 @@ from pipeline.transcription_models import (
     load_whisper_model,
 )
 from pipeline.transcription_numbers import numbers_for_display
-from pipeline.transcription_pieces import pieces_of, speech_spans
+from pipeline.transcription_pieces import speech_spans
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 from switchboard.voicemail import VoicemailMessage
@@ -170,15 +170,15 @@ class WhisperTranscriber:
         audio: np.ndarray,
         language: str,
         kwargs: dict[str, Any],
-        to_recording: Callable[[float], float],
+        offset: float,
     ) -> list[DecodedSegment]:
-        """Whisper's segments of ``audio``, their times mapped by ``to_recording``."""
+        """Whisper's segments of ``audio``, which starts ``offset`` seconds into the message."""
         segments, _ = self._model.transcribe(audio, language=language, **kwargs)
         # The segments are a lazy generator: the work happens while listing them.
         return [
             DecodedSegment(
-                round(to_recording(s.start), 2),
-                round(to_recording(s.end), 2),
+                round(offset + s.start, 2),
+                round(offset + s.end, 2),
                 s.text,
                 s.avg_logprob,
                 s.no_speech_prob,
@@ -206,22 +206,21 @@ class WhisperTranscriber:
         kwargs = opts.kwargs(prompt, hotwords)
         decoded: list[DecodedSegment] = []
         if opts.vad_filter and opts.max_piece_seconds > 0:
-            # Speech in pieces of a few sentences, each decoded in a window of its own with
-            # the prompt: no window's early end can skip the rest (transcription_pieces).
+            # Each stretch of speech between pauses decoded on its own, with the prompt: no
+            # window's early end can skip what follows (pipeline.transcription_pieces).
             kwargs["vad_filter"] = False
             spans = speech_spans(
                 audio, min_silence_ms=opts.vad_min_silence_ms, max_seconds=opts.max_piece_seconds
             )
-            for piece in pieces_of(spans, opts.max_piece_seconds):
-                decoded += self._decode(
-                    piece.audio(audio), language, kwargs, piece.original_seconds
-                )
+            for start, end in spans:
+                offset = start / SAMPLE_RATE
+                decoded += self._decode(audio[start:end], language, kwargs, offset)
         else:
             if len(audio) > SINGLE_WINDOW_SECONDS * SAMPLE_RATE:
                 # Past one 30 s window, timestamps let the decoder move on through the window;
                 # without them tiny.en stopped early and lost half of a 2-minute message.
                 kwargs["without_timestamps"] = False
-            decoded = self._decode(audio, language, kwargs, float)
+            decoded = self._decode(audio, language, kwargs, 0.0)
         kept = kept_segments(decoded)
         segments = [Segment(s.start, s.end, s.text) for s in kept if s.text]
         text = " ".join(s.text for s in segments).strip()

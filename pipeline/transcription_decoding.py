@@ -62,8 +62,8 @@ class DecodingOptions:
     # Silero VAD trims leading/trailing silence and cuts long silences: silence → no text.
     vad_filter: bool = True
     vad_min_silence_ms: int = 1000
-    # With the VAD on, speech is decoded in pieces of at most this many seconds, each in
-    # its own window (pipeline.transcription_pieces: why, and the figures); 0: one pass
+    # With the VAD on, each stretch of speech between pauses (cut at this many seconds) is
+    # decoded on its own (pipeline.transcription_pieces: why, and the figures); 0: one pass
     # through faster-whisper's own 30 s windows, as before (kept to measure against).
     max_piece_seconds: float = MAX_PIECE_SECONDS
     without_timestamps: bool = True

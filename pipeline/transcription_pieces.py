@@ -1,74 +1,38 @@
-"""Long recordings cut at pauses into pieces that Whisper decodes whole, one by one.
+"""Long recordings cut at the caller's pauses into pieces that Whisper decodes one by one.
 
 Why: on audio longer than one 30 s window Whisper decodes window after window
 and, when a window's decode ends early, its seek jumps the whole window — every
 word after the early end is lost. On CI's CPU ``tiny.en`` returned 108 words of a
 180-word, 2-minute message that way (whole sentences gone), and the same cut
-happens wherever the int8 kernels round a little differently. Decoding pieces
-of at most :data:`MAX_PIECE_SECONDS` of speech, each in its own window with the
-voicemail prompt, leaves the decoder nowhere to jump to: a piece is one or two
-sentences, and the next piece starts where the caller started speaking again.
-The figures behind the piece length are in docs/voicemail.md.
+happens wherever the int8 kernels round a little differently. Pieces of several
+sentences are not enough: decoded without timestamps, a piece of two sentences
+0.8 s apart still came out as one of them (pieces of 12, 20 and 25 s all lost
+sentences so). So each stretch of speech between two pauses is a piece of its
+own, decoded in its own window with the voicemail prompt: the decoder has one
+utterance to write, and the next piece starts where the caller spoke again.
+Figures: docs/voicemail.md ("Long messages").
 
-The pieces come from Silero VAD (shipped inside faster-whisper's wheel): its
-speech spans, split where the caller pauses, are merged in order while a piece
-stays within :data:`MAX_PIECE_SECONDS`. A piece's audio is its spans back to
-back (the pauses between them shortened to the VAD's padding, as faster-whisper's
-own ``vad_filter`` does); :func:`original_seconds` maps a time in that audio
-back to the recording. Grouping and time mapping are pure and tested alone.
+The pieces are Silero VAD's speech spans (the model ships inside faster-whisper's
+wheel): a pause of ``min_silence_ms`` ends one, and speech running past
+``max_seconds`` is cut at its last short pause (Silero's own rule), so no piece
+outgrows a window.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import numpy as np
 
-from pipeline.transcription_audio import SAMPLE_RATE
-
-# Longest stretch of speech decoded in one window. Measured on 2-minute messages
-# (docs/voicemail.md): pieces of 20-25 s still lost a sentence inside the window
-# (the decoder wrote the first words, then went on with the next sentence); 12 s
-# lost none, on every thread count, seed and compute type tried.
+# Longest piece: a stretch of speech without a pause is cut here (well inside a 30 s
+# window, and short enough that one piece holds a sentence or two).
 MAX_PIECE_SECONDS = 12.0
-# Silero's padding around each span: the pause kept between two spans of one piece.
+# Silero's padding around each span: the speech onset and tail it would otherwise clip.
 SPEECH_PAD_MS = 400
 
-Span = tuple[int, int]  # [start, end) in samples of the recording
+Span = tuple[int, int]  # [start, end) in samples of the 16 kHz recording
 
 
-@dataclass(frozen=True)
-class Piece:
-    """Speech spans decoded together, in order; times in samples of the recording."""
-
-    spans: tuple[Span, ...]
-
-    @property
-    def start(self) -> int:
-        return self.spans[0][0]
-
-    @property
-    def end(self) -> int:
-        return self.spans[-1][1]
-
-    def audio(self, recording: np.ndarray) -> np.ndarray:
-        """The piece as Whisper hears it: its spans back to back."""
-        return np.concatenate([recording[a:b] for a, b in self.spans])
-
-    def original_seconds(self, seconds: float) -> float:
-        """A time in :meth:`audio` (seconds) as a time in the recording."""
-        return original_seconds(self.spans, seconds)
-
-
-def speech_spans(
-    audio: np.ndarray, *, min_silence_ms: int, max_seconds: float = MAX_PIECE_SECONDS
-) -> list[Span]:
-    """Where ``audio`` (16 kHz) holds speech, per Silero VAD; no span longer than ``max_seconds``.
-
-    A pause of ``min_silence_ms`` ends a span; a longer stretch of speech is cut at its
-    last short pause before ``max_seconds`` (Silero's own rule).
-    """
+def speech_spans(audio: np.ndarray, *, min_silence_ms: int, max_seconds: float) -> list[Span]:
+    """Where ``audio`` (16 kHz) holds speech, in order; no span longer than ``max_seconds``."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     options = VadOptions(
@@ -76,37 +40,5 @@ def speech_spans(
         max_speech_duration_s=max_seconds,
         speech_pad_ms=SPEECH_PAD_MS,
     )
-    return [(int(s["start"]), int(s["end"])) for s in get_speech_timestamps(audio, options)]
-
-
-def pieces_of(spans: Sequence[Span], max_seconds: float = MAX_PIECE_SECONDS) -> list[Piece]:
-    """``spans`` merged in order into pieces whose speech lasts at most ``max_seconds``.
-
-    A span longer than ``max_seconds`` on its own is a piece by itself (the VAD cuts
-    speech at ``max_seconds``, so this only happens when asked for shorter pieces).
-    """
-    limit = max_seconds * SAMPLE_RATE
-    pieces: list[list[Span]] = []
-    used = 0
-    for start, end in spans:
-        if end <= start:
-            continue
-        length = end - start
-        if pieces and used + length <= limit:
-            pieces[-1].append((start, end))
-            used += length
-        else:
-            pieces.append([(start, end)])
-            used = length
-    return [Piece(tuple(p)) for p in pieces]
-
-
-def original_seconds(spans: Sequence[Span], seconds: float) -> float:
-    """A time in ``spans`` played back to back, as a time in the recording they come from."""
-    target = seconds * SAMPLE_RATE
-    played = 0
-    for start, end in spans:
-        if target <= played + (end - start):
-            return (start + max(target - played, 0)) / SAMPLE_RATE
-        played += end - start
-    return spans[-1][1] / SAMPLE_RATE if spans else seconds
+    spans = get_speech_timestamps(audio, options)
+    return [(int(s["start"]), int(s["end"])) for s in spans if s["end"] > s["start"]]

@@ -31,13 +31,13 @@ from pipeline.transcription_decoding import (
 )
 from pipeline.transcription_models import ModelNotInstalled, load_whisper_model
 from pipeline.transcription_numbers import numbers_for_display
-from pipeline.transcription_pieces import Piece, original_seconds, pieces_of
+from pipeline.transcription_pieces import speech_spans
 from pipeline.transcription_rerun import retranscribe
 from pipeline.voicemail_ingest import ingest_voicemail
 from pipeline.voicemail_query import mailbox_messages, open_mailbox, search_transcripts
 from switchboard.settings import Settings
 from tests.fixtures.core import Directory
-from tests.fixtures.voicemail import silence_wav, write_spool_item
+from tests.fixtures.voicemail import INVOICE_SENTENCE, Speech, silence_wav, write_spool_item
 
 
 @pytest.mark.parametrize(
@@ -80,33 +80,39 @@ def test_filler_on_unsure_audio_and_unsure_loops_are_dropped() -> None:
     assert [s.text for s in kept] == ["Hi Linda."]
 
 
-def test_speech_is_cut_into_pieces_in_order_and_no_span_is_left_out() -> None:
-    sec = 16000
-    # Utterances of 5, 4, 6, 13 and 2 s; pieces of at most 12 s of speech.
-    spans = [(0, 5 * sec), (8 * sec, 12 * sec), (15 * sec, 21 * sec), (25 * sec, 38 * sec)]
-    spans.append((40 * sec, 42 * sec))
-    pieces = pieces_of(spans, max_seconds=12)
-    assert [p.spans for p in pieces] == [
-        ((0, 5 * sec), (8 * sec, 12 * sec)),
-        ((15 * sec, 21 * sec),),
-        ((25 * sec, 38 * sec),),  # longer than a piece on its own: alone, never dropped
-        ((40 * sec, 42 * sec),),
+def test_a_message_is_cut_into_one_piece_per_stretch_of_speech(
+    speech: Speech, tmp_path: Path
+) -> None:
+    """Silero (the real model, no Whisper): two sentences 3 s apart are two pieces, in order."""
+    import wave
+
+    from pipeline.transcription_audio import SAMPLE_RATE, load_audio
+
+    def pcm(path: Path) -> np.ndarray:
+        with wave.open(str(path), "rb") as w:
+            return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+
+    first, second = pcm(speech(INVOICE_SENTENCE)), pcm(speech("Please call me back tomorrow."))
+    pause = np.zeros(8000 * 3, dtype="<i2")
+    message = tmp_path / "two.wav"
+    with wave.open(str(message), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(np.concatenate([pause, first, pause, second, pause]).tobytes())
+    spans = speech_spans(load_audio(message), min_silence_ms=1000, max_seconds=12)
+    seconds = [(a / SAMPLE_RATE, b / SAMPLE_RATE) for a, b in spans]
+    said = [
+        (3.0, 3 + len(first) / 8000),
+        (6 + len(first) / 8000, 6 + (len(first) + len(second)) / 8000),
     ]
-    assert [s for p in pieces for s in p.spans] == spans
-    assert pieces_of([]) == [] and pieces_of([(5, 5)]) == []
-
-
-def test_times_in_a_piece_map_back_to_the_recording() -> None:
-    sec = 16000
-    piece = Piece(((2 * sec, 5 * sec), (9 * sec, 10 * sec)))
-    assert piece.original_seconds(0.0) == 2.0
-    assert piece.original_seconds(1.5) == 3.5
-    assert piece.original_seconds(3.5) == 9.5  # half a second into the second span
-    assert piece.original_seconds(60.0) == 10.0  # past the end: the piece's end
-    assert original_seconds([], 1.25) == 1.25
-    audio = np.arange(11 * sec, dtype=np.float32)
-    heard = piece.audio(audio)
-    assert len(heard) == 4 * sec and heard[3 * sec] == 9 * sec
+    assert len(seconds) == 2, seconds
+    for (start, end), (spoke, stopped) in zip(seconds, said, strict=True):
+        assert start <= spoke + 0.3 and end >= stopped - 0.3, (seconds, said)
+        assert end - start <= 12
+    # Speech running past the longest piece is cut, never dropped.
+    cut = speech_spans(load_audio(message), min_silence_ms=1000, max_seconds=1.5)
+    assert len(cut) > 2 and cut[0][0] == spans[0][0] and cut[-1][1] == spans[-1][1]
 
 
 def test_the_prompt_carries_names_owner_first_bounded_and_deduplicated() -> None:
