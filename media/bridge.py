@@ -5,8 +5,9 @@ queue's agent) calls when the caller must reach another party:
 
 1. place ``sip:<target>@<tenant>`` through Kamailio (``media.outbound``), so
    the target's answering rules, forwarding, voicemail and accounting apply;
-2. while it rings, play ringback to the caller (or relay the callee's early
-   media once it arrives);
+2. while it rings, play ringback to the caller until the callee's early media
+   (183 + RTP: a carrier's ringback or announcement) arrives, then relay that
+   and only that (silence in its pauses, never our ringback again);
 3. on 200, relay audio both ways on the shared 20 ms clock; RFC 2833 digits
    pass through with each side's own payload type (caller 96 -> callee 101);
 4. a party that holds (re-INVITE ``sendonly``/``inactive``/``c=0.0.0.0``)
@@ -219,6 +220,7 @@ class Bridge:
         )
         self.to_callee = _Side("callee", callee.session, None, None)
         self._ringing = self._ringback.player(caller_pt)
+        self.early_media = False  # the callee's audio came before its answer
         self.answered = False
 
     # --- wiring ---------------------------------------------------------------------------
@@ -282,8 +284,12 @@ class Bridge:
     def tick(self) -> None:
         if not self.answered:
             self.caller.touch_watchdog()  # the caller may listen to ringback in silence
-            if self.to_caller.primed or len(self.to_caller.queue) >= FRAME:
-                self.to_caller.relay_tick()  # early media
+            if not self.early_media and len(self.to_caller.queue) >= FRAME:
+                self.early_media = True
+            if self.early_media:
+                # the far end's early media: from its first frame the caller hears only it
+                # (silence in its pauses), never our ringback again (RFC 3960 §3)
+                self.to_caller.relay_tick()
             else:
                 self.to_caller.send(self._ringing.next_frame())
             return
