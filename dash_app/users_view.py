@@ -21,6 +21,9 @@ from switchboard.user_csv import IMPORT_COLUMNS, ImportPreview
 
 ROLE_LABELS = {"manager": "Manager", "supervisor": "Supervisor", "agent": "Agent", "user": "User"}
 COMPANY_ZONE = "__company__"  # the time-zone select's value for "the company's zone"
+DEFAULT_CALLER_ID = "__default__"  # the caller-ID select's value for "the extension's own"
+MANAGERS_ONLY = "only managers can see and change users"
+FEEDBACK = "users-feedback"  # the Users page's banner, shared by its callbacks' modules
 
 
 @cache
@@ -31,6 +34,12 @@ def zone_names() -> list[str]:
 def zone_options(company_zone: str) -> list[dict[str, str]]:
     first = {"value": COMPANY_ZONE, "label": f"Company's zone ({company_zone})"}
     return [first] + [{"value": z, "label": z} for z in zone_names()]
+
+
+def caller_id_options(numbers: list[tuple[str, str]], default: str) -> list[dict[str, str]]:
+    """The caller-ID select: the default first, then ``(number, name)`` main numbers."""
+    first = {"value": DEFAULT_CALLER_ID, "label": default}
+    return [first] + [{"value": n, "label": f"{n} ({name})"} for n, name in numbers]
 
 
 def matches(user: User, search: str | None) -> bool:
@@ -127,6 +136,13 @@ def user_editor() -> dmc.Modal:
                     description="Main numbers shown to people they call",
                     placeholder="Choose main numbers",
                     data=[],
+                ),
+                dmc.Select(
+                    id="users-callerid",
+                    label="Caller ID when they call out",
+                    description="One of the numbers above; they can change it on their Profile",
+                    data=[],
+                    allowDeselect=False,
                 ),
                 dmc.Group(
                     [

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from switchboard.routing import read_decision
 from switchboard.rules import AnsweringRule
 from switchboard.store import ProvisioningError, ProvisioningStore
 from tests.fixtures.core import make_settings, seed
@@ -247,3 +248,38 @@ def test_a_disabled_users_open_session_ends_at_their_next_request(
         after = client.get("/")
         assert after.status_code == 302 and after.headers["location"].startswith("/login")
         assert client.post("/_dash-update-component", json={}).status_code == 401
+
+
+def test_a_manager_sets_a_users_caller_id_among_the_numbers_allowed(
+    users_portal: PortalServer, page: Any
+) -> None:
+    """Users → Edit: allow a main number and choose it; Kamailio's decision carries it at once."""
+    base = users_portal.url
+    log_in(page, base, "100@acme.example")
+    page.goto(base + "/users")
+    page.click('[id=\'{"ext":"103","type":"users-edit"}\']')
+    expect(page.locator("#users-name")).to_have_value(re.compile(".+"))
+    # nothing allowed yet: only the default is on offer
+    page.locator("#users-callerid").click()
+    expect(page.get_by_role("option", name="+15551230000 (Main line)", exact=True)).to_have_count(0)
+    page.keyboard.press("Escape")
+    page.get_by_placeholder("Choose main numbers").click()
+    page.get_by_role("option", name="+15551230000 (Main line)", exact=True).click()
+    page.keyboard.press("Escape")
+    _pick(page, "#users-callerid", "+15551230000 (Main line)")
+    page.click("#users-save")
+    expect(page.locator("#users-saved")).to_be_visible()
+    store = _store(users_portal)
+    assert store.user(T, "103").caller_id == "+15551230000"
+    assert read_decision(store.decisions()[f"{T}:103"])["caller_id"] == "+15551230000"
+
+    # withdrawing the number takes the choice back to the default, in Kamailio too
+    page.click('[id=\'{"ext":"103","type":"users-edit"}\']')
+    expect(page.locator("#users-callerid")).to_have_value("+15551230000 (Main line)")
+    page.locator("#users-callerids").click()  # a picked option, clicked again, is withdrawn
+    page.get_by_role("option", name="+15551230000 (Main line)", exact=True).click()
+    page.keyboard.press("Escape")
+    expect(page.locator("#users-callerid")).to_have_value("Default (their extension)")
+    page.click("#users-save")
+    expect(page.locator("#users-saved")).to_be_visible()
+    assert read_decision(_store(users_portal).decisions()[f"{T}:103"])["caller_id"] == ""

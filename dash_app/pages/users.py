@@ -13,7 +13,6 @@ nobody elsewhere.
 
 from __future__ import annotations
 
-import base64
 import logging
 from typing import Any
 
@@ -22,6 +21,7 @@ import dash_mantine_components as dmc
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
+from dash_app import users_import  # noqa: F401  (registers the import section's callbacks)
 from dash_app.auth import optional_user, portal, provisioning, signed_in_user
 from dash_app.editing import NotAllowed, alert, close_on_cancel, require_click
 from dash_app.layout import section
@@ -29,9 +29,12 @@ from dash_app.push import push_after_edit, saved_message
 from dash_app.users_downloads import USERS_CSV_PATH
 from dash_app.users_view import (
     COMPANY_ZONE,
+    DEFAULT_CALLER_ID,
+    FEEDBACK,
     KEEP,
+    MANAGERS_ONLY,
+    caller_id_options,
     credentials_notice,
-    import_preview,
     import_section,
     matches,
     removal_dialog,
@@ -54,9 +57,6 @@ dash.register_page(
 )
 
 log = logging.getLogger(__name__)
-
-MANAGERS_ONLY = "only managers can see and change users"
-FEEDBACK = "users-feedback"
 
 close_on_cancel("users-editor", "users-cancel")
 close_on_cancel("users-remove-modal", "users-remove-cancel")
@@ -161,6 +161,7 @@ def refresh_users(_version: int | None, search: str | None) -> Any:
     Output("users-timezone", "value"),
     Output("users-callerids", "data"),
     Output("users-callerids", "value"),
+    Output("users-callerid", "value"),
     Output("users-editor-alert", "children"),
     Input("users-add-open", "n_clicks"),
     Input({"type": "users-edit", "ext": ALL}, "n_clicks"),
@@ -192,6 +193,7 @@ def open_editor(_add: int | None, _edits: list[int | None]) -> tuple[Any, ...]:
                 COMPANY_ZONE,
                 numbers,
                 [],
+                DEFAULT_CALLER_ID,
                 None,
             )
         target = store.user(tenant.domain, str(trigger["ext"]))
@@ -210,8 +212,27 @@ def open_editor(_add: int | None, _edits: list[int | None]) -> tuple[Any, ...]:
         own_zone or COMPANY_ZONE,
         numbers,
         allowed,
+        target.caller_id or DEFAULT_CALLER_ID,
         None,
     )
+
+
+@callback(
+    Output("users-callerid", "data"),
+    Output("users-callerid", "value", allow_duplicate=True),
+    Input("users-callerids", "value"),
+    State("users-callerids", "data"),
+    State("users-callerid", "value"),
+    prevent_initial_call=True,
+)
+def offer_caller_ids(
+    allowed: list[str] | None, numbers: list[dict[str, str]] | None, chosen: str | None
+) -> tuple[Any, ...]:
+    """The caller-ID choice follows the numbers allowed (a withdrawn one falls back)."""
+    names = {n["value"]: n["label"] for n in numbers or []}
+    picked = [(n, names.get(n, n).removeprefix(f"{n} (").removesuffix(")")) for n in allowed or []]
+    keep = chosen if chosen in dict(picked) else DEFAULT_CALLER_ID
+    return caller_id_options(picked, "Default (their extension)"), keep
 
 
 @callback(
@@ -227,6 +248,7 @@ def open_editor(_add: int | None, _edits: list[int | None]) -> tuple[Any, ...]:
     State("users-role", "value"),
     State("users-timezone", "value"),
     State("users-callerids", "value"),
+    State("users-callerid", "value"),
     State("users-version", "data"),
     prevent_initial_call=True,
 )
@@ -239,9 +261,14 @@ def save_user(
     role: str | None,
     zone: str | None,
     caller_ids: list[str] | None,
+    caller_id: str | None,
     version: int | None,
 ) -> tuple[Any, ...]:
-    """Add (one-time and SIP passwords shown once) or save the edit; then push the routing."""
+    """Add (one-time and SIP passwords shown once) or save the edit; then push the routing.
+
+    The caller ID is set as Profile sets it (``set_caller_id``: only among the
+    numbers just allowed), and pushed at once: Kamailio reads it from the decision.
+    """
     if not clicks:
         raise PreventUpdate
     manager = require_manager(signed_in_user())
@@ -272,7 +299,9 @@ def save_user(
                     role=role or "user",
                     timezone=timezone,
                 )
-            store.set_allowed_caller_ids(target, list(caller_ids or []))
+            target = store.set_allowed_caller_ids(target, list(caller_ids or []))
+            number = "" if not caller_id or caller_id == DEFAULT_CALLER_ID else str(caller_id)
+            target = store.set_caller_id(target, number)
             caveat = push_after_edit(store, [target])
     except ProvisioningError as exc:
         return no_update, no_update, no_update, _refused(exc)
@@ -399,98 +428,3 @@ def remove_user(
     _forget(settings, target, removed=True)
     text = f"Removed {target.name}: mailbox {removal.mailbox}; call history kept"
     return alert(text, color="green", alert_id="users-removed"), _bump(version), False, None
-
-
-# -- bulk import -----------------------------------------------------------------------------
-def _csv_text(contents: str | None) -> str:
-    """The uploaded file as text (``data:...;base64,``), refused unless UTF-8."""
-    if not contents or "," not in contents:
-        raise ProvisioningError("choose a CSV file")
-    try:
-        return base64.b64decode(contents.split(",", 1)[1]).decode("utf-8-sig")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ProvisioningError("the file is not UTF-8 text (save it as CSV UTF-8)") from exc
-
-
-@callback(
-    Output("users-import-preview", "children"),
-    Output("users-import-data", "data"),
-    Output("users-import-confirm", "disabled"),
-    Input("users-import-upload", "contents"),
-    prevent_initial_call=True,
-)
-def preview_upload(contents: str | None) -> tuple[Any, ...]:
-    """Every line with its error; Confirm only for a file without any."""
-    from switchboard.user_csv import preview_import
-
-    manager = require_manager(signed_in_user())
-    try:
-        text = _csv_text(contents)
-        with provisioning() as store:
-            preview = preview_import(store, manager.tenant_domain, text)
-    except ProvisioningError as exc:
-        return alert(str(exc), alert_id="users-import-refused"), None, True
-    return import_preview(preview), text, not preview.ready
-
-
-@callback(
-    Output(FEEDBACK, "children", allow_duplicate=True),
-    Output("users-version", "data", allow_duplicate=True),
-    Output("users-import-preview", "children", allow_duplicate=True),
-    Output("users-import-confirm", "disabled", allow_duplicate=True),
-    Input("users-import-confirm", "n_clicks"),
-    State("users-import-data", "data"),
-    State("users-version", "data"),
-    prevent_initial_call=True,
-)
-def confirm_import(clicks: int | None, text: str | None, version: int | None) -> tuple[Any, ...]:
-    """Check the file again (the browser's copy is not trusted) and add all rows or none."""
-    from switchboard.user_csv import preview_import
-
-    if not clicks:
-        raise PreventUpdate
-    manager = require_manager(signed_in_user())
-    settings = portal().settings
-    try:
-        with provisioning() as store:
-            preview = preview_import(store, manager.tenant_domain, text or "")
-            if not preview.ready:
-                refusal = alert(
-                    f"nothing imported: {len(preview.errors)} lines still have errors",
-                    alert_id="users-import-refused",
-                )
-                return refusal, no_update, import_preview(preview), True
-            creds = store.import_users(
-                manager.tenant_domain,
-                preview.users,
-                one_time_hours=settings.one_time_password_hours,
-            )
-            added = [store.user(manager.tenant_domain, c.extension) for c in creds]
-            push_after_edit(store, added)
-    except ProvisioningError as exc:
-        return _refused(exc), no_update, no_update, True
-    table = dmc.Table(
-        [
-            html.Thead(
-                html.Tr([html.Th(h) for h in ("Ext.", "One-time password", "SIP password")])
-            ),
-            html.Tbody(
-                [
-                    html.Tr(
-                        [
-                            html.Td(c.extension),
-                            html.Td(html.Code(c.one_time_password)),
-                            html.Td(html.Code(c.sip_password)),
-                        ]
-                    )
-                    for c in creds
-                ]
-            ),
-        ]
-    )
-    banner = dmc.Alert(
-        [dmc.Text(f"Imported {len(creds)} users. Pass each their passwords (shown once)."), table],
-        color="green",
-        id="users-imported",
-    )
-    return banner, _bump(version), None, True
