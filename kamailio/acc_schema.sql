@@ -23,5 +23,8 @@ create table if not exists cdr (
     frame text,               -- time frame that decided, NULL when none
     src_ip text,
     user_agent text,
-    origin_call_id text       -- a leg the media server placed: Call-ID of the call it bridges
+    origin_call_id text,      -- a leg the media server placed: Call-ID of the call it bridges
+    -- policy said "always": started (rtpengine took the offer) | missing (rtpengine failed,
+    -- the call went on with direct media, unrecorded); NULL when no recording was asked
+    recording_outcome text
 );

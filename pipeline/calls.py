@@ -34,7 +34,14 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline.acc import AccRow
-from pipeline.schema import CALLS_SCHEMA, DIRECTIONS, LEGS_SCHEMA, QUARANTINE_SCHEMA, TENANT_RE
+from pipeline.schema import (
+    CALLS_SCHEMA,
+    DIRECTIONS,
+    LEGS_SCHEMA,
+    QUARANTINE_SCHEMA,
+    RECORDING_OUTCOMES,
+    TENANT_RE,
+)
 
 Call = dict[str, Any]
 
@@ -259,6 +266,17 @@ def _origin(row: AccRow, directory: Directory, call: Call) -> None:
     call["origin_call_id"] = origin
 
 
+def _recording(row: AccRow, directory: Directory, call: Call) -> None:
+    # Set only when the policy asked for a recording at call time (``get``: spools from
+    # before the column); "missing" is what the worker alerts on (pipeline.ingest).
+    outcome = _text(row.get("recording_outcome"))
+    if outcome is not None and outcome not in RECORDING_OUTCOMES:
+        raise Quarantine(
+            f"recording_outcome {outcome!r} is not one of {', '.join(RECORDING_OUTCOMES)}"
+        )
+    call["recording_outcome"] = outcome
+
+
 STEPS: tuple[Step, ...] = (
     _identity,
     _tenant,
@@ -268,6 +286,7 @@ STEPS: tuple[Step, ...] = (
     _parties,
     _disposition,
     _origin,
+    _recording,
 )
 
 

@@ -43,13 +43,32 @@ CALLS_VIEW_OVER_FILES = """
 create view calls as
 select
     {columns}
-from read_parquet(
-    {files},
-    hive_partitioning = true,
-    hive_types = {{'tenant': varchar, 'date': date}}
-)
+from {calls_source}
 {scope}
 """
+
+# The rows of the calls files, with every column of today's CALLS_SCHEMA even over files
+# written before a column was appended (recording_outcome): union_by_name reads NULL for
+# it in older files, the typed-null branch when no file has it yet (as TABLE_VIEW_OVER_FILES).
+CALLS_SOURCE = """(
+    select *
+    from read_parquet(
+        {files},
+        hive_partitioning = true,
+        hive_types = {{'tenant': varchar, 'date': date}},
+        union_by_name = true
+    )
+    union all by name
+    select
+        {typed_nulls}
+    where false
+)"""
+
+
+def calls_source(files: str) -> str:
+    """:data:`CALLS_SOURCE` over ``files`` (a validated DuckDB list literal)."""
+    return CALLS_SOURCE.format(files=files, typed_nulls=typed_nulls())
+
 
 # The same columns with no rows, for a tenant that has no calls yet.
 CALLS_VIEW_EMPTY = """

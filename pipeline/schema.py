@@ -21,6 +21,11 @@ CallDisposition = Literal[
 ]
 DIRECTIONS: tuple[str, ...] = get_args(CallDirection)
 DISPOSITIONS: tuple[str, ...] = get_args(CallDisposition)
+# What became of a recording the policy asked for at call time (Kamailio's CDR column
+# recording_outcome): "started" rtpengine took the call; "missing" rtpengine failed and
+# the call went on unrecorded. NULL: no recording asked (or a row from before the column).
+RecordingOutcome = Literal["started", "missing"]
+RECORDING_OUTCOMES: tuple[str, ...] = get_args(RecordingOutcome)
 
 _TS = pa.timestamp("us", tz="UTC")
 
@@ -45,6 +50,8 @@ CALLS_SCHEMA = pa.schema(
         pa.field("sip_reason", pa.string()),
         pa.field("rule", pa.string()),
         pa.field("frame", pa.string()),
+        # appended (files written before it lack it; the views read NULL): RecordingOutcome
+        pa.field("recording_outcome", pa.string()),
     ]
 )
 

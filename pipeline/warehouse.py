@@ -214,7 +214,7 @@ def connect(
             conn.execute(
                 queries.warehouse_sql("calls_with_legs").format(
                     columns=",\n    ".join(queries.VIEW_COLUMNS),
-                    calls_files=_file_list(snapshots[CALLS.name]),
+                    calls_source=queries.calls_source(_file_list(snapshots[CALLS.name])),
                     legs_files=_file_list(snapshots[LEGS.name]),
                     scope=legs_calls_scope,
                 )
@@ -223,7 +223,7 @@ def connect(
             conn.execute(
                 queries.CALLS_VIEW_OVER_FILES.format(
                     columns=",\n    ".join(queries.VIEW_COLUMNS),
-                    files=_file_list(snapshots[CALLS.name]),
+                    calls_source=queries.calls_source(_file_list(snapshots[CALLS.name])),
                     scope=calls_scope,
                 )
             )

@@ -6,7 +6,9 @@ same column list, so it is declared here, once, in the core they both use:
 ``kamailio/launcher.py`` renders ``WRITTEN_COLUMNS`` into the INSERT of the
 routing config's CDR writer, and ``pipeline.acc`` selects ``ACC_COLUMNS`` by
 name. ``kamailio/acc_schema.sql`` creates the table (types and comments per
-column); a test fails when it and this tuple disagree.
+column); a test fails when it and this tuple disagree. Columns are only ever
+appended: ``kamailio/launcher.py`` adds the missing ones to an older spool, and
+rows written before a column existed read NULL in it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ ACC_COLUMNS: tuple[str, ...] = (
     "src_ip",
     "user_agent",
     "origin_call_id",
+    # Append only: an older spool gains new columns at the end (kamailio/launcher.py).
+    "recording_outcome",
 )
 
 # What Kamailio inserts: every column but the AUTOINCREMENT id the spool assigns.
