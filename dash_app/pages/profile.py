@@ -1,11 +1,17 @@
-"""Profile (every user): my name, email, time zone, password, caller ID and Home sections.
+"""Profile (every user): my name, email, time zone, password, caller ID, recording, Home sections.
 
-Every callback changes the signed-in user and nobody else: no callback takes
-a user id from the browser, so there is no other profile to reach. The
+Every callback changes the signed-in user and nobody else: the only id a
+browser sends is the recording card's owner, which must be the signed-in
+user's own extension (anything else is a 403), so there is no other profile
+to reach. The
 password change needs the current password; the caller ID is one of the
 main numbers a manager allowed (Users page), which Kamailio shows to the
 carrier on my calls to outside numbers once pushed; the Home sections are a portal
-preference Home reads (``switchboard.store.user_admin.HOME_SECTIONS``).
+preference Home reads (``switchboard.store.user_admin.HOME_SECTIONS``). Call
+recording is a choice only where the company records on demand
+(``RecordingPolicySection.own_recording``); elsewhere the card says what
+applies and why, read-only. A change reloads Kamailio's ``recpol`` at once, as
+``switchboard user edit --recording`` does.
 """
 
 from __future__ import annotations
@@ -14,15 +20,17 @@ from typing import Any
 
 import dash
 import dash_mantine_components as dmc
-from dash import Input, Output, State, callback, html
+from dash import Input, Output, State, callback, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dash_app.auth import optional_user, provisioning, signed_in_user
-from dash_app.editing import alert
+from dash_app.auth import optional_user, portal, provisioning, signed_in_user
+from dash_app.describe import data_attrs
+from dash_app.editing import NotAllowed, alert, sentence
 from dash_app.layout import section
-from dash_app.push import push_after_edit, saved_message
-from dash_app.users_view import COMPANY_ZONE, zone_options
+from dash_app.push import PHONES_WILL_FOLLOW, push_after_edit, saved_message
+from dash_app.users_view import COMPANY_ZONE, DEFAULT_CALLER_ID, caller_id_options, zone_options
 from switchboard.store import ProvisioningError
+from switchboard.store.recording_policy import OwnRecording
 from switchboard.store.user_admin import HOME_SECTIONS
 
 dash.register_page(
@@ -37,7 +45,40 @@ HOME_SECTION_LABELS = {
     "messages": "New Messages",
     "rule": "Active Answering Rule",
 }
-DEFAULT_CALLER_ID = "__default__"
+RECORDING_LABELS = {
+    "always": "Always: every call of mine is recorded",
+    "on_demand": "On demand: recorded only when someone presses Record",
+    "never": "Never recorded",
+}
+NOT_YOURS = "you can change only your own recording preference"
+
+
+def recording_policy_text(own: OwnRecording) -> Any:
+    """What applies to my calls now, and why I may (or may not) change it."""
+    return dmc.Text(
+        f"{RECORDING_LABELS[own.mode]}. {sentence(own.reason)}.",
+        id="profile-recording-policy",
+        **data_attrs(mode=own.mode, editable="1" if own.choices else "0"),
+    )
+
+
+def recording_card(extension: str, own: OwnRecording) -> Any:
+    """The policy in words; a choice and Save only where the policy allows one."""
+    rows: list[Any] = [html.Div(recording_policy_text(own), id="profile-recording-now")]
+    if own.choices:
+        rows += [
+            dmc.RadioGroup(
+                dmc.Stack([dmc.Radio(label=RECORDING_LABELS[m], value=m) for m in own.choices],
+                          gap=6),
+                id="profile-recording", value=own.mode, label="Record my calls",
+            ),
+            dmc.Button("Save", id="profile-recording-save", w=120),
+        ]  # fmt: skip
+    rows += [
+        dcc.Store(id="profile-recording-owner", data=extension),
+        html.Div(id="profile-recording-feedback"),
+    ]
+    return dmc.Stack(rows, gap="sm")
 
 
 def layout(**query: str) -> Any:
@@ -50,9 +91,10 @@ def layout(**query: str) -> Any:
         own_zone = store.own_timezone(user)
         allowed = store.allowed_caller_ids(user)
         shown = store.home_sections(user.id)
-    caller_ids = [{"value": DEFAULT_CALLER_ID, "label": "Default (my extension's)"}] + [
-        {"value": d.number, "label": f"{d.number} ({d.name})"} for d in allowed
-    ]
+        recording = store.own_recording(user)
+    caller_ids = caller_id_options(
+        [(d.number, d.name) for d in allowed], "Default (my extension's)"
+    )
     details = dmc.Stack(
         [
             dmc.TextInput(id="profile-name", label="Name", value=user.name,
@@ -114,6 +156,8 @@ def layout(**query: str) -> Any:
                     dmc.GridCol(
                         dmc.Stack([
                             section("Password", password, id_prefix="profile-password"),
+                            section("Call recording", recording_card(user.extension, recording),
+                                    id_prefix="profile-recording"),
                             section("Portal", home, id_prefix="profile-prefs"),
                         ]),
                         span={"base": 12, "lg": 6},
@@ -208,3 +252,31 @@ def save_preferences(clicks: int | None, shown: list[str] | None) -> Any:
     except ProvisioningError as exc:
         return alert(str(exc), alert_id="profile-prefs-error")
     return alert("Saved. Home shows these sections.", color="green", alert_id="profile-prefs-saved")
+
+
+@callback(
+    Output("profile-recording-feedback", "children"),
+    Output("profile-recording-now", "children"),
+    Input("profile-recording-save", "n_clicks"),
+    State("profile-recording", "value"),
+    State("profile-recording-owner", "data"),
+    prevent_initial_call=True,
+)
+def save_recording(clicks: int | None, mode: str | None, owner: str | None) -> tuple[Any, ...]:
+    """My own calls' recording, where the policy allows; Kamailio reloads ``recpol`` at once."""
+    from kamailio.recording_push import push_recording_policy  # lazy: only this save needs it
+
+    if not clicks:
+        raise PreventUpdate
+    user = signed_in_user()
+    if str(owner or "") != user.extension:  # a crafted POST naming a colleague
+        raise NotAllowed(NOT_YOURS)
+    try:
+        with provisioning() as store:
+            own = store.set_own_recording(user, str(mode or ""))
+    except ProvisioningError as exc:
+        return alert(str(exc), alert_id="profile-recording-error"), no_update
+    # after the commit, as the CLI's `user edit --recording`: Kamailio reads the DB rows
+    caveat = "" if push_recording_policy(portal().settings) else PHONES_WILL_FOLLOW
+    text, colour = saved_message("Saved", caveat)
+    return alert(text, color=colour, alert_id="profile-recording-saved"), recording_policy_text(own)

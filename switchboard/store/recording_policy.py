@@ -7,16 +7,28 @@ queue without one follows the tenant's default, a tenant without one is
 first SDP when :func:`resolve_recording_mode` says ``always``. ``on_demand``
 calls are relayed but not recorded until someone starts recording (portal
 Record button, ``relay.ng.NGClient.start_recording``).
+
+A user's own choice (Profile): under a tenant default of ``on_demand`` a
+user may have their own calls recorded ``always`` (a ``user`` row) or go back
+to ``on_demand`` (no row). ``never`` is not offered: no tenant setting lets
+people opt out of on-demand recording (docs/users.md). The row is the same a
+manager writes (CLI ``user edit --recording``), so the user's
+``preferences_json`` key ``own_recording`` says the row is theirs: a row
+without that mark is a manager's and is read-only on Profile. A manager's
+write clears the mark, and a tenant default moved away from ``on_demand``
+drops users' own rows, so no one's choice outlives the policy that allowed it.
 """
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from switchboard.store.accounts import AccountsSection
+from switchboard.store.accounts import AccountsSection, User
 from switchboard.store.connection import ProvisioningError
 
 RecordingMode = Literal["always", "never", "on_demand"]
@@ -31,6 +43,12 @@ _MODES_BY_NAME: dict[str, RecordingMode] = {
     "on_demand": "on_demand",
     "never": "never",
 }
+OWN_RECORDING_KEY = "own_recording"  # preferences_json: the user row the user chose themselves
+OWN_RECORDING_CHOICES: tuple[RecordingMode, ...] = ("always", "on_demand")
+_COMPANY_REASON = {
+    "always": "your company records every call",
+    "never": "your company records no calls",
+}
 
 
 @dataclass(frozen=True)
@@ -41,6 +59,16 @@ class RecordingPolicy:
     scope: RecordingScope
     target: str
     mode: RecordingMode
+
+
+@dataclass(frozen=True)
+class OwnRecording:
+    """A user's calls: the mode that applies, what they may choose instead, and why."""
+
+    mode: RecordingMode
+    company: RecordingMode  # the tenant's default
+    choices: tuple[RecordingMode, ...]  # empty: read-only (set by the company or a manager)
+    reason: str
 
 
 def resolve_recording_mode(default: str | None, explicit: Iterable[str | None]) -> RecordingMode:
@@ -89,6 +117,10 @@ class RecordingPolicySection(AccountsSection):
         key = self._policy_target(tenant, scope, target)
         tenant_id = self.tenant(tenant).id
         with self._tx() as db:
+            if scope == "user":  # a manager's row: no longer the user's own choice
+                self._mark_own_choice(db, self.user(tenant, key).id, None)
+            elif scope == "tenant" and mode != "on_demand":
+                self._drop_own_choices(db, tenant_id)
             if mode is None:
                 db.execute(
                     "delete from recording_policy where tenant_id = ? and scope = ? and target = ?",
@@ -126,3 +158,80 @@ class RecordingPolicySection(AccountsSection):
         if queue is not None:
             explicit.append(modes.get(("queue", str(queue))))
         return resolve_recording_mode(modes.get(("tenant", "")), explicit)
+
+    # -- a user's own choice (Profile) -------------------------------------------------
+    def own_recording(self, user: User) -> OwnRecording:
+        """What applies to ``user``'s calls and whether they may change it (and why not)."""
+        modes = {(p.scope, p.target): p.mode for p in self.recording_policies(user.tenant_domain)}
+        company = resolve_recording_mode(modes.get(("tenant", "")), [])
+        explicit = modes.get(("user", user.extension))
+        if explicit is not None and explicit != self._own_choice(self._db, user.id):
+            reason = "a manager set how your calls are recorded"
+            return OwnRecording(explicit, company, (), reason)
+        if company != "on_demand":
+            return OwnRecording(company, company, (), _COMPANY_REASON[company])
+        reason = "your company records on demand: you may have all your calls recorded"
+        return OwnRecording(explicit or "on_demand", company, OWN_RECORDING_CHOICES, reason)
+
+    def set_own_recording(self, user: User, mode: str) -> OwnRecording:
+        """``user``'s own choice, where the policy allows one (``OWN_RECORDING_CHOICES``)."""
+        current = self.own_recording(user)
+        if not current.choices:
+            raise ProvisioningError(
+                f"you cannot change how your calls are recorded: {current.reason}"
+            )
+        if mode not in current.choices:
+            raise ProvisioningError(
+                f"recording {mode!r} is not a choice here: use {', '.join(current.choices)}"
+            )
+        with self._tx() as db:
+            # on_demand is the company's default: no row, so the user follows its changes
+            db.execute(
+                "delete from recording_policy"
+                " where tenant_id = ? and scope = 'user' and target = ?",
+                (user.tenant_id, user.extension),
+            )
+            if mode != "on_demand":
+                db.execute(
+                    "insert into recording_policy (tenant_id, scope, target, mode, changed_at)"
+                    " values (?, 'user', ?, ?, ?)",
+                    (user.tenant_id, user.extension, mode, time.time()),
+                )
+            self._mark_own_choice(db, user.id, None if mode == "on_demand" else mode)
+        return self.own_recording(user)
+
+    @staticmethod
+    def _own_choice(db: sqlite3.Connection, user_id: int) -> str | None:
+        row = db.execute("select preferences_json from user where id = ?", (user_id,)).fetchone()
+        chosen = json.loads(row[0]).get(OWN_RECORDING_KEY) if row else None
+        return str(chosen) if chosen else None
+
+    @staticmethod
+    def _mark_own_choice(db: sqlite3.Connection, user_id: int, mode: str | None) -> None:
+        row = db.execute("select preferences_json from user where id = ?", (user_id,)).fetchone()
+        prefs = json.loads(row[0]) if row else {}
+        if prefs.get(OWN_RECORDING_KEY) == mode:
+            return
+        prefs.pop(OWN_RECORDING_KEY, None)
+        if mode is not None:
+            prefs[OWN_RECORDING_KEY] = mode
+        db.execute(
+            "update user set preferences_json = ? where id = ?", (json.dumps(prefs), user_id)
+        )
+
+    def _drop_own_choices(self, db: sqlite3.Connection, tenant_id: int) -> None:
+        """The tenant no longer records on demand: users' own rows go (managers' stay)."""
+        rows = db.execute(
+            "select u.id, u.extension, p.mode from user as u join recording_policy as p"
+            " on p.tenant_id = u.tenant_id and p.scope = 'user' and p.target = u.extension"
+            " where u.tenant_id = ?",
+            (tenant_id,),
+        ).fetchall()
+        for user_id, extension, mode in rows:
+            if self._own_choice(db, user_id) == mode:
+                db.execute(
+                    "delete from recording_policy"
+                    " where tenant_id = ? and scope = 'user' and target = ?",
+                    (tenant_id, extension),
+                )
+                self._mark_own_choice(db, user_id, None)
