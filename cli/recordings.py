@@ -3,7 +3,8 @@
 The operator's view of one tenant (the whole tenant, like the other CLI
 reports), through the same read API as the Recordings page
 (:mod:`pipeline.recording_query`); times in the tenant's zone. ``list``
-takes the page's filters; ``search`` looks for words in recording and
+takes the page's filters (``--missing``: the calls the policy said to record that
+were not recorded, rtpengine being down); ``search`` looks for words in recording and
 voicemail transcripts alike; ``retention`` shows or sets how many days the
 tenant keeps them (the pipeline worker removes older ones, audited). Bad
 input is exit 2 with the reason.
@@ -40,12 +41,9 @@ def _when(value: Any, timezone: str) -> str:
     return value.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
-def cmd_recordings_list(settings: Settings, args: argparse.Namespace) -> int:
-    from pipeline.recording_query import RecordingFilter, RecordingQueryError, list_recordings
-    from pipeline.viewer import open_for_viewer
-    from switchboard.store import ProvisioningError
-
-    query = {
+def _filter_query(args: argparse.Namespace) -> dict[str, str]:
+    """The ``list`` options as the page's URL query (RecordingFilter.from_query)."""
+    return {
         "from": args.date_from or "",
         "to": args.date_to or "",
         "extension": args.ext or "",
@@ -55,6 +53,16 @@ def cmd_recordings_list(settings: Settings, args: argparse.Namespace) -> int:
         "has_transcript": args.has_transcript or "",
         "words": args.words or "",
     }
+
+
+def cmd_recordings_list(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.recording_query import RecordingFilter, RecordingQueryError, list_recordings
+    from pipeline.viewer import open_for_viewer
+    from switchboard.store import ProvisioningError
+
+    if args.missing:
+        return _list_missing(settings, args)
+    query = _filter_query(args)
     try:
         with open_for_viewer(settings, _tenant(settings, args.tenant)) as viewer:
             flt = RecordingFilter.from_query(query, viewer.timezone)
@@ -71,6 +79,35 @@ def cmd_recordings_list(settings: Settings, args: argparse.Namespace) -> int:
             f"\t{r['recording_id']}\t{r['call_id']}"
         )
     print(f"{len(rows)} recordings", file=sys.stderr)
+    return 0
+
+
+def _list_missing(settings: Settings, args: argparse.Namespace) -> int:
+    """``recordings list --missing``: calls the policy said to record that were not recorded."""
+    from pipeline.recording_query import (
+        RecordingFilter,
+        RecordingQueryError,
+        list_missing_recordings,
+    )
+    from pipeline.viewer import open_for_viewer
+    from switchboard.store import ProvisioningError
+
+    query = _filter_query(args)
+    try:
+        with open_for_viewer(settings, _tenant(settings, args.tenant)) as viewer:
+            flt = RecordingFilter.from_query(query, viewer.timezone)
+            rows = list_missing_recordings(viewer.conn, flt, limit=args.limit)
+            zone = viewer.timezone
+    except (RecordingQueryError, ProvisioningError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("started\tcaller\tcallee\tdisposition\trecording\tcall_id")
+    for r in rows:
+        print(
+            f"{_when(r['started_at'], zone)}\t{r['caller'] or ''}\t{r['callee'] or ''}"
+            f"\t{r['disposition']}\tmissing\t{r['call_id']}"
+        )
+    print(f"{len(rows)} calls with a recording missing", file=sys.stderr)
     return 0
 
 
@@ -132,6 +169,11 @@ def add_parsers(sub: Any) -> None:
     ls.add_argument("--has-transcript", choices=("yes", "no"))
     ls.add_argument("--words", help="words said (all of them)")
     ls.add_argument("--limit", type=int, default=100)
+    ls.add_argument(
+        "--missing",
+        action="store_true",
+        help="calls the policy said to record that were not recorded (rtpengine down)",
+    )
     ls.set_defaults(fn=cmd_recordings_list)
     se = recordings.add_parser("search", help="words in recording and voicemail transcripts")
     se.add_argument("text", help="words that must all appear in the transcript")

@@ -41,6 +41,8 @@ class IngestResult:
     calls: int
     quarantined: int
     watermark: int
+    # calls whose recording the policy asked for but rtpengine could not make (alerted)
+    missing_recordings: int = 0
 
 
 def load_directory(settings: Settings) -> Directory:
@@ -73,6 +75,15 @@ def ingest_rows(
     batch = build_calls(rows, directory)
     for q in batch.quarantined:
         log.warning("accounting row %d quarantined: %s", q.acc_id, q.reason)
+    for call in missing_recordings(batch):
+        # the alert: the policy said "always" and the call went on unrecorded (rtpengine down)
+        log.warning(
+            "recording missing: call %s of %s (%s -> %s) was not recorded (rtpengine failed)",
+            call["call_id"],
+            call["tenant"],
+            call["caller"],
+            call["callee"],
+        )
     lake.write_batch(
         after=after,
         first=rows[0]["id"],
@@ -85,6 +96,11 @@ def ingest_rows(
     return batch
 
 
+def missing_recordings(batch: CallBatch) -> list[Call]:
+    """The batch's calls whose recording was asked for and could not be made."""
+    return [c for c in batch.calls if c["recording_outcome"] == "missing"]
+
+
 def ingest_once(settings: Settings, *, on_step: StepHook | None = None) -> IngestResult:
     """Ingest every pending accounting row; safe to call again after any crash.
 
@@ -94,7 +110,7 @@ def ingest_once(settings: Settings, *, on_step: StepHook | None = None) -> Inges
     """
     step = on_step or (lambda _name: None)
     lake = Lake(settings.lake_dir)
-    calls = quarantined = 0
+    calls = quarantined = missing = 0
     with lake.writer_lock():
         finish_interrupted_replay(lake)  # its pending.json is not an ingest batch's
         lake.remove_temp_files()
@@ -119,6 +135,7 @@ def ingest_once(settings: Settings, *, on_step: StepHook | None = None) -> Inges
                     batch = ingest_rows(lake, rows, directory(), after=pending.after, on_step=step)
                     calls += len(batch.calls)
                     quarantined += len(batch.quarantined)
+                    missing += len(missing_recordings(batch))
                 else:
                     log.error(
                         "rows %d..%d vanished from the spool; dropping their partial files",
@@ -132,6 +149,7 @@ def ingest_once(settings: Settings, *, on_step: StepHook | None = None) -> Inges
                 batch = ingest_rows(lake, rows, directory(), after=watermark, on_step=step)
                 calls += len(batch.calls)
                 quarantined += len(batch.quarantined)
+                missing += len(missing_recordings(batch))
                 watermark = rows[-1]["id"]
                 log.info(
                     "ingested accounting rows %d..%d: %d calls, %d quarantined",
@@ -142,4 +160,4 @@ def ingest_once(settings: Settings, *, on_step: StepHook | None = None) -> Inges
                 )
         finally:
             db.close()
-        return IngestResult(calls, quarantined, lake.watermark())
+        return IngestResult(calls, quarantined, lake.watermark(), missing)

@@ -164,6 +164,26 @@ def list_recordings(
     return conn.sql(sql_text("list"), params=params).to_arrow_table().to_pylist()
 
 
+def list_missing_recordings(
+    conn: duckdb.DuckDBPyConnection, flt: RecordingFilter | None = None, *, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Calls the policy said to record that were not recorded (rtpengine down), newest first.
+
+    ``flt``: its days, extension, direction and number apply; the transcript, words and
+    queue conditions cannot (there is no recording), so they are refused.
+    """
+    if not 1 <= limit <= MAX_ROWS:
+        raise RecordingQueryError(f"ask for 1 to {MAX_ROWS} rows")
+    flt = flt or RecordingFilter()
+    if flt.words or flt.has_transcript is not None or flt.queue_id is not None:
+        raise RecordingQueryError("a missing recording has no transcript, words or queue filter")
+    params = flt.params()
+    for unused in ("queue_id", "has_transcript", "words"):
+        del params[unused]
+    params["limit"] = limit
+    return conn.sql(sql_text("missing"), params=params).to_arrow_table().to_pylist()
+
+
 @dataclass(frozen=True)
 class TranscriptLine:
     start: float

@@ -84,9 +84,10 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
             result = ingest_once(settings)
             if result.calls or result.quarantined:
                 log.info(
-                    "ingest: %d calls, %d quarantined, watermark %d",
+                    "ingest: %d calls, %d quarantined, %d recordings missing, watermark %d",
                     result.calls,
                     result.quarantined,
+                    result.missing_recordings,
                     result.watermark,
                 )
         except Exception:
