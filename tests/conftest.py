@@ -8,6 +8,8 @@ pytest_plugins = [
     "tests.fixtures.media",
     "tests.fixtures.voicemail",
     "tests.fixtures.relay",
+    "tests.fixtures.main_number",
+    "tests.fixtures.call_center",
 ]
 
 

@@ -7,161 +7,40 @@ trunk port; each phone's RTP is a Python socket (``benchmarks.rtp_phones``):
 the caller plays 600 Hz, 102 plays 1400 Hz, and what each side receives is
 checked for the other's tone. Keys are RFC 2833 events on payload type 101
 or 96. The media server writes each call's steps to the spool, which the
-funnel counts (docs/spool.md).
+funnel counts (docs/spool.md). The main number, its menus and the carrier are
+tests/fixtures/main_number.py's.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import re
 import sqlite3
-import threading
-import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from datetime import time as clock
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from benchmarks.bridge_scenarios import callee_scenario, caller_scenario
+from benchmarks.bridge_scenarios import callee_scenario
 from benchmarks.rtp_phones import RtpBank, RtpPhone, goertzel
-from kamailio.launcher import KamailioProcess
 from kamailio.rules_push import RulesClock, push_all
-from kamailio.traffic import SippResult, SippUAS, run_sipp
-from media.audio_library import save_speech
-from media.mailbox import StoreMailboxes
 from switchboard.attendants import Announcement, Attendant, MenuDestination
 from switchboard.rules import AnsweringRule, Destination
-from switchboard.timeframes import TimeFrame, WeeklyPeriod
 from tests.fixtures.core import Directory
-from tests.fixtures.media import MediaServerThread
-from tests.fixtures.sip import register_at
+from tests.fixtures.main_number import (
+    ACME,
+    CALLEE_HZ,
+    CALLER_HZ,
+    MAIN,
+    NIGHT,
+    OPEN,
+    MainNumber,
+)
 
 pytestmark = [pytest.mark.kamailio, pytest.mark.media]
 
-ACME = "acme.example"
-MAIN = "+15550001000"
-CARRIER_CALLER = "+15551234567"
-OPEN = datetime(2026, 12, 22, 15, 0, tzinfo=UTC)  # Tuesday 10:00 in New York
-NIGHT = datetime(2026, 12, 23, 1, 0, tzinfo=UTC)  # Tuesday 20:00 in New York
-CALLER_HZ, CALLEE_HZ = 600.0, 1400.0
-
-
-@dataclasses.dataclass
-class MainNumber:
-    settings: Any
-    store: Any
-    day: Attendant
-    night: Attendant
-    sorry: Announcement
-    work: Path
-
-    def call(
-        self, caller: RtpPhone, keys: str = "", *, callee: Path | None = None,
-        talk_ms: int | None = None, register: str = "102",
-    ) -> SippResult:  # fmt: skip
-        """The carrier calls the main number; ``keys`` are pressed once the greeting plays."""
-        presser = threading.Thread(target=_press, args=(caller, keys), daemon=True)
-        presser.start()
-        scenario = trunk_scenario(self.work / "carrier.xml", caller, talk_ms=talk_ms)
-        row = (CARRIER_CALLER, "carrier.example", "-", MAIN, self.settings.sip_host, "Carrier")
-        if callee is None:
-            return run_sipp(self.settings, scenario, [row], timeout=40,
-                            local_port=self.settings.trunk_port)  # fmt: skip
-        with SippUAS(callee) as uas:
-            assert register_at(self.settings, f"{register}@{ACME}", uas).returncode == 0
-            result = run_sipp(self.settings, scenario, [row], timeout=40,
-                              local_port=self.settings.trunk_port)  # fmt: skip
-            time.sleep(0.3)
-            self.callee_lines = uas.log_lines()
-        return result
-
-    def steps(self, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
-        """The steps of the newest spool batch, once ``count`` batches exist."""
-        folder = self.settings.spool_dir / "steps" / ACME
-        deadline = time.monotonic() + timeout
-        while True:
-            batches = sorted(folder.glob("st-*.json"), key=lambda p: p.stat().st_mtime)
-            if len(batches) >= count or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
-        assert len(batches) >= count, "no steps batch written"
-        doc = json.loads(batches[-1].read_text())
-        return list(doc["steps"])
-
-
-def trunk_scenario(path: Path, phone: RtpPhone, *, talk_ms: int | None) -> Path:
-    """The bridge tests' caller without digest auth: the carrier is trusted by address."""
-    return caller_scenario(path, phone, talk_ms=talk_ms, auth=False)
-
-
-def _press(phone: RtpPhone, keys: str) -> None:
-    """Send ``keys`` (``,`` = a pause) once half a second of the greeting has arrived."""
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if phone.streams and len(phone.stream.received) > 25:
-            break
-        time.sleep(0.05)
-    for key in keys:
-        if key == ",":
-            time.sleep(1.0)
-            continue
-        phone.send_digit(key)
-        time.sleep(0.3)
-
-
-@pytest.fixture
-def main_number(
-    kamailio: KamailioProcess, directory: Directory, rules_clock: RulesClock, tmp_path: Path
-) -> Iterator[MainNumber]:
-    s = dataclasses.replace(kamailio.settings, rtp_timeout_seconds=2.0)
-    store = directory.store
-    say = lambda text: save_speech(s.data_dir, ACME, "greeting", text)  # noqa: E731
-    sorry = store.save_announcement(
-        Announcement(
-            ACME, "Sorry", "Sorry.", save_speech(s.data_dir, ACME, "announcement", "Sorry.")
-        )
-    )
-    day = store.save_attendant(
-        Attendant(
-            ACME, "Day",
-            {"1": MenuDestination("extension", "102"), "9": MenuDestination("dial_by_extension")},
-            greeting_text="Press 1.", greeting_file=say("Press 1."), timeout_seconds=3,
-            max_repeats=1, invalid=MenuDestination("announcement", str(sorry.id)),
-        )
-    )  # fmt: skip
-    night = store.save_attendant(
-        Attendant(ACME, "Night", {"1": MenuDestination("voicemail", "100")},
-                  greeting_text="We are closed.", greeting_file=say("We are closed."))
-    )  # fmt: skip
-    weekdays = WeeklyPeriod(frozenset(range(5)), clock(9), clock(17))
-    store.save_frame(ACME, TimeFrame("Open Hours", "America/New_York", (weekdays,)))
-    did = store.add_did(ACME, MAIN, "Main line")
-    to = lambda menu: Destination("auto_attendant", str(menu.id))  # noqa: E731
-    store.save_did_rule(did, AnsweringRule("Open", 1, "Open Hours", forward_always=to(day)))
-    store.save_did_rule(did, AnsweringRule("Closed", 2, None, forward_always=to(night)))
-    rules_clock.pin(OPEN)
-    push_all(s, store, now=OPEN)
-    mailboxes = StoreMailboxes(store, s.data_dir, s.spool_dir)
-    server = MediaServerThread(s, mailboxes=mailboxes).start()
-    try:
-        yield MainNumber(s, store, day, night, sorry, tmp_path)
-    finally:
-        server.stop()
-
 
 @pytest.mark.parametrize("dtmf_pt", [101, 96])
-def test_key_1_bridges_the_carrier_caller_to_102(
-    main_number: MainNumber, tmp_path: Path, dtmf_pt: int
-) -> None:
-    with RtpBank() as bank:
-        caller = bank.add(RtpPhone(0, CALLER_HZ, dtmf_payload_type=dtmf_pt))
-        phone_102 = bank.add(RtpPhone(8, CALLEE_HZ))
-        callee = callee_scenario(tmp_path / "102.xml", phone_102, hangup_after_ms=2500)
-        result = main_number.call(caller, "1", callee=callee)
+def test_key_1_bridges_the_carrier_caller_to_102(main_number: MainNumber, dtmf_pt: int) -> None:
+    result, caller, phone_102 = main_number.press_1_for_102(dtmf_pt)
     assert result.returncode == 0, result.errors
     assert any(line.startswith("server_bye") for line in result.log_lines)  # 102 hung up: both end
     # audio both ways: each side received the other's tone

@@ -25,9 +25,9 @@ from kamailio.rules_push import RulesClock, push_all
 from media.mailbox import StoreMailboxes
 from switchboard.rules import AnsweringRule, Destination
 from tests.fixtures.core import Directory
+from tests.fixtures.main_number import ACME, MAIN, OPEN, MainNumber
 from tests.fixtures.media import MediaServerThread
 from tests.fixtures.portal import PortalServer, log_in
-from tests.test_attendant_e2e import ACME, MAIN, OPEN, MainNumber
 
 pytestmark = [pytest.mark.browser, pytest.mark.kamailio, pytest.mark.media]
 

@@ -4,208 +4,29 @@ Acme's main number routes to the "Support" queue; agents 101 (priority 1)
 and 102 (priority 2) are SIPp phones registered to Kamailio, each with an
 RTP socket (``benchmarks.rtp_phones``) playing its own tone; the carrier is
 SIPp on the trunk port. What the queue did is read back from the events it
-spooled (``spool/queue_events/<tenant>/*.json``) and its live state file.
+spooled (``spool/queue_events/<tenant>/*.json``) and its live state file
+(the call center: tests/fixtures/call_center.py).
 Kamailio's ring timeout here is 3 s (``tests.fixtures.sip``), so an agent who
 does not answer is given up after 3 s.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from benchmarks.bridge_scenarios import callee_scenario
-from benchmarks.rtp_phones import RtpBank, RtpPhone, goertzel
-from kamailio.launcher import KamailioProcess
-from kamailio.rules_push import RulesClock, push_all
-from kamailio.traffic import SippResult, SippUAS, run_sipp
+from benchmarks.rtp_phones import RtpBank, RtpPhone
+from kamailio.traffic import SippUAS
 from media import prompts
-from media.mailbox import StoreMailboxes
-from switchboard.attendants import MenuDestination
-from switchboard.rules import AnsweringRule, Destination
-from switchboard.store.queues import CallQueue, QueueMember
-from tests.fixtures.core import Directory
-from tests.fixtures.media import MediaServerThread
-from tests.fixtures.sip import register_at
-from tests.test_attendant_e2e import _press, trunk_scenario
+from tests.fixtures.call_center import ACME, CallCenter, agent_scenario, heard
+from tests.fixtures.main_number import press_keys
 
 pytestmark = [pytest.mark.kamailio, pytest.mark.media]
-
-ACME = "acme.example"
-MAIN = "+15550001000"
-
-NO_ANSWER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="agent who lets it ring">
-  <recv request="INVITE" crlf="true">
-    <action>
-      <ereg regexp="([0-9]+)" search_in="hdr" header="CSeq:" assign_to="all,cseq"/>
-      <log message="invite [call_id]"/>
-    </action>
-  </recv>
-  <send>
-    <![CDATA[
-
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      [last_Record-Route:]
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv request="CANCEL"><action><log message="cancelled [call_id]"/></action></recv>
-  <send>
-    <![CDATA[
-
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <send>
-    <![CDATA[
-
-      SIP/2.0 487 Request Terminated
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      CSeq: [$cseq] INVITE
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv request="ACK" optional="true" timeout="2000"/>
-  <Reference variables="all"/>
-</scenario>
-"""
-
-
-def agent_scenario(path: Path, phone: RtpPhone | None, *, hangup_after_ms: int | None = None,
-                   ring_ms: int = 300) -> Path:  # fmt: skip
-    """An agent's phone: answers after ``ring_ms`` (None phone: lets it ring until CANCEL)."""
-    if phone is None:
-        path.write_text(NO_ANSWER)
-        return path
-    callee_scenario(path, phone, ring_ms=ring_ms, hangup_after_ms=hangup_after_ms)
-    text = path.read_text().replace(
-        '<log message="invite',
-        '<ereg regexp="X-S[Bb]-Queue: ([0-9]+;wait=[0-9]+)" search_in="msg" assign_to="all,queue"/>'
-        '\n      <log message="queue [$queue]"/>\n      <log message="invite',
-        1,
-    )
-    path.write_text(text.replace("</scenario>", '  <Reference variables="all"/>\n</scenario>'))
-    return path
-
-
-@dataclasses.dataclass
-class CallCenter:
-    settings: Any
-    store: Any
-    queue: CallQueue
-    work: Path
-    server: MediaServerThread
-
-    def edit(self, **changes: Any) -> CallQueue:
-        self.queue = self.store.save_queue(replace(self.queue, **changes))
-        return self.queue
-
-    def call(self, caller: RtpPhone, *, talk_ms: int | None = None, name: str = "c") -> SippResult:
-        """The carrier calls the main number (waits for the BYE unless ``talk_ms``)."""
-        scenario = trunk_scenario(self.work / f"carrier-{name}.xml", caller, talk_ms=talk_ms)
-        row = ("+15551234567", "carrier.example", "-", MAIN, self.settings.sip_host, "Carrier")
-        return run_sipp(
-            self.settings, scenario, [row], timeout=40, local_port=self.settings.trunk_port
-        )
-
-    def call_in_background(self, caller: RtpPhone, **kw: Any) -> Callable[[], SippResult]:
-        out: list[SippResult] = []
-        thread = threading.Thread(target=lambda: out.append(self.call(caller, **kw)), daemon=True)
-        thread.start()
-
-        def result() -> SippResult:
-            thread.join(60)
-            return out[0]
-
-        return result
-
-    def events(self, kind: str = "queue_events") -> list[dict[str, Any]]:
-        time.sleep(1.3)  # the engine flushes every second
-        rows: list[dict[str, Any]] = []
-        for path in (self.settings.spool_dir / "queue_events" / ACME).glob("qe-*.json"):
-            rows += json.loads(path.read_text())[kind]
-        return sorted(rows, key=lambda r: r["at"])
-
-    def live(self) -> dict[str, Any]:
-        path = self.settings.data_dir / "live" / "queues" / f"{ACME}.json"
-        return dict(json.loads(path.read_text()))
-
-    def restart_media(self) -> None:
-        self.server.stop()
-        self.server = MediaServerThread(self.settings, mailboxes=self.server.kwargs["mailboxes"])
-        self.server.start()
-
-
-def heard(phone: RtpPhone, hz: float) -> float:
-    """The strongest presence of ``hz`` in any 250 ms of what ``phone`` received."""
-    audio = phone.stream.audio()
-    windows = [audio[i : i + 2000] for i in range(0, len(audio) - 2000, 1000)]
-    return max((goertzel(w, hz) for w in windows), default=0.0)
-
-
-@pytest.fixture
-def center(
-    kamailio: KamailioProcess, directory: Directory, rules_clock: RulesClock, tmp_path: Path
-) -> Iterator[CallCenter]:
-    s = dataclasses.replace(kamailio.settings, rtp_timeout_seconds=5.0)
-    store = directory.store
-    queue = store.save_queue(
-        CallQueue(
-            ACME, "Support", strategy="linear", ring_seconds=5, wrapup_seconds=4,
-            members=(QueueMember("101", 1), QueueMember("102", 2)), announce_seconds=0,
-            max_wait_seconds=60, overflow=MenuDestination("voicemail", "100"),
-            exit_key="1", exit_destination=MenuDestination("voicemail", "100"),
-        )
-    )  # fmt: skip
-    store.set_agent_login(ACME, "101", True)
-    store.set_agent_login(ACME, "102", True)
-    did = store.add_did(ACME, MAIN, "Main line")
-    store.save_did_rule(
-        did, AnsweringRule("Q", 1, None, forward_always=Destination("queue", str(queue.id)))
-    )
-    push_all(s, store)
-    mailboxes = StoreMailboxes(store, s.data_dir, s.spool_dir)
-    server = MediaServerThread(s, mailboxes=mailboxes).start()
-    cc = CallCenter(s, store, queue, tmp_path, server)
-    try:
-        yield cc
-    finally:
-        cc.server.stop()
-
-
-def _registered(cc: CallCenter, uas: dict[str, SippUAS]) -> None:
-    for ext, phone in uas.items():
-        phone.start()
-        assert register_at(cc.settings, f"{ext}@{ACME}", phone).returncode == 0
 
 
 def _kinds(events: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
@@ -223,7 +44,7 @@ def test_linear_offers_by_priority_and_wrapup_holds_the_agent(
             "102": SippUAS(agent_scenario(tmp_path / "102.xml", p102, hangup_after_ms=1500)),
         }
         try:
-            _registered(center, uas)
+            center.register(uas)
             first = bank.add(RtpPhone(0, 600.0))
             r1 = center.call(first, name="1")
             second = bank.add(RtpPhone(0, 700.0))
@@ -260,7 +81,7 @@ def test_ring_all_rings_both_and_a_silent_agent_is_skipped_and_paused(
             ),
         }
         try:
-            _registered(center, uas)
+            center.register(uas)
             center.edit(strategy="ring_all", wrapup_seconds=0)
             r1 = center.call(bank.add(RtpPhone(0, 600.0)), name="1")
             center.edit(strategy="linear", pause_on_no_answer=True)
@@ -305,7 +126,7 @@ def test_waiting_callers_hear_music_and_position_abandon_exit_key_and_overflow(
         assert done().returncode == 0
         # 2. presses the exit key: voicemail of 100
         leaving = bank.add(RtpPhone(0, 600.0))
-        presser = threading.Thread(target=_press, args=(leaving, "1"), daemon=True)
+        presser = threading.Thread(target=press_keys, args=(leaving, "1"), daemon=True)
         presser.start()
         assert center.call(leaving, talk_ms=4000, name="exit").returncode == 0
         # 3. waits past max wait (5 s): overflow to voicemail of 100
@@ -347,7 +168,7 @@ def test_agent_state_survives_a_media_server_restart(center: CallCenter, tmp_pat
         p101 = bank.add(RtpPhone(0, 1400.0))
         uas = {"101": SippUAS(agent_scenario(tmp_path / "101.xml", p101))}  # waits for BYE
         try:
-            _registered(center, uas)
+            center.register(uas)
             done = center.call_in_background(bank.add(RtpPhone(0, 600.0)), name="cut")
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
@@ -395,7 +216,7 @@ def test_an_agent_on_any_call_is_not_offered_a_queue_call(
             ),
         }
         try:
-            _registered(center, uas)
+            center.register(uas)
             # 103 calls 101 directly (not a queue call) and talks for 6 s
             side = threading.Thread(
                 target=call, args=(center.settings, f"103@{ACME}", f"101@{ACME}"),

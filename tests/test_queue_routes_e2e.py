@@ -1,6 +1,6 @@
 """Queues through the real parts, beyond the main number: extension, strategies, max callers.
 
-The call center of ``tests.test_queue_e2e`` (Kamailio, the media server,
+The call center of ``tests.fixtures.call_center`` (Kamailio, the media server,
 agents 101 and 102 as SIPp phones with an RTP socket each, the carrier on
 the trunk port). Here an internal caller dials the queue's own extension
 (routed by the decision ``kamailio.rules_push`` publishes for it); the
@@ -13,7 +13,6 @@ overflow destination. What happened is read from the queue's spooled events.
 from __future__ import annotations
 
 import dataclasses
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -29,14 +28,12 @@ from kamailio.rules_push import push_change
 from kamailio.traffic import SippUAS, run_sipp
 from media.queue import dialog_parties
 from switchboard.attendants import MenuDestination
-from tests import test_queue_e2e
+from tests.fixtures.call_center import ACME, CallCenter, agent_scenario, heard
 from tests.fixtures.sip import account
-from tests.test_queue_e2e import ACME, CallCenter, _registered, agent_scenario, heard
 
 pytestmark = [pytest.mark.kamailio, pytest.mark.media]
 
 QUEUE_EXT = "555"
-center = test_queue_e2e.center  # the same call center fixture
 
 
 def _until(what: Callable[[], Any], timeout: float = 10.0, step: float = 0.05) -> Any:
@@ -48,19 +45,6 @@ def _until(what: Callable[[], Any], timeout: float = 10.0, step: float = 0.05) -
             assert value, f"still not true after {timeout} s: {what}"
             return value
         time.sleep(step)
-
-
-def _events(cc: CallCenter, kind: str = "queue_events") -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for path in (cc.settings.spool_dir / "queue_events" / ACME).glob("qe-*.json"):
-        rows += json.loads(path.read_text())[kind]
-    return sorted((r for r in rows if r["kind"] != "restart"), key=lambda r: r["at"])
-
-
-def _ended(cc: CallCenter, n: int) -> list[dict[str, Any]]:
-    """The spooled events once ``n`` callers have left the queue (flushed every second)."""
-    ends = ("complete", "abandon", "overflow", "exit_key")
-    return _until(lambda: (e := _events(cc)) and sum(x["kind"] in ends for x in e) >= n and e)
 
 
 def _held(rpc: KamailioRPC, key: str) -> str | None:
@@ -94,7 +78,7 @@ def test_dialling_the_queue_extension_reaches_an_agent(center: CallCenter, tmp_p
         agent = bank.add(RtpPhone(0, 1400.0))
         uas = {"101": SippUAS(agent_scenario(tmp_path / "101.xml", agent, hangup_after_ms=1000))}
         try:
-            _registered(center, uas)
+            center.register(uas)
             caller = bank.add(RtpPhone(0, 600.0))
             result = run_sipp(
                 s, caller_scenario(tmp_path / "103.xml", caller, talk_ms=None),
@@ -105,9 +89,9 @@ def test_dialling_the_queue_extension_reaches_an_agent(center: CallCenter, tmp_p
             uas["101"].stop()
     assert result.returncode == 0, result.errors
     assert heard(caller, 1400.0) > 0.05 and heard(agent, 600.0) > 0.05  # RTP both ways
-    kinds = [(e["kind"], e["agent"]) for e in _ended(center, 1)]
+    kinds = [(e["kind"], e["agent"]) for e in center.ended(1)]
     assert kinds == [("enter", None), ("offer", "101"), ("connect", "101"), ("complete", "101")]
-    assert _ended(center, 1)[0]["caller"] == "103"
+    assert center.ended(1)[0]["caller"] == "103"
     center.edit(extension=None)  # no extension any more: nothing left to route
     assert push_change(s, store, tenant=ACME)
     assert _held(rpc, f"{ACME}:{QUEUE_EXT}") is None
@@ -139,7 +123,7 @@ def test_each_strategy_offers_the_agent_it_promises(center: CallCenter, tmp_path
             "102": SippUAS(ringing_agent_scenario(tmp_path / "102-ring.xml")),
         }  # fmt: skip
         try:
-            _registered(center, uas)
+            center.register(uas)
             for n, (strategy, _) in enumerate(plan):
                 if n == 1:  # from now on 102 answers too (same port: same registration)
                     uas["102"].stop()
@@ -151,7 +135,7 @@ def test_each_strategy_offers_the_agent_it_promises(center: CallCenter, tmp_path
         finally:
             for u in uas.values():
                 u.stop()
-    events = _ended(center, len(plan))
+    events = center.ended(len(plan))
     connected = [e["agent"] for e in events if e["kind"] == "connect"]
     assert connected == [agent for _, agent in plan], connected
     first_offers = []
@@ -181,7 +165,7 @@ def test_a_full_queue_sends_the_next_caller_to_overflow(center: CallCenter, tmp_
         )  # fmt: skip
         assert result.returncode == 0, result.errors
         assert waiting().returncode == 0
-    events = _ended(center, 2)
+    events = center.ended(2)
     kinds = [(e["kind"], e.get("outcome")) for e in events]
     assert kinds == [
         ("enter", None), ("enter", None), ("overflow", "max_callers"), ("abandon", "hangup"),
@@ -201,7 +185,7 @@ def test_a_menu_key_puts_the_caller_in_the_queue_and_an_agent_answers(
     from media.audio_library import save_speech
     from switchboard.attendants import Attendant
     from switchboard.rules import Destination
-    from tests.test_attendant_e2e import _press
+    from tests.fixtures.main_number import press_keys
 
     s, store = center.settings, center.store
     greeting = save_speech(s.data_dir, ACME, "greeting", "Press 2 for support.")
@@ -218,14 +202,14 @@ def test_a_menu_key_puts_the_caller_in_the_queue_and_an_agent_answers(
         agent = bank.add(RtpPhone(0, 1400.0))
         uas = {"101": SippUAS(agent_scenario(tmp_path / "101.xml", agent, hangup_after_ms=1500))}
         try:
-            _registered(center, uas)
+            center.register(uas)
             caller = bank.add(RtpPhone(0, 600.0))
-            presser = threading.Thread(target=_press, args=(caller, "2"), daemon=True)
+            presser = threading.Thread(target=press_keys, args=(caller, "2"), daemon=True)
             presser.start()
             result = center.call(caller)
         finally:
             uas["101"].stop()
     assert result.returncode == 0, result.errors
     assert heard(caller, 1400.0) > 0.05 and heard(agent, 600.0) > 0.05  # RTP both ways
-    kinds = [(e["kind"], e["agent"]) for e in _ended(center, 1)]
+    kinds = [(e["kind"], e["agent"]) for e in center.ended(1)]
     assert kinds == [("enter", None), ("offer", "101"), ("connect", "101"), ("complete", "101")]

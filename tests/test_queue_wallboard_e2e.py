@@ -1,6 +1,6 @@
 """The wallboard in headless Chromium while a real caller waits in a real queue.
 
-The call center of ``tests.test_queue_e2e`` (Kamailio, the media server,
+The call center of ``tests.fixtures.call_center`` (Kamailio, the media server,
 the carrier on the trunk port) and the portal as a subprocess on the same
 data dir. The carrier's caller waits (no agent logged in) until the board
 shows them; then 101 logs in, their SIPp phone answers, and the board shows
@@ -22,15 +22,11 @@ from playwright.sync_api import expect
 from benchmarks.rtp_phones import RtpBank, RtpPhone
 from kamailio.traffic import SippUAS
 from switchboard.settings import Settings
-from tests import test_queue_e2e
+from tests.fixtures.call_center import ACME, CallCenter, agent_scenario
 from tests.fixtures.core import Directory
 from tests.fixtures.portal import PortalServer, log_in, start_portal, stop_portal
-from tests.test_queue_e2e import ACME, CallCenter, _registered, agent_scenario
-from tests.test_queue_routes_e2e import _ended
 
 pytestmark = [pytest.mark.kamailio, pytest.mark.media, pytest.mark.browser]
-
-center = test_queue_e2e.center  # the same call center fixture
 
 
 @pytest.fixture
@@ -77,7 +73,7 @@ def test_the_board_follows_a_real_caller_and_the_agent_who_answers(
         phone = bank.add(RtpPhone(0, 1400.0))
         uas = {"101": SippUAS(agent_scenario(tmp_path / "101.xml", phone, hangup_after_ms=3000))}
         try:
-            _registered(center, uas)
+            center.register(uas)
             done = center.call_in_background(bank.add(RtpPhone(0, 600.0)), name="board")
             expect(waiting).to_have_text("1", timeout=15_000)
             caller_shown = time.time()
@@ -88,7 +84,7 @@ def test_the_board_follows_a_real_caller_and_the_agent_who_answers(
             assert done().returncode == 0
         finally:
             uas["101"].stop()
-    events = {e["kind"]: e for e in _ended(center, 1)}
+    events = {e["kind"]: e for e in center.ended(1)}
     shown = (caller_shown - events["enter"]["at"], answer_shown - events["connect"]["at"])
     print(f"wallboard, real queue: caller shown after {shown[0]:.2f} s, answer {shown[1]:.2f} s")
     assert events["connect"]["agent"] == "101"

@@ -30,16 +30,14 @@ from relay.launcher import RelayProcess
 from switchboard.attendants import MenuDestination
 from switchboard.rules import AnsweringRule, Destination
 from switchboard.store.queues import CallQueue, QueueMember
+from tests.fixtures.call_center import agent_scenario
 from tests.fixtures.core import Directory
+from tests.fixtures.main_number import ACME, MAIN, carrier_row, trunk_scenario
 from tests.fixtures.media import MediaServerThread
 from tests.fixtures.sip import register_at
-from tests.test_attendant_e2e import trunk_scenario
-from tests.test_queue_e2e import agent_scenario
 
 pytestmark = [pytest.mark.kamailio, pytest.mark.media]
 
-ACME = "acme.example"
-MAIN = "+15550001000"
 CALLER_HZ, AGENT_HZ = 600.0, 1400.0
 
 
@@ -81,9 +79,12 @@ def test_a_bridged_queue_call_is_recorded_with_caller_and_agent_apart(
                 assert register_at(settings, f"101@{ACME}", uas).returncode == 0
                 caller = bank.add(RtpPhone(0, CALLER_HZ))
                 scenario = trunk_scenario(tmp_path / "carrier.xml", caller, talk_ms=None)
-                row = ("+15551234567", "carrier.example", "-", MAIN, settings.sip_host, "Carrier")
                 result = run_sipp(
-                    settings, scenario, [row], timeout=40, local_port=settings.trunk_port
+                    settings,
+                    scenario,
+                    [carrier_row(settings)],
+                    timeout=40,
+                    local_port=settings.trunk_port,
                 )
             finally:
                 uas.stop()

@@ -11,37 +11,20 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from benchmarks.bridge_scenarios import callee_scenario
-from benchmarks.rtp_phones import RtpBank, RtpPhone
 from pipeline import metrics
 from pipeline.ingest import ingest_once
 from pipeline.steps_ingest import ingest_steps
 from pipeline.viewer import open_for_viewer
-from tests.test_attendant_e2e import (  # noqa: F401  (main_number is a fixture)
-    ACME,
-    CALLEE_HZ,
-    CALLER_HZ,
-    MAIN,
-    MainNumber,
-    main_number,
-)
+from tests.fixtures.main_number import ACME, MAIN, MainNumber
 
 pytestmark = [pytest.mark.kamailio, pytest.mark.media]
 
 
-def test_a_bridged_call_is_one_call_answered_by_102_with_its_path(
-    main_number: MainNumber,  # noqa: F811  (the fixture imported above)
-    tmp_path: Path,
-) -> None:
-    with RtpBank() as bank:
-        caller = bank.add(RtpPhone(0, CALLER_HZ))
-        phone_102 = bank.add(RtpPhone(8, CALLEE_HZ))
-        callee = callee_scenario(tmp_path / "102.xml", phone_102, hangup_after_ms=2500)
-        result = main_number.call(caller, "1", callee=callee)
+def test_a_bridged_call_is_one_call_answered_by_102_with_its_path(main_number: MainNumber) -> None:
+    result, _, _ = main_number.press_1_for_102()
     assert result.returncode == 0, result.errors
     main_number.steps()  # the media server's batch is in the spool
     settings = main_number.settings
