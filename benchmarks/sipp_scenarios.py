@@ -172,12 +172,13 @@ def hang_up(cseq: int, *, after_ms: int | None = None) -> str:
     )
 
 
-def await_bye(timeout_ms: int) -> str:
-    """Wait up to ``timeout_ms`` for the other side's BYE and answer it (either side)."""
+def await_bye(timeout_ms: int, actions: str = "") -> str:
+    """Wait up to ``timeout_ms`` for the other side's BYE (running ``actions`` on it, e.g. an
+    ``<ereg>`` logging a header) and answer it (either side)."""
     ok = ["SIP/2.0 200 OK", "[last_Via:]", "[last_From:]", "[last_To:]", "[last_Call-ID:]"]
     return (
         f'  <recv request="BYE" timeout="{timeout_ms}">\n'
-        '    <action><log message="server_bye [call_id]"/></action>\n  </recv>\n'
+        f'    <action>{actions}<log message="server_bye [call_id]"/></action>\n  </recv>\n'
         + _send([*ok, "[last_CSeq:]", "Content-Length: 0"])
     )
 

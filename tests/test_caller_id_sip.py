@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks import sipp_scenarios as steps
 from cli import main as cli
 from dash_app.auth import _EXTENSION_KEY as PORTAL_KEY
 from dash_app.users_view import COMPANY_ZONE
@@ -47,67 +48,35 @@ OUTSIDE = "+15557654321"
 SPOOF = "+15550009999"
 CARRIER_CALLER = "+15551234567"
 
-# The carrier: answers, logs what it saw of the caller, waits for the BYE.
-CARRIER_UAS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="carrier that logs the caller's identity">
-  <recv request="INVITE" crlf="true">
-    <action>
-      <ereg regexp="&lt;sip:([^@&gt;]+)@" search_in="hdr" header="From:" check_it="true"
-            assign_to="fall,fuser"/>
-      <ereg regexp="sip:([^@&gt;]+)@" search_in="hdr" header="P-Asserted-Identity:"
-            assign_to="pall,pai"/>
-      <ereg regexp="SPOOF_DIGITS" search_in="msg" assign_to="leak"/>
-      <log message="invite [$fuser] pai=[$pai] leak=[$leak]"/>
-    </action>
-  </recv>
-  <send retrans="500">
-    <![CDATA[
+# What the carrier logs of each INVITE (the From user, the P-Asserted-Identity user, and any
+# trace of the number a phone tried to spoof) and of each BYE (the From user).
+_INVITE_SEEN = (
+    '      <ereg regexp="&lt;sip:([^@&gt;]+)@" search_in="hdr" header="From:" check_it="true"'
+    ' assign_to="fall,fuser"/>\n'
+    '      <ereg regexp="sip:([^@&gt;]+)@" search_in="hdr" header="P-Asserted-Identity:"'
+    ' assign_to="pall,pai"/>\n'
+    f'      <ereg regexp="{SPOOF[1:]}" search_in="msg" assign_to="leak"/>\n'
+    '      <log message="seen invite [$fuser] pai=[$pai] leak=[$leak]"/>\n'
+)
+_BYE_SEEN = (
+    '<ereg regexp="&lt;sip:([^@&gt;]+)@" search_in="hdr" header="From:" assign_to="ball,buser"/>'
+    '<log message="seen bye [$buser]"/>'
+)
 
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      [last_Record-Route:]
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Content-Type: application/sdp
-      Content-Length: [len]
 
-      v=0
-      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-
-    ]]>
-  </send>
-  <recv request="ACK" crlf="true"/>
-  <recv request="BYE">
-    <action>
-      <ereg regexp="&lt;sip:([^@&gt;]+)@" search_in="hdr" header="From:" assign_to="ball,buser"/>
-      <log message="bye [$buser]"/>
-    </action>
-  </recv>
-  <send>
-    <![CDATA[
-
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <Reference variables="fall,pall,ball"/>
-</scenario>
-"""
+def carrier_scenario(path: Path) -> Path:
+    """The carrier: answers at once, logs what it saw of the caller, waits for the BYE."""
+    answer = steps.sdp("[media_port]", 0, 101, address="[media_ip]")
+    path.write_text(
+        steps.scenario(
+            "carrier that logs the caller's identity",
+            steps.ringing(_INVITE_SEEN),
+            steps.answer(0, answer),
+            steps.await_bye(60_000, _BYE_SEEN),
+            '  <Reference variables="fall,pall,ball"/>',  # SIPp refuses variables never read
+        )
+    )
+    return path
 
 
 def _phone_call(
@@ -144,7 +113,9 @@ def _cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, *argv: str) -> Non
 
 
 def _seen(carrier: SippUAS) -> list[str]:
-    return [line.strip() for line in carrier.log_lines() if line.startswith(("invite", "bye"))]
+    """What the carrier saw: ``invite <From user> pai=<PAI user> leak=<spoof>``, ``bye <From>``."""
+    lines = carrier.log_lines()
+    return [line.strip().removeprefix("seen ") for line in lines if line.startswith("seen ")]
 
 
 def test_the_carrier_sees_the_chosen_number_and_never_the_phones_own(
@@ -155,8 +126,7 @@ def test_the_carrier_sees_the_chosen_number_and_never_the_phones_own(
 ) -> None:
     s = kamailio.settings
     directory.store.add_did(ACME, MAIN, "Main line")
-    uas = tmp_path / "carrier.xml"
-    uas.write_text(CARRIER_UAS.replace("SPOOF_DIGITS", SPOOF[1:]))
+    uas = carrier_scenario(tmp_path / "carrier.xml")
     with SippUAS(uas, port=s.trunk_port) as carrier:
         # default: the extension, as before (and nothing the phone asserted)
         plain = _phone_call(s, tmp_path, pai=SPOOF)
