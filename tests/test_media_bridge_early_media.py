@@ -37,7 +37,7 @@ def announcing_callee(work: Path, phone: RtpPhone) -> Path:
     text += steps._response("183 Session Progress", body=steps.sdp("[media_port]", 0, 101))
     text += steps.play_pcap(str(pcap), int(EARLY_SECONDS * 1000) + 200)
     text += steps.answer(0, sdp(phone))
-    text += steps.callee_request("BYE", 1500, 1)
+    text += steps.callee_request("BYE", 1000, 1)
     path = work / "callee-early.xml"
     path.write_text(steps.scenario("carrier with early media", text))
     return path
@@ -88,6 +88,6 @@ def test_the_callees_early_media_reaches_the_caller_before_the_answer(
     assert "ringback" not in labels_before[first_early:], str(labels_before)
     # after the answer: 102's voice, the announcement gone
     labels_after = [label for _, label in after]
-    assert labels_after.count("callee") >= 10 and "early" not in labels_after[3:], labels_after
+    assert labels_after.count("callee") >= 5 and "early" not in labels_after[3:], labels_after
     # 102's phone hears the caller once answered
     assert goertzel(callee.stream.audio()[-4000:], CALLER_HZ) > 0.05

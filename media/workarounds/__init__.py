@@ -3,10 +3,11 @@
 The versions are pinned; each fix below is a subclass or a function (never a
 patch of the library's modules at import time), in ``media.workarounds.sip``
 (SIP) or ``media.workarounds.rtp`` (RTP), and each has a test in
-``tests/test_media_workarounds.py`` (bugs 7-12: ``tests/test_media_bridge_workarounds.py``)
-that shows the bug on the unpatched class and its absence on ours. When the
-libraries are upgraded, run those tests: the ones whose "bug still there"
-half fails mark a workaround to delete.
+``tests/test_media_workarounds.py`` (bugs 7-12: ``tests/test_media_bridge_workarounds.py``;
+13-14: ``tests/test_media_bridge_forks.py``) that shows the bug on the
+unpatched class and its absence on ours. When the libraries are upgraded,
+run those tests: the ones whose "bug still there" half fails mark a
+workaround to delete.
 
 =====  ==========================================================  ===========================
  #     Bug (reproduced on this machine)                             Fix here
@@ -44,6 +45,13 @@ half fails mark a workaround to delete.
  12    each retransmitted 2xx is ACKed with a new branch: a phone   ``MediaUAC``
        sees a second, unexpected ACK (SIPp aborts the call); the
        same ACK is sent again instead
+ 13    the dialog's To-tag is the first 18x's, never the 2xx's:     ``MediaUAC``
+       when one fork rings and another answers, ACK and BYE name
+       the fork that rang (the one that answered never gets them)
+ 14    a second fork's 2xx (another device answered at once) is     ``MediaUAC``
+       ACKed with the first dialog's To-tag and route: that phone
+       never gets its ACK nor a BYE and stays in a dead call; ours
+       ACKs and BYEs it in its own dialog (RFC 3261 §13.2.2.4)
  --    the jitter buffer holds its prefetch (~80 ms) and the        ``drain_jitter_buffer``
        frame in progress; nothing flushes them at BYE
  --    no RTP inactivity timeout                                   ``RtpWatchdog``

@@ -1,4 +1,4 @@
-"""SIP-side workarounds for aiosipua 0.7.1 (bugs 1 and 4-11 of the table in
+"""SIP-side workarounds for aiosipua 0.7.1 (bugs 1 and 4-14 of the table in
 ``media.workarounds``): the UDP transport, the UAS and its calls, the UAC.
 """
 
@@ -20,11 +20,11 @@ from aiosipua import (
     UdpSipTransport,
 )
 from aiosipua.dialog import Dialog, DialogState
-from aiosipua.headers import stringify_uri
+from aiosipua.headers import Via, stringify_uri, stringify_via
 from aiosipua.transaction import T1, T2, TIMER_H
 from aiosipua.transport import _UdpProtocol
 from aiosipua.uas_requests import handle_ack
-from aiosipua.utils import format_addr, generate_call_id, generate_tag
+from aiosipua.utils import format_addr, generate_branch, generate_call_id, generate_tag
 
 log = logging.getLogger(__name__)
 
@@ -230,8 +230,13 @@ class _Recorder:
         return getattr(self._inner, name)
 
 
+def _to_tag(message: SipRequest | SipResponse) -> str:
+    to = message.to_addr
+    return (to.tag if to is not None else None) or ""
+
+
 class MediaUAC(SipUAC):
-    """aiosipua's UAC with bugs 7-9 fixed; ``place_call`` sets From's display name."""
+    """aiosipua's UAC with bugs 7-9 and 11-14 fixed; ``place_call`` sets From's display name."""
 
     def __init__(self, transport: Any, **kwargs: Any) -> None:
         super().__init__(transport, **kwargs)
@@ -239,8 +244,10 @@ class MediaUAC(SipUAC):
         self._timer_a: dict[str, asyncio.Task[None]] = {}
         # Failed INVITEs whose final reply may come again (bug 8)
         self._failed: dict[str, tuple[SipRequest, tuple[str, int]]] = {}
-        # The ACK of each answered call, for its 2xx retransmissions (bug 12)
+        # The ACK of each answered call, for its 2xx retransmissions (bug 12), and the
+        # ACK of each other fork's 2xx (bug 14), by Call-ID and To-tag
         self._acks: dict[str, tuple[int, SipRequest, tuple[str, int]]] = {}
+        self._fork_acks: dict[tuple[str, str], SipRequest] = {}
         # BYEs (and other in-dialog non-INVITEs) awaiting a final response (bug 11), by branch
         self._timer_e: dict[str, asyncio.Task[None]] = {}
 
@@ -360,10 +367,16 @@ class MediaUAC(SipUAC):
         status = response.status_code
         acked = self._acks.get(call_id)
         if 200 <= status < 300 and acked is not None and acked[0] == cseq.seq:
+            if _to_tag(response) != _to_tag(acked[1]):
+                # bug 14: another fork answered too: ACK and BYE it in its own dialog
+                self._end_fork(response, acked[1], acked[2])
+                return
             # bug 12: a retransmitted 2xx gets the same ACK again, not a new transaction
             self.transport.send(acked[1], acked[2])
             return
         if call is not None and 200 <= status < 300 and not call._answered.is_set():
+            # bug 13: the dialog is the one of the fork that answered, not of the first 18x
+            call.dialog.remote_tag = _to_tag(response) or call.dialog.remote_tag
             # bug 7: the route set (Record-Route reversed) and the remote target (Contact)
             call.dialog.route_set = list(reversed(response.headers.get("record-route")))
             contacts = response.contact
@@ -381,6 +394,48 @@ class MediaUAC(SipUAC):
                     loop = asyncio.get_running_loop()
                     loop.call_later(TIMER_H, self._failed.pop, call_id, None)
         super().handle_response(response, addr)
+
+    def _end_fork(self, response: SipResponse, first_ack: SipRequest, to: tuple[str, int]) -> None:
+        """ACK a second fork's 2xx and BYE it (RFC 3261 §13.2.2.4), once per To-tag (bug 14).
+
+        Its dialog is built from the answered ACK (From, Call-ID, CSeq) and this
+        response (To-tag, Contact, Record-Route); a retransmission of that 2xx
+        gets the same ACK again.
+        """
+        key = (response.call_id or "", _to_tag(response))
+        kept = self._fork_acks.get(key)
+        if kept is not None:
+            self.transport.send(kept, to)
+            return
+        contacts = response.contact
+        target = stringify_uri(contacts[0].uri) if contacts and contacts[0].uri else first_ack.uri
+        routes = list(reversed(response.headers.get("record-route")))
+        seq = first_ack.cseq.seq if first_ack.cseq is not None else 1
+        local = self._local_addr()
+        sent = []
+        for method, number in (("ACK", seq), ("BYE", seq + 1)):
+            request = SipRequest(method=method, uri=target)
+            via = Via(
+                transport="UDP",
+                host=local[0],
+                port=local[1],
+                params={"branch": generate_branch(), "rport": None},
+            )
+            request.headers.append("Via", stringify_via(via))
+            request.headers.set_single("From", first_ack.headers.get_first("from") or "")
+            request.headers.set_single("To", response.headers.get_first("to") or "")
+            request.headers.set_single("Call-ID", response.call_id or "")
+            request.headers.set_single("CSeq", f"{number} {method}")
+            request.headers.set_single("Max-Forwards", "70")
+            for route in routes:
+                request.headers.append("Route", route)
+            sent.append(request)
+        ack, bye = sent
+        log.info("%s: a second fork answered (To-tag %s): ACK and BYE", key[0], key[1])
+        self._fork_acks[key] = ack
+        asyncio.get_running_loop().call_later(TIMER_H, self._fork_acks.pop, key, None)
+        self.transport.send(ack, to)
+        self.send_reliably(bye, to)
 
     def _keep_ack(
         self, response: SipResponse, addr: tuple[str, int], call_id: str, seq: int
