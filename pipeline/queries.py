@@ -47,9 +47,17 @@ from {calls_source}
 {scope}
 """
 
-# The rows of the calls files, with every column of today's CALLS_SCHEMA even over files
-# written before a column was appended (recording_outcome): union_by_name reads NULL for
-# it in older files, the typed-null branch when no file has it yet (as TABLE_VIEW_OVER_FILES).
+# The rows of the calls files when every file holds every column of CALLS_SCHEMA.
+CALLS_SOURCE_CURRENT = """read_parquet(
+    {files},
+    hive_partitioning = true,
+    hive_types = {{'tenant': varchar, 'date': date}}
+)"""
+
+# The same when some files were written before a column was appended (recording_outcome):
+# union_by_name reads NULL for it in older files, the typed-null branch when no file has it
+# (as TABLE_VIEW_OVER_FILES). Only then: union_by_name reads every file's footer at each
+# query (measured, 366 daily files: a one-day count 8.5 -> 28 ms).
 CALLS_SOURCE = """(
     select *
     from read_parquet(
@@ -65,8 +73,11 @@ CALLS_SOURCE = """(
 )"""
 
 
-def calls_source(files: str) -> str:
-    """:data:`CALLS_SOURCE` over ``files`` (a validated DuckDB list literal)."""
+def calls_source(files: str, *, current: bool) -> str:
+    """The calls files' rows (``files``: a validated DuckDB list literal); ``current``:
+    every file holds every column of CALLS_SCHEMA."""
+    if current:
+        return CALLS_SOURCE_CURRENT.format(files=files)
     return CALLS_SOURCE.format(files=files, typed_nulls=typed_nulls())
 
 

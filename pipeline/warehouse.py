@@ -31,6 +31,7 @@ in their scope.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import weakref
@@ -40,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 from pipeline import queries
 from pipeline.contacts import CONTACT_NAMES_TABLE, name_numbers
@@ -57,6 +59,7 @@ from pipeline.lake_layout import (
 )
 from pipeline.schema import (
     CALL_STEPS_SCHEMA,
+    CALLS_SCHEMA,
     EXTENSION_RE,
     LEGS_SCHEMA,
     TENANT_RE,
@@ -119,6 +122,22 @@ def tenant_calls_dir(lake_dir: Path, tenant: str) -> Path:
 def _file_list(snap: TableSnapshot) -> str:
     """The snapshot's files as a DuckDB list literal (every part of each path is checked)."""
     return "[" + ", ".join(f"'{path}'" for path in snap.paths()) + "]"
+
+
+@functools.lru_cache(maxsize=65_536)
+def _holds_every_call_column(path: str, inode: int) -> bool:
+    """Whether a calls file has every column of today's CALLS_SCHEMA (files are immutable:
+    a path and inode are asked once per process)."""
+    return set(CALLS_SCHEMA.names) <= set(pq.read_schema(path).names)
+
+
+def _calls_source(snap: TableSnapshot) -> str:
+    """The calls view's source: the plain scan, unless a file predates a column."""
+    current = all(
+        _holds_every_call_column(path, f.inode)
+        for path, f in zip(snap.paths(), snap.files, strict=True)
+    )
+    return queries.calls_source(_file_list(snap), current=current)
 
 
 def connect(
@@ -214,7 +233,7 @@ def connect(
             conn.execute(
                 queries.warehouse_sql("calls_with_legs").format(
                     columns=",\n    ".join(queries.VIEW_COLUMNS),
-                    calls_source=queries.calls_source(_file_list(snapshots[CALLS.name])),
+                    calls_source=_calls_source(snapshots[CALLS.name]),
                     legs_files=_file_list(snapshots[LEGS.name]),
                     scope=legs_calls_scope,
                 )
@@ -223,7 +242,7 @@ def connect(
             conn.execute(
                 queries.CALLS_VIEW_OVER_FILES.format(
                     columns=",\n    ".join(queries.VIEW_COLUMNS),
-                    calls_source=queries.calls_source(_file_list(snapshots[CALLS.name])),
+                    calls_source=_calls_source(snapshots[CALLS.name]),
                     scope=calls_scope,
                 )
             )
