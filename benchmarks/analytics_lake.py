@@ -85,6 +85,7 @@ def make_calls(rows: int, seed: int, start: datetime, days: int) -> pa.Table:
         "sip_reason": pa.nulls(rows, pa.string()),
         "rule": rule,
         "frame": frame,
+        "recording_outcome": pa.nulls(rows, pa.string()),
     }
     return pa.table(columns, schema=CALLS_SCHEMA)
 

@@ -95,6 +95,7 @@ def tenant_calls(rng: np.random.Generator, n: int, first_acc_id: int) -> pa.Tabl
             "sip_reason": pa.nulls(n, pa.string()),
             "rule": pa.nulls(n, pa.string()),
             "frame": pa.nulls(n, pa.string()),
+            "recording_outcome": pa.nulls(n, pa.string()),
         }
     )
 
