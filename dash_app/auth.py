@@ -119,7 +119,7 @@ def open_calls(user: User, *, own_calls_only: bool = False) -> duckdb.DuckDBPyCo
     """
     # lazy: the pipeline loads DuckDB
     from pipeline.history import menu_names, name_menus
-    from pipeline.viewer import viewer_extension  # the one owner of the scope rule
+    from pipeline.viewer import viewer_extension, viewer_mailbox  # the owners of the scope
     from pipeline.warehouse import connect
 
     with provisioning() as store:  # numbers named by the user's contacts (pipeline.contacts)
@@ -128,6 +128,7 @@ def open_calls(user: User, *, own_calls_only: bool = False) -> duckdb.DuckDBPyCo
         portal().settings,
         user.tenant_domain,
         extension=viewer_extension(user, own_calls_only=own_calls_only),
+        mailbox=viewer_mailbox(user, own_calls_only=own_calls_only),  # voicemail: its own rule
         contact_names=names,
     )
     with provisioning() as store:  # the Call History's paths name the tenant's menus

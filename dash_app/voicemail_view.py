@@ -13,6 +13,7 @@ from typing import Any
 
 from dash_app.auth import portal, provisioning
 from switchboard.store import ProvisioningError, User
+from switchboard.store.voicemail import may_open_mailbox
 from switchboard.voicemail import VoicemailMessage, caller_label
 
 AUDIO_PATH = "/voicemail/audio/<message_id>"
@@ -24,10 +25,9 @@ def audio_url(message_id: str, *, download: bool = False) -> str:
 
 
 def may_open(user: User, tenant: str, mailbox: str) -> bool:
-    """The mailbox owner, or a manager of the same tenant."""
-    if tenant != user.tenant_domain:
-        return False
-    return mailbox == user.extension or user.role == "manager"
+    """The mailbox owner, or a manager of the same tenant (the store's rule, which the
+    warehouse's voicemail views follow too)."""
+    return may_open_mailbox(user, tenant, mailbox)
 
 
 def mailbox_for(user: User, requested: str | None) -> str:

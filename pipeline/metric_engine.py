@@ -304,6 +304,7 @@ def _cache_key(
         scope.folders,
         scope.tenant,
         scope.extension,
+        scope.mailbox,  # voicemails_left counts only the mailboxes the viewer may read
         scope.forwarded_message_ids,
         scope.contact_names,  # a worklist names callers by the viewer's contacts
     )

@@ -242,9 +242,9 @@ select
 where false
 """
 
-# A plain user sees their own mailbox, plus the originals of copies forwarded to them
-# (a forwarded copy shows the original's audio and transcript). Both are literals of
-# the view, like EXTENSION_SCOPE's.
+# A plain user (and a supervisor: switchboard.store.voicemail.may_open_mailbox) sees their
+# own mailbox, plus the originals of copies forwarded to them (a forwarded copy shows the
+# original's audio and transcript). Both are literals of the view, like EXTENSION_SCOPE's.
 MAILBOX_SCOPE = """
 where mailbox = {extension}
     or list_contains({message_ids}, message_id)

@@ -11,7 +11,9 @@ in the viewer's scope, so no reader repeats that order or the scope rule.
 Who sees what: a manager or supervisor sees the whole tenant, a plain user
 (or anyone with ``own_calls_only``) their own extension's calls; a tenant
 named without a user (the CLI, notebooks: tools of the operator) sees the
-whole tenant.
+whole tenant. Voicemail follows its own rule
+(:func:`switchboard.store.voicemail.readable_mailbox`): a manager reads every
+mailbox, anyone else (a supervisor too) only their own.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pipeline.history import menu_names, name_menus
 from pipeline.warehouse import connect
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore, User
+from switchboard.store.voicemail import readable_mailbox
 
 # How a caller lends its provisioning store (the portal's is shared under a lock).
 BorrowStore = Callable[[], AbstractContextManager[ProvisioningStore]]
@@ -41,6 +44,7 @@ class ViewerConnection:
     tenant: str
     timezone: str  # the viewer's zone (a user's own, else the tenant's), unless overridden
     extension: str | None  # None: the whole tenant
+    mailbox: str | None = None  # the one mailbox its voicemail views show; None: all
     # Callback marks of the tenant: number (digits) → when it was marked handled (UTC).
     handled: Mapping[str, datetime] = field(default_factory=dict)
 
@@ -62,6 +66,11 @@ class ViewerConnection:
 def viewer_extension(user: User, *, own_calls_only: bool = False) -> str | None:
     """The extension ``user``'s views are bound to; None: the whole tenant."""
     return None if user.sees_whole_tenant and not own_calls_only else user.extension
+
+
+def viewer_mailbox(user: User, *, own_calls_only: bool = False) -> str | None:
+    """The mailbox ``user``'s voicemail views are bound to; None: every mailbox."""
+    return user.extension if own_calls_only else readable_mailbox(user)
 
 
 @contextmanager
@@ -91,13 +100,14 @@ def open_for_viewer(
         if isinstance(viewer, User):
             tenant, zone = viewer.tenant_domain, viewer.timezone
             extension = viewer_extension(viewer, own_calls_only=own_calls_only)
+            mailbox = viewer_mailbox(viewer, own_calls_only=own_calls_only)
         else:
             found = store.tenant(viewer)
-            tenant, zone, extension = found.domain, found.timezone, None
+            tenant, zone, extension, mailbox = found.domain, found.timezone, None, None
         handled = store.callback_marks(tenant)
         menus = menu_names(store, tenant)
         # shared contacts, and a signed-in user's own (pipeline.contacts)
         names = store.contact_names(tenant, viewer if isinstance(viewer, User) else None)
-    conn = connect(settings, tenant, extension=extension, contact_names=names)
+    conn = connect(settings, tenant, extension=extension, mailbox=mailbox, contact_names=names)
     name_menus(conn, menus)  # the Call History's paths name the tenant's menus
-    return ViewerConnection(conn, tenant, timezone or zone, extension, handled)
+    return ViewerConnection(conn, tenant, timezone or zone, extension, mailbox, handled)

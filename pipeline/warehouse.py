@@ -6,7 +6,10 @@
 tenant's folder of the lake (``calls`` folds the bridged ``legs`` into one row
 per call: ``pipeline/sql/warehouse/calls_with_legs.sql``)
 (optionally narrowed to one extension: its calls, its mailbox, and the
-originals of voicemail copies forwarded to it).
+originals of voicemail copies forwarded to it). The voicemail views follow the
+voicemail rule, not the calls' one (:func:`switchboard.store.voicemail.may_open_mailbox`):
+a supervisor sees the tenant's calls and recordings but only their own mailbox
+(``mailbox``), a manager every mailbox.
 Isolation between tenants does not rest on the view alone: once the view
 exists, the connection is locked to that tenant's folder
 (``allowed_directories`` + ``enable_external_access = false`` +
@@ -91,6 +94,8 @@ class ConnectionScope:
     snapshots: tuple[TableSnapshot, ...] = ()
     # The names its views show numbers as (digits, name), sorted: results depend on them.
     contact_names: tuple[tuple[str, str], ...] = ()
+    # The mailbox its voicemails and transcripts views show (None: every mailbox).
+    mailbox: str | None = None
 
 
 # The scope of each open connection; an entry goes with its connection.
@@ -145,13 +150,15 @@ def connect(
     tenant: str,
     *,
     extension: str | None = None,
+    mailbox: str | None = None,
     forwarded_message_ids: Sequence[str] = (),
     contact_names: Mapping[str, str] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory connection whose views show one tenant (or one extension).
 
-    ``forwarded_message_ids``: with ``extension``, the original messages of the
-    voicemail copies forwarded to that mailbox (their facts live in the sender's box).
+    ``mailbox``: the one mailbox the voicemail views show (default: ``extension``'s;
+    neither: every mailbox). ``forwarded_message_ids``: with a mailbox, the original
+    messages of the voicemail copies forwarded to it (their facts live in the sender's box).
     ``contact_names``: digits → name the views show numbers as (:mod:`pipeline.contacts`).
     """
     tenant_dir = tenant_calls_dir(settings.lake_dir, tenant)
@@ -187,18 +194,26 @@ def connect(
         not isinstance(extension, str) or not EXTENSION_RE.match(extension)
     ):
         raise WarehouseError(f"{extension!r} is not an extension")
+    if mailbox is None:
+        mailbox = extension
+    elif not isinstance(mailbox, str) or not EXTENSION_RE.match(mailbox):
+        raise WarehouseError(f"{mailbox!r} is not a mailbox")
+    elif extension is not None and mailbox != extension:
+        raise WarehouseError("a connection bound to an extension shows that extension's mailbox")
     calls_scope = mailbox_scope = legs_calls_scope = ""
     scopes = dict.fromkeys(table_dirs, "")
-    if extension is not None:
+    if mailbox is not None:
         bad = [m for m in forwarded_message_ids if not MESSAGE_ID_RE.fullmatch(str(m))]
         if bad:
             raise WarehouseError(f"{bad[0]!r} is not a message id")
-        literal = queries.scope_literal(extension)
-        calls_scope = queries.EXTENSION_SCOPE.format(extension=literal)
         mailbox_scope = queries.MAILBOX_SCOPE.format(
-            extension=literal,
+            extension=queries.scope_literal(mailbox),
             message_ids=queries.scope_list_literal(forwarded_message_ids),
         )
+        scopes["voicemails"] = scopes["transcripts"] = mailbox_scope
+    if extension is not None:
+        literal = queries.scope_literal(extension)
+        calls_scope = queries.EXTENSION_SCOPE.format(extension=literal)
         legs_calls_scope = queries.LEGS_EXTENSION_SCOPE.format(extension=literal)
         scopes = {
             "voicemails": mailbox_scope,
@@ -218,10 +233,11 @@ def connect(
     scope = ConnectionScope(
         tenant,
         extension,
-        tuple(forwarded_message_ids) if extension is not None else (),
+        tuple(forwarded_message_ids) if mailbox is not None else (),
         (tenant_dir, *(d for d, _ in table_dirs.values())),
         tuple(snapshots.values()),
         tuple(sorted((contact_names or {}).items())),
+        mailbox,
     )
     database = _DATABASES.get(scope)
     if database is not None:

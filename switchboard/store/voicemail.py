@@ -14,7 +14,7 @@ import time
 import uuid
 from pathlib import Path
 
-from switchboard.store.accounts import AccountsSection
+from switchboard.store.accounts import AccountsSection, User
 from switchboard.store.connection import ProvisioningError
 from switchboard.store.passwords import hash_secret, secret_matches
 from switchboard.voicemail import (
@@ -26,6 +26,23 @@ from switchboard.voicemail import (
     VoicemailMessage,
     pin_problem,
 )
+
+# Roles that may open every mailbox of their tenant; anyone else opens only their own.
+# Narrower than the roles that see every call (a supervisor sees the tenant's calls and
+# recordings, not their colleagues' voicemail).
+MAILBOX_READER_ROLES: frozenset[str] = frozenset({"manager"})
+
+
+def may_open_mailbox(user: User, tenant: str, mailbox: str) -> bool:
+    """Who may read a mailbox: its owner, or a manager of the same tenant (the one rule)."""
+    if tenant != user.tenant_domain:
+        return False
+    return mailbox == user.extension or user.role in MAILBOX_READER_ROLES
+
+
+def readable_mailbox(user: User) -> str | None:
+    """The one mailbox ``user`` may read (their own); None: every mailbox of their tenant."""
+    return None if user.role in MAILBOX_READER_ROLES else user.extension
 
 
 class VoicemailSection(AccountsSection):
