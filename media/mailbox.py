@@ -34,6 +34,7 @@ from media import prompts
 from media.recording import SAMPLE_RATE, Recorder, atomic_write, wav_bytes
 from switchboard.settings import SETTINGS, Settings
 from switchboard.store import PinLockPolicy, ProvisioningError, ProvisioningStore
+from switchboard.store.access_log import Access, Actor
 from switchboard.voicemail import GreetingKind, MessageOrder, greeting_relpath
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,10 @@ class Mailboxes(Protocol):
     def set_message_state(self, tenant: str, ext: str, message_id: str, state: str) -> None: ...
 
     def set_greeting(self, tenant: str, ext: str, kind: str, path: Path) -> None: ...
+
+
+# The audit trail's "from where" of what a caller does in the mailbox menu.
+PHONE = "phone"
 
 
 @dataclass
@@ -163,9 +168,18 @@ class StoreMailboxes:
         )
 
     def set_message_state(self, tenant: str, ext: str, message_id: str, state: str) -> None:
+        """The menu's verb on a message; a deletion goes in the audit trail (issue 13).
+
+        Who deleted is the mailbox's owner (the PIN proved it), from ``phone``, as the
+        portal logs its own deletions.
+        """
         # A spool item not ingested yet has no row: the store keeps no state for it
         # and it stays new (the worker ingests within a second or so).
-        self.store.set_message_state(tenant, ext, message_id, state)
+        changed = self.store.set_message_state(tenant, ext, message_id, state)
+        if changed and state == "deleted":
+            owner = self.store.user(tenant, ext)
+            deletion = Access("voicemail", message_id, "delete", f"mailbox {ext}, by phone", PHONE)
+            self.store.log_access(Actor.of(owner), deletion)
 
     def set_greeting(self, tenant: str, ext: str, kind: str, path: Path) -> None:
         """Record the greeting and make it the active one (recording it by phone means so)."""

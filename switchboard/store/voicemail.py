@@ -14,7 +14,8 @@ import time
 import uuid
 from pathlib import Path
 
-from switchboard.store.accounts import AccountsSection, User
+from switchboard.store.access_log import Access, AccessLogSection, Actor
+from switchboard.store.accounts import User
 from switchboard.store.connection import ProvisioningError
 from switchboard.store.passwords import hash_secret, secret_matches
 from switchboard.voicemail import (
@@ -45,8 +46,11 @@ def readable_mailbox(user: User) -> str | None:
     return None if user.role in MAILBOX_READER_ROLES else user.extension
 
 
-class VoicemailSection(AccountsSection):
-    """Mailboxes of a tenant's users: messages, settings, greetings, PIN."""
+class VoicemailSection(AccessLogSection):
+    """Mailboxes of a tenant's users: messages, settings, greetings, PIN.
+
+    Built on the audit trail: the trash purge logs each message it removes.
+    """
 
     _VM_SQL = (
         "select m.*, t.domain as tenant_domain from voicemail_message m"
@@ -210,8 +214,22 @@ class VoicemailSection(AccountsSection):
         return self.voicemail_message(tenant, target.extension, copy_id)
 
     def purge_voicemail_trash(self, now: float | None = None) -> list[str]:
-        """Drop messages trashed more than TRASH_DAYS ago; the audio paths nothing uses now."""
+        """Drop messages trashed more than TRASH_DAYS ago; the audio paths nothing uses now.
+
+        Each message dropped is a deletion by ``system:retention`` in the audit trail,
+        logged just before the delete commits: a crash in between logs it again at the
+        next purge (the same message twice), never a purge that left no trace.
+        """
         cutoff = (time.time() if now is None else now) - TRASH_SECONDS
+        expired = self._db.execute(
+            "select t.domain, m.mailbox, m.message_id from voicemail_message m"
+            " join tenant t on t.id = m.tenant_id"
+            " where m.folder = 'trash' and m.deleted_at < ? order by m.deleted_at",
+            (cutoff,),
+        ).fetchall()
+        for tenant, mailbox, message_id in expired:
+            deletion = Access("voicemail", message_id, "delete", f"mailbox {mailbox}")
+            self.log_access(Actor.system(tenant, "retention"), deletion, now)
         with self._tx() as db:
             paths = [
                 r[0]
@@ -298,17 +316,21 @@ class VoicemailSection(AccountsSection):
             )
         return retry_at
 
-    def set_message_state(self, tenant: str, mailbox: str, message_id: str, state: str) -> None:
-        """The phone menu's verbs; a message not ingested yet keeps no state (stays new)."""
+    def set_message_state(self, tenant: str, mailbox: str, message_id: str, state: str) -> bool:
+        """The phone menu's verbs; a message not ingested yet keeps no state (stays new).
+
+        False when there was no such message to change.
+        """
         if state not in ("read", "saved", "deleted"):
             raise ProvisioningError(f"unknown message state {state!r}")
         try:
             self.mark_read(tenant, mailbox, message_id)
         except ProvisioningError:
-            return
+            return False
         if state != "read":
             folder = "saved" if state == "saved" else "trash"
             self.set_message_folder(tenant, mailbox, message_id, folder)
+        return True
 
     def mailbox_settings(self, tenant: str, mailbox: str) -> MailboxSettings:
         """A mailbox's settings (defaults until changed); the mailbox is the user's extension."""
