@@ -10,6 +10,8 @@ pytest_plugins = [
     "tests.fixtures.relay",
     "tests.fixtures.main_number",
     "tests.fixtures.call_center",
+    "tests.fixtures.bridge_rig",
+    "tests.fixtures.queue_events",
 ]
 
 

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from kamailio.launcher import KamailioProcess
 from kamailio.traffic import SippUAS, scenario
 from tests.fixtures.portal import PortalServer, log_in
-from tests.test_devices_sip import register_device
+from tests.fixtures.sip import register_device
 
 pytestmark = [pytest.mark.kamailio, pytest.mark.browser]
 

@@ -6,28 +6,12 @@ import pytest
 
 from kamailio.devices import by_username, forget_device, live_registrations, record_presence
 from kamailio.launcher import KamailioProcess
-from kamailio.traffic import SipAccount, SippResult, SippUAS, run_sipp, scenario
-from switchboard.settings import Settings
+from kamailio.traffic import SippUAS, scenario
 from tests.fixtures.core import Directory
-from tests.fixtures.sip import register_at
+from tests.fixtures.sip import register_at, register_device
 
 pytestmark = pytest.mark.kamailio
 T = "acme.example"
-
-
-def register_device(
-    settings: Settings, aor_extension: str, username: str, password: str, uas: SippUAS
-) -> SippResult:
-    """REGISTER ``aor_extension`` authenticating as ``username`` (a phone's "auth user" field)."""
-    row = (aor_extension, T, aor_extension, uas.contact, 600)
-    return run_sipp(
-        settings,
-        scenario("register.xml"),
-        [row],
-        timeout=20,
-        duration_ms=0,
-        auth=SipAccount(username, T, password),
-    )
 
 
 def test_a_device_registers_its_extension_and_is_revoked_alone(

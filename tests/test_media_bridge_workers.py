@@ -23,15 +23,15 @@ from kamailio.rules_push import RulesClock
 from media.bridge import BridgeOutcome
 from media.mailbox import StoreMailboxes
 from switchboard.settings import Settings
-from tests.fixtures.core import Directory, free_port, make_settings
-from tests.fixtures.media import MediaServerThread
-from tests.test_media_bridge import (
+from tests.fixtures.bridge_rig import (
     CALLEE_HZ,
     BridgeRig,
-    _sequence,
     extension_key,
     route_103_to_the_menu,
+    sequence,
 )
+from tests.fixtures.core import Directory, free_port, make_settings
+from tests.fixtures.media import MediaServerThread
 
 pytestmark = [pytest.mark.kamailio, pytest.mark.media]
 
@@ -95,7 +95,7 @@ def test_calls_spread_over_two_workers_and_each_bridges_its_own(
             xml = callee_scenario(work / "callee.xml", callee, ring_ms=200, hangup_after_ms=1500)
             result = rig.call(caller, xml, talk_ms=None)
         assert result.returncode == 0, result.errors
-        heard.append(_sequence(caller.stream))
+        heard.append(sequence(caller.stream))
     assert all("callee" in h for h in heard), heard
     per_worker = [[o.result for o in outcomes] for _, outcomes in workers]
     assert per_worker == [["answered"] * 2, ["answered"] * 2], per_worker

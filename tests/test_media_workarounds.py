@@ -27,41 +27,9 @@ from media.workarounds import (
     negotiate_answer,
 )
 from tests.fixtures.media import g711
+from tests.fixtures.sip_peer import Peer, run
 
 pytestmark = pytest.mark.media
-
-
-def run(coro: Awaitable[Any]) -> Any:
-    return asyncio.run(asyncio.wait_for(coro, 30))  # type: ignore[arg-type]
-
-
-# --- a raw SIP peer -----------------------------------------------------------------------------
-
-
-class Peer(asyncio.DatagramProtocol):
-    """A UDP socket that collects whatever SIP the UAS sends back."""
-
-    def __init__(self) -> None:
-        self.received: list[str] = []
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        self.received.append(data.decode(errors="replace"))
-
-    @property
-    def port(self) -> int:
-        assert self.transport is not None
-        return int(self.transport.get_extra_info("sockname")[1])
-
-    def send(self, text: str, port: int) -> None:
-        assert self.transport is not None
-        self.transport.sendto(text.replace("\n", "\r\n").encode(), ("127.0.0.1", port))
-
-    def finals(self, code: int) -> list[str]:
-        return [m for m in self.received if m.startswith(f"SIP/2.0 {code} ")]
 
 
 OFFER = """v=0

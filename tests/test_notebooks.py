@@ -2,51 +2,27 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cli.main import main as cli_main
 from switchboard.settings import Settings
 from tests.fixtures.analytics import ACME, HAND_DAY, hand_acc_rows, write_lake
 from tests.fixtures.core import Directory
-from tests.fixtures.portal import portal_env
-
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+from tests.fixtures.notebooks import NOTEBOOKS, cli_json, execute
 
 
-def cli_json(monkeypatch: pytest.MonkeyPatch, settings: Settings, *extra: str) -> Any:
-    for key, value in portal_env(settings).items():
-        if key.startswith("SWITCHBOARD_"):
-            monkeypatch.setenv(key, value)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = cli_main(
-            ["kpis", "--tenant", ACME, "--from", HAND_DAY, "--to", HAND_DAY, "--json", *extra]
-        )
-    assert code == 0
-    return json.loads(out.getvalue())
-
-
-def key_numbers(path: Path) -> Any:
-    import nbformat
-
-    notebook = nbformat.read(path, as_version=4)
-    (cell,) = [c for c in notebook.cells if "key-numbers" in c.metadata.get("tags", [])]
-    text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
-    (line,) = [ln for ln in text.splitlines() if ln.startswith("KEY_NUMBERS ")]
-    return json.loads(line.removeprefix("KEY_NUMBERS "))
+def hand_day_kpis(monkeypatch: pytest.MonkeyPatch, settings: Settings, *extra: str) -> Any:
+    """``switchboard kpis`` of the hand-checked day."""
+    argv = ["kpis", "--tenant", ACME, "--from", HAND_DAY, "--to", HAND_DAY, *extra]
+    return cli_json(monkeypatch, settings, *argv)
 
 
 def test_notebooks_execute_and_equal_the_cli(
     settings: Settings, directory: Directory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import papermill
-
     write_lake(settings, hand_acc_rows())
     params = {
         "tenant": ACME,
@@ -56,23 +32,14 @@ def test_notebooks_execute_and_equal_the_cli(
     }
     numbers = {}
     for name in ("daily_operations_review", "extension_performance", "missed_call_recovery"):
-        out = tmp_path / f"{name}.ipynb"
-        papermill.execute_notebook(
-            str(NOTEBOOKS / f"{name}.ipynb"),
-            str(out),
-            parameters=params,
-            cwd=str(NOTEBOOKS.parent),
-            kernel_name="python3",
-            progress_bar=False,
-        )
-        numbers[name] = key_numbers(out)
+        numbers[name] = execute(name, tmp_path / f"{name}.ipynb", params)
 
-    kpis = cli_json(monkeypatch, settings)["kpis"]
+    kpis = hand_day_kpis(monkeypatch, settings)["kpis"]
     daily = numbers["daily_operations_review"]
     assert daily == {k: kpis[k] for k in daily}
     assert daily["calls"] == 7 and daily["callbacks_pending"] == 1
 
-    rows = cli_json(monkeypatch, settings, "--group-by", "extension")["rows"]
+    rows = hand_day_kpis(monkeypatch, settings, "--group-by", "extension")["rows"]
     by_ext = {
         ("(none)" if r["grp"] is None else r["grp"]): {
             "calls": r["calls"],

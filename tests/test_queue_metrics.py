@@ -23,74 +23,15 @@ from pipeline.queue_metrics import (
     queue_thresholds,
 )
 from pipeline.viewer import open_for_viewer
-from switchboard.queue_events import AgentEvent, QueueEvent, events_document
+from switchboard.queue_events import QueueEvent
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 from switchboard.store.queues import CallQueue
+from tests.fixtures.queue_events import ACME, T0, spool
 
-ACME = "acme.example"
 TZ = "America/New_York"
-T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC).timestamp()  # 09:00 in New York
 DAY = Period(date(2026, 3, 2), date(2026, 3, 2))
 NOW = datetime(2026, 3, 5, tzinfo=UTC)
-
-
-def spool(settings: Settings, queue: list[QueueEvent], agent: list[AgentEvent], n: int = 0) -> None:
-    """Write events as media/queue_spool.py does and ingest them through the real path."""
-    folder = settings.spool_dir / "queue_events" / ACME
-    folder.mkdir(parents=True, exist_ok=True)
-    batch_id = f"qe-{n:06d}"
-    (folder / f"{batch_id}.json").write_text(
-        json.dumps(events_document(batch_id, ACME, queue, agent))
-    )
-
-
-def hand_checked_events() -> tuple[list[QueueEvent], list[AgentEvent]]:
-    """Seven callers in queue 1, two agents: the table of docs/metrics.md's example."""
-
-    def q(dt: float, kind: str, call: str, **kw: Any) -> QueueEvent:
-        return QueueEvent(T0 + dt, kind, 1, call, f"+1555{call}", **kw)  # type: ignore[arg-type]
-
-    queue = [
-        q(0, "enter", "A", position=1),
-        q(10, "connect", "A", agent="102", wait=10),
-        q(70, "complete", "A", agent="102", wait=10, talk=60, outcome="caller_hangup"),
-        q(60, "enter", "B", position=1),
-        q(90, "connect", "B", agent="103", wait=30),
-        q(210, "complete", "B", agent="103", wait=30, talk=120, outcome="agent_hangup"),
-        q(120, "enter", "C", position=1),
-        q(123, "abandon", "C", position=1, wait=3),
-        q(180, "enter", "D", position=1),
-        q(220, "abandon", "D", position=1, wait=40),
-        q(240, "enter", "E", position=1),
-        q(540, "overflow", "E", position=1, wait=300, outcome="max_wait", target="voicemail:100"),
-        q(300, "enter", "F", position=2),
-        q(315, "exit_key", "F", position=1, wait=15, key="1", target="voicemail:100"),
-        q(400, "enter", "G", position=1),
-        QueueEvent(T0 + 500, "restart", 1, ""),
-    ]
-    agent = [
-        AgentEvent(T0 - 3600, "login", "102", 1),
-        AgentEvent(T0 + 70, "wrapup_start", "102", 1),
-        AgentEvent(T0 + 80, "wrapup_end", "102", 1),
-        AgentEvent(T0 + 1000, "pause", "102", None, "lunch"),
-        AgentEvent(T0 + 1600, "unpause", "102", None, "lunch"),
-        AgentEvent(T0 + 3600, "logout", "102", 1),
-        AgentEvent(T0, "login", "103", 1),
-        AgentEvent(T0 + 210, "wrapup_start", "103", 1),
-        AgentEvent(T0 + 220, "wrapup_end", "103", 1),
-        AgentEvent(T0 + 1800, "logout", "103", 1),
-    ]
-    return queue, agent
-
-
-@pytest.fixture
-def hand_lake(settings: Settings, store: ProvisioningStore) -> Settings:
-    queue, agent = hand_checked_events()
-    spool(settings, queue[:8], agent[:5], 0)  # two batches, as a real flush would cut them
-    spool(settings, queue[8:], agent[5:], 1)
-    assert ingest_queue_events(settings).batches == 2
-    return settings
 
 
 def rows(table: Any) -> list[dict[str, Any]]:

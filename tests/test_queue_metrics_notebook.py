@@ -2,58 +2,27 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from cli.main import main as cli_main
 from switchboard.settings import Settings
-from tests.fixtures.portal import portal_env
-from tests.test_notebooks import key_numbers
-from tests.test_queue_metrics import ACME, hand_lake  # noqa: F401 (a fixture)
+from tests.fixtures.notebooks import cli_json, execute
+from tests.fixtures.queue_events import ACME
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "queue_performance.ipynb"
 DAY = "2026-03-02"
 
 
-def cli_queue(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Any:
-    for key, value in portal_env(settings).items():
-        if key.startswith("SWITCHBOARD_"):
-            monkeypatch.setenv(key, value)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        argv = ["kpis", "--tenant", ACME, "--from", DAY, "--to", DAY, "--queue", "1", "--json"]
-        assert cli_main(argv) == 0
-    return json.loads(out.getvalue())
-
-
 def test_queue_notebook_executes_and_equals_the_cli(
-    hand_lake: Settings,  # noqa: F811
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    hand_lake: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import papermill
-
-    out = tmp_path / "queue_performance.ipynb"
-    papermill.execute_notebook(
-        str(NOTEBOOK),
-        str(out),
-        parameters={
-            "tenant": ACME,
-            "date_from": DAY,
-            "date_to": DAY,
-            "data_dir": str(hand_lake.data_dir),
-        },
-        cwd=str(NOTEBOOK.parents[1]),
-        kernel_name="python3",
-        progress_bar=False,
+    numbers = execute(
+        "queue_performance",
+        tmp_path / "queue_performance.ipynb",
+        {"tenant": ACME, "date_from": DAY, "date_to": DAY, "data_dir": str(hand_lake.data_dir)},
     )
-    numbers = key_numbers(out)
-    body = cli_queue(monkeypatch, hand_lake)
+    argv = ["kpis", "--tenant", ACME, "--from", DAY, "--to", DAY, "--queue", "1"]
+    body = cli_json(monkeypatch, hand_lake, *argv)
     (row,) = body["rows"]
     assert numbers["1"] == {k: row[k] for k in numbers["1"]}
     assert numbers["1"]["offered"] == 7 and numbers["1"]["answered"] == 2

@@ -15,7 +15,7 @@ from dash_app.analytics_queues import busiest_intervals, staffing_text
 from pipeline.queue_ingest import ingest_queue_events
 from tests.fixtures.core import seeded_settings
 from tests.fixtures.portal import PortalServer, http_session, log_in, start_portal, stop_portal
-from tests.test_queue_metrics import hand_checked_events, spool
+from tests.fixtures.queue_events import hand_checked_events, spool
 
 VIEW = "from=2026-03-02&to=2026-03-02&tz=America/New_York"
 
