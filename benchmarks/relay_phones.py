@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from benchmarks import sipp_scenarios as steps
 from benchmarks.sipp_callers import RtpPlan, write_rtp_pcap
 from kamailio.traffic import SipAccount, SippResult, call_rows, free_udp_port, run_sipp, sipp_binary
 from switchboard.processes import die_with_parent
@@ -33,6 +34,7 @@ def phone_audio(phone_byte: int, packets: int) -> bytes:
     )
 
 
+# The phones' offer and answer: PCMU only, no telephone-event (what the relay tests expect).
 _SDP = """      v=0
       o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
       s=-
@@ -42,131 +44,28 @@ _SDP = """      v=0
       a=rtpmap:0 PCMU/8000
 """
 
-_CALLER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="caller that plays a pcap">
-  <send retrans="500"><![CDATA[
 
-      INVITE sip:[field3]@[field4] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "[field5]" <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[field3]@[field4]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:[field0]@[local_ip]:[local_port];transport=[transport]>
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
+def caller_xml(pcap: Path) -> str:
+    """Call (answering the 407), play ``pcap`` once answered, stay the call's duration, BYE."""
+    return steps.scenario(
+        "caller that plays a pcap",
+        steps.call_answered(_SDP, auth=True),
+        steps.play_pcap(str(pcap)),
+        steps.pause(),
+        steps.hang_up(steps.next_cseq(auth=True)),
+    )
 
-SDP
-    ]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="407" auth="true"/>
-  <send><![CDATA[
 
-      ACK sip:[field3]@[field4] SIP/2.0
-      [last_Via:]
-      From: "[field5]" <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]></send>
-  <send retrans="500"><![CDATA[
-
-      INVITE sip:[field3]@[field4] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "[field5]" <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[field3]@[field4]>
-      Call-ID: [call_id]
-      CSeq: 2 INVITE
-      Contact: <sip:[field0]@[local_ip]:[local_port];transport=[transport]>
-      Max-Forwards: 70
-      [authentication]
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-SDP
-    ]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
-  <recv response="200" rrs="true">
-    <action><log message="answered [call_id]"/></action>
-  </recv>
-  <send><![CDATA[
-
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      [routes]
-      From: "[field5]" <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 2 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]></send>
-  <nop><action><exec play_pcap_audio="PCAP"/></action></nop>
-  <pause/>
-  <send retrans="500"><![CDATA[
-
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      [routes]
-      From: "[field5]" <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 3 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]></send>
-  <recv response="200" crlf="true">
-    <action><log message="bye_ok [call_id]"/></action>
-  </recv>
-</scenario>
-""".replace("SDP\n", _SDP)
-
-_CALLEE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="callee that answers and plays a pcap">
-  <recv request="INVITE" crlf="true"/>
-  <send retrans="500"><![CDATA[
-
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      [last_Record-Route:]
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-SDP
-    ]]></send>
-  <recv request="ACK" crlf="true"/>
-  <nop><action><exec play_pcap_audio="PCAP"/></action></nop>
-  <recv request="BYE">
-    <action><log message="bye [call_id]"/></action>
-  </recv>
-  <send><![CDATA[
-
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]></send>
-</scenario>
-""".replace("SDP\n", _SDP)
+def callee_xml(pcap: Path) -> str:
+    """Answer at once, play ``pcap`` after the ACK, answer the caller's BYE."""
+    return steps.scenario(
+        "callee that answers and plays a pcap",
+        steps.receive("INVITE"),
+        steps.respond("200 OK", body=_SDP),
+        steps.receive("ACK"),
+        steps.play_pcap(str(pcap)),
+        steps.await_bye(None),
+    )
 
 
 def free_media_port() -> int:
@@ -181,9 +80,8 @@ def free_media_port() -> int:
             continue
 
 
-def scenario_with_pcap(work: Path, name: str, template: str, pcap: Path) -> Path:
-    path = work / name
-    path.write_text(template.replace("PCAP", str(pcap)))
+def _write(path: Path, xml: str) -> Path:
+    path.write_text(xml)
     return path
 
 
@@ -196,7 +94,7 @@ class PcapCallee:
         self.media_port = free_media_port()
         self.audio = phone_audio(phone_byte, packets)
         pcap = write_rtp_pcap(self.work / "callee.pcap", RtpPlan(0, self.audio, ssrc=ssrc))
-        self.scenario = scenario_with_pcap(self.work, "callee.xml", _CALLEE, pcap)
+        self.scenario = _write(self.work / "callee.xml", callee_xml(pcap))
         self.log_path = self.work / "log.txt"
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -260,7 +158,7 @@ def pcap_call(
     work = Path(tempfile.mkdtemp(prefix="sipp-caller-"))
     audio = phone_audio(phone_byte, packets)
     pcap = write_rtp_pcap(work / "caller.pcap", RtpPlan(0, audio, ssrc=ssrc))
-    scenario = scenario_with_pcap(work, "caller.xml", _CALLER, pcap)
+    scenario = _write(work / "caller.xml", caller_xml(pcap))
     rows = call_rows([(caller, callee)]) * calls
     result = run_sipp(
         settings,

@@ -152,7 +152,7 @@ def next_cseq(auth: bool) -> int:
 def reinvite(ms: int, cseq: int, offer: str) -> str:
     """After ``ms``, the caller re-INVITEs with ``offer`` (hold, unhold) and ACKs the 200."""
     return (
-        f'  <pause milliseconds="{ms}"/>\n'
+        pause(ms)
         + _caller_request("INVITE", cseq, offer)
         + '  <recv response="100" optional="true"/>\n'
         + f'  <recv response="200"><action><log message="reinvite-ok {cseq} [call_id]"/>'
@@ -163,44 +163,59 @@ def reinvite(ms: int, cseq: int, offer: str) -> str:
 
 def hang_up(cseq: int, *, after_ms: int | None = None) -> str:
     """The caller's BYE (after ``after_ms``) and its 200."""
-    pause = "" if after_ms is None else f'  <pause milliseconds="{after_ms}"/>\n'
     return (
-        pause
+        ("" if after_ms is None else pause(after_ms))
         + _caller_request("BYE", cseq)
         + '  <recv response="200" crlf="true"><action><log message="bye_ok [call_id]"/>'
         + "</action></recv>\n"
     )
 
 
-def await_bye(timeout_ms: int, actions: str = "") -> str:
-    """Wait up to ``timeout_ms`` for the other side's BYE (running ``actions`` on it, e.g. an
-    ``<ereg>`` logging a header) and answer it (either side)."""
+def await_bye(timeout_ms: int | None, actions: str = "") -> str:
+    """Wait up to ``timeout_ms`` (None: as long as it takes) for the other side's BYE (running
+    ``actions`` on it, e.g. an ``<ereg>`` logging a header) and answer it (either side)."""
     ok = ["SIP/2.0 200 OK", "[last_Via:]", "[last_From:]", "[last_To:]", "[last_Call-ID:]"]
+    timeout = "" if timeout_ms is None else f' timeout="{timeout_ms}"'
     return (
-        f'  <recv request="BYE" timeout="{timeout_ms}">\n'
+        f'  <recv request="BYE"{timeout}>\n'
         f'    <action>{actions}<log message="server_bye [call_id]"/></action>\n  </recv>\n'
         + _send([*ok, "[last_CSeq:]", "Content-Length: 0"])
     )
 
 
-def play_pcap(pcap: str, then_ms: int) -> str:
-    """Start SIPp's RTP replay of ``pcap``, then pause ``then_ms`` (the replay runs on)."""
-    return (
-        f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
-        f'  <pause milliseconds="{then_ms}"/>\n'
-    )
+def play_pcap(pcap: str, then_ms: int | None = None) -> str:
+    """Start SIPp's RTP replay of ``pcap``, then pause ``then_ms`` if given (the replay runs on)."""
+    start = f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
+    return start if then_ms is None else start + pause(then_ms)
+
+
+def pause(ms: int | None = None) -> str:
+    """Wait ``ms``; None: the call's duration (``run_sipp``'s ``duration_ms``, SIPp's ``-d``)."""
+    return "  <pause/>\n" if ms is None else f'  <pause milliseconds="{ms}"/>\n'
 
 
 # --- a callee ----------------------------------------------------------------------------------
 
 
-def _response(status: str, *, body: str | None = None, dialog: bool = True) -> str:
+def respond(status: str, *, body: str | None = None, dialog: bool = True) -> str:
     """The callee's reply to the last request (``dialog``: with the route and a Contact)."""
     lines = [f"SIP/2.0 {status}", "[last_Via:]", "[last_From:]"]
     lines += ["[last_To:];tag=[pid]SIPpTag01[call_number]", "[last_Call-ID:]", "[last_CSeq:]"]
     lines += ["[last_Record-Route:]", _CALLEE_CONTACT] if dialog else []
     lines, text = _with_body(lines, body)
     return _send(lines, retrans=status.startswith("200") and body is not None, body=text)
+
+
+# tests/test_media_bridge_{forks,early_media}.py (another helper's, in progress) use this name
+_response = respond
+
+
+def receive(request: str, log: str | None = None) -> str:
+    """Wait for the other side's ``request`` (INVITE, ACK…), logging ``<log> [call_id]``."""
+    if log is None:
+        return f'  <recv request="{request}" crlf="true"/>\n'
+    action = f'<action><log message="{log} [call_id]"/></action>'
+    return f'  <recv request="{request}" crlf="true">{action}</recv>\n'
 
 
 def ringing(actions: str = "") -> str:
@@ -211,27 +226,18 @@ def ringing(actions: str = "") -> str:
         '      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="ours"/>\n'
         f"{actions}"
         '      <log message="invite [call_id] [$their] to [$ours]"/>\n'
-        "    </action>\n  </recv>\n" + _response("180 Ringing")
+        "    </action>\n  </recv>\n" + respond("180 Ringing")
     )
 
 
 def answer(ring_ms: int, offer: str) -> str:
     """After ``ring_ms``, answer 200 with ``offer`` and wait for the ACK."""
-    return (
-        f'  <pause milliseconds="{ring_ms}"/>\n'
-        + _response("200 OK", body=offer)
-        + '  <recv request="ACK" crlf="true"><action><log message="acked [call_id]"/>'
-        + "</action></recv>\n"
-    )
+    return pause(ring_ms) + respond("200 OK", body=offer) + receive("ACK", "acked")
 
 
 def busy() -> str:
     """Answer 486 and wait for the ACK."""
-    return (
-        _response("486 Busy Here", dialog=False)
-        + '  <recv request="ACK" crlf="true"><action><log message="busy_acked [call_id]"/>'
-        + "</action></recv>\n"
-    )
+    return respond("486 Busy Here", dialog=False) + receive("ACK", "busy_acked")
 
 
 def ring_until_cancelled() -> str:
@@ -242,9 +248,9 @@ def ring_until_cancelled() -> str:
         '  <recv request="INVITE" crlf="true">\n    <action>\n'
         '      <ereg regexp="([0-9]+)" search_in="hdr" header="CSeq:" assign_to="all,cseq"/>\n'
         '      <log message="invite [call_id]"/>\n    </action>\n  </recv>\n'
-        + _response("180 Ringing")
+        + respond("180 Ringing")
         + '  <recv request="CANCEL"><action><log message="cancelled [call_id]"/></action></recv>\n'
-        + _response("200 OK", dialog=False)
+        + respond("200 OK", dialog=False)
         + _send([*terminated, "CSeq: [$cseq] INVITE", "Content-Length: 0"])
         + '  <recv request="ACK" optional="true" timeout="2000"/>\n'
         + '  <Reference variables="all"/>\n'  # SIPp refuses a variable set and never read
@@ -257,7 +263,7 @@ def callee_request(method: str, ms: int, cseq: int, offer: str | None = None) ->
     lines += ["From: [$ours];tag=[pid]SIPpTag01[call_number]", "To: [$their]"]
     lines += ["Call-ID: [call_id]", f"CSeq: {cseq} {method}", _CALLEE_CONTACT, "Max-Forwards: 70"]
     lines, body = _with_body(lines, offer)
-    steps = f'  <pause milliseconds="{ms}"/>\n' + _send(lines, retrans=True, body=body)
+    steps = pause(ms) + _send(lines, retrans=True, body=body)
     steps += '  <recv response="100" optional="true"/>\n'
     steps += f'  <recv response="200"><action><log message="{method}-ok {cseq} [call_id]"/>'
     steps += "</action></recv>\n"
