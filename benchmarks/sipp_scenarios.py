@@ -206,10 +206,6 @@ def respond(status: str, *, body: str | None = None, dialog: bool = True) -> str
     return _send(lines, retrans=status.startswith("200") and body is not None, body=text)
 
 
-# tests/test_media_bridge_{forks,early_media}.py (another helper's, in progress) use this name
-_response = respond
-
-
 def receive(request: str, log: str | None = None) -> str:
     """Wait for the other side's ``request`` (INVITE, ACK…), logging ``<log> [call_id]``."""
     if log is None:

@@ -193,7 +193,11 @@ SETTINGS: tuple[Setting, ...] = (
         "tiny.en",
         "Voicemail transcription: 'tiny.en' or 'base' (bundled), a model folder, or 'none'.",
     ),
-    Setting("smtp_host", "", "SMTP server for voicemail-to-email and password resets; empty: no email is sent."),
+    Setting(
+        "smtp_host",
+        "",
+        "SMTP server for voicemail-to-email and password resets; empty: no email is sent.",
+    ),
     Setting("smtp_port", 25, "Port of the SMTP server."),
     Setting("smtp_from", "voicemail@switchboard.invalid", "From address of voicemail email."),
     Setting("smtp_max_attempts", 5, "Tries to email one voicemail before giving up on it ..."),

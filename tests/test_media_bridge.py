@@ -22,7 +22,6 @@ import pytest
 from benchmarks.bridge_scenarios import callee_scenario
 from benchmarks.rtp_phones import RtpBank, RtpPhone, goertzel
 from kamailio.traffic import scenario as sipp_scenario
-from tests.fixtures import bridge_rig
 from tests.fixtures.bridge_rig import CALLEE_HZ, CALLER_HZ, BridgeRig, sequence
 from tests.fixtures.sip import cdr_rows
 
@@ -174,8 +173,3 @@ def test_the_caller_hanging_up_while_102_rings_cancels_102(rig: BridgeRig, tmp_p
     rows = cdr_rows(rig.settings, at_least=2)
     leg = next(r for r in rows if r["callee"] == "102")
     assert leg["sip_code"] == 487 and leg["origin_call_id"] is not None
-
-
-# tests/test_media_bridge_{forks,early_media}.py (another helper's, in progress) still import the
-# rig from here: drop this line once they import it from tests.fixtures.bridge_rig.
-rig = bridge_rig.rig

@@ -1,6 +1,6 @@
 """Early media through the real parts: the callee's 183 + RTP reaches the caller before the 200.
 
-The rig of ``tests.test_media_bridge`` (101 -> 103's menu -> the bridge to
+The rig of ``tests.fixtures.bridge_rig`` (101 -> 103's menu -> the bridge to
 102, Kamailio with rtpengine in the media path). 102 behaves as a carrier
 playing an announcement: 180, then 183 with SDP, and SIPp replays ~0.8 s of
 a 900 Hz tone (``play_pcap_audio``) to the address of the INVITE's SDP
@@ -21,7 +21,7 @@ from benchmarks.bridge_scenarios import sdp
 from benchmarks.rtp_phones import RtpBank, RtpPhone, Stream, encode, goertzel, tone
 from benchmarks.sipp_callers import RtpPlan, write_rtp_pcap
 from media.hold_music import RINGBACK_HZ
-from tests.test_media_bridge import CALLEE_HZ, CALLER_HZ, BridgeRig, rig  # noqa: F401
+from tests.fixtures.bridge_rig import CALLEE_HZ, CALLER_HZ, BridgeRig
 
 pytestmark = [pytest.mark.kamailio, pytest.mark.media]
 
@@ -34,7 +34,7 @@ def announcing_callee(work: Path, phone: RtpPhone) -> Path:
     """180, 183 + SDP and 0.8 s of EARLY_HZ from SIPp's media port, 200 (the phone), BYE."""
     pcap = write_rtp_pcap(work / "early.pcap", RtpPlan(0, encode(tone(EARLY_HZ, EARLY_SECONDS), 0)))
     text = steps.ringing()
-    text += steps._response("183 Session Progress", body=steps.sdp("[media_port]", 0, 101))
+    text += steps.respond("183 Session Progress", body=steps.sdp("[media_port]", 0, 101))
     text += steps.play_pcap(str(pcap), int(EARLY_SECONDS * 1000) + 200)
     text += steps.answer(0, sdp(phone))
     text += steps.callee_request("BYE", 1000, 1)
@@ -65,7 +65,7 @@ def _heard(stream: Stream, since: float, until: float) -> list[tuple[float, str]
 
 
 def test_the_callees_early_media_reaches_the_caller_before_the_answer(
-    rig: BridgeRig,  # noqa: F811
+    rig: BridgeRig,
     tmp_path: Path,
 ) -> None:
     with RtpBank() as bank:

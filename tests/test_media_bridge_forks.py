@@ -24,12 +24,10 @@ from benchmarks.bridge_scenarios import caller_scenario, sdp
 from benchmarks.rtp_phones import RtpBank, RtpPhone, goertzel
 from kamailio.traffic import SippUAS, run_sipp
 from media.workarounds import MediaUAC
+from tests.fixtures.bridge_rig import CALLEE_HZ, CALLER_HZ, BridgeRig
 from tests.fixtures.core import Directory
-from tests.fixtures.sip import account
-from tests.test_devices_sip import register_device
-from tests.test_media_bridge import CALLEE_HZ, CALLER_HZ, BridgeRig, rig  # noqa: F401
-from tests.test_media_bridge_workarounds import ANSWER, _first, _header, _placed, _reply
-from tests.test_media_workarounds import Peer, run
+from tests.fixtures.sip import account, register_device
+from tests.fixtures.sip_peer import ANSWER, Peer, first, header, placed, reply, run
 
 CONTACT = "Contact: <sip:102@127.0.0.1:{port}>"
 
@@ -38,7 +36,7 @@ def _from_fork(invite: str, code: int, tag: str, contact_port: int, body: str = 
     """``code`` from the fork whose To-tag is ``tag`` (its own Contact and Record-Route)."""
     extra = f"Record-Route: <sip:127.0.0.9;lr;fork={tag}>\n" + CONTACT.format(port=contact_port)
     reason = {180: "Ringing", 200: "OK"}[code]
-    return _reply(invite, code, reason, extra=extra, body=body).replace("tag=callee9", f"tag={tag}")
+    return reply(invite, code, reason, extra=extra, body=body).replace("tag=callee9", f"tag={tag}")
 
 
 # --- 13. the To-tag of the fork that answered ----------------------------------------------------
@@ -46,17 +44,17 @@ def _from_fork(invite: str, code: int, tag: str, contact_port: int, body: str = 
 
 async def _rang_on_a_answered_on_b(uac: SipUAC, call: Any, peer: Peer, port: int) -> str:
     await asyncio.sleep(0.1)
-    invite = _first(peer, "INVITE")
+    invite = first(peer, "INVITE")
     peer.send(_from_fork(invite, 180, "deskA", 7001), port)
     await asyncio.sleep(0.05)
     peer.send(_from_fork(invite, 200, "mobileB", 7002, ANSWER), port)
     await asyncio.sleep(0.1)
-    return _header(_first(peer, "ACK"), "To")
+    return header(first(peer, "ACK"), "To")
 
 
 def test_the_ack_names_the_fork_that_rang_in_aiosipua_the_one_that_answered_in_ours() -> None:
-    assert run(_placed(SipUAC, _rang_on_a_answered_on_b)).endswith("tag=deskA"), "drop bug 13"
-    assert run(_placed(MediaUAC, _rang_on_a_answered_on_b)).endswith("tag=mobileB")
+    assert run(placed(SipUAC, _rang_on_a_answered_on_b)).endswith("tag=deskA"), "drop bug 13"
+    assert run(placed(MediaUAC, _rang_on_a_answered_on_b)).endswith("tag=mobileB")
 
 
 # --- 14. a second fork's 2xx ---------------------------------------------------------------------
@@ -64,7 +62,7 @@ def test_the_ack_names_the_fork_that_rang_in_aiosipua_the_one_that_answered_in_o
 
 async def _answered_twice(uac: SipUAC, call: Any, peer: Peer, port: int) -> list[str]:
     await asyncio.sleep(0.1)
-    invite = _first(peer, "INVITE")
+    invite = first(peer, "INVITE")
     peer.send(_from_fork(invite, 200, "deskA", 7001, ANSWER), port)
     await asyncio.sleep(0.05)
     second = _from_fork(invite, 200, "mobileB", 7002, ANSWER)
@@ -76,15 +74,15 @@ async def _answered_twice(uac: SipUAC, call: Any, peer: Peer, port: int) -> list
 
 
 def _summary(request: str) -> str:
-    tag = _header(request, "To").rsplit("tag=", 1)[-1]
+    tag = header(request, "To").rsplit("tag=", 1)[-1]
     uri = request.split(" ")[1]
-    return f"{request.split(' ')[0]} {uri} {tag} {_header(request, 'CSeq')}"
+    return f"{request.split(' ')[0]} {uri} {tag} {header(request, 'CSeq')}"
 
 
 def test_a_second_forks_200_acked_in_the_first_dialog_by_aiosipua_acked_and_byed_by_ours() -> None:
-    lib = [_summary(m) for m in run(_placed(SipUAC, _answered_twice))]
+    lib = [_summary(m) for m in run(placed(SipUAC, _answered_twice))]
     assert all(" deskA " in s for s in lib) and not any("mobileB" in s for s in lib), lib
-    sent = run(_placed(MediaUAC, _answered_twice))
+    sent = run(placed(MediaUAC, _answered_twice))
     ours = [_summary(m) for m in sent]
     assert ours == [
         "ACK sip:102@127.0.0.1:7001 deskA 1 ACK",
@@ -93,8 +91,8 @@ def test_a_second_forks_200_acked_in_the_first_dialog_by_aiosipua_acked_and_byed
         "ACK sip:102@127.0.0.1:7002 mobileB 1 ACK",  # the retransmitted 200: the same ACK
     ], ours
     acks_b = [m for m in sent if m.startswith("ACK ") and "mobileB" in m]
-    assert _header(acks_b[0], "Via") == _header(acks_b[1], "Via")
-    assert all(_header(m, "Route") == "<sip:127.0.0.9;lr;fork=mobileB>" for m in sent[1:])
+    assert header(acks_b[0], "Via") == header(acks_b[1], "Via")
+    assert all(header(m, "Route") == "<sip:127.0.0.9;lr;fork=mobileB>" for m in sent[1:])
 
 
 # --- through Kamailio: two devices of 102 answer at once -----------------------------------------
@@ -112,7 +110,7 @@ def _device(phone: RtpPhone, path: Path) -> Path:
     text += steps.answer(0, sdp(phone)).split("  <recv")[0]  # the 200, not its ACK yet
     text += '  <recv request="CANCEL" optional="true" next="crossed"/>\n'
     text += acked + '  <nop next="talk"/>\n  <label id="crossed"/>\n'
-    text += steps._response("200 OK", dialog=False) + acked
+    text += steps.respond("200 OK", dialog=False) + acked
     text += '  <label id="talk"/>\n' + steps.await_bye(20_000)
     path.write_text(steps.scenario("device answering at once", text))
     return path
@@ -126,7 +124,7 @@ def _device(phone: RtpPhone, path: Path) -> Path:
 @pytest.mark.kamailio
 @pytest.mark.media
 def test_two_devices_answering_at_once_the_second_is_acked_and_byed(
-    rig: BridgeRig,  # noqa: F811
+    rig: BridgeRig,
     directory: Directory,
     tmp_path: Path,
 ) -> None:

@@ -177,8 +177,3 @@ def test_a_retransmitted_2xx_gets_a_new_ack_from_aiosipua_the_same_from_ours() -
     assert len(lib) == 2 and lib[0] != lib[1], "library fixed? drop bug 12"
     ours = run(placed(MediaUAC, _ok_twice))
     assert len(ours) == 2 and ours[0] == ours[1]
-
-
-# tests/test_media_bridge_forks.py (another helper's, in progress) still imports these from here:
-# drop this line once it imports them from tests.fixtures.sip_peer.
-_first, _header, _placed, _reply = first, header, placed, reply

@@ -55,8 +55,8 @@ from switchboard.store.devices import DevicesSection
 from switchboard.store.passwords import sip_ha1
 from switchboard.store.pin_locks import PinLock, PinLockPolicy, PinLocksSection
 from switchboard.store.queues import QueuesSection
-from switchboard.store.recording_retention import RecordingRetentionSection
 from switchboard.store.recording_policy import RecordingPolicySection
+from switchboard.store.recording_retention import RecordingRetentionSection
 from switchboard.store.reports import ReportsSection
 from switchboard.store.routing import Did, RoutingInputs, RoutingSection
 from switchboard.store.user_admin import Credentials, Removal, UserAdminSection
