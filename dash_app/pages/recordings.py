@@ -346,8 +346,8 @@ def search_everything(text: str | None) -> Any:
         return dmc.Text(str(exc), c="red", size="sm", id="recordings-search-error")
     finally:
         conn.close()
-    # The warehouse shows a supervisor the tenant's voicemails; the voicemail rule is
-    # stricter (the mailbox owner or a manager), and it decides who reads a message.
+    # The warehouse already binds voicemails to the viewer's mailbox (the store's rule);
+    # checked again here because a search hit opens the message itself.
     hits = [
         h
         for h in hits
