@@ -61,8 +61,11 @@ def _runs(text: str) -> list[list[tuple[int, int, str]]]:
     return runs
 
 
-def mask_card_numbers(text: str) -> str:
-    """``text`` with every Luhn-valid 13–19-digit run (digits or words) replaced by MASK."""
+def card_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) character ranges of ``text`` holding a card number, in order.
+
+    The audio redaction (:mod:`pipeline.recording_audio_redaction`) maps them to words.
+    """
     spans: list[tuple[int, int]] = []
     for run in _runs(text):
         i = 0
@@ -79,6 +82,11 @@ def mask_card_numbers(text: str) -> str:
                 continue
             spans.append((run[i][0], run[found - 1][1]))
             i = found
-    for start, end in reversed(spans):
+    return spans
+
+
+def mask_card_numbers(text: str) -> str:
+    """``text`` with every Luhn-valid 13–19-digit run (digits or words) replaced by MASK."""
+    for start, end in reversed(card_spans(text)):
         text = text[:start] + MASK + text[end:]
     return text

@@ -15,6 +15,8 @@ its rename (like voicemail transcripts); the marker goes after. Card numbers are
 before the row is written (:mod:`pipeline.recording_redaction`, setting
 ``recording_redaction``). A kill between the
 two leaves a marker whose file exists: the next pass only deletes the marker.
+With ``recording_redact_audio`` the spoken numbers are also toned out of the WAV, after
+the row, from a plan saved in the marker (:mod:`pipeline.recording_audio_redaction`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import tempfile
 import time
 import wave
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -33,9 +35,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from pipeline.files import write_parquet_atomic
+from pipeline.files import write_json_atomic, write_parquet_atomic
 from pipeline.lake_layout import RECORDING_TRANSCRIPTS, partition_dir, read_partition
 from pipeline.recording_audio import SAMPLE_RATE, read_channels
+from pipeline.recording_audio_redaction import Span, Word, apply_tone, line_ranges
 from pipeline.recording_figures import FRAME_SECONDS, speech_frames
 from pipeline.recording_redaction import mask_card_numbers
 from pipeline.recordings_schema import RECORDING_TRANSCRIPTS_SCHEMA, SPEAKERS
@@ -56,6 +59,17 @@ class Line:
     end: float
     speaker: str
     text: str
+    words: tuple[Word, ...] = ()  # when the engine gives word times (seconds of the WAV)
+    redacted: tuple[tuple[float, float], ...] = ()  # spans toned out of the WAV
+
+
+def _words(seg: Any, offset: float) -> tuple[Word, ...]:
+    """The segment's word times, if the engine gave them (faster-whisper's ``word``)."""
+    out = []
+    for w in getattr(seg, "words", None) or ():
+        text = getattr(w, "text", None) or getattr(w, "word", "")
+        out.append(Word(round(offset + w.start, 2), round(offset + w.end, 2), text))
+    return tuple(out)
 
 
 def speech_stretches(samples: np.ndarray, rate: int = SAMPLE_RATE) -> list[tuple[int, int]]:
@@ -110,7 +124,8 @@ def transcribe_channels(
                         if seg.text.strip():
                             start = round(offset + seg.start, 2)
                             end = round(offset + max(seg.end, seg.start), 2)
-                            lines.append(Line(start, end, speaker, seg.text.strip()))
+                            words = _words(seg, offset)
+                            lines.append(Line(start, end, speaker, seg.text.strip(), words))
                 elif transcript.text.strip():
                     end = round(hi / SAMPLE_RATE, 2)
                     lines.append(Line(round(offset, 2), end, speaker, transcript.text.strip()))
@@ -138,18 +153,26 @@ def transcript_row(
     seconds: float,
     took: float,
 ) -> dict[str, Any]:
+    segments: list[dict[str, Any]] = []
+    for x in lines:
+        segments.append({"start": x.start, "end": x.end, "speaker": x.speaker, "text": x.text})
+        if x.redacted:
+            segments[-1]["redacted_audio"] = [list(r) for r in x.redacted]
     return {
         "recording_id": recording_id,
         "text": "\n".join(f"{line.speaker}: {line.text}" for line in lines),
-        "segments_json": json.dumps(
-            [{"start": x.start, "end": x.end, "speaker": x.speaker, "text": x.text} for x in lines]
-        ),
+        "segments_json": json.dumps(segments),
         "language": language,
         "model": model,
         "audio_seconds": round(seconds, 3),
         "transcribe_seconds": round(took, 3),
         "transcribed_at": datetime.now(UTC),
     }
+
+
+def plan_audio_redaction(lines: list[Line]) -> list[Line]:
+    """The lines, each with the spans of its channel to tone (its card numbers, unmasked)."""
+    return [replace(x, redacted=tuple(line_ranges(x.text, x.start, x.end, x.words))) for x in lines]
 
 
 def pending(settings: Settings) -> list[Path]:
@@ -187,8 +210,15 @@ def transcribe_pending_recordings(
                 log.exception("transcribing %s failed; not retried", todo["recording_id"])
                 marker.unlink(missing_ok=True)
                 continue
+            if settings.recording_redact_audio:
+                lines = plan_audio_redaction(lines)
+                spans = [Span(x.speaker, a, b) for x in lines for a, b in x.redacted]
+                if spans:  # saved before the row: a rerun must not re-hear a toned WAV
+                    todo["redact_audio"] = [span.to_json() for span in spans]
+                    write_json_atomic(marker, todo)
+                    step("plan")
             if settings.recording_redaction:
-                lines = [Line(x.start, x.end, x.speaker, mask_card_numbers(x.text)) for x in lines]
+                lines = [replace(x, text=mask_card_numbers(x.text)) for x in lines]
             row = transcript_row(
                 todo["recording_id"],
                 lines,
@@ -201,6 +231,10 @@ def transcribe_pending_recordings(
             write_parquet_atomic(target, table)
             step("transcript")
             done += 1
+        if todo.get("redact_audio"):
+            spans = [Span.from_json(x) for x in todo["redact_audio"]]
+            apply_tone(settings.data_dir / todo["audio_path"], spans)
+            step("audio")
         marker.unlink(missing_ok=True)
         step("marker")
     return done

@@ -130,6 +130,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Mask payment-card numbers (Luhn-valid, digits or spoken) in recording transcripts.",
     ),
     Setting(
+        "recording_redact_audio",
+        False,
+        "Also replace a card number's span of the speaker's channel in the stored WAV by a tone.",
+    ),
+    Setting(
         "ring_timeout",
         30,
         "Seconds a call rings when the callee has no answering rule, before it goes to voicemail.",
@@ -257,6 +262,7 @@ class Settings:
     rtpengine_port_max: int
     rtpengine_threads: int
     recording_redaction: bool
+    recording_redact_audio: bool
     ring_timeout: int
     ingest_interval: float
     ingest_batch: int

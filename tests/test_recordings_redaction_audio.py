@@ -1,0 +1,199 @@
+"""A card number said in a call is toned out of that speaker's channel of the stored WAV.
+
+The engine is a stand-in that "hears" the bursts of sound in each stretch it is handed
+(so its times are the true ones): on the caller's side a phrase, then the number; on the
+callee's side a short answer. The transcription pipeline, the span planning, the WAV
+rewrite and the lake row are the real ones. Checked: the number's span is a 1 kHz tone
+(Goertzel), everything else of both channels is unchanged sample for sample, the row says
+which spans were toned, and a crash at any step leaves the WAV toned once after a rerun.
+"""
+
+from __future__ import annotations
+
+import json
+import wave
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.recording_audio import SAMPLE_RATE, read_channels
+from pipeline.recording_audio_redaction import PAD_SECONDS, TONE_HZ, Word
+from pipeline.recording_transcripts import transcribe_pending_recordings, transcript_path
+from pipeline.transcribe import Transcript
+from switchboard.settings import Settings
+
+TENANT = "acme.example"
+DAY = date(2026, 12, 2)
+REC = "rec-00c0ffee00c0ffee"
+# (start, end) seconds of the bursts of sound in the WAV
+PHRASE = (0.50, 1.50)  # caller: "my card number is"
+NUMBER = (1.80, 3.80)  # caller: "4111 1111 1111 1111"
+ANSWER = (5.00, 5.80)  # callee: "thank you"
+DURATION = 7.0
+
+
+def burst(rng: np.random.Generator, length: int) -> np.ndarray:
+    return rng.normal(0, 3000, length).clip(-32000, 32000)
+
+
+def stereo() -> np.ndarray:
+    rng = np.random.default_rng(13)
+    n = int(DURATION * SAMPLE_RATE)
+    out = rng.normal(0, 20, (n, 2))  # line noise: a real channel is never digital zero
+    for channel, (a, b) in ((0, PHRASE), (0, NUMBER), (1, ANSWER)):
+        lo, hi = int(a * SAMPLE_RATE), int(b * SAMPLE_RATE)
+        out[lo:hi, channel] = burst(rng, hi - lo)
+    return out.round().astype("<i2")
+
+
+@dataclass(frozen=True)
+class HeardSegment:
+    start: float
+    end: float
+    text: str
+    words: list[Word] | None
+
+
+class EarTranscriber:
+    """Finds the bursts in the chunk and says the script's words over them, evenly timed."""
+
+    model_name = "ear"
+
+    def __init__(self, with_words: bool) -> None:
+        self.with_words = with_words
+
+    def transcribe(self, wav_path: Path) -> Transcript:
+        with wave.open(str(wav_path), "rb") as w:
+            x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(float)
+        loud = np.flatnonzero(np.abs(x) > 1000)
+        cuts = np.flatnonzero(np.diff(loud) > SAMPLE_RATE // 10)
+        starts = [loud[0], *loud[cuts + 1]]
+        ends = [*loud[cuts], loud[-1]]
+        bursts = [
+            (a / SAMPLE_RATE, (b + 1) / SAMPLE_RATE) for a, b in zip(starts, ends, strict=True)
+        ]
+        script = (
+            [["my", "card", "number", "is"], ["4111", "1111", "1111", "1111"]]
+            if len(bursts) == 2
+            else [["thank", "you"]]
+        )
+        words: list[Word] = []
+        for (a, b), said in zip(bursts, script, strict=True):
+            step = (b - a) / len(said)
+            words += [Word(a + i * step, a + (i + 1) * step, " " + w) for i, w in enumerate(said)]
+        text = "".join(w.text for w in words).strip()
+        seg = HeardSegment(bursts[0][0], bursts[-1][1], text, words if self.with_words else None)
+        return Transcript(text=text, segments=[seg], language="en")  # type: ignore[list-item]
+
+
+def prepare(settings: Settings) -> Path:
+    wav = settings.data_dir / "recordings" / TENANT / DAY.isoformat() / f"{REC}.wav"
+    wav.parent.mkdir(parents=True)
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes(stereo().tobytes())
+    marker = settings.recording_spool_dir / "transcribe" / f"{REC}.json"
+    marker.parent.mkdir(parents=True)
+    todo = {"recording_id": REC, "tenant": TENANT, "day": DAY.isoformat()}
+    marker.write_text(json.dumps(todo | {"audio_path": str(wav.relative_to(settings.data_dir))}))
+    return wav
+
+
+def segments(settings: Settings) -> list[dict]:
+    path = transcript_path(settings.lake_dir, TENANT, DAY, REC, "ear")
+    return json.loads(pq.read_table(path).to_pylist()[0]["segments_json"])
+
+
+def tone_share(x: np.ndarray) -> float:
+    """Goertzel: the share of the block's energy at TONE_HZ (1.0: a pure tone)."""
+    n = len(x)
+    k = round(n * TONE_HZ / SAMPLE_RATE)
+    coeff = 2 * np.cos(2 * np.pi * k / n)
+    s1 = s2 = 0.0
+    for sample in x.astype(float):
+        s1, s2 = sample + coeff * s1 - s2, s1
+    power = s1 * s1 + s2 * s2 - coeff * s1 * s2
+    return float(power / (n * np.sum(x.astype(float) ** 2) / 2))
+
+
+def toned_mask(spans: list[list[float]]) -> np.ndarray:
+    mask = np.zeros(int(DURATION * SAMPLE_RATE), dtype=bool)
+    for a, b in spans:
+        mask[int(np.floor(a * SAMPLE_RATE)) : int(np.ceil(b * SAMPLE_RATE))] = True
+    return mask
+
+
+@pytest.mark.parametrize("with_words", [True, False], ids=["word-times", "segment-only"])
+def test_the_spoken_number_becomes_a_tone_in_its_channel_only(
+    settings: Settings, with_words: bool
+) -> None:
+    settings = replace(settings, recording_redact_audio=True)
+    wav = prepare(settings)
+    before = read_channels(wav)
+    assert transcribe_pending_recordings(settings, EarTranscriber(with_words)) == 1
+    after = read_channels(wav)
+
+    caller_line, callee_line = segments(settings)
+    assert caller_line["text"] == "my card number is [card number]"
+    assert "redacted_audio" not in callee_line
+    spans = caller_line["redacted_audio"]
+    if with_words:  # the number's words only, padded
+        padded = [NUMBER[0] - PAD_SECONDS, NUMBER[1] + PAD_SECONDS]
+        assert spans == [pytest.approx(padded, abs=0.02)]
+    else:  # the whole line
+        assert spans[0][0] <= PHRASE[0] and spans[0][1] >= NUMBER[1]
+    toned = toned_mask(spans)
+    number = slice(int(NUMBER[0] * SAMPLE_RATE), int(NUMBER[1] * SAMPLE_RATE))
+    assert toned[number].all()
+    assert tone_share(after[0][number]) > 0.99
+    assert tone_share(before[0][number]) < 0.05
+    np.testing.assert_array_equal(after[0][~toned], before[0][~toned])
+    np.testing.assert_array_equal(after[1], before[1])  # the other channel: untouched
+    assert not list(wav.parent.glob("*.tmp"))
+
+
+def test_off_by_default_the_wav_is_untouched(settings: Settings) -> None:
+    wav = prepare(settings)
+    original = wav.read_bytes()
+    assert transcribe_pending_recordings(settings, EarTranscriber(True)) == 1
+    assert wav.read_bytes() == original
+    assert all("redacted_audio" not in s for s in segments(settings))
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.mark.parametrize("at", ["plan", "transcript", "audio"])
+def test_a_crash_at_any_step_tones_exactly_once_after_the_rerun(
+    settings: Settings, at: str
+) -> None:
+    settings = replace(settings, recording_redact_audio=True)
+    wav = prepare(settings)
+    original = wav.read_bytes()
+
+    def crash(step: str) -> None:
+        if step == at:
+            raise Crash(step)
+
+    with pytest.raises(Crash):
+        transcribe_pending_recordings(settings, EarTranscriber(True), on_step=crash)
+    assert wav.read_bytes() == original or at == "audio"
+    transcribe_pending_recordings(settings, EarTranscriber(True))
+    assert not list((settings.recording_spool_dir / "transcribe").iterdir())
+    spans = segments(settings)[0]["redacted_audio"]
+    toned = wav.read_bytes()
+    assert toned != original
+
+    # the same result as one clean run: toned once, the row says where
+    clean = replace(settings, data_dir=settings.data_dir.parent / "clean")
+    clean_wav = prepare(clean)
+    transcribe_pending_recordings(clean, EarTranscriber(True))
+    assert clean_wav.read_bytes() == toned
+    assert segments(clean)[0]["redacted_audio"] == spans
