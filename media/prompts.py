@@ -10,6 +10,7 @@ few hundred ms a sentence) so no call waits for synthesis.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -47,7 +48,12 @@ PROMPTS: dict[str, str] = {
     "not_reachable": "The person you are calling cannot be reached right now.",
     "menu_unavailable": "Sorry, this number cannot take your call right now."
     " Please try again later. Goodbye.",
+    # played by rtpengine, not by us (kamailio.cfg MEDIA_ANSWER): see recording_notice_file
+    "recording_notice": "This call may be recorded.",
 }
+# rtpengine opens the notice by a fixed name relative to its working directory
+# <data_dir>/run/rtpengine (relay/launcher.py): kamailio.cfg SB_RECORDING_NOTICE_FILE.
+RECORDING_NOTICE_NAME = "recording-notice.wav"
 
 
 class PromptError(RuntimeError):
@@ -142,7 +148,24 @@ def ensure_prompts(data_dir: Path) -> list[Path]:
         if not path.exists():
             synthesize(text, path)
         paths.append(path)
+    recording_notice_file(data_dir)
     return paths
+
+
+def recording_notice_file(data_dir: Path) -> Path:
+    """The notice under its fixed name (a copy of the cached prompt, refreshed every call).
+
+    Kamailio names the file for rtpengine's media player and cannot compute the hash
+    of a text, so the current sentence is copied to ``RECORDING_NOTICE_NAME``.
+    """
+    source = _cache_path(data_dir, PROMPTS["recording_notice"])
+    if not source.exists():
+        synthesize(PROMPTS["recording_notice"], source)
+    target = prompt_dir(data_dir) / RECORDING_NOTICE_NAME
+    tmp = target.with_name(f".{target.name}.{os.getpid()}")
+    shutil.copyfile(source, tmp)
+    tmp.rename(target)  # atomic: rtpengine never opens half a file
+    return target
 
 
 def beep_pcm(seconds: float = 0.4, frequency: float = 1000.0, level: float = 0.3) -> bytes:

@@ -8,6 +8,11 @@ first SDP when :func:`resolve_recording_mode` says ``always``. ``on_demand``
 calls are relayed but not recorded until someone starts recording (portal
 Record button, ``relay.ng.NGClient.start_recording``).
 
+The recording notice (migration 0015, one row per tenant that has it on): an
+inbound call from the carrier whose mode is ``always`` or ``on_demand`` plays
+"This call may be recorded." to the caller once answered (kamailio.cfg
+MEDIA_ANSWER, htable key ``announce:<tenant>``).
+
 A user's own choice (Profile): under a tenant default of ``on_demand`` a
 user may have their own calls recorded ``always`` (a ``user`` row) or go back
 to ``on_demand`` (no row). ``never`` is not offered: no tenant setting lets
@@ -133,6 +138,26 @@ class RecordingPolicySection(AccountsSection):
                     " do update set mode = excluded.mode, changed_at = excluded.changed_at",
                     (tenant_id, scope, key, mode, time.time()),
                 )
+
+    def set_recording_announcement(self, tenant: str, on: bool) -> None:
+        """Whether inbound carrier calls that may be recorded hear the notice (migration 0015)."""
+        tenant_id = self.tenant(tenant).id
+        with self._tx() as db:
+            if on:
+                db.execute(
+                    "insert into recording_announcement (tenant_id, changed_at) values (?, ?)"
+                    " on conflict (tenant_id) do update set changed_at = excluded.changed_at",
+                    (tenant_id, time.time()),
+                )
+            else:
+                db.execute("delete from recording_announcement where tenant_id = ?", (tenant_id,))
+
+    def recording_announcement(self, tenant: str) -> bool:
+        """True when the tenant's inbound callers hear "This call may be recorded."."""
+        row = self._db.execute(
+            "select 1 from recording_announcement where tenant_id = ?", (self.tenant(tenant).id,)
+        ).fetchone()
+        return row is not None
 
     def recording_policies(self, tenant: str) -> list[RecordingPolicy]:
         """The tenant's explicit policies (default first, then users, then queues)."""

@@ -1,0 +1,135 @@
+"""The recording notice: a carrier's caller hears "This call may be recorded." (issue 13).
+
+Through the real parts: the carrier (SIPp + an RTP phone) calls a DID that rings
+102 (a SIPp phone with an RTP phone) via Kamailio and rtpengine; with the tenant's
+notice on, rtpengine's media player plays the prompt into the caller's side right
+after the answer, so the caller's received audio matches the prompt WAV; with it
+off it does not; the callee never hears it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.bridge_scenarios import callee_scenario
+from benchmarks.rtp_phones import DECODE, RtpBank, RtpPhone, Stream
+from kamailio.launcher import KamailioProcess
+from kamailio.recording_push import push_recording_policy
+from kamailio.rules_push import push_all
+from kamailio.traffic import SippUAS, run_sipp
+from media.prompts import read_wav_pcm, recording_notice_file
+from relay.launcher import ng_client
+from switchboard.rules import AnsweringRule, Destination
+from switchboard.settings import Settings
+from tests.fixtures.core import Directory
+from tests.fixtures.main_number import carrier_row, trunk_scenario
+from tests.fixtures.sip import register_at
+
+ACME = "acme.example"
+DID = "+15550001000"  # carrier_row dials this number
+
+
+def notice_match(received: np.ndarray, prompt: np.ndarray) -> float:
+    """Peak normalised cross-correlation of the prompt within the received audio (0..1)."""
+    # padded: the player may drop the prompt's last partial 20 ms frame
+    pad = np.zeros(len(prompt))
+    r = np.concatenate([pad, received.astype(np.float64), pad])
+    p = prompt.astype(np.float64) - prompt.mean()
+    n = len(r) + len(p)
+    size = 1 << (n - 1).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(r, size) * np.conj(np.fft.rfft(p, size)), size)
+    corr = corr[: len(r) - len(p) + 1]
+    window = np.ones(len(p))
+    energy = np.convolve(r * r, window, "valid") - np.convolve(r, window, "valid") ** 2 / len(p)
+    scores = corr / np.sqrt(np.maximum(energy, 1e-9) * float(p @ p))
+    return float(scores.max())
+
+
+def by_source(phone: RtpPhone) -> dict[int, np.ndarray]:
+    """What ``phone`` received, decoded per RTP source (SSRC).
+
+    rtpengine 10.5's player sends the notice as a source of its own while it keeps
+    forwarding the other phone's RTP, so the two are told apart by SSRC.
+    """
+    sources: dict[int, list[np.ndarray]] = {}
+    for stream in phone.streams.values():
+        for r in stream.received:
+            if r.payload_type in DECODE:
+                pcm = DECODE[r.payload_type][np.frombuffer(r.payload, dtype=np.uint8)]
+                sources.setdefault(r.ssrc, []).append(pcm)
+    return {ssrc: np.concatenate(parts) for ssrc, parts in sources.items()}
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def talk_first(phone: RtpPhone, settings: Settings, timeout: float = 10.0) -> None:
+    """Point ``phone`` at the rtpengine port that relays to it, once the call is up.
+
+    The RTP phones are symmetric (they answer whoever sends first), so one side must
+    start: rtpengine's ``query`` names the local port whose endpoint is ``phone``.
+    """
+    ng = ng_client(settings)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for call_id in ng.list_calls():
+            for tag in ng.query(_text(call_id)).get("tags", {}).values():
+                for media in tag.get("medias", []):
+                    for stream in media.get("streams", []):
+                        if stream.get("endpoint", {}).get("port") == phone.port:
+                            peer = (_text(stream["local address"]), int(stream["local port"]))
+                            with phone._lock:
+                                phone.streams.setdefault(peer, Stream(peer, ssrc=0x20000000))
+                            return
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def did_to_102(kamailio: KamailioProcess, directory: Directory) -> KamailioProcess:
+    store = directory.store
+    did = store.add_did(ACME, DID, "Main line")
+    store.save_did_rule(
+        did, AnsweringRule("Desk", 1, None, forward_always=Destination("extension", "102"))
+    )
+    push_all(kamailio.settings, store)
+    store.set_recording_policy(ACME, "tenant", "always")
+    return kamailio
+
+
+@pytest.mark.parametrize("announce", [True, False])
+def test_carrier_caller_hears_the_notice_only_when_on(
+    did_to_102: KamailioProcess, directory: Directory, tmp_path: Path, announce: bool
+) -> None:
+    s = did_to_102.settings
+    assert s.relay_enabled
+    prompt = np.frombuffer(read_wav_pcm(recording_notice_file(s.data_dir)), dtype="<i2")
+    directory.store.set_recording_announcement(ACME, announce)
+    assert directory.store.recording_announcement(ACME) is announce
+    assert push_recording_policy(s)
+    with RtpBank() as bank:
+        caller = bank.add(RtpPhone(0, 600.0))
+        phone_102 = bank.add(RtpPhone(0, 1400.0))
+        callee = callee_scenario(tmp_path / "102.xml", phone_102, ring_ms=100, hangup_after_ms=2600)
+        with SippUAS(callee) as uas:
+            assert register_at(s, f"102@{ACME}", uas).returncode == 0
+            threading.Thread(target=talk_first, args=(phone_102, s), daemon=True).start()
+            result = run_sipp(
+                s, trunk_scenario(tmp_path / "carrier.xml", caller, talk_ms=None),
+                [carrier_row(s)], timeout=20, local_port=s.trunk_port,
+            )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    heard, callee_heard = by_source(caller), by_source(phone_102)
+    assert heard and callee_heard, "a side received no RTP"
+    caller_score = max(notice_match(pcm, prompt) for pcm in heard.values())
+    callee_score = max(notice_match(pcm, prompt) for pcm in callee_heard.values())
+    if announce:
+        assert caller_score > 0.6, f"the caller did not hear the notice ({caller_score:.2f})"
+    else:
+        assert caller_score < 0.3, f"the caller heard a notice that is off ({caller_score:.2f})"
+    assert callee_score < 0.3, f"the callee heard the notice ({callee_score:.2f})"
