@@ -9,6 +9,7 @@ off it does not; the callee never hears it.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -18,14 +19,16 @@ import pytest
 
 from benchmarks.bridge_scenarios import callee_scenario
 from benchmarks.rtp_phones import DECODE, RtpBank, RtpPhone, Stream
+from cli import main as cli
 from kamailio.launcher import KamailioProcess
 from kamailio.recording_push import push_recording_policy
 from kamailio.rules_push import push_all
 from kamailio.traffic import SippUAS, run_sipp
-from media.prompts import read_wav_pcm, recording_notice_file
+from media.prompts import RECORDING_NOTICE_NAME, read_wav_pcm, recording_notice_file
 from relay.launcher import ng_client
 from switchboard.rules import AnsweringRule, Destination
 from switchboard.settings import Settings
+from switchboard.store import ProvisioningError
 from tests.fixtures.core import Directory
 from tests.fixtures.main_number import carrier_row, trunk_scenario
 from tests.fixtures.sip import register_at
@@ -133,3 +136,21 @@ def test_carrier_caller_hears_the_notice_only_when_on(
     else:
         assert caller_score < 0.3, f"the caller heard a notice that is off ({caller_score:.2f})"
     assert callee_score < 0.3, f"the callee heard the notice ({callee_score:.2f})"
+
+
+def test_cli_turns_the_notice_on_and_off_and_kamailio_gets_the_key(
+    env: Settings, directory: Directory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["tenant", "edit", ACME, "--announce-recording"]) == 0
+    assert "recording notice of tenant acme.example: on" in capsys.readouterr().out
+    assert (env.data_dir / "prompts" / RECORDING_NOTICE_NAME).stat().st_size > 8000
+    db = sqlite3.connect(env.provisioning_db)
+    keys = "select key_name, key_value from recording_policy_htable where key_name like 'ann%'"
+    assert db.execute(keys).fetchall() == [("announce:acme.example", "on")]
+    assert cli.main(["tenant", "edit", ACME, "--no-announce-recording"]) == 0
+    assert db.execute(keys).fetchall() == []
+    db.close()
+    with pytest.raises(SystemExit):  # a user has no notice of their own
+        cli.main(["user", "edit", "102", "--tenant", ACME, "--announce-recording"])
+    with pytest.raises(ProvisioningError, match="no tenant nowhere"):
+        directory.store.set_recording_announcement("nowhere.example", True)
