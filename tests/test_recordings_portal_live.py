@@ -1,110 +1,39 @@
-"""Home's Record button: a user starts and stops recording of their own live call, on demand.
+"""Home's Record button: a user records their own live call, on demand, through the real parts.
 
-The portal (shared in-process ``client_portal``) asks Kamailio's JSON-RPC for
-the live dialogs and rtpengine's ng port to start and stop recording. Both
-are played here by small servers on the portal's own ports that speak the
-real wire formats (JSON-RPC over HTTP; bencode over UDP, with relay.ng's own
-codec) and keep what they were asked, so the test sees exactly which ng
-commands reached "rtpengine" — and that a crafted Call-ID or a call whose
-policy is not on-demand reaches nothing.
+A real Kamailio with rtpengine in the media path carries a call 101 → 102
+between two SIPp phones whose RTP names each packet's index; a portal
+(gunicorn, as ``make run`` serves it) on the same settings asks that
+Kamailio's ``dlg.list`` for the call and that rtpengine's ng port to start
+and stop recording. The test POSTs Home's Dash callbacks as the page does and
+reads what rtpengine wrote in the recording spool: the recorded span only,
+and no capture for a call that is not the asker's, a crafted Call-ID, or a
+call whose policy is not on-demand.
 """
 
 from __future__ import annotations
 
-import json
-import socket
 import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
 from typing import Any
 
-import pytest
+import httpx
 
-from relay.ng import bdecode, bencode
-from tests.fixtures.portal import client_session
+from benchmarks.relay_phones import PcapCallee, pcap_call
+from kamailio.launcher import KamailioProcess
+from relay.launcher import RelayProcess, ng_client
+from tests.fixtures.core import Directory
+from tests.fixtures.portal import http_session, start_portal, stop_portal
+from tests.fixtures.relay import call_metadata, call_pcaps, read_pcap_rtp
+from tests.fixtures.sip import account, register_at
+from tests.test_relay_calls import media_flowing, set_policy, wait_for
 
-# Kamailio's dlg.list: 101 → 102 answered (state 4), 103 → 102 answered, 100 → 104 ringing.
-DIALOGS = [
-    {"call-id": "live-101", "from_uri": "sip:101@acme.example", "to_uri": "sip:102@acme.example",
-     "state": 4, "start_ts": 1_760_000_000, "caller": {"tag": "ft101"}},
-    {"call-id": "live-103", "from_uri": "sip:103@acme.example", "to_uri": "sip:102@acme.example",
-     "state": 4, "start_ts": 1_760_000_100, "caller": {"tag": "ft103"}},
-    {"call-id": "early-100", "from_uri": "sip:100@acme.example",
-     "to_uri": "sip:104@acme.example", "state": 2, "start_ts": 0, "caller": {"tag": "x"}},
-]  # fmt: skip
-
-
-class _Kamailio(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-        answer: dict[str, Any] = {"jsonrpc": "2.0", "id": body.get("id")}
-        if body.get("method") == "dlg.list":
-            answer["result"] = DIALOGS
-        else:
-            answer["error"] = {"code": 500, "message": "not here"}
-        data = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+TENANT = "acme.example"
+PACKETS = 300  # 6 s of audio each way: the call outlasts every step below
+HOLD_MS = 6500
 
 
-class NGServer:
-    """rtpengine's ng port as far as this test needs it: answers ok, keeps each request."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.settimeout(0.2)
-        self.requests: list[dict[str, Any]] = []
-        self.running = True
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while self.running:
-            try:
-                data, peer = self.sock.recvfrom(65535)
-            except TimeoutError:
-                continue
-            cookie, _, body = data.partition(b" ")
-            self.requests.append(bdecode(body))
-            self.sock.sendto(cookie + b" " + bencode({"result": "ok"}), peer)
-
-    def close(self) -> None:
-        self.running = False
-        self.thread.join()
-        self.sock.close()
-
-
-@pytest.fixture(scope="module")
-def live(client_portal: Any) -> Iterator[tuple[Any, NGServer]]:
-    state = client_portal.server.extensions["switchboard_portal"]
-    settings = state.settings
-    rpc = ThreadingHTTPServer(("127.0.0.1", settings.rpc_port), _Kamailio)
-    threading.Thread(target=rpc.serve_forever, daemon=True).start()
-    ng = NGServer(settings.rtpengine_ng_port)
-    try:
-        yield client_portal, ng
-    finally:
-        with state.store_lock:
-            state.store.set_recording_policy("acme.example", "tenant", None)
-        ng.close()
-        rpc.shutdown()
-        rpc.server_close()
-
-
-def _policy(app: Any, mode: str | None) -> None:
-    state = app.server.extensions["switchboard_portal"]
-    with state.store_lock:
-        state.store.set_recording_policy("acme.example", "tenant", mode)
-
-
-def _refresh(client: Any) -> Any:
+def _refresh(client: httpx.Client) -> httpx.Response:
+    """Home's live-call tick, as the page POSTs it."""
     return client.post(
         "/_dash-update-component",
         json={
@@ -120,16 +49,17 @@ def _refresh(client: Any) -> Any:
     )
 
 
-_OUTPUT: list[str] = []  # the toggle's outputs as Dash names them (read once, signed in)
+_OUTPUT: list[str] = []  # the toggle's outputs as Dash names them
 
 
-def _toggle(client: Any, call_id: str, recording: bool) -> Any:
-    if not _OUTPUT:
-        deps = client.get("/_dash-dependencies").get_json()
+def _toggle(client: httpx.Client, call_id: str, recording: bool) -> httpx.Response:
+    """A click on Record (``recording`` False) or Stop, with the store the page holds."""
+    if not _OUTPUT:  # read once, signed in (an anonymous client is not shown the callbacks)
+        deps = client.get("/_dash-dependencies").json()
         _OUTPUT.extend(
             d["output"] for d in deps if any(i["id"] == "home-live-record" for i in d["inputs"])
         )
-    output = _OUTPUT[0]
+    [output] = _OUTPUT
     parts = output.strip(".").split("...")
     return client.post(
         "/_dash-update-component",
@@ -151,47 +81,95 @@ def _toggle(client: Any, call_id: str, recording: bool) -> Any:
     )
 
 
-def test_a_user_records_their_own_live_call_on_demand(live: tuple[Any, NGServer]) -> None:
-    app, ng = live
-    _policy(app, "on_demand")
-    with client_session(app, "101@acme.example") as user:
-        card = _refresh(user)
-        assert card.status_code == 200
-        text = card.get_data(as_text=True)
-        assert "Calling 102" in text and "home-live-record" in text and '"Record"' in text
-        assert card.get_json()["response"]["home-live-state"]["data"]["call_id"] == "live-101"
-
-        assert _toggle(user, "live-101", recording=False).status_code == 200
-        assert _toggle(user, "live-101", recording=True).status_code == 200
-    commands = [(r["command"], r["call-id"]) for r in ng.requests]
-    assert commands == [("start recording", "live-101"), ("stop recording", "live-101")]
-    metadata = ng.requests[0]["metadata"]
-    assert "tenant:acme.example" in metadata and "call_id:live-101" in metadata
-    assert "caller:101" in metadata and "callee:102" in metadata and "from_tag:ft101" in metadata
+def _each_phone(packets: list[Any]) -> int:
+    """The fewer packets either phone has in ``packets`` (caller 0x11, callee 0x22)."""
+    return min(sum(1 for p in packets if p.payload[1] == byte) for byte in (0x11, 0x22))
 
 
-def test_nobody_records_a_call_that_is_not_theirs_or_not_on_demand(
-    live: tuple[Any, NGServer],
+def test_a_user_records_their_own_live_call_and_nobody_else_can(
+    kamailio: KamailioProcess, directory: Directory, relay: RelayProcess
 ) -> None:
-    app, ng = live
-    _policy(app, "on_demand")
-    before = len(ng.requests)
-    with client_session(app, "101@acme.example") as user:
-        assert _toggle(user, "live-103", recording=False).status_code == 403  # 103's call
-        assert _toggle(user, "early-100", recording=False).status_code == 403
-    with client_session(app, "104@acme.example") as agent:  # ringing only: no live call
-        assert "home-live-record" not in _refresh(agent).get_data(as_text=True)
-    with client_session(app, "100@globex.example") as other_tenant:
-        assert _toggle(other_tenant, "live-101", recording=False).status_code == 403
-    with client_session(app, None) as anonymous:
-        assert _toggle(anonymous, "live-101", recording=False).status_code == 401
+    settings = kamailio.settings
+    set_policy(kamailio, directory, "on_demand")
+    server = start_portal(settings)
+    outcome: dict[str, Any] = {}
+    try:
+        with PcapCallee(phone_byte=0x22, packets=PACKETS) as callee:
+            assert register_at(settings, "102@acme.example", callee).returncode == 0  # type: ignore[arg-type]
 
-    _policy(app, "always")
-    with client_session(app, "101@acme.example") as user:
-        text = _refresh(user).get_data(as_text=True)
-        assert "Recorded (company policy)" in text and "home-live-record" not in text
-        assert _toggle(user, "live-101", recording=False).status_code == 403
-    _policy(app, "never")
-    with client_session(app, "101@acme.example") as user:
-        assert "Not recorded" in _refresh(user).get_data(as_text=True)
-    assert len(ng.requests) == before  # nothing reached rtpengine
+            def place() -> None:
+                outcome["result"] = pcap_call(
+                    settings,
+                    account("101@acme.example"),
+                    account("102@acme.example"),
+                    phone_byte=0x11,
+                    packets=PACKETS,
+                    hold_ms=HOLD_MS,
+                )
+
+            caller = threading.Thread(target=place)
+            caller.start()
+            try:
+                call_id = wait_for(lambda: media_flowing(ng_client(settings)), "RTP via rtpengine")
+                assert call_pcaps(settings, call_id) == []  # on demand: not recorded yet
+                with http_session(server.url, "101@acme.example") as user:
+                    card = _refresh(user)
+                    assert card.status_code == 200, card.text
+                    assert "Calling 102" in card.text and '"Record"' in card.text
+                    assert card.json()["response"]["home-live-state"]["data"]["call_id"] == call_id
+
+                    began = time.time()
+                    started = _toggle(user, call_id, recording=False)
+                    assert started.status_code == 200, started.text
+                    assert "Stop recording" in started.text
+                    [pcap] = call_pcaps(settings, call_id)
+                    wait_for(lambda: _each_phone(read_pcap_rtp(pcap)) >= 20, "20 packets each way")
+                    stopped = _toggle(user, call_id, recording=True)
+                    ended = time.time()
+                    assert stopped.status_code == 200, stopped.text
+                    assert '"Record"' in stopped.text
+
+                    # a crafted Call-ID reaches nothing
+                    crafted = _toggle(user, "crafted-" + call_id, recording=False)
+                    assert crafted.status_code == 403, crafted.text
+                    assert "not a call of yours" in crafted.text, crafted.text
+                with http_session(server.url, "103@acme.example") as supervisor:
+                    other = _toggle(supervisor, call_id, recording=False)  # 101 and 102's call
+                    assert other.status_code == 403, other.text
+                    assert "not a call of yours" in other.text, other.text
+                    assert "home-live-record" not in _refresh(supervisor).text
+                with http_session(server.url, "100@globex.example") as other_tenant:
+                    foreign = _toggle(other_tenant, call_id, recording=False)
+                    assert foreign.status_code == 403, foreign.text
+                with httpx.Client(base_url=server.url, timeout=10.0) as anonymous:
+                    assert _toggle(anonymous, call_id, recording=False).status_code == 401
+                for mode, badge in (("always", "Recorded (company policy)"), ("never", "Not rec")):
+                    directory.store.set_recording_policy(TENANT, "tenant", mode)
+                    with http_session(server.url, "101@acme.example") as user:
+                        text = _refresh(user).text
+                        assert badge in text and "home-live-record" not in text, text
+                        refused = _toggle(user, call_id, recording=False)
+                        assert refused.status_code == 403, refused.text
+                        assert "recording policy" in refused.text, refused.text
+            finally:
+                caller.join(30)
+    finally:
+        stop_portal(server)
+    result, _ = outcome["result"]
+    assert result.returncode == 0, result.errors
+
+    # one capture, of the recorded span only: the refusals started nothing after Stop
+    assert call_pcaps(settings, call_id) == [pcap]
+    assert len(list((settings.recording_spool_dir / "pcaps").iterdir())) == 1
+    metadata = call_metadata(settings, call_id)
+    assert f"tenant:{TENANT}|call_id:{call_id}|caller:101|callee:102" in metadata
+    assert "|direction:internal|from_tag:" in metadata and "|from_tag:|" not in metadata
+    recorded = read_pcap_rtp(pcap)
+    for byte in (0x11, 0x22):
+        seqs = sorted(p.seq for p in recorded if p.payload[1] == byte)
+        assert len(seqs) >= 20, f"phone {byte:#x}: {len(seqs)} packets recorded"
+        assert seqs == list(range(seqs[0], seqs[-1] + 1)), "a gap in the recorded span"
+        # the span only: well short of the call's PACKETS each way, within Record..Stop
+        assert len(seqs) < PACKETS - 50, len(seqs)
+    times = [p.time for p in recorded]
+    assert began - 1.0 < min(times) and max(times) < ended + 1.0, (began, times, ended)
