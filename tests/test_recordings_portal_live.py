@@ -23,9 +23,15 @@ from kamailio.launcher import KamailioProcess
 from relay.launcher import RelayProcess, ng_client
 from tests.fixtures.core import Directory
 from tests.fixtures.portal import http_session, start_portal, stop_portal
-from tests.fixtures.relay import call_metadata, call_pcaps, read_pcap_rtp
+from tests.fixtures.relay import (
+    call_metadata,
+    call_pcaps,
+    media_flowing,
+    read_pcap_rtp,
+    set_policy,
+    wait_for,
+)
 from tests.fixtures.sip import account, register_at
-from tests.test_relay_calls import media_flowing, set_policy, wait_for
 
 TENANT = "acme.example"
 PACKETS = 300  # 6 s of audio each way: the call outlasts every step below

@@ -7,27 +7,24 @@ names its phone and index; rtpengine's pcap must hold exactly what each sent.
 from __future__ import annotations
 
 import threading
-import time
-
-import pytest
 
 from benchmarks.relay_phones import PACKET_BYTES, PcapCallee, pcap_call
 from kamailio.launcher import KamailioProcess
 from kamailio.recording_push import push_recording_policy
 from relay.launcher import RelayProcess, ng_client
-from relay.ng import NGClient, NGError
 from tests.fixtures.core import Directory
-from tests.fixtures.relay import call_metadata, call_pcaps, read_pcap_rtp
+from tests.fixtures.relay import (
+    call_metadata,
+    call_pcaps,
+    media_flowing,
+    read_pcap_rtp,
+    set_policy,
+    wait_for,
+)
 from tests.fixtures.sip import account, register_at
 
 TENANT = "acme.example"
 CALLER, CALLEE = "101@acme.example", "102@acme.example"
-
-
-def set_policy(kamailio: KamailioProcess, directory: Directory, mode: str) -> None:
-    """The tenant's default recording mode, loaded by Kamailio at once."""
-    directory.store.set_recording_policy(TENANT, "tenant", mode)
-    assert push_recording_policy(kamailio.settings)
 
 
 def answered_call_id(lines: list[str]) -> str:
@@ -139,33 +136,3 @@ def test_on_demand_start_and_stop_mid_call(
         # the span only: neither the call's first packet nor its last
         assert indexes[0] > 0 and indexes[-1] < packets - 1, indexes
         assert indexes == list(range(indexes[0], indexes[-1] + 1))
-
-
-def media_flowing(ng: NGClient) -> str | None:
-    """The Call-ID of the one call rtpengine relays once both sides' RTP passed through it."""
-    try:
-        calls = ng.list_calls()
-        if len(calls) != 1:
-            return None
-        tags = ng.query(calls[0]).get("tags", {}).values()
-    except NGError:
-        return None
-    received = [
-        sum(
-            stream.get("stats", {}).get("packets", 0)
-            for media in tag.get("medias", [])
-            for stream in media.get("streams", [])
-        )
-        for tag in tags
-    ]
-    return calls[0] if len(received) == 2 and min(received) > 0 else None
-
-
-def wait_for(condition, what: str, timeout: float = 15.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    pytest.fail(f"timed out waiting for {what}")
