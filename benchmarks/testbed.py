@@ -30,9 +30,15 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
             continue
 
 
+# Below Linux's ephemeral range (32768 and up): ``free_port`` binds port 0, so the ports
+# chosen for SIP, the media server and the portal come from that range, and an rtpengine
+# window drawn from it once took the media server's port before it could bind it.
+RTP_WINDOWS = (10000, 32768)
+
+
 def rtp_port_window(size: int = 1000) -> dict[str, str]:
     """A random window of RTP ports for one rtpengine (it skips ports already bound)."""
-    base = random.SystemRandom().randrange(20000, 60000 - size, 2)
+    base = random.SystemRandom().randrange(RTP_WINDOWS[0], RTP_WINDOWS[1] - size, 2)
     return {
         "SWITCHBOARD_RTPENGINE_PORT_MIN": str(base),
         "SWITCHBOARD_RTPENGINE_PORT_MAX": str(base + size - 1),
