@@ -17,6 +17,13 @@ before the row is written (:mod:`pipeline.recording_redaction`, setting
 two leaves a marker whose file exists: the next pass only deletes the marker.
 With ``recording_redact_audio`` the spoken numbers are also toned out of the WAV, after
 the row, from a plan saved in the marker (:mod:`pipeline.recording_audio_redaction`).
+
+A recording deleted while its transcription runs (:mod:`pipeline.lake_deletion`) must
+not get its transcript afterwards: the deletion unlinks the WAV and the marker first,
+then drops the rows under the compaction lock. The transcript is therefore renamed into
+the lake under that same lock, and only while the WAV and the marker are still there.
+Either the deletion came first (one is gone: the transcript is dropped, step ``dropped``)
+or the write did (the deletion, waiting on the lock, then drops it with the row).
 """
 
 from __future__ import annotations
@@ -35,7 +42,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from pipeline.files import write_json_atomic, write_parquet_atomic
+from pipeline.compaction import LOCK as COMPACTION_LOCK
+from pipeline.files import exclusive_lock, write_json_atomic, write_parquet_atomic
 from pipeline.lake_layout import RECORDING_TRANSCRIPTS, partition_dir, read_partition
 from pipeline.recording_audio import SAMPLE_RATE, read_channels
 from pipeline.recording_audio_redaction import Span, Word, apply_tone, line_ranges
@@ -228,7 +236,17 @@ def transcribe_pending_recordings(
                 time.perf_counter() - started,
             )
             table = pa.Table.from_pylist([row], schema=RECORDING_TRANSCRIPTS_SCHEMA)
-            write_parquet_atomic(target, table)
+            step("transcribed")
+            # Under the deletion's lock, and only for a recording still there (docstring).
+            with exclusive_lock(settings.lake_dir / COMPACTION_LOCK):
+                alive = marker.exists() and (settings.data_dir / todo["audio_path"]).exists()
+                if alive:
+                    write_parquet_atomic(target, table)
+            if not alive:
+                log.info("recording %s was deleted; its transcript dropped", todo["recording_id"])
+                marker.unlink(missing_ok=True)
+                step("dropped")
+                continue
             step("transcript")
             done += 1
         if todo.get("redact_audio"):
