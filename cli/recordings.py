@@ -13,9 +13,10 @@ input is exit 2 with the reason.
 from __future__ import annotations
 
 import argparse
-import sys
+from collections.abc import Callable
 from typing import Any
 
+from cli.output import print_rows, refuse
 from switchboard.settings import Settings
 
 
@@ -55,82 +56,75 @@ def _filter_query(args: argparse.Namespace) -> dict[str, str]:
     }
 
 
-def cmd_recordings_list(settings: Settings, args: argparse.Namespace) -> int:
-    from pipeline.recording_query import RecordingFilter, RecordingQueryError, list_recordings
+def _read_lake(
+    settings: Settings, args: argparse.Namespace, read: Callable[[Any, str], list[dict[str, Any]]]
+) -> tuple[list[dict[str, Any]], str] | int:
+    """``read(conn, zone)`` on the tenant's lake view: its rows and zone, or the exit status."""
+    from pipeline.recording_query import RecordingQueryError
     from pipeline.viewer import open_for_viewer
     from switchboard.store import ProvisioningError
 
-    if args.missing:
-        return _list_missing(settings, args)
-    query = _filter_query(args)
     try:
         with open_for_viewer(settings, _tenant(settings, args.tenant)) as viewer:
-            flt = RecordingFilter.from_query(query, viewer.timezone)
-            rows = list_recordings(viewer.conn, flt, limit=args.limit)
-            zone = viewer.timezone
+            return read(viewer.conn, viewer.timezone), viewer.timezone
     except (RecordingQueryError, ProvisioningError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print("started\tcaller\tcallee\tseconds\ttranscript\trecording_id\tcall_id")
-    for r in rows:
-        print(
+        return refuse(exc)
+
+
+def cmd_recordings_list(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.recording_query import RecordingFilter, list_missing_recordings, list_recordings
+
+    def read(conn: Any, zone: str) -> list[dict[str, Any]]:
+        flt = RecordingFilter.from_query(_filter_query(args), zone)
+        lister = list_missing_recordings if args.missing else list_recordings
+        return lister(conn, flt, limit=args.limit)
+
+    found = _read_lake(settings, args, read)
+    if isinstance(found, int):
+        return found
+    rows, zone = found
+    if args.missing:  # the calls the policy said to record that were not recorded
+        print_rows(
+            "started\tcaller\tcallee\tdisposition\trecording\tcall_id",
+            (
+                f"{_when(r['started_at'], zone)}\t{r['caller'] or ''}\t{r['callee'] or ''}"
+                f"\t{r['disposition']}\tmissing\t{r['call_id']}"
+                for r in rows
+            ),
+            "calls with a recording missing",
+        )
+        return 0
+    print_rows(
+        "started\tcaller\tcallee\tseconds\ttranscript\trecording_id\tcall_id",
+        (
             f"{_when(r['started_at'], zone)}\t{r['caller'] or ''}\t{r['callee'] or ''}"
             f"\t{r['duration']:.1f}\t{'yes' if r['has_transcript'] else 'no'}"
             f"\t{r['recording_id']}\t{r['call_id']}"
-        )
-    print(f"{len(rows)} recordings", file=sys.stderr)
-    return 0
-
-
-def _list_missing(settings: Settings, args: argparse.Namespace) -> int:
-    """``recordings list --missing``: calls the policy said to record that were not recorded."""
-    from pipeline.recording_query import (
-        RecordingFilter,
-        RecordingQueryError,
-        list_missing_recordings,
+            for r in rows
+        ),
+        "recordings",
     )
-    from pipeline.viewer import open_for_viewer
-    from switchboard.store import ProvisioningError
-
-    query = _filter_query(args)
-    try:
-        with open_for_viewer(settings, _tenant(settings, args.tenant)) as viewer:
-            flt = RecordingFilter.from_query(query, viewer.timezone)
-            rows = list_missing_recordings(viewer.conn, flt, limit=args.limit)
-            zone = viewer.timezone
-    except (RecordingQueryError, ProvisioningError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print("started\tcaller\tcallee\tdisposition\trecording\tcall_id")
-    for r in rows:
-        print(
-            f"{_when(r['started_at'], zone)}\t{r['caller'] or ''}\t{r['callee'] or ''}"
-            f"\t{r['disposition']}\tmissing\t{r['call_id']}"
-        )
-    print(f"{len(rows)} calls with a recording missing", file=sys.stderr)
     return 0
 
 
 def cmd_recordings_search(settings: Settings, args: argparse.Namespace) -> int:
-    from pipeline.recording_query import RecordingQueryError, search_everything
-    from pipeline.viewer import open_for_viewer
-    from switchboard.store import ProvisioningError
+    from pipeline.recording_query import search_everything
 
-    try:
-        with open_for_viewer(settings, _tenant(settings, args.tenant)) as viewer:
-            hits = search_everything(viewer.conn, args.text, limit=args.limit)
-            zone = viewer.timezone
-    except (RecordingQueryError, ProvisioningError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print("kind\tstarted\tcaller\tcallee\tid\ttranscript")
-    for h in hits:
-        text = " ".join(str(h["transcript"] or "").split())
-        print(
+    found = _read_lake(
+        settings, args, lambda conn, _zone: search_everything(conn, args.text, limit=args.limit)
+    )
+    if isinstance(found, int):
+        return found
+    hits, zone = found
+    print_rows(
+        "kind\tstarted\tcaller\tcallee\tid\ttranscript",
+        (
             f"{h['kind']}\t{_when(h['started_at'], zone)}\t{h['caller'] or ''}"
-            f"\t{h['callee'] or ''}\t{h['item_id']}\t{text}"
-        )
-    print(f"{len(hits)} recordings and voicemails match {args.text!r}", file=sys.stderr)
+            f"\t{h['callee'] or ''}\t{h['item_id']}\t{' '.join(str(h['transcript'] or '').split())}"
+            for h in hits
+        ),
+        f"recordings and voicemails match {args.text!r}",
+    )
     return 0
 
 
@@ -147,8 +141,7 @@ def cmd_recordings_retention(settings: Settings, args: argparse.Namespace) -> in
             store.set_recording_retention(tenant, args.days)
         days = store.recording_retention(tenant)
     except ProvisioningError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return refuse(exc)
     finally:
         store.close()
     print(f"{tenant}: " + ("kept until deleted" if days is None else f"kept {days} days"))

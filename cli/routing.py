@@ -98,13 +98,6 @@ def cmd_frame_add(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_frame_list(settings: Settings, args: argparse.Namespace) -> int:
-    store = ProvisioningStore(settings.provisioning_db)
-    for name, frame in store.frames(args.tenant).items():
-        print(f"{name}\t{frame.timezone}\t{len(frame.periods) or 'always'}")
-    return 0
-
-
 def _rule_from_args(args: argparse.Namespace) -> AnsweringRule:
     def dest(value: str | None) -> Destination | None:
         return parse_destination(value) if value else None
@@ -202,10 +195,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--period", action="append", default=[], help="mon-fri@09:00-17:00 | 2026-12-25 | "
         "2026-12-24..2026-12-26[@09:00-12:00]; repeat; none: always",
     )  # fmt: skip
-    fa.set_defaults(fn=cmd_frame_add)
-    fl = frame.add_parser("list")
-    fl.add_argument("--tenant", required=True)
-    fl.set_defaults(fn=cmd_frame_list)
+    fa.set_defaults(fn=cmd_frame_add)  # cli.routing_edits adds list, edit and remove
 
     rule = sub.add_parser("rule", help="answering rules").add_subparsers(required=True)
     ra = rule.add_parser("add", help="add an answering rule to an extension")

@@ -1,9 +1,9 @@
 """CLI parity for routing: ``rule`` and ``frame`` list/edit/remove, ``did list/remove``.
 
 ``cli.routing`` creates the ``rule``, ``frame`` and ``did`` commands with
-their ``add``; this module adds the rest to the same commands (and replaces
-``frame list`` with one that speaks ``--json``). An edit changes only the
-options given; every change is pushed to Kamailio at once, as in the portal.
+their ``add``; this module adds the rest to the same commands. An edit changes
+only the options given; every change is pushed to Kamailio at once, as in the
+portal.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict, replace
 from typing import Any
 
+from cli.output import print_json
 from cli.routing import parse_destination, parse_period, push_now
 from switchboard.rules import AnsweringRule
 from switchboard.rules_codec import periods_to_json
@@ -25,10 +26,6 @@ _FORWARDS = ("always", "busy", "no-answer", "offline")
 
 def _store(settings: Settings) -> ProvisioningStore:
     return ProvisioningStore(settings.provisioning_db)
-
-
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction[Any]:
@@ -50,7 +47,7 @@ def cmd_rule_list(settings: Settings, args: argparse.Namespace) -> int:
     user = store.user(args.tenant, args.ext)
     rules = store.routing_inputs(user).rules
     if args.json:
-        _print_json([asdict(r) for r in rules])
+        print_json([asdict(r) for r in rules])
         return 0
     for r in rules:
         state = "" if r.enabled else "\tdisabled"
@@ -129,10 +126,10 @@ def _push_frame_change(
 
 def cmd_frame_list(settings: Settings, args: argparse.Namespace) -> int:
     store = _store(settings)
-    owner = store.user(args.tenant, args.ext) if getattr(args, "ext", None) else None
+    owner = store.user(args.tenant, args.ext) if args.ext else None
     frames = store.frames(args.tenant, owner.id if owner else None)
-    if getattr(args, "json", False):
-        _print_json(
+    if args.json:
+        print_json(
             [
                 {"id": f.id, "name": f.name, "timezone": f.timezone,
                  "periods": json.loads(periods_to_json(f.periods))}
@@ -177,7 +174,7 @@ def cmd_did_list(settings: Settings, args: argparse.Namespace) -> int:
     store = _store(settings)
     dids = store.dids(args.tenant)
     if args.json:
-        _print_json(
+        print_json(
             [
                 {**asdict(d), "routes": [asdict(r) for r in store.did_routing_inputs(d).rules]}
                 for d in dids
@@ -239,7 +236,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     rr.set_defaults(fn=cmd_rule_remove)
 
     frame = _subcommands(sub.choices["frame"])
-    fl = frame.choices["list"]  # cli.routing's, taught --ext and --json
+    fl = frame.add_parser("list")
+    fl.add_argument("--tenant", required=True)
     fl.add_argument("--ext", help="also this extension's personal frames")
     fl.add_argument("--json", action="store_true")
     fl.set_defaults(fn=cmd_frame_list)

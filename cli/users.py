@@ -10,12 +10,12 @@ stdout and stored hashed only.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from cli.output import print_json
 from cli.progress import Progress
 from cli.recording_flags import add_recording_argument, apply_recording_flag
 from cli.routing import push_now
@@ -34,15 +34,11 @@ def _user_dict(store: ProvisioningStore, u: User) -> dict[str, Any]:
     return data
 
 
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, sort_keys=True))
-
-
 # -- tenants -------------------------------------------------------------------------------
 def cmd_tenant_list(settings: Settings, args: argparse.Namespace) -> int:
     tenants = _store(settings).tenants()
     if args.json:
-        _print_json([asdict(t) for t in tenants])
+        print_json([asdict(t) for t in tenants])
         return 0
     for t in tenants:
         print(f"{t.domain}\t{t.timezone}\t{t.name}")
@@ -67,7 +63,7 @@ def cmd_user_list(settings: Settings, args: argparse.Namespace) -> int:
         needle = args.search.lower()
         users = [u for u in users if needle in f"{u.extension} {u.name} {u.email}".lower()]
     if args.json:
-        _print_json([_user_dict(store, u) for u in users])
+        print_json([_user_dict(store, u) for u in users])
         return 0
     for u in users:
         state = "\tdisabled" if u.disabled else ""
@@ -81,7 +77,7 @@ def cmd_user_show(settings: Settings, args: argparse.Namespace) -> int:
     data = _user_dict(store, u)
     data["rules"] = [r.name for r in store.routing_inputs(u).rules]
     if args.json:
-        _print_json(data)
+        print_json(data)
         return 0
     for key in ("login", "name", "email", "role", "timezone", "disabled", "caller_id"):
         print(f"{key}:\t{data[key]}")
