@@ -13,22 +13,19 @@ message carries the tail of its log).
 from __future__ import annotations
 
 import logging
-import signal
 import socket
 import sqlite3
-import subprocess
 import time
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from string import Template
-from types import TracebackType
 
 from kamailio.rpc import KamailioRPC, RPCError, RPCFault
 from kamailio.rules_push import RulesScheduler
 from kamailio.tls_cert import ensure_certificate, tls_paths
 from switchboard.acc_spool import ACC_COLUMNS, ACC_TABLE, WRITTEN_COLUMNS
-from switchboard.processes import die_with_parent
+from switchboard.processes import ManagedProcess, address_in_use
 from switchboard.settings import Settings
 from switchboard.sip_trust import media_secret
 
@@ -176,24 +173,17 @@ def command(settings: Settings, defines: Sequence[str] = ()) -> list[str]:
 
 def _ports_in_use(settings: Settings) -> list[str]:
     """The SIP and RPC addresses something else already listens on."""
-    busy = []
     checks = (
         (socket.SOCK_DGRAM, settings.sip_host, settings.sip_port, "SIP UDP"),
         (socket.SOCK_STREAM, settings.sip_host, settings.sip_port, "SIP TCP"),
         (socket.SOCK_STREAM, settings.sip_host, settings.sip_tls_port, "SIP TLS"),
         (socket.SOCK_STREAM, "127.0.0.1", settings.rpc_port, "JSON-RPC"),
     )
-    for kind, host, port, what in checks:
-        with socket.socket(socket.AF_INET, kind) as probe:
-            if kind == socket.SOCK_STREAM:
-                # as Kamailio binds: a TCP port in TIME_WAIT is free, a listener is not.
-                # (Not for UDP: there it would let us share Kamailio's port.)
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((host, port))
-            except OSError:
-                busy.append(f"{what} {host}:{port}")
-    return busy
+    return [
+        f"{what} {host}:{port}"
+        for kind, host, port, what in checks
+        if address_in_use(kind, host, port)
+    ]
 
 
 def _tcp_open(host: str, port: int) -> bool:
@@ -204,37 +194,23 @@ def _tcp_open(host: str, port: int) -> bool:
         return False
 
 
-def _log_tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-class KamailioProcess:
+class KamailioProcess(ManagedProcess):
     """One Kamailio child process; a context manager that starts and stops it."""
+
+    start_error = KamailioStartError
 
     def __init__(
         self, settings: Settings, start_timeout: float = 15.0, defines: Sequence[str] = ()
     ) -> None:
         self.settings = settings
         self.defines = tuple(defines)
-        self.start_timeout = start_timeout
         self.log_path = settings.log_dir / "kamailio.log"
         self.rpc = KamailioRPC(settings.rpc_url)
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return None if self._proc is None else self._proc.pid
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        super().__init__("kamailio", self.log_path, start_timeout)
 
     def start(self) -> None:
         """Start Kamailio and wait until RPC answers and the SIP port is open."""
-        if self._proc is not None and self._proc.poll() is None:
+        if self.running:
             return
         busy = _ports_in_use(self.settings)
         if busy:
@@ -243,70 +219,21 @@ class KamailioProcess:
                 " (another Kamailio or `make run`?)"
             )
         run_dir = prepare(self.settings)
-        with self.log_path.open("ab") as log_file:
-            self._proc = subprocess.Popen(
-                command(self.settings, self.defines),
-                cwd=run_dir,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=die_with_parent(),
-            )
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                code = self._proc.returncode
-                self._proc = None
-                raise KamailioStartError(
-                    f"kamailio exited with {code}:\n{_log_tail(self.log_path)}"
-                )
-            if self._ready():
-                log.info("kamailio %s ready on %s", self.pid, self.settings.sip_port)
-                return
-            time.sleep(0.1)
-        self.stop()
-        raise KamailioStartError(
-            f"kamailio not ready after {self.start_timeout}s:\n{_log_tail(self.log_path)}"
+        self.spawn(
+            command(self.settings, self.defines),
+            cwd=run_dir,
+            output=self.log_path,
+            new_session=True,
         )
+        self.wait_ready()
 
-    def _ready(self) -> bool:
+    def ready(self) -> bool:
+        """RPC answers ``core.version`` and the SIP port accepts TCP connections."""
         try:
             self.rpc.call("core.version")
         except RPCError:
             return False
         return _tcp_open(self.settings.sip_host, self.settings.sip_port)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """SIGTERM, then SIGKILL if Kamailio has not exited within ``timeout``."""
-        proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            log.warning("kamailio %s ignored SIGTERM; killing", proc.pid)
-            proc.kill()
-            proc.wait(timeout)
-
-    def wait(self) -> int:
-        """Block until Kamailio exits; return its exit code."""
-        if self._proc is None:
-            raise KamailioStartError("kamailio is not running")
-        return self._proc.wait()
-
-    def __enter__(self) -> KamailioProcess:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def enable_relay(rpc: KamailioRPC, timeout: float = 30.0) -> None:

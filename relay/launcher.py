@@ -16,14 +16,10 @@ message carries the tail of its log).
 from __future__ import annotations
 
 import logging
-import signal
-import subprocess
-import time
 from pathlib import Path
-from types import TracebackType
 
 from relay.ng import NGClient, NGError
-from switchboard.processes import die_with_parent
+from switchboard.processes import ManagedProcess, wait_until
 from switchboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,30 +68,18 @@ def command(settings: Settings) -> list[str]:
     ]
 
 
-def _log_tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-class RelayProcess:
+class RelayProcess(ManagedProcess):
     """One rtpengine child process; a context manager that starts and stops it."""
+
+    start_error = RelayStartError
+    tail_lines = 30
+    ready_interval = 0.01  # rtpengine loads in ~0.2 s
 
     def __init__(self, settings: Settings, start_timeout: float = 10.0) -> None:
         self.settings = settings
-        self.start_timeout = start_timeout
         self.log_path = settings.log_dir / "rtpengine.log"
         self.ng = ng_client(settings, timeout=0.2)
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return None if self._proc is None else self._proc.pid
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        super().__init__("rtpengine", self.log_path, start_timeout)
 
     def start(self, wait: bool = True) -> None:
         """Start rtpengine; with ``wait``, return once its ng port answers ``ping``.
@@ -105,7 +89,7 @@ class RelayProcess:
         """
         if self.running:
             return
-        if self._answers():
+        if _answers(self.ng):
             raise RelayStartError(
                 f"cannot start rtpengine: ng port 127.0.0.1:{self.settings.rtpengine_ng_port}"
                 " already answers (another rtpengine or `make run`?)"
@@ -113,82 +97,20 @@ class RelayProcess:
         argv = command(self.settings)
         relay_run_dir(self.settings).mkdir(parents=True, exist_ok=True)
         self.settings.recording_spool_dir.mkdir(parents=True, exist_ok=True)
-        self.settings.log_dir.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log_file:
-            self._proc = subprocess.Popen(
-                argv,
-                cwd=relay_run_dir(self.settings),
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=die_with_parent(),
-            )
+        self.spawn(argv, cwd=relay_run_dir(self.settings), output=self.log_path, new_session=True)
         if wait:
             self.wait_ready()
 
-    def wait_ready(self) -> None:
-        """Wait until the started rtpengine answers ``ping`` (``RelayStartError`` if it dies)."""
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self._proc is None:
-                raise RelayStartError("rtpengine is not running")
-            if self._proc.poll() is not None:
-                code = self._proc.returncode
-                self._proc = None
-                raise RelayStartError(f"rtpengine exited with {code}:\n{_log_tail(self.log_path)}")
-            if self._answers():
-                log.info("rtpengine %s ready on ng %s", self.pid, self.settings.rtpengine_ng_port)
-                return
-            time.sleep(0.01)
-        self.stop()
-        raise RelayStartError(
-            f"rtpengine not ready after {self.start_timeout}s:\n{_log_tail(self.log_path)}"
-        )
+    def ready(self) -> bool:
+        """The ng port answers ``ping``."""
+        return _answers(self.ng)
 
-    def _answers(self) -> bool:
-        try:
-            return self.ng.ping()
-        except NGError:
-            return False
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """SIGTERM (rtpengine closes its recordings), then SIGKILL after ``timeout``."""
-        proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            log.warning("rtpengine %s ignored SIGTERM; killing", proc.pid)
-            proc.kill()
-            proc.wait(timeout)
-
-    def kill(self) -> None:
-        """SIGKILL at once (tests: rtpengine dies under live calls)."""
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-    def wait(self) -> int:
-        """Block until rtpengine exits; return its exit code."""
-        if self._proc is None:
-            raise RelayStartError("rtpengine is not running")
-        return self._proc.wait()
-
-    def __enter__(self) -> RelayProcess:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+def _answers(client: NGClient) -> bool:
+    try:
+        return client.ping()
+    except NGError:
+        return False
 
 
 def run_foreground(settings: Settings) -> int:
@@ -206,11 +128,4 @@ def run_foreground(settings: Settings) -> int:
 def wait_ready(settings: Settings, timeout: float = 10.0) -> bool:
     """True once rtpengine answers ``ping`` on its ng port (within ``timeout`` s)."""
     client = ng_client(settings, timeout=0.2)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if client.ping():
-                return True
-        except NGError:
-            time.sleep(0.1)
-    return False
+    return wait_until(lambda: _answers(client), timeout)

@@ -1,10 +1,29 @@
-"""Child processes that never outlive the Python process that started them."""
+"""Child processes that never outlive the Python process that started them.
+
+``ManagedProcess`` is the one shape every launcher shares (Kamailio,
+rtpengine, SIPp phones, the benchmarks' servers): spawn with
+:func:`die_with_parent`, wait until a readiness check passes, stop with
+SIGTERM then SIGKILL, and a context manager around start and stop. A
+subclass writes only its ``start`` (what to run, how to tell it is ready)
+and names its error class: a child that dies or never becomes ready raises
+that error with the tail of the child's log. ``wait_until`` is the poll loop
+for everything else that waits on a condition.
+"""
 
 from __future__ import annotations
 
 import ctypes
+import logging
 import signal
-from collections.abc import Callable
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import IO, ClassVar, Self
+
+log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -22,3 +41,166 @@ def die_with_parent() -> Callable[[], None]:
         prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
     return hook
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
+    """Poll ``condition`` every ``interval`` s: True once it holds, False after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def address_in_use(kind: int, host: str, port: int) -> bool:
+    """Whether something already holds ``host:port`` (``kind``: SOCK_STREAM or SOCK_DGRAM).
+
+    TCP probes bind as servers do (SO_REUSEADDR): a port in TIME_WAIT is free,
+    a listener is not. UDP probes do not, or they could share the holder's port.
+    """
+    with socket.socket(socket.AF_INET, kind) as probe:
+        if kind == socket.SOCK_STREAM:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def log_tail(path: Path | None, lines: int = 40) -> str:
+    """The last ``lines`` lines of a child's log, for an error message."""
+    if path is None:
+        return "(no log)"
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+class ManagedProcess:
+    """One child process: spawn, wait until ready, stop; a context manager around start/stop.
+
+    ``name`` heads every message ("kamailio exited with 255: ..."); ``error_log``
+    is the file whose tail explains a failure. Subclasses set ``start_error``,
+    write ``ready`` and write ``start`` from :meth:`spawn` and :meth:`wait_ready`.
+    """
+
+    start_error: ClassVar[type[Exception]] = RuntimeError
+    tail_lines: ClassVar[int] = 40
+    ready_interval: ClassVar[float] = 0.1  # seconds between readiness checks
+
+    def __init__(
+        self, name: str, error_log: Path | None = None, start_timeout: float = 10.0
+    ) -> None:
+        self.name = name
+        self.error_log = error_log
+        self.start_timeout = start_timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> object:
+        """Start the child and return once it is ready (each subclass says how)."""
+        raise NotImplementedError
+
+    def spawn(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        output: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        new_session: bool = False,
+    ) -> None:
+        """Run ``argv``; stdout and stderr append to ``output`` (else are discarded).
+
+        ``new_session`` puts the child and its own children in a session of
+        their own: a terminal's Ctrl-C reaches only the launcher, which stops
+        them in order, and the benchmarks sum CPU over the session.
+        """
+        if output is not None:
+            output.parent.mkdir(parents=True, exist_ok=True)
+        sink: AbstractContextManager[IO[bytes] | int] = (
+            output.open("ab") if output is not None else nullcontext(subprocess.DEVNULL)
+        )
+        with sink as out:
+            self._proc = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.DEVNULL if output is None else subprocess.STDOUT,
+                start_new_session=new_session,
+                preexec_fn=die_with_parent(),
+            )
+
+    def ready(self) -> bool:
+        """Whether the started child serves yet (a subclass asks its port)."""
+        return True
+
+    def wait_ready(self) -> None:
+        """Return once :meth:`ready` holds; ``start_error`` (with the log tail) if the child
+        exits first or ``start_timeout`` s pass (then it is stopped)."""
+
+        def alive_and_ready() -> bool:
+            if self._proc is None:
+                raise self.start_error(f"{self.name} is not running")
+            code = self._proc.poll()
+            if code is not None:
+                self._proc = None
+                raise self.start_error(f"{self.name} exited with {code}:\n{self._tail()}")
+            return self.ready()
+
+        if wait_until(alive_and_ready, self.start_timeout, self.ready_interval):
+            log.info("%s %s ready", self.name, self.pid)
+            return
+        self.stop()
+        raise self.start_error(
+            f"{self.name} not ready after {self.start_timeout}s:\n{self._tail()}"
+        )
+
+    def _tail(self) -> str:
+        return log_tail(self.error_log, self.tail_lines)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """SIGTERM (the child closes its files), then SIGKILL if still alive after ``timeout``."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("%s %s ignored SIGTERM; killing", self.name, proc.pid)
+            proc.kill()
+            proc.wait(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL at once (tests: a part dies under live calls)."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    def wait(self) -> int:
+        """Block until the child exits; return its exit code."""
+        if self._proc is None:
+            raise self.start_error(f"{self.name} is not running")
+        return self._proc.wait()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
