@@ -17,6 +17,7 @@ and the trail stays one row per listening.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
@@ -129,6 +130,34 @@ _SELECT = (
 )
 
 
+def insert_access(
+    db: sqlite3.Connection, tenant_id: int, actor: Actor, access: Access, now: float
+) -> int:
+    """Insert one row of the trail inside the caller's transaction (a deletion that must
+    commit with the rows it removes: :meth:`AccessLogSection.log_access` otherwise)."""
+    if access.kind not in ACCESS_KINDS or access.action not in ACCESS_ACTIONS:
+        raise ProvisioningError(f"cannot log {access.action!r} of {access.kind!r}")
+    cursor = db.execute(
+        "insert into access_log (tenant_id, actor, object_kind, object_id, action,"
+        " at, last_at, actor_name, actor_role, object_label, client)"
+        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            tenant_id,
+            actor.login,
+            access.kind,
+            access.object_id,
+            access.action,
+            now,
+            now,
+            actor.name,
+            actor.role,
+            access.label[:200],
+            access.client[:100],
+        ),
+    )
+    return int(cursor.lastrowid or 0)
+
+
 class AccessLogSection(AccountsSection):
     """Writing the audit trail (once per access) and reading a tenant's part of it."""
 
@@ -154,21 +183,7 @@ class AccessLogSection(AccountsSection):
                         (now, row[0]),
                     )
                     return int(row[0])
-            cursor = db.execute(
-                "insert into access_log (tenant_id, actor, object_kind, object_id, action,"
-                " at, last_at, actor_name, actor_role, object_label, client)"
-                " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    *key,
-                    now,
-                    now,
-                    actor.name,
-                    actor.role,
-                    access.label[:200],
-                    access.client[:100],
-                ),
-            )
-            return int(cursor.lastrowid or 0)
+            return insert_access(db, tenant_id, actor, access, now)
 
     def access_log(
         self,

@@ -12,8 +12,9 @@ What each change means for the rest of the system, stated once here:
   caller-ID grants are deleted; the mailbox is either **reassigned** (its
   messages move to another extension's mailbox) or **kept** ``keep_days``
   (``removed_mailbox``; ``purge_removed_mailboxes`` drops it afterwards, and
-  the extension cannot be reused until then). Removal is refused while a rule,
-  route or menu still sends calls to the extension.
+  the extension cannot be reused until then; each message it drops is a deletion
+  in the audit trail by whoever removed the user, else ``system:retention``).
+  Removal is refused while a rule, route or menu still sends calls to the extension.
 - **The only manager** of a tenant (among enabled users) can be neither
   demoted, disabled nor removed: someone must be left to run the office.
 - **One-time passwords** (a manager's reset, a new user from the portal or an
@@ -35,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from switchboard.store.access_log import Access, Actor, insert_access
 from switchboard.store.accounts import (
     NewUser,
     Tenant,
@@ -230,8 +232,13 @@ class UserAdminSection(AttendantsSection):
         keep_days: float,
         reassign_mailbox_to: str | None = None,
         now: float | None = None,
+        removed_by: User | None = None,
     ) -> Removal:
-        """Remove a user (see the module docstring for what stays and what goes)."""
+        """Remove a user (see the module docstring for what stays and what goes).
+
+        ``removed_by``: who asked (the audit trail names them when the kept mailbox is
+        purged); None: the operator's tools, logged then as ``system:retention``.
+        """
         user = self.user(tenant, extension)
         now = time.time() if now is None else now
         heir = None
@@ -272,30 +279,56 @@ class UserAdminSection(AttendantsSection):
                 keep_until = now + keep_days * 86400
                 db.execute(
                     "insert or replace into removed_mailbox"
-                    " (tenant_id, mailbox, user_name, removed_at, keep_until)"
-                    " values (?, ?, ?, ?, ?)",
-                    (user.tenant_id, extension, user.name, now, keep_until),
+                    " (tenant_id, mailbox, user_name, removed_at, keep_until,"
+                    " removed_by, removed_by_name, removed_by_role)"
+                    " values (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        user.tenant_id,
+                        extension,
+                        user.name,
+                        now,
+                        keep_until,
+                        removed_by.login if removed_by else "",
+                        removed_by.name if removed_by else "",
+                        removed_by.role if removed_by else "",
+                    ),
                 )
                 mailbox = "kept until " + time.strftime("%Y-%m-%d", time.gmtime(keep_until))
             db.execute("delete from user where id = ?", (user.id,))
         return Removal(extension, mailbox, rules)
 
     def purge_removed_mailboxes(self, now: float | None = None) -> list[str]:
-        """Drop the kept mailboxes of removed users past their date; the audio paths to delete."""
+        """Drop the kept mailboxes of removed users past their date; the audio paths to delete.
+
+        Each message dropped is a deletion in the audit trail by whoever removed the
+        user (``system:retention`` when nobody is named), written in the transaction
+        that drops it: a crash logs nothing and deletes nothing, a purge never goes unlogged.
+        """
         now = time.time() if now is None else now
         with self._tx() as db:
             due = db.execute(
-                "select tenant_id, mailbox from removed_mailbox where keep_until < ?", (now,)
+                "select r.tenant_id, t.domain, r.mailbox, r.user_name, r.removed_by,"
+                " r.removed_by_name, r.removed_by_role from removed_mailbox r"
+                " join tenant t on t.id = r.tenant_id where r.keep_until < ?",
+                (now,),
             ).fetchall()
             paths: list[str] = []
-            for tenant_id, mailbox in due:
+            for tenant_id, domain, mailbox, user_name, login, name, role in due:
                 where = "where tenant_id = ? and mailbox = ?"
-                paths += [
-                    r[0]
-                    for r in db.execute(
-                        f"select audio_path from voicemail_message {where}", (tenant_id, mailbox)
+                actor = (
+                    Actor(domain, login, name, role) if login else Actor.system(domain, "retention")
+                )
+                messages = db.execute(
+                    f"select message_id, audio_path from voicemail_message {where}"
+                    " order by started_at",
+                    (tenant_id, mailbox),
+                ).fetchall()
+                for message_id, audio_path in messages:
+                    label = f"mailbox {mailbox} of removed user {user_name}"
+                    insert_access(
+                        db, tenant_id, actor, Access("voicemail", message_id, "delete", label), now
                     )
-                ]
+                    paths.append(audio_path)
                 for table in ("voicemail_message", "voicemail_box", "removed_mailbox"):
                     db.execute(f"delete from {table} {where}", (tenant_id, mailbox))
             used = {r[0] for r in db.execute("select distinct audio_path from voicemail_message")}
