@@ -10,18 +10,13 @@ relay tests and ``benchmarks/relay_capacity.py``.
 
 from __future__ import annotations
 
-import signal
 import socket
-import subprocess
 import tempfile
-import time
 from pathlib import Path
-from types import TracebackType
 
 from benchmarks import sipp_scenarios as steps
 from benchmarks.sipp_callers import RtpPlan, write_rtp_pcap
-from kamailio.traffic import SipAccount, SippResult, call_rows, free_udp_port, run_sipp, sipp_binary
-from switchboard.processes import die_with_parent
+from kamailio.traffic import SipAccount, SippResult, SippUAS, call_rows, free_udp_port, run_sipp
 from switchboard.settings import Settings
 
 PACKET_BYTES = 160  # 20 ms of G.711
@@ -85,60 +80,16 @@ def _write(path: Path, xml: str) -> Path:
     return path
 
 
-class PcapCallee:
+class PcapCallee(SippUAS):
     """A SIPp callee on its own SIP and RTP ports that answers and plays ``packets`` frames."""
 
     def __init__(self, phone_byte: int = 0x22, packets: int = 50, ssrc: int = 0x0CA11EE) -> None:
-        self.work = Path(tempfile.mkdtemp(prefix="sipp-callee-"))
-        self.port = free_udp_port()
+        work = Path(tempfile.mkdtemp(prefix="sipp-callee-"))
         self.media_port = free_media_port()
         self.audio = phone_audio(phone_byte, packets)
-        pcap = write_rtp_pcap(self.work / "callee.pcap", RtpPlan(0, self.audio, ssrc=ssrc))
-        self.scenario = _write(self.work / "callee.xml", callee_xml(pcap))
-        self.log_path = self.work / "log.txt"
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def contact(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> PcapCallee:
-        cmd = [
-            sipp_binary(), "-sf", str(self.scenario), "-i", "127.0.0.1",
-            "-p", str(self.port), "-mp", str(self.media_port), "-nostdin",
-            "-trace_logs", "-log_file", str(self.log_path),
-        ]  # fmt: skip
-        self._proc = subprocess.Popen(
-            cmd,
-            cwd=self.work,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=die_with_parent(),
-        )
-        time.sleep(0.2)  # let it bind before Kamailio routes to it
-        return self
-
-    def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-
-    def __enter__(self) -> PcapCallee:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        pcap = write_rtp_pcap(work / "callee.pcap", RtpPlan(0, self.audio, ssrc=ssrc))
+        scenario = _write(work / "callee.xml", callee_xml(pcap))
+        super().__init__(scenario, work=work, extra=["-mp", str(self.media_port)])
 
 
 def pcap_call(

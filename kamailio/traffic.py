@@ -25,7 +25,6 @@ import logging
 import random
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -35,9 +34,9 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
-from switchboard.processes import die_with_parent
+from switchboard.processes import ManagedProcess, address_in_use, die_with_parent
 from switchboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -180,21 +179,41 @@ def run_sipp(
     return SippResult(proc.returncode, lines, errors)
 
 
-class SippUAS:
-    """A SIPp callee running in the background on its own UDP port."""
+class SippUAS(ManagedProcess):
+    """A SIPp callee running in the background on its own UDP port.
 
-    def __init__(self, scenario_file: Path, port: int | None = None) -> None:
+    ``extra`` are more SIPp options (``-mp`` for a fixed RTP port); ``work``
+    is where its scenario may live and its logs go (a new temp dir if None).
+    It is ready once SIPp holds its SIP port, so Kamailio can route to it.
+    """
+
+    start_error = SippError
+    ready_interval = 0.02
+
+    def __init__(
+        self,
+        scenario_file: Path,
+        port: int | None = None,
+        *,
+        extra: Sequence[str] = (),
+        work: Path | None = None,
+    ) -> None:
         self.scenario_file = scenario_file
         self.port = port or free_udp_port()
-        self.work = Path(tempfile.mkdtemp(prefix="sipp-uas-"))
+        self.extra = tuple(extra)
+        self.work = work or Path(tempfile.mkdtemp(prefix="sipp-uas-"))
         self.log_path = self.work / "log.txt"
-        self._proc: subprocess.Popen[bytes] | None = None
+        super().__init__(f"sipp UAS {scenario_file.name}", self.work / "errors.txt")
 
     @property
     def contact(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> SippUAS:
+    def start(self) -> Self:
+        if self.running:
+            return self
+        if address_in_use(socket.SOCK_DGRAM, "127.0.0.1", self.port):
+            raise SippError(f"cannot start {self.name}: UDP {self.contact} already in use")
         cmd = [
             sipp_binary(),
             "-sf", str(self.scenario_file),
@@ -202,47 +221,21 @@ class SippUAS:
             "-p", str(self.port),
             "-nostdin",
             "-trace_logs", "-log_file", str(self.log_path),
-            "-trace_err", "-error_file", str(self.work / "errors.txt"),
+            "-trace_err", "-error_file", str(self.error_log),
+            *self.extra,
         ]  # fmt: skip
-        self._proc = subprocess.Popen(
-            cmd,
-            cwd=self.work,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=die_with_parent(),
-        )
-        time.sleep(0.2)  # let it bind before anyone routes to it
-        if self._proc.poll() is not None:
-            raise SippError(f"sipp UAS {self.scenario_file.name} exited at start")
+        self.spawn(cmd, cwd=self.work)
+        self.wait_ready()
         return self
+
+    def ready(self) -> bool:
+        """SIPp has bound its SIP port."""
+        return address_in_use(socket.SOCK_DGRAM, "127.0.0.1", self.port)
 
     def log_lines(self) -> list[str]:
         if not self.log_path.exists():
             return []
         return self.log_path.read_text(errors="replace").splitlines()
-
-    def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-    def __enter__(self) -> SippUAS:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def register(
