@@ -9,7 +9,11 @@ per call: ``pipeline/sql/warehouse/calls_with_legs.sql``)
 originals of voicemail copies forwarded to it). The voicemail views follow the
 voicemail rule, not the calls' one (:func:`switchboard.store.voicemail.may_open_mailbox`):
 a supervisor sees the tenant's calls and recordings but only their own mailbox
-(``mailbox``), a manager every mailbox.
+(``mailbox``), a manager every mailbox. ``access_log`` (the data-access audit trail,
+:mod:`pipeline.access_log_export`) is the managers' alone, like the Audit page: it holds
+rows only in a connection that reads every mailbox (no extension, no mailbox: a manager,
+or the operator's tools); in any other its view is empty and its folder is not even
+among the connection's allowed directories.
 Isolation between tenants does not rest on the view alone: once the view
 exists, the connection is locked to that tenant's folder
 (``allowed_directories`` + ``enable_external_access = false`` +
@@ -49,6 +53,7 @@ import pyarrow.parquet as pq
 from pipeline import queries
 from pipeline.contacts import CONTACT_NAMES_TABLE, name_numbers
 from pipeline.lake_layout import (
+    ACCESS_LOG,
     AGENT_EVENTS,
     CALL_STEPS,
     CALLS,
@@ -194,6 +199,16 @@ def connect(
         not isinstance(extension, str) or not EXTENSION_RE.match(extension)
     ):
         raise WarehouseError(f"{extension!r} is not an extension")
+    # The audit trail: only for a connection that reads every mailbox (module docstring).
+    audit = extension is None and mailbox is None
+    if audit:
+        table_dirs[ACCESS_LOG.name] = (
+            tenant_table_dir(settings.lake_dir, ACCESS_LOG.name, tenant),
+            ACCESS_LOG.schema,
+        )
+        snapshots[ACCESS_LOG.name] = snapshot(
+            settings.lake_dir, ACCESS_LOG.name, tenant, folder=table_dirs[ACCESS_LOG.name][0]
+        )
     if mailbox is None:
         mailbox = extension
     elif not isinstance(mailbox, str) or not EXTENSION_RE.match(mailbox):
@@ -282,6 +297,12 @@ def connect(
                         name=name, typed_nulls=queries.typed_nulls_of(schema)
                     )
                 )
+        if not audit:  # not a manager's: the trail's columns, never its rows
+            conn.execute(
+                queries.TABLE_VIEW_EMPTY.format(
+                    name=ACCESS_LOG.name, typed_nulls=queries.typed_nulls_of(ACCESS_LOG.schema)
+                )
+            )
         name_numbers(conn, contact_names or {})  # before anything reads calls
         # The paths of the Call History (menus named by pipeline.history.name_menus).
         conn.execute(queries.ATTENDANT_NAMES_TABLE)
