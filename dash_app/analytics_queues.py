@@ -73,24 +73,40 @@ def _context(
         return queue_thresholds(store, scope.tenant), queue_names(store, scope.tenant)
 
 
+def _pick(row: Mapping[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
+    """The table's columns of one metric row, floats rounded for display and download."""
+    return {c: _round(row.get(c)) for c in columns if c in row}
+
+
+def _named_queue_rows(
+    conn: duckdb.DuckDBPyConnection, q: AnalyticsQuery, limit: int | None, bucket_minutes: int = 0
+) -> list[tuple[dict[str, Any], str]]:
+    """Each queue's KPI row (per interval when bucketed) with the queue's name from the store."""
+    from pipeline.queue_metrics import queue_kpis
+
+    thresholds, names = _context(conn, q)
+    rows = queue_kpis(
+        conn, q.period, q.tz, bucket_minutes=bucket_minutes, thresholds=thresholds
+    ).to_pylist()
+    return [(r, names.get(r["queue_id"], f"queue {r['queue_id']}")) for r in rows[: limit or None]]
+
+
 def _queues(
     conn: duckdb.DuckDBPyConnection,
     q: AnalyticsQuery,
     marks: Mapping[str, datetime],
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    from pipeline.queue_metrics import queue_kpis
-
-    thresholds, names = _context(conn, q)
-    rows = queue_kpis(conn, q.period, q.tz, thresholds=thresholds).to_pylist()
     out = []
-    for r in rows[:limit] if limit else rows:
-        qid = r["queue_id"]
-        row = {c: _round(r.get(c)) for c in QUEUE_COLUMNS if c in r}
-        row["queue"] = names.get(qid, f"queue {qid}")
-        link = q.drill(queue=f"{qid}:offered")
-        row["calls_link"] = f"[{r['offered']} calls]({link})"
-        out.append(row)
+    for r, name in _named_queue_rows(conn, q, limit):
+        link = q.drill(queue=f"{r['queue_id']}:offered")
+        out.append(
+            {
+                **_pick(r, QUEUE_COLUMNS),
+                "queue": name,
+                "calls_link": f"[{r['offered']} calls]({link})",
+            }
+        )
     return out
 
 
@@ -100,21 +116,16 @@ def _intervals(
     marks: Mapping[str, datetime],
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    from pipeline.queue_metrics import queue_kpis
-
-    thresholds, names = _context(conn, q)
-    rows = queue_kpis(
-        conn, q.period, q.tz, bucket_minutes=INTERVAL_MINUTES, thresholds=thresholds
-    ).to_pylist()
-    out = []
-    for r in rows[:limit] if limit else rows:
-        qid = r["queue_id"]
-        row = {c: _round(r.get(c)) for c in INTERVAL_COLUMNS if c in r}
-        row.update(queue=names.get(qid, f"queue {qid}"), queue_id=qid)
-        row["interval"] = r["interval_start"].strftime("%Y-%m-%d %H:%M")
-        row["calls_link"] = ""
-        out.append(row)
-    return out
+    return [
+        {
+            **_pick(r, INTERVAL_COLUMNS),
+            "queue": name,
+            "queue_id": r["queue_id"],
+            "interval": r["interval_start"].strftime("%Y-%m-%d %H:%M"),
+            "calls_link": "",
+        }
+        for r, name in _named_queue_rows(conn, q, limit, bucket_minutes=INTERVAL_MINUTES)
+    ]
 
 
 def _agents(
@@ -127,12 +138,12 @@ def _agents(
 
     thresholds, _names = _context(conn, q)
     rows = agent_kpis(conn, q.period, q.tz, thresholds=thresholds).to_pylist()
-    out = [{**{c: _round(r[c]) for c in AGENT_COLUMNS}, "calls_link": ""} for r in rows]
+    out = [{**_pick(r, AGENT_COLUMNS), "calls_link": ""} for r in rows[: limit or None]]
     for row in out:
         if row["calls"]:
             link = q.drill(handled_by=row["agent"])
             row["calls_link"] = f"[{row['agent']}'s calls]({link})"
-    return out[:limit] if limit else out
+    return out
 
 
 def _pauses(
@@ -145,8 +156,7 @@ def _pauses(
 
     _context(conn, q)
     rows = agent_pauses(conn, q.period, q.tz).to_pylist()
-    out = [{**{c: _round(r[c]) for c in PAUSE_COLUMNS}, "calls_link": ""} for r in rows]
-    return out[:limit] if limit else out
+    return [{**_pick(r, PAUSE_COLUMNS), "calls_link": ""} for r in rows[: limit or None]]
 
 
 # name → (title, loader, columns): analytics_tables.TABLES registers these as Tables.
