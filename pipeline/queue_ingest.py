@@ -2,9 +2,10 @@
 
 Input contract: ``switchboard.queue_events``. The media server writes
 ``spool/queue_events/<tenant>/<batch_id>.json`` (temp + rename) about every
-second. Each batch is ingested exactly once by the call-step ingest's protocol
-(:class:`pipeline.steps_ingest.StepsIngest`: pending → files → manifest → move
-to ``spool/done/queue_events/``), with its own commit log ``_queue_batches/``
+second. Each batch is ingested exactly once by the spool-ingest protocol
+(:mod:`pipeline.spool_ingest`: pending → files → manifest → move to
+``spool/done/queue_events/``) as a JSON batch spool
+(:class:`pipeline.steps_ingest.JsonBatchIngest`), with its own commit log ``_queue_batches/``
 shared by both tables (like ``calls`` and ``legs``). A batch that cannot be
 read — bad JSON, an unknown event kind, a tenant that is not provisioned or
 does not match its folder, a batch id seen before — goes to
@@ -16,29 +17,27 @@ per table and UTC date of the events in a pass.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from pipeline.lake_layout import AGENT_EVENTS, QUEUE_EVENTS, partition_dir
-from pipeline.queue_schema import AGENT_EVENTS_SCHEMA, QUEUE_EVENTS_SCHEMA
-from pipeline.schema import TENANT_RE
+from pipeline.lake_layout import AGENT_EVENTS, QUEUE_EVENTS
+from pipeline.spool_ingest import SpoolItemError, StepHook, provisioned_tenants
 from pipeline.steps_ingest import (
-    BATCH_ID_RE,
-    StepHook,
-    StepsBatchError,
-    StepsIngest,
+    JsonBatchIngest,
     StepsIngestResult,
+    event_files,
+    instant,
+    read_batch,
+    utc,
 )
 from switchboard.queue_events import AGENT_EVENT_KINDS, QUEUE_EVENT_KINDS
 from switchboard.settings import Settings
-from switchboard.store import ProvisioningStore
 
 SPOOL_KIND = "queue_events"
 _QUEUE_TEXT = ("caller", "agent", "key", "target", "outcome")
@@ -49,18 +48,11 @@ _QUEUE_NUMBERS = ("wait", "talk")
 class QueueBatch:
     """One checked spool batch of queue and agent events."""
 
-    json_path: Path
+    path: Path
     tenant: str
     batch_id: str
     queue: tuple[dict[str, Any], ...]
     agent: tuple[dict[str, Any], ...]
-
-
-def _instant(where: str, raw: dict[str, Any]) -> float:
-    at = raw.get("at")
-    if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at) or at < 0:
-        raise StepsBatchError(f"{where}: 'at' must be a finite, non-negative number")
-    return float(at)
 
 
 def _int_or_none(where: str, raw: dict[str, Any], key: str, *, required: bool = False) -> Any:
@@ -68,27 +60,34 @@ def _int_or_none(where: str, raw: dict[str, Any], key: str, *, required: bool = 
     if value is None and not required:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise StepsBatchError(f"{where}: {key!r} must be an integer")
+        raise SpoolItemError(f"{where}: {key!r} must be an integer")
     return value
 
 
 def _text_or_none(where: str, raw: dict[str, Any], key: str) -> str | None:
     value = raw.get(key)
     if value is not None and not isinstance(value, str):
-        raise StepsBatchError(f"{where}: {key!r} must be a string or null")
+        raise SpoolItemError(f"{where}: {key!r} must be a string or null")
     return value
+
+
+def _event(what: str, index: int, raw: Any, kinds: tuple[str, ...]) -> dict[str, Any]:
+    """An event object of a known kind (``what``: "queue event", "agent event")."""
+    where = f"{what} {index}"
+    if not isinstance(raw, dict):
+        raise SpoolItemError(f"{where} is not an object")
+    if raw.get("kind") not in kinds:
+        raise SpoolItemError(f"{where}: unknown {what} {raw.get('kind')!r}")
+    return raw
 
 
 def _check_queue_event(index: int, raw: Any) -> dict[str, Any]:
     where = f"queue event {index}"
-    if not isinstance(raw, dict):
-        raise StepsBatchError(f"{where} is not an object")
-    if raw.get("kind") not in QUEUE_EVENT_KINDS:
-        raise StepsBatchError(f"{where}: unknown queue event {raw.get('kind')!r}")
+    raw = _event("queue event", index, raw, QUEUE_EVENT_KINDS)
     if not isinstance(raw.get("call_id"), str):
-        raise StepsBatchError(f"{where}: 'call_id' must be a string")
+        raise SpoolItemError(f"{where}: 'call_id' must be a string")
     row = {
-        "at": _instant(where, raw),
+        "at": instant(where, raw),
         "kind": raw["kind"],
         "queue_id": _int_or_none(where, raw, "queue_id", required=True),
         "call_id": raw["call_id"],
@@ -99,21 +98,18 @@ def _check_queue_event(index: int, raw: Any) -> dict[str, Any]:
         value = raw.get(key)
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
         if value is not None and not (numeric and math.isfinite(value)):
-            raise StepsBatchError(f"{where}: {key!r} must be a number or null")
+            raise SpoolItemError(f"{where}: {key!r} must be a number or null")
         row[key] = None if value is None else float(value)
     return row
 
 
 def _check_agent_event(index: int, raw: Any) -> dict[str, Any]:
     where = f"agent event {index}"
-    if not isinstance(raw, dict):
-        raise StepsBatchError(f"{where} is not an object")
-    if raw.get("kind") not in AGENT_EVENT_KINDS:
-        raise StepsBatchError(f"{where}: unknown agent event {raw.get('kind')!r}")
+    raw = _event("agent event", index, raw, AGENT_EVENT_KINDS)
     if not isinstance(raw.get("agent"), str) or not raw["agent"]:
-        raise StepsBatchError(f"{where}: 'agent' must be a non-empty string")
+        raise SpoolItemError(f"{where}: 'agent' must be a non-empty string")
     return {
-        "at": _instant(where, raw),
+        "at": instant(where, raw),
         "kind": raw["kind"],
         "agent": raw["agent"],
         "queue_id": _int_or_none(where, raw, "queue_id"),
@@ -122,25 +118,13 @@ def _check_agent_event(index: int, raw: Any) -> dict[str, Any]:
 
 
 def parse_queue_batch(json_path: Path) -> QueueBatch:
-    """Read and check one batch against the contract; StepsBatchError says what is wrong."""
-    try:
-        doc = json.loads(json_path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise StepsBatchError(f"unreadable JSON: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise StepsBatchError("the JSON is not an object")
-    for key in ("batch_id", "tenant"):
-        if not isinstance(doc.get(key), str) or not doc[key].strip():
-            raise StepsBatchError(f"{key!r} is missing or not a string")
-    if not BATCH_ID_RE.match(doc["batch_id"]) or doc["batch_id"] != json_path.stem:
-        raise StepsBatchError("batch_id is not a plain name or does not match the file name")
-    if not TENANT_RE.match(doc["tenant"]) or doc["tenant"] != json_path.parent.name:
-        raise StepsBatchError("tenant is not a SIP domain or does not match the folder")
+    """Read and check one batch against the contract; SpoolItemError says what is wrong."""
+    doc = read_batch(json_path)
     queue, agent = doc.get("queue_events", []), doc.get("agent_events", [])
     if not isinstance(queue, list) or not isinstance(agent, list):
-        raise StepsBatchError("'queue_events' and 'agent_events' must be lists")
+        raise SpoolItemError("'queue_events' and 'agent_events' must be lists")
     if not queue and not agent:
-        raise StepsBatchError("the batch holds no events")
+        raise SpoolItemError("the batch holds no events")
     return QueueBatch(
         json_path,
         doc["tenant"],
@@ -150,64 +134,44 @@ def parse_queue_batch(json_path: Path) -> QueueBatch:
     )
 
 
-def _utc(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=UTC)
-
-
 def event_rows(batch: QueueBatch) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(queue rows, agent rows) of one batch; ``seq`` counts queue events, then agent events."""
     queue = [
-        {"batch_id": batch.batch_id, "seq": seq, **event, "at": _utc(event["at"])}
+        {"batch_id": batch.batch_id, "seq": seq, **event, "at": utc(event["at"])}
         for seq, event in enumerate(batch.queue)
     ]
     base = len(batch.queue)
     agent = [
-        {"batch_id": batch.batch_id, "seq": base + seq, **event, "at": _utc(event["at"])}
+        {"batch_id": batch.batch_id, "seq": base + seq, **event, "at": utc(event["at"])}
         for seq, event in enumerate(batch.agent)
     ]
     return queue, agent
 
 
-class QueueIngest(StepsIngest):
-    """One ingest pass over ``spool/queue_events`` (the call-step protocol, two tables)."""
+class QueueIngest(JsonBatchIngest[QueueBatch]):
+    """One ingest pass over ``spool/queue_events`` (the call-step ingest, two tables)."""
 
     spool_kind = SPOOL_KIND
-    commit_table = QUEUE_EVENTS
+    table = QUEUE_EVENTS
     prefix = "qeb"
     what = "queue events"
 
     def parse(self, json_path: Path) -> QueueBatch:
         return parse_queue_batch(json_path)
 
-    def count(self, batches: list[Any]) -> int:
+    def count(self, batches: list[QueueBatch]) -> int:
         return sum(len(b.queue) + len(b.agent) for b in batches)
 
-    def lake_files(self, batches: list[Any], name: str) -> dict[str, pa.Table]:
+    def lake_files(self, items: list[QueueBatch], name: str) -> dict[str, pa.Table]:
         groups: dict[tuple[str, str, date], list[dict[str, Any]]] = defaultdict(list)
-        for batch in batches:
+        for batch in items:
             queue, agent = event_rows(batch)
             for table, rows in ((QUEUE_EVENTS.name, queue), (AGENT_EVENTS.name, agent)):
                 for row in rows:
                     groups[(table, batch.tenant, row["at"].date())].append(row)
-        schemas = {QUEUE_EVENTS.name: QUEUE_EVENTS_SCHEMA, AGENT_EVENTS.name: AGENT_EVENTS_SCHEMA}
-        files = {}
-        for (table, tenant, day), rows in sorted(groups.items()):
-            rows.sort(key=lambda r: (r["at"], r["batch_id"], r["seq"]))
-            folder = partition_dir(self.lake_dir, table, tenant, day)
-            files[str((folder / f"{name}.parquet").relative_to(self.lake_dir))] = (
-                pa.Table.from_pylist(rows, schema=schemas[table])
-            )
-        return files
+        return event_files(self.lake_dir, groups, name)
 
 
 def ingest_queue_events(settings: Settings, on_step: StepHook | None = None) -> StepsIngestResult:
     """One pass over ``spool/queue_events`` (the worker calls this every tick)."""
-
-    def tenants() -> frozenset[str]:
-        store = ProvisioningStore(settings.provisioning_db)
-        try:
-            return frozenset(t.domain for t in store.tenants())
-        finally:
-            store.close()
-
-    return QueueIngest(settings, tenants).run(on_step)
+    return QueueIngest(settings, provisioned_tenants(settings)).run(on_step)

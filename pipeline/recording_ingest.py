@@ -15,9 +15,11 @@ Files (names are :mod:`pipeline.lake_layout`'s and this module's)::
     <recording_spool_dir>/transcribe/rec-<hex>.json             waiting for its transcript
     <recording_spool_dir>/done/rtpengine-meta-….txt             ingested (pcap deleted)
 
-``rec-<hex>`` hashes the pcap's name and its first packet's time, so every attempt at a
-capture writes the same names. Steps for one capture, under the recordings writer's lock (compaction
-takes it too, so "is it committed?" and the write cannot interleave with a merge):
+A pass is :mod:`pipeline.spool_ingest`'s, under the recordings writer's lock (compaction
+takes it too, so "is it committed?" and the write cannot interleave with a merge); a
+capture is a one-file commit. ``rec-<hex>`` hashes the pcap's name and its first packet's
+time, so every attempt at a capture writes the same names. Steps for one capture (the
+``on_step`` hook's names):
 
 1. ``convert``: read pcap + metadata, build the stereo audio and the figures;
 2. ``wav``: write the WAV (temp + rename);
@@ -34,8 +36,6 @@ next pass only redoes 4 and 5. One capture is one row, never two, never none.
 from __future__ import annotations
 
 import hashlib
-import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,14 +44,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline.files import (
-    TEMP_SUFFIX,
-    exclusive_lock,
-    write_atomic,
-    write_json_atomic,
-    write_parquet_atomic,
-)
-from pipeline.lake_layout import RECORDINGS, partition_dir, read_partition, writer_lock_path
+from pipeline.files import TEMP_SUFFIX, write_atomic, write_json_atomic, write_parquet_atomic
+from pipeline.lake_layout import RECORDINGS, partition_dir, read_partition
 from pipeline.recording_audio import SAMPLE_RATE, StereoAudio, assemble, write_wav
 from pipeline.recording_capture import (
     CaptureError,
@@ -63,12 +57,15 @@ from pipeline.recording_capture import (
 from pipeline.recording_figures import conversation_figures
 from pipeline.recordings_schema import AUDIO_DIR, RECORDINGS_SCHEMA
 from pipeline.schema import TENANT_RE
+from pipeline.spool_ingest import (
+    SpoolIngest,
+    SpoolItemError,
+    StepHook,
+    move,
+    provisioned_tenants,
+)
 from switchboard.settings import Settings
-from switchboard.store import ProvisioningStore
 
-log = logging.getLogger(__name__)
-
-StepHook = Callable[[str], None]
 MAX_PER_PASS = 50  # one worker tick stays short; the rest waits for the next
 
 
@@ -154,80 +151,61 @@ def committed(path: Path) -> bool:
     return record is not None and path.name in record.absorbed
 
 
-def _move(src: Path, dst: Path) -> None:
-    if not src.exists():
-        return
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(src, dst)
+@dataclass(frozen=True)
+class Capture:
+    """A finished capture whose metadata parsed and names a provisioned tenant (or none)."""
+
+    path: Path  # its metadata file
+    meta: CaptureMeta
 
 
-class RecordingIngest:
+class RecordingIngest(SpoolIngest[Capture, RecordingIngestResult]):
     """One pass over rtpengine's finished captures; cheap to create, holds no open files."""
 
+    table = RECORDINGS
+    what = "recording"
+    max_commit = 1
+    refusals = (SpoolItemError, CaptureError)
+
     def __init__(self, settings: Settings, tenants: Callable[[], frozenset[str]]) -> None:
-        self.settings = settings
+        super().__init__(settings, tenants)
         self.spool = settings.recording_spool_dir
-        self.tenants = tenants
+        self.spool_root = self.spool / "metadata"
+        self.quarantine_dir = self.spool / "quarantine"
 
     def ready(self) -> list[Path]:
-        """Metadata files of finished captures, oldest name first."""
-        folder = self.spool / "metadata"
-        if not folder.is_dir():
+        """Metadata files of finished captures, oldest name first, ``MAX_PER_PASS`` at most."""
+        if not self.spool_root.is_dir():
             return []
-        return sorted(p for p in folder.iterdir() if p.name.endswith(".txt"))
+        found = sorted(p for p in self.spool_root.iterdir() if p.name.endswith(".txt"))
+        return found[:MAX_PER_PASS]
 
-    def quarantine(self, meta_path: Path, reason: str) -> None:
-        """Move a capture (metadata and pcap) aside with its reason; the pass goes on."""
-        target = self.spool / "quarantine"
-        target.mkdir(parents=True, exist_ok=True)
-        log.warning("recording %s quarantined: %s", meta_path.name, reason)
-        (target / f"{meta_path.stem}.reason.txt").write_text(reason + "\n")
-        parsed = parse_metadata_name(meta_path.name)
-        if parsed is not None:
-            pcap = self.spool / "pcaps" / f"{parsed[0]}-{parsed[1]}.pcap"
-            _move(pcap, target / pcap.name)
-        _move(meta_path, target / meta_path.name)
+    def check(self, path: Path) -> Capture:
+        try:
+            text = path.read_text(errors="replace")
+        except OSError as exc:
+            raise CaptureError(f"unreadable metadata: {exc}") from exc
+        meta = parse_metadata(path.name, text)
+        tenant = meta.fields.get("tenant", "")
+        if tenant and TENANT_RE.match(tenant) and tenant not in self.known_tenants():
+            raise CaptureError(f"unknown tenant {tenant!r}")
+        return Capture(path, meta)
+
+    def companions(self, path: Path, stem: str) -> list[tuple[Path, str]]:
+        parsed = parse_metadata_name(path.name)
+        if parsed is None:
+            return []
+        pcap = self.spool / "pcaps" / f"{parsed[0]}-{parsed[1]}.pcap"
+        return [(pcap, pcap.name)]
 
     def todo_path(self, recording_id: str) -> Path:
         return self.spool / "transcribe" / f"{recording_id}.json"
 
-    def run(self, on_step: StepHook | None = None) -> RecordingIngestResult:
-        """Ingest up to ``MAX_PER_PASS`` captures; safe to run again after a crash anywhere."""
-        step = on_step or (lambda _name: None)
-        result = RecordingIngestResult()
-        ready = self.ready()[:MAX_PER_PASS]
-        if not ready:
-            return result
-        known = self.tenants()
-        lock = writer_lock_path(self.settings.lake_dir, RECORDINGS)
-        assert lock is not None
-        with exclusive_lock(lock):
-            for meta_path in ready:
-                try:
-                    if self._ingest_one(meta_path, known, step):
-                        result.recordings += 1
-                except CaptureError as exc:
-                    self.quarantine(meta_path, str(exc))
-                    result.quarantined += 1
-        if result.recordings or result.quarantined:
-            log.info(
-                "recording ingest: %d recordings, %d quarantined",
-                result.recordings,
-                result.quarantined,
-            )
-        return result
-
-    def _ingest_one(self, meta_path: Path, known: frozenset[str], step: StepHook) -> bool:
+    def commit(self, items: list[Capture], step: StepHook) -> bool:
         """Steps 1–5 for one capture; True when this pass committed it."""
-        try:
-            text = meta_path.read_text(errors="replace")
-        except OSError as exc:
-            raise CaptureError(f"unreadable metadata: {exc}") from exc
-        meta = parse_metadata(meta_path.name, text)
+        [capture] = items
+        meta, meta_path = capture.meta, capture.path
         pcap_path = self.spool / "pcaps" / meta.pcap_name
-        tenant = meta.fields.get("tenant", "")
-        if tenant and TENANT_RE.match(tenant) and tenant not in known:
-            raise CaptureError(f"unknown tenant {tenant!r}")
         marker = self.spool / "done" / meta_path.name
         fresh = False
         if not marker.with_suffix(".row").exists():
@@ -237,7 +215,7 @@ class RecordingIngest:
                 raise CaptureError("the capture's pcap is missing") from exc
             converted = convert_capture(meta, pcap, now=datetime.now(UTC))
             step("convert")
-            row, recording_id = converted.row, converted.recording_id
+            row, recording_id, tenant = converted.row, converted.recording_id, converted.tenant
             target = row_path(self.settings.lake_dir, tenant, row["started_at"], recording_id)
             if not committed(target):
                 wav = self.settings.data_dir / row["audio_path"]
@@ -263,20 +241,18 @@ class RecordingIngest:
             marker.parent.mkdir(parents=True, exist_ok=True)
             marker.with_suffix(".row").write_text(str(target.relative_to(self.settings.lake_dir)))
         pcap_path.unlink(missing_ok=True)
-        _move(meta_path, marker)
+        move(meta_path, marker)
         marker.with_suffix(".row").unlink(missing_ok=True)
         step("done")
         return fresh
 
+    def new_result(self) -> RecordingIngestResult:
+        return RecordingIngestResult()
+
+    def tally(self, result: RecordingIngestResult, items: list[Capture]) -> None:
+        result.recordings += len(items)
+
 
 def ingest_recordings(settings: Settings, on_step: StepHook | None = None) -> RecordingIngestResult:
     """One pass over rtpengine's finished captures (the worker calls this every tick)."""
-
-    def tenants() -> frozenset[str]:
-        store = ProvisioningStore(settings.provisioning_db)
-        try:
-            return frozenset(t.domain for t in store.tenants())
-        finally:
-            store.close()
-
-    return RecordingIngest(settings, tenants).run(on_step)
+    return RecordingIngest(settings, provisioned_tenants(settings)).run(on_step)

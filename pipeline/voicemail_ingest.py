@@ -8,25 +8,15 @@ a ``.reason.txt`` and a logged warning; the other items of the pass go on.
 
 Files (names and folders are :mod:`pipeline.lake_layout`'s)::
 
-    voicemails/tenant=<domain>/date=<YYYY-MM-DD>/<batch>.parquet
-    _voicemail_batches/<batch>.json      manifest: the commit point of a batch
-    _voicemail_batches/pending.json      the batch being committed, if any
+    voicemails/tenant=<domain>/date=<YYYY-MM-DD>/vmb-<hash>.parquet
+    _voicemail_batches/vmb-<hash>.json      manifest: the commit point of a batch
+    _voicemail_batches/pending.json         the batch being committed, if any
 
-Protocol for one batch (``<batch>`` is a hash of its sorted message ids, so
-the name is the same whichever attempt writes it):
-
-1. write ``pending.json`` (batch name, message ids, files);
-2. write the Parquet files (temp + rename);
-3. write the manifest — the commit point;
-4. finish each item: move its WAV to ``data/voicemail/<tenant>/<mailbox>/<id>.wav``,
-   give it a mailbox row in the provisioning store, move its JSON to
-   ``spool/done/voicemail/…`` (every step idempotent);
-5. delete ``pending.json``.
-
-After a crash: ``pending.json`` with its manifest → redo step 4 only; without
-→ delete the batch's files (never committed) and ingest the items again, which
-are all still in the spool because step 4 had not run. So a message is in the
-lake once, never twice, and never lost.
+Exactly once by :mod:`pipeline.spool_ingest`'s protocol (``vmb-<hash>`` hashes the
+batch's sorted message ids). Finishing a committed item (step 4): move its WAV to
+``data/voicemail/<tenant>/<mailbox>/<id>.wav``, give it a mailbox row in the provisioning
+store, move its JSON to ``spool/done/voicemail/…``. So a message is in the lake once,
+never twice, and never lost.
 
 A crash of the *media server* between its commit (the JSON) and deleting its
 ``<id>.part`` / ``<id>.part.json`` leaves both: step 4 deletes those leftovers
@@ -38,15 +28,10 @@ in ``spool/done/`` (or in the store) is quarantined, never a second fact.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import logging
 import math
-import os
 import wave
 from collections import defaultdict
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -54,8 +39,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline.files import exclusive_lock, write_json_atomic, write_parquet_atomic
-from pipeline.lake_layout import PENDING, VOICEMAILS, partition_dir, writer_lock_path
+from pipeline.lake_layout import VOICEMAILS, partition_dir
 from pipeline.schema import (
     EXTENSION_RE,
     TENANT_RE,
@@ -63,28 +47,26 @@ from pipeline.schema import (
     VOICEMAIL_END_REASONS,
     VOICEMAILS_SCHEMA,
 )
+from pipeline.spool_ingest import (
+    ManifestIngest,
+    SpoolItemError,
+    StepHook,
+    move,
+    read_json_object,
+)
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningError, ProvisioningStore
 from switchboard.voicemail import MESSAGE_ID_RE, audio_relpath
 
-log = logging.getLogger(__name__)
-
 SPOOL_KIND = "voicemail"
-MAX_BATCH = 1000
 SAMPLE_RATE = 8000
-
-StepHook = Callable[[str], None]
-
-
-class SpoolItemError(ValueError):
-    """A spool item the pipeline cannot ingest; the message is the quarantine reason."""
 
 
 @dataclass(frozen=True)
-class SpoolItem:
+class VoicemailItem:
     """One ready voicemail item: its JSON (always) and WAV (unless discarded)."""
 
-    json_path: Path
+    path: Path
     meta: dict[str, Any]
 
     @property
@@ -93,7 +75,7 @@ class SpoolItem:
 
     @property
     def wav_path(self) -> Path:
-        return self.json_path.with_suffix(".wav")
+        return self.path.with_suffix(".wav")
 
 
 @dataclass
@@ -104,14 +86,6 @@ class VoicemailIngestResult:
 
 
 # -- reading the spool (pure checks, no writes) ---------------------------------------------
-def ready_json_files(spool_dir: Path) -> list[Path]:
-    """Every finished item's JSON; ``.part.json`` (recording in progress) excluded."""
-    root = spool_dir / SPOOL_KIND
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.glob("*/*/*.json") if not p.name.endswith(".part.json"))
-
-
 _REQUIRED: dict[str, tuple[type, ...]] = {
     "message_id": (str,),
     "tenant": (str,),
@@ -127,14 +101,9 @@ _REQUIRED: dict[str, tuple[type, ...]] = {
 }
 
 
-def parse_item(json_path: Path) -> SpoolItem:
+def parse_item(json_path: Path) -> VoicemailItem:
     """Read and check one item against docs/spool.md; SpoolItemError says what is wrong."""
-    try:
-        meta = json.loads(json_path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SpoolItemError(f"unreadable JSON: {exc}") from exc
-    if not isinstance(meta, dict):
-        raise SpoolItemError("the JSON is not an object")
+    meta = read_json_object(json_path)
     for key, types in _REQUIRED.items():
         value = meta.get(key)
         if not isinstance(value, types) or (bool in types) != isinstance(value, bool):
@@ -157,7 +126,7 @@ def parse_item(json_path: Path) -> SpoolItem:
         raise SpoolItemError(f"unknown end_reason {meta['end_reason']!r}")
     if meta.get("codec") is not None and meta["codec"] not in VOICEMAIL_CODECS:
         raise SpoolItemError(f"unknown codec {meta['codec']!r}")
-    item = SpoolItem(json_path, meta)
+    item = VoicemailItem(json_path, meta)
     if not meta["discarded"]:
         check_wav(item.wav_path)
     return item
@@ -214,62 +183,72 @@ def partition_of(meta: dict[str, Any]) -> tuple[str, date]:
     return meta["tenant"], _utc(meta["started_at"]).date()
 
 
-def batch_name(message_ids: list[str]) -> str:
-    """``vmb-<hash>`` of the sorted ids: every attempt at a batch writes the same names."""
-    digest = hashlib.sha256("\n".join(sorted(message_ids)).encode()).hexdigest()
-    return f"vmb-{digest[:24]}"
-
-
-# -- writing ------------------------------------------------------------------------------
-def _move(src: Path, dst: Path) -> None:
-    """Idempotent move: done when ``src`` is gone and ``dst`` exists."""
-    if not src.exists():
-        return
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(src, dst)
-
-
-class VoicemailIngest:
+# -- the ingest ---------------------------------------------------------------------------
+class VoicemailIngest(ManifestIngest[VoicemailItem, VoicemailIngestResult]):
     """One ingest pass over the spool; cheap to create, holds no open files."""
 
+    spool_kind = SPOOL_KIND
+    table = VOICEMAILS  # its own lock: a long voicemail pass never holds up call ingest
+    prefix = "vmb"
+    what = "voicemail"
+    already_reason = "message id"
+
     def __init__(self, settings: Settings, store: ProvisioningStore) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.store = store
-        self.lake_dir = settings.lake_dir
-        assert VOICEMAILS.batches_dir is not None
-        self.batches_dir = settings.lake_dir / VOICEMAILS.batches_dir
-        self.spool_dir = settings.spool_dir
 
-    def _lock(self) -> AbstractContextManager[None]:
-        # Its own lock: a long voicemail pass never holds up call ingest.
-        lock = writer_lock_path(self.lake_dir, VOICEMAILS)
-        assert lock is not None
-        return exclusive_lock(lock)
+    def ready(self) -> list[Path]:
+        """Every finished item's JSON; ``.part.json`` (recording in progress) excluded."""
+        if not self.spool_root.is_dir():
+            return []
+        found = self.spool_root.glob("*/*/*.json")
+        return sorted(p for p in found if not p.name.endswith(".part.json"))
 
-    def quarantine(self, json_path: Path, reason: str) -> None:
-        """Move an item (JSON and WAV) aside with its reason; the pass goes on."""
-        target = self.spool_dir / "quarantine" / SPOOL_KIND
-        target.mkdir(parents=True, exist_ok=True)
-        stem = f"{json_path.parent.parent.name}_{json_path.parent.name}_{json_path.stem}"
-        log.warning("voicemail %s quarantined: %s", json_path, reason)
-        (target / f"{stem}.reason.txt").write_text(reason + "\n")
-        _move(json_path.with_suffix(".wav"), target / f"{stem}.wav")
-        _move(json_path, target / f"{stem}.json")
+    def check(self, path: Path) -> VoicemailItem:
+        item = parse_item(path)
+        try:
+            self.store.user(item.meta["tenant"], item.meta["mailbox"])
+        except ProvisioningError as exc:
+            raise SpoolItemError(f"unknown mailbox: {exc}") from exc
+        return item
 
-    def _done_json(self, item: SpoolItem) -> Path:
-        """Where the item's JSON goes once committed: its presence means "ingested"."""
-        folder = self.spool_dir / "done" / SPOOL_KIND / item.meta["tenant"] / item.meta["mailbox"]
-        return folder / item.json_path.name
+    def already_ingested(self, items: list[VoicemailItem]) -> list[VoicemailItem]:
+        known = self.store.voicemail_known([i.message_id for i in items])
+        # discarded messages have no store row: done/ remembers every ingested id
+        return [i for i in items if i.message_id in known or self.done_path(i.path).is_file()]
 
-    def _finish_item(self, item: SpoolItem) -> None:
+    def companions(self, path: Path, stem: str) -> list[tuple[Path, str]]:
+        return [(path.with_suffix(".wav"), f"{stem}.wav")]
+
+    def name_keys(self, items: list[VoicemailItem]) -> list[str]:
+        return [i.message_id for i in items]
+
+    def lake_files(self, items: list[VoicemailItem], name: str) -> dict[str, pa.Table]:
+        groups: dict[tuple[str, date], list[dict[str, Any]]] = defaultdict(list)
+        for item in items:
+            groups[partition_of(item.meta)].append(voicemail_row(item.meta))
+        return {
+            str(
+                (
+                    partition_dir(self.lake_dir, VOICEMAILS.name, tenant, day) / f"{name}.parquet"
+                ).relative_to(self.lake_dir)
+            ): pa.Table.from_pylist(rows, schema=VOICEMAILS_SCHEMA)
+            for (tenant, day), rows in sorted(groups.items())
+        }
+
+    def manifest_facts(self, items: list[VoicemailItem]) -> dict[str, Any]:
+        return {"message_ids": sorted(i.message_id for i in items)}
+
+    def finish(self, path: Path) -> None:
         """Step 4 for one committed item; safe to repeat after a crash at any point."""
+        item = VoicemailItem(path, json.loads(path.read_text()))
         meta = item.meta
-        done = self._done_json(item).parent
+        done = self.done_path(path).parent
         if meta["discarded"]:
-            _move(item.wav_path, done / item.wav_path.name)
+            move(item.wav_path, done / item.wav_path.name)
         else:
             rel = audio_relpath(meta["tenant"], meta["mailbox"], item.message_id)
-            _move(item.wav_path, self.settings.data_dir / rel)
+            move(item.wav_path, self.settings.data_dir / rel)
             self.store.record_voicemail(
                 meta["tenant"],
                 meta["mailbox"],
@@ -281,107 +260,15 @@ class VoicemailIngest:
         # A media server that crashed after its commit left its part files: gone before the
         # JSON leaves the spool, so its recovery never re-makes this message (module docstring).
         for suffix in (".part", ".part.json"):
-            item.json_path.with_name(f"{item.message_id}{suffix}").unlink(missing_ok=True)
-        _move(item.json_path, done / item.json_path.name)
+            path.with_name(f"{item.message_id}{suffix}").unlink(missing_ok=True)
+        move(path, done / path.name)
 
-    def _recover(self) -> None:
-        """Finish or undo the batch a crash interrupted (see the module docstring)."""
-        pending_path = self.batches_dir / PENDING
-        if not pending_path.is_file():
-            return
-        pending = json.loads(pending_path.read_text())
-        if (self.batches_dir / f"{pending['name']}.json").is_file():
-            log.info("finishing committed voicemail batch %s", pending["name"])
-            for rel in pending["items"]:
-                path = self.spool_dir / rel
-                if path.is_file():
-                    self._finish_item(SpoolItem(path, json.loads(path.read_text())))
-        else:
-            log.info("undoing uncommitted voicemail batch %s", pending["name"])
-            for rel in pending["files"]:
-                (self.lake_dir / rel).unlink(missing_ok=True)
-        pending_path.unlink()
+    def new_result(self) -> VoicemailIngestResult:
+        return VoicemailIngestResult()
 
-    def commit(self, items: list[SpoolItem], on_step: StepHook | None = None) -> None:
-        """Steps 1–5 for one batch of checked items."""
-        step = on_step or (lambda _name: None)
-        name = batch_name([i.message_id for i in items])
-        groups: dict[tuple[str, date], list[dict[str, Any]]] = defaultdict(list)
-        for item in items:
-            groups[partition_of(item.meta)].append(voicemail_row(item.meta))
-        files = {
-            str(
-                (
-                    partition_dir(self.lake_dir, VOICEMAILS.name, tenant, day) / f"{name}.parquet"
-                ).relative_to(self.lake_dir)
-            ): rows
-            for (tenant, day), rows in sorted(groups.items())
-        }
-        items_rel = [str(i.json_path.relative_to(self.spool_dir)) for i in items]
-        write_json_atomic(
-            self.batches_dir / PENDING, {"name": name, "items": items_rel, "files": sorted(files)}
-        )
-        step("pending")
-        for rel, rows in files.items():
-            table = pa.Table.from_pylist(rows, schema=VOICEMAILS_SCHEMA)
-            write_parquet_atomic(self.lake_dir / rel, table)
-            step("file")
-        write_json_atomic(
-            self.batches_dir / f"{name}.json",
-            {
-                "name": name,
-                "message_ids": sorted(i.message_id for i in items),
-                "files": sorted(files),
-            },
-        )
-        step("manifest")
-        for item in items:
-            self._finish_item(item)
-            step("item")
-        (self.batches_dir / PENDING).unlink()
-        step("done")
-
-    def run(self, on_step: StepHook | None = None) -> VoicemailIngestResult:
-        """Ingest every ready item; safe to call again after a crash at any point."""
-        result = VoicemailIngestResult()
-        with self._lock():
-            self._recover()
-            good: list[SpoolItem] = []
-            for path in ready_json_files(self.spool_dir):
-                try:
-                    item = parse_item(path)
-                    self._check_directory(item)
-                except SpoolItemError as exc:
-                    self.quarantine(path, str(exc))
-                    result.quarantined += 1
-                    continue
-                good.append(item)
-            known = self.store.voicemail_known([i.message_id for i in good])
-            # discarded messages have no store row: done/ remembers every ingested id
-            known |= {i.message_id for i in good if self._done_json(i).is_file()}
-            for item in [i for i in good if i.message_id in known]:
-                self.quarantine(item.json_path, "message id already ingested")
-                result.quarantined += 1
-            good = [i for i in good if i.message_id not in known]
-            for start in range(0, len(good), MAX_BATCH):
-                batch = good[start : start + MAX_BATCH]
-                self.commit(batch, on_step)
-                result.discarded += sum(1 for i in batch if i.meta["discarded"])
-                result.messages += sum(1 for i in batch if not i.meta["discarded"])
-        if result.messages or result.discarded:
-            log.info(
-                "voicemail ingest: %d messages, %d discarded, %d quarantined",
-                result.messages,
-                result.discarded,
-                result.quarantined,
-            )
-        return result
-
-    def _check_directory(self, item: SpoolItem) -> None:
-        try:
-            self.store.user(item.meta["tenant"], item.meta["mailbox"])
-        except ProvisioningError as exc:
-            raise SpoolItemError(f"unknown mailbox: {exc}") from exc
+    def tally(self, result: VoicemailIngestResult, items: list[VoicemailItem]) -> None:
+        result.discarded += sum(1 for i in items if i.meta["discarded"])
+        result.messages += sum(1 for i in items if not i.meta["discarded"])
 
 
 def ingest_voicemail(
