@@ -36,7 +36,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from switchboard.store.access_log import Access, Actor, insert_access
 from switchboard.store.accounts import (
     NewUser,
     Tenant,
@@ -51,6 +50,7 @@ from switchboard.store.accounts import (
 from switchboard.store.attendants import AttendantsSection, labelled_destinations
 from switchboard.store.connection import ProvisioningError
 from switchboard.store.passwords import hash_secret, secret_matches, sip_ha1
+from switchboard.store.removed_mailboxes import purge_due_mailboxes, removal_actor
 from switchboard.store.routing import Did
 
 # Letters and digits nobody misreads on a screen or a phone call (no 0/O, 1/l/I).
@@ -288,9 +288,7 @@ class UserAdminSection(AttendantsSection):
                         user.name,
                         now,
                         keep_until,
-                        removed_by.login if removed_by else "",
-                        removed_by.name if removed_by else "",
-                        removed_by.role if removed_by else "",
+                        *removal_actor(removed_by),
                     ),
                 )
                 mailbox = "kept until " + time.strftime("%Y-%m-%d", time.gmtime(keep_until))
@@ -298,41 +296,10 @@ class UserAdminSection(AttendantsSection):
         return Removal(extension, mailbox, rules)
 
     def purge_removed_mailboxes(self, now: float | None = None) -> list[str]:
-        """Drop the kept mailboxes of removed users past their date; the audio paths to delete.
-
-        Each message dropped is a deletion in the audit trail by whoever removed the
-        user (``system:retention`` when nobody is named), written in the transaction
-        that drops it: a crash logs nothing and deletes nothing, a purge never goes unlogged.
-        """
-        now = time.time() if now is None else now
+        """Drop the kept mailboxes of removed users past their date, audited; the audio paths
+        to delete (:func:`switchboard.store.removed_mailboxes.purge_due_mailboxes`)."""
         with self._tx() as db:
-            due = db.execute(
-                "select r.tenant_id, t.domain, r.mailbox, r.user_name, r.removed_by,"
-                " r.removed_by_name, r.removed_by_role from removed_mailbox r"
-                " join tenant t on t.id = r.tenant_id where r.keep_until < ?",
-                (now,),
-            ).fetchall()
-            paths: list[str] = []
-            for tenant_id, domain, mailbox, user_name, login, name, role in due:
-                where = "where tenant_id = ? and mailbox = ?"
-                actor = (
-                    Actor(domain, login, name, role) if login else Actor.system(domain, "retention")
-                )
-                messages = db.execute(
-                    f"select message_id, audio_path from voicemail_message {where}"
-                    " order by started_at",
-                    (tenant_id, mailbox),
-                ).fetchall()
-                for message_id, audio_path in messages:
-                    label = f"mailbox {mailbox} of removed user {user_name}"
-                    insert_access(
-                        db, tenant_id, actor, Access("voicemail", message_id, "delete", label), now
-                    )
-                    paths.append(audio_path)
-                for table in ("voicemail_message", "voicemail_box", "removed_mailbox"):
-                    db.execute(f"delete from {table} {where}", (tenant_id, mailbox))
-            used = {r[0] for r in db.execute("select distinct audio_path from voicemail_message")}
-        return [p for p in paths if p not in used]
+            return purge_due_mailboxes(db, time.time() if now is None else now)
 
     # -- passwords -------------------------------------------------------------
     def reset_password(self, tenant: str, extension: str, *, hours: float) -> str:
