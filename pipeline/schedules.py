@@ -14,6 +14,14 @@ What a report holds: the ``days`` complete local days (default 1) before the
 local date of the due time, in the schedule's zone; ``calls`` exports the
 filtered calls (``query`` holds CallFilter URL keys), ``kpis`` writes the
 KPI table (a total row, then one row per ``group_by`` group, default day).
+
+Whose data a report holds (issue 9): its owner's, never more. The warehouse opens in
+the scope of the schedule's owner (:func:`pipeline.viewer.open_for_viewer`: a plain
+user's own calls, a supervisor's own mailbox, a manager everything) as saved, narrowed
+to what the owner may see at the run (a demoted owner's reports shrink with them, a
+promoted one's do not grow). An owner removed or disabled since: the run is refused and
+the refusal recorded as the run's error. A schedule saved by the operator's tools (no
+owner) reads the whole tenant.
 """
 
 from __future__ import annotations
@@ -22,7 +30,8 @@ import logging
 import re
 import smtplib
 import time
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -31,10 +40,11 @@ from zoneinfo import ZoneInfo
 from pipeline import metrics
 from pipeline.filters import CallFilter
 from pipeline.report_files import MEDIA_TYPES, write_calls_file, write_table
-from pipeline.warehouse import connect
+from pipeline.viewer import ViewerConnection, open_for_viewer
 from switchboard.report_schedules import ReportSchedule, latest_due
 from switchboard.settings import Settings
-from switchboard.store import ProvisioningStore
+from switchboard.store import ProvisioningStore, User
+from switchboard.store.accounts import ROLES
 
 log = logging.getLogger(__name__)
 SMTP_TIMEOUT = 10.0
@@ -52,6 +62,45 @@ class RunOutcome:
     error: str | None
 
 
+class OwnerRefused(Exception):
+    """The schedule's owner may no longer run it (removed, disabled); the message says why."""
+
+
+# Whose scope a run reads: a user (their scope) or a tenant domain (the operator's tools).
+RunsAs = User | str
+
+
+def runs_as(schedule: ReportSchedule, owner_now: User | None) -> RunsAs:
+    """Whose scope a run of ``schedule`` reads, given its owner as the store has them now.
+
+    The saved role, or the current one if lower (:data:`ROLES` runs from the widest);
+    raises :class:`OwnerRefused` when the owner is gone or disabled (module docstring).
+    """
+    if not schedule.owner_extension:
+        return schedule.tenant
+    who = f"its owner {schedule.owner_extension}"
+    if (
+        owner_now is None
+        or owner_now.tenant_domain != schedule.tenant
+        or owner_now.extension != schedule.owner_extension
+    ):
+        raise OwnerRefused(f"{who} was removed; the report no longer runs")
+    if owner_now.disabled:
+        raise OwnerRefused(f"{who} is disabled; the report does not run")
+    saved = schedule.owner_role if schedule.owner_role in ROLES else ROLES[-1]
+    narrower = max(ROLES.index(saved), ROLES.index(owner_now.role))
+    return replace(owner_now, role=ROLES[narrower])
+
+
+def open_report_warehouse(
+    settings: Settings, store: ProvisioningStore, schedule: ReportSchedule, who: RunsAs
+) -> ViewerConnection:
+    """The warehouse in the scope a run reads, its days in the schedule's zone."""
+    return open_for_viewer(
+        settings, who, timezone=schedule.timezone, borrow_store=lambda: nullcontext(store)
+    )
+
+
 def exports_dir(settings: Settings) -> Path:
     return settings.data_dir / "exports"
 
@@ -67,8 +116,13 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "report"
 
 
+def _group_text(key: object) -> str:
+    iso = getattr(key, "isoformat", None)
+    return str(iso() if callable(iso) else key)
+
+
 def report_kpi_rows(
-    settings: Settings, schedule: ReportSchedule, period: metrics.Period
+    warehouse: ViewerConnection, schedule: ReportSchedule, period: metrics.Period
 ) -> tuple[list[dict[str, object]], list[str]]:
     """The KPI report's rows (total first) and columns: the metric layer, nothing else."""
     group_by = schedule.query.get("group_by", "day")
@@ -76,34 +130,31 @@ def report_kpi_rows(
         {k: v for k, v in schedule.query.items() if k not in ("days", "group_by")},
         schedule.timezone,
     )
-    conn = connect(settings, schedule.tenant)
-    try:
-        total = metrics.summary(conn, period, tz=schedule.timezone, filters=flt)
-        groups = metrics.kpis(conn, period, group_by=group_by, tz=schedule.timezone, filters=flt)
-    finally:
-        conn.close()
+    conn = warehouse.conn
+    total = metrics.summary(conn, period, tz=schedule.timezone, filters=flt)
+    groups = metrics.kpis(conn, period, group_by=group_by, tz=schedule.timezone, filters=flt)
     total_row: dict[str, object] = {"group": "total", **total}
-    rows = [total_row] + [{"group": r["grp"], **r} for r in groups]
+    # One column holds "total" and the group keys (dates, hours, names): text, or the
+    # CSV and Parquet writers refuse a column mixing a string and dates.
+    rows = [total_row] + [{"group": _group_text(r["grp"]), **r} for r in groups]
     columns = ["group", *[k for k in total if k in metrics.DEFINITION_BY_NAME]]
     return rows, columns
 
 
-def produce(settings: Settings, schedule: ReportSchedule, due_at: datetime, out: Path) -> int:
-    """Write the report file of one run; rows written."""
+def produce(
+    warehouse: ViewerConnection, schedule: ReportSchedule, due_at: datetime, out: Path
+) -> int:
+    """Write the report file of one run from ``warehouse`` (its reader's scope); rows written."""
     period = report_period(schedule, due_at)
     if schedule.kind == "kpis":
-        rows, columns = report_kpi_rows(settings, schedule, period)
+        rows, columns = report_kpi_rows(warehouse, schedule, period)
         write_table(rows, columns, schedule.format, out, schedule.timezone)
         return len(rows) - 1  # the groups; the total row is not a data row
     keys = {k: v for k, v in schedule.query.items() if k not in ("days", "group_by")}
     flt = metrics.scope_filter(
         period, schedule.timezone, CallFilter.from_query(keys, schedule.timezone)
     )
-    conn = connect(settings, schedule.tenant)
-    try:
-        return write_calls_file(conn, flt, schedule.format, out, schedule.timezone)
-    finally:
-        conn.close()
+    return write_calls_file(warehouse.conn, flt, schedule.format, out, schedule.timezone)
 
 
 def email_report(
@@ -148,7 +199,12 @@ def run_schedule(
     errors: list[str] = []
     emailed: tuple[str, ...] = ()
     try:
-        rows = produce(settings, schedule, due_at, out)
+        owner = store.user_by_id(schedule.owner_id) if schedule.owner_id is not None else None
+        with open_report_warehouse(settings, store, schedule, runs_as(schedule, owner)) as seen:
+            rows = produce(seen, schedule, due_at, out)
+    except OwnerRefused as exc:
+        log.warning("schedule %s: %s", schedule.id, exc)
+        errors.append(f"refused: {exc}")
     except Exception as exc:
         log.exception("schedule %s: the report failed", schedule.id)
         errors.append(f"report: {exc}")

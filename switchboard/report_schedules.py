@@ -52,6 +52,11 @@ class ReportSchedule:
     id: int | None = None
     created_at: datetime | None = None
     last_due_at: datetime | None = None
+    # Whose scope its runs read (pipeline.schedules): the owner's user id (None once that
+    # user is removed), extension and role as saved; no extension: the operator's tools.
+    owner_id: int | None = None
+    owner_extension: str = ""
+    owner_role: str = ""
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,14 @@ class ReportsSection(AccountsSection):
         return {r[0]: datetime.fromtimestamp(r[1], UTC) for r in rows}
 
     def add_schedule(self, schedule: ReportSchedule, user_id: int | None = None) -> ReportSchedule:
-        """Save a new scheduled report (validated: cron, zone, destination, recipients)."""
+        """Save a new scheduled report (validated: cron, zone, destination, recipients).
+
+        ``user_id``: its owner, whose scope (extension, role, as of now) its runs read.
+        """
         t = self.tenant(schedule.tenant)
+        owner = None if user_id is None else self.user_by_id(user_id)
+        if user_id is not None and (owner is None or owner.tenant_id != t.id):
+            raise ProvisioningError(f"no user {user_id} in {schedule.tenant}")
         try:
             validate_schedule(schedule)
         except ScheduleError as exc:
@@ -65,8 +71,8 @@ class ReportsSection(AccountsSection):
                 raise ProvisioningError(f"a schedule named {schedule.name!r} exists")
             cur = db.execute(
                 "insert into report_schedule (tenant_id, name, kind, query_json, format, cron,"
-                " timezone, to_folder, emails, created_by, created_at)"
-                " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " timezone, to_folder, emails, created_by, created_at, owner_extension,"
+                " owner_role) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     t.id,
                     schedule.name,
@@ -79,6 +85,8 @@ class ReportsSection(AccountsSection):
                     ",".join(schedule.emails),
                     user_id,
                     time.time(),
+                    owner.extension if owner else "",
+                    owner.role if owner else "",
                 ),
             )
             schedule_id = int(cur.lastrowid or 0)
@@ -99,6 +107,9 @@ class ReportsSection(AccountsSection):
             id=row["id"],
             created_at=_instant(row["created_at"]),
             last_due_at=_instant(row["last_due_at"]),
+            owner_id=row["created_by"],
+            owner_extension=row["owner_extension"],
+            owner_role=row["owner_role"],
         )
 
     def schedule(self, schedule_id: int, tenant: str | None = None) -> ReportSchedule:
