@@ -140,6 +140,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Also replace a card number's span of the speaker's channel in the stored WAV by a tone.",
     ),
     Setting(
+        "recording_alert_minutes",
+        15.0,
+        "At most one 'recordings missing' email per tenant per this many minutes (to managers).",
+    ),
+    Setting(
         "ring_timeout",
         30,
         "Seconds a call rings when the callee has no answering rule, before it goes to voicemail.",
@@ -269,6 +274,7 @@ class Settings:
     rtpengine_threads: int
     recording_redaction: bool
     recording_redact_audio: bool
+    recording_alert_minutes: float
     ring_timeout: int
     ingest_interval: float
     ingest_batch: int
