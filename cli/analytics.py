@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import closing
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -151,8 +152,7 @@ def cmd_kpis(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_schedule_add(settings: Settings, args: argparse.Namespace) -> int:
     from switchboard.report_schedules import ReportSchedule
 
-    store = ProvisioningStore(settings.provisioning_db)
-    try:
+    with closing(ProvisioningStore(settings.provisioning_db)) as store:
         tenant = store.tenant(args.tenant)
         query = dict(kv.split("=", 1) for kv in args.filter or [])
         query["days"] = str(args.days)
@@ -171,15 +171,12 @@ def cmd_schedule_add(settings: Settings, args: argparse.Namespace) -> int:
                 emails=tuple(args.email or ()),
             )
         )
-    finally:
-        store.close()
     print(f"schedule {saved.id} {saved.name!r} added ({saved.cron}, {saved.timezone})")
     return 0
 
 
 def cmd_schedule_list(settings: Settings, args: argparse.Namespace) -> int:
-    store = ProvisioningStore(settings.provisioning_db)
-    try:
+    with closing(ProvisioningStore(settings.provisioning_db)) as store:
         for s in store.schedules(args.tenant):
             dest = ", ".join(
                 ([f"folder data/exports/{s.tenant}"] if s.to_folder else []) + list(s.emails)
@@ -191,17 +188,12 @@ def cmd_schedule_list(settings: Settings, args: argparse.Namespace) -> int:
                 for run in store.report_runs(s.tenant, s.id, limit=args.runs):
                     status = "ok" if run.ok else f"error: {run.error}"
                     print(f"\t  {run.due_at.isoformat()}\t{run.rows} rows\t{run.file}\t{status}")
-    finally:
-        store.close()
     return 0
 
 
 def cmd_schedule_delete(settings: Settings, args: argparse.Namespace) -> int:
-    store = ProvisioningStore(settings.provisioning_db)
-    try:
+    with closing(ProvisioningStore(settings.provisioning_db)) as store:
         store.delete_schedule(args.tenant, args.id)
-    finally:
-        store.close()
     print(f"schedule {args.id} deleted")
     return 0
 
@@ -209,11 +201,8 @@ def cmd_schedule_delete(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_schedule_run_due(settings: Settings, args: argparse.Namespace) -> int:
     from pipeline.schedules import run_due
 
-    store = ProvisioningStore(settings.provisioning_db)
-    try:
+    with closing(ProvisioningStore(settings.provisioning_db)) as store:
         outcomes = run_due(settings, store)
-    finally:
-        store.close()
     for o in outcomes:
         status = "ok" if o.error is None else f"error: {o.error}"
         print(f"schedule {o.schedule_id} due {o.due_at.isoformat()}: {o.rows} rows, {status}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from contextlib import closing
 from typing import Any
 
 from cli.output import print_rows, refuse
@@ -26,11 +27,8 @@ def _tenant(settings: Settings, given: str | None) -> str:
 
     if given:
         return given
-    store = ProvisioningStore(settings.provisioning_db)
-    try:
+    with closing(ProvisioningStore(settings.provisioning_db)) as store:
         domains = [t.domain for t in store.tenants()]
-    finally:
-        store.close()
     if len(domains) != 1:
         raise ProvisioningError(f"name the tenant with --tenant ({len(domains)} tenants here)")
     return domains[0]
@@ -132,18 +130,16 @@ def cmd_recordings_retention(settings: Settings, args: argparse.Namespace) -> in
     """Show or set how long the tenant keeps recordings (the worker removes older ones)."""
     from switchboard.store import ProvisioningError, ProvisioningStore
 
-    store = ProvisioningStore(settings.provisioning_db)
-    try:
-        tenant = _tenant(settings, args.tenant)
-        if args.forever:
-            store.set_recording_retention(tenant, None)
-        elif args.days is not None:
-            store.set_recording_retention(tenant, args.days)
-        days = store.recording_retention(tenant)
-    except ProvisioningError as exc:
-        return refuse(exc)
-    finally:
-        store.close()
+    with closing(ProvisioningStore(settings.provisioning_db)) as store:
+        try:
+            tenant = _tenant(settings, args.tenant)
+            if args.forever:
+                store.set_recording_retention(tenant, None)
+            elif args.days is not None:
+                store.set_recording_retention(tenant, args.days)
+            days = store.recording_retention(tenant)
+        except ProvisioningError as exc:
+            return refuse(exc)
     print(f"{tenant}: " + ("kept until deleted" if days is None else f"kept {days} days"))
     return 0
 
