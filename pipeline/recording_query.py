@@ -147,6 +147,14 @@ class RecordingFilter:
         }
 
 
+def _list(
+    conn: duckdb.DuckDBPyConnection, params: dict[str, Any], **more: Any
+) -> list[dict[str, Any]]:
+    """``recording_list.sql`` with the filter's parameters and the list's own."""
+    bound = {"recording_id": None, "missing": False, "offset": 0, **params, **more}
+    return conn.sql(sql_text("list"), params=bound).to_arrow_table().to_pylist()
+
+
 def list_recordings(
     conn: duckdb.DuckDBPyConnection,
     flt: RecordingFilter | None = None,
@@ -159,9 +167,7 @@ def list_recordings(
         raise RecordingQueryError(f"ask for 1 to {MAX_ROWS} rows")
     if offset < 0:
         raise RecordingQueryError("offset must not be negative")
-    params = (flt or RecordingFilter()).params()
-    params.update(recording_id=None, limit=limit, offset=offset)
-    return conn.sql(sql_text("list"), params=params).to_arrow_table().to_pylist()
+    return _list(conn, (flt or RecordingFilter()).params(), limit=limit, offset=offset)
 
 
 def list_missing_recordings(
@@ -177,11 +183,7 @@ def list_missing_recordings(
     flt = flt or RecordingFilter()
     if flt.words or flt.has_transcript is not None or flt.queue_id is not None:
         raise RecordingQueryError("a missing recording has no transcript, words or queue filter")
-    params = flt.params()
-    for unused in ("queue_id", "has_transcript", "words"):
-        del params[unused]
-    params["limit"] = limit
-    return conn.sql(sql_text("missing"), params=params).to_arrow_table().to_pylist()
+    return _list(conn, flt.params(), missing=True, limit=limit)
 
 
 @dataclass(frozen=True)
@@ -213,9 +215,7 @@ def get_recording(conn: duckdb.DuckDBPyConnection, recording_id: str) -> Recordi
     """One recording in the connection's scope (None: no such recording, or not theirs)."""
     if not isinstance(recording_id, str) or not RECORDING_ID_RE.match(recording_id):
         raise RecordingQueryError(f"{recording_id!r} is not a recording id")
-    params = RecordingFilter().params()
-    params.update(recording_id=recording_id, limit=1, offset=0)
-    rows = conn.sql(sql_text("list"), params=params).to_arrow_table().to_pylist()
+    rows = _list(conn, RecordingFilter().params(), recording_id=recording_id, limit=1)
     if not rows:
         return None
     found = conn.sql(sql_text("transcript"), params={"recording_id": recording_id})

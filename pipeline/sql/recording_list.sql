@@ -1,6 +1,10 @@
 -- Recordings of the tenant (the views are already bound to the viewer's scope), newest first,
 -- with their call: a recording of a bridged leg (legs.call_id) belongs to the leg's call
--- (legs.origin_call_id), and is listed only when the call's own leg was not recorded. Filters are bound parameters; a null parameter does not filter.
+-- (legs.origin_call_id), and is listed only when the call's own leg was not recorded.
+-- With $missing: instead, the calls the recording policy said to record ("always") that
+-- were not recorded: rtpengine failed at call time and the call went on with direct media
+-- (calls.recording_outcome, from Kamailio's CDR; docs/recordings.md); their recording
+-- columns are null. One filter serves both lists; a null parameter does not filter.
 -- $words: lower-case words that must all appear in the newest transcript.
 with latest_transcripts as (
     select *
@@ -49,11 +53,33 @@ with_calls as (
     from linked
     left join calls on calls.call_id = linked.origin_call_id
     left join latest_transcripts on latest_transcripts.recording_id = linked.recording_id
+    where not $missing
+),
+
+missing_calls as (
+    select
+        call_id,
+        started_at,
+        ended_at,
+        caller,
+        caller_name,
+        callee,
+        callee_name,
+        answered_by,
+        direction,
+        disposition,
+        talk_seconds
+    from calls
+    where $missing and recording_outcome = 'missing'
 ),
 
 final as (
     select *
-    from with_calls
+    from (
+        select * from with_calls
+        union all by name
+        select * from missing_calls
+    )
     where ($recording_id is null or recording_id = $recording_id)
         and ($since is null or started_at >= $since)
         and ($until is null or started_at < $until)
@@ -86,6 +112,6 @@ final as (
 )
 
 select * from final
-order by started_at desc, recording_id
+order by started_at desc, recording_id, call_id
 limit $limit
 offset $offset
