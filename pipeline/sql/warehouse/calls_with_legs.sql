@@ -66,40 +66,28 @@ leg_rows as (
     )
 ),
 
--- The legs of the media calls (inner join: a leg whose call is not a media call in the
--- view is not counted); aggregating after the join keeps the work to the calls a query
--- reads.
-media_legs as (
+-- One row per call that has legs (inner join: a leg whose call is not a media call in the
+-- view is not counted; aggregating after the join keeps the work to the calls a query
+-- reads). The outcome is the first leg a person answered; else the first leg that reached
+-- a mailbox (the callee's own rules forwarded it); else the last leg tried (busy, missed,
+-- cancelled, failed): what the caller finally got.
+leg_outcomes as (
     select
         c.acc_id,
         c.date,
-        l.answered_by,
-        l.started_at,
-        l.answered_at,
-        l.talk_seconds,
-        l.disposition
+        arg_min(l.answered_by, l.answered_at) filter (where l.disposition = 'answered') as person,
+        min(l.answered_at) filter (where l.disposition = 'answered') as person_answered_at,
+        sum(l.talk_seconds) filter (where l.disposition = 'answered') as person_talk_seconds,
+        arg_min(l.answered_by, l.answered_at) filter (where l.disposition = 'voicemail')
+            as mailbox,
+        min(l.answered_at) filter (where l.disposition = 'voicemail') as mailbox_answered_at,
+        sum(l.talk_seconds) filter (where l.disposition = 'voicemail') as mailbox_talk_seconds,
+        arg_max(l.disposition, l.started_at) as last_disposition
     from media_call_rows as c
     inner join leg_rows as l
         on l.origin_call_id = c.call_id
         and l.call_date = c.date
-),
-
--- One row per call that has legs. The outcome is the first leg a person answered; else
--- the first leg that reached a mailbox (the callee's own rules forwarded it); else the
--- last leg tried (busy, missed, cancelled, failed): what the caller finally got.
-leg_outcomes as (
-    select
-        acc_id,
-        date,
-        arg_min(answered_by, answered_at) filter (where disposition = 'answered') as person,
-        min(answered_at) filter (where disposition = 'answered') as person_answered_at,
-        sum(talk_seconds) filter (where disposition = 'answered') as person_talk_seconds,
-        arg_min(answered_by, answered_at) filter (where disposition = 'voicemail') as mailbox,
-        min(answered_at) filter (where disposition = 'voicemail') as mailbox_answered_at,
-        sum(talk_seconds) filter (where disposition = 'voicemail') as mailbox_talk_seconds,
-        arg_max(disposition, started_at) as last_disposition
-    from media_legs
-    group by acc_id, date
+    group by c.acc_id, c.date
 ),
 
 other_calls as (
