@@ -21,6 +21,7 @@ import contextlib
 import os
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from datetime import time as clock_time
 from pathlib import Path
@@ -72,6 +73,40 @@ def seed_rules(store: ProvisioningStore) -> None:
     )  # fmt: skip
 
 
+def call_step(
+    settings: Settings,
+    leader: int,
+    caller: SipAccount,
+    callee: SipAccount,
+    rate: int,
+    seconds: int,
+    extra: Sequence[str] = (),
+) -> dict:
+    """``rate`` calls/s caller -> callee for ``seconds``: calls completed (200 and BYE
+    answered) and the CPU of Kamailio's session (``leader``) per completed call."""
+    calls = rate * seconds
+    cpu0, t0 = session_cpu_seconds(leader), time.monotonic()
+    result = run_sipp(
+        settings, scenario("uac.xml"), call_rows([(caller, callee)]),
+        calls=calls, rate=rate, duration_ms=200, limit=4000,
+        timeout=seconds * 2 + 15, auth=caller, extra=extra,
+    )  # fmt: skip
+    cpu, wall = session_cpu_seconds(leader) - cpu0, time.monotonic() - t0
+    byes = {line.split()[-1] for line in result.log_lines if line.startswith("bye_ok")}
+    completed = sum(1 for cid, code in result.finals.items() if code == 200 and cid in byes)
+    return {
+        "rate": rate,
+        "placed": calls,
+        "completed": completed,
+        "clean": completed == calls,
+        "wall_s": round(wall, 1),
+        "kamailio_cpu_s": round(cpu, 2),
+        "cpu_ms_per_call": round(1000 * cpu / max(completed, 1), 3),
+        "core_share": round(cpu / wall, 2),
+        "sipp_errors": result.errors.count("\n"),
+    }
+
+
 def step_rates(settings: Settings, rates: list[int], seconds: int, label: str) -> list[dict]:
     """Run each rate for ``seconds`` against the running Kamailio; one result per rate."""
     caller = SipAccount("101", "acme.example", DEMO_SIP_PASSWORD, "Bench")
@@ -80,30 +115,8 @@ def step_rates(settings: Settings, rates: list[int], seconds: int, label: str) -
     with SippUAS(scenario("uas_answer.xml")) as phone:
         assert register(settings, [callee], phone.contact).returncode == 0
         for rate in rates:
-            calls = rate * seconds
-            leader = kamailio_pid(settings)
-            cpu0, t0 = session_cpu_seconds(leader), time.monotonic()
-            result = run_sipp(
-                settings, scenario("uac.xml"), call_rows([(caller, callee)]),
-                calls=calls, rate=rate, duration_ms=200, limit=4000,
-                timeout=seconds * 2 + 15, auth=caller,
-            )  # fmt: skip
-            cpu = session_cpu_seconds(leader) - cpu0
-            wall = time.monotonic() - t0
-            byes = {line.split()[-1] for line in result.log_lines if line.startswith("bye_ok")}
-            completed = sum(1 for cid, code in result.finals.items() if code == 200 and cid in byes)
-            row = {
-                "path": label,
-                "rate": rate,
-                "placed": calls,
-                "completed": completed,
-                "clean": completed == calls,
-                "wall_s": round(wall, 1),
-                "kamailio_cpu_s": round(cpu, 2),
-                "cpu_ms_per_call": round(1000 * cpu / max(completed, 1), 3),
-                "core_share": round(cpu / wall, 2),
-                "sipp_errors": result.errors.count("\n"),
-            }
+            row = {"path": label, **call_step(settings, kamailio_pid(settings), caller, callee,
+                                              rate, seconds)}  # fmt: skip
             print(row, flush=True)
             results.append(row)
             time.sleep(1)

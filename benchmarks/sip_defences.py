@@ -22,10 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.rules import session_cpu_seconds
+from benchmarks.rules import call_step
 from benchmarks.testbed import make_settings
 from kamailio.launcher import KamailioProcess
-from kamailio.traffic import SipAccount, SippUAS, call_rows, register, run_sipp, scenario
+from kamailio.traffic import SipAccount, SippUAS, register, scenario
 from switchboard.demo import DEMO_SIP_PASSWORD, seed_demo
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
@@ -37,26 +37,8 @@ def step(settings: Settings, leader: int, rate: int, seconds: int, label: str) -
     """``rate`` calls/s for ``seconds`` from SOURCE; what completed and the CPU it took."""
     caller = SipAccount("101", "acme.example", DEMO_SIP_PASSWORD, "Bench")
     callee = SipAccount("102", "acme.example", DEMO_SIP_PASSWORD)
-    calls = rate * seconds
-    cpu0, t0 = session_cpu_seconds(leader), time.monotonic()
-    result = run_sipp(
-        settings, scenario("uac.xml"), call_rows([(caller, callee)]),
-        calls=calls, rate=rate, duration_ms=200, limit=4000,
-        timeout=seconds * 2 + 15, auth=caller, extra=["-i", SOURCE],
-    )  # fmt: skip
-    cpu, wall = session_cpu_seconds(leader) - cpu0, time.monotonic() - t0
-    byes = {line.split()[-1] for line in result.log_lines if line.startswith("bye_ok")}
-    completed = sum(1 for cid, code in result.finals.items() if code == 200 and cid in byes)
-    row = {
-        "config": label,
-        "rate": rate,
-        "placed": calls,
-        "completed": completed,
-        "clean": completed == calls,
-        "kamailio_cpu_s": round(cpu, 2),
-        "cpu_ms_per_call": round(1000 * cpu / max(completed, 1), 3),
-        "core_share": round(cpu / wall, 2),
-    }
+    row = {"config": label, **call_step(settings, leader, caller, callee, rate, seconds,
+                                        extra=["-i", SOURCE])}  # fmt: skip
     print(row, flush=True)
     return row
 
