@@ -48,6 +48,23 @@ SMTP_TIMEOUT = 15.0
 SmtpFactory = Callable[[str, int], smtplib.SMTP]
 
 
+def send_email(
+    settings: Settings, email: EmailMessage, smtp_factory: SmtpFactory | None = None
+) -> None:
+    """Hand one email to the configured SMTP server (the voicemail email's server and
+    sender); raises ``OSError`` (smtplib's errors are OSErrors) or ``ValueError``.
+
+    For the other notices the worker sends (:mod:`pipeline.recording_alerts`): one
+    connection per email, as they are rare.
+    """
+    factory = smtp_factory or (lambda host, port: smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT))
+    smtp = factory(settings.smtp_host, settings.smtp_port)
+    try:
+        smtp.send_message(email)
+    finally:
+        _close(smtp)
+
+
 def _duration(seconds: float) -> str:
     total = round(seconds)
     return f"{total // 60}:{total % 60:02d}"

@@ -1,4 +1,5 @@
 """The pipeline worker: every ``settings.ingest_interval``, ingest accounting rows,
+then alert managers of calls that went on unrecorded (:mod:`pipeline.recording_alerts`),
 then call steps (:mod:`pipeline.steps_ingest`), then queue and agent events
 (:mod:`pipeline.queue_ingest`), then voicemail (spool → lake →
 transcript → email), then call recordings (:mod:`pipeline.recording_steps`); every
@@ -32,6 +33,7 @@ from pipeline.ingest import ingest_once
 from pipeline.lake import Lake
 from pipeline.lake_deletion import apply_retention
 from pipeline.queue_ingest import ingest_queue_events
+from pipeline.recording_alerts import MissingRecordingAlerts
 from pipeline.recording_steps import RecordingSteps
 from pipeline.steps_ingest import ingest_steps
 from switchboard.settings import Settings, load_settings
@@ -74,14 +76,17 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
     log.info("pipeline worker started (every %.1f s)", settings.ingest_interval)
     voicemail = VoicemailSteps(settings)
     recordings = RecordingSteps(settings, voicemail.transcriber)
+    alerts = MissingRecordingAlerts(settings, voicemail.store)  # pipeline.recording_alerts
     next_schedule_check = next_compaction = next_acc_cleanup = 0.0
     next_presence = 0.0
     while not stop.is_set():
         if time.monotonic() >= next_schedule_check:  # scheduled reports (pipeline.schedules)
             check_schedules(settings)
             next_schedule_check = time.monotonic() + SCHEDULE_CHECK_SECONDS
+        missing = 0
         try:
             result = ingest_once(settings)
+            missing = result.missing_recordings
             if result.calls or result.quarantined:
                 log.info(
                     "ingest: %d calls, %d quarantined, %d recordings missing, watermark %d",
@@ -92,6 +97,10 @@ def run_worker(settings: Settings, stop: threading.Event) -> None:
                 )
         except Exception:
             log.exception("ingest pass failed; retrying in %.1f s", settings.ingest_interval)
+        try:  # calls that went on unrecorded (rtpengine down): email the managers
+            alerts.run(missing)
+        except Exception:
+            log.exception("recordings-missing alert failed; retrying next tick")
         try:  # the steps of calls the media server handled (pipeline.steps_ingest)
             ingest_steps(settings)
         except Exception:
