@@ -150,3 +150,23 @@ def test_without_smtp_it_is_said_once_and_not_retried(
             assert alert_missing_recordings(settings, store, now=now + later) == 0
     said = [r.getMessage() for r in caplog.records if "no SMTP server" in r.getMessage()]
     assert len(said) == 1 and ACME in said[0]
+
+
+def test_a_failed_send_is_tried_again_later_and_goes_once(
+    mailed: tuple[Settings, Any], directory: Directory
+) -> None:
+    settings, inbox = mailed
+    settings = replace(settings, smtp_retry_seconds=100.0)
+    store, now = directory.store, time.time()
+    insert_acc_rows(settings, [call(1, ACME, "missing")])
+    ingest_once(settings)
+
+    def refused(host: str, port: int) -> Any:
+        raise ConnectionRefusedError("the server is down")
+
+    assert alert_missing_recordings(settings, store, now=now, smtp_factory=refused) == 0
+    assert alert_missing_recordings(settings, store, now=now + 99) == 0  # not yet
+    assert alert_missing_recordings(settings, store, now=now + 100) == 1
+    assert alert_missing_recordings(settings, store, now=now + 200) == 0
+    [message] = inbox.messages
+    assert "call-1" in body(message)
