@@ -34,7 +34,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -47,9 +46,9 @@ import numpy as np
 from benchmarks.bridge_scenarios import callee_scenario, caller_scenario
 from benchmarks.rtp_phones import DECODE, RtpBank, RtpPhone, Stream
 from benchmarks.testbed import free_port, make_settings
+from switchboard.processes import ServerProcess, udp_bound
 from switchboard.settings import Settings, load_settings
 
-TICKS = os.sysconf("SC_CLK_TCK")
 CALLER_HZ, CALLEE_HZ = 600.0, 1400.0
 PASSWORD = "sip-secret-1"
 # settings a worker must share with Kamailio (the rest are defaults or unused there)
@@ -109,9 +108,16 @@ def _serve(out_path: str) -> None:
     asyncio.run(main())
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+def media_worker(settings: Settings, worker: int, argv: list[str], work: Path) -> ServerProcess:
+    """Media worker ``worker`` (SIP on ``media_port + worker``) started, not yet ready."""
+    port = settings.media_port + worker
+    return ServerProcess(
+        f"media worker {worker}",
+        argv,
+        ready=lambda: udp_bound(settings.media_host, port),
+        env=os.environ | _env(settings, media_port=port),
+        output=work / f"media{worker}.log",
+    ).start(wait=False)
 
 
 # --- the parts ---------------------------------------------------------------------------------
@@ -196,7 +202,7 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 def _step(
-    settings: Settings, work: Path, workers: list[subprocess.Popen[bytes]], outs: list[Path],
+    settings: Settings, work: Path, workers: list[ServerProcess], outs: list[Path],
     concurrent: int, rate: float, steady: float,
 ) -> dict[str, Any]:  # fmt: skip
     from kamailio.traffic import SipAccount, SippUAS, register, run_sipp
@@ -205,13 +211,13 @@ def _step(
         out.write_text("")
     ramp = concurrent / rate
     talk_ms = int((ramp + steady + 1) * 1000)
-    samples: list[tuple[float, float]] = []
+    samples: list[tuple[float, float, float]] = []
     stop = threading.Event()
 
     def sample_cpu() -> None:
         while not stop.is_set():
             own = os.times()
-            workers_cpu = sum(_cpu_seconds(w.pid) for w in workers)
+            workers_cpu = sum(w.cpu_seconds() for w in workers)
             samples.append((time.monotonic(), workers_cpu, own.user + own.system))
             time.sleep(0.25)
 
@@ -307,17 +313,16 @@ def run(steps: list[int], workers_n: int, rate: float, steady: float) -> list[di
     ProvisioningStore(settings.provisioning_db).close()
     kamailio = KamailioProcess(settings)
     kamailio.start()
-    procs: list[subprocess.Popen[bytes]] = []
+    procs: list[ServerProcess] = []
     outs = [work / f"worker{i}.jsonl" for i in range(workers_n)]
     results = []
     try:
         _seed(settings)
         for i, out in enumerate(outs):
-            env = os.environ | _env(settings, media_port=settings.media_port + i)
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "benchmarks.bridge", "--serve", str(out)], env=env
-            ))  # fmt: skip
-        time.sleep(8)  # prompts are synthesised at start-up
+            procs.append(media_worker(settings, i, [sys.executable, "-m", "benchmarks.bridge",
+                                                    "--serve", str(out)], work))  # fmt: skip
+        for proc in procs:
+            proc.wait_ready()  # it listens once its prompts are made (seconds)
         for n in steps:
             step_dir = work / f"step{n}"
             step_dir.mkdir()
@@ -326,9 +331,7 @@ def run(steps: list[int], workers_n: int, rate: float, steady: float) -> list[di
             print(json.dumps(row), flush=True)
     finally:
         for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            proc.wait(30)
+            proc.stop(30)
         kamailio.stop()
     return results
 

@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,9 +31,9 @@ import numpy as np
 
 from benchmarks.sipp_callers import Caller, RtpPlan, g711, speech_wav, wav_pcm
 from benchmarks.testbed import make_settings
+from switchboard.processes import ServerProcess, udp_bound
 
 GREETING = "Leave a message."  # short, so most of a call is recording
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _serve(data_dir: str, port: int, greeting: str) -> None:
@@ -70,11 +67,6 @@ def _serve(data_dir: str, port: int, greeting: str) -> None:
     asyncio.run(MediaServer(settings, mailboxes=ShortGreeting()).serve_forever())
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
 def _bad_frames(recorded: np.ndarray, ideal: np.ndarray) -> int:
     n = min(len(recorded), len(ideal)) // 160 * 160
     if n == 0:
@@ -98,13 +90,16 @@ def run(steps: list[int], seconds: float) -> list[dict[str, float]]:
 
     ideal = np.frombuffer(codec_for(0).decode(ulaw), dtype="<i2")
 
-    server = subprocess.Popen(
+    # ready once it listens: the prompts are synthesised before (seconds)
+    server = ServerProcess(
+        "media server",
         [sys.executable, "-m", "benchmarks.media", "--serve", str(settings.data_dir),
          str(settings.media_port), str(greeting)],
-    )  # fmt: skip
+        ready=lambda: udp_bound(settings.media_host, settings.media_port),
+        output=work / "media.log",
+    ).start()  # fmt: skip
     results = []
     try:
-        time.sleep(8)  # prompts are synthesised at start-up
         for concurrent in steps:
             box = settings.spool_dir / "voicemail/acme.example/102"
             for old in box.glob("*"):
@@ -118,10 +113,10 @@ def run(steps: list[int], seconds: float) -> list[dict[str, float]]:
                 timeout=call_len * 3 + calls / rate + 30,
                 extra=["-max_socket", "2000"],
             )  # fmt: skip
-            cpu0, t0 = _cpu_seconds(server.pid), time.monotonic()
+            cpu0, t0 = server.cpu_seconds(), time.monotonic()
             result = caller.run()
             time.sleep(1)
-            cpu = _cpu_seconds(server.pid) - cpu0
+            cpu = server.cpu_seconds() - cpu0
             wall = time.monotonic() - t0
             metas = [json.loads(p.read_text()) for p in box.glob("vm-*.json")]
             bad_frames = bad_duration = late_start = 0
@@ -154,8 +149,7 @@ def run(steps: list[int], seconds: float) -> list[dict[str, float]]:
             results.append(row)
             print(json.dumps(row), flush=True)
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(30)
+        server.stop(30)
     return results
 
 

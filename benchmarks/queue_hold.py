@@ -36,7 +36,6 @@ import argparse
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -45,10 +44,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bridge import _consecutive_ports, _cpu_seconds, _env, _percentile
+from benchmarks.bridge import _consecutive_ports, _percentile, media_worker
 from benchmarks.bridge_scenarios import callee_scenario, caller_scenario
 from benchmarks.rtp_phones import RtpBank, RtpPhone
 from benchmarks.testbed import make_settings
+from switchboard.processes import ServerProcess
 from switchboard.settings import Settings, load_settings
 
 ACME = "acme.example"
@@ -142,7 +142,7 @@ def _carrier(settings: Settings, work: Path, phone: RtpPhone, did: str, n: int, 
     )  # fmt: skip
 
 
-def _hold_step(settings: Settings, work: Path, media: subprocess.Popen[bytes], slips_file: Path,
+def _hold_step(settings: Settings, work: Path, media: ServerProcess, slips_file: Path,
                did: str, n: int, rate: float, steady: float) -> dict[str, Any]:  # fmt: skip
     ramp = n / rate
     talk_ms = int((ramp + steady + 2) * 1000)
@@ -152,7 +152,7 @@ def _hold_step(settings: Settings, work: Path, media: subprocess.Popen[bytes], s
     def sample() -> None:
         while not stop.is_set():
             slips = int(slips_file.read_text() or 0) if slips_file.exists() else 0
-            samples.append((time.monotonic(), _cpu_seconds(media.pid), slips))
+            samples.append((time.monotonic(), media.cpu_seconds(), slips))
             time.sleep(0.25)
 
     with RtpBank() as bank:
@@ -247,12 +247,9 @@ def run(steps: list[int], rate: float, steady: float, callers: int, talk_ms: int
     media = None
     try:
         _seed(settings)
-        env = os.environ | _env(settings)
-        media = subprocess.Popen([sys.executable, "-m", "benchmarks.queue_hold", "--serve",
-                                  str(slips_file)], env=env)  # fmt: skip
-        deadline = time.monotonic() + 60
-        while not slips_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)  # prompts are made at start-up
+        media = media_worker(settings, 0, [sys.executable, "-m", "benchmarks.queue_hold",
+                                           "--serve", str(slips_file)], work)  # fmt: skip
+        media.wait_ready()  # it listens once its prompts are made (seconds)
         for n in steps:
             rows = {}
             for mode, did in (("baseline", BASELINE_DID), ("queue", QUEUE_DID)):
@@ -266,8 +263,7 @@ def run(steps: list[int], rate: float, steady: float, callers: int, talk_ms: int
         print(json.dumps({"step": "agent_free_to_bridged", **row}), flush=True)
     finally:
         if media is not None:
-            media.send_signal(signal.SIGTERM)
-            media.wait(30)
+            media.stop(30)
         kamailio.stop()
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -68,6 +69,11 @@ def address_in_use(kind: int, host: str, port: int) -> bool:
         except OSError:
             return True
     return False
+
+
+def udp_bound(host: str, port: int) -> bool:
+    """Whether a server holds UDP ``host:port`` (a SIP server is listening)."""
+    return address_in_use(socket.SOCK_DGRAM, host, port)
 
 
 def log_tail(path: Path | None, lines: int = 40) -> str:
@@ -192,6 +198,14 @@ class ManagedProcess:
             proc.kill()
             proc.wait()
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds the child itself has used so far (benchmarks)."""
+        if self._proc is None:
+            raise self.start_error(f"{self.name} is not running")
+        stat = Path(f"/proc/{self._proc.pid}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()  # after "(comm)": state is fields[0]
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def wait(self) -> int:
         """Block until the child exits; return its exit code."""
         if self._proc is None:
@@ -204,3 +218,40 @@ class ManagedProcess:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+class ServerProcess(ManagedProcess):
+    """A command run as a managed child, ready once ``ready()`` holds.
+
+    For servers with no launcher of their own (the benchmarks' media servers,
+    the portal under load): ``ServerProcess("media", argv, ready=...)``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        ready: Callable[[], bool],
+        *,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        output: Path | None = None,
+        start_timeout: float = 60.0,
+    ) -> None:
+        super().__init__(name, output, start_timeout)
+        self.argv = list(argv)
+        self.cwd = cwd or Path.cwd()
+        self.env = env
+        self._ready = ready
+
+    def start(self, wait: bool = True) -> Self:
+        """Spawn; with ``wait``, return once ready (``wait=False``: start several, then
+        :meth:`wait_ready` on each)."""
+        if not self.running:
+            self.spawn(self.argv, cwd=self.cwd, output=self.error_log, env=self.env)
+            if wait:
+                self.wait_ready()
+        return self
+
+    def ready(self) -> bool:
+        return self._ready()
