@@ -11,62 +11,49 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from collections.abc import Iterator, Mapping
+from typing import Any
 
-from flask import Flask, Response, jsonify, request, stream_with_context
+from flask import Flask
 
-from dash_app.audit_view import AUDIT_CSV_PATH, CSV_COLUMNS, csv_row, parse_query
-from dash_app.auth import provisioning, signed_in_user
+from dash_app.audit_view import AUDIT_CSV_PATH, CSV_COLUMNS, MANAGERS_ONLY, csv_row, parse_query
+from dash_app.auth import provisioning
+from dash_app.paged_grid_downloads import CsvExport, install_csv_export
+from switchboard.store import User
 
 PAGE_ROWS = 2000
 
 
+def _parse(args: Mapping[str, str], user: User) -> tuple[Any, str]:
+    _params, query, error = parse_query(args, user.tenant_domain, user.timezone)
+    return query, error
+
+
+def _stream(user: User, query: Any) -> Iterator[str]:
+    from pipeline.export import defuse_formula
+
+    tenant, zone = user.tenant_domain, user.timezone
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    before: int | None = None
+    while True:
+        with provisioning() as store:
+            page = store.access_log(tenant, query, limit=PAGE_ROWS, before_id=before)
+        for entry in page:
+            writer.writerow([defuse_formula(v) for v in csv_row(entry, zone)])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        if len(page) < PAGE_ROWS:
+            return
+        before = page[-1].id
+
+
+def _refusal(user: User) -> str:
+    return "" if user.role == "manager" else MANAGERS_ONLY
+
+
 def install_audit_downloads(server: Flask) -> None:
     """Add ``/download/audit.csv``; the auth guard has already refused anonymous callers."""
-
-    @server.route(AUDIT_CSV_PATH)
-    def audit_csv() -> Response:
-        from pipeline.export import defuse_formula
-
-        try:
-            user = signed_in_user()
-        except PermissionError:
-            return Response("sign in first", status=401)
-        if user.role != "manager":
-            return Response("only managers can read the audit trail", status=403)
-        tenant, zone = user.tenant_domain, user.timezone
-        _params, query, error = parse_query(request.args.to_dict(), tenant, zone)
-        if error:
-            response = jsonify(error=error)
-            response.status_code = 400
-            return response
-
-        def stream() -> Iterator[str]:
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            writer.writerow(CSV_COLUMNS)
-            before: int | None = None
-            while True:
-                with provisioning() as store:
-                    page = store.access_log(tenant, query, limit=PAGE_ROWS, before_id=before)
-                for entry in page:
-                    writer.writerow([defuse_formula(v) for v in csv_row(entry, zone)])
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-                if len(page) < PAGE_ROWS:
-                    return
-                before = page[-1].id
-
-        today = datetime.now(ZoneInfo(zone)).strftime("%Y-%m-%d")
-        return Response(
-            stream_with_context(stream()),
-            mimetype="text/csv",
-            headers={
-                "Content-Disposition": f'attachment; filename="audit-{tenant}-{today}.csv"',
-                "Cache-Control": "no-store",
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+    install_csv_export(server, CsvExport(AUDIT_CSV_PATH, "audit", _parse, _stream, _refusal))

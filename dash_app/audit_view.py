@@ -13,9 +13,9 @@ import re
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from dash_app import paged_grid_filters
 from dash_app.layout import format_local
 from switchboard.identifiers import EXTENSION_RE
 from switchboard.store.access_log import (
@@ -32,6 +32,14 @@ BLOCK_SIZE = 100  # rows the grid asks for at a time
 _OBJECT_RE = re.compile(r"^[A-Za-z0-9._:-]{1,80}$")
 KIND_LABELS = {"recording": "Call recording", "voicemail": "Voicemail"}
 ACTION_LABELS = {"play": "Played", "download": "Downloaded", "delete": "Deleted"}
+# The rest of the sentence above the grid, key by key, in this order.
+_PHRASES = (
+    ("actor", "by extension {}"),
+    ("object", "(only {})"),
+    ("from", "from {}"),
+    ("to", "to {}"),
+)
+MANAGERS_ONLY = "only managers can read the audit trail"
 # The CSV's columns, in order: what a row of the grid says, times in the viewer's zone.
 CSV_COLUMNS = (
     "first_at",
@@ -52,12 +60,6 @@ class AuditFilterError(ValueError):
     """A URL parameter of the Audit page makes no sense; the message says which."""
 
 
-def _first(value: Any) -> str:
-    if isinstance(value, list | tuple):
-        value = value[0] if value else ""
-    return "" if value is None else str(value).strip()
-
-
 def _day(key: str, text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -67,7 +69,7 @@ def _day(key: str, text: str) -> date:
 
 def clean_query(query: Mapping[str, Any]) -> dict[str, str]:
     """The Audit keys of a URL query (or the controls), empty ones left out."""
-    return {k: _first(query.get(k)) for k in QUERY_KEYS if _first(query.get(k))}
+    return paged_grid_filters.clean_query(query, QUERY_KEYS)
 
 
 def access_query(params: Mapping[str, str], tenant: str, timezone: str) -> AccessQuery:
@@ -113,37 +115,22 @@ def parse_query(
 
 
 def describe(params: Mapping[str, str]) -> str:
-    """The filter as a sentence: "Voicemail played by 102 from 2026-12-01"."""
+    """The filter as a sentence: "Voicemail played by extension 102 from 2026-12-01"."""
     what = KIND_LABELS.get(params.get("kind", ""), "Recordings and voicemail")
-    parts = [what]
-    if params.get("action"):
-        parts.append(ACTION_LABELS[params["action"]].lower())
-    else:
-        parts.append("played, downloaded or deleted")
-    if params.get("actor"):
-        parts.append(f"by extension {params['actor']}")
-    if params.get("object"):
-        parts.append(f"(only {params['object']})")
-    if params.get("from"):
-        parts.append(f"from {params['from']}")
-    if params.get("to"):
-        parts.append(f"to {params['to']}")
-    return " ".join(parts)
+    did = ACTION_LABELS[params["action"]].lower() if params.get("action") else None
+    return paged_grid_filters.sentence(
+        f"{what} {did or 'played, downloaded or deleted'}", params, _PHRASES
+    )
 
 
 def csv_url(params: Mapping[str, str]) -> str:
     """The export link for an Audit filter (the same URL keys as the page)."""
-    return f"{AUDIT_CSV_PATH}?{urlencode(dict(params))}" if params else AUDIT_CSV_PATH
+    return paged_grid_filters.with_query(AUDIT_CSV_PATH, params)
 
 
 def grid_columns(timezone: str) -> list[dict[str, Any]]:
     return [
-        {
-            "field": "first_at",
-            "headerName": "When",
-            "headerTooltip": f"Local time ({timezone})",
-            "width": 170,
-        },
+        paged_grid_filters.time_column(timezone, width=170, field="first_at", header="When"),
         {"field": "actor_label", "headerName": "Who", "flex": 1, "minWidth": 170},
         {"field": "action_label", "headerName": "Did", "width": 120},
         {"field": "kind_label", "headerName": "What", "width": 140},

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dash_app.layout import VIEW_LABELS, call_view, format_duration, format_local, party_label
+from dash_app.paged_grid_filters import clean_query, time_column
 from pipeline.schema import DISPOSITIONS
 from switchboard.store import User
 
@@ -30,7 +31,6 @@ SORTABLE: frozenset[str] = frozenset(
         "sip_code",
     }
 )
-BLOCK_SIZE = 100  # rows the grid asks the server for at a time
 # The analytics drill-down keys come after the controls' own: a link from the
 # Analytics page opens this grid on exactly the calls a metric counted.
 _QUERY_KEYS = (
@@ -51,42 +51,15 @@ _QUERY_KEYS = (
 )
 
 
-def _first(value: Any) -> str:
-    """One string from a query value (Dash gives a list for a repeated key)."""
-    if isinstance(value, list | tuple):
-        value = value[0] if value else ""
-    return "" if value is None else str(value)
-
-
 def parse_query(query: Mapping[str, Any], timezone: str) -> tuple[Any, str]:
     """(CallFilter, error message) for URL parameters; a bad URL gives an empty filter."""
     from pipeline.filters import CallFilter, FilterError
 
-    params = {k: _first(query[k]) for k in _QUERY_KEYS if _first(query.get(k))}
+    params = clean_query(query, _QUERY_KEYS, strip=False)
     try:
         return CallFilter.from_query(params, timezone), ""
     except FilterError as exc:
         return CallFilter.from_query({}, timezone), str(exc)
-
-
-def controls_query(
-    dates: list[str | None] | None,
-    direction: str | None,
-    disposition: str | None,
-    extension: str | None,
-    search: str | None,
-) -> dict[str, str]:
-    """URL parameters for the values of the filter controls (empty ones left out)."""
-    date_from, date_to = ((dates or []) + [None, None])[:2]
-    raw = {
-        "from": (date_from or "")[:10],
-        "to": (date_to or "")[:10],
-        "direction": direction or "",
-        "disposition": disposition or "",
-        "extension": (extension or "").strip(),
-        "q": (search or "").strip(),
-    }
-    return {k: v for k, v in raw.items() if v}
 
 
 def grid_columns(timezone: str) -> list[dict[str, Any]]:
@@ -106,12 +79,7 @@ def grid_columns(timezone: str) -> list[dict[str, Any]]:
             "sortable": False,
             "cellClassRules": view_rules,
         },
-        {
-            "field": "started_at",
-            "headerName": "Time",
-            "headerTooltip": f"Local time ({timezone})",
-            "width": 165,
-        },
+        time_column(timezone, width=165),
         {"field": "direction", "headerName": "Direction", "width": 100},
         {
             "field": "disposition",

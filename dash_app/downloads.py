@@ -1,65 +1,53 @@
-"""File downloads: a guarded Flask route that streams the call export.
+"""The Call History export: ``/download/calls.csv``, the grid's filter, streamed from DuckDB.
 
-Why not the grid's own CSV export or ``dcc.Download``: the grid only knows
-the rows it has loaded, and ``dcc.Download`` holds the whole file in memory.
-This route runs the same filter as the Call History grid, in the same scope
-(:func:`dash_app.auth.open_calls`), and streams the CSV as DuckDB reads it.
+The route (:mod:`dash_app.paged_grid_downloads`) runs the same filter as the
+Call History grid, in the same scope (:func:`dash_app.auth.open_calls`), and
+streams the CSV as DuckDB reads it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from collections.abc import Iterator, Mapping
+from typing import Any
 
-from flask import Flask, Response, jsonify, request, stream_with_context
+from flask import Flask
 
-from dash_app.auth import open_calls, signed_in_user
+from dash_app.auth import open_calls
+from dash_app.paged_grid_downloads import CsvExport, install_csv_export
+from dash_app.paged_grid_filters import with_query
+from switchboard.store import User
 
 CALLS_CSV_PATH = "/download/calls.csv"
 
 
-def calls_csv_url(query: dict[str, str]) -> str:
+def calls_csv_url(query: Mapping[str, str]) -> str:
     """The export link for a Call History filter (the same URL keys as the page)."""
-    from urllib.parse import urlencode
+    return with_query(CALLS_CSV_PATH, query)
 
-    return f"{CALLS_CSV_PATH}?{urlencode(query)}" if query else CALLS_CSV_PATH
+
+def _parse(args: Mapping[str, str], user: User) -> tuple[Any, str]:
+    from pipeline.filters import CallFilter, FilterError
+
+    try:
+        return CallFilter.from_query(dict(args), user.timezone), ""
+    except FilterError as exc:
+        return None, str(exc)
+
+
+def _stream(user: User, flt: Any) -> Iterator[bytes]:
+    from pipeline.export import iter_calls_csv
+
+    conn = open_calls(user)  # opened before the response starts: a failure is a plain 500
+
+    def rows() -> Iterator[bytes]:
+        try:
+            yield from iter_calls_csv(conn, flt, user.timezone)
+        finally:
+            conn.close()
+
+    return rows()
 
 
 def install_downloads(server: Flask) -> None:
-    """Add the download routes; the auth guard has already refused anonymous callers."""
-
-    @server.route(CALLS_CSV_PATH)
-    def calls_csv() -> Response:
-        from pipeline.export import iter_calls_csv
-        from pipeline.filters import CallFilter, FilterError
-
-        try:
-            user = signed_in_user()
-        except PermissionError:
-            return Response("sign in first", status=401)
-        try:
-            flt = CallFilter.from_query(request.args.to_dict(), user.timezone)
-        except FilterError as exc:
-            response = jsonify(error=str(exc))
-            response.status_code = 400
-            return response
-        conn = open_calls(user)
-
-        def stream() -> Iterator[bytes]:
-            try:
-                yield from iter_calls_csv(conn, flt, user.timezone)
-            finally:
-                conn.close()
-
-        today = datetime.now(ZoneInfo(user.timezone)).strftime("%Y-%m-%d")
-        filename = f"calls-{user.tenant_domain}-{today}.csv"
-        return Response(
-            stream_with_context(stream()),
-            mimetype="text/csv",
-            headers={
-                "Content-Disposition": f'attachment; filename="{filename}"',
-                "Cache-Control": "no-store",
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+    """Add the call export route; the auth guard has already refused anonymous callers."""
+    install_csv_export(server, CsvExport(CALLS_CSV_PATH, "calls", _parse, _stream))

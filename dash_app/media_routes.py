@@ -7,17 +7,22 @@ answered ``206 Partial Content`` by Werkzeug's conditional ``send_file``.
 Only the mailbox owner or a manager of the same tenant gets the audio; anyone
 else gets the same 404 as for a message that does not exist, so the route
 does not even confirm that an id is real. Every request served is in the
-audit trail (:mod:`dash_app.audit_trail`): a play, or a download.
+audit trail (:mod:`dash_app.audit_trail`): a play, or a download. How audio is
+sent and audited (:func:`send_audio`) is shared with the call recordings'
+route (:mod:`dash_app.recordings_routes`).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from flask import Flask, Response, abort, request, send_file
 
 from dash_app.audit_trail import log_access
 from dash_app.auth import portal, provisioning, signed_in_user
 from dash_app.voicemail_view import AUDIO_PATH, may_open
-from switchboard.store import ProvisioningError
+from switchboard.store import ProvisioningError, User
+from switchboard.store.access_log import AccessKind
 from switchboard.voicemail import MESSAGE_ID_RE
 
 
@@ -43,17 +48,29 @@ def install_media_routes(server: Flask) -> None:
         path = (data_dir / msg.audio_path).resolve()
         if not path.is_relative_to(data_dir / "voicemail") or not path.is_file():
             abort(404)
-        download = request.args.get("download") == "1"
-        label = f"mailbox {msg.mailbox}"
-        log_access(user, "voicemail", message_id, "download" if download else "play", label)
-        response = send_file(
-            path,
-            mimetype="audio/wav",
-            as_attachment=download,
-            download_name=f"voicemail-{msg.mailbox}-{message_id[-8:]}.wav",
-            conditional=True,
-            max_age=0,
-        )
-        response.headers["Cache-Control"] = "private, no-store"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response
+        name = f"voicemail-{msg.mailbox}-{message_id[-8:]}.wav"
+        return send_audio(user, path, ("voicemail", message_id, f"mailbox {msg.mailbox}"), name)
+
+
+def send_audio(
+    user: User, path: Path, what: tuple[AccessKind, str, str], download_name: str
+) -> Response:
+    """A WAV the user may hear, in the audit trail first; ``?download=1`` as an attachment.
+
+    ``what`` is the trail's (kind, object id, label). Range requests (seeking) are
+    answered ``206`` by Werkzeug's conditional ``send_file``; nothing caches the audio.
+    """
+    kind, object_id, label = what
+    download = request.args.get("download") == "1"
+    log_access(user, kind, object_id, "download" if download else "play", label)
+    response = send_file(
+        path,
+        mimetype="audio/wav",
+        as_attachment=download,
+        download_name=download_name,
+        conditional=True,
+        max_age=0,
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

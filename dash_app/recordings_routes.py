@@ -14,10 +14,10 @@ served is in the audit trail (a play, or a download).
 
 from __future__ import annotations
 
-from flask import Flask, Response, abort, request, send_file
+from flask import Flask, Response, abort
 
-from dash_app.audit_trail import log_access
 from dash_app.auth import open_calls, portal, signed_in_user
+from dash_app.media_routes import send_audio
 from dash_app.recordings_view import AUDIO_ROUTE, call_label
 
 
@@ -52,17 +52,7 @@ def install_recording_routes(server: Flask) -> None:
             abort(404)
         if not path.is_file():
             abort(404)
-        download = request.args.get("download") == "1"
         label = call_label(recording.facts)
-        log_access(user, "recording", recording_id, "download" if download else "play", label)
-        response = send_file(
-            path,
-            mimetype="audio/wav",
-            as_attachment=download,
-            download_name=f"recording-{recording_id}.wav",
-            conditional=True,
-            max_age=0,
+        return send_audio(
+            user, path, ("recording", recording_id, label), f"recording-{recording_id}.wav"
         )
-        response.headers["Cache-Control"] = "private, no-store"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response

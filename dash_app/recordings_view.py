@@ -5,7 +5,9 @@ Pure (no warehouse, no request): the page's callbacks read recordings through
 URL keys are the ``RecordingFilter`` keys (``from``, ``to``, ``extension``,
 ``direction``, ``number``, ``queue``, ``has_transcript``, ``words``) plus
 ``rec``, the recording open below the grid — which is what a call-history
-row's recording icon links to.
+row's recording icon links to — and ``show=missing``: instead of recordings,
+the calls the policy said to record that have none (rtpengine was down), each
+marked "Missing".
 """
 
 from __future__ import annotations
@@ -16,11 +18,40 @@ from urllib.parse import urlencode
 
 from dash import html
 
+from dash_app import paged_grid_filters
 from dash_app.layout import format_duration, format_local, party_label
 
-FILTER_KEYS = ("from", "to", "extension", "direction", "number", "queue", "has_transcript", "words")
+FILTER_KEYS = (
+    "from",
+    "to",
+    "extension",
+    "direction",
+    "number",
+    "queue",
+    "has_transcript",
+    "words",
+    "show",
+)
+# ``show=missing``: the calls the policy said to record that have no recording
+# (rtpengine was down); managers and supervisors only. These keys cannot apply there.
+SHOW_MISSING = "missing"
+NOT_FOR_MISSING = ("queue", "has_transcript", "words")
+# The sentence above the grid, key by key, in this order.
+_PHRASES = (
+    ("direction", "of {} calls"),
+    ("extension", "with extension {}"),
+    ("number", "with a number containing {}"),
+    ("queue", "through queue {}"),
+    ("from", "from {}"),
+    ("to", "to {}"),
+    ("has_transcript", "{} a transcript"),
+    ("words", "whose transcript says {!r}"),
+)
+_TRANSCRIPT_WORDS = dict.fromkeys(("yes", "true", "1"), "with") | dict.fromkeys(
+    ("no", "false", "0"), "without"
+)
+MISSING_MARK = "Missing"
 AUDIO_ROUTE = "/recordings/audio/<recording_id>"
-BLOCK_SIZE = 100  # rows the grid asks for at a time
 SPEAKER_LABELS = {"caller": "Caller", "callee": "Callee"}
 
 
@@ -33,15 +64,14 @@ def page_url(recording_id: str) -> str:
     return f"/recordings?{urlencode({'rec': recording_id})}"
 
 
-def _first(value: Any) -> str:
-    if isinstance(value, list | tuple):
-        value = value[0] if value else ""
-    return "" if value is None else str(value).strip()
-
-
 def clean_query(query: Mapping[str, Any]) -> dict[str, str]:
     """The filter keys of a URL query (or of the controls), empty ones left out."""
-    return {k: _first(query.get(k)) for k in FILTER_KEYS if _first(query.get(k))}
+    return paged_grid_filters.clean_query(query, FILTER_KEYS)
+
+
+def showing_missing(params: Mapping[str, str]) -> bool:
+    """Whether a filter lists the calls whose recording is missing, not recordings."""
+    return params.get("show") == SHOW_MISSING
 
 
 def parse_query(query: Mapping[str, Any], timezone: str) -> tuple[dict[str, str], Any, str]:
@@ -50,6 +80,10 @@ def parse_query(query: Mapping[str, Any], timezone: str) -> tuple[dict[str, str]
 
     params = clean_query(query)
     try:
+        if params.get("show", SHOW_MISSING) != SHOW_MISSING:
+            raise RecordingQueryError(f"'show' can only be {SHOW_MISSING!r}")
+        if showing_missing(params) and any(k in params for k in NOT_FOR_MISSING):
+            raise RecordingQueryError("a missing recording has no transcript, words or queue")
         return params, RecordingFilter.from_query(params, timezone), ""
     except RecordingQueryError as exc:
         return {}, RecordingFilter(timezone=timezone), str(exc)
@@ -57,40 +91,36 @@ def parse_query(query: Mapping[str, Any], timezone: str) -> tuple[dict[str, str]
 
 def describe(params: Mapping[str, str]) -> str:
     """The filter as a sentence, for the line above the grid."""
-    parts = ["Recordings"]
-    if params.get("direction"):
-        parts.append(f"of {params['direction']} calls")
-    if params.get("extension"):
-        parts.append(f"with extension {params['extension']}")
-    if params.get("number"):
-        parts.append(f"with a number containing {params['number']}")
-    if params.get("queue"):
-        parts.append(f"through queue {params['queue']}")
-    if params.get("from"):
-        parts.append(f"from {params['from']}")
-    if params.get("to"):
-        parts.append(f"to {params['to']}")
     flag = params.get("has_transcript", "").lower()
-    if flag in ("yes", "true", "1"):
-        parts.append("with a transcript")
-    elif flag in ("no", "false", "0"):
-        parts.append("without a transcript")
-    if params.get("words"):
-        parts.append(f"whose transcript says {params['words']!r}")
-    return " ".join(parts)
+    shown = {**params, "has_transcript": _TRANSCRIPT_WORDS.get(flag, "")}
+    head = "Calls whose recording is missing" if showing_missing(params) else "Recordings"
+    return paged_grid_filters.sentence(head, shown, _PHRASES)
+
+
+def _call_columns(timezone: str, caller: str, callee: str) -> list[dict[str, Any]]:
+    """When, which way and who: the first columns of both lists."""
+    return [
+        paged_grid_filters.time_column(timezone, width=170),
+        {"field": "direction", "headerName": "Direction", "width": 105},
+        {"field": "caller", "headerName": caller, "flex": 1, "minWidth": 150},
+        {"field": "callee", "headerName": callee, "flex": 1, "minWidth": 150},
+    ]
+
+
+def _call_cells(row: Mapping[str, Any], timezone: str) -> dict[str, Any]:
+    """The cells of :func:`_call_columns`: local time, names with numbers."""
+    return {
+        "call_id": row.get("call_id"),
+        "started_at": format_local(row.get("started_at"), timezone),
+        "direction": row.get("direction") or "",
+        "caller": party_label(row.get("caller_name"), row.get("caller")),
+        "callee": party_label(row.get("callee_name"), row.get("callee")),
+    }
 
 
 def grid_columns(timezone: str) -> list[dict[str, Any]]:
     return [
-        {
-            "field": "started_at",
-            "headerName": "Time",
-            "headerTooltip": f"Local time ({timezone})",
-            "width": 170,
-        },
-        {"field": "direction", "headerName": "Direction", "width": 105},
-        {"field": "caller", "headerName": "Caller (left)", "flex": 1, "minWidth": 150},
-        {"field": "callee", "headerName": "Callee (right)", "flex": 1, "minWidth": 150},
+        *_call_columns(timezone, "Caller (left)", "Callee (right)"),
         {"field": "duration", "headerName": "Length", "width": 90, "type": "rightAligned"},
         {
             "field": "talk",
@@ -115,14 +145,39 @@ def grid_row(row: Mapping[str, Any], timezone: str) -> dict[str, Any]:
     )
     return {
         "recording_id": row.get("recording_id"),
-        "call_id": row.get("call_id"),
-        "started_at": format_local(row.get("started_at"), timezone),
-        "direction": row.get("direction") or "",
-        "caller": party_label(row.get("caller_name"), row.get("caller")),
-        "callee": party_label(row.get("callee_name"), row.get("callee")),
+        **_call_cells(row, timezone),
         "duration": format_duration(row.get("duration")),
         "talk": talk,
         "transcript": "yes" if row.get("has_transcript") else "",
+    }
+
+
+def missing_columns(timezone: str) -> list[dict[str, Any]]:
+    """The columns of the calls whose recording is missing; the last one marks them."""
+    return [
+        *_call_columns(timezone, "Caller", "Callee"),
+        {"field": "answered_by", "headerName": "Answered by", "width": 120},
+        {"field": "talk", "headerName": "Talk", "width": 90, "type": "rightAligned"},
+        {
+            "field": "recording",
+            "headerName": "Recording",
+            "headerTooltip": "The policy said to record this call, but the media relay"
+            " (rtpengine) was unavailable: the call went on, unrecorded",
+            "width": 120,
+            "cellClass": "sb-rec-missing-mark",
+            "cellStyle": {"color": "var(--mantine-color-red-7)", "fontWeight": 600},
+        },
+        {"field": "call_id", "hide": True},
+    ]
+
+
+def missing_row(row: Mapping[str, Any], timezone: str) -> dict[str, Any]:
+    """One call whose recording is missing, as the grid shows it, with its mark."""
+    return {
+        **_call_cells(row, timezone),
+        "answered_by": row.get("answered_by") or "",
+        "talk": format_duration(row.get("talk_seconds")),
+        "recording": MISSING_MARK,
     }
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import wave
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from typing import Any
 
@@ -72,6 +74,12 @@ def clients(portal_app: Any) -> Iterator[dict[str, Any]]:
 
 def grid_rows(client: Any, params: dict[str, str] | None = None) -> Any:
     """POST the grid's row callback as the browser does: (status, recording ids)."""
+    status, rows = grid_answer(client, params)
+    return status, {row["recording_id"] for row in rows}
+
+
+def grid_answer(client: Any, params: dict[str, str] | None = None) -> tuple[int, list[Any]]:
+    """POST the grid's row callback as the browser does: (status, the rows shown)."""
     response = client.post(
         "/_dash-update-component",
         json={
@@ -92,9 +100,8 @@ def grid_rows(client: Any, params: dict[str, str] | None = None) -> Any:
         },
     )
     if response.status_code != 200:
-        return response.status_code, set()
-    answer = response.get_json()["response"]["recordings-grid"]["getRowsResponse"]
-    return 200, {row["recording_id"] for row in answer["rowData"]}
+        return response.status_code, []
+    return 200, response.get_json()["response"]["recordings-grid"]["getRowsResponse"]["rowData"]
 
 
 def post(client: Any, trigger: str, prop: str, value: Any, state: list[Any]) -> Any:
@@ -292,3 +299,78 @@ def test_analytics_shows_conversation_figures_per_agent_linking_to_the_recording
     # A plain user's Analytics sees the figures of their own recorded calls only.
     own = _page(clients["user 101"], "/analytics", search)
     assert "[1 recordings](/recordings?extension=102" in own
+
+
+@contextmanager
+def missing_recording(settings: Any) -> Iterator[str]:
+    """A call of 101 → 102 the policy said to record while rtpengine was down, for one test.
+
+    Written the way the call ingest commits it (``recording_outcome = 'missing'``, on a
+    day no other test of the shared portal reads), and removed again afterwards.
+    """
+    import pyarrow as pa
+
+    from pipeline.files import write_parquet_atomic
+    from pipeline.lake_layout import CALLS, partition_dir
+    from pipeline.schema import CALLS_SCHEMA
+
+    started = datetime(2025, 3, 14, 13, 30, tzinfo=UTC)
+    row = {
+        "call_id": "m01",
+        "acc_id": 990001,
+        "direction": "internal",
+        "caller": "101",
+        "callee": "102",
+        "answered_by": "102",
+        "started_at": started,
+        "ended_at": started + timedelta(seconds=95),
+        "ring_seconds": 5.0,
+        "talk_seconds": 90.0,
+        "disposition": "answered",
+        "sip_code": 200,
+        "recording_outcome": "missing",
+    }
+    folder = partition_dir(settings.lake_dir, CALLS.name, "acme.example", started.date())
+    path = folder / "acc-000000990001-000000990001.parquet"
+    write_parquet_atomic(path, pa.Table.from_pylist([row], schema=CALLS_SCHEMA), durable=False)
+    try:
+        yield "m01"
+    finally:
+        path.unlink()
+
+
+def test_managers_and_supervisors_list_the_calls_whose_recording_is_missing(
+    portal_app: Any, clients: Any
+) -> None:
+    settings = portal_app.server.extensions["switchboard_portal"].settings
+    missing = {"show": "missing"}
+    with missing_recording(settings) as call_id:
+        for who in ("manager", "supervisor"):
+            status, rows = grid_answer(clients[who], missing)
+            assert status == 200
+            assert [(r["call_id"], r["caller"], r["recording"]) for r in rows] == [
+                (call_id, "101", "Missing")
+            ], who
+            # Its days, extension and number filter; the transcript, words and queue cannot.
+            assert grid_answer(clients[who], {**missing, "extension": "102"})[1] == rows
+            assert grid_answer(clients[who], {**missing, "from": "2025-03-15"}) == (200, [])
+            assert grid_answer(clients[who], {**missing, "words": "refund"}) == (200, [])
+            # The recordings list is unchanged: the call has no recording to list.
+            assert grid_rows(clients[who])[1] == MAY_HEAR[who]
+        # Not for plain users (not even on their own call), nor another tenant's manager.
+        assert grid_answer(clients["user 101"], missing)[0] == 403
+        assert grid_answer(clients["globex manager"], missing) == (200, [])
+
+        manager, user = clients["manager"], clients["user 101"]
+        assert manager.get("/recordings?show=missing").status_code == 200
+        assert manager.get("/recordings?show=everything").status_code == 400
+        assert manager.get("/recordings?show=missing&words=refund").status_code == 400
+        page = _page(manager, "/recordings", "?show=missing")
+        assert "recordings-show-missing" in page and "sb-rec-missing-mark" in page
+        # A row of that list is a call: a click opens nothing.
+        clicked = {"rowId": call_id, "colId": "caller"}
+        state = [{"id": "recordings-filter", "property": "data", "value": missing}]
+        assert post(manager, "recordings-grid", "cellClicked", clicked, state).status_code == 204
+        # A plain user is told the list is not theirs and sees their recordings instead.
+        own = _page(user, "/recordings", "?show=missing")
+        assert "only managers and supervisors" in own and "recordings-show-missing" not in own

@@ -42,6 +42,7 @@ from dash_app.auth import (
 )
 from dash_app.editing import NotAllowed
 from dash_app.layout import section
+from dash_app.paged_grid import date_range
 from dash_app.recordings_figures import conversation_section, load_conversation_figures
 from pipeline.schema import DIRECTIONS
 
@@ -62,14 +63,12 @@ def _controls(q: AnalyticsQuery) -> Any:
     """Period, interval, zone and filters as in the URL; "Apply" writes them back to it."""
     return dmc.Group(
         [
-            dmc.DatePickerInput(
-                id="analytics-dates",
-                type="range",
-                label="Period",
-                value=[q.period.start.isoformat(), q.period.end.isoformat()],
-                valueFormat="YYYY-MM-DD",
-                allowSingleDateInRange=True,
+            date_range(
+                "analytics-dates",
+                [q.period.start.isoformat(), q.period.end.isoformat()],
                 w=240,
+                label="Period",
+                clearable=False,
             ),
             dmc.Select(
                 id="analytics-interval",

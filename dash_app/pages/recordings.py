@@ -13,6 +13,12 @@ Scope is the warehouse's (:func:`dash_app.auth.open_calls`): a plain user
 sees the recordings of their own calls, supervisors and managers their
 tenant's. Ids coming back from the browser are looked up again in that scope,
 so a crafted id opens nothing.
+
+Managers and supervisors also get "Missing" (``?show=missing``): the calls the
+recording policy said to record that have no recording because rtpengine was
+down at call time (:func:`pipeline.recording_query.list_missing_recordings`),
+each marked "Missing"; the row callback refuses that list to anyone else.
+The grid machinery (URL filter, paging, purge) is :mod:`dash_app.paged_grid`.
 """
 
 from __future__ import annotations
@@ -20,25 +26,31 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-import dash_ag_grid as dag
 import dash_mantine_components as dmc
-from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dash_app.auth import open_calls, optional_user, provisioning, signed_in_user
+from dash_app.editing import NotAllowed
 from dash_app.layout import format_local
+from dash_app.paged_grid import PagedGrid, choice, date_range, labelled, text_box
+from dash_app.paged_grid_filters import controls_query, search_string, with_query
 from dash_app.recordings_panel import delete_dialog, recording_panel, retention_control
 from dash_app.recordings_view import (
-    BLOCK_SIZE,
+    SHOW_MISSING,
     clean_query,
     describe,
     grid_columns,
     grid_row,
+    missing_columns,
+    missing_row,
     page_url,
     parse_query,
+    showing_missing,
 )
 from dash_app.voicemail_view import may_open
 from pipeline.schema import DIRECTIONS
+from switchboard.store import User
 
 dash.register_page(
     __name__,
@@ -48,176 +60,148 @@ dash.register_page(
     order=1,
 )
 
+GRID = PagedGrid(
+    "recordings",
+    row_id="recording_id",
+    noun=("recording", "recordings"),
+    most_rows=500,
+    max_blocks=10,
+    style={"height": "320px"},
+)
+_CONTROLS = (
+    "recordings-dates",
+    "recordings-direction",
+    "recordings-extension",
+    "recordings-number",
+    "recordings-queue",
+    "recordings-has-transcript",
+    "recordings-words",
+)
+MISSING_IS_FOR = "only managers and supervisors see the calls whose recording is missing"
+
+
+def may_see_missing(user: User) -> bool:
+    """Missing recordings are the tenant's operations (the relay was down), not a user's calls."""
+    return user.sees_whole_tenant
+
+
+def _current(active: bool) -> dict[str, Any]:
+    return {"aria-current": "page"} if active else {}
+
+
+def _views(params: dict[str, str], missing: bool) -> Any:
+    """The "Recorded" and "Missing" links: a page load, so the grid gets that list's columns."""
+    recorded = {k: v for k, v in params.items() if k != "show"}
+    links = [
+        ("Recorded", with_query("/recordings", recorded), not missing),
+        ("Missing", with_query("/recordings", {**recorded, "show": SHOW_MISSING}), missing),
+    ]
+    return dmc.Group(
+        [
+            html.A(
+                label,
+                href=href,
+                className="sb-link-button" + (" sb-link-button--active" if active else ""),
+                id=f"recordings-show-{label.lower()}",
+                **_current(active),
+            )
+            for label, href, active in links
+        ],
+        gap="xs",
+        id="recordings-show",
+    )
+
 
 def layout(**query: Any) -> Any:
-    """The recordings the viewer may hear, for the filter in the URL."""
+    """The recordings the viewer may hear (or the calls missing theirs), for the URL's filter."""
     user = optional_user()
     if user is None:
         return html.Div()
     params, _flt, error = parse_query(query, user.timezone)
-    opened = str(query.get("rec") or "")
+    if showing_missing(params) and not may_see_missing(user):
+        params = {k: v for k, v in params.items() if k != "show"}
+        error = MISSING_IS_FOR
+    missing = showing_missing(params)
+    # The missing list cannot filter on these: with nothing recorded there is nothing to match.
+    unusable = {"disabled": True} if missing else {}
+    opened = "" if missing else str(query.get("rec") or "")
+    whose = user.tenant_domain if user.sees_whole_tenant else f"extension {user.extension}"
     scope = (
-        f"Recorded calls of {user.tenant_domain}"
-        if user.sees_whole_tenant
-        else f"Recorded calls of extension {user.extension}"
-    ) + f" · times in {user.timezone} · caller on the left channel, callee on the right"
+        f"Calls of {whose} the recording policy said to record, with no recording: the media"
+        f" relay was unavailable and the call went on unrecorded · times in {user.timezone}"
+        if missing
+        else f"Recorded calls of {whose} · times in {user.timezone}"
+        " · caller on the left channel, callee on the right"
+    )
     flag = params.get("has_transcript", "").lower()
     with provisioning() as store:
         queues = [{"value": str(q.id), "label": q.name} for q in store.queues(user.tenant_domain)]
-    controls = dmc.Group(
+    with_or_without = [{"value": "yes", "label": "With"}, {"value": "no", "label": "Without"}]
+    controls = [
+        date_range("recordings-dates", [params.get("from"), params.get("to")], w=240),
+        choice(
+            "recordings-direction",
+            "Direction",
+            "Any direction",
+            labelled(DIRECTIONS),
+            params.get("direction"),
+            w=150,
+        ),
+        text_box("recordings-extension", "Extension", "e.g. 102", params.get("extension"), w=110),
+        text_box("recordings-number", "Number", "+1 555…", params.get("number"), w=140),
+        choice(
+            "recordings-queue", "Queue", "Any queue", queues, params.get("queue"), w=170, **unusable
+        ),
+        choice(
+            "recordings-has-transcript",
+            "Transcript",
+            "Any",
+            with_or_without,
+            "yes" if flag in ("yes", "true", "1") else "no" if flag else None,
+            w=120,
+            **unusable,
+        ),
+        text_box(
+            "recordings-words", "Words said", "refund", params.get("words"), w=180, **unusable
+        ),
+    ]
+    search = dmc.Paper(
         [
-            dmc.DatePickerInput(
-                id="recordings-dates",
-                type="range",
-                label="Date range",
-                placeholder="Any date",
-                value=[params.get("from"), params.get("to")],
-                valueFormat="YYYY-MM-DD",
-                clearable=True,
-                allowSingleDateInRange=True,
-                w=240,
-            ),
-            dmc.Select(
-                id="recordings-direction",
-                label="Direction",
-                placeholder="Any direction",
-                data=[{"value": d, "label": d.capitalize()} for d in DIRECTIONS],
-                value=params.get("direction"),
-                clearable=True,
-                w=150,
-            ),
-            dmc.TextInput(
-                id="recordings-extension",
-                label="Extension",
-                placeholder="e.g. 102",
-                value=params.get("extension", ""),
-                debounce=400,
-                w=110,
-            ),
-            dmc.TextInput(
-                id="recordings-number",
-                label="Number",
-                placeholder="+1 555…",
-                value=params.get("number", ""),
-                debounce=400,
-                w=140,
-            ),
-            dmc.Select(
-                id="recordings-queue",
-                label="Queue",
-                placeholder="Any queue",
-                data=queues,
-                value=params.get("queue"),
-                clearable=True,
-                w=170,
-            ),
-            dmc.Select(
-                id="recordings-has-transcript",
-                label="Transcript",
-                placeholder="Any",
-                data=[{"value": "yes", "label": "With"}, {"value": "no", "label": "Without"}],
-                value="yes" if flag in ("yes", "true", "1") else "no" if flag else None,
-                clearable=True,
-                w=120,
-            ),
-            dmc.TextInput(
-                id="recordings-words",
-                label="Words said",
-                placeholder="refund",
-                value=params.get("words", ""),
-                debounce=400,
-                w=180,
-            ),
-        ],
-        align="flex-end",
-        gap="sm",
-    )
-    grid = dag.AgGrid(
-        id="recordings-grid",
-        rowModelType="infinite",
-        columnDefs=grid_columns(user.timezone),
-        defaultColDef={"sortable": False, "resizable": True, "suppressHeaderMenuButton": True},
-        getRowId="params.data.recording_id",
-        dashGridOptions={
-            "cacheBlockSize": BLOCK_SIZE,
-            "maxBlocksInCache": 10,
-            "infiniteInitialRowCount": 1,
-            "rowBuffer": 0,
-            "animateRows": False,
-        },
-        style={"height": "320px"},
-    )
-    search = dmc.Group(
-        [
-            dmc.TextInput(
-                id="recordings-search",
-                placeholder="Words said in any recording or voicemail",
-                debounce=400,
-                style={"flex": 1},
-            ),
-        ]
-    )
-    return dmc.Stack(
-        [
-            dcc.Location(id="recordings-url", refresh=False),
-            dcc.Store(id="recordings-filter", data=params),
-            dcc.Store(id="recordings-purged"),
-            dcc.Store(id="recordings-version", data=0),  # bumped by a deletion
-            delete_dialog(),
-            dmc.Stack(
-                [
-                    dmc.Title("Recordings", order=2, id="recordings-title"),
-                    dmc.Text(scope, c="dimmed", size="sm", id="recordings-scope"),
-                ],
-                gap=0,
-            ),
-            dmc.Paper(controls, withBorder=True, p="md", radius="md"),
-            html.Div(
-                dmc.Alert(error, color="red", variant="light", title="Filter ignored")
-                if error
-                else None,
-                id="recordings-filter-error",
-            ),
+            dmc.Title("Search recordings and voicemail", order=4, mb="sm"),
             dmc.Group(
-                [
-                    dmc.Text(describe(params), size="sm", id="recordings-summary"),
-                    dmc.Text("", size="sm", c="dimmed", id="recordings-count"),
-                ],
-                justify="space-between",
+                dmc.TextInput(
+                    id="recordings-search",
+                    placeholder="Words said in any recording or voicemail",
+                    debounce=400,
+                    style={"flex": 1},
+                ),
             ),
-            dmc.Paper(grid, withBorder=True, radius="md", className="sb-grid-paper"),
+            html.Div(id="recordings-search-results", style={"marginTop": 12}),
+        ],
+        withBorder=True,
+        p="lg",
+        radius="md",
+    )
+    return GRID.page(
+        title="Recordings",
+        scope=scope,
+        controls=controls,
+        params=params,
+        summary=describe(params),
+        error=error,
+        columns=missing_columns(user.timezone) if missing else grid_columns(user.timezone),
+        row_id="call_id" if missing else None,
+        actions=[_views(params, missing)] if may_see_missing(user) else [],
+        before=[dcc.Store(id="recordings-version", data=0), delete_dialog()],  # bumped on delete
+        after=[
             html.Div(recording_panel(opened) if opened else None, id="recordings-detail"),
-            dmc.Paper(
-                [
-                    dmc.Title("Search recordings and voicemail", order=4, mb="sm"),
-                    search,
-                    html.Div(id="recordings-search-results", style={"marginTop": 12}),
-                ],
-                withBorder=True,
-                p="lg",
-                radius="md",
-            ),
+            search,
             retention_control(user),
         ],
-        gap="md",
     )
 
 
-@callback(
-    Output("recordings-url", "search"),
-    Output("recordings-filter", "data"),
-    Output("recordings-summary", "children"),
-    Output("recordings-filter-error", "children"),
-    Input("recordings-dates", "value"),
-    Input("recordings-direction", "value"),
-    Input("recordings-extension", "value"),
-    Input("recordings-number", "value"),
-    Input("recordings-queue", "value"),
-    Input("recordings-has-transcript", "value"),
-    Input("recordings-words", "value"),
-    State("recordings-filter", "data"),
-    prevent_initial_call=True,
-)
+@GRID.filter_callback(_CONTROLS)
 def apply_filters(
     dates: list[str | None] | None,
     direction: str | None,
@@ -228,82 +212,58 @@ def apply_filters(
     words: str | None,
     current: dict[str, str] | None,
 ) -> tuple[Any, ...]:
-    """Controls → filter → URL, grid filter and sentence."""
-    from urllib.parse import urlencode
-
+    """Controls → filter → URL, grid filter and sentence (the list shown stays the same)."""
     user = signed_in_user()
-    date_from, date_to = ((dates or []) + [None, None])[:2]
-    raw = {
-        "from": (date_from or "")[:10],
-        "to": (date_to or "")[:10],
+    values = {
         "direction": direction,
         "extension": extension,
         "number": number,
         "queue": queue,
         "has_transcript": has_transcript,
         "words": words,
+        "show": (current or {}).get("show"),
     }
-    params, _flt, error = parse_query(clean_query(raw), user.timezone)
+    params, _flt, error = parse_query(clean_query(controls_query(dates, values)), user.timezone)
     if error:
-        alert = dmc.Alert(error, color="red", variant="light", title="Check the filter")
-        return no_update, no_update, no_update, alert
-    if params == (current or {}):
-        raise PreventUpdate
-    return (f"?{urlencode(params)}" if params else ""), params, describe(params), None
+        return GRID.refused(error)
+    return GRID.applied(params, current, describe(params))
 
 
-# A new filter must drop the rows the grid has cached; only the browser can tell it to.
-clientside_callback(
-    """
-    async function (query, version) {
-        const api = await dash_ag_grid.getApiAsync("recordings-grid");
-        if (api.getDisplayedRowCount() > 0) { api.ensureIndexVisible(0, "top"); }
-        api.purgeInfiniteCache();
-        return window.dash_clientside.no_update;
-    }
-    """,
-    Output("recordings-purged", "data"),
-    Input("recordings-filter", "data"),
-    Input("recordings-version", "data"),
-    prevent_initial_call=True,
-)
+GRID.purge_on_change("recordings-version")
 
 
-@callback(
-    Output("recordings-grid", "getRowsResponse"),
-    Output("recordings-count", "children"),
-    Input("recordings-grid", "getRowsRequest"),
-    State("recordings-filter", "data"),
-)
+@GRID.rows_callback()
 def load_rows(request: dict[str, Any] | None, params: dict[str, str] | None) -> tuple[Any, str]:
-    """One block of recordings in the viewer's scope.
+    """One block of recordings (or of calls missing theirs) in the viewer's scope.
 
     The read API pages without a total: a block shorter than asked for is the last,
     and the grid learns the row count from it.
     """
-    from pipeline.recording_query import list_recordings
+    from pipeline.recording_query import MAX_ROWS, list_missing_recordings, list_recordings
 
-    if not request:
-        raise PreventUpdate
+    start, limit = GRID.block(request)
     user = signed_in_user()
-    _clean, flt, error = parse_query(params or {}, user.timezone)
+    clean, flt, error = parse_query(params or {}, user.timezone)
     if error:
-        return {"rowData": [], "rowCount": 0}, "0 recordings"
-    start = max(0, int(request.get("startRow") or 0))
-    end = int(request.get("endRow") or start + BLOCK_SIZE)
-    limit = max(1, min(end - start, 500))
+        return GRID.nothing()
+    if not showing_missing(clean):
+        conn = open_calls(user)
+        try:
+            rows = list_recordings(conn, flt, limit=limit, offset=start)
+        finally:
+            conn.close()
+        return GRID.answer_open_ended([grid_row(r, user.timezone) for r in rows], start, limit)
+    if not may_see_missing(user):
+        raise NotAllowed(MISSING_IS_FOR)
+    if start >= MAX_ROWS:  # the newest MAX_ROWS only: this list has no offset
+        return GRID.answer_open_ended([], start, limit, noun=("call", "calls"))
     conn = open_calls(user)
     try:
-        rows = list_recordings(conn, flt, limit=limit, offset=start)
+        rows = list_missing_recordings(conn, flt, limit=min(start + limit, MAX_ROWS))[start:]
     finally:
         conn.close()
-    done = len(rows) < limit
-    total = start + len(rows)
-    label = ("1 recording" if total == 1 else f"{total:,} recordings") if done else ""
-    response = {"rowData": [grid_row(r, user.timezone) for r in rows]}
-    if done:
-        response["rowCount"] = total  # type: ignore[assignment]
-    return response, label
+    data = [missing_row(r, user.timezone) for r in rows]
+    return GRID.answer_open_ended(data, start, limit, noun=("call", "calls"))
 
 
 @callback(
@@ -314,14 +274,15 @@ def load_rows(request: dict[str, Any] | None, params: dict[str, str] | None) -> 
     prevent_initial_call=True,
 )
 def open_recording(clicked: dict[str, Any] | None, params: dict[str, str] | None) -> Any:
-    """The clicked row's recording under the grid (looked up again in the viewer's scope)."""
-    from urllib.parse import urlencode
+    """The clicked row's recording under the grid (looked up again in the viewer's scope).
 
+    A row of the missing list is a call with nothing to open.
+    """
     recording_id = str((clicked or {}).get("rowId") or "")
-    if not recording_id:
+    if not recording_id or showing_missing(params or {}):
         raise PreventUpdate
     panel = recording_panel(recording_id)
-    return panel, "?" + urlencode({**(params or {}), "rec": recording_id})
+    return panel, search_string({**(params or {}), "rec": recording_id})
 
 
 @callback(
