@@ -15,6 +15,7 @@ import dataclasses
 from pathlib import Path
 from typing import cast
 
+from cli.routing import parse_instant, split_destination
 from media.audio_library import AudioError, LibraryKind, save_speech, save_upload
 from switchboard.attendants import (
     DESTINATION_KINDS,
@@ -37,11 +38,7 @@ def _store(settings: Settings) -> ProvisioningStore:
 
 
 def parse_menu_destination(text: str) -> MenuDestination:
-    kind, _, target = text.partition(":")
-    if kind not in DESTINATION_KINDS:
-        raise ProvisioningError(f"{text!r}: destinations are {', '.join(DESTINATION_KINDS)}")
-    if kind in TARGETED_KINDS and not target:
-        raise ProvisioningError(f"{text!r}: say which {kind} (e.g. {kind}:102)")
+    kind, target = split_destination(text, DESTINATION_KINDS, TARGETED_KINDS)
     return MenuDestination(cast(DestinationKind, kind), target if kind in TARGETED_KINDS else "")
 
 
@@ -164,8 +161,6 @@ def _keys(text: str) -> list[str | None]:
 
 def cmd_attendant_simulate(settings: Settings, args: argparse.Namespace) -> int:
     """Where a caller pressing ``--keys`` goes; with ``--did`` and ``--at`` from the main number."""
-    from cli.routing import parse_instant
-
     store = _store(settings)
     tenant = args.tenant
     menus = {a.id: a for a in store.attendants(tenant) if a.id is not None}

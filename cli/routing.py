@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, time
 from typing import cast
 from zoneinfo import ZoneInfo
@@ -59,12 +60,20 @@ def parse_period(text: str) -> Period:
     return WeeklyPeriod(parse_days(spec), start, end)
 
 
-def parse_destination(text: str) -> Destination:
+def split_destination(
+    text: str, kinds: Sequence[str], targeted: Collection[str]
+) -> tuple[str, str]:
+    """``KIND:TARGET`` as its two parts; ProvisioningError for another kind or a missing target."""
     kind, _, target = text.partition(":")
-    if kind not in OFFERED_KINDS:
-        raise ProvisioningError(f"{text!r}: destinations are {', '.join(OFFERED_KINDS)}")
-    if kind in TARGETED_KINDS and not target:
+    if kind not in kinds:
+        raise ProvisioningError(f"{text!r}: destinations are {', '.join(kinds)}")
+    if kind in targeted and not target:
         raise ProvisioningError(f"{text!r}: say which {kind} (e.g. {kind}:102)")
+    return kind, target
+
+
+def parse_destination(text: str) -> Destination:
+    kind, target = split_destination(text, OFFERED_KINDS, TARGETED_KINDS)
     return Destination(cast(DestinationKind, kind), target)
 
 
