@@ -1,7 +1,7 @@
 """What every page of the portal opens with: who may see it, and its title.
 
-Manager pages (Main Numbers, Auto Attendants, Users, Queues…) gate twice:
-the layout shows anyone else a "Managers only" notice (id ``<page>-denied``,
+Manager pages (Main Numbers, Auto Attendants, Users…) and the supervisors'
+(Queues, Wallboard) gate twice: the layout shows anyone else a notice (id ``<page>-denied``,
 which the browser tests look for) and every callback asks again with
 :func:`signed_in_manager`, because a callback's inputs come from browsers and
 hiding a link is not access control. A layout also renders nothing for an
@@ -32,23 +32,32 @@ def signed_in_manager(refusal: str) -> User:
     return require_manager(signed_in_user(), refusal)
 
 
+SUPERVISORS = ("manager", "supervisor")  # who runs the queues and watches the wallboard
+
+
+def _page_viewer(page: str, roles: tuple[str, ...], notice: str, title: str) -> User | Any:
+    """The signed-in user if their role is one of ``roles``, else what the layout shows instead."""
+    user = optional_user()
+    if user is None:
+        return html.Div()
+    if user.role not in roles:
+        return dmc.Alert(notice, title=title, color="gray", id=f"{page}-denied")
+    return user
+
+
 def manager_page_viewer(page: str, managed: str) -> User | Any:
     """The manager viewing a manager page, or what the layout shows instead of the page.
 
     Anonymous: an empty Div. Anyone else: "``managed`` are managed by your
     company's managers." in a notice with id ``<page>-denied``.
     """
-    user = optional_user()
-    if user is None:
-        return html.Div()
-    if user.role != "manager":
-        return dmc.Alert(
-            f"{managed} are managed by your company's managers.",
-            title="Managers only",
-            color="gray",
-            id=f"{page}-denied",
-        )
-    return user
+    notice = f"{managed} are managed by your company's managers."
+    return _page_viewer(page, ("manager",), notice, "Managers only")
+
+
+def supervisor_page_viewer(page: str, notice: str) -> User | Any:
+    """The manager or supervisor viewing a queue page; anyone else gets ``notice`` instead."""
+    return _page_viewer(page, SUPERVISORS, notice, "Managers and supervisors only")
 
 
 def page_header(page: str, title: str, subtitle: Any = None) -> html.Div:

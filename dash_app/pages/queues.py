@@ -19,9 +19,10 @@ import dash
 import dash_mantine_components as dmc
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
-from dash_app.auth import optional_user, provisioning, signed_in_user
+from dash_app.auth import provisioning, signed_in_user
 from dash_app.editing import NotAllowed, alert, require_click
 from dash_app.layout import section
+from dash_app.page_shell import SUPERVISORS, supervisor_page_viewer
 from dash_app.push import push_after_edit, saved_message
 from dash_app.queues_form import (
     FIELDS,
@@ -41,16 +42,15 @@ dash.register_page(
     name="Queues",
     title="Queues · Switchboard",
     order=6,
-    roles=("manager", "supervisor"),  # read by the shell's navigation
+    roles=SUPERVISORS,  # read by the shell's navigation
 )
 
-ROLES = ("manager", "supervisor")
 ONLY = "only managers and supervisors can see and change queues"
 CHECKBOXES = {"join-empty", "pause-no-answer"}
 
 
 def require_queue_admin(user: User) -> User:
-    if user.role not in ROLES:
+    if user.role not in SUPERVISORS:
         raise NotAllowed(ONLY)
     return user
 
@@ -60,13 +60,11 @@ def _tracks(store: ProvisioningStore, tenant: str) -> list[tuple[int, str]]:
 
 
 def layout(**query: str) -> Any:
-    user = optional_user()
-    if user is None:
-        return html.Div()
-    if user.role not in ROLES:
-        return dmc.Alert("Queues are managed by your company's managers and supervisors.",
-                         title="Managers and supervisors only", color="gray",
-                         id=f"{PAGE}-denied")  # fmt: skip
+    user = supervisor_page_viewer(
+        PAGE, "Queues are managed by your company's managers and supervisors."
+    )
+    if not isinstance(user, User):
+        return user
     with provisioning() as store:
         tracks = _tracks(store, user.tenant_domain)
     editor = dmc.Stack(

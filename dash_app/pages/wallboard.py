@@ -20,8 +20,9 @@ import dash
 import dash_mantine_components as dmc
 from dash import Input, Output, callback, dcc, html
 
-from dash_app.auth import optional_user, portal, provisioning, signed_in_user
+from dash_app.auth import portal, provisioning, signed_in_user
 from dash_app.editing import NotAllowed
+from dash_app.page_shell import SUPERVISORS, supervisor_page_viewer
 from dash_app.wallboard_view import TODAY_TTL_SECONDS, build_tiles, read_live, render_board
 from media.queue_spool import live_path
 from switchboard.store import User
@@ -32,10 +33,9 @@ dash.register_page(
     name="Wallboard",
     title="Wallboard · Switchboard",
     order=7,
-    roles=("manager", "supervisor"),  # read by the shell's navigation
+    roles=SUPERVISORS,  # read by the shell's navigation
 )
 
-ROLES = ("manager", "supervisor")
 REFRESH_MS = 1000
 _TV_STYLE = {
     "position": "fixed", "inset": 0, "zIndex": 1000, "overflow": "auto",
@@ -81,13 +81,9 @@ def board(user: User, tv: bool) -> Any:
 
 
 def layout(**query: Any) -> Any:
-    user = optional_user()
-    if user is None:
-        return html.Div()
-    if user.role not in ROLES:
-        return dmc.Alert("The wallboard is for managers and supervisors.",
-                         title="Managers and supervisors only", color="gray",
-                         id="wallboard-denied")  # fmt: skip
+    user = supervisor_page_viewer("wallboard", "The wallboard is for managers and supervisors.")
+    if not isinstance(user, User):
+        return user
     tv = str(query.get("tv", "")) in ("1", "true", "yes")
     body = html.Div(board(user, tv), id="wallboard-board")
     header = dmc.Group(
@@ -118,6 +114,6 @@ def layout(**query: Any) -> Any:
 def refresh(_n: int | None, tv: bool | None) -> Any:
     """Every second: the live file again (today's numbers from the cache)."""
     user = signed_in_user()
-    if user.role not in ROLES:
+    if user.role not in SUPERVISORS:
         raise NotAllowed("only managers and supervisors can see the wallboard")
     return board(user, bool(tv))
