@@ -219,10 +219,13 @@ def act_on_message(
     return _feedback(text, "green"), (version or 0) + 1
 
 
+def _note(text: str, note_id: str, color: str = "green") -> Any:
+    """A one-line outcome under a form: red refuses, green confirms; tests look for its id."""
+    return dmc.Text(text, c=color, size="sm", id=note_id)
+
+
 def _feedback(text: str, color: str) -> Any:
-    return dmc.Text(
-        text, c=color, size="sm", id="voicemail-error" if color == "red" else "voicemail-done"
-    )
+    return _note(text, "voicemail-error" if color == "red" else "voicemail-done", color)
 
 
 # -- settings ---------------------------------------------------------------------------
@@ -260,11 +263,8 @@ def upload_greeting(
         return _greeting_error(str(exc))
     with provisioning() as store:
         store.set_greeting(user.tenant_domain, mailbox, kind, rel)
-    return dmc.Text(
-        f"{GREETING_LABELS[kind]} greeting saved ({seconds:.1f} s).",
-        c="green",
-        size="sm",
-        id="voicemail-greeting-saved",
+    return _note(
+        f"{GREETING_LABELS[kind]} greeting saved ({seconds:.1f} s).", "voicemail-greeting-saved"
     )
 
 
@@ -309,8 +309,8 @@ def save_settings(
                 email_attach_audio=bool(attach),
             )
     except (PermissionError, ProvisioningError) as exc:
-        return dmc.Text(sentence(str(exc)), c="red", size="sm", id="voicemail-settings-error")
-    return dmc.Text("Settings saved.", c="green", size="sm", id="voicemail-settings-saved")
+        return _note(sentence(str(exc)), "voicemail-settings-error", "red")
+    return _note("Settings saved.", "voicemail-settings-saved")
 
 
 @callback(
@@ -338,11 +338,11 @@ def change_pin(
             store.set_voicemail_pin(user.tenant_domain, mailbox, pin or "")
     except (PermissionError, ProvisioningError) as exc:
         return _pin_error(sentence(str(exc))), "", ""
-    return dmc.Text("PIN changed.", c="green", size="sm", id="voicemail-pin-saved"), "", ""
+    return _note("PIN changed.", "voicemail-pin-saved"), "", ""
 
 
 def _pin_error(text: str) -> Any:
-    return dmc.Text(text, c="red", size="sm", id="voicemail-pin-error")
+    return _note(text, "voicemail-pin-error", "red")
 
 
 @callback(
@@ -362,4 +362,4 @@ def unlock_phone_access(clicks: int | None, box: str | None) -> Any:
             store.unlock_pin(user.tenant_domain, mailbox)
     except (PermissionError, ProvisioningError) as exc:
         return _pin_error(sentence(str(exc)))
-    return dmc.Text("Phone access unlocked.", c="green", size="sm", id="voicemail-pin-unlocked")
+    return _note("Phone access unlocked.", "voicemail-pin-unlocked")
