@@ -37,7 +37,6 @@ import os
 import random
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -53,6 +52,7 @@ import httpx
 
 from benchmarks.analytics_lake import TZ, make_calls, write_lake
 from benchmarks.testbed import make_settings
+from switchboard.processes import ServerProcess
 from switchboard.settings import Settings, setting_names
 from switchboard.store import ProvisioningStore
 
@@ -93,30 +93,25 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def start_portal(settings: Settings) -> subprocess.Popen[bytes]:
-    """``python -m dash_app`` (gunicorn, as make run starts it); waits for the login form."""
-    log = (settings.data_dir / "portal.log").open("wb")
-    proc = subprocess.Popen(
+def start_portal(settings: Settings) -> ServerProcess:
+    """``python -m dash_app`` (gunicorn, as make run starts it); ready once the login form is."""
+    url = f"http://{settings.portal_host}:{settings.portal_port}/login"
+    return ServerProcess(
+        "portal",
         [sys.executable, "-m", "dash_app"],
+        ready=lambda: _answers(url),
         cwd=REPO_ROOT,
         env=settings_env(settings),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    log.close()
-    url = f"http://{settings.portal_host}:{settings.portal_port}/login"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError((settings.data_dir / "portal.log").read_text())
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError("the portal did not start in 120 s")
+        output=settings.data_dir / "portal.log",
+        start_timeout=120,
+    ).start()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def portal_cpu_seconds(master: int) -> float:
@@ -418,6 +413,7 @@ def main() -> None:
     if held["users"] < args.users:
         raise SystemExit(f"{settings.data_dir} holds {held['users']} users; use a new --data")
     portal = start_portal(settings)
+    assert portal.pid is not None
     try:
         base = f"http://{settings.portal_host}:{settings.portal_port}"
         timings = Timings()
@@ -440,8 +436,7 @@ def main() -> None:
         portal_cpu = portal_cpu_seconds(portal.pid) - cpu_before
         own_cpu = time.process_time() - own_before
     finally:
-        portal.terminate()
-        portal.wait(30)
+        portal.stop(30)
     out = {
         "users": args.users,
         "rows": held["rows"],
