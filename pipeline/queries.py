@@ -54,11 +54,13 @@ CALLS_SOURCE_CURRENT = """read_parquet(
     hive_types = {{'tenant': varchar, 'date': date}}
 )"""
 
-# The same when some files were written before a column was appended (recording_outcome):
-# union_by_name reads NULL for it in older files, the typed-null branch when no file has it
-# (as TABLE_VIEW_OVER_FILES). Only then: union_by_name reads every file's footer at each
-# query (measured, 366 daily files: a one-day count 8.5 -> 28 ms).
-CALLS_SOURCE = """(
+# A table's rows when some files were written before a column was appended
+# (calls.recording_outcome, transcript confidence): union_by_name reads NULL for it in older
+# files, and the typed-null branch gives every column of today's schema even when no file
+# has it, instead of the view failing with "column not found" until a new file arrives.
+# For calls only then: union_by_name reads every file's footer at each query (measured,
+# 366 daily files: a one-day count 8.5 -> 28 ms).
+FILES_BY_NAME = """(
     select *
     from read_parquet(
         {files},
@@ -71,6 +73,7 @@ CALLS_SOURCE = """(
         {typed_nulls}
     where false
 )"""
+CALLS_SOURCE = FILES_BY_NAME
 
 
 def calls_source(files: str, *, current: bool) -> str:
@@ -212,28 +215,17 @@ def count_calls(where_sql: str) -> str:
 # -- voicemail views ------------------------------------------------------------------
 # ``voicemails`` and ``transcripts`` of one tenant, built like ``calls``: the Hive
 # folder of the tenant only, or typed nulls while the folder holds no file yet.
-# The typed-null branch gives every column of today's schema even when all files were
-# written before a column existed (e.g. transcript confidence): those rows read NULL,
-# instead of the view failing with "column not found" until a new file arrives.
-TABLE_VIEW_OVER_FILES = """
+TABLE_VIEW_OVER_FILES = (
+    """
 create view {name} as
 select
     {columns}
-from (
-    select *
-    from read_parquet(
-        {files},
-        hive_partitioning = true,
-        hive_types = {{'tenant': varchar, 'date': date}},
-        union_by_name = true
-    )
-    union all by name
-    select
-        {typed_nulls}
-    where false
-)
+from """
+    + FILES_BY_NAME
+    + """
 {scope}
 """
+)
 
 TABLE_VIEW_EMPTY = """
 create view {name} as
