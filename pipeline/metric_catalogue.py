@@ -138,21 +138,10 @@ QUEUE_DEFINITIONS: tuple[MetricDefinition, ...] = (
 QUEUE_DEFINITION_BY_NAME: dict[str, MetricDefinition] = {d.name: d for d in QUEUE_DEFINITIONS}
 
 
-def format_queue_value(name: str, value: Any) -> str:
-    """A queue metric for people (same formats as :func:`format_value`)."""
+def format_unit(unit: str, value: Any) -> str:
+    """A value for people by its unit: rates in %, durations in m:ss, counts with separators."""
     if value is None:
         return "–"
-    unit = QUEUE_DEFINITION_BY_NAME[name].unit if name in QUEUE_DEFINITION_BY_NAME else "calls"
-    if unit == "calls":
-        return f"{int(value):,}"
-    return format_value("answer_rate" if unit == "ratio" else "avg_talk", value)
-
-
-def format_value(name: str, value: Any) -> str:
-    """A metric value for people: rates in %, durations in m:ss, counts with separators."""
-    if value is None:
-        return "–"
-    unit = DEFINITION_BY_NAME[name].unit if name in DEFINITION_BY_NAME else "calls"
     if unit == "ratio":
         return f"{float(value) * 100:.1f}%"
     if unit == "seconds":
@@ -161,3 +150,15 @@ def format_value(name: str, value: Any) -> str:
         minutes, secs = divmod(rest, 60)
         return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
     return f"{int(value):,}"
+
+
+def format_queue_value(name: str, value: Any) -> str:
+    """A queue metric for people (same formats as :func:`format_value`)."""
+    definition = QUEUE_DEFINITION_BY_NAME.get(name)
+    return format_unit(definition.unit if definition else "calls", value)
+
+
+def format_value(name: str, value: Any) -> str:
+    """A metric value for people (:func:`format_unit` of its unit; unknown names are counts)."""
+    definition = DEFINITION_BY_NAME.get(name)
+    return format_unit(definition.unit if definition else "calls", value)
