@@ -38,7 +38,7 @@ import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from switchboard.identifiers import TENANT_RE
 from switchboard.rules import AnsweringRule, active_rule_at, readable
@@ -55,17 +55,7 @@ DestinationKind = Literal[
     "dial_by_extension",
     "hangup",
 ]
-DESTINATION_KINDS: tuple[DestinationKind, ...] = (
-    "extension",
-    "attendant",
-    "queue",
-    "voicemail",
-    "announcement",
-    "number",
-    "repeat",
-    "dial_by_extension",
-    "hangup",
-)
+DESTINATION_KINDS: tuple[DestinationKind, ...] = get_args(DestinationKind)
 # Kinds whose target names something that must exist when the menu is saved.
 TARGETED_KINDS: frozenset[str] = frozenset(
     {"extension", "attendant", "queue", "voicemail", "announcement", "number"}
