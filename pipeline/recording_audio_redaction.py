@@ -37,21 +37,13 @@ from pipeline.files import TEMP_SUFFIX, write_atomic
 from pipeline.recording_audio import SAMPLE_RATE
 from pipeline.recording_redaction import card_spans
 from pipeline.recordings_schema import SPEAKERS
+from pipeline.transcription_decoding import Word  # the engine's word times, in the WAV's clock
 
 log = logging.getLogger(__name__)
 
 TONE_HZ = 1000
 TONE_AMPLITUDE = 8192  # -12 dBFS: clearly a tone, not loud enough to hurt on playback
 PAD_SECONDS = 0.1
-
-
-@dataclass(frozen=True)
-class Word:
-    """One word with its time in the WAV (seconds); ``text`` as the engine spelt it."""
-
-    start: float
-    end: float
-    text: str
 
 
 @dataclass(frozen=True)

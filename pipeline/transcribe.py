@@ -40,6 +40,7 @@ from pipeline.transcription_audio import SAMPLE_RATE, load_audio, normalise_leve
 from pipeline.transcription_decoding import (
     DecodedSegment,
     DecodingOptions,
+    Word,
     bounded_names,
     is_low_confidence,
     kept_segments,
@@ -76,6 +77,9 @@ class Segment:
     start: float
     end: float
     text: str
+    # Word times in the same clock as start/end, when the engine was asked for them
+    # (``DecodingOptions.word_timestamps``; audio redaction tones exactly these).
+    words: tuple[Word, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -183,6 +187,10 @@ class WhisperTranscriber:
                 s.avg_logprob,
                 s.no_speech_prob,
                 s.compression_ratio,
+                tuple(
+                    Word(round(offset + w.start, 2), round(offset + w.end, 2), w.word)
+                    for w in s.words or ()
+                ),
             )
             for s in segments
         ]
@@ -222,7 +230,7 @@ class WhisperTranscriber:
                 kwargs["without_timestamps"] = False
             decoded = self._decode(audio, language, kwargs, 0.0)
         kept = kept_segments(decoded)
-        segments = [Segment(s.start, s.end, s.text) for s in kept if s.text]
+        segments = [Segment(s.start, s.end, s.text, s.words) for s in kept if s.text]
         text = " ".join(s.text for s in segments).strip()
         return Transcript(
             text=numbers_for_display(text) if english else text,
@@ -237,10 +245,15 @@ class WhisperTranscriber:
 
 
 def load_transcriber(settings: Settings) -> Transcriber | None:
-    """The configured engine, or None when ``transcription_model`` is ``none``."""
+    """The configured engine, or None when ``transcription_model`` is ``none``.
+
+    Word times are asked for only when audio redaction needs them: they cost decode time
+    (measured in docs/recordings.md, "Redaction").
+    """
     if settings.transcription_model.strip().lower() in ("", "none", "off"):
         return None
-    return WhisperTranscriber(settings.transcription_model)
+    options = DecodingOptions(word_timestamps=settings.recording_redact_audio)
+    return WhisperTranscriber(settings.transcription_model, options=options)
 
 
 def model_slug(model: str) -> str:

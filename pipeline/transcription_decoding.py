@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.transcription_numbers import is_number_word
 from pipeline.transcription_pieces import MAX_PIECE_SECONDS
 
 # The prompt's style (punctuation, digits, "call me back") is what Whisper copies; see
@@ -71,6 +72,9 @@ class DecodingOptions:
     use_prompt: bool = True
     names_as_hotwords: bool = False
     normalise_level: bool = True
+    # Word times (faster-whisper's cross-attention alignment): what audio redaction needs to
+    # tone only a card number's words; off unless asked for (cost: docs/recordings.md).
+    word_timestamps: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def kwargs(self, prompt: str | None, names: str | None) -> dict[str, Any]:
@@ -87,6 +91,7 @@ class DecodingOptions:
             "condition_on_previous_text": self.condition_on_previous_text,
             "initial_prompt": prompt,
             "hotwords": names,
+            "word_timestamps": self.word_timestamps,
             **self.extra,
         }
 
@@ -122,20 +127,39 @@ def voicemail_prompt(names: Sequence[str] = (), *, english: bool = True) -> str 
 
 _WORD = re.compile(r"\S+")
 _CHAR_LOOP = re.compile(r"(\S{2,12}?)\1{3,}")
+_PUNCT = ".,!?-"
 LONG_PHRASE = 4
 MAX_SHORT_REPEATS = 3
+# A number said digit by digit repeats itself ("1, 1, 1, 1", "8-8-8-8"): repeated number
+# words are speech while they span at most this many words (the longest card number).
+MAX_NUMBER_WORDS = 19
+
+
+def _is_number_phrase(words: list[str]) -> bool:
+    return all(w and all(is_number_word(p) for p in w.split("-") if p) for w in words)
+
+
+def _char_loop(m: re.Match[str]) -> str:
+    """One copy of a loop inside a "word", unless it is a digit said over ("one-one-one-")."""
+    unit = m.group(1)
+    reps = len(m.group(0)) // len(unit)
+    if reps <= MAX_NUMBER_WORDS and _is_number_phrase([unit.strip(_PUNCT)]):
+        return m.group(0)
+    return unit
 
 
 def collapse_repeats(text: str, *, max_ngram: int = 12) -> str:
     """``text`` with Whisper's repetition loops cut to one copy of the repeated phrase.
 
     A phrase of 4+ words said twice in a row is a loop; shorter ones ("no, no, no") are
-    speech up to :data:`MAX_SHORT_REPEATS` times.
+    speech up to :data:`MAX_SHORT_REPEATS` times; a repeated number ("1, 1, 1, 1, 1" of a
+    card number, "thousand five hundred fifty five" of its groups) while it spans at most
+    :data:`MAX_NUMBER_WORDS` words.
     """
     # A loop inside one "word" ("L-E-N-E-N-E-N-E…"): 2–12 characters said 4+ times over.
-    text = _CHAR_LOOP.sub(r"\1", text)
+    text = _CHAR_LOOP.sub(_char_loop, text)
     words = _WORD.findall(text)
-    key = [w.lower().strip(".,!?") for w in words]
+    key = [w.lower().strip(_PUNCT) for w in words]
     out: list[str] = []
     i = 0
     while i < len(words):
@@ -145,7 +169,11 @@ def collapse_repeats(text: str, *, max_ngram: int = 12) -> str:
             reps = 1
             while key[i + reps * n : i + (reps + 1) * n] == phrase:
                 reps += 1
-            if reps > (1 if n >= LONG_PHRASE else MAX_SHORT_REPEATS):
+            if _is_number_phrase(phrase) and reps * n <= MAX_NUMBER_WORDS:
+                limit = reps  # a number said in its digits or groups: speech
+            else:
+                limit = 1 if n >= LONG_PHRASE else MAX_SHORT_REPEATS
+            if reps > limit:
                 out.extend(words[i : i + n])
                 step = reps * n
                 break
@@ -153,6 +181,15 @@ def collapse_repeats(text: str, *, max_ngram: int = 12) -> str:
             out.append(words[i])
         i += step
     return " ".join(out)
+
+
+@dataclass(frozen=True)
+class Word:
+    """One decoded word and its time (seconds); ``text`` as Whisper spelt it (leading space)."""
+
+    start: float
+    end: float
+    text: str
 
 
 @dataclass(frozen=True)
@@ -165,6 +202,7 @@ class DecodedSegment:
     avg_logprob: float
     no_speech_prob: float
     compression_ratio: float
+    words: tuple[Word, ...] = ()
 
 
 def is_invented(seg: DecodedSegment) -> bool:
@@ -196,6 +234,7 @@ def kept_segments(segments: Iterable[DecodedSegment]) -> list[DecodedSegment]:
                 seg.avg_logprob,
                 seg.no_speech_prob,
                 seg.compression_ratio,
+                seg.words,
             )
         )
     return kept
