@@ -3,34 +3,34 @@
 Through the real parts: the carrier (SIPp + an RTP phone) calls a DID that rings
 102 (a SIPp phone with an RTP phone) via Kamailio and rtpengine; with the tenant's
 notice on, rtpengine's media player plays the prompt into the caller's side right
-after the answer, so the caller's received audio matches the prompt WAV; with it
-off it does not; the callee never hears it.
+after the answer, so the caller's received audio matches the prompt WAV, and the
+callee (talking from the answer on) is not heard over it, only after it; with it
+off the caller hears no notice and the callee at once; the callee never hears it.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from benchmarks.bridge_scenarios import callee_scenario
-from benchmarks.rtp_phones import DECODE, RtpBank, RtpPhone, Stream
+from benchmarks.rtp_phones import DECODE, RtpBank, RtpPhone, goertzel
 from cli import main as cli
 from kamailio.launcher import KamailioProcess
 from kamailio.recording_push import push_recording_policy
 from kamailio.rules_push import push_all
 from kamailio.traffic import SippUAS, run_sipp
 from media.prompts import RECORDING_NOTICE_NAME, read_wav_pcm, recording_notice_file
-from relay.launcher import ng_client
 from switchboard.rules import AnsweringRule, Destination
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningError
 from tests.fixtures.core import Directory
 from tests.fixtures.main_number import carrier_row, trunk_scenario
+from tests.fixtures.relay import talk_first
 from tests.fixtures.sip import register_at
 
 ACME = "acme.example"
@@ -47,8 +47,10 @@ def notice_match(received: np.ndarray, prompt: np.ndarray) -> float:
     size = 1 << (n - 1).bit_length()
     corr = np.fft.irfft(np.fft.rfft(r, size) * np.conj(np.fft.rfft(p, size)), size)
     corr = corr[: len(r) - len(p) + 1]
-    window = np.ones(len(p))
-    energy = np.convolve(r * r, window, "valid") - np.convolve(r, window, "valid") ** 2 / len(p)
+    # each window's energy about its mean, from running sums (a convolution is O(n*m))
+    sums, squares = (np.concatenate([[0.0], np.cumsum(x)]) for x in (r, r * r))
+    m = len(p)
+    energy = (squares[m:] - squares[:-m]) - (sums[m:] - sums[:-m]) ** 2 / m
     scores = corr / np.sqrt(np.maximum(energy, 1e-9) * float(p @ p))
     return float(scores.max())
 
@@ -68,29 +70,14 @@ def by_source(phone: RtpPhone) -> dict[int, np.ndarray]:
     return {ssrc: np.concatenate(parts) for ssrc, parts in sources.items()}
 
 
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def talk_first(phone: RtpPhone, settings: Settings, timeout: float = 10.0) -> None:
-    """Point ``phone`` at the rtpengine port that relays to it, once the call is up.
-
-    The RTP phones are symmetric (they answer whoever sends first), so one side must
-    start: rtpengine's ``query`` names the local port whose endpoint is ``phone``.
-    """
-    ng = ng_client(settings)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for call_id in ng.list_calls():
-            for tag in ng.query(_text(call_id)).get("tags", {}).values():
-                for media in tag.get("medias", []):
-                    for stream in media.get("streams", []):
-                        if stream.get("endpoint", {}).get("port") == phone.port:
-                            peer = (_text(stream["local address"]), int(stream["local port"]))
-                            with phone._lock:
-                                phone.streams.setdefault(peer, Stream(peer, ssrc=0x20000000))
-                            return
-        time.sleep(0.02)
+def arrivals(phone: RtpPhone, ssrcs: set[int]) -> list[float]:
+    """When ``phone`` received each audio packet of the sources ``ssrcs``, in order."""
+    return sorted(
+        r.at
+        for stream in phone.streams.values()
+        for r in stream.received
+        if r.payload_type in DECODE and r.ssrc in ssrcs
+    )
 
 
 @pytest.fixture
@@ -118,7 +105,7 @@ def test_carrier_caller_hears_the_notice_only_when_on(
     with RtpBank() as bank:
         caller = bank.add(RtpPhone(0, 600.0))
         phone_102 = bank.add(RtpPhone(0, 1400.0))
-        callee = callee_scenario(tmp_path / "102.xml", phone_102, ring_ms=100, hangup_after_ms=2600)
+        callee = callee_scenario(tmp_path / "102.xml", phone_102, ring_ms=100, hangup_after_ms=3800)
         with SippUAS(callee) as uas:
             assert register_at(s, f"102@{ACME}", uas).returncode == 0
             threading.Thread(target=talk_first, args=(phone_102, s), daemon=True).start()
@@ -129,13 +116,29 @@ def test_carrier_caller_hears_the_notice_only_when_on(
     assert result.returncode == 0, result.stderr
     heard, callee_heard = by_source(caller), by_source(phone_102)
     assert heard and callee_heard, "a side received no RTP"
-    caller_score = max(notice_match(pcm, prompt) for pcm in heard.values())
+    scores = {ssrc: notice_match(pcm, prompt) for ssrc, pcm in heard.items()}
+    caller_score = max(scores.values())
     callee_score = max(notice_match(pcm, prompt) for pcm in callee_heard.values())
-    if announce:
-        assert caller_score > 0.6, f"the caller did not hear the notice ({caller_score:.2f})"
-    else:
-        assert caller_score < 0.3, f"the caller heard a notice that is off ({caller_score:.2f})"
     assert callee_score < 0.3, f"the callee heard the notice ({callee_score:.2f})"
+    # the callee's RTP (its 1400 Hz) as it reached the caller, by source
+    callee_ssrcs = {ssrc for ssrc, pcm in heard.items() if goertzel(pcm, 1400.0) > 0.02}
+    callee_at = arrivals(caller, callee_ssrcs)
+    assert len(callee_at) > 25, "the caller did not hear the callee"
+    if not announce:
+        assert caller_score < 0.3, f"the caller heard a notice that is off ({caller_score:.2f})"
+        return
+    assert caller_score > 0.6, f"the caller did not hear the notice ({caller_score:.2f})"
+    notice = max(scores, key=scores.__getitem__)
+    assert notice not in callee_ssrcs
+    notice_at = arrivals(caller, {notice})
+    start, end = notice_at[0], notice_at[-1]
+    assert end - start > 0.8 * len(prompt) / 8000, "the notice was cut short"
+    # alone: nothing of the callee while it played (20 ms of slack at each end) ...
+    overlap = [t for t in callee_at if start + 0.02 < t < end - 0.02]
+    assert not overlap, f"{len(overlap)} packets of the callee over the notice"
+    # ... then the callee, soon after it
+    after = [t for t in callee_at if t >= end - 0.02]
+    assert len(after) > 25 and after[0] - end < 0.3, (after[:1], end)
 
 
 def test_cli_turns_the_notice_on_and_off_and_kamailio_gets_the_key(
