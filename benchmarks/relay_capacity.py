@@ -167,7 +167,7 @@ def run_phase(base: Path, phase: str, args: argparse.Namespace) -> dict[str, Any
             udp_before = udp_rcvbuf_errors()
             rtp_cpu0 = cpu_seconds([relay.pid]) if relay and relay.pid else 0.0
             kam_cpu0 = cpu_seconds([kamailio.pid or 0])
-            callee_cpu0 = cpu_seconds([callee._proc.pid]) if callee._proc else 0.0
+            callee_cpu0 = cpu_seconds([callee.pid]) if callee.pid else 0.0
             started = time.monotonic()
             outcome, _ = pcap_call(
                 settings,
@@ -183,7 +183,7 @@ def run_phase(base: Path, phase: str, args: argparse.Namespace) -> dict[str, Any
             done.set()
             rtp_cpu = (cpu_seconds([relay.pid]) if relay and relay.pid else 0.0) - rtp_cpu0
             kam_cpu = cpu_seconds([kamailio.pid or 0]) - kam_cpu0
-            callee_cpu = (cpu_seconds([callee._proc.pid]) if callee._proc else 0.0) - callee_cpu0
+            callee_cpu = (cpu_seconds([callee.pid]) if callee.pid else 0.0) - callee_cpu0
             answered = sum(1 for line in outcome.log_lines if line.startswith("answered "))
             ended = sum(1 for line in outcome.log_lines if line.startswith("bye_ok "))
             sent = answered * 2 * packets
