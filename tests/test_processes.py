@@ -1,0 +1,53 @@
+"""The managed-process base every launcher shares: what its user sees when a child
+dies at start, never becomes ready, ignores SIGTERM, or finds its port taken."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from kamailio.traffic import SippError, SippUAS, scenario
+from switchboard.processes import ServerProcess
+
+
+def test_a_child_that_dies_at_start_says_its_exit_code_and_log_tail(tmp_path: Path) -> None:
+    child = ServerProcess(
+        "demo",
+        ["sh", "-c", "echo 'bind: Address already in use' >&2; exit 3"],
+        ready=lambda: False,
+        output=tmp_path / "demo.log",
+    )
+    with pytest.raises(RuntimeError, match="demo exited with 3:\nbind: Address already in use"):
+        child.start()
+    assert not child.running
+
+
+def test_a_child_never_ready_is_stopped_at_the_deadline(tmp_path: Path) -> None:
+    child = ServerProcess("demo", ["sleep", "30"], ready=lambda: False, start_timeout=0.3)
+    with pytest.raises(RuntimeError, match=r"demo not ready after 0\.3s"):
+        child.start()
+    assert child.pid is None and not child.running
+
+
+def test_stop_kills_a_child_that_ignores_sigterm(tmp_path: Path) -> None:
+    trapped = tmp_path / "trapped"
+    # SIG_IGN survives exec: the sleep itself ignores SIGTERM
+    argv = ["sh", "-c", f"trap '' TERM; touch {trapped}; exec sleep 30"]
+    child = ServerProcess("stubborn", argv, ready=trapped.exists).start()
+    pid = child.pid
+    assert pid is not None
+    child.stop(timeout=0.3)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_a_sipp_phone_names_the_port_that_is_taken() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        port = holder.getsockname()[1]
+        phone = SippUAS(scenario("uas_answer.xml"), port=port)
+        with pytest.raises(SippError, match=f"UDP 127.0.0.1:{port} already in use"):
+            phone.start()
