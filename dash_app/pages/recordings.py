@@ -23,6 +23,7 @@ The grid machinery (URL filter, paging, purge) is :mod:`dash_app.paged_grid`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import dash
@@ -37,6 +38,7 @@ from dash_app.paged_grid import PagedGrid, choice, date_range, labelled, text_bo
 from dash_app.paged_grid_filters import controls_query, search_string, with_query
 from dash_app.recordings_panel import delete_dialog, recording_panel, retention_control
 from dash_app.recordings_view import (
+    NOT_FOR_MISSING,
     SHOW_MISSING,
     clean_query,
     describe,
@@ -85,31 +87,54 @@ def may_see_missing(user: User) -> bool:
     return user.sees_whole_tenant
 
 
+# The list not shown is an outlined button, the one shown a filled one (and the current page).
+_OTHER_LIST = {"background": "#fff", "color": "var(--sb-brand)", "border": "1px solid"}
+
+
 def _current(active: bool) -> dict[str, Any]:
-    return {"aria-current": "page"} if active else {}
+    return {"aria-current": "page"} if active else {"style": _OTHER_LIST}
+
+
+def _view_links(params: Mapping[str, str]) -> tuple[str, str]:
+    """The "Recorded" and "Missing" links for a filter: the same days, extension, number."""
+    recorded = {k: v for k, v in clean_query(params).items() if k != "show"}
+    missing = {k: v for k, v in recorded.items() if k not in NOT_FOR_MISSING}
+    return (
+        with_query("/recordings", recorded),
+        with_query("/recordings", {**missing, "show": SHOW_MISSING}),
+    )
 
 
 def _views(params: dict[str, str], missing: bool) -> Any:
-    """The "Recorded" and "Missing" links: a page load, so the grid gets that list's columns."""
-    recorded = {k: v for k, v in params.items() if k != "show"}
-    links = [
-        ("Recorded", with_query("/recordings", recorded), not missing),
-        ("Missing", with_query("/recordings", {**recorded, "show": SHOW_MISSING}), missing),
-    ]
+    """The two lists as links: a page load, so the grid gets that list's own columns."""
+    hrefs = _view_links(params)
     return dmc.Group(
         [
             html.A(
                 label,
                 href=href,
-                className="sb-link-button" + (" sb-link-button--active" if active else ""),
+                className="sb-link-button",
                 id=f"recordings-show-{label.lower()}",
                 **_current(active),
             )
-            for label, href, active in links
+            for label, href, active in zip(
+                ("Recorded", "Missing"), hrefs, (not missing, missing), strict=True
+            )
         ],
         gap="xs",
         id="recordings-show",
     )
+
+
+@callback(
+    Output("recordings-show-recorded", "href"),
+    Output("recordings-show-missing", "href"),
+    Input("recordings-filter", "data"),
+    prevent_initial_call=True,
+)
+def follow_filter(params: dict[str, str] | None) -> tuple[str, str]:
+    """The two links keep the filter the controls set (only the shown list's columns change)."""
+    return _view_links(params or {})
 
 
 def layout(**query: Any) -> Any:
