@@ -34,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -128,8 +129,9 @@ def day_rows(rng: random.Random, day: date, n: int, extensions: list[str]) -> li
             "src_ip": "192.0.2.10",
             "user_agent": "bench",
         }
-        rows.append(tuple(values[c] for c in WRITTEN_COLUMNS))
-    rows.sort(key=lambda r: r[WRITTEN_COLUMNS.index("end_at")])  # Kamailio writes at the end
+        rows.append(tuple(values.get(c) for c in WRITTEN_COLUMNS))  # later columns: null
+    end_at = WRITTEN_COLUMNS.index("end_at")
+    rows.sort(key=lambda r: float(r[end_at] or 0))  # Kamailio writes at the end
     return rows
 
 
@@ -352,12 +354,8 @@ def measure(
         f" {a50 * ms:>7.0f} /{a95 * ms:>7.0f} ms"
     )
     for name, (flt, offset) in history_cases(days).items():
-        d50, d95, (rows, total) = warm(
-            lambda flt=flt, offset=offset: lake_page(conn, flt, offset), runs
-        )
-        s50, s95, (srows, stotal) = warm(
-            lambda flt=flt, offset=offset: sqlite_page(db, flt, offset), runs
-        )
+        d50, d95, (rows, total) = warm(partial(lake_page, conn, flt, offset), runs)
+        s50, s95, (srows, stotal) = warm(partial(sqlite_page, db, flt, offset), runs)
         assert total == stotal, (name, total, stotal)
         assert [r["call_id"] for r in rows] == [r[0] for r in srows], name
         dc50, dc95 = cold(settings, "history", name, days, db_path, cold_runs)
