@@ -36,8 +36,11 @@ from switchboard.processes import ServerProcess, udp_bound
 GREETING = "Leave a message."  # short, so most of a call is recording
 
 
-def _serve(data_dir: str, port: int, greeting: str) -> None:
-    """Child mode: a media server with a short greeting until SIGTERM."""
+def _serve(data_dir: str, port: int, greeting: str, kamailio_port: int) -> None:
+    """Child mode: a media server with a short greeting until SIGTERM.
+
+    ``kamailio_port``: the SIP port it trusts, the callers' source (as from Kamailio).
+    """
     import asyncio
     import logging
 
@@ -63,7 +66,9 @@ def _serve(data_dir: str, port: int, greeting: str) -> None:
             pass
 
     logging.basicConfig(level=logging.WARNING)
-    settings = make_settings(Path(data_dir), media_port=port, rtp_timeout_seconds=5)
+    settings = make_settings(
+        Path(data_dir), media_port=port, sip_port=kamailio_port, rtp_timeout_seconds=5
+    )
     asyncio.run(MediaServer(settings, mailboxes=ShortGreeting()).serve_forever())
 
 
@@ -94,7 +99,7 @@ def run(steps: list[int], seconds: float) -> list[dict[str, float]]:
     server = ServerProcess(
         "media server",
         [sys.executable, "-m", "benchmarks.media", "--serve", str(settings.data_dir),
-         str(settings.media_port), str(greeting)],
+         str(settings.media_port), str(greeting), str(settings.sip_port)],
         ready=lambda: udp_bound(settings.media_host, settings.media_port),
         output=work / "media.log",
     ).start()  # fmt: skip
@@ -155,7 +160,7 @@ def run(steps: list[int], seconds: float) -> list[dict[str, float]]:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
-        _serve(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+        _serve(sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default="25,50,100")
