@@ -197,6 +197,8 @@ def decoding_setting(name: str) -> Any:
         "no-level": replace(tuned, normalise_level=False),
         # Long messages: one pass through faster-whisper's 30 s windows, as before the pieces.
         "one-pass": replace(tuned, max_piece_seconds=0),
+        # Word times, as audio redaction asks for them (recording_redact_audio).
+        "word-times": replace(tuned, word_timestamps=True),
     }
     return variants[name]
 

@@ -54,6 +54,7 @@ from pipeline.transcription_models import (
 )
 from pipeline.transcription_numbers import numbers_for_display
 from pipeline.transcription_pieces import speech_spans
+from pipeline.transcription_words import pauses, snap_to_pauses
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 from switchboard.voicemail import VoicemailMessage
@@ -179,6 +180,8 @@ class WhisperTranscriber:
         """Whisper's segments of ``audio``, which starts ``offset`` seconds into the message."""
         segments, _ = self._model.transcribe(audio, language=language, **kwargs)
         # The segments are a lazy generator: the work happens while listing them.
+        decoded = list(segments)
+        quiet = pauses(audio, SAMPLE_RATE, offset) if kwargs.get("word_timestamps") else []
         return [
             DecodedSegment(
                 round(offset + s.start, 2),
@@ -187,12 +190,12 @@ class WhisperTranscriber:
                 s.avg_logprob,
                 s.no_speech_prob,
                 s.compression_ratio,
-                tuple(
-                    Word(round(offset + w.start, 2), round(offset + w.end, 2), w.word)
-                    for w in s.words or ()
+                snap_to_pauses(
+                    [Word(offset + w.start, offset + w.end, w.word) for w in s.words or ()],
+                    quiet,
                 ),
             )
-            for s in segments
+            for s in decoded
         ]
 
     def transcribe(self, wav_path: Path, names: Sequence[str] = ()) -> Transcript:

@@ -1,0 +1,123 @@
+"""A card number said in a call, through the real model: masked in the row, toned in the WAV.
+
+The recording is built as a call leaves it: espeak-ng speech through G.711 µ-law,
+8 kHz stereo. The caller says "My card number is …" and a Luhn-valid test number
+digit by digit, then thanks; the callee speaks over the number ("Okay, I am writing
+it down."). The bundled tiny.en transcribes each channel (the worker's engine from
+``load_transcriber``: word times because audio redaction is on), the real masking,
+span planning and WAV rewrite follow. Checked as a listener would: the stored line
+says ``[card number]`` and none of the digits, the number's speech is gone under the
+tone, the words before and after it and the whole callee channel are still there.
+"""
+
+from __future__ import annotations
+
+import json
+import wave
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from benchmarks.transcription import Utterance, read_pcm, speak_through_phone
+from pipeline.recording_audio import SAMPLE_RATE, read_channels
+from pipeline.recording_redaction import MASK
+from pipeline.recording_transcripts import transcribe_pending_recordings, transcript_path
+from pipeline.transcribe import load_transcriber
+from switchboard.settings import Settings
+
+pytestmark = pytest.mark.whisper
+
+TENANT = "acme.example"
+DAY = date(2026, 12, 2)
+REC = "rec-0000ca4d0000ca4d"
+VOICE, SPEED = "en-us+f3", 150
+# The caller's three phrases, 0.3 s apart (one stretch of speech: one transcript line).
+CALLER = ("My card number is", "5 9 6 0, 3 0 8 2, 4 6 2 8, 1 9 4 7", "Thank you very much.")
+CALLEE = "Okay, I am writing it down."
+GAP = 0.3
+LEAD = 1.0
+
+
+def speech(text: str, folder: Path, voice: str = VOICE) -> np.ndarray:
+    """``text`` through the phone path, its leading and trailing silence cut."""
+    x = read_pcm(speak_through_phone(Utterance(text, voice, SPEED), folder / "say.wav"))
+    loud = np.flatnonzero(np.abs(x.astype(np.int32)) > 300)
+    return x[loud[0] : loud[-1] + 1]
+
+
+def record(settings: Settings, folder: Path) -> tuple[Path, list[slice]]:
+    """The stereo WAV and its spool marker; the caller's phrases' sample ranges."""
+    phrases = [speech(t, folder) for t in CALLER]
+    gap = np.zeros(int(GAP * SAMPLE_RATE), dtype="<i2")
+    left = [np.zeros(int(LEAD * SAMPLE_RATE), dtype="<i2")]
+    ranges: list[slice] = []
+    at = len(left[0])
+    for phrase in phrases:
+        ranges.append(slice(at, at + len(phrase)))
+        left += [phrase, gap]
+        at += len(phrase) + len(gap)
+    left.append(np.zeros(SAMPLE_RATE, dtype="<i2"))
+    caller = np.concatenate(left)
+    answer = speech(CALLEE, folder, "en-gb")
+    callee = np.zeros_like(caller)
+    start = ranges[1].start + SAMPLE_RATE  # over the number
+    callee[start : start + len(answer)] = answer
+    wav = settings.data_dir / "recordings" / TENANT / DAY.isoformat() / f"{REC}.wav"
+    wav.parent.mkdir(parents=True)
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes(np.stack([caller, callee], axis=1).astype("<i2").tobytes())
+    marker = settings.recording_spool_dir / "transcribe" / f"{REC}.json"
+    marker.parent.mkdir(parents=True)
+    todo = {"recording_id": REC, "tenant": TENANT, "day": DAY.isoformat()}
+    marker.write_text(json.dumps(todo | {"audio_path": str(wav.relative_to(settings.data_dir))}))
+    return wav, ranges
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Normalised cross-correlation at lag 0 (1.0: the same sound)."""
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) or 1.0))
+
+
+def test_a_spoken_card_number_is_masked_and_toned_out_of_its_speakers_channel_only(
+    settings: Settings, tmp_path: Path
+) -> None:
+    import ctranslate2
+
+    ctranslate2.set_random_seed(42)
+    settings = replace(settings, recording_redaction=True, recording_redact_audio=True)
+    wav, (before_number, number, after_number) = record(settings, tmp_path)
+    caller_before, callee_before = read_channels(wav)
+    engine = load_transcriber(settings)
+    assert engine is not None
+
+    assert transcribe_pending_recordings(settings, engine) == 1
+
+    path = transcript_path(settings.lake_dir, TENANT, DAY, REC, engine.model_name)
+    lines = json.loads(pq.read_table(path).to_pylist()[0]["segments_json"])
+    caller = " ".join(x["text"] for x in lines if x["speaker"] == "caller")
+    callee = " ".join(x["text"] for x in lines if x["speaker"] == "callee")
+    assert MASK in caller and "card number is" in caller.lower(), caller
+    assert not any(d in caller for d in "0123456789"), caller
+    assert "writing" in callee.lower() and MASK not in callee, callee
+    spans = [s for x in lines if x["speaker"] == "caller" for s in x.get("redacted_audio", [])]
+    assert spans and all(x.get("redacted_audio") is None for x in lines if x["speaker"] == "callee")
+
+    caller_after, callee_after = read_channels(wav)
+    toned = caller_after != caller_before
+    # The number: under the tone from its first sound to its last, nothing of it left.
+    assert toned[number].mean() > 0.97, toned[number].mean()
+    assert abs(similarity(caller_after[number], caller_before[number])) < 0.1
+    # The words either side: still there (the tone's margin may touch their edges only).
+    for words in (before_number, after_number):
+        assert toned[words].mean() < 0.15, toned[words].mean()
+        assert similarity(caller_after[words], caller_before[words]) > 0.9
+    # The callee spoke over the number: their channel is untouched, sample for sample.
+    np.testing.assert_array_equal(callee_after, callee_before)
