@@ -24,6 +24,7 @@ from typing import Any, cast
 import dash_mantine_components as dmc
 from dash import MATCH, Input, Output, clientside_callback, dcc, html
 
+from dash_app.editing import delete_button, edit_button
 from switchboard.attendants import (
     MENU_KEYS,
     TARGETED_KINDS,
@@ -209,19 +210,8 @@ def menu_card(menu: Attendant, names: dict[str, str], problems: list[str]) -> An
                         dmc.Text(f"{menu.name}  (menu {menu.id})", fw=600),
                         dmc.Group(
                             [
-                                dmc.Button(
-                                    "Edit",
-                                    size="xs",
-                                    variant="light",
-                                    id={"type": f"{PAGE}-edit", "id": menu.id},
-                                ),
-                                dmc.Button(
-                                    "Delete",
-                                    size="xs",
-                                    variant="subtle",
-                                    color="red",
-                                    id={"type": f"{PAGE}-delete", "id": menu.id},
-                                ),
+                                edit_button({"type": f"{PAGE}-edit", "id": menu.id}, size="xs"),
+                                delete_button({"type": f"{PAGE}-delete", "id": menu.id}, size="xs"),
                             ],
                             gap="xs",
                         ),
@@ -255,13 +245,7 @@ def announcement_row(ann: Announcement, names: dict[str, str]) -> Any:
         [
             dmc.Text(f"{ann.name}  (announcement {ann.id})", fw=500),
             dmc.Text(f"then {describe_destination(ann.then, names)}", size="sm", c="dimmed"),
-            dmc.Button(
-                "Delete",
-                size="xs",
-                variant="subtle",
-                color="red",
-                id={"type": f"{PAGE}-ann-delete", "id": ann.id},
-            ),
+            delete_button({"type": f"{PAGE}-ann-delete", "id": ann.id}, size="xs"),
         ],
         justify="space-between",
         className="sb-announcement",
@@ -282,13 +266,7 @@ def hold_row(track: HoldMusic) -> Any:
                         id={"type": f"{PAGE}-hold-default", "id": track.id},
                         disabled=track.is_default,
                     ),
-                    dmc.Button(
-                        "Delete",
-                        size="xs",
-                        variant="subtle",
-                        color="red",
-                        id={"type": f"{PAGE}-hold-delete", "id": track.id},
-                    ),
+                    delete_button({"type": f"{PAGE}-hold-delete", "id": track.id}, size="xs"),
                 ],
                 gap="xs",
             ),

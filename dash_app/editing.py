@@ -1,11 +1,12 @@
-"""What the portal's editing pages share: the "Always" choice, rule order, refusals and banners.
+"""What the portal's editing pages share: the "Always" choice, rule order, refusals, buttons.
 
 Answering Rules and Main Numbers edit the same kind of ordered rule (a main
 number's route is an ``AnsweringRule`` with a forward), so the value of the
 frame select's "Always" entry and the step between priorities are defined here
 once. Every page that edits says a refusal or a success the same way: an
 alert whose text starts with a capital (the store's messages start lower-case)
-and whose id names the outcome, which the browser tests look for.
+and whose id names the outcome, which the browser tests look for; a listed
+item's Edit and Delete buttons look the same on every page.
 """
 
 from __future__ import annotations
@@ -39,6 +40,16 @@ def sentence(message: str) -> str:
 def alert(message: str, *, alert_id: str, color: str = "red") -> Any:
     """A banner saying ``message``; red refuses, green or yellow confirm a save."""
     return dmc.Alert(sentence(message), color=color, variant="light", id=alert_id)
+
+
+def edit_button(button_id: dict[str, Any], *, size: str = "compact-sm") -> Any:
+    """A listed item's Edit button; light, so the red Delete beside it stands out."""
+    return dmc.Button("Edit", id=button_id, variant="light", size=size)
+
+
+def delete_button(button_id: dict[str, Any], *, size: str = "compact-sm") -> Any:
+    """A listed item's Delete button: subtle red, every list's same warning colour."""
+    return dmc.Button("Delete", id=button_id, variant="subtle", color="red", size=size)
 
 
 def new_rule_after(rules: Iterable[AnsweringRule]) -> AnsweringRule:

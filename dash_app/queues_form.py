@@ -14,6 +14,7 @@ from typing import Any, cast
 import dash_mantine_components as dmc
 from dash import html
 
+from dash_app.editing import delete_button, edit_button
 from switchboard.attendants import MENU_KEYS, DestinationKind, MenuDestination
 from switchboard.store.queues import STRATEGIES, CallQueue, QueueMember
 
@@ -191,10 +192,8 @@ def queue_card(queue: CallQueue, paused: dict[str, str]) -> Any:
                 dmc.Group(agents or [dmc.Text("No agents", size="sm")], gap=4),
             ], gap=4),
             dmc.Group([
-                dmc.Button("Edit", id={"type": f"{PAGE}-edit", "id": queue.id}, variant="light",
-                           size="xs"),
-                dmc.Button("Delete", id={"type": f"{PAGE}-delete", "id": queue.id},
-                           variant="subtle", color="red", size="xs"),
+                edit_button({"type": f"{PAGE}-edit", "id": queue.id}, size="xs"),
+                delete_button({"type": f"{PAGE}-delete", "id": queue.id}, size="xs"),
             ]),
         ], justify="space-between"),
         withBorder=True, p="sm", className="sb-queue-card",

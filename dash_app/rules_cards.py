@@ -14,6 +14,7 @@ import dash_mantine_components as dmc
 from dash import html
 
 from dash_app.describe import data_attrs, describe_rule
+from dash_app.editing import delete_button, edit_button
 from switchboard.routing import no_rule_behaviour
 from switchboard.rules import AnsweringRule
 
@@ -45,19 +46,8 @@ def rule_card(rule: AnsweringRule, position: int, count: int, *, active: bool) -
                 disabled=position == count,
                 **{"aria-label": "Move down: try this rule later"},
             ),
-            dmc.Button(
-                "Edit",
-                id={"type": "rules-edit", "rule": rule.id},
-                variant="light",
-                size="compact-sm",
-            ),
-            dmc.Button(
-                "Delete",
-                id={"type": "rules-delete", "rule": rule.id},
-                variant="subtle",
-                color="red",
-                size="compact-sm",
-            ),
+            edit_button({"type": "rules-edit", "rule": rule.id}),
+            delete_button({"type": "rules-delete", "rule": rule.id}),
         ],
         gap=6,
         wrap="nowrap",

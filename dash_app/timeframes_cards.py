@@ -8,6 +8,7 @@ import dash_mantine_components as dmc
 from dash import html
 
 from dash_app.describe import data_attrs, describe_frame
+from dash_app.editing import delete_button, edit_button
 from switchboard.timeframes import TimeFrame
 
 
@@ -16,19 +17,8 @@ def frame_card(frame: TimeFrame, *, editable: bool) -> Any:
     actions = (
         dmc.Group(
             [
-                dmc.Button(
-                    "Edit",
-                    id={"type": "timeframes-edit", "frame": frame.id},
-                    variant="light",
-                    size="compact-sm",
-                ),
-                dmc.Button(
-                    "Delete",
-                    id={"type": "timeframes-delete", "frame": frame.id},
-                    variant="subtle",
-                    color="red",
-                    size="compact-sm",
-                ),
+                edit_button({"type": "timeframes-edit", "frame": frame.id}),
+                delete_button({"type": "timeframes-delete", "frame": frame.id}),
             ],
             gap=6,
         )
