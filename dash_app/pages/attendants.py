@@ -143,15 +143,21 @@ def refresh_lists(_version: int | None) -> tuple[Any, Any, Any]:
 
 
 # -- the menu editor ----------------------------------------------------------------------------
+# The menu editor's fields, in the order open_menu fills them and save_menu reads them.
+MENU_FIELDS: tuple[tuple[Any, str], ...] = (
+    ("attendants-name", "value"),
+    ("attendants-greeting-text", "value"),
+    ("attendants-greeting-file", "data"),
+    ("attendants-timeout", "value"),
+    ("attendants-repeats", "value"),
+    ({"type": "attendants-mdest-kind", "field": ALL}, "value"),
+    ({"type": "attendants-mdest-target", "field": ALL}, "value"),
+)
+
+
 @callback(
     Output("attendants-editing", "data"),
-    Output("attendants-name", "value"),
-    Output("attendants-greeting-text", "value"),
-    Output("attendants-greeting-file", "data"),
-    Output("attendants-timeout", "value"),
-    Output("attendants-repeats", "value"),
-    Output({"type": "attendants-mdest-kind", "field": ALL}, "value"),
-    Output({"type": "attendants-mdest-target", "field": ALL}, "value"),
+    *(Output(i, p) for i, p in MENU_FIELDS),
     Output("attendants-editor-alert", "children"),
     Input("attendants-new", "n_clicks"),
     Input({"type": "attendants-edit", "id": ALL}, "n_clicks"),
@@ -234,13 +240,7 @@ def upload_greeting(contents: str | None, filename: str | None) -> tuple[Any, An
     Output("attendants-greeting-file", "data", allow_duplicate=True),
     Input("attendants-save", "n_clicks"),
     State("attendants-editing", "data"),
-    State("attendants-name", "value"),
-    State("attendants-greeting-text", "value"),
-    State("attendants-greeting-file", "data"),
-    State("attendants-timeout", "value"),
-    State("attendants-repeats", "value"),
-    State({"type": "attendants-mdest-kind", "field": ALL}, "value"),
-    State({"type": "attendants-mdest-target", "field": ALL}, "value"),
+    *(State(i, p) for i, p in MENU_FIELDS),
     State("attendants-version", "data"),
     prevent_initial_call=True,
 )

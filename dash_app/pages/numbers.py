@@ -56,6 +56,17 @@ register_target_hints("numbers")
 close_on_cancel("numbers-route-editor", "numbers-route-cancel")
 
 
+# The route editor's fields, in the order open_route_editor fills them and save_route reads them.
+ROUTE_FIELDS: tuple[tuple[Any, str], ...] = (
+    ("numbers-route-name", "value"),
+    ("numbers-route-frame", "value"),
+    ("numbers-route-priority", "value"),
+    ("numbers-route-enabled", "checked"),
+    ({"type": "numbers-dest-kind", "field": ALL}, "value"),
+    ({"type": "numbers-dest-target", "field": ALL}, "value"),
+)
+
+
 def tenant_did(store: ProvisioningStore, user: User, did_id: Any) -> Did:
     """The number ``did_id`` if it belongs to the manager's tenant (ids come from browsers)."""
     require_manager(user, MANAGERS_ONLY)
@@ -176,12 +187,7 @@ def add_number(
     Output("numbers-editing", "data"),
     Output("numbers-route-editor", "title"),
     Output("numbers-route-frame", "data"),
-    Output("numbers-route-name", "value"),
-    Output("numbers-route-frame", "value"),
-    Output("numbers-route-priority", "value"),
-    Output("numbers-route-enabled", "checked"),
-    Output({"type": "numbers-dest-kind", "field": ALL}, "value"),
-    Output({"type": "numbers-dest-target", "field": ALL}, "value"),
+    *(Output(i, p) for i, p in ROUTE_FIELDS),
     Output("numbers-route-error", "children"),
     Input({"type": "numbers-add-route", "did": ALL}, "n_clicks"),
     Input({"type": "numbers-edit-route", "did": ALL, "route": ALL}, "n_clicks"),
@@ -231,12 +237,7 @@ def open_route_editor(_adds: list[int | None], _edits: list[int | None]) -> Any:
     Output("numbers-notice", "children", allow_duplicate=True),
     Input("numbers-route-save", "n_clicks"),
     State("numbers-editing", "data"),
-    State("numbers-route-name", "value"),
-    State("numbers-route-frame", "value"),
-    State("numbers-route-priority", "value"),
-    State("numbers-route-enabled", "checked"),
-    State({"type": "numbers-dest-kind", "field": ALL}, "value"),
-    State({"type": "numbers-dest-target", "field": ALL}, "value"),
+    *(State(i, p) for i, p in ROUTE_FIELDS),
     State("numbers-version", "data"),
     prevent_initial_call=True,
 )

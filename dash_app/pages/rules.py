@@ -62,6 +62,21 @@ register_target_hints("rules")
 close_on_cancel("rules-editor", "rules-cancel")
 
 
+# The editor's fields, in the order open_editor fills them and save_rule reads them.
+RULE_FIELDS: tuple[tuple[Any, str], ...] = (
+    ("rules-name", "value"),
+    ("rules-frame", "value"),
+    ("rules-enabled", "checked"),
+    ("rules-ring", "value"),
+    ("rules-simultaneous", "value"),
+    ("rules-dnd", "checked"),
+    ("rules-block", "value"),
+    ("rules-block-anonymous", "checked"),
+    ({"type": "rules-dest-kind", "field": ALL}, "value"),
+    ({"type": "rules-dest-target", "field": ALL}, "value"),
+)
+
+
 def target_user(store: ProvisioningStore, viewer: User, extension: str | None) -> User:
     """Whose rules a callback works on: the viewer, or (managers, supervisors) a colleague."""
     if not extension or extension == viewer.extension:
@@ -187,16 +202,7 @@ def user_in_url(extension: str | None, search: str | None) -> str:
     Output("rules-editing", "data"),
     Output("rules-editor", "title"),
     Output("rules-frame", "data"),
-    Output("rules-name", "value"),
-    Output("rules-frame", "value"),
-    Output("rules-enabled", "checked"),
-    Output("rules-ring", "value"),
-    Output("rules-simultaneous", "value"),
-    Output("rules-dnd", "checked"),
-    Output("rules-block", "value"),
-    Output("rules-block-anonymous", "checked"),
-    Output({"type": "rules-dest-kind", "field": ALL}, "value"),
-    Output({"type": "rules-dest-target", "field": ALL}, "value"),
+    *(Output(i, p) for i, p in RULE_FIELDS),
     Output("rules-editor-error", "children"),
     Input("rules-new", "n_clicks"),
     Input({"type": "rules-edit", "rule": ALL}, "n_clicks"),
@@ -252,16 +258,7 @@ def open_editor(_new: int | None, _edits: list[int | None], extension: str | Non
     Input("rules-save", "n_clicks"),
     State("rules-editing", "data"),
     State("rules-user", "value"),
-    State("rules-name", "value"),
-    State("rules-frame", "value"),
-    State("rules-enabled", "checked"),
-    State("rules-ring", "value"),
-    State("rules-simultaneous", "value"),
-    State("rules-dnd", "checked"),
-    State("rules-block", "value"),
-    State("rules-block-anonymous", "checked"),
-    State({"type": "rules-dest-kind", "field": ALL}, "value"),
-    State({"type": "rules-dest-target", "field": ALL}, "value"),
+    *(State(i, p) for i, p in RULE_FIELDS),
     State("rules-version", "data"),
     prevent_initial_call=True,
 )
