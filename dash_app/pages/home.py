@@ -30,7 +30,7 @@ from dash_app.home_override import (
 from dash_app.layout import section
 from dash_app.push import push_after_edit, saved_message
 from dash_app.recordings_live import live_call_card
-from switchboard.rules import AnsweringRule, RuleError, validate_rule
+from switchboard.rules import AnsweringRule, RuleError
 from switchboard.store import ProvisioningError
 
 dash.register_page(__name__, path="/", name="Home", title="Home · Switchboard", order=0)
@@ -322,15 +322,12 @@ def set_override(
         except RuleError as exc:
             return override_error(str(exc)), no_update
     with provisioning() as store:
-        if rule is not None:
-            inputs = store.routing_inputs(user)
-            extensions = {u.extension for u in store.users(user.tenant_domain)}
-            try:
-                validate_rule(rule, inputs.frames, extensions)
-            except RuleError as exc:
-                return override_error(str(exc).split(": ", 1)[-1]), no_update
         until = now + (timedelta(hours=count) if rule is not None else timedelta(0))
-        store.set_override(user, rule, until)
+        try:  # the store checks the rule (frames, extensions, loops) before it saves
+            store.set_override(user, rule, until)
+        except ProvisioningError as exc:
+            named = f"rule {rule.name!r}: " if rule is not None else ""
+            return override_error(str(exc).removeprefix(named)), no_update
         notice = push_after_edit(store, [user])
     text, _color = saved_message("Override cancelled" if rule is None else "Override on", notice)
     message = dmc.Text(text, c="orange" if notice else "green", size="sm", id="home-override-done")
