@@ -36,7 +36,6 @@ import os
 import signal
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -45,7 +44,7 @@ import numpy as np
 
 from benchmarks.bridge_scenarios import callee_scenario, caller_scenario
 from benchmarks.rtp_phones import DECODE, RtpBank, RtpPhone, Stream
-from benchmarks.testbed import free_port, make_settings
+from benchmarks.testbed import CounterSampler, free_port, make_settings
 from switchboard.processes import ServerProcess, udp_bound
 from switchboard.settings import Settings, load_settings
 
@@ -211,15 +210,10 @@ def _step(
         out.write_text("")
     ramp = concurrent / rate
     talk_ms = int((ramp + steady + 1) * 1000)
-    samples: list[tuple[float, float, float]] = []
-    stop = threading.Event()
 
-    def sample_cpu() -> None:
-        while not stop.is_set():
-            own = os.times()
-            workers_cpu = sum(w.cpu_seconds() for w in workers)
-            samples.append((time.monotonic(), workers_cpu, own.user + own.system))
-            time.sleep(0.25)
+    def cpu() -> tuple[float, float]:
+        own = os.times()
+        return sum(w.cpu_seconds() for w in workers), own.user + own.system
 
     with RtpBank() as bank:
         caller = bank.add(RtpPhone(0, CALLER_HZ))
@@ -228,30 +222,26 @@ def _step(
         with SippUAS(xml) as uas:
             account = SipAccount("102", "acme.example", PASSWORD)
             assert register(settings, [account], uas.contact).returncode == 0
-            sampler = threading.Thread(target=sample_cpu, daemon=True)
-            sampler.start()
-            t0 = time.monotonic()
-            result = run_sipp(
-                settings,
-                caller_scenario(work / "caller.xml", caller, talk_ms=None),
-                [("101", "acme.example", "-", "103", "acme.example", "Bench")] * concurrent,
-                rate=rate, limit=concurrent + 5, timeout=ramp + talk_ms / 1000 + 60,
-                auth=SipAccount("101", "acme.example", PASSWORD),
-                extra=["-max_socket", "2000"],
-            )  # fmt: skip
-            stop.set()
-            sampler.join()
+            with CounterSampler(cpu) as sampler:
+                t0 = time.monotonic()
+                result = run_sipp(
+                    settings,
+                    caller_scenario(work / "caller.xml", caller, talk_ms=None),
+                    [("101", "acme.example", "-", "103", "acme.example", "Bench")] * concurrent,
+                    rate=rate, limit=concurrent + 5, timeout=ramp + talk_ms / 1000 + 60,
+                    auth=SipAccount("101", "acme.example", PASSWORD),
+                    extra=["-max_socket", "2000"],
+                )  # fmt: skip
             time.sleep(1)
         slips = bank.slips
     rows = [json.loads(line) for out in outs for line in out.read_text().splitlines() if line]
     # CPU while all N are bridged: from the end of the ramp (+1 s) for ``steady`` s
-    lo, hi = t0 + ramp + 1.5, t0 + ramp + 1.5 + max(1.0, steady - 1)
-    window = [sample for sample in samples if lo <= sample[0] <= hi]
+    lo = t0 + ramp + 1.5
+    change = sampler.change(lo, lo + max(1.0, steady - 1))
     core_pct = harness_pct = None
-    if len(window) >= 2:
-        (ta, ca, ha), (tb, cb, hb) = window[0], window[-1]
-        core_pct = 100 * (cb - ca) / (tb - ta)
-        harness_pct = 100 * (hb - ha) / (tb - ta)
+    if change is not None:
+        seconds, (workers_cpu, harness_cpu) = change
+        core_pct, harness_pct = 100 * workers_cpu / seconds, 100 * harness_cpu / seconds
     by_port = {int(r["caller_rtp_port"]): r for r in rows if "caller_rtp_port" in r}
     latencies, relay_ms = [], []
     to_caller = {"frames": 0, "bad_frames": 0, "arrival_gaps": 0, "heard": 0}

@@ -38,7 +38,6 @@ import os
 import signal
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -47,7 +46,7 @@ from typing import Any
 from benchmarks.bridge import _consecutive_ports, _percentile, media_worker
 from benchmarks.bridge_scenarios import callee_scenario, caller_scenario
 from benchmarks.rtp_phones import RtpBank, RtpPhone
-from benchmarks.testbed import make_settings
+from benchmarks.testbed import CounterSampler, make_settings
 from switchboard.processes import ServerProcess
 from switchboard.settings import Settings, load_settings
 
@@ -146,30 +145,23 @@ def _hold_step(settings: Settings, work: Path, media: ServerProcess, slips_file:
                did: str, n: int, rate: float, steady: float) -> dict[str, Any]:  # fmt: skip
     ramp = n / rate
     talk_ms = int((ramp + steady + 2) * 1000)
-    samples: list[tuple[float, float, int]] = []
-    stop = threading.Event()
 
-    def sample() -> None:
-        while not stop.is_set():
-            slips = int(slips_file.read_text() or 0) if slips_file.exists() else 0
-            samples.append((time.monotonic(), media.cpu_seconds(), slips))
-            time.sleep(0.25)
+    def counters() -> tuple[float, int]:
+        slips = int(slips_file.read_text() or 0) if slips_file.exists() else 0
+        return media.cpu_seconds(), slips
 
     with RtpBank() as bank:
         phone = bank.add(RtpPhone(0, 600.0))
-        sampler = threading.Thread(target=sample, daemon=True)
-        t0 = time.monotonic()
-        sampler.start()
-        result = _carrier(settings, work, phone, did, n, rate, talk_ms)
-        stop.set()
-        sampler.join()
+        with CounterSampler(counters) as sampler:
+            t0 = time.monotonic()
+            result = _carrier(settings, work, phone, did, n, rate, talk_ms)
         streams = list(phone.streams.values())
-    lo, hi = t0 + ramp + 1.5, t0 + ramp + 1.5 + max(1.0, steady - 1)
-    window = [s for s in samples if lo <= s[0] <= hi]
+    lo = t0 + ramp + 1.5
+    change = sampler.change(lo, lo + max(1.0, steady - 1))
     core_pct = slips = None
-    if len(window) >= 2:
-        (ta, ca, sa), (tb, cb, sb) = window[0], window[-1]
-        core_pct, slips = 100 * (cb - ca) / (tb - ta), sb - sa
+    if change is not None:
+        seconds, (cpu, slipped) = change
+        core_pct, slips = 100 * cpu / seconds, int(slipped)
     return {
         "callers": n,
         "sipp_ok": result.returncode == 0,

@@ -1,4 +1,5 @@
-"""Settings for a run of the real parts on a given data dir and free loopback ports.
+"""Settings for a run of the real parts on a given data dir and free loopback ports,
+and the counter sampler the load benchmarks measure their steady window with.
 
 Owned by the benchmarks, which measure the parts through their public API;
 the tests' fixtures import these too, so both start the parts the same way
@@ -9,6 +10,9 @@ from __future__ import annotations
 
 import random
 import socket
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from switchboard.settings import Settings, load_settings
@@ -67,3 +71,38 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
     }
     env.update({f"SWITCHBOARD_{k.upper()}": str(v) for k, v in overrides.items()})
     return load_settings(env)
+
+
+class CounterSampler:
+    """Reads counters (CPU seconds, clock slips) every ``interval`` s on a thread while
+    the ``with`` block runs, so a step can measure the window it cares about (the
+    steady part after the ramp) rather than the whole run."""
+
+    def __init__(self, read: Callable[[], tuple[float, ...]], interval: float = 0.25) -> None:
+        self.read = read
+        self.interval = interval
+        self.samples: list[tuple[float, tuple[float, ...]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.monotonic(), self.read()))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> CounterSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def change(self, start: float, end: float) -> tuple[float, tuple[float, ...]] | None:
+        """Seconds between the first and last sample in [start, end] (monotonic) and how
+        much each counter grew; None with fewer than two samples there."""
+        window = [s for s in self.samples if start <= s[0] <= end]
+        if len(window) < 2:
+            return None
+        (ta, first), (tb, last) = window[0], window[-1]
+        return tb - ta, tuple(b - a for a, b in zip(first, last, strict=True))
