@@ -4,9 +4,10 @@ With ``recording_redact_audio`` on, the per-speaker transcription
 (:mod:`pipeline.recording_transcripts`) hands its lines here before masking them:
 each line whose text holds a card number (:func:`pipeline.recording_redaction.card_spans`)
 gives a span of *its own channel* only — the words of the number when the engine gave
-word timestamps, else the whole line — padded by ``PAD_SECONDS`` each side, because
-Whisper's times are only good to about a tenth of a second and a missed digit is worse
-than a clipped word. The other channel is never touched.
+word timestamps (``load_transcriber`` asks for them when this setting is on, snapped onto
+the speech by :mod:`pipeline.transcription_words`), else the whole line — padded by
+``PAD_SECONDS`` each side, because a word's edge is only good to a frame or two and a
+missed digit is worse than a clipped word. The other channel is never touched.
 
 Why the tone is written *after* the transcript row, and why that is exactly once:
 

@@ -54,7 +54,7 @@ from pipeline.transcription_models import (
 )
 from pipeline.transcription_numbers import numbers_for_display
 from pipeline.transcription_pieces import speech_spans
-from pipeline.transcription_words import pauses, snap_to_pauses
+from pipeline.transcription_words import align_words, pauses, snap_to_pauses
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 from switchboard.voicemail import VoicemailMessage
@@ -178,25 +178,34 @@ class WhisperTranscriber:
         offset: float,
     ) -> list[DecodedSegment]:
         """Whisper's segments of ``audio``, which starts ``offset`` seconds into the message."""
-        segments, _ = self._model.transcribe(audio, language=language, **kwargs)
+        # Word times are aligned after the decode (pipeline.transcription_words: why).
+        segments, _ = self._model.transcribe(
+            audio, language=language, **(kwargs | {"word_timestamps": False})
+        )
         # The segments are a lazy generator: the work happens while listing them.
         decoded = list(segments)
         quiet = pauses(audio, SAMPLE_RATE, offset) if kwargs.get("word_timestamps") else []
-        return [
-            DecodedSegment(
-                round(offset + s.start, 2),
-                round(offset + s.end, 2),
-                s.text,
-                s.avg_logprob,
-                s.no_speech_prob,
-                s.compression_ratio,
-                snap_to_pauses(
-                    [Word(offset + w.start, offset + w.end, w.word) for w in s.words or ()],
-                    quiet,
-                ),
+        out: list[DecodedSegment] = []
+        for s in decoded:
+            words: tuple[Word, ...] = ()
+            if kwargs.get("word_timestamps"):
+                first, end = int(s.start * SAMPLE_RATE), int(s.end * SAMPLE_RATE)
+                heard = align_words(
+                    self._model, audio[first:end], s.tokens, language, offset + s.start
+                )
+                words = snap_to_pauses(heard, quiet)
+            out.append(
+                DecodedSegment(
+                    round(offset + s.start, 2),
+                    round(offset + s.end, 2),
+                    s.text,
+                    s.avg_logprob,
+                    s.no_speech_prob,
+                    s.compression_ratio,
+                    words,
+                )
             )
-            for s in decoded
-        ]
+        return out
 
     def transcribe(self, wav_path: Path, names: Sequence[str] = ()) -> Transcript:
         """The transcript of one message; ``names``: the company's names, most important first."""

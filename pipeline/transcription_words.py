@@ -9,21 +9,33 @@ digit) — so a tone over the words' times missed the first digit's onset and
 clipped the next word. The signal knows better where a pause is: a run of quiet
 20 ms frames of at least :data:`MIN_PAUSE_SECONDS`. Each word's start moves to
 the end of a pause it starts in, or back to the end of the last pause before it
-(within :data:`REACH_SECONDS`, not before the previous word's start); its end
-symmetrically. Words with no pause near keep Whisper's times. Pure.
+when the previous word has speech before that pause (within :data:`REACH_SECONDS`);
+its end moves to the start of a pause it ends in (a late end; an early one was not
+seen, and reaching forward could take the next word's speech). Words with no pause
+near keep Whisper's times. Pure.
+
+Where the times come from (:func:`align_words`): faster-whisper's own
+``word_timestamps=True`` re-seeks to the last word's end when decoding without
+timestamps (as voicemail decoding does), so each piece's tail was decoded again —
+measured on the dev set: CPU RTF 0.27 → 0.44 and other text (docs/recordings.md).
+So the text is decoded as always, and its tokens are then aligned to the piece's
+audio with the same cross-attention alignment faster-whisper uses
+(``WhisperModel.find_alignment``, faster-whisper 1.2.1 as pinned): one encoder pass
+and one alignment per segment, no second decode.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
 from pipeline.transcription_decoding import Word
 
 FRAME_SECONDS = 0.02
-MIN_PAUSE_SECONDS = 0.08
+MIN_PAUSE_SECONDS = 0.15  # longer than a stop consonant's closure ("eight", "six")
 REACH_SECONDS = 0.4
 # Speech a neighbour must have on its side of a pause before a word may reach across it.
 MIN_SPEECH_SECONDS = 0.06
@@ -72,17 +84,12 @@ def _start(start: float, floor: float, quiet: list[Pause]) -> float:
     return max(before) if before else start
 
 
-def _end(end: float, ceiling: float, quiet: list[Pause]) -> float:
-    """A word's end on its speech; ``ceiling``: the next word's end (mirror of ``_start``)."""
+def _end(end: float, quiet: list[Pause]) -> float:
+    """A word's end on its speech: Whisper's end, or the start of the pause it ends in."""
     for a, b in quiet:
         if a < end <= b:
             return a  # ended in a pause: the speech stopped at its start
-    after = [
-        a
-        for a, b in quiet
-        if b <= ceiling - MIN_SPEECH_SECONDS and a >= end and a - end <= REACH_SECONDS
-    ]
-    return min(after) if after else end
+    return end
 
 
 def snap_to_pauses(words: Sequence[Word], quiet: list[Pause]) -> tuple[Word, ...]:
@@ -90,9 +97,8 @@ def snap_to_pauses(words: Sequence[Word], quiet: list[Pause]) -> tuple[Word, ...
     out: list[Word] = []
     for i, word in enumerate(words):
         floor = words[i - 1].start if i else float("-inf")
-        ceiling = words[i + 1].end if i + 1 < len(words) else float("inf")
         start = _start(word.start, floor, quiet)
-        end = _end(word.end, ceiling, quiet)
+        end = _end(word.end, quiet)
         if end <= start:  # a word Whisper put wholly in a pause: keep its own times
             start, end = word.start, word.end
         out.append(replace(word, start=start, end=end))
@@ -102,3 +108,38 @@ def snap_to_pauses(words: Sequence[Word], quiet: list[Pause]) -> tuple[Word, ...
         if ends and out[i - 1].end > out[i].start:
             out[i - 1] = replace(out[i - 1], end=ends[0])
     return tuple(replace(w, start=round(w.start, 2), end=round(w.end, 2)) for w in out)
+
+
+# Punctuation faster-whisper folds into the word before/after (its transcribe defaults).
+PREPEND_PUNCTUATIONS = "\"'“¿([{-"
+APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"
+
+
+def align_words(
+    model: Any, audio: np.ndarray, tokens: Sequence[int], language: str, offset: float
+) -> tuple[Word, ...]:
+    """The words of ``tokens`` (Whisper's decode of ``audio``, 16 kHz) and their times.
+
+    ``model`` is the faster-whisper ``WhisperModel``; times are seconds in the words'
+    clock (``audio`` starts ``offset`` seconds into it), not yet snapped to pauses.
+    """
+    from faster_whisper.audio import pad_or_trim
+    from faster_whisper.tokenizer import Tokenizer
+    from faster_whisper.transcribe import merge_punctuations
+
+    tokenizer = Tokenizer(
+        model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
+    )
+    text = [t for t in tokens if t < tokenizer.eot]
+    if not text or len(audio) == 0:
+        return ()
+    features = model.feature_extractor(audio)
+    frames = features.shape[-1] - 1
+    encoded = model.encode(pad_or_trim(features[:, :frames]))
+    alignment = model.find_alignment(tokenizer, [text], encoded, frames)[0]
+    merge_punctuations(alignment, PREPEND_PUNCTUATIONS, APPEND_PUNCTUATIONS)
+    return tuple(
+        Word(offset + float(w["start"]), offset + float(w["end"]), w["word"])
+        for w in alignment
+        if w["word"]
+    )
