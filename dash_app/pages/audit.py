@@ -122,8 +122,8 @@ GRID.purge_on_change()
 @GRID.rows_callback()
 def load_rows(request: dict[str, Any] | None, params: dict[str, str] | None) -> tuple[Any, str]:
     """One block of the manager's tenant's trail for the grid."""
+    user = signed_in_manager(MANAGERS_ONLY)  # before reading anything the browser sent
     start, limit = GRID.block(request)
-    user = signed_in_manager(MANAGERS_ONLY)
     _clean, query, error = parse_query(params or {}, user.tenant_domain, user.timezone)
     if error:
         return GRID.nothing()
