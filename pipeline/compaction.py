@@ -35,6 +35,19 @@ The calls writer's manifests (one per batch, read for the watermark at every
 tick) are rolled up the same way after the partitions:
 :meth:`pipeline.lake.Lake.roll_up_manifests`.
 
+Then the rollups (:func:`roll_up`; files: :mod:`pipeline.rollup_files`): each
+closed UTC day whose next day is closed too gets, computed once, its queue stints
+(:func:`pipeline.queue_metrics.day_stints`) into
+``queue_stints/tenant=<t>/date=<day>/stints-<fingerprint>.parquet`` and its call
+paths (``call_paths.sql``, menus as tokens) into ``call_paths/.../paths-<fingerprint>.parquet``:
+the fingerprint of the source files (after this run's merges, the day before to the
+day after) it was computed from; written to a temp file and renamed (``stints``,
+``paths``), so a reader (:func:`pipeline.rollup_files.rolled_files`) finds the
+whole file or none and then computes that day and the ones after. When the sources
+change (a late batch, a merge, a deletion) the name no longer matches, the next run
+writes the new one, and the old one is swept after the grace like a superseded
+file (``sweep``).
+
 kill -9 anywhere: before step 3 the old files are the table and the orphan
 ``c-<g>.parquet`` is overwritten by the next run (same ``g``) or swept; from
 step 3 on the new generation is the table and step 4 only deletes files that
@@ -46,13 +59,16 @@ touch; the accounting ids a merged file holds are in its record.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -66,18 +82,23 @@ from pipeline.lake_layout import (
     in_flight,
     parse_batch_name,
     parse_partition_name,
+    partition_name,
     partitions,
     read_partition,
     tenant_folder,
     tenants,
     writer_lock_path,
 )
-from switchboard.settings import Settings
+from pipeline.rollup_files import PATHS, STINTS, files_by_day, rollup_file_name
+from switchboard.settings import Settings, load_settings
+
+ROLLUP_SQL = Path(__file__).resolve().parent / "sql" / "warehouse" / "call_paths_day.sql"
 
 log = logging.getLogger(__name__)
 
 StepHook = Callable[[str], None]
 LOCK = "_compaction.lock"
+_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -107,6 +128,7 @@ class CompactionReport:
     swept: int = 0  # files deleted
     manifests: int = 0  # call batch manifests rolled up into one
     merged: list[str] = field(default_factory=list)  # lake-relative merged files
+    rollups: int = 0  # rollup files written (a closed tenant-day's queue stints)
 
 
 def compact_partition(
@@ -214,17 +236,95 @@ def compact_lake(
         lake = Lake(lake_dir, durable=policy.durable)
         with lake.writer_lock():
             report.manifests = lake.roll_up_manifests(above=policy.manifests_above, on_step=on_step)
-    if report.partitions or report.swept or report.manifests:
+        written, swept = roll_up(
+            lake_dir, policy, today=today, now=time.time() if now is None else now, on_step=on_step
+        )
+        report.rollups += written
+        report.swept += swept
+    if report.partitions or report.swept or report.manifests or report.rollups:
         log.info(
             "compaction: %d partitions (%d files, %d rows) merged, %d old files deleted,"
-            " %d batch manifests rolled up",
+            " %d batch manifests rolled up, %d rollup files written",
             report.partitions,
             report.files_in,
             report.rows,
             report.swept,
             report.manifests,
+            report.rollups,
         )
     return report
+
+
+def _day_paths(conn: Any, day: date) -> pa.Table:
+    """The paths of the calls whose first step is on UTC ``day`` (a warehouse connection)."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return conn.sql(ROLLUP_SQL.read_text(), params={"day": start}).to_arrow_table()
+
+
+def roll_up(
+    lake_dir: Path,
+    policy: CompactionPolicy,
+    *,
+    today: date,
+    now: float,
+    on_step: StepHook | None = None,
+) -> tuple[int, int]:
+    """Write the missing rollups of closed days (whose next day is closed too), sweep stale
+    ones (caller holds the compaction lock); (files written, files deleted)."""
+    step = on_step or (lambda _name: None)
+    owners = {
+        rollup: sorted({*tenants(lake_dir, rollup.name), *tenants(lake_dir, rollup.sources[0])})
+        for rollup in (STINTS, PATHS)
+    }
+    if not any(owners.values()):
+        return 0, 0
+    # Imported here: compaction of a lake without rollups never pays for the warehouse
+    # (the kill -9 tests' children start a fresh Python for each run).
+    from pipeline.queue_metrics import day_stints
+    from pipeline.warehouse import connect, scope_of
+
+    compute: dict[str, Callable[[Any, date], pa.Table]] = {
+        STINTS.name: day_stints,
+        PATHS.name: _day_paths,
+    }
+    # The warehouse reads a data dir's lake; only the lake is read here.
+    settings = load_settings({"SWITCHBOARD_DATA_DIR": str(lake_dir.parent),
+                              "SWITCHBOARD_CONFIG": os.devnull})  # fmt: skip
+    if settings.lake_dir != lake_dir.resolve():
+        return 0, 0
+    written = swept = 0
+    for rollup, names in owners.items():
+        for tenant in names:
+            base = tenant_folder(lake_dir, rollup.name, tenant)
+            wanted: dict[str, str] = {}  # partition -> its file that matches the sources
+            with closing(connect(settings, tenant)) as conn:
+                scope = scope_of(conn)
+                assert scope is not None
+                snaps = {snap.folder.parent.name: snap for snap in scope.snapshots}
+                index = files_by_day(rollup, snaps)
+                for day in sorted(d for d in index[rollup.sources[0]] if d + _DAY < today):
+                    folder = base / partition_name(day)
+                    name = wanted[folder.name] = rollup_file_name(rollup, index, day)
+                    if (folder / name).exists():
+                        continue
+                    rows = compute[rollup.name](conn, day)
+                    write_atomic(
+                        folder / name,
+                        lambda tmp, rows=rows: pq.write_table(rows, tmp, compression="zstd"),
+                        durable=policy.durable,
+                    )
+                    written += 1
+                    step(rollup.step)
+            for part in partitions(base):
+                for path in (base / part).iterdir():
+                    if path.name == wanted.get(part):
+                        continue
+                    old = now - path.stat().st_mtime >= policy.grace_seconds
+                    if old or path.name.endswith(TEMP_SUFFIX):
+                        path.unlink(missing_ok=True)
+                        swept += 1
+                        step("sweep")
+    return written, swept
 
 
 def compact_due(settings: Settings, *, on_step: StepHook | None = None) -> CompactionReport:

@@ -15,6 +15,12 @@ and the metric cache's keys). Layout under ``settings.lake_dir``::
                                                (``queue_events`` and ``agent_events`` alike)
     _recordings/                               the recordings writer's lock (no commit log:
                                                a recording's file is its own commit)
+    queue_stints/tenant=<domain>/date=<day>/   rollup of a closed day's stints, written by
+                                               compaction (pipeline.compaction); not a table:
+                                               ``stints-<fingerprint>.parquet``, the fingerprint
+                                               of the event files it was computed from
+    call_paths/tenant=<domain>/date=<day>/     rollup of a closed day's call paths, the same
+                                               way: ``paths-<fingerprint>.parquet``
 
 File names inside a partition (each name is written once, never reused):
 
@@ -118,6 +124,10 @@ RECORDING_TRANSCRIPTS = LakeTable(
 )
 # One file per closed tenant-day, written once by its rename (pipeline.access_log_export).
 ACCESS_LOG = LakeTable("access_log", ACCESS_LOG_SCHEMA, ("at", "access_id"), None)
+# Rollups: derived from tables by compaction, one file per tenant-day, never compacted.
+QUEUE_STINTS_ROLLUP = "queue_stints"
+CALL_PATHS_ROLLUP = "call_paths"
+ROLLUPS: tuple[str, ...] = (QUEUE_STINTS_ROLLUP, CALL_PATHS_ROLLUP)
 TABLES: dict[str, LakeTable] = {
     t.name: t
     for t in (
@@ -147,7 +157,7 @@ def parse_partition_name(name: str) -> date | None:
 
 def tenant_folder(lake_dir: Path, table: str, tenant: str) -> Path:
     """``<lake>/<table>/tenant=<tenant>``; refuses a tenant that is not a strict domain."""
-    if table not in TABLES:
+    if table not in TABLES and table not in ROLLUPS:
         raise ValueError(f"no lake table {table!r}")
     if not isinstance(tenant, str) or not TENANT_RE.match(tenant):
         raise ValueError(f"tenant {tenant!r} cannot be a lake partition")

@@ -7,6 +7,14 @@ The definitions are ``docs/metrics.md`` ("Queue metrics"); the SQL is
 caller's entry into a queue) is the staging every queue metric reads;
 ``queue_agent_states.sql`` the staging of agent time.
 
+Stints of closed days are not recomputed per page: compaction writes each closed
+UTC day's stints once (:func:`day_stints`, into the rollup ``queue_stints``:
+:mod:`pipeline.compaction`, one file named by the fingerprint of the event files
+it was computed from), and a tenant-wide connection
+reads those files for the window's first days whose fingerprint still matches,
+computing only the rest (``queue_stints_rolled.sql``). A day whose events changed
+after its rollup (a late batch, a deletion) no longer matches and is computed.
+
 Each queue's service-level threshold T and short-abandon threshold come from
 its settings in the provisioning store (:func:`queue_thresholds`), passed as a
 small relation; every result row carries the thresholds it used. Every value
@@ -26,11 +34,14 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
 
+from pipeline.lake_layout import QUEUE_EVENTS
 from pipeline.metric_catalogue import QUEUE_METRICS_VERSION
 from pipeline.metric_engine import MetricError, Period
 from pipeline.metrics_cache import RESULTS, widened
-from pipeline.warehouse import scope_of
+from pipeline.rollup_files import STINTS, rolled_files
+from pipeline.warehouse import ConnectionScope, scope_of
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 BUCKET_MINUTES: tuple[int, ...] = (0, 15, 30, 60)  # 0: one row per queue for the period
@@ -72,18 +83,62 @@ def _sql(name: str) -> str:
 
 # The staging each query's SQL names by placeholder: {stints}, {agent_states}.
 _PLACEHOLDERS = {"queue_stints": "stints", "queue_agent_states": "agent_states"}
+_RELATIONS = {"queue_events": "queue_events", "agent_events": "agent_events"}
+ROLLUP_RELATION = "queue_stints_rollup"  # the rolled-up days' rows, while a query runs
 
 
-def _compose(name: str, staged: Mapping[str, str] | None = None) -> str:
+def _stint_rows(rolled: bool) -> str:
+    """The stint rows: computed over the window, or the rollup then the rest computed."""
+    live = _sql("queue_stint_rows").format(**_RELATIONS)
+    return _sql("queue_stints_rolled").format(live=live) if rolled else live
+
+
+def _compose(name: str, staged: Mapping[str, str] | None = None, rolled: bool = False) -> str:
     """Query ``name`` with its staging inlined, or read from the temp tables in ``staged``."""
-    relations = {"queue_events": "queue_events", "agent_events": "agent_events"}
     parts = {
         holder: f"select * from {staged[staging]}"
         if staged and staging in staged
-        else _sql(staging).format(**relations)
+        else _sql(staging).format(stint_rows=_stint_rows(rolled), **_RELATIONS)
         for staging, holder in _PLACEHOLDERS.items()
     }
-    return _sql(name).format(**parts, **relations)
+    if name in _PLACEHOLDERS:
+        return _sql(name).format(stint_rows=_stint_rows(rolled), **_RELATIONS)
+    return _sql(name).format(**parts, **_RELATIONS)
+
+
+# -- the rollup of closed days (pipeline.compaction writes it) -------------------------
+def day_stints(conn: duckdb.DuckDBPyConnection, day: date) -> pa.Table:
+    """The stints entered on UTC ``day`` (no thresholds): what compaction writes for it,
+    from the events of the day before to the day after, as a page's window reads a day
+    beyond each edge of its period."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    read = READ_MARGIN
+    sql = (
+        f"select * from (\n{_stint_rows(False)}\n) where entered_at >= $day and entered_at < $next"
+    )
+    params = {"stints_from": start - read, "read_to": start + timedelta(days=1) + read,
+              "queue_id": None, "day": start, "next": start + timedelta(days=1)}  # fmt: skip
+    return conn.sql(sql, params=params).to_arrow_table()
+
+
+def _rolled_days(
+    scope: ConnectionScope | None, read_from: datetime, read_to: datetime
+) -> tuple[list[Path], datetime] | None:
+    """The rollup files of the window's first days that match the connection's event files,
+    and from when on the stints are computed (a tenant-wide connection only: a plain
+    user's views see fewer events, so other stints)."""
+    if scope is None or scope.extension is not None:
+        return None
+    snaps = {snap.folder.parent.name: snap for snap in scope.snapshots}
+    if not all(table in snaps for table in STINTS.sources):
+        return None
+    lake_dir = snaps[QUEUE_EVENTS.name].folder.parent.parent  # <lake>/<table>/tenant=<t>
+    files, day = rolled_files(
+        lake_dir, STINTS, scope.tenant, snaps, read_from.date(), read_to.date()
+    )
+    if not files:
+        return None
+    return files, datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 # A page runs four queue queries over one period, and three of them read the same
@@ -102,7 +157,7 @@ _PREPARED: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, _Page] = weakref
 _STAGING: dict[str, tuple[str, tuple[str, ...]]] = {
     "queue_stints": (
         "queue_page_stints",
-        ("queue_id", "read_from", "read_to", "default_sl", "default_short"),
+        ("queue_id", "read_from", "read_to", "default_sl", "default_short", "live_from"),
     ),
     "queue_agent_states": ("queue_page_agent_states", ("queue_id", "start", "agent_end")),
 }
@@ -148,6 +203,7 @@ def _run(
         "tz": tz,
         "queue_id": queue_id,
         "read_from": start - READ_MARGIN,
+        "stints_from": start - READ_MARGIN,
         "read_to": end + READ_MARGIN,
         "default_sl": DEFAULT_SERVICE_LEVEL_SECONDS,
         "default_short": DEFAULT_SHORT_ABANDON_SECONDS,
@@ -162,15 +218,24 @@ def _run(
     cached = RESULTS.get(key) if key is not None else None
     if cached is not None:
         return cached
+    # The result does not depend on which days are rolled up (the same rows either way):
+    # the key above is the events', and the rollup is looked at only to compute it.
+    rolled = _rolled_days(scope_of(conn), params["read_from"], params["read_to"])
+    if rolled is not None:
+        files, live_from = rolled
+        params["live_from"] = max(params["read_from"], live_from)
+        params["stints_from"] = max(params["read_from"], live_from - READ_MARGIN)
+        conn.register(ROLLUP_RELATION, ds.dataset([str(f) for f in files], format="parquet"))
     conn.register("queue_thresholds", _thresholds_table(thresholds or {}))
     try:
-        staged = _stage(conn, name, (start, end), params, limits)
-        if staged:
-            sql = _compose(name, staged)
-        result = conn.sql(sql, params={k: v for k, v in used.items() if f"${k}" in sql})
+        staged = _stage(conn, name, (start, end), params, limits, rolled is not None)
+        sql = _compose(name, staged, rolled is not None)
+        result = conn.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql})
         table = result.to_arrow_table()
     finally:
         conn.unregister("queue_thresholds")
+        if rolled is not None:
+            conn.unregister(ROLLUP_RELATION)
     if key is not None:
         RESULTS.put(key, table)
     return table
@@ -182,6 +247,7 @@ def _stage(
     bounds: tuple[datetime, datetime],
     params: Mapping[str, Any],
     limits: tuple[Any, ...],
+    rolled: bool,
 ) -> dict[str, str]:
     """The temp tables query ``name`` reads its staging from on a prepared page (built once
     per set of parameters); none when the page is not prepared for these bounds."""
@@ -193,9 +259,9 @@ def _stage(
         if "{" + holder + "}" not in _sql(name):
             continue
         table, depends = _STAGING[staging]
-        want = (*(params[k] for k in depends), limits if staging == "queue_stints" else ())
+        want = (*(params.get(k) for k in depends), limits if staging == "queue_stints" else ())
         if page.built.get(table) != want:
-            sql = _compose(staging)
+            sql = _compose(staging, rolled=rolled)
             bound = {k: v for k, v in params.items() if f"${k}" in sql}
             conn.execute(f"create or replace temp table {table} as\n{sql}", bound)
             page.built[table] = want

@@ -62,9 +62,11 @@ from pipeline.lake_layout import (
     RECORDING_TRANSCRIPTS,
     RECORDINGS,
     TableSnapshot,
+    parse_partition_name,
     snapshot,
     tenant_folder,
 )
+from pipeline.rollup_files import PATHS, rolled_files
 from pipeline.schema import (
     CALL_STEPS_SCHEMA,
     CALLS_SCHEMA,
@@ -132,6 +134,31 @@ def tenant_calls_dir(lake_dir: Path, tenant: str) -> Path:
 def _file_list(snap: TableSnapshot) -> str:
     """The snapshot's files as a DuckDB list literal (every part of each path is checked)."""
     return "[" + ", ".join(f"'{path}'" for path in snap.paths()) + "]"
+
+
+def _call_paths_parts(
+    lake_dir: Path, tenant: str, snapshots: Mapping[str, TableSnapshot], scope: str
+) -> dict[str, str]:
+    """call_paths.sql's placeholders: the closed days' rollup files that match the steps
+    (:func:`pipeline.rollup_files.rolled_files`, read with the steps' scope) and the instant
+    from which the paths are built from the steps."""
+    days = sorted(d for f in snapshots[CALL_STEPS.name].files
+                  if (d := parse_partition_name(f.partition)) is not None)  # fmt: skip
+    files, live = (
+        rolled_files(lake_dir, PATHS, tenant, snapshots, days[0], days[-1]) if days else ([], None)
+    )
+    if not files or live is None:
+        return {
+            "rolled": "(select null::varchar as call_id, null::varchar as template where false)",
+            "live_from": "timestamptz '0001-01-01 00:00:00+00'",
+        }
+    if any(_UNSAFE_PATH.search(str(f)) for f in files):
+        raise WarehouseError("the lake's path cannot be read safely")
+    listed = ", ".join(f"'{f}'" for f in files)
+    return {
+        "rolled": f"(select call_id, template from read_parquet([{listed}])\n{scope})",
+        "live_from": f"timestamptz '{live.isoformat()} 00:00:00+00'",
+    }
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -306,13 +333,19 @@ def connect(
         name_numbers(conn, contact_names or {})  # before anything reads calls
         # The paths of the Call History (menus named by pipeline.history.name_menus).
         conn.execute(queries.ATTENDANT_NAMES_TABLE)
-        conn.execute(queries.warehouse_sql("call_paths"))
+        conn.execute(
+            queries.warehouse_sql("call_paths").format(
+                **_call_paths_parts(settings.lake_dir, tenant, snapshots, scopes[CALL_STEPS.name])
+            )
+        )
         conn.execute(queries.warehouse_sql("call_history"))
         for statement in queries.LOCK_DOWN:
             conn.execute(
                 statement.format(
                     tenant_dir="/', '".join(
-                        [str(tenant_dir)] + [f"{d}" for d, _ in table_dirs.values()]
+                        [str(tenant_dir)]
+                        + [f"{d}" for d, _ in table_dirs.values()]
+                        + [str(tenant_folder(settings.lake_dir, PATHS.name, tenant))]
                     )
                 )
             )

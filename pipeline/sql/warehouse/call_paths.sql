@@ -5,20 +5,30 @@
 -- " → Sales menu → 1 → 102 (answered)". The call_history view puts where the call came in
 -- ("Main number") in front. A bridge's result is attached to its target with a space;
 -- bridge_ended, hold and unhold say nothing about the path and are left out.
-create view call_paths as
+--
+-- Two statements, filled by pipeline.warehouse (str.format, so no braces in comments).
+-- The table macro call_path_templates(first_day, last_day) builds the paths of the
+-- steps of those UTC days with each menu as a token (chr(1) id chr(2)), not its name:
+-- the names are the provisioning store's now, so call_history puts them in, for the
+-- rows a query shows only. Compaction writes each closed day's templates once (the
+-- calls whose first step is that day: pipeline.compaction, rollup call_paths); the
+-- view call_paths reads those (the rolled placeholder, a relation of call_id and
+-- template) and builds only the calls whose first step is on or after the live_from
+-- placeholder (a timestamptz literal), reading their steps from the day before.
+create or replace macro call_path_templates(first_day, last_day) as table
 with named_steps as (
     select
-        s.call_id,
-        s.batch_id,
-        s.seq,
-        s."at",
-        s.kind,
-        s.key,
-        s.target,
-        s.outcome,
-        coalesce(n.name, 'menu ' || s.attendant_id) as menu
-    from call_steps as s
-    left join attendant_names as n on n.attendant_id = s.attendant_id
+        call_id,
+        batch_id,
+        seq,
+        "at",
+        kind,
+        key,
+        target,
+        outcome,
+        chr(1) || attendant_id || chr(2) as menu
+    from call_steps
+    where "date" between first_day and last_day
 ),
 
 batches as (
@@ -32,6 +42,7 @@ batches as (
 words as (
     select
         s.call_id,
+        s."at",
         b.batch_at,
         s.batch_id,
         s.seq,
@@ -57,14 +68,40 @@ words as (
 final as (
     select
         call_id,
+        -- every step, worded or not: the day a call's rollup belongs to
+        min("at") as first_at,
         string_agg(
             case when attached then ' ' else ' → ' end || word,
             ''
             order by batch_at, batch_id, seq
-        ) as menu_path
+        ) filter (where word is not null) as template
     from words
-    where word is not null
     group by call_id
+    having count(word) > 0
+)
+
+select * from final;
+
+create view call_paths as
+with rolled as (
+    select
+        call_id,
+        template
+    from {rolled}
+),
+
+live as (
+    select
+        call_id,
+        template
+    from call_path_templates(cast({live_from} as date) - 1, date '9999-12-31')
+    where first_at >= {live_from}
+),
+
+final as (
+    select * from rolled
+    union all
+    select * from live
 )
 
 select * from final
