@@ -10,12 +10,19 @@ Then, for the largest tenant:
 * a CSV export of half a year of that tenant (≈ N/10 rows; 1 M at 10 M)
   through ``pipeline.export.write_calls``: seconds and MB/s.
 
-    .venv/bin/python -m benchmarks.history [--rows 10000000] [--runs 30]
+With ``--steps-share`` (default 0.1) that share of the tenant's inbound calls went
+through its main menu: their steps (menu, key, bridge, hang-up) are spooled as the
+media server writes them (one batch per call) and ingested through the real path
+(:func:`pipeline.steps_ingest.ingest_steps`), then compacted, so each page also
+builds the calls' paths (``call_paths``) as the Call History does.
+
+    .venv/bin/python -m benchmarks.history [--rows 10000000] [--runs 30] [--steps-share 0.1]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sqlite3
 import statistics
@@ -32,13 +39,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline.compaction import CompactionPolicy, compact_lake
 from pipeline.export import write_calls
 from pipeline.filters import CallFilter
 from pipeline.history import call_page
 from pipeline.lake_layout import batch_name, partition_dir
 from pipeline.schema import CALLS_SCHEMA
+from pipeline.steps_ingest import ingest_steps
 from pipeline.warehouse import connect
-from switchboard.settings import load_settings
+from switchboard.call_steps import CallStep, steps_document
+from switchboard.settings import Settings, load_settings
+from switchboard.store import ProvisioningStore
 
 TENANTS = ("acme.example", "globex.example", "initech.example", "umbrella.example", "hooli.example")
 YEAR_START = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp())
@@ -163,6 +174,35 @@ def build(lake: Path, db_path: Path, rows: int) -> None:
     db.close()
 
 
+def spool_steps(settings: Settings, share: float, seed: int = 7) -> int:
+    """Spool the main-menu steps of ``share`` of acme's inbound calls, one batch per call as
+    the media server writes them (switchboard.call_steps); how many calls."""
+    rnd = np.random.default_rng(seed)
+    folder = settings.spool_dir / "steps" / "acme.example"
+    folder.mkdir(parents=True, exist_ok=True)
+    conn = connect(settings, "acme.example")
+    calls = conn.execute(
+        "select call_id, epoch(started_at), epoch(ended_at), answered_by from calls"
+        " where direction = 'inbound'"
+    ).fetchall()
+    conn.close()
+    chosen = [c for c, pick in zip(calls, rnd.random(len(calls)) < share, strict=True) if pick]
+    for n, (call_id, start, end, answered_by) in enumerate(chosen):
+        target = f"extension:{answered_by or EXTS[n % len(EXTS)]}"
+        steps = [
+            CallStep(start + 0.2, "menu_entered", attendant_id=1),
+            CallStep(start + 2.5, "menu_key", attendant_id=1, key="1"),
+            CallStep(start + 2.6, "bridge_attempt", target=target),
+            CallStep(min(end, start + 8.0), "bridge_answered" if answered_by else "bridge_failed",
+                     target=target, outcome=None if answered_by else "no_answer"),
+            CallStep(end, "hangup"),
+        ]  # fmt: skip
+        batch = f"st-{n:08d}"
+        doc = steps_document(batch, "acme.example", call_id, steps)
+        (folder / f"{batch}.json").write_text(json.dumps(doc))
+    return len(chosen)
+
+
 Page = tuple[list[Any], int]
 
 
@@ -203,10 +243,48 @@ def timed(fn: Callable[[], Page], runs: int) -> tuple[float, float, float, Page]
     return statistics.median(samples), p95, statistics.median(cpu), result
 
 
+CASES = {
+    "quarter + inbound, page 3": CallFilter(
+        date_from=date(2024, 4, 1), date_to=date(2024, 6, 30), direction="inbound"
+    ),
+    "quarter + search 'smith'": CallFilter(
+        date_from=date(2024, 4, 1), date_to=date(2024, 6, 30), search="smith"
+    ),
+    "whole year, page 3": CallFilter(date_from=date(2024, 1, 1), date_to=date(2024, 12, 31)),
+    "whole year, first page": CallFilter(date_from=date(2024, 1, 1), date_to=date(2024, 12, 31)),
+}
+
+
+def pages(settings: Settings, db: sqlite3.Connection, runs: int, title: str) -> None:
+    """Time the grid's page queries on the lake (a fresh connection) and on SQLite; print."""
+    conn = connect(settings, "acme.example")
+    print(f"-- {title}")
+    print(f"{'page query (100 rows + count)':32} {'DuckDB p50/p95 ms (CPU)':>26} "
+          f"{'SQLite p50/p95 ms (CPU)':>26} {'ratio p50':>10}")  # fmt: skip
+    for label, flt in CASES.items():
+        offset = 0 if label.endswith("first page") else 200
+        d50, d95, dcpu, (rows, total) = timed(
+            partial(call_page, conn, flt, offset=offset, limit=100), runs
+        )
+        s50, s95, scpu, (srows, stotal) = timed(partial(sqlite_page, db, flt, offset), runs)
+        assert total == stotal, (total, stotal)
+        assert [r["call_id"] for r in rows] == [r[1] for r in srows]
+        print(f"{label:32} {d50 * 1e3:>7.1f} /{d95 * 1e3:>7.1f} ({dcpu * 1e3:5.1f})"
+              f"   {s50 * 1e3:>7.1f} /{s95 * 1e3:>7.1f} ({scpu * 1e3:5.1f})"
+              f"   {d50 / s50:>6.1f}x  ({total:,} matching)")  # fmt: skip
+    conn.close()
+    print("ratio: lake p50 / SQLite p50 (above 1: SQLite faster). The lake counts a"
+          " filter's total once per lake snapshot (pipeline.history.count_matching),"
+          " SQLite on every page.")  # fmt: skip
+    print(f"load average (1 min): {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--steps-share", type=float, default=0.1,
+                        help="share of acme's inbound calls with menu steps (0: none)")  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(
@@ -218,43 +296,28 @@ def main() -> None:
         acme_rows = args.rows * 5 // 15
         print(f"built {args.rows:,} calls ({files} Parquet files; acme: {acme_rows:,}) "
               f"+ SQLite copy in {time.perf_counter() - t:.0f} s")  # fmt: skip
-
         db = sqlite3.connect(Path(tmp) / "calls.sqlite")
+        if args.steps_share > 0:
+            store = ProvisioningStore(settings.provisioning_db)
+            store.add_tenant("acme.example", "America/New_York", name="Acme")
+            store.close()
+            t = time.perf_counter()
+            with_steps = spool_steps(settings, args.steps_share)
+            t_spool, t = time.perf_counter() - t, time.perf_counter()
+            steps = 0
+            while (result := ingest_steps(settings)).batches:
+                steps += result.steps
+            print(f"steps: {with_steps:,} calls through the menu, {steps:,} steps spooled in"
+                  f" {t_spool:.0f} s, ingested in {time.perf_counter() - t:.0f} s")  # fmt: skip
+            pages(settings, db, args.runs, "paths built from the steps on every page")
+            t = time.perf_counter()
+            report = compact_lake(settings.lake_dir, CompactionPolicy(grace_seconds=0,
+                                  durable=False), today=date(2025, 1, 2))  # fmt: skip
+            print(f"compacted in {time.perf_counter() - t:.0f} s: {report.files_in} files into"
+                  f" {report.partitions}, {report.rollups} rollup files written")  # fmt: skip
+        pages(settings, db, args.runs, "closed days' paths from the rollup" if args.steps_share
+              else "no steps")  # fmt: skip
         conn = connect(settings, "acme.example")
-        cases = {
-            "quarter + inbound, page 3": CallFilter(
-                date_from=date(2024, 4, 1), date_to=date(2024, 6, 30), direction="inbound"
-            ),
-            "quarter + search 'smith'": CallFilter(
-                date_from=date(2024, 4, 1), date_to=date(2024, 6, 30), search="smith"
-            ),
-            "whole year, page 3": CallFilter(
-                date_from=date(2024, 1, 1), date_to=date(2024, 12, 31)
-            ),
-            "whole year, first page": CallFilter(
-                date_from=date(2024, 1, 1), date_to=date(2024, 12, 31)
-            ),
-        }
-        print(f"{'page query (100 rows + count)':32} {'DuckDB p50/p95 ms (CPU)':>26} "
-              f"{'SQLite p50/p95 ms (CPU)':>26} {'ratio p50':>10}")  # fmt: skip
-        for label, flt in cases.items():
-            offset = 0 if label.endswith("first page") else 200
-            d50, d95, dcpu, (rows, total) = timed(
-                partial(call_page, conn, flt, offset=offset, limit=100), args.runs
-            )
-            s50, s95, scpu, (srows, stotal) = timed(
-                partial(sqlite_page, db, flt, offset), args.runs
-            )
-            assert total == stotal, (total, stotal)
-            assert [r["call_id"] for r in rows] == [r[1] for r in srows]
-            print(f"{label:32} {d50 * 1e3:>7.1f} /{d95 * 1e3:>7.1f} ({dcpu * 1e3:5.1f})"
-                  f"   {s50 * 1e3:>7.1f} /{s95 * 1e3:>7.1f} ({scpu * 1e3:5.1f})"
-                  f"   {d50 / s50:>6.1f}x  ({total:,} matching)")  # fmt: skip
-        print("ratio: lake p50 / SQLite p50 (above 1: SQLite faster). The lake counts a"
-              " filter's total once per lake snapshot (pipeline.history.count_matching),"
-              " SQLite on every page.")  # fmt: skip
-        print(f"load average (1 min): {os.getloadavg()[0]:.1f}")
-
         out = Path(tmp) / "export.csv"
         half = CallFilter(date_from=date(2024, 1, 1), date_to=date(2024, 6, 30))
         t = time.perf_counter()

@@ -3,7 +3,9 @@ against the same numbers from an indexed SQLite copy in the same run (not part o
 
 The events go through the real path: spool batches as the media server writes them
 (``switchboard.queue_events.events_document``, one batch per ``--batch-minutes`` of
-traffic), then :class:`pipeline.queue_ingest.QueueIngest` and compaction. The Queues
+traffic), then :class:`pipeline.queue_ingest.QueueIngest`; the section is timed before
+compaction (every stint computed from the events) and after it (closed days' stints
+read from the rollup compaction writes: ``pipeline.compaction.roll_up``). The Queues
 section is timed as the page runs it (``dash_app.analytics_queues``' loaders: per
 queue, per 30 minutes, agents, pauses) over a week, a quarter and the year, in a fresh
 connection with an empty result cache (cold: computed, the staging once per page) and
@@ -187,6 +189,28 @@ def sqlite_section(path: Path, period: Period) -> tuple[float, float, list[tuple
     return took, cpu, rows
 
 
+def sections(
+    settings: Any, root: Path, periods: dict[str, Period]
+) -> dict[str, list[dict[str, Any]]]:
+    """Time the section over each period against SQLite, print a line each; the rows."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for name, period in periods.items():
+        wall, cpu, lake_rows = section(settings, period)
+        took, took_cpu, sqlite_rows = sqlite_section(root / "queue_events.sqlite", period)
+        agree = [(r["queue_id"], r["offered"], r["answered"], r["abandoned"],
+                  r["answered_within_t"]) for r in lake_rows] == [
+                 tuple(x[:5]) for x in sqlite_rows]  # fmt: skip
+        offered = sum(r["offered"] for r in lake_rows)
+        print(f"{name:8s} {offered:>9,} stints  lake section cold {wall[0] * 1000:6.0f} ms"
+              f" (CPU {cpu[0] * 1000:5.0f})  warm {wall[1] * 1000:5.0f} ms (CPU"
+              f" {cpu[1] * 1000:4.0f})  |  SQLite per-queue query {took * 1000:6.0f} ms"
+              f" (CPU {took_cpu * 1000:5.0f})  ratio cold {wall[0] / took:4.1f}x"
+              f"  agree={agree}  load {os.getloadavg()[0]:.1f}")  # fmt: skip
+        rows[name] = [{k: round(v, 6) if isinstance(v, float) else v for k, v in r.items()}
+                      for r in lake_rows]  # fmt: skip
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=200_000, help="queue callers in the year")
@@ -209,32 +233,27 @@ def main() -> None:
     while ingest.run().batches:
         passes += 1
     t_ingest = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    far = YEAR + timedelta(days=args.days + 30)
-    compact_lake(settings.lake_dir, CompactionPolicy(grace_seconds=0, durable=False), today=far)
-    t_compact = time.perf_counter() - t0
     t_sqlite = sqlite_copy(settings, root / "queue_events.sqlite")
     print(f"{args.calls:,} callers, {events:,} events: generated {t_gen:.1f} s, ingested"
-          f" {t_ingest:.1f} s ({passes} passes, {events / t_ingest:,.0f} events/s), compacted"
-          f" {t_compact:.1f} s, SQLite copy {t_sqlite:.1f} s")  # fmt: skip
+          f" {t_ingest:.1f} s ({passes} passes, {events / t_ingest:,.0f} events/s), SQLite"
+          f" copy {t_sqlite:.1f} s")  # fmt: skip
     last = YEAR + timedelta(days=args.days - 1)
     periods = {
         "week": Period(last - timedelta(days=6), last),
         "quarter": Period(last - timedelta(days=90), last),
         "year": Period(YEAR, last),
     }
-    for name, period in periods.items():
-        wall, cpu, lake_rows = section(settings, period)
-        took, took_cpu, sqlite_rows = sqlite_section(root / "queue_events.sqlite", period)
-        agree = [(r["queue_id"], r["offered"], r["answered"], r["abandoned"],
-                  r["answered_within_t"]) for r in lake_rows] == [
-                 tuple(x[:5]) for x in sqlite_rows]  # fmt: skip
-        offered = sum(r["offered"] for r in lake_rows)
-        print(f"{name:8s} {offered:>9,} stints  lake section cold {wall[0] * 1000:6.0f} ms"
-              f" (CPU {cpu[0] * 1000:5.0f})  warm {wall[1] * 1000:5.0f} ms (CPU"
-              f" {cpu[1] * 1000:4.0f})  |  SQLite per-queue query {took * 1000:6.0f} ms"
-              f" (CPU {took_cpu * 1000:5.0f})  ratio cold {wall[0] / took:4.1f}x"
-              f"  agree={agree}")  # fmt: skip
+    print("-- every stint computed from the events")
+    before = sections(settings, root, periods)
+    t0 = time.perf_counter()
+    far = YEAR + timedelta(days=args.days + 30)
+    report = compact_lake(
+        settings.lake_dir, CompactionPolicy(grace_seconds=0, durable=False), today=far
+    )
+    print(f"-- compacted in {time.perf_counter() - t0:.1f} s ({report.partitions} partitions"
+          f" merged, {report.rollups} rollup files): closed days from the rollup")  # fmt: skip
+    after = sections(settings, root, periods)
+    print(f"same rows before and after: {before == after}")
     print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f}")
 
 
