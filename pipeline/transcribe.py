@@ -179,19 +179,34 @@ class WhisperTranscriber:
     ) -> list[DecodedSegment]:
         """Whisper's segments of ``audio``, which starts ``offset`` seconds into the message."""
         # Word times are aligned after the decode (pipeline.transcription_words: why).
-        segments, _ = self._model.transcribe(
-            audio, language=language, **(kwargs | {"word_timestamps": False})
-        )
-        # The segments are a lazy generator: the work happens while listing them.
-        decoded = list(segments)
-        quiet = pauses(audio, SAMPLE_RATE, offset) if kwargs.get("word_timestamps") else []
+        with_words = bool(kwargs.get("word_timestamps"))
+        encoded: list[Any] = []
+        if with_words:  # keep the encoder's output: one window is aligned without a re-encode
+            encode = self._model.encode
+
+            def remembered(features: Any) -> Any:
+                encoded.append(encode(features))
+                return encoded[-1]
+
+            self._model.encode = remembered
+        try:
+            segments, _ = self._model.transcribe(
+                audio, language=language, **(kwargs | {"word_timestamps": False})
+            )
+            # The segments are a lazy generator: the work happens while listing them.
+            decoded = list(segments)
+        finally:
+            if with_words:
+                del self._model.encode  # the class's method again
+        quiet = pauses(audio, SAMPLE_RATE, offset) if with_words else []
+        reuse = encoded[0] if len(encoded) == 1 and len(decoded) == 1 else None
         out: list[DecodedSegment] = []
         for s in decoded:
             words: tuple[Word, ...] = ()
-            if kwargs.get("word_timestamps"):
+            if with_words:
                 first, end = int(s.start * SAMPLE_RATE), int(s.end * SAMPLE_RATE)
                 heard = align_words(
-                    self._model, audio[first:end], s.tokens, language, offset + s.start
+                    self._model, audio[first:end], s.tokens, language, offset + s.start, reuse
                 )
                 words = snap_to_pauses(heard, quiet)
             out.append(

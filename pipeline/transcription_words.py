@@ -116,12 +116,19 @@ APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"
 
 
 def align_words(
-    model: Any, audio: np.ndarray, tokens: Sequence[int], language: str, offset: float
+    model: Any,
+    audio: np.ndarray,
+    tokens: Sequence[int],
+    language: str,
+    offset: float,
+    encoded: Any = None,
 ) -> tuple[Word, ...]:
     """The words of ``tokens`` (Whisper's decode of ``audio``, 16 kHz) and their times.
 
-    ``model`` is the faster-whisper ``WhisperModel``; times are seconds in the words'
-    clock (``audio`` starts ``offset`` seconds into it), not yet snapped to pauses.
+    ``model`` is the faster-whisper ``WhisperModel``; ``encoded``: its encoder's output
+    for ``audio`` when the decode already computed it (else encoded here); times are
+    seconds in the words' clock (``audio`` starts ``offset`` seconds into it), not yet
+    snapped to pauses.
     """
     from faster_whisper.audio import pad_or_trim
     from faster_whisper.tokenizer import Tokenizer
@@ -135,7 +142,8 @@ def align_words(
         return ()
     features = model.feature_extractor(audio)
     frames = features.shape[-1] - 1
-    encoded = model.encode(pad_or_trim(features[:, :frames]))
+    if encoded is None:
+        encoded = model.encode(pad_or_trim(features[:, :frames]))
     alignment = model.find_alignment(tokenizer, [text], encoded, frames)[0]
     merge_punctuations(alignment, PREPEND_PUNCTUATIONS, APPEND_PUNCTUATIONS)
     return tuple(
