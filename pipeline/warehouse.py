@@ -103,6 +103,9 @@ class ConnectionScope:
     contact_names: tuple[tuple[str, str], ...] = ()
     # The mailbox its voicemails and transcripts views show (None: every mailbox).
     mailbox: str | None = None
+    # The closed days' call paths its call_paths view reads (compaction writes them after
+    # the files above may have been listed: a new rollup is a new database).
+    rolled_paths: str = ""
 
 
 # The scope of each open connection; an entry goes with its connection.
@@ -272,6 +275,7 @@ def connect(
                 "where recording_id in (select recording_id from recordings)"
             ),
         }
+    paths_parts = _call_paths_parts(settings.lake_dir, tenant, snapshots, scopes[CALL_STEPS.name])
     scope = ConnectionScope(
         tenant,
         extension,
@@ -280,6 +284,7 @@ def connect(
         tuple(snapshots.values()),
         tuple(sorted((contact_names or {}).items())),
         mailbox,
+        paths_parts["rolled"],
     )
     database = _DATABASES.get(scope)
     if database is not None:
@@ -333,11 +338,7 @@ def connect(
         name_numbers(conn, contact_names or {})  # before anything reads calls
         # The paths of the Call History (menus named by pipeline.history.name_menus).
         conn.execute(queries.ATTENDANT_NAMES_TABLE)
-        conn.execute(
-            queries.warehouse_sql("call_paths").format(
-                **_call_paths_parts(settings.lake_dir, tenant, snapshots, scopes[CALL_STEPS.name])
-            )
-        )
+        conn.execute(queries.warehouse_sql("call_paths").format(**paths_parts))
         conn.execute(queries.warehouse_sql("call_history"))
         for statement in queries.LOCK_DOWN:
             conn.execute(
