@@ -23,6 +23,7 @@ is a bound parameter; only the staging SQL text is formatted in.
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Hashable, Mapping
 from contextlib import closing
@@ -34,7 +35,6 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from pipeline.lake_layout import QUEUE_EVENTS
 from pipeline.metric_catalogue import QUEUE_METRICS_VERSION
@@ -84,16 +84,25 @@ def _sql(name: str) -> str:
 # The staging each query's SQL names by placeholder: {stints}, {agent_states}.
 _PLACEHOLDERS = {"queue_stints": "stints", "queue_agent_states": "agent_states"}
 _RELATIONS = {"queue_events": "queue_events", "agent_events": "agent_events"}
-ROLLUP_RELATION = "queue_stints_rollup"  # the rolled-up days' rows, while a query runs
+# Characters that would change the meaning of a formatted file path (quotes, globs).
+_UNSAFE_PATH = re.compile(r"['\"*?\[\]{}\\]")
+Rolled = tuple[Path, ...]  # the rollup files a query reads (empty: none)
 
 
-def _stint_rows(rolled: bool) -> str:
-    """The stint rows: computed over the window, or the rollup then the rest computed."""
+def _stint_rows(rolled: Rolled = ()) -> str:
+    """The stint rows: computed over the window, or the rollup files then the rest computed."""
     live = _sql("queue_stint_rows").format(**_RELATIONS)
-    return _sql("queue_stints_rolled").format(live=live) if rolled else live
+    if not rolled:
+        return live
+    if any(_UNSAFE_PATH.search(str(f)) for f in rolled):
+        raise MetricError("the lake's path cannot be read safely")
+    files = ", ".join(f"'{f}'" for f in rolled)
+    return _sql("queue_stints_rolled").format(
+        live=live, rollup=f"read_parquet([{files}], hive_partitioning = false)"
+    )
 
 
-def _compose(name: str, staged: Mapping[str, str] | None = None, rolled: bool = False) -> str:
+def _compose(name: str, staged: Mapping[str, str] | None = None, rolled: Rolled = ()) -> str:
     """Query ``name`` with its staging inlined, or read from the temp tables in ``staged``."""
     parts = {
         holder: f"select * from {staged[staging]}"
@@ -113,9 +122,7 @@ def day_stints(conn: duckdb.DuckDBPyConnection, day: date) -> pa.Table:
     beyond each edge of its period."""
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     read = READ_MARGIN
-    sql = (
-        f"select * from (\n{_stint_rows(False)}\n) where entered_at >= $day and entered_at < $next"
-    )
+    sql = f"select * from (\n{_stint_rows()}\n) where entered_at >= $day and entered_at < $next"
     params = {"stints_from": start - read, "read_to": start + timedelta(days=1) + read,
               "queue_id": None, "day": start, "next": start + timedelta(days=1)}  # fmt: skip
     return conn.sql(sql, params=params).to_arrow_table()
@@ -225,17 +232,15 @@ def _run(
         files, live_from = rolled
         params["live_from"] = max(params["read_from"], live_from)
         params["stints_from"] = max(params["read_from"], live_from - READ_MARGIN)
-        conn.register(ROLLUP_RELATION, ds.dataset([str(f) for f in files], format="parquet"))
     conn.register("queue_thresholds", _thresholds_table(thresholds or {}))
     try:
-        staged = _stage(conn, name, (start, end), params, limits, rolled is not None)
-        sql = _compose(name, staged, rolled is not None)
+        files = tuple(rolled[0]) if rolled is not None else ()
+        staged = _stage(conn, name, (start, end), params, limits, files)
+        sql = _compose(name, staged, files)
         result = conn.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql})
         table = result.to_arrow_table()
     finally:
         conn.unregister("queue_thresholds")
-        if rolled is not None:
-            conn.unregister(ROLLUP_RELATION)
     if key is not None:
         RESULTS.put(key, table)
     return table
@@ -247,7 +252,7 @@ def _stage(
     bounds: tuple[datetime, datetime],
     params: Mapping[str, Any],
     limits: tuple[Any, ...],
-    rolled: bool,
+    rolled: Rolled,
 ) -> dict[str, str]:
     """The temp tables query ``name`` reads its staging from on a prepared page (built once
     per set of parameters); none when the page is not prepared for these bounds."""

@@ -46,6 +46,7 @@ class Rollup:
 
 STINTS = Rollup(QUEUE_STINTS_ROLLUP, "stints", (QUEUE_EVENTS.name, AGENT_EVENTS.name))
 PATHS = Rollup(CALL_PATHS_ROLLUP, "paths", (CALL_STEPS.name,))
+ROLLUPS = (STINTS, PATHS)  # a warehouse connection may read each one's folder
 
 
 DayFiles = dict[str, dict[date, list[str]]]  # table -> day -> its files' names and inodes

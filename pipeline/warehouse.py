@@ -66,7 +66,7 @@ from pipeline.lake_layout import (
     snapshot,
     tenant_folder,
 )
-from pipeline.rollup_files import PATHS, rolled_files
+from pipeline.rollup_files import PATHS, ROLLUPS, rolled_files
 from pipeline.schema import (
     CALL_STEPS_SCHEMA,
     CALLS_SCHEMA,
@@ -346,7 +346,7 @@ def connect(
                     tenant_dir="/', '".join(
                         [str(tenant_dir)]
                         + [f"{d}" for d, _ in table_dirs.values()]
-                        + [str(tenant_folder(settings.lake_dir, PATHS.name, tenant))]
+                        + [str(tenant_folder(settings.lake_dir, r.name, tenant)) for r in ROLLUPS]
                     )
                 )
             )

@@ -1,6 +1,6 @@
 -- The stints of a window whose first days are closed and rolled up (docs/metrics.md,
--- "Queue metrics", rollup): the rows compaction wrote for those days (the registered
--- relation queue_stints_rollup, one file per UTC day: pipeline.compaction), and the
+-- "Queue metrics", rollup): the rows compaction wrote for those days (the rollup
+-- placeholder: its files, one per UTC day, pipeline.compaction), and the
 -- stints entered from $live_from on computed from the events (queue_stint_rows.sql, the
 -- live placeholder, bound to start reading at $stints_from, the day before $live_from, as a
 -- rolled-up day's stints were computed). A stint is in exactly one of the two: by the
@@ -8,7 +8,7 @@
 with rolled as (
     select
         *
-    from queue_stints_rollup
+    from {rollup}
     where entered_at >= $read_from
         and entered_at < $live_from
         and ($queue_id is null or queue_id = $queue_id)
