@@ -422,6 +422,7 @@ def remove_user(
                 target.extension,
                 keep_days=settings.removed_mailbox_keep_days,
                 reassign_mailbox_to=None if not heir or heir == KEEP else str(heir),
+                removed_by=manager,
             )
     except ProvisioningError as exc:
         return no_update, no_update, no_update, _refused(exc)
