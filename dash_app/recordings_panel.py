@@ -19,16 +19,11 @@ from dash_app.audit_trail import log_access
 from dash_app.auth import open_calls, portal, provisioning, signed_in_user
 from dash_app.editing import NotAllowed, require_click
 from dash_app.layout import format_duration, format_local, party_label
+from dash_app.page_shell import signed_in_manager
 from dash_app.recordings_view import audio_url, call_label, transcript_lines
 from switchboard.store import ProvisioningError, User
 
 MANAGERS_ONLY = "only managers can delete recordings or change how long they are kept"
-
-
-def require_manager(user: User) -> User:
-    if user.role != "manager":
-        raise NotAllowed(MANAGERS_ONLY)
-    return user
 
 
 def find_recording(user: User, recording_id: str) -> Any:
@@ -211,7 +206,7 @@ def delete_recording(_clicks: int | None, recording_id: str | None, version: int
     from pipeline.lake_deletion import DoomedRecording, delete_recordings
 
     require_click()
-    user = require_manager(signed_in_user())
+    user = signed_in_manager(MANAGERS_ONLY)
     recording = find_recording(user, str(recording_id or ""))
     if recording is None:
         raise NotAllowed("no such recording in your company")
@@ -236,7 +231,7 @@ def delete_recording(_clicks: int | None, recording_id: str | None, version: int
 def save_retention(_clicks: int | None, days: Any) -> Any:
     """Keep the tenant's recordings ``days`` days (empty: until deleted)."""
     require_click()
-    user = require_manager(signed_in_user())
+    user = signed_in_manager(MANAGERS_ONLY)
     keep = None if days in (None, "") else int(days)
     try:
         with provisioning() as store:

@@ -22,9 +22,10 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dash_app import users_import  # noqa: F401  (registers the import section's callbacks)
-from dash_app.auth import optional_user, portal, provisioning, signed_in_user
-from dash_app.editing import NotAllowed, alert, close_on_cancel, require_click
+from dash_app.auth import optional_user, portal, provisioning
+from dash_app.editing import alert, close_on_cancel, require_click
 from dash_app.layout import section
+from dash_app.page_shell import signed_in_manager
 from dash_app.push import push_after_edit, saved_message
 from dash_app.users_downloads import USERS_CSV_PATH
 from dash_app.users_view import (
@@ -60,13 +61,6 @@ log = logging.getLogger(__name__)
 
 close_on_cancel("users-editor", "users-cancel")
 close_on_cancel("users-remove-modal", "users-remove-cancel")
-
-
-def require_manager(user: User) -> User:
-    """``user``, if a manager; raises ``NotAllowed`` otherwise (every callback asks again)."""
-    if user.role != "manager":
-        raise NotAllowed(MANAGERS_ONLY)
-    return user
 
 
 def layout(**query: str) -> Any:
@@ -141,7 +135,7 @@ def _refused(exc: Exception) -> Any:
 )
 def refresh_users(_version: int | None, search: str | None) -> Any:
     """The manager's tenant's users matching the search."""
-    user = require_manager(signed_in_user())
+    user = signed_in_manager(MANAGERS_ONLY)
     with provisioning() as store:
         users = [u for u in store.users(user.tenant_domain) if matches(u, search)]
     return user_table(users, user)
@@ -170,7 +164,7 @@ def refresh_users(_version: int | None, search: str | None) -> Any:
 def open_editor(_add: int | None, _edits: list[int | None]) -> tuple[Any, ...]:
     """An empty form to add a user, or the chosen user's values (from the manager's tenant)."""
     require_click()
-    manager = require_manager(signed_in_user())
+    manager = signed_in_manager(MANAGERS_ONLY)
     trigger = ctx.triggered_id
     with provisioning() as store:
         tenant = store.tenant(manager.tenant_domain)
@@ -271,7 +265,7 @@ def save_user(
     """
     if not clicks:
         raise PreventUpdate
-    manager = require_manager(signed_in_user())
+    manager = signed_in_manager(MANAGERS_ONLY)
     settings = portal().settings
     timezone = "" if not zone or zone == COMPANY_ZONE else zone
     one_time = sip = None
@@ -328,7 +322,7 @@ def user_action(
 ) -> tuple[Any, ...]:
     """Disable or enable, a one-time password, or a new SIP password, for one user."""
     require_click()
-    manager = require_manager(signed_in_user())
+    manager = signed_in_manager(MANAGERS_ONLY)
     settings = portal().settings
     kind, ext = ctx.triggered_id["type"], str(ctx.triggered_id["ext"])
     try:
@@ -383,7 +377,7 @@ def _forget(settings: Any, target: User, *, removed: bool = False) -> None:
 def open_removal(_clicks: list[Any]) -> tuple[Any, ...]:
     """The removal dialog: its consequences, and where the mailbox goes."""
     require_click()
-    manager = require_manager(signed_in_user())
+    manager = signed_in_manager(MANAGERS_ONLY)
     keep_days = portal().settings.removed_mailbox_keep_days
     with provisioning() as store:
         target = store.user(manager.tenant_domain, str(ctx.triggered_id["ext"]))
@@ -412,7 +406,7 @@ def remove_user(
     """Remove the user (refused for the only manager, or while calls are still sent there)."""
     if not clicks or not ext:
         raise PreventUpdate
-    manager = require_manager(signed_in_user())
+    manager = signed_in_manager(MANAGERS_ONLY)
     settings = portal().settings
     try:
         with provisioning() as store:
