@@ -54,12 +54,11 @@ from pipeline.lake_layout import (
     read_partition,
     writer_lock_path,
 )
+from pipeline.recordings_schema import AUDIO_DIR, transcription_marker
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 
 log = logging.getLogger(__name__)
-
-_RECORDINGS_DIR = "recordings"  # under data_dir: where the WAVs are (pipeline.recording_ingest)
 
 
 @dataclass(frozen=True)
@@ -144,13 +143,12 @@ def delete_recordings(
     doomed = list(recordings)
     if not doomed:
         return 0
-    root = (settings.data_dir / _RECORDINGS_DIR).resolve()
+    root = (settings.data_dir / AUDIO_DIR).resolve()
     for rec in doomed:
         wav = (settings.data_dir / rec.audio_path).resolve()
         if wav.is_relative_to(root):  # never a file outside the recordings folder
             wav.unlink(missing_ok=True)
-        marker = settings.recording_spool_dir / "transcribe" / f"{rec.recording_id}.json"
-        marker.unlink(missing_ok=True)
+        transcription_marker(settings.recording_spool_dir, rec.recording_id).unlink(missing_ok=True)
     by_day: dict[date, set[str]] = {}
     for rec in doomed:
         by_day.setdefault(rec.day, set()).add(rec.recording_id)

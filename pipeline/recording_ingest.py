@@ -55,7 +55,7 @@ from pipeline.recording_capture import (
     read_pcap,
 )
 from pipeline.recording_figures import conversation_figures
-from pipeline.recordings_schema import AUDIO_DIR, RECORDINGS_SCHEMA
+from pipeline.recordings_schema import AUDIO_DIR, RECORDINGS_SCHEMA, transcription_marker
 from pipeline.schema import TENANT_RE
 from pipeline.spool_ingest import (
     SpoolIngest,
@@ -199,7 +199,7 @@ class RecordingIngest(SpoolIngest[Capture, RecordingIngestResult]):
         return [(pcap, pcap.name)]
 
     def todo_path(self, recording_id: str) -> Path:
-        return self.spool / "transcribe" / f"{recording_id}.json"
+        return transcription_marker(self.spool, recording_id)
 
     def commit(self, items: list[Capture], step: StepHook) -> bool:
         """Steps 1–5 for one capture; True when this pass committed it."""

@@ -49,7 +49,11 @@ from pipeline.recording_audio import SAMPLE_RATE, read_channels
 from pipeline.recording_audio_redaction import Span, Word, apply_tone, line_ranges
 from pipeline.recording_figures import FRAME_SECONDS, speech_frames
 from pipeline.recording_redaction import mask_card_numbers
-from pipeline.recordings_schema import RECORDING_TRANSCRIPTS_SCHEMA, SPEAKERS
+from pipeline.recordings_schema import (
+    RECORDING_TRANSCRIPTS_SCHEMA,
+    SPEAKERS,
+    transcription_queue,
+)
 from pipeline.transcribe import Transcriber, model_slug
 from switchboard.settings import Settings
 
@@ -184,7 +188,7 @@ def plan_audio_redaction(lines: list[Line]) -> list[Line]:
 
 
 def pending(settings: Settings) -> list[Path]:
-    folder = settings.recording_spool_dir / "transcribe"
+    folder = transcription_queue(settings.recording_spool_dir)
     return sorted(folder.glob("rec-*.json")) if folder.is_dir() else []
 
 

@@ -16,6 +16,7 @@ speaker ``caller`` or ``callee``) in time order. Partitioned like its recording.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal, get_args
 
 import pyarrow as pa
@@ -23,6 +24,18 @@ import pyarrow as pa
 _TS = pa.timestamp("us", tz="UTC")
 # Where recordings' WAVs live under ``data_dir``: ``recordings/<tenant>/<date>/rec-<hex>.wav``.
 AUDIO_DIR = "recordings"
+
+
+def transcription_queue(spool: Path) -> Path:
+    """The recordings waiting for transcription, in ``recording_spool_dir``: ingest leaves a
+    job there, the transcription step consumes it, a deletion removes it."""
+    return spool / "transcribe"
+
+
+def transcription_marker(spool: Path, recording_id: str) -> Path:
+    """One recording's transcription job (in :func:`transcription_queue`)."""
+    return transcription_queue(spool) / f"{recording_id}.json"
+
 
 Speaker = Literal["caller", "callee"]
 SPEAKERS: tuple[str, ...] = get_args(Speaker)
