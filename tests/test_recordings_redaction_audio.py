@@ -25,6 +25,7 @@ from pipeline.recording_audio_redaction import PAD_SECONDS, TONE_HZ, Word
 from pipeline.recording_transcripts import transcribe_pending_recordings, transcript_path
 from pipeline.transcribe import Transcript
 from switchboard.settings import Settings
+from tests.fixtures.recorded_calls import queue_transcription
 
 TENANT = "acme.example"
 DAY = date(2026, 12, 2)
@@ -91,18 +92,7 @@ class EarTranscriber:
 
 
 def prepare(settings: Settings) -> Path:
-    wav = settings.data_dir / "recordings" / TENANT / DAY.isoformat() / f"{REC}.wav"
-    wav.parent.mkdir(parents=True)
-    with wave.open(str(wav), "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
-        w.writeframes(stereo().tobytes())
-    marker = settings.recording_spool_dir / "transcribe" / f"{REC}.json"
-    marker.parent.mkdir(parents=True)
-    todo = {"recording_id": REC, "tenant": TENANT, "day": DAY.isoformat()}
-    marker.write_text(json.dumps(todo | {"audio_path": str(wav.relative_to(settings.data_dir))}))
-    return wav
+    return queue_transcription(settings, REC, TENANT, DAY, stereo().tobytes())
 
 
 def segments(settings: Settings) -> list[dict]:

@@ -13,7 +13,6 @@ tone, the words before and after it and the whole callee channel are still there
 from __future__ import annotations
 
 import json
-import wave
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -28,6 +27,7 @@ from pipeline.recording_redaction import MASK
 from pipeline.recording_transcripts import transcribe_pending_recordings, transcript_path
 from pipeline.transcribe import load_transcriber
 from switchboard.settings import Settings
+from tests.fixtures.recorded_calls import queue_transcription
 
 pytestmark = pytest.mark.whisper
 
@@ -66,17 +66,8 @@ def record(settings: Settings, folder: Path) -> tuple[Path, list[slice]]:
     callee = np.zeros_like(caller)
     start = ranges[1].start + SAMPLE_RATE  # over the number
     callee[start : start + len(answer)] = answer
-    wav = settings.data_dir / "recordings" / TENANT / DAY.isoformat() / f"{REC}.wav"
-    wav.parent.mkdir(parents=True)
-    with wave.open(str(wav), "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
-        w.writeframes(np.stack([caller, callee], axis=1).astype("<i2").tobytes())
-    marker = settings.recording_spool_dir / "transcribe" / f"{REC}.json"
-    marker.parent.mkdir(parents=True)
-    todo = {"recording_id": REC, "tenant": TENANT, "day": DAY.isoformat()}
-    marker.write_text(json.dumps(todo | {"audio_path": str(wav.relative_to(settings.data_dir))}))
+    frames = np.stack([caller, callee], axis=1).astype("<i2").tobytes()
+    wav = queue_transcription(settings, REC, TENANT, DAY, frames)
     return wav, ranges
 
 
