@@ -89,10 +89,9 @@ from pipeline.lake_layout import (
     tenants,
     writer_lock_path,
 )
+from pipeline.queries import sql_file
 from pipeline.rollup_files import PATHS, STINTS, files_by_day, rollup_file_name
 from switchboard.settings import Settings, load_settings
-
-ROLLUP_SQL = Path(__file__).resolve().parent / "sql" / "warehouse" / "call_paths_day.sql"
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +266,7 @@ def compact_lake(
 def _day_paths(conn: Any, day: date) -> pa.Table:
     """The paths of the calls whose first step is on UTC ``day`` (a warehouse connection)."""
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return conn.sql(ROLLUP_SQL.read_text(), params={"day": start}).to_arrow_table()
+    return conn.sql(sql_file("warehouse/call_paths_day"), params={"day": start}).to_arrow_table()
 
 
 def roll_up(

@@ -54,6 +54,7 @@ from pipeline.lake_layout import (
     read_partition,
     writer_lock_path,
 )
+from pipeline.queries import sql_file
 from pipeline.recordings_schema import AUDIO_DIR, transcription_marker
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
@@ -182,7 +183,7 @@ def expired_recordings(
     from pipeline.warehouse import connect
 
     cutoff = (now or datetime.now(UTC)) - timedelta(days=keep_days)
-    sql = (Path(__file__).resolve().parent / "sql" / "expired_recordings.sql").read_text()
+    sql = sql_file("expired_recordings")
     conn = connect(settings, tenant)
     try:
         rows = conn.sql(sql, params={"cutoff": cutoff}).to_arrow_table().to_pylist()

@@ -101,11 +101,18 @@ WAREHOUSE_VIEWS: frozenset[str] = frozenset({"calls_with_legs", "call_paths", "c
 
 
 @cache
+def sql_file(name: str) -> str:
+    """``pipeline/sql/<name>.sql`` (read once per process); ``name`` is a constant of the
+    calling module, never input."""
+    return (Path(__file__).resolve().parent / "sql" / f"{name}.sql").read_text()
+
+
+@cache
 def warehouse_sql(name: str) -> str:
     """``pipeline/sql/warehouse/<name>.sql`` (read once per process)."""
     if name not in WAREHOUSE_VIEWS:
         raise ValueError(f"no warehouse view {name!r}")
-    return (Path(__file__).resolve().parent / "sql" / "warehouse" / f"{name}.sql").read_text()
+    return sql_file(f"warehouse/{name}")
 
 
 # The menus' names for the paths (pipeline.history.name_menus fills it, bound values).

@@ -45,6 +45,7 @@ from zoneinfo import ZoneInfo
 
 from pipeline.files import write_json_atomic
 from pipeline.notify import SmtpFactory, send_email
+from pipeline.queries import sql_file
 from pipeline.warehouse import connect
 from switchboard.identifiers import EMAIL_RE
 from switchboard.settings import Settings
@@ -56,7 +57,6 @@ log = logging.getLogger(__name__)
 FIRST_LOOK_SECONDS = 86_400.0
 # Calls listed in one email at most (the rest: counted).
 MAX_LISTED = 50
-_SQL = Path(__file__).resolve().parent / "sql" / "missing_recording_alerts.sql"
 
 
 @dataclass
@@ -91,7 +91,7 @@ def missing_since(settings: Settings, tenant: str, state: AlertState, now: float
     try:
         rows = (
             conn.sql(
-                _SQL.read_text(),
+                sql_file("missing_recording_alerts"),
                 params={
                     "after_acc_id": state.seen_acc_id or 0,
                     "since": datetime.fromtimestamp(since, UTC),
