@@ -80,8 +80,12 @@ class AlertState:
         write_json_atomic(path, self.__dict__)
 
 
+def marker_dir(settings: Settings) -> Path:
+    return settings.data_dir / "alerts" / "recordings_missing"
+
+
 def marker_path(settings: Settings, tenant: str) -> Path:
-    return settings.data_dir / "alerts" / "recordings_missing" / f"{tenant}.json"
+    return marker_dir(settings) / f"{tenant}.json"
 
 
 def missing_since(settings: Settings, tenant: str, state: AlertState, now: float) -> list[dict]:
@@ -276,7 +280,7 @@ class MissingRecordingAlerts:
 
 def alerts_waiting(settings: Settings) -> bool:
     """Whether any tenant has calls waiting for an alert (cheap: the markers only)."""
-    folder = settings.data_dir / "alerts" / "recordings_missing"
+    folder = marker_dir(settings)
     if not folder.is_dir():
         return False
     for path in folder.glob("*.json"):
