@@ -4,7 +4,7 @@ With ``recording_redact_audio`` on, the per-speaker transcription
 (:mod:`pipeline.recording_transcripts`) hands its lines here before masking them:
 each line whose text holds a card number (:func:`pipeline.recording_redaction.card_spans`)
 gives a span of *its own channel* only — the words of the number when the engine gave
-word timestamps (``load_transcriber`` asks for them when this setting is on, snapped onto
+word timestamps (the transcription asks for them when this setting is on, snapped onto
 the speech by :mod:`pipeline.transcription_words`), else the whole line — padded by
 ``PAD_SECONDS`` each side, because a word's edge is only good to a frame or two and a
 missed digit is worse than a clipped word. The other channel is never touched.

@@ -54,7 +54,7 @@ from pipeline.recordings_schema import (
     SPEAKERS,
     transcription_queue,
 )
-from pipeline.transcribe import Transcriber, model_slug
+from pipeline.transcribe import Transcriber, model_slug, with_word_times
 from switchboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -205,6 +205,8 @@ def transcribe_pending_recordings(
     like voicemail: a broken file must not block the ones behind it.
     """
     step = on_step or (lambda _name: None)
+    if settings.recording_redact_audio:  # the tone covers the number's words only
+        transcriber = with_word_times(transcriber)
     done = 0
     for marker in pending(settings)[:limit]:
         todo = json.loads(marker.read_text())

@@ -18,6 +18,7 @@ next pass without running the model.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -25,7 +26,7 @@ import re
 import time
 import wave
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -159,6 +160,13 @@ class WhisperTranscriber:
         self.multilingual = is_multilingual(model)
         self._model = load_whisper_model(model, threads=threads, compute_type=compute_type)
 
+    def with_word_times(self) -> WhisperTranscriber:
+        """This engine (the same loaded model) also giving word times, for the callers that
+        need them: they cost decode time (docs/recordings.md, "Redaction")."""
+        engine = copy.copy(self)
+        engine.options = replace(self.options, word_timestamps=True)
+        return engine
+
     def _language(self, audio: np.ndarray) -> str:
         """English unless a multilingual model is sure the message is in another language."""
         if not self.multilingual:
@@ -274,13 +282,17 @@ class WhisperTranscriber:
 def load_transcriber(settings: Settings) -> Transcriber | None:
     """The configured engine, or None when ``transcription_model`` is ``none``.
 
-    Word times are asked for only when audio redaction needs them: they cost decode time
-    (measured in docs/recordings.md, "Redaction").
+    Without word times: only recordings with audio redaction ask for them
+    (:func:`with_word_times`), so voicemail never pays for them.
     """
     if settings.transcription_model.strip().lower() in ("", "none", "off"):
         return None
-    options = DecodingOptions(word_timestamps=settings.recording_redact_audio)
-    return WhisperTranscriber(settings.transcription_model, options=options)
+    return WhisperTranscriber(settings.transcription_model)
+
+
+def with_word_times(engine: Transcriber) -> Transcriber:
+    """``engine`` giving word times where it can (Whisper); another engine as it is."""
+    return engine.with_word_times() if isinstance(engine, WhisperTranscriber) else engine
 
 
 def model_slug(model: str) -> str:
