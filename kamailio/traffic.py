@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
-from switchboard.processes import ManagedProcess, address_in_use, die_with_parent
+from switchboard.processes import ManagedProcess, address_in_use, die_with_parent, udp_bound
 from switchboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ class SippUAS(ManagedProcess):
 
     def ready(self) -> bool:
         """SIPp has bound its SIP port."""
-        return address_in_use(socket.SOCK_DGRAM, "127.0.0.1", self.port)
+        return udp_bound("127.0.0.1", self.port)
 
     def log_lines(self) -> list[str]:
         if not self.log_path.exists():

@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import socket
+import struct
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -72,8 +73,16 @@ def address_in_use(kind: int, host: str, port: int) -> bool:
 
 
 def udp_bound(host: str, port: int) -> bool:
-    """Whether a server holds UDP ``host:port`` (a SIP server is listening)."""
-    return address_in_use(socket.SOCK_DGRAM, host, port)
+    """Whether a socket holds UDP ``host:port`` (a SIP server is listening), read from the
+    kernel's table: a probe that binds could take the port from the very server it waits
+    for, which then fails to start."""
+    (address,) = struct.unpack("<I", socket.inet_aton(host))
+    wanted = {f"{address:08X}:{port:04X}", f"00000000:{port:04X}"}
+    try:
+        with open("/proc/net/udp") as table:
+            return any(line.split()[1] in wanted for line in list(table)[1:])
+    except OSError:  # no procfs: the probe that binds, as before
+        return address_in_use(socket.SOCK_DGRAM, host, port)
 
 
 def log_tail(path: Path | None, lines: int = 40) -> str:
