@@ -1214,6 +1214,9 @@ BROWSER_PAGES = {
 }
 
 
+COLD_MS = 60_000
+
+
 @pytest.mark.browser
 def test_the_matrix_holds_in_a_real_browser(seeded_portal: Any, page: Any) -> None:
     """Each role signs in through the form and opens the pages; denied pages show none of it."""
@@ -1229,8 +1232,12 @@ def test_the_matrix_holds_in_a_real_browser(seeded_portal: Any, page: Any) -> No
             continue
         if role == "agent":
             continue  # the shared browser portal has no agent; the HTTP matrix covers agents
+        # The session's first sign-in of each role: a cold worker and page on a busy
+        # 2-core box can take longer than one action's wait (a refusal never gets there).
+        page.goto(base + "/login")
+        page.wait_for_selector("#login-user", timeout=COLD_MS)
         log_in(page, base, login, Directory.PASSWORD)
-        page.wait_for_url(base + "/")
+        page.wait_for_url(base + "/", timeout=COLD_MS)
         for path, (selector, allowed) in BROWSER_PAGES.items():
             page.goto(base + path)
             page.wait_for_selector("#_pages_content > *")
