@@ -32,13 +32,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from benchmarks.sqlite_calls import Page, sqlite_page
 from pipeline.compaction import CompactionPolicy, compact_lake
 from pipeline.export import write_calls
 from pipeline.filters import CallFilter
@@ -203,31 +203,6 @@ def spool_steps(settings: Settings, share: float, seed: int = 7) -> int:
     return len(chosen)
 
 
-Page = tuple[list[Any], int]
-
-
-def sqlite_page(db: sqlite3.Connection, flt: CallFilter, offset: int) -> Page:
-    """The grid query, hand-written for SQLite (epoch seconds, tenant column)."""
-    start, end = flt.utc_bounds()
-    assert start is not None and end is not None
-    where = "tenant = ? and started_at >= ? and started_at < ?"
-    params: list[object] = ["acme.example", start.timestamp(), end.timestamp()]
-    if flt.direction:
-        where += " and direction = ?"
-        params.append(flt.direction)
-    if flt.search:
-        cols = ("caller", "callee", "caller_name", "callee_name")
-        where += " and (" + " or ".join(f"lower({c}) like ?" for c in cols) + ")"
-        params += [f"%{flt.search.lower()}%"] * 4
-    rows = db.execute(
-        f"select * from calls where {where} order by started_at desc, acc_id desc"
-        " limit 100 offset ?",
-        [*params, offset],
-    ).fetchall()
-    ((total,),) = db.execute(f"select count(*) from calls where {where}", params).fetchall()
-    return rows, total
-
-
 def timed(fn: Callable[[], Page], runs: int) -> tuple[float, float, float, Page]:
     """p50 and p95 wall seconds, p50 CPU seconds (the shared machine's load shows in wall
     time, not in CPU time) and the result, after one warm-up run."""
@@ -266,7 +241,9 @@ def pages(settings: Settings, db: sqlite3.Connection, runs: int, title: str) -> 
         d50, d95, dcpu, (rows, total) = timed(
             partial(call_page, conn, flt, offset=offset, limit=100), runs
         )
-        s50, s95, scpu, (srows, stotal) = timed(partial(sqlite_page, db, flt, offset), runs)
+        s50, s95, scpu, (srows, stotal) = timed(
+            partial(sqlite_page, db, flt, offset, tenant="acme.example"), runs
+        )
         assert total == stotal, (total, stotal)
         assert [r["call_id"] for r in rows] == [r[1] for r in srows]
         print(f"{label:32} {d50 * 1e3:>7.1f} /{d95 * 1e3:>7.1f} ({dcpu * 1e3:5.1f})"

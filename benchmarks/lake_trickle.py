@@ -39,6 +39,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from benchmarks.sqlite_calls import Page, sqlite_page
 from pipeline import metrics
 from pipeline.compaction import CompactionPolicy, compact_lake
 from pipeline.filters import CallFilter
@@ -57,7 +58,6 @@ SEATS = 50
 LAST_DAY = date(2024, 12, 31)
 SURNAMES = ["Smith", "Jones", "Garcia", "Smithers", "Nguyen", "Brown", "Okafor", "Rossi"]
 FIRST = ["Ann", "Bob", "Li", "Mia", "Joe", "Ada", "Sam", "Eva"]
-Page = tuple[list[Any], int]
 # A slow case (thousands of files) stops after this long, with at least 2 samples.
 BUDGET_SECONDS = 20.0
 
@@ -190,28 +190,6 @@ def history_cases(days: int) -> dict[str, tuple[CallFilter, int]]:
 
 def lake_page(conn: Any, flt: CallFilter, offset: int) -> Page:
     return call_page(conn, flt, offset=offset, limit=100)
-
-
-def sqlite_page(db: sqlite3.Connection, flt: CallFilter, offset: int) -> Page:
-    """The grid query, hand-written for SQLite (epoch seconds), same order as the lake's."""
-    start, end = flt.utc_bounds()
-    assert start is not None and end is not None
-    where = "started_at >= ? and started_at < ?"
-    params: list[object] = [start.timestamp(), end.timestamp()]
-    if flt.direction:
-        where += " and direction = ?"
-        params.append(flt.direction)
-    if flt.search:
-        cols = ("caller", "callee", "caller_name", "callee_name")
-        where += " and (" + " or ".join(f"lower({c}) like ?" for c in cols) + ")"
-        params += [f"%{flt.search.lower()}%"] * 4
-    rows = db.execute(
-        f"select * from calls where {where} order by started_at desc, acc_id desc"
-        " limit 100 offset ?",
-        [*params, offset],
-    ).fetchall()
-    ((total,),) = db.execute(f"select count(*) from calls where {where}", params).fetchall()
-    return rows, total
 
 
 def sqlite_copy(settings: Settings, path: Path) -> None:
