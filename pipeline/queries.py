@@ -96,8 +96,17 @@ where false
 # Views over the views, each in its file (each file's comment says what it holds):
 # ``calls_with_legs`` (the calls of a tenant whose lake holds bridged legs: the same
 # columns, one row per call with the legs folded into its outcome), ``call_paths`` and
-# ``call_history`` (the calls with their path through the media server).
-WAREHOUSE_VIEWS: frozenset[str] = frozenset({"calls_with_legs", "call_paths", "call_history"})
+# ``call_history`` (the calls with their path through the media server), and
+# ``latest_transcripts`` (the newest transcript of each item, one view per table below).
+WAREHOUSE_VIEWS: frozenset[str] = frozenset(
+    {"calls_with_legs", "call_paths", "call_history", "latest_transcripts"}
+)
+
+# latest_transcripts.sql's views: (view name, transcripts view, the item it transcribes).
+LATEST_TRANSCRIPTS: tuple[tuple[str, str, str], ...] = (
+    ("latest_transcripts", "transcripts", "message_id"),
+    ("latest_recording_transcripts", "recording_transcripts", "recording_id"),
+)
 
 
 @cache

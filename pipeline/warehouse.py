@@ -6,7 +6,10 @@
 tenant's folder of the lake (``calls`` folds the bridged ``legs`` into one row
 per call: ``pipeline/sql/warehouse/calls_with_legs.sql``)
 (optionally narrowed to one extension: its calls, its mailbox, and the
-originals of voicemail copies forwarded to it). The voicemail views follow the
+originals of voicemail copies forwarded to it). ``latest_transcripts`` and
+``latest_recording_transcripts`` (the newest transcript of each message or recording:
+``pipeline/sql/warehouse/latest_transcripts.sql``) read the last two, so they show
+what those show. The voicemail views follow the
 voicemail rule, not the calls' one (:func:`switchboard.store.voicemail.may_open_mailbox`):
 a supervisor sees the tenant's calls and recordings but only their own mailbox
 (``mailbox``), a manager every mailbox. ``access_log`` (the data-access audit trail,
@@ -340,6 +343,12 @@ def connect(
         conn.execute(queries.ATTENDANT_NAMES_TABLE)
         conn.execute(queries.warehouse_sql("call_paths").format(**paths_parts))
         conn.execute(queries.warehouse_sql("call_history"))
+        for view, table, item in queries.LATEST_TRANSCRIPTS:
+            conn.execute(
+                queries.warehouse_sql("latest_transcripts").format(
+                    name=view, table=table, item=item
+                )
+            )
         for statement in queries.LOCK_DOWN:
             conn.execute(
                 statement.format(

@@ -5,17 +5,9 @@
 -- were not recorded: rtpengine failed at call time and the call went on with direct media
 -- (calls.recording_outcome, from Kamailio's CDR; docs/recordings.md); their recording
 -- columns are null. One filter serves both lists; a null parameter does not filter.
--- $words: lower-case words that must all appear in the newest transcript.
-with latest_transcripts as (
-    select *
-    from recording_transcripts
-    qualify row_number() over (
-        partition by recording_id
-        order by transcribed_at desc, model
-    ) = 1
-),
-
-linked as (
+-- $words: lower-case words that must all appear in the newest transcript
+-- (latest_recording_transcripts, pipeline/sql/warehouse/latest_transcripts.sql).
+with linked as (
     select
         recordings.*,
         coalesce(legs.origin_call_id, recordings.call_id) as origin_call_id
@@ -48,11 +40,12 @@ with_calls as (
         linked.longest_silence_seconds,
         linked.overtalk_seconds,
         linked.lost_packets,
-        latest_transcripts.recording_id is not null as has_transcript,
-        latest_transcripts.text as transcript
+        latest_recording_transcripts.recording_id is not null as has_transcript,
+        latest_recording_transcripts.text as transcript
     from linked
     left join calls on calls.call_id = linked.origin_call_id
-    left join latest_transcripts on latest_transcripts.recording_id = linked.recording_id
+    left join latest_recording_transcripts
+        on latest_recording_transcripts.recording_id = linked.recording_id
     where not $missing
 ),
 

@@ -1,26 +1,9 @@
 -- One search across call-recording and voicemail transcripts: every word of $words (lower
--- case) must appear in the newest transcript of the item. Newest first, at most $limit rows.
+-- case) must appear in the newest transcript of the item (pipeline/sql/warehouse/
+-- latest_transcripts.sql). Newest first, at most $limit rows.
 -- Both views are already bound to the viewer's scope (tenant; a plain user's own calls and
 -- mailbox).
-with recording_texts as (
-    select *
-    from recording_transcripts
-    qualify row_number() over (
-        partition by recording_id
-        order by transcribed_at desc, model
-    ) = 1
-),
-
-voicemail_texts as (
-    select *
-    from transcripts
-    qualify row_number() over (
-        partition by message_id
-        order by transcribed_at desc, model
-    ) = 1
-),
-
-recording_hits as (
+with recording_hits as (
     select
         'recording' as kind,
         recordings.recording_id as item_id,
@@ -29,9 +12,10 @@ recording_hits as (
         recordings.duration,
         recordings.caller,
         recordings.callee,
-        recording_texts.text as transcript
-    from recording_texts
-    inner join recordings on recordings.recording_id = recording_texts.recording_id
+        latest_recording_transcripts.text as transcript
+    from latest_recording_transcripts
+    inner join recordings
+        on recordings.recording_id = latest_recording_transcripts.recording_id
     left join legs on legs.call_id = recordings.call_id
 ),
 
@@ -44,9 +28,9 @@ voicemail_hits as (
         voicemails.duration,
         voicemails.caller,
         voicemails.mailbox as callee,
-        voicemail_texts.text as transcript
-    from voicemail_texts
-    inner join voicemails on voicemails.message_id = voicemail_texts.message_id
+        latest_transcripts.text as transcript
+    from latest_transcripts
+    inner join voicemails on voicemails.message_id = latest_transcripts.message_id
 ),
 
 final as (

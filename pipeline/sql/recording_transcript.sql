@@ -1,16 +1,7 @@
--- One recording's newest transcript (one row per recording and model; readers take the
--- newest), or no row while it has none. The view is bound to the viewer's scope.
-with latest_transcripts as (
-    select *
-    from recording_transcripts
-    where recording_id = $recording_id
-    qualify row_number() over (
-        partition by recording_id
-        order by transcribed_at desc, model
-    ) = 1
-),
-
-final as (
+-- One recording's newest transcript (latest_recording_transcripts, pipeline/sql/warehouse/
+-- latest_transcripts.sql), or no row while it has none. The view is bound to the viewer's
+-- scope.
+with final as (
     select
         recording_id,
         text,
@@ -18,7 +9,8 @@ final as (
         language,
         model,
         transcribed_at
-    from latest_transcripts
+    from latest_recording_transcripts
+    where recording_id = $recording_id
 )
 
 select * from final

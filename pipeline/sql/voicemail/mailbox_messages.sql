@@ -2,18 +2,9 @@
 -- as the Arrow table message_state, in the mailbox's order) joined to the lake facts of
 -- the original message (a forwarded copy shows its original's audio and transcript).
 -- $words: lower-case search words; a message matches when its transcript contains all.
--- The newest transcript of each message (one row per message and model; a re-transcription
--- replaces what readers see only once its row is in the lake).
-with latest_transcripts as (
-    select *
-    from transcripts
-    qualify row_number() over (
-        partition by message_id
-        order by transcribed_at desc, model
-    ) = 1
-),
-
-state as (
+-- latest_transcripts: the newest transcript of each message (pipeline/sql/warehouse/
+-- latest_transcripts.sql).
+with state as (
     select
         position,
         message_id,

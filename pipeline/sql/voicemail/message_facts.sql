@@ -1,16 +1,7 @@
 -- Lake facts and transcript of given messages (the email step reads these).
--- The newest transcript of each message (one row per message and model; a re-transcription
--- replaces what readers see only once its row is in the lake).
-with latest_transcripts as (
-    select *
-    from transcripts
-    qualify row_number() over (
-        partition by message_id
-        order by transcribed_at desc, model
-    ) = 1
-),
-
-final as (
+-- latest_transcripts: the newest transcript of each message (pipeline/sql/warehouse/
+-- latest_transcripts.sql).
+with final as (
     select
         voicemails.message_id,
         voicemails.mailbox,

@@ -1,18 +1,9 @@
 -- Transcript search across a tenant (or one mailbox): every word of $words (lower case)
 -- must appear in the transcript. Newest first, at most $limit rows. The view itself is
 -- already bound to the tenant (and, for a plain user, to the user's mailbox).
--- The newest transcript of each message (one row per message and model; a re-transcription
--- replaces what readers see only once its row is in the lake).
-with latest_transcripts as (
-    select *
-    from transcripts
-    qualify row_number() over (
-        partition by message_id
-        order by transcribed_at desc, model
-    ) = 1
-),
-
-hits as (
+-- latest_transcripts: the newest transcript of each message (pipeline/sql/warehouse/
+-- latest_transcripts.sql).
+with hits as (
     select
         voicemails.message_id,
         voicemails.mailbox,
