@@ -25,7 +25,7 @@ from kamailio.rpc import KamailioRPC, RPCError, RPCFault
 from kamailio.rules_push import RulesScheduler
 from kamailio.tls_cert import ensure_certificate, tls_paths
 from switchboard.acc_spool import ACC_COLUMNS, ACC_TABLE, WRITTEN_COLUMNS
-from switchboard.processes import ManagedProcess, address_in_use
+from switchboard.processes import ManagedProcess, address_in_use, tcp_accepts
 from switchboard.settings import Settings
 from switchboard.sip_trust import media_secret
 
@@ -187,14 +187,6 @@ def _ports_in_use(settings: Settings) -> list[str]:
     ]
 
 
-def _tcp_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
 class KamailioProcess(ManagedProcess):
     """One Kamailio child process; a context manager that starts and stops it."""
 
@@ -234,7 +226,7 @@ class KamailioProcess(ManagedProcess):
             self.rpc.call("core.version")
         except RPCError:
             return False
-        return _tcp_open(self.settings.sip_host, self.settings.sip_port)
+        return tcp_accepts(self.settings.sip_host, self.settings.sip_port)
 
 
 def enable_relay(rpc: KamailioRPC, timeout: float = 30.0) -> None:

@@ -85,6 +85,19 @@ def udp_bound(host: str, port: int) -> bool:
         return address_in_use(socket.SOCK_DGRAM, host, port)
 
 
+def tcp_accepts(host: str, port: int, timeout: float = 0.2) -> bool:
+    """Whether something accepts TCP connections on ``host:port`` now (a server is up).
+
+    Connects rather than binds: a probe that binds could take the port from the
+    server it waits for.
+    """
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def log_tail(path: Path | None, lines: int = 40) -> str:
     """The last ``lines`` lines of a child's log, for an error message."""
     if path is None:
@@ -123,6 +136,12 @@ class ManagedProcess:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def exit_code(self) -> int | None:
+        """The child's exit code once it has exited by itself; None while it runs
+        (or after :meth:`stop`)."""
+        return None if self._proc is None else self._proc.poll()
+
     def start(self) -> object:
         """Start the child and return once it is ready (each subclass says how)."""
         raise NotImplementedError
@@ -135,8 +154,10 @@ class ManagedProcess:
         output: Path | None = None,
         env: Mapping[str, str] | None = None,
         new_session: bool = False,
+        inherit_output: bool = False,
     ) -> None:
-        """Run ``argv``; stdout and stderr append to ``output`` (else are discarded).
+        """Run ``argv``; stdout and stderr append to ``output`` (else are discarded, or
+        with ``inherit_output`` go to this process's own: ``make run``'s terminal).
 
         ``new_session`` puts the child and its own children in a session of
         their own: a terminal's Ctrl-C reaches only the launcher, which stops
@@ -144,9 +165,11 @@ class ManagedProcess:
         """
         if output is not None:
             output.parent.mkdir(parents=True, exist_ok=True)
-        sink: AbstractContextManager[IO[bytes] | int] = (
-            output.open("ab") if output is not None else nullcontext(subprocess.DEVNULL)
-        )
+        sink: AbstractContextManager[IO[bytes] | int | None]
+        if output is not None:
+            sink = output.open("ab")
+        else:
+            sink = nullcontext(None if inherit_output else subprocess.DEVNULL)
         with sink as out:
             self._proc = subprocess.Popen(
                 list(argv),
@@ -154,7 +177,7 @@ class ManagedProcess:
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
-                stderr=subprocess.DEVNULL if output is None else subprocess.STDOUT,
+                stderr=subprocess.STDOUT if output is not None else out,
                 start_new_session=new_session,
                 preexec_fn=die_with_parent(),
             )
@@ -200,6 +223,12 @@ class ManagedProcess:
             proc.kill()
             proc.wait(timeout)
 
+    def terminate(self) -> None:
+        """SIGTERM without waiting: a supervisor signals every child first, then
+        :meth:`stop` waits on each, so they shut down side by side."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)
+
     def kill(self) -> None:
         """SIGKILL at once (tests: a part dies under live calls)."""
         proc, self._proc = self._proc, None
@@ -232,8 +261,9 @@ class ManagedProcess:
 class ServerProcess(ManagedProcess):
     """A command run as a managed child, ready once ``ready()`` holds.
 
-    For servers with no launcher of their own (the benchmarks' media servers,
-    the portal under load): ``ServerProcess("media", argv, ready=...)``.
+    For servers with no launcher of their own (the parts ``switchboard run``
+    supervises, the benchmarks' media servers, the portal under load):
+    ``ServerProcess("media", argv, ready=...)``.
     """
 
     def __init__(
@@ -245,19 +275,27 @@ class ServerProcess(ManagedProcess):
         cwd: Path | None = None,
         env: Mapping[str, str] | None = None,
         output: Path | None = None,
+        inherit_output: bool = False,
         start_timeout: float = 60.0,
     ) -> None:
         super().__init__(name, output, start_timeout)
         self.argv = list(argv)
         self.cwd = cwd or Path.cwd()
         self.env = env
+        self.inherit_output = inherit_output
         self._ready = ready
 
     def start(self, wait: bool = True) -> Self:
         """Spawn; with ``wait``, return once ready (``wait=False``: start several, then
         :meth:`wait_ready` on each)."""
         if not self.running:
-            self.spawn(self.argv, cwd=self.cwd, output=self.error_log, env=self.env)
+            self.spawn(
+                self.argv,
+                cwd=self.cwd,
+                output=self.error_log,
+                env=self.env,
+                inherit_output=self.inherit_output,
+            )
             if wait:
                 self.wait_ready()
         return self
