@@ -51,7 +51,11 @@ def manager_page_viewer(page: str, managed: str) -> User | Any:
     Anonymous: an empty Div. Anyone else: "``managed`` are managed by your
     company's managers." in a notice with id ``<page>-denied``.
     """
-    notice = f"{managed} are managed by your company's managers."
+    return managers_only_viewer(page, f"{managed} are managed by your company's managers.")
+
+
+def managers_only_viewer(page: str, notice: str) -> User | Any:
+    """The manager viewing a manager page; anyone else gets ``notice`` under "Managers only"."""
     return _page_viewer(page, ("manager",), notice, "Managers only")
 
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-import dash_mantine_components as dmc
-from dash import html
 
 from dash_app.audit_view import (
     ACTION_LABELS,
@@ -29,10 +27,11 @@ from dash_app.audit_view import (
     grid_row,
     parse_query,
 )
-from dash_app.auth import optional_user, provisioning
-from dash_app.page_shell import signed_in_manager
+from dash_app.auth import provisioning
+from dash_app.page_shell import managers_only_viewer, signed_in_manager
 from dash_app.paged_grid import PagedGrid, choice, date_range, labelled, text_box
 from dash_app.paged_grid_filters import controls_query
+from switchboard.store import User
 
 dash.register_page(
     __name__,
@@ -48,16 +47,9 @@ GRID = PagedGrid("audit", row_id="id", noun=("access", "accesses"), export=csv_u
 
 def layout(**query: Any) -> Any:
     """The trail for the filter in the URL; anyone but a manager is told it is not theirs."""
-    user = optional_user()
-    if user is None:
-        return html.Div()
-    if user.role != "manager":
-        return dmc.Alert(
-            "The audit trail is for your company's managers.",
-            title="Managers only",
-            color="gray",
-            id="audit-denied",
-        )
+    user = managers_only_viewer("audit", "The audit trail is for your company's managers.")
+    if not isinstance(user, User):
+        return user
     params, _query, error = parse_query(query, user.tenant_domain, user.timezone)
     with provisioning() as store:
         people = [
