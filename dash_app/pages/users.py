@@ -22,10 +22,10 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dash_app import users_import  # noqa: F401  (registers the import section's callbacks)
-from dash_app.auth import optional_user, portal, provisioning
+from dash_app.auth import portal, provisioning
 from dash_app.editing import alert, close_on_cancel, require_click
 from dash_app.layout import section
-from dash_app.page_shell import signed_in_manager
+from dash_app.page_shell import manager_page_viewer, signed_in_manager
 from dash_app.push import push_after_edit, saved_message
 from dash_app.users_downloads import USERS_CSV_PATH
 from dash_app.users_view import (
@@ -65,16 +65,9 @@ close_on_cancel("users-remove-modal", "users-remove-cancel")
 
 def layout(**query: str) -> Any:
     """The list, its search and buttons; a non-manager is told the page is not theirs."""
-    user = optional_user()
-    if user is None:
-        return html.Div()
-    if user.role != "manager":
-        return dmc.Alert(
-            "Users are managed by your company's managers.",
-            title="Managers only",
-            color="gray",
-            id="users-denied",
-        )
+    user = manager_page_viewer("users", "Users")
+    if not isinstance(user, User):
+        return user
     toolbar = dmc.Group(
         [
             dmc.TextInput(
