@@ -15,6 +15,7 @@ import dataclasses
 from pathlib import Path
 from typing import cast
 
+from cli.arguments import add_and_edit, by_id
 from cli.routing import parse_instant, split_destination
 from media.audio_library import AudioError, LibraryKind, save_speech, save_upload
 from switchboard.attendants import (
@@ -239,7 +240,7 @@ def cmd_holdmusic_remove(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _menu_arguments(p: argparse.ArgumentParser, *, new: bool) -> None:
+def _menu_arguments(p: argparse.ArgumentParser, new: bool) -> None:
     p.add_argument("--tenant", required=True)
     p.add_argument("--greeting-text", help="spoken with espeak-ng now")
     p.add_argument("--greeting-file", help="an MP3 or WAV, converted now")
@@ -252,24 +253,11 @@ def _menu_arguments(p: argparse.ArgumentParser, *, new: bool) -> None:
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     att = sub.add_parser("attendant", help="auto attendants (menus)").add_subparsers(required=True)
-    aa = att.add_parser("add", help="add a menu")
-    aa.add_argument("name")
-    _menu_arguments(aa, new=True)
-    aa.set_defaults(fn=cmd_attendant_add)
-    ae = att.add_parser("edit", help="change a menu (only what is given)")
-    ae.add_argument("id", type=int)
-    ae.add_argument("--name")
-    _menu_arguments(ae, new=False)
-    ae.set_defaults(fn=cmd_attendant_edit)
-    for name, fn in (("list", cmd_attendant_list),):
-        p = att.add_parser(name)
-        p.add_argument("--tenant", required=True)
-        p.set_defaults(fn=fn)
-    for name, fn in (("show", cmd_attendant_show), ("remove", cmd_attendant_remove)):
-        p = att.add_parser(name)
-        p.add_argument("id", type=int)
-        p.add_argument("--tenant", required=True)
-        p.set_defaults(fn=fn)
+    add_and_edit(att, "a menu", _menu_arguments, cmd_attendant_add, cmd_attendant_edit)
+    al = att.add_parser("list")
+    al.add_argument("--tenant", required=True)
+    al.set_defaults(fn=cmd_attendant_list)
+    by_id(att, (("show", cmd_attendant_show), ("remove", cmd_attendant_remove)))
     sim = att.add_parser("simulate", help="where a caller pressing keys goes")
     sim.add_argument("id", type=int, nargs="?")
     sim.add_argument("--tenant", required=True)
@@ -289,10 +277,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     nl = ann.add_parser("list")
     nl.add_argument("--tenant", required=True)
     nl.set_defaults(fn=cmd_announcement_list)
-    nr = ann.add_parser("remove")
-    nr.add_argument("id", type=int)
-    nr.add_argument("--tenant", required=True)
-    nr.set_defaults(fn=cmd_announcement_remove)
+    by_id(ann, (("remove", cmd_announcement_remove),))
 
     hold = sub.add_parser("holdmusic", help="hold-music library").add_subparsers(required=True)
     ha = hold.add_parser("add", help="upload a track (MP3/WAV)")
@@ -304,8 +289,4 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     hl = hold.add_parser("list")
     hl.add_argument("--tenant", required=True)
     hl.set_defaults(fn=cmd_holdmusic_list)
-    for name, fn in (("default", cmd_holdmusic_default), ("remove", cmd_holdmusic_remove)):
-        p = hold.add_parser(name)
-        p.add_argument("id", type=int)
-        p.add_argument("--tenant", required=True)
-        p.set_defaults(fn=fn)
+    by_id(hold, (("default", cmd_holdmusic_default), ("remove", cmd_holdmusic_remove)))

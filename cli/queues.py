@@ -14,6 +14,7 @@ import dataclasses
 import json
 from typing import Any
 
+from cli.arguments import add_and_edit, by_id
 from cli.attendants import parse_menu_destination
 from cli.recording_flags import add_recording_argument, apply_recording_flag
 from cli.routing import push_now
@@ -180,7 +181,7 @@ def cmd_agent_pause(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _queue_arguments(p: argparse.ArgumentParser, *, new: bool) -> None:
+def _queue_arguments(p: argparse.ArgumentParser, new: bool) -> None:
     p.add_argument("--tenant", required=True)
     p.add_argument("--extension", help="callable internally ('' removes it)")
     p.add_argument("--strategy", choices=STRATEGIES)
@@ -210,25 +211,13 @@ def _queue_arguments(p: argparse.ArgumentParser, *, new: bool) -> None:
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     queue = sub.add_parser("queue", help="call queues").add_subparsers(required=True)
-    qa = queue.add_parser("add", help="add a queue")
-    qa.add_argument("name")
-    _queue_arguments(qa, new=True)
-    qa.set_defaults(fn=cmd_queue_add)
-    qe = queue.add_parser("edit", help="change a queue (only what is given)")
-    qe.add_argument("id", type=int)
-    qe.add_argument("--name")
-    _queue_arguments(qe, new=False)
-    add_recording_argument(qe, "queue's calls")
-    qe.set_defaults(fn=cmd_queue_edit)
+    _, edit = add_and_edit(queue, "a queue", _queue_arguments, cmd_queue_add, cmd_queue_edit)
+    add_recording_argument(edit, "queue's calls")
     ql = queue.add_parser("list")
     ql.add_argument("--tenant", required=True)
     ql.add_argument("--json", action="store_true")
     ql.set_defaults(fn=cmd_queue_list)
-    for name, fn in (("show", cmd_queue_show), ("remove", cmd_queue_remove)):
-        p = queue.add_parser(name)
-        p.add_argument("id", type=int)
-        p.add_argument("--tenant", required=True)
-        p.set_defaults(fn=fn)
+    by_id(queue, (("show", cmd_queue_show), ("remove", cmd_queue_remove)))
     member = queue.add_parser("member", help="queue members").add_subparsers(required=True)
     for name, fn in (("add", cmd_member_add), ("remove", cmd_member_remove)):
         p = member.add_parser(name)
