@@ -132,12 +132,7 @@ class RoutingSection(AccountsSection):
 
     def save_rule(self, user: User, rule: AnsweringRule) -> AnsweringRule:
         """Create or replace (by id) one of the user's rules, after validating it."""
-        inputs = self.routing_inputs(user)
-        extensions = {u.extension for u in self.users(user.tenant_domain)}
-        try:
-            validate_rule(rule, inputs.frames, extensions)
-        except RuleError as exc:
-            raise ProvisioningError(str(exc)) from exc
+        inputs = self._valid_rule_inputs(user, rule)
         self._refuse_forward_loop(user, rule)
         rule_id = self._write_rule("answering_rule", user.id, rule, inputs.frames, "rule")
         return next(r for r in self.routing_inputs(user).rules if r.id == rule_id)
@@ -200,12 +195,7 @@ class RoutingSection(AccountsSection):
     def set_override(self, user: User, rule: AnsweringRule | None, until: datetime) -> None:
         """Switch a manual override on until ``until`` (UTC), or off with ``rule=None``."""
         if rule is not None:
-            inputs = self.routing_inputs(user)
-            extensions = {u.extension for u in self.users(user.tenant_domain)}
-            try:
-                validate_rule(rule, inputs.frames, extensions)
-            except RuleError as exc:
-                raise ProvisioningError(str(exc)) from exc
+            self._valid_rule_inputs(user, rule)
             fwd = rule.forward_always
             if fwd is not None and fwd.kind == "extension" and fwd.target == user.extension:
                 raise ProvisioningError("an override cannot forward calls to yourself")
@@ -217,6 +207,17 @@ class RoutingSection(AccountsSection):
                     "insert into rule_override (user_id, actions_json, until_utc) values (?, ?, ?)",
                     (user.id, actions_to_json(rule), until.isoformat()),
                 )
+
+    def _valid_rule_inputs(self, user: User, rule: AnsweringRule) -> RoutingInputs:
+        """The user's routing inputs, once ``rule`` checks out against their time frames and
+        the tenant's extensions (a ``ProvisioningError`` saying why not)."""
+        inputs = self.routing_inputs(user)
+        extensions = {u.extension for u in self.users(user.tenant_domain)}
+        try:
+            validate_rule(rule, inputs.frames, extensions)
+        except RuleError as exc:
+            raise ProvisioningError(str(exc)) from exc
+        return inputs
 
     def _refuse_forward_loop(self, user: User, rule: AnsweringRule) -> None:
         """Refuse a forward-always chain that comes back to where it started."""
