@@ -13,6 +13,7 @@ message carries the tail of its log).
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import sqlite3
 import time
@@ -40,8 +41,24 @@ class KamailioStartError(RuntimeError):
 
 
 def config_path() -> Path:
-    """The routing config shipped in this package."""
+    """The routing config shipped in this package (it includes its parts beside it)."""
     return Path(str(resources.files("kamailio").joinpath("kamailio.cfg")))
+
+
+INCLUDE = re.compile(r'^include_file "([^"/]+)"$', re.MULTILINE)
+
+
+def config_text() -> str:
+    """The routing config with each part in place of its ``include_file``, as Kamailio reads it.
+
+    Routes live in parts by concern (kamailio-*.cfg); checks of a route's text read it here,
+    wherever its part is.
+    """
+    package = resources.files("kamailio")
+    return INCLUDE.sub(
+        lambda include: package.joinpath(include[1]).read_text(),
+        config_path().read_text(),
+    )
 
 
 def sqlite_url(path: Path) -> str:

@@ -7,7 +7,7 @@ import sqlite3
 from importlib import resources
 from pathlib import Path
 
-from kamailio.launcher import config_path, render_local_cfg
+from kamailio.launcher import config_text, render_local_cfg
 from switchboard.acc_spool import ACC_COLUMNS, ACC_TABLE, WRITTEN_COLUMNS
 from tests.fixtures.core import make_settings
 
@@ -22,12 +22,12 @@ def test_schema_sql_declares_the_columns_in_order() -> None:
 def test_local_cfg_renders_the_insert_columns(tmp_path: Path) -> None:
     rendered = render_local_cfg(make_settings(tmp_path))
     assert f'#!substdef "/SB_ACC_COLUMNS/{", ".join(WRITTEN_COLUMNS)}/"' in rendered
-    assert "insert into cdr (SB_ACC_COLUMNS) values" in config_path().read_text()
+    assert "insert into cdr (SB_ACC_COLUMNS) values" in config_text()
 
 
 def test_cdr_row_values_follow_the_column_order() -> None:
     """The VALUES tuple CDR_ENQUEUE builds lines up with the rendered column list."""
-    cfg = config_path().read_text()
+    cfg = config_text()
     block = cfg[cfg.index("route[CDR_ENQUEUE]") :]
     row = block[block.index("$var(row) =") : block.index('+ ")";')]
     values = re.findall(r"\$\((?:dlg_var\((\w+)\)|(TV)\(Sn\))", row)

@@ -15,7 +15,6 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from benchmarks import sipp_scenarios as steps
 from cli import main as cli
 from dash_app.auth import _EXTENSION_KEY as PORTAL_KEY
 from dash_app.users_view import COMPANY_ZONE
-from kamailio.launcher import KamailioProcess
+from kamailio.launcher import KamailioProcess, config_text
 from kamailio.rpc import KamailioRPC
 from kamailio.rules_push import push_change
 from kamailio.traffic import SippResult, SippUAS, call_rows, run_sipp, scenario
@@ -159,7 +158,7 @@ def test_the_carrier_sees_the_chosen_number_and_never_the_phones_own(
 
 def test_kamailio_reads_the_callers_caller_id_at_its_index(directory: Directory) -> None:
     """Route CALLER_ID reads field caller_id of the caller's decision; a DID's is empty."""
-    cfg = resources.files("kamailio").joinpath("kamailio.cfg").read_text()
+    cfg = config_text()
     route = cfg[cfg.index("route[CALLER_ID]") :]
     route = route[: route.index("\n}")]
     index = DECISION_FIELDS.index("caller_id")

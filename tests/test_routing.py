@@ -2,8 +2,8 @@
 
 import re
 from datetime import UTC, datetime, time
-from importlib import resources
 
+from kamailio.launcher import config_text
 from switchboard.routing import (
     DECISION_FIELDS,
     compile_decision,
@@ -114,7 +114,7 @@ def test_names_cannot_shift_fields(directory: Directory) -> None:
 
 def test_kamailio_reads_the_fields_at_their_indexes() -> None:
     """Every {s.select,N,|} of the decision in kamailio.cfg names field N of DECISION_FIELDS."""
-    cfg = resources.files("kamailio").joinpath("kamailio.cfg").read_text()
+    cfg = config_text()
     load = cfg[cfg.index("route[DECISION_LOAD]") :]
     load = load[: load.index("\n}")]
     read = re.findall(r"\$var\((\w+)\) = \$\(avp\(d\)\{s\.select,(\d+),\|\}", load)
