@@ -77,6 +77,7 @@ from pipeline.lake import ROLL_UP_ABOVE, Lake
 from pipeline.lake_layout import (
     TABLES,
     LakeTable,
+    PartitionState,
     generation_file,
     generation_record,
     in_flight,
@@ -140,23 +141,56 @@ def compact_partition(
 ) -> tuple[int, int]:
     """Steps 1–3 for one partition (caller holds the locks); (files merged, rows)."""
     step = on_step or (lambda _name: None)
-    state = read_partition(folder)
-    prefix = str(folder.relative_to(lake_dir))
-    flying = in_flight(lake_dir, table)
-    inputs = sorted(n for n in state.live if f"{prefix}/{n}" not in flying)
+    state, inputs = plan_partition(lake_dir, table, folder)
     step("plan")
     if len(inputs) < 2:
         return 0, 0
-    generation = 1 if state.record is None else state.record.generation + 1
-    data = ds.dataset(
+    rows = commit_generation(
+        table, folder, state, inputs, read_inputs(table, folder, inputs),
+        row_group_rows=policy.row_group_rows, durable=policy.durable, on_step=step,
+    )  # fmt: skip
+    return len(inputs), rows
+
+
+def plan_partition(
+    lake_dir: Path, table: LakeTable, folder: Path
+) -> tuple[PartitionState, list[str]]:
+    """Step 1: the partition's state and its inputs, the live files minus those a killed
+    batch named in the writer's ``pending.json`` (caller holds the locks)."""
+    state = read_partition(folder)
+    prefix = str(folder.relative_to(lake_dir))
+    flying = in_flight(lake_dir, table)
+    return state, sorted(n for n in state.live if f"{prefix}/{n}" not in flying)
+
+
+def read_inputs(table: LakeTable, folder: Path, inputs: list[str]) -> pa.Table:
+    """The rows of a partition's input files, in the table's schema."""
+    return ds.dataset(
         [str(folder / n) for n in inputs], format="parquet", schema=table.schema
     ).to_table()
-    data = data.sort_by([(c, "ascending") for c in table.sort_by])
+
+
+def commit_generation(
+    table: LakeTable,
+    folder: Path,
+    state: PartitionState,
+    inputs: list[str],
+    rows: pa.Table,
+    *,
+    row_group_rows: int,
+    durable: bool,
+    on_step: StepHook | None = None,
+) -> int:
+    """Steps 2 and 3: ``rows``, sorted, become the partition's next generation in place of
+    ``inputs``; how many rows it holds (deleting rows commits the same way)."""
+    step = on_step or (lambda _name: None)
+    generation = 1 if state.record is None else state.record.generation + 1
+    data = rows.sort_by([(c, "ascending") for c in table.sort_by])
 
     def write(tmp: Path) -> None:
-        pq.write_table(data, tmp, compression="zstd", row_group_size=policy.row_group_rows)
+        pq.write_table(data, tmp, compression="zstd", row_group_size=row_group_rows)
 
-    write_atomic(folder / generation_file(generation), write, durable=policy.durable)
+    write_atomic(folder / generation_file(generation), write, durable=durable)
     step("file")
     absorbed = sorted(set(inputs) | (state.record.absorbed if state.record else set()))
     ranges = sorted(r for r in map(parse_batch_name, absorbed) if r is not None)
@@ -169,10 +203,10 @@ def compact_partition(
             "absorbed": absorbed,
             "acc_id_ranges": [list(r) for r in ranges],
         },
-        durable=policy.durable,
+        durable=durable,
     )
     step("commit")
-    return len(inputs), data.num_rows
+    return data.num_rows
 
 
 def sweep_partition(

@@ -28,7 +28,6 @@ transcript that nothing points to.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -37,21 +36,15 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
 from pipeline.compaction import LOCK as COMPACTION_LOCK
-from pipeline.files import exclusive_lock, write_atomic, write_json_atomic
+from pipeline.compaction import commit_generation, plan_partition, read_inputs
+from pipeline.files import exclusive_lock
 from pipeline.lake_layout import (
     RECORDING_TRANSCRIPTS,
     RECORDINGS,
     LakeTable,
-    generation_file,
-    generation_record,
-    in_flight,
-    parse_batch_name,
     partition_dir,
-    read_partition,
     writer_lock_path,
 )
 from pipeline.queries import sql_file
@@ -97,39 +90,18 @@ def drop_rows(
     The caller holds the compaction lock and the table writer's lock.
     """
     doomed = sorted(set(values))
-    state = read_partition(folder)
-    prefix = str(folder.relative_to(lake_dir))
-    flying = in_flight(lake_dir, table)
-    inputs = sorted(n for n in state.live if f"{prefix}/{n}" not in flying)
+    state, inputs = plan_partition(lake_dir, table, folder)
     if not doomed or not inputs:
         return 0
-    data = ds.dataset(
-        [str(folder / n) for n in inputs], format="parquet", schema=table.schema
-    ).to_table()
+    data = read_inputs(table, folder, inputs)
     hit = pc.is_in(data[column], value_set=pa.array(doomed, pa.string()))
     dropped = int(pc.sum(hit).as_py() or 0)
     if dropped == 0:
         return 0
-    kept = data.filter(pc.invert(hit)).sort_by([(c, "ascending") for c in table.sort_by])
-    generation = 1 if state.record is None else state.record.generation + 1
-
-    def write(tmp: Path) -> None:
-        pq.write_table(kept, tmp, compression="zstd", row_group_size=row_group_rows)
-
-    write_atomic(folder / generation_file(generation), write, durable=durable)
-    absorbed = sorted(set(inputs) | (state.record.absorbed if state.record else set()))
-    ranges = sorted(r for r in map(parse_batch_name, absorbed) if r is not None)
-    write_json_atomic(
-        folder / generation_record(generation),
-        {
-            "generation": generation,
-            "rows": kept.num_rows,
-            "committed_at": time.time(),
-            "absorbed": absorbed,
-            "acc_id_ranges": [list(r) for r in ranges],
-        },
-        durable=durable,
-    )
+    commit_generation(
+        table, folder, state, inputs, data.filter(pc.invert(hit)),
+        row_group_rows=row_group_rows, durable=durable,
+    )  # fmt: skip
     # A file of one deleted recording holds nothing else: it goes now, not after the grace.
     for name in inputs:
         if any(name.startswith(f"{rid}.") for rid in doomed):
