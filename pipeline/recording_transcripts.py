@@ -44,7 +44,7 @@ import pyarrow as pa
 
 from pipeline.compaction import LOCK as COMPACTION_LOCK
 from pipeline.files import exclusive_lock, write_json_atomic, write_parquet_atomic
-from pipeline.lake_layout import RECORDING_TRANSCRIPTS, partition_dir, read_partition
+from pipeline.lake_layout import RECORDING_TRANSCRIPTS, partition_dir
 from pipeline.recording_audio import SAMPLE_RATE, read_channels
 from pipeline.recording_audio_redaction import Span, Word, apply_tone, line_ranges
 from pipeline.recording_figures import FRAME_SECONDS, speech_frames
@@ -54,7 +54,7 @@ from pipeline.recordings_schema import (
     SPEAKERS,
     transcription_queue,
 )
-from pipeline.transcribe import Transcriber, model_slug, with_word_times
+from pipeline.transcribe import Transcriber, model_slug, transcript_written, with_word_times
 from switchboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -150,13 +150,6 @@ def transcript_path(lake_dir: Path, tenant: str, day: date, recording_id: str, m
     return folder / f"{recording_id}.{model_slug(model)}.parquet"
 
 
-def _written(path: Path) -> bool:
-    if path.exists():
-        return True
-    record = read_partition(path.parent).record
-    return record is not None and path.name in record.absorbed
-
-
 def transcript_row(
     recording_id: str,
     lines: list[Line],
@@ -214,7 +207,7 @@ def transcribe_pending_recordings(
         target = transcript_path(
             settings.lake_dir, todo["tenant"], day, todo["recording_id"], transcriber.model_name
         )
-        if not _written(target):
+        if not transcript_written(target):
             started = time.perf_counter()
             try:
                 lines, language, seconds = transcribe_channels(
