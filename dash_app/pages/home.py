@@ -57,6 +57,15 @@ def layout(**query: str) -> Any:
         # hidden, not left out: each section's callback still finds its component
         return {} if name in shown else {"display": "none"}
 
+    def wide(name: str, card: Any) -> Any:
+        """A card of the grid's left column (7 of 12 on a large screen)."""
+        return dmc.GridCol(card, span={"base": 12, "lg": 7}, style=visible(name))
+
+    def narrow(*cards: tuple[str, Any]) -> Any:
+        """Cards stacked in the grid's right column (5 of 12), each hidden on its own."""
+        stacked = [html.Div(card, style=visible(name)) for name, card in cards]
+        return dmc.GridCol(dmc.Stack(stacked), span={"base": 12, "lg": 5})
+
     status_box = dmc.Stack(
         [
             dmc.Text(
@@ -95,70 +104,53 @@ def layout(**query: str) -> Any:
             live_call_card(),  # the call in progress, Record for on-demand recording
             dmc.Grid(
                 [
-                    dmc.GridCol(
+                    wide(
+                        "recent",
                         section(
                             "Recent Call History",
                             html.Div(loading, id="home-recent-calls"),
                             id_prefix="home-recent",
                             extra=dmc.Anchor("View all", href="/calls", size="sm"),
                         ),
-                        span={"base": 12, "lg": 7},
-                        style=visible("recent"),
                     ),
-                    dmc.GridCol(
-                        dmc.Stack(
-                            [
-                                html.Div(
-                                    section(
-                                        "Active Phones",
-                                        html.Div(loading, id="home-phones"),
-                                        id_prefix="home-phones",
-                                    ),
-                                    style=visible("phones"),
-                                ),
-                                html.Div(
-                                    section("Status Message", status_box, id_prefix="home-status"),
-                                    style=visible("status"),
-                                ),
-                            ]
+                    narrow(
+                        (
+                            "phones",
+                            section(
+                                "Active Phones",
+                                html.Div(loading, id="home-phones"),
+                                id_prefix="home-phones",
+                            ),
                         ),
-                        span={"base": 12, "lg": 5},
+                        ("status", section("Status Message", status_box, id_prefix="home-status")),
                     ),
-                    dmc.GridCol(
+                    wide(
+                        "colleagues",
                         section(
                             "Colleagues",
                             html.Div(loading, id="home-colleagues"),
                             id_prefix="home-colleagues",
                         ),
-                        span={"base": 12, "lg": 7},
-                        style=visible("colleagues"),
                     ),
-                    dmc.GridCol(
-                        dmc.Stack(
-                            [
-                                html.Div(
-                                    section(
-                                        "New Messages",
-                                        html.Div(loading, id="home-messages"),
-                                        id_prefix="home-messages",
-                                        extra=dmc.Anchor(
-                                            "Open voicemail", href="/voicemail", size="sm"
-                                        ),
-                                    ),
-                                    style=visible("messages"),
-                                ),
-                                html.Div(
-                                    section(
-                                        "Active Answering Rule",
-                                        active_rule_box(user, extensions, rules),
-                                        id_prefix="home-rule",
-                                        extra=dmc.Anchor("Edit rules", href="/rules", size="sm"),
-                                    ),
-                                    style=visible("rule"),
-                                ),
-                            ]
+                    narrow(
+                        (
+                            "messages",
+                            section(
+                                "New Messages",
+                                html.Div(loading, id="home-messages"),
+                                id_prefix="home-messages",
+                                extra=dmc.Anchor("Open voicemail", href="/voicemail", size="sm"),
+                            ),
                         ),
-                        span={"base": 12, "lg": 5},
+                        (
+                            "rule",
+                            section(
+                                "Active Answering Rule",
+                                active_rule_box(user, extensions, rules),
+                                id_prefix="home-rule",
+                                extra=dmc.Anchor("Edit rules", href="/rules", size="sm"),
+                            ),
+                        ),
                     ),
                 ],
                 gutter="lg",
