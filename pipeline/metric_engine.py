@@ -29,8 +29,6 @@ import weakref
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -46,9 +44,8 @@ from pipeline.filters import (
 )
 from pipeline.metric_catalogue import METRICS_VERSION
 from pipeline.metrics_cache import RESULTS, Listing, lake_listing, widened
+from pipeline.queries import sql_file
 from pipeline.warehouse import scope_of
-
-SQL_DIR = Path(__file__).resolve().parent / "sql" / "metrics"
 
 
 class MetricError(ValueError):
@@ -101,12 +98,11 @@ class MetricParams:
 DEFAULT_PARAMS = MetricParams()
 
 
-@cache
 def sql_text(name: str) -> str:
     """The text of ``pipeline/sql/metrics/<name>.sql`` (read once per process)."""
     if not re.fullmatch(r"[a-z_]+", name):
         raise MetricError(f"no metric query {name!r}")
-    return (SQL_DIR / f"{name}.sql").read_text()
+    return sql_file(f"metrics/{name}")
 
 
 def scope_filter(period: Period, tz: str, filters: CallFilter | None = None) -> CallFilter:

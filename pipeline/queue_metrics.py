@@ -29,7 +29,6 @@ from collections.abc import Hashable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +39,10 @@ from pipeline.lake_layout import QUEUE_EVENTS
 from pipeline.metric_catalogue import QUEUE_METRICS_VERSION
 from pipeline.metric_engine import MetricError, Period
 from pipeline.metrics_cache import RESULTS, widened
+from pipeline.queries import sql_file
 from pipeline.rollup_files import STINTS, rolled_files
 from pipeline.warehouse import ConnectionScope, scope_of
 
-SQL_DIR = Path(__file__).resolve().parent / "sql"
 BUCKET_MINUTES: tuple[int, ...] = (0, 15, 30, 60)  # 0: one row per queue for the period
 STINT_OUTCOMES: tuple[str, ...] = (
     "answered", "abandoned", "overflowed", "exit_key", "lost", "waiting",
@@ -76,11 +75,6 @@ def queue_names(store: Any, tenant: str) -> dict[int, str]:
     return {q.id: q.name for q in store.queues(tenant) if q.id is not None}
 
 
-@cache
-def _sql(name: str) -> str:
-    return (SQL_DIR / f"{name}.sql").read_text()
-
-
 # The staging each query's SQL names by placeholder: {stints}, {agent_states}.
 _PLACEHOLDERS = {"queue_stints": "stints", "queue_agent_states": "agent_states"}
 _RELATIONS = {"queue_events": "queue_events", "agent_events": "agent_events"}
@@ -91,13 +85,13 @@ Rolled = tuple[Path, ...]  # the rollup files a query reads (empty: none)
 
 def _stint_rows(rolled: Rolled = ()) -> str:
     """The stint rows: computed over the window, or the rollup files then the rest computed."""
-    live = _sql("queue_stint_rows").format(**_RELATIONS)
+    live = sql_file("queue_stint_rows").format(**_RELATIONS)
     if not rolled:
         return live
     if any(_UNSAFE_PATH.search(str(f)) for f in rolled):
         raise MetricError("the lake's path cannot be read safely")
     files = ", ".join(f"'{f}'" for f in rolled)
-    return _sql("queue_stints_rolled").format(
+    return sql_file("queue_stints_rolled").format(
         live=live, rollup=f"read_parquet([{files}], hive_partitioning = false)"
     )
 
@@ -107,12 +101,12 @@ def _compose(name: str, staged: Mapping[str, str] | None = None, rolled: Rolled 
     parts = {
         holder: f"select * from {staged[staging]}"
         if staged and staging in staged
-        else _sql(staging).format(stint_rows=_stint_rows(rolled), **_RELATIONS)
+        else sql_file(staging).format(stint_rows=_stint_rows(rolled), **_RELATIONS)
         for staging, holder in _PLACEHOLDERS.items()
     }
     if name in _PLACEHOLDERS:
-        return _sql(name).format(stint_rows=_stint_rows(rolled), **_RELATIONS)
-    return _sql(name).format(**parts, **_RELATIONS)
+        return sql_file(name).format(stint_rows=_stint_rows(rolled), **_RELATIONS)
+    return sql_file(name).format(**parts, **_RELATIONS)
 
 
 # -- the rollup of closed days (pipeline.compaction writes it) -------------------------
@@ -261,7 +255,7 @@ def _stage(
         return {}
     staged: dict[str, str] = {}
     for staging, holder in _PLACEHOLDERS.items():
-        if "{" + holder + "}" not in _sql(name):
+        if "{" + holder + "}" not in sql_file(name):
             continue
         table, depends = _STAGING[staging]
         want = (*(params.get(k) for k in depends), limits if staging == "queue_stints" else ())

@@ -18,18 +18,17 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
+from pipeline.queries import sql_file
 from pipeline.recordings_schema import AUDIO_DIR
 from pipeline.schema import DIRECTIONS
 from switchboard.settings import Settings
 
-_SQL_DIR = Path(__file__).resolve().parent / "sql"
 RECORDING_ID_RE = re.compile(r"^rec-[0-9a-f]{24}$")
 _DIGITS_RE = re.compile(r"^\+?[0-9*#]{1,32}$")
 # A number as people type it: digits with spaces, dashes, dots or brackets.
@@ -41,12 +40,6 @@ MAX_WORD_LENGTH = 64
 
 class RecordingQueryError(ValueError):
     """A request the user has to fix; the message is for the user."""
-
-
-@cache
-def sql_text(name: str) -> str:
-    """``pipeline/sql/recording_<name>.sql`` (read on first use, never at import)."""
-    return (_SQL_DIR / f"recording_{name}.sql").read_text()
 
 
 def search_words(text: str | None) -> list[str]:
@@ -152,7 +145,7 @@ def _list(
 ) -> list[dict[str, Any]]:
     """``recording_list.sql`` with the filter's parameters and the list's own."""
     bound = {"recording_id": None, "missing": False, "offset": 0, **params, **more}
-    return conn.sql(sql_text("list"), params=bound).to_arrow_table().to_pylist()
+    return conn.sql(sql_file("recording_list"), params=bound).to_arrow_table().to_pylist()
 
 
 def list_recordings(
@@ -218,7 +211,7 @@ def get_recording(conn: duckdb.DuckDBPyConnection, recording_id: str) -> Recordi
     rows = _list(conn, RecordingFilter().params(), recording_id=recording_id, limit=1)
     if not rows:
         return None
-    found = conn.sql(sql_text("transcript"), params={"recording_id": recording_id})
+    found = conn.sql(sql_file("recording_transcript"), params={"recording_id": recording_id})
     transcript = found.to_arrow_table().to_pylist()
     if not transcript:
         return Recording(rows[0], (), None)
@@ -252,7 +245,7 @@ def search_everything(
         raise RecordingQueryError("type a word to search for")
     if not 1 <= limit <= MAX_ROWS:
         raise RecordingQueryError(f"ask for 1 to {MAX_ROWS} results")
-    result = conn.sql(sql_text("search"), params={"words": words, "limit": limit})
+    result = conn.sql(sql_file("recording_search"), params={"words": words, "limit": limit})
     return result.to_arrow_table().to_pylist()
 
 
@@ -265,4 +258,4 @@ def agent_figures(
     """
     params = (flt or RecordingFilter()).params()
     bounds = {"since": params["since"], "until": params["until"]}
-    return conn.sql(sql_text("agent_figures"), params=bounds).to_arrow_table().to_pylist()
+    return conn.sql(sql_file("recording_agent_figures"), params=bounds).to_arrow_table().to_pylist()

@@ -10,28 +10,20 @@ the provisioning store, which DuckDB cannot read: the caller hands it over as
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
+from pipeline.queries import sql_file
 from switchboard.settings import Settings
 from switchboard.voicemail import VoicemailMessage
 
-_SQL_DIR = Path(__file__).resolve().parent / "sql" / "voicemail"
 MAX_SEARCH_ROWS = 200
 
 
 class SearchError(ValueError):
     """A search the user has to fix; the message is for the user."""
-
-
-@cache
-def sql_text(name: str) -> str:
-    """One named SQL file (read on first use, never at import)."""
-    return (_SQL_DIR / f"{name}.sql").read_text()
 
 
 def search_words(text: str | None) -> list[str]:
@@ -89,7 +81,9 @@ def mailbox_messages(
         return []
     conn.register("message_state", _state_table(messages))
     try:
-        result = conn.sql(sql_text("mailbox_messages"), params={"words": search_words(search)})
+        result = conn.sql(
+            sql_file("voicemail/mailbox_messages"), params={"words": search_words(search)}
+        )
         return result.to_arrow_table().to_pylist()
     finally:
         conn.unregister("message_state")
@@ -109,7 +103,8 @@ def search_transcripts(
     if not 1 <= limit <= MAX_SEARCH_ROWS:
         raise SearchError(f"ask for 1 to {MAX_SEARCH_ROWS} results")
     result = conn.sql(
-        sql_text("search_transcripts"), params={"words": words, "mailbox": mailbox, "limit": limit}
+        sql_file("voicemail/search_transcripts"),
+        params={"words": words, "mailbox": mailbox, "limit": limit},
     )
     return result.to_arrow_table().to_pylist()
 
@@ -120,5 +115,5 @@ def message_facts(
     """Lake facts and transcript text of the given (original) messages, by id."""
     if not message_ids:
         return {}
-    result = conn.sql(sql_text("message_facts"), params={"ids": list(message_ids)})
+    result = conn.sql(sql_file("voicemail/message_facts"), params={"ids": list(message_ids)})
     return {r["message_id"]: r for r in result.to_arrow_table().to_pylist()}
