@@ -15,13 +15,14 @@ from collections.abc import Iterable
 from typing import Any
 
 import dash_mantine_components as dmc
-from dash import Input, Output, callback, ctx
+from dash import Input, Output, callback, ctx, html
 from dash.exceptions import PreventUpdate
 
 from switchboard.rules import AnsweringRule
 
 ALWAYS = "__always__"  # the frame select's value for a rule without a time frame
 PRIORITY_STEP = 10  # new rules go last, this far after the last one; reordering renumbers
+NAME_MAX = 60  # the longest name an editor takes: it must fit a card's title and a select's label
 
 
 class NotAllowed(Exception):
@@ -50,6 +51,41 @@ def edit_button(button_id: dict[str, Any], *, size: str = "compact-sm") -> Any:
 def delete_button(button_id: dict[str, Any], *, size: str = "compact-sm") -> Any:
     """A listed item's Delete button: subtle red, every list's same warning colour."""
     return dmc.Button("Delete", id=button_id, variant="subtle", color="red", size=size)
+
+
+def name_input(input_id: str, placeholder: str, *, label: str = "Name", **props: Any) -> Any:
+    """The name field of an edited item (rule, route, frame, menu, number): NAME_MAX at most."""
+    max_length = {"maxLength": NAME_MAX}
+    return dmc.TextInput(
+        id=input_id, label=label, placeholder=placeholder, inputProps=max_length, **props
+    )
+
+
+def dialog_actions(cancel_id: str, action: Any, **group_props: Any) -> Any:
+    """Cancel, then the button that acts, at the bottom right: every dialog's same footer."""
+    cancel = dmc.Button("Cancel", id=cancel_id, variant="default")
+    return dmc.Group([cancel, action], justify="flex-end", **group_props)
+
+
+def editor_modal(
+    fields: list[Any],
+    *,
+    modal_id: str,
+    title: str,
+    size: str,
+    error_id: str,
+    save: tuple[str, str],
+    cancel_id: str,
+    gap: str = "sm",
+) -> Any:
+    """A closed editor modal: its fields, the box its refusals go to, then Cancel and Save.
+
+    ``save`` is the Save button's (label, id); :func:`close_on_cancel` wires the Cancel.
+    """
+    label, save_id = save
+    footer = dialog_actions(cancel_id, dmc.Button(label, id=save_id))
+    body = dmc.Stack([*fields, html.Div(id=error_id), footer], gap=gap)
+    return dmc.Modal(body, id=modal_id, title=title, size=size, opened=False)
 
 
 def new_rule_after(rules: Iterable[AnsweringRule]) -> AnsweringRule:

@@ -15,7 +15,7 @@ from dash import html
 
 from dash_app.describe import data_attrs, format_until
 from dash_app.destinations import FALLBACK_KINDS, destination_from_form, destination_picker
-from dash_app.editing import frame_of
+from dash_app.editing import editor_modal, frame_of, name_input
 from switchboard.rules import AnsweringRule, RuleError, active_rule_at
 from switchboard.store import Did, ProvisioningStore
 
@@ -138,59 +138,45 @@ def did_card(store: ProvisioningStore, did: Did, timezone: str, now: datetime) -
 
 def route_editor(extensions: list[str]) -> Any:
     """The route editor modal (closed); ``open_route_editor`` fills it."""
-    return dmc.Modal(
-        dmc.Stack(
-            [
-                dmc.Group(
-                    [
-                        dmc.TextInput(
-                            id="numbers-route-name",
-                            label="Route name",
-                            placeholder="Open hours",
-                            inputProps={"maxLength": 60},
-                        ),
-                        dmc.Select(id="numbers-route-frame", label="During", data=[]),
-                    ],
-                    grow=True,
-                    align="flex-start",
-                ),
-                destination_picker(
-                    "numbers",
-                    "route",
-                    "Send calls to",
-                    None,
-                    kinds=FALLBACK_KINDS,
-                    optional=False,
-                    extensions=extensions,
-                ),
-                dmc.Group(
-                    [
-                        dmc.NumberInput(
-                            id="numbers-route-priority",
-                            label="Order (lower is tried first)",
-                            min=1,
-                            max=1000,
-                            w=220,
-                        ),
-                        dmc.Switch(id="numbers-route-enabled", label="Enabled", mt=28),
-                    ],
-                    align="flex-start",
-                ),
-                html.Div(id="numbers-route-error"),
-                dmc.Group(
-                    [
-                        dmc.Button("Cancel", id="numbers-route-cancel", variant="default"),
-                        dmc.Button("Save route", id="numbers-route-save"),
-                    ],
-                    justify="flex-end",
-                ),
-            ],
-            gap="sm",
-        ),
-        id="numbers-route-editor",
+    return editor_modal(
+        [
+            dmc.Group(
+                [
+                    name_input("numbers-route-name", "Open hours", label="Route name"),
+                    dmc.Select(id="numbers-route-frame", label="During", data=[]),
+                ],
+                grow=True,
+                align="flex-start",
+            ),
+            destination_picker(
+                "numbers",
+                "route",
+                "Send calls to",
+                None,
+                kinds=FALLBACK_KINDS,
+                optional=False,
+                extensions=extensions,
+            ),
+            dmc.Group(
+                [
+                    dmc.NumberInput(
+                        id="numbers-route-priority",
+                        label="Order (lower is tried first)",
+                        min=1,
+                        max=1000,
+                        w=220,
+                    ),
+                    dmc.Switch(id="numbers-route-enabled", label="Enabled", mt=28),
+                ],
+                align="flex-start",
+            ),
+        ],
+        modal_id="numbers-route-editor",
         title="Route",
         size="lg",
-        opened=False,
+        error_id="numbers-route-error",
+        save=("Save route", "numbers-route-save"),
+        cancel_id="numbers-route-cancel",
     )
 
 

@@ -17,7 +17,7 @@ from dash import Input, Output, State, callback, dcc, html
 
 from dash_app.audit_trail import log_access
 from dash_app.auth import open_calls, portal, provisioning, signed_in_user
-from dash_app.editing import NotAllowed, require_click
+from dash_app.editing import NotAllowed, dialog_actions, require_click
 from dash_app.layout import format_duration, format_local, party_label
 from dash_app.page_shell import signed_in_manager
 from dash_app.recordings_view import audio_url, call_label, transcript_lines
@@ -139,12 +139,9 @@ def delete_dialog() -> Any:
                 " The deletion is kept in the audit trail.",
                 size="sm",
             ),
-            dmc.Group(
-                [
-                    dmc.Button("Cancel", id="recordings-delete-cancel", variant="default"),
-                    dmc.Button("Delete for good", id="recordings-delete-yes", color="red"),
-                ],
-                justify="flex-end",
+            dialog_actions(
+                "recordings-delete-cancel",
+                dmc.Button("Delete for good", id="recordings-delete-yes", color="red"),
                 mt="md",
             ),
         ],

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import dash_mantine_components as dmc
-from dash import html
 
 from dash_app.destinations import FALLBACK_KINDS, FORWARD_KINDS, destination_picker
+from dash_app.editing import editor_modal, name_input
 from dash_app.rules_form import DEST_FIELDS
 
 
@@ -31,92 +31,78 @@ def rule_editor(extensions: list[str]) -> Any:
         )
         for field, label, description in DEST_FIELDS
     ]
-    return dmc.Modal(
-        dmc.Stack(
-            [
-                dmc.Group(
-                    [
-                        dmc.TextInput(
-                            id="rules-name",
-                            label="Rule name",
-                            placeholder="Office hours",
-                            inputProps={"maxLength": 60},
-                        ),
-                        dmc.Select(
-                            id="rules-frame",
-                            label="Applies during",
-                            data=[],
-                            allowDeselect=False,
-                        ),
-                    ],
-                    grow=True,
-                    align="flex-start",
-                ),
-                dmc.Switch(id="rules-enabled", label="Enabled", checked=True),
-                dmc.Divider(label="Ring", labelPosition="left"),
-                dmc.Group(
-                    [
-                        dmc.NumberInput(
-                            id="rules-ring",
-                            label="Ring my phones for (seconds)",
-                            min=5,
-                            max=300,
-                            step=5,
-                            value=25,
-                            w=220,
-                        ),
-                        dmc.TagsInput(
-                            id="rules-simultaneous",
-                            label="Also ring at the same time",
-                            placeholder="Extension or number, Enter to add",
-                            data=extensions,
-                            value=[],
-                            style={"flex": 1},
-                        ),
-                    ],
-                    align="flex-start",
-                ),
-                dmc.Switch(
-                    id="rules-dnd",
-                    label="Do not disturb: phones do not ring, calls go to the fallback",
-                    checked=False,
-                ),
-                dmc.Divider(label="Forwarding", labelPosition="left"),
-                dmc.SimpleGrid(pickers[:4], cols={"base": 1, "sm": 2}, spacing="md"),
-                dmc.Divider(label="Blocking and fallback", labelPosition="left"),
-                dmc.Group(
-                    [
-                        dmc.TagsInput(
-                            id="rules-block",
-                            label="Block these callers",
-                            description="Exact numbers, or prefixes ending in * (e.g. +1900*)",
-                            placeholder="Number or prefix*, Enter to add",
-                            value=[],
-                            style={"flex": 1},
-                        ),
-                        dmc.Switch(
-                            id="rules-block-anonymous",
-                            label="Block anonymous callers",
-                            checked=False,
-                            mt=30,
-                        ),
-                    ],
-                    align="flex-start",
-                ),
-                pickers[4],
-                html.Div(id="rules-editor-error"),
-                dmc.Group(
-                    [
-                        dmc.Button("Cancel", id="rules-cancel", variant="default"),
-                        dmc.Button("Save rule", id="rules-save"),
-                    ],
-                    justify="flex-end",
-                ),
-            ],
-            gap="sm",
-        ),
-        id="rules-editor",
+    return editor_modal(
+        [
+            dmc.Group(
+                [
+                    name_input("rules-name", "Office hours", label="Rule name"),
+                    dmc.Select(
+                        id="rules-frame",
+                        label="Applies during",
+                        data=[],
+                        allowDeselect=False,
+                    ),
+                ],
+                grow=True,
+                align="flex-start",
+            ),
+            dmc.Switch(id="rules-enabled", label="Enabled", checked=True),
+            dmc.Divider(label="Ring", labelPosition="left"),
+            dmc.Group(
+                [
+                    dmc.NumberInput(
+                        id="rules-ring",
+                        label="Ring my phones for (seconds)",
+                        min=5,
+                        max=300,
+                        step=5,
+                        value=25,
+                        w=220,
+                    ),
+                    dmc.TagsInput(
+                        id="rules-simultaneous",
+                        label="Also ring at the same time",
+                        placeholder="Extension or number, Enter to add",
+                        data=extensions,
+                        value=[],
+                        style={"flex": 1},
+                    ),
+                ],
+                align="flex-start",
+            ),
+            dmc.Switch(
+                id="rules-dnd",
+                label="Do not disturb: phones do not ring, calls go to the fallback",
+                checked=False,
+            ),
+            dmc.Divider(label="Forwarding", labelPosition="left"),
+            dmc.SimpleGrid(pickers[:4], cols={"base": 1, "sm": 2}, spacing="md"),
+            dmc.Divider(label="Blocking and fallback", labelPosition="left"),
+            dmc.Group(
+                [
+                    dmc.TagsInput(
+                        id="rules-block",
+                        label="Block these callers",
+                        description="Exact numbers, or prefixes ending in * (e.g. +1900*)",
+                        placeholder="Number or prefix*, Enter to add",
+                        value=[],
+                        style={"flex": 1},
+                    ),
+                    dmc.Switch(
+                        id="rules-block-anonymous",
+                        label="Block anonymous callers",
+                        checked=False,
+                        mt=30,
+                    ),
+                ],
+                align="flex-start",
+            ),
+            pickers[4],
+        ],
+        modal_id="rules-editor",
         title="Answering rule",
         size="xl",
-        opened=False,
+        error_id="rules-editor-error",
+        save=("Save rule", "rules-save"),
+        cancel_id="rules-cancel",
     )

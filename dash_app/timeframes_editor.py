@@ -17,6 +17,7 @@ import dash_mantine_components as dmc
 from dash import dcc, html
 
 from dash_app.describe import DAY_NAMES
+from dash_app.editing import editor_modal, name_input
 from dash_app.timeframes_form import PERIOD_KINDS, PERSONAL, TENANT, RowValues
 
 
@@ -123,71 +124,57 @@ def frame_editor() -> Any:
         ],
         gap="xs",
     )
-    return dmc.Modal(
-        dmc.Stack(
-            [
-                dmc.SegmentedControl(
-                    id="timeframes-scope",
-                    data=[
-                        {"value": TENANT, "label": "Company-wide"},
-                        {"value": PERSONAL, "label": "Personal"},
-                    ],
-                    value=PERSONAL,
-                ),
-                dmc.Group(
-                    [
-                        dmc.TextInput(
-                            id="timeframes-name",
-                            label="Name",
-                            placeholder="Open Hours",
-                            inputProps={"maxLength": 60},
-                            style={"flex": 1},
-                        ),
-                        dmc.Select(
-                            id="timeframes-zone",
-                            label="Time zone",
-                            data=[],
-                            searchable=True,
-                            allowDeselect=False,
-                            w=260,
-                        ),
-                    ],
-                    grow=True,
-                    align="flex-start",
-                ),
-                dmc.Switch(
-                    id="timeframes-always",
-                    label="Always (the frame covers every moment)",
-                    checked=False,
-                ),
-                html.Div(
-                    [
-                        dmc.Text("Periods", size="sm", fw=500, mb=4),
-                        dmc.Text(
-                            "A moment is in the frame when it falls in any period, in the "
-                            "frame's time zone. Weekly hours may end after midnight.",
-                            size="xs",
-                            c="dimmed",
-                            mb="xs",
-                        ),
-                        dmc.Stack(id="timeframes-periods", gap="xs"),
-                        html.Div(add_buttons, style={"marginTop": 10}),
-                    ],
-                    id="timeframes-periods-box",
-                ),
-                html.Div(id="timeframes-editor-error"),
-                dmc.Group(
-                    [
-                        dmc.Button("Cancel", id="timeframes-cancel", variant="default"),
-                        dmc.Button("Save time frame", id="timeframes-save"),
-                    ],
-                    justify="flex-end",
-                ),
-            ],
-            gap="md",
-        ),
-        id="timeframes-editor",
+    return editor_modal(
+        [
+            dmc.SegmentedControl(
+                id="timeframes-scope",
+                data=[
+                    {"value": TENANT, "label": "Company-wide"},
+                    {"value": PERSONAL, "label": "Personal"},
+                ],
+                value=PERSONAL,
+            ),
+            dmc.Group(
+                [
+                    name_input("timeframes-name", "Open Hours", style={"flex": 1}),
+                    dmc.Select(
+                        id="timeframes-zone",
+                        label="Time zone",
+                        data=[],
+                        searchable=True,
+                        allowDeselect=False,
+                        w=260,
+                    ),
+                ],
+                grow=True,
+                align="flex-start",
+            ),
+            dmc.Switch(
+                id="timeframes-always",
+                label="Always (the frame covers every moment)",
+                checked=False,
+            ),
+            html.Div(
+                [
+                    dmc.Text("Periods", size="sm", fw=500, mb=4),
+                    dmc.Text(
+                        "A moment is in the frame when it falls in any period, in the "
+                        "frame's time zone. Weekly hours may end after midnight.",
+                        size="xs",
+                        c="dimmed",
+                        mb="xs",
+                    ),
+                    dmc.Stack(id="timeframes-periods", gap="xs"),
+                    html.Div(add_buttons, style={"marginTop": 10}),
+                ],
+                id="timeframes-periods-box",
+            ),
+        ],
+        modal_id="timeframes-editor",
         title="Time frame",
         size="xl",
-        opened=False,
+        error_id="timeframes-editor-error",
+        save=("Save time frame", "timeframes-save"),
+        cancel_id="timeframes-cancel",
+        gap="md",
     )

@@ -15,6 +15,7 @@ import dash_mantine_components as dmc
 from dash import dcc, html
 
 from dash_app.describe import data_attrs
+from dash_app.editing import dialog_actions
 from switchboard.settings import Settings
 from switchboard.store import ROLES, User
 from switchboard.user_csv import IMPORT_COLUMNS, ImportPreview
@@ -144,13 +145,7 @@ def user_editor() -> dmc.Modal:
                     data=[],
                     allowDeselect=False,
                 ),
-                dmc.Group(
-                    [
-                        dmc.Button("Save", id="users-save"),
-                        dmc.Button("Cancel", id="users-cancel", variant="default"),
-                    ],
-                    justify="flex-end",
-                ),
+                dialog_actions("users-cancel", dmc.Button("Save", id="users-save")),
             ],
             gap="sm",
         ),
@@ -173,12 +168,9 @@ def removal_dialog() -> dmc.Modal:
                     allowDeselect=False,
                 ),
                 html.Div(id="users-remove-alert"),
-                dmc.Group(
-                    [
-                        dmc.Button("Remove user", id="users-remove-confirm", color="red"),
-                        dmc.Button("Cancel", id="users-remove-cancel", variant="default"),
-                    ],
-                    justify="flex-end",
+                dialog_actions(
+                    "users-remove-cancel",
+                    dmc.Button("Remove user", id="users-remove-confirm", color="red"),
                 ),
             ],
             gap="sm",

@@ -29,6 +29,7 @@ from dash_app.editing import (
     alert,
     close_on_cancel,
     frame_options,
+    name_input,
     new_rule_after,
     require_click,
 )
@@ -99,13 +100,7 @@ def layout(**query: str) -> Any:
                 description="Allocated to your company by your operator",
                 inputProps={"maxLength": 16},
             ),
-            dmc.TextInput(
-                id="numbers-new-name",
-                label="Name",
-                placeholder="Main line",
-                inputProps={"maxLength": 60},
-                style={"flex": 1},
-            ),
+            name_input("numbers-new-name", "Main line", style={"flex": 1}),
             dmc.Button("Add number", id="numbers-add"),
         ],
         align="flex-end",
