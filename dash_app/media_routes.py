@@ -14,6 +14,7 @@ route (:mod:`dash_app.recordings_routes`).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from flask import Flask, Response, abort, request, send_file
@@ -31,12 +32,7 @@ def install_media_routes(server: Flask) -> None:
 
     @server.route(AUDIO_PATH)
     def voicemail_audio(message_id: str) -> Response:
-        try:
-            user = signed_in_user()
-        except PermissionError:
-            return Response("sign in first", status=401)
-        if not MESSAGE_ID_RE.match(message_id):
-            abort(404)
+        user = audio_requester(message_id, MESSAGE_ID_RE)
         with provisioning() as store:
             try:
                 msg = store.voicemail_message_in_tenant(user.tenant_domain, message_id)
@@ -50,6 +46,20 @@ def install_media_routes(server: Flask) -> None:
             abort(404)
         name = f"voicemail-{msg.mailbox}-{message_id[-8:]}.wav"
         return send_audio(user, path, ("voicemail", message_id, f"mailbox {msg.mailbox}"), name)
+
+
+def audio_requester(item_id: str, well_formed: re.Pattern[str]) -> User:
+    """Who asks for an audio file; aborts 401 when nobody is signed in, 404 for a malformed id.
+
+    The id is checked before any store is asked, so a crafted one never reaches a query.
+    """
+    try:
+        user = signed_in_user()
+    except PermissionError:
+        abort(Response("sign in first", status=401))
+    if not well_formed.match(item_id):
+        abort(404)
+    return user
 
 
 def send_audio(

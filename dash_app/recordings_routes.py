@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, abort
 
-from dash_app.auth import open_calls, portal, signed_in_user
-from dash_app.media_routes import send_audio
+from dash_app.auth import open_calls, portal
+from dash_app.media_routes import audio_requester, send_audio
 from dash_app.recordings_view import AUDIO_ROUTE, call_label
 
 
@@ -33,12 +33,7 @@ def install_recording_routes(server: Flask) -> None:
             get_recording,
         )
 
-        try:
-            user = signed_in_user()
-        except PermissionError:
-            return Response("sign in first", status=401)
-        if not RECORDING_ID_RE.match(recording_id):
-            abort(404)
+        user = audio_requester(recording_id, RECORDING_ID_RE)
         conn = open_calls(user)
         try:
             recording = get_recording(conn, recording_id)
