@@ -300,27 +300,16 @@ class MediaServer:
         except SpoolError:
             call.reject(404, "Not Found")
             return
-        leg = await self._answer(call)
-        if leg is None:
-            return
-        try:
-            if route.app == "voicemail":
-                await self._voicemail(leg, route)
-            else:
-                await mailbox_menu(
-                    leg,
-                    self.mailboxes,
-                    route.tenant,
-                    route.mailbox,
-                    self.settings.data_dir,
-                )
-                leg.finish("hangup", send_bye=True)
-        except Exception:
-            log.exception("%s: application failed", call.call_id)
-            leg.finish("error", send_bye=True)
-        finally:
-            self.legs.pop(call.call_id, None)
-            await leg.close()
+        await self._serve(call, lambda leg: self._mailbox_application(leg, route))
+
+    async def _mailbox_application(self, leg: Leg, route: Route) -> None:
+        """Leave a message (``vm-``) or listen to one's own mailbox."""
+        if route.app == "voicemail":
+            await self._voicemail(leg, route)  # ends the leg itself, with the message's reason
+        else:
+            await mailbox_menu(
+                leg, self.mailboxes, route.tenant, route.mailbox, self.settings.data_dir
+            )
 
     def _application(self, invite: SipRequest) -> Application | None:
         try:
@@ -336,12 +325,18 @@ class MediaServer:
         if call.sdp_offer is None or call.sdp_offer.rtp_address is None:
             call.reject(488, "Not Acceptable Here")
             return
+        user = parse_uri(call.invite.uri).user or ""
+        await self._serve(call, lambda leg: app(self, leg, user, identity))
+
+    async def _serve(self, call: MediaCall, application: Callable[[Leg], Awaitable[None]]) -> None:
+        """Answer ``call`` and run ``application`` on its leg; whatever the application left
+        open ends with a BYE ("hangup", or "error" when it failed) and the leg is released."""
         leg = await self._answer(call)
         if leg is None:
             return
         try:
-            await app(self, leg, parse_uri(call.invite.uri).user or "", identity)
-            leg.finish("hangup", send_bye=True)
+            await application(leg)
+            leg.finish("hangup", send_bye=True)  # no-op when the application ended the leg
         except Exception:
             log.exception("%s: application failed", call.call_id)
             leg.finish("error", send_bye=True)
