@@ -96,10 +96,11 @@ where false
 # Views over the views, each in its file (each file's comment says what it holds):
 # ``calls_with_legs`` (the calls of a tenant whose lake holds bridged legs: the same
 # columns, one row per call with the legs folded into its outcome), ``call_paths`` and
-# ``call_history`` (the calls with their path through the media server), and
+# ``call_history`` (the calls with their path through the media server),
+# ``recordings_with_call`` (each recording with the call it belongs to) and
 # ``latest_transcripts`` (the newest transcript of each item, one view per table below).
 WAREHOUSE_VIEWS: frozenset[str] = frozenset(
-    {"calls_with_legs", "call_paths", "call_history", "latest_transcripts"}
+    {"calls_with_legs", "call_paths", "call_history", "recordings_with_call", "latest_transcripts"}
 )
 
 # latest_transcripts.sql's views: (view name, transcripts view, the item it transcribes).

@@ -6,10 +6,11 @@
 tenant's folder of the lake (``calls`` folds the bridged ``legs`` into one row
 per call: ``pipeline/sql/warehouse/calls_with_legs.sql``)
 (optionally narrowed to one extension: its calls, its mailbox, and the
-originals of voicemail copies forwarded to it). ``latest_transcripts`` and
+originals of voicemail copies forwarded to it). Views over those show no more than
+they do: ``recordings_with_call`` (each recording with the call it belongs to:
+``pipeline/sql/warehouse/recordings_with_call.sql``), ``latest_transcripts`` and
 ``latest_recording_transcripts`` (the newest transcript of each message or recording:
-``pipeline/sql/warehouse/latest_transcripts.sql``) read the last two, so they show
-what those show. The voicemail views follow the
+``pipeline/sql/warehouse/latest_transcripts.sql``). The voicemail views follow the
 voicemail rule, not the calls' one (:func:`switchboard.store.voicemail.may_open_mailbox`):
 a supervisor sees the tenant's calls and recordings but only their own mailbox
 (``mailbox``), a manager every mailbox. ``access_log`` (the data-access audit trail,
@@ -343,6 +344,7 @@ def connect(
         conn.execute(queries.ATTENDANT_NAMES_TABLE)
         conn.execute(queries.warehouse_sql("call_paths").format(**paths_parts))
         conn.execute(queries.warehouse_sql("call_history"))
+        conn.execute(queries.warehouse_sql("recordings_with_call"))
         for view, table, item in queries.LATEST_TRANSCRIPTS:
             conn.execute(
                 queries.warehouse_sql("latest_transcripts").format(

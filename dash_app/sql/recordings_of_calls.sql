@@ -1,22 +1,16 @@
 -- The newest recording of each call in $call_ids, for the recording icon of Call History rows.
--- The views are already bound to the viewer's scope; a recording of a bridged leg
--- (legs.call_id) counts for the leg's call (legs.origin_call_id), as in recording_list.sql.
-with linked as (
+-- The views are already bound to the viewer's scope; a recording of a bridged leg counts
+-- for the leg's call (recordings_with_call, pipeline/sql/warehouse/recordings_with_call.sql).
+with final as (
     select
-        recordings.recording_id,
-        coalesce(legs.origin_call_id, recordings.call_id) as call_id,
-        recordings.started_at
-    from recordings
-    left join legs on legs.call_id = recordings.call_id
-),
-
-final as (
-    select
-        call_id,
+        origin_call_id as call_id,
         recording_id
-    from linked
-    where list_contains(cast($call_ids as varchar[]), call_id)
-    qualify row_number() over (partition by call_id order by started_at desc, recording_id) = 1
+    from recordings_with_call
+    where list_contains(cast($call_ids as varchar[]), origin_call_id)
+    qualify row_number() over (
+        partition by origin_call_id
+        order by started_at desc, recording_id
+    ) = 1
 )
 
 select * from final

@@ -14,12 +14,11 @@ with staging as (
         recordings.callee_speech_seconds,
         recordings.longest_silence_seconds,
         recordings.overtalk_seconds,
-        coalesce(legs.callee, calls.answered_by, recordings.callee) as agent,
-        coalesce(legs.callee, calls.answered_by, recordings.callee)
+        coalesce(recordings.leg_callee, calls.answered_by, recordings.callee) as agent,
+        coalesce(recordings.leg_callee, calls.answered_by, recordings.callee)
             = coalesce(calls.caller, recordings.caller) as agent_called
-    from recordings
-    left join legs on legs.call_id = recordings.call_id
-    left join calls on calls.call_id = coalesce(legs.origin_call_id, recordings.call_id)
+    from recordings_with_call as recordings
+    left join calls on calls.call_id = recordings.origin_call_id
     where ($since is null or recordings.started_at >= $since)
         and ($until is null or recordings.started_at < $until)
 ),

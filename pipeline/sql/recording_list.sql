@@ -1,6 +1,7 @@
 -- Recordings of the tenant (the views are already bound to the viewer's scope), newest first,
--- with their call: a recording of a bridged leg (legs.call_id) belongs to the leg's call
--- (legs.origin_call_id), and is listed only when the call's own leg was not recorded.
+-- with their call: a recording of a bridged leg belongs to the leg's call (recordings_with_call,
+-- pipeline/sql/warehouse/recordings_with_call.sql), and is listed only when the call's own
+-- leg was not recorded.
 -- With $missing: instead, the calls the recording policy said to record ("always") that
 -- were not recorded: rtpengine failed at call time and the call went on with direct media
 -- (calls.recording_outcome, from Kamailio's CDR; docs/recordings.md); their recording
@@ -8,15 +9,12 @@
 -- $words: lower-case words that must all appear in the newest transcript
 -- (latest_recording_transcripts, pipeline/sql/warehouse/latest_transcripts.sql).
 with linked as (
-    select
-        recordings.*,
-        coalesce(legs.origin_call_id, recordings.call_id) as origin_call_id
-    from recordings
-    left join legs on legs.call_id = recordings.call_id
+    select *
+    from recordings_with_call
     -- A bridged call whose caller leg is recorded holds the agent too (the media server
     -- relays the agent into it): the leg's own recording would show the call twice.
-    where legs.call_id is null
-        or legs.origin_call_id not in (select call_id from recordings)
+    where not of_leg
+        or origin_call_id not in (select call_id from recordings)
 ),
 
 with_calls as (

@@ -7,16 +7,15 @@ with recording_hits as (
     select
         'recording' as kind,
         recordings.recording_id as item_id,
-        coalesce(legs.origin_call_id, recordings.call_id) as call_id,
+        recordings.origin_call_id as call_id,
         recordings.started_at,
         recordings.duration,
         recordings.caller,
         recordings.callee,
         latest_recording_transcripts.text as transcript
     from latest_recording_transcripts
-    inner join recordings
+    inner join recordings_with_call as recordings
         on recordings.recording_id = latest_recording_transcripts.recording_id
-    left join legs on legs.call_id = recordings.call_id
 ),
 
 voicemail_hits as (
