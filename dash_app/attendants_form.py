@@ -16,15 +16,15 @@ work end to end.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
+from collections.abc import Mapping
 from typing import Any, cast
 
 import dash_mantine_components as dmc
 from dash import MATCH, Input, Output, clientside_callback, dcc, html
 
-from dash_app.editing import delete_button, edit_button
+from dash_app.destinations import OFF
+from dash_app.editing import delete_button, edit_button, name_input
 from switchboard.attendants import (
     MENU_KEYS,
     TARGETED_KINDS,
@@ -38,7 +38,6 @@ from switchboard.attendants import (
 )
 
 PAGE = "attendants"
-OFF = "off"
 MENU_KIND_LABELS: dict[str, str] = {
     OFF: "Not used",
     "extension": "Extension",
@@ -62,25 +61,24 @@ PLACEHOLDERS = {
 OUTCOME_FIELDS = {"no_input": "No key pressed", "invalid": "Invalid key"}
 
 
-def decode_upload(contents: str | None) -> bytes:
-    """The bytes of a ``dcc.Upload`` data URL (empty when it is not one)."""
-    try:
-        return base64.b64decode((contents or "").split(",", 1)[1], validate=True)
-    except (IndexError, binascii.Error):
-        return b""
-
-
 def destination_from_form(
-    label: str, kind: str | None, target: str | None
+    label: str,
+    kind: str | None,
+    target: str | None,
+    kind_labels: Mapping[str, str] = MENU_KIND_LABELS,
 ) -> MenuDestination | None:
-    """The destination a picker describes (None: "Not used"); refuses a missing target."""
+    """The destination a picker describes (None: "Not used"); refuses a missing target.
+
+    ``kind_labels`` are the kinds the picker offers, by their labels (a queue's
+    overflow offers fewer than a menu key); a missing target is asked for by label.
+    """
     if not kind or kind == OFF:
         return None
-    if kind not in MENU_KIND_LABELS:
+    if kind not in kind_labels:
         raise AttendantError(f"{label}: unknown destination {kind!r}")
     target = (target or "").strip()
     if kind in TARGETED_KINDS and not target:
-        raise AttendantError(f"{label}: enter the {MENU_KIND_LABELS[kind].lower()}")
+        raise AttendantError(f"{label}: enter the {kind_labels[kind].lower()}")
     return MenuDestination(cast(DestinationKind, kind), target if kind in TARGETED_KINDS else "")
 
 
@@ -296,13 +294,7 @@ def editor_section() -> Any:
         [
             dmc.Group(
                 [
-                    dmc.TextInput(
-                        id="attendants-name",
-                        label="Name",
-                        placeholder="Day menu",
-                        style={"flex": 1},
-                        inputProps={"maxLength": 60},
-                    ),
+                    name_input("attendants-name", "Day menu", style={"flex": 1}),
                     dmc.NumberInput(
                         id="attendants-timeout",
                         label="Wait for a key (s)",

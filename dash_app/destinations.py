@@ -19,7 +19,7 @@ from dash import MATCH, Input, Output, State, clientside_callback, dcc
 
 from switchboard.rules import Destination, DestinationKind, RuleError
 
-OFF = "off"  # the kind value of a picker whose forward is not set
+OFF = "off"  # every form select's "none" value: a forward not set, no exit key, the default track
 KIND_LABELS: dict[str, str] = {
     OFF: "Off",
     "voicemail": "Voicemail",

@@ -9,17 +9,18 @@ queue when one is opened, so the field ids are the same for a new queue.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any
 
 import dash_mantine_components as dmc
 from dash import html
 
+from dash_app.attendants_form import destination_from_form
+from dash_app.destinations import OFF
 from dash_app.editing import delete_button, edit_button
-from switchboard.attendants import MENU_KEYS, DestinationKind, MenuDestination
+from switchboard.attendants import MENU_KEYS, AttendantError, MenuDestination
 from switchboard.store.queues import STRATEGIES, CallQueue, QueueMember
 
 PAGE = "queues"
-OFF = "off"
 DEST_LABELS: dict[str, str] = {
     OFF: "Goodbye (hang up)",
     "voicemail": "Voicemail box",
@@ -77,14 +78,11 @@ def members_to_text(queue: CallQueue) -> str:
 
 
 def _destination(label: str, kind: str | None, target: str | None) -> MenuDestination | None:
-    if not kind or kind == OFF:
-        return None
-    if kind not in DEST_LABELS:
-        raise FormError(f"{label}: unknown destination {kind!r}")
-    target = (target or "").strip()
-    if not target:
-        raise FormError(f"{label}: enter the {DEST_LABELS[kind].lower()}")
-    return MenuDestination(cast(DestinationKind, kind), target)
+    """A queue's overflow or exit: a menu's destination, among the kinds a queue offers."""
+    try:
+        return destination_from_form(label, kind, target, DEST_LABELS)
+    except AttendantError as exc:
+        raise FormError(str(exc)) from exc
 
 
 def _int(label: str, value: Any) -> int:

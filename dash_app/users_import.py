@@ -8,7 +8,6 @@ of the preview is not trusted, and nothing is written unless every line is good.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import dash_mantine_components as dmc
@@ -19,6 +18,7 @@ from dash_app.auth import portal, provisioning
 from dash_app.editing import alert
 from dash_app.page_shell import signed_in_manager
 from dash_app.push import push_after_edit
+from dash_app.uploads import decode_upload
 from dash_app.users_view import FEEDBACK, MANAGERS_ONLY, import_preview
 from switchboard.store import ProvisioningError
 from switchboard.store.user_admin import Credentials
@@ -26,11 +26,12 @@ from switchboard.store.user_admin import Credentials
 
 def _csv_text(contents: str | None) -> str:
     """The uploaded file as text (``data:...;base64,``), refused unless UTF-8."""
-    if not contents or "," not in contents:
+    data = decode_upload(contents)
+    if not data:
         raise ProvisioningError("choose a CSV file")
     try:
-        return base64.b64decode(contents.split(",", 1)[1]).decode("utf-8-sig")
-    except (ValueError, UnicodeDecodeError) as exc:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
         raise ProvisioningError("the file is not UTF-8 text (save it as CSV UTF-8)") from exc
 
 

@@ -30,7 +30,6 @@ from dash_app.attendants_form import (
     announcement_row,
     announcements_section,
     attendant_from_form,
-    decode_upload,
     destination_from_form,
     editor_section,
     hold_row,
@@ -44,6 +43,7 @@ from dash_app.auth import portal, provisioning
 from dash_app.editing import NotAllowed, alert, require_click
 from dash_app.layout import section
 from dash_app.page_shell import manager_page_viewer, page_header, signed_in_manager
+from dash_app.uploads import decode_upload
 from media.audio_library import AudioError, save_speech, save_upload
 from switchboard.attendants import (
     MENU_KEYS,

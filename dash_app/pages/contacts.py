@@ -18,11 +18,11 @@ import dash
 import dash_mantine_components as dmc
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
-from dash_app.attendants_form import decode_upload
 from dash_app.auth import optional_user, provisioning, signed_in_user
 from dash_app.contacts_table import contact_rows, preview_box
 from dash_app.editing import alert, require_click
 from dash_app.layout import section
+from dash_app.uploads import decode_upload
 from switchboard.contact_files import contacts_csv, contacts_vcard, parse_contacts
 from switchboard.store import ProvisioningError, User
 from switchboard.store.contacts import SCOPES, ContactInput

@@ -9,8 +9,6 @@ box either. Audio plays from the guarded route in ``dash_app.media_routes``.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from typing import Any
 
@@ -22,6 +20,7 @@ from dash.exceptions import PreventUpdate
 from dash_app.audit_trail import client_address
 from dash_app.auth import optional_user, portal, provisioning, signed_in_user
 from dash_app.editing import require_click, sentence
+from dash_app.uploads import decode_upload
 from dash_app.voicemail_messages import message_list
 from dash_app.voicemail_settings import GREETING_LABELS, settings_panel
 from dash_app.voicemail_view import mailbox_for, mailbox_rows
@@ -252,9 +251,8 @@ def upload_greeting(
         return _greeting_error(str(exc))
     if kind not in GREETING_KINDS:
         return _greeting_error("Choose which greeting the file is for.")
-    try:
-        data = base64.b64decode(contents.split(",", 1)[1], validate=True)
-    except (IndexError, binascii.Error):
+    data = decode_upload(contents)
+    if not data:
         return _greeting_error(REFUSED.format(name=filename or "the file"))
     rel = greeting_relpath(user.tenant_domain, mailbox, kind)
     try:
