@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-_TS = pa.timestamp("us", tz="UTC")
+from pipeline.schema import TIMESTAMP_UTC
 
 ACCESS_LOG_SCHEMA = pa.schema(
     [
         pa.field("access_id", pa.int64(), nullable=False),  # the store's id: unique, ordered
-        pa.field("at", _TS, nullable=False),
-        pa.field("last_at", _TS, nullable=False),
+        pa.field("at", TIMESTAMP_UTC, nullable=False),
+        pa.field("last_at", TIMESTAMP_UTC, nullable=False),
         pa.field("actor", pa.string(), nullable=False),  # a login, or system:<what>
         pa.field("actor_name", pa.string()),
         pa.field("actor_role", pa.string()),

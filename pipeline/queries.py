@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipeline.schema import CALLS_PARTITIONS, CALLS_SCHEMA, EXPORT_COLUMNS
+from pipeline.schema import CALLS_PARTITIONS, CALLS_SCHEMA, EXPORT_COLUMNS, TIMESTAMP_UTC
 
 _DUCKDB_TYPES = {
     pa.string(): "varchar",
     pa.int64(): "bigint",
     pa.int32(): "integer",
     pa.float64(): "double",
-    pa.timestamp("us", tz="UTC"): "timestamptz",
+    TIMESTAMP_UTC: "timestamptz",
     pa.date32(): "date",
     pa.bool_(): "boolean",
 }

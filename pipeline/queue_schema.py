@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-_TS = pa.timestamp("us", tz="UTC")
+from pipeline.schema import TIMESTAMP_UTC
 
 QUEUE_EVENTS_SCHEMA = pa.schema(
     [
         pa.field("batch_id", pa.string(), nullable=False),
         pa.field("seq", pa.int32(), nullable=False),
-        pa.field("at", _TS, nullable=False),
+        pa.field("at", TIMESTAMP_UTC, nullable=False),
         pa.field("kind", pa.string(), nullable=False),
         pa.field("queue_id", pa.int64(), nullable=False),
         pa.field("call_id", pa.string(), nullable=False),  # the caller's Call-ID ("" for restart)
@@ -37,7 +37,7 @@ AGENT_EVENTS_SCHEMA = pa.schema(
     [
         pa.field("batch_id", pa.string(), nullable=False),
         pa.field("seq", pa.int32(), nullable=False),
-        pa.field("at", _TS, nullable=False),
+        pa.field("at", TIMESTAMP_UTC, nullable=False),
         pa.field("kind", pa.string(), nullable=False),
         pa.field("agent", pa.string(), nullable=False),
         pa.field("queue_id", pa.int64()),  # null: about every queue (pause, unpause)

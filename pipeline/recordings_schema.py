@@ -21,7 +21,8 @@ from typing import Literal, get_args
 
 import pyarrow as pa
 
-_TS = pa.timestamp("us", tz="UTC")
+from pipeline.schema import TIMESTAMP_UTC
+
 # Where recordings' WAVs live under ``data_dir``: ``recordings/<tenant>/<date>/rec-<hex>.wav``.
 AUDIO_DIR = "recordings"
 
@@ -46,8 +47,8 @@ RECORDINGS_SCHEMA = pa.schema(
         pa.field("call_id", pa.string(), nullable=False),
         pa.field("caller", pa.string()),
         pa.field("callee", pa.string()),
-        pa.field("started_at", _TS, nullable=False),  # the first sample of the WAV
-        pa.field("ended_at", _TS, nullable=False),
+        pa.field("started_at", TIMESTAMP_UTC, nullable=False),  # the first sample of the WAV
+        pa.field("ended_at", TIMESTAMP_UTC, nullable=False),
         pa.field("duration", pa.float64(), nullable=False),  # seconds of WAV
         pa.field("codec", pa.string()),  # PCMU / PCMA (the first seen), null: no audio
         pa.field("audio_path", pa.string(), nullable=False),
@@ -60,7 +61,7 @@ RECORDINGS_SCHEMA = pa.schema(
         pa.field("callee_speech_seconds", pa.float64(), nullable=False),
         pa.field("longest_silence_seconds", pa.float64(), nullable=False),
         pa.field("overtalk_seconds", pa.float64(), nullable=False),
-        pa.field("ingested_at", _TS, nullable=False),
+        pa.field("ingested_at", TIMESTAMP_UTC, nullable=False),
     ]
 )
 
@@ -73,6 +74,6 @@ RECORDING_TRANSCRIPTS_SCHEMA = pa.schema(
         pa.field("model", pa.string(), nullable=False),
         pa.field("audio_seconds", pa.float64(), nullable=False),  # both channels
         pa.field("transcribe_seconds", pa.float64(), nullable=False),
-        pa.field("transcribed_at", _TS, nullable=False),
+        pa.field("transcribed_at", TIMESTAMP_UTC, nullable=False),
     ]
 )

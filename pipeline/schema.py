@@ -27,7 +27,8 @@ DISPOSITIONS: tuple[str, ...] = get_args(CallDisposition)
 RecordingOutcome = Literal["started", "missing"]
 RECORDING_OUTCOMES: tuple[str, ...] = get_args(RecordingOutcome)
 
-_TS = pa.timestamp("us", tz="UTC")
+# The time type of every lake table's instants: UTC, microseconds.
+TIMESTAMP_UTC = pa.timestamp("us", tz="UTC")
 
 # One row per call. ``date`` (partition) is the UTC date of started_at.
 CALLS_SCHEMA = pa.schema(
@@ -40,9 +41,9 @@ CALLS_SCHEMA = pa.schema(
         pa.field("callee", pa.string()),
         pa.field("callee_name", pa.string()),
         pa.field("answered_by", pa.string()),
-        pa.field("started_at", _TS, nullable=False),
-        pa.field("answered_at", _TS),
-        pa.field("ended_at", _TS, nullable=False),
+        pa.field("started_at", TIMESTAMP_UTC, nullable=False),
+        pa.field("answered_at", TIMESTAMP_UTC),
+        pa.field("ended_at", TIMESTAMP_UTC, nullable=False),
         pa.field("ring_seconds", pa.float64(), nullable=False),
         pa.field("talk_seconds", pa.float64(), nullable=False),
         pa.field("disposition", pa.string(), nullable=False),
@@ -110,8 +111,8 @@ VOICEMAILS_SCHEMA = pa.schema(
         pa.field("call_id", pa.string(), nullable=False),
         pa.field("caller", pa.string()),
         pa.field("caller_name", pa.string()),
-        pa.field("started_at", _TS, nullable=False),
-        pa.field("ended_at", _TS, nullable=False),
+        pa.field("started_at", TIMESTAMP_UTC, nullable=False),
+        pa.field("ended_at", TIMESTAMP_UTC, nullable=False),
         pa.field("duration", pa.float64(), nullable=False),
         pa.field("speech_seconds", pa.float64(), nullable=False),
         pa.field("end_reason", pa.string(), nullable=False),
@@ -137,7 +138,7 @@ TRANSCRIPTS_SCHEMA = pa.schema(
         pa.field("audio_seconds", pa.float64(), nullable=False),
         pa.field("transcribe_seconds", pa.float64(), nullable=False),
         pa.field("real_time_factor", pa.float64(), nullable=False),
-        pa.field("transcribed_at", _TS, nullable=False),
+        pa.field("transcribed_at", TIMESTAMP_UTC, nullable=False),
         # Confidence (issue 15; null: no speech decoded, or written before): duration-weighted
         # mean token log-probability, and the highest no-speech probability of a window.
         pa.field("avg_logprob", pa.float64()),
@@ -159,7 +160,7 @@ CALL_STEPS_SCHEMA = pa.schema(
         pa.field("batch_id", pa.string(), nullable=False),
         pa.field("seq", pa.int32(), nullable=False),
         pa.field("call_id", pa.string(), nullable=False),
-        pa.field("at", _TS, nullable=False),
+        pa.field("at", TIMESTAMP_UTC, nullable=False),
         pa.field("kind", pa.string(), nullable=False),
         pa.field("attendant_id", pa.int64()),
         pa.field("key", pa.string()),
