@@ -18,18 +18,18 @@ import hashlib
 import logging
 import subprocess
 import threading
-import wave
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from media.leg import FRAME_SAMPLES
+from media.prompts import SAMPLE_RATE, native_wav_pcm, write_wav
 from media.workarounds import codec_for
 
 log = logging.getLogger(__name__)
 
-RATE = 8000
+RATE = SAMPLE_RATE
 DEFAULT_TRACK = Path("media") / "hold-default.wav"
 # The default melody (a C major arpeggio, up and down): tests detect these notes.
 MELODY_HZ: tuple[float, ...] = (523.25, 659.25, 783.99, 1046.5, 783.99, 659.25)
@@ -61,23 +61,8 @@ def ringback_pcm() -> bytes:
 def _write_wav(path: Path, pcm: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{threading.get_ident()}")
-    with wave.open(str(tmp), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(pcm)
+    write_wav(tmp, pcm)
     tmp.replace(path)
-
-
-def _read_pcm(path: Path) -> bytes | None:
-    """s16 PCM of an 8 kHz mono 16-bit WAV; None for anything else."""
-    try:
-        with wave.open(str(path), "rb") as w:
-            if (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (RATE, 1, 2):
-                return w.readframes(w.getnframes())
-    except (wave.Error, EOFError):
-        pass
-    return None
 
 
 def default_track(data_dir: Path, setting: str = "") -> Path:
@@ -93,13 +78,13 @@ def default_track(data_dir: Path, setting: str = "") -> Path:
 
 def hold_pcm(path: Path, data_dir: Path) -> bytes:
     """8 kHz mono s16 PCM of ``path``, converted once with ffmpeg and cached in data_dir."""
-    pcm = _read_pcm(path)
+    pcm = native_wav_pcm(path)
     if pcm is not None:
         return pcm
     digest = hashlib.sha1(f"{path.resolve()}:{path.stat().st_mtime_ns}".encode()).hexdigest()
     cached = data_dir / "media" / "hold-cache" / f"{digest[:16]}.wav"
     with _lock:
-        pcm = _read_pcm(cached)
+        pcm = native_wav_pcm(cached) if cached.is_file() else None  # first use: not made yet
         if pcm is None:
             tmp = cached.with_name(f".{cached.name}.tmp.wav")
             tmp.parent.mkdir(parents=True, exist_ok=True)
@@ -109,7 +94,7 @@ def hold_pcm(path: Path, data_dir: Path) -> bytes:
                 check=True, capture_output=True,
             )  # fmt: skip
             tmp.replace(cached)
-            pcm = _read_pcm(cached)
+            pcm = native_wav_pcm(cached)
     if pcm is None:
         raise ValueError(f"{path}: not audio ffmpeg can convert")
     return pcm

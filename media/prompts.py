@@ -91,14 +91,23 @@ def synthesize(text: str, out: Path) -> None:
         tmp_out.rename(out)  # atomic: a concurrent reader never sees half a prompt
 
 
-def read_wav_pcm(path: Path) -> bytes:
-    """The samples of an 8 kHz 16-bit mono WAV (anything else is converted with sox)."""
+def native_wav_pcm(path: Path) -> bytes | None:
+    """The samples of an 8 kHz 16-bit mono WAV, the media's own format, read as they are;
+    None for any other file (the caller converts it)."""
     try:
         with wave.open(str(path), "rb") as w:
             if (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (SAMPLE_RATE, 1, 2):
                 return w.readframes(w.getnframes())
     except (wave.Error, EOFError):
         pass
+    return None
+
+
+def read_wav_pcm(path: Path) -> bytes:
+    """The samples of an 8 kHz 16-bit mono WAV (anything else is converted with sox)."""
+    pcm = native_wav_pcm(path)
+    if pcm is not None:
+        return pcm
     result = subprocess.run(
         ["sox", str(path), "-t", "raw", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16",
          "-e", "signed-integer", "-L", "-"],
