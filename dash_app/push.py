@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from dash_app.auth import portal
+from dash_app.editing import alert
 from switchboard.store import Did, ProvisioningStore, User
 
 log = logging.getLogger(__name__)
@@ -54,3 +56,9 @@ def saved_message(done: str, caveat: str) -> tuple[str, str]:
     if caveat:
         return f"{done}; {caveat}.", "yellow"
     return f"{done}.", "green"
+
+
+def saved_banner(done: str, caveat: str, *, alert_id: str) -> Any:
+    """The banner after a save (:func:`saved_message`), with the id the page's tests look for."""
+    text, color = saved_message(done, caveat)
+    return alert(text, color=color, alert_id=alert_id)

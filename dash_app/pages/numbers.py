@@ -36,7 +36,7 @@ from dash_app.editing import (
 from dash_app.layout import section
 from dash_app.numbers_routes import did_card, route_editor, route_from_form
 from dash_app.page_shell import manager_page_viewer, page_header, require_manager, signed_in_manager
-from dash_app.push import push_after_edit, saved_message
+from dash_app.push import push_after_edit, saved_banner
 from switchboard.rules import RuleError
 from switchboard.store import Did, ProvisioningError, ProvisioningStore, User
 
@@ -172,8 +172,9 @@ def add_number(
             still_free = store.allocated_numbers(user.tenant_domain)
     except ProvisioningError as exc:
         return no_update, alert(str(exc), alert_id=ERROR_ALERT), *(no_update,) * 3
-    text, colour = saved_message(f"Added {did.number}. Add its routes next", caveat)
-    banner = alert(text, color=colour, alert_id="numbers-added")
+    banner = saved_banner(
+        f"Added {did.number}. Add its routes next", caveat, alert_id="numbers-added"
+    )
     return (version or 0) + 1, banner, "", "", still_free
 
 
@@ -276,6 +277,7 @@ def save_route(
         except ProvisioningError as exc:
             return alert(str(exc), alert_id=EDITOR_ALERT), *keep
         notice = push_after_edit(store, dids=[did])
-    message, color = saved_message(f"Saved route “{saved.name}” of {did.number}", notice)
-    banner = alert(message, color=color, alert_id="numbers-saved")
+    banner = saved_banner(
+        f"Saved route “{saved.name}” of {did.number}", notice, alert_id="numbers-saved"
+    )
     return None, False, (version or 0) + 1, banner

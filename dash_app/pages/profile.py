@@ -27,7 +27,7 @@ from dash_app.auth import optional_user, portal, provisioning, signed_in_user
 from dash_app.describe import data_attrs
 from dash_app.editing import NotAllowed, alert, sentence
 from dash_app.layout import section
-from dash_app.push import PHONES_WILL_FOLLOW, push_after_edit, saved_message
+from dash_app.push import PHONES_WILL_FOLLOW, push_after_edit, saved_banner
 from dash_app.users_view import COMPANY_ZONE, DEFAULT_CALLER_ID, caller_id_options, zone_options
 from switchboard.store import ProvisioningError
 from switchboard.store.recording_policy import OwnRecording
@@ -202,8 +202,7 @@ def save_profile(
             caveat = push_after_edit(store, [me]) if moved else ""
     except ProvisioningError as exc:
         return alert(str(exc), alert_id="profile-error")
-    text, colour = saved_message("Saved", caveat)
-    return alert(text, color=colour, alert_id="profile-saved")
+    return saved_banner("Saved", caveat, alert_id="profile-saved")
 
 
 @callback(
@@ -278,5 +277,6 @@ def save_recording(clicks: int | None, mode: str | None, owner: str | None) -> t
         return alert(str(exc), alert_id="profile-recording-error"), no_update
     # after the commit, as the CLI's `user edit --recording`: Kamailio reads the DB rows
     caveat = "" if push_recording_policy(portal().settings) else PHONES_WILL_FOLLOW
-    text, colour = saved_message("Saved", caveat)
-    return alert(text, color=colour, alert_id="profile-recording-saved"), recording_policy_text(own)
+    return saved_banner("Saved", caveat, alert_id="profile-recording-saved"), recording_policy_text(
+        own
+    )

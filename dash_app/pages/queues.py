@@ -23,7 +23,7 @@ from dash_app.auth import provisioning, signed_in_user
 from dash_app.editing import NotAllowed, alert, require_click
 from dash_app.layout import section
 from dash_app.page_shell import SUPERVISORS, supervisor_page_viewer
-from dash_app.push import push_after_edit, saved_message
+from dash_app.push import push_after_edit, saved_banner
 from dash_app.queues_form import (
     FIELDS,
     PAGE,
@@ -160,10 +160,8 @@ def save_queue(_clicks: int | None, editing: int | None, version: int | None, *v
             caveat = push_after_edit(store, tenant=user.tenant_domain)  # its extension's route
     except (NotAllowed, ProvisioningError, FormError) as exc:
         return alert(str(exc), alert_id=f"{PAGE}-save-refused"), no_update, no_update
-    done, color = saved_message(
-        f"saved queue {saved.name!r} (send calls to it as queue {saved.id})", caveat
-    )
-    return alert(done, alert_id=f"{PAGE}-saved", color=color), (version or 0) + 1, saved.id
+    done = f"saved queue {saved.name!r} (send calls to it as queue {saved.id})"
+    return saved_banner(done, caveat, alert_id=f"{PAGE}-saved"), (version or 0) + 1, saved.id
 
 
 @callback(
@@ -185,5 +183,4 @@ def delete_queue(_clicks: list[int | None], version: int | None) -> Any:
             caveat = push_after_edit(store, tenant=user.tenant_domain)  # its extension's route
     except (NotAllowed, ProvisioningError) as exc:
         return alert(str(exc), alert_id=f"{PAGE}-delete-refused"), no_update
-    done, color = saved_message("queue deleted", caveat)
-    return alert(done, alert_id=f"{PAGE}-deleted", color=color), (version or 0) + 1
+    return saved_banner("queue deleted", caveat, alert_id=f"{PAGE}-deleted"), (version or 0) + 1

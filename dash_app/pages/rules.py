@@ -38,7 +38,7 @@ from dash_app.editing import (
 )
 from dash_app.layout import section
 from dash_app.page_shell import page_header
-from dash_app.push import push_after_edit, saved_message
+from dash_app.push import push_after_edit, saved_banner
 from dash_app.rules_cards import rule_list
 from dash_app.rules_editor import rule_editor
 from dash_app.rules_form import DEST_FIELDS, reordered, rule_from_form
@@ -313,8 +313,7 @@ def save_rule(
         except ProvisioningError as exc:
             return alert(str(exc), alert_id=EDITOR_ALERT), *keep
         notice = push_after_edit(store, [user])
-    message, color = saved_message(f"Saved rule “{saved.name}”", notice)
-    banner = alert(message, color=color, alert_id="rules-saved")
+    banner = saved_banner(f"Saved rule “{saved.name}”", notice, alert_id="rules-saved")
     return None, False, (version or 0) + 1, banner
 
 
@@ -362,8 +361,7 @@ def change_order_or_delete(
                 return (version or 0) + 1, alert(str(exc), alert_id="rules-error")
             message = f"Moved rule “{rule.name}”"
         notice = push_after_edit(store, [user])
-    text, color = saved_message(message, notice)
-    banner = alert(text, color=color, alert_id="rules-changed")
+    banner = saved_banner(message, notice, alert_id="rules-changed")
     return (version or 0) + 1, banner
 
 

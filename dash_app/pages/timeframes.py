@@ -26,7 +26,7 @@ from dash_app.auth import optional_user, provisioning, signed_in_user
 from dash_app.editing import alert, close_on_cancel, require_click
 from dash_app.layout import section
 from dash_app.page_shell import page_header
-from dash_app.push import push_after_edit, saved_message
+from dash_app.push import push_after_edit, saved_banner
 from dash_app.timeframes_cards import frame_list
 from dash_app.timeframes_editor import frame_editor, period_row, zone_options
 from dash_app.timeframes_form import (
@@ -331,8 +331,7 @@ def save_frame(
         except ProvisioningError as exc:
             return alert(str(exc), alert_id=EDITOR_ALERT), no_update, no_update, no_update
         notice = _push_for_frame(store, user, scope)
-    message, color = saved_message(f"Saved time frame “{saved.name}”", notice)
-    banner = alert(message, color=color, alert_id="timeframes-saved")
+    banner = saved_banner(f"Saved time frame “{saved.name}”", notice, alert_id="timeframes-saved")
     return None, False, (version or 0) + 1, banner
 
 
@@ -362,6 +361,5 @@ def delete_frame(_clicks: list[int | None], version: int | None) -> tuple[Any, A
         except ProvisioningError as exc:
             return no_update, alert(f"{name}: {exc}", alert_id="timeframes-error")
         notice = _push_for_frame(store, user, scope)
-    message, color = saved_message(f"Deleted time frame “{name}”", notice)
-    banner = alert(message, color=color, alert_id="timeframes-deleted")
+    banner = saved_banner(f"Deleted time frame “{name}”", notice, alert_id="timeframes-deleted")
     return (version or 0) + 1, banner

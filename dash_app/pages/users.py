@@ -26,7 +26,7 @@ from dash_app.auth import portal, provisioning
 from dash_app.editing import alert, close_on_cancel, require_click
 from dash_app.layout import section
 from dash_app.page_shell import manager_page_viewer, signed_in_manager
-from dash_app.push import push_after_edit, saved_message
+from dash_app.push import push_after_edit, saved_banner
 from dash_app.users_downloads import USERS_CSV_PATH
 from dash_app.users_view import (
     COMPANY_ZONE,
@@ -295,8 +295,7 @@ def save_user(
     if one_time:
         banner = credentials_notice(target.extension, one_time, sip, alert_id="users-added")
     else:
-        text, colour = saved_message(f"Saved {target.name}", caveat)
-        banner = alert(text, color=colour, alert_id="users-saved")
+        banner = saved_banner(f"Saved {target.name}", caveat, alert_id="users-saved")
     return banner, _bump(version), False, None
 
 
@@ -332,8 +331,9 @@ def user_action(
                     )
                 else:
                     caveat = push_after_edit(store, [target])
-                    text, colour = saved_message(f"{target.name} is enabled again", caveat)
-                    banner = alert(text, color=colour, alert_id="users-enabled")
+                    banner = saved_banner(
+                        f"{target.name} is enabled again", caveat, alert_id="users-enabled"
+                    )
             elif kind == "users-reset":
                 hours = settings.one_time_password_hours
                 code = store.reset_password(target.tenant_domain, ext, hours=hours)
