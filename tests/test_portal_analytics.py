@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from dash_app.analytics_tables import AnalyticsQuery
-from tests.fixtures.portal import PortalServer, http_session, log_in
+from tests.fixtures.portal import PortalServer, forget_session, http_session, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -138,7 +138,7 @@ def test_scheduled_reports_page_is_for_managers(seeded_portal: PortalServer, pag
     page.fill("#reports-cron", "not a cron")
     page.click("#reports-add")
     expect(page.locator("#reports-message")).to_contain_text("not a cron expression")
-    page.context.clear_cookies()
+    forget_session(page)
     log_in(page, seeded_portal.url, "101@acme.example")
     page.goto(seeded_portal.url + "/reports")
     expect(page.get_by_text("Scheduled reports are for managers and supervisors.")).to_be_visible()

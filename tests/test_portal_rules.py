@@ -25,7 +25,14 @@ from switchboard.rules import AnsweringRule, Destination
 from switchboard.store import ProvisioningStore
 from switchboard.timeframes import DatePeriod, TimeFrame, WeeklyPeriod
 from tests.fixtures.core import make_settings, seed
-from tests.fixtures.portal import PortalServer, http_session, log_in, start_portal, stop_portal
+from tests.fixtures.portal import (
+    PortalServer,
+    forget_session,
+    http_session,
+    log_in,
+    start_portal,
+    stop_portal,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -107,7 +114,7 @@ def test_a_frame_and_a_rule_created_in_the_ui_are_listed(
         "Saved time frame “Weekend”; phones will follow when the phone system is back."
     )
 
-    page.context.clear_cookies()
+    forget_session(page)
     log_in(page, rules_portal.url, "101@acme.example")
     page.goto(rules_portal.url + "/rules")
     expect(page.locator("#rules-empty")).to_be_visible()
@@ -254,7 +261,7 @@ def test_managers_see_main_numbers_and_users_do_not(rules_portal: PortalServer, 
     page.goto(rules_portal.url + "/numbers")
     expect(page.locator("#numbers-denied")).to_contain_text("Managers only")
 
-    page.context.clear_cookies()
+    forget_session(page)
     log_in(page, rules_portal.url, "100@acme.example")
     page.click("#shell-nav-numbers")
     expect(page.locator("#numbers-empty")).to_be_visible()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.fixtures.portal import PortalServer, log_in
+from tests.fixtures.portal import PortalServer, forget_session, log_in
 
 pytestmark = [pytest.mark.browser]
 
@@ -38,7 +38,7 @@ def test_a_manager_builds_a_queue_and_an_agent_uses_the_bar(
     expect(page.locator("#queues-list")).to_contain_text("102 logged out")
     expect(page.locator("#agentbar")).to_have_count(0)  # the manager is no agent
 
-    page.context.clear_cookies()
+    forget_session(page)
     log_in(page, portal.url, "102@acme.example")
     page.wait_for_url(portal.url + "/")
     status = page.locator("#agentbar-status")

@@ -24,7 +24,14 @@ from switchboard.routing import read_decision
 from switchboard.rules import AnsweringRule
 from switchboard.store import ProvisioningError, ProvisioningStore
 from tests.fixtures.core import make_settings, seed
-from tests.fixtures.portal import PortalServer, http_session, log_in, start_portal, stop_portal
+from tests.fixtures.portal import (
+    PortalServer,
+    forget_session,
+    http_session,
+    log_in,
+    start_portal,
+    stop_portal,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -75,7 +82,7 @@ def test_a_new_user_signs_in_once_chooses_a_password_and_edits_their_profile(
     page.fill("#users-search", "nina")
     expect(page.locator("#users-list tbody tr")).to_have_count(1)
 
-    page.context.clear_cookies()
+    forget_session(page)
     log_in(page, base, "150@acme.example", code)
     page.wait_for_url(re.compile(r".*/password\?next=.*"))
     # nothing else is reachable meanwhile

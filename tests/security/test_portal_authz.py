@@ -1218,34 +1218,45 @@ COLD_MS = 60_000
 
 
 @pytest.mark.browser
-def test_the_matrix_holds_in_a_real_browser(seeded_portal: Any, page: Any) -> None:
+def test_the_matrix_holds_in_a_real_browser(seeded_portal: Any, browser: Any) -> None:
     """Each role signs in through the form and opens the pages; denied pages show none of it."""
-    from playwright.sync_api import expect
-
     base = seeded_portal.url
     for role, login in LOGINS.items():
-        page.context.clear_cookies()
-        if login is None:
-            for path in BROWSER_PAGES:
-                page.goto(base + path)
-                expect(page.locator("#login-user")).to_be_visible()
-            continue
         if role == "agent":
             continue  # the shared browser portal has no agent; the HTTP matrix covers agents
-        # The session's first sign-in of each role: a cold worker and page on a busy
-        # 2-core box can take longer than one action's wait (a refusal never gets there).
-        page.goto(base + "/login")
-        page.wait_for_selector("#login-user", timeout=COLD_MS)
-        log_in(page, base, login, Directory.PASSWORD)
-        page.wait_for_url(base + "/", timeout=COLD_MS)
-        for path, (selector, allowed) in BROWSER_PAGES.items():
+        # A fresh browser per role, not cleared cookies: a callback of the previous role's
+        # page still in flight would set its session cookie again after a clear (Flask
+        # refreshes a permanent session on every response), and /login then redirects home.
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        context.set_default_timeout(20_000)
+        try:
+            _browse_as(context.new_page(), base, role, login)
+        finally:
+            context.close()
+
+
+def _browse_as(page: Any, base: str, role: str, login: str | None) -> None:
+    from playwright.sync_api import expect
+
+    if login is None:
+        for path in BROWSER_PAGES:
             page.goto(base + path)
-            page.wait_for_selector("#_pages_content > *")
-            if role in allowed:
-                expect(page.locator(selector).first).to_be_attached()
-            else:
-                page.wait_for_load_state("networkidle")
-                expect(page.locator(selector)).to_have_count(0)
+            expect(page.locator("#login-user")).to_be_visible()
+        return
+    # The session's first sign-in of each role: a cold worker and page on a busy
+    # 2-core box can take longer than one action's wait (a refusal never gets there).
+    page.goto(base + "/login")
+    page.wait_for_selector("#login-user", timeout=COLD_MS)
+    log_in(page, base, login, Directory.PASSWORD)
+    page.wait_for_url(base + "/", timeout=COLD_MS)
+    for path, (selector, allowed) in BROWSER_PAGES.items():
+        page.goto(base + path)
+        page.wait_for_selector("#_pages_content > *")
+        if role in allowed:
+            expect(page.locator(selector).first).to_be_attached()
+        else:
+            page.wait_for_load_state("networkidle")
+            expect(page.locator(selector)).to_have_count(0)
 
 
 def test_mark_handled_outside_ones_scope_is_a_403(world: World) -> None:
