@@ -97,8 +97,9 @@ def ingest_rows(
 
 
 def missing_recordings(batch: CallBatch) -> list[Call]:
-    """The batch's calls whose recording was asked for and could not be made."""
-    return [c for c in batch.calls if c["recording_outcome"] == "missing"]
+    """The batch's calls and bridged legs whose recording was asked for and could not be
+    made (a leg's is asked by its target's policy: pipeline.recording_alerts)."""
+    return [c for c in (*batch.calls, *batch.legs) if c["recording_outcome"] == "missing"]
 
 
 def ingest_once(settings: Settings, *, on_step: StepHook | None = None) -> IngestResult:

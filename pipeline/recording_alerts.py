@@ -1,18 +1,22 @@
 """The "recordings missing" alert: calls the policy said to record went on unrecorded.
 
 When rtpengine is down at call time the call still connects and its row says
-``recording_outcome = 'missing'`` (Kamailio's CDR). The worker, after ingesting such
-calls, emails the tenant's managers (enabled users with the role ``manager`` and an
-address) a list of them, through the voicemail email's server and sender
-(:func:`pipeline.notify.send_email`, settings ``smtp_*``). At most one email per
-tenant per ``recording_alert_minutes``: calls found meanwhile wait for the next one.
+``recording_outcome = 'missing'`` (Kamailio's CDR). So does the row of a leg the media
+server bridged (attendant transfer, queue agent) that its target's policy said to record:
+it is alerted as a leg of its call, naming whom it rang. What is missing is what the
+Recordings page's Missing list shows (``pipeline/sql/missing_recording_alerts.sql`` reads
+that list's query). The worker, after ingesting such calls, emails the tenant's managers
+(enabled users with the role ``manager`` and an address) a list of them, through the
+voicemail email's server and sender (:func:`pipeline.notify.send_email`, settings
+``smtp_*``). At most one email per tenant per ``recording_alert_minutes``: calls found
+meanwhile wait for the next one.
 
 State, per tenant, in one marker ``<data_dir>/alerts/recordings_missing/<tenant>.json``
 (written whole, temp + rename):
 
-- ``seen_acc_id``: the accounting row of the last call taken in. Calls come from the
-  warehouse by ``acc_id`` above it (the lake's own commit order), so a call is taken
-  in once however often the worker restarts. Until its first such call, a tenant
+- ``seen_acc_id``: the accounting row of the last call (or leg) taken in. They come
+  from the warehouse by ``acc_id`` above it (the lake's own commit order), so each is
+  taken in once however often the worker restarts. Until its first such call, a tenant
   looks back :data:`FIRST_LOOK_SECONDS` only, never at years of history.
 - ``waiting``: calls taken in and not yet in an email; ``outbox``: the email being
   sent (its id, its calls, attempts, when to try again); ``last_sent_at``.
@@ -46,6 +50,7 @@ from zoneinfo import ZoneInfo
 from pipeline.files import write_json_atomic
 from pipeline.notify import SmtpFactory, send_email
 from pipeline.queries import sql_file
+from pipeline.recording_query import RecordingFilter
 from pipeline.warehouse import connect
 from switchboard.identifiers import EMAIL_RE
 from switchboard.settings import Settings
@@ -89,26 +94,27 @@ def marker_path(settings: Settings, tenant: str) -> Path:
 
 
 def missing_since(settings: Settings, tenant: str, state: AlertState, now: float) -> list[dict]:
-    """The tenant's calls with a missing recording the marker has not taken in yet."""
+    """The tenant's missing recordings (calls' and legs') the marker has not taken in yet."""
     since = 0.0 if state.seen_acc_id is not None else now - FIRST_LOOK_SECONDS
+    sql = sql_file("missing_recording_alerts").format(missing_list=sql_file("recording_list"))
+    # the Missing list unfiltered and unlimited, after the marker's cursor
+    params = RecordingFilter().params() | {
+        "since": datetime.fromtimestamp(since, UTC),
+        "recording_id": None,
+        "missing": True,
+        "limit": None,
+        "offset": 0,
+        "after_acc_id": state.seen_acc_id or 0,
+    }
     conn = connect(settings, tenant)
     try:
-        rows = (
-            conn.sql(
-                sql_file("missing_recording_alerts"),
-                params={
-                    "after_acc_id": state.seen_acc_id or 0,
-                    "since": datetime.fromtimestamp(since, UTC),
-                },
-            )
-            .to_arrow_table()
-            .to_pylist()
-        )
+        rows = conn.sql(sql, params=params).to_arrow_table().to_pylist()
     finally:
         conn.close()
     return [
         {
             "call_id": r["call_id"],
+            "leg_call_id": r["captured_call_id"],  # None: the call's own recording
             "acc_id": int(r["acc_id"]),
             "caller": r["caller"],
             "callee": r["callee"],
@@ -132,9 +138,11 @@ def build_alert_email(
     ]
     for call in calls[:MAX_LISTED]:
         when = datetime.fromtimestamp(call["started_at"], UTC).astimezone(zone)
+        # a bridged leg: callee is whom it rang; the call it belongs to named after it
+        of = f"leg {call['leg_call_id']} of call" if call.get("leg_call_id") else "call"
         lines.append(
             f"  {when.strftime('%Y-%m-%d %H:%M %Z')}  {call['caller'] or '?'} -> "
-            f"{call['callee'] or '?'}  (call {call['call_id']})"
+            f"{call['callee'] or '?'}  ({of} {call['call_id']})"
         )
     if len(calls) > MAX_LISTED:
         lines.append(f"  ... and {len(calls) - MAX_LISTED} more")

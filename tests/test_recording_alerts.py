@@ -3,7 +3,9 @@
 Kamailio's CDR rows say ``recording_outcome = 'missing'`` (tests/test_relay_missing.py
 makes one through the real Kamailio and rtpengine); here they are written into the
 accounting spool as Kamailio writes them, the real worker ingests them, and a real
-SMTP server (aiosmtpd) receives what the managers get. Then, with the clock in the
+SMTP server (aiosmtpd) receives what the managers get; a leg the media server bridged
+(attendant transfer) whose own recording went missing is in it too, as a leg of its call
+naming whom it rang. Then, with the clock in the
 test's hands: the window (one email per tenant per ``recording_alert_minutes``), a
 restart (nothing alerted twice), a kill before the send (sent after it), and a
 deployment without SMTP (said once in the log, not retried).
@@ -41,6 +43,14 @@ def call(serial: int, tenant: str, outcome: str | None) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def bridged_leg(serial: int, origin: dict[str, Any], outcome: str | None) -> dict[str, Any]:
+    """The leg the media server placed to 102 for ``origin`` (answered by an attendant)."""
+    return {
+        **call(serial, str(origin["tenant"]), outcome), "call_id": f"leg-{serial}",
+        "origin_call_id": origin["call_id"],
+    }  # fmt: skip
+
+
 def body(message: Message) -> str:
     payload = message.get_payload(decode=True)
     assert isinstance(payload, bytes)
@@ -61,10 +71,12 @@ def test_the_worker_emails_each_tenants_managers_once(
     mailed: tuple[Settings, Any], directory: Directory
 ) -> None:
     settings, inbox = mailed
+    transferred = {**call(6, ACME, None), "callee": "103", "answered_by": "aa-1"}
     insert_acc_rows(
         settings,
         [call(1, ACME, "missing"), call(2, ACME, "started"), call(3, ACME, "missing"),
-         call(4, GLOBEX, "missing"), call(5, ACME, None)],
+         call(4, GLOBEX, "missing"), call(5, ACME, None),
+         bridged_leg(7, transferred, "missing"), transferred],  # the leg's row lands first
     )  # fmt: skip
     stop = threading.Event()
     worker = threading.Thread(
@@ -85,7 +97,9 @@ def test_the_worker_emails_each_tenants_managers_once(
     text = body(acme)
     assert "call-1" in text and "call-3" in text
     assert "call-2" not in text and "call-5" not in text and "call-4" not in text
-    assert "2 call recording(s) missing" in str(acme["Subject"])
+    [leg_line] = [line for line in text.splitlines() if "call-6" in line]
+    assert "101 -> 102  (leg leg-7 of call call-6)" in leg_line
+    assert "3 call recording(s) missing" in str(acme["Subject"])
 
     # a restart: the worker's first pass finds nothing new to say
     assert alert_missing_recordings(settings, directory.store) == 0

@@ -4,9 +4,10 @@ Through the real parts: policy ``always``, one SIPp call through Kamailio and rt
 (``started``), then rtpengine killed and a second call connects all the same; Kamailio's
 CDR row says ``recording_outcome = 'missing'``, the
 pipeline's ingest warns once and counts it, the lake's calls row says so, and
-``switchboard recordings list --missing`` shows the call. Beside it, the edges that make
-the column safe to add: an older spool gains it, an older calls file reads NULL, a value
-outside the vocabulary is quarantined.
+``switchboard recordings list --missing`` shows the call. A leg the media server bridged
+whose own recording went missing is listed once, under its call, naming whom it rang.
+Beside it, the edges that make the column safe to add: an older spool gains it, an older
+calls file reads NULL, a value outside the vocabulary is quarantined.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 
 from benchmarks.relay_phones import PcapCallee, pcap_call
 from cli import main as cli
+from dash_app.recordings_view import MISSING_MARK, missing_row
 from kamailio.launcher import KamailioProcess, ensure_acc_db
 from kamailio.recording_push import push_recording_policy
 from pipeline.calls import Directory as CallDirectory
@@ -28,13 +30,18 @@ from pipeline.calls import build_calls
 from pipeline.files import write_parquet_atomic
 from pipeline.ingest import ingest_once
 from pipeline.lake_layout import CALLS, partition_dir
-from pipeline.recording_query import RecordingFilter, RecordingQueryError, list_missing_recordings
+from pipeline.recording_query import (
+    RecordingFilter,
+    RecordingQueryError,
+    list_missing_recordings,
+    list_recordings,
+)
 from pipeline.schema import CALLS_SCHEMA
 from pipeline.viewer import open_for_viewer
 from relay.launcher import RelayProcess
 from switchboard.acc_spool import ACC_COLUMNS, ACC_TABLE
 from switchboard.settings import Settings
-from tests.fixtures.core import Directory
+from tests.fixtures.core import Directory, insert_acc_rows
 from tests.fixtures.sip import account, register_at
 
 TENANT = "acme.example"
@@ -130,6 +137,38 @@ def acc_row(acc_id: int, outcome: object) -> dict[str, object]:
         recording_outcome=outcome,
     )
     return row
+
+
+def test_a_bridged_legs_missing_recording_is_listed_once_under_its_call(
+    settings: Settings,
+    directory: Directory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """101's call to the menu 103 (not recorded) is transferred to 102, whose policy said
+    to record: the leg's row (as Kamailio's route BRIDGE_RECORDING leaves it) says missing."""
+    call = {**acc_row(1, None), "callee": "103", "answered_by": "aa-1", "sip_code": 200}
+    leg = {**acc_row(2, "missing"), "origin_call_id": "c1", "answered_by": "102"}
+    leg.update(callee="102", sip_code=200, answer_at=1_700_000_002.0)
+    recorded = {**acc_row(3, "started"), "origin_call_id": "c1"}  # a second try, recorded
+    insert_acc_rows(settings, [leg, call, recorded])
+    assert ingest_once(settings).missing_recordings == 1  # the worker's cue to alert
+
+    with open_for_viewer(settings, TENANT) as viewer:
+        [row] = list_missing_recordings(viewer.conn)
+        assert list_missing_recordings(viewer.conn, RecordingFilter(extension="102")) == [row]
+        assert list_recordings(viewer.conn) == []
+    assert (row["call_id"], row["captured_call_id"]) == ("c1", "c2")
+    assert (row["caller"], row["callee"], row["disposition"]) == ("101", "102", "answered")
+    shown = missing_row(row, "UTC")
+    assert shown["callee"].endswith("(102)") and shown["recording"] == MISSING_MARK
+
+    monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("SWITCHBOARD_CONFIG", str(settings.data_dir / "none.toml"))
+    assert cli.main(["recordings", "list", "--missing", "--tenant", TENANT]) == 0
+    out = capsys.readouterr()
+    assert "\t101\t102\tanswered\tmissing\tc1" in out.out
+    assert "1 calls with a recording missing" in out.err
 
 
 def test_the_outcome_is_carried_and_a_value_outside_the_vocabulary_quarantined() -> None:

@@ -2,10 +2,15 @@
 -- with their call: a recording of a bridged leg belongs to the leg's call (recordings_with_call,
 -- pipeline/sql/warehouse/recordings_with_call.sql), and is listed only when the call's own
 -- leg was not recorded.
--- With $missing: instead, the calls the recording policy said to record ("always") that
--- were not recorded: rtpengine failed at call time and the call went on with direct media
--- (calls.recording_outcome, from Kamailio's CDR; docs/recordings.md); their recording
--- columns are null. One filter serves both lists; a null parameter does not filter.
+-- With $missing: instead, the recordings the policy said to make ("always") that rtpengine
+-- could not: the call went on with direct media (recording_outcome 'missing', from
+-- Kamailio's CDR; docs/recordings.md). A call's own, or a bridged leg's (the leg the media
+-- server placed is recorded by its target's policy when the call was not: route
+-- BRIDGE_RECORDING), listed under its call (call_id the caller's; captured_call_id and
+-- leg_callee the leg's Call-ID and target; callee the leg's target). acc_id: the accounting
+-- row that said so (pipeline.recording_alerts reads this list after its cursor, so the
+-- alert and the list agree on what is missing). Their recording columns are null.
+-- One filter serves both lists; a null parameter does not filter.
 -- $words: lower-case words that must all appear in the newest transcript
 -- (latest_recording_transcripts, pipeline/sql/warehouse/latest_transcripts.sql).
 with linked as (
@@ -50,6 +55,7 @@ with_calls as (
 missing_calls as (
     select
         call_id,
+        acc_id,
         started_at,
         ended_at,
         caller,
@@ -64,12 +70,36 @@ missing_calls as (
     where $missing and recording_outcome = 'missing'
 ),
 
+-- A leg's row is its own accounting row (Kamailio writes the bridged call's caller in it):
+-- whom it rang and how it ended, no join to its call (whose row may land later).
+missing_legs as (
+    select
+        origin_call_id as call_id,
+        call_id as captured_call_id,
+        callee as leg_callee,
+        acc_id,
+        started_at,
+        ended_at,
+        caller,
+        caller_name,
+        callee,
+        callee_name,
+        answered_by,
+        direction,
+        disposition,
+        talk_seconds
+    from legs
+    where $missing and recording_outcome = 'missing'
+),
+
 final as (
     select *
     from (
         select * from with_calls
         union all by name
         select * from missing_calls
+        union all by name
+        select * from missing_legs
     )
     where ($recording_id is null or recording_id = $recording_id)
         and ($since is null or started_at >= $since)
