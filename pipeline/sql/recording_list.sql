@@ -52,9 +52,14 @@ with_calls as (
     where not $missing
 ),
 
+-- A bridged leg's row (lake table legs) is its own accounting row, with the bridged call's
+-- caller in it (Kamailio's): listed under its call (origin_call_id), callee whom it rang;
+-- read alone, not joined to its call (whose row may land later).
 missing_calls as (
     select
-        call_id,
+        coalesce(origin_call_id, call_id) as call_id,
+        case when origin_call_id is not null then call_id end as captured_call_id,
+        case when origin_call_id is not null then callee end as leg_callee,
         acc_id,
         started_at,
         ended_at,
@@ -66,29 +71,11 @@ missing_calls as (
         direction,
         disposition,
         talk_seconds
-    from calls
-    where $missing and recording_outcome = 'missing'
-),
-
--- A leg's row is its own accounting row (Kamailio writes the bridged call's caller in it):
--- whom it rang and how it ended, no join to its call (whose row may land later).
-missing_legs as (
-    select
-        origin_call_id as call_id,
-        call_id as captured_call_id,
-        callee as leg_callee,
-        acc_id,
-        started_at,
-        ended_at,
-        caller,
-        caller_name,
-        callee,
-        callee_name,
-        answered_by,
-        direction,
-        disposition,
-        talk_seconds
-    from legs
+    from (
+        select * from calls
+        union all by name
+        select * from legs
+    )
     where $missing and recording_outcome = 'missing'
 ),
 
@@ -98,8 +85,6 @@ final as (
         select * from with_calls
         union all by name
         select * from missing_calls
-        union all by name
-        select * from missing_legs
     )
     where ($recording_id is null or recording_id = $recording_id)
         and ($since is null or started_at >= $since)
