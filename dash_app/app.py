@@ -34,6 +34,7 @@ from dash_app.recordings_routes import install_recording_routes
 from dash_app.refusals import install_refusals, refuse_callback_error
 from dash_app.users_downloads import install_users_downloads
 from pipeline.metrics_cache import RESULTS
+from pipeline.warehouse import set_query_threads
 from switchboard.settings import Settings, load_settings
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -86,6 +87,7 @@ def create_app(settings: Settings) -> dash.Dash:
     install_recording_routes(app.server)
     # Metric results: one page computed by any worker serves them all (keyed by lake files).
     RESULTS.share_on_disk(settings.metric_cache_dir, settings.metric_cache_mb * 2**20)
+    set_query_threads(settings.portal_query_threads)
     app.layout = shell
     return app
 

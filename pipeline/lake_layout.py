@@ -51,6 +51,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -228,12 +231,50 @@ class PartitionState:
     uncommitted: tuple[str, ...]  # merged files without a record (a killed compaction)
 
 
+_EMPTY_PARTITION = PartitionState({}, None, (), ())
+# Listings of partition folders unchanged since (see read_partition): path -> (mtime, inode,
+# state). A folder's mtime moves with every name created, renamed or removed in it.
+_LISTINGS: OrderedDict[str, tuple[int, int, PartitionState]] = OrderedDict()
+_LISTINGS_LOCK = threading.Lock()
+_LISTINGS_KEPT = 65_536
+# A listing is kept only once its folder has been still this long: two changes within one
+# tick of the file system's clock can leave the same mtime, so a fresh mtime proves nothing.
+_SETTLED_NS = 2_000_000_000
+
+
 def read_partition(folder: Path) -> PartitionState:
-    """List one partition and apply the rule of the module docstring (without pending)."""
+    """List one partition and apply the rule of the module docstring (without pending).
+
+    A folder whose mtime and inode are those of a listing kept earlier holds the same
+    names, and lake files are never rewritten in place (a new generation, a record or
+    a batch is a new name), so that listing is returned: a page's connection then
+    costs one ``stat`` per day of the year instead of a ``scandir``. The ``stat`` comes
+    first: a change after it moves the mtime past the key the listing is kept under.
+    """
+    try:
+        stat = os.stat(folder)
+    except FileNotFoundError:
+        return _EMPTY_PARTITION
+    key = str(folder)
+    with _LISTINGS_LOCK:
+        kept = _LISTINGS.get(key)
+        if kept is not None and kept[:2] == (stat.st_mtime_ns, stat.st_ino):
+            _LISTINGS.move_to_end(key)
+            return kept[2]
+    state = _list_partition(folder)
+    if time.time_ns() - stat.st_mtime_ns > _SETTLED_NS:
+        with _LISTINGS_LOCK:
+            _LISTINGS[key] = (stat.st_mtime_ns, stat.st_ino, state)
+            while len(_LISTINGS) > _LISTINGS_KEPT:
+                _LISTINGS.popitem(last=False)
+    return state
+
+
+def _list_partition(folder: Path) -> PartitionState:
     try:
         entries = list(os.scandir(folder))
     except FileNotFoundError:
-        return PartitionState({}, None, (), ())
+        return _EMPTY_PARTITION
     data: dict[str, int] = {}
     generations: dict[int, int] = {}
     records: dict[int, int] = {}

@@ -296,6 +296,8 @@ def connect(
     conn = duckdb.connect(":memory:")
     try:
         conn.execute(queries.SESSION_SETUP)
+        if _QUERY_THREADS:
+            conn.execute(f"set threads = {_QUERY_THREADS}")
         if snapshots[CALLS.name].files and snapshots[LEGS.name].files:
             conn.execute(
                 queries.warehouse_sql("calls_with_legs").format(
@@ -413,6 +415,22 @@ class _DatabaseCache:
 
 
 _DATABASES = _DatabaseCache(kept=32)
+_QUERY_THREADS = 0  # DuckDB's default: a thread per core
+
+
+def set_query_threads(threads: int) -> None:
+    """DuckDB threads of the databases :func:`connect` builds from now on (0: one per core).
+
+    Why: a server answering many requests at once (the portal) is parallel already;
+    a query split over every core there only adds coordination. Measured with 50
+    users on 2 cores: 79 -> 64 ms of portal CPU per request at one thread.
+    """
+    global _QUERY_THREADS
+    if threads < 0:
+        raise WarehouseError(f"query threads must be 0 or more, not {threads}")
+    _QUERY_THREADS = int(threads)
+
+
 CONTACT_NAMES = "contact_names"  # pipeline.contacts' temp table
 
 

@@ -100,6 +100,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("portal_workers", 2, "Portal worker processes (gunicorn) ..."),
     Setting("portal_threads", 8, "... each serving this many requests at once (threads)."),
     Setting(
+        "portal_query_threads",
+        1,
+        "DuckDB threads per portal query (0: one per core); the requests are the parallelism.",
+    ),
+    Setting(
         "metric_cache_mb",
         256,
         "Disk the portal's workers share for metric results (data_dir/cache/metrics).",
@@ -259,6 +264,7 @@ class Settings:
     secret_key: str
     portal_workers: int
     portal_threads: int
+    portal_query_threads: int
     metric_cache_mb: int
     kamailio_bin: str
     kamailio_modules: str

@@ -98,3 +98,21 @@ def test_setting_a_variable_cannot_widen_a_plain_users_view(settings: Settings) 
 def test_a_malformed_forwarded_message_id_is_refused(settings: Settings, message_id: str) -> None:
     with pytest.raises(WarehouseError, match="is not a message id"):
         connect(settings, "acme.example", extension="101", forwarded_message_ids=[message_id])
+
+
+def test_query_threads_bound_each_new_database_and_are_checked(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline import warehouse
+
+    write_sample_lake(settings)
+    monkeypatch.setattr(warehouse, "_QUERY_THREADS", 0)
+    with connect(settings, "globex.example") as conn:  # DuckDB's default: a thread per core
+        default = conn.execute("select current_setting('threads')").fetchone()
+    warehouse.set_query_threads(1)  # the portal's setting portal_query_threads
+    with connect(settings, "acme.example", extension="101") as conn:
+        assert conn.execute("select current_setting('threads')").fetchone() == (1,)
+        assert call_ids(conn) == {"ny-late", "morning"}  # the same answers on one thread
+    assert default is not None and default[0] >= 1
+    with pytest.raises(WarehouseError, match="0 or more"):
+        warehouse.set_query_threads(-1)
