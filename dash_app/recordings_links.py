@@ -27,5 +27,5 @@ def recordings_of_calls(conn: duckdb.DuckDBPyConnection, call_ids: list[str]) ->
     wanted = [c for c in call_ids if isinstance(c, str) and c]
     if not wanted:
         return {}
-    rows = conn.sql(_sql(), params={"call_ids": wanted}).fetchall()
+    rows = conn.execute(_sql(), {"call_ids": wanted}).fetchall()
     return {str(call_id): str(recording_id) for call_id, recording_id in rows}

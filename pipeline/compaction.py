@@ -72,6 +72,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from pipeline.fetch import fetch_table
 from pipeline.files import TEMP_SUFFIX, exclusive_lock, write_atomic, write_json_atomic
 from pipeline.lake import ROLL_UP_ABOVE, Lake
 from pipeline.lake_layout import (
@@ -300,7 +301,7 @@ def compact_lake(
 def _day_paths(conn: Any, day: date) -> pa.Table:
     """The paths of the calls whose first step is on UTC ``day`` (a warehouse connection)."""
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return conn.sql(sql_file("warehouse/call_paths_day"), params={"day": start}).to_arrow_table()
+    return fetch_table(conn, sql_file("warehouse/call_paths_day"), {"day": start})
 
 
 def roll_up(

@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from pipeline import queries
+from pipeline.fetch import fetch_rows
 from pipeline.filters import CallFilter, FilterError
 from pipeline.lake_layout import parse_partition_name
 from pipeline.schema import CALLS_SCHEMA
@@ -152,7 +153,7 @@ def count_matching(conn: duckdb.DuckDBPyConnection, flt: CallFilter) -> int:
 
 
 def _fetch(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    return conn.sql(sql, params=params).to_arrow_table().to_pylist()
+    return fetch_rows(conn, sql, params)
 
 
 def _days_in_range(days: list[date], flt: CallFilter) -> list[date]:

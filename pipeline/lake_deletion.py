@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 
 from pipeline.compaction import LOCK as COMPACTION_LOCK
 from pipeline.compaction import commit_generation, plan_partition, read_inputs
+from pipeline.fetch import fetch_rows
 from pipeline.files import exclusive_lock
 from pipeline.lake_layout import (
     RECORDING_TRANSCRIPTS,
@@ -158,7 +159,7 @@ def expired_recordings(
     sql = sql_file("expired_recordings")
     conn = connect(settings, tenant)
     try:
-        rows = conn.sql(sql, params={"cutoff": cutoff}).to_arrow_table().to_pylist()
+        rows = fetch_rows(conn, sql, {"cutoff": cutoff})
     finally:
         conn.close()
     return [

@@ -34,6 +34,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from pipeline.fetch import fetch_table
 from pipeline.filters import (
     CALLEE_DIGITS,
     CALLER_DIGITS,
@@ -270,7 +271,7 @@ def _indent(sql: str) -> str:
 def _execute(conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> pa.Table:
     # Arrow keeps timestamptz aware (UTC) and dates as dates; fetch all: DuckDB
     # refuses the next query while a result is half read.
-    return conn.sql(sql, params=params).to_arrow_table()
+    return fetch_table(conn, sql, params)
 
 
 def _cache_key(

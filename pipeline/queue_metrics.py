@@ -35,6 +35,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from pipeline.fetch import fetch_table
 from pipeline.lake_layout import QUEUE_EVENTS
 from pipeline.metric_catalogue import QUEUE_METRICS_VERSION
 from pipeline.metric_engine import MetricError, Period
@@ -119,7 +120,7 @@ def day_stints(conn: duckdb.DuckDBPyConnection, day: date) -> pa.Table:
     sql = f"select * from (\n{_stint_rows()}\n) where entered_at >= $day and entered_at < $next"
     params = {"stints_from": start - read, "read_to": start + timedelta(days=1) + read,
               "queue_id": None, "day": start, "next": start + timedelta(days=1)}  # fmt: skip
-    return conn.sql(sql, params=params).to_arrow_table()
+    return fetch_table(conn, sql, params)
 
 
 def _rolled_days(
@@ -231,8 +232,7 @@ def _run(
         files = tuple(rolled[0]) if rolled is not None else ()
         staged = _stage(conn, name, (start, end), params, limits, files)
         sql = _compose(name, staged, files)
-        result = conn.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql})
-        table = result.to_arrow_table()
+        table = fetch_table(conn, sql, {k: v for k, v in params.items() if f"${k}" in sql})
     finally:
         conn.unregister("queue_thresholds")
     if key is not None:

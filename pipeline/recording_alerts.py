@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pipeline.fetch import fetch_rows
 from pipeline.files import write_json_atomic
 from pipeline.notify import SmtpFactory, send_email
 from pipeline.queries import sql_file
@@ -108,7 +109,7 @@ def missing_since(settings: Settings, tenant: str, state: AlertState, now: float
     }
     conn = connect(settings, tenant)
     try:
-        rows = conn.sql(sql, params=params).to_arrow_table().to_pylist()
+        rows = fetch_rows(conn, sql, params)
     finally:
         conn.close()
     return [

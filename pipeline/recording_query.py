@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
+from pipeline.fetch import fetch_rows
 from pipeline.queries import sql_file
 from pipeline.recordings_schema import AUDIO_DIR
 from pipeline.schema import DIRECTIONS
@@ -145,7 +146,7 @@ def _list(
 ) -> list[dict[str, Any]]:
     """``recording_list.sql`` with the filter's parameters and the list's own."""
     bound = {"recording_id": None, "missing": False, "offset": 0, **params, **more}
-    return conn.sql(sql_file("recording_list"), params=bound).to_arrow_table().to_pylist()
+    return fetch_rows(conn, sql_file("recording_list"), bound)
 
 
 def list_recordings(
@@ -211,8 +212,7 @@ def get_recording(conn: duckdb.DuckDBPyConnection, recording_id: str) -> Recordi
     rows = _list(conn, RecordingFilter().params(), recording_id=recording_id, limit=1)
     if not rows:
         return None
-    found = conn.sql(sql_file("recording_transcript"), params={"recording_id": recording_id})
-    transcript = found.to_arrow_table().to_pylist()
+    transcript = fetch_rows(conn, sql_file("recording_transcript"), {"recording_id": recording_id})
     if not transcript:
         return Recording(rows[0], (), None)
     lines = tuple(
@@ -245,8 +245,7 @@ def search_everything(
         raise RecordingQueryError("type a word to search for")
     if not 1 <= limit <= MAX_ROWS:
         raise RecordingQueryError(f"ask for 1 to {MAX_ROWS} results")
-    result = conn.sql(sql_file("recording_search"), params={"words": words, "limit": limit})
-    return result.to_arrow_table().to_pylist()
+    return fetch_rows(conn, sql_file("recording_search"), {"words": words, "limit": limit})
 
 
 def agent_figures(
@@ -258,4 +257,4 @@ def agent_figures(
     """
     params = (flt or RecordingFilter()).params()
     bounds = {"since": params["since"], "until": params["until"]}
-    return conn.sql(sql_file("recording_agent_figures"), params=bounds).to_arrow_table().to_pylist()
+    return fetch_rows(conn, sql_file("recording_agent_figures"), bounds)

@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from pipeline.fetch import fetch_rows
 from pipeline.queries import sql_file
 from switchboard.settings import Settings
 from switchboard.voicemail import VoicemailMessage
@@ -81,10 +82,9 @@ def mailbox_messages(
         return []
     conn.register("message_state", _state_table(messages))
     try:
-        result = conn.sql(
-            sql_file("voicemail/mailbox_messages"), params={"words": search_words(search)}
+        return fetch_rows(
+            conn, sql_file("voicemail/mailbox_messages"), {"words": search_words(search)}
         )
-        return result.to_arrow_table().to_pylist()
     finally:
         conn.unregister("message_state")
 
@@ -102,11 +102,11 @@ def search_transcripts(
         raise SearchError("type a word to search for")
     if not 1 <= limit <= MAX_SEARCH_ROWS:
         raise SearchError(f"ask for 1 to {MAX_SEARCH_ROWS} results")
-    result = conn.sql(
+    return fetch_rows(
+        conn,
         sql_file("voicemail/search_transcripts"),
-        params={"words": words, "mailbox": mailbox, "limit": limit},
+        {"words": words, "mailbox": mailbox, "limit": limit},
     )
-    return result.to_arrow_table().to_pylist()
 
 
 def message_facts(
@@ -115,5 +115,5 @@ def message_facts(
     """Lake facts and transcript text of the given (original) messages, by id."""
     if not message_ids:
         return {}
-    result = conn.sql(sql_file("voicemail/message_facts"), params={"ids": list(message_ids)})
-    return {r["message_id"]: r for r in result.to_arrow_table().to_pylist()}
+    rows = fetch_rows(conn, sql_file("voicemail/message_facts"), {"ids": list(message_ids)})
+    return {r["message_id"]: r for r in rows}
