@@ -8,8 +8,6 @@ them to a connection (bound values), and a menu it does not name reads "menu <id
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
@@ -17,9 +15,10 @@ from typing import Any
 import duckdb
 
 from pipeline import queries
-from pipeline.fetch import fetch_rows
+from pipeline.fetch import fetch_rows, fetch_table
 from pipeline.filters import CallFilter, FilterError
 from pipeline.lake_layout import parse_partition_name
+from pipeline.metrics_cache import RESULTS
 from pipeline.schema import CALLS_SCHEMA
 from pipeline.warehouse import scope_of
 from switchboard.store import ProvisioningError, ProvisioningStore
@@ -28,11 +27,6 @@ MAX_PAGE = 1000
 PAGE_COLUMNS: tuple[str, ...] = (*CALLS_SCHEMA.names, "path")
 # Newest-first pages try the newest 3, then 30 days with calls before the whole table.
 NEWEST_WINDOWS: tuple[int, ...] = (3, 30)
-
-# Row counts by (connection scope, where, params): see count_matching.
-_COUNTS: OrderedDict[tuple[Any, ...], int] = OrderedDict()
-_COUNTS_LOCK = threading.Lock()
-_COUNTS_KEPT = 512
 
 
 def menu_names(store: ProvisioningStore, tenant: str) -> dict[int, str]:
@@ -130,26 +124,23 @@ def count_matching(conn: duckdb.DuckDBPyConnection, flt: CallFilter) -> int:
 
     The grid asks for it with every block of 100 rows; the answer depends only on
     the connection's scope (tenant, extension, contact names and the exact files
-    its views read) and the filter, so it is kept per process under that key: a
-    compaction or an ingest changes the files, hence the key.
+    its views read) and the filter, so it is kept in the metric result cache
+    under that key (:mod:`pipeline.metrics_cache`): shared by the portal's worker
+    processes, so a user's next block or visit served by another worker does not
+    count a year of calls again. A compaction or an ingest changes the files, hence
+    the key.
     """
     where_sql, params = flt.where()
     scope = scope_of(conn)
-    key = None if scope is None else (scope, where_sql, tuple(params))
+    key = None if scope is None else ("call_history_count", scope, where_sql, tuple(params))
     if key is not None:
-        with _COUNTS_LOCK:
-            if key in _COUNTS:
-                _COUNTS.move_to_end(key)
-                return _COUNTS[key]
-    # fetchall, not fetchone: DuckDB 2.0 keeps a half-read result open and
-    # refuses the next query on the connection until it is drained.
-    ((total,),) = conn.execute(queries.count_calls(where_sql), params).fetchall()
+        kept = RESULTS.get(key)
+        if kept is not None:
+            return int(kept.column(0)[0].as_py())
+    total = fetch_table(conn, queries.count_calls(where_sql), params)
     if key is not None:
-        with _COUNTS_LOCK:
-            _COUNTS[key] = int(total)
-            while len(_COUNTS) > _COUNTS_KEPT:
-                _COUNTS.popitem(last=False)
-    return int(total)
+        RESULTS.put(key, total)
+    return int(total.column(0)[0].as_py())
 
 
 def _fetch(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:

@@ -103,3 +103,42 @@ def test_a_key_without_a_stable_spelling_stays_in_memory(tmp_path: Path) -> None
     assert canonical_text(("metric", frozenset({"a"}))) is None
     assert not list((tmp_path / "metrics").rglob("*.arrow"))
     assert cache.get(("metric", frozenset({"a", "b"}))) is not None  # memory still serves it
+
+
+# What a portal worker does for the Call History grid's row count, in a fresh process.
+_CHILD_COUNT = """
+import json
+from pipeline.filters import CallFilter
+from pipeline.history import count_matching
+from pipeline.metrics_cache import RESULTS
+from pipeline.warehouse import connect
+from switchboard.settings import load_settings
+
+settings = load_settings()
+RESULTS.share_on_disk(settings.metric_cache_dir, settings.metric_cache_mb * 2**20)
+total = count_matching(connect(settings, "acme.example"), CallFilter())
+print(json.dumps({"total": total, "disk_hits": RESULTS.disk_hits, "misses": RESULTS.misses}))
+"""
+
+
+def test_the_call_history_count_is_counted_once_for_every_worker(settings: Settings) -> None:
+    rows = hand_acc_rows()
+    write_lake(settings, rows)
+
+    def count() -> dict[str, Any]:
+        out = subprocess.run(
+            [sys.executable, "-c", _CHILD_COUNT],
+            cwd=REPO_ROOT,
+            env=portal_env(settings),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+    assert count() == {"total": 7, "disk_hits": 0, "misses": 1}
+    assert count() == {"total": 7, "disk_hits": 1, "misses": 0}  # another worker's count
+    extra = {**rows[0], "id": len(rows) + 1, "call_id": "a8", "caller": "+15550003333"}
+    ingest_rows(Lake(settings.lake_dir, durable=False), [extra], DIRECTORY, after=len(rows))
+    assert count() == {"total": 8, "disk_hits": 0, "misses": 1}  # a new file: counted again
