@@ -41,9 +41,9 @@ print(json.dumps({"calls": summary["calls"], "hits": RESULTS.hits,
 """
 
 
-def _summary_in_a_new_process(settings: Settings) -> dict[str, Any]:
+def _in_a_new_process(settings: Settings, code: str, *args: str) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-c", _CHILD, HAND_DAY],
+        [sys.executable, "-c", code, *args],
         cwd=REPO_ROOT,
         env=portal_env(settings),
         capture_output=True,
@@ -52,6 +52,10 @@ def _summary_in_a_new_process(settings: Settings) -> dict[str, Any]:
     )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _summary_in_a_new_process(settings: Settings) -> dict[str, Any]:
+    return _in_a_new_process(settings, _CHILD, HAND_DAY)
 
 
 def test_a_second_process_reads_the_first_one_s_results_until_a_new_lake_file(
@@ -126,16 +130,7 @@ def test_the_call_history_count_is_counted_once_for_every_worker(settings: Setti
     write_lake(settings, rows)
 
     def count() -> dict[str, Any]:
-        out = subprocess.run(
-            [sys.executable, "-c", _CHILD_COUNT],
-            cwd=REPO_ROOT,
-            env=portal_env(settings),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert out.returncode == 0, out.stderr
-        return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+        return _in_a_new_process(settings, _CHILD_COUNT)
 
     assert count() == {"total": 7, "disk_hits": 0, "misses": 1}
     assert count() == {"total": 7, "disk_hits": 1, "misses": 0}  # another worker's count
