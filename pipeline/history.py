@@ -111,8 +111,9 @@ def page_rows(
         for window in NEWEST_WINDOWS:
             if window >= len(days):
                 break
-            sql = queries.select_call_window(columns, f"({where_sql}) and date >= ?", order)
-            rows = _fetch(conn, sql, [*params, days[window - 1], limit, offset])
+            # the days from the window's first to the newest: the only paths it reads
+            sql = queries.select_call_window(columns, where_sql, order)
+            rows = _fetch(conn, sql, [days[window - 1], days[0], *params, limit, offset])
             if len(rows) == limit:
                 return rows
     sql = queries.select_call_page(columns, where_sql, order)

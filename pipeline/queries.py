@@ -218,10 +218,14 @@ def select_call_page(select_list: str, where_sql: str, order_by: str) -> str:
 
 
 def select_call_window(select_list: str, where_sql: str, order_by: str) -> str:
-    """``select_calls`` with ``limit ? offset ?`` in one wide top-N, for a page asked of the
-    newest days only (``pipeline.history.page_rows``): over a few days' files the keys-first
+    """``select_calls`` of the UTC days ``? to ?`` (``call_history_of_days``: those days'
+    paths only) with ``limit ? offset ?`` in one wide top-N, for a page asked of the newest
+    days only (``pipeline.history.page_rows``): over a few days' files the keys-first
     query's second pass costs more than it saves (measured: 40 -> 22 ms of CPU)."""
-    return select_calls(select_list, where_sql, order_by) + "\nlimit ? offset ?"
+    return (
+        f"select\n    {select_list}\nfrom call_history_of_days(?, ?)\nwhere {where_sql}\n"
+        f"order by {order_by}\nlimit ? offset ?"
+    )
 
 
 def count_calls(where_sql: str) -> str:

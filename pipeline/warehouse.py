@@ -156,14 +156,17 @@ def _call_paths_parts(
     )
     if not files or live is None:
         return {
-            "rolled": "(select null::varchar as call_id, null::varchar as template where false)",
+            "rolled": "(select null::varchar as call_id, null::varchar as template,"
+            " null::date as date where false)",
             "live_from": "timestamptz '0001-01-01 00:00:00+00'",
         }
     if any(_UNSAFE_PATH.search(str(f)) for f in files):
         raise WarehouseError("the lake's path cannot be read safely")
     listed = ", ".join(f"'{f}'" for f in files)
     return {
-        "rolled": f"(select call_id, template from read_parquet([{listed}])\n{scope})",
+        # date: the rollup's day (its Hive folder), so a query of a few days reads a few files
+        "rolled": f"(select call_id, template, date from read_parquet([{listed}],"
+        f" hive_partitioning = true, hive_types = {{'date': date}})\n{scope})",
         "live_from": f"timestamptz '{live.isoformat()} 00:00:00+00'",
     }
 

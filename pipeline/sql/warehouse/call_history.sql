@@ -3,7 +3,15 @@
 -- the call came in first — "Main number" for an inbound call (it rang a main number),
 -- else the number or name it rang. The path's menus are tokens (call_paths.sql) named
 -- here from attendant_names, after the join, so only the rows a query keeps pay for it.
-create view call_history as
+--
+-- Cost: the closed days' paths are one rollup file per day (call_paths.sql). A query
+-- over a few days asks call_history_of_days(first_day, last_day): the calls of those UTC
+-- days with the paths of those days and the next, the only ones their paths can be in
+-- (a call's first step is on its own UTC day or, past midnight, the next), so a page
+-- reads a few rollup files, not the year's (measured on 1 M calls, 40,000 with paths, 366
+-- rollup files: a page of a quarter's newest days 149 -> 69 ms). The view is that macro
+-- over every day.
+create or replace macro call_history_of_days(first_day, last_day) as table
 select
     c.*,
     case
@@ -32,4 +40,14 @@ select
             )
     end as path
 from calls as c
-left join call_paths as p on p.call_id = c.call_id
+left join (
+    select
+        call_id,
+        template
+    from call_paths
+    where "date" between first_day and last_day + 1
+) as p on p.call_id = c.call_id
+where c.date between first_day and last_day;
+
+create view call_history as
+select * from call_history_of_days(date '0001-01-01', date '9999-12-30')

@@ -82,23 +82,27 @@ final as (
 
 select * from final;
 
+-- "not materialized": DuckDB would otherwise build each part whole, before a query's
+-- date filter reaches it (call_history_of_days reads a few days' rollup files).
 create view call_paths as
-with rolled as (
+with rolled as not materialized (
     select
         call_id,
-        template
+        template,
+        "date"
     from {rolled}
 ),
 
-live as (
+live as not materialized (
     select
         call_id,
-        template
+        template,
+        cast(first_at as date) as "date"  -- the UTC day (the session's zone), as rolled
     from call_path_templates(cast({live_from} as date) - 1, date '9999-12-31')
     where first_at >= {live_from}
 ),
 
-final as (
+final as not materialized (
     select * from rolled
     union all
     select * from live
