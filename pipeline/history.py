@@ -106,18 +106,19 @@ def page_rows(
     where_sql, params = flt.where()
     order = order_by(sort)
     columns = ", ".join(PAGE_COLUMNS)
-    if list(sort or queries.DEFAULT_ORDER) == list(queries.DEFAULT_ORDER):
-        days = _days_in_range(_partition_days(conn), flt)
+    # The partition days the filter can match, newest first (none: not known, read all):
+    # a query names them so that it reads those days' calls and paths only.
+    days = _days_in_range(_partition_days(conn), flt)
+    if days and list(sort or queries.DEFAULT_ORDER) == list(queries.DEFAULT_ORDER):
         for window in NEWEST_WINDOWS:
-            if window >= len(days):
-                break
-            # the days from the window's first to the newest: the only paths it reads
             sql = queries.select_call_window(columns, where_sql, order)
-            rows = _fetch(conn, sql, [days[window - 1], days[0], *params, limit, offset])
-            if len(rows) == limit:
+            first = days[min(window, len(days)) - 1]
+            rows = _fetch(conn, sql, [first, days[0], *params, limit, offset])
+            if len(rows) == limit or window >= len(days):  # full, or every day was asked
                 return rows
+    first, last = (days[-1], days[0]) if days else (queries.FIRST_DAY, queries.LAST_DAY)
     sql = queries.select_call_page(columns, where_sql, order)
-    return _fetch(conn, sql, [*params, limit, offset])
+    return _fetch(conn, sql, [*params, limit, offset, first, last])
 
 
 def count_matching(conn: duckdb.DuckDBPyConnection, flt: CallFilter) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import date
 from functools import cache
 from pathlib import Path
 
@@ -193,13 +194,19 @@ DEFAULT_ORDER: tuple[tuple[str, str], ...] = (("started_at", "desc"),)
 TIE_BREAKER = "acc_id desc"
 
 
+# The days call_history covers (warehouse/call_history.sql): a page that cannot name its days.
+FIRST_DAY, LAST_DAY = date(1, 1, 1), date(9999, 12, 30)
+
+
 def select_calls(select_list: str, where_sql: str, order_by: str) -> str:
     """The one call-history query: the grid pages it, the exports stream it."""
     return f"select\n    {select_list}\nfrom call_history\nwhere {where_sql}\norder by {order_by}"
 
 
 def select_call_page(select_list: str, where_sql: str, order_by: str) -> str:
-    """``select_calls`` with ``limit ? offset ?``, keys first.
+    """``select_calls`` with ``limit ? offset ?``, keys first, reading the rows (and the
+    paths) of the UTC days ``? to ?`` (the bounds come last: the days the filter can match,
+    or :data:`FIRST_DAY` to :data:`LAST_DAY`).
 
     Same rows, same order as ``select_calls`` sliced; but the sort and the
     offset run over two narrow columns, and the wide rows are read for the
@@ -212,7 +219,8 @@ def select_call_page(select_list: str, where_sql: str, order_by: str) -> str:
         f"    order by {order_by}\n"
         "    limit ? offset ?\n"
         ")\n"
-        f"select\n    {select_list}\nfrom call_history\nsemi join page_keys using (date, acc_id)\n"
+        f"select\n    {select_list}\nfrom call_history_of_days(?, ?)\n"
+        "semi join page_keys using (date, acc_id)\n"
         f"order by {order_by}"
     )
 
