@@ -119,8 +119,12 @@ def test_waiting_callers_hear_music_and_position_abandon_exit_key_and_overflow(
         # 1. hangs up after 3.5 s: hold music, "You are caller number 1.", then an abandon
         waiting = bank.add(RtpPhone(0, 600.0))
         done = center.call_in_background(waiting, talk_ms=3500, name="abandon")
-        time.sleep(2.0)
-        live = center.live()["queues"][0]
+        # The wallboard's file shows the caller while they wait (3.5 s from the answer);
+        # polled, not read once after a fixed sleep: a busy box sets the call up later.
+        deadline, live = time.monotonic() + 10, {"waiting": []}
+        while not live["waiting"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+            live = center.live()["queues"][0]
         assert [c["caller"] for c in live["waiting"]] == ["+15551234567"]
         assert {a["state"] for a in live["agents"]} == {"logged_out"}
         assert done().returncode == 0
