@@ -25,7 +25,7 @@ from switchboard.store import ProvisioningError, ProvisioningStore
 
 MAX_PAGE = 1000
 PAGE_COLUMNS: tuple[str, ...] = (*CALLS_SCHEMA.names, "path")
-# Newest-first pages try the newest 3, then 30 days with calls before the whole table.
+# Newest-first pages try the newest 3, then 30 days with calls before all the filter's days.
 NEWEST_WINDOWS: tuple[int, ...] = (3, 30)
 
 
@@ -92,14 +92,15 @@ def page_rows(
 ) -> list[dict[str, Any]]:
     """The rows of one page (the same rows as ``select_calls`` sliced), without the total.
 
-    Newest first (the default order) a page only needs the newest days: it is
-    asked of the newest partitions first (:data:`NEWEST_WINDOWS`), and of the whole
-    table only when they hold too few rows. Exact, because ``date`` is the UTC day
+    Every query names the partition days the filter can match
+    (``call_history_of_days``), so it reads those days' calls and call paths only.
+    Newest first (the default order) a page only needs the newest of them: it is
+    asked of the newest partitions first (:data:`NEWEST_WINDOWS`), and of all of
+    them only when those hold too few rows. Exact, because ``date`` is the UTC day
     of ``started_at``: every call of a day at or after the cutoff sorts before every
     call of an earlier day, so a window that fills the page holds its rows.
-    Measured on 1 M calls over 365 daily files: 380 ms of CPU -> 65 ms. The newest
-    days are those within the filter's dates: a quarter's page reads its last days,
-    not the year's.
+    Measured on 1 M calls over 365 daily files: 380 ms of CPU -> 65 ms. A quarter's
+    page reads its last days, not the year's.
     """
     if offset < 0 or not 1 <= limit <= MAX_PAGE:
         raise FilterError(f"a page is 1 to {MAX_PAGE} rows from offset 0 or more")
