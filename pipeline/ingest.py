@@ -77,9 +77,11 @@ def ingest_rows(
         log.warning("accounting row %d quarantined: %s", q.acc_id, q.reason)
     for call in missing_recordings(batch):
         # the alert: the policy said "always" and the call went on unrecorded (rtpengine down)
+        origin = call.get("origin_call_id")  # a bridged leg: named with the call it belongs to
+        what = f"leg {call['call_id']} of call {origin}" if origin else f"call {call['call_id']}"
         log.warning(
-            "recording missing: call %s of %s (%s -> %s) was not recorded (rtpengine failed)",
-            call["call_id"],
+            "recording missing: %s of %s (%s -> %s) was not recorded (rtpengine failed)",
+            what,
             call["tenant"],
             call["caller"],
             call["callee"],

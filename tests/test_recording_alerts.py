@@ -184,3 +184,20 @@ def test_a_failed_send_is_tried_again_later_and_goes_once(
     assert alert_missing_recordings(settings, store, now=now + 200) == 0
     [message] = inbox.messages
     assert "call-1" in body(message)
+
+
+def test_the_ingest_warning_names_a_legs_call(
+    settings: Settings, directory: Directory, caplog: pytest.LogCaptureFixture
+) -> None:
+    transferred = {**call(6, ACME, None), "callee": "103", "answered_by": "aa-1"}
+    insert_acc_rows(settings, [call(1, ACME, "missing"), bridged_leg(7, transferred, "missing"),
+                               transferred])  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="pipeline.ingest"):
+        assert ingest_once(settings).missing_recordings == 2
+    warnings = sorted(
+        r.getMessage() for r in caplog.records if "recording missing" in r.getMessage()
+    )
+    assert [w.split(" of acme.example")[0] for w in warnings] == [
+        "recording missing: call call-1",
+        "recording missing: leg leg-7 of call call-6",
+    ]
