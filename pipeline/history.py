@@ -111,15 +111,15 @@ def page_rows(
     # a query names them so that it reads those days' calls and paths only.
     days = _days_in_range(_partition_days(conn), flt)
     if days and list(sort or queries.DEFAULT_ORDER) == list(queries.DEFAULT_ORDER):
+        sql = queries.select_call_window(columns, where_sql, order)
         for window in NEWEST_WINDOWS:
-            sql = queries.select_call_window(columns, where_sql, order)
             first = days[min(window, len(days)) - 1]
-            rows = _fetch(conn, sql, [first, days[0], *params, limit, offset])
+            rows = fetch_rows(conn, sql, [first, days[0], *params, limit, offset])
             if len(rows) == limit or window >= len(days):  # full, or every day was asked
                 return rows
     first, last = (days[-1], days[0]) if days else (queries.FIRST_DAY, queries.LAST_DAY)
     sql = queries.select_call_page(columns, where_sql, order)
-    return _fetch(conn, sql, [*params, limit, offset, first, last])
+    return fetch_rows(conn, sql, [*params, limit, offset, first, last])
 
 
 def count_matching(conn: duckdb.DuckDBPyConnection, flt: CallFilter) -> int:
@@ -144,10 +144,6 @@ def count_matching(conn: duckdb.DuckDBPyConnection, flt: CallFilter) -> int:
     if key is not None:
         RESULTS.put(key, total)
     return int(total.column(0)[0].as_py())
-
-
-def _fetch(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    return fetch_rows(conn, sql, params)
 
 
 def _days_in_range(days: list[date], flt: CallFilter) -> list[date]:
