@@ -332,6 +332,13 @@ class TableSnapshot:
     def paths(self) -> list[str]:
         return [f"{self.folder}/{f.partition}/{f.name}" for f in self.files]
 
+    def between(self, first: date, last: date) -> TableSnapshot:
+        """The same snapshot, only its files in ``date=first..last`` (first > last: none)."""
+        low, high = partition_name(first), partition_name(last)
+        return TableSnapshot(
+            self.folder, tuple(f for f in self.files if low <= f.partition <= high)
+        )
+
     def listing(self, first: date, last: date | None) -> tuple[tuple[str, str, int], ...]:
         """(folder/partition, name, inode) of the files in ``date=first..last``."""
         low, high = partition_name(first), partition_name(last or date.max)

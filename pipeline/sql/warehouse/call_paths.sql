@@ -13,8 +13,9 @@
 -- rows a query shows only. Compaction writes each closed day's templates once (the
 -- calls whose first step is that day: pipeline.compaction, rollup call_paths); the
 -- view call_paths reads those (the rolled placeholder, a relation of call_id and
--- template) and builds only the calls whose first step is on or after the live_from
--- placeholder (a timestamptz literal), reading their steps from the day before.
+-- template) and builds only the calls whose first step is on or after the day the
+-- rollups end, reading their steps from the day before (the live placeholder: those
+-- templates with first_at, or no rows when a narrowed connection's days are all rolled).
 create or replace macro call_path_templates(first_day, last_day) as table
 with named_steps as (
     select
@@ -98,8 +99,7 @@ live as not materialized (
         call_id,
         template,
         cast(first_at as date) as "date"  -- the UTC day (the session's zone), as rolled
-    from call_path_templates(cast({live_from} as date) - 1, date '9999-12-31')
-    where first_at >= {live_from}
+    from {live}
 ),
 
 final as not materialized (
