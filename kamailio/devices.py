@@ -36,7 +36,7 @@ from switchboard.store.devices import Sighting
 
 log = logging.getLogger(__name__)
 
-HTABLE = "regdev"  # kamailio.cfg, route REGISTRAR
+HTABLE = "regdev"  # kamailio-security.cfg, route REGISTRAR
 PRESENCE_EVERY_SECONDS = 30.0
 
 

@@ -9,7 +9,7 @@ carrying
     X-SB-Bridge: tenant=<tenant>;identity=<asserted caller>;key=<media secret>
     X-SB-Origin-Call-ID: <Call-ID of the caller's leg>
 
-(route FROM_MEDIA in kamailio.cfg; it strips both before relaying). The
+(route FROM_MEDIA in kamailio-calls.cfg; it strips both before relaying). The
 Request-URI is ``sip:<extension or number>@<tenant>``, From the original
 caller's number and name in the tenant's domain, so the callee's phone shows
 who calls and block lists apply. The origin Call-ID lands in the new leg's

@@ -48,7 +48,7 @@ PROMPTS: dict[str, str] = {
     "not_reachable": "The person you are calling cannot be reached right now.",
     "menu_unavailable": "Sorry, this number cannot take your call right now."
     " Please try again later. Goodbye.",
-    # played by rtpengine, not by us (kamailio.cfg MEDIA_ANSWER): see recording_notice_file
+    # played by rtpengine, not by us (kamailio-media.cfg MEDIA_ANSWER): see recording_notice_file
     "recording_notice": "This call may be recorded.",
 }
 # rtpengine opens the notice by a fixed name relative to its working directory

@@ -19,7 +19,7 @@ Kamailio's file, under these rules (DESIGN.md, Kamailio accounting facts):
   lock upgrade) deleting at most ``chunk_rows`` rows by primary key — a few
   milliseconds. Kamailio's single writer (an rtimer process) gets "database is
   locked" meanwhile and retries its INSERT every 50 ms (``CDR_RETRIES`` times,
-  see ``kamailio.cfg``); a short pause between chunks lets it in. On our side
+  see ``kamailio-accounting.cfg``); a short pause between chunks lets it in. On our side
   the connection waits for Kamailio's lock (busy timeout) instead of failing.
 
 Freed pages are reused by Kamailio's next inserts, so the file's size levels

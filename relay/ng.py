@@ -112,7 +112,7 @@ def _decode_at(data: bytes, i: int) -> tuple[Any, int]:
 def recording_metadata(
     *, tenant: str, call_id: str, caller: str, callee: str, direction: str, from_tag: str = ""
 ) -> str:
-    """The metadata line of a recording, as kamailio.cfg route MEDIA_OFFER writes it."""
+    """The metadata line of a recording, as kamailio-media.cfg route MEDIA_OFFER writes it."""
     fields = {
         "tenant": tenant,
         "call_id": call_id,

@@ -10,7 +10,7 @@ Record button, ``relay.ng.NGClient.start_recording``).
 
 The recording notice (migration 0015, one row per tenant that has it on): an
 inbound call from the carrier whose mode is ``always`` or ``on_demand`` plays
-"This call may be recorded." to the caller once answered (kamailio.cfg
+"This call may be recorded." to the caller once answered (kamailio-media.cfg
 MEDIA_ANSWER, htable key ``announce:<tenant>``).
 
 A user's own choice (Profile): under a tenant default of ``on_demand`` a
@@ -41,7 +41,7 @@ RecordingScope = Literal["tenant", "user", "queue"]
 RECORDING_MODES: tuple[str, ...] = get_args(RecordingMode)
 RECORDING_SCOPES: tuple[str, ...] = get_args(RecordingScope)
 # Among the explicit policies of one call's parties, the one that records most wins:
-# a queue set to 'always' is recorded whoever answers (kamailio.cfg RECORDING_POLICY).
+# a queue set to 'always' is recorded whoever answers (kamailio-media.cfg RECORDING_POLICY).
 _PRECEDENCE = {"always": 2, "on_demand": 1, "never": 0}
 _MODES_BY_NAME: dict[str, RecordingMode] = {
     "always": "always",
