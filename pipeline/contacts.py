@@ -55,19 +55,23 @@ left join contact_names as n on n.digits = {CALLER_DIGITS.replace("caller", "v.c
 """
 
 
-def name_numbers(conn: duckdb.DuckDBPyConnection, names: Mapping[str, str]) -> None:
+def name_numbers(
+    conn: duckdb.DuckDBPyConnection, names: Mapping[str, str]
+) -> tuple[tuple[str, str], ...]:
     """Wrap ``calls`` and ``voicemails`` so known numbers show their contact's name.
 
     Called by :func:`pipeline.warehouse.connect` once its views exist and before
     anything depends on them or the configuration is locked; ``names`` maps
-    digits to a name.
+    digits to a name. Returns the rows of the temp table ``contact_names`` it made
+    (none: no table): every other connection to the database needs them too.
     """
-    names = {d: n for d, n in names.items() if d and d.isdigit() and n}
-    if not names:
-        return
+    rows = tuple((d, n) for d, n in names.items() if d and d.isdigit() and n)
+    if not rows:
+        return ()
     conn.execute(CONTACT_NAMES_TABLE)
-    conn.executemany("insert into contact_names values (?, ?)", [[d, n] for d, n in names.items()])
+    conn.executemany("insert into contact_names values (?, ?)", [list(row) for row in rows])
     conn.execute(f"alter view calls rename to {_WRAPPED_CALLS}")
     conn.execute(_NAMED_CALLS)
     conn.execute(f"alter view voicemails rename to {_WRAPPED_VOICEMAILS}")
     conn.execute(_NAMED_VOICEMAILS)
+    return rows

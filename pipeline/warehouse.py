@@ -313,9 +313,10 @@ def narrowed(
     day before to two days after (a call lasts at most Kamailio's dialog time-out,
     12 h, so its legs and steps are on its own UTC day or the next; the day either
     side lets the path rollups' fingerprints match, :mod:`pipeline.rollup_files`).
-    Every other view of it is empty: it is for those days' calls only. Its menu names
-    are ``conn``'s. None when ``conn`` is not :func:`connect`'s or is narrowed already;
-    the caller closes the connection it gets.
+    It has no other view (and an empty ``voicemails``): it is for those days' calls only,
+    and the fewer views the cheaper a new one (a new batch of those days makes one).
+    Its menu names are ``conn``'s. None when ``conn`` is not :func:`connect`'s or is
+    narrowed already; the caller closes the connection it gets.
     """
     scope = scope_of(conn)
     if scope is None or scope.days is not None:
@@ -323,11 +324,12 @@ def narrowed(
     reach = {CALLS.name: (0, 0), LEGS.name: (0, 1), CALL_STEPS.name: (-1, 2)}
     snapshots = []
     for snap in scope.snapshots:
-        low, high = reach.get(snap.folder.parent.name, (None, None))
-        if low is None or high is None:  # a table the Call History does not read
-            snapshots.append(TableSnapshot(snap.folder, ()))
-        else:
+        table = snap.folder.parent.name
+        if table in reach:
+            low, high = reach[table]
             snapshots.append(snap.between(first + timedelta(low), last + timedelta(high)))
+        elif table == "voicemails":  # no rows: only for pipeline.contacts' wrapping views
+            snapshots.append(TableSnapshot(snap.folder, ()))
     ranged = dataclasses.replace(scope, snapshots=tuple(snapshots), days=(first, last))
     out = _open(ranged, scope.forwarded_message_ids)
     try:
@@ -416,20 +418,22 @@ def _open(scope: ConnectionScope, forwarded: tuple[str, ...]) -> duckdb.DuckDBPy
                 conn.execute(
                     _table_view(name, _ALL_TABLE_SCHEMAS[name], snap, scopes.get(name, ""))
                 )
-        if ACCESS_LOG.name not in snapshots:  # not a manager's: the trail's columns, never its rows
+        if ACCESS_LOG.name not in snapshots and scope.days is None:
+            # not a manager's: the trail's columns, never its rows
             conn.execute(_table_view(ACCESS_LOG.name, ACCESS_LOG.schema, None, ""))
-        name_numbers(conn, dict(scope.contact_names))  # before anything reads calls
+        contact_rows = name_numbers(conn, dict(scope.contact_names))  # before anything reads calls
         # The paths of the Call History (menus named by pipeline.history.name_menus).
         conn.execute(queries.ATTENDANT_NAMES_TABLE)
         conn.execute(queries.warehouse_sql("call_paths").format(**paths_parts))
         conn.execute(queries.warehouse_sql("call_history"))
-        conn.execute(queries.warehouse_sql("recordings_with_call"))
-        for view, table, item in queries.LATEST_TRANSCRIPTS:
-            conn.execute(
-                queries.warehouse_sql("latest_transcripts").format(
-                    name=view, table=table, item=item
+        if scope.days is None:  # a narrowed connection has none of the tables they read
+            conn.execute(queries.warehouse_sql("recordings_with_call"))
+            for view, table, item in queries.LATEST_TRANSCRIPTS:
+                conn.execute(
+                    queries.warehouse_sql("latest_transcripts").format(
+                        name=view, table=table, item=item
+                    )
                 )
-            )
         rollup_dirs = [tenant_folder(scope.lake_dir, r.name, scope.tenant) for r in ROLLUPS]
         for statement in queries.LOCK_DOWN:
             conn.execute(
@@ -437,7 +441,7 @@ def _open(scope: ConnectionScope, forwarded: tuple[str, ...]) -> duckdb.DuckDBPy
                     tenant_dir="/', '".join(str(d) for d in [*scope.folders, *rollup_dirs])
                 )
             )
-        database = OpenDatabase(conn, _temp_rows(conn, CONTACT_NAMES))
+        database = OpenDatabase(conn, contact_rows)
     except BaseException:
         conn.close()
         raise
@@ -466,16 +470,6 @@ def set_query_threads(threads: int) -> None:
 
 
 CONTACT_NAMES = "contact_names"  # pipeline.contacts' temp table
-
-
-def _temp_rows(conn: duckdb.DuckDBPyConnection, table: str) -> tuple[tuple[str, str], ...]:
-    """The rows of a temp table of ``conn`` (none if it has no such table)."""
-    found = conn.execute(
-        "select count(*) from duckdb_tables() where temporary and table_name = ?", [table]
-    ).fetchall()
-    if not found[0][0]:
-        return ()
-    return tuple(conn.execute(f"select * from {table}").fetchall())
 
 
 def _session(
