@@ -114,12 +114,15 @@ def page_rows(
     days = _days_in_range(every_day, flt)
     if days and list(sort or queries.DEFAULT_ORDER) == list(queries.DEFAULT_ORDER):
         sql = queries.select_call_window(columns, where_sql, order)
-        for window in NEWEST_WINDOWS:
-            first = days[min(window, len(days)) - 1]
-            with _reading_days(conn, every_day, first, days[0]) as reader:
+        # One narrowed connection for every window: a plain user's few calls often need
+        # the widest, and Home, the grid's page and its blocks then share one database.
+        widest = days[min(NEWEST_WINDOWS[-1], len(days)) - 1]
+        with _reading_days(conn, every_day, widest, days[0]) as reader:
+            for window in NEWEST_WINDOWS:
+                first = days[min(window, len(days)) - 1]
                 rows = fetch_rows(reader, sql, [first, days[0], *params, limit, offset])
-            if len(rows) == limit or window >= len(days):  # full, or every day was asked
-                return rows
+                if len(rows) == limit or window >= len(days):  # full, or every day was asked
+                    return rows
     first, last = (days[-1], days[0]) if days else (queries.FIRST_DAY, queries.LAST_DAY)
     sql = queries.select_call_page(columns, where_sql, order)
     with _reading_days(conn, every_day, first, last) as reader:
@@ -144,11 +147,8 @@ def count_matching(conn: duckdb.DuckDBPyConnection, flt: CallFilter) -> int:
         kept = RESULTS.get(key)
         if kept is not None:
             return int(kept.column(0)[0].as_py())
-    every_day = _partition_days(conn)
-    days = _days_in_range(every_day, flt)
-    first, last = (days[-1], days[0]) if days else (queries.FIRST_DAY, queries.LAST_DAY)
-    with _reading_days(conn, every_day, first, last) as reader:
-        total = fetch_table(reader, queries.count_calls(where_sql), params)
+    # the whole connection: counted once per snapshot, a narrowed one would be built for it
+    total = fetch_table(conn, queries.count_calls(where_sql), params)
     if key is not None:
         RESULTS.put(key, total)
     return int(total.column(0)[0].as_py())
@@ -161,7 +161,9 @@ def _reading_days(
     """``conn``, or while the block runs one narrowed to ``first..last``
     (:func:`pipeline.warehouse.narrowed`) when those are not all the days it has:
     a page of a few days then names only their files. Measured on 1 M calls over a year
-    of daily files (benchmarks/history.py's pages, p50, the box busy): 100 -> 33 ms."""
+    of daily files (benchmarks/history.py's pages, p50): 87-99 -> 25-32 ms; building a
+    narrowed connection costs ~80 ms, so it is for what a user asks again (a grid's
+    blocks, Home and the Call History), not for a count asked once per snapshot."""
     ranged = None
     if every_day and (first > every_day[-1] or last < every_day[0]):
         ranged = narrowed(conn, first, last)

@@ -452,7 +452,7 @@ def _open(scope: ConnectionScope, forwarded: tuple[str, ...]) -> duckdb.DuckDBPy
 # The databases built (pipeline.warehouse_cache): whole scopes, and narrowed ones apart,
 # so that many users' page windows never push out the databases everything else reads.
 _DATABASES = DatabaseCache(kept=32)
-_RANGED_DATABASES = DatabaseCache(kept=16)
+_RANGED_DATABASES = DatabaseCache(kept=32)
 _QUERY_THREADS = 0  # DuckDB's default: a thread per core
 
 
