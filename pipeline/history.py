@@ -9,7 +9,7 @@ them to a connection (bound values), and a menu it does not name reads "menu <id
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from datetime import date, timedelta
 from typing import Any
 
@@ -114,13 +114,22 @@ def page_rows(
     days = _days_in_range(every_day, flt)
     if days and list(sort or queries.DEFAULT_ORDER) == list(queries.DEFAULT_ORDER):
         sql = queries.select_call_window(columns, where_sql, order)
-        # One narrowed connection for every window: a plain user's few calls often need
-        # the widest, and Home, the grid's page and its blocks then share one database.
-        widest = days[min(NEWEST_WINDOWS[-1], len(days)) - 1]
-        with _reading_days(conn, every_day, widest, days[0]) as reader:
-            for window in NEWEST_WINDOWS:
-                first = days[min(window, len(days)) - 1]
-                rows = fetch_rows(reader, sql, [first, days[0], *params, limit, offset])
+        firsts = [days[min(window, len(days)) - 1] for window in NEWEST_WINDOWS]
+        # A plain user's few calls often need the widest window: one narrowed connection
+        # serves every window (one database built, not two). A tenant's newest days fill
+        # a page: each window reads its own few days.
+        scope = scope_of(conn)
+        with ExitStack() as stack:
+            shared = None
+            if scope is not None and scope.extension is not None:
+                shared = stack.enter_context(_reading_days(conn, every_day, firsts[-1], days[0]))
+            for window, first in zip(NEWEST_WINDOWS, firsts, strict=True):
+                with (
+                    nullcontext(shared)
+                    if shared is not None
+                    else _reading_days(conn, every_day, first, days[0])
+                ) as reader:
+                    rows = fetch_rows(reader, sql, [first, days[0], *params, limit, offset])
                 if len(rows) == limit or window >= len(days):  # full, or every day was asked
                     return rows
     first, last = (days[-1], days[0]) if days else (queries.FIRST_DAY, queries.LAST_DAY)
