@@ -344,7 +344,7 @@ def roll_up(
             with closing(connect(settings, tenant)) as conn:
                 scope = scope_of(conn)
                 assert scope is not None
-                snaps = {snap.folder.parent.name: snap for snap in scope.snapshots}
+                snaps = {snap.table: snap for snap in scope.snapshots}
                 index = files_by_day(rollup, snaps)
                 for day in sorted(d for d in index[rollup.sources[0]] if d + _DAY < today):
                     folder = base / partition_name(day)

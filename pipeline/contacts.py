@@ -55,6 +55,13 @@ left join contact_names as n on n.digits = {CALLER_DIGITS.replace("caller", "v.c
 """
 
 
+def give_contact_rows(conn: duckdb.DuckDBPyConnection, rows: tuple[tuple[str, str], ...]) -> None:
+    """The temp table ``contact_names`` with ``rows`` (digits, name) on ``conn``: every
+    connection to a database whose views :func:`name_numbers` wrapped needs its own."""
+    conn.execute(CONTACT_NAMES_TABLE)
+    conn.executemany("insert into contact_names values (?, ?)", [list(row) for row in rows])
+
+
 def name_numbers(
     conn: duckdb.DuckDBPyConnection, names: Mapping[str, str]
 ) -> tuple[tuple[str, str], ...]:
@@ -68,8 +75,7 @@ def name_numbers(
     rows = tuple((d, n) for d, n in names.items() if d and d.isdigit() and n)
     if not rows:
         return ()
-    conn.execute(CONTACT_NAMES_TABLE)
-    conn.executemany("insert into contact_names values (?, ?)", [list(row) for row in rows])
+    give_contact_rows(conn, rows)
     conn.execute(f"alter view calls rename to {_WRAPPED_CALLS}")
     conn.execute(_NAMED_CALLS)
     conn.execute(f"alter view voicemails rename to {_WRAPPED_VOICEMAILS}")

@@ -9,7 +9,7 @@ them to a connection (bound values), and a menu it does not name reads "menu <id
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
@@ -115,23 +115,17 @@ def page_rows(
     if days and list(sort or queries.DEFAULT_ORDER) == list(queries.DEFAULT_ORDER):
         sql = queries.select_call_window(columns, where_sql, order)
         firsts = [days[min(window, len(days)) - 1] for window in NEWEST_WINDOWS]
-        # A plain user's few calls often need the widest window: one narrowed connection
-        # serves every window (one database built, not two). A tenant's newest days fill
-        # a page: each window reads its own few days.
+        # A plain user's few calls often need the widest window: every window reads one
+        # narrowed connection over it (built once, then kept). A tenant's newest days
+        # fill a page: each window reads its own few days.
         scope = scope_of(conn)
-        with ExitStack() as stack:
-            shared = None
-            if scope is not None and scope.extension is not None:
-                shared = stack.enter_context(_reading_days(conn, every_day, firsts[-1], days[0]))
-            for window, first in zip(NEWEST_WINDOWS, firsts, strict=True):
-                with (
-                    nullcontext(shared)
-                    if shared is not None
-                    else _reading_days(conn, every_day, first, days[0])
-                ) as reader:
-                    rows = fetch_rows(reader, sql, [first, days[0], *params, limit, offset])
-                if len(rows) == limit or window >= len(days):  # full, or every day was asked
-                    return rows
+        plain_user = scope is not None and scope.extension is not None
+        for window, first in zip(NEWEST_WINDOWS, firsts, strict=True):
+            narrow_from = firsts[-1] if plain_user else first
+            with _reading_days(conn, every_day, narrow_from, days[0]) as reader:
+                rows = fetch_rows(reader, sql, [first, days[0], *params, limit, offset])
+            if len(rows) == limit or window >= len(days):  # full, or every day was asked
+                return rows
     first, last = (days[-1], days[0]) if days else (queries.FIRST_DAY, queries.LAST_DAY)
     sql = queries.select_call_page(columns, where_sql, order)
     with _reading_days(conn, every_day, first, last) as reader:
@@ -196,7 +190,7 @@ def _days_in_range(days: list[date], flt: CallFilter) -> list[date]:
 def _partition_days(conn: duckdb.DuckDBPyConnection) -> list[date]:
     """The days the connection's ``calls`` files are in, newest first (none: not known)."""
     scope = scope_of(conn)
-    if scope is None or not scope.snapshots or scope.snapshots[0].folder.parent.name != "calls":
+    if scope is None or not scope.snapshots or scope.snapshots[0].table != "calls":
         return []
     days = {parse_partition_name(f.partition) for f in scope.snapshots[0].files}
     return sorted((d for d in days if d is not None), reverse=True)

@@ -332,6 +332,11 @@ class TableSnapshot:
     def paths(self) -> list[str]:
         return [f"{self.folder}/{f.partition}/{f.name}" for f in self.files]
 
+    @property
+    def table(self) -> str:
+        """The table it is of (its folder is ``<lake>/<table>/tenant=<t>``)."""
+        return self.folder.parent.name
+
     def between(self, first: date, last: date) -> TableSnapshot:
         """The same snapshot, only its files in ``date=first..last`` (first > last: none)."""
         low, high = partition_name(first), partition_name(last)
@@ -341,11 +346,9 @@ class TableSnapshot:
 
     def listing(self, first: date, last: date | None) -> tuple[tuple[str, str, int], ...]:
         """(folder/partition, name, inode) of the files in ``date=first..last``."""
-        low, high = partition_name(first), partition_name(last or date.max)
         return tuple(
             (f"{self.folder}/{f.partition}", f.name, f.inode)
-            for f in self.files
-            if low <= f.partition <= high
+            for f in self.between(first, last or date.max).files
         )
 
 

@@ -131,7 +131,7 @@ def _rolled_days(
     user's views see fewer events, so other stints)."""
     if scope is None or scope.extension is not None:
         return None
-    snaps = {snap.folder.parent.name: snap for snap in scope.snapshots}
+    snaps = {snap.table: snap for snap in scope.snapshots}
     if not all(table in snaps for table in STINTS.sources):
         return None
     lake_dir = snaps[QUEUE_EVENTS.name].folder.parent.parent  # <lake>/<table>/tenant=<t>
@@ -296,8 +296,8 @@ def _cache_key(
         sorted(
             f
             for snap in scope.snapshots
-            if snap.folder.parent.name in ranges
-            for f in snap.listing(*ranges[snap.folder.parent.name])
+            if snap.table in ranges
+            for f in snap.listing(*ranges[snap.table])
         )
     )
     viewer = (scope.folders, scope.tenant, scope.extension, scope.forwarded_message_ids)

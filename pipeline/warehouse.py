@@ -52,11 +52,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline import queries
-from pipeline.contacts import CONTACT_NAMES_TABLE, name_numbers
+from pipeline.contacts import give_contact_rows, name_numbers
 from pipeline.lake_layout import (
     ACCESS_LOG,
     AGENT_EVENTS,
@@ -66,6 +65,9 @@ from pipeline.lake_layout import (
     QUEUE_EVENTS,
     RECORDING_TRANSCRIPTS,
     RECORDINGS,
+    TABLES,
+    TRANSCRIPTS,
+    VOICEMAILS,
     TableSnapshot,
     parse_partition_name,
     snapshot,
@@ -73,13 +75,9 @@ from pipeline.lake_layout import (
 )
 from pipeline.rollup_files import PATHS, ROLLUPS, rolled_files
 from pipeline.schema import (
-    CALL_STEPS_SCHEMA,
     CALLS_SCHEMA,
     EXTENSION_RE,
-    LEGS_SCHEMA,
     TENANT_RE,
-    TRANSCRIPTS_SCHEMA,
-    VOICEMAILS_SCHEMA,
 )
 from pipeline.warehouse_cache import DatabaseCache, OpenDatabase
 from switchboard.settings import Settings
@@ -179,8 +177,8 @@ def _call_paths_parts(
         # A narrowed connection whose days' paths are all rolled up (or have no steps)
         # builds none: planning the templates' query costs ~5 ms even over no steps.
         "live": _NO_LIVE_PATHS
-        if span is None or (days is not None and live is not None and live > span[1])
-        else _live_paths(live if files and live is not None else date.min),
+        if live is None or (days is not None and live > span[1])
+        else _live_paths(live),
     }
 
 
@@ -221,20 +219,23 @@ def _calls_source(snap: TableSnapshot) -> str:
     return queries.calls_source(_file_list(snap), current=current)
 
 
-# The tables a connection has a view of besides calls, with their schemas (the audit
-# trail only in a connection that reads every mailbox: module docstring).
-_TABLE_SCHEMAS: dict[str, pa.Schema] = {
-    "voicemails": VOICEMAILS_SCHEMA,
-    "transcripts": TRANSCRIPTS_SCHEMA,
-    LEGS.name: LEGS_SCHEMA,
-    CALL_STEPS.name: CALL_STEPS_SCHEMA,
-    **{t.name: t.schema for t in (QUEUE_EVENTS, AGENT_EVENTS, RECORDINGS, RECORDING_TRANSCRIPTS)},
-}
-_ALL_TABLE_SCHEMAS = {**_TABLE_SCHEMAS, ACCESS_LOG.name: ACCESS_LOG.schema}
+# The tables a connection has a view of besides calls (and the audit trail, only in a
+# connection that reads every mailbox: module docstring).
+_OTHER_TABLES: tuple[str, ...] = (
+    VOICEMAILS.name,
+    TRANSCRIPTS.name,
+    LEGS.name,
+    CALL_STEPS.name,
+    QUEUE_EVENTS.name,
+    AGENT_EVENTS.name,
+    RECORDINGS.name,
+    RECORDING_TRANSCRIPTS.name,
+)
 
 
-def _table_view(name: str, schema: pa.Schema, snap: TableSnapshot | None, scope: str) -> str:
+def _table_view(name: str, snap: TableSnapshot | None, scope: str) -> str:
     """The view of one table over its snapshot's files (empty without files)."""
+    schema = TABLES[name].schema
     if snap is None or not snap.files:
         return queries.TABLE_VIEW_EMPTY.format(
             name=name, typed_nulls=queries.typed_nulls_of(schema)
@@ -266,7 +267,7 @@ def connect(
     ``contact_names``: digits → name the views show numbers as (:mod:`pipeline.contacts`).
     """
     folders = {CALLS.name: tenant_calls_dir(settings.lake_dir, tenant)} | {
-        name: tenant_table_dir(settings.lake_dir, name, tenant) for name in _TABLE_SCHEMAS
+        name: tenant_table_dir(settings.lake_dir, name, tenant) for name in _OTHER_TABLES
     }
     if extension is not None and (
         not isinstance(extension, str) or not EXTENSION_RE.match(extension)
@@ -285,18 +286,18 @@ def connect(
         name: snapshot(settings.lake_dir, name, tenant, folder=folder)
         for name, folder in folders.items()
     }
+    mailbox = extension if mailbox is None else mailbox
     return _open(
         ConnectionScope(
             tenant,
             extension,
-            (),
+            tuple(forwarded_message_ids) if mailbox is not None else (),
             tuple(folders.values()),
             tuple(snapshots.values()),
             tuple(sorted((contact_names or {}).items())),
-            extension if mailbox is None else mailbox,
+            mailbox,
             lake_dir=settings.lake_dir.resolve(),
-        ),
-        tuple(forwarded_message_ids),
+        )
     )
 
 
@@ -324,14 +325,14 @@ def narrowed(
     reach = {CALLS.name: (0, 0), LEGS.name: (0, 1), CALL_STEPS.name: (-1, 2)}
     snapshots = []
     for snap in scope.snapshots:
-        table = snap.folder.parent.name
+        table = snap.table
         if table in reach:
             low, high = reach[table]
             snapshots.append(snap.between(first + timedelta(low), last + timedelta(high)))
         elif table == "voicemails":  # no rows: only for pipeline.contacts' wrapping views
             snapshots.append(TableSnapshot(snap.folder, ()))
     ranged = dataclasses.replace(scope, snapshots=tuple(snapshots), days=(first, last))
-    out = _open(ranged, scope.forwarded_message_ids)
+    out = _open(ranged)
     try:
         names = conn.execute("select * from attendant_names").fetchall()
         if names:
@@ -342,19 +343,19 @@ def narrowed(
     return out
 
 
-def _open(scope: ConnectionScope, forwarded: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
+def _open(scope: ConnectionScope) -> duckdb.DuckDBPyConnection:
     """A connection to the database of ``scope`` (built now unless kept: :data:`_DATABASES`)."""
-    snapshots = {snap.folder.parent.name: snap for snap in scope.snapshots}
+    snapshots = {snap.table: snap for snap in scope.snapshots}
     extension, mailbox = scope.extension, scope.mailbox
     calls_scope = mailbox_scope = legs_calls_scope = ""
-    scopes = dict.fromkeys(_TABLE_SCHEMAS, "")
+    scopes = dict.fromkeys(_OTHER_TABLES, "")
     if mailbox is not None:
-        bad = [m for m in forwarded if not MESSAGE_ID_RE.fullmatch(str(m))]
+        bad = [m for m in scope.forwarded_message_ids if not MESSAGE_ID_RE.fullmatch(str(m))]
         if bad:
             raise WarehouseError(f"{bad[0]!r} is not a message id")
         mailbox_scope = queries.MAILBOX_SCOPE.format(
             extension=queries.scope_literal(mailbox),
-            message_ids=queries.scope_list_literal(forwarded),
+            message_ids=queries.scope_list_literal(scope.forwarded_message_ids),
         )
         scopes["voicemails"] = scopes["transcripts"] = mailbox_scope
     if extension is not None:
@@ -379,11 +380,7 @@ def _open(scope: ConnectionScope, forwarded: tuple[str, ...]) -> duckdb.DuckDBPy
     paths_parts = _call_paths_parts(
         scope.lake_dir, scope.tenant, snapshots, scopes[CALL_STEPS.name], scope.days
     )
-    scope = dataclasses.replace(
-        scope,
-        forwarded_message_ids=forwarded if mailbox is not None else (),
-        rolled_paths=paths_parts["rolled"],
-    )
+    scope = dataclasses.replace(scope, rolled_paths=paths_parts["rolled"])
     kept = _RANGED_DATABASES if scope.days is not None else _DATABASES
     database = kept.get(scope)
     if database is not None:
@@ -415,12 +412,10 @@ def _open(scope: ConnectionScope, forwarded: tuple[str, ...]) -> duckdb.DuckDBPy
             conn.execute(queries.CALLS_VIEW_EMPTY.format(typed_nulls=queries.typed_nulls()))
         for name, snap in snapshots.items():
             if name != CALLS.name:
-                conn.execute(
-                    _table_view(name, _ALL_TABLE_SCHEMAS[name], snap, scopes.get(name, ""))
-                )
+                conn.execute(_table_view(name, snap, scopes.get(name, "")))
         if ACCESS_LOG.name not in snapshots and scope.days is None:
             # not a manager's: the trail's columns, never its rows
-            conn.execute(_table_view(ACCESS_LOG.name, ACCESS_LOG.schema, None, ""))
+            conn.execute(_table_view(ACCESS_LOG.name, None, ""))
         contact_rows = name_numbers(conn, dict(scope.contact_names))  # before anything reads calls
         # The paths of the Call History (menus named by pipeline.history.name_menus).
         conn.execute(queries.ATTENDANT_NAMES_TABLE)
@@ -469,9 +464,6 @@ def set_query_threads(threads: int) -> None:
     _QUERY_THREADS = int(threads)
 
 
-CONTACT_NAMES = "contact_names"  # pipeline.contacts' temp table
-
-
 def _session(
     kept: DatabaseCache, database: OpenDatabase, scope: ConnectionScope
 ) -> duckdb.DuckDBPyConnection:
@@ -480,11 +472,7 @@ def _session(
     try:
         conn.execute(queries.ATTENDANT_NAMES_TABLE)
         if database.contact_rows:
-            conn.execute(CONTACT_NAMES_TABLE)
-            conn.executemany(
-                f"insert into {CONTACT_NAMES} values (?, ?)",
-                [list(row) for row in database.contact_rows],
-            )
+            give_contact_rows(conn, database.contact_rows)
     except BaseException:
         conn.close()
         raise
