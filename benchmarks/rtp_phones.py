@@ -75,6 +75,16 @@ def goertzel(pcm: np.ndarray, freq: float) -> float:
     return float(abs(np.dot(x, c)) ** 2 / (len(x) ** 2 / 4))
 
 
+def strongest(pcm: np.ndarray, freq: float) -> float:
+    """The strongest presence of ``freq`` in any 250 ms of ``pcm`` (windows every 125 ms).
+
+    What a listener hears, where :func:`goertzel` over a long stretch is not: a packet
+    late or lost on a busy machine jumps the tone's phase, and one coherent sum over
+    the stretch then falls though every window of it holds the tone."""
+    windows = [pcm[i : i + 2000] for i in range(0, len(pcm) - 2000 + 1, 1000)]
+    return max((goertzel(w, freq) for w in windows), default=0.0)
+
+
 # --- RTP phones ------------------------------------------------------------------------------
 
 

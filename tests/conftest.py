@@ -13,12 +13,3 @@ pytest_plugins = [
     "tests.fixtures.bridge_rig",
     "tests.fixtures.queue_events",
 ]
-
-
-def pytest_collection_modifyitems(items: list) -> None:  # type: ignore[type-arg]
-    """Run browser tests last.
-
-    Playwright's sync API leaves an event loop running in the session, so a
-    later test calling ``asyncio.run`` (the media server's) would fail.
-    """
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -13,11 +13,10 @@ import dataclasses
 import time
 from pathlib import Path
 
-import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from benchmarks.rtp_phones import RtpBank, RtpPhone, goertzel
+from benchmarks.rtp_phones import RtpBank, RtpPhone, strongest
 from kamailio.launcher import KamailioProcess
 from kamailio.recording_push import push_recording_policy
 from kamailio.rules_push import push_all
@@ -39,12 +38,6 @@ from tests.fixtures.sip import register_at
 pytestmark = [pytest.mark.kamailio, pytest.mark.media]
 
 CALLER_HZ, AGENT_HZ = 600.0, 1400.0
-
-
-def strongest(samples: np.ndarray, hz: float) -> float:
-    """The strongest presence of ``hz`` in any 250 ms of a channel."""
-    windows = [samples[i : i + 2000] for i in range(0, len(samples) - 2000, 1000)]
-    return max((goertzel(w, hz) for w in windows), default=0.0)
 
 
 def test_a_bridged_queue_call_is_recorded_with_caller_and_agent_apart(
