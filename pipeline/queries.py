@@ -48,8 +48,9 @@ from {calls_source}
 {scope}
 """
 
-# The rows of the calls files when every file holds every column of CALLS_SCHEMA.
-CALLS_SOURCE_CURRENT = """read_parquet(
+# A table's rows when every file holds every column of its schema: the columns are
+# bound from one file's footer.
+FILES_CURRENT = """read_parquet(
     {files},
     hive_partitioning = true,
     hive_types = {{'tenant': varchar, 'date': date}}
@@ -59,8 +60,9 @@ CALLS_SOURCE_CURRENT = """read_parquet(
 # (calls.recording_outcome, transcript confidence): union_by_name reads NULL for it in older
 # files, and the typed-null branch gives every column of today's schema even when no file
 # has it, instead of the view failing with "column not found" until a new file arrives.
-# For calls only then: union_by_name reads every file's footer at each query (measured,
-# 366 daily files: a one-day count 8.5 -> 28 ms).
+# Only then: union_by_name reads every file's footer each time the view is bound, which is
+# at every query (measured, 366 daily files: a one-day count of calls 8.5 -> 28 ms; binding
+# call_steps 23 -> 7 ms, and call_history, which binds it twice, 58 -> 38 ms).
 FILES_BY_NAME = """(
     select *
     from read_parquet(
@@ -74,15 +76,14 @@ FILES_BY_NAME = """(
         {typed_nulls}
     where false
 )"""
-CALLS_SOURCE = FILES_BY_NAME
 
 
-def calls_source(files: str, *, current: bool) -> str:
-    """The calls files' rows (``files``: a validated DuckDB list literal); ``current``:
-    every file holds every column of CALLS_SCHEMA."""
+def files_source(files: str, schema: pa.Schema, *, current: bool) -> str:
+    """The rows of a table's files (``files``: a validated DuckDB list literal);
+    ``current``: every file holds every column of ``schema``."""
     if current:
-        return CALLS_SOURCE_CURRENT.format(files=files)
-    return CALLS_SOURCE.format(files=files, typed_nulls=typed_nulls())
+        return FILES_CURRENT.format(files=files)
+    return FILES_BY_NAME.format(files=files, typed_nulls=typed_nulls_of(schema))
 
 
 # The same columns with no rows, for a tenant that has no calls yet.
@@ -244,17 +245,13 @@ def count_calls(where_sql: str) -> str:
 # -- voicemail views ------------------------------------------------------------------
 # ``voicemails`` and ``transcripts`` of one tenant, built like ``calls``: the Hive
 # folder of the tenant only, or typed nulls while the folder holds no file yet.
-TABLE_VIEW_OVER_FILES = (
-    """
+TABLE_VIEW_OVER_FILES = """
 create view {name} as
 select
     {columns}
-from """
-    + FILES_BY_NAME
-    + """
+from {source}
 {scope}
 """
-)
 
 TABLE_VIEW_EMPTY = """
 create view {name} as

@@ -75,7 +75,6 @@ from pipeline.lake_layout import (
 )
 from pipeline.rollup_files import PATHS, ROLLUPS, rolled_files
 from pipeline.schema import (
-    CALLS_SCHEMA,
     EXTENSION_RE,
     TENANT_RE,
 )
@@ -204,19 +203,20 @@ def _live_paths(day: date) -> str:
 
 
 @functools.lru_cache(maxsize=65_536)
-def _holds_every_call_column(path: str, inode: int) -> bool:
-    """Whether a calls file has every column of today's CALLS_SCHEMA (files are immutable:
-    a path and inode are asked once per process)."""
-    return set(CALLS_SCHEMA.names) <= set(pq.read_schema(path).names)
+def _holds_every_column(path: str, inode: int, table: str) -> bool:
+    """Whether a file of ``table`` has every column of its schema today (files are
+    immutable: a path and inode are asked once per process)."""
+    return set(TABLES[table].schema.names) <= set(pq.read_schema(path).names)
 
 
-def _calls_source(snap: TableSnapshot) -> str:
-    """The calls view's source: the plain scan, unless a file predates a column."""
+def _files_source(snap: TableSnapshot) -> str:
+    """A table's rows: the plain scan, unless a file predates a column."""
+    table = snap.table
     current = all(
-        _holds_every_call_column(path, f.inode)
+        _holds_every_column(path, f.inode, table)
         for path, f in zip(snap.paths(), snap.files, strict=True)
     )
-    return queries.calls_source(_file_list(snap), current=current)
+    return queries.files_source(_file_list(snap), TABLES[table].schema, current=current)
 
 
 # The tables a connection has a view of besides calls (and the audit trail, only in a
@@ -244,9 +244,8 @@ def _table_view(name: str, snap: TableSnapshot | None, scope: str) -> str:
         name=name,
         # quoted: call_steps has a column named "at", a DuckDB keyword
         columns=",\n    ".join(f'"{c}"' for c in [*schema.names, "tenant", "date"]),
-        files=_file_list(snap),
+        source=_files_source(snap),
         scope=scope,
-        typed_nulls=queries.typed_nulls_of(schema),
     )
 
 
@@ -395,7 +394,7 @@ def _open(scope: ConnectionScope) -> duckdb.DuckDBPyConnection:
             conn.execute(
                 queries.warehouse_sql("calls_with_legs").format(
                     columns=",\n    ".join(queries.VIEW_COLUMNS),
-                    calls_source=_calls_source(calls),
+                    calls_source=_files_source(calls),
                     legs_files=_file_list(snapshots[LEGS.name]),
                     scope=legs_calls_scope,
                 )
@@ -404,7 +403,7 @@ def _open(scope: ConnectionScope) -> duckdb.DuckDBPyConnection:
             conn.execute(
                 queries.CALLS_VIEW_OVER_FILES.format(
                     columns=",\n    ".join(queries.VIEW_COLUMNS),
-                    calls_source=_calls_source(calls),
+                    calls_source=_files_source(calls),
                     scope=calls_scope,
                 )
             )
