@@ -102,7 +102,14 @@ where false
 # ``recordings_with_call`` (each recording with the call it belongs to) and
 # ``latest_transcripts`` (the newest transcript of each item, one view per table below).
 WAREHOUSE_VIEWS: frozenset[str] = frozenset(
-    {"calls_with_legs", "call_paths", "call_history", "recordings_with_call", "latest_transcripts"}
+    {
+        "calls_with_legs",
+        "call_path_templates",
+        "call_paths",
+        "call_history",
+        "recordings_with_call",
+        "latest_transcripts",
+    }
 )
 
 # latest_transcripts.sql's views: (view name, transcripts view, the item it transcribes).

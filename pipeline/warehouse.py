@@ -152,11 +152,12 @@ def _call_paths_parts(
     snapshots: Mapping[str, TableSnapshot],
     scope: str,
     days: tuple[date, date] | None,
-) -> dict[str, str]:
+) -> tuple[dict[str, str], date | None]:
     """call_paths.sql's placeholders: the closed days' rollup files that match the steps
     (:func:`pipeline.rollup_files.rolled_files`, read with the steps' scope) and the instant
-    from which the paths are built from the steps. ``days``: a narrowed connection's, whose
-    calls' paths are those of the days ``first..last + 1`` (:func:`narrowed`)."""
+    from which the paths are built from the steps; and that day (None: no live paths).
+    ``days``: a narrowed connection's, whose calls' paths are those of the days
+    ``first..last + 1`` (:func:`narrowed`)."""
     if days is not None:
         span: tuple[date, date] | None = (days[0], days[1] + timedelta(days=1))
     else:
@@ -167,18 +168,18 @@ def _call_paths_parts(
     if any(_UNSAFE_PATH.search(str(f)) for f in files):
         raise WarehouseError("the lake's path cannot be read safely")
     listed = ", ".join(f"'{f}'" for f in files)
+    # A narrowed connection whose days' paths are all rolled up (or have no steps)
+    # builds none: planning the templates' query costs ~5 ms even over no steps.
+    if live is not None and days is not None and span is not None and live > span[1]:
+        live = None
     return {
         # date: the rollup's day (its Hive folder), so a query of a few days reads a few files
         "rolled": f"(select call_id, template, date from read_parquet([{listed}],"
         f" hive_partitioning = true, hive_types = {{'date': date}})\n{scope})"
         if files
         else _NO_PATHS,
-        # A narrowed connection whose days' paths are all rolled up (or have no steps)
-        # builds none: planning the templates' query costs ~5 ms even over no steps.
-        "live": _NO_LIVE_PATHS
-        if live is None or (days is not None and live > span[1])
-        else _live_paths(live),
-    }
+        "live": _NO_LIVE_PATHS if live is None else _live_paths(live),
+    }, live
 
 
 # call_paths.sql's parts without rows: no rolled days; no live paths
@@ -191,15 +192,31 @@ _NO_LIVE_PATHS = (
 )
 
 
+# The view of the steps the live paths are built from, and its macro (call_paths.sql).
+_LIVE_STEPS, _LIVE_TEMPLATES = "live_call_steps", "live_path_templates"
+
+
 def _live_paths(day: date) -> str:
     """call_paths.sql's live part: the templates of the calls whose first step is on
     ``day`` or later, built from their steps (read from the day before)."""
     start = f"timestamptz '{day.isoformat()} 00:00:00+00'"
     return (
         "(select call_id, template, first_at"
-        f" from call_path_templates(cast({start} as date) - 1, date '9999-12-31')"
+        f" from {_LIVE_TEMPLATES}(cast({start} as date) - 1, date '9999-12-31')"
         f" where first_at >= {start})"
     )
+
+
+def _path_templates(
+    conn: duckdb.DuckDBPyConnection, steps: TableSnapshot, scope: str, live: date | None
+) -> None:
+    """The macros of call_path_templates.sql: over every step (a closed day's rollup), and
+    over the steps of the days the live paths read only (``live``: their first day)."""
+    sql = queries.warehouse_sql("call_path_templates")
+    conn.execute(sql.format(name="call_path_templates", steps=CALL_STEPS.name))
+    recent = steps.between(live - timedelta(days=1), date.max) if live else None
+    conn.execute(_table_view(CALL_STEPS.name, recent, scope, view=_LIVE_STEPS))
+    conn.execute(sql.format(name=_LIVE_TEMPLATES, steps=_LIVE_STEPS))
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -233,15 +250,16 @@ _OTHER_TABLES: tuple[str, ...] = (
 )
 
 
-def _table_view(name: str, snap: TableSnapshot | None, scope: str) -> str:
-    """The view of one table over its snapshot's files (empty without files)."""
+def _table_view(name: str, snap: TableSnapshot | None, scope: str, view: str = "") -> str:
+    """The view (``view``, else named ``name``) of one table over its snapshot's files
+    (empty without files)."""
     schema = TABLES[name].schema
     if snap is None or not snap.files:
         return queries.TABLE_VIEW_EMPTY.format(
-            name=name, typed_nulls=queries.typed_nulls_of(schema)
+            name=view or name, typed_nulls=queries.typed_nulls_of(schema)
         )
     return queries.TABLE_VIEW_OVER_FILES.format(
-        name=name,
+        name=view or name,
         # quoted: call_steps has a column named "at", a DuckDB keyword
         columns=",\n    ".join(f'"{c}"' for c in [*schema.names, "tenant", "date"]),
         source=_files_source(snap),
@@ -376,7 +394,7 @@ def _open(scope: ConnectionScope) -> duckdb.DuckDBPyConnection:
                 "where recording_id in (select recording_id from recordings)"
             ),
         }
-    paths_parts = _call_paths_parts(
+    paths_parts, live = _call_paths_parts(
         scope.lake_dir, scope.tenant, snapshots, scopes[CALL_STEPS.name], scope.days
     )
     scope = dataclasses.replace(scope, rolled_paths=paths_parts["rolled"])
@@ -418,6 +436,7 @@ def _open(scope: ConnectionScope) -> duckdb.DuckDBPyConnection:
         contact_rows = name_numbers(conn, dict(scope.contact_names))  # before anything reads calls
         # The paths of the Call History (menus named by pipeline.history.name_menus).
         conn.execute(queries.ATTENDANT_NAMES_TABLE)
+        _path_templates(conn, snapshots[CALL_STEPS.name], scopes[CALL_STEPS.name], live)
         conn.execute(queries.warehouse_sql("call_paths").format(**paths_parts))
         conn.execute(queries.warehouse_sql("call_history"))
         if scope.days is None:  # a narrowed connection has none of the tables they read

@@ -39,7 +39,8 @@ def _at(day: date, clock: str) -> float:
 def _lake(settings: Settings) -> None:
     """Three calls and a menu call a day; on 06-03 and 06-06 a menu call a second before
     midnight UTC whose steps begin after it, and a call whose bridged leg (answered by
-    103) rings after midnight, so its leg row is in the next day's partition."""
+    103) rings after midnight, so its leg row is in the next day's partition; on 06-04 a
+    menu call whose two batches of steps are either side of midnight (in two partitions)."""
     template = {**bridged_acc_rows()[1], "origin_call_id": None}  # b1: inbound, answered
     rows: list[dict[str, Any]] = []
 
@@ -62,6 +63,15 @@ def _lake(settings: Settings) -> None:
         (folder / f"st-{menu}.json").write_text(
             json.dumps(steps_document(f"st-{menu}", ACME, menu, steps))
         )
+    # s4's path is 06-04's: the live paths from 06-05 (06-01..06-04 rolled up) read 06-04's
+    # steps too, or its second batch alone would make it a second, partial path
+    s4 = _at(DAYS[3], "23:59:55")
+    add(call_id="s4", invite_at=s4, answer_at=s4 + 0.5, end_at=s4 + 20)
+    batches = {"a": [CallStep(s4 + 2, "menu_entered", SALES)],
+               "b": [CallStep(s4 + 8, "menu_hangup", SALES, outcome="hangup")]}  # fmt: skip
+    for batch, steps in batches.items():
+        document = steps_document(f"st-s4{batch}", ACME, "s4", steps)
+        (folder / f"st-s4{batch}.json").write_text(json.dumps(document))
     for day in (DAYS[2], DAYS[5]):
         start = _at(day, "23:59:58")
         caller = f"x{day.day}"
@@ -70,7 +80,7 @@ def _lake(settings: Settings) -> None:
             answer_at=start + 7, end_at=start + 60)  # fmt: skip
         add(call_id=caller, invite_at=start, answer_at=start + 1, end_at=start + 61)
     write_lake(settings, rows)
-    assert ingest_steps(settings).steps == 2 * len(menus)
+    assert ingest_steps(settings).steps == 2 * len(menus) + 2
     # the premise: a leg and a path of a call live in the next day's partition
     assert any("date=2025-06-04" in str(p) for p in live_paths(settings.lake_dir, "legs", [ACME]))
 
@@ -86,7 +96,7 @@ def _history(conn: duckdb.DuckDBPyConnection, first: date, last: date) -> list[d
 def _builds_paths_from_steps(conn: duckdb.DuckDBPyConnection) -> bool:
     """Whether the connection's call_paths builds some from steps (not only rollups)."""
     found = conn.execute("select sql from duckdb_views() where view_name = 'call_paths'")
-    return "call_path_templates(" in found.fetchone()[0]
+    return "path_templates(" in found.fetchone()[0]  # call_path_templates.sql's macros
 
 
 def _scopes(settings: Settings) -> dict[str, duckdb.DuckDBPyConnection]:
@@ -142,7 +152,7 @@ def test_a_narrowed_connection_answers_its_days_as_the_whole_one(
             paths_seen = {
                 r["call_id"]: r["path"] for r in _history(conn, DAYS[0], DAYS[-1]) if r["path"]
             }
-            menus = {f"d{day.day}" for day in DAYS} | {"m3", "m6"}
+            menus = {f"d{day.day}" for day in DAYS} | {"m3", "m6", "s4"}
             assert paths_seen == (
                 dict.fromkeys(menus, "Main number → Sales menu → hung up") if who != "103" else {}
             )
