@@ -84,25 +84,34 @@ def provision(settings: Settings) -> list[str]:
         store.close()
 
 
-def day_rows(rng: random.Random, day: date, n: int, extensions: list[str]) -> list[tuple[Any, ...]]:
-    """``n`` accounting rows of one office day, in the order the calls end."""
+def day_rows(
+    rng: random.Random,
+    day: date,
+    n: int,
+    extensions: list[str],
+    *,
+    tenant: str = TENANT,
+    rung_by: float | None = None,
+) -> list[tuple[Any, ...]]:
+    """``n`` accounting rows of one office day, in the order the calls end (``rung_by``: an
+    epoch; the calls rang in the five minutes before it, as a live office's last tick)."""
     midnight = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
     outside = [f"+1555{rng.randrange(10**7):07d}" for _ in range(400)]
     rows = []
     for i in range(n):
         # Business hours in New York (13:00–23:00 UTC), a few calls at night.
         hour = rng.uniform(13, 23) if rng.random() < 0.95 else rng.uniform(0, 24)
-        invite = midnight + hour * 3600
+        invite = midnight + hour * 3600 if rung_by is None else rung_by - rng.uniform(0, 300)
         kind = rng.random()
         ext, other = rng.sample(extensions, 2)
         if kind < 0.45:
             direction, caller, callee, domain = "inbound", rng.choice(outside), ext, None
             caller_name = f"{rng.choice(FIRST)} {rng.choice(SURNAMES)}"
         elif kind < 0.8:
-            direction, caller, callee, domain = "outbound", ext, rng.choice(outside), TENANT
+            direction, caller, callee, domain = "outbound", ext, rng.choice(outside), tenant
             caller_name = None
         else:
-            direction, caller, callee, domain = "internal", ext, other, TENANT
+            direction, caller, callee, domain = "internal", ext, other, tenant
             caller_name = None
         ring = rng.uniform(2, 25)
         answered = rng.random() < 0.72
@@ -110,13 +119,13 @@ def day_rows(rng: random.Random, day: date, n: int, extensions: list[str]) -> li
         code = 200 if answered else rng.choice([480, 486, 487, 487, 408])
         values = {
             "call_id": f"{day.isoformat()}-{i}-{rng.randrange(10**9)}@pbx",
-            "tenant": TENANT,
+            "tenant": tenant,
             "direction": direction,
             "caller": caller,
             "caller_name": caller_name,
             "caller_domain": domain,
             "callee": callee,
-            "callee_domain": TENANT,
+            "callee_domain": tenant,
             "answered_by": callee if answered and direction != "outbound" else None,
             "invite_at": invite,
             "answer_at": invite + ring if answered else None,
@@ -135,15 +144,21 @@ def day_rows(rng: random.Random, day: date, n: int, extensions: list[str]) -> li
     return rows
 
 
-def trickle(settings: Settings, days: int, calls_per_day: int, rng: random.Random) -> float:
-    """Write each day's rows into the spool and ingest them a tick's worth at a time."""
-    extensions = provision(settings)
+def open_spool(settings: Settings) -> tuple[sqlite3.Connection, str]:
+    """Kamailio's accounting spool (made if missing) and the insert its writer runs."""
     spool = sqlite3.connect(settings.acc_db, isolation_level=None)
     spool.executescript(resources.files("kamailio").joinpath("acc_schema.sql").read_text())
     insert = (
         f"insert into {ACC_TABLE} ({', '.join(WRITTEN_COLUMNS)})"
         f" values ({', '.join('?' * len(WRITTEN_COLUMNS))})"
     )
+    return spool, insert
+
+
+def trickle(settings: Settings, days: int, calls_per_day: int, rng: random.Random) -> float:
+    """Write each day's rows into the spool and ingest them a tick's worth at a time."""
+    extensions = provision(settings)
+    spool, insert = open_spool(settings)
     started = time.perf_counter()
     first = LAST_DAY - timedelta(days=days - 1)
     for d in range(days):
@@ -157,6 +172,34 @@ def trickle(settings: Settings, days: int, calls_per_day: int, rng: random.Rando
             print(f"  day {d + 1}/{days}: {time.perf_counter() - started:.0f} s", flush=True)
     spool.close()
     return time.perf_counter() - started
+
+
+def ingest_live(
+    settings: Settings,
+    tenant: str,
+    extensions: list[str],
+    *,
+    every: float,
+    until: float,
+    counts: dict[str, int],
+) -> None:
+    """A live office (benchmarks.portal_load): every ``every`` seconds until ``until``
+    (monotonic), three calls that rang in the last minutes go into the accounting spool and
+    through the real ingest (``ingest_once``, one worker tick): each tick adds a file to
+    today's partition, so the views of today change under whoever reads them."""
+    rng = random.Random(7)
+    spool, insert = open_spool(settings)
+    try:
+        while time.monotonic() < until:
+            rows = day_rows(rng, date.today(), 3, extensions, tenant=tenant, rung_by=time.time())
+            spool.execute("begin")
+            spool.executemany(insert, rows)
+            spool.execute("commit")
+            counts["calls"] += ingest_once(settings).calls
+            counts["ticks"] += 1
+            time.sleep(every)
+    finally:
+        spool.close()
 
 
 # -- measuring ---------------------------------------------------------------------------

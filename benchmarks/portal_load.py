@@ -2,7 +2,7 @@
 
     python -m benchmarks.portal_load [--users 50] [--rows 1000000] [--seconds 60]
                                      [--workers 2] [--threads 8] [--think 10] [--ramp 10]
-                                     [--data DIR]
+                                     [--data DIR] [--ingest-every S]
 
 Seeds a tenant of ``--users`` people (a fifth managers, who see the whole
 tenant; the rest plain users, who see their own calls) over a lake of
@@ -16,6 +16,7 @@ Home, Call History (the page and the grid's first two blocks, as AG Grid asks
 for them), Analytics, and the downloads (the Call History CSV of the last 7
 days and one Analytics table as CSV), with ``--think`` seconds (mean,
 exponential) between pages. ``--data DIR`` keeps the seeded data for the next run.
+``--ingest-every S``: a live office beside them (``benchmarks.lake_trickle.ingest_live``).
 
 A page is what the browser asks for when a user opens it from the navigation
 bar (the portal is a single-page app): the page-content callback and the
@@ -58,6 +59,7 @@ from typing import Any
 import httpx
 
 from benchmarks.analytics_lake import TZ, make_calls, write_lake
+from benchmarks.lake_trickle import ingest_live
 from benchmarks.testbed import make_settings
 from switchboard.processes import ServerProcess
 from switchboard.settings import Settings, setting_names
@@ -417,6 +419,8 @@ def main() -> None:
         "--ramp", type=float, default=10.0, help="users sign in spread over this many seconds"
     )
     parser.add_argument("--data", type=Path, help="data dir to use (default: a temporary one)")
+    parser.add_argument("--ingest-every", type=float, default=0.0,
+                        help="seconds between ingest ticks of 3 calls (0: none)")  # fmt: skip
     args = parser.parse_args()
 
     data_dir = args.data or Path(tempfile.mkdtemp(prefix="portal-load-")) / "data"
@@ -447,6 +451,15 @@ def main() -> None:
             )
             for i in range(args.users)
         ]
+        ingested = {"calls": 0, "ticks": 0}
+        if args.ingest_every > 0:
+            threads.append(
+                threading.Thread(
+                    target=ingest_live,
+                    args=(settings, TENANT, [str(100 + i) for i in range(args.users)]),
+                    kwargs={"every": args.ingest_every, "until": until, "counts": ingested},
+                )
+            )
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -464,6 +477,9 @@ def main() -> None:
         "seconds": round(elapsed, 1),
         "ramp_seconds": args.ramp,
         "think_seconds": args.think,
+        "ingest_every_seconds": args.ingest_every,
+        "ingested_calls": ingested["calls"],
+        "ingest_ticks": ingested["ticks"],
         "seed_seconds": round(seeded, 1) if fresh else None,
         "cpu_count": os.cpu_count(),
         "load_avg_1m": round(os.getloadavg()[0], 1),
