@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ import duckdb
 from pipeline import queries
 from pipeline.fetch import fetch_rows, fetch_table
 from pipeline.filters import CallFilter, FilterError
-from pipeline.lake_layout import parse_partition_name
+from pipeline.lake_layout import CALLS, LEGS, parse_partition_name
 from pipeline.metrics_cache import RESULTS
 from pipeline.schema import CALLS_SCHEMA
 from pipeline.warehouse import narrowed, scope_of
@@ -140,18 +141,53 @@ def count_matching(conn: duckdb.DuckDBPyConnection, flt: CallFilter) -> int:
     its views read) and the filter, so it is kept in the metric result cache
     under that key (:mod:`pipeline.metrics_cache`): shared by the portal's worker
     processes, so a user's next block or visit served by another worker does not
-    count a year of calls again. A compaction or an ingest changes the files, hence
-    the key.
+    count a year of calls again.
+
+    Counted in two parts, each under the files it reads: the filter's newest day, and
+    the days before it. A live office's ingest adds a file to today's partition every
+    few seconds; then only today is counted again, not the year (measured with 50 users
+    browsing 1 M calls while calls were ingested: counting was 22 % of the portal's CPU).
     """
     where_sql, params = flt.where()
+    days = _days_in_range(_partition_days(conn), flt)
+    if len(days) < 2:
+        return _count_days(conn, where_sql, params, None)
+    older = _count_days(conn, where_sql, params, (days[-1], days[1]))
+    return older + _count_days(conn, where_sql, params, (days[0], days[0]))
+
+
+def _count_days(
+    conn: duckdb.DuckDBPyConnection,
+    where_sql: str,
+    params: list[Any],
+    days: tuple[date, date] | None,
+) -> int:
+    """The count of the UTC days ``days`` (None: every day), kept under what it reads: the
+    calls files of those days and the legs files to the day after (a call's leg rings at
+    most a day later; ``calls`` folds legs in), with the connection's viewer."""
     scope = scope_of(conn)
-    key = None if scope is None else ("call_history_count", scope, where_sql, tuple(params))
-    if key is not None:
+    key = None
+    if scope is not None:
+        if days is not None:
+            first, last = days
+            legs_last = last + timedelta(days=1)
+            read = {CALLS.name: (first, last), LEGS.name: (first, legs_last)}
+            scope = replace(
+                scope,
+                snapshots=tuple(
+                    s.between(*read[s.table]) for s in scope.snapshots if s.table in read
+                ),
+                rolled_paths="",
+            )
+        key = ("call_history_count", scope, where_sql, tuple(params), days)
         kept = RESULTS.get(key)
         if kept is not None:
             return int(kept.column(0)[0].as_py())
     # the whole connection: counted once per snapshot, a narrowed one would be built for it
-    total = fetch_table(conn, queries.count_calls(where_sql), params)
+    if days is None:
+        total = fetch_table(conn, queries.count_calls(where_sql), params)
+    else:
+        total = fetch_table(conn, queries.count_calls_of_days(where_sql), [*params, *days])
     if key is not None:
         RESULTS.put(key, total)
     return int(total.column(0)[0].as_py())

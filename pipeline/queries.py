@@ -249,6 +249,11 @@ def count_calls(where_sql: str) -> str:
     return f"select count(*) from calls where {where_sql}"
 
 
+def count_calls_of_days(where_sql: str) -> str:
+    """``count_calls`` of the calls in the UTC days ``? to ?`` (bound after the filter's)."""
+    return f"select count(*) from calls where ({where_sql}) and date between ? and ?"
+
+
 # -- voicemail views ------------------------------------------------------------------
 # ``voicemails`` and ``transcripts`` of one tenant, built like ``calls``: the Hive
 # folder of the tenant only, or typed nulls while the folder holds no file yet.

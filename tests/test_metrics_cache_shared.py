@@ -132,8 +132,15 @@ def test_the_call_history_count_is_counted_once_for_every_worker(settings: Setti
     def count() -> dict[str, Any]:
         return _in_a_new_process(settings, _CHILD_COUNT)
 
-    assert count() == {"total": 7, "disk_hits": 0, "misses": 1}
-    assert count() == {"total": 7, "disk_hits": 1, "misses": 0}  # another worker's count
-    extra = {**rows[0], "id": len(rows) + 1, "call_id": "a8", "caller": "+15550003333"}
-    ingest_rows(Lake(settings.lake_dir, durable=False), [extra], DIRECTORY, after=len(rows))
-    assert count() == {"total": 8, "disk_hits": 0, "misses": 1}  # a new file: counted again
+    # two UTC days (an evening in New York is the next day in UTC): the newest day and
+    # the days before it are counted apart, each kept under the files it reads
+    assert count() == {"total": 7, "disk_hits": 0, "misses": 2}
+    assert count() == {"total": 7, "disk_hits": 2, "misses": 0}  # another worker's count
+    lake = Lake(settings.lake_dir, durable=False)
+    newest = max(rows, key=lambda r: r["invite_at"])
+    for i, (like, total) in enumerate(((rows[0], 8), (newest, 9))):
+        after = len(rows) + i
+        extra = {**like, "id": after + 1, "call_id": f"a{after + 1}", "caller": "+15550003333"}
+        ingest_rows(lake, [extra], DIRECTORY, after=after)
+        # a new file in one of the two days: that day's part is counted again, not the other
+        assert count() == {"total": total, "disk_hits": 1, "misses": 1}
