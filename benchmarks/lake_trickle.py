@@ -41,7 +41,7 @@ from typing import Any
 
 from benchmarks.sqlite_calls import Page, sqlite_page
 from pipeline import metrics
-from pipeline.compaction import CompactionPolicy, compact_lake
+from pipeline.compaction import CompactionPolicy, compact_due, compact_lake
 from pipeline.filters import CallFilter
 from pipeline.history import call_page
 from pipeline.ingest import ingest_once
@@ -186,11 +186,17 @@ def ingest_live(
     """A live office (benchmarks.portal_load): every ``every`` seconds until ``until``
     (monotonic), three calls that rang in the last minutes go into the accounting spool and
     through the real ingest (``ingest_once``, one worker tick): each tick adds a file to
-    today's partition, so the views of today change under whoever reads them."""
+    today's partition, so the views of today change under whoever reads them. Compacted
+    every ``compaction_interval`` as the pipeline worker does (``compact_due``)."""
     rng = random.Random(7)
     spool, insert = open_spool(settings)
+    next_compaction = time.monotonic() + settings.compaction_interval
     try:
         while time.monotonic() < until:
+            if time.monotonic() >= next_compaction:
+                counts["compactions"] = counts.get("compactions", 0) + 1
+                compact_due(settings)
+                next_compaction = time.monotonic() + settings.compaction_interval
             rows = day_rows(rng, date.today(), 3, extensions, tenant=tenant, rung_by=time.time())
             spool.execute("begin")
             spool.executemany(insert, rows)

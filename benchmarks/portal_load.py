@@ -480,6 +480,7 @@ def main() -> None:
         "ingest_every_seconds": args.ingest_every,
         "ingested_calls": ingested["calls"],
         "ingest_ticks": ingested["ticks"],
+        "compactions": ingested.get("compactions", 0),
         "seed_seconds": round(seeded, 1) if fresh else None,
         "cpu_count": os.cpu_count(),
         "load_avg_1m": round(os.getloadavg()[0], 1),
