@@ -9,29 +9,19 @@ and neither reaches into the other.
 from __future__ import annotations
 
 import random
-import socket
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from switchboard.processes import free_server_port
 from switchboard.settings import Settings, load_settings
 
 
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    """A port free for both UDP and TCP on loopback (SIP listens on both)."""
-    while True:
-        with socket.socket(socket.AF_INET, kind) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                u.bind(("127.0.0.1", port))
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-                t.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
+def free_port() -> int:
+    """A port free for both UDP and TCP on loopback (SIP listens on both), outside the
+    ranges the kernel and rtpengine hand out (:data:`switchboard.processes.SERVER_PORTS`)."""
+    return free_server_port()
 
 
 # Below Linux's ephemeral range (32768 and up): ``free_port`` binds port 0, so the ports
@@ -68,7 +58,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         "SWITCHBOARD_MEDIA_PORT": str(free_port()),
         "SWITCHBOARD_PORTAL_PORT": str(free_port()),
         "SWITCHBOARD_TRUNK_PORT": str(free_port()),
-        "SWITCHBOARD_RTPENGINE_NG_PORT": str(free_port(socket.SOCK_DGRAM)),
+        "SWITCHBOARD_RTPENGINE_NG_PORT": str(free_port()),
         **rtp_port_window(),
         "SWITCHBOARD_KAMAILIO_CHILDREN": "2",
         "SWITCHBOARD_INGEST_INTERVAL": "0.2",

@@ -36,7 +36,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
-from switchboard.processes import ManagedProcess, address_in_use, die_with_parent, udp_bound
+from switchboard.processes import (
+    ManagedProcess,
+    address_in_use,
+    die_with_parent,
+    free_server_port,
+    udp_bound,
+)
 from switchboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -93,10 +99,9 @@ def scenario(name: str) -> Path:
 
 
 def free_udp_port() -> int:
-    """A UDP port free on loopback right now (for a SIPp UAS)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A UDP port free on loopback right now (for a SIPp UAS), outside the ranges the
+    kernel and rtpengine hand out."""
+    return free_server_port()
 
 
 def sipp_binary() -> str:

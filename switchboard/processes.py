@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import random
 import signal
 import socket
 import struct
@@ -70,6 +71,26 @@ def address_in_use(kind: int, host: str, port: int) -> bool:
         except OSError:
             return True
     return False
+
+
+# The ports tests and benchmarks give the servers they start: above Linux's ephemeral range
+# (32768-60999: the kernel gives those to every socket bound to port 0, a client's too) and
+# above the RTP windows (benchmarks.testbed.RTP_WINDOWS). Drawn from the ephemeral range,
+# a port chosen for rtpengine's control socket was once taken by another test's client
+# socket before rtpengine bound it (three xdist workers on one box).
+SERVER_PORTS = range(61000, 65536)
+
+
+def free_server_port() -> int:
+    """A port of :data:`SERVER_PORTS` free on loopback for both UDP and TCP right now."""
+    pick = random.SystemRandom()
+    while True:
+        port = pick.choice(SERVER_PORTS)
+        if not any(address_in_use(k, "127.0.0.1", port) for k in _KINDS):
+            return port
+
+
+_KINDS = (socket.SOCK_DGRAM, socket.SOCK_STREAM)
 
 
 def udp_bound(host: str, port: int) -> bool:
