@@ -19,7 +19,7 @@ import duckdb
 from pipeline import queries
 from pipeline.fetch import fetch_rows, fetch_table
 from pipeline.filters import CallFilter, FilterError
-from pipeline.lake_layout import CALLS, LEGS, parse_partition_name
+from pipeline.lake_layout import CALLS, LEGS, parse_partition_name, snapshots_of_days
 from pipeline.metrics_cache import RESULTS
 from pipeline.schema import CALLS_SCHEMA
 from pipeline.warehouse import narrowed, scope_of
@@ -150,44 +150,28 @@ def count_matching(conn: duckdb.DuckDBPyConnection, flt: CallFilter) -> int:
     """
     where_sql, params = flt.where()
     days = _days_in_range(_partition_days(conn), flt)
-    if len(days) < 2:
-        return _count_days(conn, where_sql, params, None)
-    older = _count_days(conn, where_sql, params, (days[-1], days[1]))
-    return older + _count_days(conn, where_sql, params, (days[0], days[0]))
+    if not days:
+        return _count_days(conn, where_sql, params, queries.FIRST_DAY, queries.LAST_DAY)
+    older = _count_days(conn, where_sql, params, days[-1], days[1]) if len(days) > 1 else 0
+    return older + _count_days(conn, where_sql, params, days[0], days[0])
 
 
 def _count_days(
-    conn: duckdb.DuckDBPyConnection,
-    where_sql: str,
-    params: list[Any],
-    days: tuple[date, date] | None,
+    conn: duckdb.DuckDBPyConnection, where_sql: str, params: list[Any], first: date, last: date
 ) -> int:
-    """The count of the UTC days ``days`` (None: every day), kept under what it reads: the
-    calls files of those days and the legs files to the day after (a call's leg rings at
-    most a day later; ``calls`` folds legs in), with the connection's viewer."""
+    """The count of the UTC days ``first..last``, kept under what it reads: the files of
+    those days' calls (:func:`pipeline.lake_layout.snapshots_of_days`), with the viewer."""
     scope = scope_of(conn)
     key = None
     if scope is not None:
-        if days is not None:
-            first, last = days
-            legs_last = last + timedelta(days=1)
-            read = {CALLS.name: (first, last), LEGS.name: (first, legs_last)}
-            scope = replace(
-                scope,
-                snapshots=tuple(
-                    s.between(*read[s.table]) for s in scope.snapshots if s.table in read
-                ),
-                rolled_paths="",
-            )
-        key = ("call_history_count", scope, where_sql, tuple(params), days)
+        read = snapshots_of_days(scope.snapshots, first, last, (CALLS.name, LEGS.name))
+        key = ("call_history_count", replace(scope, snapshots=read, rolled_paths=""),
+               where_sql, tuple(params), first, last)  # fmt: skip
         kept = RESULTS.get(key)
         if kept is not None:
             return int(kept.column(0)[0].as_py())
     # the whole connection: counted once per snapshot, a narrowed one would be built for it
-    if days is None:
-        total = fetch_table(conn, queries.count_calls(where_sql), params)
-    else:
-        total = fetch_table(conn, queries.count_calls_of_days(where_sql), [*params, *days])
+    total = fetch_table(conn, queries.count_calls(where_sql), [*params, first, last])
     if key is not None:
         RESULTS.put(key, total)
     return int(total.column(0)[0].as_py())

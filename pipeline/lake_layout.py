@@ -56,7 +56,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -407,3 +407,27 @@ def live_paths(lake_dir: Path, table: str, tenant_names: Iterable[str] | None = 
     for tenant in tenant_names if tenant_names is not None else list(tenants(lake_dir, table)):
         found.extend(Path(p) for p in snapshot(lake_dir, table, tenant).paths())
     return found
+
+
+# Where the rows of the calls of one UTC day can be, in days from it: a call lasts at
+# most Kamailio's dialog time-out, 12 h, so its legs and steps are on its own day or the
+# next; the day either side of the steps lets the path rollups' fingerprints match
+# (pipeline.rollup_files).
+DAY_REACH: dict[str, tuple[int, int]] = {
+    CALLS.name: (0, 0),
+    LEGS.name: (0, 1),
+    CALL_STEPS.name: (-1, 2),
+}
+
+
+def snapshots_of_days(
+    snapshots: Iterable[TableSnapshot], first: date, last: date, tables: tuple[str, ...]
+) -> tuple[TableSnapshot, ...]:
+    """The files of ``tables`` (of :data:`DAY_REACH`) in ``snapshots`` that the calls of
+    days ``first..last`` can read."""
+    out = []
+    for snap in snapshots:
+        if snap.table in tables:
+            low, high = DAY_REACH[snap.table]
+            out.append(snap.between(first + timedelta(low), last + timedelta(high)))
+    return tuple(out)

@@ -188,12 +188,6 @@ LOCK_DOWN = (
 )
 
 
-def typed_nulls() -> str:
-    """``cast(null as <type>) as <column>`` for each view column."""
-    fields = [*CALLS_SCHEMA, *CALLS_PARTITIONS]
-    return ",\n    ".join(f"cast(null as {_DUCKDB_TYPES[f.type]}) as {f.name}" for f in fields)
-
-
 # Columns a user may sort the call history by (grid column ids): every exported one.
 SORTABLE_COLUMNS: frozenset[str] = frozenset(EXPORT_COLUMNS) - {"call_id"}
 
@@ -245,12 +239,8 @@ def select_call_window(select_list: str, where_sql: str, order_by: str) -> str:
 
 
 def count_calls(where_sql: str) -> str:
-    """How many calls the same filter matches (the grid's row count)."""
-    return f"select count(*) from calls where {where_sql}"
-
-
-def count_calls_of_days(where_sql: str) -> str:
-    """``count_calls`` of the calls in the UTC days ``? to ?`` (bound after the filter's)."""
+    """How many calls of the UTC days ``? to ?`` (bound after the filter's values) the
+    filter matches (the grid's row count)."""
     return f"select count(*) from calls where ({where_sql}) and date between ? and ?"
 
 

@@ -61,6 +61,7 @@ from pipeline.lake_layout import (
     AGENT_EVENTS,
     CALL_STEPS,
     CALLS,
+    DAY_REACH,
     LEGS,
     QUEUE_EVENTS,
     RECORDING_TRANSCRIPTS,
@@ -71,6 +72,7 @@ from pipeline.lake_layout import (
     TableSnapshot,
     parse_partition_name,
     snapshot,
+    snapshots_of_days,
     tenant_folder,
 )
 from pipeline.rollup_files import PATHS, ROLLUPS, rolled_files
@@ -328,9 +330,7 @@ def narrowed(
     the few files named directly), and a Call History page reads four such views. Its
     ``call_history_of_days(first, last)`` answers as the full connection's does: its
     ``calls`` are those days' files, ``legs`` also the next day's, ``call_steps`` the
-    day before to two days after (a call lasts at most Kamailio's dialog time-out,
-    12 h, so its legs and steps are on its own UTC day or the next; the day either
-    side lets the path rollups' fingerprints match, :mod:`pipeline.rollup_files`).
+    day before to two days after (:data:`pipeline.lake_layout.DAY_REACH`).
     It has no other view (and an empty ``voicemails``): it is for those days' calls only,
     and the fewer views the cheaper a new one (a new batch of those days makes one).
     Its menu names are ``conn``'s. None when ``conn`` is not :func:`connect`'s or is
@@ -339,16 +339,12 @@ def narrowed(
     scope = scope_of(conn)
     if scope is None or scope.days is not None:
         return None
-    reach = {CALLS.name: (0, 0), LEGS.name: (0, 1), CALL_STEPS.name: (-1, 2)}
-    snapshots = []
-    for snap in scope.snapshots:
-        table = snap.table
-        if table in reach:
-            low, high = reach[table]
-            snapshots.append(snap.between(first + timedelta(low), last + timedelta(high)))
-        elif table == "voicemails":  # no rows: only for pipeline.contacts' wrapping views
-            snapshots.append(TableSnapshot(snap.folder, ()))
-    ranged = dataclasses.replace(scope, snapshots=tuple(snapshots), days=(first, last))
+    snapshots = snapshots_of_days(scope.snapshots, first, last, tuple(DAY_REACH))
+    # no rows: only for pipeline.contacts' wrapping views
+    snapshots += tuple(
+        TableSnapshot(s.folder, ()) for s in scope.snapshots if s.table == "voicemails"
+    )
+    ranged = dataclasses.replace(scope, snapshots=snapshots, days=(first, last))
     out = _open(ranged)
     try:
         names = conn.execute("select * from attendant_names").fetchall()
@@ -426,7 +422,9 @@ def _open(scope: ConnectionScope) -> duckdb.DuckDBPyConnection:
                 )
             )
         else:
-            conn.execute(queries.CALLS_VIEW_EMPTY.format(typed_nulls=queries.typed_nulls()))
+            conn.execute(
+                queries.CALLS_VIEW_EMPTY.format(typed_nulls=queries.typed_nulls_of(CALLS.schema))
+            )
         for name, snap in snapshots.items():
             if name != CALLS.name:
                 conn.execute(_table_view(name, snap, scopes.get(name, "")))
