@@ -174,13 +174,18 @@ def hang_up(cseq: int, *, after_ms: int | None = None) -> str:
 def await_bye(timeout_ms: int | None, actions: str = "") -> str:
     """Wait up to ``timeout_ms`` (None: as long as it takes) for the other side's BYE (running
     ``actions`` on it, e.g. an ``<ereg>`` logging a header) and answer it (either side)."""
-    ok = ["SIP/2.0 200 OK", "[last_Via:]", "[last_From:]", "[last_To:]", "[last_Call-ID:]"]
     timeout = "" if timeout_ms is None else f' timeout="{timeout_ms}"'
     return (
         f'  <recv request="BYE"{timeout}>\n'
         f'    <action>{actions}<log message="server_bye [call_id]"/></action>\n  </recv>\n'
-        + _send([*ok, "[last_CSeq:]", "Content-Length: 0"])
+        + bye_ok()
     )
+
+
+def bye_ok() -> str:
+    """The 200 to the BYE just received (either side)."""
+    ok = ["SIP/2.0 200 OK", "[last_Via:]", "[last_From:]", "[last_To:]", "[last_Call-ID:]"]
+    return _send([*ok, "[last_CSeq:]", "Content-Length: 0"])
 
 
 def play_pcap(pcap: str, then_ms: int | None = None) -> str:

@@ -80,12 +80,36 @@ def address_in_use(kind: int, host: str, port: int) -> bool:
 # socket before rtpengine bound it (three xdist workers on one box).
 SERVER_PORTS = range(61000, 65536)
 
+# A port is free when drawn and taken only when its server binds it, a second or more later
+# (Kamailio, rtpengine). Two processes drawing from one range can draw the same port in
+# that gap: Kamailio then failed with "Address already in use" (CI, three xdist workers).
+# So each process that draws at once with others takes its own share (share_server_ports),
+# and no process draws a port twice while another is left (its last server may still hold it).
+_share: range = SERVER_PORTS
+_drawn: set[int] = set()
+
+
+def share_server_ports(index: int, count: int) -> None:
+    """Draw only from share ``index`` of ``count`` disjoint shares of :data:`SERVER_PORTS`,
+    for one of ``count`` processes (test workers) starting servers side by side."""
+    global _share
+    if not 0 <= index < count:
+        raise ValueError(f"share {index} of {count} does not exist")
+    _share = SERVER_PORTS[index::count]
+    _drawn.clear()
+
 
 def free_server_port() -> int:
-    """A port of :data:`SERVER_PORTS` free on loopback for both UDP and TCP right now."""
+    """A port of this process's share of :data:`SERVER_PORTS`, free on loopback for both
+    UDP and TCP right now, and not drawn before by this process while others are left."""
     pick = random.SystemRandom()
     while True:
-        port = pick.choice(SERVER_PORTS)
+        fresh = [p for p in _share if p not in _drawn]
+        if not fresh:
+            _drawn.clear()
+            continue
+        port = pick.choice(fresh)
+        _drawn.add(port)
         if not any(address_in_use(k, "127.0.0.1", port) for k in _KINDS):
             return port
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kamailio.traffic import SippError, SippUAS, scenario
+from switchboard import processes
 from switchboard.processes import ServerProcess
 
 
@@ -51,3 +52,19 @@ def test_a_sipp_phone_names_the_port_that_is_taken() -> None:
         phone = SippUAS(scenario("uas_answer.xml"), port=port)
         with pytest.raises(SippError, match=f"UDP 127.0.0.1:{port} already in use"):
             phone.start()
+
+
+def test_workers_draw_server_ports_from_disjoint_shares_and_never_twice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(processes, "_share", processes.SERVER_PORTS)
+    monkeypatch.setattr(processes, "_drawn", set())
+    drawn = []
+    for worker in range(3):
+        processes.share_server_ports(worker, 3)
+        drawn.append({processes.free_server_port() for _ in range(200)})
+    assert all(len(ports) == 200 for ports in drawn)  # no port drawn twice by one worker
+    assert not (drawn[0] & drawn[1] or drawn[0] & drawn[2] or drawn[1] & drawn[2])
+    assert all(p in processes.SERVER_PORTS for ports in drawn for p in ports)
+    with pytest.raises(ValueError, match="share 3 of 3"):
+        processes.share_server_ports(3, 3)
