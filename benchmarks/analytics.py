@@ -8,11 +8,13 @@ of 2,000 calls each, generated vectorised (numpy + Arrow, ~40-50 s for 10 M on 2
 and written straight to the lake layout (Hive partitions, one file per tenant and day, as
 compaction leaves a day). ``--data DIR`` keeps the lake and reuses it on the next run.
 The page: everything ``dash_app/pages/analytics.py`` runs for a ``--days`` period
-(comparison on, ``metrics.prepare`` first): cold (a new connection, as the portal opens
-one per request, and an empty result cache), uncached (the same again with DuckDB's and
-the OS's caches warm, but no result cache) and warm (a new connection over the unchanged
-lake: the results come from ``pipeline.metrics_cache``). SQLite has no result cache, so
-``speedup_uncached_p50`` is the like-for-like ratio and ``speedup_warm_p50`` the page's.
+(comparison on, ``metrics.prepare`` first), with the portal's DuckDB threads per query
+(``portal_query_threads``; ``--query-threads`` to change it): cold (a new connection, as
+the portal opens one per request, and an empty result cache), uncached (the same again
+with DuckDB's and the OS's caches warm, but no result cache) and warm (a new connection
+over the unchanged lake: the results come from ``pipeline.metrics_cache``). SQLite has no
+result cache, so ``speedup_uncached_p50`` is the like-for-like ratio and
+``speedup_warm_p50`` the page's.
 
 SQLite cannot run DuckDB's SQL (no IANA time zones, no ``filter``/``list_contains``), so the
 SQLite side runs a port of each query (below) over a copy that is *given* precomputed local
@@ -373,14 +375,26 @@ def main() -> None:
     parser.add_argument(
         "--data", help="keep the data directory here and reuse its lake on the next run"
     )
+    parser.add_argument(
+        "--query-threads",
+        type=int,
+        help="DuckDB threads per query (default: the portal's portal_query_threads)",
+    )
     args = parser.parse_args()
 
     from pipeline import metrics
+    from pipeline.warehouse import set_query_threads
 
     report: dict[str, Any] = {"rows": args.rows, "small_tenants": args.small_tenants}
     with tempfile.TemporaryDirectory(prefix="sb-bench-") as tmp:
         data_dir = Path(args.data) if args.data else Path(tmp) / "data"
         settings = make_settings(data_dir)
+        # as the portal runs its queries (pipeline.warehouse.set_query_threads)
+        threads = (
+            settings.portal_query_threads if args.query_threads is None else args.query_threads
+        )
+        set_query_threads(threads)
+        report["query_threads"] = threads
         if args.data and tenant_folder(settings.lake_dir, "calls", BIG).exists():
             report["lake_build_s"] = f"reused {data_dir}"
         else:

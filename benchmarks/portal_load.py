@@ -62,7 +62,7 @@ from benchmarks.analytics_lake import TZ, make_calls, write_lake
 from benchmarks.lake_trickle import ingest_live
 from benchmarks.testbed import make_settings
 from switchboard.processes import ServerProcess
-from switchboard.settings import Settings, setting_names
+from switchboard.settings import SETTINGS, Settings, setting_names
 from switchboard.store import ProvisioningStore
 
 TENANT = "load.example"
@@ -407,6 +407,10 @@ def report(timings: Timings, seconds: float) -> dict[str, Any]:
     }
 
 
+def _default(name: str) -> Any:
+    return next(s.default for s in SETTINGS if s.name == name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=50)
@@ -419,12 +423,23 @@ def main() -> None:
         "--ramp", type=float, default=10.0, help="users sign in spread over this many seconds"
     )
     parser.add_argument("--data", type=Path, help="data dir to use (default: a temporary one)")
+    parser.add_argument(
+        "--listing-seconds",
+        type=float,
+        default=_default("portal_listing_seconds"),
+        help="the portal's portal_listing_seconds (make run's default)",
+    )
     parser.add_argument("--ingest-every", type=float, default=0.0,
                         help="seconds between ingest ticks of 3 calls (0: none)")  # fmt: skip
     args = parser.parse_args()
 
     data_dir = args.data or Path(tempfile.mkdtemp(prefix="portal-load-")) / "data"
-    settings = make_settings(data_dir, portal_workers=args.workers, portal_threads=args.threads)
+    settings = make_settings(
+        data_dir,
+        portal_workers=args.workers,
+        portal_threads=args.threads,
+        portal_listing_seconds=args.listing_seconds,
+    )
     marker = settings.data_dir / "portal_load.json"  # what a reused --data dir holds
     fresh = not marker.exists()
     t = time.perf_counter()

@@ -33,6 +33,7 @@ from dash_app.media_routes import install_media_routes
 from dash_app.recordings_routes import install_recording_routes
 from dash_app.refusals import install_refusals, refuse_callback_error
 from dash_app.users_downloads import install_users_downloads
+from pipeline.listings import set_listing_reuse
 from pipeline.metrics_cache import RESULTS
 from pipeline.warehouse import set_query_threads
 from switchboard.settings import Settings, load_settings
@@ -88,6 +89,7 @@ def create_app(settings: Settings) -> dash.Dash:
     # Metric results: one page computed by any worker serves them all (keyed by lake files).
     RESULTS.share_on_disk(settings.metric_cache_dir, settings.metric_cache_mb * 2**20)
     set_query_threads(settings.portal_query_threads)
+    set_listing_reuse(settings.portal_listing_seconds, grace=settings.compaction_grace)
     app.layout = shell
     return app
 

@@ -48,6 +48,7 @@ from pipeline.lake_layout import (
     partition_dir,
     writer_lock_path,
 )
+from pipeline.listings import mark_changed
 from pipeline.queries import sql_file
 from pipeline.recordings_schema import AUDIO_DIR, transcription_marker
 from switchboard.settings import Settings
@@ -103,10 +104,13 @@ def drop_rows(
         table, folder, state, inputs, data.filter(pc.invert(hit)),
         row_group_rows=row_group_rows, durable=durable,
     )  # fmt: skip
-    # A file of one deleted recording holds nothing else: it goes now, not after the grace.
-    for name in inputs:
-        if any(name.startswith(f"{rid}.") for rid in doomed):
-            (folder / name).unlink(missing_ok=True)
+    # A file of one deleted recording holds nothing else: it goes now, not after the grace,
+    # so no reader may go on with a listing that names it (pipeline.listings).
+    gone = [name for name in inputs if any(name.startswith(f"{rid}.") for rid in doomed)]
+    if gone:
+        mark_changed(lake_dir, folder.parent.name.removeprefix("tenant="))
+    for name in gone:
+        (folder / name).unlink(missing_ok=True)
     return dropped
 
 

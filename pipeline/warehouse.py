@@ -71,10 +71,10 @@ from pipeline.lake_layout import (
     VOICEMAILS,
     TableSnapshot,
     parse_partition_name,
-    snapshot,
     snapshots_of_days,
     tenant_folder,
 )
+from pipeline.listings import tables_listed
 from pipeline.rollup_files import PATHS, ROLLUPS, rolled_files
 from pipeline.schema import (
     EXTENSION_RE,
@@ -300,11 +300,9 @@ def connect(
     if extension is None and mailbox is None:
         folders[ACCESS_LOG.name] = tenant_table_dir(settings.lake_dir, ACCESS_LOG.name, tenant)
     # The views read the files that are each table now (pipeline.lake_layout): a
-    # snapshot, so a compaction or ingest after this line shows in the next connection.
-    snapshots = {
-        name: snapshot(settings.lake_dir, name, tenant, folder=folder)
-        for name, folder in folders.items()
-    }
+    # snapshot, so a compaction or ingest after this line shows in the next connection
+    # (in the portal: a listing at most portal_listing_seconds old, pipeline.listings).
+    snapshots = tables_listed(settings.lake_dir, tenant, folders)
     mailbox = extension if mailbox is None else mailbox
     return _open(
         ConnectionScope(

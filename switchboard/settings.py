@@ -105,6 +105,12 @@ SETTINGS: tuple[Setting, ...] = (
         "DuckDB threads per portal query (0: one per core); the requests are the parallelism.",
     ),
     Setting(
+        "portal_listing_seconds",
+        10.0,
+        "Seconds a portal worker reuses a listing of a tenant's lake files (0: list for every"
+        " request): a live office's new files then rebuild pages at most this often.",
+    ),
+    Setting(
         "metric_cache_mb",
         256,
         "Disk the portal's workers share for metric results (data_dir/cache/metrics).",
@@ -265,6 +271,7 @@ class Settings:
     portal_workers: int
     portal_threads: int
     portal_query_threads: int
+    portal_listing_seconds: float
     metric_cache_mb: int
     kamailio_bin: str
     kamailio_modules: str
