@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo
 import pyarrow.parquet as pq
 
 from benchmarks.analytics_lake import BIG, TZ, build_lake
+from benchmarks.percentiles import pct
 from benchmarks.testbed import make_settings
 from pipeline.lake_layout import tenant_folder
 
@@ -104,11 +105,6 @@ def profile_page(settings: Any, period: Any) -> list[tuple[str, float]]:
     finally:
         metric_engine._execute, metric_engine._build = real_execute, real_build  # type: ignore[assignment]
     return [(label, round(seconds * 1000, 1)) for label, seconds in timings]
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
 
 
 def _stats(name: str, values: list[float]) -> dict[str, float]:

@@ -42,7 +42,6 @@ import json
 import os
 import random
 import re
-import statistics
 import sys
 import tempfile
 import threading
@@ -60,9 +59,10 @@ import httpx
 
 from benchmarks.analytics_lake import TZ, make_calls, write_lake
 from benchmarks.lake_trickle import ingest_live
+from benchmarks.percentiles import summary_ms
 from benchmarks.testbed import make_settings
 from switchboard.processes import ServerProcess
-from switchboard.settings import SETTINGS, Settings, setting_names
+from switchboard.settings import Settings, default, setting_names
 from switchboard.store import ProvisioningStore
 
 TENANT = "load.example"
@@ -374,41 +374,21 @@ def run_user(
 
 
 # -- the report ----------------------------------------------------------------------------
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def summary(values: list[float]) -> dict[str, Any]:
-    if not values:
-        return {"n": 0}
-    return {
-        "n": len(values),
-        "p50_ms": round(1000 * statistics.median(values)),
-        "p95_ms": round(1000 * pct(values, 95)),
-        "max_ms": round(1000 * max(values)),
-    }
-
-
 def report(timings: Timings, seconds: float) -> dict[str, Any]:
     pages = {}
     for page, samples in sorted(timings.samples.items()):
         pages[page] = {
-            "all": summary([s for _, s in samples]),
-            "warm": summary([s for r, s in samples if r > 0]),
+            "all": summary_ms([s for _, s in samples]),
+            "warm": summary_ms([s for r, s in samples if r > 0]),
         }
     return {
         "pages": pages,
-        "requests_by_kind": {k: summary(v) for k, v in sorted(timings.per_request.items())},
+        "requests_by_kind": {k: summary_ms(v) for k, v in sorted(timings.per_request.items())},
         "errors": len(timings.errors),
         "error_examples": timings.errors[:5],
         "requests": timings.requests,
         "requests_per_s": round(timings.requests / seconds, 1),
     }
-
-
-def _default(name: str) -> Any:
-    return next(s.default for s in SETTINGS if s.name == name)
 
 
 def main() -> None:
@@ -426,7 +406,7 @@ def main() -> None:
     parser.add_argument(
         "--listing-seconds",
         type=float,
-        default=_default("portal_listing_seconds"),
+        default=default("portal_listing_seconds"),
         help="the portal's portal_listing_seconds (make run's default)",
     )
     parser.add_argument("--ingest-every", type=float, default=0.0,

@@ -153,6 +153,7 @@ def partition_name(day: date) -> str:
     return f"date={day.isoformat()}"
 
 
+@lru_cache(maxsize=16_384)  # a page asks for a year of partitions' days
 def parse_partition_name(name: str) -> date | None:
     m = _PARTITION_RE.match(name)
     return None if m is None else date.fromisoformat(m.group(1))

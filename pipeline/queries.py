@@ -86,15 +86,6 @@ def files_source(files: str, schema: pa.Schema, *, current: bool) -> str:
     return FILES_BY_NAME.format(files=files, typed_nulls=typed_nulls_of(schema))
 
 
-# The same columns with no rows, for a tenant that has no calls yet.
-CALLS_VIEW_EMPTY = """
-create view calls as
-select
-    {typed_nulls}
-where false
-"""
-
-
 # Views over the views, each in its file (each file's comment says what it holds):
 # ``calls_with_legs`` (the calls of a tenant whose lake holds bridged legs: the same
 # columns, one row per call with the legs folded into its outcome), ``call_paths`` and

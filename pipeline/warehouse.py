@@ -43,7 +43,6 @@ in their scope.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
 import weakref
 from collections.abc import Mapping, Sequence
@@ -52,7 +51,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
 
 from pipeline import queries
 from pipeline.contacts import give_contact_rows, name_numbers
@@ -81,6 +79,12 @@ from pipeline.schema import (
     TENANT_RE,
 )
 from pipeline.warehouse_cache import DatabaseCache, OpenDatabase
+from pipeline.warehouse_sources import (
+    first_live_day,
+    live_view,
+    rows_source,
+    split,
+)
 from switchboard.settings import Settings
 from switchboard.voicemail import MESSAGE_ID_RE
 
@@ -141,11 +145,6 @@ def tenant_table_dir(lake_dir: Path, table: str, tenant: str) -> Path:
 def tenant_calls_dir(lake_dir: Path, tenant: str) -> Path:
     """``<lake>/calls/tenant=<tenant>``, checked like every table folder."""
     return tenant_table_dir(lake_dir, CALLS.name, tenant)
-
-
-def _file_list(snap: TableSnapshot) -> str:
-    """The snapshot's files as a DuckDB list literal (every part of each path is checked)."""
-    return "[" + ", ".join(f"'{path}'" for path in snap.paths()) + "]"
 
 
 def _call_paths_parts(
@@ -213,29 +212,16 @@ def _path_templates(
     conn: duckdb.DuckDBPyConnection, steps: TableSnapshot, scope: str, live: date | None
 ) -> None:
     """The macros of call_path_templates.sql: over every step (a closed day's rollup), and
-    over the steps of the days the live paths read only (``live``: their first day)."""
+    over the steps of the days the live paths read only (``live``: their first day; the
+    closed days' ``steps`` from the day before, and the live view's)."""
     sql = queries.warehouse_sql("call_path_templates")
     conn.execute(sql.format(name="call_path_templates", steps=CALL_STEPS.name))
-    recent = steps.between(live - timedelta(days=1), date.max) if live else None
-    conn.execute(_table_view(CALL_STEPS.name, recent, scope, view=_LIVE_STEPS))
+    if live is None:
+        conn.execute(_empty_view(CALL_STEPS.name, _LIVE_STEPS))
+    else:
+        recent = steps.between(live - timedelta(days=1), date.max)
+        conn.execute(_table_view(CALL_STEPS.name, recent, scope, view=_LIVE_STEPS))
     conn.execute(sql.format(name=_LIVE_TEMPLATES, steps=_LIVE_STEPS))
-
-
-@functools.lru_cache(maxsize=65_536)
-def _holds_every_column(path: str, inode: int, table: str) -> bool:
-    """Whether a file of ``table`` has every column of its schema today (files are
-    immutable: a path and inode are asked once per process)."""
-    return set(TABLES[table].schema.names) <= set(pq.read_schema(path).names)
-
-
-def _files_source(snap: TableSnapshot) -> str:
-    """A table's rows: the plain scan, unless a file predates a column."""
-    table = snap.table
-    current = all(
-        _holds_every_column(path, f.inode, table)
-        for path, f in zip(snap.paths(), snap.files, strict=True)
-    )
-    return queries.files_source(_file_list(snap), TABLES[table].schema, current=current)
 
 
 # The tables a connection has a view of besides calls (and the audit trail, only in a
@@ -252,20 +238,23 @@ _OTHER_TABLES: tuple[str, ...] = (
 )
 
 
-def _table_view(name: str, snap: TableSnapshot | None, scope: str, view: str = "") -> str:
-    """The view (``view``, else named ``name``) of one table over its snapshot's files
-    (empty without files)."""
+def _table_view(name: str, closed: TableSnapshot, scope: str, view: str = "") -> str:
+    """The view (``view``, else named ``name``) of one table: its closed days' files and its
+    live view (:mod:`pipeline.warehouse_sources`)."""
     schema = TABLES[name].schema
-    if snap is None or not snap.files:
-        return queries.TABLE_VIEW_EMPTY.format(
-            name=view or name, typed_nulls=queries.typed_nulls_of(schema)
-        )
     return queries.TABLE_VIEW_OVER_FILES.format(
         name=view or name,
         # quoted: call_steps has a column named "at", a DuckDB keyword
         columns=",\n    ".join(f'"{c}"' for c in [*schema.names, "tenant", "date"]),
-        source=_files_source(snap),
+        source=rows_source(name, closed),
         scope=scope,
+    )
+
+
+def _empty_view(name: str, view: str = "") -> str:
+    """A view with the columns of table ``name`` and no rows."""
+    return queries.TABLE_VIEW_EMPTY.format(
+        name=view or name, typed_nulls=queries.typed_nulls_of(TABLES[name].schema)
     )
 
 
@@ -392,47 +381,48 @@ def _open(scope: ConnectionScope) -> duckdb.DuckDBPyConnection:
         scope.lake_dir, scope.tenant, snapshots, scopes[CALL_STEPS.name], scope.days
     )
     scope = dataclasses.replace(scope, rolled_paths=paths_parts["rolled"])
+    # Kept by its closed days' files: the live days' are views swapped per connection.
+    closed, live_files = split(snapshots, first_live_day())
+    has_legs = bool(snapshots[CALLS.name].files and snapshots[LEGS.name].files)
+    key = (dataclasses.replace(scope, snapshots=tuple(closed.values())), has_legs, live)
     kept = _RANGED_DATABASES if scope.days is not None else _DATABASES
-    database = kept.get(scope)
+    database = kept.get(key)
     if database is not None:
-        return _session(kept, database, scope)
+        return _session(kept, database, scope, live_files)
     conn = duckdb.connect(":memory:")
     try:
         conn.execute(queries.SESSION_SETUP)
         if _QUERY_THREADS:
             conn.execute(f"set threads = {_QUERY_THREADS}")
-        calls = snapshots[CALLS.name]
-        if calls.files and snapshots[LEGS.name].files:
+        for name, snap in live_files.items():
+            conn.execute(live_view(name, snap))
+        if has_legs:
             conn.execute(
                 queries.warehouse_sql("calls_with_legs").format(
                     columns=",\n    ".join(queries.VIEW_COLUMNS),
-                    calls_source=_files_source(calls),
-                    legs_files=_file_list(snapshots[LEGS.name]),
+                    calls_source=rows_source(CALLS.name, closed[CALLS.name]),
+                    legs_source=rows_source(LEGS.name, closed[LEGS.name]),
                     scope=legs_calls_scope,
                 )
             )
-        elif calls.files:
+        else:  # no rows yet while the tenant has no calls: the live view has none
             conn.execute(
                 queries.CALLS_VIEW_OVER_FILES.format(
                     columns=",\n    ".join(queries.VIEW_COLUMNS),
-                    calls_source=_files_source(calls),
+                    calls_source=rows_source(CALLS.name, closed[CALLS.name]),
                     scope=calls_scope,
                 )
             )
-        else:
-            conn.execute(
-                queries.CALLS_VIEW_EMPTY.format(typed_nulls=queries.typed_nulls_of(CALLS.schema))
-            )
-        for name, snap in snapshots.items():
+        for name, snap in closed.items():
             if name != CALLS.name:
                 conn.execute(_table_view(name, snap, scopes.get(name, "")))
         if ACCESS_LOG.name not in snapshots and scope.days is None:
             # not a manager's: the trail's columns, never its rows
-            conn.execute(_table_view(ACCESS_LOG.name, None, ""))
+            conn.execute(_empty_view(ACCESS_LOG.name))
         contact_rows = name_numbers(conn, dict(scope.contact_names))  # before anything reads calls
         # The paths of the Call History (menus named by pipeline.history.name_menus).
         conn.execute(queries.ATTENDANT_NAMES_TABLE)
-        _path_templates(conn, snapshots[CALL_STEPS.name], scopes[CALL_STEPS.name], live)
+        _path_templates(conn, closed[CALL_STEPS.name], scopes[CALL_STEPS.name], live)
         conn.execute(queries.warehouse_sql("call_paths").format(**paths_parts))
         conn.execute(queries.warehouse_sql("call_history"))
         if scope.days is None:  # a narrowed connection has none of the tables they read
@@ -450,12 +440,12 @@ def _open(scope: ConnectionScope) -> duckdb.DuckDBPyConnection:
                     tenant_dir="/', '".join(str(d) for d in [*scope.folders, *rollup_dirs])
                 )
             )
-        database = OpenDatabase(conn, contact_rows)
+        database = OpenDatabase(conn, contact_rows, live_files)
     except BaseException:
         conn.close()
         raise
-    kept.put(scope, database)
-    return _session(kept, database, scope)
+    kept.put(key, database)
+    return _session(kept, database, scope, live_files)
 
 
 # The databases built (pipeline.warehouse_cache): whole scopes, and narrowed ones apart,
@@ -479,11 +469,20 @@ def set_query_threads(threads: int) -> None:
 
 
 def _session(
-    kept: DatabaseCache, database: OpenDatabase, scope: ConnectionScope
+    kept: DatabaseCache,
+    database: OpenDatabase,
+    scope: ConnectionScope,
+    live_files: Mapping[str, TableSnapshot],
 ) -> duckdb.DuckDBPyConnection:
-    """A new connection to ``database`` with the temp tables its views read."""
+    """A new connection to ``database`` with the temp tables its views read, and its own
+    live views over the files of ``live_files`` that the database's do not read (DuckDB
+    binds a view's names at each query, a connection's temporary objects first:
+    :mod:`pipeline.warehouse_sources`)."""
     conn = kept.cursor(database)
     try:
+        for name, snap in live_files.items():
+            if database.live_files.get(name) != snap:
+                conn.execute(live_view(name, snap, temporary=True))
         conn.execute(queries.ATTENDANT_NAMES_TABLE)
         if database.contact_rows:
             give_contact_rows(conn, database.contact_rows)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
-from dataclasses import dataclass
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 
@@ -25,6 +26,9 @@ class OpenDatabase:
 
     root: duckdb.DuckDBPyConnection  # never handed out: readers get cursors of it
     contact_rows: tuple[tuple[str, str], ...]
+    # What its live views read (pipeline.warehouse_sources): a connection that reads other
+    # live files gets its own (temporary) live views over them.
+    live_files: Mapping[str, Any] = field(default_factory=dict)
 
 
 class DatabaseCache:

@@ -387,5 +387,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     return Settings(**values)
 
 
+def default(name: str) -> Any:
+    """A setting's default (what ``make run`` uses without a config file)."""
+    return next(s.default for s in SETTINGS if s.name == name)
+
+
 def setting_names() -> list[str]:
     return [f.name for f in fields(Settings)]
