@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -56,14 +57,20 @@ def test_without_reuse_every_connection_lists_the_lake(settings: Settings) -> No
     assert recordings(settings) == [FIRST, SECOND]
 
 
-def test_a_deleted_recording_is_gone_at_once_for_a_reused_listing(
-    settings: Settings, reuse: None
-) -> None:
+def listed_twice(settings: Settings) -> Path:
+    """Two recordings of one day, listed by a reader that reuses listings for a minute;
+    their partition."""
     set_listing_reuse(60, grace=600)
     add_recording(settings, FIRST, TENANT, "c-1", "101", "102", AT)
     add_recording(settings, SECOND, TENANT, "c-2", "101", "103", AT)
     assert recordings(settings) == [FIRST, SECOND]
-    folder = partition_dir(settings.lake_dir, RECORDINGS.name, TENANT, AT.date())
+    return partition_dir(settings.lake_dir, RECORDINGS.name, TENANT, AT.date())
+
+
+def test_a_deleted_recording_is_gone_at_once_for_a_reused_listing(
+    settings: Settings, reuse: None
+) -> None:
+    folder = listed_twice(settings)
     delete_recordings(settings, TENANT, [DoomedRecording(SECOND, AT.date(), "")])
     assert f"{SECOND}.parquet" not in {p.name for p in folder.iterdir()}  # unlinked at once
     # the listing that named it is not reused (its file is gone): no error, no row
@@ -73,11 +80,7 @@ def test_a_deleted_recording_is_gone_at_once_for_a_reused_listing(
 def test_a_reused_listing_reads_the_same_rows_after_compaction_merged_its_files(
     settings: Settings, reuse: None
 ) -> None:
-    set_listing_reuse(60, grace=600)
-    add_recording(settings, FIRST, TENANT, "c-1", "101", "102", AT)
-    add_recording(settings, SECOND, TENANT, "c-2", "101", "103", AT)
-    assert recordings(settings) == [FIRST, SECOND]
-    folder = partition_dir(settings.lake_dir, RECORDINGS.name, TENANT, AT.date())
+    folder = listed_twice(settings)
     before = set(read_partition(folder).live)
     report = compact_lake(
         settings.lake_dir, CompactionPolicy(grace_seconds=600, durable=False), today=date.today()
