@@ -79,11 +79,21 @@ FILES_BY_NAME = """(
 
 
 def files_source(files: str, schema: pa.Schema, *, current: bool) -> str:
-    """The rows of a table's files (``files``: a validated DuckDB list literal);
+    """The rows of a table's files (``files``: a DuckDB list of validated paths, a literal
+    or :func:`pipeline.warehouse_sources.files_expr`);
     ``current``: every file holds every column of ``schema``."""
     if current:
         return FILES_CURRENT.format(files=files)
     return FILES_BY_NAME.format(files=files, typed_nulls=typed_nulls_of(schema))
+
+
+# The same columns with no rows, for a tenant that has no calls yet.
+CALLS_VIEW_EMPTY = """
+create view calls as
+select
+    {typed_nulls}
+where false
+"""
 
 
 # Views over the views, each in its file (each file's comment says what it holds):

@@ -30,10 +30,11 @@ for the connection (:func:`scope_of`) is the one its views apply. Raw SQL
 could still define new views over the tenant's folder: do not hand a plain
 user's connection to raw SQL.
 
-Connections of one scope over the same files are cursors of one database, kept per
-process (:mod:`pipeline.warehouse_cache`): their views and lock-down are shared, their temp
-tables their own. Raw SQL that creates a view or table would show in the next such
-connection: create temp ones.
+Connections of one scope over the same closed days' files are cursors of one database, kept
+per process (:mod:`pipeline.warehouse_cache`): their views and lock-down are shared, their
+temp tables and the live days' files they read their own (:mod:`pipeline.warehouse_sources`).
+Raw SQL that creates a view or table would show in the next such connection: create temp
+ones.
 
 Readers do not call :func:`connect` themselves: :func:`pipeline.viewer.open_for_viewer`
 reads the viewer from the provisioning store first and opens the connection
@@ -64,7 +65,6 @@ from pipeline.lake_layout import (
     QUEUE_EVENTS,
     RECORDING_TRANSCRIPTS,
     RECORDINGS,
-    TABLES,
     TRANSCRIPTS,
     VOICEMAILS,
     TableSnapshot,
@@ -80,11 +80,18 @@ from pipeline.schema import (
 )
 from pipeline.warehouse_cache import DatabaseCache, OpenDatabase
 from pipeline.warehouse_sources import (
+    LIVE_TEMPLATES,
+    empty_view,
+    file_macros,
+    files_expr,
+    files_source,
     first_live_day,
-    live_view,
-    rows_source,
+    has_files,
+    path_templates,
     split,
+    table_view,
 )
+from pipeline.warehouse_sources import live_files as name_live_files
 from switchboard.settings import Settings
 from switchboard.voicemail import MESSAGE_ID_RE
 
@@ -193,35 +200,15 @@ _NO_LIVE_PATHS = (
 )
 
 
-# The view of the steps the live paths are built from, and its macro (call_paths.sql).
-_LIVE_STEPS, _LIVE_TEMPLATES = "live_call_steps", "live_path_templates"
-
-
 def _live_paths(day: date) -> str:
     """call_paths.sql's live part: the templates of the calls whose first step is on
     ``day`` or later, built from their steps (read from the day before)."""
     start = f"timestamptz '{day.isoformat()} 00:00:00+00'"
     return (
         "(select call_id, template, first_at"
-        f" from {_LIVE_TEMPLATES}(cast({start} as date) - 1, date '9999-12-31')"
+        f" from {LIVE_TEMPLATES}(cast({start} as date) - 1, date '9999-12-31')"
         f" where first_at >= {start})"
     )
-
-
-def _path_templates(
-    conn: duckdb.DuckDBPyConnection, steps: TableSnapshot, scope: str, live: date | None
-) -> None:
-    """The macros of call_path_templates.sql: over every step (a closed day's rollup), and
-    over the steps of the days the live paths read only (``live``: their first day; the
-    closed days' ``steps`` from the day before, and the live view's)."""
-    sql = queries.warehouse_sql("call_path_templates")
-    conn.execute(sql.format(name="call_path_templates", steps=CALL_STEPS.name))
-    if live is None:
-        conn.execute(_empty_view(CALL_STEPS.name, _LIVE_STEPS))
-    else:
-        recent = steps.between(live - timedelta(days=1), date.max)
-        conn.execute(_table_view(CALL_STEPS.name, recent, scope, view=_LIVE_STEPS))
-    conn.execute(sql.format(name=_LIVE_TEMPLATES, steps=_LIVE_STEPS))
 
 
 # The tables a connection has a view of besides calls (and the audit trail, only in a
@@ -236,26 +223,6 @@ _OTHER_TABLES: tuple[str, ...] = (
     RECORDINGS.name,
     RECORDING_TRANSCRIPTS.name,
 )
-
-
-def _table_view(name: str, closed: TableSnapshot, scope: str, view: str = "") -> str:
-    """The view (``view``, else named ``name``) of one table: its closed days' files and its
-    live view (:mod:`pipeline.warehouse_sources`)."""
-    schema = TABLES[name].schema
-    return queries.TABLE_VIEW_OVER_FILES.format(
-        name=view or name,
-        # quoted: call_steps has a column named "at", a DuckDB keyword
-        columns=",\n    ".join(f'"{c}"' for c in [*schema.names, "tenant", "date"]),
-        source=rows_source(name, closed),
-        scope=scope,
-    )
-
-
-def _empty_view(name: str, view: str = "") -> str:
-    """A view with the columns of table ``name`` and no rows."""
-    return queries.TABLE_VIEW_EMPTY.format(
-        name=view or name, typed_nulls=queries.typed_nulls_of(TABLES[name].schema)
-    )
 
 
 def connect(
@@ -381,10 +348,10 @@ def _open(scope: ConnectionScope) -> duckdb.DuckDBPyConnection:
         scope.lake_dir, scope.tenant, snapshots, scopes[CALL_STEPS.name], scope.days
     )
     scope = dataclasses.replace(scope, rolled_paths=paths_parts["rolled"])
-    # Kept by its closed days' files: the live days' are views swapped per connection.
+    # Kept by its closed days' files: a connection names the live days' (warehouse_sources).
     closed, live_files = split(snapshots, first_live_day())
-    has_legs = bool(snapshots[CALLS.name].files and snapshots[LEGS.name].files)
-    key = (dataclasses.replace(scope, snapshots=tuple(closed.values())), has_legs, live)
+    filled = has_files(closed, live_files)
+    key = (dataclasses.replace(scope, snapshots=tuple(closed.values())), filled, live)
     kept = _RANGED_DATABASES if scope.days is not None else _DATABASES
     database = kept.get(key)
     if database is not None:
@@ -394,35 +361,48 @@ def _open(scope: ConnectionScope) -> duckdb.DuckDBPyConnection:
         conn.execute(queries.SESSION_SETUP)
         if _QUERY_THREADS:
             conn.execute(f"set threads = {_QUERY_THREADS}")
-        for name, snap in live_files.items():
-            conn.execute(live_view(name, snap))
-        if has_legs:
+        for name in snapshots:
+            for statement in file_macros(name, closed[name], live_files[name]):
+                conn.execute(statement)
+        calls, legs = snapshots[CALLS.name], snapshots[LEGS.name]
+        calls_source = files_source(CALLS.name, closed[CALLS.name], live_files[CALLS.name])
+        if calls.files and legs.files:
             conn.execute(
                 queries.warehouse_sql("calls_with_legs").format(
                     columns=",\n    ".join(queries.VIEW_COLUMNS),
-                    calls_source=rows_source(CALLS.name, closed[CALLS.name]),
-                    legs_source=rows_source(LEGS.name, closed[LEGS.name]),
+                    calls_source=calls_source,
+                    legs_files=files_expr(LEGS.name),
                     scope=legs_calls_scope,
                 )
             )
-        else:  # no rows yet while the tenant has no calls: the live view has none
+        elif calls.files:
             conn.execute(
                 queries.CALLS_VIEW_OVER_FILES.format(
                     columns=",\n    ".join(queries.VIEW_COLUMNS),
-                    calls_source=rows_source(CALLS.name, closed[CALLS.name]),
+                    calls_source=calls_source,
                     scope=calls_scope,
                 )
             )
-        for name, snap in closed.items():
-            if name != CALLS.name:
-                conn.execute(_table_view(name, snap, scopes.get(name, "")))
+        else:
+            conn.execute(
+                queries.CALLS_VIEW_EMPTY.format(typed_nulls=queries.typed_nulls_of(CALLS.schema))
+            )
+        for name, snap in snapshots.items():
+            if name == CALLS.name:
+                continue
+            if snap.files:
+                source = files_source(name, closed[name], live_files[name])
+                conn.execute(table_view(name, source, scopes.get(name, "")))
+            else:
+                conn.execute(empty_view(name))
         if ACCESS_LOG.name not in snapshots and scope.days is None:
             # not a manager's: the trail's columns, never its rows
-            conn.execute(_empty_view(ACCESS_LOG.name))
+            conn.execute(empty_view(ACCESS_LOG.name))
         contact_rows = name_numbers(conn, dict(scope.contact_names))  # before anything reads calls
         # The paths of the Call History (menus named by pipeline.history.name_menus).
         conn.execute(queries.ATTENDANT_NAMES_TABLE)
-        _path_templates(conn, closed[CALL_STEPS.name], scopes[CALL_STEPS.name], live)
+        steps = CALL_STEPS.name
+        path_templates(conn, closed[steps], live_files[steps], scopes[steps], live)
         conn.execute(queries.warehouse_sql("call_paths").format(**paths_parts))
         conn.execute(queries.warehouse_sql("call_history"))
         if scope.days is None:  # a narrowed connection has none of the tables they read
@@ -474,15 +454,14 @@ def _session(
     scope: ConnectionScope,
     live_files: Mapping[str, TableSnapshot],
 ) -> duckdb.DuckDBPyConnection:
-    """A new connection to ``database`` with the temp tables its views read, and its own
-    live views over the files of ``live_files`` that the database's do not read (DuckDB
-    binds a view's names at each query, a connection's temporary objects first:
-    :mod:`pipeline.warehouse_sources`)."""
+    """A new connection to ``database`` with the temp tables its views read, naming as its
+    own the files of ``live_files`` that are not the database's
+    (:mod:`pipeline.warehouse_sources`)."""
     conn = kept.cursor(database)
     try:
         for name, snap in live_files.items():
             if database.live_files.get(name) != snap:
-                conn.execute(live_view(name, snap, temporary=True))
+                conn.execute(name_live_files(name, snap))
         conn.execute(queries.ATTENDANT_NAMES_TABLE)
         if database.contact_rows:
             give_contact_rows(conn, database.contact_rows)

@@ -26,8 +26,8 @@ class OpenDatabase:
 
     root: duckdb.DuckDBPyConnection  # never handed out: readers get cursors of it
     contact_rows: tuple[tuple[str, str], ...]
-    # What its live views read (pipeline.warehouse_sources): a connection that reads other
-    # live files gets its own (temporary) live views over them.
+    # The live files its macros name (pipeline.warehouse_sources): a connection that
+    # reads others names them itself.
     live_files: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -5,9 +5,9 @@
 -- or after its caller's, so the outcome is derived here, at read time, never written.
 -- A call without legs is its accounting row unchanged.
 -- Placeholders filled by pipeline.warehouse (str.format, so no braces in comments): columns
--- (the call columns of the view), calls_source and legs_source (each table's rows: its
--- closed days' files and its live view, pipeline.warehouse_sources) and scope (a viewer's
--- scope, or nothing).
+-- (the call columns of the view), calls_source (the calls files' rows, pipeline.queries
+-- files_source), legs_files (the legs' file list: pipeline.warehouse_sources.files_expr)
+-- and scope (a viewer's scope, or nothing).
 --
 -- Cost: only a call a media application answered can have legs (answered_by is the
 -- Request-URI user of the attendant aa-, the announcement ann- or the queue q-:
@@ -44,7 +44,11 @@ leg_rows as (
         talk_seconds,
         disposition,
         date as call_date
-    from {legs_source}
+    from read_parquet(
+        {legs_files},
+        hive_partitioning = true,
+        hive_types = {{'tenant': varchar, 'date': date}}
+    )
     union all
     select
         origin_call_id,
@@ -56,7 +60,11 @@ leg_rows as (
         talk_seconds,
         disposition,
         date - 1 as call_date
-    from {legs_source}
+    from read_parquet(
+        {legs_files},
+        hive_partitioning = true,
+        hive_types = {{'tenant': varchar, 'date': date}}
+    )
 ),
 
 -- One row per call that has legs (inner join: a leg whose call is not a media call in the
