@@ -87,11 +87,11 @@ from pipeline.warehouse_sources import (
     files_source,
     first_live_day,
     has_files,
+    name_live_files,
     path_templates,
     split,
     table_view,
 )
-from pipeline.warehouse_sources import live_files as name_live_files
 from switchboard.settings import Settings
 from switchboard.voicemail import MESSAGE_ID_RE
 

@@ -90,14 +90,14 @@ def _current(snap: TableSnapshot) -> bool:
     )
 
 
-def file_macros(
-    table: str, closed: TableSnapshot, live: TableSnapshot, part: str = "closed"
-) -> list[str]:
-    """The macros naming a table's closed (``part``) and live files when it is built."""
-    return [
-        f"create or replace macro sb_{part}_{table}() as {file_list(closed)}",
-        f"create or replace macro sb_live_{table}() as {file_list(live)}",
-    ]
+def file_macros(table: str, closed: TableSnapshot, live: TableSnapshot) -> list[str]:
+    """The macros naming a table's closed and live files when it is built."""
+    return [closed_macro(table, closed), f"create macro sb_live_{table}() as {file_list(live)}"]
+
+
+def closed_macro(table: str, closed: TableSnapshot, part: str = "closed") -> str:
+    """The macro naming a table's ``part`` of the closed days' files."""
+    return f"create macro sb_{part}_{table}() as {file_list(closed)}"
 
 
 def files_expr(table: str, part: str = "closed") -> str:
@@ -117,7 +117,7 @@ def files_source(
     return queries.files_source(files_expr(table, part), TABLES[table].schema, current=current)
 
 
-def live_files(table: str, live: TableSnapshot) -> str:
+def name_live_files(table: str, live: TableSnapshot) -> str:
     """What makes a connection read ``live`` as the table's live files."""
     return f"set variable sb_live_{table} = {file_list(live)}"
 
@@ -158,8 +158,7 @@ def path_templates(
     if recent is None or not (recent.files or live_steps.files):
         conn.execute(empty_view(CALL_STEPS.name, LIVE_STEPS))
     else:
-        for statement in file_macros(CALL_STEPS.name, recent, live_steps, part="recent"):
-            conn.execute(statement)
+        conn.execute(closed_macro(CALL_STEPS.name, recent, part="recent"))  # sb_live_ is built
         source = files_source(CALL_STEPS.name, recent, live_steps, part="recent")
         conn.execute(table_view(CALL_STEPS.name, source, scope, view=LIVE_STEPS))
     conn.execute(sql.format(name=LIVE_TEMPLATES, steps=LIVE_STEPS))
