@@ -153,10 +153,28 @@ def _scope_key(flt: CallFilter) -> tuple[Any, ...]:
     return (flt.timezone, where_sql, tuple(sorted(named.items())))
 
 
+# An instant's wall-clock time in $tz through its UTC hour's row ``z`` of zone_hours.sql
+# (joined on utc_hour = epoch_us(instant) // 3600000000); an instant whose hour is
+# missing or not constant is converted on its own.
+LOCAL_TIME = (
+    "case when z.is_constant then make_timestamp(epoch_us({ts}) + z.offset_us)"
+    " else timezone($tz, {ts}) end"
+)
+
+
+def _zone_hours() -> str:
+    return _indent(sql_text("zone_hours"))
+
+
 def _base_sql(flt: CallFilter) -> tuple[str, dict[str, Any]]:
     """``base_calls.sql`` over the lake for the scope of ``flt``, and its parameters."""
     where_sql, bound = flt.where_named()
-    sql = sql_text("base_calls").format(where=where_sql, caller_digits=CALLER_DIGITS)
+    sql = sql_text("base_calls").format(
+        where=where_sql,
+        caller_digits=CALLER_DIGITS,
+        zone_hours=_zone_hours(),
+        local_start=LOCAL_TIME.format(ts="started_at"),
+    )
     zone_from, zone_to = flt.utc_bounds()
     if zone_from is None or zone_to is None:
         raise MetricError("a metric needs a period")
@@ -192,7 +210,12 @@ def compile_metric(
         base_sql, bound = _base_sql(flt)
         base, contacts = f"(\n{_indent(base_sql)}\n)", _indent(_contacts_sql())
     scoped = sql_text("scoped_calls").format(base_calls=base, handling_extension=HANDLING_EXTENSION)
-    values = {"scoped_calls": _indent(scoped), "contacts": contacts, **fragments}
+    values = {
+        "scoped_calls": _indent(scoped),
+        "contacts": contacts,
+        "zone_hours": _zone_hours(),
+        **fragments,
+    }
     if name == "repeat_summary":
         values["repeat_callers"] = _indent(sql_text("repeat_callers").format(**values))
     sql = sql_text(name).format(**values)
@@ -204,6 +227,9 @@ def compile_metric(
         "short_abandon_seconds": float(params.short_abandon_seconds),
         "window_seconds": float(params.repeat_window_hours) * 3600.0,
         "since_date": since_date,
+        # zone_hours.sql: the hours of the period (an instant after them converts itself)
+        "zone_from": start,
+        "zone_to": end,
         # repeat_callers.sql keeps every caller unless repeat_callers() asks otherwise
         "only_repeat": False,
     }

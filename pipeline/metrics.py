@@ -49,12 +49,12 @@ from pipeline.metric_catalogue import format_value as format_value
 
 # The engine's vocabulary, re-exported so `metrics.Period`, `metrics.prepare` etc. still read.
 from pipeline.metric_engine import DEFAULT_PARAMS as DEFAULT_PARAMS
+from pipeline.metric_engine import LOCAL_TIME, rows_of, run_metric
 from pipeline.metric_engine import MetricError as MetricError
 from pipeline.metric_engine import MetricParams as MetricParams
 from pipeline.metric_engine import Period as Period
 from pipeline.metric_engine import prepare as prepare
 from pipeline.metric_engine import release as release
-from pipeline.metric_engine import rows_of, run_metric
 from pipeline.metric_engine import scope_filter as scope_filter
 from pipeline.metric_engine import sql_text as sql_text
 
@@ -64,12 +64,12 @@ from pipeline.metric_menus import menu_funnel as menu_funnel
 # Hour buckets are instants: the UTC instant at which the local hour began. On
 # a 25-hour day the repeated 01:00 is two buckets; zones with :30 offsets work.
 # {local} is the instant's wall-clock time in $tz: local_start in the staging
-# rows (converted once per row there), timezone($tz, …) elsewhere.
+# rows (converted once per row there), else through the instant's zone_hours row.
 _HOUR_OF = "{ts} - ({local} - date_trunc('hour', {local}))"
 _DAY_OF = "cast({local} as date)"
 _WEEK_OF = "cast(date_trunc('week', {local}) as date)"
 _START = {"ts": "started_at", "local": "local_start"}
-_EVENT = {"ts": "event_at", "local": "timezone($tz, event_at)"}
+_EVENT = {"ts": "event_at", "local": LOCAL_TIME.format(ts="event_at")}
 
 _GROUP_KEYS: dict[str | None, str] = {
     None: "'all'",

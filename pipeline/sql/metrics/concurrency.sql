@@ -7,6 +7,10 @@ with scoped as (
     {scoped_calls}
 ),
 
+zone_hours as (
+    {zone_hours}
+),
+
 events as (
     select started_at as event_at, 1 as delta from scoped where ended_at > started_at
     union all
@@ -32,6 +36,9 @@ running as (
     )
 ),
 
+-- The bucket of each event from its wall-clock time (its UTC hour's offset, z), and
+-- each bucket's first instant computed once per bucket, not per event: converting
+-- every event's instant was ~60% of this query's time.
 bucketed as (
     select
         {bucket_at} as bucket,
@@ -40,17 +47,26 @@ bucketed as (
         active,
         next_at
     from running
+    left join zone_hours as z on z.utc_hour = epoch_us(event_at) // 3600000000
+),
+
+bucket_starts as (
+    select
+        bucket,
+        {bucket_start} as bucket_start
+    from (select distinct bucket from bucketed)
 ),
 
 with_starts as (
     select
-        bucket,
-        event_at,
-        delta,
-        active,
-        next_at,
-        {bucket_start} as bucket_start
-    from bucketed
+        b.bucket,
+        b.event_at,
+        b.delta,
+        b.active,
+        b.next_at,
+        s.bucket_start
+    from bucketed as b
+    inner join bucket_starts as s on s.bucket = b.bucket
 ),
 
 final as (
