@@ -129,6 +129,7 @@ class _Prepared:
     since_date: date  # page_contacts holds the contacts on and after this UTC day
     base_sql: str
     bound: dict[str, Any]
+    unfiltered: bool  # page_calls holds every call of the scope in [start, end)
     built: bool = False
     listings: dict[tuple[date, date | None], Listing] = field(default_factory=dict)
 
@@ -181,8 +182,37 @@ def _base_sql(flt: CallFilter) -> tuple[str, dict[str, Any]]:
     return sql, {**bound, "zone_from": zone_from, "zone_to": zone_to}
 
 
-def _contacts_sql() -> str:
-    return sql_text("contacts").format(callee_digits=CALLEE_DIGITS, caller_digits=CALLER_DIGITS)
+# The calls contacts.sql looks in: the scope's calls since $since_date (the lake's
+# date partitions), or those outside [$start, $end) when a page's rows hold the rest.
+_CONTACT_COLUMNS = "direction, disposition, callee, started_at"
+_LAKE_CONTACT_CALLS = (
+    f"select {_CONTACT_COLUMNS},"
+    f" case when direction = 'inbound' then {CALLER_DIGITS} end as caller_digits"
+    " from calls where {where}"
+)
+
+
+def _contacts_sql(page_rows: bool = False) -> str:
+    """contacts.sql over the lake; ``page_rows``: over page_calls plus the lake's calls
+    outside its instants (bound ``$start``, ``$end``), which page_calls must hold unfiltered.
+
+    A page's contacts are mostly its own calls: reading them from page_calls rather than
+    the lake again skips a second scan and the digits of every inbound caller.
+    """
+    calls = _LAKE_CONTACT_CALLS.format(where="date >= $since_date")
+    if page_rows:
+        # A call is in the partition of its UTC day: the calls before $start are in
+        # $since_date's (start's day), those after $end from $end's day on.
+        calls = "\n    union all\n    ".join(
+            (
+                f"select {_CONTACT_COLUMNS}, caller_digits from page_calls",
+                _LAKE_CONTACT_CALLS.format(where="date = $since_date and started_at < $start"),
+                _LAKE_CONTACT_CALLS.format(where="date >= $end_date and started_at >= $end"),
+            )
+        )
+    return sql_text("contacts").format(
+        callee_digits=CALLEE_DIGITS, contact_calls=f"(\n    {calls}\n)"
+    )
 
 
 def compile_metric(
@@ -264,7 +294,10 @@ def prepare(
     if "$tz" in base_sql:
         bound["tz"] = tz
     release(conn)
-    _PREPARED[conn] = _Prepared(_scope_key(flt), start, end, start.date(), base_sql, bound)
+    unfiltered = replace(flt, date_from=None, date_to=None) == CallFilter(timezone=tz)
+    _PREPARED[conn] = _Prepared(
+        _scope_key(flt), start, end, start.date(), base_sql, bound, unfiltered
+    )
 
 
 def _build(conn: duckdb.DuckDBPyConnection, prepared: _Prepared) -> None:
@@ -275,9 +308,11 @@ def _build(conn: duckdb.DuckDBPyConnection, prepared: _Prepared) -> None:
     # an Arrow table is cheaper, but scanning it was ~2x slower per query
     # (no zone maps: the previous period's queries cannot skip this period).
     conn.execute(f"create temp table page_calls as\n{prepared.base_sql}", prepared.bound)
+    contacts: dict[str, Any] = {"since_date": prepared.since_date}
+    if prepared.unfiltered:
+        contacts |= {"start": prepared.start, "end": prepared.end, "end_date": prepared.end.date()}
     conn.execute(
-        f"create temp table page_contacts as\n{_contacts_sql()}",
-        {"since_date": prepared.since_date},
+        f"create temp table page_contacts as\n{_contacts_sql(prepared.unfiltered)}", contacts
     )
     prepared.built = True
 

@@ -587,6 +587,28 @@ def test_sql_agrees_with_pandas_on_every_metric(
         conn.close()
 
 
+def test_a_filtered_page_looks_for_callbacks_beyond_its_own_rows(random_lake: Settings) -> None:
+    """A page's contacts come from its rows only when they are every call of the scope.
+
+    Filtered to inbound calls, the page's rows hold no outbound call, so a callback
+    (an outbound call to the number) must still be looked for in the lake.
+    """
+    frame = lake_frame(random_lake, ACME)
+    period = PERIODS[0]
+    inbound = CallFilter(direction="inbound", timezone=TZ)
+    g = scope(frame, period)
+    want = pandas_worklist(g[g["direction"] == "inbound"], frame)
+    called_back = pandas_worklist(g, frame.iloc[0:0])  # without any later contact
+    assert want and called_back - want  # some pending callers were called back outbound
+    conn = connect(random_lake, ACME)
+    try:
+        metrics.prepare(conn, period, tz=TZ, filters=inbound)
+        rows = metrics.callback_worklist(conn, period, tz=TZ, filters=inbound)
+        assert {r["number"] for r in rows} == want
+    finally:
+        conn.close()
+
+
 def test_every_metric_is_defined_in_docs() -> None:
     from pathlib import Path
 

@@ -1,19 +1,21 @@
 -- Contacts for the callback worklist: per number (digits only), the last time it
 -- was called back (an outbound call to it, any outcome) or reached (an answered
--- inbound call from it), among calls since $since_date (any extension, also after
--- the period). "Some contact after the last missed call" is "the last contact is
--- after it", so one row per number is enough. {callee_digits}/{caller_digits}:
--- the expressions of pipeline.filters. Stored once per page as page_contacts.
+-- inbound call from it), among the calls of the scope since the worklist's first
+-- UTC day (any extension, also after the period). "Some contact after the last
+-- missed call" is "the last contact is after it", so one row per number is enough.
+-- Placeholders filled by pipeline.metric_engine: contact_calls (those calls with the
+-- columns below; caller_digits as base_calls.sql derives it, for inbound calls) and
+-- callee_digits (the expression of pipeline.filters). Stored once per page as
+-- page_contacts, then from the page's own rows plus the lake's outside its period.
 with final as (
     select
         case
             when direction = 'outbound' then {callee_digits}
-            else {caller_digits}
+            else caller_digits
         end as number,
         max(started_at) as last_contact_at
-    from calls
-    where date >= $since_date
-        and (direction = 'outbound' or (direction = 'inbound' and disposition = 'answered'))
+    from {contact_calls}
+    where direction = 'outbound' or (direction = 'inbound' and disposition = 'answered')
     group by number
 )
 
