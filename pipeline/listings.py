@@ -70,20 +70,15 @@ _PINNED: ContextVar[Mapping[ListingKey, Listing] | None] = ContextVar("pinned", 
 _READ: ContextVar[dict[ListingKey, Listing] | None] = ContextVar("read", default=None)
 
 
-def check_age(seconds: float, grace: float, what: str) -> float:
-    """``seconds`` if a listing may be read that long after it was taken: compaction keeps
-    merged-away files for ``grace`` (``compaction_grace``), which must outlast twice that."""
+def set_listing_reuse(seconds: float, *, grace: float) -> None:
+    """Reuse a listing for up to ``seconds`` (0: never) in this process; ``grace`` is
+    compaction's (``compaction_grace``), which must outlast twice the reuse."""
+    global _reuse_seconds
     if not (seconds >= 0 and 2 * seconds <= grace):  # NaN too
         raise ListingError(
-            f"{what} 0 to {grace / 2:g} seconds (half of compaction_grace), not {seconds:g}"
+            f"a listing can be reused 0 to {grace / 2:g} seconds"
+            f" (half of compaction_grace), not {seconds:g}"
         )
-    return float(seconds)
-
-
-def set_listing_reuse(seconds: float, *, grace: float) -> None:
-    """Reuse a listing for up to ``seconds`` (0: never) in this process (:func:`check_age`)."""
-    global _reuse_seconds
-    seconds = check_age(seconds, grace, "a listing can be reused")
     with _lock:
         _reuse_seconds = float(seconds)
         _LISTED.clear()

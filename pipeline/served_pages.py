@@ -32,7 +32,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from pipeline.listings import Listing, ListingKey, check_age, listed_again, reading
+from pipeline.listings import Listing, ListingError, ListingKey, listed_again, reading
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,14 @@ _lock = threading.Lock()
 
 
 def set_page_reuse(seconds: float, *, grace: float) -> None:
-    """Serve a page from listings up to ``seconds`` old (0: never; ``check_age``)."""
+    """Serve a page from listings up to ``seconds`` old (0: never); ``grace`` is
+    compaction's (``compaction_grace``), which must outlast twice that."""
     global _seconds
-    seconds = check_age(seconds, grace, "a page can be served from data of")
+    if not (seconds >= 0 and 2 * seconds <= grace):  # NaN too
+        raise ListingError(
+            f"a page can be served from data 0 to {grace / 2:g} seconds old"
+            f" (half of compaction_grace), not {seconds:g}"
+        )
     with _lock:
         _seconds = float(seconds)
         _PAGES.clear()
