@@ -3,7 +3,6 @@
     python -m benchmarks.portal_load [--users 50] [--rows 1000000] [--seconds 60]
                                      [--workers 2] [--threads 8] [--think 10] [--ramp 10]
                                      [--data DIR] [--ingest-every S]
-                                     [--listing-seconds S] [--page-seconds S]
 
 Seeds a tenant of ``--users`` people (a fifth managers, who see the whole
 tenant; the rest plain users, who see their own calls) over a lake of
@@ -18,8 +17,6 @@ for them), Analytics, and the downloads (the Call History CSV of the last 7
 days and one Analytics table as CSV), with ``--think`` seconds (mean,
 exponential) between pages. ``--data DIR`` keeps the seeded data for the next run.
 ``--ingest-every S``: a live office beside them (``benchmarks.lake_trickle.ingest_live``).
-``--listing-seconds``/``--page-seconds``: the portal's settings of those names (make
-run's defaults; 0 for a portal that lists the lake and computes Analytics on every request).
 
 A page is what the browser asks for when a user opens it from the navigation
 bar (the portal is a single-page app): the page-content callback and the
@@ -406,13 +403,12 @@ def main() -> None:
         "--ramp", type=float, default=10.0, help="users sign in spread over this many seconds"
     )
     parser.add_argument("--data", type=Path, help="data dir to use (default: a temporary one)")
-    for name in ("portal_listing_seconds", "portal_page_seconds"):
-        parser.add_argument(
-            "--" + name.removeprefix("portal_").replace("_", "-"),
-            type=float,
-            default=default(name),
-            help=f"the portal's {name} (make run's default)",
-        )
+    parser.add_argument(
+        "--listing-seconds",
+        type=float,
+        default=default("portal_listing_seconds"),
+        help="the portal's portal_listing_seconds (make run's default)",
+    )
     parser.add_argument("--ingest-every", type=float, default=0.0,
                         help="seconds between ingest ticks of 3 calls (0: none)")  # fmt: skip
     args = parser.parse_args()
@@ -423,7 +419,6 @@ def main() -> None:
         portal_workers=args.workers,
         portal_threads=args.threads,
         portal_listing_seconds=args.listing_seconds,
-        portal_page_seconds=args.page_seconds,
     )
     marker = settings.data_dir / "portal_load.json"  # what a reused --data dir holds
     fresh = not marker.exists()
@@ -478,8 +473,6 @@ def main() -> None:
         "ramp_seconds": args.ramp,
         "think_seconds": args.think,
         "ingest_every_seconds": args.ingest_every,
-        "listing_seconds": args.listing_seconds,
-        "page_seconds": args.page_seconds,
         "ingested_calls": ingested["calls"],
         "ingest_ticks": ingested["ticks"],
         "compactions": ingested.get("compactions", 0),

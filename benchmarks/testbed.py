@@ -64,7 +64,6 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         "SWITCHBOARD_INGEST_INTERVAL": "0.2",
         # a test looks at a call in the portal as soon as it is ingested
         "SWITCHBOARD_PORTAL_LISTING_SECONDS": "0",
-        "SWITCHBOARD_PORTAL_PAGE_SECONDS": "0",
     }
     env.update({f"SWITCHBOARD_{k.upper()}": str(v) for k, v in overrides.items()})
     return load_settings(env)

@@ -35,7 +35,6 @@ from dash_app.refusals import install_refusals, refuse_callback_error
 from dash_app.users_downloads import install_users_downloads
 from pipeline.listings import set_listing_reuse
 from pipeline.metrics_cache import RESULTS
-from pipeline.served_pages import set_page_reuse
 from pipeline.warehouse import set_query_threads
 from switchboard.settings import Settings, load_settings
 
@@ -91,7 +90,6 @@ def create_app(settings: Settings) -> dash.Dash:
     RESULTS.share_on_disk(settings.metric_cache_dir, settings.metric_cache_mb * 2**20)
     set_query_threads(settings.portal_query_threads)
     set_listing_reuse(settings.portal_listing_seconds, grace=settings.compaction_grace)
-    set_page_reuse(settings.portal_page_seconds, grace=settings.compaction_grace)
     app.layout = shell
     return app
 

@@ -24,9 +24,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,32 +40,15 @@ class ListingError(ValueError):
     """A reuse the lake's guarantees do not cover was asked for."""
 
 
-ListingKey = tuple[str, str, tuple[str, ...]]  # (lake, tenant, table names)
-
-
 @dataclass(frozen=True)
-class Listing:
-    """The files of a tenant's tables as listed at one moment."""
-
-    lake_dir: Path
-    tenant: str
-    folders: Mapping[str, Path]  # table -> its tenant folder
+class _Listed:
     taken: float  # time.monotonic() when it was taken
-    taken_at: float  # time.time() then (what a page says its data is as of)
     stamp: int  # the tenant's stamp (mtime in ns, 0: none) read before it was taken
     snapshots: dict[str, TableSnapshot]
 
-    def readable_for(self, seconds: float) -> bool:
-        """Taken under ``seconds`` ago and no file of it unlinked since (the stamp)."""
-        age = time.monotonic() - self.taken
-        return age < seconds and self.stamp == _stamp(self.lake_dir, self.tenant)
 
-
-_LISTED: dict[ListingKey, Listing] = {}
+_LISTED: dict[tuple[str, str, tuple[str, ...]], _Listed] = {}
 _lock = threading.Lock()
-# pipeline.served_pages: the listings a page reads again, and those a page read
-_PINNED: ContextVar[Mapping[ListingKey, Listing] | None] = ContextVar("pinned", default=None)
-_READ: ContextVar[dict[ListingKey, Listing] | None] = ContextVar("read", default=None)
 
 
 def set_listing_reuse(seconds: float, *, grace: float) -> None:
@@ -110,53 +91,19 @@ def tables_listed(
     lake_dir: Path, tenant: str, folders: Mapping[str, Path]
 ) -> dict[str, TableSnapshot]:
     """The live files of each table in ``folders`` (table -> its tenant folder, resolved):
-    listed now, or as listed at most ``portal_listing_seconds`` ago (inside
-    :func:`reading`: the pinned listing of these tables, if any)."""
-    key = (str(lake_dir), tenant, tuple(folders))
-    pinned = _PINNED.get()
-    listing = pinned.get(key) if pinned is not None else None
-    if listing is None:
-        listing = _listing(lake_dir, tenant, folders)
-    read = _READ.get()
-    if read is not None:
-        read.setdefault(key, listing)
-    return listing.snapshots
-
-
-def listed_again(listing: Listing) -> Listing:
-    """The same tables as :func:`tables_listed` would list them now (no pin)."""
-    return _listing(listing.lake_dir, listing.tenant, listing.folders)
-
-
-def _listing(lake_dir: Path, tenant: str, folders: Mapping[str, Path]) -> Listing:
+    listed now, or as listed at most ``portal_listing_seconds`` ago."""
     key = (str(lake_dir), tenant, tuple(folders))
     stamp = _stamp(lake_dir, tenant)
     with _lock:
         seconds = _reuse_seconds
         kept = _LISTED.get(key)
     if kept is not None and kept.stamp == stamp and time.monotonic() - kept.taken < seconds:
-        return kept
-    taken, taken_at = time.monotonic(), time.time()
+        return kept.snapshots
+    taken = time.monotonic()
     snapshots = {
         name: snapshot(lake_dir, name, tenant, folder=folder) for name, folder in folders.items()
     }
-    listing = Listing(lake_dir, tenant, dict(folders), taken, taken_at, stamp, snapshots)
     if seconds > 0:
         with _lock:
-            _LISTED[key] = listing
-    return listing
-
-
-@contextmanager
-def reading(
-    pinned: Mapping[ListingKey, Listing] | None = None,
-) -> Iterator[dict[ListingKey, Listing]]:
-    """Inside: :func:`tables_listed` returns ``pinned``'s listing of the tables it holds,
-    and the yielded dict collects every listing it returned (this thread and context)."""
-    read: dict[ListingKey, Listing] = {}
-    pin_token, read_token = _PINNED.set(pinned), _READ.set(read)
-    try:
-        yield read
-    finally:
-        _PINNED.reset(pin_token)
-        _READ.reset(read_token)
+            _LISTED[key] = _Listed(taken, stamp, snapshots)
+    return snapshots

@@ -111,12 +111,6 @@ SETTINGS: tuple[Setting, ...] = (
         " request): a live office's new files then rebuild pages at most this often.",
     ),
     Setting(
-        "portal_page_seconds",
-        60.0,
-        "Seconds old the Analytics page's data may be while its newer numbers are computed in"
-        " the background (0: compute on every request whose lake files changed).",
-    ),
-    Setting(
         "metric_cache_mb",
         256,
         "Disk the portal's workers share for metric results (data_dir/cache/metrics).",
@@ -278,7 +272,6 @@ class Settings:
     portal_threads: int
     portal_query_threads: int
     portal_listing_seconds: float
-    portal_page_seconds: float
     metric_cache_mb: int
     kamailio_bin: str
     kamailio_modules: str

@@ -16,14 +16,12 @@ CSV, XLSX or Parquet from a guarded route running the same loader.
 from __future__ import annotations
 
 import logging
-from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
 import dash
 import dash_mantine_components as dmc
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
-from flask import current_app
 
 from dash_app.analytics_charts import (
     TILES,
@@ -32,7 +30,6 @@ from dash_app.analytics_charts import (
     tile,
     volume_figures,
 )
-from dash_app.analytics_data import clock_time, load_page
 from dash_app.analytics_grids import grid, grid_rows
 from dash_app.analytics_queues import queue_section
 from dash_app.analytics_tables import PREVIEW_ROWS, TABLES, AnalyticsQuery
@@ -46,7 +43,7 @@ from dash_app.auth import (
 from dash_app.editing import NotAllowed
 from dash_app.layout import section
 from dash_app.paged_grid import date_range
-from dash_app.recordings_figures import conversation_section
+from dash_app.recordings_figures import conversation_section, load_conversation_figures
 from pipeline.schema import DIRECTIONS
 
 dash.register_page(
@@ -54,6 +51,12 @@ dash.register_page(
 )
 
 log = logging.getLogger(__name__)
+
+
+# Tables that can have tens of thousands of rows: the page shows the first
+# PREVIEW_ROWS (the table's own order) and says how many there are; the
+# downloads run the same loader without the limit.
+_PREVIEWED = ("repeat", "callbacks")
 
 
 def _controls(q: AnalyticsQuery) -> Any:
@@ -103,24 +106,41 @@ def _controls(q: AnalyticsQuery) -> Any:
 def layout(**query: Any) -> Any:
     """The Analytics page for the view in the URL."""
     from pipeline import metrics
-    from pipeline.served_pages import served
 
     user = optional_user()
     if user is None:
         return html.Div()
+    from pipeline.viewer import open_for_viewer
+
     q, error = AnalyticsQuery.from_url(query, user.timezone)
     flt = q.call_filter()
-    page_key = ("analytics", user.id, user.role, user.extension, *sorted(q.to_url().items()))
-    # the app, not the request: the page may be computed again on a thread
-    load = partial(load_page, current_app._get_current_object(), user, q)  # type: ignore[attr-defined]
-    loaded, as_of = served(page_key, load)
-    compared, current, tables = loaded.compared, loaded.current, loaded.tables
+    viewer = open_for_viewer(portal().settings, user, borrow_store=provisioning)
+    conn, marks = viewer.conn, viewer.handled
+    try:
+        # One pass over the lake for the whole page; every metric below reads it.
+        metrics.prepare(conn, q.period, tz=q.tz, filters=flt, compare=q.compare)
+        if q.compare:
+            compared = metrics.compare(conn, q.period, tz=q.tz, filters=flt, handled=marks)
+            current = {k: v["current"] for k, v in compared.items()}
+        else:
+            compared = {}
+            current = metrics.summary(conn, q.period, tz=q.tz, filters=flt, handled=marks)
+        volume = metrics.volume(conn, q.period, interval=q.interval, tz=q.tz, filters=flt)
+        heat = metrics.heatmap(conn, q.period, tz=q.tz, filters=flt)
+        peaks = metrics.concurrency(conn, q.period, interval=q.interval, tz=q.tz, filters=flt)
+        tables = {
+            name: spec.load(conn, q, marks, limit=PREVIEW_ROWS if name in _PREVIEWED else None)
+            for name, spec in TABLES.items()
+        }
+        conversations = load_conversation_figures(conn, q)  # recorded calls, per agent
+    finally:
+        viewer.close()
     scope = (
         f"All calls of {user.tenant_domain}"
         if user.sees_whole_tenant
         else f"Calls of extension {user.extension}"
     )
-    by_disposition, by_direction = volume_figures(loaded.volume, q)
+    by_disposition, by_direction = volume_figures(volume, q)
     tiles = dmc.SimpleGrid(
         [tile(n, current.get(n), compared.get(n)) for n in TILES],
         cols={"base": 2, "sm": 4, "lg": 8},
@@ -140,8 +160,7 @@ def layout(**query: Any) -> Any:
                             dmc.Title("Analytics", order=2),
                             dmc.Text(
                                 f"{scope} · {q.period.start} to {q.period.end} ({q.tz})"
-                                f" · {flt.describe()} · metrics v{metrics.METRICS_VERSION}"
-                                f" · data as of {clock_time(as_of, q.tz)}",
+                                f" · {flt.describe()} · metrics v{metrics.METRICS_VERSION}",
                                 c="dimmed",
                                 size="sm",
                                 id="analytics-scope",
@@ -177,7 +196,7 @@ def layout(**query: Any) -> Any:
                         "Peak active calls",
                         dcc.Graph(
                             id="analytics-concurrency",
-                            figure=concurrency_figure(loaded.peaks, q),
+                            figure=concurrency_figure(peaks, q),
                             config=graph_config,
                         ),
                         id_prefix="analytics-peaks",
@@ -188,9 +207,7 @@ def layout(**query: Any) -> Any:
             section(
                 f"Busy hours ({q.tz})",
                 dcc.Graph(
-                    id="analytics-heatmap",
-                    figure=heatmap_figure(loaded.heat, q),
-                    config=graph_config,
+                    id="analytics-heatmap", figure=heatmap_figure(heat, q), config=graph_config
                 ),
                 id_prefix="analytics-heat",
             ),
@@ -203,7 +220,7 @@ def layout(**query: Any) -> Any:
             grid("menus", tables["menus"], q) if tables["menus"] else None,
             # queues, agents, staffing what-if; only when callers met a queue in the period
             queue_section(grid, tables, q),
-            conversation_section(loaded.conversations, q),  # only when calls were recorded
+            conversation_section(conversations, q),  # only when calls were recorded
             grid("repeat", tables["repeat"], q, total=current.get("repeat_callers")),
             html.Div(
                 [
