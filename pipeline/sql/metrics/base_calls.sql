@@ -4,13 +4,14 @@
 -- a metric, so the same rows serve every metric of a page: pipeline.metrics.prepare
 -- keeps them once as page_calls (the period and the previous one), else this is
 -- inlined. Cheap classifications are in scoped_calls.sql.
--- Placeholders filled by pipeline.metrics: {where} (a compiled CallFilter with
--- named parameters) and {caller_digits} (the expression pipeline.filters uses for
--- the caller drill-down). Bound: $tz, $zone_from, $zone_to (the scope's instants).
+-- Placeholders filled by pipeline.metric_engine: where (a compiled CallFilter with
+-- named parameters), caller_digits (the expression pipeline.filters uses for the
+-- caller drill-down), zone_hours and local_start (below). Bound: $tz, $zone_from,
+-- $zone_to (the scope's instants).
 --
--- The wall-clock time is not converted row by row: zone_hours.sql (the zone_hours
--- placeholder) holds each UTC hour's offset, and the local_start placeholder
--- (pipeline.metric_engine.LOCAL_TIME) adds it to the instant.
+-- The wall-clock time is not converted row by row: zone_hours.sql holds each UTC
+-- hour's offset, and local_start (pipeline.metric_engine.LOCAL_TIME) adds it to the
+-- instant.
 with zone_hours as (
     {zone_hours}
 )
