@@ -85,8 +85,12 @@ SERVER_PORTS = range(61000, 65536)
 # that gap: Kamailio then failed with "Address already in use" (CI, three xdist workers).
 # So each process that draws at once with others takes its own share (share_server_ports),
 # and no process draws a port twice while another is left (its last server may still hold it).
+# A test worker draws more ports than its share holds (7 per test's settings), so once the
+# share is used up the oldest half of the draws are freed, never the latest: forgetting
+# every draw let the ports of the settings being made be drawn again before their servers
+# bound them (Kamailio: "Address already in use" on its own SIP port's twin).
 _share: range = SERVER_PORTS
-_drawn: set[int] = set()
+_drawn: dict[int, None] = {}  # in the order drawn
 
 
 def share_server_ports(index: int, count: int) -> None:
@@ -101,15 +105,16 @@ def share_server_ports(index: int, count: int) -> None:
 
 def free_server_port() -> int:
     """A port of this process's share of :data:`SERVER_PORTS`, free on loopback for both
-    UDP and TCP right now, and not drawn before by this process while others are left."""
+    UDP and TCP right now, and not among this process's latest half of its share's draws."""
     pick = random.SystemRandom()
     while True:
         fresh = [p for p in _share if p not in _drawn]
         if not fresh:
-            _drawn.clear()
+            for old in list(_drawn)[: len(_drawn) // 2]:
+                del _drawn[old]
             continue
         port = pick.choice(fresh)
-        _drawn.add(port)
+        _drawn[port] = None
         if not any(address_in_use(k, "127.0.0.1", port) for k in _KINDS):
             return port
 

@@ -58,7 +58,7 @@ def test_workers_draw_server_ports_from_disjoint_shares_and_never_twice(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(processes, "_share", processes.SERVER_PORTS)
-    monkeypatch.setattr(processes, "_drawn", set())
+    monkeypatch.setattr(processes, "_drawn", {})
     drawn = []
     for worker in range(3):
         processes.share_server_ports(worker, 3)
@@ -68,3 +68,21 @@ def test_workers_draw_server_ports_from_disjoint_shares_and_never_twice(
     assert all(p in processes.SERVER_PORTS for ports in drawn for p in ports)
     with pytest.raises(ValueError, match="share 3 of 3"):
         processes.share_server_ports(3, 3)
+
+
+def test_a_used_up_share_never_draws_its_latest_ports_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker draws more ports than its share holds; the ports of the settings being
+    made (drawn last, not bound yet) must not come round again."""
+    monkeypatch.setattr(processes, "_share", processes.SERVER_PORTS)
+    monkeypatch.setattr(processes, "_drawn", {})
+    # every port free: servers of tests running beside this one must not use the share up
+    monkeypatch.setattr(processes, "address_in_use", lambda *_: False)
+    processes.share_server_ports(0, 40)  # ~114 ports
+    size = len(processes._share)
+    drawn = [processes.free_server_port() for _ in range(size)]
+    assert len(set(drawn)) == size  # every port once, then the share is used up
+    latest = set(drawn[-(size // 2) :])
+    again = [processes.free_server_port() for _ in range(size // 2)]
+    assert not latest & set(again)
