@@ -7,9 +7,11 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from pipeline import listings
 from pipeline.compaction import CompactionPolicy, compact_lake
 from pipeline.lake_deletion import DoomedRecording, delete_recordings
 from pipeline.lake_layout import RECORDINGS, partition_dir, read_partition
@@ -39,14 +41,20 @@ def recordings(settings: Settings) -> list[str]:
 
 
 def test_a_listing_is_reused_for_the_seconds_set_then_taken_again(
-    settings: Settings, reuse: None
+    settings: Settings, reuse: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the listings' clock, moved by hand: writing a recording took over the reuse on a
+    # busy box, so a wall-clock window made the test's "a moment ago" a lie
+    now = [1000.0]
+    clock = SimpleNamespace(monotonic=lambda: now[0], time_ns=time.time_ns)
+    monkeypatch.setattr(listings, "time", clock)
     set_listing_reuse(0.5, grace=600)
     add_recording(settings, FIRST, TENANT, "c-1", "101", "102", AT)
     assert recordings(settings) == [FIRST]
     add_recording(settings, SECOND, TENANT, "c-2", "101", "103", AT)
+    now[0] += 0.4
     assert recordings(settings) == [FIRST]  # the listing of a moment ago
-    time.sleep(0.6)
+    now[0] += 0.2
     assert recordings(settings) == [FIRST, SECOND]
 
 
