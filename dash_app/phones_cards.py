@@ -10,7 +10,9 @@ code (SVG made here, no network) a softphone can scan.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import json
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -105,10 +107,20 @@ def new_device_card(settings: Settings, device: Device, password: str) -> Any:
     )
 
 
-def _when(at: float | None, zone: str) -> str:
+def _when(at: float | None, zone: str, *, seconds: bool = False) -> str:
     if not at:
         return "never"
-    return datetime.fromtimestamp(at, UTC).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+    shape = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    return datetime.fromtimestamp(at, UTC).astimezone(ZoneInfo(zone)).strftime(shape)
+
+
+def digest(component: Any) -> str:
+    """What a rendered component says, as a short hash: a poll that would render the
+    same thing again sends nothing (re-rendered buttons can swallow a click in flight)."""
+    from plotly.utils import PlotlyJSONEncoder
+
+    text = json.dumps(component, cls=PlotlyJSONEncoder, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def device_rows(
@@ -126,8 +138,10 @@ def device_rows(
         elif regs:
             state = dmc.Badge("registered", color="green", variant="light")
             r = regs[0]
-            expires = "permanent" if r.expires_in < 0 else f"{r.expires_in} s"
-            detail = (r.user_agent, r.address, expires)
+            # When it last registered, not a countdown: the table re-renders only when
+            # something changed, so a click on Revoke is never lost to a re-render.
+            since = "permanent" if r.expires_in < 0 else _when(r.last_modified, zone, seconds=True)
+            detail = (r.user_agent, r.address, since)
         else:
             state = dmc.Badge("offline", color="gray", variant="light")
             detail = (d.last_user_agent, d.last_address, "")
@@ -170,7 +184,7 @@ def device_rows(
                     "State",
                     "User agent",
                     "Address",
-                    "Expires in",
+                    "Registered",
                     "Last seen",
                     "",
                 )

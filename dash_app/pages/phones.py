@@ -21,7 +21,7 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from dash_app.auth import optional_user, portal, provisioning, signed_in_user
 from dash_app.editing import NotAllowed, alert, require_click
 from dash_app.layout import section
-from dash_app.phones_cards import device_rows, new_device_card
+from dash_app.phones_cards import device_rows, digest, new_device_card
 from switchboard.store import ProvisioningError, User
 
 dash.register_page(__name__, path="/phones", name="Phones", title="Phones · Switchboard", order=2)
@@ -82,6 +82,7 @@ def layout(**query: str) -> Any:
             ),
             dcc.Interval(id="phones-refresh", interval=REFRESH_MS),
             dcc.Store(id="phones-changed", data=0),
+            dcc.Store(id="phones-shown"),
         ]
     )
 
@@ -93,11 +94,14 @@ def _may_manage(user: User, extension: str) -> None:
 
 @callback(
     Output("phones-list", "children"),
+    Output("phones-shown", "data"),
     Input("phones-refresh", "n_intervals"),
     Input("phones-changed", "data"),
+    State("phones-shown", "data"),
 )
-def refresh_devices(_n: int | None, _changed: int | None) -> Any:
-    """The viewer's devices (a manager's: the tenant's) with their live state."""
+def refresh_devices(_n: int | None, _changed: int | None, shown: str | None) -> Any:
+    """The viewer's devices (a manager's: the tenant's) with their live state; nothing
+    when that is what the page already shows (every second, it mostly is)."""
     from kamailio.devices import by_username, live_registrations  # lazy: RPC client
     from kamailio.rpc import RPCError
 
@@ -113,7 +117,9 @@ def refresh_devices(_n: int | None, _changed: int | None) -> Any:
     except RPCError as exc:
         log.info("device state unavailable: %s", exc)
         live = None
-    return device_rows(devices, live, user.timezone, can_revoke=True)
+    rows = device_rows(devices, live, user.timezone, can_revoke=True)
+    seen = digest(rows)
+    return (no_update, no_update) if seen == shown else (rows, seen)
 
 
 @callback(
