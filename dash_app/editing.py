@@ -11,6 +11,8 @@ item's Edit and Delete buttons look the same on every page.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -114,6 +116,19 @@ def require_click() -> None:
     """
     if not ctx.triggered or not ctx.triggered[0].get("value"):
         raise PreventUpdate
+
+
+def digest(component: Any) -> str:
+    """What a rendered component says, as a short hash.
+
+    A page that polls sends nothing when it would render the same thing again: a
+    re-rendered button can swallow a click in flight (Dash fires the button's callback
+    again for the new button, with ``n_clicks`` empty, and :func:`require_click` drops it).
+    """
+    from plotly.utils import PlotlyJSONEncoder
+
+    text = json.dumps(component, cls=PlotlyJSONEncoder, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def close_on_cancel(modal_id: str, cancel_id: str) -> None:

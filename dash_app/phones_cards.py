@@ -10,9 +10,7 @@ code (SVG made here, no network) a softphone can scan.
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
-import json
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -112,15 +110,6 @@ def _when(at: float | None, zone: str, *, seconds: bool = False) -> str:
         return "never"
     shape = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
     return datetime.fromtimestamp(at, UTC).astimezone(ZoneInfo(zone)).strftime(shape)
-
-
-def digest(component: Any) -> str:
-    """What a rendered component says, as a short hash: a poll that would render the
-    same thing again sends nothing (re-rendered buttons can swallow a click in flight)."""
-    from plotly.utils import PlotlyJSONEncoder
-
-    text = json.dumps(component, cls=PlotlyJSONEncoder, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def device_rows(

@@ -26,7 +26,7 @@ import dash_mantine_components as dmc
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dash_app.auth import portal, provisioning, signed_in_user
-from dash_app.editing import NotAllowed, require_click
+from dash_app.editing import NotAllowed, digest, require_click
 from switchboard.store import User
 
 log = logging.getLogger(__name__)
@@ -178,11 +178,12 @@ def refresh_live_call(_n: int | None, state: dict[str, Any] | None) -> tuple[Any
         log.info("live call of %s unavailable: %s", user.login, exc)
         return None, None
     if not calls:
-        return None, None
+        return (no_update, no_update) if state is None else (None, None)
     call = calls[0]
     recording = bool(state and state.get("call_id") == call.call_id and state.get("recording"))
-    mode = _mode(user, call)
-    return _card(user, call, mode, recording), {"call_id": call.call_id, "recording": recording}
+    card = _card(user, call, _mode(user, call), recording)
+    shown = {"call_id": call.call_id, "recording": recording, "shown": digest(card)}
+    return (no_update, no_update) if shown == state else (card, shown)
 
 
 @callback(

@@ -19,9 +19,9 @@ import dash_mantine_components as dmc
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dash_app.auth import optional_user, portal, provisioning, signed_in_user
-from dash_app.editing import NotAllowed, alert, require_click
+from dash_app.editing import NotAllowed, alert, digest, require_click
 from dash_app.layout import section
-from dash_app.phones_cards import device_rows, digest, new_device_card
+from dash_app.phones_cards import device_rows, new_device_card
 from switchboard.store import ProvisioningError, User
 
 dash.register_page(__name__, path="/phones", name="Phones", title="Phones · Switchboard", order=2)
