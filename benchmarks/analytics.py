@@ -85,12 +85,13 @@ def profile_page(settings: Any, period: Any) -> list[tuple[str, float]]:
         timings.append((sql.split("\n", 1)[0].lstrip("- ")[:70], time.perf_counter() - t))
         return out
 
-    def build(conn: Any, prepared: Any) -> None:
+    def build(conn: Any, prepared: Any, start: Any) -> None:
         t = time.perf_counter()
         built = prepared.built
-        real_build(conn, prepared)
-        if not built:
-            timings.append(("prepare (page_calls + page_contacts)", time.perf_counter() - t))
+        real_build(conn, prepared, start)
+        if prepared.built != built:
+            label = "prepare (page_calls)" + (" extended" if built else "")
+            timings.append((label, time.perf_counter() - t))
 
     RESULTS.clear()
     metric_engine._execute, metric_engine._build = execute, build  # type: ignore[assignment]

@@ -2,8 +2,8 @@
 
 Both look at external callers (inbound calls, numbers compared digits only)
 rather than at calls; the worklist also reads every contact after the period
-starts (a callback made later still counts), which is why its result-cache
-key lists the lake up to now (:func:`pipeline.metric_engine.run_metric`).
+starts (a callback made later still counts): its parts are cached apart, and
+only the contacts after the page are read again (:func:`pipeline.metric_engine.worklist`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pipeline.metric_engine import (
     rows_of,
     run_metric,
     scope_filter,
+    worklist,
 )
 
 
@@ -68,7 +69,7 @@ def _open_callbacks(
     The worklist of a busy tenant has many thousand rows and the marks are few,
     so the marks are checked on the marked rows alone.
     """
-    table = run_metric(conn, "callback_worklist", flt, DEFAULT_PARAMS)
+    table = worklist(conn, flt)
     marks = handled or {}
     if not marks:
         return table

@@ -14,12 +14,18 @@ Only three kinds of text are formatted in: that staging SQL, a compiled
 a bound named parameter (``$tz``, ``$open_frames`` …).
 
 A page that shows many metrics calls :func:`prepare` first: the base rows of
-the period and the previous one (and the callback contacts) are computed once
-into temp tables (``page_calls``, ``page_contacts``) and every metric of the
-same scope reads them instead of the lake. The metric SQL is the same text
-either way (only the relation in ``{base_calls}``/``{contacts}`` differs), so
-a prepared page and an unprepared CLI call cannot disagree; a request the
-prepared tables do not cover (another zone, filter or period) reads the lake.
+the period and the previous one are computed once into a temp table
+(``page_calls``) and every metric of the same scope reads it instead of the
+lake. The metric SQL is the same text either way (only the relation in
+``{base_calls}`` differs), so a prepared page and an unprepared CLI call cannot
+disagree; a request the prepared table does not cover (another zone, filter or
+period) reads the lake.
+
+The callback worklist is the one metric that reads calls after its period (a
+callback made later counts). It runs in two stages so that a closed period's
+part stays cached while calls come in: its missed callers and the contacts of
+each span (:func:`contact_spans`) are cached metrics of their own, and only the
+contacts after the page's end are read again; :func:`worklist` joins them.
 """
 
 from __future__ import annotations
@@ -115,31 +121,37 @@ def scope_filter(period: Period, tz: str, filters: CallFilter | None = None) -> 
         raise MetricError(str(exc)) from exc
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """One period's base rows: ``base_calls.sql`` over the lake for its instants."""
+
+    flt: CallFilter  # the period's scope filter
+    start: datetime
+    sql: str
+    bound: dict[str, Any]
+
+
 @dataclass
 class _Prepared:
     """What :func:`prepare` stored on a connection: the scope and the instants it covers.
 
     The tables are built on first use (a page whose every result is cached never
-    builds them); the lake listings the cache keys use are taken once per page.
+    builds them), and only as far back as a query needs: the period's rows first, the
+    previous period's when a query of it is not cached. In a live office only today's
+    files change, so the previous period's results are cached and its rows (half the
+    page's) are never read. The lake listings the cache keys use are taken once per page.
     """
 
     scope: tuple[Any, ...]  # (zone, filter SQL without dates, its values)
     start: datetime
     end: datetime
-    since_date: date  # page_contacts holds the contacts on and after this UTC day
-    base_sql: str
-    bound: dict[str, Any]
-    unfiltered: bool  # page_calls holds every call of the scope in [start, end)
-    built: bool = False
-    listings: dict[tuple[date, date | None], Listing] = field(default_factory=dict)
+    parts: tuple[_Rows, ...]  # newest first: the period, then (compared) the previous one
+    unfiltered: bool  # page_calls holds every call of the scope in its instants
+    built: int = 0  # how many of ``parts`` page_calls holds
+    listings: dict[tuple[datetime, datetime | None], Listing] = field(default_factory=dict)
 
     def covers(self, flt: CallFilter, start: datetime, end: datetime) -> bool:
-        return (
-            self.scope == _scope_key(flt)
-            and self.start <= start
-            and end <= self.end
-            and self.since_date <= start.date()
-        )
+        return self.scope == _scope_key(flt) and self.start <= start and end <= self.end
 
 
 # The prepared tables of each open connection; an entry goes with its connection.
@@ -182,37 +194,15 @@ def _base_sql(flt: CallFilter) -> tuple[str, dict[str, Any]]:
     return sql, {**bound, "zone_from": zone_from, "zone_to": zone_to}
 
 
-# The calls contacts.sql looks in: the scope's calls since $since_date (the lake's
-# date partitions), or those outside [$start, $end) when a page's rows hold the rest.
-_CONTACT_COLUMNS = "direction, disposition, callee, started_at"
-_LAKE_CONTACT_CALLS = (
-    f"select {_CONTACT_COLUMNS},"
+# The calls contacts.sql looks in for "contacts_after": the lake's from a period's end on
+# (a call is in the partition of its UTC day).
+_CONTACTS_AFTER = (
+    "select direction, disposition, callee, started_at,"
     f" case when direction = 'inbound' then {CALLER_DIGITS} end as caller_digits"
-    " from calls where {where}"
+    " from calls where date >= $end_date and started_at >= $end"
 )
-
-
-def _contacts_sql(page_rows: bool = False) -> str:
-    """contacts.sql over the lake; ``page_rows``: over page_calls plus the lake's calls
-    outside its instants (bound ``$start``, ``$end``), which page_calls must hold unfiltered.
-
-    A page's contacts are mostly its own calls: reading them from page_calls rather than
-    the lake again skips a second scan and the digits of every inbound caller.
-    """
-    calls = _LAKE_CONTACT_CALLS.format(where="date >= $since_date")
-    if page_rows:
-        # A call is in the partition of its UTC day: the calls before $start are in
-        # $since_date's (start's day), those after $end from $end's day on.
-        calls = "\n    union all\n    ".join(
-            (
-                f"select {_CONTACT_COLUMNS}, caller_digits from page_calls",
-                _LAKE_CONTACT_CALLS.format(where="date = $since_date and started_at < $start"),
-                _LAKE_CONTACT_CALLS.format(where="date >= $end_date and started_at >= $end"),
-            )
-        )
-    return sql_text("contacts").format(
-        callee_digits=CALLEE_DIGITS, contact_calls=f"(\n    {calls}\n)"
-    )
+# Metrics whose result depends on calls after their period: keyed by the lake from its end.
+_OPEN_ENDED = frozenset({"contacts_after"})
 
 
 def compile_metric(
@@ -230,25 +220,27 @@ def compile_metric(
     start, end = flt.utc_bounds()
     if start is None or end is None:
         raise MetricError("a metric needs a period")
-    since_date = start.date()
     prepared = _PREPARED.get(conn) if conn is not None else None
     bound: dict[str, Any] = {}
-    if prepared is not None and conn is not None and prepared.covers(flt, start, end):
-        _build(conn, prepared)
-        base, contacts = "page_calls", "select * from page_contacts"
+    if name in _OPEN_ENDED:
+        base = "(select null)"  # not read
+    elif prepared is not None and conn is not None and prepared.covers(flt, start, end):
+        _build(conn, prepared, start)
+        base = "page_calls"
     else:
         base_sql, bound = _base_sql(flt)
-        base, contacts = f"(\n{_indent(base_sql)}\n)", _indent(_contacts_sql())
+        base = f"(\n{_indent(base_sql)}\n)"
     scoped = sql_text("scoped_calls").format(base_calls=base, handling_extension=HANDLING_EXTENSION)
     values = {
         "scoped_calls": _indent(scoped),
-        "contacts": contacts,
         "zone_hours": _zone_hours(),
+        "callee_digits": CALLEE_DIGITS,
+        "contact_calls": f"(\n    {_CONTACTS_AFTER if name in _OPEN_ENDED else _indent(scoped)}\n)",
         **fragments,
     }
     if name == "repeat_summary":
         values["repeat_callers"] = _indent(sql_text("repeat_callers").format(**values))
-    sql = sql_text(name).format(**values)
+    sql = sql_text("contacts" if name in _OPEN_ENDED else name).format(**values)
     candidates: dict[str, Any] = {
         "tz": flt.timezone,
         "start": start,
@@ -256,7 +248,7 @@ def compile_metric(
         "open_frames": list(params.open_frames),
         "short_abandon_seconds": float(params.short_abandon_seconds),
         "window_seconds": float(params.repeat_window_hours) * 3600.0,
-        "since_date": since_date,
+        "end_date": end.date(),
         # zone_hours.sql: the hours of the period (an instant after them converts itself)
         "zone_from": start,
         "zone_to": end,
@@ -286,35 +278,32 @@ def prepare(
     Call again for another scope; :func:`release` frees the memory early.
     The tables are built when the first metric not in the result cache needs them.
     """
-    first = period.previous() if compare else period
-    flt = scope_filter(Period(first.start, period.end), tz, filters)
+    periods = (period, period.previous()) if compare else (period,)
+    parts = []
+    for part in periods:
+        sql, bound = _base_sql(scope_filter(part, tz, filters))
+        if "$tz" in sql:
+            bound["tz"] = tz
+        parts.append(_Rows(scope_filter(part, tz, filters), bound["zone_from"], sql, bound))
+    flt = scope_filter(Period(periods[-1].start, period.end), tz, filters)
     start, end = flt.utc_bounds()
     assert start is not None and end is not None  # scope_filter sets both dates
-    base_sql, bound = _base_sql(flt)
-    if "$tz" in base_sql:
-        bound["tz"] = tz
     release(conn)
     unfiltered = replace(flt, date_from=None, date_to=None) == CallFilter(timezone=tz)
-    _PREPARED[conn] = _Prepared(
-        _scope_key(flt), start, end, start.date(), base_sql, bound, unfiltered
-    )
+    _PREPARED[conn] = _Prepared(_scope_key(flt), start, end, tuple(parts), unfiltered)
 
 
-def _build(conn: duckdb.DuckDBPyConnection, prepared: _Prepared) -> None:
-    """Create the temp tables of a :func:`prepare` (once)."""
-    if prepared.built:
-        return
+def _build(conn: duckdb.DuckDBPyConnection, prepared: _Prepared, start: datetime) -> None:
+    """Make page_calls of a :func:`prepare` hold the rows from ``start`` on (the periods'
+    rows newest first, each period's once)."""
     # Temp tables rather than Arrow tables registered on the connection: building
     # an Arrow table is cheaper, but scanning it was ~2x slower per query
     # (no zone maps: the previous period's queries cannot skip this period).
-    conn.execute(f"create temp table page_calls as\n{prepared.base_sql}", prepared.bound)
-    contacts: dict[str, Any] = {"since_date": prepared.since_date}
-    if prepared.unfiltered:
-        contacts |= {"start": prepared.start, "end": prepared.end, "end_date": prepared.end.date()}
-    conn.execute(
-        f"create temp table page_contacts as\n{_contacts_sql(prepared.unfiltered)}", contacts
-    )
-    prepared.built = True
+    need = next(i for i, part in enumerate(prepared.parts) if part.start <= start) + 1
+    for part in prepared.parts[prepared.built : need]:
+        into = "insert into page_calls" if prepared.built else "create temp table page_calls as"
+        conn.execute(f"{into}\n{part.sql}", part.bound)
+        prepared.built += 1
 
 
 def release(conn: duckdb.DuckDBPyConnection) -> None:
@@ -322,7 +311,6 @@ def release(conn: duckdb.DuckDBPyConnection) -> None:
     prepared = _PREPARED.pop(conn, None)
     if prepared is not None and prepared.built:
         conn.execute("drop table if exists page_calls")
-        conn.execute("drop table if exists page_contacts")
 
 
 def _indent(sql: str) -> str:
@@ -350,8 +338,9 @@ def _cache_key(
 
     Whose calls: the tenant and the extension scope the connection was opened
     with (literals of its views: raw SQL cannot change them). Which data: the files
-    of the partitions the query reads (the callback worklist reads every call
-    after the period start: its contacts). What: the query and its values.
+    of the partitions the query reads, less the calls files that hold no call of
+    its instants (:func:`pipeline.file_spans.may_hold`; "contacts_after" reads every
+    call from the period's end on). What: the query and its values.
     """
     scope = scope_of(conn)
     if scope is None:
@@ -366,14 +355,15 @@ def _cache_key(
         scope.forwarded_message_ids,
         scope.contact_names,  # a worklist names callers by the viewer's contacts
     )
-    open_ended = name == "callback_worklist"
-    days = widened(start.date(), None if open_ended else end.date())
+    open_ended = name in _OPEN_ENDED  # from the period's end on
+    days = widened(end.date(), None) if open_ended else widened(start.date(), end.date())
+    instants = (end, None) if open_ended else (start, end)
     prepared = _PREPARED.get(conn)
-    listing = prepared.listings.get(days) if prepared is not None and not fresh else None
+    listing = prepared.listings.get(instants) if prepared is not None and not fresh else None
     if listing is None:
-        listing = lake_listing(scope.snapshots, *days)
+        listing = lake_listing(scope.snapshots, *days, instants)
         if prepared is not None and not fresh:
-            prepared.listings[days] = listing
+            prepared.listings[instants] = listing
     return (
         METRICS_VERSION,
         name,
@@ -408,6 +398,53 @@ def run_metric(
     # tables were built after the listing): else the result and key could differ.
     if key is not None and key == _cache_key(conn, name, flt, params, keyed, fresh=True):
         RESULTS.put(key, table)
+    return table
+
+
+def contact_spans(conn: duckdb.DuckDBPyConnection, flt: CallFilter) -> list[CallFilter]:
+    """The spans whose contacts a worklist of ``flt`` reads besides the lake's after them:
+    its own period, and each later period a prepared page holds (cached apart, so a
+    closed period's contacts are not read again). No call filter: a callback is any call.
+    """
+    own = replace(CallFilter(timezone=flt.timezone), date_from=flt.date_from, date_to=flt.date_to)
+    spans = [own]
+    prepared = _PREPARED.get(conn)
+    start, end = own.utc_bounds()
+    assert start is not None and end is not None
+    if prepared is not None and prepared.covers(own, start, end):
+        spans += [part.flt for part in reversed(prepared.parts) if part.start >= end]
+    return spans
+
+
+def worklist(conn: duckdb.DuckDBPyConnection, flt: CallFilter) -> pa.Table:
+    """The callback worklist of ``flt`` (callback_worklist.sql): its missed callers, less
+    those with a contact after their last missed call, in its span or any later one.
+    Cached under its parts' keys: asked for twice on a page (the tile, the table)."""
+    missed = run_metric(conn, "missed_callers", flt, DEFAULT_PARAMS)
+    if missed.num_rows == 0:
+        return missed
+    spans = contact_spans(conn, flt)
+    parts = [("missed_callers", flt), *(("contacts", span) for span in spans)]
+    parts.append(("contacts_after", spans[-1]))
+
+    def key(fresh: bool = False) -> Hashable | None:
+        keys = [_cache_key(conn, name, f, DEFAULT_PARAMS, {}, fresh=fresh) for name, f in parts]
+        return None if None in keys else ("callback_worklist", *keys)
+
+    kept = key()
+    cached = RESULTS.get(kept) if kept is not None else None
+    if cached is not None:
+        return cached
+    found = [run_metric(conn, name, f, DEFAULT_PARAMS) for name, f in parts[1:]]
+    conn.register("worklist_missed", missed)
+    conn.register("worklist_contacts", pa.concat_tables(found))
+    try:
+        table = _execute(conn, sql_text("callback_worklist"), {})
+    finally:
+        conn.unregister("worklist_missed")
+        conn.unregister("worklist_contacts")
+    if kept is not None and kept == key(fresh=True):
+        RESULTS.put(kept, table)
     return table
 
 

@@ -42,6 +42,7 @@ from pathlib import PurePath
 
 import pyarrow as pa
 
+from pipeline.file_spans import may_hold
 from pipeline.lake_layout import TableSnapshot
 
 Listing = tuple[tuple[str, str, int], ...]
@@ -54,16 +55,30 @@ _SCAN_EVERY_FRACTION = 16
 _STALE_TEMP_SECONDS = 300.0
 
 
-def lake_listing(snapshots: Sequence[TableSnapshot], first: date, last: date | None) -> Listing:
+def lake_listing(
+    snapshots: Sequence[TableSnapshot],
+    first: date,
+    last: date | None,
+    instants: tuple[datetime, datetime | None] | None = None,
+) -> Listing:
     """(folder/partition, file, inode) of every file a connection's views read in
     ``date=first..last`` (:attr:`pipeline.warehouse.ConnectionScope.snapshots`).
 
     Lake files are written once under a name (an atomic rewrite is a new inode),
     so the listing names the data. ``last`` None: every partition from ``first``
     on. A partition is a UTC or a local day depending on the table, so callers
-    widen their range by a day.
+    widen their range by a day. ``instants``: the calls' [start, end) the result
+    reads (end None: open-ended); a calls or legs file that holds none of their rows
+    is left out (:func:`pipeline.file_spans.may_hold`).
     """
-    return tuple(sorted(f for snap in snapshots for f in snap.listing(first, last)))
+    return tuple(
+        sorted(
+            f
+            for snap in snapshots
+            for f in snap.listing(first, last)
+            if instants is None or may_hold(snap.table, f"{f[0]}/{f[1]}", f[2], *instants)
+        )
+    )
 
 
 def widened(first: date, last: date | None) -> tuple[date, date | None]:

@@ -207,6 +207,46 @@ def test_a_new_call_in_the_lake_changes_the_cached_result(settings: Settings) ->
     assert (got["calls"], got["missed"], got["callbacks_pending"]) == (8, 5, 2)
 
 
+def test_a_page_whose_previous_period_is_cached_reads_only_its_own_rows(
+    settings: Settings,
+) -> None:
+    rows = hand_acc_rows()
+    day_before = {**rows[0], "id": len(rows) + 1, "call_id": "p1"}
+    for key in ("invite_at", "answer_at", "end_at"):
+        day_before[key] -= 86_400
+    write_lake(settings, [*rows, day_before])
+    RESULTS.clear()
+    conn = connect(settings, ACME)
+    try:
+        computed = _page(conn)  # caches both periods' results
+    finally:
+        conn.close()
+    # A live office: a new call lands today; the previous day's files are unchanged.
+    extra = {**rows[0], "id": len(rows) + 2, "call_id": "a8", "caller": "+15550003333"}
+    extra.update(answered_by=None, answer_at=None, sip_code=480, sip_reason=REASONS[480])
+    ingest_rows(Lake(settings.lake_dir, durable=False), [extra], DIRECTORY, after=len(rows) + 1)
+    conn = connect(settings, ACME)
+    try:
+        page = _page(conn)
+        # The previous day's results came from the cache: its rows were never read.
+        day_start = datetime.fromisoformat(HAND_DAY).replace(tzinfo=ZoneInfo(TZ))
+        ((held, first),) = conn.execute(
+            "select count(*), min(started_at) from page_calls"
+        ).fetchall()
+        assert (held, first >= day_start) == (8, True)
+        calls = page["compare"]["calls"]
+        assert (calls["current"], calls["previous"]) == (
+            8,
+            computed["compare"]["calls"]["previous"],
+        )
+        # A query of the previous day not cached yet adds its rows (once), and counts right.
+        by_did = metrics.kpis(conn, DAY.previous(), group_by="did", tz=TZ)
+        assert sum(r["calls"] for r in by_did) == 1
+        assert conn.execute("select count(*) from page_calls").fetchall() == [(9,)]
+    finally:
+        conn.close()
+
+
 def test_the_cache_never_shows_a_manager_s_numbers_to_a_plain_user(settings: Settings) -> None:
     write_lake(settings, hand_acc_rows())
     RESULTS.clear()
@@ -583,6 +623,13 @@ def test_sql_agrees_with_pandas_on_every_metric(
         assert worklist == pandas_worklist(g, frame)
         if period == PERIODS[0]:
             assert worklist  # the fixture has pending callbacks to check
+        # The previous period's: its contacts are in its rows, the period's and the lake's.
+        before = period.previous()
+        worklist = {r["number"] for r in metrics.callback_worklist(conn, before, tz=TZ)}
+        assert worklist == pandas_worklist(scope(frame, before), frame)
+        if period == PERIODS[2]:  # some were called back only in the period (page_calls)
+            until_period = frame[frame["local"].dt.date < period.start]
+            assert pandas_worklist(scope(frame, before), until_period) - worklist
     finally:
         conn.close()
 

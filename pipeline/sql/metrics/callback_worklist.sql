@@ -3,27 +3,17 @@
 -- outbound call to the number, any outcome) nor reached (an answered inbound
 -- call from it). Callbacks are looked for in every call after the missed one,
 -- also after the period. Rows marked handled are removed by pipeline.metrics.
-with scoped as (
-    {scoped_calls}
-),
-
-missed as (
+-- Stage 2 of two, over relations pipeline.metric_engine registers:
+-- worklist_missed (missed_callers.sql over the period) and worklist_contacts
+-- (contacts.sql over the period's calls, each later span's, and the lake's after
+-- them; a number may have a row from each).
+with contacts as (
     select
-        caller_digits as number,
-        min(caller) as caller,
-        max(caller_name) as caller_name,
-        count(*) as missed_calls,
-        min(started_at) as first_missed_at,
-        max(started_at) as last_missed_at,
-        arg_max(disposition, started_at) as last_disposition,
-        arg_max(callee, started_at) as last_callee
-    from scoped
-    where is_external_caller and is_offered and not is_answered
-    group by caller_digits
-),
-
-contacts as (
-    {contacts}
+        number,
+        max(last_contact_at) as last_contact_at
+    from worklist_contacts
+    where number in (select number from worklist_missed)  -- ~half the time at 10 M calls
+    group by number
 ),
 
 final as (
@@ -36,7 +26,7 @@ final as (
         m.last_missed_at,
         m.last_disposition,
         m.last_callee
-    from missed as m
+    from worklist_missed as m
     left join contacts as c on c.number = m.number
     -- no contact at all, or none after the last missed call
     where c.last_contact_at is null or c.last_contact_at <= m.last_missed_at
