@@ -23,6 +23,7 @@ from pipeline.metric_engine import (
     Period,
     rows_of,
     run_metric,
+    run_over,
     scope_filter,
     worklist,
 )
@@ -42,9 +43,16 @@ def repeat_callers(
 
     ``limit``: the first rows only (the order is the table's: most calls first).
     """
-    flt = scope_filter(period, tz, filters)
-    table = run_metric(conn, "repeat_callers", flt, params, {"only_repeat": only_repeat})
+    table = _callers(conn, scope_filter(period, tz, filters), params)
+    if only_repeat:
+        table = table.filter(table["is_repeat_caller"])
     return rows_of(table if limit is None else table.slice(0, limit))
+
+
+def _callers(conn: duckdb.DuckDBPyConnection, flt: CallFilter, params: MetricParams) -> pa.Table:
+    """Every external caller of ``flt`` (repeat_callers.sql): one cached result per period
+    that the table and the summary both read (it is the costly part of each)."""
+    return run_metric(conn, "repeat_callers", flt, params)
 
 
 def repeat_summary(
@@ -56,8 +64,8 @@ def repeat_summary(
     params: MetricParams = DEFAULT_PARAMS,
 ) -> dict[str, Any]:
     """Repeat-caller rate and the first-contact-resolution proxy."""
-    flt = scope_filter(period, tz, filters)
-    (row,) = rows_of(run_metric(conn, "repeat_summary", flt, params))
+    callers = _callers(conn, scope_filter(period, tz, filters), params)
+    (row,) = rows_of(run_over(conn, "repeat_summary", repeat_per_caller=callers))
     return row
 
 

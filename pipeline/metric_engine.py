@@ -238,8 +238,6 @@ def compile_metric(
         "contact_calls": f"(\n    {_CONTACTS_AFTER if name in _OPEN_ENDED else _indent(scoped)}\n)",
         **fragments,
     }
-    if name == "repeat_summary":
-        values["repeat_callers"] = _indent(sql_text("repeat_callers").format(**values))
     sql = sql_text("contacts" if name in _OPEN_ENDED else name).format(**values)
     candidates: dict[str, Any] = {
         "tz": flt.timezone,
@@ -252,8 +250,6 @@ def compile_metric(
         # zone_hours.sql: the hours of the period (an instant after them converts itself)
         "zone_from": start,
         "zone_to": end,
-        # repeat_callers.sql keeps every caller unless repeat_callers() asks otherwise
-        "only_repeat": False,
     }
     for key, value in candidates.items():
         if f"${key}" in sql:
@@ -436,16 +432,23 @@ def worklist(conn: duckdb.DuckDBPyConnection, flt: CallFilter) -> pa.Table:
     if cached is not None:
         return cached
     found = [run_metric(conn, name, f, DEFAULT_PARAMS) for name, f in parts[1:]]
-    conn.register("worklist_missed", missed)
-    conn.register("worklist_contacts", pa.concat_tables(found))
-    try:
-        table = _execute(conn, sql_text("callback_worklist"), {})
-    finally:
-        conn.unregister("worklist_missed")
-        conn.unregister("worklist_contacts")
+    contacts = pa.concat_tables(found)
+    table = run_over(conn, "callback_worklist", worklist_missed=missed, worklist_contacts=contacts)
     if kept is not None and kept == key(fresh=True):
         RESULTS.put(kept, table)
     return table
+
+
+def run_over(conn: duckdb.DuckDBPyConnection, name: str, **relations: pa.Table) -> pa.Table:
+    """Metric file ``name`` over results already computed (a second stage), each
+    registered on the connection under its name while it runs."""
+    for relation, table in relations.items():
+        conn.register(relation, table)
+    try:
+        return _execute(conn, sql_text(name), {})
+    finally:
+        for relation in relations:
+            conn.unregister(relation)
 
 
 def rows_of(table: pa.Table) -> list[dict[str, Any]]:

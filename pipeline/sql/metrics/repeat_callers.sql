@@ -1,7 +1,8 @@
 -- Repeat callers: one row per external caller (digits of the number) with
 -- inbound calls in scope. A call is "followed" when the same number calls in
 -- again at most $window_seconds after it started (only calls in scope count).
--- $only_repeat keeps the repeat callers only (the table; most callers are not).
+-- Computed once per period: the table (pipeline.metric_callers keeps the rows with
+-- is_repeat_caller; most callers are not) and repeat_summary.sql read these rows.
 with scoped as (
     {scoped_calls}
 ),
@@ -45,5 +46,4 @@ final as (
 )
 
 select * from final
-where is_repeat_caller or not $only_repeat
 order by calls desc, number

@@ -1,6 +1,8 @@
--- Repeat-caller rate and the first-contact-resolution proxy over external callers.
+-- Repeat-caller rate and the first-contact-resolution proxy over external callers:
+-- over repeat_per_caller, the rows of repeat_callers.sql (every caller) that
+-- pipeline.metric_engine registers (the table of repeat callers reads the same rows).
 with per_caller as (
-    {repeat_callers}
+    select * from repeat_per_caller
 ),
 
 final as (
