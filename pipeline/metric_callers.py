@@ -23,7 +23,7 @@ from pipeline.metric_engine import (
     Period,
     rows_of,
     run_metric,
-    run_over,
+    run_staged,
     scope_filter,
     worklist,
 )
@@ -64,8 +64,9 @@ def repeat_summary(
     params: MetricParams = DEFAULT_PARAMS,
 ) -> dict[str, Any]:
     """Repeat-caller rate and the first-contact-resolution proxy."""
-    callers = _callers(conn, scope_filter(period, tz, filters), params)
-    (row,) = rows_of(run_over(conn, "repeat_summary", repeat_per_caller=callers))
+    no_fragments: dict[str, str] = {}
+    first = ("repeat_callers", scope_filter(period, tz, filters), params, no_fragments)
+    (row,) = rows_of(run_staged(conn, first, "repeat_summary", "repeat_per_caller"))
     return row
 
 

@@ -433,22 +433,52 @@ def worklist(conn: duckdb.DuckDBPyConnection, flt: CallFilter) -> pa.Table:
         return cached
     found = [run_metric(conn, name, f, DEFAULT_PARAMS) for name, f in parts[1:]]
     contacts = pa.concat_tables(found)
-    table = run_over(conn, "callback_worklist", worklist_missed=missed, worklist_contacts=contacts)
+    relations = {"worklist_missed": missed, "worklist_contacts": contacts}
+    table = run_over(conn, "callback_worklist", relations)
     if kept is not None and kept == key(fresh=True):
         RESULTS.put(kept, table)
     return table
 
 
-def run_over(conn: duckdb.DuckDBPyConnection, name: str, **relations: pa.Table) -> pa.Table:
+def run_over(
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    relations: Mapping[str, pa.Table],
+    **fragments: str,
+) -> pa.Table:
     """Metric file ``name`` over results already computed (a second stage), each
     registered on the connection under its name while it runs."""
     for relation, table in relations.items():
         conn.register(relation, table)
     try:
-        return _execute(conn, sql_text(name), {})
+        return _execute(conn, sql_text(name).format(**fragments), {})
     finally:
         for relation in relations:
             conn.unregister(relation)
+
+
+def run_staged(
+    conn: duckdb.DuckDBPyConnection,
+    first: tuple[str, CallFilter, MetricParams, Mapping[str, str]],
+    second: str,
+    relation: str,
+    **fragments: str,
+) -> pa.Table:
+    """Metric file ``second`` over the result of ``first`` (name, scope, parameters,
+    fragments: :func:`run_metric`) registered as ``relation``; both cached. A page asks
+    several second stages of one first (the KPI tiles and tables share their cells): the
+    first runs once, and a cached page reads each second stage without the first."""
+    name, flt, params, first_fragments = first
+    base = _cache_key(conn, name, flt, params, first_fragments)
+    key = None if base is None else (second, base, tuple(sorted(fragments.items())))
+    cached = RESULTS.get(key) if key is not None else None
+    if cached is not None:
+        return cached
+    table = run_metric(conn, name, flt, params, None, **first_fragments)
+    out = run_over(conn, second, {relation: table}, **fragments)
+    if key is not None and base == _cache_key(conn, name, flt, params, first_fragments, fresh=True):
+        RESULTS.put(key, out)
+    return out
 
 
 def rows_of(table: pa.Table) -> list[dict[str, Any]]:

@@ -49,7 +49,7 @@ from pipeline.metric_catalogue import format_value as format_value
 
 # The engine's vocabulary, re-exported so `metrics.Period`, `metrics.prepare` etc. still read.
 from pipeline.metric_engine import DEFAULT_PARAMS as DEFAULT_PARAMS
-from pipeline.metric_engine import LOCAL_TIME, rows_of, run_metric
+from pipeline.metric_engine import LOCAL_TIME, rows_of, run_metric, run_staged
 from pipeline.metric_engine import MetricError as MetricError
 from pipeline.metric_engine import MetricParams as MetricParams
 from pipeline.metric_engine import Period as Period
@@ -80,6 +80,9 @@ _GROUP_KEYS: dict[str | None, str] = {
     "did": "did",
     "rule": "rule",
 }
+# The groupings whose KPIs come from cells keyed by these columns (kpi_cells.sql).
+_BY_CELL = (None, "extension", "did", "rule")
+_ENTITY_CELLS = "extension, did, rule"
 _BUCKET_AT: dict[str | None, tuple[str, str]] = {
     # (bucket of an instant `at`, the instant the bucket starts)
     None: ("'all'", "cast('-infinity' as timestamptz)"),
@@ -102,7 +105,12 @@ def kpis(
     if group_by not in _GROUP_KEYS:
         raise MetricError(f"group by one of {', '.join(GROUP_BYS)}, not {group_by!r}")
     flt = scope_filter(period, tz, filters)
-    rows = rows_of(run_metric(conn, "kpis", flt, params, group_key=_GROUP_KEYS[group_by]))
+    if group_by in _BY_CELL:  # one cached result of cells per period serves all four
+        cells, group_key = {"cell_keys": _ENTITY_CELLS}, _GROUP_KEYS[group_by]
+    else:
+        cells, group_key = {"cell_keys": f"{_GROUP_KEYS[group_by]} as grp"}, "grp"
+    first = ("kpi_cells", flt, params, cells)
+    rows = rows_of(run_staged(conn, first, "kpis", "kpi_cells", group_key=group_key))
     if group_by is None and not rows:
         return [_empty_kpis()]
     return rows

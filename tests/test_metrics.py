@@ -240,8 +240,8 @@ def test_a_page_whose_previous_period_is_cached_reads_only_its_own_rows(
             computed["compare"]["calls"]["previous"],
         )
         # A query of the previous day not cached yet adds its rows (once), and counts right.
-        by_did = metrics.kpis(conn, DAY.previous(), group_by="did", tz=TZ)
-        assert sum(r["calls"] for r in by_did) == 1
+        by_hour = metrics.kpis(conn, DAY.previous(), group_by="hour", tz=TZ)
+        assert sum(r["calls"] for r in by_hour) == 1
         assert conn.execute("select count(*) from page_calls").fetchall() == [(9,)]
     finally:
         conn.close()
@@ -565,7 +565,9 @@ def test_sql_agrees_with_pandas_on_every_metric(
             later = metrics.Period(period.end, period.end + timedelta(days=1))
             for p, reads_page in ((period, True), (period.previous(), True), (later, False)):
                 flt = metrics.scope_filter(p, TZ)
-                sql, _ = compile_metric("kpis", flt, metrics.DEFAULT_PARAMS, conn, group_key="1")
+                sql, _ = compile_metric(
+                    "kpi_cells", flt, metrics.DEFAULT_PARAMS, conn, cell_keys="1"
+                )
                 assert ("from page_calls" in sql) == reads_page
                 assert ("from calls" in sql) != reads_page
         (sql_row,) = metrics.kpis(conn, period, tz=TZ)

@@ -1,34 +1,11 @@
--- KPI family "calls" (docs/metrics.md, version in pipeline.metrics.METRICS_VERSION).
--- One row per group ({group_key}: a whitelisted expression, 'all' when ungrouped).
-with scoped as (
-    {scoped_calls}
-),
-
--- Two stages, one definition: cells first (the calls grouped by every column a KPI
--- below tests, with their count and sums), then each KPI over the cells. A count of
--- calls matching a condition is the sum of the counts of the cells matching it; an
--- average is a sum over a count. Same results as filtering every call ~25 times, at
--- ~60% of the cost (the cells are a few dozen per group, not 800,000 rows).
-cells as (
+-- KPI family "calls" (docs/metrics.md, version in pipeline.metrics.METRICS_VERSION),
+-- stage 2 of two: each KPI over the cells of kpi_cells.sql (registered as kpi_cells
+-- by pipeline.metrics). One row per group ({group_key}: a column of the cells, or
+-- 'all' when ungrouped). A count of calls matching a condition is the sum of the
+-- counts of the cells matching it; an average is a sum over a count.
+with grouped as (
     select
         {group_key} as grp,
-        direction,
-        disposition,
-        is_offered,
-        is_answered,
-        hours_class,
-        disposition = 'cancelled' and ring_seconds < $short_abandon_seconds as is_short_abandon,
-        count(*) as n,
-        sum(ring_seconds) as ring_sum,
-        max(ring_seconds) as ring_max,
-        sum(talk_seconds) as talk_sum
-    from scoped
-    group by all
-),
-
-grouped as (
-    select
-        grp,
         cast(sum(n) as bigint) as calls,
         cast(coalesce(sum(n) filter (where is_offered), 0) as bigint) as offered,
         cast(coalesce(sum(n) filter (where is_offered and is_answered), 0) as bigint) as answered,
@@ -73,7 +50,7 @@ grouped as (
         cast(coalesce(
             sum(n) filter (where hours_class = 'after' and is_offered and not is_answered), 0
         ) as bigint) as after_hours_missed
-    from cells
+    from kpi_cells
     group by grp
 ),
 
