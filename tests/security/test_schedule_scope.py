@@ -30,8 +30,6 @@ from tests.fixtures.core import Directory
 from tests.fixtures.recorded_calls import add_voicemail_transcript
 
 NY = ZoneInfo("America/New_York")
-NOW = datetime.now(UTC)
-YESTERDAY = (NOW.astimezone(NY) - timedelta(days=1)).date()
 # (call id, caller, callee); every call answered by its callee
 CALLS = [
     ("k1", "101", "102"),
@@ -42,15 +40,24 @@ CALLS = [
 MAILBOXES = ("100", "101", "102", "103")
 
 
-def yesterday(hour: int) -> datetime:
-    return datetime(YESTERDAY.year, YESTERDAY.month, YESTERDAY.day, hour, tzinfo=NY)
+@pytest.fixture
+def due_at() -> datetime:
+    """When the worker runs the schedules: past their next due minute. The calls are on
+    the day before it in New York (one clock: a run just after midnight there reports the
+    day that just ended)."""
+    return datetime.now(UTC) + timedelta(minutes=2)
+
+
+def yesterday(due_at: datetime, hour: int) -> datetime:
+    day = (due_at.astimezone(NY) - timedelta(days=1)).date()
+    return datetime(day.year, day.month, day.day, hour, tzinfo=NY)
 
 
 @pytest.fixture
-def lake(settings: Settings, directory: Directory) -> Settings:
+def lake(settings: Settings, directory: Directory, due_at: datetime) -> Settings:
     rows = []
     for i, (call_id, caller, callee) in enumerate(CALLS, start=1):
-        invite = yesterday(9 + i).timestamp()
+        invite = yesterday(due_at, 9 + i).timestamp()
         rows.append(
             {
                 "id": i, "call_id": call_id, "tenant": ACME,
@@ -63,7 +70,7 @@ def lake(settings: Settings, directory: Directory) -> Settings:
     write_lake(settings, rows)
     for mailbox in MAILBOXES:
         message_id = "vm-" + mailbox.rjust(32, "0")
-        add_voicemail_transcript(settings, message_id, mailbox, "call me", yesterday(15))
+        add_voicemail_transcript(settings, message_id, mailbox, "call me", yesterday(due_at, 15))
     return settings
 
 
@@ -76,9 +83,8 @@ def save(store: ProvisioningStore, name: str, owner: str | None, kind: str) -> R
     return store.add_schedule(schedule, user_id)
 
 
-def run(settings: Settings, store: ProvisioningStore) -> dict[int, RunOutcome]:
-    later = datetime.now(UTC) + timedelta(minutes=2)  # past the next due minute
-    return {o.schedule_id: o for o in run_due(settings, store, later)}
+def run(settings: Settings, store: ProvisioningStore, due_at: datetime) -> dict[int, RunOutcome]:
+    return {o.schedule_id: o for o in run_due(settings, store, due_at)}
 
 
 def kpi_total(outcome: RunOutcome) -> dict[str, Any]:
@@ -96,7 +102,9 @@ def call_ids(outcome: RunOutcome) -> set[str]:
     return set(pq.read_table(outcome.file).column("call_id").to_pylist())
 
 
-def test_each_report_holds_what_its_owner_may_see(lake: Settings, directory: Directory) -> None:
+def test_each_report_holds_what_its_owner_may_see(
+    lake: Settings, directory: Directory, due_at: datetime
+) -> None:
     store = directory.store
     by = {
         "supervisor": save(store, "Sup KPIs", "103", "kpis"),
@@ -105,7 +113,7 @@ def test_each_report_holds_what_its_owner_may_see(lake: Settings, directory: Dir
         "user": save(store, "Desk calls", "101", "calls"),
         "manager calls": save(store, "Mgr calls", "100", "calls"),
     }
-    done = run(lake, store)
+    done = run(lake, store, due_at)
     messages = {k: total_of(kpi_total(done[s.id or 0]), "voicemails_left", "Voicemails left")
                 for k, s in by.items() if s.kind == "kpis"}  # fmt: skip
     calls = {k: total_of(kpi_total(done[s.id or 0]), "calls", "Calls")
@@ -116,23 +124,27 @@ def test_each_report_holds_what_its_owner_may_see(lake: Settings, directory: Dir
     assert call_ids(done[by["manager calls"].id or 0]) == {"k1", "k2", "k3", "k4"}
 
 
-def test_a_demoted_owner_gets_the_narrower_scope(lake: Settings, directory: Directory) -> None:
+def test_a_demoted_owner_gets_the_narrower_scope(
+    lake: Settings, directory: Directory, due_at: datetime
+) -> None:
     store = directory.store
     saved = save(store, "Sup calls", "103", "calls")
     store.update_user(ACME, "103", role="user")
-    assert call_ids(run(lake, store)[saved.id or 0]) == {"k2"}  # 103's own call only
+    assert call_ids(run(lake, store, due_at)[saved.id or 0]) == {"k2"}  # 103's own call only
 
 
-def test_a_promoted_owner_keeps_the_scope_they_saved(lake: Settings, directory: Directory) -> None:
+def test_a_promoted_owner_keeps_the_scope_they_saved(
+    lake: Settings, directory: Directory, due_at: datetime
+) -> None:
     store = directory.store
     saved = save(store, "Desk calls", "101", "calls")
     store.update_user(ACME, "101", role="manager")
-    assert call_ids(run(lake, store)[saved.id or 0]) == {"k1", "k4"}
+    assert call_ids(run(lake, store, due_at)[saved.id or 0]) == {"k1", "k4"}
 
 
 @pytest.mark.parametrize("gone", ["removed", "disabled"])
 def test_a_removed_or_disabled_owner_gets_no_report(
-    lake: Settings, directory: Directory, gone: str
+    lake: Settings, directory: Directory, due_at: datetime, gone: str
 ) -> None:
     store = directory.store
     saved = save(store, "Sup KPIs", "103", "kpis")
@@ -140,7 +152,7 @@ def test_a_removed_or_disabled_owner_gets_no_report(
         store.remove_user(ACME, "103", keep_days=30)
     else:
         store.set_user_disabled(ACME, "103", True)
-    outcome = run(lake, store)[saved.id or 0]
+    outcome = run(lake, store, due_at)[saved.id or 0]
     assert outcome.rows is None and outcome.file is None
     said = {"removed": "owner 103 was removed", "disabled": "owner 103 is disabled"}[gone]
     assert outcome.error is not None and said in outcome.error
