@@ -3,9 +3,9 @@
 A running office's ingest adds a file to today's partition every few seconds, so
 every Analytics visit finds the lake changed. This benchmark seeds the portal-load
 tenant (``benchmarks.portal_load.seed``: 1 M calls over the last 365 days), then
-``--visits`` times: three calls that rang in the last minutes go through the real
-ingest path (accounting spool -> ``pipeline.ingest.ingest_once``, one worker tick),
-and the page's queries (``benchmarks.analytics.page_queries``: the portal's, one
+``--visits`` times: one worker tick of a live office (``benchmarks.lake_trickle.
+LiveOffice``: three calls through the accounting spool and ``ingest_once``, compacted
+when due), and the page's queries (``benchmarks.analytics.page_queries``: the portal's, one
 DuckDB thread) run on a fresh connection, the result cache kept between visits as
 the portal keeps it. Baseline, same run: the same visit with the result cache
 cleared first (what every visit cost if a new call made every result stale).
@@ -21,22 +21,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import tempfile
 import time
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from benchmarks.analytics import page_queries
 from benchmarks.analytics_lake import TZ
-from benchmarks.lake_trickle import day_rows, open_spool
+from benchmarks.lake_trickle import LiveOffice
 from benchmarks.percentiles import summary_ms
-from benchmarks.portal_load import TENANT, seed
+from benchmarks.portal_load import TENANT, seed_once
 from benchmarks.testbed import make_settings
 from pipeline import metrics
-from pipeline.ingest import ingest_once
 from pipeline.metrics_cache import RESULTS
 from pipeline.warehouse import connect, set_query_threads
 from switchboard.settings import Settings
@@ -45,18 +43,13 @@ EXTENSIONS = [str(100 + i) for i in range(50)]
 
 
 def visits(settings: Settings, period: metrics.Period, n: int, *, cleared: bool) -> dict[str, Any]:
-    """``n`` visits, each after one ingest tick: wall and CPU seconds of each."""
-    spool, insert = open_spool(settings)
-    rng = random.Random(time.time_ns())
+    """``n`` visits, each after one worker tick: wall and CPU seconds of each."""
+    office = LiveOffice(settings, TENANT, EXTENSIONS, seed=time.time_ns())
     wall: list[float] = []
     cpu: list[float] = []
     try:
         for _ in range(n + 1):  # the first visit fills the cache: not counted
-            rows = day_rows(rng, date.today(), 3, EXTENSIONS, tenant=TENANT, rung_by=time.time())
-            spool.execute("begin")
-            spool.executemany(insert, rows)
-            spool.execute("commit")
-            ingest_once(settings)
+            office.tick()
             if cleared:
                 RESULTS.clear()
             t, c = time.perf_counter(), time.process_time()
@@ -68,7 +61,7 @@ def visits(settings: Settings, period: metrics.Period, n: int, *, cleared: bool)
             wall.append(time.perf_counter() - t)
             cpu.append(time.process_time() - c)
     finally:
-        spool.close()
+        office.close()
     return {"wall": summary_ms(wall[1:]), "cpu": summary_ms(cpu[1:])}
 
 
@@ -81,11 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     data_dir = args.data or Path(tempfile.mkdtemp(prefix="analytics-live-")) / "data"
     settings = make_settings(data_dir)
-    if not (settings.data_dir / "portal_load.json").exists():
-        seed(settings, 50, args.rows)
-        (settings.data_dir / "portal_load.json").write_text(
-            json.dumps({"users": 50, "rows": args.rows})
-        )
+    seed_once(settings, len(EXTENSIONS), args.rows)
     set_query_threads(1)  # the portal's setting
     today = datetime.now(ZoneInfo(TZ)).date()
     out: dict[str, Any] = {"tenant_rows": args.rows, "visits": args.visits}

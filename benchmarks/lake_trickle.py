@@ -174,6 +174,38 @@ def trickle(settings: Settings, days: int, calls_per_day: int, rng: random.Rando
     return time.perf_counter() - started
 
 
+class LiveOffice:
+    """A live office's pipeline worker, one tick at a time: three calls that rang in the
+    last minutes go into the accounting spool and through the real ingest (``ingest_once``),
+    so each tick adds a file to today's partition and the views of today change under
+    whoever reads them; compacted every ``compaction_interval`` as the worker does
+    (``compact_due``)."""
+
+    def __init__(self, settings: Settings, tenant: str, extensions: list[str], seed: int = 7):
+        self.settings, self.tenant, self.extensions = settings, tenant, extensions
+        self.rng = random.Random(seed)
+        self.spool, self.insert = open_spool(settings)
+        self.next_compaction = time.monotonic() + settings.compaction_interval
+        self.counts = {"calls": 0, "ticks": 0, "compactions": 0}
+
+    def tick(self) -> None:
+        if time.monotonic() >= self.next_compaction:
+            self.counts["compactions"] += 1
+            compact_due(self.settings)
+            self.next_compaction = time.monotonic() + self.settings.compaction_interval
+        rows = day_rows(
+            self.rng, date.today(), 3, self.extensions, tenant=self.tenant, rung_by=time.time()
+        )
+        self.spool.execute("begin")
+        self.spool.executemany(self.insert, rows)
+        self.spool.execute("commit")
+        self.counts["calls"] += ingest_once(self.settings).calls
+        self.counts["ticks"] += 1
+
+    def close(self) -> None:
+        self.spool.close()
+
+
 def ingest_live(
     settings: Settings,
     tenant: str,
@@ -183,29 +215,17 @@ def ingest_live(
     until: float,
     counts: dict[str, int],
 ) -> None:
-    """A live office (benchmarks.portal_load): every ``every`` seconds until ``until``
-    (monotonic), three calls that rang in the last minutes go into the accounting spool and
-    through the real ingest (``ingest_once``, one worker tick): each tick adds a file to
-    today's partition, so the views of today change under whoever reads them. Compacted
-    every ``compaction_interval`` as the pipeline worker does (``compact_due``)."""
-    rng = random.Random(7)
-    spool, insert = open_spool(settings)
-    next_compaction = time.monotonic() + settings.compaction_interval
+    """A live office (benchmarks.portal_load): a :class:`LiveOffice` tick every ``every``
+    seconds until ``until`` (monotonic); what it did is added to ``counts``."""
+    office = LiveOffice(settings, tenant, extensions)
     try:
         while time.monotonic() < until:
-            if time.monotonic() >= next_compaction:
-                counts["compactions"] = counts.get("compactions", 0) + 1
-                compact_due(settings)
-                next_compaction = time.monotonic() + settings.compaction_interval
-            rows = day_rows(rng, date.today(), 3, extensions, tenant=tenant, rung_by=time.time())
-            spool.execute("begin")
-            spool.executemany(insert, rows)
-            spool.execute("commit")
-            counts["calls"] += ingest_once(settings).calls
-            counts["ticks"] += 1
+            office.tick()
             time.sleep(every)
     finally:
-        spool.close()
+        office.close()
+        for name, n in office.counts.items():
+            counts[name] = counts.get(name, 0) + n
 
 
 # -- measuring ---------------------------------------------------------------------------

@@ -94,6 +94,18 @@ def seed(settings: Settings, users: int, rows: int) -> None:
     write_lake(settings.lake_dir, TENANT, make_calls(rows, 7, start, 365))
 
 
+def seed_once(settings: Settings, users: int, rows: int) -> dict[str, int]:
+    """Seed a data dir unless it was (a marker file says so); what it holds."""
+    marker = settings.data_dir / "portal_load.json"
+    if not marker.exists():
+        seed(settings, users, rows)
+        marker.write_text(json.dumps({"users": users, "rows": rows}))
+    held: dict[str, int] = json.loads(marker.read_text())
+    if held["users"] < users:
+        raise SystemExit(f"{settings.data_dir} holds {held['users']} users; use a new --data")
+    return held
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes ``load_settings()`` in the portal return ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
@@ -420,16 +432,10 @@ def main() -> None:
         portal_threads=args.threads,
         portal_listing_seconds=args.listing_seconds,
     )
-    marker = settings.data_dir / "portal_load.json"  # what a reused --data dir holds
-    fresh = not marker.exists()
+    fresh = not (settings.data_dir / "portal_load.json").exists()
     t = time.perf_counter()
-    if fresh:
-        seed(settings, args.users, args.rows)
-        marker.write_text(json.dumps({"users": args.users, "rows": args.rows}))
+    held = seed_once(settings, args.users, args.rows)
     seeded = time.perf_counter() - t
-    held = json.loads(marker.read_text())
-    if held["users"] < args.users:
-        raise SystemExit(f"{settings.data_dir} holds {held['users']} users; use a new --data")
     portal = start_portal(settings)
     assert portal.pid is not None
     try:

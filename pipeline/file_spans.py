@@ -2,12 +2,13 @@
 
 Why: the metric result cache keys a result by the files of the date partitions it
 reads, widened by a day each side (a table may be partitioned by local days). So a
-call ingested this morning was in the key of last month's numbers too (the month's
-last UTC hours are in today's partition), and a live office recomputed both periods
-of every Analytics page after each worker tick. A file whose calls all started
+call ingested this morning was in the key of yesterday's numbers too (west of UTC,
+yesterday's last local hours are in today's UTC partition), and a one-day Analytics
+page recomputed yesterday after each worker tick. A file whose calls all started
 outside a result's instants cannot change it: :func:`may_hold` says so from the
 file's row-group statistics, and :func:`pipeline.metrics_cache.lake_listing` leaves
-such files out of the key (the calls and legs tables: :data:`INSTANT_REACH`).
+such files out of the key (the tables of :data:`pipeline.lake_layout.INSTANT_REACH`;
+the others are keyed by partition only).
 
 A lake file is written once under its name (a rewrite is a new inode), so its span
 never changes: it is kept per (path, inode) for the life of the process. A file
@@ -18,17 +19,13 @@ anything, so it stays in the key; one without rows holds nothing.
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.lake_layout import CALLS, LEGS
+from pipeline.lake_layout import INSTANT_REACH
 
-# How long after its call's start a row of each table can start: a call's legs start
-# during the call, which lasts at most Kamailio's dialog time-out (12 h, as
-# pipeline.lake_layout.DAY_REACH). Tables not named here are keyed by partition only.
-INSTANT_REACH: dict[str, timedelta] = {CALLS.name: timedelta(0), LEGS.name: timedelta(hours=12)}
 _COLUMN = "started_at"  # both tables' time column (their partitions are its UTC days)
 
 Span = tuple[datetime, datetime]  # (first, last) start of a file's rows

@@ -419,6 +419,10 @@ DAY_REACH: dict[str, tuple[int, int]] = {
     LEGS.name: (0, 1),
     CALL_STEPS.name: (-1, 2),
 }
+# The same to the instant, for the tables whose rows start at ``started_at``: how long
+# after its call's start a row can start (its legs, during the call: at most 12 h).
+# pipeline.file_spans leaves out of a metric result's key the files beyond it.
+INSTANT_REACH: dict[str, timedelta] = {CALLS.name: timedelta(0), LEGS.name: timedelta(hours=12)}
 
 
 def snapshots_of_days(

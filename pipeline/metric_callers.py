@@ -3,12 +3,13 @@
 Both look at external callers (inbound calls, numbers compared digits only)
 rather than at calls; the worklist also reads every contact after the period
 starts (a callback made later still counts): its parts are cached apart, and
-only the contacts after the page are read again (:func:`pipeline.metric_engine.worklist`).
+only the contacts after the page are read again (:func:`worklist`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -21,11 +22,14 @@ from pipeline.metric_engine import (
     DEFAULT_PARAMS,
     MetricParams,
     Period,
+    Query,
+    later_periods,
     rows_of,
+    run_derived,
     run_metric,
+    run_over,
     run_staged,
     scope_filter,
-    worklist,
 )
 
 
@@ -43,16 +47,10 @@ def repeat_callers(
 
     ``limit``: the first rows only (the order is the table's: most calls first).
     """
-    table = _callers(conn, scope_filter(period, tz, filters), params)
+    table = run_metric(conn, "repeat_callers", scope_filter(period, tz, filters), params)
     if only_repeat:
         table = table.filter(table["is_repeat_caller"])
     return rows_of(table if limit is None else table.slice(0, limit))
-
-
-def _callers(conn: duckdb.DuckDBPyConnection, flt: CallFilter, params: MetricParams) -> pa.Table:
-    """Every external caller of ``flt`` (repeat_callers.sql): one cached result per period
-    that the table and the summary both read (it is the costly part of each)."""
-    return run_metric(conn, "repeat_callers", flt, params)
 
 
 def repeat_summary(
@@ -64,10 +62,37 @@ def repeat_summary(
     params: MetricParams = DEFAULT_PARAMS,
 ) -> dict[str, Any]:
     """Repeat-caller rate and the first-contact-resolution proxy."""
-    no_fragments: dict[str, str] = {}
-    first = ("repeat_callers", scope_filter(period, tz, filters), params, no_fragments)
-    (row,) = rows_of(run_staged(conn, first, "repeat_summary", "repeat_per_caller"))
+    # over the rows of every external caller: the table's own cached result
+    callers: Query = ("repeat_callers", scope_filter(period, tz, filters), params, {})
+    summary = run_staged(conn, callers, then="repeat_summary", relation="repeat_per_caller")
+    (row,) = rows_of(summary)
     return row
+
+
+def worklist(conn: duckdb.DuckDBPyConnection, flt: CallFilter) -> pa.Table:
+    """The callback worklist of ``flt`` (callback_worklist.sql): its missed callers, less
+    those with a contact after their last missed call (any call: no call filter) in its
+    period, in each later period the page holds (each cached apart, so a closed period's
+    contacts are not read again) or in the lake after them. Cached under its parts' keys:
+    a page asks for it twice (the tile, the table)."""
+    missed = run_metric(conn, "missed_callers", flt, DEFAULT_PARAMS)
+    if missed.num_rows == 0:
+        return missed
+    own = replace(CallFilter(timezone=flt.timezone), date_from=flt.date_from, date_to=flt.date_to)
+    spans = [own, *later_periods(conn, own)]
+    contacts: list[Query] = [("contacts", span, DEFAULT_PARAMS, {}) for span in spans]
+    contacts.append(("contacts_after", spans[-1], DEFAULT_PARAMS, {}))
+
+    def compute() -> pa.Table:
+        found = pa.concat_tables(
+            run_metric(conn, name, span, params, **fragments)
+            for name, span, params, fragments in contacts
+        )
+        relations = {"worklist_missed": missed, "worklist_contacts": found}
+        return run_over(conn, "callback_worklist", relations)
+
+    missed_query: Query = ("missed_callers", flt, DEFAULT_PARAMS, {})
+    return run_derived(conn, "callback_worklist", [missed_query, *contacts], compute)
 
 
 def _open_callbacks(

@@ -24,15 +24,15 @@ period) reads the lake.
 The callback worklist is the one metric that reads calls after its period (a
 callback made later counts). It runs in two stages so that a closed period's
 part stays cached while calls come in: its missed callers and the contacts of
-each span (:func:`contact_spans`) are cached metrics of their own, and only the
-contacts after the page's end are read again; :func:`worklist` joins them.
+each span are cached metrics of their own, and only the contacts after the
+page's end are read again (:func:`pipeline.metric_callers.worklist`).
 """
 
 from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -126,9 +126,12 @@ class _Rows:
     """One period's base rows: ``base_calls.sql`` over the lake for its instants."""
 
     flt: CallFilter  # the period's scope filter
-    start: datetime
     sql: str
     bound: dict[str, Any]
+
+    @property
+    def start(self) -> datetime:
+        return self.bound["zone_from"]  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -222,23 +225,28 @@ def compile_metric(
         raise MetricError("a metric needs a period")
     prepared = _PREPARED.get(conn) if conn is not None else None
     bound: dict[str, Any] = {}
-    if name in _OPEN_ENDED:
-        base = "(select null)"  # not read
-    elif prepared is not None and conn is not None and prepared.covers(flt, start, end):
-        _build(conn, prepared, start)
-        base = "page_calls"
+    if name in _OPEN_ENDED:  # the lake's calls from the end on, not the period's
+        sql = sql_text("contacts").format(
+            callee_digits=CALLEE_DIGITS, contact_calls=f"(\n    {_CONTACTS_AFTER}\n)"
+        )
     else:
-        base_sql, bound = _base_sql(flt)
-        base = f"(\n{_indent(base_sql)}\n)"
-    scoped = sql_text("scoped_calls").format(base_calls=base, handling_extension=HANDLING_EXTENSION)
-    values = {
-        "scoped_calls": _indent(scoped),
-        "zone_hours": _zone_hours(),
-        "callee_digits": CALLEE_DIGITS,
-        "contact_calls": f"(\n    {_CONTACTS_AFTER if name in _OPEN_ENDED else _indent(scoped)}\n)",
-        **fragments,
-    }
-    sql = sql_text("contacts" if name in _OPEN_ENDED else name).format(**values)
+        if prepared is not None and conn is not None and prepared.covers(flt, start, end):
+            _build(conn, prepared, start)
+            base = "page_calls"
+        else:
+            base_sql, bound = _base_sql(flt)
+            base = f"(\n{_indent(base_sql)}\n)"
+        scoped = _indent(
+            sql_text("scoped_calls").format(base_calls=base, handling_extension=HANDLING_EXTENSION)
+        )
+        values = {
+            "scoped_calls": scoped,
+            "zone_hours": _zone_hours(),
+            "callee_digits": CALLEE_DIGITS,
+            "contact_calls": f"(\n    {scoped}\n)",
+            **fragments,
+        }
+        sql = sql_text(name).format(**values)
     candidates: dict[str, Any] = {
         "tz": flt.timezone,
         "start": start,
@@ -266,7 +274,7 @@ def prepare(
     compare: bool = True,
 ) -> None:
     """Compute the base rows of a page once: ``period`` (and the previous one with
-    ``compare``) in this zone and filter scope, plus the callback contacts.
+    ``compare``) in this zone and filter scope.
 
     A page runs ~20 metric queries over the same calls; without this each one
     reads the lake and redoes the per-row work (time zone, number digits). The
@@ -277,10 +285,11 @@ def prepare(
     periods = (period, period.previous()) if compare else (period,)
     parts = []
     for part in periods:
-        sql, bound = _base_sql(scope_filter(part, tz, filters))
+        part_filter = scope_filter(part, tz, filters)
+        sql, bound = _base_sql(part_filter)
         if "$tz" in sql:
             bound["tz"] = tz
-        parts.append(_Rows(scope_filter(part, tz, filters), bound["zone_from"], sql, bound))
+        parts.append(_Rows(part_filter, sql, bound))
     flt = scope_filter(Period(periods[-1].start, period.end), tz, filters)
     start, end = flt.utc_bounds()
     assert start is not None and end is not None  # scope_filter sets both dates
@@ -373,71 +382,51 @@ def _cache_key(
     )
 
 
+# One metric query: its file, scope, parameters and fragments (:func:`run_metric`).
+Query = tuple[str, CallFilter, MetricParams, Mapping[str, str]]
+
+
+def run_derived(
+    conn: duckdb.DuckDBPyConnection,
+    label: Hashable,
+    queries: Sequence[Query],
+    compute: Callable[[], pa.Table],
+) -> pa.Table:
+    """``compute()``, a result that depends on exactly what ``queries`` read, from the
+    result cache under their keys and ``label``, else computed and kept there.
+
+    The keys are listed again after it ran: it is stored only if the files did not
+    change meanwhile (or while the page's tables were built after the listing), else
+    the result and its key could differ.
+    """
+
+    def key(fresh: bool) -> Hashable | None:
+        keys = [_cache_key(conn, *query, fresh=fresh) for query in queries]
+        return None if None in keys else (label, *keys)
+
+    kept = key(False)
+    cached = RESULTS.get(kept) if kept is not None else None
+    if cached is not None:
+        return cached
+    table = compute()
+    if kept is not None and kept == key(True):
+        RESULTS.put(kept, table)
+    return table
+
+
 def run_metric(
     conn: duckdb.DuckDBPyConnection,
     name: str,
     flt: CallFilter,
     params: MetricParams,
-    extra: Mapping[str, Any] | None = None,
     **fragments: str,
 ) -> pa.Table:
     """Metric file ``name`` over the scope of ``flt``: from the result cache, else run."""
-    keyed = {**fragments, **(extra or {})}
-    key = _cache_key(conn, name, flt, params, keyed)
-    if key is not None:
-        cached = RESULTS.get(key)
-        if cached is not None:
-            return cached
-    sql, bound = compile_metric(name, flt, params, conn, **fragments)
-    table = _execute(conn, sql, {**bound, **(extra or {})})
-    # Stored only if the files did not change while it ran (or while the page's
-    # tables were built after the listing): else the result and key could differ.
-    if key is not None and key == _cache_key(conn, name, flt, params, keyed, fresh=True):
-        RESULTS.put(key, table)
-    return table
 
+    def compute() -> pa.Table:  # compiled only on a miss: compiling builds the page's rows
+        return _execute(conn, *compile_metric(name, flt, params, conn, **fragments))
 
-def contact_spans(conn: duckdb.DuckDBPyConnection, flt: CallFilter) -> list[CallFilter]:
-    """The spans whose contacts a worklist of ``flt`` reads besides the lake's after them:
-    its own period, and each later period a prepared page holds (cached apart, so a
-    closed period's contacts are not read again). No call filter: a callback is any call.
-    """
-    own = replace(CallFilter(timezone=flt.timezone), date_from=flt.date_from, date_to=flt.date_to)
-    spans = [own]
-    prepared = _PREPARED.get(conn)
-    start, end = own.utc_bounds()
-    assert start is not None and end is not None
-    if prepared is not None and prepared.covers(own, start, end):
-        spans += [part.flt for part in reversed(prepared.parts) if part.start >= end]
-    return spans
-
-
-def worklist(conn: duckdb.DuckDBPyConnection, flt: CallFilter) -> pa.Table:
-    """The callback worklist of ``flt`` (callback_worklist.sql): its missed callers, less
-    those with a contact after their last missed call, in its span or any later one.
-    Cached under its parts' keys: asked for twice on a page (the tile, the table)."""
-    missed = run_metric(conn, "missed_callers", flt, DEFAULT_PARAMS)
-    if missed.num_rows == 0:
-        return missed
-    spans = contact_spans(conn, flt)
-    parts = [("missed_callers", flt), *(("contacts", span) for span in spans)]
-    parts.append(("contacts_after", spans[-1]))
-
-    def key(fresh: bool = False) -> Hashable | None:
-        keys = [_cache_key(conn, name, f, DEFAULT_PARAMS, {}, fresh=fresh) for name, f in parts]
-        return None if None in keys else ("callback_worklist", *keys)
-
-    kept = key()
-    cached = RESULTS.get(kept) if kept is not None else None
-    if cached is not None:
-        return cached
-    found = [run_metric(conn, name, f, DEFAULT_PARAMS) for name, f in parts[1:]]
-    contacts = pa.concat_tables(found)
-    relations = {"worklist_missed": missed, "worklist_contacts": contacts}
-    table = run_over(conn, "callback_worklist", relations)
-    if kept is not None and kept == key(fresh=True):
-        RESULTS.put(kept, table)
-    return table
+    return run_derived(conn, "", [(name, flt, params, fragments)], compute)
 
 
 def run_over(
@@ -459,26 +448,33 @@ def run_over(
 
 def run_staged(
     conn: duckdb.DuckDBPyConnection,
-    first: tuple[str, CallFilter, MetricParams, Mapping[str, str]],
-    second: str,
+    first: Query,
+    *,
+    then: str,
     relation: str,
     **fragments: str,
 ) -> pa.Table:
-    """Metric file ``second`` over the result of ``first`` (name, scope, parameters,
-    fragments: :func:`run_metric`) registered as ``relation``; both cached. A page asks
-    several second stages of one first (the KPI tiles and tables share their cells): the
-    first runs once, and a cached page reads each second stage without the first."""
+    """Metric file ``then`` over the result of ``first`` registered as ``relation``; both
+    cached. A page asks several second stages of one first (the KPI tiles and tables share
+    their cells): the first runs once, and a cached page reads each second stage alone."""
     name, flt, params, first_fragments = first
-    base = _cache_key(conn, name, flt, params, first_fragments)
-    key = None if base is None else (second, base, tuple(sorted(fragments.items())))
-    cached = RESULTS.get(key) if key is not None else None
-    if cached is not None:
-        return cached
-    table = run_metric(conn, name, flt, params, None, **first_fragments)
-    out = run_over(conn, second, {relation: table}, **fragments)
-    if key is not None and base == _cache_key(conn, name, flt, params, first_fragments, fresh=True):
-        RESULTS.put(key, out)
-    return out
+
+    def compute() -> pa.Table:
+        table = run_metric(conn, name, flt, params, **first_fragments)
+        return run_over(conn, then, {relation: table}, **fragments)
+
+    return run_derived(conn, (then, tuple(sorted(fragments.items()))), [first], compute)
+
+
+def later_periods(conn: duckdb.DuckDBPyConnection, flt: CallFilter) -> list[CallFilter]:
+    """The periods after ``flt``'s that the connection's prepared page holds (oldest first):
+    a result over them reads the page's rows."""
+    prepared = _PREPARED.get(conn)
+    start, end = flt.utc_bounds()
+    assert start is not None and end is not None
+    if prepared is None or not prepared.covers(flt, start, end):
+        return []
+    return [part.flt for part in reversed(prepared.parts) if part.start >= end]
 
 
 def rows_of(table: pa.Table) -> list[dict[str, Any]]:

@@ -106,11 +106,11 @@ def kpis(
         raise MetricError(f"group by one of {', '.join(GROUP_BYS)}, not {group_by!r}")
     flt = scope_filter(period, tz, filters)
     if group_by in _BY_CELL:  # one cached result of cells per period serves all four
-        cells, group_key = {"cell_keys": _ENTITY_CELLS}, _GROUP_KEYS[group_by]
+        cell_keys, group_key = _ENTITY_CELLS, _GROUP_KEYS[group_by]
     else:
-        cells, group_key = {"cell_keys": f"{_GROUP_KEYS[group_by]} as grp"}, "grp"
-    first = ("kpi_cells", flt, params, cells)
-    rows = rows_of(run_staged(conn, first, "kpis", "kpi_cells", group_key=group_key))
+        cell_keys, group_key = f"{_GROUP_KEYS[group_by]} as grp", "grp"
+    cells = ("kpi_cells", flt, params, {"cell_keys": cell_keys})
+    rows = rows_of(run_staged(conn, cells, then="kpis", relation="kpi_cells", group_key=group_key))
     if group_by is None and not rows:
         return [_empty_kpis()]
     return rows
