@@ -6,7 +6,9 @@ and exports of 1 M calls to CSV, XLSX and Parquet (seconds, peak memory).
 The lake: ``--rows`` calls for one tenant over 12 months plus ``--small-tenants`` tenants
 of 2,000 calls each, generated vectorised (numpy + Arrow, ~40-50 s for 10 M on 2 cores)
 and written straight to the lake layout (Hive partitions, one file per tenant and day, as
-compaction leaves a day). ``--data DIR`` keeps the lake and reuses it on the next run.
+compaction leaves a day), then compaction's rollups of the closed days (``rollup_s``:
+the page is measured before them, ``without_rollups``, and after, with the ratios).
+``--data DIR`` keeps the lake and reuses it on the next run.
 The page: everything ``dash_app/pages/analytics.py`` runs for a ``--days`` period
 (comparison on, ``metrics.prepare`` first), with the portal's DuckDB threads per query
 (``portal_query_threads``; ``--query-threads`` to change it): cold (a new connection, as
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -43,7 +46,8 @@ import pyarrow.parquet as pq
 from benchmarks.analytics_lake import BIG, TZ, build_lake
 from benchmarks.percentiles import pct
 from benchmarks.testbed import make_settings
-from pipeline.lake_layout import tenant_folder
+from pipeline.compaction import CompactionPolicy, compact_lake
+from pipeline.lake_layout import CALL_QUARTERS_ROLLUP, tenant_folder
 
 # -- the page ------------------------------------------------------------------------------
 # Rows each table of the page shows (dash_app/analytics_tables.py PREVIEW_ROWS).
@@ -359,6 +363,15 @@ def bench_exports(data_dir: Path, rows_total: int, target: int = 1_000_000) -> d
     return out
 
 
+def measure_page(settings: Any, period: Any, args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if args.profile:
+        out["profile_ms"] = profile_page(settings, period)
+    if not args.no_page:
+        out["duckdb"] = bench_duckdb(settings, period, args.runs)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
@@ -369,6 +382,9 @@ def main() -> None:
     parser.add_argument("--no-export", action="store_true")
     parser.add_argument("--no-page", action="store_true", help="exports only")
     parser.add_argument("--profile", action="store_true", help="time each query of one page")
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip the page without the rollups"
+    )
     parser.add_argument(
         "--data", help="keep the data directory here and reuse its lake on the next run"
     )
@@ -399,10 +415,20 @@ def main() -> None:
         end = date(2025, 12, 30)
         period = metrics.Period(end - timedelta(days=args.days - 1), end)
         report["period"] = f"{period.start}..{period.end} (+ previous period)"
-        if args.profile:
-            report["profile_ms"] = profile_page(settings, period)
-        if not args.no_page:
-            report["duckdb"] = bench_duckdb(settings, period, args.runs)
+        # Baseline: the page from the calls alone; then compaction's rollups of the
+        # closed days (timed), and the page again.
+        shutil.rmtree(settings.lake_dir / CALL_QUARTERS_ROLLUP, ignore_errors=True)
+        if not args.no_baseline:
+            report["without_rollups"] = measure_page(settings, period, args)
+        t = time.perf_counter()
+        compact_lake(settings.lake_dir, CompactionPolicy(), today=date.today(), settings=settings)
+        report["rollup_s"] = round(time.perf_counter() - t, 1)
+        report.update(measure_page(settings, period, args))
+        if not args.no_baseline and not args.no_page:
+            for name in ("cold_p50_ms", "uncached_p50_ms"):
+                report[f"rollups_{name.removesuffix('_ms')}_ratio"] = round(
+                    report["duckdb"][name] / report["without_rollups"]["duckdb"][name], 2
+                )
         if not args.no_sqlite and not args.no_page:
             sqlite_path = Path(tmp) / "calls.sqlite"
             report["sqlite_copy_s"] = round(sqlite_copy(sqlite_path, settings.lake_dir), 1)

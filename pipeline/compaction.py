@@ -61,7 +61,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -79,6 +79,7 @@ from pipeline.lake_layout import (
     TABLES,
     LakeTable,
     PartitionState,
+    TableSnapshot,
     generation_file,
     generation_record,
     in_flight,
@@ -87,12 +88,21 @@ from pipeline.lake_layout import (
     partition_name,
     partitions,
     read_partition,
+    snapshot,
     tenant_folder,
     tenants,
     writer_lock_path,
 )
 from pipeline.queries import sql_file
-from pipeline.rollup_files import PATHS, STINTS, files_by_day, rollup_file_name
+from pipeline.rollup_files import (
+    PATHS,
+    QUARTERS,
+    ROLLUPS,
+    STINTS,
+    Rollup,
+    files_by_day,
+    rollup_file_name,
+)
 from switchboard.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -318,18 +328,20 @@ def roll_up(
     step = on_step or (lambda _name: None)
     owners = {
         rollup: sorted({*tenants(lake_dir, rollup.name), *tenants(lake_dir, rollup.sources[0])})
-        for rollup in (STINTS, PATHS)
+        for rollup in ROLLUPS
     }
     if not any(owners.values()):
         return 0, 0
     # Imported here: compaction of a lake without rollups never pays for the warehouse
     # (the kill -9 tests' children start a fresh Python for each run).
+    from pipeline.concurrency_rollup import day_quarters
     from pipeline.queue_metrics import day_stints
     from pipeline.warehouse import connect, scope_of
 
     compute: dict[str, Callable[[Any, date], pa.Table]] = {
         STINTS.name: day_stints,
         PATHS.name: _day_paths,
+        QUARTERS.name: day_quarters,
     }
     if settings is None:  # the warehouse reads a data dir's lake; only the lake is read here
         settings = load_settings({"SWITCHBOARD_DATA_DIR": str(lake_dir.parent),
@@ -340,25 +352,25 @@ def roll_up(
     for rollup, names in owners.items():
         for tenant in names:
             base = tenant_folder(lake_dir, rollup.name, tenant)
-            wanted: dict[str, str] = {}  # partition -> its file that matches the sources
-            with closing(connect(settings, tenant)) as conn:
-                scope = scope_of(conn)
-                assert scope is not None
-                snaps = {snap.table: snap for snap in scope.snapshots}
-                index = files_by_day(rollup, snaps)
-                for day in sorted(d for d in index[rollup.sources[0]] if d + _DAY < today):
-                    folder = base / partition_name(day)
-                    name = wanted[folder.name] = rollup_file_name(rollup, index, day)
-                    if (folder / name).exists():
-                        continue
-                    rows = compute[rollup.name](conn, day)
-                    write_atomic(
-                        folder / name,
-                        lambda tmp, rows=rows: pq.write_table(rows, tmp, compression="zstd"),
-                        durable=policy.durable,
-                    )
-                    written += 1
-                    step(rollup.step)
+            # The lake's own listing first: a tenant whose rollups all match its files
+            # needs no warehouse connection (the worker passes every minute).
+            listed = {t: snapshot(lake_dir, t, tenant) for t in rollup.sources}
+            wanted, missing = _wanted_rollups(rollup, listed, base, today)
+            if missing:
+                with closing(connect(settings, tenant)) as conn:
+                    scope = scope_of(conn)
+                    assert scope is not None
+                    snaps = {snap.table: snap for snap in scope.snapshots}
+                    wanted, missing = _wanted_rollups(rollup, snaps, base, today)
+                    for day, path in missing:
+                        rows = compute[rollup.name](conn, day)
+                        write_atomic(
+                            path,
+                            lambda tmp, rows=rows: pq.write_table(rows, tmp, compression="zstd"),
+                            durable=policy.durable,
+                        )
+                        written += 1
+                        step(rollup.step)
             for part in partitions(base):
                 for path in (base / part).iterdir():
                     if path.name == wanted.get(part):
@@ -369,6 +381,22 @@ def roll_up(
                         swept += 1
                         step("sweep")
     return written, swept
+
+
+def _wanted_rollups(
+    rollup: Rollup, snaps: Mapping[str, TableSnapshot], base: Path, today: date
+) -> tuple[dict[str, str], list[tuple[date, Path]]]:
+    """The rollup file each closed day (whose next day is closed too) needs for the source
+    files in ``snaps`` (partition -> name), and the days whose file is missing."""
+    index = files_by_day(rollup, snaps)
+    wanted: dict[str, str] = {}
+    missing = []
+    for day in sorted(d for d in index[rollup.sources[0]] if d + _DAY < today):
+        folder = base / partition_name(day)
+        name = wanted[folder.name] = rollup_file_name(rollup, index, day)
+        if not (folder / name).exists():
+            missing.append((day, folder / name))
+    return wanted, missing
 
 
 def compact_due(settings: Settings, *, on_step: StepHook | None = None) -> CompactionReport:

@@ -130,7 +130,8 @@ ACCESS_LOG = LakeTable("access_log", ACCESS_LOG_SCHEMA, ("at", "access_id"), Non
 # Rollups: derived from tables by compaction, one file per tenant-day, never compacted.
 QUEUE_STINTS_ROLLUP = "queue_stints"
 CALL_PATHS_ROLLUP = "call_paths"
-ROLLUPS: tuple[str, ...] = (QUEUE_STINTS_ROLLUP, CALL_PATHS_ROLLUP)
+CALL_QUARTERS_ROLLUP = "call_quarters"
+ROLLUPS: tuple[str, ...] = (QUEUE_STINTS_ROLLUP, CALL_PATHS_ROLLUP, CALL_QUARTERS_ROLLUP)
 TABLES: dict[str, LakeTable] = {
     t.name: t
     for t in (
@@ -423,6 +424,10 @@ DAY_REACH: dict[str, tuple[int, int]] = {
 # after its call's start a row can start (its legs, during the call: at most 12 h).
 # pipeline.file_spans leaves out of a metric result's key the files beyond it.
 INSTANT_REACH: dict[str, timedelta] = {CALLS.name: timedelta(0), LEGS.name: timedelta(hours=12)}
+# How long a call can be active after its start, with room to spare: Kamailio ends a
+# dialog 12 h after its answer, and the ring before it is minutes. The concurrency
+# rollups (pipeline.concurrency_rollup) read the calls of the day before for the levels.
+LONGEST_CALL = timedelta(days=1)
 
 
 def snapshots_of_days(

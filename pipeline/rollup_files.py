@@ -7,7 +7,8 @@ fingerprint of the source files it was computed from (each source table, the day
 before to the day after: names and inodes). A reader computes the names from the
 files its own snapshot holds (:func:`rolled_files`), so a file is used only while its
 sources are exactly the ones the reader sees; otherwise the reader computes that day.
-Readers: :mod:`pipeline.queue_metrics` (stints) and :mod:`pipeline.warehouse` (paths).
+Readers: :mod:`pipeline.queue_metrics` (stints), :mod:`pipeline.warehouse` (paths) and
+:mod:`pipeline.concurrency_rollup` (concurrency's quarter-hours).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from pathlib import Path
 from pipeline.lake_layout import (
     AGENT_EVENTS,
     CALL_PATHS_ROLLUP,
+    CALL_QUARTERS_ROLLUP,
     CALL_STEPS,
+    CALLS,
     PARQUET,
     QUEUE_EVENTS,
     QUEUE_STINTS_ROLLUP,
@@ -48,7 +51,8 @@ class Rollup:
 
 STINTS = Rollup(QUEUE_STINTS_ROLLUP, "stints", (QUEUE_EVENTS.name, AGENT_EVENTS.name))
 PATHS = Rollup(CALL_PATHS_ROLLUP, "paths", (CALL_STEPS.name,))
-ROLLUPS = (STINTS, PATHS)  # a warehouse connection may read each one's folder
+QUARTERS = Rollup(CALL_QUARTERS_ROLLUP, "quarters", (CALLS.name,))
+ROLLUPS = (STINTS, PATHS, QUARTERS)  # a warehouse connection may read each one's folder
 
 
 DayFiles = dict[str, dict[date, list[str]]]  # table -> day -> its files' names and inodes
