@@ -47,7 +47,7 @@ from benchmarks.analytics_lake import BIG, TZ, build_lake
 from benchmarks.percentiles import pct
 from benchmarks.testbed import make_settings
 from pipeline.compaction import CompactionPolicy, compact_lake
-from pipeline.lake_layout import CALL_QUARTERS_ROLLUP, tenant_folder
+from pipeline.lake_layout import CALL_CELLS_ROLLUP, CALL_QUARTERS_ROLLUP, tenant_folder
 
 # -- the page ------------------------------------------------------------------------------
 # Rows each table of the page shows (dash_app/analytics_tables.py PREVIEW_ROWS).
@@ -417,7 +417,8 @@ def main() -> None:
         report["period"] = f"{period.start}..{period.end} (+ previous period)"
         # Baseline: the page from the calls alone; then compaction's rollups of the
         # closed days (timed), and the page again.
-        shutil.rmtree(settings.lake_dir / CALL_QUARTERS_ROLLUP, ignore_errors=True)
+        for rollup in (CALL_QUARTERS_ROLLUP, CALL_CELLS_ROLLUP):
+            shutil.rmtree(settings.lake_dir / rollup, ignore_errors=True)
         if not args.no_baseline:
             report["without_rollups"] = measure_page(settings, period, args)
         t = time.perf_counter()

@@ -38,11 +38,13 @@ tick) are rolled up the same way after the partitions:
 Then the rollups (:func:`roll_up`; files: :mod:`pipeline.rollup_files`): each
 closed UTC day whose next day is closed too gets, computed once, its queue stints
 (:func:`pipeline.queue_metrics.day_stints`) into
-``queue_stints/tenant=<t>/date=<day>/stints-<fingerprint>.parquet`` and its call
-paths (``call_paths.sql``, menus as tokens) into ``call_paths/.../paths-<fingerprint>.parquet``:
-the fingerprint of the source files (after this run's merges, the day before to the
-day after) it was computed from; written to a temp file and renamed (``stints``,
-``paths``), so a reader (:func:`pipeline.rollup_files.rolled_files`) finds the
+``queue_stints/tenant=<t>/date=<day>/stints-<fingerprint>.parquet``, its call
+paths (``call_paths.sql``, menus as tokens) into ``call_paths/.../paths-<fingerprint>.parquet``,
+and its calls' concurrency quarter-hours and KPI cells (:mod:`pipeline.call_rollups`) into
+``call_quarters/.../quarters-…`` and ``call_cells/.../cells5s-…``: the fingerprint of
+the source files (after this run's merges, the day before to the day after) it was
+computed from; written to a temp file and renamed (``stints``, ``paths``, ``quarters``,
+``cells5s``), so a reader (:func:`pipeline.rollup_files.rolled_files`) finds the
 whole file or none and then computes that day and the ones after. When the sources
 change (a late batch, a merge, a deletion) the name no longer matches, the next run
 writes the new one, and the old one is swept after the grace like a superseded
@@ -95,6 +97,7 @@ from pipeline.lake_layout import (
 )
 from pipeline.queries import sql_file
 from pipeline.rollup_files import (
+    CELLS,
     PATHS,
     QUARTERS,
     ROLLUPS,
@@ -139,7 +142,7 @@ class CompactionReport:
     swept: int = 0  # files deleted
     manifests: int = 0  # call batch manifests rolled up into one
     merged: list[str] = field(default_factory=list)  # lake-relative merged files
-    rollups: int = 0  # rollup files written (a closed tenant-day's queue stints)
+    rollups: int = 0  # rollup files written (pipeline.rollup_files.ROLLUPS)
 
 
 def compact_partition(
@@ -332,9 +335,9 @@ def roll_up(
     }
     if not any(owners.values()):
         return 0, 0
-    # Imported here: compaction of a lake without rollups never pays for the warehouse
+    # Imported here: compaction of a lake with nothing to roll up never pays for the warehouse
     # (the kill -9 tests' children start a fresh Python for each run).
-    from pipeline.concurrency_rollup import day_quarters
+    from pipeline.call_rollups import day_cells, day_quarters
     from pipeline.queue_metrics import day_stints
     from pipeline.warehouse import connect, scope_of
 
@@ -342,6 +345,7 @@ def roll_up(
         STINTS.name: day_stints,
         PATHS.name: _day_paths,
         QUARTERS.name: day_quarters,
+        CELLS.name: day_cells,
     }
     if settings is None:  # the warehouse reads a data dir's lake; only the lake is read here
         settings = load_settings({"SWITCHBOARD_DATA_DIR": str(lake_dir.parent),
@@ -349,12 +353,18 @@ def roll_up(
     if settings.lake_dir.resolve() != lake_dir.resolve():
         raise ValueError(f"{lake_dir} is not the lake of data dir {settings.data_dir}")
     written = swept = 0
+    listings: dict[tuple[str, str], TableSnapshot] = {}
     for rollup, names in owners.items():
         for tenant in names:
             base = tenant_folder(lake_dir, rollup.name, tenant)
             # The lake's own listing first: a tenant whose rollups all match its files
-            # needs no warehouse connection (the worker passes every minute).
-            listed = {t: snapshot(lake_dir, t, tenant) for t in rollup.sources}
+            # needs no warehouse connection (the worker passes every minute). Listed
+            # once per table: two rollups read the calls.
+            listed = {}
+            for table in rollup.sources:
+                if (table, tenant) not in listings:
+                    listings[table, tenant] = snapshot(lake_dir, table, tenant)
+                listed[table] = listings[table, tenant]
             wanted, missing = _wanted_rollups(rollup, listed, base, today)
             if missing:
                 with closing(connect(settings, tenant)) as conn:

@@ -131,7 +131,13 @@ ACCESS_LOG = LakeTable("access_log", ACCESS_LOG_SCHEMA, ("at", "access_id"), Non
 QUEUE_STINTS_ROLLUP = "queue_stints"
 CALL_PATHS_ROLLUP = "call_paths"
 CALL_QUARTERS_ROLLUP = "call_quarters"
-ROLLUPS: tuple[str, ...] = (QUEUE_STINTS_ROLLUP, CALL_PATHS_ROLLUP, CALL_QUARTERS_ROLLUP)
+CALL_CELLS_ROLLUP = "call_cells"
+ROLLUPS: tuple[str, ...] = (
+    QUEUE_STINTS_ROLLUP,
+    CALL_PATHS_ROLLUP,
+    CALL_QUARTERS_ROLLUP,
+    CALL_CELLS_ROLLUP,
+)
 TABLES: dict[str, LakeTable] = {
     t.name: t
     for t in (
@@ -426,7 +432,7 @@ DAY_REACH: dict[str, tuple[int, int]] = {
 INSTANT_REACH: dict[str, timedelta] = {CALLS.name: timedelta(0), LEGS.name: timedelta(hours=12)}
 # How long a call can be active after its start, with room to spare: Kamailio ends a
 # dialog 12 h after its answer, and the ring before it is minutes. The concurrency
-# rollups (pipeline.concurrency_rollup) read the calls of the day before for the levels.
+# rollups (pipeline.call_rollups) read the calls of the day before for the levels.
 LONGEST_CALL = timedelta(days=1)
 
 

@@ -40,7 +40,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from pipeline import concurrency_rollup
+from pipeline import call_rollups
 from pipeline.fetch import fetch_table
 from pipeline.filters import (
     CALLEE_DIGITS,
@@ -240,10 +240,12 @@ def compile_metric(
         scoped = _indent(
             sql_text("scoped_calls").format(base_calls=base, handling_extension=HANDLING_EXTENSION)
         )
-        if name == "concurrency":  # closed days from compaction's rollups
-            rolled, rolled_bound = concurrency_rollup.parts(conn, flt)
-            fragments = {**fragments, **rolled}
-            bound.update(rolled_bound)
+        # the closed days' parts of the metrics compaction rolls up
+        rolled, rolled_bound = call_rollups.parts(
+            name, conn, flt, params.short_abandon_seconds, fragments
+        )
+        fragments = {**fragments, **rolled}
+        bound.update(rolled_bound)
         values = {
             "scoped_calls": scoped,
             "zone_hours": _zone_hours(),

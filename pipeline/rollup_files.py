@@ -8,7 +8,7 @@ before to the day after: names and inodes). A reader computes the names from the
 files its own snapshot holds (:func:`rolled_files`), so a file is used only while its
 sources are exactly the ones the reader sees; otherwise the reader computes that day.
 Readers: :mod:`pipeline.queue_metrics` (stints), :mod:`pipeline.warehouse` (paths) and
-:mod:`pipeline.concurrency_rollup` (concurrency's quarter-hours).
+:mod:`pipeline.call_rollups` (concurrency's quarter-hours, the KPIs' hourly cells).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pipeline.lake_layout import (
     AGENT_EVENTS,
+    CALL_CELLS_ROLLUP,
     CALL_PATHS_ROLLUP,
     CALL_QUARTERS_ROLLUP,
     CALL_STEPS,
@@ -52,7 +53,10 @@ class Rollup:
 STINTS = Rollup(QUEUE_STINTS_ROLLUP, "stints", (QUEUE_EVENTS.name, AGENT_EVENTS.name))
 PATHS = Rollup(CALL_PATHS_ROLLUP, "paths", (CALL_STEPS.name,))
 QUARTERS = Rollup(CALL_QUARTERS_ROLLUP, "quarters", (CALLS.name,))
-ROLLUPS = (STINTS, PATHS, QUARTERS)  # a warehouse connection may read each one's folder
+# Its short abandons are at 5 s (pipeline.call_rollups.SHORT_ABANDON): named in the step,
+# so a file written at another threshold never matches.
+CELLS = Rollup(CALL_CELLS_ROLLUP, "cells5s", (CALLS.name,))
+ROLLUPS = (STINTS, PATHS, QUARTERS, CELLS)  # a warehouse connection may read each one's folder
 
 
 DayFiles = dict[str, dict[date, list[str]]]  # table -> day -> its files' names and inodes

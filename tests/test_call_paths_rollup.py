@@ -60,7 +60,7 @@ def test_a_call_history_page_is_the_same_from_the_rollup(
 
     report = compact_lake(settings.lake_dir, CompactionPolicy(grace_seconds=0), today=LATER)
 
-    assert report.rollups == 2  # the day's paths, and its calls' quarter-hours (concurrency)
+    assert report.rollups == 3  # the day's paths, and its calls' quarter-hours and KPI cells
     folder = tenant_folder(settings.lake_dir, PATHS.name, ACME)
     assert [p.parent.name for p in folder.glob("*/paths-*.parquet")] == ["date=2025-06-03"]
     after = page(settings, MENU_NAMES)

@@ -122,8 +122,8 @@ def test_a_narrowed_connection_answers_its_days_as_the_whole_one(
     today = ROLLED_UP_TO[paths]
     if today is not None:
         report = compact_lake(settings.lake_dir, CompactionPolicy(grace_seconds=0), today=today)
-        # each day's paths and its calls' quarter-hours (concurrency)
-        assert report.rollups == 2 * (4 if paths == "partly rolled" else 8)
+        # each day's paths, and its calls' quarter-hours and KPI cells
+        assert report.rollups == 3 * (4 if paths == "partly rolled" else 8)
     for who, conn in _scopes(settings).items():
         try:
             name_menus(conn, MENU_NAMES)

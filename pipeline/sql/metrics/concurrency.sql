@@ -7,7 +7,7 @@
 --
 -- From quarter-hours (concurrency_quarters.sql): the head (the period's first day) and
 -- the tail (from the first day without a rollup) from the calls in scope; the days
--- between from compaction's rollup files ({rolled}, pipeline.concurrency_rollup: a
+-- between from compaction's rollup files (placeholder "rolled", pipeline.call_rollups: a
 -- tenant-wide, unfiltered page; otherwise the head is the whole period). A bucket's peak
 -- is the highest of its quarter-hours' peaks and of the levels carried into its
 -- quarter-hours after its first instant.

@@ -4,12 +4,22 @@
 -- ~25 times, at ~60% of the cost (the cells are a few thousand, not 800,000 rows).
 -- {cell_keys} (pipeline.metrics): extension, did, rule (one result serves the
 -- ungrouped KPIs and the tables by extension, main number and rule), or a time
--- bucket as grp.
+-- bucket as grp; "cell_columns" their names.
+--
+-- The whole UTC days of the period in [$rolled_from, $live) come from compaction's rollup
+-- of each closed day's calls (kpi_cells_day.sql), classified by the same scoped_calls.sql
+-- (placeholder "rolled_cells": pipeline.call_rollups; a tenant-wide, unfiltered page by
+-- extension, main number and rule only, else no rows and both are the period's start);
+-- the calls before and after them from the page's rows.
 with scoped as (
     {scoped_calls}
 ),
 
-final as (
+rolled as (
+    {rolled_cells}
+),
+
+cells as (
     select
         {cell_keys},
         direction,
@@ -18,11 +28,42 @@ final as (
         is_answered,
         hours_class,
         disposition = 'cancelled' and ring_seconds < $short_abandon_seconds as is_short_abandon,
-        count(*) as n,
-        sum(ring_seconds) as ring_sum,
-        max(ring_seconds) as ring_max,
-        sum(talk_seconds) as talk_sum
+        1 as n,
+        ring_seconds as ring_sum,
+        ring_seconds as ring_max,
+        talk_seconds as talk_sum
     from scoped
+    where started_at < $rolled_from or started_at >= $live
+    union all
+    select
+        {cell_keys},
+        direction,
+        disposition,
+        is_offered,
+        is_answered,
+        hours_class,
+        is_short_abandon,
+        n,
+        ring_sum,
+        ring_max,
+        talk_sum
+    from rolled
+),
+
+final as (
+    select
+        {cell_columns},
+        direction,
+        disposition,
+        is_offered,
+        is_answered,
+        hours_class,
+        is_short_abandon,
+        cast(sum(n) as bigint) as n,
+        sum(ring_sum) as ring_sum,
+        max(ring_max) as ring_max,
+        sum(talk_sum) as talk_sum
+    from cells
     group by all
 )
 

@@ -1,10 +1,16 @@
-"""Peak concurrency from compaction's quarter-hour rollups: the same peaks as from the calls
-(and as a brute force), in zones whose bucket edges fall on the hour, the half-hour and
-the quarter-hour, across a DST day, calls over midnight and periods' edges, and a late
-call for a rolled-up day."""
+"""The calls' rollups (pipeline.call_rollups): the same numbers from compaction's files as
+from the calls.
+
+Peak concurrency from quarter-hours: the same peaks as from the calls (and as a brute
+force), in zones whose bucket edges fall on the hour, the half-hour and the quarter-hour,
+across a DST day, calls over midnight and periods' edges, and a late call for a rolled-up
+day. The KPIs from daily cells: every grouping (those by time from the calls), in zones
+whose local days start on the hour and on the half-hour, at another short-abandon
+threshold, and after a late call."""
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -14,12 +20,12 @@ import pytest
 
 from pipeline import metrics
 from pipeline.compaction import CompactionPolicy, compact_lake
-from pipeline.lake_layout import CALL_QUARTERS_ROLLUP, tenant_folder
+from pipeline.lake_layout import CALL_CELLS_ROLLUP, CALL_QUARTERS_ROLLUP, tenant_folder
 from pipeline.metric_engine import compile_metric, scope_filter
 from pipeline.metrics_cache import RESULTS
 from pipeline.warehouse import connect
 from switchboard.settings import Settings
-from tests.fixtures.analytics import ACME, REASONS, write_lake
+from tests.fixtures.analytics import ACME, REASONS, random_acc_rows, write_lake
 
 FIRST = datetime(2025, 10, 25, tzinfo=UTC)
 TODAY = date(2025, 11, 12)  # 10-25 .. 11-10 are closed and roll up; 11-11 is not
@@ -157,3 +163,98 @@ def test_a_late_call_for_a_rolled_up_day_counts_at_once(
     assert rolled  # the other days still come from their rollups
     assert got == brute_force([*rows, *late], period, tz)
     assert got[date(2025, 11, 4)] >= 40
+
+
+# -- KPI cells ----------------------------------------------------------------------------
+
+KPI_TODAY = date(2025, 11, 10)  # the random lake's 10-20 .. 11-08 (UTC) roll up
+KPI_PERIODS = (
+    metrics.Period(date(2025, 10, 20), date(2025, 11, 9)),  # up to the open days
+    metrics.Period(date(2025, 11, 2), date(2025, 11, 2)),  # New York's 25-hour day
+)
+GROUPINGS = (None, "extension", "did", "rule", "hour", "day", "week")
+
+
+def kpi_tables(
+    settings: Settings, params: metrics.MetricParams = metrics.DEFAULT_PARAMS
+) -> dict[Any, Any]:
+    """Every grouping's KPIs of each period and zone, and whether the cells read the
+    rollups."""
+    out: dict[Any, Any] = {}
+    for period in KPI_PERIODS:
+        for tz in ZONES[:3]:
+            RESULTS.clear()
+            conn = connect(settings, ACME)
+            try:
+                for group_by in GROUPINGS:
+                    rows = metrics.kpis(conn, period, group_by=group_by, tz=tz, params=params)
+                    out[(period, tz, group_by)] = sorted(rows, key=lambda r: str(r["grp"]))
+                sql, _ = compile_metric(
+                    "kpi_cells", scope_filter(period, tz), params, conn,
+                    cell_keys="1", cell_columns="1",
+                )  # fmt: skip
+                out[(period, tz, "rolled")] = CALL_CELLS_ROLLUP in sql
+            finally:
+                conn.close()
+    return out
+
+
+def same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
+    """Equal rows, floats to 1e-9 relative: the cells' sums add in another order."""
+
+    def equal(x: Any, y: Any) -> bool:
+        if isinstance(x, float) and isinstance(y, float):
+            return math.isclose(x, y, rel_tol=1e-9)
+        return bool(x == y)
+
+    return len(a) == len(b) and all(
+        r.keys() == q.keys() and all(equal(r[k], q[k]) for k in r)
+        for r, q in zip(a, b, strict=True)
+    )
+
+
+def test_the_kpis_are_the_same_from_daily_cells(settings: Settings) -> None:
+    write_lake(settings, random_acc_rows())
+    before = kpi_tables(settings)
+    assert not any(v for k, v in before.items() if k[2] == "rolled")
+
+    compact_lake(settings.lake_dir, CompactionPolicy(grace_seconds=0), today=KPI_TODAY)
+
+    base = tenant_folder(settings.lake_dir, CALL_CELLS_ROLLUP, ACME)
+    assert len(list(base.glob("date=*/cells5s-*.parquet"))) == 20  # 10-20 .. 11-08 (UTC)
+    after = kpi_tables(settings)
+    rolled = {k[:2] for k, v in after.items() if k[2] == "rolled" and v}
+    # Every case but the one-day period in New York and Kolkata, which holds no whole UTC day.
+    assert rolled == {(p, tz) for p in KPI_PERIODS for tz in ZONES[:3]} - {
+        (KPI_PERIODS[1], "America/New_York"),
+        (KPI_PERIODS[1], "Asia/Kolkata"),
+    }
+    assert set(after) == set(before)
+    for key, rows in before.items():
+        if key[2] != "rolled":
+            assert same(after[key], rows), key
+    # Another short-abandon threshold than the rollup's: computed, and different.
+    ten = metrics.MetricParams(short_abandon_seconds=10)
+    other = kpi_tables(settings, ten)
+    assert not any(v for k, v in other.items() if k[2] == "rolled")
+    whole = (KPI_PERIODS[0], "UTC", None)
+    assert other[whole][0]["abandoned_short"] > after[whole][0]["abandoned_short"]
+
+
+def test_a_late_call_for_a_day_of_daily_cells_counts_at_once(settings: Settings) -> None:
+    rows = random_acc_rows()
+    write_lake(settings, rows)
+    compact_lake(settings.lake_dir, CompactionPolicy(grace_seconds=0), today=KPI_TODAY)
+    period, tz = KPI_PERIODS[0], "UTC"
+    RESULTS.clear()
+    with_rollups = kpi_tables(settings)[(period, tz, None)][0]
+    at = datetime(2025, 10, 28, 12, tzinfo=UTC).timestamp()
+    late = {**rows[0], "id": 90_000, "call_id": "late", "tenant": ACME, "direction": "inbound",
+            "invite_at": at, "answer_at": None, "answered_by": None, "end_at": at + 3,
+            "sip_code": 487, "sip_reason": REASONS[487], "disposition_hint": None}  # fmt: skip
+    write_lake(settings, [late])
+    got = kpi_tables(settings)
+    assert got[(period, tz, "rolled")]  # the other days still come from their rollups
+    now = got[(period, tz, None)][0]
+    assert now["calls"] == with_rollups["calls"] + 1
+    assert now["abandoned_short"] == with_rollups["abandoned_short"] + 1
