@@ -107,11 +107,9 @@ def kpis(
     flt = scope_filter(period, tz, filters)
     if group_by in _BY_CELL:  # one cached result of cells per period serves all four
         cell_keys, group_key = _ENTITY_CELLS, _GROUP_KEYS[group_by]
-        columns = cell_keys
     else:
         cell_keys, group_key = f"{_GROUP_KEYS[group_by]} as grp", "grp"
-        columns = "grp"
-    cells = ("kpi_cells", flt, params, {"cell_keys": cell_keys, "cell_columns": columns})
+    cells = ("kpi_cells", flt, params, {"cell_keys": cell_keys})
     rows = rows_of(run_staged(conn, cells, then="kpis", relation="kpi_cells", group_key=group_key))
     if group_by is None and not rows:
         return [_empty_kpis()]

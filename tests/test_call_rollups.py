@@ -107,7 +107,7 @@ def peaks(settings: Settings, period: metrics.Period, tz: str, interval: str | N
         )  # fmt: skip
     finally:
         conn.close()
-    return {r["bucket"]: r["peak_active"] for r in rows}, CALL_QUARTERS_ROLLUP in sql
+    return {r["bucket"]: r["peak_active"] for r in rows}, f"/{CALL_QUARTERS_ROLLUP}/" in sql
 
 
 @pytest.fixture
@@ -191,9 +191,9 @@ def kpi_tables(
                     out[(period, tz, group_by)] = sorted(rows, key=lambda r: str(r["grp"]))
                 sql, _ = compile_metric(
                     "kpi_cells", scope_filter(period, tz), params, conn,
-                    cell_keys="1", cell_columns="1",
+                    cell_keys="1",
                 )  # fmt: skip
-                out[(period, tz, "rolled")] = CALL_CELLS_ROLLUP in sql
+                out[(period, tz, "rolled")] = f"/{CALL_CELLS_ROLLUP}/" in sql
             finally:
                 conn.close()
     return out

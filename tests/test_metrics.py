@@ -566,7 +566,7 @@ def test_sql_agrees_with_pandas_on_every_metric(
             for p, reads_page in ((period, True), (period.previous(), True), (later, False)):
                 flt = metrics.scope_filter(p, TZ)
                 sql, _ = compile_metric(
-                    "kpi_cells", flt, metrics.DEFAULT_PARAMS, conn, cell_keys="1", cell_columns="1"
+                    "kpi_cells", flt, metrics.DEFAULT_PARAMS, conn, cell_keys="1"
                 )
                 assert ("from page_calls" in sql) == reads_page
                 assert ("from calls" in sql) != reads_page

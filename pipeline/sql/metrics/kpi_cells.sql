@@ -4,7 +4,7 @@
 -- ~25 times, at ~60% of the cost (the cells are a few thousand, not 800,000 rows).
 -- {cell_keys} (pipeline.metrics): extension, did, rule (one result serves the
 -- ungrouped KPIs and the tables by extension, main number and rule), or a time
--- bucket as grp; "cell_columns" their names.
+-- bucket as grp.
 --
 -- The whole UTC days of the period in [$rolled_from, $live) come from compaction's rollup
 -- of each closed day's calls (kpi_cells_day.sql), classified by the same scoped_calls.sql
@@ -19,14 +19,10 @@ rolled as (
     {rolled_cells}
 ),
 
-cells as (
+-- the page's calls outside the rolled-up days, each a cell of one call
+page_cells as (
     select
-        {cell_keys},
-        direction,
-        disposition,
-        is_offered,
-        is_answered,
-        hours_class,
+        *,
         disposition = 'cancelled' and ring_seconds < $short_abandon_seconds as is_short_abandon,
         1 as n,
         ring_seconds as ring_sum,
@@ -34,25 +30,11 @@ cells as (
         talk_seconds as talk_sum
     from scoped
     where started_at < $rolled_from or started_at >= $live
-    union all
-    select
-        {cell_keys},
-        direction,
-        disposition,
-        is_offered,
-        is_answered,
-        hours_class,
-        is_short_abandon,
-        n,
-        ring_sum,
-        ring_max,
-        talk_sum
-    from rolled
 ),
 
 final as (
     select
-        {cell_columns},
+        {cell_keys},
         direction,
         disposition,
         is_offered,
@@ -63,7 +45,7 @@ final as (
         sum(ring_sum) as ring_sum,
         max(ring_max) as ring_max,
         sum(talk_sum) as talk_sum
-    from cells
+    from (select * from page_cells union all by name select * from rolled)
     group by all
 )
 
