@@ -2,8 +2,9 @@
 -- of a relation that started in [calls_from, calls_to), for the quarter-hours of
 -- [keep_from, keep_to). A call is active on [started_at, ended_at); zero-length
 -- calls never are. Every zone's bucket edges (local hours, days, weeks) are UTC
--- quarter-hours, so a bucket's peak is the highest of its quarter-hours': their `peak`
--- (each as a bucket of its own) and, for each one after the bucket's first instant,
+-- quarter-hours (every IANA zone's offset since 1979-10, when Kiritimati's -10:40
+-- ended), so a bucket's peak is the highest of its quarter-hours': their `peak` (each
+-- as a bucket of its own) and, for each one after the bucket's first instant,
 -- `level_in` (the level carried in at its start). Quarter-hours without any start or
 -- end are not listed. Placeholders (pipeline.call_rollups): calls (a relation
 -- with started_at, ended_at) and the four bounds (SQL expressions).
