@@ -3,7 +3,7 @@
 -- cell of kpi_cells.sql is derived from, with the short abandons at the rollup's threshold
 -- (a page with another threshold computes its cells). Not by hour: an hour's calls are
 -- nearly all different cells (~470,000 hourly cells for a month of 820,000 calls at 10 M
--- a year, ~150,000 daily ones). Placeholder: handling_extension (pipeline.filters).
+-- a year, 51,723 daily ones). Placeholder: handling_extension (pipeline.filters).
 -- Bound: $day, $day_start, $next, $short_abandon_seconds.
 select
     $day_start as day_at,
