@@ -30,7 +30,6 @@ tenant's: a plain user's views or a filter count fewer calls.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,7 @@ from pipeline.fetch import fetch_table
 from pipeline.filters import HANDLING_EXTENSION, CallFilter
 from pipeline.lake_layout import CALLS, LONGEST_CALL
 from pipeline.queries import sql_file
-from pipeline.rollup_files import CELLS, QUARTERS, Rollup, files_by_day, rolled_files
+from pipeline.rollup_files import CELLS, QUARTERS, Rollup, rolled_files
 from pipeline.warehouse import scope_of
 
 # The short-abandon threshold the cells are rolled up at (named in CELLS.step).
@@ -54,16 +53,6 @@ _QUARTER = timedelta(minutes=15)
 _HOUR = timedelta(hours=1)
 _DAY = timedelta(days=1)
 _INFINITY = "cast('infinity' as timestamptz)"
-_NO_QUARTERS = (
-    "select null::timestamptz as quarter_at, 0::bigint as peak, 0::bigint as level_in where false"
-)
-# kpi_cells_day.sql's columns without rows (a page no rollup serves)
-_NO_CELLS = (
-    "select null::timestamptz as day_at, null::varchar as handling, null::varchar as callee,"
-    " null::varchar as rule, null::varchar as frame, null::varchar as direction,"
-    " null::varchar as disposition, null::boolean as is_short_abandon, 0::bigint as n,"
-    " 0::double as ring_sum, 0::double as ring_max, 0::double as talk_sum where false"
-)
 
 
 def _day_bounds(day: date) -> dict[str, Any]:
@@ -119,17 +108,13 @@ def _rolled(
     rollup: Rollup,
     first: datetime,
     end: datetime,
-    *,
-    days_without_calls: bool,
 ) -> tuple[str, datetime] | None:
     """The rollup files (quoted, comma-separated) from ``first``'s day on that match the
     connection's calls, and the instant from which the page computes; None: no rollup
-    serves the page (not tenant-wide, a filter, none written yet).
-    ``days_without_calls``: whether a day without calls (and so without a rollup) is
-    covered; a call of the day before may end in it."""
+    serves the page (not tenant-wide, a filter, none written yet)."""
     scope = scope_of(conn)
-    unfiltered = replace(flt, date_from=None, date_to=None) == CallFilter(timezone=flt.timezone)
-    if not unfiltered or scope is None or scope.extension is not None or scope.days is not None:
+    tenant_wide = scope is not None and scope.extension is None and scope.days is None
+    if not flt.only_dates or scope is None or not tenant_wide:
         return None
     snaps = {snap.table: snap for snap in scope.snapshots}
     if CALLS.name not in snaps:
@@ -137,14 +122,6 @@ def _rolled(
     files, day = rolled_files(
         scope.lake_dir, rollup, scope.tenant, snaps, first.date(), (end - _QUARTER).date()
     )
-    if not days_without_calls:
-        driver = files_by_day(rollup, snaps)[CALLS.name]
-        at = first.date()
-        while at < day:
-            if at not in driver and at - _DAY in driver:
-                day = at
-                break
-            at += _DAY
     live = min(end, datetime(day.year, day.month, day.day, tzinfo=UTC))
     files = [f for f in files if _file_day(f) < day]
     if not files or live <= first or any("'" in str(f) for f in files):
@@ -166,17 +143,21 @@ def concurrency_parts(
     head_end = start + LONGEST_CALL
     rolled = None
     if conn is not None and _quarter_aligned(flt.timezone, start, end):
-        rolled = _rolled(conn, flt, QUARTERS, head_end, end, days_without_calls=False)
+        rolled = _rolled(conn, flt, QUARTERS, head_end, end)
     if rolled is None:
-        whole = quarters_sql("scoped", "$start", "$end", "$start", _INFINITY)
-        return {"head": whole, "tail": _NO_QUARTERS, "rolled": _NO_QUARTERS}, {}
+        return {"quarters": quarters_sql("scoped", "$start", "$end", "$start", _INFINITY)}, {}
     files, live = rolled
-    return {
-        "head": quarters_sql("scoped", "$start", "$head_end", "$start", "$head_end"),
-        "tail": quarters_sql("scoped", "$tail_calls_from", "$end", "$live", _INFINITY),
-        "rolled": f"select quarter_at, peak, level_in from read_parquet([{files}])"
-        " where quarter_at >= $head_end and quarter_at < $live",
-    }, {"head_end": head_end, "live": live, "tail_calls_from": max(start, live - LONGEST_CALL)}
+    head = quarters_sql("scoped", "$start", "$head_end", "$start", "$head_end")
+    tail = quarters_sql("scoped", "$tail_calls_from", "$end", "$live", _INFINITY)
+    days = (
+        f"select quarter_at, peak, level_in from read_parquet([{files}])"
+        " where quarter_at >= $head_end and quarter_at < $live"
+    )
+    return {"quarters": f"{head}\nunion all\n{tail}\nunion all\n{days}"}, {
+        "head_end": head_end,
+        "live": live,
+        "tail_calls_from": max(start, live - LONGEST_CALL),
+    }
 
 
 def parts(
@@ -213,15 +194,16 @@ def cells_parts(
     if conn is not None and timeless and short_abandon_seconds == SHORT_ABANDON:
         last = _next_midnight(end)
         last = last if last == end else last - _DAY  # the last whole day's end
-        rolled = _rolled(conn, flt, CELLS, rolled_from, last, days_without_calls=True)
-    if rolled is None:
-        source, rolled_from, live = f"({_NO_CELLS})", start, start
-    else:
-        files, live = rolled
-        source = f"read_parquet([{files}])"
+        rolled = _rolled(conn, flt, CELLS, rolled_from, last)
+    if rolled is None:  # no rows, the page's columns
+        return {"rolled_cells": "select * from scoped where false"}, {
+            "rolled_from": start,
+            "live": start,
+        }
+    files, live = rolled
     rows = (
         "(\n    select *, day_at as started_at, null::timestamp as local_start,"
-        f" null::varchar as caller_digits\n    from {source}\n"
+        f" null::varchar as caller_digits\n    from read_parquet([{files}])\n"
         "    where day_at >= $rolled_from and day_at < $live\n)"
     )
     cells = sql_file("metrics/scoped_calls").format(base_calls=rows, handling_extension="handling")

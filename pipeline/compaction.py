@@ -353,26 +353,26 @@ def roll_up(
     if settings.lake_dir.resolve() != lake_dir.resolve():
         raise ValueError(f"{lake_dir} is not the lake of data dir {settings.data_dir}")
     written = swept = 0
-    listings: dict[tuple[str, str], TableSnapshot] = {}
+    by_tenant: dict[str, list[Rollup]] = {}
     for rollup, names in owners.items():
         for tenant in names:
-            base = tenant_folder(lake_dir, rollup.name, tenant)
-            # The lake's own listing first: a tenant whose rollups all match its files
-            # needs no warehouse connection (the worker passes every minute). Listed
-            # once per table: two rollups read the calls.
-            listed = {}
-            for table in rollup.sources:
-                if (table, tenant) not in listings:
-                    listings[table, tenant] = snapshot(lake_dir, table, tenant)
-                listed[table] = listings[table, tenant]
-            wanted, missing = _wanted_rollups(rollup, listed, base, today)
-            if missing:
-                with closing(connect(settings, tenant)) as conn:
-                    scope = scope_of(conn)
-                    assert scope is not None
-                    snaps = {snap.table: snap for snap in scope.snapshots}
-                    wanted, missing = _wanted_rollups(rollup, snaps, base, today)
-                    for day, path in missing:
+            by_tenant.setdefault(tenant, []).append(rollup)
+    for tenant, rollups in sorted(by_tenant.items()):
+        bases = {rollup: tenant_folder(lake_dir, rollup.name, tenant) for rollup in rollups}
+        # The lake's own listing first: a tenant whose rollups all match its files needs
+        # no warehouse connection (the worker passes every minute); else one connection
+        # writes all of the tenant's missing files.
+        tables = {table for rollup in rollups for table in rollup.sources}
+        listed = {table: snapshot(lake_dir, table, tenant) for table in tables}
+        wanted = {r: _wanted_rollups(r, listed, bases[r], today) for r in rollups}
+        if any(missing for _, missing in wanted.values()):
+            with closing(connect(settings, tenant)) as conn:
+                scope = scope_of(conn)
+                assert scope is not None
+                snaps = {snap.table: snap for snap in scope.snapshots}
+                for rollup in rollups:
+                    wanted[rollup] = _wanted_rollups(rollup, snaps, bases[rollup], today)
+                    for day, path in wanted[rollup][1]:
                         rows = compute[rollup.name](conn, day)
                         write_atomic(
                             path,
@@ -381,9 +381,11 @@ def roll_up(
                         )
                         written += 1
                         step(rollup.step)
+        for rollup in rollups:
+            base, (keep, _) = bases[rollup], wanted[rollup]
             for part in partitions(base):
                 for path in (base / part).iterdir():
-                    if path.name == wanted.get(part):
+                    if path.name == keep.get(part):
                         continue
                     old = now - path.stat().st_mtime >= policy.grace_seconds
                     if old or path.name.endswith(TEMP_SUFFIX):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -238,6 +238,11 @@ class CallFilter:
             "queue": self.queue,
         }
         return {k: v for k, v in pairs.items() if v}
+
+    @property
+    def only_dates(self) -> bool:
+        """Whether it filters by nothing but its days: every call of the viewer's days."""
+        return replace(self, date_from=None, date_to=None) == CallFilter(timezone=self.timezone)
 
     def utc_bounds(self) -> tuple[datetime | None, datetime | None]:
         """[start, end) in UTC of the local days ``date_from`` .. ``date_to``."""

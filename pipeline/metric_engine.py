@@ -301,8 +301,7 @@ def prepare(
     start, end = flt.utc_bounds()
     assert start is not None and end is not None  # scope_filter sets both dates
     release(conn)
-    unfiltered = replace(flt, date_from=None, date_to=None) == CallFilter(timezone=tz)
-    _PREPARED[conn] = _Prepared(_scope_key(flt), start, end, tuple(parts), unfiltered)
+    _PREPARED[conn] = _Prepared(_scope_key(flt), start, end, tuple(parts), flt.only_dates)
 
 
 def _build(conn: duckdb.DuckDBPyConnection, prepared: _Prepared, start: datetime) -> None:

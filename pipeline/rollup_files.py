@@ -8,7 +8,7 @@ before to the day after: names and inodes). A reader computes the names from the
 files its own snapshot holds (:func:`rolled_files`), so a file is used only while its
 sources are exactly the ones the reader sees; otherwise the reader computes that day.
 Readers: :mod:`pipeline.queue_metrics` (stints), :mod:`pipeline.warehouse` (paths) and
-:mod:`pipeline.call_rollups` (concurrency's quarter-hours, the KPIs' hourly cells).
+:mod:`pipeline.call_rollups` (concurrency's quarter-hours, the KPIs' daily cells).
 """
 
 from __future__ import annotations
@@ -46,13 +46,17 @@ class Rollup:
     name: str  # its folder (pipeline.lake_layout.ROLLUPS)
     step: str  # the on_step name after a file is written
     # The tables it is computed from (files of the day before to the day after); the
-    # first decides the days (a day without its files has nothing to roll up).
+    # first decides the days (a day without its files has nothing to roll up) ...
     sources: tuple[str, ...]
+    # ... except that, for a rollup whose rows reach into the next day (concurrency: a
+    # call of the day before can end in a day without calls of its own), such a day is
+    # not covered: readers compute from it on.
+    spills: bool = False
 
 
 STINTS = Rollup(QUEUE_STINTS_ROLLUP, "stints", (QUEUE_EVENTS.name, AGENT_EVENTS.name))
 PATHS = Rollup(CALL_PATHS_ROLLUP, "paths", (CALL_STEPS.name,))
-QUARTERS = Rollup(CALL_QUARTERS_ROLLUP, "quarters", (CALLS.name,))
+QUARTERS = Rollup(CALL_QUARTERS_ROLLUP, "quarters", (CALLS.name,), spills=True)
 # Its short abandons are at 5 s (pipeline.call_rollups.SHORT_ABANDON): named in the step,
 # so a file written at another threshold never matches.
 CELLS = Rollup(CALL_CELLS_ROLLUP, "cells5s", (CALLS.name,))
@@ -104,10 +108,13 @@ def rolled_files(
     files: list[Path] = []
     day = first
     while day <= last:
-        if day in driver:  # a day without source files has nothing to roll up
+        if day in driver:
             path = f"{base}/{partition_name(day)}/{rollup_file_name(rollup, index, day)}"
             if not os.path.exists(path):
                 break
             files.append(Path(path))
+        elif rollup.spills and day - _DAY in driver:
+            break
+        # else: a day without source files has nothing to roll up
         day += _DAY
     return files, day

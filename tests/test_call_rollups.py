@@ -258,3 +258,27 @@ def test_a_late_call_for_a_day_of_daily_cells_counts_at_once(settings: Settings)
     now = got[(period, tz, None)][0]
     assert now["calls"] == with_rollups["calls"] + 1
     assert now["abandoned_short"] == with_rollups["abandoned_short"] + 1
+
+
+def test_a_day_without_calls_where_a_call_of_the_day_before_ends_is_computed(
+    settings: Settings,
+) -> None:
+    # 10-31 .. 11-04 (UTC): no call starts on 11-02, but one of 11-01 talks into it.
+    day = 86_400.0
+    rows = long_calls(3, 400)
+    first, gap = datetime(2025, 10, 31, tzinfo=UTC).timestamp(), date(2025, 11, 2)
+    kept = [r for r in rows if first <= r["invite_at"] < first + 5 * day]
+    kept = [r for r in kept if datetime.fromtimestamp(r["invite_at"], UTC).date() != gap]
+    start = datetime(2025, 11, 1, 22, tzinfo=UTC).timestamp()
+    kept.append({**kept[0], "id": 90_001, "call_id": "overnight", "invite_at": start,
+                 "answer_at": start + 5, "end_at": start + 5 * 3600})  # fmt: skip
+    write_lake(settings, kept)
+    period = metrics.Period(date(2025, 10, 31), date(2025, 11, 4))
+    before, _ = peaks(settings, period, "UTC", "day")
+    assert before[gap] >= 1
+
+    compact_lake(settings.lake_dir, CompactionPolicy(grace_seconds=0), today=TODAY)
+
+    after, rolled = peaks(settings, period, "UTC", "day")
+    assert rolled  # 11-01 from its file; from 11-02 on computed
+    assert after == before == brute_force(kept, period, "UTC")

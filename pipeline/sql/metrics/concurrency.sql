@@ -7,8 +7,8 @@
 --
 -- From quarter-hours (concurrency_quarters.sql): the head (the period's first day) and
 -- the tail (from the first day without a rollup) from the calls in scope; the days
--- between from compaction's rollup files (placeholder "rolled", pipeline.call_rollups: a
--- tenant-wide, unfiltered page; otherwise the head is the whole period). A bucket's peak
+-- between from compaction's rollup files (placeholder "quarters", pipeline.call_rollups:
+-- a tenant-wide, unfiltered page; otherwise the whole period from the calls). A bucket's peak
 -- is the highest of its quarter-hours' peaks and of the levels carried into its
 -- quarter-hours after its first instant.
 with scoped as (
@@ -20,11 +20,7 @@ zone_hours as (
 ),
 
 quarters as (
-    {head}
-    union all
-    {tail}
-    union all
-    {rolled}
+    {quarters}
 ),
 
 -- The bucket of each quarter-hour from its wall-clock time (its UTC hour's offset, z),
