@@ -22,6 +22,13 @@ is that model's. Reported:
 
     .venv/bin/python -m benchmarks.transcription [--models tiny.en,base] [--settings tuned,plain]
 
+``--channels`` says what the speech passes through (:data:`CHANNELS`): the product's
+G.711 call by default, or a control — 8 kHz linear PCM, G.722's 7 kHz band, espeak-ng's
+own wideband audio — that shows what the phone channel costs; ``--dev`` runs the dev set
+instead of the held-out one:
+
+    .venv/bin/python -m benchmarks.transcription --settings tuned --channels g711,pcm8k,band7k,wide
+
 ``--long`` measures what short sentences cannot show: a 2-minute message (the
 held-out sentences with 3 s pauses, cycled) under every CPU profile of
 :data:`CPU_PROFILES` (CTranslate2's kernels as on other x86 CPUs), compute type
@@ -111,6 +118,32 @@ def speak_through_phone(utt: Utterance, path: Path) -> Path:
         w.writeframes(decoded)
     raw.unlink()
     narrow.unlink()
+    return path
+
+
+# What a message passes through before Whisper hears it (``--channel``): the product's
+# path (a G.711 call), and controls that show what each part of it costs: 8 kHz linear
+# PCM (the band without µ-law), G.722's 7 kHz band at 16 kHz (HD voice, without its
+# coding), and espeak-ng's own audio at 16 kHz.
+CHANNELS: dict[str, tuple[str, ...]] = {
+    "g711": (),
+    "pcm8k": ("-r", "8000"),
+    "band7k": ("-r", "16000", "sinc", "-7000"),
+    "wide": ("-r", "16000"),
+}
+
+
+def speak(utt: Utterance, path: Path, channel: str = "g711") -> Path:
+    """``utt`` as Whisper gets it through ``channel`` (:data:`CHANNELS`)."""
+    if channel == "g711":
+        return speak_through_phone(utt, path)
+    raw = path.with_suffix(".espeak.wav")
+    subprocess.run(
+        ["espeak-ng", "-v", utt.voice, "-s", str(utt.speed), "-w", str(raw), utt.text], check=True
+    )
+    rate, effects = CHANNELS[channel][:2], CHANNELS[channel][2:]
+    subprocess.run(["sox", str(raw), *rate, "-c", "1", "-b", "16", str(path), *effects], check=True)
+    raw.unlink()
     return path
 
 
@@ -204,7 +237,11 @@ def decoding_setting(name: str) -> Any:
 
 
 def measure(
-    model: str, setting: str, utterances: tuple[Utterance, ...], names: tuple[str, ...]
+    model: str,
+    setting: str,
+    utterances: tuple[Utterance, ...],
+    names: tuple[str, ...],
+    channel: str = "g711",
 ) -> dict[str, Any]:
     """WER, RTF, load time and peak memory of one model and setting (in this process)."""
     import ctranslate2
@@ -216,9 +253,7 @@ def measure(
     ctranslate2.set_random_seed(42)
     normalise = EnglishTextNormalizer()
     with tempfile.TemporaryDirectory() as tmp:
-        wavs = [
-            speak_through_phone(u, Path(tmp) / f"m{i:02d}.wav") for i, u in enumerate(utterances)
-        ]
+        wavs = [speak(u, Path(tmp) / f"m{i:02d}.wav", channel) for i, u in enumerate(utterances)]
         started = time.perf_counter()
         engine = WhisperTranscriber(model, options=decoding_setting(setting), threads=2)
         load_seconds = time.perf_counter() - started
@@ -237,6 +272,7 @@ def measure(
     return {
         "model": model,
         "setting": setting,
+        "channel": channel,
         "wer": jiwer.wer(refs, hyps),
         "cpu_rtf": cpu / audio,
         "wall_rtf": wall / audio,
@@ -352,7 +388,13 @@ def main() -> None:
         help="a 2-minute message under every CPU profile, compute type and thread count",
     )
     parser.add_argument("--seeds", default="1,7,42,1234", help="with --long: seeds, in turn")
-    parser.add_argument("--one", nargs=2, metavar=("MODEL", "SETTING"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--channels",
+        default="g711",
+        help=f"what the speech passes through, of {','.join(CHANNELS)} (g711: the product's)",
+    )
+    parser.add_argument("--dev", action="store_true", help="the dev set, not the held-out one")
+    parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--one-long", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -364,34 +406,48 @@ def main() -> None:
         seeds = [int(s) for s in args.seeds.split(",")]
         run_long(args.models.split(","), args.settings.split(","), seeds)
         return
+    if args.dev:
+        from tests.devset import DEV_SET, DIRECTORY
+
+        utterances, names, label = DEV_SET, DIRECTORY, "dev set"
+    else:
+        utterances, names, label = HELD_OUT, HELD_OUT_NAMES, "held-out set"
     if args.one:
-        print(json.dumps(measure(args.one[0], args.one[1], HELD_OUT, HELD_OUT_NAMES)))
+        print(json.dumps(measure(*args.one[:2], utterances, names, channel=args.one[2])))
         return
-    print(f"held-out set: {len(HELD_OUT)} messages, 8 kHz G.711 µ-law espeak-ng speech,")
+    print(f"{label}: {len(utterances)} messages of espeak-ng speech, channels {args.channels}")
     print(
         f"{os.cpu_count()} cores, CTranslate2 on 2 threads;"
         f" goal WER <= {GOAL_WER}, RTF <= {GOAL_RTF}"
     )
     print(
-        f"{'model':8} {'setting':11} {'WER':>6} {'CPU RTF':>8} {'wall RTF':>8}"
+        f"{'model':8} {'setting':11} {'channel':7} {'WER':>6} {'CPU RTF':>8} {'wall RTF':>8}"
         f" {'load s':>7} {'peak MB':>8}"
     )
-    for model in args.models.split(","):
-        for setting in args.settings.split(","):
-            out = subprocess.run(
-                [sys.executable, "-m", "benchmarks.transcription", "--one", model, setting],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-            row = json.loads(out.strip().splitlines()[-1])
-            print(
-                f"{model:8} {setting:11} {row['wer']:6.3f} {row['cpu_rtf']:8.3f}"
-                f" {row['wall_rtf']:8.3f} {row['load_seconds']:7.2f} {row['peak_mb']:8.0f}"
-                f"   {_verdict(row)}"
-            )
-            for ref, hyp in row["worst"]:
-                print(f"      ref: {ref}\n      hyp: {hyp}")
+    runs = [
+        (model, setting, channel)
+        for model in args.models.split(",")
+        for setting in args.settings.split(",")
+        for channel in args.channels.split(",")
+    ]
+    for model, setting, channel in runs:
+        if channel not in CHANNELS:
+            parser.error(f"unknown channel {channel!r}")
+        one = ["--one", model, setting, channel, *(["--dev"] if args.dev else [])]
+        out = subprocess.run(
+            [sys.executable, "-m", "benchmarks.transcription", *one],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        row = json.loads(out.strip().splitlines()[-1])
+        print(
+            f"{model:8} {setting:11} {channel:7} {row['wer']:6.3f} {row['cpu_rtf']:8.3f}"
+            f" {row['wall_rtf']:8.3f} {row['load_seconds']:7.2f} {row['peak_mb']:8.0f}"
+            f"   {_verdict(row)}"
+        )
+        for ref, hyp in row["worst"]:
+            print(f"      ref: {ref}\n      hyp: {hyp}")
 
 
 if __name__ == "__main__":
