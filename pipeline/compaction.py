@@ -82,6 +82,7 @@ from pipeline.lake_layout import (
     LakeTable,
     PartitionState,
     TableSnapshot,
+    folder_names,
     generation_file,
     generation_record,
     in_flight,
@@ -231,7 +232,7 @@ def sweep_partition(
     state = read_partition(folder)
     # The caller holds the compaction lock, so merged files without a record and
     # half-written ``c-*`` temp files are orphans of a killed run (only it writes them).
-    doomed = [*state.uncommitted, *(p.name for p in folder.glob(f"c-*{TEMP_SUFFIX}"))]
+    doomed = [*state.uncommitted, *state.temporary]
     if state.record is not None and now - state.record.committed_at >= policy.grace_seconds:
         doomed += state.superseded
     for name in doomed:
@@ -364,14 +365,17 @@ def roll_up(
         # writes all of the tenant's missing files.
         tables = {table for rollup in rollups for table in rollup.sources}
         listed = {table: snapshot(lake_dir, table, tenant) for table in tables}
-        wanted = {r: _wanted_rollups(r, listed, bases[r], today) for r in rollups}
+        present = {r: _rollup_names(bases[r]) for r in rollups}
+        wanted = {r: _wanted_rollups(r, listed, bases[r], present[r], today) for r in rollups}
         if any(missing for _, missing in wanted.values()):
             with closing(connect(settings, tenant)) as conn:
                 scope = scope_of(conn)
                 assert scope is not None
                 snaps = {snap.table: snap for snap in scope.snapshots}
                 for rollup in rollups:
-                    wanted[rollup] = _wanted_rollups(rollup, snaps, bases[rollup], today)
+                    wanted[rollup] = _wanted_rollups(
+                        rollup, snaps, bases[rollup], present[rollup], today
+                    )
                     for day, path in wanted[rollup][1]:
                         rows = compute[rollup.name](conn, day)
                         write_atomic(
@@ -383,31 +387,43 @@ def roll_up(
                         step(rollup.step)
         for rollup in rollups:
             base, (keep, _) = bases[rollup], wanted[rollup]
-            for part in partitions(base):
-                for path in (base / part).iterdir():
-                    if path.name == keep.get(part):
+            for part, held in present[rollup].items():
+                for name in sorted(held - {keep.get(part)}):
+                    path = base / part / name
+                    try:
+                        old = now - path.stat().st_mtime >= policy.grace_seconds
+                    except FileNotFoundError:
                         continue
-                    old = now - path.stat().st_mtime >= policy.grace_seconds
-                    if old or path.name.endswith(TEMP_SUFFIX):
+                    if old or name.endswith(TEMP_SUFFIX):
                         path.unlink(missing_ok=True)
                         swept += 1
                         step("sweep")
     return written, swept
 
 
+def _rollup_names(base: Path) -> dict[str, frozenset[str]]:
+    """partition -> the names in it, of one tenant's rollup folder (listed before this
+    pass writes: what it writes is kept, so the sweep needs no second listing)."""
+    return {part: folder_names(f"{base}/{part}") for part in partitions(base)}
+
+
 def _wanted_rollups(
-    rollup: Rollup, snaps: Mapping[str, TableSnapshot], base: Path, today: date
+    rollup: Rollup,
+    snaps: Mapping[str, TableSnapshot],
+    base: Path,
+    present: Mapping[str, frozenset[str]],
+    today: date,
 ) -> tuple[dict[str, str], list[tuple[date, Path]]]:
     """The rollup file each closed day (whose next day is closed too) needs for the source
-    files in ``snaps`` (partition -> name), and the days whose file is missing."""
+    files in ``snaps`` (partition -> name), and the days whose file is not in ``present``."""
     index = files_by_day(rollup, snaps)
     wanted: dict[str, str] = {}
     missing = []
     for day in sorted(d for d in index[rollup.sources[0]] if d + _DAY < today):
-        folder = base / partition_name(day)
-        name = wanted[folder.name] = rollup_file_name(rollup, index, day)
-        if not (folder / name).exists():
-            missing.append((day, folder / name))
+        part = partition_name(day)
+        name = wanted[part] = rollup_file_name(rollup, index, day)
+        if name not in present.get(part, ()):
+            missing.append((day, base / part / name))
     return wanted, missing
 
 

@@ -54,15 +54,17 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
 from pipeline.access_log_schema import ACCESS_LOG_SCHEMA
+from pipeline.files import TEMP_SUFFIX
 from pipeline.queue_schema import AGENT_EVENTS_SCHEMA, QUEUE_EVENTS_SCHEMA
 from pipeline.recordings_schema import RECORDING_TRANSCRIPTS_SCHEMA, RECORDINGS_SCHEMA
 from pipeline.schema import (
@@ -237,12 +239,15 @@ class PartitionState:
     # On disk but no longer the table: absorbed files, older generations and records.
     superseded: tuple[str, ...]
     uncommitted: tuple[str, ...]  # merged files without a record (a killed compaction)
+    # compaction's half-written merged files and records (``c-*`` + TEMP_SUFFIX)
+    temporary: tuple[str, ...] = ()
 
 
 _EMPTY_PARTITION = PartitionState({}, None, (), ())
-# Listings of partition folders unchanged since (see read_partition): path -> (mtime, inode,
-# state). A folder's mtime moves with every name created, renamed or removed in it.
-_LISTINGS: OrderedDict[str, tuple[int, int, PartitionState]] = OrderedDict()
+_Listing = TypeVar("_Listing")
+# Listings of folders unchanged since (see read_partition): (kind, path) -> (mtime, inode,
+# listing). A folder's mtime moves with every name created, renamed or removed in it.
+_LISTINGS: OrderedDict[tuple[str, str], tuple[int, int, Any]] = OrderedDict()
 _LISTINGS_LOCK = threading.Lock()
 _LISTINGS_KEPT = 65_536
 # A listing is kept only once its folder has been still this long: two changes within one
@@ -259,23 +264,46 @@ def read_partition(folder: str | os.PathLike[str]) -> PartitionState:
     costs one ``stat`` per day of the year instead of a ``scandir``. The ``stat`` comes
     first: a change after it moves the mtime past the key the listing is kept under.
     """
+    state = _kept_listing(str(folder), _list_partition)
+    return _EMPTY_PARTITION if state is None else state
+
+
+def folder_names(folder: str) -> frozenset[str]:
+    """The names in ``folder`` (none when it is missing), kept as :func:`read_partition`
+    keeps a partition's listing: compaction's pass each minute asks for a rollup folder
+    per tenant-day, and a ``stat`` is what an unchanged one costs."""
+    names = _kept_listing(folder, _names)
+    return frozenset() if names is None else names
+
+
+def _names(folder: str) -> frozenset[str]:
+    try:
+        return frozenset(os.listdir(folder))
+    except FileNotFoundError:
+        return frozenset()
+
+
+def _kept_listing(folder: str, lister: Callable[[str], _Listing]) -> _Listing | None:
+    """``lister(folder)``, or the result it gave for this folder's mtime and inode (None:
+    no such folder)."""
     try:
         stat = os.stat(folder)
     except FileNotFoundError:
-        return _EMPTY_PARTITION
-    key = str(folder)
+        return None
+    key = (lister.__name__, folder)
     with _LISTINGS_LOCK:
         kept = _LISTINGS.get(key)
         if kept is not None and kept[:2] == (stat.st_mtime_ns, stat.st_ino):
             _LISTINGS.move_to_end(key)
-            return kept[2]
-    state = _list_partition(key)
+            listing: _Listing = kept[2]
+            return listing
+    listing = lister(folder)
     if time.time_ns() - stat.st_mtime_ns > _SETTLED_NS:
         with _LISTINGS_LOCK:
-            _LISTINGS[key] = (stat.st_mtime_ns, stat.st_ino, state)
+            _LISTINGS[key] = (stat.st_mtime_ns, stat.st_ino, listing)
             while len(_LISTINGS) > _LISTINGS_KEPT:
                 _LISTINGS.popitem(last=False)
-    return state
+    return listing
 
 
 def _list_partition(folder: str) -> PartitionState:
@@ -286,17 +314,19 @@ def _list_partition(folder: str) -> PartitionState:
     data: dict[str, int] = {}
     generations: dict[int, int] = {}
     records: dict[int, int] = {}
+    temporary: list[str] = []
     for entry in entries:
         parsed = parse_generation(entry.name)
         if parsed is not None:
             (records if parsed[1] == "json" else generations)[parsed[0]] = entry.inode()
         elif entry.name.endswith(PARQUET):
             data[entry.name] = entry.inode()
+        elif entry.name.startswith("c-") and entry.name.endswith(TEMP_SUFFIX):
+            temporary.append(entry.name)
     top = max(records, default=None)
     if top is None:
-        return PartitionState(
-            data, None, (), tuple(generation_file(g) for g in sorted(generations))
-        )
+        merged = tuple(generation_file(g) for g in sorted(generations))
+        return PartitionState(data, None, (), merged, tuple(sorted(temporary)))
     record = _read_record(os.path.join(folder, generation_record(top)), records[top])
     live = {n: i for n, i in data.items() if n not in record.absorbed}
     superseded = sorted(set(data) - set(live))
@@ -309,7 +339,9 @@ def _list_partition(folder: str) -> PartitionState:
             superseded.append(generation_file(g))
         else:
             uncommitted.append(generation_file(g))
-    return PartitionState(live, record, tuple(superseded), tuple(uncommitted))
+    return PartitionState(
+        live, record, tuple(superseded), tuple(uncommitted), tuple(sorted(temporary))
+    )
 
 
 def in_flight(lake_dir: Path, table: LakeTable) -> frozenset[str]:

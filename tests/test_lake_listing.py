@@ -1,4 +1,5 @@
-"""A partition's listing is reused only while its folder is unchanged and settled."""
+"""A folder's listing is reused only while the folder is unchanged and settled: a table's
+partition (read by every connection) and a rollup's (compaction's pass each minute)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from pipeline import lake_layout
-from pipeline.lake_layout import read_partition
+from pipeline.compaction import CompactionPolicy, sweep_partition
+from pipeline.lake_layout import folder_names, read_partition
+
+AN_HOUR_AGO = time.time_ns() - 3600 * 10**9
 
 
 def test_a_settled_folder_is_listed_once_and_any_change_is_seen_at_once(
@@ -18,8 +22,7 @@ def test_a_settled_folder_is_listed_once_and_any_change_is_seen_at_once(
     folder = tmp_path / "calls" / "tenant=acme.example" / "date=2026-11-30"
     folder.mkdir(parents=True)
     (folder / "acc-000000000001-000000000002.parquet").write_bytes(b"x")
-    an_hour_ago = time.time_ns() - 3600 * 10**9
-    os.utime(folder, ns=(an_hour_ago, an_hour_ago))
+    os.utime(folder, ns=(AN_HOUR_AGO, AN_HOUR_AGO))
     scans: list[Path] = []
     real = lake_layout._list_partition
     monkeypatch.setattr(lake_layout, "_list_partition", lambda f: scans.append(f) or real(f))
@@ -40,6 +43,42 @@ def test_a_settled_folder_is_listed_once_and_any_change_is_seen_at_once(
     # Another folder at the same path with the first listing's mtime: its inode differs.
     os.rename(folder, tmp_path / "moved")
     folder.mkdir()
-    os.utime(folder, ns=(an_hour_ago, an_hour_ago))
+    os.utime(folder, ns=(AN_HOUR_AGO, AN_HOUR_AGO))
     assert read_partition(folder).live == {}
     assert read_partition(tmp_path / "missing").live == {}
+
+
+def test_a_compaction_temp_file_in_a_settled_partition_is_seen_and_swept(tmp_path: Path) -> None:
+    folder = tmp_path / "calls" / "tenant=acme.example" / "date=2026-11-30"
+    folder.mkdir(parents=True)
+    (folder / "acc-000000000001-000000000002.parquet").write_bytes(b"x")
+    os.utime(folder, ns=(AN_HOUR_AGO, AN_HOUR_AGO))
+    assert read_partition(folder).temporary == ()  # kept
+    # a merge killed half-way (its temp file is not in the listing kept above)
+    (folder / "c-000001.parquet.4242.tmp").write_bytes(b"half")
+    (folder / "acc-000000000003-000000000003.parquet.77.tmp").write_bytes(b"ingest's own")
+    assert read_partition(folder).temporary == ("c-000001.parquet.4242.tmp",)
+    assert sweep_partition(folder, CompactionPolicy(), now=time.time()) == 1
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "acc-000000000001-000000000002.parquet",
+        "acc-000000000003-000000000003.parquet.77.tmp",
+    ]
+
+
+def test_a_rollup_folder_is_listed_once_while_settled_and_a_new_name_is_seen_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "call_cells" / "tenant=acme.example" / "date=2026-11-30"
+    folder.mkdir(parents=True)
+    (folder / "cells5s-aaaa.parquet").write_bytes(b"x")
+    os.utime(folder, ns=(AN_HOUR_AGO, AN_HOUR_AGO))
+    scans: list[str] = []
+    real = lake_layout._names
+    monkeypatch.setattr(lake_layout, "_names", lambda f: scans.append(f) or real(f))
+
+    assert folder_names(str(folder)) == {"cells5s-aaaa.parquet"}
+    assert folder_names(str(folder)) == {"cells5s-aaaa.parquet"}
+    assert len(scans) == 1
+    (folder / "cells5s-bbbb.parquet.1.tmp").write_bytes(b"")  # a pass killed mid-write
+    assert folder_names(str(folder)) == {"cells5s-aaaa.parquet", "cells5s-bbbb.parquet.1.tmp"}
+    assert folder_names(str(tmp_path / "missing")) == frozenset()
