@@ -24,8 +24,8 @@ is that model's. Reported:
 
 ``--channels`` says what the speech passes through (:data:`CHANNELS`): the product's
 G.711 call by default, or a control — 8 kHz linear PCM, G.722's 7 kHz band, espeak-ng's
-own wideband audio — that shows what the phone channel costs; ``--dev`` runs the dev set
-instead of the held-out one:
+own wideband audio — that shows what the phone channel costs (``python -m tests.devset``
+takes the same options over the dev set):
 
     .venv/bin/python -m benchmarks.transcription --settings tuned --channels g711,pcm8k,band7k,wide
 
@@ -378,7 +378,14 @@ def _verdict(row: dict[str, Any]) -> str:
     return f"WER goal {wer}; RTF goal {rtf}"
 
 
-def main() -> None:
+def main(
+    utterances: tuple[Utterance, ...] = HELD_OUT,
+    names: tuple[str, ...] = HELD_OUT_NAMES,
+    label: str = "held-out set",
+    module: str = "benchmarks.transcription",
+) -> None:
+    """The benchmark over ``utterances`` (``module``: the ``-m`` that runs it again for one
+    model, setting and channel; ``python -m tests.devset`` runs it over the dev set)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="tiny.en,base")
     parser.add_argument("--settings", default="tuned,plain")
@@ -393,7 +400,6 @@ def main() -> None:
         default="g711",
         help=f"what the speech passes through, of {','.join(CHANNELS)} (g711: the product's)",
     )
-    parser.add_argument("--dev", action="store_true", help="the dev set, not the held-out one")
     parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--one-long", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -406,12 +412,6 @@ def main() -> None:
         seeds = [int(s) for s in args.seeds.split(",")]
         run_long(args.models.split(","), args.settings.split(","), seeds)
         return
-    if args.dev:
-        from tests.devset import DEV_SET, DIRECTORY
-
-        utterances, names, label = DEV_SET, DIRECTORY, "dev set"
-    else:
-        utterances, names, label = HELD_OUT, HELD_OUT_NAMES, "held-out set"
     if args.one:
         print(json.dumps(measure(*args.one[:2], utterances, names, channel=args.one[2])))
         return
@@ -433,9 +433,8 @@ def main() -> None:
     for model, setting, channel in runs:
         if channel not in CHANNELS:
             parser.error(f"unknown channel {channel!r}")
-        one = ["--one", model, setting, channel, *(["--dev"] if args.dev else [])]
         out = subprocess.run(
-            [sys.executable, "-m", "benchmarks.transcription", *one],
+            [sys.executable, "-m", module, "--one", model, setting, channel],
             check=True,
             capture_output=True,
             text=True,
