@@ -239,7 +239,7 @@ class PartitionState:
     # On disk but no longer the table: absorbed files, older generations and records.
     superseded: tuple[str, ...]
     uncommitted: tuple[str, ...]  # merged files without a record (a killed compaction)
-    # compaction's half-written merged files and records (``c-*`` + TEMP_SUFFIX)
+    # compaction's half-written merged files and records (a generation's name + TEMP_SUFFIX)
     temporary: tuple[str, ...] = ()
 
 
@@ -321,8 +321,8 @@ def _list_partition(folder: str) -> PartitionState:
             (records if parsed[1] == "json" else generations)[parsed[0]] = entry.inode()
         elif entry.name.endswith(PARQUET):
             data[entry.name] = entry.inode()
-        elif entry.name.startswith("c-") and entry.name.endswith(TEMP_SUFFIX):
-            temporary.append(entry.name)
+        elif entry.name.endswith(TEMP_SUFFIX) and parse_generation(entry.name.rsplit(".", 2)[0]):
+            temporary.append(entry.name)  # files.write_atomic's <name>.<pid>.tmp
     top = max(records, default=None)
     if top is None:
         merged = tuple(generation_file(g) for g in sorted(generations))

@@ -16,16 +16,28 @@ from pipeline.lake_layout import folder_names, read_partition
 AN_HOUR_AGO = time.time_ns() - 3600 * 10**9
 
 
+def settled_folder(tmp_path: Path, table: str, name: str) -> Path:
+    """A tenant-day folder of ``table`` holding ``name``, unchanged for an hour."""
+    folder = tmp_path / table / "tenant=acme.example" / "date=2026-11-30"
+    folder.mkdir(parents=True)
+    (folder / name).write_bytes(b"x")
+    os.utime(folder, ns=(AN_HOUR_AGO, AN_HOUR_AGO))
+    return folder
+
+
+def counted(monkeypatch: pytest.MonkeyPatch, lister: str) -> list[str]:
+    """The folders ``lake_layout.<lister>`` really lists from now on."""
+    scans: list[str] = []
+    real = getattr(lake_layout, lister)
+    monkeypatch.setattr(lake_layout, lister, lambda f: scans.append(f) or real(f))
+    return scans
+
+
 def test_a_settled_folder_is_listed_once_and_any_change_is_seen_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = tmp_path / "calls" / "tenant=acme.example" / "date=2026-11-30"
-    folder.mkdir(parents=True)
-    (folder / "acc-000000000001-000000000002.parquet").write_bytes(b"x")
-    os.utime(folder, ns=(AN_HOUR_AGO, AN_HOUR_AGO))
-    scans: list[Path] = []
-    real = lake_layout._list_partition
-    monkeypatch.setattr(lake_layout, "_list_partition", lambda f: scans.append(f) or real(f))
+    folder = settled_folder(tmp_path, "calls", "acc-000000000001-000000000002.parquet")
+    scans = counted(monkeypatch, "_list_partition")
 
     first = read_partition(folder)
     assert read_partition(folder) is first  # unchanged and settled: no second scandir
@@ -49,10 +61,7 @@ def test_a_settled_folder_is_listed_once_and_any_change_is_seen_at_once(
 
 
 def test_a_compaction_temp_file_in_a_settled_partition_is_seen_and_swept(tmp_path: Path) -> None:
-    folder = tmp_path / "calls" / "tenant=acme.example" / "date=2026-11-30"
-    folder.mkdir(parents=True)
-    (folder / "acc-000000000001-000000000002.parquet").write_bytes(b"x")
-    os.utime(folder, ns=(AN_HOUR_AGO, AN_HOUR_AGO))
+    folder = settled_folder(tmp_path, "calls", "acc-000000000001-000000000002.parquet")
     assert read_partition(folder).temporary == ()  # kept
     # a merge killed half-way (its temp file is not in the listing kept above)
     (folder / "c-000001.parquet.4242.tmp").write_bytes(b"half")
@@ -68,13 +77,8 @@ def test_a_compaction_temp_file_in_a_settled_partition_is_seen_and_swept(tmp_pat
 def test_a_rollup_folder_is_listed_once_while_settled_and_a_new_name_is_seen_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = tmp_path / "call_cells" / "tenant=acme.example" / "date=2026-11-30"
-    folder.mkdir(parents=True)
-    (folder / "cells5s-aaaa.parquet").write_bytes(b"x")
-    os.utime(folder, ns=(AN_HOUR_AGO, AN_HOUR_AGO))
-    scans: list[str] = []
-    real = lake_layout._names
-    monkeypatch.setattr(lake_layout, "_names", lambda f: scans.append(f) or real(f))
+    folder = settled_folder(tmp_path, "call_cells", "cells5s-aaaa.parquet")
+    scans = counted(monkeypatch, "_names")
 
     assert folder_names(str(folder)) == {"cells5s-aaaa.parquet"}
     assert folder_names(str(folder)) == {"cells5s-aaaa.parquet"}
