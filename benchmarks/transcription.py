@@ -23,11 +23,11 @@ is that model's. Reported:
     .venv/bin/python -m benchmarks.transcription [--models tiny.en,base] [--settings tuned,plain]
 
 ``--channels`` says what the speech passes through (:data:`CHANNELS`): the product's
-G.711 call by default, or a control — 8 kHz linear PCM, G.722's 7 kHz band, espeak-ng's
-own wideband audio — that shows what the phone channel costs (``python -m tests.devset``
-takes the same options over the dev set):
+G.711 call by default, an HD-voice (G.722) call, or a control — 8 kHz linear PCM, G.722's
+7 kHz band uncoded, espeak-ng's own wideband audio — that shows what the phone costs
+(``python -m tests.devset`` takes the same options over the dev set):
 
-    .venv/bin/python -m benchmarks.transcription --settings tuned --channels g711,pcm8k,band7k,wide
+    .venv/bin/python -m benchmarks.transcription --settings tuned --channels g711,g722,pcm8k,wide
 
 ``--long`` measures what short sentences cannot show: a 2-minute message (the
 held-out sentences with 3 s pauses, cycled) under every CPU profile of
@@ -121,16 +121,19 @@ def speak_through_phone(utt: Utterance, path: Path) -> Path:
     return path
 
 
-# What a message passes through before Whisper hears it (``--channel``): the product's
-# path (a G.711 call), and controls that show what each part of it costs: 8 kHz linear
-# PCM (the band without µ-law), G.722's 7 kHz band at 16 kHz (HD voice, without its
-# coding), and espeak-ng's own audio at 16 kHz.
+# What a message passes through before Whisper hears it (``--channels``): the product's
+# path (a G.711 call), an HD-voice call (G.722: 16 kHz, coded frame by frame by aiortp's
+# codec), and controls that show what each part costs: 8 kHz linear PCM (the band
+# without µ-law), G.722's 7 kHz band without its coding, espeak-ng's own audio at 16 kHz.
+# Each: sox's arguments from espeak-ng's WAV to the channel's PCM.
 CHANNELS: dict[str, tuple[str, ...]] = {
     "g711": (),
+    "g722": ("-r", "16000"),
     "pcm8k": ("-r", "8000"),
     "band7k": ("-r", "16000", "sinc", "-7000"),
     "wide": ("-r", "16000"),
 }
+G722_FRAME_BYTES = 640  # 20 ms of 16 kHz 16-bit: one G.722 packet's audio
 
 
 def speak(utt: Utterance, path: Path, channel: str = "g711") -> Path:
@@ -144,6 +147,20 @@ def speak(utt: Utterance, path: Path, channel: str = "g711") -> Path:
     rate, effects = CHANNELS[channel][:2], CHANNELS[channel][2:]
     subprocess.run(["sox", str(raw), *rate, "-c", "1", "-b", "16", str(path), *effects], check=True)
     raw.unlink()
+    if channel == "g722":
+        from aiortp.codecs.g722 import G722Codec
+
+        codec = G722Codec()  # one encoder and decoder per call, as a call's RTP session has
+        with wave.open(str(path), "rb") as w:
+            pcm = w.readframes(w.getnframes())
+        frames = [pcm[i : i + G722_FRAME_BYTES] for i in range(0, len(pcm), G722_FRAME_BYTES)]
+        frames[-1] += bytes(G722_FRAME_BYTES - len(frames[-1]))
+        decoded = b"".join(codec.decode(codec.encode(f)) for f in frames)
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(16000)
+            w.writeframes(decoded)
     return path
 
 
