@@ -54,6 +54,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from media.prompts import write_wav
+
 GOAL_WER = 0.15
 GOAL_RTF = 0.3
 FRAME_BYTES = 320  # 20 ms of 8 kHz 16-bit: one RTP packet
@@ -111,11 +113,7 @@ def speak_through_phone(utt: Utterance, path: Path) -> Path:
         codec.decode(codec.encode(pcm[i : i + FRAME_BYTES]))
         for i in range(0, len(pcm), FRAME_BYTES)
     )
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(decoded)
+    write_wav(path, decoded)
     raw.unlink()
     narrow.unlink()
     return path
@@ -156,11 +154,7 @@ def speak(utt: Utterance, path: Path, channel: str = "g711") -> Path:
         frames = [pcm[i : i + G722_FRAME_BYTES] for i in range(0, len(pcm), G722_FRAME_BYTES)]
         frames[-1] += bytes(G722_FRAME_BYTES - len(frames[-1]))
         decoded = b"".join(codec.decode(codec.encode(f)) for f in frames)
-        with wave.open(str(path), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(16000)
-            w.writeframes(decoded)
+        write_wav(path, decoded, rate=16000)
     return path
 
 
@@ -188,11 +182,7 @@ def long_message(
         text, wav = spoken[len(said) % len(spoken)]
         parts += [read_pcm(wav), gap]
         said.append(text)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(np.concatenate(parts).tobytes())
+    write_wav(path, np.concatenate(parts).tobytes())
     return said
 
 

@@ -119,12 +119,13 @@ def read_wav_pcm(path: Path) -> bytes:
     return result.stdout
 
 
-def write_wav(path: Path, pcm: bytes) -> None:
-    """Write 8 kHz 16-bit mono ``pcm`` to ``path`` (not atomic: callers rename)."""
+def write_wav(path: Path, pcm: bytes, rate: int = SAMPLE_RATE) -> None:
+    """Write 16-bit mono ``pcm`` (8 kHz unless ``rate`` says) to ``path`` (not atomic:
+    callers rename)."""
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
+        w.setframerate(rate)
         w.writeframes(pcm)
 
 

@@ -12,7 +12,6 @@ transcribed in Spanish.
 from __future__ import annotations
 
 import re
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from benchmarks.transcription import (
     speak_through_phone,
     utterance_recall,
 )
+from media.prompts import write_wav
 from pipeline.transcribe import WhisperTranscriber
 from pipeline.transcription_decoding import collapse_repeats
 from switchboard.settings import SETTINGS
@@ -68,12 +68,7 @@ def dev_wavs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 def _write(path: Path, samples: np.ndarray) -> Path:
-    pcm = np.clip(samples, -32768, 32767).astype("<i2").tobytes()
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(pcm)
+    write_wav(path, np.clip(samples, -32768, 32767).astype("<i2").tobytes())
     return path
 
 
