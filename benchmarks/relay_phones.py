@@ -67,6 +67,8 @@ def free_media_port() -> int:
     """A UDP port free on loopback with port + 2 free too (SIPp binds audio there, video +2)."""
     while True:
         first = free_udp_port()
+        if first + 2 > 65535:
+            continue
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as video:
                 video.bind(("127.0.0.1", first + 2))
