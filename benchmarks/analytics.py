@@ -47,7 +47,8 @@ from benchmarks.analytics_lake import BIG, TZ, build_lake
 from benchmarks.percentiles import pct
 from benchmarks.testbed import make_settings
 from pipeline.compaction import CompactionPolicy, compact_lake
-from pipeline.lake_layout import CALL_CELLS_ROLLUP, CALL_QUARTERS_ROLLUP, tenant_folder
+from pipeline.lake_layout import CALLS, tenant_folder
+from pipeline.rollup_files import ROLLUPS
 
 # -- the page ------------------------------------------------------------------------------
 # Rows each table of the page shows (dash_app/analytics_tables.py PREVIEW_ROWS).
@@ -421,8 +422,9 @@ def main() -> None:
         # closed days (timed), and the page again. Without the baseline, a reused lake
         # keeps its rollups and compaction only writes the missing ones.
         if not args.no_baseline:
-            for rollup in (CALL_QUARTERS_ROLLUP, CALL_CELLS_ROLLUP):
-                shutil.rmtree(settings.lake_dir / rollup, ignore_errors=True)
+            for rollup in ROLLUPS:  # the calls' rollups
+                if CALLS.name in rollup.sources:
+                    shutil.rmtree(settings.lake_dir / rollup.name, ignore_errors=True)
             report["without_rollups"] = measure_page(settings, period, args)
         t = time.perf_counter()
         compact_lake(settings.lake_dir, CompactionPolicy(), today=date.today(), settings=settings)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -123,14 +122,9 @@ def _rolled(
         scope.lake_dir, rollup, scope.tenant, snaps, first.date(), (end - _QUARTER).date()
     )
     live = min(end, datetime(day.year, day.month, day.day, tzinfo=UTC))
-    files = [f for f in files if _file_day(f) < day]
     if not files or live <= first or any("'" in str(f) for f in files):
         return None  # (a lake path with a quote cannot be named in the SQL)
     return ", ".join(f"'{f}'" for f in files), live
-
-
-def _file_day(path: Path) -> date:
-    return date.fromisoformat(path.parent.name.removeprefix("date="))
 
 
 def concurrency_parts(
