@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from kamailio.traffic import SippError, SippUAS, scenario
+from kamailio.traffic import SippError, SippUAS, configured_ports, free_udp_port, scenario
 from switchboard import processes
 from switchboard.processes import ServerProcess
+from switchboard.settings import load_settings
 
 
 def test_a_child_that_dies_at_start_says_its_exit_code_and_log_tail(tmp_path: Path) -> None:
@@ -86,3 +87,22 @@ def test_a_used_up_share_never_draws_its_latest_ports_again(
     latest = set(drawn[-(size // 2) :])
     again = [processes.free_server_port() for _ in range(size // 2)]
     assert not latest & set(again)
+
+
+def test_a_sipp_client_never_draws_a_port_the_settings_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nothing binds the carrier's port in a demo: a SIPp client that drew it spoke "as
+    the carrier", and Kamailio answered its REGISTER 405 (test_run, once in CI)."""
+    monkeypatch.setattr(processes, "_share", processes.SERVER_PORTS)
+    monkeypatch.setattr(processes, "_drawn", {})
+    monkeypatch.setattr(processes, "address_in_use", lambda *_: False)
+    processes.share_server_ports(0, 400)  # 12 ports
+    share = list(processes._share)
+    settings = load_settings(
+        {"SWITCHBOARD_TRUNK_PORT": str(share[0]), "SWITCHBOARD_SIP_PORT": str(share[1])}
+    )
+    named = configured_ports(settings)
+    assert {share[0], share[1]} <= named
+    drawn = {free_udp_port(named) for _ in range(len(share) - 2)}
+    assert drawn == set(share) - {share[0], share[1]}

@@ -288,5 +288,7 @@ def test_a_manager_sets_a_users_caller_id_among_the_numbers_allowed(
     page.keyboard.press("Escape")
     expect(page.locator("#users-callerid")).to_have_value("Default (their extension)")
     page.click("#users-save")
+    # the first save's banner is still up: the editor closing is what says this one is done
+    expect(page.locator("#users-callerid")).to_be_hidden()
     expect(page.locator("#users-saved")).to_be_visible()
     assert read_decision(_store(users_portal).decisions()[f"{T}:103"])["caller_id"] == ""
