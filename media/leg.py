@@ -36,13 +36,25 @@ class Ticking(Protocol):
     def tick(self) -> None: ...
 
 
+# How often, at most, the clock says it slipped (a burst is one line, not fifty a second).
+SLIP_REPORT_SECONDS = 10.0
+
+
 class MediaClock:
-    """One task ticking every 20 ms on an absolute schedule; legs and bridges subscribe."""
+    """One task ticking every 20 ms on an absolute schedule; legs and bridges subscribe.
+
+    A tick that starts more than a tick late is a slip: the worker was short of CPU, so
+    every prompt it played stuttered and a beep ended late (a caller who spoke at the
+    beep lost their first words). The clock resyncs rather than bursting, counts the slip
+    and says so in the log, at most once per :data:`SLIP_REPORT_SECONDS`.
+    """
 
     def __init__(self) -> None:
         self._subscribers: set[Ticking] = set()
         self._task: asyncio.Task[None] | None = None
         self.slips = 0  # ticks that started more than one tick late
+        self._reported_slips = 0
+        self._reported_at = -SLIP_REPORT_SECONDS
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -70,12 +82,27 @@ class MediaClock:
             elif delay < -TICK:
                 self.slips += 1
                 next_tick = time.monotonic()  # resync: never burst to catch up
+                self._report_slips(next_tick, -delay)
             for subscriber in list(self._subscribers):
                 try:
                     subscriber.tick()
                 except Exception:
                     log.exception("playback tick failed on %r", subscriber)
                     self._subscribers.discard(subscriber)
+
+    def _report_slips(self, now: float, late: float) -> None:
+        if now - self._reported_at < SLIP_REPORT_SECONDS:
+            return
+        log.warning(
+            "media clock slipped: %d tick(s) started late since the last report, the last"
+            " by %.0f ms, with %d leg(s) and bridge(s) playing; this media worker is short"
+            " of CPU (prompts stutter, beeps end late): give it fewer calls or more"
+            " media_workers",
+            self.slips - self._reported_slips,
+            late * 1000,
+            len(self._subscribers),
+        )
+        self._reported_slips, self._reported_at = self.slips, now
 
 
 @dataclass(eq=False)  # identity hash: legs live in the clock's set

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from kamailio.launcher import KamailioProcess
-from kamailio.traffic import SippUAS, place_demo_calls, scenario
+from kamailio.traffic import (
+    ABORTED,
+    SippResult,
+    SippUAS,
+    TrafficSummary,
+    place_demo_calls,
+    scenario,
+    tally,
+)
 from tests.fixtures.core import Directory
 from tests.fixtures.sip import cdr_rows, lake_calls
 
@@ -34,3 +44,22 @@ def test_demo_traffic_mixes_outcomes_and_lands_in_the_lake(kamailio: KamailioPro
     assert dispositions == dict(summary.outcomes)
     # callees were unregistered when the traffic ended
     assert kamailio.rpc.registrations("102", "acme.example") == []
+
+
+def test_a_call_sipp_aborted_is_counted_and_its_error_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Three busy calls planned, two logged a final response: the third is "aborted" (the
+    summary's total is still what was placed), and SIPp's error goes to the log."""
+    summary = TrafficSummary()
+    error = "Aborting call on unexpected message for Call-Id '3-77@127.0.0.1'"
+    lines = ["final 486 1-77@127.0.0.1", "final 486 2-77@127.0.0.1"]
+    with caplog.at_level(logging.WARNING, logger="kamailio.traffic"):
+        tally(summary, "busy", 3, SippResult(0, lines, error))
+        tally(summary, "answered", 1, SippResult(0, ["final 200 4-77@127.0.0.1"], ""))
+    assert summary.placed == 4
+    assert dict(summary.outcomes) == {"busy": 2, ABORTED: 1, "answered": 1}
+    assert summary.call_ids == ["1-77@127.0.0.1", "2-77@127.0.0.1", "4-77@127.0.0.1"]
+    (record,) = caplog.records
+    assert "1 busy call(s) aborted by SIPp" in record.getMessage()
+    assert error in record.getMessage()
