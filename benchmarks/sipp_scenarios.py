@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from string import Template
 
-CODECS = {0: "PCMU", 8: "PCMA"}
+CODECS = {0: "PCMU", 8: "PCMA", 9: "G722"}  # rtpmap names (G.722's RTP clock: 8000, RFC 3551)
 
 # The caller's From and Contact, the same in every request it sends.
 _FROM = 'From: "[field5]" <sip:[field0]@[field1]>;tag=[pid]SIPpTag00[call_number]'

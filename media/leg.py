@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from aiortp import RTPSession
 
+from media.resample import NARROW, convert
 from media.workarounds import MediaCall, RtpWatchdog, drain_jitter_buffer
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,9 @@ class Leg:
     codec_name: str
     dtmf_payload_type: int | None
     rtp_timeout: float
+    # The leg's audio rate: 8 kHz (G.711), or 16 kHz for a G.722 mailbox deposit; what it
+    # plays is converted to it (media.resample), what it hears arrives at it.
+    rate: int = NARROW
     digits: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     end_reason: str | None = None
@@ -209,17 +213,19 @@ class Leg:
             return
         if self._watchdog is not None:
             self._watchdog.touch()
-        frame = bytes(self._playing[:FRAME_BYTES])
-        del self._playing[:FRAME_BYTES]
-        if len(frame) < FRAME_BYTES:
-            frame += bytes(FRAME_BYTES - len(frame))
+        size = FRAME_BYTES * self.rate // NARROW
+        frame = bytes(self._playing[:size])
+        del self._playing[:size]
+        if len(frame) < size:
+            frame += bytes(size - len(frame))
         self.session.send_audio_pcm_auto(frame)
 
-    async def play(self, pcm: bytes, *, interruptible: bool = False) -> bool:
-        """Play ``pcm``; True if it played to the end (False: hung up or a digit came)."""
+    async def play(self, pcm: bytes, *, interruptible: bool = False, rate: int = NARROW) -> bool:
+        """Play ``pcm`` (at ``rate``: the media's 8 kHz unless said); True if it played to the
+        end (False: hung up or a digit came)."""
         if self.ended.is_set():
             return False
-        self._playing[:] = pcm
+        self._playing[:] = convert(pcm, rate, self.rate)
         self._play_done.clear()
         self.clock.subscribe(self)
         waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._play_done.wait())}

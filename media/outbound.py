@@ -36,6 +36,7 @@ from aiosipua.sdp_negotiate import build_sdp
 
 from media.workarounds import (
     CODECS,
+    G711,
     MediaCall,
     MediaUAC,
     MediaUAS,
@@ -78,7 +79,7 @@ def audio_payload_type(sdp: SdpMessage | None) -> int | None:
     """The first G.711 payload type of an answer's audio (None when there is none)."""
     audio = sdp.audio if sdp is not None else None
     for codec in audio.codecs if audio is not None else []:
-        if codec.payload_type in CODECS:
+        if codec.payload_type in G711:
             return int(codec.payload_type)
     return None
 

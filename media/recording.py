@@ -27,8 +27,12 @@ SAMPLE_RATE = prompts.SAMPLE_RATE
 SILENCE_END_SECONDS = 3.0  # this much silence after speech ends the recording
 INITIAL_SILENCE_SECONDS = 10.0  # nobody spoke at all: stop waiting
 SPEECH_RMS = 400.0  # ~ -38 dBFS per 20 ms frame; line noise sits far below
-MAX_GAP_SAMPLES = 2 * SAMPLE_RATE  # a larger timestamp jump is a new timeline, not silence
-_FRAME_BYTES = 320  # 20 ms of 8 kHz 16-bit mono
+MAX_GAP_SECONDS = 2.0  # a larger timestamp jump is a new timeline, not silence
+RTP_CLOCK = 8000  # G.711's and G.722's RTP clock (RFC 3551), whatever the audio's rate
+
+
+def _frame_bytes(rate: int) -> int:
+    return rate // 50 * 2  # 20 ms of 16-bit mono
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -41,29 +45,30 @@ def atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def wav_bytes(pcm: bytes) -> bytes:
-    """A 44-byte RIFF header + ``pcm`` (8 kHz, 16-bit, mono)."""
+def wav_bytes(pcm: bytes, rate: int = SAMPLE_RATE) -> bytes:
+    """A 44-byte RIFF header + ``pcm`` (16-bit mono, 8 kHz unless ``rate`` says)."""
     header = struct.pack(
         "<4sI4s4sIHHIIHH4sI",
         b"RIFF", 36 + len(pcm), b"WAVE", b"fmt ", 16, 1, 1,
-        SAMPLE_RATE, SAMPLE_RATE * 2, 2, 16, b"data", len(pcm),
+        rate, rate * 2, 2, 16, b"data", len(pcm),
     )  # fmt: skip
     return header + pcm
 
 
-def _loud_frames(pcm: bytes) -> np.ndarray:
+def _loud_frames(pcm: bytes, rate: int = SAMPLE_RATE) -> np.ndarray:
     """Indexes of the whole 20 ms frames of ``pcm`` whose RMS is above the speech threshold."""
-    whole = pcm[: len(pcm) // _FRAME_BYTES * _FRAME_BYTES]
+    size = _frame_bytes(rate)
+    whole = pcm[: len(pcm) // size * size]
     samples = np.frombuffer(whole, dtype="<i2").astype(np.float32)
     if samples.size == 0:
         return np.empty(0, dtype=np.intp)
-    rms = np.sqrt(np.mean(samples.reshape(-1, _FRAME_BYTES // 2) ** 2, axis=1))
+    rms = np.sqrt(np.mean(samples.reshape(-1, size // 2) ** 2, axis=1))
     return np.flatnonzero(rms > SPEECH_RMS)
 
 
-def speech_seconds(pcm: bytes) -> float:
+def speech_seconds(pcm: bytes, rate: int = SAMPLE_RATE) -> float:
     """Seconds of 20 ms frames whose RMS is above the speech threshold."""
-    return float(_loud_frames(pcm).size) * 0.02
+    return float(_loud_frames(pcm, rate).size) * 0.02
 
 
 class PartWriter:
@@ -88,9 +93,12 @@ class Recorder:
     """Places frames by RTP timestamp, tracks speech, and says when silence ends it.
 
     ``writer`` None keeps the samples in memory only (a greeting is saved whole at the end).
+    ``rate``: the audio's samples per second; RTP timestamps count :data:`RTP_CLOCK` per
+    second for G.711 and G.722 alike, so a G.722 timestamp step is half its samples.
     """
 
     writer: PartWriter | None = None
+    rate: int = SAMPLE_RATE
     pcm: bytearray = field(default_factory=bytearray)
     speech_frames: int = 0
     last_speech_sample: int | None = None
@@ -105,8 +113,10 @@ class Recorder:
     def add(self, frame: bytes, timestamp: int) -> None:
         if self._base_ts is None:
             self._base_ts = timestamp
-        pos = self._offset + ((timestamp - self._base_ts) & 0xFFFFFFFF)
-        if pos - self.samples > MAX_GAP_SAMPLES or pos + MAX_GAP_SAMPLES < self.samples:
+        ticks = (timestamp - self._base_ts) & 0xFFFFFFFF
+        pos = self._offset + ticks * self.rate // RTP_CLOCK
+        max_gap = int(MAX_GAP_SECONDS * self.rate)
+        if pos - self.samples > max_gap or pos + max_gap < self.samples:
             # a new timeline (new SSRC, re-INVITE): continue right where we are
             self._offset, self._base_ts, pos = self.samples, timestamp, self.samples
         if pos > self.samples:
@@ -128,18 +138,22 @@ class Recorder:
         self.pcm += pcm
         if self.writer is not None:
             self.writer.write(pcm)
-        loud = _loud_frames(pcm)  # speech detection per whole 20 ms frame appended
+        loud = _loud_frames(pcm, self.rate)  # speech detection per whole 20 ms frame appended
         if loud.size:
             self.speech_frames += int(loud.size)
-            self.last_speech_sample = start + int(loud[-1] + 1) * (_FRAME_BYTES // 2)
+            self.last_speech_sample = start + int(loud[-1] + 1) * (_frame_bytes(self.rate) // 2)
         self._check_silence()
 
     def _check_silence(self) -> None:
         if self.last_speech_sample is None:
-            if self.samples >= INITIAL_SILENCE_SECONDS * SAMPLE_RATE:
+            if self.samples >= INITIAL_SILENCE_SECONDS * self.rate:
                 self.silence_done.set()
-        elif self.samples - self.last_speech_sample >= SILENCE_END_SECONDS * SAMPLE_RATE:
+        elif self.samples - self.last_speech_sample >= SILENCE_END_SECONDS * self.rate:
             self.silence_done.set()
+
+    @property
+    def seconds(self) -> float:
+        return self.samples / self.rate
 
     @property
     def speech_seconds(self) -> float:

@@ -33,6 +33,7 @@ from media.recording import (
     speech_seconds,
     wav_bytes,
 )
+from switchboard.voicemail import MESSAGE_AUDIO_RATES
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,8 @@ class VoicemailSpool:
         directory = self.mailbox_dir(meta.tenant, meta.mailbox)
         directory.mkdir(parents=True, exist_ok=True)
         if pcm is not None and not meta.discarded:
-            atomic_write(directory / f"{meta.message_id}.wav", wav_bytes(pcm))
+            rate = MESSAGE_AUDIO_RATES.get(meta.codec, SAMPLE_RATE)
+            atomic_write(directory / f"{meta.message_id}.wav", wav_bytes(pcm, rate))
         json_path = directory / f"{meta.message_id}.json"
         atomic_write(json_path, json.dumps(asdict(meta), indent=1).encode())
         for suffix in (".part", ".part.json"):
@@ -119,11 +121,12 @@ class VoicemailSpool:
                 continue  # the pipeline just ingested the message and removed its leftovers
             meta = self._part_meta(part, message_id)
             pcm = pcm[: len(pcm) // 2 * 2]
-            meta.duration = len(pcm) / (2 * SAMPLE_RATE)
+            rate = MESSAGE_AUDIO_RATES.get(meta.codec, SAMPLE_RATE)  # a G.722 deposit is 16 kHz
+            meta.duration = len(pcm) / (2 * rate)
             meta.ended_at = (
                 meta.started_at + meta.duration if meta.started_at else part.stat().st_mtime
             )
-            meta.speech_seconds = speech_seconds(pcm)
+            meta.speech_seconds = speech_seconds(pcm, rate)
             meta.end_reason = "crash"
             meta.cut_off = True
             meta.discarded = meta.speech_seconds < MIN_SPEECH_SECONDS
@@ -180,7 +183,7 @@ async def leave_message(
         return meta
 
     meta.started_at = time.time()
-    recorder = Recorder(spool.begin(meta))
+    recorder = Recorder(spool.begin(meta), rate=leg.rate)
     while not leg.digits.empty():  # digits pressed during the greeting do not end the message
         leg.digits.get_nowait()
     leg.audio_sink = recorder.add
@@ -190,7 +193,7 @@ async def leave_message(
 
     meta.ended_at = time.time()
     meta.end_reason = reason
-    meta.duration = recorder.samples / SAMPLE_RATE
+    meta.duration = recorder.seconds
     meta.speech_seconds = round(recorder.speech_seconds, 2)
     meta.discarded = recorder.speech_seconds < MIN_SPEECH_SECONDS
     _mark_shutdown(meta)

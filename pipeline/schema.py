@@ -14,6 +14,7 @@ import pyarrow as pa
 # Re-exported for the lake's writers and readers: a tenant name becomes a lake path.
 from switchboard.identifiers import EXTENSION_RE as EXTENSION_RE
 from switchboard.identifiers import TENANT_RE as TENANT_RE
+from switchboard.voicemail import MESSAGE_AUDIO_RATES
 
 CallDirection = Literal["internal", "inbound", "outbound"]
 CallDisposition = Literal[
@@ -99,7 +100,7 @@ EXPORT_COLUMNS: tuple[str, ...] = (
 # Why a recording ended (docs/spool.md); ``crash``: recovered after the media server died.
 VoicemailEndReason = Literal["hangup", "dtmf", "silence", "max_length", "rtp_timeout", "crash"]
 VOICEMAIL_END_REASONS: tuple[str, ...] = get_args(VoicemailEndReason)
-VOICEMAIL_CODECS: tuple[str, ...] = ("PCMU", "PCMA")
+VOICEMAIL_CODECS: tuple[str, ...] = tuple(MESSAGE_AUDIO_RATES)
 
 # One row per message the media server finished, discarded ones included (so analytics
 # can count "went to voicemail" and "messages left"). ``date`` (partition) is the UTC

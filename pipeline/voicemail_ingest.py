@@ -56,10 +56,9 @@ from pipeline.spool_ingest import (
 )
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningError, ProvisioningStore
-from switchboard.voicemail import MESSAGE_ID_RE, audio_relpath
+from switchboard.voicemail import MESSAGE_AUDIO_RATES, MESSAGE_ID_RE, audio_relpath
 
 SPOOL_KIND = "voicemail"
-SAMPLE_RATE = 8000
 
 
 @dataclass(frozen=True)
@@ -128,18 +127,19 @@ def parse_item(json_path: Path) -> VoicemailItem:
         raise SpoolItemError(f"unknown codec {meta['codec']!r}")
     item = VoicemailItem(json_path, meta)
     if not meta["discarded"]:
-        check_wav(item.wav_path)
+        check_wav(item.wav_path, MESSAGE_AUDIO_RATES[meta.get("codec") or "PCMU"])
     return item
 
 
-def check_wav(path: Path) -> float:
-    """Seconds of audio in a spool WAV; refuses anything but whole 8 kHz mono 16-bit PCM."""
+def check_wav(path: Path, rate: int = 8000) -> float:
+    """Seconds of audio in a spool WAV; refuses anything but whole mono 16-bit PCM at
+    ``rate`` (the message's codec's: :data:`MESSAGE_AUDIO_RATES`)."""
     try:
         with wave.open(str(path), "rb") as w:
-            if (w.getnchannels(), w.getsampwidth(), w.getframerate()) != (1, 2, SAMPLE_RATE):
+            if (w.getnchannels(), w.getsampwidth(), w.getframerate()) != (1, 2, rate):
                 raise SpoolItemError(
                     f"WAV is {w.getnchannels()} ch, {8 * w.getsampwidth()} bit,"
-                    f" {w.getframerate()} Hz; expected mono 16-bit 8000 Hz"
+                    f" {w.getframerate()} Hz; expected mono 16-bit {rate} Hz"
                 )
             frames = w.getnframes()
             data = w.readframes(frames)
@@ -149,7 +149,7 @@ def check_wav(path: Path) -> float:
         raise SpoolItemError(f"corrupt WAV: {exc}") from exc
     if frames == 0 or len(data) != 2 * frames:
         raise SpoolItemError("corrupt WAV: the header promises more audio than the file holds")
-    return frames / SAMPLE_RATE
+    return frames / rate
 
 
 def _utc(epoch: float) -> datetime:

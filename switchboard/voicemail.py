@@ -21,6 +21,10 @@ FOLDERS: tuple[str, ...] = get_args(Folder)
 GREETING_KINDS: tuple[str, ...] = get_args(GreetingKind)
 MESSAGE_ORDERS: tuple[str, ...] = get_args(MessageOrder)
 
+# The codecs a message may arrive in, and the audio rate it is kept at for each: a deposit
+# from an HD-voice phone (G.722) is kept at 16 kHz, the rest at 8 kHz.
+MESSAGE_AUDIO_RATES: dict[str, int] = {"PCMU": 8000, "PCMA": 8000, "G722": 16000}
+
 # A deleted message stays restorable this long, then ``purge_voicemail_trash`` drops it.
 TRASH_DAYS = 30
 TRASH_SECONDS = TRASH_DAYS * 86_400

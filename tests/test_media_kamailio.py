@@ -11,16 +11,20 @@ accounting row closes with the voicemail as the answering party.
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import wave
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kamailio.launcher import KamailioProcess
 from kamailio.rules_push import RulesClock, push_user
 from media import prompts
 from media.mailbox import StoreMailboxes
+from pipeline.transcribe import WhisperTranscriber
 from switchboard.rules import AnsweringRule
 from tests.fixtures.core import Directory
 from tests.fixtures.media import (
@@ -31,6 +35,7 @@ from tests.fixtures.media import (
     MediaServerThread,
     RtpPlan,
     g711,
+    g722,
     speech_wav,
 )
 from tests.fixtures.media import wav_pcm as read_pcm
@@ -131,3 +136,74 @@ def test_star_97_through_kamailio_opens_the_own_mailbox_and_records_a_greeting(
     assert (row["answered_by"], row["disposition_hint"]) == ("vmaccess-acme.example", "answered")
     [call] = lake_calls(s, "acme.example")
     assert call["disposition"] == "answered"
+
+
+def _wideband_speech(directory: Path, text: str) -> np.ndarray:
+    """``text`` spoken by espeak-ng at 16 kHz (an HD-voice phone's microphone)."""
+    raw, out = directory / "espeak.wav", directory / "wide.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(raw), text], check=True)
+    subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out)], check=True)
+    with wave.open(str(out), "rb") as w:
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+
+
+def _band_share(pcm: np.ndarray, low: float, high: float) -> float:
+    """The share of ``pcm``'s energy (16 kHz) between ``low`` and ``high`` Hz."""
+    power = np.abs(np.fft.rfft(pcm.astype(float) * np.hanning(len(pcm)))) ** 2
+    freqs = np.fft.rfftfreq(len(pcm), 1 / 16000)
+    return float(power[(freqs >= low) & (freqs <= high)].sum() / power.sum())
+
+
+@pytest.mark.whisper
+def test_an_hd_voice_phone_leaves_a_16_khz_message_through_kamailio(
+    kamailio: KamailioProcess,
+    directory: Directory,
+    rules_clock: RulesClock,
+    media_behind_kamailio: MediaServerThread,
+    tmp_path: Path,
+) -> None:
+    """A phone offering G.722 (and G.711) deposits in G.722: the message keeps the band
+    above 4 kHz that G.711 cannot carry (a 5 kHz tone after the words), at 16 kHz."""
+    s = kamailio.settings
+    bob = directory.users["102@acme.example"]
+    directory.store.save_rule(bob, AnsweringRule("Away", 1, None, dnd=True))
+    rules_clock.pin(NOW)
+    push_user(s, directory.store, bob, now=NOW)
+
+    words = _wideband_speech(tmp_path, SHORT_SENTENCE)
+    t = np.arange(16000) / 16000
+    tone = (8000 * np.sin(2 * np.pi * 5000 * t)).astype("<i2")
+    source = np.concatenate([words, tone])
+    greeting = prompts.prompt_pcm(s.data_dir, "greeting_unavailable")
+    wait_ms = int(len(greeting) / 16 + 400 + 800)  # default greeting + beep + margin
+    caller = Caller(
+        s, "102", tmp_path, audio=RtpPlan(9, g722(source.tobytes())), payload_type=9,
+        wait_ms=wait_ms, auth=account("101@acme.example", name="Front Desk"),
+    )  # fmt: skip
+    result = caller.run()
+    assert result.returncode == 0, result.errors
+
+    [meta] = media_behind_kamailio.wait_messages(1)
+    assert (meta["codec"], meta["end_reason"], meta["discarded"]) == ("G722", "hangup", False)
+    assert abs(meta["duration"] - len(source) / 16000) <= 0.150
+    path = s.spool_dir / "voicemail/acme.example/102" / f"{meta['message_id']}.wav"
+    with wave.open(str(path), "rb") as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16000, 1, 2)
+        recorded = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    assert abs(len(recorded) / 16000 - meta["duration"]) < 0.001
+    # the tone, in the last second: nearly all of its energy at 5 kHz (G.711 would keep none)
+    assert _band_share(recorded[-16000 + 800 : -800], 4900, 5100) > 0.9
+    # the words: the same waveform (G.722 keeps it; a lag of a few samples is the codec's)
+    n = len(words) - 1600
+    best = max(
+        float(np.corrcoef(recorded[800 + lag : 800 + lag + n], words[800 : 800 + n])[0, 1])
+        for lag in range(-400, 401)
+    )
+    assert best > 0.9
+    # and the words' own band above 4 kHz is there too, as the phone sent it
+    high = _band_share(words, 4200, 7000)
+    assert high > 0.001  # espeak-ng's fricatives
+    assert _band_share(recorded[: len(words)], 4200, 7000) == pytest.approx(high, rel=0.5)
+    # what the mailbox owner reads: the bundled model's transcript of the 16 kHz message
+    text = WhisperTranscriber().transcribe(path).text.lower()
+    assert all(word in text for word in ("call me back", "invoice")), text

@@ -8,16 +8,21 @@ the source, how the message ended, discarded ones counted.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import itertools
 import json
 import socket
 import sqlite3
+import struct
+import threading
 import time
 import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
+from G722 import G722  # type: ignore[import-untyped]
 
 from media.mailbox import StoreMailboxes
 from pipeline.worker import VoicemailSteps
@@ -26,6 +31,7 @@ from switchboard.store import PinLockPolicy
 from switchboard.voicemail import audio_relpath
 from tests.fixtures.core import Directory
 from tests.fixtures.media import (
+    GREETING,
     PIN,
     SHORT_SENTENCE,
     Caller,
@@ -356,3 +362,56 @@ def test_wrong_pins_over_several_calls_lock_phone_access_until_the_lock_expires(
         assert mailboxes.checks[4:] == [(PIN, True)]
     finally:
         server.stop()
+
+
+def test_an_hd_voice_caller_hears_the_greeting_and_beep_in_g722(
+    media_server: MediaServerThread, media_audio_dir: Path, tmp_path: Path
+) -> None:
+    """A phone offering only G.722 gets the greeting and the beep as G.722 at RFC 3551's
+    clock (160 per 20 ms): decoded at 16 kHz they last as long as they should and sound
+    as they should (the greeting's words, the beep's 1 kHz)."""
+    ear = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    ear.bind(("127.0.0.1", 0))
+    ear.settimeout(0.3)
+    heard: list[bytes] = []
+    listening = threading.Event()
+    listening.set()
+
+    def listen() -> None:
+        while listening.is_set():
+            with contextlib.suppress(TimeoutError):
+                heard.append(ear.recv(2048))
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    caller = Caller(
+        media_server.settings, MAILBOX, tmp_path, payload_type=9,
+        offer_port=ear.getsockname()[1], wait_ms=greeting_ms(media_audio_dir) + 1500,
+    )  # fmt: skip
+    try:
+        result = caller.run()
+    finally:
+        listening.clear()
+        thread.join()
+        ear.close()
+    assert result.returncode == 0, result.errors
+    packets = [p for p in heard if p[1] & 0x7F == 9]
+    stamps = [struct.unpack("!I", p[4:8])[0] for p in packets]
+    steps = {b - a for a, b in itertools.pairwise(stamps)}
+    assert steps == {160}  # 20 ms of G.722 per packet, RFC 3551's 8,000 Hz clock
+    audio = np.frombuffer(G722(16000, 64000).decode(b"".join(p[12:] for p in packets)), dtype="<i2")
+    greeting = wav_pcm(speech_wav(media_audio_dir, GREETING))
+    played = len(greeting) / 8000 + 0.4  # the greeting, then the beep
+    assert len(audio) / 16000 == pytest.approx(played, abs=0.1)  # nothing after: no echo
+    # the greeting: the same words at the same speed (the 16 kHz audio taken down to 8 kHz;
+    # the media server upsampled it, so there is nothing above 4 kHz to fold back)
+    said = audio[::2][: len(greeting)].astype(float)
+    n = len(said) - 400
+    best = max(float(np.corrcoef(said[lag : lag + n], greeting[:n])[0, 1]) for lag in range(400))
+    assert best > 0.9
+    # the beep: 1 kHz, right after the greeting
+    beep_at = 2 * len(greeting) + 800
+    beep = audio[beep_at : beep_at + 4000].astype(float)
+    power = np.abs(np.fft.rfft(beep * np.hanning(len(beep)))) ** 2
+    freqs = np.fft.rfftfreq(len(beep), 1 / 16000)
+    assert power[(freqs > 950) & (freqs < 1050)].sum() / power.sum() > 0.8

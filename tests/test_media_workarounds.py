@@ -7,6 +7,7 @@ means the workaround in media/workarounds.py can go.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import struct
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,7 +24,9 @@ from media.workarounds import (
     PcmaCodec,
     RtpWatchdog,
     UdpTransport,
+    codec_for,
     drain_jitter_buffer,
+    fix_g722_clock,
     negotiate_answer,
 )
 from tests.fixtures.media import g711
@@ -284,6 +287,47 @@ async def _frames_delivered(drain: bool) -> int:
 def test_jitter_buffer_tail_lost_without_drain() -> None:
     assert run(_frames_delivered(drain=False)) <= 6  # 4 frames held, plus the one in progress
     assert run(_frames_delivered(drain=True)) == 10
+
+
+# --- 15. G.722's RTP clock ----------------------------------------------------------------------
+
+
+async def _g722_timestamps(fixed: bool) -> tuple[list[int], list[int]]:
+    """Three 20 ms frames sent by a G.722 session to a socket: their RTP timestamps, and
+    the size of what each carried."""
+    loop = asyncio.get_running_loop()
+    got: list[bytes] = []
+    listener, _ = await loop.create_datagram_endpoint(
+        lambda: _Collect(got), local_addr=("127.0.0.1", 0)
+    )
+    port = listener.get_extra_info("sockname")[1]
+    session = await RTPSession.create(("127.0.0.1", 0), ("127.0.0.1", port), 9, codec_for(9))
+    if fixed:
+        fix_g722_clock(session)
+    for _ in range(3):
+        session.send_audio_pcm_auto(bytes(640))  # 20 ms of 16 kHz audio
+    await asyncio.sleep(0.1)
+    await session.close()
+    listener.close()
+    rtp = [d for d in got if d[1] & 0x7F == 9]
+    return [struct.unpack("!I", d[4:8])[0] for d in rtp], [len(d) - 12 for d in rtp]
+
+
+class _Collect(asyncio.DatagramProtocol):
+    def __init__(self, got: list[bytes]) -> None:
+        self.got = got
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.got.append(data)
+
+
+def test_g722_timestamps_step_320_in_aiortp_160_in_ours() -> None:
+    """RFC 3551: G.722's RTP clock is 8,000 Hz, so 20 ms (160 bytes) steps by 160."""
+    lib, sizes = run(_g722_timestamps(fixed=False))
+    assert sizes == [160, 160, 160]
+    assert [b - a for a, b in itertools.pairwise(lib)] == [320, 320], "fixed? drop bug 15"
+    ours, _ = run(_g722_timestamps(fixed=True))
+    assert [b - a for a, b in itertools.pairwise(ours)] == [160, 160]
 
 
 # --- RTP inactivity -----------------------------------------------------------------------------

@@ -103,3 +103,30 @@ def test_a_message_id_seen_again_after_ingest_is_quarantined_not_a_second_fact(
     assert [(f["message_id"], f["cut_off"]) for f in _facts(settings)] == [(message_id, False)]
     reason = next((settings.spool_dir / "quarantine" / "voicemail").glob("*.reason.txt"))
     assert "already ingested" in reason.read_text()
+
+
+def test_a_g722_deposit_cut_off_by_a_crash_is_recovered_at_16_khz(
+    settings: Settings, directory: Directory, speech: Speech
+) -> None:
+    """The part of an HD-voice deposit holds 16 kHz samples (its ``.part.json`` says G722):
+    recovery keeps them at 16 kHz, with the duration they last, and the pipeline takes it."""
+    with wave.open(str(speech(SENTENCE)), "rb") as w:
+        narrow = w.readframes(w.getnframes())
+    wide = bytes(b for i in range(0, len(narrow), 2) for b in narrow[i : i + 2] * 2)  # 2x
+    folder = settings.spool_dir / "voicemail" / BOX[0] / BOX[1]
+    folder.mkdir(parents=True)
+    message_id = "vm-" + "7" * 32
+    meta = {"message_id": message_id, "tenant": BOX[0], "mailbox": BOX[1], "call_id": "c@x",
+            "caller": "101", "caller_name": None, "codec": "G722", "started_at": 1.0e9}  # fmt: skip
+    (folder / f"{message_id}.part.json").write_text(json.dumps(meta))
+    (folder / f"{message_id}.part").write_bytes(wide)
+
+    [recovered] = VoicemailSpool(settings.spool_dir).recover_parts()
+    done = json.loads(recovered.read_text())
+    assert (done["codec"], done["end_reason"], done["cut_off"]) == ("G722", "crash", True)
+    assert done["duration"] == pytest.approx(len(narrow) / 16000)  # its 8 kHz seconds
+    with wave.open(str(folder / f"{message_id}.wav"), "rb") as w:
+        assert (w.getframerate(), w.getnframes()) == (16000, len(wide) // 2)
+    assert ingest_voicemail(settings, directory.store).messages == 1
+    [fact] = _facts(settings)
+    assert (fact["message_id"], fact["codec"]) == (message_id, "G722")

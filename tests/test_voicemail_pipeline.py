@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -263,6 +264,34 @@ def test_voicemail_email_arrives_once_with_transcript_and_audio(
     assert attachment.get_payload(decode=True) == wav.read_bytes()
     assert store.voicemail_message("acme.example", "101", quiet).email_state == "skipped"
     assert store.voicemail_message("acme.example", "102", mid).email_state == "sent"
+
+
+def test_an_hd_voice_message_is_kept_at_16_khz_and_a_wrong_rate_refused(
+    settings: Settings, directory: Directory, speech: Speech, tmp_path: Path
+) -> None:
+    """A G.722 deposit is a 16 kHz WAV: ingested with its true duration; a G.722 item
+    with an 8 kHz WAV (or a G.711 one at 16 kHz) is quarantined, not misread."""
+    narrow = speech(SENTENCE)
+    wide = tmp_path / "wide.wav"
+    subprocess.run(["sox", str(narrow), "-r", "16000", str(wide)], check=True)
+    with wave.open(str(wide), "rb") as w:
+        assert w.getframerate() == 16000
+        seconds = w.getnframes() / 16000
+    hd = write_spool_item(settings, "acme.example", "102", wide, codec="G722")
+    slow = write_spool_item(settings, "acme.example", "102", narrow, codec="G722")
+    fast = write_spool_item(settings, "acme.example", "102", wide, codec="PCMU")
+
+    result = ingest_voicemail(settings, directory.store)
+
+    assert (result.messages, result.quarantined) == (1, 2)
+    [row] = lake_rows(settings, "voicemails")
+    assert (row["message_id"], row["codec"]) == (hd, "G722")
+    assert row["duration"] == pytest.approx(seconds, abs=0.01)
+    assert (settings.data_dir / row["audio_path"]).read_bytes() == wide.read_bytes()
+    quarantine = settings.spool_dir / "quarantine" / "voicemail"
+    reasons = {p.name.split("_")[-1]: p.read_text() for p in quarantine.glob("*.reason.txt")}
+    assert "8000 Hz; expected mono 16-bit 16000 Hz" in reasons[f"{slow}.reason.txt"]
+    assert "16000 Hz; expected mono 16-bit 8000 Hz" in reasons[f"{fast}.reason.txt"]
 
 
 def test_a_wav_of_silence_passes_the_spool_check(tmp_path: Path) -> None:

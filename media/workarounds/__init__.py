@@ -52,6 +52,9 @@ workaround to delete.
        ACKed with the first dialog's To-tag and route: that phone
        never gets its ACK nor a BYE and stays in a dead call; ours
        ACKs and BYEs it in its own dialog (RFC 3261 §13.2.2.4)
+ 15    G.722's RTP timestamps step by 320 per 20 ms (the codec's   ``fix_g722_clock``
+       samples); RFC 3551 clocks G.722 at 8,000 Hz (160), as
+       phones do; its loss concealment steps back by 320 too
  --    the jitter buffer holds its prefetch (~80 ms) and the        ``drain_jitter_buffer``
        frame in progress; nothing flushes them at BYE
  --    no RTP inactivity timeout                                   ``RtpWatchdog``
@@ -60,17 +63,23 @@ workaround to delete.
 
 from media.workarounds.rtp import (
     CODECS,
+    G711,
+    HD_VOICE,
     PcmaCodec,
     RtpWatchdog,
     codec_for,
     drain_jitter_buffer,
+    fix_g722_clock,
     negotiate_answer,
     offered_dtmf_payload_type,
+    payload_type_of,
 )
 from media.workarounds.sip import MediaCall, MediaUAC, MediaUAS, UdpTransport
 
 __all__ = [
     "CODECS",
+    "G711",
+    "HD_VOICE",
     "MediaCall",
     "MediaUAC",
     "MediaUAS",
@@ -79,6 +88,8 @@ __all__ = [
     "UdpTransport",
     "codec_for",
     "drain_jitter_buffer",
+    "fix_g722_clock",
     "negotiate_answer",
     "offered_dtmf_payload_type",
+    "payload_type_of",
 ]

@@ -1,6 +1,6 @@
-"""RTP-side workarounds for aiortp 0.8.0 (bugs 2, 3 and the two gaps of the table in
+"""RTP-side workarounds for aiortp 0.8.0 (bugs 2, 3, 15 and the two gaps of the table in
 ``media.workarounds``): A-law polarity, the mirrored telephone-event payload type,
-the jitter buffer's tail, an RTP inactivity watchdog.
+G.722's RTP clock, the jitter buffer's tail, an RTP inactivity watchdog.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from aiortp import RTPSession
 from aiortp.codecs import Codec
 from aiortp.codecs.g711 import PcmaCodec as _LibPcmaCodec
 from aiortp.codecs.g711 import PcmuCodec
+from aiortp.codecs.g722 import G722Codec
 from aiosipua import SdpMessage, negotiate_sdp
 
 # --- 2. PCMA polarity -------------------------------------------------------------------------
@@ -38,12 +39,36 @@ class PcmaCodec(_LibPcmaCodec):
 CODECS: dict[int, tuple[str, Callable[[], Codec]]] = {
     0: ("PCMU", PcmuCodec),
     8: ("PCMA", PcmaCodec),
+    9: ("G722", G722Codec),
 }
+G711 = [0, 8]  # what every leg answers with; a mailbox deposit offers G.722 first
+HD_VOICE = [9, *G711]
 
 
 def codec_for(payload_type: int) -> Codec:
-    """A correct G.711 codec for payload type 0 (PCMU) or 8 (PCMA)."""
+    """A correct codec for payload type 0 (PCMU), 8 (PCMA) or 9 (G.722)."""
     return CODECS[payload_type][1]()
+
+
+def payload_type_of(codec_name: str) -> int:
+    """The static payload type of a codec of :data:`CODECS` by name."""
+    return next(pt for pt, (name, _) in CODECS.items() if name == codec_name)
+
+
+# --- 15. G.722's RTP clock ---------------------------------------------------------------------
+
+
+def fix_g722_clock(session: RTPSession) -> None:
+    """Step the sender's timestamps by 160 per 20 ms of G.722 (bug 15).
+
+    RFC 3551 fixes G.722's RTP clock at 8,000 Hz although it samples at 16 kHz; aiortp's
+    sender steps by the codec's ``samples_per_frame`` (320), so a phone's jitter buffer
+    would play our prompts at half speed or drop them as late. (Its loss concealment
+    steps back by 320 too: a G.722 session is created without it, and the recorder
+    fills lost packets with silence as it does for G.711.)
+    """
+    if session._sender is not None and isinstance(session.codec, G722Codec):
+        session._sender.timestamp_increment = 160
 
 
 # --- 3. telephone-event payload type ----------------------------------------------------------
@@ -73,7 +98,7 @@ def negotiate_answer(
         offer,
         local_ip=local_ip,
         rtp_port=rtp_port,
-        supported_codecs=supported or [0, 8],
+        supported_codecs=supported or G711,
         dtmf_payload_type=dtmf_pt or 0,
     )
     return answer, pt, dtmf_pt
