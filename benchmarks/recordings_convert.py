@@ -21,13 +21,16 @@ import subprocess
 import tempfile
 import time
 import wave
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import numpy as np
+from G722 import G722  # type: ignore[import-untyped]
 
 from pipeline.recording_audio import SAMPLE_RATE, encode_g711
+from switchboard.resample import up2
 
 PACKET_SAMPLES = 160  # 20 ms at 8 kHz
 CALLER_PORT = 30000  # rtpengine's port the caller sends to (named in the answer)
@@ -65,8 +68,13 @@ def _ip_udp(src_port: int, dst_port: int, payload: bytes) -> bytes:
 
 def rtp_packets(side: Side, codec: str, src_port: int, dst_port: int, t0: float):
     """(time, frame) of each packet one side sends (pcap order is by time, merged later)."""
-    pt = 0 if codec == "PCMU" else 8
-    payload = encode_g711(side.samples, codec)
+    pt = {"PCMU": 0, "PCMA": 8, "G722": 9}[codec]
+    if codec == "G722":  # an HD-voice phone: 16 kHz, 160 bytes (RTP clock 160) per 20 ms
+        wide = array("h")
+        wide.frombytes(up2(side.samples.astype("<i2").tobytes()))
+        payload = G722(16000, 64000).encode(wide)
+    else:
+        payload = encode_g711(side.samples, codec)
     ssrc = side.ssrc or random.Random(src_port).getrandbits(32)
     ts0 = random.Random(ssrc).getrandbits(32)
     seq0 = random.Random(ssrc + 1).getrandbits(16)

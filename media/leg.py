@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 from aiortp import RTPSession
 
-from media.resample import NARROW, convert
 from media.workarounds import MediaCall, RtpWatchdog, drain_jitter_buffer
+from switchboard.resample import NARROW, convert
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class Leg:
     dtmf_payload_type: int | None
     rtp_timeout: float
     # The leg's audio rate: 8 kHz (G.711), or 16 kHz for a G.722 mailbox deposit; what it
-    # plays is converted to it (media.resample), what it hears arrives at it.
+    # plays is converted to it (switchboard.resample), what it hears arrives at it.
     rate: int = NARROW
     digits: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
     ended: asyncio.Event = field(default_factory=asyncio.Event)

@@ -8,8 +8,12 @@ packet: ``arrival - timestamp`` is smallest for the packet the network held up
 least, so jitter never pushes a stream late; the two sides then line up to within
 a packet. The WAV starts at the first packet of either side.
 
-G.711 is decoded through 256-entry tables (Python 3.13 has no ``audioop``);
-comfort noise, DTMF events and other codecs become silence and are counted.
+G.711 is decoded through 256-entry tables (Python 3.13 has no ``audioop``); G.722
+(two HD-voice phones, or an HD-voice deposit) a stream at a time in sequence order
+(ADPCM: each packet's samples depend on the ones before), then taken to 8 kHz
+(:mod:`switchboard.resample`); its RTP clock is 8,000 Hz like G.711's, so it is
+placed the same way. Comfort noise, DTMF events and other codecs become silence and
+are counted.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from G722 import G722 as G722Decoder  # type: ignore[import-untyped]
 
 from pipeline.recording_capture import CaptureMeta, RtpPacket
+from switchboard.resample import down2
 
 SAMPLE_RATE = 8000
 _WRAP = 1 << 32
@@ -69,11 +75,11 @@ class StereoAudio:
     caller: np.ndarray
     callee: np.ndarray
     start: float  # epoch seconds of the first sample
-    codec: str | None  # the first G.711 codec seen
+    codec: str | None  # the first codec seen (PCMU, PCMA or G722)
     caller_packets: int
     callee_packets: int
     lost_packets: int
-    skipped_packets: int  # not G.711 (comfort noise, DTMF, other codecs)
+    skipped_packets: int  # not audio we decode (comfort noise, DTMF, other codecs)
 
     @property
     def duration(self) -> float:
@@ -133,19 +139,44 @@ def _place_side(
         arrival = [round((p.time - t0) * SAMPLE_RATE) for p in stream]
         anchor = min(a - r for a, r in zip(arrival, rel, strict=True))
         seen: set[int] = set()
+        kept: list[tuple[int, int, RtpPacket, str]] = []
         for p, r, s in zip(stream, rel, seqs, strict=True):
             if s in seen:  # a duplicate (retransmitted or looped) packet
                 continue
             seen.add(s)
-            encoding = meta.encoding(p.payload_type)
-            table = DECODERS.get(encoding or "")
-            if table is None:
+            encoding = meta.encoding(p.payload_type) or ""
+            if encoding not in DECODERS and encoding != G722:
                 skipped += 1
                 continue
             codec = codec or encoding
-            samples = table[np.frombuffer(p.payload, dtype=np.uint8)]
+            kept.append((s, r, p, encoding))
+        wide = _g722_narrow({s: p.payload for s, _, p, e in kept if e == G722})
+        for s, r, p, encoding in kept:
+            if encoding == G722:
+                samples = wide[s]
+            else:
+                samples = DECODERS[encoding][np.frombuffer(p.payload, dtype=np.uint8)]
             placed.append(_Placed(anchor + r, samples))
     return placed, lost, skipped, codec
+
+
+G722 = "G722"
+
+
+def _g722_narrow(payloads: dict[int, bytes]) -> dict[int, np.ndarray]:
+    """One G.722 stream's payloads (by unwrapped sequence number) as 8 kHz samples, each
+    packet's own: decoded in order by one decoder, then the whole taken to 8 kHz."""
+    if not payloads:
+        return {}
+    decoder = G722Decoder(16000, 64000)
+    order = sorted(payloads)
+    wide = b"".join(decoder.decode(payloads[s]).tobytes() for s in order)
+    narrow = np.frombuffer(down2(wide), dtype="<i2")
+    out, at = {}, 0
+    for s in order:  # a byte of G.722 is two 16 kHz samples: one 8 kHz sample
+        out[s] = narrow[at : at + len(payloads[s])]
+        at += len(payloads[s])
+    return out
 
 
 def _render(placed: list[_Placed], base: int, length: int) -> np.ndarray:

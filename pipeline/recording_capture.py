@@ -111,7 +111,7 @@ class CaptureMeta:
         for block in self.sdp:
             if payload_type in block.rtpmap:
                 return block.rtpmap[payload_type]
-        return {0: "PCMU", 8: "PCMA", 13: "CN"}.get(payload_type)
+        return {0: "PCMU", 8: "PCMA", 9: "G722", 13: "CN"}.get(payload_type)
 
 
 def parse_metadata_name(name: str) -> tuple[str, str] | None:

@@ -89,6 +89,25 @@ def test_each_side_in_its_channel_on_a_true_timeline(settings: Settings) -> None
     assert (settings.recording_spool_dir / "transcribe" / f"{row['recording_id']}.json").exists()
 
 
+def test_a_g722_call_is_decoded_on_its_timeline(settings: Settings) -> None:
+    """Two HD-voice phones (G.722, 16 kHz, RTP clock 8,000 Hz): each side's tone comes
+    out at its pitch and place, on the recording's 8 kHz timeline, a lost packet a gap."""
+    caller = Side(tone(2.0, 440), lose_every=25)
+    callee = Side(tone(1.5, 1000), start=0.5)
+    write_capture(settings.recording_spool_dir, "hd-1@host", caller, callee, codec="G722")
+    assert ingest(settings).recordings == 1
+    [row] = rows(settings)
+    assert row["codec"] == "G722"
+    assert row["duration"] == pytest.approx(2.0, abs=0.03)
+    assert row["lost_packets"] == 3  # of 4: the last packet lost cannot show
+    left, right = read_channels(settings.data_dir / row["audio_path"])
+    assert tone_hz(left) == 440 and tone_hz(right) == 1000
+    assert first_loud(right) == pytest.approx(0.5, abs=0.021)
+    # ADPCM decoded in order: the tone's level holds (a decoder out of step would not)
+    steady = left[int(0.1 * SAMPLE_RATE) : int(0.45 * SAMPLE_RATE)].astype(float)
+    assert np.sqrt(np.mean(steady**2)) == pytest.approx(0.3 * 32767 / np.sqrt(2), rel=0.1)
+
+
 def test_figures_on_known_turns() -> None:
     rate = SAMPLE_RATE
     silence = np.zeros(rate, dtype=np.int16)

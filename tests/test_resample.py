@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from media.resample import convert, down2, up2
+from switchboard.resample import convert, down2, up2
 
 
 def _sine(freq: float, rate: int, seconds: float = 1.0) -> bytes:
