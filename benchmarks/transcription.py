@@ -24,7 +24,9 @@ is that model's. Reported:
 
 ``--channels`` says what the speech passes through (:data:`CHANNELS`): the product's
 G.711 call by default, an HD-voice (G.722) call, or a control — 8 kHz linear PCM, G.722's
-7 kHz band uncoded, espeak-ng's own wideband audio — that shows what the phone costs
+7 kHz band uncoded, espeak-ng's own wideband audio — that shows what the phone costs;
+``g711call`` and ``g722call`` leave each sentence as a real message through a media
+server (``benchmarks.deposits``: SIPp's RTP, the recorder, the spool's WAV)
 (``python -m tests.devset`` takes the same options over the dev set):
 
     .venv/bin/python -m benchmarks.transcription --settings tuned --channels g711,g722,pcm8k,wide
@@ -42,6 +44,7 @@ utterance finds none):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -54,6 +57,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from benchmarks.deposits import PHONES, Deposits
 from media.prompts import write_wav
 
 GOAL_WER = 0.15
@@ -130,12 +134,18 @@ CHANNELS: dict[str, tuple[str, ...]] = {
     "pcm8k": ("-r", "8000"),
     "band7k": ("-r", "16000", "sinc", "-7000"),
     "wide": ("-r", "16000"),
+    # real messages, left by a phone through the media server (benchmarks.deposits)
+    "g711call": ("-r", "8000"),
+    "g722call": ("-r", "16000"),
 }
 G722_FRAME_BYTES = 640  # 20 ms of 16 kHz 16-bit: one G.722 packet's audio
 
 
-def speak(utt: Utterance, path: Path, channel: str = "g711") -> Path:
-    """``utt`` as Whisper gets it through ``channel`` (:data:`CHANNELS`)."""
+def speak(
+    utt: Utterance, path: Path, channel: str = "g711", deposits: Deposits | None = None
+) -> Path:
+    """``utt`` as Whisper gets it through ``channel`` (:data:`CHANNELS`; a call channel
+    leaves it through ``deposits``)."""
     if channel == "g711":
         return speak_through_phone(utt, path)
     raw = path.with_suffix(".espeak.wav")
@@ -145,6 +155,10 @@ def speak(utt: Utterance, path: Path, channel: str = "g711") -> Path:
     rate, effects = CHANNELS[channel][:2], CHANNELS[channel][2:]
     subprocess.run(["sox", str(raw), *rate, "-c", "1", "-b", "16", str(path), *effects], check=True)
     raw.unlink()
+    if deposits is not None:
+        with wave.open(str(path), "rb") as w:
+            pcm = w.readframes(w.getnframes())
+        return deposits.leave(pcm, channel, path)
     if channel == "g722":
         from aiortp.codecs.g722 import G722Codec
 
@@ -259,8 +273,12 @@ def measure(
 
     ctranslate2.set_random_seed(42)
     normalise = EnglishTextNormalizer()
-    with tempfile.TemporaryDirectory() as tmp:
-        wavs = [speak(u, Path(tmp) / f"m{i:02d}.wav", channel) for i, u in enumerate(utterances)]
+    calls = Deposits() if channel in PHONES else contextlib.nullcontext(None)
+    with tempfile.TemporaryDirectory() as tmp, calls as deposits:
+        wavs = [
+            speak(u, Path(tmp) / f"m{i:02d}.wav", channel, deposits)
+            for i, u in enumerate(utterances)
+        ]
         started = time.perf_counter()
         engine = WhisperTranscriber(model, options=decoding_setting(setting), threads=2)
         load_seconds = time.perf_counter() - started
