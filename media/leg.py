@@ -220,12 +220,12 @@ class Leg:
             frame += bytes(size - len(frame))
         self.session.send_audio_pcm_auto(frame)
 
-    async def play(self, pcm: bytes, *, interruptible: bool = False, rate: int = NARROW) -> bool:
-        """Play ``pcm`` (at ``rate``: the media's 8 kHz unless said); True if it played to the
-        end (False: hung up or a digit came)."""
+    async def play(self, pcm: bytes, *, interruptible: bool = False) -> bool:
+        """Play ``pcm`` (the media's own 8 kHz audio); True if it played to the end (False:
+        hung up or a digit came)."""
         if self.ended.is_set():
             return False
-        self._playing[:] = convert(pcm, rate, self.rate)
+        self._playing[:] = convert(pcm, NARROW, self.rate)
         self._play_done.clear()
         self.clock.subscribe(self)
         waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._play_done.wait())}
