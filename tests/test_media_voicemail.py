@@ -26,6 +26,7 @@ from G722 import G722  # type: ignore[import-untyped]
 
 from media.mailbox import StoreMailboxes
 from pipeline.worker import VoicemailSteps
+from switchboard.resample import up2
 from switchboard.settings import Settings
 from switchboard.store import PinLockPolicy
 from switchboard.voicemail import audio_relpath
@@ -38,6 +39,7 @@ from tests.fixtures.media import (
     MediaServerThread,
     RtpPlan,
     g711,
+    g722,
     greeting_ms,
     media_settings,
     provision_mailbox,
@@ -103,14 +105,23 @@ def test_message_duration_and_polarity(
     assert 1.0 <= meta["speech_seconds"] <= meta["duration"]
 
 
-@pytest.mark.parametrize("dtmf_pt", [96, 101])
+@pytest.mark.parametrize(
+    ("payload_type", "dtmf_pt"), [(0, 96), (0, 101), (9, 101)], ids=["96", "101", "G722-101"]
+)
 def test_pound_ends_the_message(
-    media_server: MediaServerThread, media_audio_dir: Path, tmp_path: Path, dtmf_pt: int
+    media_server: MediaServerThread,
+    media_audio_dir: Path,
+    tmp_path: Path,
+    payload_type: int,
+    dtmf_pt: int,
 ) -> None:
+    """An HD-voice phone's # too (RFC 4733 events at 8,000 Hz beside G.722's 16 kHz)."""
     source = _sentence(media_audio_dir)
-    plan = RtpPlan(0, g711(source.tobytes(), 0), digits="#", dtmf_payload_type=dtmf_pt)
+    audio = g722(up2(source.tobytes())) if payload_type == 9 else g711(source.tobytes(), 0)
+    plan = RtpPlan(payload_type, audio, digits="#", dtmf_payload_type=dtmf_pt)
     caller = Caller(
-        media_server.settings, MAILBOX, tmp_path, dtmf_payload_type=dtmf_pt, audio=plan,
+        media_server.settings, MAILBOX, tmp_path, payload_type=payload_type,
+        dtmf_payload_type=dtmf_pt, audio=plan,
         wait_ms=greeting_ms(media_audio_dir) + AFTER_BEEP_MS, ending="wait_bye", timeout=15,
     )  # fmt: skip
     started = time.monotonic()
@@ -120,6 +131,7 @@ def test_pound_ends_the_message(
     assert time.monotonic() - started < 10  # not a silence or RTP timeout
     [meta] = media_server.wait_messages(1)
     assert (meta["end_reason"], meta["discarded"]) == ("dtmf", False)
+    assert meta["codec"] == ("G722" if payload_type == 9 else "PCMU")
     # the digits are not audio: the message is the speech, not speech + noise
     assert abs(meta["duration"] - len(source) / 8000) <= 0.150
 
