@@ -1,7 +1,9 @@
-"""The audio Whisper is given: a spool WAV (8 kHz G.711 speech) as 16 kHz float samples.
+"""The audio Whisper is given: a spool WAV (8 kHz G.711 speech, or an HD-voice deposit's
+16 kHz G.722) as 16 kHz float samples.
 
 Whisper only takes 16 kHz; the resampling is PyAV's (libswresample, the same
-faster-whisper uses for a file), done here so the level can be set first.
+faster-whisper uses for a file), done here so the level can be set first (a 16 kHz
+message passes as it is).
 Phone messages arrive at any level (a quiet handset, an automatic gain that
 pumps): the speech is scaled to one RMS level, measured over its loud frames
 only so long pauses do not inflate the gain, and capped so it never clips.
