@@ -39,13 +39,13 @@ def test_slips_are_counted_and_reported_once_per_interval(
     monkeypatch.setattr(leg, "SLIP_REPORT_SECONDS", 0.5)
     clock, hog = MediaClock(), Hog({5, 6, 7, 40})  # a burst of three, then one ~0.7 s later
     with caplog.at_level(logging.WARNING, logger="media.leg"):
-        asyncio.run(_run(clock, hog, 1.2))
+        asyncio.run(_run(clock, hog, 2.0))  # tick 40 comes at ~1 s, later on a loaded box
     # (a loaded box may slip more: the counts are bounds)
     assert clock.slips >= 4
     reports = [r.getMessage() for r in caplog.records if "media clock slipped" in r.getMessage()]
     # the first slip is reported at once; the burst's others fall in its interval, and the
-    # slip after it reports them with itself: one line per 0.5 s at most
-    assert 2 <= len(reports) <= 3
+    # slip after it reports them with itself: one line per 0.5 s at most (2 s: at most 4)
+    assert 2 <= len(reports) <= 4
     assert reports[0].startswith("media clock slipped: 1 tick(s)")
     counts = [int(r.split(": ")[1].split(" ")[0]) for r in reports]
     assert max(counts[1:]) >= 2 and sum(counts) <= clock.slips
