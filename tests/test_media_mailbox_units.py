@@ -1,7 +1,9 @@
 """The phone menu's view of a mailbox, read from the real store."""
 
 from datetime import UTC, datetime
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from media import prompts
@@ -38,3 +40,18 @@ def test_a_one_off_sentence_is_spoken_and_not_cached(settings: Settings) -> None
     assert len(pcm) > 8000 * 2  # more than a second of 8 kHz 16-bit speech
     assert not prompts.prompt_dir(settings.data_dir).exists()
     assert list(settings.data_dir.iterdir()) == []
+
+
+def test_an_hd_message_plays_to_a_phone_at_its_length_and_pitch(tmp_path: Path) -> None:
+    """Listening by phone (G.711, 8 kHz) to a 16 kHz G.722 message: read as 8 kHz audio of
+    the same length, the tone at its pitch and level."""
+    t = np.arange(16000) / 16000
+    prompts.write_wav(
+        tmp_path / "m.wav", (8000 * np.sin(2 * np.pi * 1000 * t)).astype("<i2").tobytes(), 16000
+    )
+    pcm = np.frombuffer(prompts.read_wav_pcm(tmp_path / "m.wav"), dtype="<i2").astype(float)
+    assert len(pcm) == 8000
+    middle = pcm[800:-800]
+    assert np.sqrt(np.mean(middle**2)) == pytest.approx(8000 / np.sqrt(2), rel=0.02)
+    spectrum = np.abs(np.fft.rfft(middle * np.hanning(len(middle))))
+    assert np.argmax(spectrum) * 8000 / len(middle) == pytest.approx(1000, abs=10)
