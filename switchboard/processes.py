@@ -20,6 +20,7 @@ import signal
 import socket
 import struct
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -89,8 +90,16 @@ SERVER_PORTS = range(61000, 65536)
 # share is used up the oldest half of the draws are freed, never the latest: forgetting
 # every draw let the ports of the settings being made be drawn again before their servers
 # bound them (Kamailio: "Address already in use" on its own SIP port's twin).
+# A process a test worker starts (``switchboard run``, whose demo traffic draws SIPp's
+# ports) draws beside its parent and the other workers: drawing from the whole range, it
+# once took a port another worker had drawn for a SIPp client ("Unable to bind main
+# socket"). So a worker sets aside a second share for its children, named in the
+# environment they inherit (:data:`PORT_SHARE_ENV`, "<index>/<count>"). Not a setting:
+# only tests start processes side by side.
+PORT_SHARE_ENV = "SWITCHBOARD_PORT_SHARE"
 _share: range = SERVER_PORTS
 _drawn: dict[int, None] = {}  # in the order drawn
+_drawing = threading.Lock()  # demo traffic draws from several threads at once
 
 
 def share_server_ports(index: int, count: int) -> None:
@@ -103,18 +112,28 @@ def share_server_ports(index: int, count: int) -> None:
     _drawn.clear()
 
 
+def _inherit_share(environ: Mapping[str, str]) -> None:
+    index, _, count = environ.get(PORT_SHARE_ENV, "").partition("/")
+    if index.isdigit() and count.isdigit():
+        share_server_ports(int(index), int(count))
+
+
+_inherit_share(os.environ)
+
+
 def free_server_port() -> int:
     """A port of this process's share of :data:`SERVER_PORTS`, free on loopback for both
     UDP and TCP right now, and not among this process's latest half of its share's draws."""
     pick = random.SystemRandom()
     while True:
-        fresh = [p for p in _share if p not in _drawn]
-        if not fresh:
-            for old in list(_drawn)[: len(_drawn) // 2]:
-                del _drawn[old]
-            continue
-        port = pick.choice(fresh)
-        _drawn[port] = None
+        with _drawing:  # two threads must not pick one port from the same list
+            fresh = [p for p in _share if p not in _drawn]
+            if not fresh:
+                for old in list(_drawn)[: len(_drawn) // 2]:
+                    del _drawn[old]
+                continue
+            port = pick.choice(fresh)
+            _drawn[port] = None
         if not any(address_in_use(k, "127.0.0.1", port) for k in _KINDS):
             return port
 

@@ -106,3 +106,20 @@ def test_a_sipp_client_never_draws_a_port_the_settings_name(
     assert {share[0], share[1]} <= named
     drawn = {free_udp_port(named) for _ in range(len(share) - 2)}
     assert drawn == set(share) - {share[0], share[1]}
+
+
+def test_a_process_a_worker_starts_draws_from_the_share_set_aside_for_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``switchboard run`` under a test worker once drew, from the whole range, a port
+    another worker had drawn for a SIPp client: children inherit a share of their own."""
+    monkeypatch.setattr(processes, "_share", processes.SERVER_PORTS)
+    monkeypatch.setattr(processes, "_drawn", {})
+    processes._inherit_share({processes.PORT_SHARE_ENV: "3/4"})
+    assert processes._share == processes.SERVER_PORTS[3::4]
+    processes._inherit_share({processes.PORT_SHARE_ENV: "junk"})  # ignored
+    assert processes._share == processes.SERVER_PORTS[3::4]
+    # this test process set one aside for its own children: in the upper half, beyond
+    # every worker's own share
+    index, count = (int(n) for n in os.environ[processes.PORT_SHARE_ENV].split("/"))
+    assert count // 2 <= index < count
