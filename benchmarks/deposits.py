@@ -26,8 +26,8 @@ from switchboard.processes import ServerProcess, udp_bound
 
 MAILBOX = "vm-acme.example-102"
 GREETING = "Leave a message."
-# How each call channel's phone sends: payload type, its audio rate, and its encoder.
-PHONES = {"g711call": (0, 8000), "g722call": (9, 16000)}
+# The payload type each call channel's phone sends (its audio's rate: the channel's sox rate).
+PHONES = {"g711call": 0, "g722call": 9}
 
 
 class Deposits:
@@ -60,7 +60,7 @@ class Deposits:
     def leave(self, pcm: bytes, channel: str, out: Path) -> Path:
         """Say ``pcm`` (16-bit mono at the channel's phone's rate) as a message; its WAV,
         copied to ``out``."""
-        payload_type, _ = PHONES[channel]
+        payload_type = PHONES[channel]
         audio = g722(pcm) if payload_type == 9 else g711(pcm, payload_type)
         before = self._messages()
         caller = Caller(

@@ -21,14 +21,13 @@ import subprocess
 import tempfile
 import time
 import wave
-from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import numpy as np
-from G722 import G722  # type: ignore[import-untyped]
 
+from benchmarks.sipp_callers import g722
 from pipeline.recording_audio import SAMPLE_RATE, encode_g711
 from switchboard.resample import up2
 
@@ -70,9 +69,7 @@ def rtp_packets(side: Side, codec: str, src_port: int, dst_port: int, t0: float)
     """(time, frame) of each packet one side sends (pcap order is by time, merged later)."""
     pt = {"PCMU": 0, "PCMA": 8, "G722": 9}[codec]
     if codec == "G722":  # an HD-voice phone: 16 kHz, 160 bytes (RTP clock 160) per 20 ms
-        wide = array("h")
-        wide.frombytes(up2(side.samples.astype("<i2").tobytes()))
-        payload = G722(16000, 64000).encode(wide)
+        payload = g722(up2(side.samples.astype("<i2").tobytes()))
     else:
         payload = encode_g711(side.samples, codec)
     ssrc = side.ssrc or random.Random(src_port).getrandbits(32)

@@ -59,10 +59,10 @@ from typing import Any
 
 from benchmarks.deposits import PHONES, Deposits
 from media.prompts import write_wav
+from switchboard.resample import frame_bytes
 
 GOAL_WER = 0.15
 GOAL_RTF = 0.3
-FRAME_BYTES = 320  # 20 ms of 8 kHz 16-bit: one RTP packet
 
 
 @dataclass(frozen=True)
@@ -114,8 +114,8 @@ def speak_through_phone(utt: Utterance, path: Path) -> Path:
     codec = codec_for(0)  # PCMU, packet by packet as the media server receives it
     pcm = pcm[: len(pcm) // 2 * 2]
     decoded = b"".join(
-        codec.decode(codec.encode(pcm[i : i + FRAME_BYTES]))
-        for i in range(0, len(pcm), FRAME_BYTES)
+        codec.decode(codec.encode(pcm[i : i + frame_bytes(8000)]))
+        for i in range(0, len(pcm), frame_bytes(8000))
     )
     write_wav(path, decoded)
     raw.unlink()
@@ -138,7 +138,6 @@ CHANNELS: dict[str, tuple[str, ...]] = {
     "g711call": ("-r", "8000"),
     "g722call": ("-r", "16000"),
 }
-G722_FRAME_BYTES = 640  # 20 ms of 16 kHz 16-bit: one G.722 packet's audio
 
 
 def speak(
@@ -155,20 +154,19 @@ def speak(
     rate, effects = CHANNELS[channel][:2], CHANNELS[channel][2:]
     subprocess.run(["sox", str(raw), *rate, "-c", "1", "-b", "16", str(path), *effects], check=True)
     raw.unlink()
+    if deposits is None and channel != "g722":
+        return path
+    with wave.open(str(path), "rb") as w:
+        pcm = w.readframes(w.getnframes())
     if deposits is not None:
-        with wave.open(str(path), "rb") as w:
-            pcm = w.readframes(w.getnframes())
         return deposits.leave(pcm, channel, path)
-    if channel == "g722":
-        from aiortp.codecs.g722 import G722Codec
+    from aiortp.codecs.g722 import G722Codec
 
-        codec = G722Codec()  # one encoder and decoder per call, as a call's RTP session has
-        with wave.open(str(path), "rb") as w:
-            pcm = w.readframes(w.getnframes())
-        frames = [pcm[i : i + G722_FRAME_BYTES] for i in range(0, len(pcm), G722_FRAME_BYTES)]
-        frames[-1] += bytes(G722_FRAME_BYTES - len(frames[-1]))
-        decoded = b"".join(codec.decode(codec.encode(f)) for f in frames)
-        write_wav(path, decoded, rate=16000)
+    codec = G722Codec()  # one encoder and decoder per call, as a call's RTP session has
+    size = frame_bytes(16000)
+    frames = [pcm[i : i + size] for i in range(0, len(pcm), size)]
+    frames[-1] += bytes(size - len(frames[-1]))
+    write_wav(path, b"".join(codec.decode(codec.encode(f)) for f in frames), rate=16000)
     return path
 
 

@@ -20,12 +20,11 @@ from typing import Any, Protocol
 from aiortp import RTPSession
 
 from media.workarounds import MediaCall, RtpWatchdog, drain_jitter_buffer
-from switchboard.resample import NARROW, convert
+from switchboard.resample import NARROW, convert, frame_bytes
 
 log = logging.getLogger(__name__)
 
 FRAME_SAMPLES = 160  # 20 ms at 8 kHz
-FRAME_BYTES = FRAME_SAMPLES * 2
 TICK = 0.020
 
 RtpHandler = Callable[[bytes, tuple[str, int]], None]
@@ -213,7 +212,7 @@ class Leg:
             return
         if self._watchdog is not None:
             self._watchdog.touch()
-        size = FRAME_BYTES * self.rate // NARROW
+        size = frame_bytes(self.rate)
         frame = bytes(self._playing[:size])
         del self._playing[:size]
         if len(frame) < size:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from media import prompts
+from switchboard.resample import frame_bytes
 
 SAMPLE_RATE = prompts.SAMPLE_RATE
 SILENCE_END_SECONDS = 3.0  # this much silence after speech ends the recording
@@ -29,10 +30,6 @@ INITIAL_SILENCE_SECONDS = 10.0  # nobody spoke at all: stop waiting
 SPEECH_RMS = 400.0  # ~ -38 dBFS per 20 ms frame; line noise sits far below
 MAX_GAP_SECONDS = 2.0  # a larger timestamp jump is a new timeline, not silence
 RTP_CLOCK = 8000  # G.711's and G.722's RTP clock (RFC 3551), whatever the audio's rate
-
-
-def _frame_bytes(rate: int) -> int:
-    return rate // 50 * 2  # 20 ms of 16-bit mono
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -57,7 +54,7 @@ def wav_bytes(pcm: bytes, rate: int = SAMPLE_RATE) -> bytes:
 
 def _loud_frames(pcm: bytes, rate: int = SAMPLE_RATE) -> np.ndarray:
     """Indexes of the whole 20 ms frames of ``pcm`` whose RMS is above the speech threshold."""
-    size = _frame_bytes(rate)
+    size = frame_bytes(rate)
     whole = pcm[: len(pcm) // size * size]
     samples = np.frombuffer(whole, dtype="<i2").astype(np.float32)
     if samples.size == 0:
@@ -141,7 +138,7 @@ class Recorder:
         loud = _loud_frames(pcm, self.rate)  # speech detection per whole 20 ms frame appended
         if loud.size:
             self.speech_frames += int(loud.size)
-            self.last_speech_sample = start + int(loud[-1] + 1) * (_frame_bytes(self.rate) // 2)
+            self.last_speech_sample = start + int(loud[-1] + 1) * (frame_bytes(self.rate) // 2)
         self._check_silence()
 
     def _check_silence(self) -> None:

@@ -53,7 +53,7 @@ from media.workarounds import (
     MediaUAS,
     UdpTransport,
     codec_for,
-    fix_g722_clock,
+    fix_g722_session,
     negotiate_answer,
     payload_type_of,
 )
@@ -375,10 +375,9 @@ class MediaServer:
             codec=codec,
             dtmf_payload_type=dtmf_pt if dtmf_pt is not None else -1,
             skip_audio_gaps=True,
-            plc=pt in G711,  # G.722's concealment misplaces its audio (bug 15)
             symmetric_rtp=True,
         )
-        fix_g722_clock(session)
+        fix_g722_session(session)
         assert session._rtp_transport is not None and session._rtp_transport._transport is not None
         rtp_port = session._rtp_transport._transport.get_extra_info("sockname")[1]
         answer, _, _ = negotiate_answer(offer, host, rtp_port, codecs)

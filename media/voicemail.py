@@ -66,6 +66,11 @@ class MessageMeta:
     cut_off: bool = False
     discarded: bool = False
 
+    @property
+    def rate(self) -> int:
+        """The audio's samples per second, by its codec (a G.722 deposit is 16 kHz)."""
+        return MESSAGE_AUDIO_RATES.get(self.codec, SAMPLE_RATE)
+
 
 def new_message_id() -> str:
     return f"vm-{uuid.uuid4().hex}"
@@ -96,8 +101,7 @@ class VoicemailSpool:
         directory = self.mailbox_dir(meta.tenant, meta.mailbox)
         directory.mkdir(parents=True, exist_ok=True)
         if pcm is not None and not meta.discarded:
-            rate = MESSAGE_AUDIO_RATES.get(meta.codec, SAMPLE_RATE)
-            atomic_write(directory / f"{meta.message_id}.wav", wav_bytes(pcm, rate))
+            atomic_write(directory / f"{meta.message_id}.wav", wav_bytes(pcm, meta.rate))
         json_path = directory / f"{meta.message_id}.json"
         atomic_write(json_path, json.dumps(asdict(meta), indent=1).encode())
         for suffix in (".part", ".part.json"):
@@ -121,12 +125,11 @@ class VoicemailSpool:
                 continue  # the pipeline just ingested the message and removed its leftovers
             meta = self._part_meta(part, message_id)
             pcm = pcm[: len(pcm) // 2 * 2]
-            rate = MESSAGE_AUDIO_RATES.get(meta.codec, SAMPLE_RATE)  # a G.722 deposit is 16 kHz
-            meta.duration = len(pcm) / (2 * rate)
+            meta.duration = len(pcm) / (2 * meta.rate)
             meta.ended_at = (
                 meta.started_at + meta.duration if meta.started_at else part.stat().st_mtime
             )
-            meta.speech_seconds = speech_seconds(pcm, rate)
+            meta.speech_seconds = speech_seconds(pcm, meta.rate)
             meta.end_reason = "crash"
             meta.cut_off = True
             meta.discarded = meta.speech_seconds < MIN_SPEECH_SECONDS

@@ -29,6 +29,15 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
+def temp_target(name: str) -> str | None:
+    """The name a temp file of :func:`write_atomic` (``<name>.<pid>.tmp``) was being
+    written as; None for any other name."""
+    if not name.endswith(TEMP_SUFFIX):
+        return None
+    target, _, pid = name.removesuffix(TEMP_SUFFIX).rpartition(".")
+    return target if target and pid.isdigit() else None
+
+
 def write_atomic(path: Path, write: Callable[[Path], object], *, durable: bool = True) -> None:
     """``write(tmp)`` then rename onto ``path``; ``durable`` adds the fsyncs."""
     path.parent.mkdir(parents=True, exist_ok=True)

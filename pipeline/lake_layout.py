@@ -64,7 +64,7 @@ from typing import Any, TypeVar
 import pyarrow as pa
 
 from pipeline.access_log_schema import ACCESS_LOG_SCHEMA
-from pipeline.files import TEMP_SUFFIX
+from pipeline.files import temp_target
 from pipeline.queue_schema import AGENT_EVENTS_SCHEMA, QUEUE_EVENTS_SCHEMA
 from pipeline.recordings_schema import RECORDING_TRANSCRIPTS_SCHEMA, RECORDINGS_SCHEMA
 from pipeline.schema import (
@@ -239,7 +239,7 @@ class PartitionState:
     # On disk but no longer the table: absorbed files, older generations and records.
     superseded: tuple[str, ...]
     uncommitted: tuple[str, ...]  # merged files without a record (a killed compaction)
-    # compaction's half-written merged files and records (a generation's name + TEMP_SUFFIX)
+    # compaction's half-written merged files and records (files.temp_target: a generation)
     temporary: tuple[str, ...] = ()
 
 
@@ -321,8 +321,8 @@ def _list_partition(folder: str) -> PartitionState:
             (records if parsed[1] == "json" else generations)[parsed[0]] = entry.inode()
         elif entry.name.endswith(PARQUET):
             data[entry.name] = entry.inode()
-        elif entry.name.endswith(TEMP_SUFFIX) and parse_generation(entry.name.rsplit(".", 2)[0]):
-            temporary.append(entry.name)  # files.write_atomic's <name>.<pid>.tmp
+        elif parse_generation(temp_target(entry.name) or ""):
+            temporary.append(entry.name)  # a generation being written (files.write_atomic)
     top = max(records, default=None)
     if top is None:
         merged = tuple(generation_file(g) for g in sorted(generations))

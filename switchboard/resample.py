@@ -19,6 +19,11 @@ WIDE = 16000
 _TAPS = 63
 
 
+def frame_bytes(rate: int) -> int:
+    """Bytes of 20 ms of 16-bit mono PCM at ``rate``: one RTP packet's audio."""
+    return rate // 50 * 2
+
+
 def _half_band() -> np.ndarray:
     n = np.arange(_TAPS) - (_TAPS - 1) / 2
     taps = 0.5 * np.sinc(n / 2) * np.hanning(_TAPS)

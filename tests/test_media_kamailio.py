@@ -34,6 +34,7 @@ from tests.fixtures.media import (
     Caller,
     MediaServerThread,
     RtpPlan,
+    band_share,
     g711,
     g722,
     speech_wav,
@@ -147,13 +148,6 @@ def _wideband_speech(directory: Path, text: str) -> np.ndarray:
         return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
 
 
-def _band_share(pcm: np.ndarray, low: float, high: float) -> float:
-    """The share of ``pcm``'s energy (16 kHz) between ``low`` and ``high`` Hz."""
-    power = np.abs(np.fft.rfft(pcm.astype(float) * np.hanning(len(pcm)))) ** 2
-    freqs = np.fft.rfftfreq(len(pcm), 1 / 16000)
-    return float(power[(freqs >= low) & (freqs <= high)].sum() / power.sum())
-
-
 @pytest.mark.whisper
 def test_an_hd_voice_phone_leaves_a_16_khz_message_through_kamailio(
     kamailio: KamailioProcess,
@@ -192,7 +186,7 @@ def test_an_hd_voice_phone_leaves_a_16_khz_message_through_kamailio(
         recorded = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
     assert abs(len(recorded) / 16000 - meta["duration"]) < 0.001
     # the tone, in the last second: nearly all of its energy at 5 kHz (G.711 would keep none)
-    assert _band_share(recorded[-16000 + 800 : -800], 4900, 5100) > 0.9
+    assert band_share(recorded[-16000 + 800 : -800], 4900, 5100) > 0.9
     # the words: the same waveform (G.722 keeps it; a lag of a few samples is the codec's)
     n = len(words) - 1600
     best = max(
@@ -201,9 +195,9 @@ def test_an_hd_voice_phone_leaves_a_16_khz_message_through_kamailio(
     )
     assert best > 0.9
     # and the words' own band above 4 kHz is there too, as the phone sent it
-    high = _band_share(words, 4200, 7000)
+    high = band_share(words, 4200, 7000)
     assert high > 0.001  # espeak-ng's fricatives
-    assert _band_share(recorded[: len(words)], 4200, 7000) == pytest.approx(high, rel=0.5)
+    assert band_share(recorded[: len(words)], 4200, 7000) == pytest.approx(high, rel=0.5)
     # what the mailbox owner reads: the bundled model's transcript of the 16 kHz message
     text = WhisperTranscriber().transcribe(path).text.lower()
     assert all(word in text for word in ("call me back", "invoice")), text

@@ -26,7 +26,7 @@ from media.workarounds import (
     UdpTransport,
     codec_for,
     drain_jitter_buffer,
-    fix_g722_clock,
+    fix_g722_session,
     negotiate_answer,
 )
 from tests.fixtures.media import g711
@@ -303,7 +303,7 @@ async def _g722_timestamps(fixed: bool) -> tuple[list[int], list[int]]:
     port = listener.get_extra_info("sockname")[1]
     session = await RTPSession.create(("127.0.0.1", 0), ("127.0.0.1", port), 9, codec_for(9))
     if fixed:
-        fix_g722_clock(session)
+        fix_g722_session(session)
     for _ in range(3):
         session.send_audio_pcm_auto(bytes(640))  # 20 ms of 16 kHz audio
     await asyncio.sleep(0.1)

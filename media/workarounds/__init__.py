@@ -52,7 +52,7 @@ workaround to delete.
        ACKed with the first dialog's To-tag and route: that phone
        never gets its ACK nor a BYE and stays in a dead call; ours
        ACKs and BYEs it in its own dialog (RFC 3261 §13.2.2.4)
- 15    G.722's RTP timestamps step by 320 per 20 ms (the codec's   ``fix_g722_clock``
+ 15    G.722's RTP timestamps step by 320 per 20 ms (the codec's   ``fix_g722_session``
        samples); RFC 3551 clocks G.722 at 8,000 Hz (160), as
        phones do; its loss concealment steps back by 320 too
  --    the jitter buffer holds its prefetch (~80 ms) and the        ``drain_jitter_buffer``
@@ -69,7 +69,7 @@ from media.workarounds.rtp import (
     RtpWatchdog,
     codec_for,
     drain_jitter_buffer,
-    fix_g722_clock,
+    fix_g722_session,
     negotiate_answer,
     offered_dtmf_payload_type,
     payload_type_of,
@@ -88,7 +88,7 @@ __all__ = [
     "UdpTransport",
     "codec_for",
     "drain_jitter_buffer",
-    "fix_g722_clock",
+    "fix_g722_session",
     "negotiate_answer",
     "offered_dtmf_payload_type",
     "payload_type_of",

@@ -58,17 +58,21 @@ def payload_type_of(codec_name: str) -> int:
 # --- 15. G.722's RTP clock ---------------------------------------------------------------------
 
 
-def fix_g722_clock(session: RTPSession) -> None:
-    """Step the sender's timestamps by 160 per 20 ms of G.722 (bug 15).
+def fix_g722_session(session: RTPSession) -> None:
+    """Step a G.722 session's sent timestamps by 160 per 20 ms, and drop its loss
+    concealment (bug 15; any other session is left as it is).
 
     RFC 3551 fixes G.722's RTP clock at 8,000 Hz although it samples at 16 kHz; aiortp's
     sender steps by the codec's ``samples_per_frame`` (320), so a phone's jitter buffer
-    would play our prompts at half speed or drop them as late. (Its loss concealment
-    steps back by 320 too: a G.722 session is created without it, and the recorder
-    fills lost packets with silence as it does for G.711.)
+    would play our prompts at half speed or drop them as late. Its loss concealment steps
+    back by 320 too and would place the concealed audio early; without it the recorder
+    fills a lost packet with silence, as it does for G.711.
     """
-    if session._sender is not None and isinstance(session.codec, G722Codec):
+    if not isinstance(session.codec, G722Codec):
+        return
+    if session._sender is not None:
         session._sender.timestamp_increment = 160
+    session._concealer = None
 
 
 # --- 3. telephone-event payload type ----------------------------------------------------------
