@@ -251,6 +251,10 @@ def decoding_setting(name: str) -> Any:
         "one-pass": replace(tuned, max_piece_seconds=0),
         # Word times, as audio redaction asks for them (recording_redact_audio).
         "word-times": replace(tuned, word_timestamps=True),
+        # The encoder over the whole 30 s window, as faster-whisper pads it, and other margins.
+        "full-context": replace(tuned, context_margin_frames=None),
+        "margin100": replace(tuned, context_margin_frames=100),
+        "margin400": replace(tuned, context_margin_frames=400),
     }
     return variants[name]
 

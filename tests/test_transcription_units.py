@@ -274,3 +274,27 @@ def test_a_model_whose_package_is_missing_says_to_run_make_setup(
     monkeypatch.setitem(sys.modules, module, None)  # import raises ImportError
     with pytest.raises(ModelNotInstalled, match="make setup"):
         load_whisper_model(model)
+
+
+def test_the_encoder_sees_the_audio_and_a_margin_of_padding_not_30_seconds() -> None:
+    from faster_whisper.audio import pad_or_trim
+
+    from pipeline.transcription_models import CONTEXT_MARGIN_FRAMES, encoder_frames
+
+    rng = np.random.default_rng(3)
+    heard = rng.uniform(-1.2, 1.2, (80, 450)).astype(np.float32)
+    heard[:, -5:] = -0.6  # the log-mel of silence: audio, not padding
+    window = pad_or_trim(heard)  # faster-whisper's padding: exact zeros to 3,000 frames
+    assert window.shape == (80, 3000)
+    assert encoder_frames(window, 200) == 700  # 450 + 200, in steps of 100
+    assert encoder_frames(window[None], 100) == 600  # batched the same
+    assert encoder_frames(window, None) == 3000
+    assert encoder_frames(pad_or_trim(heard[:, :10]), 0) == 100
+    assert encoder_frames(np.zeros((80, 3000), np.float32), 200) == 200
+    assert encoder_frames(pad_or_trim(rng.uniform(-1, 1, (80, 2950))), 200) == 3000
+
+    model = load_whisper_model("tiny.en", threads=1)
+    encoded = model.encode(window)
+    assert encoded.shape[1] == encoder_frames(window, CONTEXT_MARGIN_FRAMES) // 2 < 1500
+    whole = load_whisper_model("tiny.en", threads=1, context_margin=None).encode(window)
+    assert whole.shape[1] == 1500

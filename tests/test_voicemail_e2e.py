@@ -5,7 +5,7 @@ RTP of an espeak-ng sentence) to 102's phone (a SIPp UAS that rings and never
 answers); after 102's ring time the answering rule's fallback relays it to the
 media server, which plays the default greeting and records. One pipeline
 worker tick then ingests the accounting row and the spool item, transcribes
-with the bundled ``tiny.en`` and emails 102 through an aiosmtpd server on
+with the default bundled model and emails 102 through an aiosmtpd server on
 loopback; the portal, on the same settings, lists the message in headless
 Chromium with its transcript and playable audio.
 """
