@@ -117,6 +117,7 @@ def test_held_caller_hears_hold_music_then_102_again(rig: BridgeRig, tmp_path: P
     assert result.returncode == 0, (result.errors, rig.callee_lines, rig.callee_errors)
     assert sum("INVITE-ok" in line for line in rig.callee_lines) == 2, rig.callee_lines
     heard = sequence(caller.stream)
+    assert "callee" in heard, heard
     assert heard[heard.index("callee") :][:3] == ["callee", "music", "callee"], heard
     assert rig.outcome().result == "answered"
 
