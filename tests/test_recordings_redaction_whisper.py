@@ -3,7 +3,7 @@
 The recording is built as a call leaves it: espeak-ng speech through G.711 µ-law,
 8 kHz stereo. The caller says "My card number is …" and a Luhn-valid test number
 digit by digit, then thanks; the callee speaks over the number ("Okay, I am writing
-it down."). The bundled tiny.en transcribes each channel (the worker's engine from
+it down."). The default bundled model transcribes each channel (the worker's engine from
 ``load_transcriber``: word times because audio redaction is on), the real masking,
 span planning and WAV rewrite follow. Checked as a listener would: the stored line
 says ``[card number]`` and none of the digits, the number's speech is gone under the
