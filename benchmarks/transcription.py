@@ -254,6 +254,7 @@ def decoding_setting(name: str) -> Any:
         # The encoder over the whole 30 s window, as faster-whisper pads it, and other margins.
         "full-context": replace(tuned, context_margin_frames=None),
         "margin100": replace(tuned, context_margin_frames=100),
+        "margin200": replace(tuned, context_margin_frames=200),
         "margin400": replace(tuned, context_margin_frames=400),
     }
     return variants[name]
