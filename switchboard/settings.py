@@ -216,7 +216,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "transcription_model",
-        "base",
+        "tiny.en",
         "Voicemail transcription: 'tiny.en' or 'base' (bundled), a model folder, or 'none'.",
     ),
     Setting(

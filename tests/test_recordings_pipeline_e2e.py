@@ -162,9 +162,9 @@ def test_a_real_capture_becomes_a_stereo_wav_with_each_side_in_its_channel(
         side: " ".join(x.text.lower() for x in recording.lines if x.speaker == side)
         for side in ("caller", "callee")
     }
-    # tiny.en (the default before base) heard the caller's "subscription" through G.711 as
-    # "prescription" now and then: this checks whose side a sentence lands on, not the
-    # model's accuracy (#15's WER gate does that), so the part both readings share is enough
+    # tiny.en hears the caller's "subscription" through G.711 as "prescription" now and
+    # then: this checks whose side a sentence lands on, not the model's accuracy (#15's
+    # WER gate does that), so the part both readings share is enough
     assert "cancel" in said["caller"] and "scription" in said["caller"], said
     assert "thank" in said["callee"] and "refund" in said["callee"], said
     assert "cancel" not in said["callee"] and "refund" not in said["caller"], said
