@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.transcription_models import CONTEXT_MARGIN_FRAMES
+from pipeline.transcription_models import MODEL_MARGIN
 from pipeline.transcription_numbers import is_number_word
 from pipeline.transcription_pieces import MAX_PIECE_SECONDS
 
@@ -77,8 +77,8 @@ class DecodingOptions:
     # tone only a card number's words; off unless asked for (cost: docs/recordings.md).
     word_timestamps: bool = False
     # Padding frames the encoder sees after the audio (pipeline.transcription_models: why);
-    # None: the whole 30 s window, as faster-whisper pads it (kept to measure against).
-    context_margin_frames: int | None = CONTEXT_MARGIN_FRAMES
+    # MODEL_MARGIN: the model's own; None: the whole 30 s window, as faster-whisper pads it.
+    context_margin_frames: int | None = MODEL_MARGIN
     extra: dict[str, Any] = field(default_factory=dict)
 
     def kwargs(self, prompt: str | None, names: str | None) -> dict[str, Any]:

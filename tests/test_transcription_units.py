@@ -293,8 +293,10 @@ def test_the_encoder_sees_the_audio_and_a_margin_of_padding_not_30_seconds() -> 
     assert encoder_frames(np.zeros((80, 3000), np.float32), 200) == 200
     assert encoder_frames(pad_or_trim(rng.uniform(-1, 1, (80, 2950))), 200) == 3000
 
-    model = load_whisper_model("tiny.en", threads=1)
-    encoded = model.encode(window)
-    assert encoded.shape[1] == encoder_frames(window, CONTEXT_MARGIN_FRAMES) // 2 < 1500
-    whole = load_whisper_model("tiny.en", threads=1, context_margin=None).encode(window)
-    assert whole.shape[1] == 1500
+    trimmed = load_whisper_model("tiny.en", threads=1, context_margin=CONTEXT_MARGIN_FRAMES)
+    assert trimmed.encode(window).shape[1] == encoder_frames(window, CONTEXT_MARGIN_FRAMES) // 2
+    assert encoder_frames(window, CONTEXT_MARGIN_FRAMES) // 2 < 1500
+    # each bundled model's own margin: base trims, tiny.en keeps the whole window
+    assert load_whisper_model("tiny.en", threads=1).encode(window).shape[1] == 1500
+    base = load_whisper_model("base", threads=1)
+    assert base.encode(window).shape[1] == encoder_frames(window, CONTEXT_MARGIN_FRAMES) // 2
