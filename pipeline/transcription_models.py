@@ -139,8 +139,12 @@ def encoder_frames(features: np.ndarray, margin: int | None) -> int:
 
 
 def _model_class(margin: int | None) -> Any:
-    """``WhisperModel`` whose encoder sees :func:`encoder_frames` of each window."""
+    """``WhisperModel`` whose encoder sees :func:`encoder_frames` of each window; faster-whisper's
+    own for the whole window (nothing to trim, no copy of each window's features)."""
     from faster_whisper import WhisperModel
+
+    if margin is None:
+        return WhisperModel
 
     class ShortContextWhisper(WhisperModel):  # type: ignore[misc]
         context_margin = margin
