@@ -33,7 +33,8 @@ names and the rule readers apply are :mod:`pipeline.lake_layout`'s):
 
 The calls writer's manifests (one per batch, read for the watermark at every
 tick) are rolled up the same way after the partitions:
-:meth:`pipeline.lake.Lake.roll_up_manifests`.
+:meth:`pipeline.lake.Lake.roll_up_manifests`, after removing the temp file a killed
+roll-up left there (a quiet lake has no ingest batch to remove it).
 
 Then the rollups (:func:`roll_up`; files: :mod:`pipeline.rollup_files`): each
 closed UTC day whose next day is closed too gets, computed once, its queue stints
@@ -287,6 +288,9 @@ def compact_lake(
                     )
         lake = Lake(lake_dir, durable=policy.durable)
         with lake.writer_lock():
+            # A run killed inside a manifest roll-up's write left its temp file in
+            # ``_batches``; the next ingest would remove it, but a quiet lake has none.
+            report.swept += lake.remove_temp_files()
             report.manifests = lake.roll_up_manifests(above=policy.manifests_above, on_step=on_step)
         written, swept = roll_up(
             lake_dir,

@@ -331,6 +331,13 @@ def test_batch_manifests_are_rolled_up_and_the_watermark_stays(
     assert again["batches"] == 45 and again["calls"] + again["quarantined"] == 90
     ids = [r["acc_id"] for r in live_rows(settings)] + quarantined_ids(settings)
     assert sorted(ids) == list(range(1, 101))
+    # A run killed inside a roll-up's write left its temp file; the next run, with no
+    # ingest in between, removes it and counts nothing from it.
+    killed = lake.batches_dir / "acc-000000000001-000000000100.json.4242.tmp"
+    killed.write_text('{"first": 1')
+    report = compact_lake(settings.lake_dir, CompactionPolicy(manifests_above=1), today=LATER)
+    assert not killed.exists() and report.swept >= 1
+    assert lake.committed_batches() == [(1, 90), (91, 100)] and lake.watermark() == 100
 
 
 # -- kill -9 at every step ------------------------------------------------------------------
