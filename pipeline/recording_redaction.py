@@ -12,13 +12,24 @@ either reading whose digits make a Luhn-valid 13–19-digit number is replaced b
 it and are shorter) in the transcript. ``recording_redaction`` (setting) turns
 it off. What tiny.en really writes for spoken card numbers, and how much of it
 this finds: docs/recordings.md ("Redaction").
+
+The model mishears digits: a card number with one digit changed fails Luhn but is
+still 15 of the caller's 16 digits in the clear, and a misheard digit often comes out
+as a word ("4526. I'm 1083"). So after a card word ("card", "visa", "credit" …
+:data:`_CARD_CUE`) the number runs of the next :data:`CUE_WINDOW` words are read as
+one number, and masked from the first run on when 12–19 of their digits can be read,
+Luhn or not: after those words such digits are a card number. A word that names
+another number ("call", "phone", "order", "invoice" … :data:`_OTHER_NUMBER`) ends
+the window, and a phone number said after the card's (at most 15
+digits with a country code, mostly 10–12) keeps its own digits where a pause lets the
+card's end before it. What this gains is measured by ``benchmarks/redaction.py``.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import islice, pairwise
 
 from pipeline.transcription_numbers import (
     Group,
@@ -32,6 +43,24 @@ MASK = "[card number]"
 MIN_DIGITS = 13
 MAX_DIGITS = 19
 _PAUSE = re.compile(r"[,.]|\band\b", re.IGNORECASE)
+# Words that say a card number follows; "current", "car" and "count" are how the models
+# write "card" before "number" (benchmarks/redaction.py: 10 of their 48 transcripts).
+_CARD_CUE = re.compile(
+    r"\b(?:cards?|visa|master\s?card|amex|american express|discover|credit|debit"
+    r"|(?:current|car|count)(?=\s+number))\b",
+    re.IGNORECASE,
+)
+# ... up to one of these: the number after it is a phone's, or another number named.
+_OTHER_NUMBER = re.compile(
+    r"\b(?:phon\w*|call\w*|mobile|cell|reach|fax|extension|order|invoice|account|reference"
+    r"|ticket|tracking|booking|policy|member|customer|case|confirmation|postcode|zip)\b",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"\S+")
+CUE_WINDOW = 12  # words after a card word in which its number is looked for
+# After a card word a number is a card's from 12 digits (Maestro's shortest; a phone
+# number said as a card's is not a case to keep in the clear).
+CUED_MIN_DIGITS = 12
 
 
 def luhn_valid(digits: str) -> bool:
@@ -97,16 +126,69 @@ def _card_stretches(groups: list[Group], pauses: _Pauses) -> list[tuple[int, int
     return spans
 
 
-def card_spans(text: str) -> list[tuple[int, int]]:
+def _cued_spans(
+    text: str, runs: list[list[NumberToken]], luhn: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """For each card word: the number after it (the module's docstring), unless the
+    Luhn check found one there."""
+    spans: list[tuple[int, int]] = []
+    for cue in _CARD_CUE.finditer(text):
+        words = [m.end() for m in islice(_WORD.finditer(text, cue.end()), CUE_WINDOW)]
+        if not words:
+            continue
+        other = _OTHER_NUMBER.search(text, cue.end(), words[-1])
+        limit = other.start() if other else words[-1]
+        window = [run for run in runs if cue.end() <= run[0].start < limit]
+        if not window:
+            continue
+        first, last = window[0][0].start, window[-1][-1].end
+        if any(start < last and first < end for start, end in luhn):
+            continue
+        cuts = [cut for run in window for cut in _Pauses.of(text, run).cuts]
+        cuts += [(a[-1].end, b[0].start) for a, b in pairwise(window)]  # words between runs
+        pauses = _Pauses(first, last, tuple(cuts))
+        written = [g for run in window for stretch in literal_groups(run) for g in stretch]
+        spoken = [g for run in window for g in cardinal_groups(run)]
+        for groups in (written, spoken):
+            span = _cued_stretch(groups, pauses) if groups else None
+            if span is not None:
+                spans.append(span)
+                break
+    return spans
+
+
+def _cued_stretch(groups: list[Group], pauses: _Pauses) -> tuple[int, int] | None:
+    """The span of ``groups`` from their start holding 12–19 digits, ending on a pause
+    if it can (a phone number said after the card keeps its own digits); when no such
+    end exists, up to the group that passes 19 (a loop's tail on a card number)."""
+    ends: list[tuple[bool, int]] = []
+    total = 0
+    for _, end, digits in groups:
+        total += len(digits)
+        if total > MAX_DIGITS:
+            if not ends:
+                return groups[0][0], end
+            break
+        if total >= CUED_MIN_DIGITS:
+            ends.append((end == pauses.last or any(p == end for p, _ in pauses.cuts), end))
+    return (groups[0][0], max(ends)[1]) if ends else None
+
+
+def card_spans(text: str, *, cued: bool = True) -> list[tuple[int, int]]:
     """(start, end) character ranges of ``text`` holding a card number, in order.
 
-    The audio redaction (:mod:`pipeline.recording_audio_redaction`) maps them to words.
+    ``cued``: also the number after a card word, Luhn or not (the module's docstring); False
+    is the Luhn check alone (the benchmark's baseline). The audio redaction
+    (:mod:`pipeline.recording_audio_redaction`) maps them to words.
     """
     found: list[tuple[int, int]] = []
-    for run in number_runs(text, homophones=True):
+    runs = number_runs(text, homophones=True)
+    for run in runs:
         pauses = _Pauses.of(text, run)
         for stretch in [*literal_groups(run), cardinal_groups(run)]:
             found += _card_stretches(stretch, pauses)
+    if cued:
+        found += _cued_spans(text, runs, found)
     merged: list[tuple[int, int]] = []
     for start, end in sorted(found):  # the two readings may overlap: one span each
         if merged and start < merged[-1][1]:
@@ -116,8 +198,8 @@ def card_spans(text: str) -> list[tuple[int, int]]:
     return merged
 
 
-def mask_card_numbers(text: str) -> str:
-    """``text`` with every Luhn-valid 13–19-digit run (digits or words) replaced by MASK."""
-    for start, end in reversed(card_spans(text)):
+def mask_card_numbers(text: str, *, cued: bool = True) -> str:
+    """``text`` with every card number of :func:`card_spans` replaced by MASK."""
+    for start, end in reversed(card_spans(text, cued=cued)):
         text = text[:start] + MASK + text[end:]
     return text

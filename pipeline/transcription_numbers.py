@@ -65,7 +65,15 @@ SCALE_WORDS = {"hundred": 100, "thousand": 1000}
 # What tiny.en writes for a digit said among digits over the phone ("time zero to zero one
 # four six" for 5 0 2 0 1 4 6): read as that digit only next to a true number token, and
 # only where a number is looked for (redaction), never for display.
-DIGIT_HOMOPHONES = {"to": "2", "too": "2", "for": "4", "free": "3", "time": "5", "fine": "5"}
+DIGIT_HOMOPHONES = {
+    "to": "2",
+    "too": "2",
+    "for": "4",
+    "free": "3",
+    "time": "5",
+    "fine": "5",
+    "nero": "0",  # base's "zero" on the phone (benchmarks/redaction.py)
+}
 _TOKEN = re.compile(r"(\S+?)([.,!?;:]*)(\s+|$)")
 _NUMBER_TOKEN = re.compile(r"\d+|[A-Za-z]+")
 # What may stand between two tokens of one run: punctuation, spaces, one "and".

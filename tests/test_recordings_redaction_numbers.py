@@ -3,8 +3,8 @@
 The "heard" column is what the bundled tiny.en wrote (faster-whisper, the product's
 decoding) for espeak-ng saying a Luhn-valid test card number through G.711 at 8 kHz
 (docs/recordings.md, "Redaction": how they were made and how many were recoverable).
-Where the model lost or added digits no detector can find the number without masking
-random digit runs too; those rows say so and stay unmasked.
+Where the model lost, added or changed digits the Luhn check cannot find the number;
+after a card word the run is masked anyway (``cued``), and those rows say so.
 """
 
 from __future__ import annotations
@@ -71,26 +71,62 @@ from tests.devset import DEV_SET
             "My card number in 3-6, 3-6, 0-6, 0-7, 1-0-4, 3-1, 9-5-8. Thanks.",
             f"My card number in {MASK}. Thanks.",
         ),
-        # digits lost or changed by the model: not the number said, and not Luhn-valid
+        # digits lost or changed by the model: not Luhn-valid, masked after the card word
         (
             "My card number is 4 5 2 6, 0 1 8 1, 5 9 0 8, 3 0 1 2. Thanks.",
             "My card number is 4526, 0181, 598, free 012. Thanks.",
-            "My card number is 4526, 0181, 598, free 012. Thanks.",
+            f"My card number is {MASK}. Thanks.",
         ),
         (
             "My card number is 4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1, expiry June.",
             "My card number is 41, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1.",
-            "My card number is 41, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1.",
+            f"My card number is {MASK}.",
         ),
         (
             "My card number is 4837 2616 7513 6138. Thanks.",
             "My current number is 4837-2616-7513-5138. Thanks.",
-            "My current number is 4837-2616-7513-5138. Thanks.",
+            f"My current number is {MASK}. Thanks.",
+        ),
+        (  # base: "five nine six" heard as "996"
+            "My card number is 5 9 6 0, 3 0 8 2, 4 6 2 8, 1 9 4 7. Thank you very much.",
+            "My card number is 996 0 3 0 8 2 4 6 2 8 1 9 4 7",
+            f"My card number is {MASK}",
         ),
     ],
 )
-def test_what_tiny_en_wrote_for_a_spoken_card_number(said: str, heard: str, stored: str) -> None:
+def test_what_the_models_wrote_for_a_spoken_card_number(said: str, heard: str, stored: str) -> None:
     assert mask_card_numbers(heard) == stored, said
+
+
+@pytest.mark.parametrize(
+    ("heard", "stored"),
+    [
+        # a misheard card number after a card word: the Luhn check alone leaves it
+        ("Visa 4526 0181 598 3012, thanks", f"Visa {MASK}, thanks"),
+        # a phone number said after the card's: its own digits stay (cut at the pause)
+        ("card 4526 0181 598 3012, 415 555 0192 thanks", f"card {MASK}, 415 555 0192 thanks"),
+        # a phone number after a card word: shorter than a card, or a phone word between
+        ("my credit card ends in 4242, call me on 415 555 0192", None),
+        ("my debit card, call 0044 20 7946 0958", None),
+        ("the card company phoned from 0044 20 7946 0958", None),
+        ("I paid by card, the order number is 12345 and the invoice 987654321", None),
+        # no card word: a 15-digit run that fails Luhn is not masked
+        ("tracking number 1234 5678 9012 345", None),
+        # a misheard digit written as a word ("nine" as "I'm") or as base's "Nero" (zero)
+        (
+            "My card number is 4,525-0181. I'm 1083-112. Thanks.",
+            f"My card number is {MASK}. Thanks.",
+        ),
+        (
+            "My car number is 4,837 to 616,500, 536,138. Thanks.",
+            f"My car number is {MASK}. Thanks.",
+        ),
+    ],
+)
+def test_a_run_after_a_card_word_is_masked_without_luhn(heard: str, stored: str | None) -> None:
+    assert mask_card_numbers(heard) == (heard if stored is None else stored)
+    if stored is not None:  # the Luhn check alone does not find it
+        assert mask_card_numbers(heard, cued=False) == heard
 
 
 @pytest.mark.parametrize(
