@@ -26,6 +26,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -181,12 +182,7 @@ def main() -> None:
         f" {'clear>=6, Luhn only':>19} {'clear>=6':>9}"
     )
     results = []
-    runs = [
-        (model, channel, cards)
-        for model in args.models.split(",")
-        for channel in args.channels.split(",")
-        for cards in args.sets.split(",")
-    ]
+    runs = product(args.models.split(","), args.channels.split(","), args.sets.split(","))
     for model, channel, cards in runs:
         if channel not in CHANNELS or cards not in SETS:
             parser.error(f"unknown channel {channel!r} or set {cards!r}")
