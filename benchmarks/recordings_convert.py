@@ -161,7 +161,9 @@ def espeak(text: str, folder: Path, voice: str = "en-us") -> np.ndarray:
     """``text`` spoken by espeak-ng, as 8 kHz 16-bit samples (sox resamples)."""
     raw, out = folder / "say.wav", folder / "say8k.wav"
     subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True)
-    subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(out)], check=True)
+    subprocess.run(
+        ["sox", "-R", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(out)], check=True
+    )
     with wave.open(str(out), "rb") as w:
         return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").copy()
 

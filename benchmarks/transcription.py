@@ -3,7 +3,8 @@
 The held-out set below (16 voicemail-style sentences with names, numbers,
 dates and call-backs, never looked at while tuning — the tuning set is
 ``tests/devset``) is spoken by espeak-ng in several voices and speeds,
-resampled to 8 kHz and passed through our own G.711 µ-law codec
+resampled to 8 kHz (sox ``-R``: its dither seeded, so a run's audio is the same every
+time) and passed through our own G.711 µ-law codec
 (:func:`speak_through_phone`, the product's real path), then transcribed one
 by one by :class:`pipeline.transcribe.WhisperTranscriber` the way the worker
 does it (model loaded once; the tenant's names in the prompt).
@@ -108,7 +109,9 @@ def speak_through_phone(utt: Utterance, path: Path) -> Path:
     subprocess.run(
         ["espeak-ng", "-v", utt.voice, "-s", str(utt.speed), "-w", str(raw), utt.text], check=True
     )
-    subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(narrow)], check=True)
+    subprocess.run(
+        ["sox", "-R", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(narrow)], check=True
+    )
     with wave.open(str(narrow), "rb") as w:
         pcm = w.readframes(w.getnframes())
     codec = codec_for(0)  # PCMU, packet by packet as the media server receives it
@@ -152,7 +155,9 @@ def speak(
         ["espeak-ng", "-v", utt.voice, "-s", str(utt.speed), "-w", str(raw), utt.text], check=True
     )
     rate, effects = CHANNELS[channel][:2], CHANNELS[channel][2:]
-    subprocess.run(["sox", str(raw), *rate, "-c", "1", "-b", "16", str(path), *effects], check=True)
+    subprocess.run(
+        ["sox", "-R", str(raw), *rate, "-c", "1", "-b", "16", str(path), *effects], check=True
+    )
     raw.unlink()
     if deposits is None and channel != "g722":
         return path

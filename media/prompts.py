@@ -84,7 +84,7 @@ def synthesize(text: str, out: Path) -> None:
             capture_output=True,
         )
         subprocess.run(
-            ["sox", str(raw), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", str(tmp_out)],
+            ["sox", "-R", str(raw), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", str(tmp_out)],
             check=True,
             capture_output=True,
         )
@@ -109,7 +109,7 @@ def read_wav_pcm(path: Path) -> bytes:
     if pcm is not None:
         return pcm
     result = subprocess.run(
-        ["sox", str(path), "-t", "raw", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16",
+        ["sox", "-R", str(path), "-t", "raw", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16",
          "-e", "signed-integer", "-L", "-"],
         capture_output=True,
         check=False,
