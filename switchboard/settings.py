@@ -216,8 +216,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "transcription_model",
-        "tiny.en",
-        "Voicemail transcription: 'tiny.en' or 'base' (bundled), a model folder, or 'none'.",
+        "base",
+        "Voicemail transcription: 'base' or 'tiny.en' (bundled), a model folder, or 'none'.",
     ),
     Setting(
         "smtp_host",
