@@ -20,9 +20,9 @@ as a word ("4526. I'm 1083"). So after a card word ("card", "visa", "credit" …
 one number, and masked from the first run on when 12–19 of their digits can be read,
 Luhn or not: after those words such digits are a card number. A word that names
 another number ("call", "phone", "order", "invoice" … :data:`_OTHER_NUMBER`) ends
-the window, and a phone number said after the card's (at most 15
-digits with a country code, mostly 10–12) keeps its own digits where a pause lets the
-card's end before it. What this gains is measured by ``benchmarks/redaction.py``.
+the window, and a phone number said after the card's (at most 15 digits with a country
+code, mostly 10–12) keeps its own digits where a pause lets the card's end before it.
+What this gains is measured by ``benchmarks/redaction.py``.
 """
 
 from __future__ import annotations
