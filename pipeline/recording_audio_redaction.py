@@ -2,10 +2,11 @@
 
 With ``recording_redact_audio`` on, the per-speaker transcription
 (:mod:`pipeline.recording_transcripts`) hands its lines here before masking them:
-each line whose text holds a card number (:func:`pipeline.recording_redaction.card_spans`)
-gives a span of *its own channel* only — the words of the number when the engine gave
-word timestamps (the transcription asks for them when this setting is on, snapped onto
-the speech by :mod:`pipeline.transcription_words`), else the whole line — padded by
+each line whose text holds a card number, or part of one read across a speaker's lines
+(:func:`pipeline.recording_redaction.chained_card_spans`), gives a span of *its own
+channel* only — the words of the number when the engine gave word timestamps (the
+transcription asks for them when this setting is on, snapped onto the speech by
+:mod:`pipeline.transcription_words`), else the whole line — padded by
 ``PAD_SECONDS`` each side, because a word's edge is only good to a frame or two and a
 missed digit is worse than a clipped word. The other channel is never touched.
 
@@ -80,10 +81,12 @@ def _word_range(words: Sequence[Word]) -> list[tuple[float, float]]:
 
 
 def line_ranges(
-    text: str, start: float, end: float, words: Sequence[Word]
+    holds_number: bool, start: float, end: float, words: Sequence[Word]
 ) -> list[tuple[float, float]]:
-    """The padded time ranges of one line's card numbers (empty: the line has none)."""
-    if not card_spans(text):
+    """The padded time ranges of one line's card numbers (empty: ``holds_number`` is
+    False). A line holding part of a number read across lines (its words alone hold no
+    whole number) is toned whole."""
+    if not holds_number:
         return []
     ranges = _word_range(words) if words else []
     if not ranges:  # no word times, or they do not spell the number: the whole line

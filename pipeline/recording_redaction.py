@@ -28,6 +28,7 @@ What this gains is measured by ``benchmarks/redaction.py``.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import islice, pairwise
 
@@ -61,6 +62,8 @@ CUE_WINDOW = 12  # words after a card word in which its number is looked for
 # After a card word a number is a card's from 12 digits (Maestro's shortest; a phone
 # number said as a card's is not a case to keep in the clear).
 CUED_MIN_DIGITS = 12
+CHAIN_JOIN = ", "  # between one speaker's lines read as one (chained_card_spans)
+_EDGES = " ,."
 
 
 def luhn_valid(digits: str) -> bool:
@@ -198,8 +201,36 @@ def card_spans(text: str, *, cued: bool = True) -> list[tuple[int, int]]:
     return merged
 
 
-def mask_card_numbers(text: str, *, cued: bool = True) -> str:
-    """``text`` with every card number of :func:`card_spans` replaced by MASK."""
-    for start, end in reversed(card_spans(text, cued=cued)):
+def chained_card_spans(texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+    """Per text, the ranges of it holding a card number, found over the texts read as one
+    (joined by a pause, ", "): one speaker's lines in a row, across which a number read
+    with pauses is split. A range that falls on the joins only is dropped."""
+    joined, offsets = "", []
+    for text in texts:
+        joined += CHAIN_JOIN if joined else ""
+        offsets.append(len(joined))
+        joined += text
+    out: list[list[tuple[int, int]]] = [[] for _ in texts]
+    for start, end in card_spans(joined):
+        for i, (offset, text) in enumerate(zip(offsets, texts, strict=True)):
+            lo, hi = max(start, offset) - offset, min(end, offset + len(text)) - offset
+            piece = text[lo:hi]  # without the pauses at its edges (the join's, or the line's)
+            lo, hi = (
+                lo + len(piece) - len(piece.lstrip(_EDGES)),
+                hi - len(piece) + len(piece.rstrip(_EDGES)),
+            )
+            if lo < hi:
+                out[i].append((lo, hi))
+    return out
+
+
+def mask_spans(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """``text`` with each of ``spans`` (in order, not overlapping) replaced by MASK."""
+    for start, end in reversed(spans):
         text = text[:start] + MASK + text[end:]
     return text
+
+
+def mask_card_numbers(text: str, *, cued: bool = True) -> str:
+    """``text`` with every card number of :func:`card_spans` replaced by MASK."""
+    return mask_spans(text, card_spans(text, cued=cued))

@@ -13,7 +13,8 @@ committed recording. One transcript is one Parquet file,
 ``recording_transcripts/tenant=<t>/date=<d>/rec-<hex>.<model>.parquet``, committed by
 its rename (like voicemail transcripts); the marker goes after. Card numbers are masked
 before the row is written (:mod:`pipeline.recording_redaction`, setting
-``recording_redaction``). A kill between the
+``recording_redaction``), read across each speaker's lines in a row
+(:func:`card_spans_by_line`). A kill between the
 two leaves a marker whose file exists: the next pass only deletes the marker.
 With ``recording_redact_audio`` the spoken numbers are also toned out of the WAV, after
 the row, from a plan saved in the marker (:mod:`pipeline.recording_audio_redaction`).
@@ -48,7 +49,7 @@ from pipeline.lake_layout import RECORDING_TRANSCRIPTS, partition_dir
 from pipeline.recording_audio import SAMPLE_RATE, read_channels
 from pipeline.recording_audio_redaction import Span, Word, apply_tone, line_ranges
 from pipeline.recording_figures import FRAME_SECONDS, speech_frames
-from pipeline.recording_redaction import mask_card_numbers
+from pipeline.recording_redaction import chained_card_spans, mask_spans
 from pipeline.recordings_schema import (
     RECORDING_TRANSCRIPTS_SCHEMA,
     SPEAKERS,
@@ -63,6 +64,9 @@ StepHook = Callable[[str], None]
 JOIN_GAP_SECONDS = 0.6
 PAD_SECONDS = 0.25
 MAX_CHUNK_SECONDS = 25.0
+# One speaker's lines closer than this are read as one for card numbers (a caller reading
+# a card pauses between groups; see card_spans_by_line).
+CHAIN_GAP_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -175,9 +179,36 @@ def transcript_row(
     }
 
 
+def card_spans_by_line(lines: list[Line]) -> list[list[tuple[int, int]]]:
+    """Per line, the character ranges of its card number (or of its part of one): each
+    speaker's lines less than ``CHAIN_GAP_SECONDS`` apart are read as one, because a pause
+    of ``JOIN_GAP_SECONDS`` already splits a number read group by group into lines."""
+    out: list[list[tuple[int, int]]] = [[] for _ in lines]
+    for speaker in SPEAKERS:
+        chain: list[int] = []
+        for i in [i for i, x in enumerate(lines) if x.speaker == speaker] + [-1]:
+            if chain and (i < 0 or lines[i].start - lines[chain[-1]].end > CHAIN_GAP_SECONDS):
+                found = chained_card_spans([lines[j].text for j in chain])
+                for j, spans in zip(chain, found, strict=True):
+                    out[j] = spans
+                chain = []
+            chain.append(i)
+    return out
+
+
 def plan_audio_redaction(lines: list[Line]) -> list[Line]:
     """The lines, each with the spans of its channel to tone (its card numbers, unmasked)."""
-    return [replace(x, redacted=tuple(line_ranges(x.text, x.start, x.end, x.words))) for x in lines]
+    found = card_spans_by_line(lines)
+    return [
+        replace(x, redacted=tuple(line_ranges(bool(spans), x.start, x.end, x.words)))
+        for x, spans in zip(lines, found, strict=True)
+    ]
+
+
+def mask_lines(lines: list[Line]) -> list[Line]:
+    """The lines with their card numbers (:func:`card_spans_by_line`) replaced by MASK."""
+    found = card_spans_by_line(lines)
+    return [replace(x, text=mask_spans(x.text, s)) for x, s in zip(lines, found, strict=True)]
 
 
 def pending(settings: Settings) -> list[Path]:
@@ -225,7 +256,7 @@ def transcribe_pending_recordings(
                     write_json_atomic(marker, todo)
                     step("plan")
             if settings.recording_redaction:
-                lines = [replace(x, text=mask_card_numbers(x.text)) for x in lines]
+                lines = mask_lines(lines)
             row = transcript_row(
                 todo["recording_id"],
                 lines,

@@ -187,3 +187,35 @@ def test_a_crash_at_any_step_tones_exactly_once_after_the_rerun(
     transcribe_pending_recordings(clean, EarTranscriber(True))
     assert clean_wav.read_bytes() == toned
     assert segments(clean)[0]["redacted_audio"] == spans
+
+
+def test_a_number_read_with_pauses_is_found_across_the_speakers_lines() -> None:
+    """A pause of JOIN_GAP_SECONDS splits a number read group by group into lines: the
+    speaker's lines in a row are read as one, the other speaker's never, a late one not."""
+    from pipeline.recording_transcripts import Line, mask_lines, plan_audio_redaction
+
+    lines = [
+        Line(0.5, 2.0, "caller", "My card number is 4111 1111,"),
+        Line(2.2, 2.6, "callee", "Mm-hm, 2 2."),
+        Line(2.8, 3.8, "caller", "1111 1111."),
+        Line(4.0, 4.5, "callee", "Thank you."),
+        Line(9.0, 10.0, "caller", "And 4111 1111 again."),  # > CHAIN_GAP_SECONDS later
+    ]
+    masked = [x.text for x in mask_lines(lines)]
+    assert masked == [
+        "My card number is [card number],",
+        "Mm-hm, 2 2.",
+        "[card number].",
+        "Thank you.",
+        "And 4111 1111 again.",
+    ]
+    planned = plan_audio_redaction(lines)  # no word times here: a holding line is toned whole
+    assert [x.redacted for x in planned] == [
+        ((0.4, 2.1),),
+        (),
+        ((2.7, 3.9),),
+        (),
+        (),
+    ]
+    # Each line alone holds 8 digits: neither check finds a card in it.
+    assert [x.text for x in mask_lines(lines[2:3])] == ["1111 1111."]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.recording_redaction import MASK, card_spans, mask_card_numbers
+from pipeline.recording_redaction import MASK, card_spans, chained_card_spans, mask_card_numbers
 from pipeline.transcription_decoding import collapse_repeats
 from pipeline.transcription_numbers import cardinal_groups, number_runs
 from tests.devset import DEV_SET
@@ -176,3 +176,15 @@ def test_a_number_said_digit_by_digit_is_not_cut_as_a_loop() -> None:
     assert collapse_repeats(said) == said
     assert collapse_repeats("4111111111111111") == "4111111111111111"
     assert collapse_repeats("Four-one-" + "one-" * 60) == "Four-one-"  # a real loop: cut
+
+
+def test_lines_read_as_one_give_each_line_its_part_of_the_number() -> None:
+    texts = ["My card number is 4111 1111", "1111 1111. Thanks.", "Call me on 415 555 0192."]
+    found = chained_card_spans(texts)
+    assert [[t[a:b] for a, b in spans] for t, spans in zip(texts, found, strict=True)] == [
+        ["4111 1111"],
+        ["1111 1111"],
+        [],
+    ]
+    # two phone numbers on two lines are still two numbers
+    assert chained_card_spans(["call 415 555 0192", "or 212 555 0147"]) == [[], []]
