@@ -49,10 +49,12 @@ def speech(text: str, folder: Path, voice: str = VOICE) -> np.ndarray:
     return x[loud[0] : loud[-1] + 1]
 
 
-def record(settings: Settings, folder: Path) -> tuple[Path, list[slice]]:
+def record(
+    settings: Settings, folder: Path, said: tuple[str, ...] = CALLER, pause: float = GAP
+) -> tuple[Path, list[slice]]:
     """The stereo WAV and its spool marker; the caller's phrases' sample ranges."""
-    phrases = [speech(t, folder) for t in CALLER]
-    gap = np.zeros(int(GAP * SAMPLE_RATE), dtype="<i2")
+    phrases = [speech(t, folder) for t in said]
+    gap = np.zeros(int(pause * SAMPLE_RATE), dtype="<i2")
     left = [np.zeros(int(LEAD * SAMPLE_RATE), dtype="<i2")]
     ranges: list[slice] = []
     at = len(left[0])
@@ -112,3 +114,32 @@ def test_a_spoken_card_number_is_masked_and_toned_out_of_its_speakers_channel_on
         assert similarity(caller_after[words], caller_before[words]) > 0.9
     # The callee spoke over the number: their channel is untouched, sample for sample.
     np.testing.assert_array_equal(callee_after, callee_before)
+
+
+def test_a_card_number_read_group_by_group_with_pauses_is_masked_across_lines(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """1 s between the groups: each is a line of its own (a 0.6 s pause ends a stretch),
+    and no line alone holds a card number; read as one, every group is masked and toned."""
+    import ctranslate2
+
+    ctranslate2.set_random_seed(42)
+    settings = replace(settings, recording_redaction=True, recording_redact_audio=True)
+    said = ("My card number is", *CALLER[1].split(", "), "Thank you very much.")
+    wav, ranges = record(settings, tmp_path, said, pause=1.0)
+    before, _ = read_channels(wav)
+    engine = load_transcriber(settings)
+    assert engine is not None
+
+    assert transcribe_pending_recordings(settings, engine) == 1
+
+    path = transcript_path(settings.lake_dir, TENANT, DAY, REC, engine.model_name)
+    lines = json.loads(pq.read_table(path).to_pylist()[0]["segments_json"])
+    caller = [x["text"] for x in lines if x["speaker"] == "caller"]
+    assert len(caller) >= 4, caller  # the groups came out as lines of their own
+    assert MASK in " ".join(caller) and not any(d in " ".join(caller) for d in "0123456789")
+    after, _ = read_channels(wav)
+    toned = after != before
+    for group in ranges[1:-1]:  # every group's sound is under the tone
+        assert toned[group].mean() > 0.97, (toned[group].mean(), caller)
+    assert toned[ranges[-1]].mean() < 0.15  # "Thank you very much." is still heard
