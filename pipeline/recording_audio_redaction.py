@@ -85,7 +85,8 @@ def line_ranges(
 ) -> list[tuple[float, float]]:
     """The padded time ranges of one line's card numbers (empty: ``holds_number`` is
     False). A line holding part of a number read across lines (its words alone hold no
-    whole number) is toned whole."""
+    whole number) is toned whole: the words next to the part are as likely misheard
+    digits of it ("Hi, I'm 6-0." for "5 9 6 0") as anything else."""
     if not holds_number:
         return []
     ranges = _word_range(words) if words else []
