@@ -79,22 +79,30 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) or 1.0))
 
 
-def test_a_spoken_card_number_is_masked_and_toned_out_of_its_speakers_channel_only(
-    settings: Settings, tmp_path: Path
-) -> None:
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Both redactions on."""
+    return replace(settings, recording_redaction=True, recording_redact_audio=True)
+
+
+def transcribed(settings: Settings) -> list[dict]:
+    """The recorded call through the default model and the worker's step: its lines."""
     import ctranslate2
 
     ctranslate2.set_random_seed(42)
-    settings = replace(settings, recording_redaction=True, recording_redact_audio=True)
-    wav, (before_number, number, after_number) = record(settings, tmp_path)
-    caller_before, callee_before = read_channels(wav)
     engine = load_transcriber(settings)
     assert engine is not None
-
     assert transcribe_pending_recordings(settings, engine) == 1
-
     path = transcript_path(settings.lake_dir, TENANT, DAY, REC, engine.model_name)
-    lines = json.loads(pq.read_table(path).to_pylist()[0]["segments_json"])
+    return json.loads(pq.read_table(path).to_pylist()[0]["segments_json"])
+
+
+def test_a_spoken_card_number_is_masked_and_toned_out_of_its_speakers_channel_only(
+    settings: Settings, tmp_path: Path
+) -> None:
+    wav, (before_number, number, after_number) = record(settings, tmp_path)
+    caller_before, callee_before = read_channels(wav)
+    lines = transcribed(settings)
     caller = " ".join(x["text"] for x in lines if x["speaker"] == "caller")
     callee = " ".join(x["text"] for x in lines if x["speaker"] == "callee")
     assert MASK in caller and "card number is" in caller.lower(), caller
@@ -121,20 +129,10 @@ def test_a_card_number_read_group_by_group_with_pauses_is_masked_across_lines(
 ) -> None:
     """1 s between the groups: each is a line of its own (a 0.6 s pause ends a stretch),
     and no line alone holds a card number; read as one, every group is masked and toned."""
-    import ctranslate2
-
-    ctranslate2.set_random_seed(42)
-    settings = replace(settings, recording_redaction=True, recording_redact_audio=True)
     said = ("My card number is", *CALLER[1].split(", "), "Thank you very much.")
     wav, ranges = record(settings, tmp_path, said, pause=1.0)
     before, _ = read_channels(wav)
-    engine = load_transcriber(settings)
-    assert engine is not None
-
-    assert transcribe_pending_recordings(settings, engine) == 1
-
-    path = transcript_path(settings.lake_dir, TENANT, DAY, REC, engine.model_name)
-    lines = json.loads(pq.read_table(path).to_pylist()[0]["segments_json"])
+    lines = transcribed(settings)
     caller = [x["text"] for x in lines if x["speaker"] == "caller"]
     assert len(caller) >= 4, caller  # the groups came out as lines of their own
     assert MASK in " ".join(caller) and not any(d in " ".join(caller) for d in "0123456789")
