@@ -67,6 +67,7 @@ VOICES: tuple[tuple[str, int], ...] = (
     ("en-us-nyc", 160),
 )
 CLEAR_DIGITS = 6
+PAUSE_SECONDS = 1.0  # --paused: between the groups of a number read in a call
 
 
 def _groups(card: str) -> list[str]:
@@ -135,6 +136,65 @@ def score(card: str, heard: str) -> dict[str, Any]:
     }
 
 
+def paused_call(card: str, utt: Utterance, folder: Path) -> Path:
+    """A stereo call recording (G.711) in which the caller reads ``card`` in its groups with
+    ``PAUSE_SECONDS`` between them; the callee's channel is line noise."""
+    import wave
+
+    import numpy as np
+
+    from benchmarks.transcription import read_pcm
+
+    phrases = ["My card number is", *(" ".join(g) for g in _groups(card)), "Thanks."]
+    gap = np.zeros(int(PAUSE_SECONDS * 8000), dtype="<i2")
+    parts = [gap]
+    for i, text in enumerate(phrases):
+        said = read_pcm(speak(Utterance(text, utt.voice, utt.speed), folder / f"p{i}.wav"))
+        parts += [said, gap]
+    caller = np.concatenate(parts)
+    callee = np.random.default_rng(1).normal(0, 20, len(caller)).round().astype("<i2")
+    path = folder / "call.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(np.stack([caller, callee], axis=1).astype("<i2").tobytes())
+    return path
+
+
+def measure_paused(model: str, cards: str) -> dict[str, Any]:
+    """Each card of set ``cards`` read group by group in a call, through the recordings'
+    path (a line per speech stretch): masked line by line, or across the caller's lines."""
+    from pipeline.recording_transcripts import Line, mask_lines, transcribe_channels
+    from pipeline.transcribe import WhisperTranscriber
+
+    engine = WhisperTranscriber(model, threads=2)
+    rows = []
+    for i, (card, way, utt) in enumerate(utterances(SETS[cards])):
+        if way != "groups":
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            lines, _, _ = transcribe_channels(paused_call(card, utt, Path(tmp)), engine)
+        caller: list[Line] = [x for x in lines if x.speaker == "caller"]
+        heard = " / ".join(x.text for x in caller)
+        alone = " / ".join(mask_card_numbers(x.text) for x in caller)
+        chained = " / ".join(x.text for x in mask_lines(caller))
+        rows.append(
+            {
+                "card": card,
+                "way": f"paused{i}",
+                "heard": heard,
+                "lines": len(caller),
+                "exact": any(card in d for d in digit_readings(heard)),
+                "luhn_only": alone != heard,  # here: each line on its own (card word too)
+                "masked": chained != heard,
+                "clear_luhn": longest_clear(card, alone),
+                "clear": longest_clear(card, chained),
+            }
+        )
+    return {"model": model, "channel": "g711", "set": f"{cards}, paused", "rows": rows}
+
+
 def measure(model: str, channel: str, cards: str) -> dict[str, Any]:
     """Every card of set ``cards``, way and voice through ``channel``, transcribed by
     ``model``."""
@@ -167,14 +227,21 @@ def summary(result: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="tiny.en,base")
-    parser.add_argument("--channels", default="g711")
+    parser.add_argument(
+        "--channels",
+        default="g711",
+        help="g711, g722 …, or paused: a call's recording, the number read in groups with"
+        " 1 s pauses (one line each); 'Luhn only' then means each line masked on its own",
+    )
     parser.add_argument("--sets", default="tuning,held-out", help="of tuning,held-out")
     parser.add_argument("--verbose", action="store_true", help="print every transcript")
     parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ["HF_HUB_OFFLINE"] = "1"
     if args.one:
-        print(json.dumps(measure(*args.one)))
+        model, channel, cards = args.one
+        result = measure_paused(model, cards) if channel == "paused" else measure(*args.one)
+        print(json.dumps(result))
         return
     print(f"per set: {len(CARDS)} card numbers x 3 ways, {len(VOICES)} voices")
     print(
@@ -184,7 +251,7 @@ def main() -> None:
     results = []
     runs = product(args.models.split(","), args.channels.split(","), args.sets.split(","))
     for model, channel, cards in runs:
-        if channel not in CHANNELS or cards not in SETS:
+        if channel not in (*CHANNELS, "paused") or cards not in SETS:
             parser.error(f"unknown channel {channel!r} or set {cards!r}")
         out = subprocess.run(  # one process per model: one model's memory at a time
             [sys.executable, "-m", "benchmarks.redaction", "--one", model, channel, cards],
