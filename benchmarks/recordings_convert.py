@@ -28,6 +28,7 @@ from urllib.parse import quote
 import numpy as np
 
 from benchmarks.sipp_callers import g722
+from media.prompts import to_mono16
 from pipeline.recording_audio import SAMPLE_RATE, encode_g711
 from switchboard.resample import up2
 
@@ -161,9 +162,7 @@ def espeak(text: str, folder: Path, voice: str = "en-us") -> np.ndarray:
     """``text`` spoken by espeak-ng, as 8 kHz 16-bit samples (sox resamples)."""
     raw, out = folder / "say.wav", folder / "say8k.wav"
     subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True)
-    subprocess.run(
-        ["sox", "-R", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(out)], check=True
-    )
+    to_mono16(raw, out, 8000)
     with wave.open(str(out), "rb") as w:
         return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").copy()
 

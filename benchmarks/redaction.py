@@ -139,14 +139,13 @@ def score(card: str, heard: str) -> dict[str, Any]:
 def paused_call(card: str, utt: Utterance, folder: Path) -> Path:
     """A stereo call recording (G.711) in which the caller reads ``card`` in its groups with
     ``PAUSE_SECONDS`` between them; the callee's channel is line noise."""
-    import wave
-
     import numpy as np
 
     from benchmarks.transcription import read_pcm
+    from pipeline.recording_audio import SAMPLE_RATE, StereoAudio, write_wav
 
     phrases = ["My card number is", *(" ".join(g) for g in _groups(card)), "Thanks."]
-    gap = np.zeros(int(PAUSE_SECONDS * 8000), dtype="<i2")
+    gap = np.zeros(int(PAUSE_SECONDS * SAMPLE_RATE), dtype="<i2")
     parts = [gap]
     for i, text in enumerate(phrases):
         said = read_pcm(speak(Utterance(text, utt.voice, utt.speed), folder / f"p{i}.wav"))
@@ -154,18 +153,19 @@ def paused_call(card: str, utt: Utterance, folder: Path) -> Path:
     caller = np.concatenate(parts)
     callee = np.random.default_rng(1).normal(0, 20, len(caller)).round().astype("<i2")
     path = folder / "call.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(np.stack([caller, callee], axis=1).astype("<i2").tobytes())
+    write_wav(path, StereoAudio(caller, callee, 0.0, "PCMU", 0, 0, 0, 0))  # as ingest writes
     return path
 
 
 def measure_paused(model: str, cards: str) -> dict[str, Any]:
     """Each card of set ``cards`` read group by group in a call, through the recordings'
     path (a line per speech stretch): masked line by line, or across the caller's lines."""
-    from pipeline.recording_transcripts import Line, mask_lines, transcribe_channels
+    from pipeline.recording_transcripts import (
+        Line,
+        card_spans_by_line,
+        mask_lines,
+        transcribe_channels,
+    )
     from pipeline.transcribe import WhisperTranscriber
 
     engine = WhisperTranscriber(model, threads=2)
@@ -178,7 +178,7 @@ def measure_paused(model: str, cards: str) -> dict[str, Any]:
         caller: list[Line] = [x for x in lines if x.speaker == "caller"]
         heard = " / ".join(x.text for x in caller)
         alone = " / ".join(mask_card_numbers(x.text) for x in caller)
-        chained = " / ".join(x.text for x in mask_lines(caller))
+        chained = " / ".join(x.text for x in mask_lines(caller, card_spans_by_line(caller)))
         rows.append(
             {
                 "card": card,

@@ -56,8 +56,8 @@ def g711(pcm: bytes, payload_type: int) -> bytes:
     """Encode s16le 8 kHz ``pcm`` to PCMU (0) or PCMA (8) with sox."""
     encoding = _SOX_ENCODING[payload_type]
     result = subprocess.run(
-        ["sox", "-R", "-t", "raw", "-r", "8000", "-e", "signed-integer", "-b", "16", "-c", "1",
-         "-L", "-", "-t", "raw", "-r", "8000", "-e", encoding, "-b", "8", "-c", "1", "-"],
+        [*prompts.SOX, "-t", "raw", "-r", "8000", "-e", "signed-integer", "-b", "16", "-c",
+         "1", "-L", "-", "-t", "raw", "-r", "8000", "-e", encoding, "-b", "8", "-c", "1", "-"],
         input=pcm, capture_output=True, check=True,
     )  # fmt: skip
     return result.stdout

@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.deposits import PHONES, Deposits
-from media.prompts import write_wav
+from media.prompts import to_mono16, write_wav
 from switchboard.resample import frame_bytes
 
 GOAL_WER = 0.15
@@ -109,9 +109,7 @@ def speak_through_phone(utt: Utterance, path: Path) -> Path:
     subprocess.run(
         ["espeak-ng", "-v", utt.voice, "-s", str(utt.speed), "-w", str(raw), utt.text], check=True
     )
-    subprocess.run(
-        ["sox", "-R", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(narrow)], check=True
-    )
+    to_mono16(raw, narrow, 8000)
     with wave.open(str(narrow), "rb") as w:
         pcm = w.readframes(w.getnframes())
     codec = codec_for(0)  # PCMU, packet by packet as the media server receives it
@@ -154,10 +152,8 @@ def speak(
     subprocess.run(
         ["espeak-ng", "-v", utt.voice, "-s", str(utt.speed), "-w", str(raw), utt.text], check=True
     )
-    rate, effects = CHANNELS[channel][:2], CHANNELS[channel][2:]
-    subprocess.run(
-        ["sox", "-R", str(raw), *rate, "-c", "1", "-b", "16", str(path), *effects], check=True
-    )
+    (_, rate), effects = CHANNELS[channel][:2], CHANNELS[channel][2:]
+    to_mono16(raw, path, int(rate), *effects)
     raw.unlink()
     if deposits is None and channel != "g722":
         return path

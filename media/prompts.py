@@ -69,6 +69,18 @@ def _cache_path(data_dir: Path, text: str) -> Path:
     return prompt_dir(data_dir) / f"{digest}.wav"
 
 
+# sox dithers when it changes sample rate or width, from a random seed unless told ``-R``:
+# without it the same speech was a different WAV in every run (and, in the tests and
+# benchmarks, a different transcript). Every sox run of the project starts with this.
+SOX: tuple[str, ...] = ("sox", "-R")
+
+
+def to_mono16(source: Path, out: Path, rate: int = SAMPLE_RATE, *effects: str) -> None:
+    """``source`` as a 16-bit mono WAV at ``rate`` Hz (sox, then ``effects``) in ``out``."""
+    cmd = [*SOX, str(source), "-r", str(rate), "-c", "1", "-b", "16", str(out), *effects]
+    subprocess.run(cmd, check=True, capture_output=True)
+
+
 def synthesize(text: str, out: Path) -> None:
     """Speak ``text`` with espeak-ng into ``out`` as 8 kHz 16-bit mono WAV."""
     for tool in ("espeak-ng", "sox"):
@@ -83,11 +95,7 @@ def synthesize(text: str, out: Path) -> None:
             check=True,
             capture_output=True,
         )
-        subprocess.run(
-            ["sox", "-R", str(raw), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", str(tmp_out)],
-            check=True,
-            capture_output=True,
-        )
+        to_mono16(raw, tmp_out)
         tmp_out.rename(out)  # atomic: a concurrent reader never sees half a prompt
 
 
@@ -109,7 +117,7 @@ def read_wav_pcm(path: Path) -> bytes:
     if pcm is not None:
         return pcm
     result = subprocess.run(
-        ["sox", "-R", str(path), "-t", "raw", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16",
+        [*SOX, str(path), "-t", "raw", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16",
          "-e", "signed-integer", "-L", "-"],
         capture_output=True,
         check=False,

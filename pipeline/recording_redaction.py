@@ -130,7 +130,7 @@ def _card_stretches(groups: list[Group], pauses: _Pauses) -> list[tuple[int, int
 
 
 def _cued_spans(
-    text: str, runs: list[list[NumberToken]], luhn: list[tuple[int, int]]
+    text: str, runs: list[tuple[list[NumberToken], _Pauses]], luhn: list[tuple[int, int]]
 ) -> list[tuple[int, int]]:
     """For each card word: the number after it (the module's docstring), unless the
     Luhn check found one there."""
@@ -141,13 +141,14 @@ def _cued_spans(
             continue
         other = _OTHER_NUMBER.search(text, cue.end(), words[-1])
         limit = other.start() if other else words[-1]
-        window = [run for run in runs if cue.end() <= run[0].start < limit]
-        if not window:
+        in_window = [(run, p) for run, p in runs if cue.end() <= run[0].start < limit]
+        if not in_window:
             continue
+        window = [run for run, _ in in_window]
         first, last = window[0][0].start, window[-1][-1].end
         if any(start < last and first < end for start, end in luhn):
             continue
-        cuts = [cut for run in window for cut in _Pauses.of(text, run).cuts]
+        cuts = [cut for _, p in in_window for cut in p.cuts]
         cuts += [(a[-1].end, b[0].start) for a, b in pairwise(window)]  # words between runs
         pauses = _Pauses(first, last, tuple(cuts))
         written = [g for run in window for stretch in literal_groups(run) for g in stretch]
@@ -185,9 +186,8 @@ def card_spans(text: str, *, cued: bool = True) -> list[tuple[int, int]]:
     (:mod:`pipeline.recording_audio_redaction`) maps them to words.
     """
     found: list[tuple[int, int]] = []
-    runs = number_runs(text, homophones=True)
-    for run in runs:
-        pauses = _Pauses.of(text, run)
+    runs = [(run, _Pauses.of(text, run)) for run in number_runs(text, homophones=True)]
+    for run, pauses in runs:
         for stretch in [*literal_groups(run), cardinal_groups(run)]:
             found += _card_stretches(stretch, pauses)
     if cued:

@@ -183,31 +183,33 @@ def card_spans_by_line(lines: list[Line]) -> list[list[tuple[int, int]]]:
     """Per line, the character ranges of its card number (or of its part of one): each
     speaker's lines less than ``CHAIN_GAP_SECONDS`` apart are read as one, because a pause
     of ``JOIN_GAP_SECONDS`` already splits a number read group by group into lines."""
-    out: list[list[tuple[int, int]]] = [[] for _ in lines]
-    for speaker in SPEAKERS:
-        chain: list[int] = []
-        for i in [i for i, x in enumerate(lines) if x.speaker == speaker] + [-1]:
-            if chain and (i < 0 or lines[i].start - lines[chain[-1]].end > CHAIN_GAP_SECONDS):
-                found = chained_card_spans([lines[j].text for j in chain])
-                for j, spans in zip(chain, found, strict=True):
-                    out[j] = spans
-                chain = []
+    chains: list[list[int]] = []
+    last: dict[str, int] = {}  # speaker -> the index of its chain in ``chains``
+    for i, x in enumerate(lines):  # in time order
+        chain = chains[last[x.speaker]] if x.speaker in last else None
+        if chain is None or x.start - lines[chain[-1]].end > CHAIN_GAP_SECONDS:
+            last[x.speaker] = len(chains)
+            chains.append([i])
+        else:
             chain.append(i)
+    out: list[list[tuple[int, int]]] = [[] for _ in lines]
+    for chain in chains:
+        for i, spans in zip(chain, chained_card_spans([lines[i].text for i in chain]), strict=True):
+            out[i] = spans
     return out
 
 
-def plan_audio_redaction(lines: list[Line]) -> list[Line]:
-    """The lines, each with the spans of its channel to tone (its card numbers, unmasked)."""
-    found = card_spans_by_line(lines)
+def plan_audio_redaction(lines: list[Line], found: list[list[tuple[int, int]]]) -> list[Line]:
+    """The lines, each with the spans of its channel to tone (``found``: its card numbers,
+    :func:`card_spans_by_line`)."""
     return [
         replace(x, redacted=tuple(line_ranges(bool(spans), x.start, x.end, x.words)))
         for x, spans in zip(lines, found, strict=True)
     ]
 
 
-def mask_lines(lines: list[Line]) -> list[Line]:
-    """The lines with their card numbers (:func:`card_spans_by_line`) replaced by MASK."""
-    found = card_spans_by_line(lines)
+def mask_lines(lines: list[Line], found: list[list[tuple[int, int]]]) -> list[Line]:
+    """The lines with their card numbers (``found``: :func:`card_spans_by_line`) masked."""
     return [replace(x, text=mask_spans(x.text, s)) for x, s in zip(lines, found, strict=True)]
 
 
@@ -248,15 +250,17 @@ def transcribe_pending_recordings(
                 log.exception("transcribing %s failed; not retried", todo["recording_id"])
                 marker.unlink(missing_ok=True)
                 continue
+            redacting = settings.recording_redaction or settings.recording_redact_audio
+            found = card_spans_by_line(lines) if redacting else []  # once, tone and text
             if settings.recording_redact_audio:
-                lines = plan_audio_redaction(lines)
+                lines = plan_audio_redaction(lines, found)
                 spans = [Span(x.speaker, a, b) for x in lines for a, b in x.redacted]
                 if spans:  # saved before the row: a rerun must not re-hear a toned WAV
                     todo["redact_audio"] = [span.to_json() for span in spans]
                     write_json_atomic(marker, todo)
                     step("plan")
             if settings.recording_redaction:
-                lines = mask_lines(lines)
+                lines = mask_lines(lines, found)
             row = transcript_row(
                 todo["recording_id"],
                 lines,

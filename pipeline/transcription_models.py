@@ -28,8 +28,8 @@ encodes the frames that hold audio plus :data:`CONTEXT_MARGIN_FRAMES` of the pad
 within the spread of repeated runs. The margin is 8 s, not less: 1 s lost words at pieces'
 ends, and with 2 s the no-speech probability (which the guards and the low-confidence mark
 read) rose to 0.58 on the dev set and over 0.5 for a clear test message; with 8 s its
-highest is 0.39 (0.22 with the whole window). ``tiny.en``, the default, keeps the whole
-window (:data:`BUNDLED`): it met the speed goal with it, and trimmed, its decode of one test
+highest is 0.39 (0.22 with the whole window). ``tiny.en`` keeps the whole window
+(:data:`BUNDLED`): it met the speed goal with it, and trimmed, its decode of one test
 message changed.
 """
 

@@ -143,9 +143,7 @@ def _wideband_speech(directory: Path, text: str) -> np.ndarray:
     """``text`` spoken by espeak-ng at 16 kHz (an HD-voice phone's microphone)."""
     raw, out = directory / "espeak.wav", directory / "wide.wav"
     subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(raw), text], check=True)
-    subprocess.run(
-        ["sox", "-R", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out)], check=True
-    )
+    prompts.to_mono16(raw, out, 16000)
     with wave.open(str(out), "rb") as w:
         return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
 

@@ -192,7 +192,12 @@ def test_a_crash_at_any_step_tones_exactly_once_after_the_rerun(
 def test_a_number_read_with_pauses_is_found_across_the_speakers_lines() -> None:
     """A pause of JOIN_GAP_SECONDS splits a number read group by group into lines: the
     speaker's lines in a row are read as one, the other speaker's never, a late one not."""
-    from pipeline.recording_transcripts import Line, mask_lines, plan_audio_redaction
+    from pipeline.recording_transcripts import (
+        Line,
+        card_spans_by_line,
+        mask_lines,
+        plan_audio_redaction,
+    )
 
     lines = [
         Line(0.5, 2.0, "caller", "My card number is 4111 1111,"),
@@ -201,7 +206,7 @@ def test_a_number_read_with_pauses_is_found_across_the_speakers_lines() -> None:
         Line(4.0, 4.5, "callee", "Thank you."),
         Line(9.0, 10.0, "caller", "And 4111 1111 again."),  # > CHAIN_GAP_SECONDS later
     ]
-    masked = [x.text for x in mask_lines(lines)]
+    masked = [x.text for x in mask_lines(lines, card_spans_by_line(lines))]
     assert masked == [
         "My card number is [card number],",
         "Mm-hm, 2 2.",
@@ -209,7 +214,7 @@ def test_a_number_read_with_pauses_is_found_across_the_speakers_lines() -> None:
         "Thank you.",
         "And 4111 1111 again.",
     ]
-    planned = plan_audio_redaction(lines)  # no word times here: a holding line is toned whole
+    planned = plan_audio_redaction(lines, card_spans_by_line(lines))  # no word times: whole
     assert [x.redacted for x in planned] == [
         ((0.4, 2.1),),
         (),
@@ -218,4 +223,5 @@ def test_a_number_read_with_pauses_is_found_across_the_speakers_lines() -> None:
         (),
     ]
     # Each line alone holds 8 digits: neither check finds a card in it.
-    assert [x.text for x in mask_lines(lines[2:3])] == ["1111 1111."]
+    alone = lines[2:3]
+    assert [x.text for x in mask_lines(alone, card_spans_by_line(alone))] == ["1111 1111."]

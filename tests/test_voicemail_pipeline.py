@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow.dataset as ds
 import pytest
 
+from media.prompts import SOX
 from pipeline.notify import send_pending_emails
 from pipeline.transcribe import Segment, Transcript, transcribe_pending
 from pipeline.voicemail_ingest import ingest_voicemail
@@ -273,7 +274,7 @@ def test_an_hd_voice_message_is_kept_at_16_khz_and_a_wrong_rate_refused(
     with an 8 kHz WAV (or a G.711 one at 16 kHz) is quarantined, not misread."""
     narrow = speech(SENTENCE)
     wide = tmp_path / "wide.wav"
-    subprocess.run(["sox", "-R", str(narrow), "-r", "16000", str(wide)], check=True)
+    subprocess.run([*SOX, str(narrow), "-r", "16000", str(wide)], check=True)
     with wave.open(str(wide), "rb") as w:
         assert w.getframerate() == 16000
         seconds = w.getnframes() / 16000
