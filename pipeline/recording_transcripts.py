@@ -6,7 +6,9 @@ gaps under ``JOIN_GAP_SECONDS`` joined, each stretch padded and at most
 :class:`pipeline.transcribe.Transcriber` API as a short mono WAV. Why stretches and
 not the whole channel: the other side's turns are silence on this channel, where
 Whisper invents words ("Thank you."), and a stretch's offset gives each line its true
-time in the call even when the engine decodes without timestamps.
+time in the call even when the engine decodes without timestamps. An engine that takes
+context (``takes_context``) gets the text of the same speaker's previous stretch: a short
+stretch decoded alone (a card number's group of digits) is mostly filler.
 
 Work list: ingest leaves ``<recording_spool_dir>/transcribe/rec-<hex>.json`` per
 committed recording. One transcript is one Parquet file,
@@ -38,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -55,7 +57,13 @@ from pipeline.recordings_schema import (
     SPEAKERS,
     transcription_queue,
 )
-from pipeline.transcribe import Transcriber, model_slug, transcript_written, with_word_times
+from pipeline.transcribe import (
+    ContextTranscriber,
+    Transcriber,
+    model_slug,
+    transcript_written,
+    with_word_times,
+)
 from switchboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -129,9 +137,15 @@ def transcribe_channels(
     with tempfile.TemporaryDirectory(prefix="rec-chunks-") as tmp:
         chunk = Path(tmp) / "chunk.wav"
         for speaker, samples in channels.items():
+            before = ""  # the speaker's previous stretch, for an engine that takes it
             for lo, hi in speech_stretches(samples):
                 _write_mono(chunk, samples[lo:hi])
-                transcript = transcriber.transcribe(chunk)
+                if getattr(transcriber, "takes_context", False):
+                    engine = cast(ContextTranscriber, transcriber)
+                    transcript = engine.transcribe(chunk, context=before)
+                    before = transcript.text
+                else:
+                    transcript = transcriber.transcribe(chunk)
                 decoded += (hi - lo) / SAMPLE_RATE
                 language = language or transcript.language
                 offset = lo / SAMPLE_RATE

@@ -46,6 +46,7 @@ from pipeline.transcription_decoding import (
     is_low_confidence,
     kept_segments,
     voicemail_prompt,
+    with_context,
 )
 from pipeline.transcription_models import (
     BUNDLED,
@@ -131,6 +132,19 @@ class NamesTranscriber(Protocol):
     def transcribe(self, wav_path: Path, names: Sequence[str] = ()) -> Transcript: ...
 
 
+class ContextTranscriber(Protocol):
+    """An engine that also takes what the speaker said just before (``takes_context =
+    True``): a recording's speech stretches are transcribed one by one, and a short one
+    decoded without its neighbours' words is mostly filler."""
+
+    model_name: str
+    takes_context: bool
+
+    def transcribe(
+        self, wav_path: Path, names: Sequence[str] = (), context: str | None = None
+    ) -> Transcript: ...
+
+
 def wav_seconds(path: Path) -> float:
     with wave.open(str(path), "rb") as w:
         return w.getnframes() / w.getframerate()
@@ -147,6 +161,7 @@ class WhisperTranscriber:
     """faster-whisper on the CPU, decoding tuned for voicemail (pipeline.transcription_decoding)."""
 
     takes_names = True
+    takes_context = True
 
     def __init__(
         self,
@@ -236,8 +251,16 @@ class WhisperTranscriber:
             )
         return out
 
-    def transcribe(self, wav_path: Path, names: Sequence[str] = ()) -> Transcript:
-        """The transcript of one message; ``names``: the company's names, most important first."""
+    def transcribe(
+        self, wav_path: Path, names: Sequence[str] = (), context: str | None = None
+    ) -> Transcript:
+        """The transcript of one message; ``names``: the company's names, most important first.
+
+        ``context``: the speaker's words just before this audio. Given (even empty), each
+        piece's prompt ends with the words heard before it, those of the pieces before it
+        included, as Whisper conditions on previous text within one window. None (a
+        voicemail): each piece has the plain prompt, as the dev set measured it.
+        """
         started = time.perf_counter()
         cpu_started = time.process_time()
         audio = load_audio(wav_path)
@@ -263,8 +286,15 @@ class WhisperTranscriber:
             )
             for start, end in spans:
                 offset = start / SAMPLE_RATE
-                decoded += self._decode(audio[start:end], language, kwargs, offset)
+                if context is not None:
+                    kwargs["initial_prompt"] = with_context(prompt, context)
+                piece = self._decode(audio[start:end], language, kwargs, offset)
+                decoded += piece
+                if context is not None:
+                    context = " ".join([context, *(s.text.strip() for s in kept_segments(piece))])
         else:
+            if context is not None:
+                kwargs["initial_prompt"] = with_context(prompt, context)
             if len(audio) > SINGLE_WINDOW_SECONDS * SAMPLE_RATE:
                 # Past one 30 s window, timestamps let the decoder move on through the window;
                 # without them tiny.en stopped early and lost half of a 2-minute message.

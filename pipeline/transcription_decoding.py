@@ -29,6 +29,9 @@ VOICEMAIL_PROMPT = "Hi, this is a voicemail. Please call me back at 555-0100. Th
 # Bound on the names part of the prompt: ~40 tokens; Whisper keeps at most 223 prompt
 # tokens and a long list of names measurably pulls words towards names.
 MAX_NAMES_CHARS = 160
+# Bound on the words heard just before (with_context): Whisper's own condition on previous
+# text keeps half its context; a few sentences are what a short stretch needs.
+MAX_CONTEXT_CHARS = 200
 
 # What Whisper says over silence and music (its training data's subtitles); dropped when
 # the segment itself is unsure there is speech.
@@ -127,6 +130,16 @@ def voicemail_prompt(names: Sequence[str] = (), *, english: bool = True) -> str 
     if listed:
         parts.append(", ".join(listed) + ".")
     return " ".join(parts) or None
+
+
+def with_context(prompt: str | None, context: str) -> str | None:
+    """``prompt`` followed by the last words of ``context`` (what the speaker said just
+    before): a stretch of a few digits decoded alone comes out as filler ("Time, time,
+    big") far more often than after "My card number is … 4-8-3-7" (docs/recordings.md)."""
+    tail = context.strip()
+    if len(tail) > MAX_CONTEXT_CHARS:
+        tail = tail[-MAX_CONTEXT_CHARS:].split(" ", 1)[-1]
+    return " ".join(part for part in (prompt, tail) if part) or None
 
 
 _WORD = re.compile(r"\S+")

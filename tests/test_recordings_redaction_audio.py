@@ -22,7 +22,11 @@ import pytest
 
 from pipeline.recording_audio import SAMPLE_RATE, read_channels
 from pipeline.recording_audio_redaction import PAD_SECONDS, TONE_HZ, Word
-from pipeline.recording_transcripts import transcribe_pending_recordings, transcript_path
+from pipeline.recording_transcripts import (
+    transcribe_channels,
+    transcribe_pending_recordings,
+    transcript_path,
+)
 from pipeline.transcribe import Transcript
 from switchboard.settings import Settings
 from tests.fixtures.recorded_calls import queue_transcription
@@ -225,3 +229,54 @@ def test_a_number_read_with_pauses_is_found_across_the_speakers_lines() -> None:
     # Each line alone holds 8 digits: neither check finds a card in it.
     alone = lines[2:3]
     assert [x.text for x in mask_lines(alone, card_spans_by_line(alone))] == ["1111 1111."]
+
+
+class ContextEar:
+    """A stand-in engine that takes context: each stretch it hears becomes "line N"."""
+
+    model_name = "ear"
+    takes_context = True
+
+    def __init__(self) -> None:
+        self.heard: list[tuple[float, str | None]] = []  # (loudest sample's value, context)
+
+    def transcribe(
+        self, wav_path: Path, names: tuple[str, ...] = (), context: str | None = None
+    ) -> Transcript:
+        with wave.open(str(wav_path), "rb") as w:
+            x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+        self.heard.append((int(np.abs(x).max()), context))
+        text = f"line {len(self.heard)}."
+        return Transcript(text=text, segments=[], language="en")
+
+
+def test_each_stretch_is_decoded_after_the_same_speakers_previous_one(tmp_path: Path) -> None:
+    """A card number read group by group is several stretches; each is handed the words
+    its speaker said just before (never the other side's), so it is decoded as part of
+    what went before rather than as a few isolated sounds."""
+    n = int(DURATION * SAMPLE_RATE)
+    audio = np.zeros((n, 2), dtype="<i2")
+    # caller: three stretches 1.5 s apart; callee: one between them. Each burst's level
+    # names it (the stand-in reports the loudest sample).
+    for channel, (a, b), level in (
+        (0, (0.5, 1.5), 1001),
+        (1, (1.8, 2.4), 2002),
+        (0, (3.0, 4.0), 3003),
+        (0, (5.5, 6.3), 4004),
+    ):
+        audio[int(a * SAMPLE_RATE) : int(b * SAMPLE_RATE), channel] = level
+    wav = tmp_path / "call.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes(audio.tobytes())
+    engine = ContextEar()
+    lines, _, _ = transcribe_channels(wav, engine)
+    assert engine.heard == [(1001, ""), (3003, "line 1."), (4004, "line 2."), (2002, "")]
+    assert [(line.speaker, line.text) for line in lines] == [
+        ("caller", "line 1."),
+        ("callee", "line 4."),
+        ("caller", "line 2."),
+        ("caller", "line 3."),
+    ]

@@ -19,6 +19,7 @@ from pipeline.transcribe import (
     transcript_path,
 )
 from pipeline.transcription_decoding import (
+    MAX_CONTEXT_CHARS,
     MAX_NAMES_CHARS,
     VOICEMAIL_PROMPT,
     DecodedSegment,
@@ -28,6 +29,7 @@ from pipeline.transcription_decoding import (
     is_low_confidence,
     kept_segments,
     voicemail_prompt,
+    with_context,
 )
 from pipeline.transcription_models import ModelNotInstalled, load_whisper_model
 from pipeline.transcription_numbers import numbers_for_display
@@ -80,13 +82,9 @@ def test_filler_on_unsure_audio_and_unsure_loops_are_dropped() -> None:
     assert [s.text for s in kept] == ["Hi Linda."]
 
 
-def test_a_message_is_cut_into_one_piece_per_stretch_of_speech(
-    speech: Speech, tmp_path: Path
-) -> None:
-    """Silero (the real model, no Whisper): two sentences 3 s apart are two pieces, in order."""
+def two_sentences(speech: Speech, path: Path) -> tuple[Path, np.ndarray, np.ndarray]:
+    """A message of two spoken sentences with 3 s of silence around each, and their samples."""
     import wave
-
-    from pipeline.transcription_audio import SAMPLE_RATE, load_audio
 
     def pcm(path: Path) -> np.ndarray:
         with wave.open(str(path), "rb") as w:
@@ -94,12 +92,21 @@ def test_a_message_is_cut_into_one_piece_per_stretch_of_speech(
 
     first, second = pcm(speech(INVOICE_SENTENCE)), pcm(speech("Please call me back tomorrow."))
     pause = np.zeros(8000 * 3, dtype="<i2")
-    message = tmp_path / "two.wav"
-    with wave.open(str(message), "wb") as w:
+    with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(8000)
         w.writeframes(np.concatenate([pause, first, pause, second, pause]).tobytes())
+    return path, first, second
+
+
+def test_a_message_is_cut_into_one_piece_per_stretch_of_speech(
+    speech: Speech, tmp_path: Path
+) -> None:
+    """Silero (the real model, no Whisper): two sentences 3 s apart are two pieces, in order."""
+    from pipeline.transcription_audio import SAMPLE_RATE, load_audio
+
+    message, first, second = two_sentences(speech, tmp_path / "two.wav")
     spans = speech_spans(load_audio(message), min_silence_ms=1000, max_seconds=12)
     seconds = [(a / SAMPLE_RATE, b / SAMPLE_RATE) for a, b in spans]
     said = [
@@ -127,6 +134,43 @@ def test_the_prompt_carries_names_owner_first_bounded_and_deduplicated() -> None
     assert "Linda Patel, Tom Becker," in prompt and len(prompt) <= 2 * MAX_NAMES_CHARS
     assert voicemail_prompt(["Ana García"], english=False) == "Ana García."
     assert voicemail_prompt([], english=False) is None
+
+
+def test_the_words_before_end_the_prompt_bounded_at_a_word() -> None:
+    assert with_context("Hi.", "My card number is") == "Hi. My card number is"
+    assert with_context(None, "  4-8-3-7. ") == "4-8-3-7."
+    assert with_context("Hi.", "") == "Hi." and with_context(None, "") is None
+    long = " ".join(f"word{i}" for i in range(100))
+    tail = with_context(None, long)
+    assert tail is not None and len(tail) <= MAX_CONTEXT_CHARS and long.endswith(" " + tail)
+
+
+def test_each_piece_is_prompted_with_the_words_before_it_only_when_given_context(
+    speech: Speech, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real engine and pieces (Silero), the decode replaced: a recording's stretch
+    (context given) is decoded after the words before it, each piece after the pieces
+    before it; a voicemail (no context) keeps the plain prompt the dev set measured."""
+    from pipeline.transcribe import WhisperTranscriber
+
+    message, _, _ = two_sentences(speech, tmp_path / "two.wav")
+    engine = WhisperTranscriber("tiny.en", threads=1)
+    prompts: list[str | None] = []
+
+    def decode(audio: np.ndarray, language: str, kwargs: dict, offset: float) -> list:
+        prompts.append(kwargs["initial_prompt"])
+        return [DecodedSegment(offset, offset + 1, f"Piece {len(prompts)}.", -0.2, 0.01, 1.2)]
+
+    monkeypatch.setattr(engine, "_decode", decode)
+    heard = engine.transcribe(message, context="My card number is")
+    assert heard.text == "Piece 1. Piece 2."
+    engine.transcribe(message)
+    assert prompts == [
+        f"{VOICEMAIL_PROMPT} My card number is",
+        f"{VOICEMAIL_PROMPT} My card number is Piece 1.",
+        VOICEMAIL_PROMPT,
+        VOICEMAIL_PROMPT,
+    ]
 
 
 def test_company_names_put_the_owner_then_contacts_then_colleagues(directory: Directory) -> None:
