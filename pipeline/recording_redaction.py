@@ -63,6 +63,7 @@ CUE_WINDOW = 12  # words after a card word in which its number is looked for
 # number said as a card's is not a case to keep in the clear).
 CUED_MIN_DIGITS = 12
 CHAIN_JOIN = ", "  # between one speaker's lines read as one (chained_card_spans)
+ASKED = "card: "  # before lines read after the other speaker asked for a card
 _EDGES = " ,."
 
 
@@ -201,13 +202,22 @@ def card_spans(text: str, *, cued: bool = True) -> list[tuple[int, int]]:
     return merged
 
 
-def chained_card_spans(texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+def has_card_word(text: str) -> bool:
+    """Whether ``text`` names a card (:data:`_CARD_CUE`): "What is the card number?"."""
+    return _CARD_CUE.search(text) is not None
+
+
+def chained_card_spans(texts: Sequence[str], *, asked: bool = False) -> list[list[tuple[int, int]]]:
     """Per text, the ranges of it holding a card number, found over the texts read as one
     (joined by a pause, ", "): one speaker's lines in a row, across which a number read
-    with pauses is split. A range that falls on the joins only is dropped."""
-    joined, offsets = "", []
-    for text in texts:
-        joined += CHAIN_JOIN if joined else ""
+    with pauses is split. A range that falls on the joins only is dropped.
+
+    ``asked``: the other speaker asked for a card just before ("Can I have the long number
+    on your card?"); the texts are read as if after a card word, since the one reading the
+    number rarely says the word again."""
+    joined, offsets = ASKED if asked else "", []
+    for n, text in enumerate(texts):
+        joined += CHAIN_JOIN if n else ""
         offsets.append(len(joined))
         joined += text
     out: list[list[tuple[int, int]]] = [[] for _ in texts]

@@ -51,7 +51,7 @@ from pipeline.lake_layout import RECORDING_TRANSCRIPTS, partition_dir
 from pipeline.recording_audio import SAMPLE_RATE, read_channels
 from pipeline.recording_audio_redaction import Span, Word, apply_tone, line_ranges
 from pipeline.recording_figures import FRAME_SECONDS, speech_frames
-from pipeline.recording_redaction import chained_card_spans, mask_spans
+from pipeline.recording_redaction import chained_card_spans, has_card_word, mask_spans
 from pipeline.recordings_schema import (
     RECORDING_TRANSCRIPTS_SCHEMA,
     SPEAKERS,
@@ -193,22 +193,35 @@ def transcript_row(
     }
 
 
+def _asked_for_a_card(lines: list[Line], i: int) -> bool:
+    """Whether the line just before line ``i`` is the other speaker's, names a card and
+    ended at most ``CHAIN_GAP_SECONDS`` before it ("Can I have the card number?"): the
+    number that follows is the card's though its reader never says "card"."""
+    if i == 0 or lines[i - 1].speaker == lines[i].speaker:
+        return False
+    asking = lines[i - 1]
+    return lines[i].start - asking.end <= CHAIN_GAP_SECONDS and has_card_word(asking.text)
+
+
 def card_spans_by_line(lines: list[Line]) -> list[list[tuple[int, int]]]:
     """Per line, the character ranges of its card number (or of its part of one): each
     speaker's lines less than ``CHAIN_GAP_SECONDS`` apart are read as one, because a pause
-    of ``JOIN_GAP_SECONDS`` already splits a number read group by group into lines."""
-    chains: list[list[int]] = []
+    of ``JOIN_GAP_SECONDS`` already splits a number read group by group into lines. The
+    other speaker asking for a card starts a new chain, read as after a card word."""
+    chains: list[tuple[bool, list[int]]] = []  # (asked for a card, the lines)
     last: dict[str, int] = {}  # speaker -> the index of its chain in ``chains``
     for i, x in enumerate(lines):  # in time order
-        chain = chains[last[x.speaker]] if x.speaker in last else None
-        if chain is None or x.start - lines[chain[-1]].end > CHAIN_GAP_SECONDS:
+        chain = chains[last[x.speaker]][1] if x.speaker in last else None
+        asked = _asked_for_a_card(lines, i)
+        if chain is None or asked or x.start - lines[chain[-1]].end > CHAIN_GAP_SECONDS:
             last[x.speaker] = len(chains)
-            chains.append([i])
+            chains.append((asked, [i]))
         else:
             chain.append(i)
     out: list[list[tuple[int, int]]] = [[] for _ in lines]
-    for chain in chains:
-        for i, spans in zip(chain, chained_card_spans([lines[i].text for i in chain]), strict=True):
+    for asked, chain in chains:
+        texts = [lines[i].text for i in chain]
+        for i, spans in zip(chain, chained_card_spans(texts, asked=asked), strict=True):
             out[i] = spans
     return out
 

@@ -238,10 +238,10 @@ class ContextEar:
     takes_context = True
 
     def __init__(self) -> None:
-        self.heard: list[tuple[float, str | None]] = []  # (loudest sample's value, context)
+        self.heard: list[tuple[float, str]] = []  # (loudest sample's value, context)
 
     def transcribe(
-        self, wav_path: Path, names: tuple[str, ...] = (), context: str | None = None
+        self, wav_path: Path, names: tuple[str, ...] = (), context: str = ""
     ) -> Transcript:
         with wave.open(str(wav_path), "rb") as w:
             x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
@@ -280,3 +280,36 @@ def test_each_stretch_is_decoded_after_the_same_speakers_previous_one(tmp_path: 
         ("caller", "line 2."),
         ("caller", "line 3."),
     ]
+
+
+def test_a_number_read_after_the_other_side_asked_for_the_card_is_masked() -> None:
+    """The agent asks for the card; the caller reads it without saying "card", and the
+    model mishears a digit (Luhn fails): it is masked all the same. Not when the question
+    was long before, nor when the caller reads a number nobody asked about."""
+    from pipeline.recording_transcripts import Line, card_spans_by_line, mask_lines
+
+    def masked(lines: list[Line]) -> list[str]:
+        return [x.text for x in mask_lines(lines, card_spans_by_line(lines))]
+
+    heard = "4111 1111 1111 1112."  # one digit misheard: not Luhn-valid
+    asked = [
+        Line(0.0, 1.0, "caller", "Hi, I'd like to pay my bill."),
+        Line(1.2, 2.8, "callee", "Sure, can I have the long number on your card?"),
+        Line(3.5, 4.5, "caller", "Yes, it's 4111,"),
+        Line(5.5, 6.5, "caller", "1111 1111 1112."),
+        Line(7.0, 7.5, "callee", "Thank you."),
+    ]
+    assert masked(asked) == [
+        "Hi, I'd like to pay my bill.",
+        "Sure, can I have the long number on your card?",
+        "Yes, it's [card number],",
+        "[card number].",
+        "Thank you.",
+    ]
+    not_asked = [replace(asked[1], text="Sure, can I have your account?"), *asked[2:]]
+    assert masked([asked[0], *not_asked])[2:4] == ["Yes, it's 4111,", "1111 1111 1112."]
+    long_before = [asked[1], replace(asked[2], start=9.0, end=10.0, text=f"Yes, {heard}")]
+    assert masked(long_before)[1] == f"Yes, {heard}"
+    # The caller already read it before the question: only what follows the question counts.
+    reread = [Line(0.0, 2.0, "caller", f"It's {heard}"), *asked[1:3]]
+    assert masked(reread) == [f"It's {heard}", asked[1].text, "Yes, it's 4111,"]
