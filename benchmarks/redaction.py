@@ -15,6 +15,10 @@ Reported per model and channel:
 * **clear ≥ 6**: after the product's redaction, 6 or more of the number's digits are
   still in the clear in one stretch (what a reader of the transcript could copy).
 
+``--channels paused``: a call's recording in which the caller reads the number group by
+group with 1 s pauses (a line per group, through the recordings' path); ``asked``: the
+same after the callee asks for the card, the caller never saying "card".
+
     .venv/bin/python -m benchmarks.redaction [--models tiny.en,base] [--channels g711,g722]
 """
 
@@ -136,30 +140,40 @@ def score(card: str, heard: str) -> dict[str, Any]:
     }
 
 
-def paused_call(card: str, utt: Utterance, folder: Path) -> Path:
+ASKING = Utterance("Can I have the long number on your card, please?", "en-us", 160)
+
+
+def paused_call(card: str, utt: Utterance, folder: Path, *, asked: bool = False) -> Path:
     """A stereo call recording (G.711) in which the caller reads ``card`` in its groups with
-    ``PAUSE_SECONDS`` between them; the callee's channel is line noise."""
+    ``PAUSE_SECONDS`` between them; the callee's channel is line noise. ``asked``: the
+    callee asks for the card first (:data:`ASKING`) and the caller never says "card"."""
     import numpy as np
 
     from benchmarks.transcription import read_pcm
     from pipeline.recording_audio import SAMPLE_RATE, StereoAudio, write_wav
 
-    phrases = ["My card number is", *(" ".join(g) for g in _groups(card)), "Thanks."]
+    first = "Sure, it's" if asked else "My card number is"
+    phrases = [first, *(" ".join(g) for g in _groups(card)), "Thanks."]
     gap = np.zeros(int(PAUSE_SECONDS * SAMPLE_RATE), dtype="<i2")
-    parts = [gap]
+    question = read_pcm(speak(ASKING, folder / "q.wav")) if asked else gap[:0]
+    parts = [np.zeros(len(question), dtype="<i2"), gap]
     for i, text in enumerate(phrases):
         said = read_pcm(speak(Utterance(text, utt.voice, utt.speed), folder / f"p{i}.wav"))
         parts += [said, gap]
     caller = np.concatenate(parts)
     callee = np.random.default_rng(1).normal(0, 20, len(caller)).round().astype("<i2")
+    callee[: len(question)] = question
     path = folder / "call.wav"
-    write_wav(path, StereoAudio(caller, callee, 0.0, "PCMU", 0, 0, 0, 0))  # as ingest writes
+    write_wav(path, StereoAudio(caller, callee, 0.0, "PCMU", 0, 0, 0, 0))
     return path
 
 
-def measure_paused(model: str, cards: str) -> dict[str, Any]:
+def measure_paused(model: str, cards: str, *, asked: bool = False) -> dict[str, Any]:
     """Each card of set ``cards`` read group by group in a call, through the recordings'
-    path (a line per speech stretch): masked line by line, or across the caller's lines."""
+    path (a line per speech stretch): masked line by line, or across the caller's lines.
+    ``asked``: the callee asks for the card and the caller reads it without a card word;
+    "Luhn only" is then the caller's lines alone, across lines (the rule before a question
+    counted), "masked" with the callee's question."""
     from pipeline.recording_transcripts import (
         Line,
         card_spans_by_line,
@@ -174,15 +188,21 @@ def measure_paused(model: str, cards: str) -> dict[str, Any]:
         if way != "groups":
             continue
         with tempfile.TemporaryDirectory() as tmp:
-            lines, _, _ = transcribe_channels(paused_call(card, utt, Path(tmp)), engine)
+            call = paused_call(card, utt, Path(tmp), asked=asked)
+            lines, _, _ = transcribe_channels(call, engine)
         caller: list[Line] = [x for x in lines if x.speaker == "caller"]
         heard = " / ".join(x.text for x in caller)
-        alone = " / ".join(mask_card_numbers(x.text) for x in caller)
         chained = " / ".join(x.text for x in mask_lines(caller, card_spans_by_line(caller)))
+        if asked:
+            alone = chained
+            masked = mask_lines(lines, card_spans_by_line(lines))
+            chained = " / ".join(x.text for x in masked if x.speaker == "caller")
+        else:
+            alone = " / ".join(mask_card_numbers(x.text) for x in caller)
         rows.append(
             {
                 "card": card,
-                "way": f"paused{i}",
+                "way": f"{'asked' if asked else 'paused'}{i}",
                 "heard": heard,
                 "lines": len(caller),
                 "exact": any(card in d for d in digit_readings(heard)),
@@ -192,7 +212,8 @@ def measure_paused(model: str, cards: str) -> dict[str, Any]:
                 "clear": longest_clear(card, chained),
             }
         )
-    return {"model": model, "channel": "g711", "set": f"{cards}, paused", "rows": rows}
+    kind = "asked" if asked else "paused"
+    return {"model": model, "channel": "g711", "set": f"{cards}, {kind}", "rows": rows}
 
 
 def measure(model: str, channel: str, cards: str) -> dict[str, Any]:
@@ -231,7 +252,9 @@ def main() -> None:
         "--channels",
         default="g711",
         help="g711, g722 …, or paused: a call's recording, the number read in groups with"
-        " 1 s pauses (one line each); 'Luhn only' then means each line masked on its own",
+        " 1 s pauses (one line each); 'Luhn only' then means each line masked on its own;"
+        " or asked: the same after the callee asks for the card, the caller never saying"
+        " 'card'; 'Luhn only' then means the caller's lines without the question",
     )
     parser.add_argument("--sets", default="tuning,held-out", help="of tuning,held-out")
     parser.add_argument("--verbose", action="store_true", help="print every transcript")
@@ -240,7 +263,10 @@ def main() -> None:
     os.environ["HF_HUB_OFFLINE"] = "1"
     if args.one:
         model, channel, cards = args.one
-        result = measure_paused(model, cards) if channel == "paused" else measure(*args.one)
+        if channel in ("paused", "asked"):
+            result = measure_paused(model, cards, asked=channel == "asked")
+        else:
+            result = measure(*args.one)
         print(json.dumps(result))
         return
     print(f"per set: {len(CARDS)} card numbers x 3 ways, {len(VOICES)} voices")
@@ -251,7 +277,7 @@ def main() -> None:
     results = []
     runs = product(args.models.split(","), args.channels.split(","), args.sets.split(","))
     for model, channel, cards in runs:
-        if channel not in (*CHANNELS, "paused") or cards not in SETS:
+        if channel not in (*CHANNELS, "paused", "asked") or cards not in SETS:
             parser.error(f"unknown channel {channel!r} or set {cards!r}")
         out = subprocess.run(  # one process per model: one model's memory at a time
             [sys.executable, "-m", "benchmarks.redaction", "--one", model, channel, cards],

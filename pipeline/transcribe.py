@@ -141,7 +141,7 @@ class ContextTranscriber(Protocol):
     takes_context: bool
 
     def transcribe(
-        self, wav_path: Path, names: Sequence[str] = (), context: str | None = None
+        self, wav_path: Path, names: Sequence[str] = (), context: str = ""
     ) -> Transcript: ...
 
 
@@ -252,14 +252,15 @@ class WhisperTranscriber:
         return out
 
     def transcribe(
-        self, wav_path: Path, names: Sequence[str] = (), context: str | None = None
+        self, wav_path: Path, names: Sequence[str] = (), context: str = ""
     ) -> Transcript:
         """The transcript of one message; ``names``: the company's names, most important first.
 
-        ``context``: the speaker's words just before this audio. Given (even empty), each
-        piece's prompt ends with the words heard before it, those of the pieces before it
-        included, as Whisper conditions on previous text within one window. None (a
-        voicemail): each piece has the plain prompt, as the dev set measured it.
+        ``context``: the speaker's words just before this audio (a recording's previous
+        stretch). Each piece's prompt ends with the words heard before it, the pieces'
+        before it included, as Whisper conditions on previous text within one window:
+        decoded alone, a piece of a few words is mostly filler (docs/voicemail.md, "Long
+        messages"; docs/recordings.md, "Across a speaker's lines").
         """
         started = time.perf_counter()
         cpu_started = time.process_time()
@@ -286,15 +287,12 @@ class WhisperTranscriber:
             )
             for start, end in spans:
                 offset = start / SAMPLE_RATE
-                if context is not None:
-                    kwargs["initial_prompt"] = with_context(prompt, context)
+                kwargs["initial_prompt"] = with_context(prompt, context)
                 piece = self._decode(audio[start:end], language, kwargs, offset)
                 decoded += piece
-                if context is not None:
-                    context = " ".join([context, *(s.text.strip() for s in kept_segments(piece))])
+                context = " ".join([context, *(s.text.strip() for s in kept_segments(piece))])
         else:
-            if context is not None:
-                kwargs["initial_prompt"] = with_context(prompt, context)
+            kwargs["initial_prompt"] = with_context(prompt, context)
             if len(audio) > SINGLE_WINDOW_SECONDS * SAMPLE_RATE:
                 # Past one 30 s window, timestamps let the decoder move on through the window;
                 # without them tiny.en stopped early and lost half of a 2-minute message.

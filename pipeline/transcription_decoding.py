@@ -6,7 +6,8 @@ docs/voicemail.md. The pieces are pure so each is tested alone:
 
 - :func:`voicemail_prompt` — a prompt in the style of a voicemail, carrying the
   names the company uses (mailbox owner first, then contacts, then the tenant's
-  users), bounded so it never crowds the 448-token context;
+  users), bounded so it never crowds the 448-token context; :func:`with_context` — that
+  prompt followed by the words heard just before a piece;
 - :class:`DecodingOptions` — beam, temperature fallback, VAD, thresholds;
 - :func:`kept_segments` / :func:`collapse_repeats` — the guard against text
   invented on silence or noise and against repetition loops.

@@ -145,12 +145,11 @@ def test_the_words_before_end_the_prompt_bounded_at_a_word() -> None:
     assert tail is not None and len(tail) <= MAX_CONTEXT_CHARS and long.endswith(" " + tail)
 
 
-def test_each_piece_is_prompted_with_the_words_before_it_only_when_given_context(
+def test_each_piece_is_prompted_with_the_words_heard_before_it(
     speech: Speech, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The real engine and pieces (Silero), the decode replaced: a recording's stretch
-    (context given) is decoded after the words before it, each piece after the pieces
-    before it; a voicemail (no context) keeps the plain prompt the dev set measured."""
+    """The real engine and pieces (Silero), the decode replaced: each piece is decoded
+    after the pieces before it, and a recording's stretch after the words given."""
     from pipeline.transcribe import WhisperTranscriber
 
     message, _, _ = two_sentences(speech, tmp_path / "two.wav")
@@ -162,14 +161,13 @@ def test_each_piece_is_prompted_with_the_words_before_it_only_when_given_context
         return [DecodedSegment(offset, offset + 1, f"Piece {len(prompts)}.", -0.2, 0.01, 1.2)]
 
     monkeypatch.setattr(engine, "_decode", decode)
-    heard = engine.transcribe(message, context="My card number is")
-    assert heard.text == "Piece 1. Piece 2."
-    engine.transcribe(message)
+    assert engine.transcribe(message).text == "Piece 1. Piece 2."
+    engine.transcribe(message, context="My card number is")
     assert prompts == [
+        VOICEMAIL_PROMPT,
+        f"{VOICEMAIL_PROMPT} Piece 1.",
         f"{VOICEMAIL_PROMPT} My card number is",
-        f"{VOICEMAIL_PROMPT} My card number is Piece 1.",
-        VOICEMAIL_PROMPT,
-        VOICEMAIL_PROMPT,
+        f"{VOICEMAIL_PROMPT} My card number is Piece 3.",
     ]
 
 
