@@ -22,7 +22,10 @@ Luhn or not: after those words such digits are a card number. A word that names
 another number ("call", "phone", "order", "invoice" … :data:`_OTHER_NUMBER`) ends
 the window, and a phone number said after the card's (at most 15 digits with a country
 code, mostly 10–12) keeps its own digits where a pause lets the card's end before it.
-What this gains is measured by ``benchmarks/redaction.py``.
+A speaker's lines right after the other side asked for a card ("Can I have the card
+number?") are read as after a card word (:func:`chained_card_spans` ``asked``): the one
+reading the number rarely says "card". What this gains is measured by
+``benchmarks/redaction.py``.
 """
 
 from __future__ import annotations

@@ -41,10 +41,14 @@ def test_a_new_call_of_today_is_read_by_the_next_connection_from_the_same_databa
 ) -> None:
     write_sample_lake(settings)  # March 2024: closed days
     lake = Lake(settings.lake_dir, durable=False)
+    # both in today's UTC day, however close to midnight the test runs (two minutes back
+    # once put the first call in yesterday at 00:01 UTC)
     now = time.time()
-    ingest_rows(lake, [call(100, "today-1", now - 120)], DIRECTORY, after=7)
+    midnight = now - now % 86_400
+    earlier, later = (midnight + (now - midnight) * share for share in (0.25, 0.5))
+    ingest_rows(lake, [call(100, "today-1", earlier)], DIRECTORY, after=7)
     first = connect(settings, TENANT)
-    ingest_rows(lake, [call(101, "today-2", now - 60)], DIRECTORY, after=100)
+    ingest_rows(lake, [call(101, "today-2", later)], DIRECTORY, after=100)
     second = connect(settings, TENANT)
     try:
         assert call_ids(second) == sorted([*SAMPLE_IDS, "today-1", "today-2"])
