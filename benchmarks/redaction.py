@@ -164,7 +164,7 @@ def paused_call(card: str, utt: Utterance, folder: Path, *, asked: bool = False)
     callee = np.random.default_rng(1).normal(0, 20, len(caller)).round().astype("<i2")
     callee[: len(question)] = question
     path = folder / "call.wav"
-    write_wav(path, StereoAudio(caller, callee, 0.0, "PCMU", 0, 0, 0, 0))
+    write_wav(path, StereoAudio(caller, callee, 0.0, "PCMU", 0, 0, 0, 0))  # as ingest writes
     return path
 
 
@@ -206,7 +206,7 @@ def measure_paused(model: str, cards: str, *, asked: bool = False) -> dict[str, 
                 "heard": heard,
                 "lines": len(caller),
                 "exact": any(card in d for d in digit_readings(heard)),
-                "luhn_only": alone != heard,  # here: each line on its own (card word too)
+                "luhn_only": alone != heard,  # see the docstring: not the Luhn check alone
                 "masked": chained != heard,
                 "clear_luhn": longest_clear(card, alone),
                 "clear": longest_clear(card, chained),

@@ -257,10 +257,10 @@ class WhisperTranscriber:
         """The transcript of one message; ``names``: the company's names, most important first.
 
         ``context``: the speaker's words just before this audio (a recording's previous
-        stretch). Each piece's prompt ends with the words heard before it, the pieces'
-        before it included, as Whisper conditions on previous text within one window:
-        decoded alone, a piece of a few words is mostly filler (docs/voicemail.md, "Long
-        messages"; docs/recordings.md, "Across a speaker's lines").
+        stretch). Each piece's prompt ends with the words heard before it (``context``,
+        then the earlier pieces' text), as Whisper conditions on previous text within one
+        window: decoded alone, a piece of a few words is mostly filler (docs/voicemail.md,
+        "Long messages"; docs/recordings.md, "Across a speaker's lines").
         """
         started = time.perf_counter()
         cpu_started = time.process_time()
