@@ -43,6 +43,7 @@ from pipeline.transcription_decoding import (
     DecodingOptions,
     Word,
     bounded_names,
+    context_after,
     is_low_confidence,
     kept_segments,
     voicemail_prompt,
@@ -247,6 +248,7 @@ class WhisperTranscriber:
                     s.no_speech_prob,
                     s.compression_ratio,
                     words,
+                    s.temperature,
                 )
             )
         return out
@@ -290,7 +292,7 @@ class WhisperTranscriber:
                 kwargs["initial_prompt"] = with_context(prompt, context)
                 piece = self._decode(audio[start:end], language, kwargs, offset)
                 decoded += piece
-                context = " ".join([context, *(s.text.strip() for s in kept_segments(piece))])
+                context = context_after(context, piece)
         else:
             kwargs["initial_prompt"] = with_context(prompt, context)
             if len(audio) > SINGLE_WINDOW_SECONDS * SAMPLE_RATE:

@@ -133,6 +133,20 @@ def voicemail_prompt(names: Sequence[str] = (), *, english: bool = True) -> str 
     return " ".join(parts) or None
 
 
+# A piece decoded above this temperature is not carried into the next piece's prompt, and
+# the words before it are dropped too (faster-whisper's ``prompt_reset_on_temperature``):
+# text the decoder was unsure of would pull the next piece the same way.
+PROMPT_RESET_TEMPERATURE = 0.5
+
+
+def context_after(context: str, piece: Sequence[DecodedSegment]) -> str:
+    """The words heard before the next piece: ``context`` and ``piece``'s kept text, or
+    nothing when the piece needed a hot fallback (:data:`PROMPT_RESET_TEMPERATURE`)."""
+    if any(s.temperature > PROMPT_RESET_TEMPERATURE for s in piece):
+        return ""
+    return " ".join([context, *(s.text.strip() for s in kept_segments(piece))]).strip()
+
+
 def with_context(prompt: str | None, context: str) -> str | None:
     """``prompt`` followed by the last words of ``context`` (what the speaker said just
     before): a stretch of a few digits decoded alone comes out as filler ("Time, time,
@@ -221,6 +235,7 @@ class DecodedSegment:
     no_speech_prob: float
     compression_ratio: float
     words: tuple[Word, ...] = ()
+    temperature: float = 0.0  # of the decode that was kept (the fallback's, if it ran)
 
 
 def is_invented(seg: DecodedSegment) -> bool:

@@ -25,6 +25,7 @@ from pipeline.transcription_decoding import (
     DecodedSegment,
     bounded_names,
     collapse_repeats,
+    context_after,
     is_invented,
     is_low_confidence,
     kept_segments,
@@ -143,6 +144,16 @@ def test_the_words_before_end_the_prompt_bounded_at_a_word() -> None:
     long = " ".join(f"word{i}" for i in range(100))
     tail = with_context(None, long)
     assert tail is not None and len(tail) <= MAX_CONTEXT_CHARS and long.endswith(" " + tail)
+
+
+def test_a_piece_decoded_hot_resets_the_words_carried_to_the_next() -> None:
+    def piece(text: str, temperature: float, no_speech: float = 0.01) -> list[DecodedSegment]:
+        return [DecodedSegment(0, 1, text, -0.2, no_speech, 1.2, (), temperature)]
+
+    assert context_after("My card", piece(" 4-1-1-1.", 0.2)) == "My card 4-1-1-1."
+    # only what the guard keeps is carried: filler on unsure audio is not
+    assert context_after("My card", piece("Thank you.", 0.0, no_speech=0.5)) == "My card"
+    assert context_after("My card 4-1-1-1.", piece(" Wah wah.", 0.8)) == ""
 
 
 def test_each_piece_is_prompted_with_the_words_heard_before_it(
