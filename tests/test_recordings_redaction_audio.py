@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.recording_audio import SAMPLE_RATE, read_channels
+from pipeline.recording_audio import SAMPLE_RATE, StereoAudio, read_channels, write_wav
 from pipeline.recording_audio_redaction import PAD_SECONDS, TONE_HZ, Word
 from pipeline.recording_transcripts import (
     transcribe_channels,
@@ -266,11 +266,7 @@ def test_each_stretch_is_decoded_after_the_same_speakers_previous_one(tmp_path: 
     ):
         audio[int(a * SAMPLE_RATE) : int(b * SAMPLE_RATE), channel] = level
     wav = tmp_path / "call.wav"
-    with wave.open(str(wav), "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
-        w.writeframes(audio.tobytes())
+    write_wav(wav, StereoAudio(audio[:, 0], audio[:, 1], 0.0, "PCMU", 0, 0, 0, 0))
     engine = ContextEar()
     lines, _, _ = transcribe_channels(wav, engine)
     assert engine.heard == [(1001, ""), (3003, "line 1."), (4004, "line 2."), (2002, "")]
