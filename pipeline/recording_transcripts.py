@@ -7,8 +7,9 @@ gaps under ``JOIN_GAP_SECONDS`` joined, each stretch padded and at most
 not the whole channel: the other side's turns are silence on this channel, where
 Whisper invents words ("Thank you."), and a stretch's offset gives each line its true
 time in the call even when the engine decodes without timestamps. An engine that takes
-context (``takes_context``) gets the text of the same speaker's previous stretch: a short
-stretch decoded alone (a card number's group of digits) is mostly filler.
+context (``takes_context``) gets the text of the same speaker's previous stretch (its
+``Transcript.carried``: nothing when it was decoded hot): a short stretch decoded alone (a
+card number's group of digits) is mostly filler.
 
 Work list: ingest leaves ``<recording_spool_dir>/transcribe/rec-<hex>.json`` per
 committed recording. One transcript is one Parquet file,
@@ -143,7 +144,7 @@ def transcribe_channels(
                 if getattr(transcriber, "takes_context", False):
                     engine = cast(ContextTranscriber, transcriber)
                     transcript = engine.transcribe(chunk, context=before)
-                    before = transcript.text
+                    before = transcript.carried
                 else:
                     transcript = transcriber.transcribe(chunk)
                 decoded += (hi - lo) / SAMPLE_RATE

@@ -101,6 +101,10 @@ class Transcript:
     avg_logprob: float | None = None
     no_speech_prob: float | None = None
     cpu_seconds: float = 0.0
+    # What the same speaker's next audio is prompted with (an engine that takes context):
+    # this audio's own words after its last piece decoded hot, as within one audio
+    # (:func:`pipeline.transcription_decoding.context_after`).
+    carried: str = ""
 
     @property
     def real_time_factor(self) -> float:
@@ -280,6 +284,7 @@ class WhisperTranscriber:
             hotwords = None
         kwargs = opts.kwargs(prompt, hotwords)
         decoded: list[DecodedSegment] = []
+        carried = ""  # this audio's own words since its last hot piece
         if opts.vad_filter and opts.max_piece_seconds > 0:
             # Each stretch of speech between pauses decoded on its own, with the prompt: no
             # window's early end can skip what follows (pipeline.transcription_pieces).
@@ -293,6 +298,7 @@ class WhisperTranscriber:
                 piece = self._decode(audio[start:end], language, kwargs, offset)
                 decoded += piece
                 context = context_after(context, piece)
+                carried = context_after(carried, piece)
         else:
             kwargs["initial_prompt"] = with_context(prompt, context)
             if len(audio) > SINGLE_WINDOW_SECONDS * SAMPLE_RATE:
@@ -300,6 +306,7 @@ class WhisperTranscriber:
                 # without them tiny.en stopped early and lost half of a 2-minute message.
                 kwargs["without_timestamps"] = False
             decoded = self._decode(audio, language, kwargs, 0.0)
+            carried = context_after("", decoded)
         kept = kept_segments(decoded)
         segments = [Segment(s.start, s.end, s.text, s.words) for s in kept if s.text]
         text = " ".join(s.text for s in segments).strip()
@@ -312,6 +319,7 @@ class WhisperTranscriber:
             avg_logprob=_weighted_logprob(kept),
             no_speech_prob=max((s.no_speech_prob for s in decoded), default=None),
             cpu_seconds=time.process_time() - cpu_started,
+            carried=carried,
         )
 
 

@@ -232,22 +232,26 @@ def test_a_number_read_with_pauses_is_found_across_the_speakers_lines() -> None:
 
 
 class ContextEar:
-    """A stand-in engine that takes context: each stretch it hears becomes "line N"."""
+    """A stand-in engine that takes context: each stretch it hears becomes "line N"; the
+    stretches whose level is in ``hot`` are decoded hot (nothing carried)."""
 
     model_name = "ear"
     takes_context = True
 
-    def __init__(self) -> None:
+    def __init__(self, hot: tuple[int, ...] = ()) -> None:
         self.heard: list[tuple[float, str]] = []  # (loudest sample's value, context)
+        self.hot = hot
 
     def transcribe(
         self, wav_path: Path, names: tuple[str, ...] = (), context: str = ""
     ) -> Transcript:
         with wave.open(str(wav_path), "rb") as w:
             x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-        self.heard.append((int(np.abs(x).max()), context))
+        level = int(np.abs(x).max())
+        self.heard.append((level, context))
         text = f"line {len(self.heard)}."
-        return Transcript(text=text, segments=[], language="en")
+        carried = "" if level in self.hot else text
+        return Transcript(text=text, segments=[], language="en", carried=carried)
 
 
 def test_each_stretch_is_decoded_after_the_same_speakers_previous_one(tmp_path: Path) -> None:
@@ -270,6 +274,10 @@ def test_each_stretch_is_decoded_after_the_same_speakers_previous_one(tmp_path: 
     engine = ContextEar()
     lines, _, _ = transcribe_channels(wav, engine)
     assert engine.heard == [(1001, ""), (3003, "line 1."), (4004, "line 2."), (2002, "")]
+    # A stretch decoded hot is not carried into the next one (the reset within one audio).
+    hot = ContextEar(hot=(3003,))
+    transcribe_channels(wav, hot)
+    assert hot.heard == [(1001, ""), (3003, "line 1."), (4004, ""), (2002, "")]
     assert [(line.speaker, line.text) for line in lines] == [
         ("caller", "line 1."),
         ("callee", "line 4."),

@@ -167,19 +167,30 @@ def test_each_piece_is_prompted_with_the_words_heard_before_it(
     engine = WhisperTranscriber("tiny.en", threads=1)
     prompts: list[str | None] = []
 
+    hot: set[int] = set()  # the decodes (1, 2, …) that fall back hot
+
     def decode(audio: np.ndarray, language: str, kwargs: dict, offset: float) -> list:
         prompts.append(kwargs["initial_prompt"])
-        return [DecodedSegment(offset, offset + 1, f"Piece {len(prompts)}.", -0.2, 0.01, 1.2)]
+        n = len(prompts)
+        temperature = 1.0 if n in hot else 0.0
+        return [DecodedSegment(offset, offset + 1, f"Piece {n}.", -0.2, 0.01, 1.2, (), temperature)]
 
     monkeypatch.setattr(engine, "_decode", decode)
-    assert engine.transcribe(message).text == "Piece 1. Piece 2."
-    engine.transcribe(message, context="My card number is")
+    first = engine.transcribe(message)
+    assert first.text == "Piece 1. Piece 2." and first.carried == "Piece 1. Piece 2."
+    # the words given are the prompt's, not this audio's own: not carried on
+    assert engine.transcribe(message, context="My card number is").carried == "Piece 3. Piece 4."
     assert prompts == [
         VOICEMAIL_PROMPT,
         f"{VOICEMAIL_PROMPT} Piece 1.",
         f"{VOICEMAIL_PROMPT} My card number is",
         f"{VOICEMAIL_PROMPT} My card number is Piece 3.",
     ]
+    # a piece decoded hot is not carried, within the audio nor to the next one
+    hot.update({5, 8})
+    assert engine.transcribe(message).carried == "Piece 6."
+    assert engine.transcribe(message).carried == ""
+    assert prompts[5:] == [VOICEMAIL_PROMPT, VOICEMAIL_PROMPT, f"{VOICEMAIL_PROMPT} Piece 7."]
 
 
 def test_company_names_put_the_owner_then_contacts_then_colleagues(directory: Directory) -> None:
