@@ -24,6 +24,7 @@ from pipeline.metric_catalogue import (
     METRICS_VERSION,
     format_value,
 )
+from switchboard.days import parse_day
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 
@@ -211,17 +212,23 @@ def cmd_schedule_run_due(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if any(o.error for o in outcomes) else 0
 
 
+def day_option(value: str) -> str:
+    """An argparse ``type``: a day within the portal's bound (``switchboard.days``), refused
+    before any work starts (a day past it overflows a period's arithmetic)."""
+    try:
+        parse_day(value)
+    except ValueError as exc:  # argparse prints this message as it is
+        raise argparse.ArgumentTypeError(f"not a day (YYYY-MM-DD): {exc}") from None
+    return value
+
+
 def add_parsers(sub: Any) -> None:
     """The ``kpis`` and ``schedule`` sub-commands."""
 
-    def day(value: str) -> str:
-        date.fromisoformat(value)
-        return value
-
     k = sub.add_parser("kpis", help="call KPIs of a tenant (the portal's numbers)")
     k.add_argument("--tenant", required=True)
-    k.add_argument("--from", dest="date_from", type=day, required=True)
-    k.add_argument("--to", dest="date_to", type=day, required=True)
+    k.add_argument("--from", dest="date_from", type=day_option, required=True)
+    k.add_argument("--to", dest="date_to", type=day_option, required=True)
     k.add_argument("--group-by", choices=GROUP_BYS)
     k.add_argument("--timezone", help="default: the tenant's zone")
     k.add_argument("--extension")

@@ -11,10 +11,10 @@ import contextlib
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import date
 from pathlib import Path
 
 from cli.analytics import add_parsers as add_analytics_parsers
+from cli.analytics import day_option
 from cli.attendants import add_parsers as add_attendant_parsers
 from cli.contacts import add_parsers as add_contact_parsers
 from cli.devices import add_parsers as add_device_parsers
@@ -195,11 +195,6 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return run_all(settings)
 
 
-def _date(value: str) -> str:
-    date.fromisoformat(value)  # refuse a bad date before any work starts
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="switchboard", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true")
@@ -230,8 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     calls = sub.add_parser("calls", help="call history").add_subparsers(required=True)
     ce = calls.add_parser("export", help="write the call history rows the portal grid shows")
     ce.add_argument("--tenant", required=True)
-    ce.add_argument("--from", dest="date_from", type=_date)
-    ce.add_argument("--to", dest="date_to", type=_date)
+    ce.add_argument("--from", dest="date_from", type=day_option)
+    ce.add_argument("--to", dest="date_to", type=day_option)
     ce.add_argument("--direction")
     ce.add_argument("--disposition")
     ce.add_argument("--extension")

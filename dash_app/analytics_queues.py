@@ -275,9 +275,12 @@ def what_if(queue: str | None, target: Any, agents: Any, inputs: dict[str, Any] 
     try:
         n = int(agents) if agents not in (None, "") else None
         level = float(target) if target not in (None, "") else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(Infinity)
         return "Numbers only."
-    return staffing_text(chosen, level, n, chosen.get("t") if chosen else None)
+    try:
+        return staffing_text(chosen, level, n, chosen.get("t") if chosen else None)
+    except ValueError as exc:  # an input out of range (pipeline.erlang.staffing says which)
+        return f"{str(exc).capitalize()}."
 
 
 def queue_section(grid: Any, tables: Mapping[str, list[dict[str, Any]]], q: AnalyticsQuery) -> Any:

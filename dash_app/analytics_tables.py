@@ -21,6 +21,7 @@ from dash_app.analytics_queues import QUEUE_TABLE_SPECS
 from pipeline import metrics
 from pipeline.filters import NONE_VALUE, CallFilter, FilterError
 from pipeline.metric_catalogue import INTERVALS
+from switchboard.days import check_day, parse_day
 
 # URL keys of the page: its own, then the CallFilter keys it passes on.
 PAGE_KEYS = ("from", "to", "tz", "compare", "interval")
@@ -59,11 +60,11 @@ class AnalyticsQuery:
             return cls.default(default_tz, today), f"unknown time zone {tz[:64]!r}"
         end_day = today or datetime.now(ZoneInfo(tz)).date()
         try:
-            start = date.fromisoformat(raw["from"]) if raw["from"] else None
-            end = date.fromisoformat(raw["to"]) if raw["to"] else None
+            start = parse_day(raw["from"]) if raw["from"] else None
+            end = parse_day(raw["to"]) if raw["to"] else None
             end = end or (start + timedelta(days=DEFAULT_DAYS - 1) if start else end_day)
             start = start or end - timedelta(days=DEFAULT_DAYS - 1)
-            period = metrics.Period(start, end)
+            period = metrics.Period(check_day(start), check_day(end))
             if period.days > 366:
                 raise metrics.MetricError("the period is limited to 366 days")
             filters = {k: raw[k] for k in FILTER_KEYS if raw[k]}

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from dash_app import paged_grid_filters
 from dash_app.layout import format_local
+from switchboard.days import FIRST_DAY, LAST_DAY, parse_day
 from switchboard.identifiers import EXTENSION_RE
 from switchboard.store.access_log import (
     ACCESS_ACTIONS,
@@ -62,9 +63,12 @@ class AuditFilterError(ValueError):
 
 def _day(key: str, text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        return parse_day(text)
     except ValueError:
-        raise AuditFilterError(f"{key!r} must be a date (YYYY-MM-DD), not {text[:40]!r}") from None
+        raise AuditFilterError(
+            f"{key!r} must be a date (YYYY-MM-DD) between {FIRST_DAY} and {LAST_DAY},"
+            f" not {text[:40]!r}"
+        ) from None
 
 
 def clean_query(query: Mapping[str, Any]) -> dict[str, str]:

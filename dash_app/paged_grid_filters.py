@@ -72,13 +72,21 @@ def time_column(
     }
 
 
+# The last row a grid may ask for: far past any tenant's calls, far below 64-bit offsets.
+MAX_ROW = 10**9
+
+
 def block_bounds(request: Mapping[str, Any], block_size: int, most: int) -> tuple[int, int]:
     """(offset, limit) of the rows an infinite-model request asks for, at most ``most`` rows.
 
-    The values come from browsers: ``int`` refuses text (a 400), negatives are clamped.
+    The values come from browsers: ``int`` refuses text (a 400), negatives are clamped, and
+    a row past :data:`MAX_ROW` is refused before it reaches a query (DuckDB and SQLite take
+    64-bit offsets; ``1e20`` was a 500).
     """
     start = max(0, int(request.get("startRow") or 0))
     end = int(request.get("endRow") or start + block_size)
+    if start > MAX_ROW or end > MAX_ROW + most:
+        raise ValueError(f"row numbers stop at {MAX_ROW:,}")
     return start, max(1, min(end - start, most))
 
 

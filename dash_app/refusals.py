@@ -8,7 +8,9 @@ crafted one must get a clear refusal rather than a traceback:
   a ``ProvisioningError``, ``int("x")``, a missing key in a crafted row) answers
   400. Anything else is a bug and stays a 500 (logged).
 - A request to ``/_dash-update-component`` that Dash cannot even map to a
-  callback (unknown output, inputs of the wrong shape) answers 400.
+  callback (unknown output, inputs of the wrong shape or number, outputs that do not
+  match what the callback returns, a relative page path, JSON nested past Python's
+  recursion limit) answers 400; a script bundle Dash does not have answers 404.
 - A page whose URL filter does not parse is served with status 400; the page
   itself still loads and says what is wrong (its layout shows the message).
 """
@@ -19,8 +21,15 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
+from dash.exceptions import CallbackException, DependencyException
 from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, InternalServerError
+from werkzeug.exceptions import (
+    BadRequest,
+    Forbidden,
+    HTTPException,
+    InternalServerError,
+    NotFound,
+)
 
 from dash_app.auth import optional_user
 from dash_app.editing import NotAllowed
@@ -28,8 +37,14 @@ from dash_app.editing import NotAllowed
 log = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/_dash-update-component"
-# Errors that say "these inputs make no sense", not "this code is wrong".
-_BAD_INPUT = (ValueError, TypeError, KeyError, IndexError, AttributeError, LookupError)
+# Errors that say "these inputs make no sense", not "this code is wrong" (OverflowError: a
+# number too large for what it feeds, e.g. ``int(Infinity)``, a row id past SQLite's range).
+_BAD_INPUT = (
+    ValueError, TypeError, KeyError, IndexError, AttributeError, LookupError, OverflowError,
+)  # fmt: skip
+# Dash's own refusals of a request it cannot map to a callback (PreventUpdate, also a
+# CallbackException, keeps Dash's own handler: Flask picks the most specific class).
+_MALFORMED_REQUEST = (CallbackException, RecursionError)
 
 
 def refuse_callback_error(exc: Exception) -> NoReturn:
@@ -122,8 +137,13 @@ def install_refusals(server: Flask) -> None:
         response.status_code = 400
         return response
 
-    for kind in _BAD_INPUT:
+    for kind in (*_BAD_INPUT, *_MALFORMED_REQUEST):
         server.register_error_handler(kind, malformed_callback)
+
+    @server.errorhandler(DependencyException)
+    def unknown_bundle(exc: DependencyException) -> Any:
+        log.warning("unknown script bundle %s: %s", request.path, exc)
+        return NotFound(f"no such file: {request.path[:100]}")
 
     @server.after_request
     def bad_page_query_is_400(response: Response) -> Response:
@@ -131,7 +151,11 @@ def install_refusals(server: Flask) -> None:
         user = optional_user()
         if check is None or user is None or request.method != "GET" or response.status_code != 200:
             return response
-        error = check(request.args.to_dict(), user.timezone)
+        try:
+            error = check(request.args.to_dict(), user.timezone)
+        except _BAD_INPUT as exc:  # a parser that raised instead of saying why
+            log.warning("page query refused: %r", exc, exc_info=exc)
+            error = f"this address could not be read: {exc}"
         if error:
             response.status_code = 400
             response.headers["X-Switchboard-Error"] = error.encode("ascii", "replace").decode()

@@ -7,7 +7,7 @@ the phones will not take.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ import dash_mantine_components as dmc
 from dash import html
 
 from dash_app.editing import alert
+from switchboard.days import FIRST_DAY, LAST_DAY, parse_day
 from switchboard.routing import explain_route
 from switchboard.store import ProvisioningStore, User
 
@@ -76,10 +77,13 @@ def simulate(
     ``ring_seconds`` is the setting ``ring_timeout`` (the default's ring time, no rule active).
     """
     try:
-        local_day = date.fromisoformat(str(day)[:10])
+        local_day = parse_day(str(day)[:10])
         local_time = time.fromisoformat(str(at)[:5]) if at else time(0)
     except ValueError:
-        return alert("pick a date and a time (HH:MM)", alert_id="rules-sim-error")
+        return alert(
+            f"pick a date between {FIRST_DAY} and {LAST_DAY} and a time (HH:MM)",
+            alert_id="rules-sim-error",
+        )
     instant = datetime.combine(local_day, local_time, tzinfo=ZoneInfo(user.timezone))
     explanation = explain_route(
         user,

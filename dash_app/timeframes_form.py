@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, time
 from typing import Any, NamedTuple
 
+from switchboard.days import FIRST_DAY, LAST_DAY, parse_day
 from switchboard.timeframes import DatePeriod, Period, TimeFrame, TimeFrameError, WeeklyPeriod
 
 PERIOD_KINDS: dict[str, str] = {
@@ -32,9 +33,11 @@ def _time(value: str | None, label: str) -> time | None:
 
 def _date(value: str | None, label: str) -> date:
     try:
-        return date.fromisoformat(str(value)[:10])
+        return parse_day(str(value)[:10])
     except ValueError as exc:
-        raise TimeFrameError(f"{label}: {value!r} is not a date") from exc
+        raise TimeFrameError(
+            f"{label}: {str(value)[:40]!r} is not a date between {FIRST_DAY} and {LAST_DAY}"
+        ) from exc
 
 
 def periods_from_form(

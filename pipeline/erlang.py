@@ -16,6 +16,9 @@ import math
 from dataclasses import dataclass
 
 MAX_AGENTS = 2000
+# The largest calls per interval, handle time or target (seconds) a what-if takes: far past
+# any queue, far below where the arithmetic overflows.
+MAX_INPUT = 1e6
 
 
 def offered_load(calls: float, interval_seconds: float, aht_seconds: float) -> float:
@@ -26,9 +29,15 @@ def offered_load(calls: float, interval_seconds: float, aht_seconds: float) -> f
 
 
 def erlang_b(load: float, agents: int) -> float:
-    """Blocking probability of ``agents`` servers under ``load`` Erlangs (no queue)."""
+    """Blocking probability of ``agents`` servers under ``load`` Erlangs (no queue).
+
+    The recursion runs once per agent: past :data:`MAX_AGENTS` it is refused, since a what-if
+    of ``1e30`` agents (a crafted page input) would loop for ever.
+    """
     if agents < 0 or load < 0:
         raise ValueError("agents and load cannot be negative")
+    if agents > MAX_AGENTS:
+        raise ValueError(f"at most {MAX_AGENTS} agents")
     b = 1.0
     for k in range(1, agents + 1):
         b = load * b / (k + load * b)
@@ -99,7 +108,18 @@ def staffing(
     target_level: float = 0.8,
     agents: int | None = None,
 ) -> Staffing:
-    """Agents needed for ``target_level`` within ``target_seconds``, and the SL of ``agents``."""
+    """Agents needed for ``target_level`` within ``target_seconds``, and the SL of ``agents``.
+
+    The inputs may come from a page (a crafted one too): each is checked here, so a bad value
+    is a ``ValueError`` that says which, never a division by zero or an overflow.
+    """
+    for name, value in (("calls", calls), ("target seconds", target_seconds)):
+        if not (math.isfinite(value) and 0 <= value <= MAX_INPUT):
+            raise ValueError(f"{name} must be a number from 0 to {MAX_INPUT:g}")
+    if not (math.isfinite(aht_seconds) and 0 < aht_seconds <= MAX_INPUT):
+        raise ValueError(f"the handle time must be above 0 and at most {MAX_INPUT:g} seconds")
+    if agents is not None and not 0 <= agents <= MAX_AGENTS:
+        raise ValueError(f"agents must be from 0 to {MAX_AGENTS}")
     load = offered_load(calls, interval_seconds, aht_seconds)
     needed = agents_needed(load, aht_seconds, target_seconds, target_level)
     if agents is None:

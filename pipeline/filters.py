@@ -29,6 +29,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.schema import DIRECTIONS, DISPOSITIONS
+from switchboard.days import FIRST_DAY, LAST_DAY, parse_day
 
 # An extension or a phone number as it appears in caller/callee.
 _PARTY_RE = re.compile(r"^\+?[0-9*#]{1,32}$")
@@ -102,9 +103,12 @@ Bind = Callable[[str, object], str]
 
 def _parse_date(key: str, value: str) -> date:
     try:
-        return date.fromisoformat(value)
+        return parse_day(value)
     except ValueError as exc:
-        raise FilterError(f"'{key}' must be a date like 2024-03-31, not {value!r}") from exc
+        raise FilterError(
+            f"'{key}' must be a date like 2024-03-31 between {FIRST_DAY} and {LAST_DAY},"
+            f" not {value[:40]!r}"
+        ) from exc
 
 
 def _like_pattern(text: str) -> str:

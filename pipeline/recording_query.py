@@ -28,6 +28,7 @@ from pipeline.fetch import fetch_rows
 from pipeline.queries import sql_file
 from pipeline.recordings_schema import AUDIO_DIR
 from pipeline.schema import DIRECTIONS
+from switchboard.days import FIRST_DAY, LAST_DAY, parse_day
 from switchboard.settings import Settings
 
 RECORDING_ID_RE = re.compile(r"^rec-[0-9a-f]{24}$")
@@ -99,12 +100,14 @@ class RecordingFilter:
         def day(key: str) -> date | None:
             value = (query.get(key) or "").strip()
             try:
-                return date.fromisoformat(value) if value else None
+                return parse_day(value) if value else None
             except ValueError as exc:
-                raise RecordingQueryError(f"{key} must be a date (YYYY-MM-DD)") from exc
+                raise RecordingQueryError(
+                    f"{key} must be a date (YYYY-MM-DD) between {FIRST_DAY} and {LAST_DAY}"
+                ) from exc
 
         queue = (query.get("queue") or "").strip()
-        if queue and not queue.isdigit():
+        if queue and not (queue.isascii() and queue.isdigit()):  # "²" is a digit to isdigit
             raise RecordingQueryError("queue must be a queue number")
         flag = (query.get("has_transcript") or "").strip().lower()
         if flag not in ("", "yes", "no", "true", "false", "1", "0"):

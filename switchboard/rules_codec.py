@@ -10,6 +10,7 @@ from dataclasses import asdict
 from datetime import date, time
 from typing import Any
 
+from switchboard.days import FIRST_DAY, LAST_DAY, parse_day
 from switchboard.rules import AnsweringRule, Destination
 from switchboard.timeframes import DatePeriod, Period, TimeFrame, TimeFrameError, WeeklyPeriod
 
@@ -39,9 +40,11 @@ def parse_time(value: str) -> time:
 
 def parse_date(value: str) -> date:
     try:
-        return date.fromisoformat(value)
+        return parse_day(value)
     except ValueError as exc:
-        raise TimeFrameError(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+        raise TimeFrameError(
+            f"{value[:40]!r} is not a date (YYYY-MM-DD) between {FIRST_DAY} and {LAST_DAY}"
+        ) from exc
 
 
 def periods_from_json(text: str) -> tuple[Period, ...]:
@@ -53,7 +56,9 @@ def periods_from_json(text: str) -> tuple[Period, ...]:
         else:
             start = parse_time(item["start"]) if item.get("start") else None
             end = parse_time(item["end"]) if item.get("end") else None
-            periods.append(DatePeriod(parse_date(item["from"]), parse_date(item["to"]), start, end))
+            # as stored (the store's validate bounded them on the way in)
+            first, last = date.fromisoformat(item["from"]), date.fromisoformat(item["to"])
+            periods.append(DatePeriod(first, last, start, end))
     return tuple(periods)
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from switchboard.days import check_day
+
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -139,6 +141,11 @@ def validate(frame: TimeFrame) -> TimeFrame:
             if not all(0 <= d <= 6 for d in p.days):
                 raise TimeFrameError(f"{frame.name}: weekdays are 0 (Monday) to 6 (Sunday)")
         else:
+            for day in (p.first, p.last):  # the day after each is a boundary
+                try:
+                    check_day(day)
+                except ValueError as exc:
+                    raise TimeFrameError(f"{frame.name}: {exc}") from exc
             if p.last < p.first:
                 raise TimeFrameError(
                     f"{frame.name}: the range ends ({p.last}) before it starts ({p.first})"

@@ -72,3 +72,25 @@ def test_staffing_what_if() -> None:
     assert plan.agents_needed == 54
     assert plan.service_level is not None and plan.service_level < 0.8
     assert plan.occupancy == pytest.approx(48 / 52)
+
+
+@pytest.mark.parametrize(
+    ("args", "refusal"),
+    [
+        ((-1, 1800, 180, 20), "calls must be a number"),
+        ((1e308, 1800, 1e308, 20), "calls must be a number"),
+        ((10, 1800, 0, 20), "handle time must be above 0"),
+        ((10, 1800, math.nan, 20), "handle time must be above 0"),
+        ((10, 1800, 180, math.inf), "target seconds must be a number"),
+        ((10, 1800, 180, 20, 0.8, 10**30), "agents must be from 0 to 2000"),  # looped for ever
+    ],
+)
+def test_a_what_if_refuses_numbers_it_cannot_mean(args: tuple, refusal: str) -> None:
+    with pytest.raises(ValueError, match=refusal):
+        staffing(*args)
+
+
+def test_erlang_b_refuses_more_agents_than_it_would_ever_search() -> None:
+    assert erlang_b(10.0, 2000) == pytest.approx(0.0, abs=1e-12)  # the bound itself runs
+    with pytest.raises(ValueError, match="at most 2000 agents"):
+        erlang_b(10.0, 2001)

@@ -53,8 +53,19 @@ def test_empty_values_and_other_keys_are_ignored() -> None:
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ({"from": "2024-13-01"}, "'from' must be a date like 2024-03-31, not '2024-13-01'"),
-        ({"to": "yesterday"}, "'to' must be a date like 2024-03-31, not 'yesterday'"),
+        ({"from": "2024-13-01"},
+         "'from' must be a date like 2024-03-31 between 1970-01-01 and 2999-12-31,"
+         " not '2024-13-01'"),
+        ({"to": "yesterday"},
+         "'to' must be a date like 2024-03-31 between 1970-01-01 and 2999-12-31,"
+         " not 'yesterday'"),
+        # a day at the end of the calendar would overflow the day after it (was a 500)
+        ({"to": "9999-12-31"},
+         "'to' must be a date like 2024-03-31 between 1970-01-01 and 2999-12-31,"
+         " not '9999-12-31'"),
+        ({"from": "0001-01-01"},
+         "'from' must be a date like 2024-03-31 between 1970-01-01 and 2999-12-31,"
+         " not '0001-01-01'"),
         ({"from": "2024-03-05", "to": "2024-03-01"},
          "'from' (2024-03-05) is after 'to' (2024-03-01)"),
         ({"direction": "sideways"},

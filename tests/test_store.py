@@ -236,3 +236,16 @@ def test_pins_checked_from_many_threads_at_once_are_all_counted(directory: Direc
     assert not any(results)
     lock = store.pin_lock("acme.example", "102")
     assert lock is not None and lock.failures == 40
+
+
+@pytest.mark.parametrize("value", [["101"], {"a": 1}, ("1", "2"), 10**30, -(2**64)])
+def test_a_value_sqlite_cannot_bind_is_the_users_error(
+    store: ProvisioningStore, value: object
+) -> None:
+    """A crafted page input (a list for an extension, an id of 1e30) reached SQLite and was a
+    500 (``ProgrammingError``/``OverflowError``); the store refuses it as the user's error."""
+    with pytest.raises(ProvisioningError, match=r"too large|one value was expected"):
+        store.user("acme.example", value)  # type: ignore[arg-type]
+    with pytest.raises(ProvisioningError, match=r"too large|one value was expected"):
+        store.queue("acme.example", value)  # type: ignore[arg-type]
+    assert store.user("acme.example", "101").extension == "101"  # good values still bind

@@ -71,6 +71,12 @@ def test_invalid_edits_are_refused_and_lose_nothing(directory: Directory) -> Non
             "acme.example",
             TimeFrame("Backwards", NY, (DatePeriod(date(2026, 2, 2), date(2026, 2, 1)),)),
         )
+    # "until the end of the calendar": its day after (a boundary) overflowed the evaluator
+    with pytest.raises(ProvisioningError, match="9999-12-31 is not between 1970-01-01 and"):
+        store.save_frame(
+            "acme.example",
+            TimeFrame("Forever", NY, (DatePeriod(date(2026, 2, 2), date(9999, 12, 31)),)),
+        )
     with pytest.raises(ProvisioningError, match="no time frame named 'Lunch'"):
         store.save_rule(user, AnsweringRule("Lunch", 3, "Lunch"))
     assert [r.name for r in store.routing_inputs(user).rules] == ["Always"]

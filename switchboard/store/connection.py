@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 
 class ProvisioningError(ValueError):
@@ -64,13 +65,48 @@ def integrity_message(exc: sqlite3.IntegrityError) -> str:
     return f"the {noun} needs a {' and '.join(named) or 'value'}"
 
 
+_INT64 = range(-(2**63), 2**63)
+_COLLECTIONS = (list, tuple, dict, set, frozenset)
+
+
+def _check_values(params: object) -> None:
+    """Refuse a bound value SQLite cannot take as one column's value, as the user's error.
+
+    The values come from callers above the store, some of them from a browser: a crafted
+    extension ``["101"]`` or an id ``1e30`` reached SQLite as a list or an int past 64 bits
+    and surfaced as ``sqlite3.ProgrammingError`` / ``OverflowError`` (a 500).
+    """
+    values: Any = params.values() if isinstance(params, dict) else params
+    for value in values:
+        if isinstance(value, int) and value not in _INT64:
+            raise ProvisioningError(f"the number {str(value)[:30]} is too large")
+        if isinstance(value, _COLLECTIONS):
+            raise ProvisioningError(f"one value was expected, not {type(value).__name__}")
+
+
+class _CheckedConnection(sqlite3.Connection):
+    """The store's connection: every bound value is checked first (:func:`_check_values`)."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        _check_values(parameters)
+        return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:
+        rows = list(seq_of_parameters)
+        for row in rows:
+            _check_values(row)
+        return super().executemany(sql, rows)
+
+
 class StoreConnection:
     """Opens ``switchboard.sqlite``, applies migrations, and runs every write in ``_tx``."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, factory=_CheckedConnection
+        )
         self._db.row_factory = sqlite3.Row
         # The connection may be used from several threads (the media server checks PINs in
         # worker threads); two of them must never open ``begin immediate`` on it at once.

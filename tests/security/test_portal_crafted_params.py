@@ -249,3 +249,193 @@ def test_a_malformed_callback_request_is_a_400(signed_in: Callable[[str], Any], 
         "/_dash-update-component", data=json.dumps(body), content_type="application/json"
     )
     assert response.status_code == 400
+
+
+# -- what a fuzzing pass over every callback and route found (each was a 500) --------------------
+def post_raw(client: Any, body: Any) -> Any:
+    """POST a callback body as JSON text (``Infinity`` too, as a browser's JSON could not)."""
+    return client.post(
+        "/_dash-update-component", data=json.dumps(body), content_type="application/json"
+    )
+
+
+def callback(output: str, inputs: list[Any], state: list[Any] | None = None) -> dict[str, Any]:
+    """A callback body for ``output`` ("a.b" or "..a.b...c.d.." as Dash names several)."""
+    parts = [part.rpartition(".") for part in output.strip(".").split("...")]
+    outputs = [{"id": identifier, "property": prop} for identifier, _, prop in parts]
+    return {
+        "output": output,
+        "outputs": outputs if output.startswith("..") else outputs[0],
+        "inputs": inputs,
+        "state": state or [],
+        "changedPropIds": [],
+    }
+
+
+def grid_request(prefix: str, request: Any, flt: Any = None) -> dict[str, Any]:
+    output = f"..{prefix}-grid.getRowsResponse...{prefix}-count.children.."
+    return {
+        "output": output,
+        "outputs": [
+            {"id": f"{prefix}-grid", "property": "getRowsResponse"},
+            {"id": f"{prefix}-count", "property": "children"},
+        ],
+        "inputs": [{"id": f"{prefix}-grid", "property": "getRowsRequest", "value": request}],
+        "state": [{"id": f"{prefix}-filter", "property": "data", "value": flt or {}}],
+        "changedPropIds": [f"{prefix}-grid.getRowsRequest"],
+    }
+
+
+def page_request(pathname: str, search: str) -> dict[str, Any]:
+    return {
+        "output": ".._pages_content.children..._pages_store.data..",
+        "outputs": [
+            {"id": "_pages_content", "property": "children"},
+            {"id": "_pages_store", "property": "data"},
+        ],
+        "inputs": [
+            {"id": "_pages_location", "property": "pathname", "value": pathname},
+            {"id": "_pages_location", "property": "search", "value": search},
+        ],
+        "changedPropIds": ["_pages_location.pathname"],
+    }
+
+
+def staffing_request(agents: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+    return callback(
+        "analytics-staffing-result.children",
+        [
+            {"id": "analytics-staffing-queue", "property": "value", "value": "1"},
+            {"id": "analytics-staffing-target", "property": "value", "value": 80},
+            {"id": "analytics-staffing-agents", "property": "value", "value": agents},
+        ],
+        [{"id": "analytics-staffing-inputs", "property": "data", "value": {"1": inputs}}],
+    )
+
+
+RULES_NEW = (
+    "..rules-editor.opened...rules-editing.data...rules-editor.title...rules-frame.data"
+    "...rules-name.value...rules-frame.value...rules-enabled.checked...rules-ring.value"
+    "...rules-simultaneous.value...rules-dnd.checked...rules-block.value"
+    '...rules-block-anonymous.checked...{"field":["ALL"],"type":"rules-dest-kind"}.value'
+    '...{"field":["ALL"],"type":"rules-dest-target"}.value...rules-editor-error.children..'
+)
+
+
+def rules_new_with_one_wildcard_output() -> dict[str, Any]:
+    """The rule editor's "new" callback, its ALL-wildcard outputs listing one id each."""
+    outputs: list[Any] = []
+    for part in RULES_NEW.strip(".").split("..."):
+        identifier, _, prop = part.rpartition(".")
+        if identifier.startswith("{"):
+            kind = json.loads(identifier)["type"]
+            outputs.append([{"id": {"field": "x", "type": kind}, "property": prop}])
+        else:
+            outputs.append({"id": identifier, "property": prop})
+    return {
+        "output": RULES_NEW,
+        "outputs": outputs,
+        "inputs": [
+            {"id": "rules-new", "property": "n_clicks", "value": 1},
+            [{"id": {"rule": "1", "type": "rules-edit"}, "property": "n_clicks", "value": None}],
+        ],
+        "state": [{"id": "rules-user", "property": "value", "value": None}],
+        "changedPropIds": ["rules-new.n_clicks"],
+    }
+
+
+GOOD_QUEUE = {"queue": "Sales", "interval": "09:00", "calls": 100, "aht": 180}
+# (login, request: a GET path or a callback body, the statuses a user may get)
+FOUND: dict[str, tuple[str, Any, tuple[int, ...]]] = {
+    # Dash cannot map the request to a callback
+    "fewer inputs than declared": (
+        "101",
+        callback(
+            "..calls-dates.value...calls-direction.value...calls-disposition.value"
+            "...calls-extension.value...calls-search.value..",
+            [],
+        ),
+        (400,),
+    ),
+    "wildcard outputs that do not match": ("100", rules_new_with_one_wildcard_output(), (400,)),
+    "a relative page path": ("101", page_request("calls", ""), (400,)),
+    "an empty page path": ("101", page_request("", ""), (400,)),
+    "a script bundle Dash does not have": ("101", "/_dash-component-suites/x/y.js", (404,)),
+    # days at the ends of the calendar (the day after overflowed)
+    "calls export to 9999-12-31": ("101", "/download/calls.csv?to=9999-12-31", (400,)),
+    # a grid's bad filter shows no rows (its filter form says why)
+    "calls grid to 9999-12-31": (
+        "101", grid_request("calls", {"startRow": 0, "endRow": 100}, {"to": "9999-12-31"}),
+        (200, 400),
+    ),
+    "analytics export in year 1": (
+        "103", "/download/analytics/rules.csv?from=0001-01-01&to=0001-01-03", (400,),
+    ),
+    # the page loads its default view and says why
+    "analytics page from 9999-12-31": (
+        "103", page_request("/analytics", "?from=9999-12-31"), (200,),
+    ),
+    "analytics page in year 1": ("103", page_request("/analytics", "?from=0001-01-01"), (200,)),
+    "audit page to 9999-12-31": ("101", "/audit?to=9999-12-31", (400,)),
+    "audit export to 9999-12-31": ("100", "/download/audit.csv?to=9999-12-31", (400,)),
+    "recordings grid to 9999-12-31": (
+        "101", grid_request("recordings", {"startRow": 0, "endRow": 100}, {"to": "9999-12-31"}),
+        (200, 400),
+    ),
+    "a superscript queue number": ("101", "/recordings?queue=%C2%B2", (400,)),
+    # numbers past 64 bits or infinite
+    "a grid row past 64 bits": (
+        "101", grid_request("calls", {"startRow": 10**20, "endRow": 10**20 + 100}), (400,),
+    ),
+    "an infinite grid row": ("100", grid_request("audit", {"startRow": float("inf")}), (400,)),
+    # the page's alert says "One value was expected, not list"
+    "a list for an extension": (
+        "100",
+        callback(
+            "..rules-list-box.children...rules-subtitle.children...rules-sim-zone.children..",
+            [
+                {"id": "rules-version", "property": "data", "value": None},
+                {"id": "rules-user", "property": "value", "value": ["101"]},
+            ],
+        ),
+        (200, 400),
+    ),
+    "infinite agents": ("101", staffing_request(float("inf"), GOOD_QUEUE), (200,)),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(FOUND))
+def test_what_the_fuzzing_pass_found_is_refused_without_a_500(
+    signed_in: Callable[[str], Any], case: str
+) -> None:
+    login, sent, statuses = FOUND[case]
+    client = signed_in(f"{login}@acme.example")
+    response = client.get(sent) if isinstance(sent, str) else post_raw(client, sent)
+    assert response.status_code in statuses, response.get_data(as_text=True)[:300]
+
+
+def test_a_callback_nested_past_the_recursion_limit_is_a_400(
+    signed_in: Callable[[str], Any],
+) -> None:
+    body = '{"output":"calls-count.children","inputs":' + "[" * 100_000 + "]" * 100_000 + "}"
+    response = signed_in("101@acme.example").post(
+        "/_dash-update-component", data=body, content_type="application/json"
+    )
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("agents", "inputs", "says"),
+    [
+        (5, {**GOOD_QUEUE, "calls": -1, "aht": 0}, "Calls must be a number"),
+        (5, {**GOOD_QUEUE, "calls": 1e308, "aht": 1e308}, "Calls must be a number"),
+        (10**30, GOOD_QUEUE, "Agents must be from 0 to 2000"),  # looped for ever
+        (55, GOOD_QUEUE, "Agents needed for 80%"),
+    ],
+)
+def test_the_staffing_what_if_answers_crafted_numbers_at_once(
+    signed_in: Callable[[str], Any], agents: Any, inputs: dict[str, Any], says: str
+) -> None:
+    response = post_raw(signed_in("101@acme.example"), staffing_request(agents, inputs))
+    assert response.status_code == 200
+    assert says in json.dumps(response.get_json())
