@@ -224,7 +224,7 @@ def _run(
     # the key above is the events', and the rollup is looked at only to compute it.
     rolled = _rolled_days(scope_of(conn), params["read_from"], params["read_to"])
     if rolled is not None:
-        files, live_from = rolled
+        live_from = rolled[1]
         params["live_from"] = max(params["read_from"], live_from)
         params["stints_from"] = max(params["read_from"], live_from - READ_MARGIN)
     conn.register("queue_thresholds", _thresholds_table(thresholds or {}))
