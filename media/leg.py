@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from aiortp import RTPSession
 
-from media.workarounds import MediaCall, RtpWatchdog, drain_jitter_buffer
+from media.workarounds import MediaCall, RtpLatch, RtpWatchdog, drain_jitter_buffer
 from switchboard.resample import NARROW, convert, frame_bytes
 
 log = logging.getLogger(__name__)
@@ -139,8 +139,11 @@ class Leg:
         self._watchdog = RtpWatchdog(self.rtp_timeout, self._on_rtp_timeout)
         handle_rtp = self.session._handle_rtp
         watchdog = self._watchdog
+        latch = RtpLatch(self.session)  # bug 20: a stranger's packet is dropped, not followed
 
         def on_rtp(data: bytes, addr: tuple[str, int]) -> None:
+            if not latch.accept(data, addr):
+                return
             watchdog.packet_received()
             (self._diverted or handle_rtp)(data, addr)
 

@@ -39,7 +39,12 @@ RESULTS = {486: "busy", 600: "busy", 603: "rejected", 408: "no_answer", 480: "un
 
 
 class HoldPlayer:
-    """Hold music for one waiting caller, with prompts spoken over it (a clock subscriber)."""
+    """Hold music for one waiting caller, with prompts spoken over it (a clock subscriber).
+
+    It never touches the leg's RTP watchdog: only RTP received from the caller keeps a
+    waiting caller alive, so one who vanished (no RTP, no BYE) ends at the RTP timeout
+    instead of staying until the queue's max wait and being offered to agents.
+    """
 
     def __init__(self, leg: Leg, music: LoopedAudio) -> None:
         self.leg = leg
@@ -58,7 +63,6 @@ class HoldPlayer:
         sender = self.leg.session._sender
         if self.leg.ended.is_set() or sender is None or self.leg.session._closed:
             return
-        self.leg.touch_watchdog()  # the caller may listen in silence
         if self.prompt:
             frame = bytes(self.prompt[:FRAME_SAMPLES])
             del self.prompt[:FRAME_SAMPLES]

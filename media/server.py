@@ -161,6 +161,12 @@ class MediaServer:
         self._secret = media_secret(settings)
         self.dropped = 0  # datagrams from anyone else (tests, monitoring)
 
+    @property
+    def sip_calls(self) -> set[str]:
+        """Call-IDs of the dialogs the SIP layer still keeps (tests, monitoring: after a
+        call ends, in any way, its Call-ID must leave this set)."""
+        return set(self._uas.active_calls) if self._uas is not None else set()
+
     async def start(self) -> None:
         """Recover cut-off recordings, make the prompts, then listen."""
         self.settings.spool_dir.mkdir(parents=True, exist_ok=True)

@@ -2,9 +2,11 @@
 
 The versions are pinned; each fix below is a subclass or a function (never a
 patch of the library's modules at import time), in ``media.workarounds.sip``
-(SIP) or ``media.workarounds.rtp`` (RTP), and each has a test in
+(the UAS), ``media.workarounds.uac`` (the UAC), ``media.workarounds.sdp`` (offers)
+or ``media.workarounds.rtp`` (RTP), and each has a test in
 ``tests/test_media_workarounds.py`` (bugs 7-12: ``tests/test_media_bridge_workarounds.py``;
-13-14: ``tests/test_media_bridge_forks.py``) that shows the bug on the
+13-14: ``tests/test_media_bridge_forks.py``; 16-20: ``tests/test_media_hostile_sip.py``,
+end to end through Kamailio: a caller's SIP answer, BYE or RTP) that shows the bug on the
 unpatched class and its absence on ours. When the libraries are upgraded,
 run those tests: the ones whose "bug still there" half fails mark a
 workaround to delete.
@@ -55,6 +57,30 @@ workaround to delete.
  15    G.722's RTP timestamps step by 320 per 20 ms (the codec's   ``fix_g722_session``
        samples); RFC 3551 clocks G.722 at 8,000 Hz (160), as
        phones do; its loss concealment steps back by 320 too
+ 16    ``parse_sdp`` raises ValueError on any non-numeric field     ``check_offer``,
+       (``m=audio abc``, ``a=rtpmap:zz``, ``b=AS:x``, ``t=x y``):   ``MediaUAS``
+       no answer (the phone gets 408), a traceback per
+       retransmission, a re-INVITE's ``invite`` already replaced;
+       ours answers 400 (with a Warning) and keeps the call as it was
+ 17    any ``c=``/``m=`` is taken: port 0 / 70000 / -5 (sendto      ``check_offer``,
+       OverflowError closes the leg's socket), a hostname (a        ``MediaUAS``
+       blocking DNS lookup per packet), IPv6, multicast,
+       broadcast; ours answers 488 unless the audio is a literal
+       unicast IPv4 address (or 0.0.0.0: hold) and a port 1..65535
+       (rtpengine always writes one)
+ 18    ``IncomingCall.hangup`` never removes the call from the      ``MediaCall.hangup``
+       UAS's table (only a BYE received, a missing ACK or session
+       expiry do): every call we hang up (RTP timeout, attendant,
+       voicemail limit) stays in memory; a rejected INVITE never
+       ACKed stayed too
+ 19    ``reject`` of a re-INVITE terminates the established dialog  ``MediaCall.reject``,
+       (and the ACK of that 488 dropped the live call): the         ``MediaUAS``
+       caller's BYE got 481 and the media ran on; ours answers
+       488 and leaves the call (and its ``invite``/offer) as it was
+ 20    symmetric RTP re-latches on every packet from any source:   ``RtpLatch``
+       one datagram from a stranger to a leg's port redirects the
+       call's audio to it; ours latches once, to the first RTP
+       source (again after a re-INVITE's new address)
  --    the jitter buffer holds its prefetch (~80 ms) and the        ``drain_jitter_buffer``
        frame in progress; nothing flushes them at BYE
  --    no RTP inactivity timeout                                   ``RtpWatchdog``
@@ -66,6 +92,7 @@ from media.workarounds.rtp import (
     G711,
     HD_VOICE,
     PcmaCodec,
+    RtpLatch,
     RtpWatchdog,
     codec_for,
     drain_jitter_buffer,
@@ -74,7 +101,9 @@ from media.workarounds.rtp import (
     offered_dtmf_payload_type,
     payload_type_of,
 )
-from media.workarounds.sip import MediaCall, MediaUAC, MediaUAS, UdpTransport
+from media.workarounds.sdp import check_offer
+from media.workarounds.sip import MediaCall, MediaUAS, UdpTransport
+from media.workarounds.uac import MediaUAC
 
 __all__ = [
     "CODECS",
@@ -84,8 +113,10 @@ __all__ = [
     "MediaUAC",
     "MediaUAS",
     "PcmaCodec",
+    "RtpLatch",
     "RtpWatchdog",
     "UdpTransport",
+    "check_offer",
     "codec_for",
     "drain_jitter_buffer",
     "fix_g722_session",

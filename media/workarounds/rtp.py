@@ -1,6 +1,7 @@
-"""RTP-side workarounds for aiortp 0.8.0 (bugs 2, 3, 15 and the two gaps of the table in
+"""RTP-side workarounds for aiortp 0.8.0 (bugs 2, 3, 15, 20 and the two gaps of the table in
 ``media.workarounds``): A-law polarity, the mirrored telephone-event payload type,
-G.722's RTP clock, the jitter buffer's tail, an RTP inactivity watchdog.
+G.722's RTP clock, the jitter buffer's tail, an RTP inactivity watchdog, a latch that
+follows no stranger.
 """
 
 from __future__ import annotations
@@ -177,3 +178,41 @@ class RtpWatchdog:
                 self.on_timeout()
                 return
             await asyncio.sleep(min(0.25, self.timeout - idle))
+
+
+# --- 20. symmetric RTP that follows any source ---------------------------------------------------
+
+
+class RtpLatch:
+    """Symmetric RTP that latches once (bug 20).
+
+    aiortp's ``symmetric_rtp`` re-latches on every packet from any source
+    (``BaseSession._latch_rtp_addr``): one datagram from a stranger to the leg's port
+    sends the caller's audio to the stranger. This latches to the first source that
+    sends an RTP version 2 packet, and ``accept`` refuses every other source after it;
+    a new remote address from SDP (``update_remote``, a re-INVITE) opens the latch again.
+    """
+
+    def __init__(self, session: RTPSession) -> None:
+        self.session = session
+        self.source: tuple[str, int] | None = None
+        session._symmetric_rtp = False  # the library's latch: ours replaces it
+        library_update = session.update_remote
+
+        def update_remote(addr: tuple[str, int]) -> None:
+            library_update(addr)
+            self.source = None
+
+        session.update_remote = update_remote  # type: ignore[method-assign]
+
+    def accept(self, data: bytes, addr: tuple[str, int]) -> bool:
+        """Whether a datagram from ``addr`` is the caller's (latching to the first)."""
+        if self.source is not None:
+            return addr == self.source
+        if len(data) < 12 or data[0] >> 6 != 2:
+            return False
+        self.source = addr
+        if addr != self.session._remote_addr:
+            self.session._remote_addr = addr
+            self.session._remote_rtcp_addr = self.session._compute_rtcp_addr(addr)
+        return True
