@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from switchboard.contact_files import contacts_csv, contacts_vcard, parse_contacts
+from switchboard.csv_rows import file_bytes
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 from switchboard.store.contacts import SCOPES
@@ -40,7 +41,7 @@ def cmd_contact_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_contact_import(settings: Settings, args: argparse.Namespace) -> int:
-    preview = parse_contacts(Path(args.file).read_text(encoding="utf-8", errors="replace"))
+    preview = parse_contacts(file_bytes(args.file).decode("utf-8", errors="replace"))
     for line in preview.errors:
         print(f"left out: line {line.line} ({line.label}): {line.error}", file=sys.stderr)
     if args.dry_run:

@@ -19,6 +19,7 @@ from cli.output import print_json
 from cli.progress import Progress
 from cli.recording_flags import add_recording_argument, apply_recording_flag
 from cli.routing import push_now
+from switchboard.csv_rows import file_bytes, utf8_text
 from switchboard.settings import Settings
 from switchboard.store import ROLES, ProvisioningStore, User
 
@@ -181,7 +182,7 @@ def cmd_user_import(settings: Settings, args: argparse.Namespace) -> int:
     from switchboard.user_csv import preview_import
 
     store = _store(settings)
-    text = Path(args.file).read_text(encoding="utf-8-sig")
+    text = utf8_text(file_bytes(args.file))
     preview = preview_import(store, args.tenant, text)
     for line in preview.errors:
         print(f"{args.file}:{line.line}: {line.error}", file=sys.stderr)

@@ -20,6 +20,7 @@ from dash_app.page_shell import signed_in_manager
 from dash_app.push import push_after_edit
 from dash_app.uploads import decode_upload
 from dash_app.users_view import FEEDBACK, MANAGERS_ONLY, import_preview
+from switchboard.csv_rows import utf8_text
 from switchboard.store import ProvisioningError
 from switchboard.store.user_admin import Credentials
 
@@ -29,10 +30,7 @@ def _csv_text(contents: str | None) -> str:
     data = decode_upload(contents)
     if not data:
         raise ProvisioningError("choose a CSV file")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ProvisioningError("the file is not UTF-8 text (save it as CSV UTF-8)") from exc
+    return utf8_text(data)
 
 
 @callback(

@@ -15,6 +15,7 @@ import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from switchboard.csv_rows import csv_rows
 from switchboard.store.connection import ProvisioningError
 from switchboard.store.contacts import Contact, ContactInput, check_contact
 
@@ -87,23 +88,22 @@ def parse_contacts(text: str) -> ContactPreview:
 
 def parse_contacts_csv(text: str) -> ContactPreview:
     """A CSV with a header line naming at least ``name`` and ``phone`` or ``mobile``."""
-    reader = csv.DictReader(io.StringIO(text))
-    header = [(h or "").strip().lower() for h in reader.fieldnames or []]
-    header = [_ALIASES.get(h, h) for h in header]
+    header, rows = csv_rows(text, lambda h: _ALIASES.get(h.strip().lower(), h.strip().lower()))
     if "name" not in header or not {"phone", "mobile"} & set(header):
         raise ProvisioningError(
             f"the file needs a header line with the columns {', '.join(CSV_COLUMNS)}"
             " (name and a phone or mobile at least), or to be a vCard file"
         )
-    reader.fieldnames = header
     preview = ContactPreview("csv")
-    for number, raw in enumerate(reader, start=2):
-        values = {c: (raw.get(c) or "").strip() for c in CSV_COLUMNS}
+    for row in rows:
+        values = {c: row.values.get(c, "").strip() for c in CSV_COLUMNS}
         if not any(values.values()):
             continue
-        preview.lines.append(
-            _checked(number, values["name"] or f"line {number}", ContactInput(**values))
-        )
+        number, label = row.first_line, values["name"] or f"line {row.first_line}"
+        if row.error:  # the rows an open quote swallowed are in this one: said, not lost
+            preview.lines.append(ContactLine(number, label[:80], None, row.error))
+            continue
+        preview.lines.append(_checked(number, label, ContactInput(**values)))
     return preview
 
 
@@ -194,6 +194,9 @@ def contacts_csv(
 
 
 def _escape(value: str) -> str:
+    """A vCard text value: a line break of any kind is ``\\n`` (a bare CR ended the property
+    and let a stored name forge a card of its own)."""
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
     return value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;").replace("\n", "\\n")
 
 

@@ -16,6 +16,7 @@ import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from switchboard.csv_rows import csv_rows
 from switchboard.store import ProvisioningError, ProvisioningStore, User
 from switchboard.store.accounts import NewUser, check_new_user
 
@@ -60,8 +61,7 @@ def parse_users_csv(text: str) -> ImportPreview:
     many rows is refused as a whole (``ProvisioningError``); a bad row gets
     its error in the preview.
     """
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [(h or "").strip().lower() for h in reader.fieldnames or []]
+    header, rows = csv_rows(text)
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise ProvisioningError(
@@ -71,13 +71,13 @@ def parse_users_csv(text: str) -> ImportPreview:
     unknown = [h for h in header if h not in IMPORT_COLUMNS and h != "status"]
     if unknown:
         raise ProvisioningError(f"unknown column {unknown[0]!r} (use {', '.join(IMPORT_COLUMNS)})")
-    reader.fieldnames = header
     preview = ImportPreview()
     seen: dict[str, int] = {}
-    for number, raw in enumerate(reader, start=2):
+    for row in rows:
         if len(preview.lines) >= MAX_IMPORT_ROWS:
             raise ProvisioningError(f"import at most {MAX_IMPORT_ROWS} users at a time")
-        values = {c: (raw.get(c) or "").strip() for c in IMPORT_COLUMNS}
+        number = row.first_line
+        values = {c: row.values.get(c, "").strip() for c in IMPORT_COLUMNS}
         if not any(values.values()):
             continue  # blank lines are not users
         new = NewUser(
@@ -87,11 +87,11 @@ def parse_users_csv(text: str) -> ImportPreview:
             values["role"].lower() or "user",
             values["timezone"],
         )
-        error = ""
+        error = row.error
         try:
             check_new_user(new)
         except ProvisioningError as exc:
-            error = str(exc)
+            error = error or str(exc)
         if not error and new.extension in seen:
             error = f"extension {new.extension} is also on line {seen[new.extension]}"
         seen.setdefault(new.extension, number)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from switchboard.identifiers import EMAIL_RE, EXTENSION_RE, TENANT_RE
+from switchboard.identifiers import EMAIL_RE, EXTENSION_RE, TENANT_RE, has_control_characters
 from switchboard.store.connection import ProvisioningError, StoreConnection
 from switchboard.store.passwords import hash_secret, secret_matches, sip_ha1
 
@@ -58,8 +58,8 @@ class User:
 def _check_timezone(tz: str) -> str:
     try:
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ProvisioningError(f"unknown time zone {tz!r} (use an IANA name)") from exc
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: "America", a folder
+        raise ProvisioningError(f"unknown time zone {tz[:64]!r} (use an IANA name)") from exc
     return tz
 
 
@@ -100,6 +100,8 @@ def check_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > 80:
         raise ProvisioningError("a name is 1 to 80 characters")
+    if has_control_characters(name):
+        raise ProvisioningError("a name is one line of text (no line breaks, tabs or NUL)")
     return name
 
 

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from switchboard.identifiers import has_control_characters
 from switchboard.store.accounts import AccountsSection, User, _check_email
 from switchboard.store.connection import ProvisioningError
 
@@ -77,6 +78,8 @@ def check_contact(new: ContactInput) -> ContactInput:
         raise ProvisioningError("a contact's name is 1 to 80 characters")
     if len(new.company.strip()) > 80:
         raise ProvisioningError("a company name is limited to 80 characters")
+    if has_control_characters(name + new.company):
+        raise ProvisioningError("a name is one line of text (no line breaks, tabs or NUL)")
     phone = _check_number(new.phone, "phone")
     mobile = _check_number(new.mobile, "mobile")
     if not phone and not mobile:
