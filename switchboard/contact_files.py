@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import quopri
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -107,15 +108,35 @@ def parse_contacts_csv(text: str) -> ContactPreview:
     return preview
 
 
+def _quoted_printable(name_part: str) -> bool:
+    """Whether a vCard 2.1 property's value is quoted-printable (older phones and Outlook)."""
+    return "QUOTED-PRINTABLE" in name_part.upper()
+
+
 def _unfold(text: str) -> list[tuple[int, str]]:
-    """vCard lines with folded continuations joined (RFC 6350 3.2), with their line numbers."""
+    """vCard lines with folded continuations joined (RFC 6350 3.2; vCard 2.1's
+    quoted-printable soft breaks, a value ending in ``=``), with their line numbers."""
     lines: list[tuple[int, str]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if line[:1] in (" ", "\t") and lines:
             lines[-1] = (lines[-1][0], lines[-1][1] + line[1:])
+        elif lines and lines[-1][1].endswith("=") and _quoted_printable(lines[-1][1].split(":")[0]):
+            lines[-1] = (lines[-1][0], lines[-1][1][:-1] + line)
         elif line.strip():
             lines.append((number, line))
     return lines
+
+
+def _decoded(name_part: str, value: str) -> str:
+    """A vCard 2.1 value as text: quoted-printable bytes in its CHARSET (UTF-8 if none)."""
+    if not _quoted_printable(name_part):
+        return value
+    params = dict(p.partition("=")[::2] for p in name_part.upper().split(";")[1:])
+    charset = params.get("CHARSET", "UTF-8")
+    try:
+        return quopri.decodestring(value.encode("ascii", "replace")).decode(charset, "replace")
+    except LookupError:  # a charset Python does not know
+        return quopri.decodestring(value.encode("ascii", "replace")).decode("utf-8", "replace")
 
 
 def _unescape(value: str) -> str:
@@ -136,6 +157,7 @@ def parse_vcards(text: str) -> ContactPreview:
     start = 0
     for number, line in _unfold(text):
         name_part, _, value = line.partition(":")
+        value = _decoded(name_part, value)
         params = name_part.split(";")
         prop = params[0].rsplit(".", 1)[-1].upper()  # "item1.TEL" groups
         types = {t.upper() for p in params[1:] for t in p.partition("=")[2].split(",")}

@@ -111,3 +111,19 @@ def test_the_cli_says_a_file_is_missing_or_not_utf8(
         capsys.readouterr()
         assert cli.main(args) == 2
         assert says in capsys.readouterr().err
+
+
+def test_a_vcard_21_quoted_printable_name_is_decoded() -> None:
+    """Older phones and Outlook write vCard 2.1 with quoted-printable names (stored as
+    "=C3=BC…" before), soft line breaks included."""
+    card = (
+        "BEGIN:VCARD\r\nVERSION:2.1\r\n"
+        "N;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:M=C3=BCller;J=C3=BCrgen\r\n"
+        "FN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:J=C3=BCrgen M=\r\n=C3=BCller\r\n"
+        "ORG;ENCODING=QUOTED-PRINTABLE;CHARSET=ISO-8859-1:B=E4ckerei\r\n"
+        "TEL;CELL:+49 170 1234567\r\nEND:VCARD\r\n"
+    )
+    (contact,) = parse_contacts(card).contacts
+    assert (contact.name, contact.company, contact.mobile) == (
+        "Jürgen Müller", "Bäckerei", "+49 170 1234567",
+    )  # fmt: skip
