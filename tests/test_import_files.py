@@ -13,7 +13,7 @@ import pytest
 from cli import main as cli
 from switchboard.contact_files import contacts_vcard, parse_contacts
 from switchboard.settings import Settings
-from switchboard.store import ProvisioningError
+from switchboard.store import ProvisioningError, ProvisioningStore
 from switchboard.store.contacts import Contact
 from switchboard.user_csv import parse_users_csv
 
@@ -127,3 +127,14 @@ def test_a_vcard_21_quoted_printable_name_is_decoded() -> None:
     assert (contact.name, contact.company, contact.mobile) == (
         "Jürgen Müller", "Bäckerei", "+49 170 1234567",
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["x" * 5000, "nul\x00name", "../../etc/passwd\nsecond line"])
+def test_a_track_named_after_its_upload_is_one_short_line(
+    store: ProvisioningStore, name: str
+) -> None:
+    """A hold-music track takes its upload's file name: 5,000 characters and NUL were
+    stored as its name (and then listed and exported)."""
+    with pytest.raises(ProvisioningError, match="a track's name is"):
+        store.add_hold_music("acme.example", name, "hold.wav")
+    assert store.hold_music("acme.example") == []

@@ -96,12 +96,16 @@ def check_new_user(new: NewUser) -> None:
     _check_email(new.email)
 
 
-def check_name(name: str) -> str:
+def check_name(name: str, what: str = "a name") -> str:
+    """``name`` stripped: 1 to 80 characters of one line (``what`` names it in the error).
+
+    Every name a person gives (a user, a contact, a menu, a queue, a hold-music track taken
+    from an upload's file name) is shown in lists and written to exports."""
     name = name.strip()
     if not name or len(name) > 80:
-        raise ProvisioningError("a name is 1 to 80 characters")
+        raise ProvisioningError(f"{what} is 1 to 80 characters")
     if has_control_characters(name):
-        raise ProvisioningError("a name is one line of text (no line breaks, tabs or NUL)")
+        raise ProvisioningError(f"{what} is one line of text (no line breaks, tabs or NUL)")
     return name
 
 

@@ -39,7 +39,7 @@ from switchboard.attendants import (
     options_to_json,
 )
 from switchboard.rules import AnsweringRule
-from switchboard.store.accounts import User
+from switchboard.store.accounts import User, check_name
 from switchboard.store.connection import ProvisioningError
 from switchboard.store.routing import Did, RoutingSection
 
@@ -210,6 +210,7 @@ class AttendantsSection(RoutingSection):
         t = self.tenant(tenant)
         if not attendant.name.strip():
             raise ProvisioningError("an auto attendant needs a name")
+        check_name(attendant.name, "a menu's name")
         if not 1 <= attendant.timeout_seconds <= MAX_TIMEOUT_SECONDS:
             raise ProvisioningError(f"wait for a key 1 to {MAX_TIMEOUT_SECONDS} seconds")
         if not 0 <= attendant.max_repeats <= MAX_REPEATS:
@@ -308,6 +309,7 @@ class AttendantsSection(RoutingSection):
         t = self.tenant(ann.tenant)
         if not ann.name.strip():
             raise ProvisioningError("an announcement needs a name")
+        check_name(ann.name, "an announcement's name")
         if not ann.text.strip() and not ann.audio_file:
             raise ProvisioningError("the announcement needs text or an uploaded recording")
         if ann.then is not None and ann.then.kind in ("repeat", "dial_by_extension"):
@@ -373,6 +375,7 @@ class AttendantsSection(RoutingSection):
         t = self.tenant(tenant)
         if not name.strip():
             raise ProvisioningError("a hold-music track needs a name")
+        check_name(name, "a track's name")
         with self._tx(f"a hold-music track named {name.strip()!r} already exists") as db:
             first = db.execute(
                 "select count(*) from hold_music where tenant_id = ?", (t.id,)

@@ -23,8 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from switchboard.identifiers import has_control_characters
-from switchboard.store.accounts import AccountsSection, User, _check_email
+from switchboard.store.accounts import AccountsSection, User, _check_email, check_name
 from switchboard.store.connection import ProvisioningError
 
 Scope = Literal["all", "personal", "shared", "favourites"]
@@ -73,13 +72,9 @@ def _check_number(number: str, what: str) -> str:
 
 def check_contact(new: ContactInput) -> ContactInput:
     """The contact as it would be stored, or ``ProvisioningError`` (pure)."""
-    name = new.name.strip()
-    if not name or len(name) > 80:
-        raise ProvisioningError("a contact's name is 1 to 80 characters")
-    if len(new.company.strip()) > 80:
-        raise ProvisioningError("a company name is limited to 80 characters")
-    if has_control_characters(name + new.company):
-        raise ProvisioningError("a name is one line of text (no line breaks, tabs or NUL)")
+    name = check_name(new.name, "a contact's name")
+    if new.company.strip():
+        check_name(new.company, "a company name")
     phone = _check_number(new.phone, "phone")
     mobile = _check_number(new.mobile, "mobile")
     if not phone and not mobile:

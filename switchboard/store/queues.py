@@ -24,6 +24,7 @@ from typing import Literal, get_args
 
 from switchboard.attendants import MENU_KEYS, MenuDestination, destination_from_dict
 from switchboard.identifiers import EXTENSION_RE
+from switchboard.store.accounts import check_name
 from switchboard.store.attendants import AttendantsSection, _dest_json
 from switchboard.store.connection import ProvisioningError
 
@@ -177,6 +178,7 @@ class QueuesSection(AttendantsSection):
     def _check_queue(self, queue: CallQueue) -> None:
         if not queue.name.strip():
             raise ProvisioningError("a queue needs a name")
+        check_name(queue.name, "a queue's name")
         if queue.strategy not in STRATEGIES:
             raise ProvisioningError(
                 f"no ring strategy {queue.strategy!r} (use {', '.join(STRATEGIES)})"
