@@ -36,6 +36,9 @@ def open_acc(path: Path) -> sqlite3.Connection | None:
     # mode=ro: a bug here can never modify Kamailio's file. Autocommit so that
     # each read sees the latest committed rows and holds no read transaction.
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    # Kamailio copies header values as it got them: a Latin-1 User-Agent is not UTF-8, and
+    # the default decoder raised on that row for ever (the watermark never moved again).
+    db.text_factory = lambda raw: raw.decode("utf-8", "replace")
     db.execute("pragma busy_timeout=5000")
     return db
 

@@ -42,6 +42,7 @@ from pipeline.schema import (
     RECORDING_OUTCOMES,
     TENANT_RE,
 )
+from switchboard.days import LAST_DAY, LATEST_EPOCH
 
 Call = dict[str, Any]
 
@@ -148,7 +149,9 @@ def _epoch_us(row: AccRow, column: str, *, required: bool) -> int | None:
         return None
     # bool is an int subclass; a text value means SQLite could not store a number.
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise Quarantine(f"{column} is not a number: {value!r}")
+        raise Quarantine(f"{column} is not a number: {str(value)[:40]!r}")
+    if not 0 <= value <= LATEST_EPOCH:  # past it, the instant overflowed (a blocked spool)
+        raise Quarantine(f"{column} is not an instant from 1970 to {LAST_DAY}: {value!r}")
     return round(value * 1_000_000)
 
 

@@ -17,7 +17,6 @@ per table and UTC date of the events in a pass.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -33,6 +32,7 @@ from pipeline.steps_ingest import (
     StepsIngestResult,
     event_files,
     instant,
+    is_row_id,
     read_batch,
     utc,
 )
@@ -42,6 +42,8 @@ from switchboard.settings import Settings
 SPOOL_KIND = "queue_events"
 _QUEUE_TEXT = ("caller", "agent", "key", "target", "outcome")
 _QUEUE_NUMBERS = ("wait", "talk")
+# The longest wait or talk an event may report: far past any call, far below overflow.
+MAX_SECONDS = 1e7
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,9 @@ def _int_or_none(where: str, raw: dict[str, Any], key: str, *, required: bool = 
     value = raw.get(key)
     if value is None and not required:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpoolItemError(f"{where}: {key!r} must be an integer")
+    lowest = 0 if key == "position" else 1  # position 0: no longer in line
+    if not (is_row_id(value) or (lowest == 0 and value == 0 and not isinstance(value, bool))):
+        raise SpoolItemError(f"{where}: {key!r} must be an integer from {lowest} to {2**31 - 1}")
     return value
 
 
@@ -97,8 +100,8 @@ def _check_queue_event(index: int, raw: Any) -> dict[str, Any]:
     for key in _QUEUE_NUMBERS:
         value = raw.get(key)
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
-        if value is not None and not (numeric and math.isfinite(value)):
-            raise SpoolItemError(f"{where}: {key!r} must be a number or null")
+        if value is not None and not (numeric and 0 <= value <= MAX_SECONDS):
+            raise SpoolItemError(f"{where}: {key!r} must be seconds (0 to {MAX_SECONDS:g}) or null")
         row[key] = None if value is None else float(value)
     return row
 

@@ -62,6 +62,13 @@ class SpoolItemError(ValueError):
     """An item the pipeline cannot ingest; the message is the quarantine reason."""
 
 
+class RowsError(Exception):
+    """A chunk's lake rows could not be built (before anything was written): one of its
+    items holds a value its checks let through and its table refuses (an int past its
+    column, a lone surrogate, an instant past year 9999). The pass commits the chunk's
+    items one by one, and quarantines the ones whose rows still cannot be built."""
+
+
 class SpoolEntry(Protocol):
     """A checked item: it knows the file the pass listed."""
 
@@ -91,7 +98,7 @@ def read_json_object(path: Path) -> dict[str, Any]:
     """An item's JSON, which must be an object; SpoolItemError says what is wrong."""
     try:
         doc = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: bad UTF-8, bad JSON, a 4,301-digit int
         raise SpoolItemError(f"unreadable JSON: {exc}") from exc
     if not isinstance(doc, dict):
         raise SpoolItemError("the JSON is not an object")
@@ -207,23 +214,38 @@ class SpoolIngest(Generic[ItemT, ResultT]):
                 except self.refusals as exc:
                     self.quarantine(path, str(exc))
                     result.quarantined += 1
+                except Exception as exc:  # check() writes nothing: one item, never the spool
+                    log.error("%s %s: check failed", self.what, path, exc_info=exc)
+                    self.quarantine(path, f"could not be checked: {type(exc).__name__}: {exc}")
+                    result.quarantined += 1
             twice = {id(i) for i in self.already_ingested(good)}
             for item in (i for i in good if id(i) in twice):
                 self.quarantine(item.path, f"{self.already_reason} already ingested")
                 result.quarantined += 1
             good = [i for i in good if id(i) not in twice]
             for start in range(0, len(good), self.max_commit):
-                chunk = good[start : start + self.max_commit]
-                try:
-                    if self.commit(chunk, step):
-                        self.tally(result, chunk)
-                except self.refusals as exc:  # refused before it wrote anything
-                    for item in chunk:
-                        self.quarantine(item.path, str(exc))
-                        result.quarantined += 1
+                self._commit_chunk(good[start : start + self.max_commit], step, result)
         if result != self.new_result():
             log.info("%s ingest: %s", self.what, result)
         return result
+
+    def _commit_chunk(self, chunk: list[ItemT], step: StepHook, result: ResultT) -> None:
+        """Commit ``chunk``; a refusal quarantines it, a :class:`RowsError` splits it."""
+        try:
+            if self.commit(chunk, step):
+                self.tally(result, chunk)
+        except self.refusals as exc:  # refused before it wrote anything
+            for item in chunk:
+                self.quarantine(item.path, str(exc))
+                result.quarantined += 1
+        except RowsError as exc:
+            if len(chunk) == 1:
+                self.quarantine(chunk[0].path, str(exc))
+                result.quarantined += 1
+                return
+            log.warning("%s: %s; committing its %d items one by one", self.what, exc, len(chunk))
+            for item in chunk:
+                self._commit_chunk([item], step, result)
 
 
 class ManifestIngest(SpoolIngest[ItemT, ResultT]):
@@ -295,7 +317,12 @@ class ManifestIngest(SpoolIngest[ItemT, ResultT]):
     def commit(self, items: list[ItemT], step: StepHook) -> bool:
         """Steps 1–5 for a chunk of checked items."""
         name = batch_name(self.name_keys(items), self.prefix)
-        files = self.lake_files(items, name)
+        try:  # pure: nothing is written yet
+            files = self.lake_files(items, name)
+        except self.refusals:
+            raise
+        except (ValueError, TypeError, OverflowError, pa.ArrowException) as exc:
+            raise RowsError(f"its rows could not be built: {type(exc).__name__}: {exc}") from exc
         spool_items = [self.spool_rel(i.path) for i in items]
         write_json_atomic(
             self.batches_dir / PENDING, {"name": name, "items": spool_items, "files": sorted(files)}

@@ -22,7 +22,6 @@ its folder, commit log, prefix, how a batch is read and which lake files its row
 
 from __future__ import annotations
 
-import math
 import re
 from collections import defaultdict
 from collections.abc import Callable
@@ -44,6 +43,7 @@ from pipeline.spool_ingest import (
     read_json_object,
 )
 from switchboard.call_steps import STEP_KINDS
+from switchboard.days import LAST_DAY, LATEST_EPOCH
 from switchboard.settings import Settings
 
 SPOOL_KIND = "steps"
@@ -72,10 +72,11 @@ class StepsIngestResult:
 
 # -- reading the spool (pure checks, no writes) ---------------------------------------------
 def instant(where: str, raw: dict[str, Any]) -> float:
-    """An event's ``at``: epoch seconds, finite and not negative."""
+    """An event's ``at``: epoch seconds from 1970 to :data:`LATEST_EPOCH` (compared, never
+    passed to ``math.isfinite``, which raises OverflowError on an int of 400 digits)."""
     at = raw.get("at")
-    if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at) or at < 0:
-        raise SpoolItemError(f"{where}: 'at' must be a finite, non-negative number")
+    if isinstance(at, bool) or not isinstance(at, int | float) or not 0 <= at <= LATEST_EPOCH:
+        raise SpoolItemError(f"{where}: 'at' must be epoch seconds from 1970 to {LAST_DAY}")
     return float(at)
 
 
@@ -87,8 +88,8 @@ def _check_step(index: int, raw: Any) -> dict[str, Any]:
     if raw.get("kind") not in STEP_KINDS:
         raise SpoolItemError(f"{where}: unknown step kind {raw.get('kind')!r}")
     attendant = raw.get("attendant_id")
-    if attendant is not None and (isinstance(attendant, bool) or not isinstance(attendant, int)):
-        raise SpoolItemError(f"{where}: 'attendant_id' must be an integer or null")
+    if attendant is not None and not is_row_id(attendant):
+        raise SpoolItemError(f"{where}: 'attendant_id' must be an id (a positive integer) or null")
     for key in _TEXT_FIELDS:
         if raw.get(key) is not None and not isinstance(raw[key], str):
             raise SpoolItemError(f"{where}: {key!r} must be a string or null")
@@ -98,6 +99,11 @@ def _check_step(index: int, raw: Any) -> dict[str, Any]:
         "attendant_id": attendant,
         **{key: raw.get(key) for key in _TEXT_FIELDS},
     }
+
+
+def is_row_id(value: Any) -> bool:
+    """Whether ``value`` is an id the store could have made (an int of 1 to 2**31 - 1)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
 
 
 def read_batch(json_path: Path, *keys: str) -> dict[str, Any]:

@@ -9,10 +9,13 @@ took a date before this bound existed.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time
 
 FIRST_DAY = date(1970, 1, 1)
 LAST_DAY = date(2999, 12, 31)
+# The same bound for an instant a producer writes (epoch seconds: the media server's
+# events, Kamailio's accounting): past it, the row's UTC day overflowed as it was built.
+LATEST_EPOCH = datetime.combine(LAST_DAY, time.max, tzinfo=UTC).timestamp()
 
 
 def check_day(day: date) -> date:

@@ -245,3 +245,21 @@ def test_reads_committed_rows_while_kamailio_is_writing(
         "committed",
         "in-flight",
     ]
+
+
+def test_a_row_kamailio_wrote_oddly_never_blocks_the_spool(
+    settings: Settings, directory: Directory
+) -> None:
+    """Two rows stopped call ingest for good: text that is not UTF-8 (a Latin-1 header
+    Kamailio copied) raised while the rows were read, and an end past year 9999 overflowed
+    after the row checks. The first goes in (its bad bytes replaced), the second is
+    quarantined, and the watermark moves past both."""
+    insert_acc_rows(settings, [acc("ok1"), acc("far", end_at=1e30), acc("latin"), acc("ok2")])
+    db = sqlite3.connect(settings.acc_db, isolation_level=None)
+    db.execute("update cdr set user_agent = cast(x'4a6f73e9' as text) where call_id = 'latin'")
+    db.close()
+    assert ingest_once(settings) == IngestResult(3, 1, 4)
+    calls = {r["call_id"]: r for r in lake_rows(settings.lake_dir, "calls")}
+    assert sorted(calls) == ["latin", "ok1", "ok2"]
+    (quarantined,) = lake_rows(settings.lake_dir, "quarantine")
+    assert "end_at is not an instant from 1970 to 2999-12-31" in quarantined["reason"]

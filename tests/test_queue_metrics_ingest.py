@@ -199,3 +199,34 @@ def test_queue_tables_compact_like_every_table(
         assert lake_rows(settings, table) == before[table]
     merged = pq.read_table(folder / "c-000001.parquet").to_pylist()
     assert [r["at"] for r in merged] == sorted(r["at"] for r in merged)
+
+
+def test_numbers_out_of_their_range_are_quarantined_not_a_blocked_spool(
+    settings: Settings, store: ProvisioningStore
+) -> None:
+    """A position past its int32 column failed the whole pass when its table was built (the
+    spool blocked for good); negative or overflowing seconds went in, or raised."""
+    folder = settings.spool_dir / "queue_events" / ACME
+    write_batch(settings, answered_call(), batch_id="good")
+    for batch_id, key, value in (
+        ("position", "position", 2**31),
+        ("talk", "talk", -5),
+        ("wait", "wait", 10**400),
+        ("queue", "queue_id", 2**63),
+    ):
+        doc = events_document(batch_id, ACME, answered_call(call_id=batch_id), [])
+        doc["queue_events"][-1][key] = value  # type: ignore[index]
+        (folder / f"{batch_id}.json").write_text(json.dumps(doc))
+
+    result = ingest_queue_events(settings)
+
+    assert (result.batches, result.quarantined) == (1, 4)
+    reasons = {
+        p.name.split("_", 1)[1].removesuffix(".reason.txt"): p.read_text()
+        for p in (settings.spool_dir / "quarantine" / "queue_events").glob("*.reason.txt")
+    }
+    assert "'position' must be an integer from 0 to 2147483647" in reasons["position"]
+    assert "'talk' must be seconds" in reasons["talk"]
+    assert "'wait' must be seconds" in reasons["wait"]
+    assert "'queue_id' must be an integer" in reasons["queue"]
+    assert {r["batch_id"] for r in lake_rows(settings, QUEUE_EVENTS.name)} == {"good"}

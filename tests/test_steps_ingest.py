@@ -135,7 +135,7 @@ def test_corrupt_batches_are_quarantined_with_a_reason_and_the_others_go_in(
         f"{ACME}_badkind": "step 0: unknown step kind 'teleported'",
         f"{ACME}_elsewhere": "tenant is not a SIP domain or does not match the folder",
         f"{ACME}_empty": "'steps' is missing or empty",
-        f"{ACME}_late": "step 1: 'at' must be a finite, non-negative number",
+        f"{ACME}_late": "step 1: 'at' must be epoch seconds from 1970 to 2999-12-31",
     }
     assert reasons[f"{ACME}_broken"].startswith("unreadable JSON")
     assert {r["batch_id"] for r in lake_rows(settings)} == {"good"}
@@ -189,3 +189,45 @@ def test_call_steps_compact_like_every_table(settings: Settings, store: Provisio
     assert lake_rows(settings) == before
     merged = pq.read_table(folder / "c-000001.parquet").to_pylist()
     assert [r["at"] for r in merged] == sorted(r["at"] for r in merged)
+
+
+def test_a_poison_batch_is_quarantined_and_never_blocks_the_spool(
+    settings: Settings, store: ProvisioningStore
+) -> None:
+    """Values a check let through and a later step refused (building a datetime, an Arrow
+    column) aborted the whole pass, every pass: nothing after them was ever ingested.
+    Each is now quarantined alone; the good batches of the same pass go in exactly once."""
+    folder = settings.spool_dir / "steps" / ACME
+    write_batch(settings, menu_call(), batch_id="good-1")
+
+    def poisoned(batch_id: str, **changes: Any) -> None:
+        doc = steps_document(batch_id, ACME, f"c-{batch_id}", menu_call(1))
+        doc["steps"][1].update(changes)  # type: ignore[index]
+        (folder / f"{batch_id}.json").write_text(json.dumps(doc))
+
+    (folder / "digits.json").write_text('{"batch_id": "digits", "at": ' + "9" * 4400 + "}")
+    poisoned("huge-int", at=10**400)  # math.isfinite raised OverflowError
+    poisoned("year-10000", at=253402300800)  # datetime past 9999
+    poisoned("id-past-64-bits", attendant_id=2**63)
+    poisoned("surrogate", key="\ud800")  # JSON takes it; Arrow's UTF-8 does not
+    write_batch(settings, menu_call(2), batch_id="good-2")
+
+    result = ingest_steps(settings)
+
+    assert (result.batches, result.quarantined) == (2, 5)
+    reasons = {
+        p.name.removesuffix(".reason.txt").removeprefix(f"{ACME}_"): p.read_text().strip()
+        for p in (settings.spool_dir / "quarantine" / "steps").glob("*.reason.txt")
+    }
+    assert reasons["digits"].startswith("unreadable JSON")
+    assert (
+        reasons["huge-int"]
+        == reasons["year-10000"]
+        == ("step 1: 'at' must be epoch seconds from 1970 to 2999-12-31")
+    )
+    assert reasons["id-past-64-bits"].startswith("step 1: 'attendant_id' must be an id")
+    assert reasons["surrogate"].startswith("its rows could not be built: UnicodeEncodeError")
+    assert sorted({r["batch_id"] for r in lake_rows(settings)}) == ["good-1", "good-2"]
+    assert len(lake_rows(settings)) == 2 * len(menu_call())
+    assert list(folder.glob("*.json")) == []
+    assert ingest_steps(settings) == type(result)()  # nothing left, nothing again
