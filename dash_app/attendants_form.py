@@ -23,8 +23,10 @@ from typing import Any, cast
 import dash_mantine_components as dmc
 from dash import MATCH, Input, Output, clientside_callback, dcc, html
 
+from dash_app.auth import portal
 from dash_app.destinations import OFF
 from dash_app.editing import delete_button, edit_button, name_input
+from dash_app.greetings import largest_upload_bytes, upload_hint
 from switchboard.attendants import (
     MENU_KEYS,
     TARGETED_KINDS,
@@ -275,12 +277,30 @@ def hold_row(track: HoldMusic) -> Any:
 
 
 def upload(upload_id: str, label: str) -> Any:
-    """An MP3/WAV drop zone (the server checks what it really is)."""
+    """An MP3/WAV drop zone (the server checks what it really is), saying its largest file.
+
+    The browser keeps back a file over ``max_size`` (one the portal would refuse
+    with a bare 413: ``dash_app.greetings.largest_upload_bytes``); the size in the
+    label is what the user reads.
+    """
+    max_bytes = largest_upload_bytes(portal().settings.portal_max_request_mb)
     return dcc.Upload(
-        dmc.Text(label, size="sm", c="dimmed", ta="center"),
+        dmc.Stack(
+            [
+                dmc.Text(label, size="sm", c="dimmed", ta="center"),
+                dmc.Text(
+                    upload_hint(max_bytes),
+                    size="xs",
+                    c="dimmed",
+                    ta="center",
+                    id=f"{upload_id}-limit",
+                ),
+            ],
+            gap=0,
+        ),
         id=upload_id,
         accept=".mp3,.wav,audio/mpeg,audio/wav",
-        max_size=20 * 1024 * 1024,
+        max_size=max_bytes,
         style={"border": "1px dashed #adb5bd", "borderRadius": 8, "padding": "10px"},
     )
 

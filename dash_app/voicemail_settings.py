@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 import dash_mantine_components as dmc
 from dash import dcc, html
 
+from dash_app.auth import portal
+from dash_app.greetings import MAX_GREETING_BYTES, largest_upload_bytes, upload_hint
 from dash_app.layout import section
 from switchboard.store import PinLock
 from switchboard.voicemail import GREETING_KINDS
@@ -54,6 +56,7 @@ def settings_panel(box: Any, lock: PinLock | None = None, timezone: str = "UTC")
     ``lock``: the phone-access lock, shown in ``timezone`` (the viewer's).
     """
     kinds = [{"value": k, "label": GREETING_LABELS[k]} for k in GREETING_KINDS]
+    max_bytes = largest_upload_bytes(portal().settings.portal_max_request_mb, MAX_GREETING_BYTES)
     uploaded = ", ".join(GREETING_LABELS[k] for k in box.greetings) or "none yet"
     greetings = dmc.Stack(
         [
@@ -76,7 +79,14 @@ def settings_panel(box: Any, lock: PinLock | None = None, timezone: str = "UTC")
                         dmc.Button("Choose audio file…", variant="light"),
                         id="voicemail-greeting-upload",
                         accept=".mp3,.wav,audio/mpeg,audio/wav",
-                        max_size=10 * 1024 * 1024,
+                        # a larger file is kept back by the browser: the hint says why
+                        max_size=max_bytes,
+                    ),
+                    dmc.Text(
+                        upload_hint(max_bytes),
+                        size="xs",
+                        c="dimmed",
+                        id="voicemail-greeting-upload-limit",
                     ),
                 ],
                 align="flex-end",

@@ -6,12 +6,20 @@ greetings, announcements and hold music all come through here, from the
 portal and the CLI alike; no SIP code is imported, so front ends may call it.
 
 Uploads: the file name's extension is not trusted; ffprobe must find an MP3
-or WAV container with an audio stream, or the upload is refused with a
-message a user reads as-is (``AudioError``). ffmpeg converts (loudness-
-normalised with ``loudnorm`` for menus, announcements and hold music, so a
-quiet recording is as loud as the spoken prompts) into a temp file renamed
-into place: the media server never plays a half-written file. Text is spoken
-with espeak-ng (``media.prompts.synthesize``) at save time, never downloaded.
+or WAV container with an audio stream of at most ``MAX_CHANNELS`` channels
+sampled at ``MIN_SAMPLE_RATE``..``MAX_SAMPLE_RATE``, or the upload is refused
+with a message a user reads as-is (``AudioError``). ffmpeg converts into a
+temp file renamed into place, so the media server never plays a half-written
+file and a refused upload never replaces the audio saved before it. It first
+downmixes to mono at the library's rate, then loudness-normalises with
+``loudnorm`` (menus, announcements and hold music, so a quiet recording is as
+loud as the spoken prompts): ``loudnorm`` works at 192 kHz per channel, so
+normalising 16 channels would cost 16 times one, and a hostile file could hold
+a core for minutes; a conversion past ``CONVERT_SECONDS`` is stopped and
+refused. What ffmpeg made is checked before it is kept: at least
+``MIN_SECONDS`` long (``playable_seconds``), else callers would hear only the
+beep. Text is spoken with espeak-ng (``media.prompts.synthesize``) at save
+time, never downloaded.
 
 Library files live under ``<data_dir>/audio/<tenant>/<kind>-<digest>.wav``,
 named by their content, so saving the same audio twice makes one file and a
@@ -25,6 +33,8 @@ import json
 import os
 import subprocess
 import tempfile
+import wave
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -34,6 +44,14 @@ from switchboard.identifiers import TENANT_RE
 ACCEPTED_SUFFIXES = (".mp3", ".wav")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_SECONDS = 600.0
+# Shorter than this is no greeting or prompt: a click, a cut-off word, or nothing at all.
+MIN_SECONDS = 0.5
+# Mono, stereo, up to 7.1 surround; more is no recording a person made for a phone line.
+MAX_CHANNELS = 8
+# The phone's own rate up to the highest studio rate; 100 Hz audio is no audio.
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = prompts.SAMPLE_RATE, 192_000
+# Once mono, a 600 s upload converts in about 8 s on one core; far past that, something is off.
+CONVERT_SECONDS = 120.0
 # EBU R128-ish speech loudness for the phone (the prompts espeak-ng makes are about this loud).
 LOUDNORM = "loudnorm=I=-18:TP=-2:LRA=11"
 
@@ -49,28 +67,99 @@ class AudioError(ValueError):
     """Audio that cannot be played to callers; the message is for the user."""
 
 
-def probe(path: Path) -> tuple[str, bool, float]:
-    """(container format names, has an audio stream, seconds) according to ffprobe."""
-    result = subprocess.run(
-        [
-            "ffprobe", "-v", "error", "-print_format", "json",
-            "-show_entries", "format=format_name,duration:stream=codec_type", str(path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )  # fmt: skip
+@dataclass(frozen=True)
+class AudioProbe:
+    """What ffprobe says of an upload (all empty or 0 when it could not read it)."""
+
+    formats: frozenset[str] = frozenset()
+    has_audio: bool = False
+    seconds: float = 0.0
+    channels: int = 0
+    sample_rate: int = 0
+
+
+def probe(path: Path) -> AudioProbe:
+    """The container formats, first audio stream and length of ``path``, by ffprobe."""
+    try:
+        result = subprocess.run(
+            [
+                "ffprobe", "-v", "error", "-print_format", "json", "-show_entries",
+                "format=format_name,duration:stream=codec_type,channels,sample_rate", str(path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return AudioProbe()
     if result.returncode != 0:
-        return "", False, 0.0
+        return AudioProbe()
     info = json.loads(result.stdout or "{}")
     fmt = info.get("format", {})
-    has_audio = any(s.get("codec_type") == "audio" for s in info.get("streams", []))
+    audio = [s for s in info.get("streams", []) if s.get("codec_type") == "audio"]
+    stream = audio[0] if audio else {}
+    return AudioProbe(
+        formats=frozenset(str(fmt.get("format_name", "")).split(",")),
+        has_audio=bool(audio),
+        seconds=_number(fmt.get("duration")),
+        channels=int(_number(stream.get("channels"))),
+        sample_rate=int(_number(stream.get("sample_rate"))),
+    )
+
+
+def _number(value: object) -> float:
     try:
-        seconds = float(fmt.get("duration", 0.0))
-    except ValueError:
-        seconds = 0.0
-    return str(fmt.get("format_name", "")), has_audio, seconds
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def megabytes(size: int) -> str:
+    """``size`` in MB for a message, rounded down (a file of the size said always fits)."""
+    tenths = size * 10 // 2**20
+    return f"{tenths // 10}" if tenths % 10 == 0 else f"{tenths / 10:.1f}"
+
+
+def _refuse_stream(name: str, noun: str, found: AudioProbe, max_seconds: float) -> None:
+    """Refuse, before any conversion, what would take ffmpeg unreasonably long or is no audio."""
+    if found.seconds > max_seconds:
+        raise AudioError(f"{name} is longer than {max_seconds:.0f} seconds.")
+    if found.channels > MAX_CHANNELS:
+        raise AudioError(
+            f"{name} has {found.channels} channels; {noun.lower()} may have at most"
+            f" {MAX_CHANNELS} (mono or stereo is best)."
+        )
+    if found.sample_rate and not MIN_SAMPLE_RATE <= found.sample_rate <= MAX_SAMPLE_RATE:
+        raise AudioError(
+            f"{name} is sampled at {found.sample_rate:,} Hz; {noun.lower()} must be sampled"
+            f" at {MIN_SAMPLE_RATE:,} to {MAX_SAMPLE_RATE:,} Hz."
+        )
+
+
+def playable_seconds(path: Path, name: str, noun: str) -> float:
+    """The length of a converted file; refused when it holds no samples or too few to hear.
+
+    Checked on what ffmpeg made, not on the probe's duration: that comes from
+    headers a file may lie in. Digital silence is kept (a manager may want a
+    silent hold track, and the tests' fixtures upload silence as valid audio).
+    """
+    try:
+        with wave.open(str(path)) as w:
+            seconds = w.getnframes() / w.getframerate()
+    except (wave.Error, EOFError, OSError, ZeroDivisionError) as exc:
+        raise AudioError(f"{name} could not be converted: the audio looks damaged.") from exc
+    if seconds == 0:
+        raise AudioError(
+            f"{name} holds no sound: it has no audio samples. {noun} must be at least"
+            f" {MIN_SECONDS} seconds long."
+        )
+    if seconds < MIN_SECONDS:
+        raise AudioError(
+            f"{name} is too short ({seconds:.2f} s): {noun.lower()} must be at least"
+            f" {MIN_SECONDS} seconds long."
+        )
+    return seconds
 
 
 def convert_upload(
@@ -83,39 +172,61 @@ def convert_upload(
     max_bytes: int = MAX_UPLOAD_BYTES,
     normalise: bool = True,
 ) -> float:
-    """Check an uploaded MP3/WAV and write it to ``dest`` as 8 kHz mono WAV; its length in s."""
+    """Check an uploaded MP3/WAV and write it to ``dest`` as 8 kHz mono WAV; its length in s.
+
+    Refused (``AudioError``, ``dest`` untouched): not MP3/WAV audio, too large or
+    long, absurd channels or rate, no samples or too short, or a conversion past
+    ``CONVERT_SECONDS``.
+    """
     name = Path(filename or "the file").name
     refused = f"{noun} must be an MP3 or WAV audio file; {name} is not."
     if Path(name).suffix.lower() not in ACCEPTED_SUFFIXES:
         raise AudioError(refused)
     if len(data) > max_bytes:
-        raise AudioError(f"{name} is larger than {max_bytes // 2**20} MB.")
+        raise AudioError(f"{name} is larger than {megabytes(max_bytes)} MB.")
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
         upload = Path(tmp) / f"upload{Path(name).suffix.lower()}"
         upload.write_bytes(data)
-        formats, has_audio, seconds = probe(upload)
-        if not has_audio or not ({"mp3", "wav"} & set(formats.split(","))):
+        found = probe(upload)
+        if not found.has_audio or not {"mp3", "wav"} & found.formats:
             raise AudioError(refused)
-        if seconds > max_seconds:
-            raise AudioError(f"{name} is longer than {max_seconds:.0f} seconds.")
+        _refuse_stream(name, noun, found, max_seconds)
         out = Path(tmp) / "converted.wav"
-        filters = ["-af", LOUDNORM] if normalise else []
+        _run_ffmpeg(upload, out, name, max_seconds, normalise)
+        seconds = playable_seconds(out, name, noun)
+        if seconds > max_seconds + 1:  # the headers said shorter: ffmpeg stopped reading
+            raise AudioError(f"{name} is longer than {max_seconds:.0f} seconds.")
+        os.replace(out, dest)
+    return seconds
+
+
+def _run_ffmpeg(upload: Path, out: Path, name: str, max_seconds: float, normalise: bool) -> None:
+    """Mono at the library's rate first, then loudnorm (one channel's work, not N)."""
+    rate = str(prompts.SAMPLE_RATE)
+    chain = f"aformat=channel_layouts=mono,aresample={rate}"
+    if normalise:
+        chain += f",{LOUDNORM}"
+    try:
         result = subprocess.run(
             [
-                "ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(upload), "-vn", *filters,
-                "-ac", "1", "-ar", str(prompts.SAMPLE_RATE), "-c:a", "pcm_s16le", "-f", "wav",
-                str(out),
+                # -t: no more than a little past the limit is read, whatever the headers say
+                "ffmpeg", "-nostdin", "-v", "error", "-y", "-t", f"{max_seconds + 2:.0f}",
+                "-i", str(upload), "-vn", "-af", chain, "-ac", "1", "-ar", rate,
+                "-c:a", "pcm_s16le", "-f", "wav", str(out),
             ],
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=CONVERT_SECONDS,
             check=False,
         )  # fmt: skip
-        if result.returncode != 0 or not out.is_file():
-            raise AudioError(f"{name} could not be converted: the audio looks damaged.")
-        os.replace(out, dest)
-    return seconds
+    except subprocess.TimeoutExpired as exc:
+        raise AudioError(
+            f"{name} took too long to convert (over {CONVERT_SECONDS:g} seconds);"
+            " save it as a mono or stereo MP3 or WAV and try again."
+        ) from exc
+    if result.returncode != 0 or not out.is_file():
+        raise AudioError(f"{name} could not be converted: the audio looks damaged.")
 
 
 def library_relpath(tenant: str, kind: LibraryKind, digest: str) -> Path:
@@ -136,7 +247,10 @@ def _digest(*parts: bytes) -> str:
 def save_upload(data_dir: Path, tenant: str, kind: LibraryKind, data: bytes, filename: str) -> str:
     """Convert an upload into the tenant's library; the path relative to ``data_dir``."""
     rel = library_relpath(tenant, kind, _digest(b"upload", data))
-    if not (data_dir / rel).is_file():
+    if (data_dir / rel).is_file():
+        # Saved before, maybe by a version that kept empty files: check it again.
+        playable_seconds(data_dir / rel, Path(filename or "the file").name, NOUNS[kind])
+    else:
         convert_upload(data, filename, data_dir / rel, noun=NOUNS[kind])
     return str(rel)
 
