@@ -16,9 +16,7 @@ import dataclasses
 import itertools
 import logging
 import re
-import socket
 import struct
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,7 +35,13 @@ from switchboard.settings import Settings
 from switchboard.store.queues import CallQueue
 from tests.fixtures.core import Directory
 from tests.fixtures.media import MediaServerThread
-from tests.security.raw_sip import digest_authorization, header, headers, status_code
+from tests.security.raw_sip import (
+    Listener,
+    digest_authorization,
+    header,
+    headers,
+    status_code,
+)
 
 pytestmark = pytest.mark.kamailio
 
@@ -67,29 +71,12 @@ def rtp_packet(seq: int, ssrc: int = 0x1234) -> bytes:
     )
 
 
-class RtpSocket:
-    """The phone's RTP port: counts what arrives, sends 20 ms packets."""
+class RtpSocket(Listener):
+    """The phone's RTP port: records what arrives, sends 20 ms packets."""
 
     def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.05)
-        self.port = self.sock.getsockname()[1]
-        self.received = 0
+        super().__init__()
         self.seq = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.sock.recvfrom(2048)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.received += 1
 
     def talk(self, to: tuple[str, int], seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -97,11 +84,6 @@ class RtpSocket:
             self.sock.sendto(rtp_packet(self.seq), to)
             self.seq += 1
             time.sleep(0.02)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(1)
-        self.sock.close()
 
 
 @dataclass
@@ -172,47 +154,29 @@ class Call:
         return False
 
 
-class Phone:
+class Phone(Listener):
     """101@acme.example over UDP: digest auth by hand, every datagram kept, BYEs answered."""
 
     def __init__(self, kamailio: tuple[str, int]) -> None:
         self.kamailio = kamailio
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.05)
-        self.host, self.port = self.sock.getsockname()
-        self.inbox: list[bytes] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        super().__init__()
+        self.host = self.sock.getsockname()[0]
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data, _ = self.sock.recvfrom(65535)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.inbox.append(data)
-            if data.startswith(b"BYE "):  # the media server hangs up: 200 OK
-                keep = ("via", "from", "to", "call-id", "cseq")
-                lines = ["SIP/2.0 200 OK"] + [
-                    line for line in data.decode().split("\r\n")[1:]
-                    if line and line.partition(":")[0].strip().lower() in keep
-                ]  # fmt: skip
-                self.send(("\r\n".join([*lines, "Content-Length: 0"]) + "\r\n\r\n").encode())
+    def on_datagram(self, data: bytes) -> None:
+        super().on_datagram(data)
+        if data.startswith(b"BYE "):  # the media server hangs up: 200 OK
+            keep = ("via", "from", "to", "call-id", "cseq")
+            lines = ["SIP/2.0 200 OK"] + [
+                line for line in data.decode().split("\r\n")[1:]
+                if line and line.partition(":")[0].strip().lower() in keep
+            ]  # fmt: skip
+            self.send(("\r\n".join([*lines, "Content-Length: 0"]) + "\r\n\r\n").encode())
 
     def send(self, data: bytes) -> None:
         self.sock.sendto(data, self.kamailio)
 
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(1)
-        self.sock.close()
-
     def messages(self, call_id: str) -> list[bytes]:
-        return [m for m in list(self.inbox) if header(m, "Call-ID") == call_id]
+        return [m for m in list(self.received) if header(m, "Call-ID") == call_id]
 
     def final_for(self, call_id: str, method: str, cseq: int, wait: float) -> int | None:
         deadline = time.monotonic() + wait
@@ -364,9 +328,9 @@ def test_a_refused_reinvite_keeps_the_call_and_its_bye(
     rtp.talk(call.media, 0.3)  # the ACK of the 488 is through
     leg = rig.media.legs[call.call_id]
     assert leg.call.invite.headers.get_first("cseq") == "2 INVITE"  # the call's INVITE, kept
-    before = rtp.received
+    before = len(rtp.received)
     rtp.talk(call.media, 0.3)
-    assert rtp.received > before, "no more RTP after the refused re-INVITE"
+    assert len(rtp.received) > before, "no more RTP after the refused re-INVITE"
     assert call.bye() == 200
     assert rig.gone(call.call_id), "the leg outlived the caller's BYE"
 
@@ -378,7 +342,7 @@ def test_a_queue_caller_who_vanishes_ends_at_the_rtp_timeout(rig: Rig, rtp: RtpS
     call = rig.phone.invite(QUEUE, sdp(rtp.port))
     assert call.final == 200
     time.sleep(0.5)
-    assert rtp.received > 0, "no hold music"
+    assert len(rtp.received) > 0, "no hold music"
     rtp.close()  # the phone vanishes: no RTP, no BYE (the queue's max wait is 30 s)
     assert call.bye_received(RTP_TIMEOUT + 3.0), "a silent caller stayed in the queue"
     assert rig.gone(call.call_id)
@@ -407,9 +371,9 @@ def test_a_malformed_sdp_is_refused_with_400_and_the_call_kept(
         assert call.reinvite(make(rtp.port)) == 400, what
     leg = rig.media.legs[call.call_id]
     assert leg.call.invite.headers.get_first("cseq") == "2 INVITE"  # not the bad re-INVITE
-    before = rtp.received
+    before = len(rtp.received)
     rtp.talk(call.media, 0.3)
-    assert rtp.received > before
+    assert len(rtp.received) > before
     assert call.bye() == 200
     assert rig.gone(call.call_id)
     assert tracebacks(caplog) == []
@@ -438,9 +402,9 @@ def test_unusable_media_addresses_are_refused_and_hold_still_works(
     assert call.final == 200
     for what, make in UNUSABLE.items():
         assert call.reinvite(make(rtp.port)) == 488, what
-    before = rtp.received
+    before = len(rtp.received)
     time.sleep(0.3)
-    assert rtp.received > before + 5, "the hold music stopped after the refused re-INVITEs"
+    assert len(rtp.received) > before + 5, "the hold music stopped after the refused re-INVITEs"
     hold = sdp(rtp.port, c="c=IN IP4 0.0.0.0", extra="a=sendonly")
     assert call.reinvite(hold) == 200
     assert call.reinvite(sdp(rtp.port)) == 200
@@ -461,10 +425,10 @@ def test_a_strangers_rtp_packet_does_not_redirect_the_call(rig: Rig, rtp: RtpSoc
     try:
         stranger.sock.sendto(rtp_packet(1, ssrc=0xBAD), call.media)
         time.sleep(0.2)
-        before = rtp.received
+        before = len(rtp.received)
         rtp.talk(call.media, 0.5)
-        assert rtp.received - before > 10, "the hold music went elsewhere"
-        assert stranger.received == 0, "the stranger got the call's audio"
+        assert len(rtp.received) - before > 10, "the hold music went elsewhere"
+        assert stranger.received == [], "the stranger got the call's audio"
     finally:
         stranger.close()
     assert call.bye() == 200

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from switchboard.store.access_log import AccessQuery
-from tests.fixtures.portal import client_session
+from tests.fixtures.portal import client_session, page_request
 from tests.fixtures.recorded_calls import (
     REC_C01,
     REC_C04,
@@ -269,21 +269,7 @@ def test_a_manager_deletes_a_recording_and_the_deletion_is_audited(
 
 def _page(client: Any, path: str, search: str) -> str:
     """The page's layout as Dash's renderer asks for it."""
-    response = client.post(
-        "/_dash-update-component",
-        json={
-            "output": ".._pages_content.children..._pages_store.data..",
-            "outputs": [
-                {"id": "_pages_content", "property": "children"},
-                {"id": "_pages_store", "property": "data"},
-            ],
-            "inputs": [
-                {"id": "_pages_location", "property": "pathname", "value": path},
-                {"id": "_pages_location", "property": "search", "value": search},
-            ],
-            "changedPropIds": ["_pages_location.pathname"],
-        },
-    )
+    response = client.post("/_dash-update-component", json=page_request(path, search))
     return json.dumps(response.get_json()) if response.status_code == 200 else ""
 
 

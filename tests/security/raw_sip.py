@@ -65,7 +65,11 @@ class Listener:
                 continue
             except OSError:
                 return
-            self.received.append(data)
+            self.on_datagram(data)
+
+    def on_datagram(self, data: bytes) -> None:
+        """What is done with each datagram (a subclass may answer it too): recorded."""
+        self.received.append(data)
 
     def requests(self) -> list[bytes]:
         return [d for d in self.received if status_code(d) is None]

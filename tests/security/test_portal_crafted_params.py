@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from dash_app.analytics_tables import AnalyticsQuery
 from pipeline.filters import CallFilter, FilterError
-from tests.fixtures.portal import client_session
+from tests.fixtures.portal import client_session, page_request
 
 FILTER_KEYS = (
     "from", "to", "direction", "disposition", "extension", "q", "caller", "callee",
@@ -283,21 +283,6 @@ def grid_request(prefix: str, request: Any, flt: Any = None) -> dict[str, Any]:
         "inputs": [{"id": f"{prefix}-grid", "property": "getRowsRequest", "value": request}],
         "state": [{"id": f"{prefix}-filter", "property": "data", "value": flt or {}}],
         "changedPropIds": [f"{prefix}-grid.getRowsRequest"],
-    }
-
-
-def page_request(pathname: str, search: str) -> dict[str, Any]:
-    return {
-        "output": ".._pages_content.children..._pages_store.data..",
-        "outputs": [
-            {"id": "_pages_content", "property": "children"},
-            {"id": "_pages_store", "property": "data"},
-        ],
-        "inputs": [
-            {"id": "_pages_location", "property": "pathname", "value": pathname},
-            {"id": "_pages_location", "property": "search", "value": search},
-        ],
-        "changedPropIds": ["_pages_location.pathname"],
     }
 
 
