@@ -12,8 +12,19 @@ G.711 is decoded through 256-entry tables (Python 3.13 has no ``audioop``); G.72
 (two HD-voice phones, or an HD-voice deposit) a stream at a time in sequence order
 (ADPCM: each packet's samples depend on the ones before), then taken to 8 kHz
 (:mod:`switchboard.resample`); its RTP clock is 8,000 Hz like G.711's, so it is
-placed the same way. Comfort noise, DTMF events and other codecs become silence and
-are counted.
+placed the same way. Comfort noise, DTMF events, other codecs and packets with an
+empty payload (a lost frame some senders still send) become silence and are counted.
+
+A stream's RTP timestamps are trusted only as far as the wall clock agrees: a jump
+(a sender that restarts its clock without a new SSRC, or a corrupt capture) would
+otherwise stretch the timeline by up to 2**31 samples a packet. So a stream is cut
+into segments, each spanning no more RTP time than capture time plus
+``JUMP_SLACK_SECONDS`` (jitter) and ``CLOCK_DRIFT`` (a sender's clock running fast), and
+each segment is pinned to the wall clock on its own (:func:`_segment_anchors`). A real
+call never trips it: wrap-around at 2**32 is unwrapped first, and silence suppression,
+comfort noise and hold advance the timestamps with the wall clock, or less. The call as
+a whole is refused past ``MAX_CAPTURE_SECONDS`` (stray capture times), so memory stays
+proportional to the call's real length.
 """
 
 from __future__ import annotations
@@ -27,11 +38,16 @@ from pathlib import Path
 import numpy as np
 from G722 import G722 as G722Decoder  # type: ignore[import-untyped]
 
-from pipeline.recording_capture import CaptureMeta, RtpPacket
+from pipeline.recording_capture import CaptureError, CaptureMeta, RtpPacket
 from switchboard.resample import down2
 
 SAMPLE_RATE = 8000
 _WRAP = 1 << 32
+JUMP_SLACK_SECONDS = 2.0  # network jitter a stream's RTP span may exceed its capture span by
+CLOCK_DRIFT = 0.01  # and a sender's clock this much faster than rtpengine's (real: < 0.1 %)
+# Kamailio ends a dialog after 12 h (kamailio.cfg dialog default_timeout): a longer capture
+# is stray packet times, not a call, and would need gigabytes to convert.
+MAX_CAPTURE_SECONDS = 13 * 3600
 
 
 def _ulaw_table() -> np.ndarray:
@@ -122,6 +138,36 @@ def _unwrap(values: list[int], modulus: int) -> list[int]:
     return out
 
 
+def _segment_anchors(rel: list[int], arrival: list[int]) -> list[int]:
+    """Each packet's anchor (``position = anchor + rel``), one per segment of the stream.
+
+    Packets in capture order; a packet that would make its segment span more RTP time
+    than capture time (plus slack and drift, module docstring) starts a new segment. A
+    segment is pinned by its least-delayed packet, so every position lies between its
+    packet's arrival minus the segment's span and that arrival: bounded by the capture.
+    """
+    slack = round(JUMP_SLACK_SECONDS * SAMPLE_RATE)
+    anchors: list[int] = []
+    start = 0
+    lo_r = hi_r = rel[0]
+    lo_a = hi_a = arrival[0]
+    for i in range(1, len(rel) + 1):
+        if i < len(rel):
+            r, a = rel[i], arrival[i]
+            span_r = max(hi_r, r) - min(lo_r, r)
+            span_a = max(hi_a, a) - min(lo_a, a)
+            if span_r <= span_a * (1 + CLOCK_DRIFT) + slack:
+                lo_r, hi_r, lo_a, hi_a = min(lo_r, r), max(hi_r, r), min(lo_a, a), max(hi_a, a)
+                continue
+        anchor = min(arrival[j] - rel[j] for j in range(start, i))
+        anchors.extend([anchor] * (i - start))
+        if i < len(rel):
+            start = i
+            lo_r = hi_r = rel[i]
+            lo_a = hi_a = arrival[i]
+    return anchors
+
+
 def _place_side(
     packets: list[RtpPacket], meta: CaptureMeta, t0: float
 ) -> tuple[list[_Placed], int, int, str | None]:
@@ -137,26 +183,27 @@ def _place_side(
         lost += max(0, (max(seqs) - min(seqs) + 1) - len(set(seqs)))
         rel = _unwrap([p.timestamp for p in stream], _WRAP)
         arrival = [round((p.time - t0) * SAMPLE_RATE) for p in stream]
-        anchor = min(a - r for a, r in zip(arrival, rel, strict=True))
+        anchors = _segment_anchors(rel, arrival)
         seen: set[int] = set()
         kept: list[tuple[int, int, RtpPacket, str]] = []
-        for p, r, s in zip(stream, rel, seqs, strict=True):
+        for p, r, s, anchor in zip(stream, rel, seqs, anchors, strict=True):
             if s in seen:  # a duplicate (retransmitted or looped) packet
                 continue
             seen.add(s)
             encoding = meta.encoding(p.payload_type) or ""
-            if encoding not in DECODERS and encoding != G722:
+            # An empty payload is a lost frame: silence by the timestamps, like a lost packet.
+            if (encoding not in DECODERS and encoding != G722) or not p.payload:
                 skipped += 1
                 continue
             codec = codec or encoding
-            kept.append((s, r, p, encoding))
+            kept.append((s, anchor + r, p, encoding))
         wide = _g722_narrow({s: p.payload for s, _, p, e in kept if e == G722})
-        for s, r, p, encoding in kept:
+        for s, position, p, encoding in kept:
             if encoding == G722:
                 samples = wide[s]
             else:
                 samples = DECODERS[encoding][np.frombuffer(p.payload, dtype=np.uint8)]
-            placed.append(_Placed(anchor + r, samples))
+            placed.append(_Placed(position, samples))
     return placed, lost, skipped, codec
 
 
@@ -199,6 +246,11 @@ def assemble(meta: CaptureMeta, packets: list[RtpPacket]) -> StereoAudio:
         length = max(p.position + len(p.samples) for p in both) - base
     else:
         base, length = 0, 0
+    if length > MAX_CAPTURE_SECONDS * SAMPLE_RATE:  # checked before a sample is allocated
+        raise CaptureError(
+            f"the capture's packets span {length / SAMPLE_RATE / 3600:.1f} h,"
+            f" longer than any call ({MAX_CAPTURE_SECONDS // 3600} h): its times are corrupt"
+        )
     return StereoAudio(
         caller=_render(caller, base, length),
         callee=_render(callee, base, length),

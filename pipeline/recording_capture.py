@@ -48,6 +48,8 @@ LINKTYPE_RAW = 101
 _UDP = 17
 MAX_PACKET = 65535
 _META_NAME = re.compile(r"^rtpengine-meta-(?P<prefix>.+)-(?P<tag>[0-9a-f]{16})\.txt$")
+# ASCII digits only: str.isdigit() also takes "²" or "٣", which int() then refuses.
+_PORT = re.compile(r"[0-9]{1,5}")
 
 
 class CaptureError(ValueError):
@@ -103,8 +105,12 @@ class CaptureMeta:
     def _port(self, key: str) -> int | None:
         # A recording started mid-call (on demand) has no SDP in its metadata: whoever
         # starts it names the ports (ng query: the from-tag's local port is the caller's).
+        # Anything but a port number (1..65535) is ignored: the SDP, else the first sender, says.
         value = self.fields.get(key, "")
-        return int(value) if value.isdigit() and 0 < int(value) < 65536 else None
+        if not _PORT.fullmatch(value):
+            return None
+        port = int(value)
+        return port if 0 < port < 65536 else None
 
     def encoding(self, payload_type: int) -> str | None:
         """The encoding name SDP gave ``payload_type`` (static types by RFC 3551)."""
@@ -170,7 +176,7 @@ def parse_metadata(name: str, text: str) -> CaptureMeta:
                 raise CaptureError(f"unreadable SDP media line {line!r}") from exc
         elif line.startswith("a=rtpmap:"):
             pt, _, enc = line[len("a=rtpmap:") :].partition(" ")
-            if pt.isdigit():
+            if pt.isascii() and pt.isdigit() and len(pt) <= 3:
                 rtpmap[int(pt)] = enc.split("/")[0].upper()
         elif line.startswith("Timestamp terminated ms"):
             close_block()

@@ -4,9 +4,10 @@ Input (:mod:`pipeline.recording_capture` describes the files): a capture is read
 when rtpengine has moved its metadata to ``<recording_spool_dir>/metadata/``;
 its pcap is then closed. The ng ``metadata`` string names the tenant
 (docs/recordings.md): a capture without a known tenant, a metadata file that does
-not parse, a pcap that is missing, truncated or corrupt, or one without G.711
-audio goes to ``<recording_spool_dir>/quarantine/`` with a ``.reason.txt``; the
-other captures of the pass go on.
+not parse, a pcap that is missing, unreadable, truncated or corrupt, one without
+audio we decode, or one the converter fails on (any exception: a bug must cost one
+capture, never the spool) goes to ``<recording_spool_dir>/quarantine/`` with a
+``.reason.txt``; the other captures of the pass go on.
 
 Files (names are :mod:`pipeline.lake_layout`'s and this module's)::
 
@@ -36,6 +37,7 @@ next pass only redoes 4 and 5. One capture is one row, never two, never none.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -65,6 +67,8 @@ from pipeline.spool_ingest import (
     provisioned_tenants,
 )
 from switchboard.settings import Settings
+
+log = logging.getLogger(__name__)
 
 MAX_PER_PASS = 50  # one worker tick stays short; the rest waits for the next
 
@@ -106,7 +110,7 @@ def convert_capture(meta: CaptureMeta, pcap: bytes, *, now: datetime) -> Convert
         raise CaptureError(f"the capture's metadata names no tenant (got {tenant!r})")
     audio = assemble(meta, read_pcap(pcap))
     if audio.codec is None or not len(audio.caller):
-        raise CaptureError("the capture holds no G.711 audio")
+        raise CaptureError("the capture holds no audio we decode (G.711 or G.722)")
     figures = conversation_figures(audio.caller, audio.callee, SAMPLE_RATE)
     recording_id = recording_id_of(meta.pcap_name, audio.start)
     started = _utc(audio.start)
@@ -130,6 +134,35 @@ def convert_capture(meta: CaptureMeta, pcap: bytes, *, now: datetime) -> Convert
         "ingested_at": now,
     }
     return ConvertedCapture(tenant, recording_id, row, audio)
+
+
+def read_pcap_file(path: Path) -> bytes:
+    """The pcap's bytes; CaptureError when it is missing or cannot be read (a directory,
+    no permission, an I/O error): a capture that can never be read must not block the spool."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise CaptureError("the capture's pcap is missing") from exc
+    except OSError as exc:
+        raise CaptureError(f"the capture's pcap cannot be read: {exc.strerror or exc}") from exc
+
+
+def convert_capture_safely(meta: CaptureMeta, pcap: bytes) -> ConvertedCapture:
+    """:func:`convert_capture`, any failure a CaptureError naming it.
+
+    The conversion is pure and runs before any write, so whatever it raises is about this
+    capture (a converter bug it trips, a corrupt file it did not foresee): quarantining it
+    lets the spool go on, where the exception would stop every later pass at it.
+    """
+    try:
+        return convert_capture(meta, pcap, now=datetime.now(UTC))
+    except CaptureError:
+        raise
+    except Exception as exc:
+        log.exception("converting capture %s failed", meta.pcap_name)
+        raise CaptureError(
+            f"the capture could not be converted: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def audio_relpath(tenant: str, started: datetime, recording_id: str) -> str:
@@ -209,11 +242,7 @@ class RecordingIngest(SpoolIngest[Capture, RecordingIngestResult]):
         marker = self.spool / "done" / meta_path.name
         fresh = False
         if not marker.with_suffix(".row").exists():
-            try:
-                pcap = pcap_path.read_bytes()
-            except FileNotFoundError as exc:
-                raise CaptureError("the capture's pcap is missing") from exc
-            converted = convert_capture(meta, pcap, now=datetime.now(UTC))
+            converted = convert_capture_safely(meta, read_pcap_file(pcap_path))
             step("convert")
             row, recording_id, tenant = converted.row, converted.recording_id, converted.tenant
             target = row_path(self.settings.lake_dir, tenant, row["started_at"], recording_id)

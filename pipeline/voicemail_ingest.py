@@ -13,17 +13,20 @@ Files (names and folders are :mod:`pipeline.lake_layout`'s)::
     _voicemail_batches/pending.json         the batch being committed, if any
 
 Exactly once by :mod:`pipeline.spool_ingest`'s protocol (``vmb-<hash>`` hashes the
-batch's sorted message ids). Finishing a committed item (step 4): move its WAV to
-``data/voicemail/<tenant>/<mailbox>/<id>.wav``, give it a mailbox row in the provisioning
-store, move its JSON to ``spool/done/voicemail/…``. So a message is in the lake once,
-never twice, and never lost.
+batch's sorted message ids, which is safe because an id is ingested once per installation,
+whatever its tenant and mailbox: :meth:`VoicemailIngest.already_ingested`). Finishing a
+committed item (step 4): move its WAV to ``data/voicemail/<tenant>/<mailbox>/<id>.wav``,
+give it a mailbox row in the provisioning store, move its JSON to ``spool/done/voicemail/…``.
+So a message is in the lake once, never twice, and never lost.
 
 A crash of the *media server* between its commit (the JSON) and deleting its
 ``<id>.part`` / ``<id>.part.json`` leaves both: step 4 deletes those leftovers
 before the JSON leaves the spool, so the media server's start-up recovery
 never finds a ``.part`` without its JSON and never makes a second message of
 it. Ingest is also idempotent on the message id: an item whose id is already
-in ``spool/done/`` (or in the store) is quarantined, never a second fact.
+in ``spool/done/`` under any tenant and mailbox (or in the store), or twice in one pass,
+is quarantined ("message id already ingested"), never a second fact, and a committed
+row is never replaced.
 """
 
 from __future__ import annotations
@@ -183,6 +186,10 @@ def partition_of(meta: dict[str, Any]) -> tuple[str, date]:
     return meta["tenant"], _utc(meta["started_at"]).date()
 
 
+def _subdirs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
 # -- the ingest ---------------------------------------------------------------------------
 class VoicemailIngest(ManifestIngest[VoicemailItem, VoicemailIngestResult]):
     """One ingest pass over the spool; cheap to create, holds no open files."""
@@ -213,9 +220,32 @@ class VoicemailIngest(ManifestIngest[VoicemailItem, VoicemailIngestResult]):
         return item
 
     def already_ingested(self, items: list[VoicemailItem]) -> list[VoicemailItem]:
+        """Items whose message id is a fact already, in any tenant or mailbox, or earlier in
+        this pass (the first in path order goes on).
+
+        A message id is ``vm-<uuid4>``, unique across the installation, and everything keyed
+        on it is too: the store's primary key, the lake's facts (``message_facts`` reads by
+        id alone), the batch name. So a second item with an id — re-sent into another
+        mailbox or tenant — would be a second lake row with one store row, or, when its
+        batch hashes to a committed one's name, replace that committed row.
+        """
         known = self.store.voicemail_known([i.message_id for i in items])
-        # discarded messages have no store row: done/ remembers every ingested id
-        return [i for i in items if i.message_id in known or self.done_path(i.path).is_file()]
+        # Discarded messages have no store row: done/ remembers every ingested id. recover()
+        # has run, so every committed item is there, under its own tenant and mailbox.
+        done_root = self.spool_dir / "done" / SPOOL_KIND
+        boxes = [b for t in _subdirs(done_root) for b in _subdirs(t)]
+        seen: set[str] = set()
+        twice: list[VoicemailItem] = []
+        for item in items:
+            name = f"{item.message_id}.json"
+            if (
+                item.message_id in seen
+                or item.message_id in known
+                or any((box / name).is_file() for box in boxes)
+            ):
+                twice.append(item)
+            seen.add(item.message_id)
+        return twice
 
     def companions(self, path: Path, stem: str) -> list[tuple[Path, str]]:
         return [(path.with_suffix(".wav"), f"{stem}.wav")]

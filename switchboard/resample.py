@@ -7,7 +7,8 @@ comes from the band above 4 kHz: docs/voicemail.md). A 2x change of rate is a
 half-band low-pass filter: zeros stuffed between the samples then filtered
 (up), or filtered then every other sample kept (down). The filter is a
 Hann-windowed sinc cut at 4 kHz: images above it fall ~45 dB or more, far
-below what a phone's own codec adds.
+below what a phone's own codec adds. No audio in is no audio out (np.convolve refuses
+an empty input, and a stream of lost frames is one).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ def _pcm(samples: np.ndarray) -> bytes:
 def up2(pcm: bytes) -> bytes:
     """8 kHz 16-bit mono PCM as 16 kHz (twice the samples)."""
     x = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float64)
+    if not x.size:
+        return b""
     stuffed = np.zeros(2 * x.size)
     stuffed[::2] = x
     return _pcm(np.convolve(stuffed, 2 * _FILTER, mode="same"))
@@ -48,6 +51,8 @@ def up2(pcm: bytes) -> bytes:
 def down2(pcm: bytes) -> bytes:
     """16 kHz 16-bit mono PCM as 8 kHz (half the samples)."""
     x = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float64)
+    if not x.size:
+        return b""
     return _pcm(np.convolve(x, _FILTER, mode="same")[::2])
 
 
