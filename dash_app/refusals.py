@@ -54,7 +54,9 @@ def refuse_callback_error(exc: Exception) -> NoReturn:
     if isinstance(exc, NotAllowed | PermissionError):
         raise Forbidden(str(exc) or "not allowed") from exc
     if isinstance(exc, _BAD_INPUT):
-        log.warning("callback refused its inputs: %r", exc, exc_info=exc)
+        # one line: the traceback (debug only) would let a client fill the log at will
+        log.warning("callback refused its inputs: %r", exc)
+        log.debug("the refused callback's traceback", exc_info=exc)
         raise BadRequest(f"this action could not use the values sent: {exc}") from exc
     raise exc
 
@@ -154,7 +156,7 @@ def install_refusals(server: Flask) -> None:
         try:
             error = check(request.args.to_dict(), user.timezone)
         except _BAD_INPUT as exc:  # a parser that raised instead of saying why
-            log.warning("page query refused: %r", exc, exc_info=exc)
+            log.warning("page query refused: %r", exc)
             error = f"this address could not be read: {exc}"
         if error:
             response.status_code = 400

@@ -24,6 +24,8 @@ from switchboard.resample import NARROW, convert, frame_bytes
 
 log = logging.getLogger(__name__)
 
+MAX_PENDING_DIGITS = 64
+
 FRAME_SAMPLES = 160  # 20 ms at 8 kHz
 TICK = 0.020
 
@@ -118,7 +120,9 @@ class Leg:
     # The leg's audio rate: 8 kHz (G.711), or 16 kHz for a G.722 mailbox deposit; what it
     # plays is converted to it (switchboard.resample), what it hears arrives at it.
     rate: int = NARROW
-    digits: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    # Keys pressed and not yet read; a key storm past the bound is dropped (3,000 events in a
+    # burst queued 954 digits), since no menu, PIN or extension reads more than a few.
+    digits: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(MAX_PENDING_DIGITS))
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     end_reason: str | None = None
     audio_sink: Callable[[bytes, int], None] | None = None
@@ -171,6 +175,9 @@ class Leg:
 
     def _on_dtmf(self, digit: str, duration: int) -> None:
         log.debug("%s: DTMF %s", self.call_id, digit)
+        if self.digits.full():
+            log.info("%s: DTMF %s dropped: %d keys unread", self.call_id, digit, MAX_PENDING_DIGITS)
+            return
         self.digits.put_nowait(digit)
 
     def _on_rtp_timeout(self) -> None:

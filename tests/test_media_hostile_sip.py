@@ -432,3 +432,24 @@ def test_a_strangers_rtp_packet_does_not_redirect_the_call(rig: Rig, rtp: RtpSoc
     finally:
         stranger.close()
     assert call.bye() == 200
+
+
+def test_a_key_storm_leaves_a_bounded_queue_of_digits() -> None:
+    """3,000 telephone events in a burst queued 954 digits, read by nothing: the queue is
+    bounded, the first keys kept (a menu reads those)."""
+    from types import SimpleNamespace
+
+    from media.leg import MAX_PENDING_DIGITS, Leg
+
+    leg = Leg(
+        call=SimpleNamespace(call_id="storm"),  # type: ignore[arg-type]
+        session=None,  # type: ignore[arg-type]
+        clock=None,  # type: ignore[arg-type]
+        codec_name="PCMU",
+        dtmf_payload_type=101,
+        rtp_timeout=10.0,
+    )
+    for i in range(3000):
+        leg._on_dtmf("0123456789"[i % 10], 160)
+    assert leg.digits.qsize() == MAX_PENDING_DIGITS
+    assert leg.digits.get_nowait() == "0"

@@ -206,6 +206,7 @@ def test_a_poison_batch_is_quarantined_and_never_blocks_the_spool(
         (folder / f"{batch_id}.json").write_text(json.dumps(doc))
 
     (folder / "digits.json").write_text('{"batch_id": "digits", "at": ' + "9" * 4400 + "}")
+    (folder / "huge.json").write_text('{"batch_id": "huge", "x": "' + "x" * 9 * 2**20 + '"}')
     poisoned("huge-int", at=10**400)  # math.isfinite raised OverflowError
     poisoned("year-10000", at=253402300800)  # datetime past 9999
     poisoned("id-past-64-bits", attendant_id=2**63)
@@ -214,12 +215,13 @@ def test_a_poison_batch_is_quarantined_and_never_blocks_the_spool(
 
     result = ingest_steps(settings)
 
-    assert (result.batches, result.quarantined) == (2, 5)
+    assert (result.batches, result.quarantined) == (2, 6)
     reasons = {
         p.name.removesuffix(".reason.txt").removeprefix(f"{ACME}_"): p.read_text().strip()
         for p in (settings.spool_dir / "quarantine" / "steps").glob("*.reason.txt")
     }
     assert reasons["digits"].startswith("unreadable JSON")
+    assert reasons["huge"] == "the JSON is larger than 8 MB"  # it filled the worker's memory
     assert (
         reasons["huge-int"]
         == reasons["year-10000"]
