@@ -40,6 +40,7 @@ from media.workarounds import (
     MediaCall,
     MediaUAC,
     MediaUAS,
+    RtpLatch,
     RtpWatchdog,
     negotiate_answer,
 )
@@ -119,6 +120,8 @@ class OutboundLeg:
         call.on_rejected = self._rejected
         assert session._rtp_transport is not None
         session._rtp_transport._on_rtp = self._on_rtp
+        # bug 20: a stranger's packet is dropped, never relayed into the call nor followed
+        self._latch = RtpLatch(session)
 
     @property
     def call_id(self) -> str:
@@ -132,6 +135,8 @@ class OutboundLeg:
         self._watchdog.touch()
 
     def _on_rtp(self, data: bytes, addr: tuple[str, int]) -> None:
+        if not self._latch.accept(data, addr):
+            return
         self._watchdog.packet_received()
         if self._rtp_handler is not None:
             self._rtp_handler(data, addr)

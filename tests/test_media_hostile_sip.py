@@ -12,6 +12,7 @@ inactivity watchdog are each proven here.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 import logging
@@ -453,3 +454,30 @@ def test_a_key_storm_leaves_a_bounded_queue_of_digits() -> None:
         leg._on_dtmf("0123456789"[i % 10], 160)
     assert leg.digits.qsize() == MAX_PENDING_DIGITS
     assert leg.digits.get_nowait() == "0"
+
+
+def test_a_leg_we_place_takes_no_strangers_rtp() -> None:
+    """The callee leg of a bridge (``OutboundLeg``) relayed every datagram to its port into
+    the call: a stranger's packet reached the caller. It latches like a caller's leg."""
+    from types import SimpleNamespace
+
+    from aiortp import RTPSession
+
+    from media.outbound import OutboundLeg
+
+    async def scenario() -> list[tuple[str, int]]:
+        session = await RTPSession.create(
+            local_addr=("127.0.0.1", 0), remote_addr=("127.0.0.1", 9), payload_type=0
+        )
+        call = SimpleNamespace(call_id="out-1")
+        leg = OutboundLeg(SimpleNamespace(rtp_timeout=10.0), call, session)  # type: ignore[arg-type]
+        heard: list[tuple[str, int]] = []
+        leg.set_rtp_handler(lambda _data, addr: heard.append(addr))
+        callee, stranger = ("127.0.0.1", 40000), ("127.0.0.1", 40002)
+        leg._on_rtp(rtp_packet(1), callee)
+        leg._on_rtp(rtp_packet(2, ssrc=0xBAD), stranger)
+        leg._on_rtp(rtp_packet(3), callee)
+        await session.close()
+        return heard
+
+    assert asyncio.run(scenario()) == [("127.0.0.1", 40000)] * 2

@@ -80,7 +80,8 @@ workaround to delete.
  20    symmetric RTP re-latches on every packet from any source:   ``RtpLatch``
        one datagram from a stranger to a leg's port redirects the
        call's audio to it; ours latches once, to the first RTP
-       source (again after a re-INVITE's new address)
+       source (again after a re-INVITE's new address), on a
+       caller's leg and on a leg we place (a bridge's callee)
  --    the jitter buffer holds its prefetch (~80 ms) and the        ``drain_jitter_buffer``
        frame in progress; nothing flushes them at BYE
  --    no RTP inactivity timeout                                   ``RtpWatchdog``
