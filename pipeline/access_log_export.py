@@ -20,6 +20,7 @@ looked at from the tenant's oldest row not yet in the lake, at most
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -36,6 +37,8 @@ from pipeline.lake_layout import (
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 from switchboard.store.access_log import REPEAT_WINDOW_SECONDS, AccessEntry, AccessQuery
+
+log = logging.getLogger(__name__)
 
 DAY_FILE = "day.parquet"
 SETTLE_SECONDS = REPEAT_WINDOW_SECONDS + 1800.0
@@ -59,15 +62,21 @@ def _rows(store: ProvisioningStore, tenant: str, day: date) -> Iterator[AccessEn
         before = page[-1].id
 
 
-def _table(entries: list[AccessEntry]) -> pa.Table:
-    def ts(value: float) -> datetime:
+def _instant(value: float, fallback: datetime) -> datetime:
+    """``value`` (epoch seconds) as an instant, or ``fallback`` for one no clock made (a
+    damaged row's ``last_at`` of 1e20 stopped every later tenant's export)."""
+    try:
         return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError, TypeError):
+        return fallback
 
+
+def _table(entries: list[AccessEntry]) -> pa.Table:
     rows = [
         {
             "access_id": e.id,
-            "at": ts(e.at),
-            "last_at": ts(e.last_at),
+            "at": (at := datetime.fromtimestamp(e.at, UTC)),
+            "last_at": _instant(e.last_at, at),
             "actor": e.actor,
             "actor_name": e.actor_name,
             "actor_role": e.actor_role,
@@ -103,17 +112,24 @@ def export_access_log(
     now = now or datetime.now(UTC)
     written = 0
     for tenant in (t.domain for t in store.tenants()):
-        day = _first_open_day(settings, store, tenant)
-        for _ in range(MAX_DAYS_PER_PASS):
-            if (
-                day is None
-                or _day_start(day + timedelta(days=1)) + SETTLE_SECONDS > now.timestamp()
-            ):
-                break
-            folder = partition_dir(settings.lake_dir, ACCESS_LOG.name, tenant, day)
-            entries = list(_rows(store, tenant, day))
-            if entries and not read_partition(folder).live:
-                write_parquet_atomic(folder / DAY_FILE, _table(entries))
-                written += len(entries)
-            day += timedelta(days=1)
+        try:
+            written += _export_tenant(settings, store, tenant, now)
+        except Exception:  # one tenant's damaged trail must not stop the others'
+            log.exception("exporting the access log of %s failed", tenant)
+    return written
+
+
+def _export_tenant(settings: Settings, store: ProvisioningStore, tenant: str, now: datetime) -> int:
+    """Export ``tenant``'s closed days not yet in the lake (at most a month a pass); rows."""
+    written = 0
+    day = _first_open_day(settings, store, tenant)
+    for _ in range(MAX_DAYS_PER_PASS):
+        if day is None or _day_start(day + timedelta(days=1)) + SETTLE_SECONDS > now.timestamp():
+            break
+        folder = partition_dir(settings.lake_dir, ACCESS_LOG.name, tenant, day)
+        entries = list(_rows(store, tenant, day))
+        if entries and not read_partition(folder).live:
+            write_parquet_atomic(folder / DAY_FILE, _table(entries))
+            written += len(entries)
+        day += timedelta(days=1)
     return written

@@ -108,6 +108,9 @@ class StoreConnection:
             path, isolation_level=None, check_same_thread=False, factory=_CheckedConnection
         )
         self._db.row_factory = sqlite3.Row
+        # A byte string that is not UTF-8 (only a damaged file holds one) reads with U+FFFD
+        # rather than raising on every later read of its row (an export stopped at it).
+        self._db.text_factory = lambda raw: raw.decode("utf-8", "replace")
         # The connection may be used from several threads (the media server checks PINs in
         # worker threads); two of them must never open ``begin immediate`` on it at once.
         self._tx_lock = threading.RLock()  # re-entry fails loudly in sqlite, never hangs
