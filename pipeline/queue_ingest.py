@@ -62,7 +62,7 @@ def _int_or_none(where: str, raw: dict[str, Any], key: str, *, required: bool = 
     if value is None and not required:
         return None
     lowest = 0 if key == "position" else 1  # position 0: no longer in line
-    if not (is_row_id(value) or (lowest == 0 and value == 0 and not isinstance(value, bool))):
+    if not is_row_id(value, lowest):
         raise SpoolItemError(f"{where}: {key!r} must be an integer from {lowest} to {2**31 - 1}")
     return value
 

@@ -101,9 +101,10 @@ def _check_step(index: int, raw: Any) -> dict[str, Any]:
     }
 
 
-def is_row_id(value: Any) -> bool:
-    """Whether ``value`` is an id the store could have made (an int of 1 to 2**31 - 1)."""
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
+def is_row_id(value: Any, lowest: int = 1) -> bool:
+    """Whether ``value`` is an id the store could have made (an int of ``lowest`` to
+    2**31 - 1, what an int32 column holds)."""
+    return isinstance(value, int) and not isinstance(value, bool) and lowest <= value < 2**31
 
 
 def read_batch(json_path: Path, *keys: str) -> dict[str, Any]:

@@ -229,6 +229,8 @@ class VoicemailIngest(ManifestIngest[VoicemailItem, VoicemailIngestResult]):
         mailbox or tenant — would be a second lake row with one store row, or, when its
         batch hashes to a committed one's name, replace that committed row.
         """
+        if not items:  # every worker tick asks: no store query, no listing of done/
+            return []
         known = self.store.voicemail_known([i.message_id for i in items])
         # Discarded messages have no store row: done/ remembers every ingested id. recover()
         # has run, so every committed item is there, under its own tenant and mailbox.
