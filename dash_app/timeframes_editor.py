@@ -9,9 +9,7 @@ list the save callback receives stays aligned.
 from __future__ import annotations
 
 import secrets
-from functools import lru_cache
 from typing import Any
-from zoneinfo import available_timezones
 
 import dash_mantine_components as dmc
 from dash import dcc, html
@@ -19,13 +17,6 @@ from dash import dcc, html
 from dash_app.describe import DAY_NAMES
 from dash_app.editing import editor_modal, name_input
 from dash_app.timeframes_form import PERIOD_KINDS, PERSONAL, TENANT, RowValues
-
-
-@lru_cache(maxsize=1)
-def zone_options() -> list[str]:
-    """IANA zones people pick from (region/city names and UTC), computed on first use."""
-    zones = {z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV"))}
-    return ["UTC", *sorted(zones)]
 
 
 def period_row(values: RowValues, key: str | None = None) -> Any:

@@ -7,9 +7,7 @@ to its callbacks. Each removal states its consequences in the words of
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
-from zoneinfo import available_timezones
 
 import dash_mantine_components as dmc
 from dash import dcc, html
@@ -18,7 +16,8 @@ from dash_app.describe import data_attrs
 from dash_app.editing import dialog_actions
 from switchboard.settings import Settings
 from switchboard.store import ROLES, User
-from switchboard.user_csv import IMPORT_COLUMNS, ImportPreview
+from switchboard.user_csv import EXPORT_COLUMNS, IMPORT_COLUMNS, ImportPreview
+from switchboard.zones import picked_zones
 
 ROLE_LABELS = {"manager": "Manager", "supervisor": "Supervisor", "agent": "Agent", "user": "User"}
 COMPANY_ZONE = "__company__"  # the time-zone select's value for "the company's zone"
@@ -27,14 +26,9 @@ MANAGERS_ONLY = "only managers can see and change users"
 FEEDBACK = "users-feedback"  # the Users page's banner, shared by its callbacks' modules
 
 
-@cache
-def zone_names() -> list[str]:
-    return sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
-
-
 def zone_options(company_zone: str) -> list[dict[str, str]]:
     first = {"value": COMPANY_ZONE, "label": f"Company's zone ({company_zone})"}
-    return [first] + [{"value": z, "label": z} for z in zone_names()]
+    return [first] + [{"value": z, "label": z} for z in picked_zones()]
 
 
 def caller_id_options(numbers: list[tuple[str, str]], default: str) -> list[dict[str, str]]:
@@ -250,7 +244,8 @@ def import_section() -> Any:
         [
             dmc.Text(
                 f"A CSV with the columns {', '.join(IMPORT_COLUMNS)} (extension and name"
-                " required). Nothing is added until you confirm, then all rows or none.",
+                " required; an optional status column, enabled or disabled, as the export"
+                " writes). Nothing is added until you confirm, then all rows or none.",
                 size="sm",
                 c="dimmed",
             ),
@@ -273,11 +268,11 @@ def import_preview(preview: ImportPreview) -> Any:
     rows = []
     for line in preview.lines:
         cells = [html.Td(str(line.line))]
-        cells += [html.Td(line.values.get(c, "")) for c in IMPORT_COLUMNS]
+        cells += [html.Td(line.values.get(c, "")) for c in EXPORT_COLUMNS]
         colour = "#c92a2a" if line.error else "#2b8a3e"
         cells.append(html.Td(line.error or "ok", style={"color": colour}))
         rows.append(html.Tr(cells, className="users-import-error" if line.error else ""))
-    head = html.Thead(html.Tr([html.Th(h) for h in ("Line", *IMPORT_COLUMNS, "Check")]))
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Line", *EXPORT_COLUMNS, "Check")]))
     errors = len(preview.errors)
     summary = (
         f"{errors} of {len(preview.lines)} lines have errors: fix the file and upload it again."

@@ -26,10 +26,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pipeline.schema import DIRECTIONS, DISPOSITIONS
 from switchboard.days import FIRST_DAY, LAST_DAY, parse_day
+from switchboard.zones import known_zone
 
 # An extension or a phone number as it appears in caller/callee.
 _PARTY_RE = re.compile(r"^\+?[0-9*#]{1,32}$")
@@ -86,10 +87,10 @@ _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Satur
 
 
 def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a name too long
-        raise FilterError(f"unknown time zone {name[:64]!r}") from exc
+    zone = known_zone(name)
+    if zone is None:
+        raise FilterError(f"unknown time zone {str(name)[:64]!r}")
+    return zone
 
 
 def day_start_utc(day: date, timezone: str) -> datetime:

@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from switchboard.identifiers import EMAIL_RE
+from switchboard.zones import known_zone
 
 ReportKind = Literal["calls", "kpis"]
 ReportFormat = Literal["csv", "xlsx", "parquet"]
@@ -83,10 +83,9 @@ def cron_trigger(expression: str, timezone: str) -> Any:
     """APScheduler's CronTrigger for a 5-field crontab line in ``timezone``."""
     from apscheduler.triggers.cron import CronTrigger
 
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ScheduleError(f"unknown time zone {timezone!r}") from exc
+    zone = known_zone(timezone)
+    if zone is None:
+        raise ScheduleError(f"unknown time zone {timezone[:64]!r}")
     try:
         return CronTrigger.from_crontab(expression, timezone=zone)
     except ValueError as exc:

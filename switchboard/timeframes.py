@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from switchboard.days import check_day
+from switchboard.zones import known_zone
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -130,10 +131,8 @@ def validate(frame: TimeFrame) -> TimeFrame:
     """Refuse frames that could never mean what the user meant."""
     if not frame.name.strip():
         raise TimeFrameError("a time frame needs a name")
-    try:
-        ZoneInfo(frame.timezone)
-    except (KeyError, ValueError) as exc:
-        raise TimeFrameError(f"unknown time zone {frame.timezone!r}") from exc
+    if known_zone(frame.timezone) is None:
+        raise TimeFrameError(f"unknown time zone {frame.timezone[:64]!r}")
     for p in frame.periods:
         if isinstance(p, WeeklyPeriod):
             if not p.days:

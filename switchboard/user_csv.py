@@ -5,8 +5,10 @@ Import is two steps so nothing is written by accident: ``preview_import``
 still kept) gives every line with its error or its user; only a preview
 without errors may go to ``ProvisioningStore.import_users``, which adds all
 rows in one transaction or none. Export writes the same columns plus
-``status``; a spreadsheet formula guard is passed in by the front end (the
-pipeline owns it; the core imports nothing above it).
+``status`` (``enabled`` / ``disabled``), which import reads back: an exported
+list imported again keeps who was disabled (an empty status is enabled). A
+spreadsheet formula guard is passed in by the front end (the pipeline owns it;
+the core imports nothing above it).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from switchboard.store.accounts import NewUser, check_new_user
 IMPORT_COLUMNS: tuple[str, ...] = ("extension", "name", "email", "role", "timezone")
 REQUIRED_COLUMNS: tuple[str, ...] = ("extension", "name")
 EXPORT_COLUMNS: tuple[str, ...] = (*IMPORT_COLUMNS, "status")
+STATUSES: dict[str, bool] = {"": False, "enabled": False, "disabled": True}  # → disabled
 MAX_IMPORT_ROWS = 2000
 
 
@@ -68,30 +71,34 @@ def parse_users_csv(text: str) -> ImportPreview:
             f"the file needs a header line with the columns {', '.join(IMPORT_COLUMNS)}"
             f" ({', '.join(missing)} missing)"
         )
-    unknown = [h for h in header if h not in IMPORT_COLUMNS and h != "status"]
+    unknown = [h for h in header if h not in EXPORT_COLUMNS]
     if unknown:
-        raise ProvisioningError(f"unknown column {unknown[0]!r} (use {', '.join(IMPORT_COLUMNS)})")
+        raise ProvisioningError(f"unknown column {unknown[0]!r} (use {', '.join(EXPORT_COLUMNS)})")
     preview = ImportPreview()
     seen: dict[str, int] = {}
     for row in rows:
         if len(preview.lines) >= MAX_IMPORT_ROWS:
             raise ProvisioningError(f"import at most {MAX_IMPORT_ROWS} users at a time")
         number = row.first_line
-        values = {c: row.values.get(c, "").strip() for c in IMPORT_COLUMNS}
+        values = {c: row.values.get(c, "").strip() for c in EXPORT_COLUMNS}
         if not any(values.values()):
             continue  # blank lines are not users
+        status = values["status"].lower()
         new = NewUser(
             values["extension"],
             values["name"],
             values["email"],
             values["role"].lower() or "user",
             values["timezone"],
+            disabled=STATUSES.get(status, False),
         )
         error = row.error
         try:
             check_new_user(new)
         except ProvisioningError as exc:
             error = error or str(exc)
+        if not error and status not in STATUSES:
+            error = f"status {values['status']!r} must be enabled or disabled"
         if not error and new.extension in seen:
             error = f"extension {new.extension} is also on line {seen[new.extension]}"
         seen.setdefault(new.extension, number)

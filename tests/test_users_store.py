@@ -231,6 +231,28 @@ def test_export_uses_the_import_columns_and_reimports(directory: Directory) -> N
     assert len(parse_users_csv(text).lines) == 4
 
 
+def test_an_exported_list_imported_elsewhere_keeps_who_was_disabled(
+    directory: Directory,
+) -> None:
+    store = directory.store
+    store.set_user_disabled(T, "102", True)
+    other = store.add_tenant("branch.example", "Europe/Berlin").domain
+    preview = preview_import(store, other, users_csv(store.users(T)))
+    assert preview.ready
+    assert {u.extension: u.disabled for u in preview.users}["102"]
+    store.import_users(other, preview.users, one_time_hours=24)
+    assert [u.extension for u in store.users(other) if u.disabled] == ["102"]
+    # parked like a user disabled by hand: no phone registers, enabling brings it back
+    domains = store._db.execute("select domain from subscriber where username = '102'")
+    assert not list(domains)  # neither tenant's 102 may register
+    store.set_user_disabled(other, "102", False)
+    domains = store._db.execute("select domain from subscriber where username = '102'")
+    assert {row[0] for row in domains} == {other}
+    bad = parse_users_csv("extension,name,status\n401,Ann,retired\n402,Ben,Disabled\n")
+    assert bad.errors[0].error == "status 'retired' must be enabled or disabled"
+    assert bad.users[0].disabled
+
+
 def test_tenant_edit_and_did_removal(directory: Directory) -> None:
     store = directory.store
     assert store.update_tenant(T, name="Acme Inc", timezone="Europe/Paris").name == "Acme Inc"

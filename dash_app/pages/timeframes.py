@@ -28,7 +28,7 @@ from dash_app.layout import section
 from dash_app.page_shell import page_header
 from dash_app.push import push_after_edit, saved_banner
 from dash_app.timeframes_cards import frame_list
-from dash_app.timeframes_editor import frame_editor, period_row, zone_options
+from dash_app.timeframes_editor import frame_editor, period_row
 from dash_app.timeframes_form import (
     PERIOD_KINDS,
     PERSONAL,
@@ -39,6 +39,7 @@ from dash_app.timeframes_form import (
 )
 from switchboard.store import ProvisioningError, ProvisioningStore, User
 from switchboard.timeframes import TimeFrame, TimeFrameError
+from switchboard.zones import picked_zones
 
 dash.register_page(
     __name__,
@@ -185,7 +186,7 @@ def open_editor(_new: int | None, _edits: list[int | None]) -> tuple[Any, ...]:
     with provisioning() as store:
         lists = frame_lists(store, user)
         tenant_tz = store.tenant(user.tenant_domain).timezone
-    zones = zone_options()
+    zones = picked_zones()
     if trigger == "timeframes-new":
         scope = TENANT if lists.can_edit_tenant else PERSONAL
         scope_style = {} if lists.can_edit_tenant else {"display": "none"}

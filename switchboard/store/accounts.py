@@ -10,11 +10,11 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Literal, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from switchboard.identifiers import EMAIL_RE, EXTENSION_RE, TENANT_RE, has_control_characters
 from switchboard.store.connection import ProvisioningError, StoreConnection
 from switchboard.store.passwords import hash_secret, secret_matches, sip_ha1
+from switchboard.zones import known_zone
 
 Role = Literal["manager", "supervisor", "agent", "user"]
 ROLES: tuple[Role, ...] = ("manager", "supervisor", "agent", "user")
@@ -56,10 +56,8 @@ class User:
 
 
 def _check_timezone(tz: str) -> str:
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: "America", a folder
-        raise ProvisioningError(f"unknown time zone {tz[:64]!r} (use an IANA name)") from exc
+    if known_zone(tz) is None:
+        raise ProvisioningError(f"unknown time zone {tz[:64]!r} (use an IANA name)")
     return tz
 
 
@@ -83,6 +81,9 @@ class NewUser:
     email: str = ""
     role: str = "user"
     timezone: str = ""  # empty: the tenant's
+    # Added disabled (a users export re-imported keeps who was off): no sign-in, and the
+    # SIP account starts parked, as ``set_user_disabled`` leaves it.
+    disabled: bool = False
 
 
 def check_new_user(new: NewUser) -> None:
@@ -202,21 +203,30 @@ class AccountsSection(StoreConnection):
                 f"extension {new.extension} was removed; its mailbox is kept until {until}"
                 " (purge it first to reuse the extension)"
             )
-        expires = None if one_time_hours is None else time.time() + one_time_hours * 3600
+        now = time.time()
+        expires = None if one_time_hours is None else now + one_time_hours * 3600
         db.execute(
             "insert into user (tenant_id, extension, name, email, password_hash, role,"
-            " timezone, must_change_password, password_expires_at)"
-            " values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " timezone, must_change_password, password_expires_at, disabled_at)"
+            " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 t.id, new.extension, new.name.strip(), new.email.strip(), hash_secret(password),
                 new.role, new.timezone or None, int(one_time_hours is not None), expires,
+                now if new.disabled else None,
             ),
         )  # fmt: skip
         ha1, ha1b = sip_ha1(new.extension, t.domain, sip_password)
-        db.execute(
-            "insert into subscriber (username, domain, ha1, ha1b) values (?, ?, ?, ?)",
-            (new.extension, t.domain, ha1, ha1b),
-        )
+        if new.disabled:  # Kamailio authenticates only against subscriber
+            db.execute(
+                "insert into subscriber_parked (username, domain, ha1, ha1b, parked_at)"
+                " values (?, ?, ?, ?, ?)",
+                (new.extension, t.domain, ha1, ha1b, now),
+            )
+        else:
+            db.execute(
+                "insert into subscriber (username, domain, ha1, ha1b) values (?, ?, ?, ?)",
+                (new.extension, t.domain, ha1, ha1b),
+            )
 
     _USER_SQL = (
         "select u.*, t.domain as tenant_domain, coalesce(u.timezone, t.timezone) as tz"
