@@ -25,9 +25,7 @@ def test_every_known_zone_converts_in_duckdb() -> None:
 
 
 @pytest.mark.parametrize("name", NOT_ZONES)
-def test_a_name_that_is_no_place_is_refused_everywhere(
-    name: str, store: ProvisioningStore
-) -> None:
+def test_a_name_that_is_no_place_is_refused_everywhere(name: str, store: ProvisioningStore) -> None:
     assert known_zone(name) is None
     with pytest.raises(ProvisioningError, match="unknown time zone"):
         store.add_tenant("zones.example", name)
