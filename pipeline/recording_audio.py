@@ -29,16 +29,21 @@ proportional to the call's real length.
 
 from __future__ import annotations
 
-import itertools
 import wave
-from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from G722 import G722 as G722Decoder  # type: ignore[import-untyped]
 
-from pipeline.recording_capture import CaptureError, CaptureMeta, RtpPacket
+from pipeline.recording_capture import (
+    CaptureError,
+    CaptureMeta,
+    RtpColumns,
+    RtpPacket,
+    columns_of,
+)
 from switchboard.resample import down2
 
 SAMPLE_RATE = 8000
@@ -102,40 +107,47 @@ class StereoAudio:
         return len(self.caller) / SAMPLE_RATE
 
 
-def split_sides(
-    meta: CaptureMeta, packets: list[RtpPacket]
-) -> tuple[list[RtpPacket], list[RtpPacket]]:
-    """(caller's, callee's) packets, by the rtpengine port each side sends to.
+def split_sides(meta: CaptureMeta, packets: RtpColumns) -> tuple[np.ndarray, np.ndarray]:
+    """(caller's, callee's) packet indices in capture order, by the rtpengine port each
+    side sends to.
 
     Without SDP in the metadata (never seen, but the file is not trusted) the first
     sender is the caller.
     """
     caller_port, callee_port = meta.caller_port, meta.callee_port
     if caller_port is None or callee_port is None or caller_port == callee_port:
-        caller_port = packets[0].dst_port if packets else None
-    caller = [p for p in packets if p.dst_port == caller_port]
+        caller_port = int(packets.dst_port[0]) if len(packets) else None
+    caller = packets.dst_port == caller_port
     if callee_port is not None and callee_port != caller_port:
-        callee = [p for p in packets if p.dst_port == callee_port]
+        callee = packets.dst_port == callee_port
     else:
-        callee = [p for p in packets if p.dst_port != caller_port]
-    return caller, callee
+        callee = ~caller
+    return np.flatnonzero(caller), np.flatnonzero(callee)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Placed:
-    position: int  # sample index from the capture's first packet
-    samples: np.ndarray
+    """Packets of one stream and encoding at their places, in capture order: packet ``i``
+    is ``length[i]`` samples at sample ``position[i]``, read from ``source`` at
+    ``start[i]``. G.711 stays the pcap's own bytes until it is rendered (a decoded copy
+    of each packet is 0.5 KB, 2 GB for a 12-hour call); G.722 is its stream's 8 kHz run."""
+
+    position: np.ndarray
+    start: np.ndarray
+    length: np.ndarray
+    source: np.ndarray  # the pcap's bytes (G.711) or 8 kHz samples (G.722)
+    table: np.ndarray | None = None  # the G.711 decoder of ``source``
+
+    def span(self) -> tuple[int, int]:
+        """(first sample, sample after the last) these packets cover."""
+        return int(self.position.min()), int((self.position + self.length).max())
 
 
-def _unwrap(values: list[int], modulus: int) -> list[int]:
+def _unwrap(values: Sequence[int] | np.ndarray, modulus: int) -> np.ndarray:
     """Values of a wrapping counter made monotonic-ish, relative to the first."""
-    out = [0]
-    for prev, cur in itertools.pairwise(values):
-        step = (cur - prev) % modulus
-        if step >= modulus // 2:
-            step -= modulus
-        out.append(out[-1] + step)
-    return out
+    steps = np.mod(np.diff(np.asarray(values, dtype=np.int64)), modulus)
+    steps[steps >= modulus // 2] -= modulus
+    return np.concatenate(([0], np.cumsum(steps)))
 
 
 def _segment_anchors(rel: list[int], arrival: list[int]) -> list[int]:
@@ -168,82 +180,101 @@ def _segment_anchors(rel: list[int], arrival: list[int]) -> list[int]:
     return anchors
 
 
-def _place_side(
-    packets: list[RtpPacket], meta: CaptureMeta, t0: float
-) -> tuple[list[_Placed], int, int, str | None]:
-    """One side's decoded packets with their sample positions; (placed, lost, skipped, codec)."""
-    by_ssrc: dict[int, list[RtpPacket]] = defaultdict(list)
-    for p in packets:
-        by_ssrc[p.ssrc].append(p)
-    placed: list[_Placed] = []
-    lost = skipped = 0
-    codec: str | None = None
-    for stream in by_ssrc.values():
-        seqs = _unwrap([p.seq for p in stream], 1 << 16)
-        lost += max(0, (max(seqs) - min(seqs) + 1) - len(set(seqs)))
-        rel = _unwrap([p.timestamp for p in stream], _WRAP)
-        arrival = [round((p.time - t0) * SAMPLE_RATE) for p in stream]
-        anchors = _segment_anchors(rel, arrival)
-        seen: set[int] = set()
-        kept: list[tuple[int, int, RtpPacket, str]] = []
-        for p, r, s, anchor in zip(stream, rel, seqs, anchors, strict=True):
-            if s in seen:  # a duplicate (retransmitted or looped) packet
-                continue
-            seen.add(s)
-            encoding = meta.encoding(p.payload_type) or ""
-            # An empty payload is a lost frame: silence by the timestamps, like a lost packet.
-            if (encoding not in DECODERS and encoding != G722) or not p.payload:
-                skipped += 1
-                continue
-            codec = codec or encoding
-            kept.append((s, anchor + r, p, encoding))
-        wide = _g722_narrow({s: p.payload for s, _, p, e in kept if e == G722})
-        for s, position, p, encoding in kept:
-            if encoding == G722:
-                samples = wide[s]
-            else:
-                samples = DECODERS[encoding][np.frombuffer(p.payload, dtype=np.uint8)]
-            placed.append(_Placed(position, samples))
-    return placed, lost, skipped, codec
-
-
 G722 = "G722"
 
 
-def _g722_narrow(payloads: dict[int, bytes]) -> dict[int, np.ndarray]:
-    """One G.722 stream's payloads (by unwrapped sequence number) as 8 kHz samples, each
-    packet's own: decoded in order by one decoder, then the whole taken to 8 kHz."""
-    if not payloads:
-        return {}
+@dataclass
+class _Side:
+    """What :func:`_place_side` found on one side."""
+
+    placed: list[_Placed]
+    lost: int = 0
+    skipped: int = 0
+    codec: str | None = None
+
+
+def _place_side(packets: RtpColumns, index: np.ndarray, meta: CaptureMeta, t0: float) -> _Side:
+    """One side's decodable packets (``index``: theirs, in capture order) at their places."""
+    side = _Side([])
+    ssrcs = packets.ssrc[index]
+    found, first = np.unique(ssrcs, return_index=True)
+    pcap = np.frombuffer(packets.data, dtype=np.uint8)
+    for ssrc in found[np.argsort(first)]:  # the streams in the order they began
+        stream = index[ssrcs == ssrc]
+        seqs = _unwrap(packets.seq[stream], 1 << 16)
+        distinct, firsts = np.unique(seqs, return_index=True)
+        side.lost += max(0, int(seqs.max() - seqs.min()) + 1 - len(distinct))
+        rel = _unwrap(packets.timestamp[stream], _WRAP)
+        arrival = np.round((packets.time[stream] - t0) * SAMPLE_RATE).astype(np.int64)
+        anchors = np.asarray(_segment_anchors(rel.tolist(), arrival.tolist()), dtype=np.int64)
+        once = np.zeros(len(stream), dtype=bool)
+        once[firsts] = True  # a duplicate (retransmitted or looped) packet counts once
+        start = packets.start[stream]
+        length = packets.end[stream] - start
+        types = packets.payload_type[stream]
+        encodings = {int(pt): meta.encoding(int(pt)) or "" for pt in np.unique(types)}
+        # An empty payload is a lost frame: silence by the timestamps, like a lost packet.
+        usable = once & (length > 0)
+        by_encoding: dict[str, np.ndarray] = {}
+        for pt, encoding in encodings.items():
+            mine = usable & (types == pt)
+            if (encoding in DECODERS or encoding == G722) and mine.any():
+                by_encoding[encoding] = by_encoding.get(encoding, mine) | mine
+        decoded = np.zeros(len(stream), dtype=bool)
+        for mine in by_encoding.values():
+            decoded |= mine
+        side.skipped += int(once.sum() - decoded.sum())
+        if side.codec is None and decoded.any():
+            side.codec = encodings[int(types[np.argmax(decoded)])]
+        for encoding, mine in by_encoding.items():
+            position = anchors[mine] + rel[mine]
+            if encoding == G722:
+                order = np.argsort(seqs[mine])  # ADPCM: decoded in sequence order
+                narrow = _g722_narrow([packets.payload(i) for i in stream[mine][order]])
+                offsets = np.empty(len(order), dtype=np.int64)
+                offsets[order] = np.cumsum(length[mine][order]) - length[mine][order]
+                side.placed.append(_Placed(position, offsets, length[mine], narrow))
+            else:
+                side.placed.append(
+                    _Placed(position, start[mine], length[mine], pcap, DECODERS[encoding])
+                )
+    return side
+
+
+def _g722_narrow(payloads: list[bytes]) -> np.ndarray:
+    """One G.722 stream's payloads, in sequence order, as one run of 8 kHz samples
+    (decoded in order by one decoder, then the whole taken to 8 kHz): a byte of G.722 is
+    two 16 kHz samples, one 8 kHz sample."""
     decoder = G722Decoder(16000, 64000)
-    order = sorted(payloads)
-    wide = b"".join(decoder.decode(payloads[s]).tobytes() for s in order)
-    narrow = np.frombuffer(down2(wide), dtype="<i2")
-    out, at = {}, 0
-    for s in order:  # a byte of G.722 is two 16 kHz samples: one 8 kHz sample
-        out[s] = narrow[at : at + len(payloads[s])]
-        at += len(payloads[s])
-    return out
+    wide = b"".join(decoder.decode(p).tobytes() for p in payloads)
+    return np.frombuffer(down2(wide), dtype="<i2")
 
 
 def _render(placed: list[_Placed], base: int, length: int) -> np.ndarray:
+    """One channel: each packet's samples written at its place, later packets over earlier."""
     out = np.zeros(length, dtype=np.int16)
     for item in placed:
-        at = item.position - base
-        out[at : at + len(item.samples)] = item.samples[: max(0, length - at)]
+        table = item.table
+        rows = zip(item.position.tolist(), item.start.tolist(), item.length.tolist(), strict=True)
+        for position, start, size in rows:
+            at = position - base
+            chunk = item.source[start : start + min(size, length - at)]
+            out[at : at + len(chunk)] = chunk if table is None else table[chunk]
     return out
 
 
-def assemble(meta: CaptureMeta, packets: list[RtpPacket]) -> StereoAudio:
+def assemble(meta: CaptureMeta, packets: RtpColumns | Sequence[RtpPacket]) -> StereoAudio:
     """The stereo audio of one capture (caller left, callee right); pure."""
-    caller_pkts, callee_pkts = split_sides(meta, packets)
-    t0 = min((p.time for p in packets), default=0.0)
-    caller, lost_a, skip_a, codec_a = _place_side(caller_pkts, meta, t0)
-    callee, lost_b, skip_b, codec_b = _place_side(callee_pkts, meta, t0)
-    both = caller + callee
-    if both:
-        base = min(0, min(p.position for p in both))
-        length = max(p.position + len(p.samples) for p in both) - base
+    if not isinstance(packets, RtpColumns):
+        packets = columns_of(packets)
+    caller_index, callee_index = split_sides(meta, packets)
+    t0 = float(packets.time.min()) if len(packets) else 0.0
+    caller = _place_side(packets, caller_index, meta, t0)
+    callee = _place_side(packets, callee_index, meta, t0)
+    spans = [item.span() for item in caller.placed + callee.placed]
+    if spans:
+        base = min(0, *(first for first, _ in spans))
+        length = max(end for _, end in spans) - base
     else:
         base, length = 0, 0
     if length > MAX_CAPTURE_SECONDS * SAMPLE_RATE:  # checked before a sample is allocated
@@ -252,23 +283,27 @@ def assemble(meta: CaptureMeta, packets: list[RtpPacket]) -> StereoAudio:
             f" longer than any call ({MAX_CAPTURE_SECONDS // 3600} h): its times are corrupt"
         )
     return StereoAudio(
-        caller=_render(caller, base, length),
-        callee=_render(callee, base, length),
+        caller=_render(caller.placed, base, length),
+        callee=_render(callee.placed, base, length),
         start=t0 + base / SAMPLE_RATE,
-        codec=codec_a or codec_b,
-        caller_packets=len(caller_pkts),
-        callee_packets=len(callee_pkts),
-        lost_packets=lost_a + lost_b,
-        skipped_packets=skip_a + skip_b,
+        codec=caller.codec or callee.codec,
+        caller_packets=len(caller_index),
+        callee_packets=len(callee_index),
+        lost_packets=caller.lost + callee.lost,
+        skipped_packets=caller.skipped + callee.skipped,
     )
 
 
-def stereo_frames(audio: StereoAudio) -> bytes:
+def stereo_frames(audio: StereoAudio, start: int = 0, end: int | None = None) -> bytes:
     """Interleaved little-endian 16-bit frames, caller left, callee right."""
-    frames = np.empty(2 * len(audio.caller), dtype="<i2")
-    frames[0::2] = audio.caller
-    frames[1::2] = audio.callee
+    caller, callee = audio.caller[start:end], audio.callee[start:end]
+    frames = np.empty(2 * len(caller), dtype="<i2")
+    frames[0::2] = caller
+    frames[1::2] = callee
     return frames.tobytes()
+
+
+WRITE_BLOCK = 60 * SAMPLE_RATE  # frames per write: a whole long call interleaved is 4x its size
 
 
 def write_wav(path: Path, audio: StereoAudio) -> None:
@@ -277,7 +312,9 @@ def write_wav(path: Path, audio: StereoAudio) -> None:
         w.setnchannels(2)
         w.setsampwidth(2)
         w.setframerate(SAMPLE_RATE)
-        w.writeframes(stereo_frames(audio))
+        w.setnframes(len(audio.caller))
+        for start in range(0, len(audio.caller), WRITE_BLOCK):
+            w.writeframesraw(stereo_frames(audio, start, start + WRITE_BLOCK))
 
 
 def read_channels(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -54,7 +54,7 @@ from pipeline.recording_capture import (
     CaptureMeta,
     parse_metadata,
     parse_metadata_name,
-    read_pcap,
+    read_pcap_columns,
 )
 from pipeline.recording_figures import conversation_figures
 from pipeline.recordings_schema import AUDIO_DIR, RECORDINGS_SCHEMA, transcription_marker
@@ -108,7 +108,7 @@ def convert_capture(meta: CaptureMeta, pcap: bytes, *, now: datetime) -> Convert
     tenant = meta.fields.get("tenant", "")
     if not TENANT_RE.match(tenant):
         raise CaptureError(f"the capture's metadata names no tenant (got {tenant!r})")
-    audio = assemble(meta, read_pcap(pcap))
+    audio = assemble(meta, read_pcap_columns(pcap))
     if audio.codec is None or not len(audio.caller):
         raise CaptureError("the capture holds no audio we decode (G.711 or G.722)")
     figures = conversation_figures(audio.caller, audio.callee, SAMPLE_RATE)

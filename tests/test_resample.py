@@ -36,3 +36,11 @@ def test_down_keeps_the_narrow_band_and_rejects_the_wide() -> None:
     assert convert(b"\x01\x00" * 8, 8000, 8000) == b"\x01\x00" * 8
     with pytest.raises(ValueError, match="44100"):
         convert(b"", 44100, 8000)
+
+
+@pytest.mark.parametrize("samples", [1, 5, 20, 62, 63, 64, 160])
+def test_a_short_input_keeps_its_length(samples: int) -> None:
+    """np.convolve(mode="same") gives the filter's 63 for a shorter input."""
+    pcm = np.arange(samples, dtype="<i2").tobytes()
+    assert len(down2(pcm)) == 2 * ((samples + 1) // 2)
+    assert len(up2(pcm)) == 4 * samples
