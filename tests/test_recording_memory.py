@@ -32,12 +32,10 @@ def _peak(work) -> int:  # type: ignore[no-untyped-def]
 def test_a_pcap_of_tiny_packets_costs_bytes_per_packet_not_objects() -> None:
     """100,000 one-byte packets (2 s of RTP time each 0.5 ms): ~1 KB each as objects."""
     count = 100_000
-    frames = [
-        (T + i * 0.0005, _ip_udp(40000, CALLER_PORT, struct.pack("!BBHII", 0x80, 0, i & 0xFFFF, 4 * i, 7) + b"\xff"))
-        for i in range(count)
-    ]  # fmt: skip
+    rtp = [struct.pack("!BBHII", 0x80, 0, i & 0xFFFF, 4 * i, 7) + b"\xff" for i in range(count)]
+    frames = [(T + i * 0.0005, _ip_udp(40000, CALLER_PORT, p)) for i, p in enumerate(rtp)]
     data = pcap_bytes(frames)
-    del frames
+    del frames, rtp
     found: list[int] = []
 
     def convert() -> None:
