@@ -145,8 +145,10 @@ ATTENDANT_NAMES_TABLE = (
 # The extension is a literal of the view (see scope_literal): a view body cannot
 # hold a bound parameter, and a session variable could be changed by raw SQL on
 # the connection, so the scope a connection was opened with is the one it keeps.
+# An inbound call's caller is what the carrier's From says, which anyone outside can
+# set: an outside caller presenting "102" is not 102's call (nor its recording).
 EXTENSION_SCOPE = """
-where caller = {extension}
+where (caller = {extension} and direction <> 'inbound')
     or callee = {extension}
     or answered_by = {extension}
 """

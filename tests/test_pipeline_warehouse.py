@@ -5,10 +5,12 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from pipeline.ingest import ingest_rows
+from pipeline.lake import Lake
 from pipeline.queries import VIEW_COLUMNS
 from pipeline.warehouse import WarehouseError, connect
 from switchboard.settings import Settings
-from tests.fixtures.sample_lake import write_sample_lake
+from tests.fixtures.sample_lake import DIRECTORY, sample_rows, write_sample_lake
 
 
 def call_ids(conn: duckdb.DuckDBPyConnection, sql: str = "select call_id from calls") -> set[str]:
@@ -92,6 +94,22 @@ def test_setting_a_variable_cannot_widen_a_plain_users_view(settings: Settings) 
     with connect(settings, "acme.example", extension="104") as conn:
         conn.execute("set variable sb_extension = '101'")
         assert call_ids(conn) == set()
+
+
+def test_an_outside_caller_presenting_an_extension_is_not_that_users_call(
+    settings: Settings,
+) -> None:
+    """The carrier's From is whatever the caller sets: "104" calling the main number,
+    answered by 101, is 101's call (and recording), never 104's."""
+    write_sample_lake(settings)
+    spoofed = {**sample_rows()[0], "id": 99, "call_id": "spoofed", "caller": "104"}
+    ingest_rows(Lake(settings.lake_dir, durable=False), [spoofed], DIRECTORY, after=98)
+    with connect(settings, "acme.example", extension="104") as conn:
+        assert call_ids(conn) == set()
+    with connect(settings, "acme.example", extension="101") as conn:
+        assert "spoofed" in call_ids(conn)
+    with connect(settings, "acme.example", extension="102") as conn:  # 102 placed these
+        assert {"morning", "busy"} <= call_ids(conn)
 
 
 @pytest.mark.parametrize("message_id", ["vm-1' or '1'='1", "x", ""])

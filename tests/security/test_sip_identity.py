@@ -1,0 +1,158 @@
+"""Who calls, and where a call goes, come from authentication and our routing, never from
+what a phone writes (an audit through the real Kamailio, 2026-12; each test failed before).
+
+Measured before the fix: a phone's ``P-Asserted-Identity``, ``Remote-Party-ID`` and
+``Diversion`` reached the callee's phone, and the carrier through a forward to a number; a
+phone that registered ``sip:+1555…@<carrier>`` had every call to its extension placed with
+the carrier, accounted as internal; inside its own call a phone's in-dialog INVITE to
+``sip:+1900…@<carrier>`` was relayed from our address. The carrier is a UDP listener (the
+one stand-in), the phones raw SIP (:mod:`tests.security.sip_phone`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from kamailio.launcher import KamailioProcess
+from kamailio.rules_push import push_user
+from switchboard.rules import AnsweringRule, Destination
+from tests.fixtures.core import Directory
+from tests.security.raw_sip import Listener, header
+from tests.security.sip_phone import SipPhone
+
+pytestmark = [pytest.mark.kamailio]
+
+ACME = "acme.example"
+FORGED = (
+    "P-Asserted-Identity: <sip:100@acme.example>",
+    "P-Preferred-Identity: <sip:+12125550100@acme.example>",
+    "Remote-Party-ID: <sip:100@globex.example>;party=calling;screen=yes",
+    "Diversion: <sip:+12125550100@acme.example>;reason=unconditional",
+    "History-Info: <sip:100@acme.example>;index=1",
+)
+IDENTITY_HEADERS = ("P-Asserted-Identity", "P-Preferred-Identity", "Remote-Party-ID",
+                    "Diversion", "History-Info")  # fmt: skip
+
+
+def login(ext: str) -> tuple[str, str, str]:
+    return ext, ACME, Directory.SIP_PASSWORD
+
+
+@pytest.fixture
+def trunk(kamailio: KamailioProcess) -> Iterator[Listener]:
+    """The carrier's address, listening only."""
+    listener = Listener(kamailio.settings.trunk_host, kamailio.settings.trunk_port)
+    yield listener
+    listener.close()
+
+
+@pytest.fixture
+def phones(kamailio: KamailioProcess) -> Iterator[list[SipPhone]]:
+    made: list[SipPhone] = []
+    yield made
+    for phone in made:
+        phone.close()
+
+
+def phone(kamailio: KamailioProcess, made: list[SipPhone], *, answer: bool = True) -> SipPhone:
+    new = SipPhone((kamailio.settings.sip_host, kamailio.settings.sip_port), answer=answer)
+    made.append(new)
+    return new
+
+
+def arrived(listener: Listener, call_id: str) -> list[bytes]:
+    return [d for d in listener.requests() if header(d, "Call-ID") == call_id]
+
+
+def test_a_phone_s_identity_headers_reach_neither_the_callee_nor_the_carrier(
+    kamailio: KamailioProcess, directory: Directory, trunk: Listener, phones: list[SipPhone]
+) -> None:
+    bob = phone(kamailio, phones)
+    assert bob.register("102", ACME, Directory.SIP_PASSWORD) == 200
+    caller = phone(kamailio, phones)
+    code, call_id, _ = caller.request("INVITE", f"sip:102@{ACME}", login=login("101"),
+                                      extra=FORGED)  # fmt: skip
+    assert code == 200
+    [invite] = bob.requests("INVITE", call_id)
+    assert (header(invite, "From") or "").startswith("<sip:101@acme.example>")
+    assert [h for h in IDENTITY_HEADERS if header(invite, h)] == []
+
+    # a forward to a number: the carrier sees our caller ID and our Diversion only
+    sue = directory.users[f"103@{ACME}"]
+    directory.store.save_rule(sue, AnsweringRule(
+        "Mobile", 1, None, forward_always=Destination("number", "+15550002222")))  # fmt: skip
+    push_user(kamailio.settings, directory.store, sue)
+    code, call_id, _ = caller.request("INVITE", f"sip:103@{ACME}", login=login("101"),
+                                      extra=FORGED, wait=3.0)  # fmt: skip
+    invite = arrived(trunk, call_id)[0]  # (retransmitted: the listener never answers)
+    assert invite.startswith(b"INVITE sip:+15550002222@")
+    assert not any(header(invite, h) for h in IDENTITY_HEADERS[:3] + IDENTITY_HEADERS[4:])
+    assert header(invite, "Diversion") == "<sip:103@acme.example>;reason=unconditional"
+
+
+def test_a_phone_cannot_register_the_carrier_as_where_its_calls_go(
+    kamailio: KamailioProcess, directory: Directory, trunk: Listener, phones: list[SipPhone]
+) -> None:
+    s = kamailio.settings
+    mia = phone(kamailio, phones)
+    carrier = f"sip:+15550004444@{s.trunk_host}:{s.trunk_port}"
+    assert mia.register("100", ACME, Directory.SIP_PASSWORD, contact=carrier) == 403
+    media = f"sip:x@{s.media_host}:{s.media_port}"
+    assert mia.register("100", ACME, Directory.SIP_PASSWORD, contact=media) == 403
+    named = f"sip:+15550004444@localhost:{s.trunk_port}"  # a name resolves to anything
+    assert mia.register("100", ACME, Directory.SIP_PASSWORD, contact=named) == 403
+    # a second Contact in one REGISTER passes the first look: its branch is dropped
+    both = f"sip:phone@{mia.host}:{mia.port}>, <{carrier}"
+    assert mia.register("100", ACME, Directory.SIP_PASSWORD, contact=both) == 200
+    caller = phone(kamailio, phones)
+    code, call_id, _ = caller.request("INVITE", f"sip:100@{ACME}", login=login("101"))
+    assert code == 200  # Mia's own phone answered
+    assert mia.requests("INVITE", call_id)
+    assert arrived(trunk, call_id) == []
+
+
+def test_inside_its_own_call_a_phone_cannot_reach_the_carrier(
+    kamailio: KamailioProcess, directory: Directory, trunk: Listener, phones: list[SipPhone]
+) -> None:
+    s = kamailio.settings
+    bob = phone(kamailio, phones)
+    assert bob.register("102", ACME, Directory.SIP_PASSWORD) == 200
+    caller = phone(kamailio, phones)
+    code, call_id, dialog = caller.request("INVITE", f"sip:102@{ACME}", login=login("101"))
+    assert code == 200 and dialog is not None
+    premium = f"sip:+19005550199@{s.trunk_host}:{s.trunk_port}"
+    caller.send(caller.build(
+        "INVITE", premium, from_uri=dialog.from_uri, to_uri=dialog.to_uri, call_id=call_id,
+        from_tag=dialog.from_tag, to_tag=dialog.to_tag, cseq=10, routes=dialog.routes,
+    ))  # fmt: skip
+    # the call itself still works: its BYE reaches Bob
+    caller.send(caller.build(
+        "BYE", f"sip:phone@{bob.host}:{bob.port}", from_uri=dialog.from_uri,
+        to_uri=dialog.to_uri, call_id=call_id, from_tag=dialog.from_tag,
+        to_tag=dialog.to_tag, cseq=11, routes=dialog.routes,
+    ))  # fmt: skip
+    deadline = time.monotonic() + 2.0
+    while not bob.requests("BYE", call_id) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert bob.requests("BYE", call_id)
+    assert arrived(trunk, call_id) == []
+
+
+def test_a_simultaneous_ring_to_a_number_still_rings_the_carrier(
+    kamailio: KamailioProcess, directory: Directory, trunk: Listener, phones: list[SipPhone]
+) -> None:
+    """The number's branch is appended while the R-URI is a phone's: not a phone branch."""
+    bob = phone(kamailio, phones, answer=False)
+    assert bob.register("102", ACME, Directory.SIP_PASSWORD) == 200
+    user = directory.users[f"102@{ACME}"]
+    directory.store.save_rule(user, AnsweringRule("Both", 1, None, simultaneous=("+15550002222",)))
+    push_user(kamailio.settings, directory.store, user)
+    caller = phone(kamailio, phones)
+    caller.request("INVITE", f"sip:102@{ACME}", login=login("101"), extra=FORGED, wait=2.0)
+    [to_bob] = bob.requests("INVITE")
+    to_carrier = arrived(trunk, header(to_bob, "Call-ID") or "")
+    assert to_carrier and to_carrier[0].startswith(b"INVITE sip:+15550002222@")
+    assert not any(header(to_carrier[0], h) for h in IDENTITY_HEADERS)
