@@ -1,8 +1,11 @@
 """The Auto Attendants page's forms and cards: menus, announcements, hold music.
 
 Pure parts (tested without a browser): ``attendant_from_form`` turns the
-editor's values into an ``Attendant`` and says what is missing; ``keys_from_text``
-reads the simulator's key list. The rest renders: the menu cards (with what a
+editor's values into an ``Attendant`` and says what is missing;
+``greeting_file_from_form`` rebuilds an uploaded greeting's path from the
+manager's tenant and the digest the browser kept (the browser never holds a
+path: one it sent back could name any audio file the media server can play);
+``keys_from_text`` reads the simulator's key list. The rest renders: the menu cards (with what a
 menu points to that no longer exists, so a manager sees it before a caller
 does), the editor (one destination picker per key, plus no input and invalid
 key), the announcement and hold-music lists.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, cast
 
 import dash_mantine_components as dmc
@@ -38,6 +42,7 @@ from switchboard.attendants import (
     MenuDestination,
     describe_destination,
 )
+from switchboard.library_paths import is_digest, library_relpath
 
 PAGE = "attendants"
 MENU_KIND_LABELS: dict[str, str] = {
@@ -84,6 +89,22 @@ def destination_from_form(
     return MenuDestination(cast(DestinationKind, kind), target if kind in TARGETED_KINDS else "")
 
 
+def greeting_file_from_form(data_dir: Path, tenant: str, digest: object) -> str:
+    """The library path of the greeting upload ``digest`` names ("" when none was uploaded).
+
+    Built from the signed-in manager's ``tenant``, so it names a greeting of their
+    own library or nothing; refused when the digest is malformed or its file is gone.
+    """
+    if digest in (None, ""):
+        return ""
+    if not is_digest(digest):
+        raise AttendantError("the uploaded greeting is not known; upload it again")
+    relpath = library_relpath(tenant, "greeting", cast(str, digest))
+    if not (data_dir / relpath).is_file():
+        raise AttendantError("the uploaded greeting is gone; upload it again")
+    return relpath.as_posix()
+
+
 def attendant_from_form(
     tenant: str,
     attendant_id: int | None,
@@ -96,7 +117,10 @@ def attendant_from_form(
     kinds: list[str | None],
     targets: list[str | None],
 ) -> Attendant:
-    """An ``Attendant`` from the editor's values (``fields`` name each picker, in order)."""
+    """An ``Attendant`` from the editor's values (``fields`` name each picker, in order).
+
+    ``greeting_file`` is the path ``greeting_file_from_form`` rebuilt, never a browser's value.
+    """
     options: dict[str, MenuDestination] = {}
     outcomes: dict[str, MenuDestination] = {}
     for field, kind, target in zip(fields, kinds, targets, strict=True):
@@ -343,7 +367,8 @@ def editor_section() -> Any:
             ),
             upload("attendants-greeting-upload", "…or drop an MP3/WAV greeting here"),
             html.Div(id="attendants-greeting-feedback"),
-            dcc.Store(id="attendants-greeting-file", data=""),
+            # the uploaded greeting's digest, never its path (greeting_file_from_form)
+            dcc.Store(id="attendants-greeting-digest", data=""),
             dmc.Stack(editor_fields(None), gap=4, id="attendants-keys"),
             html.Div(id="attendants-editor-alert"),
             dmc.Group(

@@ -48,7 +48,7 @@ from aiosipua import SipRequest
 from media import prompts
 from media.audio_library import AudioError, library_pcm
 from media.bridge import bridge
-from media.hold_music import default_track
+from media.hold_music import hold_track
 from media.leg import Leg
 from media.mailbox import Mailboxes
 from media.outbound import CallerId, Dialer
@@ -67,6 +67,7 @@ from switchboard.attendants import (
 )
 from switchboard.call_steps import CallStep, StepKind, steps_document
 from switchboard.identifiers import EXTENSION_RE, TENANT_RE
+from switchboard.library_paths import LibraryKind
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningError, ProvisioningStore
 
@@ -217,13 +218,20 @@ class MenuWalk:
     def _speech(self, text: str) -> bytes:
         return prompts.speech_pcm(self.data_dir, text)
 
-    def _audio(self, relpath: str, text: str) -> bytes:
-        """A library file made at save time; the text spoken (cached) if the file is missing."""
+    def _audio(self, kind: LibraryKind, relpath: str, text: str) -> bytes:
+        """A library file made at save time; the text spoken (cached) if the file is missing.
+
+        Only this tenant's own library file of ``kind`` is played (``library_pcm``):
+        a row saved before the store checked paths may name another company's audio.
+        """
         if relpath:
             try:
-                return library_pcm(self.data_dir, relpath)
+                return library_pcm(self.data_dir, self.tenant, kind, relpath)
             except (AudioError, prompts.PromptError, OSError):
-                log.warning("%s: audio %s unreadable, speaking the text", self.leg.call_id, relpath)
+                log.warning(
+                    "%s: %s audio %r of %s unreadable or not in its library, speaking the text",
+                    self.leg.call_id, kind, relpath, self.tenant,
+                )  # fmt: skip
         return self._speech(text or "Welcome.")
 
     async def run(self, start: MenuDestination) -> None:
@@ -267,7 +275,7 @@ class MenuWalk:
 
     async def _menu(self, menu: Attendant, counts: MenuCounts) -> MenuDestination | None:
         """Play ``menu`` until a choice leads elsewhere; None when the caller hung up."""
-        greeting = self._audio(menu.greeting_file, menu.greeting_text)
+        greeting = self._audio("greeting", menu.greeting_file, menu.greeting_text)
         while True:
             await self.leg.play(greeting, interruptible=True)
             key = await self._key(menu.timeout_seconds)
@@ -310,7 +318,7 @@ class MenuWalk:
             await self._unavailable(dest)
             return None
         self.step("announcement", target=_code(dest))
-        played = await self.leg.play(self._audio(ann.audio_file, ann.text))
+        played = await self.leg.play(self._audio("announcement", ann.audio_file, ann.text))
         if not played:
             return None
         return ann.then or MenuDestination("hangup")
@@ -408,11 +416,7 @@ def connect_for(server: MediaHost, leg: Leg, tenant: str, identity: str) -> Conn
     """``Connect`` through ``media.bridge`` with the tenant's default hold music."""
     settings = server.settings
     track = server.menus.hold_music_file(tenant) if server.menus is not None else None
-    hold = (
-        settings.data_dir / track
-        if track
-        else default_track(settings.data_dir, settings.hold_music_file)
-    )
+    hold = hold_track(settings.data_dir, tenant, track, settings.hold_music_file)
 
     async def connect(caller: Leg, target: str) -> Reached:
         if server.dialer is None:

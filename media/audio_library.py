@@ -23,7 +23,10 @@ time, never downloaded.
 
 Library files live under ``<data_dir>/audio/<tenant>/<kind>-<digest>.wav``,
 named by their content, so saving the same audio twice makes one file and a
-changed greeting never overwrites one a call is playing.
+changed greeting never overwrites one a call is playing. That layout is
+``switchboard.library_paths``'s (the store checks paths against it too); the
+media server reads a library file only through ``library_file``, for the
+tenant whose call it is, so a stored path naming any other file plays nothing.
 """
 
 from __future__ import annotations
@@ -36,10 +39,16 @@ import tempfile
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from media import prompts
-from switchboard.identifiers import TENANT_RE
+from switchboard.library_paths import (
+    DIGEST_CHARS,
+    LibraryKind,
+    LibraryPathError,
+    is_library_path,
+    library_relpath,
+    tenant_library_dir,
+)
 
 ACCEPTED_SUFFIXES = (".mp3", ".wav")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -55,7 +64,6 @@ CONVERT_SECONDS = 120.0
 # EBU R128-ish speech loudness for the phone (the prompts espeak-ng makes are about this loud).
 LOUDNORM = "loudnorm=I=-18:TP=-2:LRA=11"
 
-LibraryKind = Literal["greeting", "announcement", "hold"]
 NOUNS: dict[str, str] = {
     "greeting": "Greetings",
     "announcement": "Announcements",
@@ -229,11 +237,12 @@ def _run_ffmpeg(upload: Path, out: Path, name: str, max_seconds: float, normalis
         raise AudioError(f"{name} could not be converted: the audio looks damaged.")
 
 
-def library_relpath(tenant: str, kind: LibraryKind, digest: str) -> Path:
-    """``audio/<tenant>/<kind>-<digest>.wav``, relative to the data dir (stored in the DB)."""
-    if not TENANT_RE.match(tenant) or kind not in NOUNS or not digest.isalnum():
-        raise AudioError(f"no library path for {kind!r} of {tenant!r}")
-    return Path("audio") / tenant / f"{kind}-{digest}.wav"
+def _library_path(tenant: str, kind: LibraryKind, digest: str) -> Path:
+    """``library_relpath``, refusing with the ``AudioError`` the portal and the CLI report."""
+    try:
+        return library_relpath(tenant, kind, digest)
+    except LibraryPathError as exc:
+        raise AudioError(str(exc)) from exc
 
 
 def _digest(*parts: bytes) -> str:
@@ -241,12 +250,12 @@ def _digest(*parts: bytes) -> str:
     for part in parts:
         h.update(part)
         h.update(b"\0")
-    return h.hexdigest()[:20]
+    return h.hexdigest()[:DIGEST_CHARS]
 
 
 def save_upload(data_dir: Path, tenant: str, kind: LibraryKind, data: bytes, filename: str) -> str:
     """Convert an upload into the tenant's library; the path relative to ``data_dir``."""
-    rel = library_relpath(tenant, kind, _digest(b"upload", data))
+    rel = _library_path(tenant, kind, _digest(b"upload", data))
     if (data_dir / rel).is_file():
         # Saved before, maybe by a version that kept empty files: check it again.
         playable_seconds(data_dir / rel, Path(filename or "the file").name, NOUNS[kind])
@@ -262,7 +271,7 @@ def save_speech(data_dir: Path, tenant: str, kind: LibraryKind, text: str) -> st
         raise AudioError("Type the words to speak, or upload a recording.")
     if len(text) > 1000:
         raise AudioError("The text is too long to speak (1000 characters at most).")
-    rel = library_relpath(tenant, kind, _digest(b"speech", text.encode()))
+    rel = _library_path(tenant, kind, _digest(b"speech", text.encode()))
     if not (data_dir / rel).is_file():
         try:
             prompts.synthesize(text, data_dir / rel)
@@ -271,9 +280,22 @@ def save_speech(data_dir: Path, tenant: str, kind: LibraryKind, text: str) -> st
     return str(rel)
 
 
-def library_pcm(data_dir: Path, relpath: str) -> bytes:
-    """The samples of a library file (8 kHz 16-bit mono); refuses paths outside the data dir."""
+def library_file(data_dir: Path, tenant: str, kind: LibraryKind, relpath: str) -> Path:
+    """The file ``relpath`` names when it is ``tenant``'s own library file of ``kind``.
+
+    Refused (``AudioError``) otherwise: a row saved before the store checked paths
+    may name another tenant's voicemail or a call recording, and the media server
+    plays whatever it is given. Resolved too, so a link in the folder leads nowhere.
+    """
+    refused = AudioError(f"{relpath!r} is not in the audio library of {tenant}")
+    if not is_library_path(tenant, kind, relpath):
+        raise refused
     path = (data_dir / relpath).resolve()
-    if not path.is_relative_to(data_dir.resolve()):
-        raise AudioError(f"{relpath!r} is not in the audio library")
-    return prompts.read_wav_pcm(path)
+    if not path.is_relative_to(tenant_library_dir(data_dir, tenant).resolve()):
+        raise refused
+    return path
+
+
+def library_pcm(data_dir: Path, tenant: str, kind: LibraryKind, relpath: str) -> bytes:
+    """The samples (8 kHz 16-bit mono) of ``tenant``'s library file; ``library_file`` refuses."""
+    return prompts.read_wav_pcm(library_file(data_dir, tenant, kind, relpath))

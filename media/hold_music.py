@@ -7,6 +7,8 @@ tenant picks one, the setting ``hold_music_file`` names the default track, and
 when that is empty a tone melody is generated once into
 ``<data_dir>/media/hold-default.wav``. Any other file is converted once to
 8 kHz mono s16 with ffmpeg and cached beside it, never at call time twice.
+A tenant's track is played only when it is that tenant's own library file
+(``hold_track``): ffmpeg would convert whatever a stored path named.
 
 Audio is encoded once per codec (``LoopedAudio.frames``) and shared by every
 call: a player only keeps its position.
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from media.audio_library import AudioError, library_file
 from media.leg import FRAME_SAMPLES
 from media.prompts import SAMPLE_RATE, native_wav_pcm, write_wav
 from media.workarounds import codec_for
@@ -74,6 +77,24 @@ def default_track(data_dir: Path, setting: str = "") -> Path:
         if not path.exists():
             _write_wav(path, melody_pcm())
     return path
+
+
+def hold_track(data_dir: Path, tenant: str, relpath: str | None, setting: str = "") -> Path:
+    """The tenant's track ``relpath`` names, else the default (``default_track``).
+
+    A path that is not the tenant's own hold-music file (a row saved before the
+    store checked paths) or whose file is gone is logged and the default plays.
+    """
+    if relpath:
+        try:
+            path = library_file(data_dir, tenant, "hold", relpath)
+        except AudioError:
+            log.warning("hold music %r is not in the audio library of %s", relpath, tenant)
+        else:
+            if path.is_file():
+                return path
+            log.warning("hold music %r of %s is missing", relpath, tenant)
+    return default_track(data_dir, setting)
 
 
 def hold_pcm(path: Path, data_dir: Path) -> bytes:

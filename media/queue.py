@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from media import prompts
-from media.hold_music import LoopedAudio, default_track, hold_music_loop
+from media.hold_music import LoopedAudio, hold_music_loop, hold_track
 from media.leg import Leg
 from media.queue_caller import CallerInQueue, Waiting
 from media.queue_spool import FLUSH_SECONDS, QueueLog
@@ -376,9 +376,7 @@ class QueueEngine:
             )
         if track is None and self.server.menus is not None:
             track = self.server.menus.hold_music_file(tenant)
-        path = settings.data_dir / track if track else None
-        if path is None or not path.exists():
-            path = default_track(settings.data_dir, settings.hold_music_file)
+        path = hold_track(settings.data_dir, tenant, track, settings.hold_music_file)
         return hold_music_loop(path, settings.data_dir)
 
     def expected_wait(self, tenant: str, queue: CallQueue, position: int, free: int) -> float:

@@ -44,7 +44,7 @@ def test_a_quiet_stereo_wav_becomes_8k_mono_and_louder(tmp_path: Path) -> None:
         assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
         assert 1.8 <= w.getnframes() / 8000 <= 2.2
     quiet = 0.02 * 32767 / np.sqrt(2)
-    assert _rms(library_pcm(data_dir, rel)) > 3 * quiet  # loudnorm lifted it
+    assert _rms(library_pcm(data_dir, ACME, "hold", rel)) > 3 * quiet  # loudnorm lifted it
     # the same upload again: the same file, not converted twice
     assert save_upload(data_dir, ACME, "hold", source.read_bytes(), "again.wav") == rel
 
@@ -54,7 +54,7 @@ def test_an_mp3_is_accepted(tmp_path: Path) -> None:
     mp3 = tmp_path / "t.mp3"
     subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), str(mp3)], check=True)
     rel = save_upload(tmp_path / "data", ACME, "announcement", mp3.read_bytes(), "t.mp3")
-    assert len(library_pcm(tmp_path / "data", rel)) > 8000 * 2 * 1.5
+    assert len(library_pcm(tmp_path / "data", ACME, "announcement", rel)) > 8000 * 2 * 1.5
 
 
 @pytest.mark.parametrize(
@@ -70,8 +70,10 @@ def test_what_is_not_audio_is_refused(tmp_path: Path, name: str, data: bytes) ->
 
 def test_text_is_spoken_at_save_time(tmp_path: Path) -> None:
     rel = save_speech(tmp_path, ACME, "greeting", "Press 1 for sales.")
-    assert len(library_pcm(tmp_path, rel)) > 8000  # more than half a second of speech
+    assert (
+        len(library_pcm(tmp_path, ACME, "greeting", rel)) > 8000
+    )  # more than half a second of speech
     with pytest.raises(AudioError, match="Type the words"):
         save_speech(tmp_path, ACME, "greeting", "   ")
     with pytest.raises(AudioError, match="not in the audio library"):
-        library_pcm(tmp_path, "../../etc/passwd")
+        library_pcm(tmp_path, ACME, "greeting", "../../etc/passwd")

@@ -211,8 +211,8 @@ def test_store_menus_read_the_tenants_own_objects(directory: Any) -> None:
     assert menus.announcement(ACME, 99) is None
     assert menus.has_extension(ACME, "102") and not menus.has_extension(ACME, "999")
     assert menus.hold_music_file(ACME) is None  # the built-in music
-    store.add_hold_music(ACME, "Jazz", "audio/acme.example/hold-x.wav")
-    assert menus.hold_music_file(ACME) == "audio/acme.example/hold-x.wav"
+    store.add_hold_music(ACME, "Jazz", "audio/acme.example/hold-0123456789abcdef0123.wav")
+    assert menus.hold_music_file(ACME) == "audio/acme.example/hold-0123456789abcdef0123.wav"
     assert menus.hold_music_file("nobody.example") is None
 
 

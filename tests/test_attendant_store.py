@@ -161,9 +161,9 @@ def test_rules_take_queues_and_know_announcements() -> None:
 
 def test_hold_music_has_one_default_per_tenant(directory: Directory) -> None:
     store = directory.store
-    jazz = store.add_hold_music(ACME, "Jazz", "hold/acme/jazz.wav")
+    jazz = store.add_hold_music(ACME, "Jazz", f"audio/{ACME}/hold-{'1' * 20}.wav")
     assert jazz.is_default  # the first track
-    rock = store.add_hold_music(ACME, "Rock", "hold/acme/rock.wav", default=True)
+    rock = store.add_hold_music(ACME, "Rock", f"audio/{ACME}/hold-{'2' * 20}.wav", default=True)
     assert rock.is_default and store.default_hold_music(ACME) == rock
     store.set_default_hold_music(ACME, jazz.id or 0)
     assert [m.name for m in store.hold_music(ACME) if m.is_default] == ["Jazz"]

@@ -171,7 +171,7 @@ def test_an_empty_or_too_short_greeting_is_refused_and_the_old_one_stays(portal_
 def test_menu_greetings_and_hold_music_refuse_empty_audio(portal_app: Any) -> None:
     with client_session(portal_app, f"100@{GLOBEX}") as client:
         menu = answer(upload_menu_greeting(client, wav_bytes(0), "empty.wav"))
-        assert "attendants-greeting-file" not in menu  # the menu keeps the greeting it had
+        assert "attendants-greeting-digest" not in menu  # the menu keeps the greeting it had
         assert "Empty.wav holds no sound: it has no audio samples." in text_of(menu)  # alert()
         hold = text_of(answer(upload_hold_music(client, wav_bytes(0, rate=16000), "silent.wav")))
         assert "attendants-hold-refused" in hold

@@ -10,12 +10,16 @@ route or another menu still uses is refused with what uses it.
 
 Every callback checks the role again and reads objects by the manager's own
 tenant (an id from another company is "no such"): hiding a link is not
-access control. Saving a menu changes no routing decision (routes name a
-menu by id), so nothing is pushed to Kamailio.
+access control. An uploaded greeting stays on the server: the browser keeps
+only its content digest, and saving rebuilds the path from the manager's own
+tenant (``greeting_file_from_form``), so no value a browser sends can point a
+menu at another company's voicemail or recordings. Saving a menu changes no
+routing decision (routes name a menu by id), so nothing is pushed to Kamailio.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,6 +36,7 @@ from dash_app.attendants_form import (
     attendant_from_form,
     destination_from_form,
     editor_section,
+    greeting_file_from_form,
     hold_row,
     hold_section,
     keys_from_text,
@@ -52,6 +57,7 @@ from switchboard.attendants import (
     main_number_step,
     simulate_attendant,
 )
+from switchboard.library_paths import library_digest
 from switchboard.store import ProvisioningError, ProvisioningStore, User
 
 dash.register_page(
@@ -147,7 +153,7 @@ def refresh_lists(_version: int | None) -> tuple[Any, Any, Any]:
 MENU_FIELDS: tuple[tuple[Any, str], ...] = (
     ("attendants-name", "value"),
     ("attendants-greeting-text", "value"),
-    ("attendants-greeting-file", "data"),
+    ("attendants-greeting-digest", "data"),  # a digest, never a path
     ("attendants-timeout", "value"),
     ("attendants-repeats", "value"),
     ({"type": "attendants-mdest-kind", "field": ALL}, "value"),
@@ -194,7 +200,7 @@ def open_menu(_new: int | None, _edits: list[int | None]) -> Any:
         menu.id,
         menu.name,
         menu.greeting_text,
-        menu.greeting_file,
+        library_digest(menu.tenant, "greeting", menu.greeting_file) or "",
         menu.timeout_seconds,
         menu.max_repeats,
         kinds,
@@ -204,14 +210,14 @@ def open_menu(_new: int | None, _edits: list[int | None]) -> Any:
 
 
 @callback(
-    Output("attendants-greeting-file", "data", allow_duplicate=True),
+    Output("attendants-greeting-digest", "data", allow_duplicate=True),
     Output("attendants-greeting-feedback", "children"),
     Input("attendants-greeting-upload", "contents"),
     State("attendants-greeting-upload", "filename"),
     prevent_initial_call=True,
 )
 def upload_greeting(contents: str | None, filename: str | None) -> tuple[Any, Any]:
-    """Convert an uploaded greeting now (refused when it is not MP3/WAV audio)."""
+    """Convert an uploaded greeting now (refused when it is not MP3/WAV audio); its digest."""
     if not contents:
         raise PreventUpdate
     try:
@@ -225,7 +231,7 @@ def upload_greeting(contents: str | None, filename: str | None) -> tuple[Any, An
         )
     except (NotAllowed, AudioError) as exc:
         return no_update, alert(str(exc), alert_id="attendants-upload-refused")
-    return rel, dmc.Text(
+    return library_digest(user.tenant_domain, "greeting", rel), dmc.Text(
         f"{filename}: ready; it plays once you save the menu.",
         c="green",
         size="sm",
@@ -237,7 +243,7 @@ def upload_greeting(contents: str | None, filename: str | None) -> tuple[Any, An
     Output("attendants-editor-alert", "children", allow_duplicate=True),
     Output("attendants-version", "data", allow_duplicate=True),
     Output("attendants-editing", "data", allow_duplicate=True),
-    Output("attendants-greeting-file", "data", allow_duplicate=True),
+    Output("attendants-greeting-digest", "data", allow_duplicate=True),
     Input("attendants-save", "n_clicks"),
     State("attendants-editing", "data"),
     *(State(i, p) for i, p in MENU_FIELDS),
@@ -245,11 +251,15 @@ def upload_greeting(contents: str | None, filename: str | None) -> tuple[Any, An
     prevent_initial_call=True,
 )
 def save_menu(
-    clicks: int | None, editing: Any, name: str | None, text: str | None, file: str | None,
+    clicks: int | None, editing: Any, name: str | None, text: str | None, digest: Any,
     timeout: Any, repeats: Any, kinds: list[str | None],
     targets: list[str | None], version: int | None,
 ) -> tuple[Any, Any, Any, Any]:  # fmt: skip
-    """Check and save the menu; the greeting text is spoken now unless a recording was given."""
+    """Check and save the menu; the greeting text is spoken now unless a recording was given.
+
+    The recording is named by ``digest`` only; its path is rebuilt from the
+    manager's own tenant (``greeting_file_from_form``), never taken from the browser.
+    """
     if not clicks:
         raise PreventUpdate
     keep = (no_update, no_update, no_update)
@@ -258,6 +268,7 @@ def save_menu(
         menu_id = int(editing) if editing else None
         tenant = user.tenant_domain
         data_dir = portal().settings.data_dir
+        file = greeting_file_from_form(data_dir, tenant, digest)
         menu = attendant_from_form(
             tenant,
             menu_id,
@@ -278,7 +289,7 @@ def save_menu(
                 spoken = not file
             if (spoken or not file) and menu.greeting_text:
                 file = save_speech(data_dir, tenant, "greeting", menu.greeting_text)
-                menu = menu.__class__(**{**menu.__dict__, "greeting_file": file})
+                menu = dataclasses.replace(menu, greeting_file=file)
             saved = store.save_attendant(menu)
     except (NotAllowed, AttendantError, ProvisioningError, AudioError) as exc:
         return alert(str(exc), alert_id="attendants-refused"), *keep
@@ -287,7 +298,8 @@ def save_menu(
         color="green",
         alert_id="attendants-saved",
     )
-    return banner, (version or 0) + 1, saved.id, saved.greeting_file
+    digest_saved = library_digest(tenant, "greeting", saved.greeting_file) or ""
+    return banner, (version or 0) + 1, saved.id, digest_saved
 
 
 @callback(

@@ -17,6 +17,10 @@ caller whose destination cannot be reached to the menu's invalid outcome.
 
 Audio files are paths relative to the data dir, made by
 ``media.audio_library`` before the row is saved; the store never converts.
+A path is saved only when it is the tenant's own library file of the right
+kind (``switchboard.library_paths``): the media server plays any audio file it
+is given, so a path to another company's voicemail or a call recording would
+let a manager hear it by calling their own menu.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from switchboard.attendants import (
     options_from_json,
     options_to_json,
 )
+from switchboard.library_paths import LibraryKind, is_library_path
 from switchboard.rules import AnsweringRule
 from switchboard.store.accounts import User, check_name
 from switchboard.store.connection import ProvisioningError
@@ -56,6 +61,14 @@ def _dest_json(dest: MenuDestination | None) -> str | None:
 
 def _dest_from(text: str | None) -> MenuDestination | None:
     return None if not text else destination_from_dict(json.loads(text))
+
+
+def _check_library_audio(tenant: str, kind: LibraryKind, relpath: str, what: str) -> None:
+    """Refuse an audio path that is not ``tenant``'s own library file of ``kind``."""
+    if not is_library_path(tenant, kind, relpath):
+        raise ProvisioningError(
+            f"{what} is not a recording of your company's audio library; upload it again"
+        )
 
 
 class AttendantsSection(RoutingSection):
@@ -220,6 +233,8 @@ class AttendantsSection(RoutingSection):
             raise ProvisioningError(f"no key {unknown[0]!r} on a phone (use 0-9, * and #)")
         if not attendant.greeting_text.strip() and not attendant.greeting_file:
             raise ProvisioningError("the menu needs a greeting (text or an uploaded recording)")
+        if attendant.greeting_file:
+            _check_library_audio(tenant, "greeting", attendant.greeting_file, "the menu's greeting")
         for label, dest in labelled_destinations(attendant):
             if dest.kind == "attendant" and dest.target == str(attendant.id):
                 raise ProvisioningError(f"{label}: use 'play the menu again' for this menu")
@@ -312,6 +327,8 @@ class AttendantsSection(RoutingSection):
         check_name(ann.name, "an announcement's name")
         if not ann.text.strip() and not ann.audio_file:
             raise ProvisioningError("the announcement needs text or an uploaded recording")
+        if ann.audio_file:
+            _check_library_audio(ann.tenant, "announcement", ann.audio_file, "the announcement")
         if ann.then is not None and ann.then.kind in ("repeat", "dial_by_extension"):
             raise ProvisioningError("after an announcement: choose a destination or hang up")
         if ann.then is not None and ann.then.kind == "hangup":
@@ -376,6 +393,7 @@ class AttendantsSection(RoutingSection):
         if not name.strip():
             raise ProvisioningError("a hold-music track needs a name")
         check_name(name, "a track's name")
+        _check_library_audio(tenant, "hold", audio_file, "the hold-music track")
         with self._tx(f"a hold-music track named {name.strip()!r} already exists") as db:
             first = db.execute(
                 "select count(*) from hold_music where tenant_id = ?", (t.id,)

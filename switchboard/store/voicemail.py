@@ -25,6 +25,7 @@ from switchboard.voicemail import (
     TRASH_SECONDS,
     MailboxSettings,
     VoicemailMessage,
+    greeting_relpath,
     pin_problem,
 )
 
@@ -416,7 +417,12 @@ class VoicemailSection(AccessLogSection):
         *,
         activate: bool = False,
     ) -> None:
-        """Record (or with None forget) the WAV of a greeting; kept relative to data_dir."""
+        """Record (or with None forget) the WAV of a greeting; kept relative to data_dir.
+
+        Only the mailbox's own greeting file of ``kind`` (``greeting_relpath``) is
+        taken: the media server plays what is stored to every caller of the box,
+        so another mailbox's or tenant's file must never be.
+        """
         if kind not in GREETING_KINDS:
             raise ProvisioningError(f"greeting must be one of {', '.join(GREETING_KINDS)}")
         rel: str | None = None
@@ -426,6 +432,8 @@ class VoicemailSection(AccessLogSection):
             if not full.resolve().is_relative_to(data_dir / "greetings"):
                 raise ProvisioningError("greetings must be kept under data_dir/greetings")
             rel = str(full.resolve().relative_to(data_dir))
+            if rel != greeting_relpath(tenant, mailbox, kind):
+                raise ProvisioningError(f"that file is not mailbox {mailbox}'s {kind} greeting")
         self._box_update(tenant, mailbox, f"greeting_{kind}", rel)
         if activate:
             self._box_update(tenant, mailbox, "active_greeting", kind)
