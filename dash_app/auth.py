@@ -16,8 +16,17 @@ visitors without exceptions for the login form itself.
   header nobody vouches for.
 - Request bodies over ``portal_max_request_mb`` get 413 before they are read.
 - Signed in with a one-time password, a user reaches only ``/password``
-  until they choose their own (:mod:`dash_app.first_password`); a disabled
-  user's session ends at their next request.
+  until they choose their own (:mod:`dash_app.first_password`).
+- Sessions are signed cookies, which the server cannot take back: a copy
+  outlives any ``session.clear()``. So each session is stamped at sign-in
+  with the user's ``session_version`` and the loader honours it only while
+  the store still holds that number (a mismatch, a disabled or a removed user:
+  signed out at the next request). The store bumps it (see
+  ``switchboard.store.accounts``) at sign-out, which therefore ends *every*
+  session of the user (what "sign out" must mean on a shared office PC, and
+  for a copied cookie), at a password change (the changer's own session is
+  re-stamped with :func:`stamp_session` and stays), a manager's reset,
+  disabling and a role change.
 
 Every view of call data goes through :func:`open_calls`, the one place that
 decides the scope: the user's own calls, or the whole tenant for managers and
@@ -61,6 +70,7 @@ if TYPE_CHECKING:
 
 _EXTENSION_KEY = "switchboard_portal"
 _CSRF_KEY = "csrf_token"
+_SESSION_VERSION_KEY = "session_version"
 # Paths that anonymous visitors may fetch: the form, and the static files it uses.
 _PUBLIC_PATHS = frozenset({"/login", "/_favicon.ico"})
 _PUBLIC_PREFIXES = ("/assets/",)
@@ -169,6 +179,11 @@ def csrf_token() -> str:
         token = secrets.token_urlsafe(32)
         session[_CSRF_KEY] = token
     return str(token)
+
+
+def stamp_session(version: int) -> None:
+    """Keep this session signed in at the user's ``version`` (sign-in, own password change)."""
+    session[_SESSION_VERSION_KEY] = version
 
 
 def _csrf_ok() -> bool:
@@ -298,8 +313,13 @@ def install_auth(server: Flask, settings: Settings) -> None:
             return None
         with provisioning() as store:
             user = store.user_by_id(uid)
-        # A disabled user's session ends at their next request.
-        return None if user is None or user.disabled else PortalUser(user)
+        # A disabled user's session ends at their next request, and so does one signed in
+        # before the user's sessions were ended (no stamp: from before stamps existed).
+        if user is None or user.disabled:
+            return None
+        if session.get(_SESSION_VERSION_KEY) != user.session_version:
+            return None
+        return PortalUser(user)
 
     server.before_request(_guard)
 
@@ -341,6 +361,7 @@ def install_auth(server: Flask, settings: Settings) -> None:
         session.clear()  # a fresh session: no fixation of a pre-login session id
         session.permanent = True
         login_user(PortalUser(user))
+        stamp_session(user.session_version)
         csrf_token()
         return redirect(target)
 
@@ -348,6 +369,9 @@ def install_auth(server: Flask, settings: Settings) -> None:
     def logout() -> WerkzeugResponse:
         if not _csrf_ok():
             return Response("The sign-out form expired; reload the page.", status=400)
+        # Every session of the user ends, not just this browser's copy (module docstring).
+        with provisioning() as store:
+            store.end_sessions(signed_in_user().id)
         logout_user()
         session.clear()
         return redirect(url_for("login", signed_out=1))

@@ -6,6 +6,14 @@ it, the user reaches nothing but ``/password`` (and sign-out): pages redirect
 there, Dash endpoints and downloads answer 403. Like ``/login`` it is a plain
 Flask form with the session's CSRF token, so it works before any Dash page
 is allowed to load.
+
+Only a session that signed in with the one-time password may choose the new
+one. A reset ends every session of the user (the session version,
+:mod:`dash_app.auth`), so a session from before it (a stolen cookie, a
+browser left open) is signed out before it reaches this form; after the
+reset the one-time password is the only one that signs in, so every session
+still honoured while a change is pending was opened with it. Choosing the
+password ends the user's other sessions and re-stamps this one.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from urllib.parse import urlencode
 from flask import Flask, jsonify, redirect, render_template_string, request
 from flask_login import current_user
 
-from dash_app.auth import _csrf_ok, csrf_token, provisioning, safe_next
+from dash_app.auth import _csrf_ok, csrf_token, provisioning, safe_next, stamp_session
 from switchboard.store import ProvisioningError
 
 PASSWORD_PATH = "/password"
@@ -56,6 +64,7 @@ _PAGE = """<!doctype html>
 
 
 def _pending() -> bool:
+    # The session loader has already refused sessions from before the latest reset.
     return bool(current_user.is_authenticated and current_user.user.must_change_password)
 
 
@@ -97,8 +106,9 @@ def install_first_password(server: Flask) -> None:
             return _page("The two passwords differ.", status=400)
         try:
             with provisioning() as store:
-                store.set_new_password(current_user.user.id, password)
+                version = store.set_new_password(current_user.user.id, password)
         except ProvisioningError as exc:
             message = str(exc)
             return _page(message[:1].upper() + message[1:], status=400)
+        stamp_session(version)  # this session stays; any other ends
         return redirect(safe_next(request.form.get("next")))

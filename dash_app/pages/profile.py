@@ -4,7 +4,8 @@ Every callback changes the signed-in user and nobody else: the only id a
 browser sends is the recording card's owner, which must be the signed-in
 user's own extension (anything else is a 403), so there is no other profile
 to reach. The
-password change needs the current password; the caller ID is one of the
+password change needs the current password and signs me out everywhere
+else (this browser stays signed in, re-stamped); the caller ID is one of the
 main numbers a manager allowed (Users page), which Kamailio shows to the
 carrier on my calls to outside numbers once pushed; the Home sections are a portal
 preference Home reads (``switchboard.store.user_admin.HOME_SECTIONS``). Call
@@ -23,7 +24,7 @@ import dash_mantine_components as dmc
 from dash import Input, Output, State, callback, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dash_app.auth import optional_user, portal, provisioning, signed_in_user
+from dash_app.auth import optional_user, portal, provisioning, signed_in_user, stamp_session
 from dash_app.describe import data_attrs
 from dash_app.editing import NotAllowed, alert, sentence
 from dash_app.layout import section
@@ -219,7 +220,7 @@ def save_profile(
 def change_password(
     clicks: int | None, current: str | None, new: str | None, repeat: str | None
 ) -> tuple[Any, ...]:
-    """My password, with the current one (Argon2id, as every password)."""
+    """My password, with the current one (Argon2id); my other sessions end, this one stays."""
     if not clicks:
         raise PreventUpdate
     user = signed_in_user()
@@ -227,9 +228,10 @@ def change_password(
         return alert("the two new passwords differ", alert_id="profile-password-error"), "", "", ""
     try:
         with provisioning() as store:
-            store.change_password(user.id, current or "", new or "")
+            version = store.change_password(user.id, current or "", new or "")
     except ProvisioningError as exc:
         return alert(str(exc), alert_id="profile-password-error"), "", "", ""
+    stamp_session(version)  # the response's cookie carries it
     done = alert("Password changed.", color="green", alert_id="profile-password-changed")
     return done, "", "", ""
 

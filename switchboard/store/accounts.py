@@ -2,10 +2,19 @@
 
 A user is at once a portal login (Argon2id password), a SIP account (the
 ``subscriber`` row Kamailio authenticates against) and a mailbox.
+
+Portal sessions are signed cookies the server cannot recall, so each one is
+stamped at sign-in with the user's ``session_version`` and honoured only while
+the row still holds that number (``dash_app.auth``). :meth:`AccountsSection._end_sessions`
+is the one place that bumps it, ending every session signed in before: sign-out,
+a password change or a manager's reset, disabling and a role change call it.
+A new row starts at a random version, so a removed user's session never matches
+a new user who gets the same id (SQLite reuses the highest rowid).
 """
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -45,6 +54,8 @@ class User:
     # Signed in with a one-time password: must choose a new one before anything else.
     must_change_password: bool = False
     caller_id: str = ""
+    # Which portal sessions are still honoured: those stamped with this number at sign-in.
+    session_version: int = 0
 
     @property
     def login(self) -> str:
@@ -207,12 +218,12 @@ class AccountsSection(StoreConnection):
         expires = None if one_time_hours is None else now + one_time_hours * 3600
         db.execute(
             "insert into user (tenant_id, extension, name, email, password_hash, role,"
-            " timezone, must_change_password, password_expires_at, disabled_at)"
-            " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " timezone, must_change_password, password_expires_at, disabled_at, session_version)"
+            " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 t.id, new.extension, new.name.strip(), new.email.strip(), hash_secret(password),
                 new.role, new.timezone or None, int(one_time_hours is not None), expires,
-                now if new.disabled else None,
+                now if new.disabled else None, secrets.randbits(62),
             ),
         )  # fmt: skip
         ha1, ha1b = sip_ha1(new.extension, t.domain, sip_password)
@@ -248,6 +259,7 @@ class AccountsSection(StoreConnection):
             disabled=row["disabled_at"] is not None,
             must_change_password=bool(row["must_change_password"]),
             caller_id=row["caller_id"],
+            session_version=row["session_version"],
         )
 
     def user(self, tenant: str, extension: str) -> User:
@@ -305,6 +317,52 @@ class AccountsSection(StoreConnection):
         """
 
     # -- portal login --------------------------------------------------------
+    def _end_sessions(self, db: sqlite3.Connection, user_id: int) -> int:
+        """End every portal session of ``user_id``, inside the caller's transaction.
+
+        The one owner of the bump (see the module docstring); returns the new
+        version, for the one session a password change keeps (re-stamped with it).
+        """
+        db.execute("update user set session_version = session_version + 1 where id = ?", (user_id,))
+        row = db.execute("select session_version from user where id = ?", (user_id,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def end_sessions(self, user_id: int) -> None:
+        """Sign the user out everywhere (the portal's sign-out: every browser, every copy)."""
+        with self._tx() as db:
+            self._end_sessions(db, user_id)
+
+    def change_password(self, user_id: int, current: str, new: str) -> int:
+        """The user's own change (the current password required); the new session version."""
+        row = self._db.execute("select password_hash from user where id = ?", (user_id,)).fetchone()
+        if row is None or not secret_matches(row[0], current):
+            raise ProvisioningError("the current password is wrong")
+        if new == current:
+            raise ProvisioningError("choose a password different from the current one")
+        return self._set_password(user_id, new)
+
+    def set_new_password(self, user_id: int, new: str) -> int:
+        """After signing in with a one-time password: the user's own; the new session version."""
+        row = self._db.execute(
+            "select password_hash, must_change_password from user where id = ?", (user_id,)
+        ).fetchone()
+        if row is None or not row[1]:
+            raise ProvisioningError("no password change is pending")
+        if secret_matches(row[0], new):
+            raise ProvisioningError("choose a password different from the one-time password")
+        return self._set_password(user_id, new)
+
+    def _set_password(self, user_id: int, new: str) -> int:
+        """Set the password and end every session; the version to re-stamp the changer's with."""
+        check_password(new)
+        with self._tx() as db:
+            db.execute(
+                "update user set password_hash = ?, must_change_password = 0,"
+                " password_expires_at = null where id = ?",
+                (hash_secret(new), user_id),
+            )
+            return self._end_sessions(db, user_id)
+
     def authenticate(
         self,
         login: str,

@@ -20,6 +20,9 @@ What each change means for the rest of the system, stated once here:
 - **One-time passwords** (a manager's reset, a new user from the portal or an
   import): stored like any password (Argon2id), expiring after
   ``one_time_hours``; the user must choose a new one at the next sign-in.
+- **Portal sessions** end (``_end_sessions``) on a reset, disabling and a role
+  change; removal ends them with the row. The user's own password change
+  (``AccountsSection.change_password``) ends all but the changer's.
 
 Sections that keep more per user (devices, contacts) join in through two
 hooks of ``AccountsSection``: ``_credential_rows`` (which ``subscriber`` rows
@@ -49,7 +52,7 @@ from switchboard.store.accounts import (
 )
 from switchboard.store.attendants import AttendantsSection, labelled_destinations
 from switchboard.store.connection import ProvisioningError
-from switchboard.store.passwords import hash_secret, secret_matches, sip_ha1
+from switchboard.store.passwords import hash_secret, sip_ha1
 from switchboard.store.removed_mailboxes import purge_due_mailboxes, removal_actor
 from switchboard.store.routing import Did
 
@@ -131,6 +134,8 @@ class UserAdminSection(AttendantsSection):
         with self._tx() as db:
             if role is not None and role != "manager":
                 self._refuse_last_manager(db, user, "take the manager role away")
+            if role is not None and role != user.role:  # sessions signed in with the old rights
+                self._end_sessions(db, user.id)
             for column, value in changes.items():  # columns from the fixed names above
                 db.execute(f"update user set {column} = ? where id = ?", (value, user.id))
         return self.user(tenant, extension)
@@ -176,6 +181,7 @@ class UserAdminSection(AttendantsSection):
                         (username, domain),
                     )
                 db.execute("update user set disabled_at = ? where id = ?", (time.time(), user.id))
+                self._end_sessions(db, user.id)  # not back to life if enabled again
             else:
                 parked = db.execute(
                     "select * from subscriber_parked where domain = ?", (user.tenant_domain,)
@@ -303,7 +309,11 @@ class UserAdminSection(AttendantsSection):
 
     # -- passwords -------------------------------------------------------------
     def reset_password(self, tenant: str, extension: str, *, hours: float) -> str:
-        """A one-time password for ``extension`` (shown once); the old password stops working."""
+        """A one-time password for ``extension`` (shown once); the old password stops working.
+
+        Every session ends too: only one signed in with the code may then choose the
+        new password (``dash_app.first_password``), not one from before the reset.
+        """
         user = self.user(tenant, extension)
         code = one_time_code()
         with self._tx() as db:
@@ -312,36 +322,8 @@ class UserAdminSection(AttendantsSection):
                 " password_expires_at = ? where id = ?",
                 (hash_secret(code), time.time() + hours * 3600, user.id),
             )
+            self._end_sessions(db, user.id)
         return code
-
-    def change_password(self, user_id: int, current: str, new: str) -> None:
-        """The user's own change: the current password is required."""
-        row = self._db.execute("select password_hash from user where id = ?", (user_id,)).fetchone()
-        if row is None or not secret_matches(row[0], current):
-            raise ProvisioningError("the current password is wrong")
-        if new == current:
-            raise ProvisioningError("choose a password different from the current one")
-        self._set_password(user_id, new)
-
-    def set_new_password(self, user_id: int, new: str) -> None:
-        """After signing in with a one-time password: the user's own, from now on."""
-        row = self._db.execute(
-            "select password_hash, must_change_password from user where id = ?", (user_id,)
-        ).fetchone()
-        if row is None or not row[1]:
-            raise ProvisioningError("no password change is pending")
-        if secret_matches(row[0], new):
-            raise ProvisioningError("choose a password different from the one-time password")
-        self._set_password(user_id, new)
-
-    def _set_password(self, user_id: int, new: str) -> None:
-        check_password(new)
-        with self._tx() as db:
-            db.execute(
-                "update user set password_hash = ?, must_change_password = 0,"
-                " password_expires_at = null where id = ?",
-                (hash_secret(new), user_id),
-            )
 
     def set_sip_password(self, tenant: str, extension: str, password: str | None = None) -> str:
         """Set (or generate, with None) the extension's SIP password; returned to show once."""
