@@ -167,6 +167,9 @@ class Caller:
     limit: int | None = None
     timeout: float = 60.0
     extra: list[str] = field(default_factory=list)
+    # who Kamailio asserts calls (``trunk``: the carrier delivered the caller); default
+    # ``caller@domain``, an authenticated colleague
+    identity: str | None = None
     # where the offer asks for RTP: SIPp's own port, or a test's socket that hears the call
     offer_port: int | str = "[media_port]"
 
@@ -192,7 +195,9 @@ class Caller:
             self.offer_port, self.payload_type, self.dtmf_payload_type, address="[media_ip]"
         )
         # directly, the caller is Kamailio: it asserts who calls, as Kamailio does after auth
-        identity = asserted_value(f"{self.caller}@{self.domain}", media_secret(self.settings))
+        identity = asserted_value(
+            self.identity or f"{self.caller}@{self.domain}", media_secret(self.settings)
+        )
         asserted = () if auth else (f"{ASSERTED_HEADER}: {identity}",)
         text = steps.scenario(
             "voicemail caller",

@@ -74,5 +74,7 @@ def mailbox_rows(
         conn.close()
     names = extension_names(user.tenant_domain)
     for row in rows:
-        row["caller_label"] = caller_label(row.get("caller"), row.get("caller_name"), names)
+        row["caller_label"] = caller_label(
+            row.get("caller"), row.get("caller_name"), names, row.get("from_carrier")
+        )
     return rows

@@ -60,7 +60,12 @@ from media.workarounds import (
 from switchboard.attendants import ANNOUNCEMENT_PREFIX, ATTENDANT_PREFIX
 from switchboard.routing import parse_voicemail_target
 from switchboard.settings import Settings
-from switchboard.sip_trust import ASSERTED_HEADER, asserted_identity, media_secret
+from switchboard.sip_trust import (
+    ASSERTED_HEADER,
+    TRUNK_IDENTITY,
+    asserted_identity,
+    media_secret,
+)
 
 log = logging.getLogger(__name__)
 
@@ -314,12 +319,13 @@ class MediaServer:
         # transcript is ~3x more accurate than through G.711, docs/voicemail.md); listening
         # to a mailbox stays G.711, as every other application does.
         codecs = HD_VOICE if route.app == "voicemail" else G711
-        await self._serve(call, lambda leg: self._mailbox_application(leg, route), codecs)
+        await self._serve(call, lambda leg: self._mailbox_application(leg, route, identity), codecs)
 
-    async def _mailbox_application(self, leg: Leg, route: Route) -> None:
+    async def _mailbox_application(self, leg: Leg, route: Route, identity: str) -> None:
         """Leave a message (``vm-``) or listen to one's own mailbox."""
         if route.app == "voicemail":
-            await self._voicemail(leg, route)  # ends the leg itself, with the message's reason
+            # ends the leg itself, with the message's reason
+            await self._voicemail(leg, route, from_carrier=identity == TRUNK_IDENTITY)
         else:
             await mailbox_menu(
                 leg, self.mailboxes, route.tenant, route.mailbox, self.settings.data_dir
@@ -404,7 +410,7 @@ class MediaServer:
         leg.start()
         return leg
 
-    async def _voicemail(self, leg: Leg, route: Route) -> None:
+    async def _voicemail(self, leg: Leg, route: Route, *, from_carrier: bool) -> None:
         caller, caller_name = _caller(leg.call.invite)
         meta = MessageMeta(
             message_id=new_message_id(),
@@ -414,6 +420,7 @@ class MediaServer:
             caller=caller,
             caller_name=caller_name,
             codec=leg.codec_name,
+            from_carrier=from_carrier,
         )
         box = self.mailboxes.settings(route.tenant, route.mailbox)
         result = await leave_message(

@@ -65,6 +65,9 @@ class MessageMeta:
     end_reason: str = "hangup"
     cut_off: bool = False
     discarded: bool = False
+    # The carrier delivered the caller: ``caller`` is what an outside From said, which
+    # anyone can set, so it is never shown as the colleague whose extension it matches.
+    from_carrier: bool = False
 
     @property
     def rate(self) -> int:

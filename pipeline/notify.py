@@ -81,7 +81,9 @@ def build_voicemail_email(
     audio: bytes | None,
 ) -> EmailMessage:
     """The email for one message (pure: no I/O, so tests can read it directly)."""
-    caller = caller_label(facts.get("caller"), facts.get("caller_name"), names)
+    caller = caller_label(
+        facts.get("caller"), facts.get("caller_name"), names, facts.get("from_carrier")
+    )
     started = datetime.fromtimestamp(msg.started_at, tz=UTC).astimezone(ZoneInfo(timezone))
     when = started.strftime("%a %d %b %Y %H:%M %Z")
     transcript = facts.get("transcript")

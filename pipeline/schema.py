@@ -121,6 +121,8 @@ VOICEMAILS_SCHEMA = pa.schema(
         pa.field("discarded", pa.bool_(), nullable=False),
         pa.field("codec", pa.string()),
         pa.field("audio_path", pa.string()),
+        # the carrier delivered the caller (docs/spool.md); null in files written before it
+        pa.field("from_carrier", pa.bool_()),
     ]
 )
 

@@ -126,6 +126,8 @@ def parse_item(json_path: Path) -> VoicemailItem:
         raise SpoolItemError("mailbox is not an extension or does not match the folder")
     if meta["end_reason"] not in VOICEMAIL_END_REASONS:
         raise SpoolItemError(f"unknown end_reason {meta['end_reason']!r}")
+    if not isinstance(meta.get("from_carrier", False), bool):
+        raise SpoolItemError("'from_carrier' must be true or false")
     if meta.get("codec") is not None and meta["codec"] not in VOICEMAIL_CODECS:
         raise SpoolItemError(f"unknown codec {meta['codec']!r}")
     item = VoicemailItem(json_path, meta)
@@ -176,6 +178,7 @@ def voicemail_row(meta: dict[str, Any]) -> dict[str, Any]:
         "cut_off": bool(meta["cut_off"]),
         "discarded": discarded,
         "codec": meta.get("codec"),
+        "from_carrier": meta.get("from_carrier", False),
         "audio_path": None
         if discarded
         else audio_relpath(meta["tenant"], meta["mailbox"], meta["message_id"]),

@@ -101,10 +101,20 @@ class VoicemailMessage:
     email_attempts: int = 0  # failed tries so far (retried with backoff: pipeline.notify)
 
 
-def caller_label(caller: str | None, caller_name: str | None, names: dict[str, str]) -> str:
-    """``Name (number)``: the colleague's name when the caller is an extension of the tenant."""
+def caller_label(
+    caller: str | None,
+    caller_name: str | None,
+    names: dict[str, str],
+    from_carrier: bool | None = False,
+) -> str:
+    """``Name (number)``: the colleague's name when the caller is an extension of the tenant,
+    unless the carrier delivered the caller (an outside From presenting "100" is not 100)."""
     number = (caller or "").strip()
-    name = names.get(number) or (caller_name or "").strip()
+    colleague = None if from_carrier else names.get(number)
+    name = colleague or (caller_name or "").strip()
     if not number:
         return name or "Anonymous caller"
-    return f"{name} ({number})" if name and name != number else number
+    label = f"{name} ({number})" if name and name != number else number
+    if from_carrier and number in names:  # it looks like a colleague and is not one
+        return f"{label}, outside caller"
+    return label

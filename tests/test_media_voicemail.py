@@ -29,7 +29,7 @@ from pipeline.worker import VoicemailSteps
 from switchboard.resample import up2
 from switchboard.settings import Settings
 from switchboard.store import PinLockPolicy
-from switchboard.voicemail import audio_relpath
+from switchboard.voicemail import audio_relpath, caller_label
 from tests.fixtures.core import Directory
 from tests.fixtures.media import (
     GREETING,
@@ -97,7 +97,11 @@ def test_message_duration_and_polarity(
     [meta] = media_server.wait_messages(1)
     assert meta["codec"] == ("PCMU", "PCMA")[payload_type == 8]
     assert (meta["end_reason"], meta["discarded"], meta["cut_off"]) == ("hangup", False, False)
-    assert (meta["caller"], meta["caller_name"]) == ("101", "Front Desk")
+    assert (meta["caller"], meta["caller_name"], meta["from_carrier"]) == (
+        "101",
+        "Front Desk",
+        False,
+    )
     assert meta["call_id"] == result.log_lines[0].split()[-1]
     assert abs(meta["duration"] - len(source) / 8000) <= 0.150
     recorded = _message_wav(media_server, meta)
@@ -312,6 +316,7 @@ def test_spool_json_matches_the_contract(
     keys = {
         "message_id", "tenant", "mailbox", "call_id", "caller", "caller_name", "started_at",
         "ended_at", "duration", "speech_seconds", "end_reason", "cut_off", "discarded", "codec",
+        "from_carrier",
     }  # fmt: skip
     assert set(meta) == keys
     assert meta["message_id"].startswith("vm-") and len(meta["message_id"]) == 35
@@ -425,3 +430,24 @@ def test_an_hd_voice_caller_hears_the_greeting_and_beep_in_g722(
     # the beep: 1 kHz, right after the greeting
     beep_at = 2 * len(greeting) + 800
     assert band_share(audio[beep_at : beep_at + 4000], 950, 1050) > 0.8
+
+
+def test_a_caller_the_carrier_delivered_is_marked_so(
+    media_server: MediaServerThread, media_audio_dir: Path, tmp_path: Path
+) -> None:
+    """An outside From presenting "100" is not Mia Manager: the message says who vouched."""
+    source = _sentence(media_audio_dir)
+    Caller(
+        media_server.settings, MAILBOX, tmp_path, audio=RtpPlan(0, g711(source.tobytes(), 0)),
+        wait_ms=greeting_ms(media_audio_dir) + AFTER_BEEP_MS, caller="100", name="Mia Manager",
+        identity="trunk",
+    ).run()  # fmt: skip
+    [meta] = media_server.wait_messages(1)
+    assert (meta["caller"], meta["caller_name"], meta["from_carrier"]) == (
+        "100", "Mia Manager", True,
+    )  # fmt: skip
+    names = {"100": "Mia Manager"}
+    assert caller_label("100", "Mia Manager", names, meta["from_carrier"]) == (
+        "Mia Manager (100), outside caller"
+    )
+    assert caller_label("100", "Someone", names, False) == "Mia Manager (100)"

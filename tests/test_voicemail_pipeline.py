@@ -107,6 +107,24 @@ def test_a_corrupt_wav_and_bad_json_are_quarantined_and_the_others_processed(
     assert not [p for p in (settings.spool_dir / "voicemail").rglob("*") if p.is_file()]
 
 
+def test_who_vouched_for_the_caller_reaches_the_lake(
+    settings: Settings, directory: Directory, speech: Speech
+) -> None:
+    """from_carrier: true from the carrier, false from a colleague, null before the key."""
+    wav = speech(SENTENCE)
+    outside = write_spool_item(settings, "acme.example", "102", wav, from_carrier=True)
+    colleague = write_spool_item(settings, "acme.example", "102", wav, from_carrier=False)
+    older = write_spool_item(settings, "acme.example", "102", wav)
+    bad = write_spool_item(settings, "acme.example", "102", wav, from_carrier="yes")
+    result = ingest_voicemail(settings, directory.store)
+    assert (result.messages, result.quarantined) == (3, 1)
+    rows = {r["message_id"]: r["from_carrier"] for r in lake_rows(settings, "voicemails")}
+    assert rows == {outside: True, colleague: False, older: False}
+    quarantine = settings.spool_dir / "quarantine" / "voicemail"
+    [reason] = quarantine.glob(f"*{bad}.reason.txt")
+    assert "'from_carrier' must be true or false" in reason.read_text()
+
+
 @pytest.mark.parametrize("crash_at", ["pending", "file", "manifest", "item"])
 def test_a_crash_at_any_step_neither_loses_nor_duplicates_a_message(
     settings: Settings, directory: Directory, speech: Speech, crash_at: str

@@ -14,6 +14,7 @@ with final as (
         state.deleted_at,
         voicemails.caller,
         voicemails.caller_name,
+        voicemails.from_carrier,
         voicemails.call_id,
         -- the store's copy until the message's row is in the lake
         coalesce(voicemails.started_at, to_timestamp(state.started_at)) as started_at,

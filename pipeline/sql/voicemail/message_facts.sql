@@ -7,6 +7,7 @@ with final as (
         voicemails.mailbox,
         voicemails.caller,
         voicemails.caller_name,
+        voicemails.from_carrier,
         voicemails.call_id,
         voicemails.started_at,
         voicemails.duration,

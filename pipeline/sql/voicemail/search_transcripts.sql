@@ -9,6 +9,7 @@ with hits as (
         voicemails.mailbox,
         voicemails.caller,
         voicemails.caller_name,
+        voicemails.from_carrier,
         voicemails.started_at,
         voicemails.duration,
         latest_transcripts.text as transcript
