@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -22,6 +22,7 @@ from pipeline import metrics
 from pipeline.filters import NONE_VALUE, CallFilter, FilterError
 from pipeline.metric_catalogue import INTERVALS
 from switchboard.days import check_day, parse_day
+from switchboard.zones import known_zone
 
 # URL keys of the page: its own, then the CallFilter keys it passes on.
 PAGE_KEYS = ("from", "to", "tz", "compare", "interval")
@@ -54,10 +55,8 @@ class AnalyticsQuery:
         """(query, error); a bad URL gives the default view and says why."""
         raw = {k: _first(query.get(k)) for k in (*PAGE_KEYS, *FILTER_KEYS)}
         tz = raw["tz"] or default_tz
-        try:
-            ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
-            return cls.default(default_tz, today), f"unknown time zone {tz[:64]!r}"
+        if known_zone(tz) is None:
+            return cls.default(default_tz, today), f"unknown time zone {str(tz)[:64]!r}"
         end_day = today or datetime.now(ZoneInfo(tz)).date()
         try:
             start = parse_day(raw["from"]) if raw["from"] else None

@@ -57,16 +57,36 @@ def _user_of(uri: Any) -> tuple[str, str]:
     return user, host.split(";")[0].split(":")[0].lower()
 
 
+def _variables(dialog: dict[str, Any]) -> dict[str, str]:
+    """A dialog's variables (``dlg.list`` gives each as a one-key object)."""
+    found: dict[str, str] = {}
+    for item in dialog.get("variables") or ():
+        if isinstance(item, dict):
+            found.update({str(k): str(v) for k, v in item.items()})
+    return found
+
+
 def live_calls(dialogs: Any, user: User) -> list[LiveCall]:
-    """The user's answered calls among Kamailio's ``dlg.list`` (pure)."""
+    """The user's answered calls among Kamailio's ``dlg.list`` (pure).
+
+    Whose call it is comes from what Kamailio established, never from the From or To a
+    caller wrote (an outside caller sending ``From: sip:102@<tenant>`` was 102's call on
+    Home, which 102 could then record): the user placed it when Kamailio authenticated
+    them as its caller (dialog variable ``asserted``, route CALL_START), and took it when
+    their branch answered (``answered_by``, route MANAGE_REPLY).
+    """
     found = []
+    me = f"{user.extension}@{user.tenant_domain}"
     for d in dialogs if isinstance(dialogs, list) else []:
         if not isinstance(d, dict) or d.get("state") != _CONFIRMED:
             continue
         caller, caller_host = _user_of(d.get("from_uri"))
         callee, callee_host = _user_of(d.get("to_uri"))
-        mine_out = caller == user.extension and caller_host == user.tenant_domain
-        mine_in = callee == user.extension and callee_host == user.tenant_domain
+        facts = _variables(d)
+        mine_out = facts.get("asserted") == me
+        mine_in = (
+            facts.get("answered_by") == user.extension and facts.get("tenant") == user.tenant_domain
+        )
         if not (mine_out or mine_in) or not d.get("call-id"):
             continue
         tag = (d.get("caller") or {}).get("tag", "") if isinstance(d.get("caller"), dict) else ""

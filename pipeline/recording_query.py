@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -30,6 +30,7 @@ from pipeline.recordings_schema import AUDIO_DIR
 from pipeline.schema import DIRECTIONS
 from switchboard.days import FIRST_DAY, LAST_DAY, parse_day
 from switchboard.settings import Settings
+from switchboard.zones import known_zone
 
 RECORDING_ID_RE = re.compile(r"^rec-[0-9a-f]{24}$")
 _DIGITS_RE = re.compile(r"^\+?[0-9*#]{1,32}$")
@@ -73,10 +74,8 @@ class RecordingFilter:
     _words: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise RecordingQueryError(f"unknown time zone {self.timezone!r}") from exc
+        if known_zone(self.timezone) is None:
+            raise RecordingQueryError(f"unknown time zone {str(self.timezone)[:64]!r}")
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise RecordingQueryError("'from' is after 'to'")
         if self.direction is not None and self.direction not in DIRECTIONS:

@@ -156,6 +156,16 @@ def test_a_voicemail_greeting_must_be_the_mailboxes_own(
     assert store.mailbox_settings(ACME, "100").greetings == {
         "custom": f"greetings/{ACME}/100/custom.wav"
     }
+    store.update_mailbox_settings(ACME, "100", greeting="custom")
+    assert store.mailbox_settings(ACME, "100").active_greeting == str(
+        data_dir / f"greetings/{ACME}/100/custom.wav"
+    )
+    # a row written before set_greeting checked: the caller hears the default, not it
+    store._db.execute(
+        "update voicemail_box set greeting_custom = ? where mailbox = '100'",
+        (f"greetings/{GLOBEX}/101/custom.wav",),
+    )
+    assert store.mailbox_settings(ACME, "100").active_greeting is None
 
 
 # -- the media server ----------------------------------------------------------------------------

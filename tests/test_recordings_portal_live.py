@@ -19,8 +19,10 @@ from typing import Any
 import httpx
 
 from benchmarks.relay_phones import PcapCallee, pcap_call
+from dash_app.recordings_live import live_calls
 from kamailio.launcher import KamailioProcess
 from relay.launcher import RelayProcess, ng_client
+from switchboard.store import User
 from tests.fixtures.core import Directory
 from tests.fixtures.portal import http_session, start_portal, stop_portal
 from tests.fixtures.relay import (
@@ -179,3 +181,31 @@ def test_a_user_records_their_own_live_call_and_nobody_else_can(
         assert len(seqs) < PACKETS - 50, len(seqs)
     times = [p.time for p in recorded]
     assert began - 1.0 < min(times) and max(times) < ended + 1.0, (began, times, ended)
+
+
+def _dialog(from_uri: str, to_uri: str, **variables: str) -> dict[str, Any]:
+    """A confirmed dialog as Kamailio's ``dlg.list`` shows it (shape taken from a real one)."""
+    return {
+        "call-id": "c1", "state": 4, "from_uri": from_uri, "to_uri": to_uri, "start_ts": 1,
+        "caller": {"tag": "t1"}, "variables": [{k: v} for k, v in variables.items()],
+    }  # fmt: skip
+
+
+def test_whose_live_call_it_is_comes_from_kamailio_not_from_the_headers() -> None:
+    """An outside caller writing From 102@acme, or a colleague writing To 102, made the
+    call 102's on Home (and 102 could record it)."""
+    bob = User(id=1, tenant_id=1, tenant_domain="acme.example", extension="102", name="Bob",
+               email="", role="user", timezone="UTC", status_message="")  # fmt: skip
+    tenant = {"tenant": "acme.example"}
+    forged_from = _dialog("sip:102@acme.example", "sip:+15550001@acme.example",
+                          asserted="trunk", answered_by="101", **tenant)  # fmt: skip
+    forged_to = _dialog("sip:101@acme.example", "sip:102@acme.example",
+                        asserted="101@acme.example", answered_by="103", **tenant)  # fmt: skip
+    assert live_calls([forged_from, forged_to], bob) == []
+    placed = _dialog("sip:102@acme.example", "sip:103@acme.example",
+                     asserted="102@acme.example", answered_by="103", **tenant)  # fmt: skip
+    taken = _dialog("sip:+15550001@carrier.example", "sip:+15551230000@127.0.0.1",
+                    asserted="trunk", answered_by="102", **tenant)  # fmt: skip
+    [out, into] = live_calls([placed, taken], bob)
+    assert (out.outgoing, out.other_party) == (True, "103")
+    assert (into.outgoing, into.other_party) == (False, "+15550001")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from dash_app.analytics_tables import AnalyticsQuery
 from pipeline.filters import CallFilter, FilterError
+from pipeline.recording_query import RecordingFilter, RecordingQueryError
 from switchboard.report_schedules import ScheduleError, cron_trigger
 from switchboard.store import ProvisioningError, ProvisioningStore
 from switchboard.timeframes import TimeFrame, TimeFrameError, validate
@@ -35,3 +37,7 @@ def test_a_name_that_is_no_place_is_refused_everywhere(name: str, store: Provisi
         cron_trigger("0 7 * * 1", name)
     with pytest.raises(FilterError, match="unknown time zone"):
         CallFilter(timezone=name).where_named()
+    with pytest.raises(RecordingQueryError, match="unknown time zone"):
+        RecordingFilter(timezone=name)
+    _, error = AnalyticsQuery.from_url({"tz": name}, "UTC")
+    assert error.startswith("unknown time zone") or name == ""  # none given: the user's

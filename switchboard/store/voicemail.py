@@ -349,6 +349,8 @@ class VoicemailSection(AccessLogSection):
             kind: row[f"greeting_{kind}"] for kind in GREETING_KINDS if row[f"greeting_{kind}"]
         }
         active = greetings.get(row["active_greeting"])
+        if active != greeting_relpath(tenant, mailbox, row["active_greeting"]):
+            active = None  # only the box's own file plays (a row from before set_greeting checked)
         return MailboxSettings(
             tenant=tenant,
             mailbox=mailbox,

@@ -11,6 +11,7 @@ one stand-in), the phones raw SIP (:mod:`tests.security.sip_phone`).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 
@@ -19,6 +20,7 @@ import pytest
 from kamailio.launcher import KamailioProcess
 from kamailio.rules_push import push_user
 from switchboard.rules import AnsweringRule, Destination
+from switchboard.settings import Settings
 from tests.fixtures.core import Directory
 from tests.security.raw_sip import Listener, header
 from tests.security.sip_phone import SipPhone
@@ -141,18 +143,62 @@ def test_inside_its_own_call_a_phone_cannot_reach_the_carrier(
     assert arrived(trunk, call_id) == []
 
 
-def test_a_simultaneous_ring_to_a_number_still_rings_the_carrier(
-    kamailio: KamailioProcess, directory: Directory, trunk: Listener, phones: list[SipPhone]
+@pytest.mark.parametrize("natted", [False, True], ids=["phone", "natted-phone"])
+def test_a_simultaneous_ring_to_a_number_rings_the_carrier_and_stays_a_phone_call(
+    kamailio: KamailioProcess,
+    directory: Directory,
+    trunk: Listener,
+    phones: list[SipPhone],
+    natted: bool,
 ) -> None:
-    """The number's branch is appended while the R-URI is a phone's: not a phone branch."""
-    bob = phone(kamailio, phones, answer=False)
-    assert bob.register("102", ACME, Directory.SIP_PASSWORD) == 200
+    """The number's branch is appended while the R-URI is the phone's (its flags, and a
+    natted phone's address): it goes to the carrier all the same. Answered by the phone,
+    the call has no carrier end: an in-dialog INVITE to the carrier is refused."""
+    bob = phone(kamailio, phones)
+    contact = "sip:phone@192.168.1.50:5060" if natted else None  # behind NAT: "received"
+    assert bob.register("102", ACME, Directory.SIP_PASSWORD, contact=contact) == 200
     user = directory.users[f"102@{ACME}"]
     directory.store.save_rule(user, AnsweringRule("Both", 1, None, simultaneous=("+15550002222",)))
     push_user(kamailio.settings, directory.store, user)
     caller = phone(kamailio, phones)
-    caller.request("INVITE", f"sip:102@{ACME}", login=login("101"), extra=FORGED, wait=2.0)
-    [to_bob] = bob.requests("INVITE")
-    to_carrier = arrived(trunk, header(to_bob, "Call-ID") or "")
+    code, call_id, dialog = caller.request(
+        "INVITE", f"sip:102@{ACME}", login=login("101"), extra=FORGED
+    )
+    assert code == 200 and dialog is not None
+    to_carrier = arrived(trunk, call_id)
     assert to_carrier and to_carrier[0].startswith(b"INVITE sip:+15550002222@")
     assert not any(header(to_carrier[0], h) for h in IDENTITY_HEADERS)
+    assert [
+        d for d in bob.requests("INVITE", call_id) if b"+15550002222" in d.split(b"\r\n")[0]
+    ] == []
+    s = kamailio.settings
+    before = len(arrived(trunk, call_id))
+    caller.send(caller.build(
+        "INVITE", f"sip:+19005550199@{s.trunk_host}:{s.trunk_port}", from_uri=dialog.from_uri,
+        to_uri=dialog.to_uri, call_id=call_id, from_tag=dialog.from_tag, to_tag=dialog.to_tag,
+        cseq=10, routes=dialog.routes,
+    ))  # fmt: skip
+    time.sleep(1.0)
+    assert [d for d in arrived(trunk, call_id)[before:] if d.startswith(b"INVITE")] == []
+
+
+def test_the_carrier_s_address_is_the_carrier_on_every_port(
+    settings: Settings, directory: Directory
+) -> None:
+    """A carrier trusts our address, not a port (sips: with no port is 5061); an IPv4
+    address written as IPv6 compares unequal to it. The carrier here has its own address."""
+    kam = KamailioProcess(dataclasses.replace(settings, trunk_host="127.0.0.2"))
+    kam.start()
+    mia = SipPhone((kam.settings.sip_host, kam.settings.sip_port))
+    try:
+        for contact in (
+            "sip:+15550004444@127.0.0.2:5090",
+            "sips:+15550004444@127.0.0.2",
+            "sip:+15550004444@127.0.0.2:7000;transport=tls",
+            f"sip:+15550004444@[::ffff:127.0.0.1]:{mia.port}",
+        ):
+            assert mia.register("100", ACME, Directory.SIP_PASSWORD, contact=contact) == 403
+        assert mia.register("100", ACME, Directory.SIP_PASSWORD) == 200  # its own: fine
+    finally:
+        mia.close()
+        kam.stop()
