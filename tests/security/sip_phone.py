@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import itertools
 import re
-import socket
 import threading
 import time
 from dataclasses import dataclass
 
-from tests.security.raw_sip import digest_authorization, header, headers, status_code
+from tests.security.raw_sip import Listener, digest_authorization, header, headers, status_code
 
 _counter = itertools.count(1)
 SDP = (
@@ -39,54 +38,33 @@ class Dialog:
 Outcome = tuple[int | None, str, Dialog | None]  # final code, Call-ID, an answered dialog
 
 
-class SipPhone:
-    """One UDP socket on 127.0.0.1; ``answer``: 200 to a new INVITE, else 486."""
+class SipPhone(Listener):
+    """A :class:`Listener` on 127.0.0.1 that answers: ``answer``, 200 to a new INVITE, else 486."""
 
     def __init__(self, kamailio: tuple[str, int], *, answer: bool = True) -> None:
         self.kamailio = kamailio
         self.answer = answer
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.host, self.port = self.sock.getsockname()
-        self.sock.settimeout(0.05)
-        self.inbox: list[bytes] = []
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        super().__init__()
 
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(1)
-        self.sock.close()
+    # -- what arrives (everything comes from Kamailio, and is answered there) ------------
+    def on_datagram(self, data: bytes) -> None:
+        with self._lock:
+            self.received.append(data)
+        if status_code(data) is None and not data.startswith(b"ACK "):
+            self._answer(data)
 
-    # -- what arrives ------------------------------------------------------------------------
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data, addr = self.sock.recvfrom(65535)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with self._lock:
-                self.inbox.append(data)
-            if status_code(data) is None and not data.startswith(b"ACK "):
-                self._answer(data, addr)
-
-    def _answer(self, request: bytes, addr: tuple[str, int]) -> None:
+    def _answer(self, request: bytes) -> None:
         if not request.startswith(b"INVITE ") or ";tag=" in (header(request, "To") or ""):
-            self._reply(request, addr, 200, "OK")
+            self._reply(request, 200, "OK")
             return
-        self._reply(request, addr, 180, "Ringing")
+        self._reply(request, 180, "Ringing")
         if self.answer:
-            self._reply(request, addr, 200, "OK", SDP.format(port=40002))
+            self._reply(request, 200, "OK", SDP.format(port=40002))
         else:
-            self._reply(request, addr, 486, "Busy Here")
+            self._reply(request, 486, "Busy Here")
 
-    def _reply(
-        self, request: bytes, addr: tuple[str, int], code: int, reason: str, body: str = ""
-    ) -> None:
+    def _reply(self, request: bytes, code: int, reason: str, body: str = "") -> None:
         lines = [f"SIP/2.0 {code} {reason}"]
         for line in request.decode(errors="replace").split("\r\n")[1:]:
             if not line:
@@ -100,19 +78,19 @@ class SipPhone:
         if body:
             lines.append("Content-Type: application/sdp")
         lines.append(f"Content-Length: {len(body)}")
-        self.sock.sendto(("\r\n".join(lines) + "\r\n\r\n" + body).encode(), addr)
+        self.send(("\r\n".join(lines) + "\r\n\r\n" + body).encode())
 
     def requests(self, method: str, call_id: str | None = None) -> list[bytes]:
         """The requests of ``method`` that reached this phone (of one call, if given)."""
         with self._lock:
-            found = [d for d in self.inbox if d.startswith(f"{method} ".encode())]
+            found = [d for d in self.received if d.startswith(f"{method} ".encode())]
         return [d for d in found if call_id is None or header(d, "Call-ID") == call_id]
 
     def _final(self, call_id: str, cseq: int, wait: float) -> bytes | None:
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             with self._lock:
-                replies = [d for d in self.inbox if header(d, "Call-ID") == call_id]
+                replies = [d for d in self.received if header(d, "Call-ID") == call_id]
             for data in replies:
                 code = status_code(data)
                 if code and code >= 200 and (header(data, "CSeq") or "").split()[0] == str(cseq):
@@ -139,14 +117,16 @@ class SipPhone:
         contact: str | None = None,
         extra: tuple[str, ...] = (),
         body: str = "",
+        display: str = "",
     ) -> bytes:
+        name = f'"{display}" ' if display else ""
         lines = [
             f"{method} {ruri} SIP/2.0",
             f"Via: SIP/2.0/UDP {self.host}:{self.port};rport;"
             f"branch=z9hG4bK-p{next(_counter)}-{time.time_ns()}",
             "Max-Forwards: 70",
             *[f"Route: {route}" for route in routes],
-            f"From: <{from_uri}>;tag={from_tag}",
+            f"From: {name}<{from_uri}>;tag={from_tag}",
             f"To: <{to_uri or ruri}>" + (f";tag={to_tag}" if to_tag else ""),
             f"Call-ID: {call_id}",
             f"CSeq: {cseq} {method}",
@@ -168,6 +148,7 @@ class SipPhone:
         contact: str | None = None,
         extra: tuple[str, ...] = (),
         wait: float = 4.0,
+        display: str = "",
     ) -> Outcome:
         """``method`` as ``login`` = (user, domain, password), answering the digest challenge;
         (final code, Call-ID, the dialog of an answered INVITE, ACKed)."""
@@ -179,6 +160,7 @@ class SipPhone:
             "call_id": call_id,
             "from_tag": f"f{next(_counter)}",
             "contact": contact,
+            "display": display,
         }
         body = SDP.format(port=40000) if method == "INVITE" else ""
         self.send(self.build(method, ruri, cseq=1, extra=extra, body=body, **common))  # type: ignore[arg-type]

@@ -12,8 +12,6 @@ authenticated call to the carrier) still carries its ACK and BYE.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from kamailio.launcher import KamailioProcess
@@ -25,14 +23,6 @@ from tests.security.raw_sip import SDP, Listener, RawSip, header, response_to, s
 pytestmark = [pytest.mark.kamailio, pytest.mark.media]
 
 IN_DIALOG_METHODS = ("INVITE", "BYE", "ACK", "MESSAGE", "UPDATE", "INFO", "NOTIFY", "REFER")
-
-
-@pytest.fixture
-def trunk(kamailio: KamailioProcess) -> Iterator[Listener]:
-    """The carrier's address, listening only."""
-    listener = Listener(kamailio.settings.trunk_host, kamailio.settings.trunk_port)
-    yield listener
-    listener.close()
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from kamailio.rules_push import push_user
 from switchboard.rules import AnsweringRule, Destination
 from switchboard.settings import Settings
 from tests.fixtures.core import Directory
+from tests.fixtures.sip import cdr_rows
 from tests.security.raw_sip import Listener, header
 from tests.security.sip_phone import SipPhone
 
@@ -41,14 +42,6 @@ IDENTITY_HEADERS = ("P-Asserted-Identity", "P-Preferred-Identity", "Remote-Party
 
 def login(ext: str) -> tuple[str, str, str]:
     return ext, ACME, Directory.SIP_PASSWORD
-
-
-@pytest.fixture
-def trunk(kamailio: KamailioProcess) -> Iterator[Listener]:
-    """The carrier's address, listening only."""
-    listener = Listener(kamailio.settings.trunk_host, kamailio.settings.trunk_port)
-    yield listener
-    listener.close()
 
 
 @pytest.fixture
@@ -202,3 +195,29 @@ def test_the_carrier_s_address_is_the_carrier_on_every_port(
     finally:
         mia.close()
         kam.stop()
+
+
+def test_what_a_caller_writes_is_stored_as_written_and_no_more(
+    kamailio: KamailioProcess, directory: Directory, phones: list[SipPhone]
+) -> None:
+    """Measured before: {sql.val} escapes a quote MySQL's way, which SQLite does not read,
+    so "O'Brien" lost a batch of call records and a crafted name wrote rows of its own."""
+    bob = phone(kamailio, phones, answer=False)
+    assert bob.register("102", ACME, Directory.SIP_PASSWORD) == 200
+    caller = phone(kamailio, phones)
+    crafted = (  # closes the string the old escaping opened, adds a row, hides the rest
+        "x'),('forged','victim.example','inbound','+1900',NULL,NULL,NULL,NULL,NULL,"
+        "1,1,1,200,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL) --"
+    )
+    names = ["Mary O'Brien", crafted, "Zoë 'Z' O'Neil"]
+    agents = ("User-Agent: it's \\ a phone \\' --",)
+    calls = [
+        caller.request("INVITE", f"sip:102@{ACME}", login=login("101"), display=name,
+                       extra=agents, wait=2.0)[1]
+        for name in names
+    ]  # fmt: skip
+    rows = cdr_rows(kamailio.settings, at_least=3, timeout=10.0)
+    assert [r["call_id"] for r in rows] == calls  # nothing lost, nothing forged
+    assert [r["caller_name"] for r in rows] == names
+    assert {r["user_agent"] for r in rows} == {"it's \\ a phone \\' --"}
+    assert {r["tenant"] for r in rows} == {ACME}
