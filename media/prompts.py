@@ -81,6 +81,9 @@ def to_mono16(source: Path, out: Path, rate: int = SAMPLE_RATE, *effects: str) -
     subprocess.run(cmd, check=True, capture_output=True)
 
 
+SPEECH_TIMEOUT_SECONDS = 60
+
+
 def synthesize(text: str, out: Path) -> None:
     """Speak ``text`` with espeak-ng into ``out`` as 8 kHz 16-bit mono WAV."""
     for tool in ("espeak-ng", "sox"):
@@ -90,10 +93,13 @@ def synthesize(text: str, out: Path) -> None:
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         raw = Path(tmp) / "espeak.wav"
         tmp_out = Path(tmp) / "out.wav"
+        # "--": a text is never an option (a manager's menu text "-f/etc/…" spoke that
+        # file into the company's audio library); bounded, as any text is
         subprocess.run(
-            ["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(raw), text],
+            ["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(raw), "--", text],
             check=True,
             capture_output=True,
+            timeout=SPEECH_TIMEOUT_SECONDS,
         )
         to_mono16(raw, tmp_out)
         tmp_out.rename(out)  # atomic: a concurrent reader never sees half a prompt

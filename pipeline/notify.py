@@ -34,7 +34,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pipeline.transcription_decoding import LOW_CONFIDENCE_NOTE, is_low_confidence, language_name
-from switchboard.identifiers import EMAIL_RE
+from switchboard.identifiers import EMAIL_RE, header_text
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningError, ProvisioningStore
 from switchboard.voicemail import MailboxSettings, VoicemailMessage, caller_label
@@ -113,7 +113,7 @@ def build_voicemail_email(
         + (", or in the attached WAV file." if audio is not None else "."),
     ]
     email = EmailMessage()
-    email["Subject"] = f"New voicemail from {caller} ({_duration(msg.duration)})"
+    email["Subject"] = header_text(f"New voicemail from {caller} ({_duration(msg.duration)})")
     email["From"] = sender
     email["To"] = box.email_address
     email["Date"] = formatdate(time.time(), localtime=False)

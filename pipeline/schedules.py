@@ -41,6 +41,7 @@ from pipeline import metrics
 from pipeline.filters import CallFilter
 from pipeline.report_files import MEDIA_TYPES, write_calls_file, write_table
 from pipeline.viewer import ViewerConnection, open_for_viewer
+from switchboard.identifiers import header_text
 from switchboard.report_schedules import ReportSchedule, latest_due
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore, User
@@ -166,7 +167,7 @@ def email_report(
     message = EmailMessage()
     message["From"] = settings.smtp_from
     message["To"] = ", ".join(schedule.emails)
-    message["Subject"] = (
+    message["Subject"] = header_text(
         f"[Switchboard] {schedule.name}: {period.start.isoformat()} to {period.end.isoformat()}"
     )
     message.set_content(

@@ -218,7 +218,7 @@ def contacts_csv(
 def _escape(value: str) -> str:
     """A vCard text value: a line break of any kind is ``\\n`` (a bare CR ended the property
     and let a stored name forge a card of its own)."""
-    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    value = "\n".join(value.splitlines())  # CR, VT, FF, NEL, U+2028 … as any reader splits
     return value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;").replace("\n", "\\n")
 
 

@@ -21,8 +21,24 @@ EMAIL_RE = re.compile(
 )
 
 
+# Characters that end a line for someone: controls (CR, LF, VT, FF, NEL, NUL …) and the
+# Unicode line and paragraph separators (str.splitlines() breaks at U+2028 too).
+_LINE_ENDING = frozenset({"Cc", "Zl", "Zp"})
+
+
 def has_control_characters(text: str) -> bool:
-    """Whether ``text`` holds a control character (a line break, a tab, NUL): a name is one
-    line of printable text. One with a CR ended its vCard property on export and forged a
-    card; one with a newline swallowed the rows after an unclosed quote in an import."""
-    return any(unicodedata.category(c) == "Cc" for c in text)
+    """Whether ``text`` holds a control character or a line separator (a line break, a
+    tab, NUL, U+2028): a name is one line of printable text. One with a CR ended its vCard
+    property on export and forged a card (U+2028 did the same through our own importer);
+    one with a newline swallowed the rows after an unclosed quote in an import."""
+    return any(unicodedata.category(c) in _LINE_ENDING for c in text)
+
+
+def header_text(text: str) -> str:
+    """``text`` made safe for one email header: each control or line separator a space,
+    and no RFC 2047 encoded word (``=?`` written ``= ?``). Python 3.11's email package
+    decodes an encoded word when a header is set and writes the CR LF it decodes to raw
+    (CVE-2024-6923): a caller's display name "=?utf-8?q?…=0D=0AFrom:_…?=" gave the
+    voicemail email headers and an HTML body of the caller's choosing."""
+    flat = "".join(" " if unicodedata.category(c) in _LINE_ENDING else c for c in text)
+    return flat.replace("=?", "= ?")

@@ -94,7 +94,7 @@ def cron_trigger(expression: str, timezone: str) -> Any:
 
 def validate_schedule(schedule: ReportSchedule) -> None:
     """Refuse a schedule that could never run correctly."""
-    if not _NAME_RE.match(schedule.name):
+    if not _NAME_RE.fullmatch(schedule.name):  # match() let "Daily\n" through ($)
         raise ScheduleError("a schedule name is 1 to 80 letters, digits, spaces or .,()-")
     if schedule.kind not in REPORT_KINDS:
         raise ScheduleError(f"kind must be one of {', '.join(REPORT_KINDS)}")
