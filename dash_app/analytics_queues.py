@@ -31,8 +31,10 @@ class AnalyticsQuery(Protocol):
     """What this section reads of ``dash_app.analytics_tables.AnalyticsQuery`` (which
     registers the section's tables, so it cannot be imported from here)."""
 
-    period: Period
-    tz: str
+    @property
+    def period(self) -> Period: ...
+    @property
+    def tz(self) -> str: ...
 
     def drill(self, **keys: Any) -> str: ...
 

@@ -79,10 +79,16 @@ MAX_DIALLED_DIGITS = 8  # EXTENSION_RE: 2 to 8 digits
 class Reached(Protocol):
     """What a bridge attempt tells the menu (``media.bridge.BridgeOutcome`` has these)."""
 
-    result: str  # answered | busy | no_answer | rejected | caller_hung_up | failed
-    callee_call_id: str | None
-    ended_by: str | None
-    talk_seconds: float
+    # read-only members: a protocol's plain attribute is invariant, and BridgeOutcome's
+    # result is a Literal of these
+    @property
+    def result(self) -> str: ...  # answered | busy | no_answer | rejected | caller_hung_up | failed
+    @property
+    def callee_call_id(self) -> str | None: ...
+    @property
+    def ended_by(self) -> str | None: ...
+    @property
+    def talk_seconds(self) -> float: ...
 
 
 # Place a leg to ``target`` (an extension or an outside number) and bridge the caller to it.
@@ -145,7 +151,9 @@ class MediaHost(Protocol):
     mailboxes: Mailboxes
     spool: VoicemailSpool
     messages: list[MessageMeta]
-    queues: QueueHost | None
+
+    @property
+    def queues(self) -> QueueHost | None: ...  # read-only: the server holds a QueueEngine
 
 
 class QueueHost(Protocol):

@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from aiortp import RTPSession
-from aiosipua import SipRequest, SipResponse, parse_uri
+from aiosipua import IncomingCall, SipRequest, SipResponse, parse_uri
 
 from media import prompts
 from media.attendant import Menus, StoreMenus, attendant_application
@@ -250,7 +250,9 @@ class MediaServer:
 
     # --- SIP callbacks ------------------------------------------------------------------------
 
-    def _on_call(self, call: MediaCall) -> None:
+    def _on_call(self, call: IncomingCall) -> None:
+        # MediaUAS makes every incoming call a MediaCall (media.workarounds.sip)
+        assert isinstance(call, MediaCall)
         task = asyncio.get_running_loop().create_task(self._run_call(call))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -267,8 +269,9 @@ class MediaServer:
         if leg is not None:
             leg.remote_hangup()
 
-    def _on_reinvite(self, call: MediaCall) -> None:
+    def _on_reinvite(self, call: IncomingCall) -> None:
         """A bridge answers its legs' re-INVITEs; any other leg keeps its media as it is."""
+        assert isinstance(call, MediaCall)  # as in _on_call
         if self.dialer is not None and self.dialer.on_reinvite(call):
             return
         leg = self.legs.get(call.call_id)

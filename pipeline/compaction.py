@@ -68,6 +68,7 @@ from collections.abc import Callable, Mapping
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -384,7 +385,7 @@ def roll_up(
                         rows = compute[rollup.name](conn, day)
                         write_atomic(
                             path,
-                            lambda tmp, rows=rows: pq.write_table(rows, tmp, compression="zstd"),
+                            partial(pq.write_table, rows, compression="zstd"),
                             durable=policy.durable,
                         )
                         written += 1

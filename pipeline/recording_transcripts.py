@@ -92,7 +92,7 @@ def _words(seg: Any, offset: float) -> tuple[Word, ...]:
     """The segment's word times, if the engine gave them (faster-whisper's ``word``)."""
     out = []
     for w in getattr(seg, "words", None) or ():
-        text = getattr(w, "text", None) or getattr(w, "word", "")
+        text = str(getattr(w, "text", None) or getattr(w, "word", ""))
         out.append(Word(round(offset + w.start, 2), round(offset + w.end, 2), text))
     return tuple(out)
 
