@@ -25,6 +25,9 @@ from switchboard.store.connection import ProvisioningError, StoreConnection
 from switchboard.store.passwords import hash_secret, secret_matches, sip_ha1
 from switchboard.zones import known_zone
 
+# The longest login there is: an extension (8 digits), "@", a tenant's domain (64).
+MAX_LOGIN_CHARS = 8 + 1 + 64
+
 Role = Literal["manager", "supervisor", "agent", "user"]
 ROLES: tuple[Role, ...] = ("manager", "supervisor", "agent", "user")
 # Roles that see every call of their tenant; the others see only their own.
@@ -389,6 +392,8 @@ class AccountsSection(StoreConnection):
         then takes its own attempt back (and clears this address's failures).
         """
         login = login.strip().lower()
+        if len(login) > MAX_LOGIN_CHARS:  # no extension@domain is longer: not stored, not hashed
+            raise ProvisioningError("wrong extension@domain or password")
         since = (now := time.time()) - window
         limits = (
             ("login = ? and address = ?", (login, address), max_attempts),
@@ -409,6 +414,8 @@ class AccountsSection(StoreConnection):
                 "insert into login_attempt (login, address, at) values (?, ?, ?)",
                 (login, address, now),
             ).lastrowid
+            # attempts past every window count for nothing: the table was never emptied
+            db.execute("delete from login_attempt where at <= ?", (since,))
         extension, _, domain = login.partition("@")
         row = self._db.execute(
             self._USER_SQL + " where t.domain = ? and u.extension = ?", (domain, extension)
