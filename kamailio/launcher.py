@@ -112,6 +112,7 @@ def render_local_cfg(settings: Settings) -> str:
         auth_failure_window=int(settings.sip_auth_failure_window_seconds),
         ban_seconds=int(settings.sip_ban_seconds),
         max_forwards=int(settings.sip_max_forwards),
+        max_calls_per_user=max(1, int(settings.sip_max_calls_per_user)),
         nat_ping_interval=max(0, int(settings.sip_nat_ping_interval)),
         scanner_user_agents=cfg_string(settings.sip_scanner_user_agents),
         acc_columns=", ".join(WRITTEN_COLUMNS),

@@ -85,6 +85,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sip_ban_seconds", 300, "How long a flooding or password-guessing address is ignored."),
     Setting("sip_max_forwards", 10, "Max-Forwards Kamailio allows (and sets when missing)."),
     Setting(
+        "sip_max_calls_per_user",
+        8,
+        "Calls one user's phones may have open at once; the next is refused (486).",
+    ),
+    Setting(
         "sip_nat_ping_interval",
         30,
         "Seconds between keepalives to phones registered from behind NAT (0: none).",
@@ -263,6 +268,7 @@ class Settings:
     sip_auth_failure_window_seconds: int
     sip_ban_seconds: int
     sip_max_forwards: int
+    sip_max_calls_per_user: int
     sip_nat_ping_interval: int
     sip_scanner_user_agents: str
     portal_host: str

@@ -221,3 +221,36 @@ def test_what_a_caller_writes_is_stored_as_written_and_no_more(
     assert [r["caller_name"] for r in rows] == names
     assert {r["user_agent"] for r in rows} == {"it's \\ a phone \\' --"}
     assert {r["tenant"] for r in rows} == {ACME}
+
+
+def test_a_user_s_phones_have_a_few_calls_open_at_once(
+    settings: Settings, directory: Directory
+) -> None:
+    """A stolen SIP password or a looping script placed ~100 calls a second; the flood
+    limit is per address. The third open call of a user is refused; a hang-up frees one."""
+    kam = KamailioProcess(dataclasses.replace(settings, sip_max_calls_per_user=2))
+    kam.start()
+    made: list[SipPhone] = []
+    try:
+        bob = phone(kam, made)
+        assert bob.register("102", ACME, Directory.SIP_PASSWORD) == 200
+        caller = phone(kam, made)
+        calls = [caller.request("INVITE", f"sip:102@{ACME}", login=login("101")) for _ in range(3)]
+        assert [code for code, _, _ in calls] == [200, 200, 486]
+        assert b"Too Many Calls" in next(
+            d for d in caller.received if b"486" in d.split(b"\r\n")[0]
+        )
+        assert phone(kam, made).request("INVITE", f"sip:101@{ACME}", login=login("102"))[0] != 486
+        _, call_id, dialog = calls[0]
+        assert dialog is not None
+        caller.send(caller.build(
+            "BYE", f"sip:phone@{bob.host}:{bob.port}", from_uri=dialog.from_uri,
+            to_uri=dialog.to_uri, call_id=call_id, from_tag=dialog.from_tag,
+            to_tag=dialog.to_tag, cseq=11, routes=dialog.routes,
+        ))  # fmt: skip
+        time.sleep(0.5)
+        assert caller.request("INVITE", f"sip:102@{ACME}", login=login("101"))[0] == 200
+    finally:
+        for p in made:
+            p.close()
+        kam.stop()
