@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Flask, Response, jsonify, request
 
 from dash_app.auth import portal, provisioning, signed_in_user
+from dash_app.download_slots import in_slot
 
 ANALYTICS_DOWNLOAD_PATH = "/download/analytics/<table>.<fmt>"
 
@@ -36,16 +37,20 @@ def install_analytics_downloads(server: Flask) -> None:
             response.status_code = 400
             return response
         spec = TABLES[table]
-        with open_for_viewer(portal().settings, user, borrow_store=provisioning) as viewer:
-            rows = spec.load(viewer.conn, query, viewer.handled)
-        body = table_bytes(rows, spec.columns, fmt, query.tz)
-        name = f"{table}-{user.tenant_domain}-{query.period.start}-{query.period.end}.{fmt}"
-        return Response(
-            body,
-            mimetype=MEDIA_TYPES[fmt],
-            headers={
-                "Content-Disposition": f'attachment; filename="{name}"',
-                "Cache-Control": "no-store",
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+
+        def respond() -> Response:
+            with open_for_viewer(portal().settings, user, borrow_store=provisioning) as viewer:
+                rows = spec.load(viewer.conn, query, viewer.handled)
+            body = table_bytes(rows, spec.columns, fmt, query.tz)
+            name = f"{table}-{user.tenant_domain}-{query.period.start}-{query.period.end}.{fmt}"
+            return Response(
+                body,
+                mimetype=MEDIA_TYPES[fmt],
+                headers={
+                    "Content-Disposition": f'attachment; filename="{name}"',
+                    "Cache-Control": "no-store",
+                    "X-Content-Type-Options": "nosniff",
+                },
+            )
+
+        return in_slot(user.id, respond)

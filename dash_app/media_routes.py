@@ -21,6 +21,7 @@ from flask import Flask, Response, abort, request, send_file
 
 from dash_app.audit_trail import log_access
 from dash_app.auth import portal, provisioning, signed_in_user
+from dash_app.download_slots import in_slot
 from dash_app.voicemail_view import AUDIO_PATH, may_open
 from switchboard.store import ProvisioningError, User
 from switchboard.store.access_log import AccessKind
@@ -72,15 +73,19 @@ def send_audio(
     """
     kind, object_id, label = what
     download = request.args.get("download") == "1"
-    log_access(user, kind, object_id, "download" if download else "play", label)
-    response = send_file(
-        path,
-        mimetype="audio/wav",
-        as_attachment=download,
-        download_name=download_name,
-        conditional=True,
-        max_age=0,
-    )
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+
+    def respond() -> Response:
+        log_access(user, kind, object_id, "download" if download else "play", label)
+        response = send_file(
+            path,
+            mimetype="audio/wav",
+            as_attachment=download,
+            download_name=download_name,
+            conditional=True,
+            max_age=0,
+        )
+        response.headers["Cache-Control"] = "private, no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    return in_slot(user.id, respond)

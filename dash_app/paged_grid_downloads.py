@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, Response, jsonify, request, stream_with_context
 
 from dash_app.auth import signed_in_user
+from dash_app.download_slots import in_slot
 from switchboard.store import User
 
 
@@ -64,6 +65,6 @@ def install_csv_export(server: Flask, export: CsvExport) -> None:
             return response
         today = datetime.now(ZoneInfo(user.timezone)).strftime("%Y-%m-%d")
         filename = f"{export.name}-{user.tenant_domain}-{today}.csv"
-        return csv_attachment(export.stream(user, query), filename)
+        return in_slot(user.id, lambda: csv_attachment(export.stream(user, query), filename))
 
     server.add_url_rule(export.path, endpoint=f"{export.name}_csv", view_func=serve_export)

@@ -13,6 +13,7 @@ import pytest
 from dash_app.analytics_tables import MAX_HOURLY_DAYS, AnalyticsQuery
 from switchboard.store import ProvisioningError, ProvisioningStore, passwords
 from tests.fixtures.core import Directory
+from tests.fixtures.portal import client_session
 
 ACME = "acme.example"
 
@@ -104,3 +105,28 @@ def test_a_year_is_not_drawn_by_the_hour() -> None:
         {"from": "2025-01-01", "to": "2025-01-31", "interval": "hour"}, "UTC", date(2026, 1, 1)
     )
     assert month.period.days == MAX_HOURLY_DAYS and month.interval == "hour"
+
+
+def test_a_user_has_a_few_downloads_on_the_wire_at_once(client_portal: Any) -> None:
+    """48 downloads a client never read held every thread of a worker (another user's
+    sign-in waited past 60 s). Open ones count until their response is closed."""
+    from flask import Response
+
+    from dash_app.download_slots import SLOTS_PER_USER, in_slot
+
+    with client_session(client_portal, f"101@{ACME}") as client:
+        open_ones = [
+            client.get("/download/calls.csv", buffered=False) for _ in range(SLOTS_PER_USER)
+        ]
+        assert [r.status_code for r in open_ones] == [200] * SLOTS_PER_USER
+        refused = client.get("/download/calls.csv")
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "5"
+        assert "Too many downloads at once" in refused.get_data(as_text=True)
+        assert in_slot(999_999, lambda: Response("ok")).status_code == 200  # per user
+        # finished: its slot comes back (closed last-first: in one thread, the test client's
+        # streamed responses hold request contexts that must be popped in that order)
+        open_ones.pop().close()
+        again = client.get("/download/calls.csv")
+        assert again.status_code == 200 and '"caller"' in again.get_data(as_text=True)
+        for response in reversed(open_ones):
+            response.close()
