@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import cast
 
 from flask import Response
 from werkzeug.wsgi import ClosingIterator
@@ -64,5 +65,6 @@ def in_slot(user_id: int, respond: Callable[[], Response]) -> Response:
     # that iterator: so the iterator releases too (once, whichever comes first).
     response.call_on_close(release)
     if response.direct_passthrough:
-        response.response = ClosingIterator(response.response, release)
+        body = cast(Iterable[bytes], response.response)  # a file's bytes (send_file)
+        response.response = ClosingIterator(body, release)
     return response
