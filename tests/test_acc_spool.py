@@ -29,8 +29,13 @@ def test_cdr_row_values_follow_the_column_order() -> None:
     """The VALUES tuple CDR_ENQUEUE builds lines up with the rendered column list."""
     cfg = config_text()
     block = cfg[cfg.index("route[CDR_ENQUEUE]") :]
-    row = block[block.index("$var(row) =") : block.index('+ ")";')]
-    values = re.findall(r"\$\((?:dlg_var\((\w+)\)|(TV)\(Sn\))", row)
+    row = block[block.index('$var(row) = "(";') : block.index('$var(row) = $var(row) + ")";')]
+    # each value: a dialog variable through SQL_TEXT, the time, or the SIP code as a number
+    values = re.findall(
+        r'\$avp\(sql_in\) = (?:\$dlg_var\((\w+)\)|"" \+ \$(TV)\(Sn\))'
+        r"|\$\(dlg_var\((sip_code)\)\{s\.int\}\)",
+        row,
+    )
     # end_at is the time the row is built: the end of the dialog
-    names = tuple(name or "end_at" for name, _ in values)
+    names = tuple(var or code or "end_at" for var, _, code in values)
     assert names == WRITTEN_COLUMNS
