@@ -61,6 +61,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from dash_app.known_browsers import KNOWN_COOKIE, known_login, remember
 from switchboard.secret_files import secret_in_file
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningError, ProvisioningStore, User
@@ -274,7 +275,7 @@ def _guard() -> Any:
 
 def install_auth(server: Flask, settings: Settings) -> None:
     """Add sessions, the login/logout routes and the guard to the portal's Flask app."""
-    server.secret_key = load_secret_key(settings)
+    secret_key = server.secret_key = load_secret_key(settings)
     server.config.update(
         SESSION_COOKIE_NAME="switchboard_session",
         SESSION_COOKIE_HTTPONLY=True,
@@ -340,6 +341,9 @@ def install_auth(server: Flask, settings: Settings) -> None:
         # request of this worker takes. Failures are counted in the provisioning DB, so the
         # limits hold across threads and gunicorn workers alike.
         own_store = ProvisioningStore(settings.provisioning_db)
+        # a browser that signed in as this login before is not locked out by guesses at it
+        # from elsewhere (dash_app.known_browsers)
+        known = known_login(secret_key, request.cookies.get(KNOWN_COOKIE))
         try:
             user = own_store.authenticate(
                 login_name,
@@ -347,7 +351,9 @@ def install_auth(server: Flask, settings: Settings) -> None:
                 request.remote_addr or "unknown",
                 settings.login_max_attempts,
                 settings.login_window_seconds,
-                per_account=settings.login_max_attempts_per_account,
+                per_account=None
+                if known == login_name.lower()
+                else settings.login_max_attempts_per_account,
                 per_address=settings.login_max_attempts_per_address,
             )
         except ProvisioningError as exc:
@@ -363,7 +369,9 @@ def install_auth(server: Flask, settings: Settings) -> None:
         login_user(PortalUser(user))
         stamp_session(user.session_version)
         csrf_token()
-        return redirect(target)
+        response = redirect(target)
+        remember(response, secret_key, login_name, secure=settings.portal_https)
+        return response
 
     @server.route("/logout", methods=["POST"])
     def logout() -> WerkzeugResponse:

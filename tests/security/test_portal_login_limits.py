@@ -210,3 +210,30 @@ def test_a_huge_upload_is_refused_with_413_before_it_is_read(seeded_portal: Port
         waited = time.monotonic() - started
     assert answer.startswith("HTTP/1.1 413"), answer[:200]
     assert waited < 5
+
+
+def test_guesses_at_an_account_do_not_lock_its_owner_out_of_a_browser_they_used(
+    auth_app: Any,
+) -> None:
+    """50 wrong passwords from 10 addresses kept a chosen user out for 5 minutes, even with
+    the right password, as often as they were sent. The owner's browser, which has signed
+    in as them before, still gets in; a new browser (a guesser's) does not."""
+    from dash_app.known_browsers import KNOWN_COOKIE
+
+    app = auth_app(login_max_attempts_per_account=6, portal_proxy_hops=1)
+    owner = app.test_client()
+    assert _login(owner, "103@acme.example", Directory.PASSWORD, "192.0.2.50").status_code == 302
+    owner.delete_cookie(app.config["SESSION_COOKIE_NAME"])  # signed out; the browser stays
+    attacker = app.test_client()
+    for target in ("103@acme.example", "102@acme.example"):
+        for i in range(6):
+            assert _login(attacker, target, "guess", f"198.51.100.{i}").status_code == 401
+    newcomer = app.test_client()
+    newcomer.set_cookie(KNOWN_COOKIE, "103@acme.example")  # not signed by the portal
+    refused = _login(newcomer, "103@acme.example", Directory.PASSWORD, "192.0.2.60")
+    assert "Too many failed attempts" in refused.get_data(as_text=True)
+    assert _login(owner, "103@acme.example", Directory.PASSWORD, "192.0.2.50").status_code == 302
+    owner.delete_cookie(app.config["SESSION_COOKIE_NAME"])
+    # the cookie speaks for the login it was given for only
+    other = _login(owner, "102@acme.example", Directory.PASSWORD, "192.0.2.50")
+    assert "Too many failed attempts" in other.get_data(as_text=True)
