@@ -293,8 +293,11 @@ def headers(message: bytes, name: str) -> list[str]:
     return values
 
 
-def response_to(request: bytes, code: int, reason: str, *, to_tag: str, contact: str) -> bytes:
-    """A UAS response to ``request`` (Vias, From, To + tag, Call-ID, CSeq, Record-Route)."""
+def response_to(
+    request: bytes, code: int, reason: str, *, to_tag: str, contact: str, sdp: str = ""
+) -> bytes:
+    """A UAS response to ``request`` (Vias, From, To + tag, Call-ID, CSeq, Record-Route),
+    with ``sdp`` as its body if given."""
     lines = [f"SIP/2.0 {code} {reason}"]
     for line in request.decode(errors="replace").split("\r\n")[1:]:
         if not line:
@@ -304,8 +307,11 @@ def response_to(request: bytes, code: int, reason: str, *, to_tag: str, contact:
             lines.append(line)
         elif name == "to":
             lines.append(line if ";tag=" in line else f"{line};tag={to_tag}")
-    lines += [f"Contact: <{contact}>", "Content-Length: 0"]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+    lines.append(f"Contact: <{contact}>")
+    if sdp:
+        lines.append("Content-Type: application/sdp")
+    lines.append(f"Content-Length: {len(sdp.encode())}")
+    return ("\r\n".join(lines) + "\r\n\r\n" + sdp).encode()
 
 
 def digest_authorization(challenge: str, user: str, password: str, method: str, uri: str) -> str:

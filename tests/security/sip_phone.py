@@ -14,7 +14,14 @@ import threading
 import time
 from dataclasses import dataclass
 
-from tests.security.raw_sip import Listener, digest_authorization, header, headers, status_code
+from tests.security.raw_sip import (
+    Listener,
+    digest_authorization,
+    header,
+    headers,
+    response_to,
+    status_code,
+)
 
 _counter = itertools.count(1)
 SDP = (
@@ -65,20 +72,9 @@ class SipPhone(Listener):
             self._reply(request, 486, "Busy Here")
 
     def _reply(self, request: bytes, code: int, reason: str, body: str = "") -> None:
-        lines = [f"SIP/2.0 {code} {reason}"]
-        for line in request.decode(errors="replace").split("\r\n")[1:]:
-            if not line:
-                break
-            name = line.partition(":")[0].strip().lower()
-            if name in ("via", "from", "call-id", "cseq", "record-route"):
-                lines.append(line)
-            elif name == "to":
-                lines.append(line if ";tag=" in line else f"{line};tag=uas{self.port}")
-        lines.append(f"Contact: <sip:phone@{self.host}:{self.port}>")
-        if body:
-            lines.append("Content-Type: application/sdp")
-        lines.append(f"Content-Length: {len(body)}")
-        self.send(("\r\n".join(lines) + "\r\n\r\n" + body).encode())
+        contact = f"sip:phone@{self.host}:{self.port}"
+        tag = f"uas{self.port}"
+        self.send(response_to(request, code, reason, to_tag=tag, contact=contact, sdp=body))
 
     def requests(self, method: str, call_id: str | None = None) -> list[bytes]:
         """The requests of ``method`` that reached this phone (of one call, if given)."""
