@@ -27,12 +27,12 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dash_app.auth import portal, provisioning, signed_in_user
 from dash_app.editing import NotAllowed, digest, require_click
+from kamailio.dialogs import CONFIRMED, listed, uri_party, variables
 from switchboard.store import User
 
 log = logging.getLogger(__name__)
 
 LIVE_REFRESH_MS = 5000
-_CONFIRMED = 4  # Kamailio's dialog state: answered, in progress
 
 
 @dataclass(frozen=True)
@@ -52,20 +52,6 @@ class LiveCall:
         return self.callee if self.outgoing else self.caller
 
 
-def _user_of(uri: Any) -> tuple[str, str]:
-    user, _, host = str(uri or "").removeprefix("sip:").partition("@")
-    return user, host.split(";")[0].split(":")[0].lower()
-
-
-def _variables(dialog: dict[str, Any]) -> dict[str, str]:
-    """A dialog's variables (``dlg.list`` gives each as a one-key object)."""
-    found: dict[str, str] = {}
-    for item in dialog.get("variables") or ():
-        if isinstance(item, dict):
-            found.update({str(k): str(v) for k, v in item.items()})
-    return found
-
-
 def live_calls(dialogs: Any, user: User) -> list[LiveCall]:
     """The user's answered calls among Kamailio's ``dlg.list`` (pure).
 
@@ -77,12 +63,12 @@ def live_calls(dialogs: Any, user: User) -> list[LiveCall]:
     """
     found = []
     me = f"{user.extension}@{user.tenant_domain}"
-    for d in dialogs if isinstance(dialogs, list) else []:
-        if not isinstance(d, dict) or d.get("state") != _CONFIRMED:
+    for d in listed(dialogs):
+        if d.get("state") != CONFIRMED:
             continue
-        caller, caller_host = _user_of(d.get("from_uri"))
-        callee, callee_host = _user_of(d.get("to_uri"))
-        facts = _variables(d)
+        caller, caller_host = uri_party(d.get("from_uri"))
+        callee, callee_host = uri_party(d.get("to_uri"))
+        facts = variables(d)
         mine_out = facts.get("asserted") == me
         mine_in = (
             facts.get("answered_by") == user.extension and facts.get("tenant") == user.tenant_domain

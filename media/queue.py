@@ -42,6 +42,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kamailio.dialogs import EARLY_OR_ANSWERED, listed, uri_party
 from media import prompts
 from media.hold_music import LoopedAudio, hold_music_loop, hold_track
 from media.leg import Leg
@@ -73,13 +74,12 @@ def parse_queue_target(user: str) -> tuple[str, int] | None:
 def dialog_parties(dialogs: Any, tenant: str) -> set[str]:
     """Extensions of ``tenant`` in Kamailio's ``dlg.list`` (early or confirmed dialogs)."""
     found: set[str] = set()
-    for d in dialogs if isinstance(dialogs, list) else []:
-        if not isinstance(d, dict) or d.get("state") not in (1, 2, 3, 4):
+    for d in listed(dialogs):
+        if d.get("state") not in EARLY_OR_ANSWERED:
             continue
         for key in ("from_uri", "to_uri"):
-            uri = str(d.get(key) or "")
-            user, _, host = uri.removeprefix("sip:").partition("@")
-            if host.split(";")[0].split(":")[0].lower() == tenant:
+            user, host = uri_party(d.get(key))
+            if host == tenant:
                 found.add(user)
     return found
 
