@@ -22,7 +22,7 @@ from pipeline import metrics
 from pipeline.filters import NONE_VALUE, CallFilter, FilterError
 from pipeline.metric_catalogue import INTERVALS
 from switchboard.days import check_day, parse_day
-from switchboard.zones import known_zone
+from switchboard.zones import require_zone
 
 # URL keys of the page: its own, then the CallFilter keys it passes on.
 PAGE_KEYS = ("from", "to", "tz", "compare", "interval")
@@ -60,10 +60,9 @@ class AnalyticsQuery:
         """(query, error); a bad URL gives the default view and says why."""
         raw = {k: _first(query.get(k)) for k in (*PAGE_KEYS, *FILTER_KEYS)}
         tz = raw["tz"] or default_tz
-        if known_zone(tz) is None:
-            return cls.default(default_tz, today), f"unknown time zone {str(tz)[:64]!r}"
-        end_day = today or datetime.now(ZoneInfo(tz)).date()
         try:
+            zone = require_zone(tz)
+            end_day = today or datetime.now(zone).date()
             start = parse_day(raw["from"]) if raw["from"] else None
             end = parse_day(raw["to"]) if raw["to"] else None
             end = end or (start + timedelta(days=DEFAULT_DAYS - 1) if start else end_day)

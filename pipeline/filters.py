@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from pipeline.schema import DIRECTIONS, DISPOSITIONS
 from switchboard.days import FIRST_DAY, LAST_DAY, parse_day
-from switchboard.zones import known_zone
+from switchboard.zones import require_zone
 
 # An extension or a phone number as it appears in caller/callee.
 _PARTY_RE = re.compile(r"^\+?[0-9*#]{1,32}$")
@@ -87,10 +87,7 @@ _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Satur
 
 
 def _zone(name: str) -> ZoneInfo:
-    zone = known_zone(name)
-    if zone is None:
-        raise FilterError(f"unknown time zone {str(name)[:64]!r}")
-    return zone
+    return require_zone(name, FilterError)
 
 
 def day_start_utc(day: date, timezone: str) -> datetime:

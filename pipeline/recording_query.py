@@ -30,7 +30,7 @@ from pipeline.recordings_schema import AUDIO_DIR
 from pipeline.schema import DIRECTIONS
 from switchboard.days import FIRST_DAY, LAST_DAY, parse_day
 from switchboard.settings import Settings
-from switchboard.zones import known_zone
+from switchboard.zones import require_zone
 
 RECORDING_ID_RE = re.compile(r"^rec-[0-9a-f]{24}$")
 _DIGITS_RE = re.compile(r"^\+?[0-9*#]{1,32}$")
@@ -74,8 +74,7 @@ class RecordingFilter:
     _words: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if known_zone(self.timezone) is None:
-            raise RecordingQueryError(f"unknown time zone {str(self.timezone)[:64]!r}")
+        require_zone(self.timezone, RecordingQueryError)
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise RecordingQueryError("'from' is after 'to'")
         if self.direction is not None and self.direction not in DIRECTIONS:

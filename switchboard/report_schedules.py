@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
 from switchboard.identifiers import EMAIL_RE
-from switchboard.zones import known_zone
+from switchboard.zones import require_zone
 
 ReportKind = Literal["calls", "kpis"]
 ReportFormat = Literal["csv", "xlsx", "parquet"]
@@ -83,9 +83,7 @@ def cron_trigger(expression: str, timezone: str) -> Any:
     """APScheduler's CronTrigger for a 5-field crontab line in ``timezone``."""
     from apscheduler.triggers.cron import CronTrigger
 
-    zone = known_zone(timezone)
-    if zone is None:
-        raise ScheduleError(f"unknown time zone {timezone[:64]!r}")
+    zone = require_zone(timezone, ScheduleError)
     try:
         return CronTrigger.from_crontab(expression, timezone=zone)
     except ValueError as exc:

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from switchboard.days import check_day
-from switchboard.zones import known_zone
+from switchboard.zones import require_zone
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -131,8 +131,7 @@ def validate(frame: TimeFrame) -> TimeFrame:
     """Refuse frames that could never mean what the user meant."""
     if not frame.name.strip():
         raise TimeFrameError("a time frame needs a name")
-    if known_zone(frame.timezone) is None:
-        raise TimeFrameError(f"unknown time zone {frame.timezone[:64]!r}")
+    require_zone(frame.timezone, TimeFrameError)
     for p in frame.periods:
         if isinstance(p, WeeklyPeriod):
             if not p.days:

@@ -30,6 +30,14 @@ def known_zone(name: object) -> ZoneInfo | None:
     return ZoneInfo(name)
 
 
+def require_zone(name: object, error: type[Exception] = ValueError) -> ZoneInfo:
+    """The zone ``name`` names, else ``error`` with the one message every check gives."""
+    zone = known_zone(name)
+    if zone is None:
+        raise error(f"unknown time zone {str(name)[:64]!r}")
+    return zone
+
+
 @cache
 def picked_zones() -> list[str]:
     """What a zone picker offers: UTC, then the Region/City names, sorted (no

@@ -23,7 +23,7 @@ from typing import Literal, cast
 from switchboard.identifiers import EMAIL_RE, EXTENSION_RE, TENANT_RE, has_control_characters
 from switchboard.store.connection import ProvisioningError, StoreConnection
 from switchboard.store.passwords import hash_secret, secret_matches, sip_ha1
-from switchboard.zones import known_zone
+from switchboard.zones import require_zone
 
 # The longest login there is: an extension (8 digits), "@", a tenant's domain (64).
 MAX_LOGIN_CHARS = 8 + 1 + 64
@@ -70,8 +70,7 @@ class User:
 
 
 def _check_timezone(tz: str) -> str:
-    if known_zone(tz) is None:
-        raise ProvisioningError(f"unknown time zone {tz[:64]!r} (use an IANA name)")
+    require_zone(tz, ProvisioningError)
     return tz
 
 
