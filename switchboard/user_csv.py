@@ -25,7 +25,8 @@ from switchboard.store.accounts import NewUser, check_new_user
 IMPORT_COLUMNS: tuple[str, ...] = ("extension", "name", "email", "role", "timezone")
 REQUIRED_COLUMNS: tuple[str, ...] = ("extension", "name")
 EXPORT_COLUMNS: tuple[str, ...] = (*IMPORT_COLUMNS, "status")
-STATUSES: dict[str, bool] = {"": False, "enabled": False, "disabled": True}  # → disabled
+STATUS_OF: dict[bool, str] = {False: "enabled", True: "disabled"}  # disabled → the word
+STATUSES: dict[str, bool] = {"": False, **{word: off for off, word in STATUS_OF.items()}}
 MAX_IMPORT_ROWS = 2000
 
 
@@ -128,5 +129,5 @@ def users_csv(users: Iterable[User], cell: Callable[[object], object] = lambda v
     writer.writerow(EXPORT_COLUMNS)
     for u in users:
         values = (u.extension, u.name, u.email, u.role, u.timezone)
-        writer.writerow([cell(v) for v in values] + ["disabled" if u.disabled else "enabled"])
+        writer.writerow([cell(v) for v in values] + [STATUS_OF[u.disabled]])
     return out.getvalue()
