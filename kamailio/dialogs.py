@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from switchboard.identifiers import EXTENSION_RE
+
+EARLY = (1, 2)
 EARLY_OR_ANSWERED = (1, 2, 3, 4)
 CONFIRMED = 4
 
@@ -33,3 +36,34 @@ def variables(dialog: dict[str, Any]) -> dict[str, str]:
         if isinstance(item, dict):
             found.update({str(k): str(v) for k, v in item.items()})
     return found
+
+
+def engaged_extensions(dialog: dict[str, Any], tenant: str) -> set[str]:
+    """Extensions of ``tenant`` that Kamailio itself put on this open dialog (pure).
+
+    Never from the From or To a caller wrote: a carrier's caller sending
+    ``From: sip:102@<tenant>`` made 102 look busy to the queues, for as long as it
+    liked. Counted instead, from the variables of routes CALL_START and MANAGE_REPLY:
+    the caller AUTH established (``asserted`` = ``<ext>@<tenant>``; "trunk" names
+    nobody), the extension whose branch answered (``answered_by``), and, while the call
+    is still ringing, the extension dialled (``callee``: the Request-URI after AUTH,
+    which Kamailio routes; only for an internal call or a leg the media server places,
+    as a carrier's call has its DID there). A dialog of another tenant (variable
+    ``tenant``, which the DID's decision sets for a carrier's call) names nobody.
+    """
+    state = dialog.get("state")
+    facts = variables(dialog)
+    if state not in EARLY_OR_ANSWERED or facts.get("tenant") != tenant:
+        return set()
+    found = set()
+    ext, _, domain = facts.get("asserted", "").partition("@")
+    if domain == tenant:
+        found.add(ext)
+    found.add(facts.get("answered_by", ""))
+    if (
+        state in EARLY
+        and facts.get("direction") == "internal"
+        and facts.get("callee_domain") == tenant
+    ):
+        found.add(facts.get("callee", ""))
+    return {e for e in found if EXTENSION_RE.match(e)}

@@ -42,7 +42,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kamailio.dialogs import EARLY_OR_ANSWERED, listed, uri_party
+from kamailio.dialogs import engaged_extensions, listed
 from media import prompts
 from media.hold_music import LoopedAudio, hold_music_loop, hold_track
 from media.leg import Leg
@@ -72,15 +72,12 @@ def parse_queue_target(user: str) -> tuple[str, int] | None:
 
 
 def dialog_parties(dialogs: Any, tenant: str) -> set[str]:
-    """Extensions of ``tenant`` in Kamailio's ``dlg.list`` (early or confirmed dialogs)."""
+    """Extensions of ``tenant`` on a call in Kamailio's ``dlg.list``, as Kamailio established
+    them (``kamailio.dialogs.engaged_extensions``): a From or To a caller forged neither
+    keeps an agent from the queue nor hides a real call of theirs."""
     found: set[str] = set()
     for d in listed(dialogs):
-        if d.get("state") not in EARLY_OR_ANSWERED:
-            continue
-        for key in ("from_uri", "to_uri"):
-            user, host = uri_party(d.get(key))
-            if host == tenant:
-                found.add(user)
+        found |= engaged_extensions(d, tenant)
     return found
 
 

@@ -1,5 +1,5 @@
 """The queue engine's edges without SIP: feature codes, store changes become agent events,
-Kamailio's dialogs name busy agents, spool batches and the live file follow the contract."""
+queue targets parse, spool batches and the live file follow the contract."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from media.feature_codes import apply_feature, feature_action
-from media.queue import QueueEngine, dialog_parties, parse_queue_target
+from media.queue import QueueEngine, parse_queue_target
 from media.queue_spool import QueueLog
 from switchboard.queue_events import AgentEvent, QueueEvent
 from switchboard.settings import Settings
@@ -67,15 +67,8 @@ def test_phone_and_cli_changes_become_agent_events(
     assert live["queues"][0]["agents"][0]["state"] == "logged_out"
 
 
-def test_dialogs_name_busy_extensions_of_the_tenant() -> None:
-    dialogs = [
-        {"state": 4, "from_uri": "sip:101@acme.example", "to_uri": "sip:+1555@127.0.0.1"},
-        {"state": 2, "from_uri": "sip:+1555@carrier", "to_uri": "sip:102@acme.example;x=1"},
-        {"state": 5, "from_uri": "sip:103@acme.example", "to_uri": "sip:104@acme.example"},
-        {"state": 4, "from_uri": "sip:101@globex.example", "to_uri": "sip:105@globex.example"},
-    ]
-    assert dialog_parties(dialogs, ACME) == {"101", "102"}
-    assert dialog_parties(None, ACME) == set()
+def test_queue_targets_name_tenant_and_queue() -> None:
+    # which agents Kamailio's dialogs name busy: tests/test_queue_busy_probe.py
     assert parse_queue_target("q-acme.example-7") == (ACME, 7)
     assert parse_queue_target("aa-acme.example-7") is None
 
