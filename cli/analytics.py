@@ -16,6 +16,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from cli.output import row
+
 # The catalogue, not pipeline.metrics: building the parser must not load DuckDB.
 from pipeline.metric_catalogue import (
     DEFINITIONS,
@@ -183,12 +185,13 @@ def cmd_schedule_list(settings: Settings, args: argparse.Namespace) -> int:
                 ([f"folder data/exports/{s.tenant}"] if s.to_folder else []) + list(s.emails)
             )
             print(
-                f"{s.id}\t{s.tenant}\t{s.name}\t{s.kind}/{s.format}\t{s.cron} {s.timezone}\t{dest}"
+                row(s.id, s.tenant, s.name, f"{s.kind}/{s.format}", f"{s.cron} {s.timezone}", dest)
             )
             if args.runs:
                 for run in store.report_runs(s.tenant, s.id, limit=args.runs):
                     status = "ok" if run.ok else f"error: {run.error}"
-                    print(f"\t  {run.due_at.isoformat()}\t{run.rows} rows\t{run.file}\t{status}")
+                    when = f"  {run.due_at.isoformat()}"
+                    print(row("", when, f"{run.rows} rows", run.file, status))
     return 0
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import cast
 
 from cli.arguments import add_and_edit, by_id
+from cli.output import printable, row
 from cli.routing import parse_instant, split_destination
 from media.audio_library import AudioError, LibraryKind, save_speech, save_upload
 from switchboard.attendants import (
@@ -81,16 +82,17 @@ def _names(store: ProvisioningStore, tenant: str) -> dict[str, str]:
 
 def _print_attendant(store: ProvisioningStore, menu: Attendant) -> None:
     names = _names(store, menu.tenant)
-    print(f"{menu.id}\t{menu.name}")
-    print(f"  greeting: {menu.greeting_text or '(recording)'}  [{menu.greeting_file}]")
+    print(row(menu.id, menu.name))
+    greeting = printable(menu.greeting_text or "(recording)")
+    print(f"  greeting: {greeting}  [{printable(menu.greeting_file)}]")
     for key in MENU_KEYS:
         if key in menu.options:
-            print(f"  {key}: {describe_destination(menu.options[key], names)}")
+            print(f"  {key}: {printable(describe_destination(menu.options[key], names))}")
     print(f"  wait {menu.timeout_seconds} s for a key; play again {menu.max_repeats} times")
-    print(f"  no input: {describe_destination(menu.no_input, names)}")
-    print(f"  invalid key: {describe_destination(menu.invalid, names)}")
+    print(f"  no input: {printable(describe_destination(menu.no_input, names))}")
+    print(f"  invalid key: {printable(describe_destination(menu.invalid, names))}")
     for problem in store.attendant_problems(menu):
-        print(f"  PROBLEM {problem}")
+        print(f"  PROBLEM {printable(problem)}")
 
 
 def cmd_attendant_add(settings: Settings, args: argparse.Namespace) -> int:
@@ -136,8 +138,8 @@ def cmd_attendant_list(settings: Settings, args: argparse.Namespace) -> int:
     store = _store(settings)
     for menu in store.attendants(args.tenant):
         problems = store.attendant_problems(menu)
-        flag = f"\t{len(problems)} problem(s)" if problems else ""
-        print(f"{menu.id}\t{menu.name}\t{len(menu.options)} keys{flag}")
+        flag = [f"{len(problems)} problem(s)"] if problems else []
+        print(row(menu.id, menu.name, f"{len(menu.options)} keys", *flag))
     return 0
 
 
@@ -203,7 +205,7 @@ def cmd_announcement_list(settings: Settings, args: argparse.Namespace) -> int:
     store = _store(settings)
     names = _names(store, args.tenant)
     for ann in store.announcements(args.tenant):
-        print(f"{ann.id}\t{ann.name}\tthen {describe_destination(ann.then, names)}")
+        print(row(ann.id, ann.name, f"then {describe_destination(ann.then, names)}"))
     return 0
 
 
@@ -224,7 +226,7 @@ def cmd_holdmusic_add(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_holdmusic_list(settings: Settings, args: argparse.Namespace) -> int:
     for track in _store(settings).hold_music(args.tenant):
-        print(f"{track.id}\t{track.name}{chr(9) + 'default' if track.is_default else ''}")
+        print(row(track.id, track.name, *(["default"] if track.is_default else [])))
     return 0
 
 

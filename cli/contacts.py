@@ -15,6 +15,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from cli.output import printable
 from switchboard.contact_files import contacts_csv, contacts_vcard, parse_contacts
 from switchboard.csv_rows import file_bytes
 from switchboard.settings import Settings
@@ -36,14 +37,16 @@ def cmd_contact_list(settings: Settings, args: argparse.Namespace) -> int:
     for c in contacts:
         star = "*" if c.favourite else " "
         kind = "shared" if c.shared else "personal"
-        print(f"{star} {c.id:>5}  {c.name:<28} {c.phone or c.mobile:<20} {c.company:<20} {kind}")
+        name, phone, company = (printable(v) for v in (c.name, c.phone or c.mobile, c.company))
+        print(f"{star} {c.id:>5}  {name:<28} {phone:<20} {company:<20} {kind}")
     return 0
 
 
 def cmd_contact_import(settings: Settings, args: argparse.Namespace) -> int:
     preview = parse_contacts(file_bytes(args.file).decode("utf-8", errors="replace"))
     for line in preview.errors:
-        print(f"left out: line {line.line} ({line.label}): {line.error}", file=sys.stderr)
+        label, error = printable(line.label), printable(line.error)
+        print(f"left out: line {line.line} ({label}): {error}", file=sys.stderr)
     if args.dry_run:
         print(f"{len(preview.contacts)} contacts would be imported ({preview.kind})")
         return 0

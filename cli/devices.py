@@ -13,6 +13,7 @@ import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
 
+from cli.output import printable
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 
@@ -61,7 +62,8 @@ def cmd_device_list(settings: Settings, args: argparse.Namespace) -> int:
         print("no devices", file=sys.stderr)
     for r in rows:
         print(
-            f"{r['extension']:>8}  {r['username']:<22} {r['state']:<10} {r['name']:<20}"
+            f"{r['extension']:>8}  {printable(r['username']):<22} {r['state']:<10}"
+            f" {printable(r['name']):<20}"
             f" last seen {_when(r['last_seen_at'])}"
         )
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from cli.output import row
 from switchboard.settings import Settings
 
 
@@ -19,7 +20,7 @@ def cmd_ingest_replay(settings: Settings, args: argparse.Namespace) -> int:
     result = replay_quarantine(settings)
     print(f"replayed {result.replayed} quarantined rows as calls ({result.batches} batches)")
     for reason, count in sorted(result.still_quarantined.items()):
-        print(f"still quarantined: {count}\t{reason}")
+        print("still quarantined: " + row(count, reason))
     return 0
 
 

@@ -19,6 +19,7 @@ from cli.attendants import add_parsers as add_attendant_parsers
 from cli.contacts import add_parsers as add_contact_parsers
 from cli.devices import add_parsers as add_device_parsers
 from cli.ingest import add_parsers as add_ingest_parsers
+from cli.output import guarded_output, row
 from cli.queues import add_parsers as add_queue_parsers
 from cli.recordings import add_parsers as add_recording_parsers
 from cli.routing import add_parsers as add_routing_parsers
@@ -128,7 +129,7 @@ def cmd_voicemail_search(settings: Settings, args: argparse.Namespace) -> int:
     for r in rows:
         when = r["started_at"].astimezone(zone).strftime("%Y-%m-%d %H:%M")
         caller = r["caller"] or "anonymous"
-        print(f"{when}\t{r['mailbox']}\t{caller}\t{r['message_id']}\t{r['transcript']}")
+        print(row(when, r["mailbox"], caller, r["message_id"], r["transcript"]))
     print(f"{len(rows)} messages match {args.text!r}", file=sys.stderr)
     return 0
 
@@ -282,11 +283,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     settings = load_settings()
-    try:
-        return int(args.fn(settings, args))
-    except ValueError as exc:  # ProvisioningError, FilterError: messages meant for the user
-        print(f"switchboard: {exc}", file=sys.stderr)
-        return 2
+    # what outsiders wrote (caller names, transcripts, contacts) is printed, never obeyed
+    with guarded_output():
+        try:
+            return int(args.fn(settings, args))
+        except ValueError as exc:  # ProvisioningError, FilterError: messages meant for the user
+            print(f"switchboard: {exc}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

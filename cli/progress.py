@@ -14,6 +14,8 @@ import threading
 import time
 from typing import TextIO
 
+from cli.output import unguarded
+
 WIDTH = 30
 
 
@@ -27,7 +29,8 @@ class Progress:
         self.label = label
         self.done = 0
         self.unit = ""  # after the count when there is no total (" s": seconds)
-        self.stream = stream or sys.stderr
+        # past the guard: the bar's \r is ours, and its label a constant of the command
+        self.stream = stream or unguarded(sys.stderr)
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self._lock = threading.Lock()
         self._ticker: threading.Thread | None = None

@@ -16,6 +16,7 @@ from typing import Any
 
 from cli.arguments import add_and_edit, by_id
 from cli.attendants import parse_menu_destination
+from cli.output import printable, row
 from cli.recording_flags import add_recording_argument, apply_recording_flag
 from cli.routing import push_now
 from switchboard.attendants import describe_destination
@@ -129,8 +130,8 @@ def cmd_queue_list(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     for q in queues:
         logged = sum(m.logged_in for m in q.members)
-        print(f"{q.id}\t{q.name}\t{q.extension or '-'}\t{q.strategy}\t"
-              f"{logged}/{len(q.members)} agents logged in")  # fmt: skip
+        print(row(q.id, q.name, q.extension or "-", q.strategy,
+                  f"{logged}/{len(q.members)} agents logged in"))  # fmt: skip
     return 0
 
 
@@ -141,7 +142,8 @@ def _as_json(queue: CallQueue) -> dict[str, Any]:
 
 
 def cmd_queue_show(settings: Settings, args: argparse.Namespace) -> int:
-    print("\n".join(describe_queue(_store(settings).queue(args.tenant, args.id))))
+    for line in describe_queue(_store(settings).queue(args.tenant, args.id)):
+        print(printable(line))
     return 0
 
 

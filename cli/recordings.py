@@ -85,8 +85,14 @@ def cmd_recordings_list(settings: Settings, args: argparse.Namespace) -> int:
         print_rows(
             "started\tcaller\tcallee\tdisposition\trecording\tcall_id",
             (
-                f"{_when(r['started_at'], zone)}\t{r['caller'] or ''}\t{r['callee'] or ''}"
-                f"\t{r['disposition']}\tmissing\t{r['call_id']}"
+                (
+                    _when(r["started_at"], zone),
+                    r["caller"] or "",
+                    r["callee"] or "",
+                    r["disposition"],
+                    "missing",
+                    r["call_id"],
+                )
                 for r in rows
             ),
             "calls with a recording missing",
@@ -95,9 +101,15 @@ def cmd_recordings_list(settings: Settings, args: argparse.Namespace) -> int:
     print_rows(
         "started\tcaller\tcallee\tseconds\ttranscript\trecording_id\tcall_id",
         (
-            f"{_when(r['started_at'], zone)}\t{r['caller'] or ''}\t{r['callee'] or ''}"
-            f"\t{r['duration']:.1f}\t{'yes' if r['has_transcript'] else 'no'}"
-            f"\t{r['recording_id']}\t{r['call_id']}"
+            (
+                _when(r["started_at"], zone),
+                r["caller"] or "",
+                r["callee"] or "",
+                f"{r['duration']:.1f}",
+                "yes" if r["has_transcript"] else "no",
+                r["recording_id"],
+                r["call_id"],
+            )
             for r in rows
         ),
         "recordings",
@@ -117,8 +129,14 @@ def cmd_recordings_search(settings: Settings, args: argparse.Namespace) -> int:
     print_rows(
         "kind\tstarted\tcaller\tcallee\tid\ttranscript",
         (
-            f"{h['kind']}\t{_when(h['started_at'], zone)}\t{h['caller'] or ''}"
-            f"\t{h['callee'] or ''}\t{h['item_id']}\t{' '.join(str(h['transcript'] or '').split())}"
+            (
+                h["kind"],
+                _when(h["started_at"], zone),
+                h["caller"] or "",
+                h["callee"] or "",
+                h["item_id"],
+                " ".join(str(h["transcript"] or "").split()),
+            )
             for h in hits
         ),
         f"recordings and voicemails match {args.text!r}",

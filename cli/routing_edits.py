@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, replace
 from typing import Any
 
-from cli.output import print_json
+from cli.output import print_json, row
 from cli.routing import parse_destination, parse_period, push_now
 from switchboard.rules import AnsweringRule
 from switchboard.rules_codec import periods_to_json
@@ -50,8 +50,8 @@ def cmd_rule_list(settings: Settings, args: argparse.Namespace) -> int:
         print_json([asdict(r) for r in rules])
         return 0
     for r in rules:
-        state = "" if r.enabled else "\tdisabled"
-        print(f"{r.priority}\t{r.name}\t{r.frame or 'always'}{state}")
+        state = [] if r.enabled else ["disabled"]
+        print(row(r.priority, r.name, r.frame or "always", *state))
     return 0
 
 
@@ -138,7 +138,7 @@ def cmd_frame_list(settings: Settings, args: argparse.Namespace) -> int:
         )  # fmt: skip
         return 0
     for name, frame in frames.items():
-        print(f"{name}\t{frame.timezone}\t{len(frame.periods) or 'always'}")
+        print(row(name, frame.timezone, len(frame.periods) or "always"))
     return 0
 
 
@@ -183,7 +183,7 @@ def cmd_did_list(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     for d in dids:
         routes = len(store.did_routing_inputs(d).rules)
-        print(f"{d.number}\t{d.name}\t{routes} routes")
+        print(row(d.number, d.name, f"{routes} routes"))
     return 0
 
 

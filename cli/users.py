@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from cli.output import print_json
+from cli.output import print_json, printable, row, write_data
 from cli.progress import Progress
 from cli.recording_flags import add_recording_argument, apply_recording_flag
 from cli.routing import push_now
@@ -42,7 +42,7 @@ def cmd_tenant_list(settings: Settings, args: argparse.Namespace) -> int:
         print_json([asdict(t) for t in tenants])
         return 0
     for t in tenants:
-        print(f"{t.domain}\t{t.timezone}\t{t.name}")
+        print(row(t.domain, t.timezone, t.name))
     return 0
 
 
@@ -67,8 +67,7 @@ def cmd_user_list(settings: Settings, args: argparse.Namespace) -> int:
         print_json([_user_dict(store, u) for u in users])
         return 0
     for u in users:
-        state = "\tdisabled" if u.disabled else ""
-        print(f"{u.login}\t{u.name}\t{u.role}\t{u.email}{state}")
+        print(row(u.login, u.name, u.role, u.email, *(["disabled"] if u.disabled else [])))
     return 0
 
 
@@ -81,9 +80,9 @@ def cmd_user_show(settings: Settings, args: argparse.Namespace) -> int:
         print_json(data)
         return 0
     for key in ("login", "name", "email", "role", "timezone", "disabled", "caller_id"):
-        print(f"{key}:\t{data[key]}")
-    print(f"allowed caller IDs:\t{', '.join(data['allowed_caller_ids']) or '-'}")
-    print(f"rules:\t{', '.join(data['rules']) or '-'}")
+        print(row(f"{key}:", data[key]))
+    print(row("allowed caller IDs:", ", ".join(data["allowed_caller_ids"]) or "-"))
+    print(row("rules:", ", ".join(data["rules"]) or "-"))
     return 0
 
 
@@ -185,7 +184,7 @@ def cmd_user_import(settings: Settings, args: argparse.Namespace) -> int:
     text = utf8_text(file_bytes(args.file))
     preview = preview_import(store, args.tenant, text)
     for line in preview.errors:
-        print(f"{args.file}:{line.line}: {line.error}", file=sys.stderr)
+        print(f"{args.file}:{line.line}: {printable(line.error)}", file=sys.stderr)
     if not preview.ready:
         print(f"nothing imported: {len(preview.errors)} lines to fix", file=sys.stderr)
         return 2
@@ -217,7 +216,7 @@ def cmd_user_export(settings: Settings, args: argparse.Namespace) -> int:
         text = users_csv(users, defuse_formula)
         bar.advance(len(users))
     if args.output in (None, "-"):
-        sys.stdout.write(text)
+        write_data(text)
     else:
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"{len(users)} users written to {args.output}", file=sys.stderr)

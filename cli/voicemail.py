@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from cli.output import row
 from switchboard.settings import Settings
 
 
@@ -43,7 +44,7 @@ def cmd_voicemail_retranscribe(settings: Settings, args: argparse.Namespace) -> 
             store,
             engine,
             since=args.since,
-            progress=lambda msg, what: print(f"{msg.message_id}\t{msg.mailbox}\t{what}"),
+            progress=lambda msg, what: print(row(msg.message_id, msg.mailbox, what)),
         )
     finally:
         store.close()

@@ -31,6 +31,7 @@ from dash_app.auth import portal
 from dash_app.destinations import OFF
 from dash_app.editing import delete_button, edit_button, name_input
 from dash_app.greetings import largest_upload_bytes, upload_hint
+from dash_app.upload_limits import AUDIO_ADVICE, sized_upload
 from switchboard.attendants import (
     MENU_KEYS,
     TARGETED_KINDS,
@@ -305,10 +306,11 @@ def upload(upload_id: str, label: str) -> Any:
 
     The browser keeps back a file over ``max_size`` (one the portal would refuse
     with a bare 413: ``dash_app.greetings.largest_upload_bytes``); the size in the
-    label is what the user reads.
+    label says the limit, and ``sized_upload`` says so when a larger file is dropped.
     """
     max_bytes = largest_upload_bytes(portal().settings.portal_max_request_mb)
-    return dcc.Upload(
+    return sized_upload(
+        upload_id,
         dmc.Stack(
             [
                 dmc.Text(label, size="sm", c="dimmed", ta="center"),
@@ -322,9 +324,9 @@ def upload(upload_id: str, label: str) -> Any:
             ],
             gap=0,
         ),
-        id=upload_id,
+        max_bytes,
+        AUDIO_ADVICE,
         accept=".mp3,.wav,audio/mpeg,audio/wav",
-        max_size=max_bytes,
         style={"border": "1px dashed #adb5bd", "borderRadius": 8, "padding": "10px"},
     )
 

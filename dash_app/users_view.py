@@ -14,6 +14,7 @@ from dash import dcc, html
 
 from dash_app.describe import data_attrs
 from dash_app.editing import dialog_actions
+from dash_app.upload_limits import SPLIT_ADVICE, sized_upload
 from switchboard.settings import Settings
 from switchboard.store import ROLES, User
 from switchboard.user_csv import EXPORT_COLUMNS, IMPORT_COLUMNS, ImportPreview
@@ -249,11 +250,12 @@ def import_section() -> Any:
                 size="sm",
                 c="dimmed",
             ),
-            dcc.Upload(
+            sized_upload(
+                "users-import-upload",
                 dmc.Button("Choose a CSV file", variant="light", id="users-import-choose"),
-                id="users-import-upload",
+                2 * 2**20,
+                SPLIT_ADVICE,
                 accept=".csv,text/csv",
-                max_size=2 * 2**20,
             ),
             html.Div(id="users-import-preview"),
             dmc.Button("Confirm import", id="users-import-confirm", disabled=True, w=180),

@@ -13,11 +13,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import dash_mantine_components as dmc
-from dash import dcc, html
+from dash import html
 
 from dash_app.auth import portal
 from dash_app.greetings import MAX_GREETING_BYTES, largest_upload_bytes, upload_hint
 from dash_app.layout import section
+from dash_app.upload_limits import AUDIO_ADVICE, sized_upload
 from switchboard.store import PinLock
 from switchboard.voicemail import GREETING_KINDS
 
@@ -75,12 +76,14 @@ def settings_panel(box: Any, lock: PinLock | None = None, timezone: str = "UTC")
                         value="unavailable",
                         w=160,
                     ),
-                    dcc.Upload(
+                    # a larger file is kept back by the browser: the hint says the limit,
+                    # and the zone says so when one is dropped
+                    sized_upload(
+                        "voicemail-greeting-upload",
                         dmc.Button("Choose audio file…", variant="light"),
-                        id="voicemail-greeting-upload",
+                        max_bytes,
+                        AUDIO_ADVICE,
                         accept=".mp3,.wav,audio/mpeg,audio/wav",
-                        # a larger file is kept back by the browser: the hint says why
-                        max_size=max_bytes,
                     ),
                     dmc.Text(
                         upload_hint(max_bytes),

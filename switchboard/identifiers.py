@@ -42,3 +42,33 @@ def header_text(text: str) -> str:
     voicemail email headers and an HTML body of the caller's choosing."""
     flat = "".join(" " if unicodedata.category(c) in _LINE_ENDING else c for c in text)
     return flat.replace("=?", "= ?")
+
+
+# What a terminal obeys rather than shows: C0 controls and DEL (ESC opens CSI/OSC 8/OSC 52
+# sequences, BEL rings, BS and CR write over what was printed), C1 controls (U+009B is a
+# one-character CSI on some terminals), the line and paragraph separators, the bidi marks,
+# embeddings, overrides and isolates (U+202E shows "gpj.exe" as "exe.jpg"), and lone
+# surrogates (which would stop print() with an encoding error). A joiner stays: names use it.
+_UNPRINTABLE_RE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+_NAMED_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _visible_escape(match: re.Match[str]) -> str:
+    c = match.group()
+    if c in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[c]
+    return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+
+
+def printable_text(text: str, *, keep: str = "") -> str:
+    """``text`` as a terminal shows it and obeys none of it: each control character, line
+    separator and bidi control written as its escape (``\\x1b``, ``\\t``, ``\\u202e``), so a
+    caller's display name or a transcript can neither drive the supervisor's terminal nor
+    forge a row. ``keep``: characters the writer put there itself (tab, newline of a table)."""
+    if keep:
+        return _UNPRINTABLE_RE.sub(
+            lambda m: m.group() if m.group() in keep else _visible_escape(m), text
+        )
+    return _UNPRINTABLE_RE.sub(_visible_escape, text)

@@ -288,3 +288,91 @@ def test_a_conversion_that_runs_too_long_is_refused_in_the_page(
         menu = text_of(answer(upload_menu_greeting(client, wav_bytes(30.0), "long.wav")))
     assert "attendants-upload-refused" in menu
     assert "Long.wav took too long to convert (over 0.05 seconds)" in menu
+
+
+# -- a file over a drop zone's limit is refused in words, where it was dropped -------------------
+def _guarded_uploads(node: Any) -> dict[str, dict[str, Any]]:
+    """The drop zones wrapped by ``dash_app.upload_limits.sized_upload``: upload id -> wrapper
+    props (its limit and sentence), found in a layout answer."""
+    found: dict[str, dict[str, Any]] = {}
+    if isinstance(node, dict):
+        props = node.get("props")
+        if isinstance(props, dict) and "data-upload-max-bytes" in props:
+            upload, line = props["children"]
+            assert line["props"]["id"] == f"{upload['props']['id']}-too-large"
+            found[upload["props"]["id"]] = props | {"max_size": upload["props"]["max_size"]}
+        for value in node.values():
+            found |= _guarded_uploads(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _guarded_uploads(value)
+    return found
+
+
+def test_every_drop_zone_carries_its_limit_and_the_sentence_for_a_larger_file(
+    portal_app: Any,
+) -> None:
+    settings = portal_app.server.extensions["switchboard_portal"].settings
+    largest = largest_upload_bytes(settings.portal_max_request_mb)
+    with client_session(portal_app, f"100@{GLOBEX}") as client:
+        zones: dict[str, dict[str, Any]] = {}
+        for path in ("/attendants", "/voicemail", "/contacts", "/users"):
+            zones |= _guarded_uploads(page_layout(client, path).get_json())
+    assert set(zones) == {
+        "attendants-greeting-upload", "attendants-ann-upload", "attendants-hold-upload",
+        "voicemail-greeting-upload", "contacts-upload", "users-import-upload",
+    }  # fmt: skip
+    for upload_id, zone in zones.items():
+        assert zone["data-upload-max-bytes"] == str(zone["max_size"]), upload_id
+    hold = zones["attendants-hold-upload"]
+    assert hold["max_size"] == largest  # the server's request limit still bounds the body
+    assert hold["data-upload-too-large"] == (
+        "{name} is over 11.9 MB, the largest file this form takes, so it was not sent."
+        " Shorten it, or save it at a lower bit rate (a mono MP3 is small)."
+    )
+    assert zones["voicemail-greeting-upload"]["data-upload-too-large"].startswith(
+        "{name} is over 10 MB,"
+    )
+    assert (Path(__file__).parents[1] / "dash_app/assets/upload_limits.js").is_file()
+
+
+@pytest.mark.browser
+def test_a_file_over_the_limit_is_refused_in_words_where_it_was_dropped(
+    portal: Any, page: Any, tmp_path: Path
+) -> None:
+    """Chosen with the file dialog (hold music) or dropped (a greeting): the zone says why."""
+    from playwright.sync_api import expect
+
+    from tests.fixtures.portal import log_in
+
+    log_in(page, portal.url, "100@acme.example")
+    page.goto(f"{portal.url}/attendants")
+    big, small = tmp_path / "concert.wav", tmp_path / "jingle.wav"
+    big.write_bytes(bytes(13_500_000))  # the fuzzer's size: over the 11.9 MB a zone takes
+    small.write_bytes(wav_bytes(1.0))
+    page.locator("#attendants-hold-upload input[type=file]").set_input_files(str(big))
+    line = page.locator("#attendants-hold-upload-too-large")
+    expect(line).to_have_text(
+        "concert.wav is over 11.9 MB, the largest file this form takes, so it was not sent."
+        " Shorten it, or save it at a lower bit rate (a mono MP3 is small)."
+    )
+    page.locator("#attendants-hold-upload input[type=file]").set_input_files(str(small))
+    expect(line).to_have_text("")  # a file that fits is sent, and the sentence goes
+
+    page.goto(f"{portal.url}/voicemail")
+    page.get_by_role("tab", name="Settings").click()
+    zone = page.locator("#voicemail-greeting-upload")
+    expect(zone).to_be_visible()
+    dropped = page.evaluate_handle(
+        """() => {
+            const data = new DataTransfer();
+            data.items.add(new File([new Uint8Array(11 * 1024 * 1024)], "long <b>hello</b>.mp3"));
+            return data;
+        }"""
+    )
+    for event in ("dragenter", "dragover", "drop"):
+        zone.locator("div").first.dispatch_event(event, {"dataTransfer": dropped})
+    expect(page.locator("#voicemail-greeting-upload-too-large")).to_have_text(
+        "long <b>hello</b>.mp3 is over 10 MB, the largest file this form takes, so it was not"
+        " sent. Shorten it, or save it at a lower bit rate (a mono MP3 is small)."
+    )

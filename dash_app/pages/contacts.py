@@ -22,6 +22,7 @@ from dash_app.auth import optional_user, provisioning, signed_in_user
 from dash_app.contacts_table import contact_rows, preview_box
 from dash_app.editing import alert, require_click
 from dash_app.layout import section
+from dash_app.upload_limits import SPLIT_ADVICE, sized_upload
 from dash_app.uploads import decode_upload
 from switchboard.contact_files import contacts_csv, contacts_vcard, parse_contacts
 from switchboard.store import ProvisioningError, User
@@ -63,10 +64,11 @@ def layout(**query: str) -> Any:
     )
     importer = dmc.Stack(
         [
-            dcc.Upload(
+            sized_upload(
+                "contacts-upload",
                 dmc.Button("Choose a CSV or vCard file", variant="light"),
-                id="contacts-upload",
-                max_size=2_000_000,
+                2_000_000,
+                SPLIT_ADVICE,
             ),
             html.Div(id="contacts-import-preview-box"),
             dmc.Group(
