@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := kamailio kamailio-sqlite-modules kamailio-json-modules kamailio-extra-modules \
 	kamailio-utils-modules kamailio-tls-modules sip-tester baresip chromium chromium-driver espeak-ng sox ffmpeg sqlite3 openssl \
-	rtpengine-daemon
+	rtpengine-daemon nginx-light
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint format bench notebooks setup apt venv clean-data

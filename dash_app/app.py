@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,15 @@ from dash_app.audit_downloads import install_audit_downloads
 from dash_app.auth import install_auth
 from dash_app.downloads import install_downloads
 from dash_app.first_password import install_first_password
+from dash_app.front import (
+    FrontPaths,
+    gunicorn_bind,
+    private_paths,
+    remove_front_paths,
+    start_front,
+    stop_front,
+    watch_front,
+)
 from dash_app.layout import shell
 from dash_app.media_routes import install_media_routes
 from dash_app.recordings_routes import install_recording_routes
@@ -36,6 +46,7 @@ from dash_app.users_downloads import install_users_downloads
 from pipeline.listings import set_listing_reuse
 from pipeline.metrics_cache import RESULTS
 from pipeline.warehouse import set_query_threads
+from switchboard.processes import ServerProcess
 from switchboard.settings import Settings, load_settings
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -94,10 +105,11 @@ def create_app(settings: Settings) -> dash.Dash:
     return app
 
 
-def gunicorn_options(settings: Settings) -> dict[str, Any]:
-    """The production server's configuration, from the settings."""
+def gunicorn_options(settings: Settings, front: FrontPaths | None = None) -> dict[str, Any]:
+    """The production server's configuration, from the settings (behind ``front``: on its
+    private socket, :mod:`dash_app.front`)."""
     return {
-        "bind": f"{settings.portal_host}:{settings.portal_port}",
+        "bind": gunicorn_bind(settings, front),
         "workers": max(1, settings.portal_workers),
         "worker_class": "gthread",  # threads: the grid, downloads and callbacks overlap
         "threads": max(1, settings.portal_threads),
@@ -121,13 +133,31 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
 
 
 def serve(settings: Settings) -> None:
-    """Run the portal under gunicorn until SIGINT/SIGTERM (then exits the process)."""
+    """Run the portal under gunicorn until SIGINT/SIGTERM (then exits the process); with
+    ``portal_front``, behind nginx, which gunicorn's master starts once its socket is
+    bound and stops as it exits."""
     from gunicorn.app.base import BaseApplication  # lazy: only the server needs it
+
+    paths = private_paths() if settings.portal_front else None
+    fronts: list[ServerProcess] = []
+    stopping = threading.Event()
+
+    def when_ready(_arbiter: Any) -> None:
+        if paths is not None:
+            fronts.append(start_front(settings, paths))
+            watch_front(fronts[0], stopping)
+
+    def on_exit(_arbiter: Any) -> None:
+        stopping.set()
+        while fronts and paths is not None:
+            stop_front(fronts.pop(), paths)
 
     class PortalServer(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            for name, value in gunicorn_options(settings).items():
+            for name, value in gunicorn_options(settings, paths).items():
                 self.cfg.set(name, value)
+            self.cfg.set("when_ready", when_ready)
+            self.cfg.set("on_exit", on_exit)
 
         def load(self) -> Any:
             server = create_app(settings).server
@@ -139,7 +169,12 @@ def serve(settings: Settings) -> None:
     for name in WARM_IMPORTS:
         importlib.import_module(name)
     log.info("portal on http://%s:%s", settings.portal_host, settings.portal_port)
-    PortalServer().run()
+    try:
+        PortalServer().run()
+    finally:
+        on_exit(None)
+        if paths is not None:
+            remove_front_paths(paths)
 
 
 def main() -> None:

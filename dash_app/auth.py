@@ -61,6 +61,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from dash_app.front import trusted_hops
 from dash_app.known_browsers import KNOWN_COOKIE, known_login, remember
 from switchboard.secret_files import secret_in_file
 from switchboard.settings import Settings
@@ -289,12 +290,12 @@ def install_auth(server: Flask, settings: Settings) -> None:
         # Werkzeug refuses a longer body with 413 from its Content-Length, unread.
         MAX_CONTENT_LENGTH=settings.portal_max_request_mb * 2**20,
     )
-    if settings.portal_proxy_hops > 0:
+    hops = trusted_hops(settings)
+    if hops > 0:
         # Only then is X-Forwarded-For the client's address (the login limits key on it);
-        # without a proxy anyone could write that header.
-        server.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            server.wsgi_app, x_for=settings.portal_proxy_hops
-        )
+        # without a proxy anyone could write that header. The portal's own front
+        # (dash_app.front) replaces the header a client wrote.
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops)  # type: ignore[method-assign]
     server.extensions[_EXTENSION_KEY] = Portal(
         settings=settings,
         store=ProvisioningStore(settings.provisioning_db),

@@ -346,12 +346,14 @@ class ServerProcess(ManagedProcess):
         output: Path | None = None,
         inherit_output: bool = False,
         start_timeout: float = 60.0,
+        new_session: bool = False,
     ) -> None:
         super().__init__(name, output, start_timeout)
         self.argv = list(argv)
         self.cwd = cwd or Path.cwd()
         self.env = env
         self.inherit_output = inherit_output
+        self.new_session = new_session
         self._ready = ready
 
     def start(self, wait: bool = True) -> Self:
@@ -364,6 +366,7 @@ class ServerProcess(ManagedProcess):
                 output=self.error_log,
                 env=self.env,
                 inherit_output=self.inherit_output,
+                new_session=self.new_session,
             )
             if wait:
                 self.wait_ready()

@@ -101,6 +101,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("portal_host", "127.0.0.1", "Address the Dash portal listens on."),
     Setting("portal_port", 8050, "Port of the Dash portal."),
+    Setting(
+        "portal_front",
+        True,
+        "Serve the portal behind nginx (slow clients cost a socket, not a worker thread);"
+        " false: gunicorn listens on portal_host:portal_port itself.",
+    ),
+    Setting("portal_front_bin", "/usr/sbin/nginx", "The nginx binary of the portal's front."),
     Setting("secret_key", "", "Flask session key; empty: generated once, kept in data_dir."),
     Setting("portal_workers", 2, "Portal worker processes (gunicorn) ..."),
     Setting("portal_threads", 8, "... each serving this many requests at once (threads)."),
@@ -273,6 +280,8 @@ class Settings:
     sip_scanner_user_agents: str
     portal_host: str
     portal_port: int
+    portal_front: bool
+    portal_front_bin: str
     secret_key: str
     portal_workers: int
     portal_threads: int
