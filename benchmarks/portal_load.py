@@ -2,13 +2,14 @@
 
     python -m benchmarks.portal_load [--users 50] [--rows 1000000] [--seconds 60]
                                      [--workers 2] [--threads 8] [--think 10] [--ramp 10]
-                                     [--data DIR] [--ingest-every S]
+                                     [--data DIR] [--ingest-every S] [--no-front]
 
 Seeds a tenant of ``--users`` people (a fifth managers, who see the whole
 tenant; the rest plain users, who see their own calls) over a lake of
 ``--rows`` calls in the last 365 days (``benchmarks.analytics_lake``, one file a
 day as compaction leaves it), starts the portal exactly as ``make run`` does
-(``python -m dash_app``: gunicorn, ``--workers`` x ``--threads``), signs every
+(``python -m dash_app``: nginx in front of gunicorn, ``--workers`` x ``--threads``;
+``--no-front``: gunicorn alone, the baseline), signs every
 user in through the login form (CSRF token from the form), spread over
 ``--ramp`` seconds (50 argon2 checks in the same instant are a stampede no
 office makes), and lets each one browse until ``--seconds`` after the ramp:
@@ -29,10 +30,9 @@ Reports p50/p95/max per page (all requests, and warm: each user's later
 rounds), errors (status >= 400 or no answer within 30 s) and requests/s, as
 JSON. Goal (issue 10): no errors, p95 <= 1 s warm.
 
-Think time: 10 s by default, a person reading the page they opened (a supervisor
-over a chart, an agent over their calls). ``--think 1`` is a stress test, 50
-people each clicking every second: the portal is then CPU bound (2 cores serve
-about 30 requests/s at ~50 ms of CPU each) and every page waits in line.
+Think time: 10 s by default, a person reading the page they opened. ``--think 1`` is a
+stress test, 50 people each clicking every second: the portal is then CPU bound (2 cores
+serve about 30 requests/s at ~50 ms of CPU each) and every page waits in line.
 """
 
 from __future__ import annotations
@@ -421,6 +421,7 @@ def main() -> None:
         default=default("portal_listing_seconds"),
         help="the portal's portal_listing_seconds (make run's default)",
     )
+    parser.add_argument("--no-front", action="store_true", help="gunicorn alone, no nginx")
     parser.add_argument("--ingest-every", type=float, default=0.0,
                         help="seconds between ingest ticks of 3 calls (0: none)")  # fmt: skip
     args = parser.parse_args()
@@ -431,6 +432,7 @@ def main() -> None:
         portal_workers=args.workers,
         portal_threads=args.threads,
         portal_listing_seconds=args.listing_seconds,
+        portal_front=not args.no_front,
     )
     fresh = not (settings.data_dir / "portal_load.json").exists()
     t = time.perf_counter()
@@ -475,13 +477,12 @@ def main() -> None:
         "rows": held["rows"],
         "workers": args.workers,
         "threads": args.threads,
+        "front": not args.no_front,
         "seconds": round(elapsed, 1),
         "ramp_seconds": args.ramp,
         "think_seconds": args.think,
         "ingest_every_seconds": args.ingest_every,
-        "ingested_calls": ingested["calls"],
-        "ingest_ticks": ingested["ticks"],
-        "compactions": ingested.get("compactions", 0),
+        "ingested": ingested,  # calls, ticks (and compactions) of the live office
         "seed_seconds": round(seeded, 1) if fresh else None,
         "cpu_count": os.cpu_count(),
         "load_avg_1m": round(os.getloadavg()[0], 1),

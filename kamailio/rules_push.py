@@ -44,6 +44,10 @@ nor a queue holds any more (a queue removed or renumbered): DB first, then
 Errors: ``RPCError`` from ``kamailio.rpc`` when Kamailio cannot be reached
 (the DB row is already written then; Kamailio loads it when it starts).
 ``push_change`` turns that into ``False``: the edit is saved either way.
+
+The same pushes carry each user's name, which a colleague's phone shows when
+they call (``kamailio.caller_names``): set at a user's edit, compared and
+mended at a tenant push and at every scheduler pass.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from kamailio.caller_names import push_names, sync_names
 from kamailio.rpc import KamailioRPC, RPCError, RPCFault
 from switchboard.routing import compile_decision
 from switchboard.rules import ActiveRule, AnsweringRule, Destination, active_rule_at
@@ -241,6 +246,7 @@ def push_user(
     """Push one user's decision (call after every edit of their rules or override)."""
     with _one_push_at_a_time(settings):
         _push(settings, store, [decision_for_user(store, user, _now(now), settings.ring_timeout)])
+        push_names(settings, [user])
 
 
 def push_did(
@@ -257,7 +263,9 @@ def push_tenant(
     """Push a whole tenant (call after editing a tenant-wide time frame)."""
     at = _now(now)
     with _one_push_at_a_time(settings):
-        return _push(settings, store, _tenant_decisions(store, tenant, at, settings.ring_timeout))
+        until = _push(settings, store, _tenant_decisions(store, tenant, at, settings.ring_timeout))
+        sync_names(settings, store, tenant)
+        return until
 
 
 def _tenant_decisions(
@@ -288,6 +296,7 @@ def _push_all_at(
     gone = store.drop_stale_decisions()  # DB first, as for every decision
     until = _push(settings, store, decisions, full_sync=full_sync)
     _forget(settings, gone)
+    sync_names(settings, store)  # also refills a Kamailio that restarted
     return until
 
 
@@ -312,6 +321,7 @@ def push_change(
     """
     at = _now(now)
     ring = settings.ring_timeout
+    users = list(users)  # read twice: decisions, then names
     try:
         with _one_push_at_a_time(settings):
             decisions: dict[str, Decision] = {}
@@ -327,6 +337,9 @@ def push_change(
             gone = store.drop_stale_decisions(tenant) if tenant is not None else []
             _push(settings, store, decisions.values())
             _forget(settings, gone)
+            if tenant is not None:
+                sync_names(settings, store, tenant)
+            push_names(settings, users)
     except RPCError as exc:
         log.info("change saved; Kamailio unreachable (%s): it loads it when it starts", exc)
         return False

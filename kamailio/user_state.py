@@ -5,13 +5,15 @@ next REGISTER or INVITE is refused) and, on removal, their decision out of
 ``rule_decision``. What Kamailio holds in memory is cleared here: the phones
 registered to the user's AoR (``ul.rm``, so calls to them stop ringing a
 phone now) and, on removal, the decision in the ``rules`` htable
-(``htable.delete``, which a reload would do anyway since the row is gone).
+(``htable.delete``, which a reload would do anyway since the row is gone)
+and the name their colleagues' phones showed (htable ``names``).
 """
 
 from __future__ import annotations
 
 import logging
 
+from kamailio.caller_names import NAMES_HTABLE
 from kamailio.rpc import KamailioRPC, RPCError, RPCFault
 from switchboard.settings import Settings
 
@@ -28,6 +30,7 @@ def forget_user(settings: Settings, tenant: str, extension: str, *, removed: boo
             _ignore_missing(rpc, "ul.rm", "location", aor)
             if removed:
                 _ignore_missing(rpc, "htable.delete", HTABLE, f"{tenant}:{extension}")
+                _ignore_missing(rpc, "htable.delete", NAMES_HTABLE, aor.lower())
     except RPCError as exc:
         log.info("Kamailio not told about %s (%s); it follows the DB when it starts", aor, exc)
         return False
