@@ -43,6 +43,7 @@ bench: setup
 	$(PY) -m benchmarks.media
 	$(PY) -m benchmarks.transcription
 	$(PY) -m benchmarks.analytics --rows 2000000
+	$(PY) -m benchmarks.voicemail_ingest
 
 # JupyterLab on loopback with the project's kernel; notebooks read the same data dir as `make run`.
 notebooks: setup
