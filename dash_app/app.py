@@ -40,6 +40,7 @@ from dash_app.front import (
 )
 from dash_app.layout import shell
 from dash_app.media_routes import install_media_routes
+from dash_app.query_slots import install_query_slots
 from dash_app.recordings_routes import install_recording_routes
 from dash_app.refusals import install_refusals, refuse_callback_error
 from dash_app.users_downloads import install_users_downloads
@@ -100,6 +101,7 @@ def create_app(settings: Settings) -> dash.Dash:
     # Metric results: one page computed by any worker serves them all (keyed by lake files).
     RESULTS.share_on_disk(settings.metric_cache_dir, settings.metric_cache_mb * 2**20)
     set_query_threads(settings.portal_query_threads)
+    install_query_slots(app.server, settings.portal_query_slots)  # one user's share
     set_listing_reuse(settings.portal_listing_seconds, grace=settings.compaction_grace)
     app.layout = shell
     return app

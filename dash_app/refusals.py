@@ -3,6 +3,8 @@
 Callback inputs, page URLs and download URLs all come from browsers, and a
 crafted one must get a clear refusal rather than a traceback:
 
+- A callback whose user has every query slot in use (:mod:`dash_app.query_slots`)
+  shows a "busy, try again" notice as the page, or answers 429.
 - A callback that raises ``NotAllowed`` or ``PermissionError`` answers 403;
   one that chokes on its inputs (``ValueError`` and its kin: a ``FilterError``,
   a ``ProvisioningError``, ``int("x")``, a missing key in a crafted row) answers
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, NoReturn
+from typing import Any
 
 from dash.exceptions import CallbackException, DependencyException
 from flask import Flask, Response, jsonify, request
@@ -33,6 +35,7 @@ from werkzeug.exceptions import (
 
 from dash_app.auth import optional_user
 from dash_app.editing import NotAllowed
+from dash_app.query_slots import QueryBusy, busy_callback_answer
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +50,13 @@ _BAD_INPUT = (
 _MALFORMED_REQUEST = (CallbackException, RecursionError)
 
 
-def refuse_callback_error(exc: Exception) -> NoReturn:
-    """Dash's ``on_error``: a refusal becomes 403, unusable inputs 400, the rest stays 500."""
+def refuse_callback_error(exc: Exception) -> Any:
+    """Dash's ``on_error``: a refusal becomes 403, unusable inputs 400, the rest stays 500
+    (a busy user: the busy notice, or 429)."""
     if isinstance(exc, HTTPException):
         raise exc
+    if isinstance(exc, QueryBusy):
+        return busy_callback_answer(exc)
     if isinstance(exc, NotAllowed | PermissionError):
         raise Forbidden(str(exc) or "not allowed") from exc
     if isinstance(exc, _BAD_INPUT):

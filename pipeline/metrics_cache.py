@@ -24,6 +24,16 @@ Two tiers behind one :class:`ResultCache`:
   is a miss, never a wrong answer) and are evicted oldest-used first once the
   folder passes its byte bound. A key that has no canonical text (a value
   whose ``repr`` is not stable across processes) stays in memory only.
+
+Each result records its owner: who caused it, as plain text the caller sets
+(:data:`CACHE_OWNER`; the portal names the signed-in user, a CLI run or notebook
+leaves it empty). Why: both tiers are shared, and with plain LRU ~400 Analytics
+requests of one user evicted everyone's results. Over its bound, a tier evicts
+the least recently used result of the owner furthest over their share (the bound
+split evenly between the owners holding results), and only once nobody is over
+their share the least recently used one overall (:func:`eviction_victims`): one
+owner's flood then mostly evicts their own results. On disk the owner is in the
+file's metadata, read once per file by the process that evicts.
 """
 
 from __future__ import annotations
@@ -34,8 +44,9 @@ import os
 import tempfile
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Hashable, Sequence
+from contextvars import ContextVar
 from dataclasses import fields, is_dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import PurePath
@@ -49,10 +60,58 @@ Listing = tuple[tuple[str, str, int], ...]
 
 _SUFFIX = ".arrow"
 _KEY_METADATA = b"switchboard_cache_key"
+_OWNER_METADATA = b"switchboard_cache_owner"
+_OURS = (_KEY_METADATA, _OWNER_METADATA)
 # Eviction lists the folder only after this share of the bound was written since the last
 # listing (by this process), so the folder stays within ~1/16 of its bound per writer.
 _SCAN_EVERY_FRACTION = 16
 _STALE_TEMP_SECONDS = 300.0
+
+
+# Who the results computed now are for (plain text; "" when nobody in particular). Set by
+# the caller around its queries: the portal, per request, to the signed-in user.
+CACHE_OWNER: ContextVar[str] = ContextVar("switchboard_cache_owner", default="")
+
+
+def eviction_victims(
+    entries: Sequence[tuple[str, int]], max_bytes: int, max_entries: int | None = None
+) -> list[int]:
+    """Which of ``entries`` (owner, bytes; least recently used first) to evict, in order,
+    for the rest to fit ``max_bytes`` (and ``max_entries``).
+
+    The least recently used entry of the owner most over their share goes first (a
+    share: the bound split evenly between the owners present); when nobody is over
+    theirs, the least recently used entry overall. With one owner: plain LRU.
+    """
+    total, count = sum(size for _, size in entries), len(entries)
+    by_owner: dict[str, deque[int]] = {}
+    held: dict[str, list[int]] = {}  # owner -> [bytes, entries]
+    for i, (owner, size) in enumerate(entries):
+        by_owner.setdefault(owner, deque()).append(i)
+        held.setdefault(owner, [0, 0])[0] += size
+        held[owner][1] += 1
+    owners = max(1, len(by_owner))
+    gone: set[int] = set()
+    oldest = 0  # the next candidate in overall LRU order
+    victims: list[int] = []
+    while total > max_bytes or (max_entries is not None and count > max_entries):
+        measure, bound = (0, max_bytes) if total > max_bytes else (1, max_entries or 0)
+        heaviest = max((o for o in by_owner if by_owner[o]), key=lambda o: held[o][measure])
+        if held[heaviest][measure] * owners > bound:
+            victim = by_owner[heaviest].popleft()
+        else:
+            while oldest in gone:
+                oldest += 1
+            victim = oldest
+            by_owner[entries[victim][0]].remove(victim)
+        gone.add(victim)
+        victims.append(victim)
+        owner, size = entries[victim]
+        held[owner][0] -= size
+        held[owner][1] -= 1
+        total -= size
+        count -= 1
+    return victims
 
 
 def lake_listing(
@@ -120,6 +179,9 @@ class DiskResults:
         self.max_bytes = max_bytes
         self._written_since_scan = 0
         self._lock = threading.Lock()
+        # The owner of each file seen, by (path, inode): a file is written once under an
+        # inode (temp name, then rename), so its footer is read once per evicting process.
+        self._owners: dict[tuple[str, int], str] = {}
 
     def _path(self, key_text: str) -> str:
         digest = hashlib.sha256(key_text.encode()).hexdigest()
@@ -138,15 +200,19 @@ class DiskResults:
         with contextlib.suppress(OSError):
             os.utime(path)  # eviction goes by last use
         return table.replace_schema_metadata(
-            {k: v for k, v in metadata.items() if k != _KEY_METADATA} or None
+            {k: v for k, v in metadata.items() if k not in _OURS} or None
         )
 
-    def put(self, key_text: str, table: pa.Table) -> None:
+    def put(self, key_text: str, table: pa.Table, owner: str = "") -> None:
         path = self._path(key_text)
         folder = os.path.dirname(path)
         os.makedirs(folder, exist_ok=True)
         stored = table.replace_schema_metadata(
-            {**(table.schema.metadata or {}), _KEY_METADATA: key_text.encode()}
+            {
+                **(table.schema.metadata or {}),
+                _KEY_METADATA: key_text.encode(),
+                _OWNER_METADATA: owner.encode(),
+            }
         )
         # A temp name of its own (several threads may store the same key), then rename:
         # a reader in another process opens the whole file or none.
@@ -168,9 +234,21 @@ class DiskResults:
         if due:
             self.evict()
 
+    def _owner(self, path: str, inode: int) -> str:
+        known = self._owners.get((path, inode))
+        if known is None:
+            try:
+                with pa.memory_map(path) as source:
+                    metadata = pa.ipc.open_file(source).schema.metadata or {}
+                known = metadata.get(_OWNER_METADATA, b"").decode(errors="replace")
+            except (FileNotFoundError, pa.ArrowInvalid, OSError):
+                known = ""  # gone meanwhile (then skipped) or unreadable: nobody's
+            self._owners[(path, inode)] = known
+        return known
+
     def evict(self) -> int:
-        """Delete least recently used results until the folder fits its bound; how many."""
-        entries: list[tuple[float, int, str]] = []
+        """Delete results until the folder fits its bound (:func:`eviction_victims`); how many."""
+        entries: list[tuple[float, int, str, int]] = []
         now = time.time()
         for sub in _scandir(self.directory):
             if not sub.is_dir():
@@ -185,17 +263,17 @@ class DiskResults:
                         with contextlib.suppress(FileNotFoundError):
                             os.unlink(entry.path)
                     continue
-                entries.append((st.st_mtime, st.st_size, entry.path))
-        total = sum(size for _, size, _ in entries)
-        removed = 0
-        for _, size, path in sorted(entries):
-            if total <= self.max_bytes:
-                break
+                entries.append((st.st_mtime, st.st_size, entry.path, st.st_ino))
+        entries.sort()
+        with self._lock:  # one eviction at a time reads and prunes the owners memo
+            owners = [self._owner(path, inode) for _, _, path, inode in entries]
+            self._owners = {(e[2], e[3]): o for e, o in zip(entries, owners, strict=True)}
+        sized = [(owner, e[1]) for e, owner in zip(entries, owners, strict=True)]
+        victims = eviction_victims(sized, self.max_bytes)
+        for i in victims:
             with contextlib.suppress(FileNotFoundError):  # another process evicted it
-                os.unlink(path)
-            total -= size
-            removed += 1
-        return removed
+                os.unlink(entries[i][2])
+        return len(victims)
 
     def clear(self) -> None:
         for sub in _scandir(self.directory):
@@ -229,7 +307,7 @@ class ResultCache:
     def __init__(self, max_entries: int = 512, max_bytes: int = 256 * 2**20) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[Hashable, pa.Table] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[pa.Table, str]] = OrderedDict()  # (, owner)
         self._bytes = 0
         self._lock = threading.Lock()
         self.disk: DiskResults | None = None
@@ -243,11 +321,11 @@ class ResultCache:
 
     def get(self, key: Hashable) -> pa.Table | None:
         with self._lock:
-            table = self._entries.get(key)
-            if table is not None:
+            kept = self._entries.get(key)
+            if kept is not None:
                 self._entries.move_to_end(key)
                 self.hits += 1
-                return table
+                return kept[0]
         disk = self.disk
         key_text = canonical_text(key) if disk is not None else None
         found = disk.get(key_text) if disk is not None and key_text is not None else None
@@ -257,30 +335,44 @@ class ResultCache:
                 return None
             self.hits += 1
             self.disk_hits += 1
-        self._remember(key, found)
+        self._remember(key, found, CACHE_OWNER.get())  # in this process's memory for them
         return found
 
-    def put(self, key: Hashable, table: pa.Table) -> None:
-        self._remember(key, table)
+    def put(self, key: Hashable, table: pa.Table, owner: str | None = None) -> None:
+        """Keep ``table`` under ``key``, caused by ``owner`` (default: :data:`CACHE_OWNER`)."""
+        owner = CACHE_OWNER.get() if owner is None else owner
+        self._remember(key, table, owner)
         disk = self.disk
         if disk is not None and table.nbytes <= disk.max_bytes:
             key_text = canonical_text(key)
             if key_text is not None:
-                disk.put(key_text, table)
+                disk.put(key_text, table, owner)
 
-    def _remember(self, key: Hashable, table: pa.Table) -> None:
+    def _remember(self, key: Hashable, table: pa.Table, owner: str) -> None:
         size = table.nbytes
         if size > self.max_bytes:
             return
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
-                self._bytes -= old.nbytes
-            self._entries[key] = table
+                self._bytes -= old[0].nbytes
+            self._entries[key] = (table, owner)
             self._bytes += size
-            while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
-                _, evicted = self._entries.popitem(last=False)
+            if len(self._entries) <= self.max_entries and self._bytes <= self.max_bytes:
+                return
+            keys = list(self._entries)
+            sized = [(o, t.nbytes) for t, o in self._entries.values()]
+            for i in eviction_victims(sized, self.max_bytes, self.max_entries):
+                evicted, _ = self._entries.pop(keys[i])
                 self._bytes -= evicted.nbytes
+
+    def owned_bytes(self) -> dict[str, int]:
+        """Bytes of results in this process's memory, by owner."""
+        with self._lock:
+            held: dict[str, int] = {}
+            for table, owner in self._entries.values():
+                held[owner] = held.get(owner, 0) + table.nbytes
+            return held
 
     def clear(self) -> None:
         """Forget every result: this process's, and the shared folder's."""

@@ -46,7 +46,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -252,6 +252,8 @@ def connect(
         raise WarehouseError(f"{mailbox!r} is not a mailbox")
     if extension is not None and mailbox is not None and mailbox != extension:
         raise WarehouseError("a connection bound to an extension shows that extension's mailbox")
+    if _ADMIT is not None:
+        _ADMIT()  # the portal: the signed-in user's query slot (dash_app.query_slots)
     # The audit trail: only for a connection that reads every mailbox (module docstring).
     if extension is None and mailbox is None:
         folders[ACCESS_LOG.name] = tenant_table_dir(settings.lake_dir, ACCESS_LOG.name, tenant)
@@ -446,6 +448,22 @@ def set_query_threads(threads: int) -> None:
     if threads < 0:
         raise WarehouseError(f"query threads must be 0 or more, not {threads}")
     _QUERY_THREADS = int(threads)
+
+
+# Asked before every connection :func:`connect` opens; None: nobody to ask.
+_ADMIT: Callable[[], None] | None = None
+
+
+def set_admission(admit: Callable[[], None] | None) -> None:
+    """Call ``admit()`` before each connection :func:`connect` opens from now on.
+
+    Why: this is the one door every reader's queries pass, so a front end that answers
+    many people at once bounds one person's share of the machine here, once, rather than
+    in each page (the portal: :mod:`dash_app.query_slots`). ``admit`` may wait, or raise
+    to refuse the connection; None: connections open unasked.
+    """
+    global _ADMIT
+    _ADMIT = admit
 
 
 def _session(

@@ -117,6 +117,12 @@ SETTINGS: tuple[Setting, ...] = (
         "DuckDB threads per portal query (0: one per core); the requests are the parallelism.",
     ),
     Setting(
+        "portal_query_slots",
+        2,
+        "Requests of one user that may query the lake at once, per portal worker; one more"
+        " waits 0.5 s for one of them, then is told busy (dash_app/query_slots.py).",
+    ),
+    Setting(
         "portal_listing_seconds",
         10.0,
         "Seconds a portal worker reuses a listing of a tenant's lake files (0: list for every"
@@ -286,6 +292,7 @@ class Settings:
     portal_workers: int
     portal_threads: int
     portal_query_threads: int
+    portal_query_slots: int
     portal_listing_seconds: float
     metric_cache_mb: int
     kamailio_bin: str

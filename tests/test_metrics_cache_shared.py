@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from pipeline.ingest import ingest_rows
 from pipeline.lake import Lake
-from pipeline.metrics_cache import ResultCache, canonical_text
+from pipeline.metrics_cache import ResultCache, canonical_text, eviction_victims
 from switchboard.settings import Settings
 from tests.fixtures.analytics import DIRECTORY, HAND_DAY, REASONS, hand_acc_rows, write_lake
 from tests.fixtures.portal import REPO_ROOT, portal_env
@@ -147,3 +147,40 @@ def test_the_call_history_count_is_counted_once_for_every_worker(settings: Setti
         ingest_rows(lake, [extra], DIRECTORY, after=after)
         # a new file in one of the two days: that day's part is counted again, not the other
         assert count() == {"total": total, "disk_hits": 1, "misses": 1}
+
+
+def test_one_owner_s_flood_evicts_their_own_results_not_the_others(tmp_path: Path) -> None:
+    """~400 Analytics requests of one user evicted everyone's results (an audit of resource
+    exhaustion, 2026-12): now the owner furthest over their share loses results first, in
+    this process's memory and in the folder every worker shares."""
+    folder = tmp_path / "metrics"
+    cache = ResultCache(max_entries=64, max_bytes=200_000)
+    cache.share_on_disk(folder, 200_000)
+    for i in range(5):  # ~8 kB each
+        cache.put(("mia", i), _table(1000), owner="user-1")
+        cache.put(("bob", i), _table(1000), owner="user-2")
+    for i in range(100):  # 800 kB: four times either bound, all of one owner
+        cache.put(("flood", i), _table(1000), owner="user-3")
+    assert cache.disk is not None
+    cache.disk.evict()
+    assert 0 < cache.disk.size() <= 200_000
+    kept = cache.owned_bytes()
+    assert kept["user-1"] == kept["user-2"] == 5 * _table(1000).nbytes
+    assert sum(kept.values()) <= 200_000
+    # Another worker (a fresh process's memory) still finds the others' results on disk.
+    other = ResultCache()
+    other.share_on_disk(folder, 200_000)
+    assert all(other.get((who, i)) is not None for who in ("mia", "bob") for i in range(5))
+    assert other.get(("flood", 99)) is not None and other.get(("flood", 0)) is None
+
+
+def test_results_nobody_owns_are_evicted_least_recently_used_first() -> None:
+    """One owner (a CLI run, a notebook): plain LRU, the last read kept."""
+    cache = ResultCache(max_entries=3)
+    for i in range(3):
+        cache.put(("metric", i), _table(3))
+    assert cache.get(("metric", 0)) is not None  # now the most recently used
+    cache.put(("metric", 3), _table(3))
+    assert cache.get(("metric", 1)) is None
+    assert all(cache.get(("metric", i)) is not None for i in (0, 2, 3))
+    assert eviction_victims([("a", 5), ("b", 1), ("a", 5), ("b", 1)], 6) == [0, 2]
