@@ -1,0 +1,139 @@
+"""Inside its own call a phone reaches the other end of that call, nowhere else (route
+DIALOG_TARGET with PARTY_HOPS and HOP_LISTED, kamailio-security.cfg; the real Kamailio).
+
+Measured before the fix: a phone in a call sent an in-dialog MESSAGE (or INVITE) whose
+Request-URI named any address, and Kamailio relayed it from its own address: a relay for
+SIP to hosts of the caller's choosing (only the carrier was protected). Now each end of a
+call is reached only where it is (the address its INVITE or answer came from, or its
+Contact). The call itself still works both ways, behind NAT too.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from kamailio.launcher import KamailioProcess
+from tests.fixtures.core import Directory
+from tests.security.raw_sip import Listener, header, headers, status_code
+from tests.security.sip_phone import Dialog, SipPhone
+
+pytestmark = [pytest.mark.kamailio]
+
+ACME = "acme.example"
+
+
+@pytest.fixture
+def made(kamailio: KamailioProcess) -> Iterator[list[SipPhone | Listener]]:
+    sockets: list[SipPhone | Listener] = []
+    yield sockets
+    for s in sockets:
+        s.close()
+
+
+def new_phone(kamailio: KamailioProcess, made: list[SipPhone | Listener]) -> SipPhone:
+    phone = SipPhone((kamailio.settings.sip_host, kamailio.settings.sip_port))
+    made.append(phone)
+    return phone
+
+
+def answered_call(
+    kamailio: KamailioProcess, made: list[SipPhone | Listener], bob_contact: str | None = None
+) -> tuple[SipPhone, SipPhone, str, Dialog]:
+    """101 calls 102's phone (registered with ``bob_contact``), which answers."""
+    bob = new_phone(kamailio, made)
+    assert bob.register("102", ACME, Directory.SIP_PASSWORD, contact=bob_contact) == 200
+    caller = new_phone(kamailio, made)
+    code, call_id, dialog = caller.request(
+        "INVITE", f"sip:102@{ACME}", login=("101", ACME, Directory.SIP_PASSWORD)
+    )
+    assert code == 200 and dialog is not None
+    return caller, bob, call_id, dialog
+
+
+def final_code(phone: SipPhone, call_id: str, cseq: int, wait: float = 3.0) -> int | None:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        for data in list(phone.received):
+            code = status_code(data)
+            if (
+                code is not None
+                and code >= 200
+                and header(data, "Call-ID") == call_id
+                and (header(data, "CSeq") or "").split()[0] == str(cseq)
+            ):
+                return code
+        time.sleep(0.02)
+    return None
+
+
+def from_caller(caller: SipPhone, dialog: Dialog, call_id: str, method: str, ruri: str,
+                cseq: int) -> None:  # fmt: skip
+    caller.send(caller.build(
+        method, ruri, from_uri=dialog.from_uri, to_uri=dialog.to_uri, call_id=call_id,
+        from_tag=dialog.from_tag, to_tag=dialog.to_tag, cseq=cseq, routes=dialog.routes,
+    ))  # fmt: skip
+
+
+def from_callee(bob: SipPhone, call_id: str, method: str, ruri: str, cseq: int) -> None:
+    """``method`` from the answering phone's side, as a phone builds it from the INVITE."""
+    [invite] = bob.requests("INVITE", call_id)
+    caller_from = header(invite, "From") or ""
+    bob.send(bob.build(
+        method, ruri, from_uri=(header(invite, "To") or "").strip("<>").split(">")[0],
+        call_id=call_id, from_tag=f"uas{bob.port}", cseq=cseq,
+        to_uri=caller_from.split("<", 1)[1].split(">", 1)[0],
+        to_tag=caller_from.partition(";tag=")[2].split(";")[0],
+        routes=tuple(headers(invite, "Record-Route")),
+    ))  # fmt: skip
+
+
+def caller_contact(bob: SipPhone, call_id: str) -> str:
+    """The caller's Contact as the answering phone got it (with Kamailio's NAT alias)."""
+    [invite] = bob.requests("INVITE", call_id)
+    return (header(invite, "Contact") or "").strip("<>").split(">")[0]
+
+
+def test_inside_its_call_a_phone_reaches_no_other_address(
+    kamailio: KamailioProcess, directory: Directory, made: list[SipPhone | Listener]
+) -> None:
+    victim = Listener()
+    made.append(victim)
+    caller, bob, call_id, dialog = answered_call(kamailio, made)
+    elsewhere = f"sip:anyone@127.0.0.1:{victim.port}"
+
+    from_caller(caller, dialog, call_id, "MESSAGE", elsewhere, 5)
+    assert final_code(caller, call_id, 5) == 403
+    from_callee(bob, call_id, "MESSAGE", elsewhere, 6)
+    assert final_code(bob, call_id, 6) == 403
+    time.sleep(0.5)
+    assert victim.requests() == []
+
+    # each end still reaches the other: a MESSAGE each way, then the caller hangs up
+    from_caller(caller, dialog, call_id, "MESSAGE", f"sip:phone@{bob.host}:{bob.port}", 7)
+    assert final_code(caller, call_id, 7) == 200
+    from_callee(bob, call_id, "MESSAGE", caller_contact(bob, call_id), 8)
+    assert final_code(bob, call_id, 8) == 200
+    from_caller(caller, dialog, call_id, "BYE", f"sip:phone@{bob.host}:{bob.port}", 9)
+    assert final_code(caller, call_id, 9) == 200
+    assert bob.requests("BYE", call_id)
+
+
+def test_a_natted_callee_is_reached_where_its_answer_came_from(
+    kamailio: KamailioProcess, directory: Directory, made: list[SipPhone | Listener]
+) -> None:
+    """102 registers a private Contact: its calls and in-dialog requests go where its
+    packets come from (the alias), and the answer's address is where it is reached."""
+    caller, bob, call_id, dialog = answered_call(
+        kamailio, made, bob_contact="sip:phone@192.168.1.50:5060"
+    )
+    [answer] = [d for d in caller.received if status_code(d) == 200
+                and header(d, "Call-ID") == call_id]  # fmt: skip
+    bob_target = (header(answer, "Contact") or "").strip("<>").split(">")[0]
+    from_callee(bob, call_id, "MESSAGE", caller_contact(bob, call_id), 6)
+    assert final_code(bob, call_id, 6) == 200
+    from_caller(caller, dialog, call_id, "BYE", bob_target, 7)
+    assert final_code(caller, call_id, 7) == 200
+    assert bob.requests("BYE", call_id)
