@@ -46,13 +46,16 @@ Outcome = tuple[int | None, str, Dialog | None]  # final code, Call-ID, an answe
 
 
 class SipPhone(Listener):
-    """A :class:`Listener` on 127.0.0.1 that answers: ``answer``, 200 to a new INVITE, else 486."""
+    """A :class:`Listener` on 127.0.0.1 (or ``host``) that answers: ``answer``, 200 to a new
+    INVITE, else 486."""
 
-    def __init__(self, kamailio: tuple[str, int], *, answer: bool = True) -> None:
+    def __init__(
+        self, kamailio: tuple[str, int], *, answer: bool = True, host: str = "127.0.0.1"
+    ) -> None:
         self.kamailio = kamailio
         self.answer = answer
         self._lock = threading.Lock()
-        super().__init__()
+        super().__init__(host)  # another loopback address: a phone on another machine
 
     # -- what arrives (everything comes from Kamailio, and is answered there) ------------
     def on_datagram(self, data: bytes) -> None:

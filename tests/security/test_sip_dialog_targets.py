@@ -17,7 +17,7 @@ import pytest
 
 from kamailio.launcher import KamailioProcess
 from tests.fixtures.core import Directory
-from tests.security.raw_sip import Listener, header, headers, status_code
+from tests.security.raw_sip import Listener, RawSip, header, headers, response_to, status_code
 from tests.security.sip_phone import Dialog, SipPhone
 
 pytestmark = [pytest.mark.kamailio]
@@ -33,22 +33,29 @@ def made(kamailio: KamailioProcess) -> Iterator[list[SipPhone | Listener]]:
         s.close()
 
 
-def new_phone(kamailio: KamailioProcess, made: list[SipPhone | Listener]) -> SipPhone:
-    phone = SipPhone((kamailio.settings.sip_host, kamailio.settings.sip_port))
+def new_phone(
+    kamailio: KamailioProcess, made: list[SipPhone | Listener], host: str = "127.0.0.1"
+) -> SipPhone:
+    phone = SipPhone((kamailio.settings.sip_host, kamailio.settings.sip_port), host=host)
     made.append(phone)
     return phone
 
 
 def answered_call(
-    kamailio: KamailioProcess, made: list[SipPhone | Listener], bob_contact: str | None = None
+    kamailio: KamailioProcess,
+    made: list[SipPhone | Listener],
+    bob_contact: str | None = None,
+    caller_contact: str | None = None,
 ) -> tuple[SipPhone, SipPhone, str, Dialog]:
-    """101 calls 102's phone (registered with ``bob_contact``), which answers."""
-    bob = new_phone(kamailio, made)
+    """101 calls 102's phone (on 127.0.0.3, another machine; registered with
+    ``bob_contact``), which answers; the caller's INVITE names ``caller_contact``."""
+    bob = new_phone(kamailio, made, host="127.0.0.3")
     assert bob.register("102", ACME, Directory.SIP_PASSWORD, contact=bob_contact) == 200
     caller = new_phone(kamailio, made)
     code, call_id, dialog = caller.request(
-        "INVITE", f"sip:102@{ACME}", login=("101", ACME, Directory.SIP_PASSWORD)
-    )
+        "INVITE", f"sip:102@{ACME}", login=("101", ACME, Directory.SIP_PASSWORD),
+        contact=caller_contact,
+    )  # fmt: skip
     assert code == 200 and dialog is not None
     return caller, bob, call_id, dialog
 
@@ -99,10 +106,10 @@ def caller_contact(bob: SipPhone, call_id: str) -> str:
 def test_inside_its_call_a_phone_reaches_no_other_address(
     kamailio: KamailioProcess, directory: Directory, made: list[SipPhone | Listener]
 ) -> None:
-    victim = Listener()
+    victim = Listener("127.0.0.2")  # another machine
     made.append(victim)
     caller, bob, call_id, dialog = answered_call(kamailio, made)
-    elsewhere = f"sip:anyone@127.0.0.1:{victim.port}"
+    elsewhere = f"sip:anyone@127.0.0.2:{victim.port}"
 
     from_caller(caller, dialog, call_id, "MESSAGE", elsewhere, 5)
     assert final_code(caller, call_id, 5) == 403
@@ -137,3 +144,49 @@ def test_a_natted_callee_is_reached_where_its_answer_came_from(
     from_caller(caller, dialog, call_id, "BYE", bob_target, 7)
     assert final_code(caller, call_id, 7) == 200
     assert bob.requests("BYE", call_id)
+
+
+@pytest.mark.parametrize("method", ["MESSAGE", "INVITE"])
+def test_a_caller_naming_another_address_or_writing_the_callee_s_tags_reaches_nowhere(
+    kamailio: KamailioProcess, directory: Directory, made: list[SipPhone | Listener], method: str
+) -> None:
+    """The caller's INVITE names the victim as its Contact; it then sends as if it were the
+    callee (From-tag = the callee's To-tag): the review of this fix relayed that."""
+    victim = Listener("127.0.0.2")
+    made.append(victim)
+    there = f"sip:anyone@127.0.0.2:{victim.port}"
+    caller, _bob, call_id, dialog = answered_call(kamailio, made, caller_contact=there)
+    caller.send(caller.build(
+        method, there, from_uri=dialog.to_uri, to_uri=dialog.from_uri, call_id=call_id,
+        from_tag=dialog.to_tag, to_tag=dialog.from_tag, cseq=6, routes=dialog.routes,
+    ))  # fmt: skip
+    assert final_code(caller, call_id, 6) == 403
+    from_caller(caller, dialog, call_id, method, there, 7)
+    assert final_code(caller, call_id, 7) == 403
+    time.sleep(0.5)
+    assert victim.requests() == []
+
+
+def test_a_carrier_whose_contact_names_a_host_gets_its_ack_and_bye(
+    kamailio: KamailioProcess, directory: Directory, trunk: Listener
+) -> None:
+    """A call out answered by a carrier whose Contact is a host name (an SBC's): the end
+    of the call the carrier answered for is reached there."""
+    s = kamailio.settings
+    with RawSip((s.sip_host, s.sip_port)) as alice:
+        _, call_id = alice.invite("101", ACME, Directory.SIP_PASSWORD, "+19005550100")
+        invite = next(d for d in trunk.requests() if d.startswith(b"INVITE "))
+        contact = f"sip:+19005550100@localhost:{s.trunk_port}"
+        answer = response_to(invite, 200, "OK", to_tag="carrier1", contact=contact)
+        trunk.sock.sendto(answer, (s.sip_host, s.sip_port))
+        [ok] = [d for d in alice.replies(2.0, until_final=True) if status_code(d) == 200]
+        tag = (header(ok, "From") or "").split("tag=")[1]
+        for method, cseq in (("ACK", 2), ("BYE", 3)):
+            data, _ = alice.request(
+                method, contact, from_uri=f"sip:101@{ACME}", from_tag=tag,
+                to_uri=f"sip:+19005550100@{ACME}", to_tag="carrier1",
+                route=header(ok, "Record-Route"), call_id=call_id, cseq=cseq,
+            )  # fmt: skip
+            alice.send(data)
+        time.sleep(1.0)
+    assert {b"ACK", b"BYE"} <= {d.split(b" ", 1)[0] for d in trunk.requests()}
