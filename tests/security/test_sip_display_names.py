@@ -22,7 +22,7 @@ from kamailio.launcher import KamailioProcess
 from kamailio.rules_push import push_change, push_did
 from switchboard.rules import AnsweringRule, Destination
 from tests.fixtures.core import Directory
-from tests.security.raw_sip import RawSip, header, headers, status_code
+from tests.security.raw_sip import Listener, RawSip, header, headers, status_code
 from tests.security.sip_phone import Dialog, SipPhone
 
 pytestmark = [pytest.mark.kamailio]
@@ -250,3 +250,24 @@ def test_an_outside_caller_presenting_a_colleague_s_extension_is_shown_as_outsid
         assert carrier.final(wait=3.0) == 200
     shown = header(the_invite(bob, call_id), "From") or ""
     assert shown.startswith(f'"Outside caller" <sip:101@{ACME}>;tag='), shown
+
+
+def test_the_carrier_sees_the_directory_name_never_the_one_the_phone_wrote(
+    kamailio: KamailioProcess, directory: Directory, phones: list[SipPhone], trunk: Listener
+) -> None:
+    """A call out, with and without a chosen caller ID: "Bank of America" reached the
+    carrier beside our number as the phone wrote it."""
+    caller = phone(kamailio, phones)
+    login = ("101", ACME, Directory.SIP_PASSWORD)
+    first = caller.request("INVITE", "sip:+15550003333@acme.example", login=login,
+                           display="Bank of America", wait=2.0)[1]  # fmt: skip
+    user = directory.users[f"101@{ACME}"]
+    directory.store.add_did(ACME, "+15550001000", "Main line")
+    user = directory.store.set_allowed_caller_ids(user, ["+15550001000"])
+    user = directory.store.set_caller_id(user, "+15550001000")
+    push_change(kamailio.settings, directory.store, users=[user])
+    second = caller.request("INVITE", "sip:+15550004444@acme.example", login=login,
+                            display="Bank of America", wait=2.0)[1]  # fmt: skip
+    sent = {header(d, "Call-ID"): header(d, "From") or "" for d in trunk.requests()}
+    assert sent[first].startswith('"Front Desk" <sip:101@acme.example>;tag='), sent[first]
+    assert sent[second].startswith('"Front Desk" <sip:+15550001000@acme.example>;tag=')
