@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,10 @@ def serve(settings: Settings) -> None:
     paths = private_paths() if settings.portal_front else None
     fronts: list[ServerProcess] = []
     stopping = threading.Event()
+    # gunicorn forks its workers inside run(), and a worker leaves it by SystemExit: the
+    # front and its directory (the socket) are the master's to stop, or one worker's
+    # exit (a restart, a crash, a reload) cut nginx off from all the others.
+    master = os.getpid()
 
     def when_ready(_arbiter: Any) -> None:
         if paths is not None:
@@ -150,6 +155,8 @@ def serve(settings: Settings) -> None:
             watch_front(fronts[0], stopping)
 
     def on_exit(_arbiter: Any) -> None:
+        if os.getpid() != master:
+            return
         stopping.set()
         while fronts and paths is not None:
             stop_front(fronts.pop(), paths)
@@ -175,7 +182,7 @@ def serve(settings: Settings) -> None:
         PortalServer().run()
     finally:
         on_exit(None)
-        if paths is not None:
+        if paths is not None and os.getpid() == master:
             remove_front_paths(paths)
 
 

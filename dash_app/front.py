@@ -20,7 +20,10 @@ The arrangement (``portal_front``, on by default):
 * the client's address reaches the app as X-Forwarded-For, which the front *replaces*
   (``$remote_addr``), so a header a client wrote is never believed; behind further proxies
   (``portal_proxy_hops`` > 0) it appends, and the app trusts one hop more
-  (:func:`trusted_hops`).
+  (:func:`trusted_hops`). X-Forwarded-Proto likewise: the front's scheme, or the
+  operator's proxy's.
+* the private directory belongs to gunicorn's master: a worker that exits (a crash, a
+  reload) leaves it and the front alone.
 * nginx's workers run as the user that started the portal (as root too: the socket and
   temp directory are that user's alone). Run Switchboard as an unprivileged user on a
   server.
@@ -120,6 +123,8 @@ def _quoted(value: str | Path) -> str:
 def nginx_config(settings: Settings, paths: FrontPaths, *, as_root: bool) -> str:
     """The front's whole nginx configuration for ``settings`` (pure)."""
     forwarded = "$remote_addr" if settings.portal_proxy_hops == 0 else "$proxy_add_x_forwarded_for"
+    # ProxyFix believes one X-Forwarded-Proto too: ours, or the operator's proxy's
+    scheme = "$scheme" if settings.portal_proxy_hops == 0 else "$http_x_forwarded_proto"
     user = ""
     if as_root:
         # Workers would otherwise run as nobody, who cannot open the private socket.
@@ -167,6 +172,7 @@ http {{
             proxy_set_header Connection "";
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-For {forwarded};
+            proxy_set_header X-Forwarded-Proto {scheme};
             proxy_request_buffering on;
             proxy_buffering on;
             proxy_read_timeout {UPSTREAM_TIMEOUT}s;

@@ -152,9 +152,49 @@ def test_nginx_accepts_the_rendered_config(tmp_path: Path, hops: int, host: str)
     assert checked.returncode == 0, checked.stderr
     expected = "$remote_addr" if hops == 0 else "$proxy_add_x_forwarded_for"
     assert f"X-Forwarded-For {expected};" in paths.config.read_text()
+    scheme = "$scheme" if hops == 0 else "$http_x_forwarded_proto"
+    assert f"X-Forwarded-Proto {scheme};" in paths.config.read_text()
 
 
 def test_a_path_that_would_end_a_directive_is_refused(tmp_path: Path) -> None:
     settings = seeded_settings(tmp_path / "data")
     with pytest.raises(ValueError, match="unusable path"):
         nginx_config(settings, FrontPaths(tmp_path / 'x"; include /etc/passwd;'), as_root=False)
+
+
+@pytest.mark.parametrize("how", ["reload", "worker-exit"])
+def test_a_worker_that_exits_leaves_the_front_connected(fronted: PortalServer, how: str) -> None:
+    """A reload (SIGHUP) replaces every worker, a crash one: each exiting worker once ran
+    the master's clean-up and removed the socket, and nginx answered 502 from then on."""
+    _, root = _front_of(fronted)
+    workers = [
+        int(stat.parent.name)
+        for stat in Path("/proc").glob("[0-9]*/stat")
+        if _parent(stat) == fronted.process.pid and b"nginx" not in _title(stat)
+    ]
+    assert workers, fronted.log()
+    if how == "reload":
+        os.kill(fronted.process.pid, signal.SIGHUP)
+    else:
+        os.kill(workers[0], signal.SIGTERM)
+    # An exiting worker's clean-up waited 5 s on nginx (not its child) after its own
+    # graceful stop, then removed the directory: nginx's kept connections hid it a while.
+    deadline = time.monotonic() + 12.0
+    while time.monotonic() < deadline:
+        assert (root / "portal.sock").is_socket(), "the socket was removed"
+        time.sleep(0.5)
+    assert httpx.get(f"{fronted.url}/login", timeout=30.0).status_code == 200
+
+
+def _parent(stat: Path) -> int | None:
+    try:
+        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _title(stat: Path) -> bytes:
+    try:
+        return (stat.parent / "cmdline").read_bytes()
+    except OSError:
+        return b""
