@@ -275,16 +275,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
-    # One line per RPC call or per portal request is noise in the terminal.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    settings = load_settings()
-    # what outsiders wrote (caller names, transcripts, contacts) is printed, never obeyed
+    # what outsiders wrote (caller names, transcripts, contacts) is printed, never obeyed:
+    # log records too, so the handler writes through the guard
     with guarded_output():
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose else logging.INFO,
+            format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        )
+        # One line per RPC call or per portal request is noise in the terminal.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        settings = load_settings()
         try:
             return int(args.fn(settings, args))
         except ValueError as exc:  # ProvisioningError, FilterError: messages meant for the user

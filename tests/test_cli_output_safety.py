@@ -12,7 +12,10 @@ them stays readable.
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -163,3 +166,24 @@ def test_a_csv_on_the_terminal_is_guarded_and_in_a_pipe_is_data(
         text = stream.getvalue()
         assert ("Ann \\u202eevil" in text) is tty
         assert ("Ann \u202eevil" in text) is not tty
+
+
+def test_a_log_record_quoting_an_outsider_is_shown_not_obeyed(tmp_path: Path) -> None:
+    """The long-running parts log what callers wrote (a name, a number): the log handler
+    writes through the same guard (it was bound to the raw stderr before the guard)."""
+    script = (
+        "import logging, sys\n"
+        "from cli import main as m\n"
+        "def part(settings, args):\n"
+        f"    logging.getLogger('media').warning('call from %s', {HOSTILE_NAME!r})\n"
+        "    return 0\n"
+        "m.cmd_run = part\n"
+        "sys.exit(m.main(['run']))\n"
+    )
+    env = {**os.environ, "SWITCHBOARD_DATA_DIR": str(tmp_path / "data"),
+           "SWITCHBOARD_CONFIG": str(tmp_path / "none.toml")}  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "call from Mallory\\x1b]52;c;" in done.stderr
+    assert obeyed(done.stderr) == []
