@@ -120,11 +120,15 @@ def admit() -> None:
         CACHE_OWNER.set(f"user-{user_id}")
 
 
+def busy_notice(exc: QueryBusy) -> Any:
+    """The notice shown where a refused query's result would be (a page, a Home card)."""
+    return dmc.Alert(str(exc), title="Busy", color="yellow", variant="light")
+
+
 def busy_callback_answer(exc: QueryBusy) -> Any:
     """What a callback refused a slot answers: the busy notice as the page, else 429."""
     if dash.callback_context.outputs_list[:1] == [_PAGE_OUTPUT]:
-        notice = dmc.Alert(str(exc), title="Busy", color="yellow", variant="light")
-        return [notice, dash.no_update]
+        return [busy_notice(exc), dash.no_update]
     raise TooManyRequests(str(exc), retry_after=RETRY_AFTER_SECONDS) from exc
 
 

@@ -29,6 +29,7 @@ from dash_app.home_override import (
 )
 from dash_app.layout import section
 from dash_app.push import push_after_edit, saved_message
+from dash_app.query_slots import QueryBusy, busy_notice
 from dash_app.recordings_live import live_call_card
 from switchboard.rules import AnsweringRule, RuleError
 from switchboard.store import ProvisioningError
@@ -177,6 +178,8 @@ def refresh_recent_calls(_n: int | None) -> Any:
             rows = recent_calls(conn, CallFilter(timezone=user.timezone), limit=RECENT_CALLS)
         finally:
             conn.close()
+    except QueryBusy as exc:  # the user's other requests hold their slots: not a fault
+        return busy_notice(exc)
     except Exception:  # the page must stay usable when the lake cannot be read
         log.exception("recent calls for %s", user.login)
         return dmc.Alert("Call history is unavailable right now.", color="red", variant="light")
@@ -218,6 +221,8 @@ def refresh_new_messages(_n: int | None) -> Any:
     user = signed_in_user()
     try:
         rows = mailbox_rows(user, user.extension, ("new",))
+    except QueryBusy as exc:  # the user's other requests hold their slots: not a fault
+        return busy_notice(exc)
     except Exception:  # the page must stay usable when the lake cannot be read
         log.exception("new messages for %s", user.login)
         return dmc.Alert("Voicemail is unavailable right now.", color="red", variant="light")

@@ -20,6 +20,7 @@ from dash.exceptions import PreventUpdate
 from dash_app.audit_trail import client_address
 from dash_app.auth import optional_user, portal, provisioning, signed_in_user
 from dash_app.editing import require_click, sentence
+from dash_app.query_slots import QueryBusy, busy_notice
 from dash_app.uploads import decode_upload
 from dash_app.voicemail_messages import message_list
 from dash_app.voicemail_settings import GREETING_LABELS, settings_panel
@@ -141,6 +142,8 @@ def refresh_messages(
         rows = mailbox_rows(user, mailbox, folders, search)
     except PermissionError as exc:
         return dmc.Alert(str(exc), color="red", variant="light", id="voicemail-denied")
+    except QueryBusy as exc:  # the user's other requests hold their slots: not a fault
+        return busy_notice(exc)
     except Exception:  # the page must stay usable when the lake cannot be read
         log.exception("voicemail list for %s", user.login)
         return dmc.Alert("Voicemail is unavailable right now.", color="red", variant="light")

@@ -143,3 +143,32 @@ def _user_id(app: Any, extension: str) -> int:
         state = portal()
         with state.store_lock:
             return int(state.store.user(ACME, extension).id)
+
+
+def test_a_home_card_of_a_busy_user_says_busy_not_broken(
+    client_portal: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Home's recent calls with every slot of the user in use (Home open in more tabs): the
+    busy notice in the card, not "unavailable" and a traceback in the log."""
+    from dash_app import query_slots
+
+    monkeypatch.setattr(query_slots, "WAIT_SECONDS", 0.05)
+    recent = {
+        "output": "home-recent-calls.children",
+        "outputs": {"id": "home-recent-calls", "property": "children"},
+        "inputs": [{"id": "home-refresh", "property": "n_intervals", "value": 1}],
+        "changedPropIds": ["home-refresh.n_intervals"],
+    }
+    with client_session(client_portal, f"101@{ACME}") as user:
+        user_id = _user_id(client_portal, "101")
+        releases = [query_slots.SLOTS.take(user_id, 0) for _ in range(query_slots.SLOTS.per_user)]
+        try:
+            answer = user.post("/_dash-update-component", json=recent)
+        finally:
+            for release in releases:
+                release()
+        assert answer.status_code == 200
+        text = answer.get_data(as_text=True)
+        assert "try again in a moment" in text and "unavailable" not in text
+        served = user.post("/_dash-update-component", json=recent).get_data(as_text=True)
+        assert "try again in a moment" not in served and "unavailable" not in served
