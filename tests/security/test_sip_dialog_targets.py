@@ -190,3 +190,26 @@ def test_a_carrier_whose_contact_names_a_host_gets_its_ack_and_bye(
             alice.send(data)
         time.sleep(1.0)
     assert {b"ACK", b"BYE"} <= {d.split(b" ", 1)[0] for d in trunk.requests()}
+
+
+def test_a_re_invite_from_a_new_port_moves_where_the_callee_is_reached(
+    kamailio: KamailioProcess, directory: Directory, made: list[SipPhone | Listener]
+) -> None:
+    """102's phone re-INVITEs from a new port of its address (a new NAT mapping, a new TCP
+    connection): the caller's BYE follows it there."""
+    caller, bob, call_id, dialog = answered_call(kamailio, made)
+    moved = new_phone(kamailio, made, host=bob.host)  # same machine, another port
+    [invite] = bob.requests("INVITE", call_id)
+    caller_from = header(invite, "From") or ""
+    moved.send(moved.build(
+        "INVITE", caller_contact(bob, call_id),
+        from_uri=(header(invite, "To") or "").strip("<>").split(">")[0], call_id=call_id,
+        from_tag=f"uas{bob.port}", cseq=20,
+        to_uri=caller_from.split("<", 1)[1].split(">", 1)[0],
+        to_tag=caller_from.partition(";tag=")[2].split(";")[0],
+        routes=tuple(headers(invite, "Record-Route")),
+    ))  # fmt: skip
+    assert final_code(moved, call_id, 20) == 200
+    from_caller(caller, dialog, call_id, "BYE", f"sip:phone@{moved.host}:{moved.port}", 9)
+    assert final_code(caller, call_id, 9) == 200
+    assert moved.requests("BYE", call_id)
