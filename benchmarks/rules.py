@@ -141,7 +141,11 @@ def sip_benchmark(rates: list[int], seconds: int) -> list[dict]:
         running: dict[str, Settings] = {}
         for label, defines in (("rules", ()), ("plain", ("WITHOUT_RULES",))):
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-rules-"))
-            settings = make_settings(Path(tmp) / "data", kamailio_children=4, ring_timeout=30)
+            # one account places every call: no per-user limit (sip_max_calls_per_user)
+            settings = make_settings(
+                Path(tmp) / "data", kamailio_children=4, ring_timeout=30,
+                sip_max_calls_per_user=100_000,
+            )  # fmt: skip
             store = ProvisioningStore(settings.provisioning_db)
             stack.callback(store.close)
             seed_demo(store, "acme.example")  # 101 calls 102; 100's rules play no part
