@@ -201,15 +201,56 @@ def test_a_re_invite_from_a_new_port_moves_where_the_callee_is_reached(
     moved = new_phone(kamailio, made, host=bob.host)  # same machine, another port
     [invite] = bob.requests("INVITE", call_id)
     caller_from = header(invite, "From") or ""
-    moved.send(moved.build(
-        "INVITE", caller_contact(bob, call_id),
-        from_uri=(header(invite, "To") or "").strip("<>").split(">")[0], call_id=call_id,
-        from_tag=f"uas{bob.port}", cseq=20,
-        to_uri=caller_from.split("<", 1)[1].split(">", 1)[0],
-        to_tag=caller_from.partition(";tag=")[2].split(";")[0],
-        routes=tuple(headers(invite, "Record-Route")),
-    ))  # fmt: skip
-    assert final_code(moved, call_id, 20) == 200
+
+    def reinvite(phone: SipPhone, cseq: int) -> int | None:
+        phone.send(phone.build(
+            "INVITE", caller_contact(bob, call_id),
+            from_uri=(header(invite, "To") or "").strip("<>").split(">")[0], call_id=call_id,
+            from_tag=f"uas{bob.port}", cseq=cseq,
+            to_uri=caller_from.split("<", 1)[1].split(">", 1)[0],
+            to_tag=caller_from.partition(";tag=")[2].split(";")[0],
+            routes=tuple(headers(invite, "Record-Route")),
+        ))  # fmt: skip
+        return final_code(phone, call_id, cseq)
+
+    # holds and resumes from where it is (the review: their copies filled the list, and
+    # a later move was not followed), then a new NAT mapping
+    for cseq in range(20, 30):
+        assert reinvite(bob, cseq) == 200
+    assert reinvite(moved, 40) == 200
     from_caller(caller, dialog, call_id, "BYE", f"sip:phone@{moved.host}:{moved.port}", 9)
     assert final_code(caller, call_id, 9) == 200
     assert moved.requests("BYE", call_id)
+
+
+class Ringing(SipPhone):
+    """A phone that rings and rings (180, no final answer); 200 to anything else."""
+
+    def _answer(self, request: bytes) -> None:
+        if request.startswith(b"INVITE ") and ";tag=" not in (header(request, "To") or ""):
+            self._reply(request, 180, "Ringing")
+        else:
+            self._reply(request, 200, "OK")
+
+
+def test_no_re_invite_before_the_answer(
+    kamailio: KamailioProcess, directory: Directory, made: list[SipPhone | Listener]
+) -> None:
+    """An INVITE into a ringing fork's early dialog (RFC 3261 forbids it) is refused: its
+    200 passed for the call's answer, and the phone that really answered was unreachable."""
+    bob = Ringing((kamailio.settings.sip_host, kamailio.settings.sip_port), host="127.0.0.3")
+    made.append(bob)
+    assert bob.register("102", ACME, Directory.SIP_PASSWORD) == 200
+    caller = new_phone(kamailio, made)
+    _, call_id, _ = caller.request(
+        "INVITE", f"sip:102@{ACME}", login=("101", ACME, Directory.SIP_PASSWORD), wait=0.5
+    )
+    [ringing] = [d for d in caller.received if status_code(d) == 180]
+    shown_from = header(ringing, "From") or ""
+    caller.send(caller.build(
+        "INVITE", f"sip:phone@{bob.host}:{bob.port}",
+        from_uri=shown_from.split("<", 1)[1].split(">", 1)[0], to_uri=f"sip:102@{ACME}",
+        call_id=call_id, from_tag=shown_from.partition(";tag=")[2].split(";")[0],
+        to_tag=f"uas{bob.port}", cseq=3, routes=tuple(reversed(headers(ringing, "Record-Route"))),
+    ))  # fmt: skip
+    assert final_code(caller, call_id, 3) == 491

@@ -271,3 +271,19 @@ def test_the_carrier_sees_the_directory_name_never_the_one_the_phone_wrote(
     sent = {header(d, "Call-ID"): header(d, "From") or "" for d in trunk.requests()}
     assert sent[first].startswith('"Front Desk" <sip:101@acme.example>;tag='), sent[first]
     assert sent[second].startswith('"Front Desk" <sip:+15550001000@acme.example>;tag=')
+
+
+def test_a_simultaneous_ring_to_a_number_shows_the_carrier_the_directory_name(
+    kamailio: KamailioProcess, directory: Directory, phones: list[SipPhone], trunk: Listener
+) -> None:
+    """The carrier's branch a simultaneous ring adds had the From the phone wrote."""
+    bob = phone(kamailio, phones, "102")
+    bob.answer = False
+    user = directory.users[f"102@{ACME}"]
+    directory.store.save_rule(user, AnsweringRule("Both", 1, None, simultaneous=("+15550002222",)))
+    push_change(kamailio.settings, directory.store, users=[user])
+    caller = phone(kamailio, phones)
+    call_id = caller.request("INVITE", f"sip:102@{ACME}", display="Bank of America",
+                             login=("101", ACME, Directory.SIP_PASSWORD), wait=2.0)[1]  # fmt: skip
+    sent = [d for d in trunk.requests() if header(d, "Call-ID") == call_id]
+    assert sent and (header(sent[0], "From") or "").startswith('"Front Desk" <sip:101@')
