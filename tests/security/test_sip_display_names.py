@@ -13,7 +13,7 @@ SIP (:mod:`tests.security.sip_phone`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -29,14 +29,6 @@ pytestmark = [pytest.mark.kamailio]
 
 ACME = "acme.example"
 FORGED = "CEO - urgent"
-
-
-@pytest.fixture
-def phones(kamailio: KamailioProcess) -> Iterator[list[SipPhone]]:
-    made: list[SipPhone] = []
-    yield made
-    for phone in made:
-        phone.close()
 
 
 def phone(kamailio: KamailioProcess, made: list[SipPhone], ext: str | None = None) -> SipPhone:
@@ -191,9 +183,15 @@ def test_a_forward_to_a_colleague_shows_who_calls_and_an_edit_shows_at_once(
     caller_hangs_up(caller, bob, call_id, dialog)
 
 
-def test_the_carrier_s_caller_keeps_the_carrier_s_name(
-    kamailio: KamailioProcess, directory: Directory, phones: list[SipPhone]
-) -> None:
+def from_the_carrier(
+    kamailio: KamailioProcess,
+    directory: Directory,
+    phones: list[SipPhone],
+    from_uri: str,
+    display: str,
+) -> str:
+    """A carrier call to the main number (forwarded to 102) whose From is ``display``
+    <``from_uri``>: the From 102's phone is shown."""
     s = kamailio.settings
     store = directory.store
     did = store.add_did(ACME, "+15550001000", "Main line")
@@ -203,13 +201,19 @@ def test_the_carrier_s_caller_keeps_the_carrier_s_name(
     bob = phone(kamailio, phones, "102")
     with RawSip((s.sip_host, s.sip_port), host=s.trunk_host, port=s.trunk_port) as carrier:
         data, call_id = carrier.request(
-            "INVITE", f"sip:+15550001000@{s.sip_host}:{s.sip_port}",
-            from_uri="sip:+15551234567@carrier.example",
-        )  # fmt: skip
-        carrier.send(data.replace(b"From: <", b'From: "Jane Public" <', 1))
+            "INVITE", f"sip:+15550001000@{s.sip_host}:{s.sip_port}", from_uri=from_uri
+        )
+        carrier.send(data.replace(b"From: <", f'From: "{display}" <'.encode(), 1))
         assert carrier.final(wait=3.0) == 200
-    shown = header(the_invite(bob, call_id), "From") or ""
-    assert shown.startswith('"Jane Public" <sip:+15551234567@carrier.example>;tag=')
+    return header(the_invite(bob, call_id), "From") or ""
+
+
+def test_the_carrier_s_caller_keeps_the_carrier_s_name(
+    kamailio: KamailioProcess, directory: Directory, phones: list[SipPhone]
+) -> None:
+    outside = "sip:+15551234567@carrier.example"
+    shown = from_the_carrier(kamailio, directory, phones, outside, "Jane Public")
+    assert shown.startswith(f'"Jane Public" <{outside}>;tag=')
 
 
 @pytest.mark.parametrize(
@@ -232,23 +236,9 @@ def test_a_name_is_escaped_for_a_quoted_string(name: str, shown: str) -> None:
 def test_an_outside_caller_presenting_a_colleague_s_extension_is_shown_as_outside(
     kamailio: KamailioProcess, directory: Directory, phones: list[SipPhone]
 ) -> None:
-    """The carrier passes on the From an outside caller set: "Bob Builder" <sip:101@…>
+    """The carrier passes on the From an outside caller set: "Front Desk" <sip:101@…>
     would show on 102's phone as a colleague's call."""
-    s = kamailio.settings
-    store = directory.store
-    did = store.add_did(ACME, "+15550001000", "Main line")
-    store.save_did_rule(did, AnsweringRule(
-        "All", 1, None, forward_always=Destination("extension", "102")))  # fmt: skip
-    push_did(s, store, did)
-    bob = phone(kamailio, phones, "102")
-    with RawSip((s.sip_host, s.sip_port), host=s.trunk_host, port=s.trunk_port) as carrier:
-        data, call_id = carrier.request(
-            "INVITE", f"sip:+15550001000@{s.sip_host}:{s.sip_port}",
-            from_uri=f"sip:101@{ACME}",
-        )  # fmt: skip
-        carrier.send(data.replace(b"From: <", b'From: "Front Desk" <', 1))
-        assert carrier.final(wait=3.0) == 200
-    shown = header(the_invite(bob, call_id), "From") or ""
+    shown = from_the_carrier(kamailio, directory, phones, f"sip:101@{ACME}", "Front Desk")
     assert shown.startswith(f'"Outside caller" <sip:101@{ACME}>;tag='), shown
 
 

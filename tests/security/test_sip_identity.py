@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -42,14 +41,6 @@ IDENTITY_HEADERS = ("P-Asserted-Identity", "P-Preferred-Identity", "Remote-Party
 
 def login(ext: str) -> tuple[str, str, str]:
     return ext, ACME, Directory.SIP_PASSWORD
-
-
-@pytest.fixture
-def phones(kamailio: KamailioProcess) -> Iterator[list[SipPhone]]:
-    made: list[SipPhone] = []
-    yield made
-    for phone in made:
-        phone.close()
 
 
 def phone(kamailio: KamailioProcess, made: list[SipPhone], *, answer: bool = True) -> SipPhone:
