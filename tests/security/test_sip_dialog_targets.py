@@ -1,5 +1,5 @@
 """Inside its own call a phone reaches the other end of that call, nowhere else (route
-DIALOG_TARGET with PARTY_HOPS and HOP_LISTED, kamailio-security.cfg; the real Kamailio).
+DIALOG_TARGET with PARTY_HOPS and HOP_LISTED, kamailio-dialogs.cfg; the real Kamailio).
 
 Measured before the fix: a phone in a call sent an in-dialog MESSAGE (or INVITE) whose
 Request-URI named any address, and Kamailio relayed it from its own address: a relay for
