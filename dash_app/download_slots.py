@@ -6,49 +6,29 @@ downloads a client never read held every thread of a worker, and the next user's
 page waited past 60 s (the portal has 8 threads a worker by default). A user gets
 ``SLOTS_PER_USER`` at a time; one more is answered 429 at once, and a slot comes back when
 its response is closed (finished, or the client gone). Per process: with several workers
-a user may hold that many in each. A buffering reverse proxy in front (docs/settings.md)
-is what takes slow readers off the threads entirely.
+a user may hold that many in each. The portal's nginx front (:mod:`dash_app.front`) reads
+a response whole before a slow client drains it, so a slot is held for as long as the
+portal takes to write the file, not the client to read it.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import cast
 
 from flask import Response
 from werkzeug.wsgi import ClosingIterator
 
+from dash_app.user_slots import UserSlots
+
 SLOTS_PER_USER = 4
-_lock = threading.Lock()
-_open: Counter[int] = Counter()
-
-
-def _take(user_id: int) -> Callable[[], None] | None:
-    """A slot's release, None when the user has none left."""
-    with _lock:
-        if _open[user_id] >= SLOTS_PER_USER:
-            return None
-        _open[user_id] += 1
-    released = threading.Event()
-
-    def release() -> None:
-        if released.is_set():
-            return
-        released.set()
-        with _lock:
-            _open[user_id] -= 1
-            if _open[user_id] <= 0:
-                del _open[user_id]
-
-    return release
+_SLOTS = UserSlots(SLOTS_PER_USER)
 
 
 def in_slot(user_id: int, respond: Callable[[], Response]) -> Response:
     """``respond()`` in one of the user's slots, kept until the response is closed; 429
     when the user has ``SLOTS_PER_USER`` downloads open already."""
-    release = _take(user_id)
+    release = _SLOTS.take(user_id)
     if release is None:
         return Response(
             "Too many downloads at once: wait for one to finish, then try again.",

@@ -40,10 +40,6 @@ others, colleagues of the same tenant included.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import dash
@@ -52,6 +48,7 @@ from flask import Flask, Response, g, has_request_context
 from flask_login import current_user
 from werkzeug.exceptions import TooManyRequests
 
+from dash_app.user_slots import UserSlots
 from pipeline.metrics_cache import CACHE_OWNER
 from pipeline.warehouse import set_admission
 
@@ -69,45 +66,7 @@ class QueryBusy(Exception):
     """The user has every query slot in use and none came back in time; nothing ran."""
 
 
-class QuerySlots:
-    """At most ``per_user`` held at once by each user; the next waits, then is refused."""
-
-    def __init__(self, per_user: int) -> None:
-        self.per_user = per_user
-        self._held: Counter[int] = Counter()
-        self._changed = threading.Condition()
-
-    def take(self, user_id: int, wait: float) -> Callable[[], None]:
-        """A slot's release; raises :class:`QueryBusy` after ``wait`` seconds without one."""
-        deadline = time.monotonic() + wait
-        with self._changed:
-            while self._held[user_id] >= self.per_user:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise QueryBusy(BUSY_MESSAGE)
-                self._changed.wait(left)
-            self._held[user_id] += 1
-        released = threading.Event()
-
-        def release() -> None:
-            if released.is_set():
-                return
-            released.set()
-            with self._changed:
-                self._held[user_id] -= 1
-                if self._held[user_id] <= 0:
-                    del self._held[user_id]
-                self._changed.notify_all()
-
-        return release
-
-    def held(self, user_id: int) -> int:
-        """Slots ``user_id`` holds now (for tests and diagnostics)."""
-        with self._changed:
-            return self._held[user_id]
-
-
-SLOTS = QuerySlots(per_user=2)  # per_user from settings.portal_query_slots (install)
+SLOTS = UserSlots(per_user=2)  # per_user from settings.portal_query_slots (install)
 
 
 def admit() -> None:
@@ -116,7 +75,10 @@ def admit() -> None:
         return  # a background job of the process, or the operator's tools: not a user's
     if g.get(_HELD_KEY) is None:
         user_id = current_user.user.id
-        setattr(g, _HELD_KEY, SLOTS.take(user_id, WAIT_SECONDS))
+        release = SLOTS.take(user_id, WAIT_SECONDS)
+        if release is None:
+            raise QueryBusy(BUSY_MESSAGE)
+        setattr(g, _HELD_KEY, release)
         CACHE_OWNER.set(f"user-{user_id}")
 
 
