@@ -40,16 +40,15 @@ def repeat_callers(
     tz: str = "UTC",
     filters: CallFilter | None = None,
     params: MetricParams = DEFAULT_PARAMS,
-    only_repeat: bool = True,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """External callers with their inbound calls; by default only the repeat callers.
+    """The repeat callers with their inbound calls.
 
     ``limit``: the first rows only (the order is the table's: most calls first).
     """
     table = run_metric(conn, "repeat_callers", scope_filter(period, tz, filters), params)
-    if only_repeat:
-        table = table.filter(table["is_repeat_caller"])
+    # the query's last row sums the other callers (repeat_callers.sql)
+    table = table.filter(table["is_repeat_caller"]).drop_columns(["callers"])
     return rows_of(table if limit is None else table.slice(0, limit))
 
 
