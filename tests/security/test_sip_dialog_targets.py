@@ -17,7 +17,15 @@ import pytest
 
 from kamailio.launcher import KamailioProcess
 from tests.fixtures.core import Directory
-from tests.security.raw_sip import Listener, RawSip, header, headers, response_to, status_code
+from tests.security.raw_sip import (
+    Listener,
+    RawSip,
+    digest_authorization,
+    header,
+    headers,
+    response_to,
+    status_code,
+)
 from tests.security.sip_phone import Dialog, SipPhone
 
 pytestmark = [pytest.mark.kamailio]
@@ -60,20 +68,35 @@ def answered_call(
     return caller, bob, call_id, dialog
 
 
-def final_code(phone: SipPhone, call_id: str, cseq: int, wait: float = 3.0) -> int | None:
+def reply_to(phone: SipPhone, call_id: str, cseq: int, wait: float = 3.0) -> bytes | None:
+    """The final reply ``phone`` got to its request ``cseq`` of the call."""
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         for data in list(phone.received):
             code = status_code(data)
-            if (
-                code is not None
-                and code >= 200
-                and header(data, "Call-ID") == call_id
-                and (header(data, "CSeq") or "").split()[0] == str(cseq)
-            ):
-                return code
+            if (code is not None and code >= 200 and header(data, "Call-ID") == call_id
+                    and (header(data, "CSeq") or "").split()[0] == str(cseq)):  # fmt: skip
+                return data
         time.sleep(0.02)
     return None
+
+
+def final_code(phone: SipPhone, call_id: str, cseq: int, wait: float = 3.0) -> int | None:
+    data = reply_to(phone, call_id, cseq, wait)
+    return status_code(data) if data is not None else None
+
+
+def signed_in(phone: SipPhone, request: bytes, challenge: bytes, login: str) -> bytes:
+    """``request`` again with the next CSeq and ``login``'s answer to ``challenge``."""
+    method, ruri = request.decode().split(" ", 2)[:2]
+    cseq = int((header(request, "CSeq") or "").split()[0])
+    answer = digest_authorization(
+        header(challenge, "Proxy-Authenticate") or "", login, Directory.SIP_PASSWORD, method, ruri
+    )
+    head, _, body = request.partition(b"\r\n\r\n")
+    head = head.replace(f"CSeq: {cseq} ".encode(), f"CSeq: {cseq + 1} ".encode())
+    head = head.replace(b";branch=z9hG4bK-", b";branch=z9hG4bK-a", 1)  # a new transaction
+    return head + f"\r\nProxy-Authorization: {answer}".encode() + b"\r\n\r\n" + body
 
 
 def from_caller(caller: SipPhone, dialog: Dialog, call_id: str, method: str, ruri: str,
@@ -128,6 +151,24 @@ def test_inside_its_call_a_phone_reaches_no_other_address(
     assert bob.requests("BYE", call_id)
 
 
+def test_a_refused_bye_ends_nothing(
+    kamailio: KamailioProcess, directory: Directory, made: list[SipPhone | Listener]
+) -> None:
+    """Kamailio's dialog module ends a call on the BYE it routes: a BYE to an address that
+    is no end of the call, refused after that, ended the call's accounting and call limit
+    while the call went on, and the real hang-up then got 481 and never reached 102."""
+    victim = Listener("127.0.0.2")
+    made.append(victim)
+    caller, bob, call_id, dialog = answered_call(kamailio, made)
+    from_caller(caller, dialog, call_id, "BYE", f"sip:anyone@127.0.0.2:{victim.port}", 5)
+    assert final_code(caller, call_id, 5) == 403
+    time.sleep(0.3)
+    assert victim.requests() == [] and not bob.requests("BYE", call_id)
+    from_caller(caller, dialog, call_id, "BYE", f"sip:phone@{bob.host}:{bob.port}", 6)
+    assert final_code(caller, call_id, 6) == 200
+    assert bob.requests("BYE", call_id)
+
+
 def test_a_natted_callee_is_reached_where_its_answer_came_from(
     kamailio: KamailioProcess, directory: Directory, made: list[SipPhone | Listener]
 ) -> None:
@@ -156,13 +197,18 @@ def test_a_caller_naming_another_address_or_writing_the_callee_s_tags_reaches_no
     made.append(victim)
     there = f"sip:anyone@127.0.0.2:{victim.port}"
     caller, _bob, call_id, dialog = answered_call(kamailio, made, caller_contact=there)
-    caller.send(caller.build(
+    as_callee = caller.build(
         method, there, from_uri=dialog.to_uri, to_uri=dialog.from_uri, call_id=call_id,
         from_tag=dialog.to_tag, to_tag=dialog.from_tag, cseq=6, routes=dialog.routes,
-    ))  # fmt: skip
-    assert final_code(caller, call_id, 6) == 403
-    from_caller(caller, dialog, call_id, method, there, 7)
+    )  # fmt: skip
+    caller.send(as_callee)
+    # the callee's end from another address: only 102 could sign in for it (route ROAMED)
+    challenge = reply_to(caller, call_id, 6)
+    assert challenge is not None and status_code(challenge) == 407
+    caller.send(signed_in(caller, as_callee, challenge, "101"))
     assert final_code(caller, call_id, 7) == 403
+    from_caller(caller, dialog, call_id, method, there, 8)
+    assert final_code(caller, call_id, 8) == 403
     time.sleep(0.5)
     assert victim.requests() == []
 
@@ -221,6 +267,65 @@ def test_a_re_invite_from_a_new_port_moves_where_the_callee_is_reached(
     from_caller(caller, dialog, call_id, "BYE", f"sip:phone@{moved.host}:{moved.port}", 9)
     assert final_code(caller, call_id, 9) == 200
     assert moved.requests("BYE", call_id)
+
+
+def test_a_phone_that_moves_to_another_address_is_followed_once_it_signs_in(
+    kamailio: KamailioProcess, directory: Directory, made: list[SipPhone | Listener]
+) -> None:
+    """102's softphone moves to another network mid-call (a new address, not only a new
+    port): its re-INVITE is challenged and, signed in as 102, moves where 102 is reached,
+    so the caller's BYE reaches it there. Another user's credentials, or none, move
+    nothing; the caller moving is followed the same way."""
+    caller, bob, call_id, dialog = answered_call(kamailio, made)
+    [invite] = bob.requests("INVITE", call_id)
+    caller_from = header(invite, "From") or ""
+
+    def reinvite(phone: SipPhone, cseq: int) -> bytes:
+        return phone.build(
+            "INVITE", caller_contact(bob, call_id),
+            from_uri=(header(invite, "To") or "").strip("<>").split(">")[0], call_id=call_id,
+            from_tag=f"uas{bob.port}", cseq=cseq,
+            to_uri=caller_from.split("<", 1)[1].split(">", 1)[0],
+            to_tag=caller_from.partition(";tag=")[2].split(";")[0],
+            routes=tuple(headers(invite, "Record-Route")),
+        )  # fmt: skip
+
+    # someone else on another machine, with the call's Call-ID and tags: 103's
+    # credentials are refused and nothing reaches the caller
+    intruder = new_phone(kamailio, made, host="127.0.0.2")
+    request = reinvite(intruder, 20)
+    intruder.send(request)
+    challenge = reply_to(intruder, call_id, 20)
+    assert challenge is not None and status_code(challenge) == 407
+    intruder.send(signed_in(intruder, request, challenge, "103"))
+    assert final_code(intruder, call_id, 21) == 403
+    time.sleep(0.3)
+    assert caller.requests("INVITE", call_id) == []
+
+    # 102's phone on its new network, signed in as 102 (a device of 102 would do too)
+    moved = new_phone(kamailio, made, host="127.0.0.4")
+    request = reinvite(moved, 30)
+    moved.send(request)
+    challenge = reply_to(moved, call_id, 30)
+    assert challenge is not None and status_code(challenge) == 407
+    moved.send(signed_in(moved, request, challenge, "102"))
+    assert final_code(moved, call_id, 31) == 200
+    assert len(caller.requests("INVITE", call_id)) == 1
+
+    # the caller moves too, and hangs up from there: the BYE reaches 102 where it went
+    roaming_caller = new_phone(kamailio, made, host="127.0.0.5")
+    bye = roaming_caller.build(
+        "BYE", f"sip:phone@{moved.host}:{moved.port}", from_uri=dialog.from_uri,
+        to_uri=dialog.to_uri, call_id=call_id, from_tag=dialog.from_tag,
+        to_tag=dialog.to_tag, cseq=9, routes=dialog.routes,
+    )  # fmt: skip
+    roaming_caller.send(bye)
+    challenge = reply_to(roaming_caller, call_id, 9)
+    assert challenge is not None and status_code(challenge) == 407
+    roaming_caller.send(signed_in(roaming_caller, bye, challenge, "101"))
+    assert final_code(roaming_caller, call_id, 10) == 200
+    assert moved.requests("BYE", call_id)
+    assert not bob.requests("BYE", call_id)
 
 
 class Ringing(SipPhone):
