@@ -44,11 +44,11 @@ from media.workarounds import (
     RtpWatchdog,
     negotiate_answer,
 )
+from switchboard.call_steps import ORIGIN_CALL_ID_HEADER
 
 log = logging.getLogger(__name__)
 
 BRIDGE_HEADER = "X-SB-Bridge"
-ORIGIN_HEADER = "X-SB-Origin-Call-ID"
 DTMF_PAYLOAD_TYPE = 101  # what we offer; the callee answers with it (RFC 3264 §6.1)
 
 RtpHandler = Callable[[bytes, tuple[str, int]], None]
@@ -253,7 +253,7 @@ class Dialer:
             display_name=caller_id.name or "",
             extra_headers={
                 BRIDGE_HEADER: f"tenant={tenant};identity={identity};key={self._secret}",
-                ORIGIN_HEADER: origin_call_id,
+                ORIGIN_CALL_ID_HEADER: origin_call_id,
                 **(extra_headers or {}),
             },
             user_agent="Switchboard media",
