@@ -17,7 +17,7 @@ run: setup
 test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy switchboard pipeline dash_app cli kamailio media
+	$(VENV)/bin/mypy switchboard pipeline dash_app cli kamailio media benchmarks
 	@# Three workers on two cores for everything but the load tests: most tests wait on a
 	@# real server or a browser (the suite used 48% of two cores with two workers), so three
 	@# run in the time of two (measured: 19 min 20 s -> 14 min 33 s). Then the SIPp load

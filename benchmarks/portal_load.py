@@ -61,7 +61,7 @@ from benchmarks.analytics_lake import TZ, make_calls, write_lake
 from benchmarks.lake_trickle import ingest_live
 from benchmarks.percentiles import summary_ms
 from benchmarks.testbed import make_settings
-from switchboard.processes import ServerProcess
+from switchboard.processes import ServerProcess, proc_stats
 from switchboard.settings import Settings, default, setting_names
 from switchboard.store import ProvisioningStore
 
@@ -138,19 +138,7 @@ def _answers(url: str) -> bool:
 
 def portal_cpu_seconds(master: int) -> float:
     """CPU seconds used so far by the gunicorn master and its workers (from /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        pid, ppid = int(entry.name), int(fields[1])
-        if pid == master or ppid == master:
-            total += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-    return total
+    return sum(s.cpu_seconds for s in proc_stats() if master in (s.pid, s.ppid))
 
 
 # -- one user ------------------------------------------------------------------------------

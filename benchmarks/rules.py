@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import tempfile
 import time
 from collections.abc import Sequence
@@ -31,32 +30,20 @@ from kamailio import rules_push
 from kamailio.launcher import KamailioProcess
 from kamailio.traffic import SipAccount, SippUAS, call_rows, register, run_sipp, scenario
 from switchboard.demo import DEMO_SIP_PASSWORD, seed_demo
+from switchboard.processes import proc_stats
 from switchboard.rules import AnsweringRule, Destination
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore
 from switchboard.store import passwords as store_passwords
 from switchboard.timeframes import TimeFrame, WeeklyPeriod
 
-TICKS = os.sysconf("SC_CLK_TCK")
 OPEN = datetime(2026, 12, 22, 15, 0, tzinfo=UTC)  # Tuesday 10:00 New York
 CLOSED = datetime(2026, 12, 22, 23, 0, tzinfo=UTC)  # 18:00 New York
 
 
 def session_cpu_seconds(leader: int) -> float:
     """utime + stime of every process in ``leader``'s session (Kamailio and its children)."""
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        # fields[0] is state (field 3); session is field 6, utime 14, stime 15
-        if int(fields[3]) == leader:
-            total += int(fields[11]) + int(fields[12])
-    return total / TICKS
+    return sum(s.cpu_seconds for s in proc_stats() if s.session == leader)
 
 
 def seed_rules(store: ProvisioningStore) -> None:

@@ -442,7 +442,8 @@ def main(
         run_long(args.models.split(","), args.settings.split(","), seeds)
         return
     if args.one:
-        print(json.dumps(measure(*args.one[:2], utterances, names, channel=args.one[2])))
+        model, setting, channel = args.one[:3]
+        print(json.dumps(measure(model, setting, utterances, names, channel=channel)))
         return
     print(f"{label}: {len(utterances)} messages of espeak-ng speech, channels {args.channels}")
     print(

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from switchboard.processes import ServerProcess, tcp_accepts, wait_until
+from switchboard.processes import ServerProcess, proc_stat, tcp_accepts, wait_until
 from switchboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -231,11 +231,8 @@ def watch_front(front: ServerProcess, stopping: threading.Event) -> threading.Th
 
 
 def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    stat = proc_stat(pid)
+    return stat is not None and stat.alive
 
 
 def stop_front(front: ServerProcess, paths: FrontPaths) -> None:

@@ -22,8 +22,9 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, ClassVar, Self
 
@@ -165,6 +166,43 @@ def tcp_accepts(host: str, port: int, timeout: float = 0.2) -> bool:
             return True
     except OSError:
         return False
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    """What we read of a process's ``/proc/<pid>/stat`` line."""
+
+    pid: int
+    state: str  # "Z": exited, waiting to be reaped
+    ppid: int
+    session: int
+    cpu_seconds: float  # utime + stime
+
+    @property
+    def alive(self) -> bool:
+        return self.state != "Z"
+
+
+def proc_stat(pid: int | str) -> ProcStat | None:
+    """``/proc/<pid>/stat`` of ``pid``; None when there is no such process.
+
+    The fields are counted after the last ")": the command name in "(comm)" may hold
+    spaces and parentheses of its own.
+    """
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text.rpartition(")")[2].split()
+    ticks = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return ProcStat(int(pid), fields[0], int(fields[1]), int(fields[3]), ticks)
+
+
+def proc_stats() -> Iterator[ProcStat]:
+    """Every process's :func:`proc_stat` (those that exit meanwhile are left out)."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := proc_stat(entry)) is not None:
+            yield stat
 
 
 def log_tail(path: Path | None, lines: int = 40) -> str:
@@ -309,9 +347,10 @@ class ManagedProcess:
         """User + system CPU seconds the child itself has used so far (benchmarks)."""
         if self._proc is None:
             raise self.start_error(f"{self.name} is not running")
-        stat = Path(f"/proc/{self._proc.pid}/stat").read_text()
-        fields = stat.rsplit(")", 1)[1].split()  # after "(comm)": state is fields[0]
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        stat = proc_stat(self._proc.pid)
+        if stat is None:
+            raise self.start_error(f"{self.name} is not running")
+        return stat.cpu_seconds
 
     def wait(self) -> int:
         """Block until the child exits; return its exit code."""

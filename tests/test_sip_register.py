@@ -6,6 +6,7 @@ import pytest
 
 from kamailio.launcher import KamailioProcess
 from kamailio.traffic import SippUAS, scenario
+from switchboard.processes import proc_stat
 from switchboard.settings import Settings
 from tests.fixtures.sip import register_at
 
@@ -70,11 +71,8 @@ def test_kamailio_dies_with_a_killed_launcher(settings: Settings, directory: obj
     # took over 10 s once on a busy box (the suite's other worker at full load).
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    return  # exited; only waiting for init to reap it
-        except FileNotFoundError:
+        stat = proc_stat(pid)
+        if stat is None or not stat.alive:  # gone, or exited and waiting for init to reap it
             return
         time.sleep(0.1)
     os.kill(pid, signal.SIGKILL)

@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from dash_app.front import FrontPaths, nginx_config
+from switchboard.processes import proc_stats
 from switchboard.settings import Settings
 from tests.fixtures.core import Directory, seeded_settings
 from tests.fixtures.portal import PortalServer, start_portal, stop_portal
@@ -116,16 +117,14 @@ def test_an_address_the_client_writes_is_not_the_address_counted(fronted: Portal
 
 def _front_of(portal: PortalServer) -> tuple[int, Path]:
     """(pid, private directory) of the nginx master the portal's gunicorn started."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            # nginx rewrites its title: "nginx: master process /usr/sbin/nginx -e ..."
-            title = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
+    for stat in proc_stats():
+        if stat.ppid != portal.process.pid:
             continue
+        # nginx rewrites its title: "nginx: master process /usr/sbin/nginx -e ..."
+        title = _title(stat.pid).replace(b"\0", b" ").decode()
         prefix = re.search(r" -p (\S+)", title)
-        if int(fields[1]) == portal.process.pid and title.startswith("nginx") and prefix:
-            return int(stat.parent.name), Path(prefix[1])
+        if title.startswith("nginx") and prefix:
+            return stat.pid, Path(prefix[1])
     raise AssertionError(f"no nginx under the portal:\n{portal.log()}")
 
 
@@ -168,9 +167,9 @@ def test_a_worker_that_exits_leaves_the_front_connected(fronted: PortalServer, h
     the master's clean-up and removed the socket, and nginx answered 502 from then on."""
     _, root = _front_of(fronted)
     workers = [
-        int(stat.parent.name)
-        for stat in Path("/proc").glob("[0-9]*/stat")
-        if _parent(stat) == fronted.process.pid and b"nginx" not in _title(stat)
+        stat.pid
+        for stat in proc_stats()
+        if stat.ppid == fronted.process.pid and b"nginx" not in _title(stat.pid)
     ]
     assert workers, fronted.log()
     if how == "reload":
@@ -186,15 +185,8 @@ def test_a_worker_that_exits_leaves_the_front_connected(fronted: PortalServer, h
     assert httpx.get(f"{fronted.url}/login", timeout=30.0).status_code == 200
 
 
-def _parent(stat: Path) -> int | None:
+def _title(pid: int) -> bytes:
     try:
-        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _title(stat: Path) -> bytes:
-    try:
-        return (stat.parent / "cmdline").read_bytes()
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
