@@ -28,11 +28,11 @@ Errors: ``RPCError`` from ``kamailio.rpc`` when Kamailio cannot be reached.
 from __future__ import annotations
 
 import logging
-import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
 from kamailio.rpc import KamailioRPC, RPCFault
+from switchboard.identifiers import shown_text
 from switchboard.settings import Settings
 from switchboard.store import ProvisioningStore, User
 
@@ -40,9 +40,6 @@ log = logging.getLogger(__name__)
 
 NAMES_HTABLE = "names"  # kamailio.cfg; route CALLER_NAME
 MAX_DISPLAY_CHARS = 80  # switchboard.store.accounts.check_name's limit
-# Dropped from a name: control characters (no quoted-pair may hold CR or LF), format
-# characters (bidi overrides could make a phone show the name backwards), line separators.
-_DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 def display_name(name: str) -> str:
@@ -53,8 +50,8 @@ def display_name(name: str) -> str:
     quoted string early or break the header: the store's names are typed by
     people, and imported.
     """
-    kept = "".join(c for c in name if unicodedata.category(c) not in _DROPPED_CATEGORIES)
-    text = " ".join(kept.split())[:MAX_DISPLAY_CHARS]
+    # no control character (no quoted-pair may hold CR or LF), no bidi override
+    text = " ".join(shown_text(name).split())[:MAX_DISPLAY_CHARS]
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 

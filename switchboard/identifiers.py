@@ -26,6 +26,17 @@ EMAIL_RE = re.compile(
 _LINE_ENDING = frozenset({"Cc", "Zl", "Zp"})
 
 
+# What a name shown on someone else's screen may not carry: the line endings and the format
+# characters (bidi overrides show a name backwards, zero-width marks hide what it says).
+_NOT_SHOWN = _LINE_ENDING | {"Cf"}
+
+
+def shown_text(text: str) -> str:
+    """``text`` without control, format and line-separator characters: a name as another
+    person's phone may show it (kamailio.caller_names: a caller's display name)."""
+    return "".join(c for c in text if unicodedata.category(c) not in _NOT_SHOWN)
+
+
 def has_control_characters(text: str) -> bool:
     """Whether ``text`` holds a control character or a line separator (a line break, a
     tab, NUL, U+2028): a name is one line of printable text. One with a CR ended its vCard
