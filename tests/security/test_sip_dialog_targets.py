@@ -169,6 +169,81 @@ def test_a_refused_bye_ends_nothing(
     assert bob.requests("BYE", call_id)
 
 
+def _bye_variants(victim: Listener, bob: SipPhone, ours: str) -> dict[str, tuple[str, str | None]]:
+    """BYEs that could be checked for one address and sent to another: (Request-URI, Route
+    set: None for the dialog's own, else one Route that replaces it)."""
+    at_bob = f"sip:phone@{bob.host}:{bob.port}"
+    at_victim = f"sip:phone@127.0.0.2:{victim.port}"
+    via_victim = f"<sip:127.0.0.2:{victim.port};lr>"
+    return {
+        "a second Route to elsewhere": (at_bob, f"{ours}, {via_victim}"),
+        "a Route to elsewhere first": (at_bob, f"{via_victim}, {ours}"),
+        "an upper-case alias": (f"{at_victim};Alias={bob.host}~{bob.port}~1", None),
+        "an alias without its protocol": (f"{at_victim};alias={bob.host}~{bob.port}", None),
+        "an alias with a trailing character": (f"{at_victim};alias={bob.host}~{bob.port}~1x",
+                                               None),
+        "two aliases": (f"{at_bob};alias={bob.host}~{bob.port}~1;alias=127.0.0.2~{victim.port}~1",
+                        None),
+        "strict routing to us": (ours.strip("<>").replace(";lr", "")
+                                 + f";alias={bob.host}~{bob.port}~1", via_victim),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "a second Route to elsewhere",
+        "a Route to elsewhere first",
+        "an upper-case alias",
+        "an alias without its protocol",
+        "an alias with a trailing character",
+        "two aliases",
+        "strict routing to us",
+    ],
+)
+def test_a_bye_goes_where_it_was_checked_for_or_nowhere(
+    kamailio: KamailioProcess, directory: Directory, made: list[SipPhone | Listener], variant: str
+) -> None:
+    """The review of the BYE check before loose_route(): each of these passed it naming
+    102's address, then went to the victim (from our address) and ended the call."""
+    victim = Listener("127.0.0.2")
+    made.append(victim)
+    caller, bob, call_id, dialog = answered_call(kamailio, made)
+    ruri, route = _bye_variants(victim, bob, dialog.routes[0])[variant]
+    caller.send(caller.build(
+        "BYE", ruri, from_uri=dialog.from_uri, to_uri=dialog.to_uri, call_id=call_id,
+        from_tag=dialog.from_tag, to_tag=dialog.to_tag, cseq=5,
+        routes=dialog.routes if route is None else (route,),
+    ))  # fmt: skip
+    assert final_code(caller, call_id, 5) == 403
+    time.sleep(0.3)
+    assert victim.requests() == [] and not bob.requests("BYE", call_id)
+    from_caller(caller, dialog, call_id, "BYE", f"sip:phone@{bob.host}:{bob.port}", 6)
+    assert final_code(caller, call_id, 6) == 200  # the call was still up
+    assert bob.requests("BYE", call_id)
+
+
+def test_a_bye_to_a_media_worker_s_address_is_no_way_around(
+    kamailio: KamailioProcess, directory: Directory, made: list[SipPhone | Listener]
+) -> None:
+    """A call without the media server: a BYE from another machine "to a media worker" was
+    not checked for who sent it (the review), and ended the call's accounting."""
+    caller, bob, call_id, dialog = answered_call(kamailio, made)
+    s = kamailio.settings
+    stranger = new_phone(kamailio, made, host="127.0.0.6")
+    to_media = f"sip:x@{s.media_host}:{s.media_port}"
+    stranger.send(stranger.build(
+        "BYE", to_media, from_uri=dialog.from_uri, to_uri=dialog.to_uri, call_id=call_id,
+        from_tag=dialog.from_tag, to_tag=dialog.to_tag, cseq=5, routes=dialog.routes,
+    ))  # fmt: skip
+    assert final_code(stranger, call_id, 5) == 407  # only the caller could go on
+    from_caller(caller, dialog, call_id, "BYE", to_media, 6)  # the caller itself: no end there
+    assert final_code(caller, call_id, 6) == 403
+    from_caller(caller, dialog, call_id, "BYE", f"sip:phone@{bob.host}:{bob.port}", 7)
+    assert final_code(caller, call_id, 7) == 200
+    assert bob.requests("BYE", call_id)
+
+
 def test_a_natted_callee_is_reached_where_its_answer_came_from(
     kamailio: KamailioProcess, directory: Directory, made: list[SipPhone | Listener]
 ) -> None:
