@@ -99,6 +99,17 @@ def signed_in(phone: SipPhone, request: bytes, challenge: bytes, login: str) -> 
     return head + f"\r\nProxy-Authorization: {answer}".encode() + b"\r\n\r\n" + body
 
 
+def challenged_then(phone: SipPhone, request: bytes, call_id: str, login: str) -> int | None:
+    """Send ``request``; it must be challenged (407). Then its signed-in copy as ``login``:
+    the final code of that."""
+    phone.send(request)
+    cseq = int((header(request, "CSeq") or "").split()[0])
+    challenge = reply_to(phone, call_id, cseq)
+    assert challenge is not None and status_code(challenge) == 407
+    phone.send(signed_in(phone, request, challenge, login))
+    return final_code(phone, call_id, cseq + 1)
+
+
 def from_caller(caller: SipPhone, dialog: Dialog, call_id: str, method: str, ruri: str,
                 cseq: int) -> None:  # fmt: skip
     caller.send(caller.build(
@@ -107,17 +118,25 @@ def from_caller(caller: SipPhone, dialog: Dialog, call_id: str, method: str, rur
     ))  # fmt: skip
 
 
-def from_callee(bob: SipPhone, call_id: str, method: str, ruri: str, cseq: int) -> None:
-    """``method`` from the answering phone's side, as a phone builds it from the INVITE."""
+def callee_request(
+    phone: SipPhone, bob: SipPhone, call_id: str, method: str, ruri: str, cseq: int
+) -> bytes:
+    """``method`` as the answering phone ``bob`` builds it from its INVITE, sent by ``phone``
+    (``bob`` itself, or where it moved)."""
     [invite] = bob.requests("INVITE", call_id)
     caller_from = header(invite, "From") or ""
-    bob.send(bob.build(
+    return phone.build(
         method, ruri, from_uri=(header(invite, "To") or "").strip("<>").split(">")[0],
         call_id=call_id, from_tag=f"uas{bob.port}", cseq=cseq,
         to_uri=caller_from.split("<", 1)[1].split(">", 1)[0],
         to_tag=caller_from.partition(";tag=")[2].split(";")[0],
         routes=tuple(headers(invite, "Record-Route")),
-    ))  # fmt: skip
+    )  # fmt: skip
+
+
+def from_callee(bob: SipPhone, call_id: str, method: str, ruri: str, cseq: int) -> None:
+    """``method`` from the answering phone's side, as a phone builds it from the INVITE."""
+    bob.send(callee_request(bob, bob, call_id, method, ruri, cseq))
 
 
 def caller_contact(bob: SipPhone, call_id: str) -> str:
@@ -276,12 +295,8 @@ def test_a_caller_naming_another_address_or_writing_the_callee_s_tags_reaches_no
         method, there, from_uri=dialog.to_uri, to_uri=dialog.from_uri, call_id=call_id,
         from_tag=dialog.to_tag, to_tag=dialog.from_tag, cseq=6, routes=dialog.routes,
     )  # fmt: skip
-    caller.send(as_callee)
     # the callee's end from another address: only 102 could sign in for it (route ROAMED)
-    challenge = reply_to(caller, call_id, 6)
-    assert challenge is not None and status_code(challenge) == 407
-    caller.send(signed_in(caller, as_callee, challenge, "101"))
-    assert final_code(caller, call_id, 7) == 403
+    assert challenged_then(caller, as_callee, call_id, "101") == 403
     from_caller(caller, dialog, call_id, method, there, 8)
     assert final_code(caller, call_id, 8) == 403
     time.sleep(0.5)
@@ -320,18 +335,11 @@ def test_a_re_invite_from_a_new_port_moves_where_the_callee_is_reached(
     connection): the caller's BYE follows it there."""
     caller, bob, call_id, dialog = answered_call(kamailio, made)
     moved = new_phone(kamailio, made, host=bob.host)  # same machine, another port
-    [invite] = bob.requests("INVITE", call_id)
-    caller_from = header(invite, "From") or ""
 
     def reinvite(phone: SipPhone, cseq: int) -> int | None:
-        phone.send(phone.build(
-            "INVITE", caller_contact(bob, call_id),
-            from_uri=(header(invite, "To") or "").strip("<>").split(">")[0], call_id=call_id,
-            from_tag=f"uas{bob.port}", cseq=cseq,
-            to_uri=caller_from.split("<", 1)[1].split(">", 1)[0],
-            to_tag=caller_from.partition(";tag=")[2].split(";")[0],
-            routes=tuple(headers(invite, "Record-Route")),
-        ))  # fmt: skip
+        phone.send(
+            callee_request(phone, bob, call_id, "INVITE", caller_contact(bob, call_id), cseq)
+        )
         return final_code(phone, call_id, cseq)
 
     # holds and resumes from where it is (the review: their copies filled the list, and
@@ -352,39 +360,20 @@ def test_a_phone_that_moves_to_another_address_is_followed_once_it_signs_in(
     so the caller's BYE reaches it there. Another user's credentials, or none, move
     nothing; the caller moving is followed the same way."""
     caller, bob, call_id, dialog = answered_call(kamailio, made)
-    [invite] = bob.requests("INVITE", call_id)
-    caller_from = header(invite, "From") or ""
 
     def reinvite(phone: SipPhone, cseq: int) -> bytes:
-        return phone.build(
-            "INVITE", caller_contact(bob, call_id),
-            from_uri=(header(invite, "To") or "").strip("<>").split(">")[0], call_id=call_id,
-            from_tag=f"uas{bob.port}", cseq=cseq,
-            to_uri=caller_from.split("<", 1)[1].split(">", 1)[0],
-            to_tag=caller_from.partition(";tag=")[2].split(";")[0],
-            routes=tuple(headers(invite, "Record-Route")),
-        )  # fmt: skip
+        return callee_request(phone, bob, call_id, "INVITE", caller_contact(bob, call_id), cseq)
 
     # someone else on another machine, with the call's Call-ID and tags: 103's
     # credentials are refused and nothing reaches the caller
     intruder = new_phone(kamailio, made, host="127.0.0.2")
-    request = reinvite(intruder, 20)
-    intruder.send(request)
-    challenge = reply_to(intruder, call_id, 20)
-    assert challenge is not None and status_code(challenge) == 407
-    intruder.send(signed_in(intruder, request, challenge, "103"))
-    assert final_code(intruder, call_id, 21) == 403
+    assert challenged_then(intruder, reinvite(intruder, 20), call_id, "103") == 403
     time.sleep(0.3)
     assert caller.requests("INVITE", call_id) == []
 
     # 102's phone on its new network, signed in as 102 (a device of 102 would do too)
     moved = new_phone(kamailio, made, host="127.0.0.4")
-    request = reinvite(moved, 30)
-    moved.send(request)
-    challenge = reply_to(moved, call_id, 30)
-    assert challenge is not None and status_code(challenge) == 407
-    moved.send(signed_in(moved, request, challenge, "102"))
-    assert final_code(moved, call_id, 31) == 200
+    assert challenged_then(moved, reinvite(moved, 30), call_id, "102") == 200
     assert len(caller.requests("INVITE", call_id)) == 1
 
     # the caller moves too, and hangs up from there: the BYE reaches 102 where it went
@@ -394,11 +383,7 @@ def test_a_phone_that_moves_to_another_address_is_followed_once_it_signs_in(
         to_uri=dialog.to_uri, call_id=call_id, from_tag=dialog.from_tag,
         to_tag=dialog.to_tag, cseq=9, routes=dialog.routes,
     )  # fmt: skip
-    roaming_caller.send(bye)
-    challenge = reply_to(roaming_caller, call_id, 9)
-    assert challenge is not None and status_code(challenge) == 407
-    roaming_caller.send(signed_in(roaming_caller, bye, challenge, "101"))
-    assert final_code(roaming_caller, call_id, 10) == 200
+    assert challenged_then(roaming_caller, bye, call_id, "101") == 200
     assert moved.requests("BYE", call_id)
     assert not bob.requests("BYE", call_id)
 
