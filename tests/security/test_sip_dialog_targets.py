@@ -139,6 +139,13 @@ def from_callee(bob: SipPhone, call_id: str, method: str, ruri: str, cseq: int) 
     bob.send(callee_request(bob, bob, call_id, method, ruri, cseq))
 
 
+def hang_up(caller: SipPhone, dialog: Dialog, call_id: str, callee: SipPhone, cseq: int) -> None:
+    """The caller's BYE to where ``callee`` is: answered, and it reached ``callee``."""
+    from_caller(caller, dialog, call_id, "BYE", f"sip:phone@{callee.host}:{callee.port}", cseq)
+    assert final_code(caller, call_id, cseq) == 200
+    assert callee.requests("BYE", call_id)
+
+
 def caller_contact(bob: SipPhone, call_id: str) -> str:
     """The caller's Contact as the answering phone got it (with Kamailio's NAT alias)."""
     [invite] = bob.requests("INVITE", call_id)
@@ -165,9 +172,7 @@ def test_inside_its_call_a_phone_reaches_no_other_address(
     assert final_code(caller, call_id, 7) == 200
     from_callee(bob, call_id, "MESSAGE", caller_contact(bob, call_id), 8)
     assert final_code(bob, call_id, 8) == 200
-    from_caller(caller, dialog, call_id, "BYE", f"sip:phone@{bob.host}:{bob.port}", 9)
-    assert final_code(caller, call_id, 9) == 200
-    assert bob.requests("BYE", call_id)
+    hang_up(caller, dialog, call_id, bob, 9)
 
 
 def test_a_refused_bye_ends_nothing(
@@ -183,9 +188,7 @@ def test_a_refused_bye_ends_nothing(
     assert final_code(caller, call_id, 5) == 403
     time.sleep(0.3)
     assert victim.requests() == [] and not bob.requests("BYE", call_id)
-    from_caller(caller, dialog, call_id, "BYE", f"sip:phone@{bob.host}:{bob.port}", 6)
-    assert final_code(caller, call_id, 6) == 200
-    assert bob.requests("BYE", call_id)
+    hang_up(caller, dialog, call_id, bob, 6)
 
 
 def _bye_variants(victim: Listener, bob: SipPhone, ours: str) -> dict[str, tuple[str, str | None]]:
@@ -237,9 +240,7 @@ def test_a_bye_goes_where_it_was_checked_for_or_nowhere(
     assert final_code(caller, call_id, 5) == 403
     time.sleep(0.3)
     assert victim.requests() == [] and not bob.requests("BYE", call_id)
-    from_caller(caller, dialog, call_id, "BYE", f"sip:phone@{bob.host}:{bob.port}", 6)
-    assert final_code(caller, call_id, 6) == 200  # the call was still up
-    assert bob.requests("BYE", call_id)
+    hang_up(caller, dialog, call_id, bob, 6)  # the call was still up
 
 
 def test_a_bye_to_a_media_worker_s_address_is_no_way_around(
@@ -258,9 +259,7 @@ def test_a_bye_to_a_media_worker_s_address_is_no_way_around(
     assert final_code(stranger, call_id, 5) == 407  # only the caller could go on
     from_caller(caller, dialog, call_id, "BYE", to_media, 6)  # the caller itself: no end there
     assert final_code(caller, call_id, 6) == 403
-    from_caller(caller, dialog, call_id, "BYE", f"sip:phone@{bob.host}:{bob.port}", 7)
-    assert final_code(caller, call_id, 7) == 200
-    assert bob.requests("BYE", call_id)
+    hang_up(caller, dialog, call_id, bob, 7)
 
 
 def test_a_natted_callee_is_reached_where_its_answer_came_from(
@@ -347,9 +346,7 @@ def test_a_re_invite_from_a_new_port_moves_where_the_callee_is_reached(
     for cseq in range(20, 30):
         assert reinvite(bob, cseq) == 200
     assert reinvite(moved, 40) == 200
-    from_caller(caller, dialog, call_id, "BYE", f"sip:phone@{moved.host}:{moved.port}", 9)
-    assert final_code(caller, call_id, 9) == 200
-    assert moved.requests("BYE", call_id)
+    hang_up(caller, dialog, call_id, moved, 9)
 
 
 def test_a_phone_that_moves_to_another_address_is_followed_once_it_signs_in(
