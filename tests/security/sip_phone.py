@@ -46,16 +46,21 @@ Outcome = tuple[int | None, str, Dialog | None]  # final code, Call-ID, an answe
 
 
 class SipPhone(Listener):
-    """A :class:`Listener` on 127.0.0.1 (or ``host``) that answers: ``answer``, 200 to a new
-    INVITE, else 486."""
+    """A :class:`Listener` on 127.0.0.1 (or ``host``; a free port, or ``port``: the carrier's)
+    that answers: ``answer``, 200 to a new INVITE, else 486."""
 
     def __init__(
-        self, kamailio: tuple[str, int], *, answer: bool = True, host: str = "127.0.0.1"
+        self,
+        kamailio: tuple[str, int],
+        *,
+        answer: bool = True,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
         self.kamailio = kamailio
         self.answer = answer
         self._lock = threading.Lock()
-        super().__init__(host)  # another loopback address: a phone on another machine
+        super().__init__(host, port)  # another loopback address: a phone on another machine
 
     # -- what arrives (everything comes from Kamailio, and is answered there) ------------
     def on_datagram(self, data: bytes) -> None:
@@ -69,10 +74,14 @@ class SipPhone(Listener):
             self._reply(request, 200, "OK")
             return
         self._reply(request, 180, "Ringing")
-        if self.answer:
+        if self.answering(request):
             self._reply(request, 200, "OK", SDP.format(port=40002))
         else:
             self._reply(request, 486, "Busy Here")
+
+    def answering(self, invite: bytes) -> bool:
+        """Whether this phone answers ``invite`` (a new INVITE that reached it)."""
+        return self.answer
 
     def _reply(self, request: bytes, code: int, reason: str, body: str = "") -> None:
         contact = f"sip:phone@{self.host}:{self.port}"
