@@ -48,8 +48,10 @@ def engaged_extensions(dialog: dict[str, Any], tenant: str) -> set[str]:
     nobody), the extension whose branch answered (``answered_by``), and, while the call
     is still ringing, the extension dialled (``callee``: the Request-URI after AUTH,
     which Kamailio routes; only for an internal call or a leg the media server places,
-    as a carrier's call has its DID there). A dialog of another tenant (variable
-    ``tenant``, which the DID's decision sets for a carrier's call) names nobody.
+    as a carrier's call has its DID there) and every extension whose phone it rang
+    (``ringing``: route BRANCH_NOTE's owners of phone branches, "102,103,"; a forward, a
+    ring group, a main number's rule). A dialog of another tenant (variable ``tenant``,
+    which the DID's decision sets for a carrier's call) names nobody.
     """
     state = dialog.get("state")
     facts = variables(dialog)
@@ -66,4 +68,6 @@ def engaged_extensions(dialog: dict[str, Any], tenant: str) -> set[str]:
         and facts.get("callee_domain") == tenant
     ):
         found.add(facts.get("callee", ""))
+    if state in EARLY:
+        found.update(facts.get("ringing", "").split(","))
     return {e for e in found if EXTENSION_RE.match(e)}

@@ -7,7 +7,9 @@ agent 102 from every queue call for as long as the call lasted, and an agent who
 call from the main number (To: the DID) was offered queue calls on top of it. Now the
 dialog variables of routes CALL_START and MANAGE_REPLY decide
 (``kamailio.dialogs.engaged_extensions``): the authenticated caller, the extension that
-answered, and while it rings, the extension dialled.
+answered, and while it rings, the extension dialled and every extension whose phone it
+rings (a forward, a main number's rule: before, an agent whose phone a forward rang was
+offered queue calls on top of it).
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ import pytest
 
 from kamailio.launcher import KamailioProcess
 from kamailio.rpc import KamailioRPC
-from kamailio.rules_push import RulesClock, push_all
+from kamailio.rules_push import RulesClock, push_all, push_change
 from media.queue import dialog_parties
 from switchboard.rules import AnsweringRule, Destination
 from tests.fixtures.core import Directory
-from tests.security.raw_sip import SDP, RawSip, header, headers, status_code
+from tests.security.raw_sip import SDP, Listener, RawSip, header, headers, status_code
 from tests.security.sip_phone import SipPhone
 
 ACME = "acme.example"
@@ -86,6 +88,21 @@ SCENARIOS = [
      dialog(EARLY, "sip:+15551234567@acme.example", f"sip:102@{ACME}",
             **internal("trunk", "102", asserted="trunk")),
      {"102"}),
+    ("101 dials 103, whose forward rings 102's phone",
+     dialog(EARLY, f"sip:101@{ACME}", f"sip:103@{ACME}", **internal("101", "103", ringing="102,")),
+     {"101", "102", "103"}),
+    ("the main number's rule rings 102 and 103 for a carrier's caller",
+     dialog(EARLY, "sip:+15551234567@carrier.example", f"sip:{MAIN}@127.0.0.1",
+            **inbound(ringing="102,103,")),
+     {"102", "103"}),
+    ("103 answered a ring group: the other phones ring no more",
+     dialog(ANSWERED, "sip:+15551234567@carrier.example", f"sip:{MAIN}@127.0.0.1",
+            **inbound(ringing="102,103,", answered_by="103")),
+     {"103"}),
+    ("what rang was no extension (a Contact's user, a mailbox)",
+     dialog(EARLY, "sip:+15551234567@carrier.example", f"sip:{MAIN}@127.0.0.1",
+            **inbound(ringing=f"phone,vm-{ACME}-102,+15550002222,")),
+     set()),
     ("the queue's caller reached voicemail: answered_by names a mailbox",
      dialog(ANSWERED, f"sip:101@{ACME}", f"sip:102@{ACME}",
             **internal("101", "102", answered_by=f"vm-{ACME}-102")),
@@ -157,3 +174,27 @@ def test_a_carrier_caller_writing_an_agent_s_extension_keeps_no_agent_from_the_q
     [call] = [d for d in dialogs if d.get("call-id") == call_id]
     assert call["from_uri"] == forged  # the forged From is what dlg.list shows
     assert dialog_parties(dialogs, ACME) == {"101"}
+
+
+@pytest.mark.kamailio
+def test_an_agent_whose_phone_a_forward_rings_is_on_a_call_while_it_rings(
+    kamailio: KamailioProcess, directory: Directory, silent_phone: Listener
+) -> None:
+    """101 dials 103, whose rule forwards every call to 102; 102's phone rings (and never
+    answers). While it rings, ``dlg.list`` names 102 as well as 101 and 103."""
+    s, store = kamailio.settings, directory.store
+    sue = directory.users[f"103@{ACME}"]
+    store.save_rule(sue, AnsweringRule("To Bob", 1, forward_always=Destination("extension", "102")))
+    assert push_change(s, store, users=[sue])
+    caller = SipPhone((s.sip_host, s.sip_port))
+    try:
+        code, call_id, _ = caller.request(
+            "INVITE", f"sip:103@{ACME}", login=("101", ACME, Directory.SIP_PASSWORD), wait=1.0
+        )
+        assert code is None  # still ringing
+        assert any(d.startswith(b"INVITE ") for d in silent_phone.received)
+        dialogs = KamailioRPC(s.rpc_url).call("dlg.list")
+    finally:
+        caller.close()
+    [call] = [d for d in dialogs if d.get("call-id") == call_id]
+    assert dialog_parties([call], ACME) == {"101", "102", "103"}
