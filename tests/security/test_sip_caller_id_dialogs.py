@@ -111,9 +111,8 @@ def carrier_call_ends_both_ways(
     caller: SipPhone, far: Answering, place: Callable[[], tuple[str, Dialog]]
 ) -> None:
     """Two calls placed by ``place`` reach the carrier ``far`` showing our number; the caller
-    hangs up the first, the carrier the second. Each BYE reaches the other end; the
-    carrier's requests name our number, the caller's its own URI (and the answers to the
-    caller's)."""
+    hangs up the first, the carrier re-INVITEs and hangs up the second. Each BYE reaches the other end; the
+    carrier's requests and replies name our number, the caller's its own URI."""
     call_id, dialog = place()
     invite = the_invite(far, call_id)
     assert (header(invite, "From") or "").startswith(f'"Front Desk" <{OURS}>')
@@ -125,10 +124,13 @@ def carrier_call_ends_both_ways(
     assert uri_of(header(reply_to(caller, call_id, 3), "From")) == PHONES
 
     call_id, _ = place()
+    far.send(callee_request(far, far, call_id, "INVITE", caller_contact(far, call_id), 6))
+    assert uri_of(header(reply_to(far, call_id, 6), "To")) == OURS  # a re-INVITE's answer
     far.send(callee_request(far, far, call_id, "BYE", caller_contact(far, call_id), 7))
     assert final_code(far, call_id, 7) == 200
     [bye] = caller.requests("BYE", call_id)
     assert uri_of(header(bye, "To")) == PHONES
+    assert uri_of(header(reply_to(far, call_id, 7), "To")) == OURS  # its own To, back
 
 
 def test_a_call_out_shows_the_chosen_number_both_ways(
