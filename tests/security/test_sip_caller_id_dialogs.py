@@ -26,6 +26,7 @@ from tests.security.sip_dialogs import (
     callee_request,
     caller_contact,
     final_code,
+    from_caller,
     hang_up,
     reply_to,
     the_invite,
@@ -111,17 +112,24 @@ def carrier_call_ends_both_ways(
     caller: SipPhone, far: Answering, place: Callable[[], tuple[str, Dialog]]
 ) -> None:
     """Two calls placed by ``place`` reach the carrier ``far`` showing our number; the caller
-    hangs up the first, the carrier re-INVITEs and hangs up the second. Each BYE reaches the other end; the
-    carrier's requests and replies name our number, the caller's its own URI."""
+    re-INVITEs and hangs up in the first, the carrier in the second. Each BYE reaches the
+    other end; the carrier's requests and replies name our number, the caller's its own."""
     call_id, dialog = place()
     invite = the_invite(far, call_id)
     assert (header(invite, "From") or "").startswith(f'"Front Desk" <{OURS}>')
     assert header(invite, "P-Asserted-Identity") == f"<{OURS}>"
     assert uri_of(header(reply_to(caller, call_id, 2), "From")) == PHONES  # the answer
-    hang_up(caller, dialog, call_id, far, 3)
+    # on hold and back: the re-INVITE's From is ours, written once (a second display name
+    # made it one a carrier cannot parse)
+    from_caller(caller, dialog, call_id, "INVITE", f"sip:phone@{far.host}:{far.port}", 3)
+    assert final_code(caller, call_id, 3) == 200
+    assert uri_of(header(reply_to(caller, call_id, 3), "From")) == PHONES
+    reinvite = far.requests("INVITE", call_id)[-1]
+    assert (header(reinvite, "From") or "").startswith(f'"Front Desk" <{OURS}>;tag=')
+    hang_up(caller, dialog, call_id, far, 4)
     [bye] = far.requests("BYE", call_id)
     assert uri_of(header(bye, "From")) == OURS
-    assert uri_of(header(reply_to(caller, call_id, 3), "From")) == PHONES
+    assert uri_of(header(reply_to(caller, call_id, 4), "From")) == PHONES
 
     call_id, _ = place()
     far.send(callee_request(far, far, call_id, "INVITE", caller_contact(far, call_id), 6))
