@@ -50,8 +50,10 @@ def engaged_extensions(dialog: dict[str, Any], tenant: str) -> set[str]:
     which Kamailio routes; only for an internal call or a leg the media server places,
     as a carrier's call has its DID there) and every extension whose phone it rang
     (``ringing``: route BRANCH_NOTE's owners of phone branches, "102,103,"; a forward, a
-    ring group, a main number's rule). A dialog of another tenant (variable ``tenant``,
-    which the DID's decision sets for a carrier's call) names nobody.
+    ring group, a main number's rule; a phone that rang and stopped, as before a forward
+    on no answer, stays named until the call is answered: it errs toward busy). A dialog
+    of another tenant (variable ``tenant``, which the DID's decision sets for a carrier's
+    call) names nobody.
     """
     state = dialog.get("state")
     facts = variables(dialog)

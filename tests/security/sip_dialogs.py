@@ -4,10 +4,21 @@ wait for a reply, send a request of either end as that end's phone builds it, ha
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from tests.fixtures.core import Directory
 from tests.security.raw_sip import digest_authorization, header, headers, status_code
 from tests.security.sip_phone import Dialog, SipPhone
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 3.0) -> bool:
+    """Whether ``predicate`` came true within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def reply_to(phone: SipPhone, call_id: str, cseq: int, wait: float = 3.0) -> bytes | None:

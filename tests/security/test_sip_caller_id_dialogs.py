@@ -7,13 +7,19 @@ chose, and keeps both URIs in the dialog: each later request toward the carrier 
 the chosen number (the one the carrier knows), each one back toward the caller the URI its
 phone wrote. It does so by direction alone, for whichever end answered; so the rewrite
 must happen exactly on the carrier's branches — every one of them, and only those: a
-phone that answers a ring shared with a number must see its caller as the caller is.
+phone that answers a ring shared with a number must see its caller as the caller is. The
+later tests are a review's findings through the real Kamailio (a carrier answering from
+another port, the directory name without a chosen number, a re-INVITE overtaking its ACK,
+a To without angle brackets, a main-number call forwarded back out); each failed before.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -21,7 +27,7 @@ from kamailio.launcher import KamailioProcess
 from kamailio.rules_push import push_change
 from switchboard.rules import AnsweringRule, Destination
 from tests.fixtures.core import Directory
-from tests.security.raw_sip import header
+from tests.security.raw_sip import header, headers, response_to, status_code
 from tests.security.sip_dialogs import (
     callee_request,
     caller_contact,
@@ -30,8 +36,9 @@ from tests.security.sip_dialogs import (
     hang_up,
     reply_to,
     the_invite,
+    wait_for,
 )
-from tests.security.sip_phone import Dialog, SipPhone
+from tests.security.sip_phone import SDP, Dialog, SipPhone
 
 pytestmark = [pytest.mark.kamailio]
 
@@ -218,3 +225,140 @@ def test_a_phone_answering_a_ring_shared_with_a_number_sees_its_caller_as_is(
     [bye] = caller.requests("BYE", call_id)
     assert uri_of(header(bye, "To")) == PHONES
     assert uri_of(header(reply_to(bob, call_id, 7), "To")) == PHONES
+
+
+def test_a_carrier_answering_from_another_port_keeps_our_number(
+    kamailio: KamailioProcess, directory: Directory, made: list[SipPhone]
+) -> None:
+    """The carrier rings from the trunk's port and answers from another port of its host (an
+    SBC's other socket): the call's BYE still shows it our number. Before, "the carrier
+    answered" was read from where the answer came from, and uac's rewrite was dropped."""
+    choose_main_number(kamailio, directory)
+    s = kamailio.settings
+    far = carrier(kamailio, made, "nobody")  # rings only
+    other = SipPhone((s.sip_host, s.sip_port), host=s.trunk_host)
+    made.append(other)
+    caller = Answering(kamailio, set())
+    made.append(caller)
+    answered: dict[str, Any] = {}
+    dialling = threading.Thread(target=lambda: answered.update(call=dial(caller, OUTSIDE)))
+    dialling.start()
+    assert wait_for(lambda: far.requests("INVITE"))
+    [invite] = far.requests("INVITE")
+    sdp = SDP.format(port=40002)
+    contact = f"sip:phone@{far.host}:{far.port}"  # the same end as its 180 (its tag)
+    other.sock.sendto(
+        response_to(invite, 200, "OK", to_tag=f"uas{far.port}", contact=contact, sdp=sdp),
+        (s.sip_host, s.sip_port),
+    )
+    dialling.join(10)
+    call_id, dialog = answered["call"]
+    hang_up(caller, dialog, call_id, far, 3)
+    [bye] = far.requests("BYE", call_id)
+    assert (header(bye, "From") or "").startswith(f'"Front Desk" <{OURS}>;tag=')
+
+
+def test_the_directory_name_is_shown_in_the_whole_call_without_a_chosen_number(
+    kamailio: KamailioProcess, directory: Directory, made: list[SipPhone]
+) -> None:
+    """101 keeps its extension as caller ID and its phone writes "Bank of America" in every
+    request: the carrier sees "Front Desk" in the INVITE, the re-INVITE and the BYE (uac
+    rewrote only the INVITE when given the name alone)."""
+    far = carrier(kamailio, made)
+    caller = Answering(kamailio, set())
+    made.append(caller)
+    code, call_id, dialog = caller.request(
+        "INVITE", f"sip:{OUTSIDE}@{ACME}", login=("101", ACME, Directory.SIP_PASSWORD),
+        display="Bank of America",
+    )  # fmt: skip
+    assert code == 200 and dialog is not None
+    for cseq, method in ((3, "INVITE"), (4, "BYE")):
+        caller.send(caller.build(
+            method, f"sip:phone@{far.host}:{far.port}", from_uri=dialog.from_uri,
+            to_uri=dialog.to_uri, call_id=call_id, from_tag=dialog.from_tag,
+            to_tag=dialog.to_tag, cseq=cseq, routes=dialog.routes, display="Bank of America",
+        ))  # fmt: skip
+        assert final_code(caller, call_id, cseq) == 200
+    sent = far.requests("INVITE", call_id) + far.requests("BYE", call_id)
+    assert len(sent) == 3
+    for request in sent:
+        assert (header(request, "From") or "").startswith(f'"Front Desk" <{PHONES}>;tag=')
+
+
+def test_a_re_invite_before_the_answer_s_ack_is_asked_to_wait(
+    kamailio: KamailioProcess, directory: Directory, made: list[SipPhone]
+) -> None:
+    """The phone's re-INVITE overtakes its ACK (reordered datagrams): 491, so the phone
+    tries again later (RFC 3261 14.1). Before, it reached the carrier with the phone's own
+    From (uac rewrites a confirmed dialog's requests only). After the ACK it goes through."""
+    choose_main_number(kamailio, directory)
+    far = carrier(kamailio, made)
+    caller = Answering(kamailio, set())
+    made.append(caller)
+    held: list[bytes] = []
+    send = caller.send
+    caller.send = lambda data: held.append(data) if data.startswith(b"ACK ") else send(data)  # type: ignore[method-assign]
+    call_id, dialog = dial(caller, OUTSIDE)
+    reinvite = f"sip:phone@{far.host}:{far.port}"
+    from_caller(caller, dialog, call_id, "INVITE", reinvite, 3)
+    assert final_code(caller, call_id, 3) == 491
+    assert not [r for r in far.requests("INVITE", call_id) if b"CSeq: 3 " in r]
+    for ack in held:
+        send(ack)
+    caller.send = send  # type: ignore[method-assign]
+    time.sleep(0.2)
+    from_caller(caller, dialog, call_id, "INVITE", reinvite, 4)
+    assert final_code(caller, call_id, 4) == 200
+    [again] = [r for r in far.requests("INVITE", call_id) if b"CSeq: 4 " in r]
+    assert uri_of(header(again, "From")) == OURS
+
+
+def test_a_carrier_writing_its_to_without_angle_brackets_gets_it_back(
+    kamailio: KamailioProcess, directory: Directory, made: list[SipPhone]
+) -> None:
+    """``To: sip:+1555…;tag=…`` (an addr-spec, valid SIP) in the carrier's request: the reply
+    names our number, not 101's URI."""
+    choose_main_number(kamailio, directory)
+    far = carrier(kamailio, made)
+    caller = Answering(kamailio, set())
+    made.append(caller)
+    call_id, _ = dial(caller, OUTSIDE)
+    request = callee_request(far, far, call_id, "INFO", caller_contact(far, call_id), 5)
+    request = re.sub(rb"\r\nTo: <([^>]*)>", rb"\r\nTo: \1", request, count=1)
+    assert f"\r\nTo: {OURS};tag=".encode() in request
+    far.send(request)
+    assert uri_of(header(reply_to(far, call_id, 5), "To")) == OURS
+    [info] = caller.requests("INFO", call_id)
+    assert PHONES in (header(info, "To") or "")
+
+
+def test_a_main_number_call_sent_back_out_hangs_up_after_a_re_invite(
+    kamailio: KamailioProcess, directory: Directory, made: list[SipPhone]
+) -> None:
+    """An outside caller's call to the main number, which a rule forwards to a number: both
+    ends are the carrier's. The forwarded end re-INVITEs (hold), then the caller hangs up:
+    the BYE reaches that end. Before, the re-INVITE's answer (with the caller's tag, from
+    the carrier's address) was taken for the carrier's end of the call, and the BYE got 403
+    while the forwarded leg stayed up."""
+    s, store = kamailio.settings, directory.store
+    did = store.add_did(ACME, MAIN, "Main line")
+    store.save_did_rule(did, AnsweringRule("Out", 1, forward_always=Destination("number", FORWARD)))
+    assert push_change(s, store, dids=[did])
+    far = carrier(kamailio, made, FORWARD)
+    call_id, caller_uri = f"cc-{time.monotonic_ns()}@carrier", "sip:+15551234567@carrier.example"
+    far.send(far.build(
+        "INVITE", f"sip:{MAIN}@{s.sip_host}:{s.sip_port}", from_uri=caller_uri,
+        call_id=call_id, from_tag="c1", cseq=1, body=SDP.format(port=40000),
+    ))  # fmt: skip
+    ok = reply_to(far, call_id, 1, wait=10.0)
+    assert ok is not None and status_code(ok) == 200
+    to = header(ok, "To") or ""
+    dialog = Dialog(call_id, caller_uri, "c1", uri_of(to), to.partition(";tag=")[2],
+                    tuple(reversed(headers(ok, "Record-Route"))))  # fmt: skip
+    contact = uri_of(header(ok, "Contact"))
+    from_caller(far, dialog, call_id, "ACK", contact, 1)
+    far.send(callee_request(far, far, call_id, "INVITE", caller_contact(far, call_id), 6))
+    assert final_code(far, call_id, 6) == 200
+    from_caller(far, dialog, call_id, "BYE", contact, 2)
+    assert final_code(far, call_id, 2) == 200
+    assert far.requests("BYE", call_id)  # the forwarded end got it

@@ -12,9 +12,6 @@ SIP (:mod:`tests.security.sip_phone`).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import pytest
 
 from kamailio.caller_names import NAMES_HTABLE, display_name
@@ -23,6 +20,7 @@ from kamailio.rules_push import push_change, push_did
 from switchboard.rules import AnsweringRule, Destination
 from tests.fixtures.core import Directory
 from tests.security.raw_sip import Listener, RawSip, header, headers, status_code
+from tests.security.sip_dialogs import wait_for
 from tests.security.sip_phone import Dialog, SipPhone
 
 pytestmark = [pytest.mark.kamailio]
@@ -53,15 +51,6 @@ def call(caller: SipPhone, ext: str, callee: str, display: str) -> tuple[str, Di
 def the_invite(callee: SipPhone, call_id: str) -> bytes:
     [invite] = callee.requests("INVITE", call_id)
     return invite
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def answered(sender: SipPhone, call_id: str, method: str) -> bool:
