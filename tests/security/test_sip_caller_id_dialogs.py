@@ -285,32 +285,63 @@ def test_the_directory_name_is_shown_in_the_whole_call_without_a_chosen_number(
         assert (header(request, "From") or "").startswith(f'"Front Desk" <{PHONES}>;tag=')
 
 
-def test_a_re_invite_before_the_answer_s_ack_is_asked_to_wait(
+def ack_held(phone: SipPhone) -> tuple[list[bytes], Callable[[], None]]:
+    """Hold back the ACKs ``phone`` sends (reordered datagrams); and what sends them."""
+    held: list[bytes] = []
+    send = phone.send
+
+    def release() -> None:
+        phone.send = send  # type: ignore[method-assign]
+        for ack in held:
+            send(ack)
+        time.sleep(0.2)
+
+    phone.send = lambda data: held.append(data) if data.startswith(b"ACK ") else send(data)  # type: ignore[method-assign]
+    return held, release
+
+
+def test_a_request_overtaking_the_answer_s_ack_is_asked_again(
     kamailio: KamailioProcess, directory: Directory, made: list[SipPhone]
 ) -> None:
-    """The phone's re-INVITE overtakes its ACK (reordered datagrams): 491, so the phone
-    tries again later (RFC 3261 14.1). Before, it reached the carrier with the phone's own
-    From (uac rewrites a confirmed dialog's requests only). After the ACK it goes through."""
+    """The phone's re-INVITE, UPDATE and INFO overtake its ACK: 491, 491 and 500 with
+    Retry-After, so the phone tries again (RFC 3261 14.1, 14.2). Before, each reached the
+    carrier with the phone's own From (the dialog module hands uac no request but a BYE
+    until the ACK). After the ACK they go through with our number."""
     choose_main_number(kamailio, directory)
     far = carrier(kamailio, made)
     caller = Answering(kamailio, set())
     made.append(caller)
-    held: list[bytes] = []
-    send = caller.send
-    caller.send = lambda data: held.append(data) if data.startswith(b"ACK ") else send(data)  # type: ignore[method-assign]
+    _, release = ack_held(caller)
     call_id, dialog = dial(caller, OUTSIDE)
-    reinvite = f"sip:phone@{far.host}:{far.port}"
-    from_caller(caller, dialog, call_id, "INVITE", reinvite, 3)
-    assert final_code(caller, call_id, 3) == 491
-    assert not [r for r in far.requests("INVITE", call_id) if b"CSeq: 3 " in r]
-    for ack in held:
-        send(ack)
-    caller.send = send  # type: ignore[method-assign]
-    time.sleep(0.2)
-    from_caller(caller, dialog, call_id, "INVITE", reinvite, 4)
-    assert final_code(caller, call_id, 4) == 200
-    [again] = [r for r in far.requests("INVITE", call_id) if b"CSeq: 4 " in r]
-    assert uri_of(header(again, "From")) == OURS
+    there = f"sip:phone@{far.host}:{far.port}"
+    for cseq, method, code in ((3, "INVITE", 491), (4, "UPDATE", 491), (5, "INFO", 500)):
+        from_caller(caller, dialog, call_id, method, there, cseq)
+        assert final_code(caller, call_id, cseq) == code, method
+    assert "Retry-After" in (reply_to(caller, call_id, 5) or b"").decode()
+    assert not far.requests("UPDATE", call_id) and not far.requests("INFO", call_id)
+    release()
+    for cseq, method in ((6, "INVITE"), (7, "UPDATE"), (8, "INFO")):
+        from_caller(caller, dialog, call_id, method, there, cseq)
+        assert final_code(caller, call_id, cseq) == 200, method
+        [sent] = [r for r in far.requests(method, call_id) if f"CSeq: {cseq} ".encode() in r]
+        assert uri_of(header(sent, "From")) == OURS
+
+
+def test_a_re_invite_overtaking_its_ack_between_phones_goes_through(
+    kamailio: KamailioProcess, directory: Directory, made: list[SipPhone]
+) -> None:
+    """Where nothing rewrites the call (101 calls 102), a re-INVITE right after the answer is
+    relayed as it comes: a refusal there would cost a phone that does not retry its hold."""
+    bob = Answering(kamailio, {"phone"}, host="127.0.0.3")
+    made.append(bob)
+    assert bob.register("102", ACME, Directory.SIP_PASSWORD) == 200
+    caller = Answering(kamailio, set())
+    made.append(caller)
+    _, release = ack_held(caller)
+    call_id, dialog = dial(caller, "102")
+    from_caller(caller, dialog, call_id, "INVITE", f"sip:phone@{bob.host}:{bob.port}", 3)
+    assert final_code(caller, call_id, 3) == 200
+    release()
 
 
 def test_a_carrier_writing_its_to_without_angle_brackets_gets_it_back(
