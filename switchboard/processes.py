@@ -194,8 +194,8 @@ def proc_stat(pid: int | str) -> ProcStat | None:
     except OSError:
         return None
     fields = text.rpartition(")")[2].split()
-    ticks = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return ProcStat(int(pid), fields[0], int(fields[1]), int(fields[3]), ticks)
+    cpu_seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return ProcStat(int(pid), fields[0], int(fields[1]), int(fields[3]), cpu_seconds)
 
 
 def proc_stats() -> Iterator[ProcStat]:
